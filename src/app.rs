@@ -1,0 +1,134 @@
+//! Start-up: connect, migrate, bootstrap the default tenant, bind, serve until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{self, AppState, Metrics};
+use crate::store::{Bootstrap, Store, StoreError, StoreOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    max_body_bytes: usize,
+    grace: Duration,
+    bootstrap: Bootstrap,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        let options = StoreOptions {
+            max_connections: config.db_max_connections,
+            ..StoreOptions::default()
+        };
+        let store = Store::connect(&config.database_url, &options).await?;
+        let bootstrap = store
+            .bootstrap(config.api_key.as_ref().map(|k| k.expose()))
+            .await?;
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
+        Ok(Application {
+            listener,
+            state: AppState {
+                store,
+                metrics: Metrics::new(),
+            },
+            max_body_bytes: config.max_body_bytes,
+            grace: Duration::from_secs(config.shutdown_grace_secs),
+            bootstrap,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn bootstrap(&self) -> &Bootstrap {
+        &self.bootstrap
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish for up to
+    /// the grace period.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let store = self.state.store.clone();
+        let router = http::app(self.state, self.max_body_bytes);
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
+        let grace = self.grace;
+        let deadline = async move {
+            while !*stopping_rx.borrow() {
+                if stopping_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(grace).await;
+        };
+        let outcome = tokio::select! {
+            served = server => served.map_err(StartupError::Serve),
+            () = deadline => {
+                tracing::warn!(grace_secs = grace.as_secs(), "grace period over; dropping unfinished requests");
+                Ok(())
+            }
+        };
+        store.close().await;
+        outcome
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,117 @@
+//! Configuration from the environment (and an optional `.env` file).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A value that must never be printed: `Debug` and `Display` show a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Everything `serve` needs; tests build it directly.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "TASKBRIDGE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// `sqlite://path` (embedded) or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "TASKBRIDGE_DATABASE_URL",
+        default_value = "sqlite://taskbridge.db"
+    )]
+    pub database_url: String,
+    /// Seeds the default tenant's admin key on first start; generated and printed once if unset.
+    #[arg(long, env = "TASKBRIDGE_API_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub api_key: Option<Secret>,
+    /// Connections in the database pool.
+    #[arg(long, env = "TASKBRIDGE_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "TASKBRIDGE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Log filter, as in `RUST_LOG` (`info`, `taskbridge=debug,sqlx=warn`, …).
+    #[arg(long, env = "TASKBRIDGE_LOG", default_value = "info")]
+    pub log: String,
+    /// `text` or `json` (one JSON object per line).
+    #[arg(long, env = "TASKBRIDGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Also append logs to this file.
+    #[arg(long, env = "TASKBRIDGE_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Seconds in-flight requests get to finish after a shutdown signal.
+    #[arg(long, env = "TASKBRIDGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+}
+
+fn parse_secret(raw: &str) -> Result<Secret, String> {
+    if raw.trim().len() < 16 {
+        return Err("must be at least 16 characters".into());
+    }
+    Ok(Secret::new(raw.trim()))
+}
+
+impl Config {
+    /// A configuration for tests and benchmarks: a given database, port 0, a known key.
+    pub fn for_tests(database_url: &str, api_key: &str) -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.to_string(),
+            api_key: Some(Secret::new(api_key)),
+            db_max_connections: 5,
+            max_body_bytes: 1024 * 1024,
+            log: "warn".into(),
+            log_format: LogFormat::Text,
+            log_file: None,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2-hunter2-hunter2");
+        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+        let cfg = Config::for_tests("sqlite://x.db", "hunter2-hunter2-hunter2");
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn short_keys_are_refused() {
+        assert!(parse_secret("short").is_err());
+        assert!(parse_secret("a-long-enough-key-1234").is_ok());
+    }
+}

@@ -1,0 +1,151 @@
+//! The HTTP API: routers, middleware, errors and the OpenAPI document. Handlers are thin:
+//! they validate through the domain and call the store.
+
+mod comments;
+pub mod error;
+mod extract;
+mod health;
+mod labels;
+mod legacy;
+mod metrics;
+mod openapi;
+mod pages;
+mod projects;
+mod tasks;
+mod tenants;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json, Router, middleware};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::store::Store;
+use error::ApiError;
+pub use extract::BodyLimit;
+pub use metrics::Metrics;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Every route, with its OpenAPI description collected as it is registered, so the
+/// document cannot miss one.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(metrics::render))
+        .routes(routes!(tenants::create_tenant))
+        .routes(routes!(tenants::create_key, tenants::list_keys))
+        .routes(routes!(tenants::delete_key))
+        .routes(routes!(projects::create_project, projects::list_projects))
+        .routes(routes!(projects::get_project, projects::update_project, projects::delete_project))
+        .routes(routes!(tasks::create_task, tasks::list_tasks))
+        .routes(routes!(tasks::get_task, tasks::update_task, tasks::delete_task))
+        .routes(routes!(tasks::set_task_status))
+        .routes(routes!(comments::create_comment, comments::list_comments))
+        .routes(routes!(comments::get_comment, comments::update_comment, comments::delete_comment))
+        .routes(routes!(labels::create_label, labels::list_labels))
+        .routes(routes!(labels::get_label, labels::update_label, labels::delete_label))
+        .routes(routes!(legacy::legacy_list_projects, legacy::legacy_create_project))
+        .routes(routes!(
+            legacy::legacy_get_project,
+            legacy::legacy_update_project,
+            legacy::legacy_delete_project
+        ))
+        .routes(routes!(legacy::legacy_list_tasks, legacy::legacy_create_task))
+        .routes(routes!(
+            legacy::legacy_get_task,
+            legacy::legacy_update_task,
+            legacy::legacy_delete_task
+        ))
+        .routes(routes!(legacy::legacy_set_task_status))
+        .routes(routes!(legacy::legacy_list_comments, legacy::legacy_create_comment))
+        .routes(routes!(
+            legacy::legacy_get_comment,
+            legacy::legacy_update_comment,
+            legacy::legacy_delete_comment
+        ))
+}
+
+/// The OpenAPI document of [`api_router`].
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The complete application: routes, OpenAPI, and the middleware every request passes.
+pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+    let (router, doc) = api_router().split_for_parts();
+    let doc = Arc::new(doc);
+    let router = router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+
+    let sensitive: Arc<[HeaderName]> = Arc::from([
+        header::AUTHORIZATION,
+        header::COOKIE,
+        HeaderName::from_static("x-api-key"),
+    ]);
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(Extension(BodyLimit(max_body_bytes)))
+            .layer(DefaultBodyLimit::max(max_body_bytes)),
+    )
+}
+
+/// The span of one request: everything logged while serving it carries the request id.
+/// The path is logged without its query string, headers not at all.
+fn request_span(req: &Request) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path())
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal("handler panicked".into()).into_response()
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}

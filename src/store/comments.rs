@@ -1,0 +1,142 @@
+//! Comments on tasks.
+
+use chrono::{DateTime, Utc};
+
+use super::{Result, Store, StoreError, read, write};
+use crate::domain::comment::{Comment, NewComment};
+use crate::domain::list::Page;
+use crate::domain::new_id;
+
+#[derive(sqlx::FromRow)]
+struct CommentRow {
+    id: String,
+    task_id: String,
+    content: String,
+    author: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<CommentRow> for Comment {
+    fn from(r: CommentRow) -> Self {
+        Comment {
+            id: r.id,
+            task_id: r.task_id,
+            content: r.content,
+            author: r.author,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, task_id, content, author, created_at, updated_at";
+
+impl Store {
+    /// Adds a comment to one of the tenant's tasks; `NotFound` when the task is not theirs.
+    pub async fn create_comment(&self, tenant_id: &str, new: &NewComment) -> Result<Comment> {
+        let now = Utc::now();
+        let comment = Comment {
+            id: new_id(),
+            task_id: new.task_id.clone(),
+            content: new.content.clone(),
+            author: new.author.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        let inserted = write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO comments (id, tenant_id, task_id, content, author, created_at, updated_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7
+                 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND tenant_id = $2)",
+            )
+            .bind(&comment.id)
+            .bind(tenant_id)
+            .bind(&comment.task_id)
+            .bind(&comment.content)
+            .bind(&comment.author)
+            .bind(now)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if inserted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(comment)
+    }
+
+    pub async fn get_comment(&self, tenant_id: &str, id: &str) -> Result<Comment> {
+        let sql = format!("SELECT {COLUMNS} FROM comments WHERE id = $1 AND tenant_id = $2");
+        let row: Option<CommentRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?);
+        row.map(Comment::from).ok_or(StoreError::NotFound)
+    }
+
+    pub async fn list_comments(
+        &self,
+        tenant_id: &str,
+        task_id: Option<&str>,
+        page: &Page,
+    ) -> Result<Vec<Comment>> {
+        let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
+        let rows: Vec<CommentRow> = read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new(format!(
+                "SELECT {COLUMNS} FROM comments WHERE tenant_id = "
+            ));
+            q.push_bind(tenant_id);
+            if let Some(task_id) = task_id {
+                q.push(" AND task_id = ").push_bind(task_id);
+            }
+            q.push(" AND id > ").push_bind(after);
+            q.push(" ORDER BY id LIMIT ")
+                .push_bind(i64::from(page.limit) + 1);
+            q.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(Comment::from).collect())
+    }
+
+    pub async fn update_comment(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        content: Option<&str>,
+    ) -> Result<Comment> {
+        let now = Utc::now();
+        let affected = write!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new("UPDATE comments SET updated_at = ");
+            q.push_bind(now);
+            if let Some(content) = content {
+                q.push(", content = ").push_bind(content);
+            }
+            q.push(" WHERE id = ")
+                .push_bind(id)
+                .push(" AND tenant_id = ")
+                .push_bind(tenant_id);
+            q.build().execute(pool).await?.rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_comment(tenant_id, id).await
+    }
+
+    pub async fn delete_comment(&self, tenant_id: &str, id: &str) -> Result<()> {
+        let affected = write!(self, |pool| {
+            sqlx::query("DELETE FROM comments WHERE id = $1 AND tenant_id = $2")
+                .bind(id)
+                .bind(tenant_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,86 @@
+//! Versioned migrations, one tree per backend, applied at start.
+
+use super::{Db, Result, Store, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../../migrations/postgres/0001_init.sql"),
+}];
+
+/// Any fixed number: it names the lock that keeps instances from migrating at once.
+const PG_MIGRATION_LOCK: i64 = 0x7461_736b_6272;
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+/// Applies the migrations `$conn` has not seen yet, each in its own transaction.
+macro_rules! apply {
+    ($conn:expr, $field:ident) => {{
+        use sqlx::{Connection, Row};
+        let conn = $conn;
+        sqlx::raw_sql(CREATE_TABLE).execute(&mut *conn).await?;
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64, _>(0))
+            .collect::<std::result::Result<_, _>>()?;
+        for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+            let fail = |source| StoreError::Migration {
+                version: m.version,
+                source,
+            };
+            let mut tx = conn.begin().await.map_err(fail)?;
+            sqlx::raw_sql(m.$field)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(chrono::Utc::now().to_rfc3339())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            tracing::info!(version = m.version, name = m.name, "applied migration");
+        }
+        Ok::<(), StoreError>(())
+    }};
+}
+
+impl Store {
+    pub(super) async fn migrate(&self) -> Result<()> {
+        match &self.db {
+            Db::Sqlite { write, .. } => {
+                // The single write connection already serialises migrations.
+                let mut conn = write.acquire().await?;
+                apply!(&mut *conn, sqlite)
+            }
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(PG_MIGRATION_LOCK)
+                    .execute(&mut *conn)
+                    .await?;
+                let outcome = async { apply!(&mut *conn, postgres) }.await;
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(PG_MIGRATION_LOCK)
+                    .execute(&mut *conn)
+                    .await?;
+                outcome
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Persistence behind one interface, over SQLite (embedded default) or PostgreSQL.
+//!
+//! Each query is written once and compiled for both backends by the `read!`/`write!`
+//! macros, which keeps native column types on each side (an `AnyPool` would not).
+
+mod comments;
+mod labels;
+mod migrate;
+mod projects;
+mod tasks;
+mod tenants;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use tenants::Bootstrap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("unsupported database url (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("migration {version} failed: {source}")]
+    Migration { version: i64, source: sqlx::Error },
+    #[error("stored value is not valid: {0}")]
+    Corrupt(String),
+    #[error("random source failed: {0}")]
+    Random(#[from] getrandom::Error),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Maps a failed write: a unique violation becomes a conflict naming `what`.
+    pub(crate) fn on_write(err: sqlx::Error, what: &str) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(format!("{what} already exists"))
+            }
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+enum Db {
+    /// SQLite allows one writer at a time: writes share one connection (no lock
+    /// contention between our own connections), reads use a pool.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Pool figures for `/metrics`.
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: Db,
+}
+
+/// Runs `$body` with `$pool` bound to the pool for reads, compiled once per backend.
+macro_rules! read {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.db {
+            crate::store::Db::Sqlite { read: $pool, .. } => $body,
+            crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to the pool for writes, compiled once per backend.
+macro_rules! write {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.db {
+            crate::store::Db::Sqlite { write: $pool, .. } => $body,
+            crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+pub(crate) use {read, write};
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`) and runs the migrations.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self> {
+        let store = if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, options).await?
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(opts)
+                .await?;
+            Store {
+                db: Db::Postgres(pool),
+            }
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<Self> {
+        let base = SqliteConnectOptions::from_str(url)?
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.clamp(1, 8))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(base.read_only(true))
+            .await?;
+        Ok(Store {
+            db: Db::Sqlite { read, write },
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        read!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .is_ok())
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        match &self.db {
+            Db::Sqlite { read, write } => PoolStats {
+                size: read.size() + write.size(),
+                idle: (read.num_idle() + write.num_idle()) as u32,
+            },
+            Db::Postgres(pool) => PoolStats {
+                size: pool.size(),
+                idle: pool.num_idle() as u32,
+            },
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Turns a stored enum text back into its type, or reports the row as corrupt.
+pub(crate) fn parse_enum<T>(column: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    parse(value).ok_or_else(|| StoreError::Corrupt(format!("{column} = {value:?}")))
+}

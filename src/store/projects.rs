@@ -1,0 +1,146 @@
+//! Projects.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::list::Page;
+use crate::domain::new_id;
+use crate::domain::project::{NewProject, Project, ProjectPatch, ProjectStatus};
+
+#[derive(sqlx::FromRow)]
+struct ProjectRow {
+    id: String,
+    name: String,
+    description: String,
+    status: String,
+    deadline: Option<NaiveDate>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ProjectRow> for Project {
+    type Error = StoreError;
+
+    fn try_from(r: ProjectRow) -> Result<Self> {
+        Ok(Project {
+            status: parse_enum("projects.status", &r.status, ProjectStatus::parse)?,
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            deadline: r.deadline,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, name, description, status, deadline, created_at, updated_at";
+
+impl Store {
+    pub async fn create_project(&self, tenant_id: &str, new: &NewProject) -> Result<Project> {
+        let now = Utc::now();
+        let project = Project {
+            id: new_id(),
+            name: new.name.clone(),
+            description: new.description.clone(),
+            status: new.status,
+            deadline: new.deadline,
+            created_at: now,
+            updated_at: now,
+        };
+        write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO projects (id, tenant_id, name, description, status, deadline, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&project.id)
+            .bind(tenant_id)
+            .bind(&project.name)
+            .bind(&project.description)
+            .bind(project.status.as_str())
+            .bind(project.deadline)
+            .bind(now)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(project)
+    }
+
+    pub async fn get_project(&self, tenant_id: &str, id: &str) -> Result<Project> {
+        let sql = format!("SELECT {COLUMNS} FROM projects WHERE id = $1 AND tenant_id = $2");
+        let row: Option<ProjectRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?);
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// One page more than asked for is fetched, so the caller knows whether more follow.
+    pub async fn list_projects(&self, tenant_id: &str, page: &Page) -> Result<Vec<Project>> {
+        let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM projects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let rows: Vec<ProjectRow> = read!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(tenant_id)
+                .bind(after)
+                .bind(i64::from(page.limit) + 1)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(Project::try_from).collect()
+    }
+
+    pub async fn update_project(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        patch: &ProjectPatch,
+    ) -> Result<Project> {
+        let now = Utc::now();
+        let affected = write!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new("UPDATE projects SET updated_at = ");
+            q.push_bind(now);
+            if let Some(name) = &patch.name {
+                q.push(", name = ").push_bind(name);
+            }
+            if let Some(description) = &patch.description {
+                q.push(", description = ").push_bind(description);
+            }
+            if let Some(status) = patch.status {
+                q.push(", status = ").push_bind(status.as_str());
+            }
+            if let Some(deadline) = patch.deadline {
+                q.push(", deadline = ").push_bind(deadline);
+            }
+            q.push(" WHERE id = ")
+                .push_bind(id)
+                .push(" AND tenant_id = ")
+                .push_bind(tenant_id);
+            q.build().execute(pool).await?.rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_project(tenant_id, id).await
+    }
+
+    /// Deletes the project with its tasks, labels and comments.
+    pub async fn delete_project(&self, tenant_id: &str, id: &str) -> Result<()> {
+        let affected = write!(self, |pool| {
+            sqlx::query("DELETE FROM projects WHERE id = $1 AND tenant_id = $2")
+                .bind(id)
+                .bind(tenant_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,371 @@
+//! Tasks, their labels, and the filtered, keyset-paginated task list.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::label::DEFAULT_COLOR;
+use crate::domain::list::{SortValue, TaskQuery, TaskSortField};
+use crate::domain::new_id;
+use crate::domain::task::{NewTask, Priority, Task, TaskPatch, TaskStatus};
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: String,
+    project_id: String,
+    title: String,
+    description: String,
+    status: String,
+    priority: String,
+    assigned_to: Option<String>,
+    time_estimate: Option<i64>,
+    time_spent: i64,
+    due_date: Option<NaiveDate>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TaskRow {
+    fn into_task(self, labels: Vec<String>) -> Result<Task> {
+        Ok(Task {
+            status: parse_enum("tasks.status", &self.status, TaskStatus::parse)?,
+            priority: parse_enum("tasks.priority", &self.priority, Priority::parse)?,
+            id: self.id,
+            project_id: self.project_id,
+            title: self.title,
+            description: self.description,
+            assigned_to: self.assigned_to,
+            time_estimate: self.time_estimate,
+            time_spent: self.time_spent,
+            due_date: self.due_date,
+            labels,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "t.id, t.project_id, t.title, t.description, t.status, t.priority, t.assigned_to, \
+                       t.time_estimate, t.time_spent, t.due_date, t.created_at, t.updated_at";
+
+const PRIORITY_RANK: &str = "CASE t.priority WHEN 'low' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END";
+const DUE_DATE_KEY: &str = "COALESCE(t.due_date, '9999-12-31')";
+
+/// Replaces the labels of a task inside a transaction, creating missing labels in the
+/// task's project (with the default colour).
+macro_rules! set_labels {
+    ($tx:expr, $tenant_id:expr, $project_id:expr, $task_id:expr, $names:expr, $now:expr) => {{
+        sqlx::query("DELETE FROM task_labels WHERE task_id = $1")
+            .bind($task_id)
+            .execute(&mut *$tx)
+            .await?;
+        for name in $names {
+            sqlx::query(
+                "INSERT INTO labels (id, tenant_id, project_id, name, color, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project_id, name) DO NOTHING",
+            )
+            .bind(new_id())
+            .bind($tenant_id)
+            .bind($project_id)
+            .bind(name)
+            .bind(DEFAULT_COLOR)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO task_labels (task_id, label_id)
+                 SELECT $1, id FROM labels WHERE project_id = $2 AND name = $3",
+            )
+            .bind($task_id)
+            .bind($project_id)
+            .bind(name)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+
+impl Store {
+    /// Creates a task in one of the tenant's projects; `NotFound` when the project is not theirs.
+    pub async fn create_task(&self, tenant_id: &str, new: &NewTask) -> Result<Task> {
+        let now = Utc::now();
+        let id = new_id();
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO tasks (id, tenant_id, project_id, title, description, status, priority,
+                                    assigned_to, time_estimate, time_spent, due_date, created_at, updated_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)",
+            )
+            .bind(&id)
+            .bind(tenant_id)
+            .bind(&new.project_id)
+            .bind(&new.title)
+            .bind(&new.description)
+            .bind(new.status.as_str())
+            .bind(new.priority.as_str())
+            .bind(&new.assigned_to)
+            .bind(new.time_estimate)
+            .bind(new.time_spent)
+            .bind(new.due_date)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            set_labels!(tx, tenant_id, &new.project_id, &id, &new.labels, now);
+            tx.commit().await?;
+        });
+        Ok(Task {
+            id,
+            project_id: new.project_id.clone(),
+            title: new.title.clone(),
+            description: new.description.clone(),
+            status: new.status,
+            priority: new.priority,
+            assigned_to: new.assigned_to.clone(),
+            time_estimate: new.time_estimate,
+            time_spent: new.time_spent,
+            due_date: new.due_date,
+            labels: new.labels.clone(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    pub async fn get_task(&self, tenant_id: &str, id: &str) -> Result<Task> {
+        let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2");
+        let row: Option<TaskRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?);
+        let row = row.ok_or(StoreError::NotFound)?;
+        let mut labels = self.labels_of(&[row.id.as_str()]).await?;
+        let names = labels.remove(&row.id).unwrap_or_default();
+        row.into_task(names)
+    }
+
+    /// One page of tasks (plus one row, to tell whether another page follows).
+    pub async fn list_tasks(&self, tenant_id: &str, query: &TaskQuery) -> Result<Vec<Task>> {
+        let rows: Vec<TaskRow> = read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new(format!(
+                "SELECT {COLUMNS} FROM tasks t WHERE t.tenant_id = "
+            ));
+            q.push_bind(tenant_id);
+            let f = &query.filter;
+            if let Some(project_id) = &f.project_id {
+                q.push(" AND t.project_id = ").push_bind(project_id);
+            }
+            if !f.statuses.is_empty() {
+                q.push(" AND t.status IN (");
+                let mut list = q.separated(", ");
+                for s in &f.statuses {
+                    list.push_bind(s.as_str());
+                }
+                q.push(")");
+            }
+            if !f.priorities.is_empty() {
+                q.push(" AND t.priority IN (");
+                let mut list = q.separated(", ");
+                for p in &f.priorities {
+                    list.push_bind(p.as_str());
+                }
+                q.push(")");
+            }
+            if let Some(assignee) = &f.assigned_to {
+                q.push(" AND t.assigned_to = ").push_bind(assignee);
+            }
+            if let Some(label) = &f.label {
+                q.push(
+                    " AND EXISTS (SELECT 1 FROM task_labels tl JOIN labels l ON l.id = tl.label_id \
+                     WHERE tl.task_id = t.id AND l.name = ",
+                )
+                .push_bind(label)
+                .push(")");
+            }
+            if let Some(due) = f.due_before {
+                q.push(" AND t.due_date <= ").push_bind(due);
+            }
+            if let Some(text) = &f.text {
+                let pattern = like_pattern(text);
+                q.push(" AND (lower(t.title) LIKE ")
+                    .push_bind(pattern.clone())
+                    .push(" ESCAPE '\\' OR lower(t.description) LIKE ")
+                    .push_bind(pattern)
+                    .push(" ESCAPE '\\')");
+            }
+            let dir = if query.sort.descending { "DESC" } else { "ASC" };
+            let cmp = if query.sort.descending { "<" } else { ">" };
+            let key = match query.sort.field {
+                TaskSortField::CreatedAt => None,
+                TaskSortField::UpdatedAt => Some("t.updated_at"),
+                TaskSortField::DueDate => Some(DUE_DATE_KEY),
+                TaskSortField::Priority => Some(PRIORITY_RANK),
+                TaskSortField::Title => Some("t.title"),
+            };
+            if let Some(after) = &query.page.after {
+                match key {
+                    None => {
+                        q.push(format!(" AND t.id {cmp} ")).push_bind(&after.id);
+                    }
+                    Some(key) => {
+                        q.push(format!(" AND ({key} {cmp} "));
+                        push_sort_value(&mut q, &after.key)?;
+                        q.push(format!(" OR ({key} = "));
+                        push_sort_value(&mut q, &after.key)?;
+                        q.push(format!(" AND t.id {cmp} "))
+                            .push_bind(&after.id)
+                            .push("))");
+                    }
+                }
+            }
+            match key {
+                None => q.push(format!(" ORDER BY t.id {dir}")),
+                Some(key) => q.push(format!(" ORDER BY {key} {dir}, t.id {dir}")),
+            };
+            q.push(" LIMIT ").push_bind(i64::from(query.page.limit) + 1);
+            q.build_query_as().fetch_all(pool).await?
+        });
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut labels = self.labels_of(&ids).await?;
+        rows.into_iter()
+            .map(|r| {
+                let names = labels.remove(&r.id).unwrap_or_default();
+                r.into_task(names)
+            })
+            .collect()
+    }
+
+    pub async fn update_task(&self, tenant_id: &str, id: &str, patch: &TaskPatch) -> Result<Task> {
+        let now = Utc::now();
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut q = sqlx::QueryBuilder::new("UPDATE tasks SET updated_at = ");
+            q.push_bind(now);
+            if let Some(v) = &patch.title {
+                q.push(", title = ").push_bind(v);
+            }
+            if let Some(v) = &patch.description {
+                q.push(", description = ").push_bind(v);
+            }
+            if let Some(v) = patch.status {
+                q.push(", status = ").push_bind(v.as_str());
+            }
+            if let Some(v) = patch.priority {
+                q.push(", priority = ").push_bind(v.as_str());
+            }
+            if let Some(v) = &patch.assigned_to {
+                q.push(", assigned_to = ").push_bind(v);
+            }
+            if let Some(v) = patch.time_estimate {
+                q.push(", time_estimate = ").push_bind(v);
+            }
+            if let Some(v) = patch.time_spent {
+                q.push(", time_spent = ").push_bind(v);
+            }
+            if let Some(v) = patch.due_date {
+                q.push(", due_date = ").push_bind(v);
+            }
+            q.push(" WHERE id = ")
+                .push_bind(id)
+                .push(" AND tenant_id = ")
+                .push_bind(tenant_id);
+            q.push(" RETURNING project_id");
+            let project_id: Option<String> =
+                q.build_query_scalar().fetch_optional(&mut *tx).await?;
+            let project_id = project_id.ok_or(StoreError::NotFound)?;
+            if let Some(names) = &patch.labels {
+                set_labels!(tx, tenant_id, &project_id, id, names, now);
+            }
+            tx.commit().await?;
+        });
+        self.get_task(tenant_id, id).await
+    }
+
+    pub async fn delete_task(&self, tenant_id: &str, id: &str) -> Result<()> {
+        let affected = write!(self, |pool| {
+            sqlx::query("DELETE FROM tasks WHERE id = $1 AND tenant_id = $2")
+                .bind(id)
+                .bind(tenant_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Label names per task id, sorted by name.
+    async fn labels_of(&self, task_ids: &[&str]) -> Result<HashMap<String, Vec<String>>> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        if task_ids.is_empty() {
+            return Ok(out);
+        }
+        let rows: Vec<(String, String)> = read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT tl.task_id, l.name FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in task_ids {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY l.name");
+            q.build_query_as().fetch_all(pool).await?
+        });
+        for (task_id, name) in rows {
+            out.entry(task_id).or_default().push(name);
+        }
+        Ok(out)
+    }
+}
+
+/// A case-insensitive "contains" pattern with LIKE's wildcards escaped.
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// Binds a cursor's sort key with its own type, so both backends compare natively.
+fn push_sort_value<'a, DB>(q: &mut sqlx::QueryBuilder<'a, DB>, value: &'a SortValue) -> Result<()>
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    NaiveDate: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    match value {
+        SortValue::Text(v) => q.push_bind(v.clone()),
+        SortValue::Int(v) => q.push_bind(*v),
+        SortValue::Date(v) => q.push_bind(*v),
+        SortValue::Time(v) => q.push_bind(*v),
+        SortValue::None => return Err(StoreError::Corrupt("cursor without a sort key".into())),
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(like_pattern("50%_Off"), "%50\\%\\_off%");
+    }
+}
