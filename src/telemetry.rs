@@ -47,7 +47,8 @@ pub fn init(config: &Config) -> Result<(), TelemetryError> {
             registry.with(stdout).with(file).try_init()?;
         }
         LogFormat::Text => {
-            let stdout = tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal());
+            let stdout =
+                tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal());
             let file = file.map(|f| {
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)

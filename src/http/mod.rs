@@ -52,28 +52,53 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::create_key, tenants::list_keys))
         .routes(routes!(tenants::delete_key))
         .routes(routes!(projects::create_project, projects::list_projects))
-        .routes(routes!(projects::get_project, projects::update_project, projects::delete_project))
+        .routes(routes!(
+            projects::get_project,
+            projects::update_project,
+            projects::delete_project
+        ))
         .routes(routes!(tasks::create_task, tasks::list_tasks))
-        .routes(routes!(tasks::get_task, tasks::update_task, tasks::delete_task))
+        .routes(routes!(
+            tasks::get_task,
+            tasks::update_task,
+            tasks::delete_task
+        ))
         .routes(routes!(tasks::set_task_status))
         .routes(routes!(comments::create_comment, comments::list_comments))
-        .routes(routes!(comments::get_comment, comments::update_comment, comments::delete_comment))
+        .routes(routes!(
+            comments::get_comment,
+            comments::update_comment,
+            comments::delete_comment
+        ))
         .routes(routes!(labels::create_label, labels::list_labels))
-        .routes(routes!(labels::get_label, labels::update_label, labels::delete_label))
-        .routes(routes!(legacy::legacy_list_projects, legacy::legacy_create_project))
+        .routes(routes!(
+            labels::get_label,
+            labels::update_label,
+            labels::delete_label
+        ))
+        .routes(routes!(
+            legacy::legacy_list_projects,
+            legacy::legacy_create_project
+        ))
         .routes(routes!(
             legacy::legacy_get_project,
             legacy::legacy_update_project,
             legacy::legacy_delete_project
         ))
-        .routes(routes!(legacy::legacy_list_tasks, legacy::legacy_create_task))
+        .routes(routes!(
+            legacy::legacy_list_tasks,
+            legacy::legacy_create_task
+        ))
         .routes(routes!(
             legacy::legacy_get_task,
             legacy::legacy_update_task,
             legacy::legacy_delete_task
         ))
         .routes(routes!(legacy::legacy_set_task_status))
-        .routes(routes!(legacy::legacy_list_comments, legacy::legacy_create_comment))
+        .routes(routes!(
+            legacy::legacy_list_comments,
+            legacy::legacy_create_comment
+        ))
         .routes(routes!(
             legacy::legacy_get_comment,
             legacy::legacy_update_comment,

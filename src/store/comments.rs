@@ -35,7 +35,7 @@ const COLUMNS: &str = "id, task_id, content, author, created_at, updated_at";
 impl Store {
     /// Adds a comment to one of the tenant's tasks; `NotFound` when the task is not theirs.
     pub async fn create_comment(&self, tenant_id: &str, new: &NewComment) -> Result<Comment> {
-        let now = Utc::now();
+        let now = super::now();
         let comment = Comment {
             id: new_id(),
             task_id: new.task_id.clone(),
@@ -106,7 +106,7 @@ impl Store {
         id: &str,
         content: Option<&str>,
     ) -> Result<Comment> {
-        let now = Utc::now();
+        let now = super::now();
         let affected = write!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new("UPDATE comments SET updated_at = ");
             q.push_bind(now);

@@ -37,7 +37,7 @@ impl Store {
             project_id: new.project_id.clone(),
             name: new.name.clone(),
             color: new.color.clone(),
-            created_at: Utc::now(),
+            created_at: super::now(),
         };
         let inserted = write!(self, |pool| {
             sqlx::query(

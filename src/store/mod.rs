@@ -205,3 +205,10 @@ impl Store {
 pub(crate) fn parse_enum<T>(column: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
     parse(value).ok_or_else(|| StoreError::Corrupt(format!("{column} = {value:?}")))
 }
+
+/// The current time at the precision both backends store (microseconds), so what a write
+/// answers equals what a later read returns.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}

@@ -38,7 +38,7 @@ const COLUMNS: &str = "id, name, description, status, deadline, created_at, upda
 
 impl Store {
     pub async fn create_project(&self, tenant_id: &str, new: &NewProject) -> Result<Project> {
-        let now = Utc::now();
+        let now = super::now();
         let project = Project {
             id: new_id(),
             name: new.name.clone(),
@@ -100,7 +100,7 @@ impl Store {
         id: &str,
         patch: &ProjectPatch,
     ) -> Result<Project> {
-        let now = Utc::now();
+        let now = super::now();
         let affected = write!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new("UPDATE projects SET updated_at = ");
             q.push_bind(now);

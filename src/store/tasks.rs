@@ -89,7 +89,7 @@ macro_rules! set_labels {
 impl Store {
     /// Creates a task in one of the tenant's projects; `NotFound` when the project is not theirs.
     pub async fn create_task(&self, tenant_id: &str, new: &NewTask) -> Result<Task> {
-        let now = Utc::now();
+        let now = super::now();
         let id = new_id();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -243,7 +243,7 @@ impl Store {
     }
 
     pub async fn update_task(&self, tenant_id: &str, id: &str, patch: &TaskPatch) -> Result<Task> {
-        let now = Utc::now();
+        let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let mut q = sqlx::QueryBuilder::new("UPDATE tasks SET updated_at = ");

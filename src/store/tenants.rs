@@ -68,7 +68,7 @@ impl Store {
             None => Some(crate::domain::tenant::generate_key()?),
         };
         let key = configured_key.or(generated.as_deref()).unwrap_or_default();
-        let now = Utc::now();
+        let now = super::now();
         let created = write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
@@ -128,7 +128,7 @@ impl Store {
         let tenant = Tenant {
             id: new_id(),
             name: name.to_string(),
-            created_at: Utc::now(),
+            created_at: super::now(),
         };
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -157,7 +157,7 @@ impl Store {
         new: &NewApiKey,
     ) -> Result<(ApiKey, String)> {
         let key = crate::domain::tenant::generate_key()?;
-        let now = Utc::now();
+        let now = super::now();
         let id = write!(self, |pool| insert_key!(
             pool, tenant_id, &new.name, new.role, &key, now
         ));

@@ -1,0 +1,317 @@
+//! `spawn_app()`: the real server on a random port over a fresh database, and a small
+//! HTTP client speaking to it.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sqlx::Connection;
+use taskbridge::app::Application;
+use taskbridge::config::Config;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test's fresh database lives, removed when the test ends.
+pub enum TestDb {
+    Sqlite { dir: PathBuf },
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// A fresh database, or `None` for PostgreSQL when `TEST_DATABASE_URL` is unset.
+    /// A set but unreachable URL fails the test: it never skips silently.
+    pub async fn create(backend: Backend) -> Option<(TestDb, String)> {
+        match backend {
+            Backend::Sqlite => {
+                let dir =
+                    std::env::temp_dir().join(format!("taskbridge-test-{}", uuid::Uuid::new_v4()));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                let url = format!("sqlite://{}", dir.join("taskbridge.db").display());
+                Some((TestDb::Sqlite { dir }, url))
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+                    eprintln!("TEST_DATABASE_URL is not set: PostgreSQL variant not run");
+                    return None;
+                };
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but unreachable: {e}"));
+                let name = format!("tbtest_{}", uuid::Uuid::new_v4().simple());
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let url = with_database(&admin_url, &name);
+                Some((TestDb::Postgres { admin_url, name }, url))
+            }
+        }
+    }
+}
+
+/// `admin_url` with its database name replaced.
+pub fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin_url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            TestDb::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDb::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime: clean up on a thread of its own.
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    rt.block_on(async {
+                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                            let _ = sqlx::query(&sql).execute(&mut conn).await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub key: String,
+    pub backend: Backend,
+    pub database_url: String,
+    client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    // Last: the database goes after the server has stopped.
+    _db: TestDb,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    /// The `error.code` of an error answer (and a check that it has the error shape).
+    pub fn code(&self) -> &str {
+        let code = self.body["error"]["code"].as_str();
+        assert!(
+            code.is_some() && self.body["error"]["message"].is_string(),
+            "not an error body: {} {}",
+            self.status,
+            self.body
+        );
+        code.unwrap_or_default()
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {} {}", self.status, self.body))
+            .to_string()
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let (db, url) = TestDb::create(backend).await?;
+    Some(spawn_on(db, url, backend).await)
+}
+
+pub async fn spawn_on(db: TestDb, url: String, backend: Backend) -> TestApp {
+    let config = Config::for_tests(&url, ADMIN_KEY);
+    let app = Application::build(&config)
+        .await
+        .expect("application starts");
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp {
+        base,
+        key: ADMIN_KEY.to_string(),
+        backend,
+        database_url: url,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        server: Some(server),
+        _db: db,
+    }
+}
+
+impl TestApp {
+    /// Stops the server and waits until it has let go of the database.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let placeholder = TestDb::Sqlite {
+            dir: PathBuf::from_str("/nonexistent-taskbridge").expect("path"),
+        };
+        std::mem::replace(&mut self._db, placeholder)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body read");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn raw(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, Some(&self.key), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::POST, path, Some(&self.key), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::PATCH, path, Some(&self.key), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::PUT, path, Some(&self.key), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.request(Method::DELETE, path, Some(&self.key), None)
+            .await
+    }
+
+    /// The same client acting with another key.
+    pub fn with_key(&self, key: &str) -> Caller<'_> {
+        Caller {
+            app: self,
+            key: key.to_string(),
+        }
+    }
+
+    pub async fn project(&self, name: &str) -> String {
+        let res = self
+            .post("/api/v1/projects", serde_json::json!({"name": name}))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        res.id()
+    }
+
+    pub async fn task(&self, project_id: &str, body: Value) -> Value {
+        let mut body = body;
+        body["project_id"] = Value::String(project_id.to_string());
+        let res = self.post("/api/v1/tasks", body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        res.body
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub struct Caller<'a> {
+    app: &'a TestApp,
+    key: String,
+}
+
+impl Caller<'_> {
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.app.request(method, path, Some(&self.key), body).await
+    }
+}
+
+/// Runs one async test body against SQLite and, when `TEST_DATABASE_URL` is set, PostgreSQL.
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+                    .await
+                    .expect("sqlite");
+                super::$name(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) =
+                    crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await
+                {
+                    super::$name(app).await;
+                }
+            }
+        }
+    };
+}
+pub(crate) use both_backends;

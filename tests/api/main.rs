@@ -1,0 +1,18 @@
+//! Integration tests: each starts the real server on a random port over a fresh database
+//! and talks HTTP to it, on SQLite and (with `TEST_DATABASE_URL`) PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod binary;
+mod comments;
+mod errors;
+mod health;
+mod isolation;
+mod json_fuzz;
+mod labels;
+mod legacy;
+mod openapi;
+mod projects;
+mod restart;
+mod tasks;

@@ -1,0 +1,158 @@
+//! The OpenAPI document is generated from the router: it must be well-formed, resolve
+//! every reference, and describe exactly the routes the server answers.
+
+use std::collections::HashSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{TestApp, both_backends};
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "$ref" {
+                    if let Some(s) = v.as_str() {
+                        out.push(s.to_string());
+                    }
+                } else {
+                    collect_refs(v, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
+    let res = app.request(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let doc = res.body;
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+
+    // Every reference points at a defined schema.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in &refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected ref {r}"));
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling ref {r}"
+        );
+    }
+
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut operation_ids = HashSet::new();
+    let mut documented = HashSet::new();
+    for (path, item) in paths {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            documented.insert(format!("{} {path}", method.to_uppercase()));
+            let id = op["operationId"].as_str().expect("operationId");
+            assert!(
+                operation_ids.insert(id.to_string()),
+                "duplicate operationId {id}"
+            );
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(!responses.is_empty(), "{method} {path} has no responses");
+            if matches!(method, "post" | "put" | "patch") {
+                assert!(
+                    op["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                    "{method} {path} body"
+                );
+            }
+            // The server answers this route: no "no route" 404, no 405.
+            let concrete = path.replace("{id}", "00000000-does-not-exist");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let body = matches!(method, "post" | "put" | "patch").then(|| serde_json::json!({}));
+            let mut req = app.raw().request(m, format!("{}{concrete}", app.base));
+            if let Some(body) = body {
+                req = req.json(&body);
+            }
+            let res = req.send().await.expect("sent");
+            let status = res.status();
+            let text = res.text().await.expect("text");
+            let no_route = status == StatusCode::NOT_FOUND && text.contains("no route");
+            assert!(
+                !no_route && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} is documented but not served"
+            );
+            let public = op
+                .get("security")
+                .is_some_and(|s| s == &serde_json::json!([{}]));
+            if public {
+                assert_eq!(status, StatusCode::OK, "{method} {path}");
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} must need a key"
+                );
+            }
+        }
+    }
+
+    // The routes the issue names are all there.
+    for route in [
+        "POST /api/v1/tenants",
+        "POST /api/v1/api-keys",
+        "GET /api/v1/api-keys",
+        "DELETE /api/v1/api-keys/{id}",
+        "GET /api/v1/projects",
+        "POST /api/v1/projects",
+        "GET /api/v1/projects/{id}",
+        "PATCH /api/v1/projects/{id}",
+        "DELETE /api/v1/projects/{id}",
+        "GET /api/v1/tasks",
+        "POST /api/v1/tasks",
+        "GET /api/v1/tasks/{id}",
+        "PATCH /api/v1/tasks/{id}",
+        "DELETE /api/v1/tasks/{id}",
+        "PATCH /api/v1/tasks/{id}/status",
+        "GET /api/v1/comments",
+        "POST /api/v1/comments",
+        "GET /api/v1/comments/{id}",
+        "PATCH /api/v1/comments/{id}",
+        "DELETE /api/v1/comments/{id}",
+        "GET /api/v1/labels",
+        "POST /api/v1/labels",
+        "GET /api/v1/labels/{id}",
+        "PATCH /api/v1/labels/{id}",
+        "DELETE /api/v1/labels/{id}",
+        "GET /api/projects",
+        "POST /api/projects",
+        "GET /api/projects/{id}",
+        "PUT /api/projects/{id}",
+        "DELETE /api/projects/{id}",
+        "GET /api/tasks",
+        "POST /api/tasks",
+        "GET /api/tasks/{id}",
+        "PUT /api/tasks/{id}",
+        "DELETE /api/tasks/{id}",
+        "PATCH /api/tasks/{id}/status",
+        "GET /api/comments",
+        "POST /api/comments",
+        "GET /api/comments/{id}",
+        "PUT /api/comments/{id}",
+        "DELETE /api/comments/{id}",
+        "GET /health",
+        "GET /ready",
+        "GET /metrics",
+    ] {
+        assert!(documented.contains(route), "{route} is not documented");
+    }
+    // The served document is the one the code builds.
+    let built = serde_json::to_value(taskbridge::http::openapi_document()).expect("serialises");
+    assert_eq!(built, doc);
+}
+both_backends!(the_document_is_valid_and_matches_the_router);
