@@ -60,10 +60,10 @@ impl Running {
     async fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(res) = reqwest::get(format!("{}/health", self.base)).await {
-                if res.status().is_success() {
-                    return;
-                }
+            if let Ok(res) = reqwest::get(format!("{}/health", self.base)).await
+                && res.status().is_success()
+            {
+                return;
             }
             assert!(
                 self.child.try_wait().expect("status").is_none(),

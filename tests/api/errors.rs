@@ -48,7 +48,15 @@ async fn bad_bodies_get_precise_errors_and_change_nothing(app: TestApp) {
     let before = snapshot(&app).await;
     let json_ct = Some("application/json");
 
-    let cases: Vec<(Method, String, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+    type Case<'a> = (
+        Method,
+        String,
+        Option<&'a str>,
+        Vec<u8>,
+        StatusCode,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             Method::POST,
             "/api/v1/tasks".into(),

@@ -55,9 +55,12 @@ async fn deleting_a_project_deletes_its_tasks(app: TestApp) {
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        app.get(&format!("/api/v1/tasks/{}", task["id"].as_str().unwrap()))
-            .await
-            .status,
+        app.get(&format!(
+            "/api/v1/tasks/{}",
+            task["id"].as_str().expect("id")
+        ))
+        .await
+        .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
