@@ -1,1 +1,333 @@
-fn main() {}
+//! HTTP benchmarks of the tracker API: task-create throughput and latency, and task-list
+//! latency over 100,000 tasks in one project. Runs on SQLite, and on PostgreSQL when
+//! `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) names a server where it may create a
+//! database. `cargo bench --bench api`; figures go to docs/benchmarks.md.
+//!
+//! Knobs: `BENCH_CREATE_SECS` (default 10), `BENCH_CONCURRENCY` (32), `BENCH_TASKS` (100000).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::Connection;
+use taskbridge::app::Application;
+use taskbridge::config::Config;
+use taskbridge::domain::task::{NewTask, Priority, TaskStatus};
+
+const KEY: &str = "bench-admin-key-0123456789abcdef";
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Percentiles {
+    p50: Duration,
+    p99: Duration,
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> Percentiles {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    Percentiles {
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A tiny deterministic generator, so every run seeds the same data.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const WORDS: [&str; 16] = [
+    "login",
+    "billing",
+    "export",
+    "search",
+    "onboarding",
+    "invoice",
+    "crash",
+    "slow",
+    "mobile",
+    "api",
+    "report",
+    "email",
+    "sync",
+    "upload",
+    "dashboard",
+    "timeout",
+];
+
+async fn bench_backend(label: &str, url: &str) {
+    let mut config = Config::for_tests(url, KEY);
+    config.db_max_connections = 10;
+    let app = Application::build(&config)
+        .await
+        .expect("application starts");
+    let base = format!("http://{}", app.local_addr());
+    let store = app.store().clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client");
+
+    let project: serde_json::Value = client
+        .post(format!("{base}/api/v1/projects"))
+        .bearer_auth(KEY)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .expect("project")
+        .json()
+        .await
+        .expect("json");
+    let project_id = project["id"].as_str().expect("id").to_string();
+
+    // 1. Task creation through HTTP, many clients at once.
+    let secs: u64 = env_or("BENCH_CREATE_SECS", 10);
+    let concurrency: usize = env_or("BENCH_CONCURRENCY", 32);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (client, base, project_id, stop) = (
+            client.clone(),
+            base.clone(),
+            project_id.clone(),
+            stop.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let body = json!({
+                    "project_id": project_id, "title": format!("Fix the {} issue #{w}-{i}", WORDS[(i % 16) as usize]),
+                    "description": "Created by the benchmark", "priority": "high", "labels": ["bench"],
+                    "due_date": "2026-12-01"
+                });
+                let t = Instant::now();
+                let res = client.post(format!("{base}/api/v1/tasks")).bearer_auth(KEY).json(&body).send().await;
+                let ok = matches!(&res, Ok(r) if r.status().as_u16() == 201);
+                if let Ok(r) = res {
+                    let _ = r.bytes().await;
+                }
+                assert!(ok, "task create failed");
+                lat.push(t.elapsed());
+                i += 1;
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut samples = Vec::new();
+    for w in workers {
+        samples.extend(w.await.expect("worker"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let created = samples.len();
+    let p = percentiles(samples);
+    println!(
+        "| {label} | POST /api/v1/tasks, {concurrency} clients, {secs} s | {:.0} req/s | {} | {} | {created} tasks |",
+        created as f64 / elapsed,
+        ms(p.p50),
+        ms(p.p99)
+    );
+
+    // 2. Seed up to BENCH_TASKS tasks in a second project, through the store.
+    let target: usize = env_or("BENCH_TASKS", 100_000);
+    let big: serde_json::Value = client
+        .post(format!("{base}/api/v1/projects"))
+        .bearer_auth(KEY)
+        .json(&json!({"name": "big"}))
+        .send()
+        .await
+        .expect("project")
+        .json()
+        .await
+        .expect("json");
+    let big_id = big["id"].as_str().expect("id").to_string();
+    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
+    let seed_started = Instant::now();
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut seeders = Vec::new();
+    let per = target / 4;
+    for s in 0..4 {
+        let (store, big_id) = (store.clone(), big_id.clone());
+        let mut rng = XorShift(rng.next() | 1);
+        seeders.push(tokio::spawn(async move {
+            for i in 0..per {
+                let w1 = WORDS[rng.below(16) as usize];
+                let w2 = WORDS[rng.below(16) as usize];
+                let new = NewTask {
+                    project_id: big_id.clone(),
+                    title: format!("{w1} {w2} problem {s}-{i}"),
+                    description: format!("Customers report that {w1} breaks when {w2} is used."),
+                    status: [TaskStatus::Todo, TaskStatus::InProgress, TaskStatus::Done]
+                        [rng.below(3) as usize],
+                    priority: [Priority::Low, Priority::Medium, Priority::High]
+                        [rng.below(3) as usize],
+                    assigned_to: Some(format!("user{}", rng.below(20))),
+                    time_estimate: Some(rng.below(480) as i64),
+                    time_spent: 0,
+                    due_date: chrono::NaiveDate::from_ymd_opt(
+                        2026,
+                        1 + rng.below(12) as u32,
+                        1 + rng.below(28) as u32,
+                    ),
+                    labels: if rng.below(10) == 0 {
+                        vec!["bug".into()]
+                    } else {
+                        vec![]
+                    },
+                };
+                store.create_task(tenant, &new).await.expect("seed");
+            }
+        }));
+    }
+    for s in seeders {
+        s.await.expect("seeder");
+    }
+    let seed_secs = seed_started.elapsed().as_secs_f64();
+    println!(
+        "| {label} | seeding {} tasks through the store, 4 writers | {:.0} tasks/s | | | |",
+        per * 4,
+        (per * 4) as f64 / seed_secs
+    );
+
+    // 3. List queries over the big project, one client, sequential requests.
+    let deep_cursor = {
+        let mut cursor: Option<String> = None;
+        for _ in 0..100 {
+            let mut url = format!("{base}/api/v1/tasks?project_id={big_id}&status=todo&limit=50");
+            if let Some(c) = &cursor {
+                url.push_str(&format!("&cursor={c}"));
+            }
+            let page: serde_json::Value = client
+                .get(url)
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .expect("page")
+                .json()
+                .await
+                .expect("json");
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+        }
+        cursor.expect("at least 100 pages of todo tasks")
+    };
+    let queries = [
+        (
+            "status filter, first page of 50",
+            format!("project_id={big_id}&status=todo&limit=50"),
+        ),
+        (
+            "status filter, page 101 by cursor",
+            format!("project_id={big_id}&status=todo&limit=50&cursor={deep_cursor}"),
+        ),
+        (
+            "assignee + priority filter",
+            format!("project_id={big_id}&assigned_to=user7&priority=high&limit=50"),
+        ),
+        (
+            "label filter",
+            format!("project_id={big_id}&label=bug&limit=50"),
+        ),
+        (
+            "due_before + sort=-due_date",
+            format!("project_id={big_id}&due_before=2026-06-30&sort=-due_date&limit=50"),
+        ),
+        (
+            "text search q=invoice",
+            format!("project_id={big_id}&q=invoice&limit=50"),
+        ),
+    ];
+    for (name, query) in queries {
+        let mut samples = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            let res = client
+                .get(format!("{base}/api/v1/tasks?{query}"))
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .expect("list");
+            assert_eq!(res.status().as_u16(), 200);
+            let _ = res.bytes().await;
+            samples.push(t.elapsed());
+        }
+        let p = percentiles(samples);
+        println!(
+            "| {label} | GET /api/v1/tasks: {name} ({} tasks in project) | | {} | {} | 200 requests |",
+            per * 4,
+            ms(p.p50),
+            ms(p.p99)
+        );
+    }
+
+    let _ = stop_tx.send(());
+    let _ = server.await;
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        println!("| backend | what | throughput | p50 | p99 | notes |");
+        println!("| --- | --- | --- | --- | --- | --- |");
+        let dir = std::env::temp_dir().join(format!("taskbridge-bench-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        bench_backend(
+            "SQLite",
+            &format!("sqlite://{}", dir.join("bench.db").display()),
+        )
+        .await;
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let pg =
+            std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"));
+        if let Ok(admin) = pg {
+            let name = format!("tbbench_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("PostgreSQL reachable");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create db");
+            let url = match admin.rsplit_once('/') {
+                Some((base, _)) => format!("{base}/{name}"),
+                None => admin.clone(),
+            };
+            bench_backend("PostgreSQL", &url).await;
+            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
+        }
+    });
+}
