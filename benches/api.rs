@@ -3,7 +3,8 @@
 //! `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) names a server where it may create a
 //! database. `cargo bench --bench api`; figures go to docs/benchmarks.md.
 //!
-//! Knobs: `BENCH_CREATE_SECS` (default 10), `BENCH_CONCURRENCY` (32), `BENCH_TASKS` (100000).
+//! Knobs: `BENCH_CREATE_SECS` (default 10), `BENCH_CONCURRENCY` (32), `BENCH_TASKS` (100000),
+//! `BENCH_BACKENDS` (`sqlite,postgres`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -311,7 +312,7 @@ fn main() {
 
         let pg =
             std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"));
-        if let Ok(admin) = pg {
+        if let (true, Ok(admin)) = (backends.contains("postgres"), pg) {
             let name = format!("tbbench_{}", uuid::Uuid::new_v4().simple());
             let mut conn = sqlx::PgConnection::connect(&admin)
                 .await

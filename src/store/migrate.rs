@@ -9,12 +9,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "list_indexes",
+        sqlite: include_str!("../../migrations/sqlite/0002_list_indexes.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_list_indexes.sql"),
+    },
+];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.
 const PG_MIGRATION_LOCK: i64 = 0x7461_736b_6272;

@@ -122,7 +122,10 @@ impl Store {
         let store = if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, options).await?
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let opts = PgConnectOptions::from_str(url)?;
+            // List queries combine optional filters; a generic plan chosen for one mix of
+            // filters can be very wrong for another, so plan with the actual values.
+            let opts = PgConnectOptions::from_str(url)?
+                .options([("plan_cache_mode", "force_custom_plan")]);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
@@ -141,6 +144,7 @@ impl Store {
     async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<Self> {
         let base = SqliteConnectOptions::from_str(url)?
             .synchronous(SqliteSynchronous::Normal)
+            .pragma("cache_size", "-16384")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let write = SqlitePoolOptions::new()

@@ -52,14 +52,10 @@ const COLUMNS: &str = "t.id, t.project_id, t.title, t.description, t.status, t.p
 const PRIORITY_RANK: &str = "CASE t.priority WHEN 'low' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END";
 const DUE_DATE_KEY: &str = "COALESCE(t.due_date, '9999-12-31')";
 
-/// Replaces the labels of a task inside a transaction, creating missing labels in the
-/// task's project (with the default colour).
-macro_rules! set_labels {
+/// Attaches labels to a task inside a transaction, creating missing labels in the task's
+/// project (with the default colour).
+macro_rules! add_labels {
     ($tx:expr, $tenant_id:expr, $project_id:expr, $task_id:expr, $names:expr, $now:expr) => {{
-        sqlx::query("DELETE FROM task_labels WHERE task_id = $1")
-            .bind($task_id)
-            .execute(&mut *$tx)
-            .await?;
         for name in $names {
             sqlx::query(
                 "INSERT INTO labels (id, tenant_id, project_id, name, color, created_at)
@@ -118,7 +114,7 @@ impl Store {
             if inserted == 0 {
                 return Err(StoreError::NotFound);
             }
-            set_labels!(tx, tenant_id, &new.project_id, &id, &new.labels, now);
+            add_labels!(tx, tenant_id, &new.project_id, &id, &new.labels, now);
             tx.commit().await?;
         });
         Ok(Task {
@@ -190,7 +186,9 @@ impl Store {
                 .push(")");
             }
             if let Some(due) = f.due_before {
-                q.push(" AND t.due_date <= ").push_bind(due);
+                // Written on the sort key (undated tasks never pass it) so the due-date
+                // index can start its range at `due`.
+                q.push(format!(" AND {DUE_DATE_KEY} <= ")).push_bind(due);
             }
             if let Some(text) = &f.text {
                 let pattern = like_pattern(text);
@@ -281,7 +279,11 @@ impl Store {
                 q.build_query_scalar().fetch_optional(&mut *tx).await?;
             let project_id = project_id.ok_or(StoreError::NotFound)?;
             if let Some(names) = &patch.labels {
-                set_labels!(tx, tenant_id, &project_id, id, names, now);
+                sqlx::query("DELETE FROM task_labels WHERE task_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                add_labels!(tx, tenant_id, &project_id, id, names, now);
             }
             tx.commit().await?;
         });

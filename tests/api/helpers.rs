@@ -315,3 +315,19 @@ macro_rules! both_backends {
     };
 }
 pub(crate) use both_backends;
+
+impl TestApp {
+    /// Signals shutdown without waiting for it, as SIGTERM would.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits for the server to finish after [`TestApp::begin_shutdown`].
+    pub async fn wait_stopped(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}

@@ -15,4 +15,5 @@ mod legacy;
 mod openapi;
 mod projects;
 mod restart;
+mod shutdown;
 mod tasks;
