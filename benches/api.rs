@@ -301,14 +301,18 @@ fn main() {
     runtime.block_on(async {
         println!("| backend | what | throughput | p50 | p99 | notes |");
         println!("| --- | --- | --- | --- | --- | --- |");
-        let dir = std::env::temp_dir().join(format!("taskbridge-bench-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        bench_backend(
-            "SQLite",
-            &format!("sqlite://{}", dir.join("bench.db").display()),
-        )
-        .await;
-        let _ = std::fs::remove_dir_all(&dir);
+        let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+        if backends.contains("sqlite") {
+            let dir =
+                std::env::temp_dir().join(format!("taskbridge-bench-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&dir).expect("dir");
+            bench_backend(
+                "SQLite",
+                &format!("sqlite://{}", dir.join("bench.db").display()),
+            )
+            .await;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
 
         let pg =
             std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"));
