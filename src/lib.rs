@@ -4,5 +4,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod jobs;
+pub mod llm;
 pub mod store;
 pub mod telemetry;

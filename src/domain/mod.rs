@@ -3,6 +3,7 @@
 pub mod comment;
 pub mod label;
 pub mod list;
+pub mod message;
 pub mod project;
 pub mod task;
 pub mod tenant;

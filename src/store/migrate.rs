@@ -22,6 +22,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_list_indexes.sql"),
         postgres: include_str!("../../migrations/postgres/0002_list_indexes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "jobs_messages",
+        sqlite: include_str!("../../migrations/sqlite/0003_jobs_messages.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_jobs_messages.sql"),
+    },
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -4,7 +4,9 @@
 //! macros, which keeps native column types on each side (an `AnyPool` would not).
 
 mod comments;
+mod jobs;
 mod labels;
+mod messages;
 mod migrate;
 mod projects;
 mod tasks;
@@ -212,7 +214,7 @@ pub(crate) fn parse_enum<T>(column: &str, value: &str, parse: fn(&str) -> Option
 
 /// The current time at the precision both backends store (microseconds), so what a write
 /// answers equals what a later read returns.
-pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::SubsecRound;
     chrono::Utc::now().trunc_subsecs(6)
 }

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Result, Store, StoreError, parse_enum, read, write};
-use crate::domain::label::DEFAULT_COLOR;
 use crate::domain::list::{SortValue, TaskQuery, TaskSortField};
 use crate::domain::new_id;
 use crate::domain::task::{NewTask, Priority, Task, TaskPatch, TaskStatus};
@@ -61,11 +60,11 @@ macro_rules! add_labels {
                 "INSERT INTO labels (id, tenant_id, project_id, name, color, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project_id, name) DO NOTHING",
             )
-            .bind(new_id())
+            .bind(crate::domain::new_id())
             .bind($tenant_id)
             .bind($project_id)
             .bind(name)
-            .bind(DEFAULT_COLOR)
+            .bind(crate::domain::label::DEFAULT_COLOR)
             .bind($now)
             .execute(&mut *$tx)
             .await?;
@@ -82,6 +81,60 @@ macro_rules! add_labels {
     }};
 }
 
+/// Inserts a task with its labels inside a transaction; `NotFound` (returned from the
+/// enclosing function) when the project is not the tenant's.
+macro_rules! insert_task {
+    ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $now:expr) => {{
+        let new: &crate::domain::task::NewTask = $new;
+        let inserted = sqlx::query(
+            "INSERT INTO tasks (id, tenant_id, project_id, title, description, status, priority,
+                                assigned_to, time_estimate, time_spent, due_date, created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+             WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)",
+        )
+        .bind($id)
+        .bind($tenant_id)
+        .bind(&new.project_id)
+        .bind(&new.title)
+        .bind(&new.description)
+        .bind(new.status.as_str())
+        .bind(new.priority.as_str())
+        .bind(&new.assigned_to)
+        .bind(new.time_estimate)
+        .bind(new.time_spent)
+        .bind(new.due_date)
+        .bind($now)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(crate::store::StoreError::NotFound);
+        }
+        add_labels!($tx, $tenant_id, &new.project_id, $id, &new.labels, $now);
+    }};
+}
+pub(crate) use {add_labels, insert_task};
+
+/// What a freshly inserted task looks like, without reading it back.
+pub(crate) fn new_task_view(id: String, new: &NewTask, now: DateTime<Utc>) -> Task {
+    Task {
+        id,
+        project_id: new.project_id.clone(),
+        title: new.title.clone(),
+        description: new.description.clone(),
+        status: new.status,
+        priority: new.priority,
+        assigned_to: new.assigned_to.clone(),
+        time_estimate: new.time_estimate,
+        time_spent: new.time_spent,
+        due_date: new.due_date,
+        labels: new.labels.clone(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 impl Store {
     /// Creates a task in one of the tenant's projects; `NotFound` when the project is not theirs.
     pub async fn create_task(&self, tenant_id: &str, new: &NewTask) -> Result<Task> {
@@ -89,49 +142,10 @@ impl Store {
         let id = new_id();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO tasks (id, tenant_id, project_id, title, description, status, priority,
-                                    assigned_to, time_estimate, time_spent, due_date, created_at, updated_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
-                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)",
-            )
-            .bind(&id)
-            .bind(tenant_id)
-            .bind(&new.project_id)
-            .bind(&new.title)
-            .bind(&new.description)
-            .bind(new.status.as_str())
-            .bind(new.priority.as_str())
-            .bind(&new.assigned_to)
-            .bind(new.time_estimate)
-            .bind(new.time_spent)
-            .bind(new.due_date)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                return Err(StoreError::NotFound);
-            }
-            add_labels!(tx, tenant_id, &new.project_id, &id, &new.labels, now);
+            insert_task!(tx, tenant_id, &id, new, now);
             tx.commit().await?;
         });
-        Ok(Task {
-            id,
-            project_id: new.project_id.clone(),
-            title: new.title.clone(),
-            description: new.description.clone(),
-            status: new.status,
-            priority: new.priority,
-            assigned_to: new.assigned_to.clone(),
-            time_estimate: new.time_estimate,
-            time_spent: new.time_spent,
-            due_date: new.due_date,
-            labels: new.labels.clone(),
-            created_at: now,
-            updated_at: now,
-        })
+        Ok(new_task_view(id, new, now))
     }
 
     pub async fn get_task(&self, tenant_id: &str, id: &str) -> Result<Task> {

@@ -1,0 +1,159 @@
+//! The durable job queue: jobs live in the database, workers claim them with a lease,
+//! failures are retried with exponential backoff and jitter (or after the delay a remote
+//! service asked for), and a job that keeps failing ends `dead`, visible and replayable.
+//! No business rules here: handlers are registered by the modules that own the work.
+
+mod worker;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use worker::{Handler, HandlerFuture, JobContext, Registry, WorkerOptions, Workers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for its first run.
+    Queued,
+    /// Claimed by a worker whose lease has not expired.
+    Running,
+    Succeeded,
+    /// The last attempt failed; another is scheduled at `run_at`.
+    Failed,
+    /// Given up: out of attempts, or a failure that retrying cannot fix.
+    Dead,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(Self::Queued),
+            "running" => Some(Self::Running),
+            "succeeded" => Some(Self::Succeeded),
+            "failed" => Some(Self::Failed),
+            "dead" => Some(Self::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub idempotency_key: String,
+    pub status: JobStatus,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A job to enqueue. The idempotency key makes enqueueing the same work twice a no-op.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: &'static str,
+    pub payload: serde_json::Value,
+    pub idempotency_key: String,
+    pub max_attempts: i32,
+}
+
+impl NewJob {
+    pub fn new(
+        kind: &'static str,
+        idempotency_key: impl Into<String>,
+        payload: serde_json::Value,
+    ) -> Self {
+        NewJob {
+            kind,
+            payload,
+            idempotency_key: idempotency_key.into(),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 8;
+
+/// A job claimed by a worker: only the holder of `lease_token` may settle it.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: String,
+    pub tenant_id: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub lease_token: String,
+}
+
+/// How a handler failed, which decides what happens next.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Transient: retry with backoff.
+    #[error("{0}")]
+    Retry(String),
+    /// The remote side asked to wait (429 / 503 with `Retry-After`).
+    #[error("{message} (retry after {after:?})")]
+    RetryAfter { after: Duration, message: String },
+    /// Retrying cannot help (bad payload, validation refused by a tracker, …).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// The delay before attempt `attempt + 1`: exponential from 1 s, capped at one hour, with
+/// "equal jitter" so that many failing jobs do not retry in lockstep.
+pub fn backoff(attempt: i32, random: f64) -> Duration {
+    let exp = 2f64.powi(attempt.clamp(0, 12) - 1).max(0.5);
+    let base = exp.min(3600.0);
+    Duration::from_secs_f64(base / 2.0 + base / 2.0 * random.clamp(0.0, 1.0))
+}
+
+/// A uniform random number in [0, 1) for jitter.
+pub(crate) fn jitter() -> f64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(2, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff(5, 1.0), Duration::from_secs(16));
+        assert!(backoff(5, 0.0) >= Duration::from_secs(8));
+        assert!(backoff(40, 1.0) <= Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        for _ in 0..100 {
+            let j = jitter();
+            assert!((0.0..1.0).contains(&j));
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Workers: claim, run the registered handler, settle the job. Several run per instance;
+//! any number of instances may share one database.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::{ClaimedJob, JobError, backoff, jitter};
+use crate::store::Store;
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
+
+/// What a handler gets: the job, and the store to act through.
+#[derive(Clone)]
+pub struct JobContext {
+    pub job: ClaimedJob,
+    pub store: Store,
+}
+
+pub type Handler = Arc<dyn Fn(JobContext) -> HandlerFuture + Send + Sync>;
+
+/// Handlers by job kind, filled in by the modules that own the work.
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: HashMap<&'static str, Handler>,
+}
+
+impl Registry {
+    pub fn register<F, Fut>(&mut self, kind: &'static str, handler: F)
+    where
+        F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        self.handlers
+            .insert(kind, Arc::new(move |ctx| Box::pin(handler(ctx))));
+    }
+
+    fn get(&self, kind: &str) -> Option<&Handler> {
+        self.handlers.get(kind)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Jobs run at once by this instance.
+    pub concurrency: usize,
+    /// How long a claim lasts without being settled before another worker may take the job.
+    pub lease: Duration,
+    /// How often an idle worker looks for work (enqueues in this instance wake it at once).
+    pub poll_interval: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            concurrency: 4,
+            lease: Duration::from_secs(300),
+            poll_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The running workers of one instance.
+pub struct Workers {
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Workers {
+    pub fn start(store: Store, registry: Registry, options: WorkerOptions) -> Self {
+        let wake = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let registry = Arc::new(registry);
+        let mut tasks = JoinSet::new();
+        for n in 0..options.concurrency.max(1) {
+            let worker = Worker {
+                n,
+                store: store.clone(),
+                registry: registry.clone(),
+                options: options.clone(),
+                wake: wake.clone(),
+                stopped: stopped.clone(),
+            };
+            tasks.spawn(worker.run());
+        }
+        Workers { wake, stop, tasks }
+    }
+
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Stops claiming and waits for the jobs in hand to be settled.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        self.wake.notify_waiters();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+struct Worker {
+    n: usize,
+    store: Store,
+    registry: Arc<Registry>,
+    options: WorkerOptions,
+    wake: Arc<Notify>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        tracing::debug!(worker = self.n, "job worker started");
+        while !*self.stopped.borrow() {
+            match self.store.claim_job(self.options.lease).await {
+                Ok(Some(job)) => self.execute(job).await,
+                Ok(None) => self.idle().await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming a job failed");
+                    self.idle().await;
+                }
+            }
+        }
+    }
+
+    async fn idle(&mut self) {
+        tokio::select! {
+            () = self.wake.notified() => {}
+            () = tokio::time::sleep(self.options.poll_interval) => {}
+            _ = self.stopped.changed() => {}
+        }
+    }
+
+    async fn execute(&self, job: ClaimedJob) {
+        let span =
+            tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
+        self.execute_in_span(job).instrument(span).await;
+    }
+
+    async fn execute_in_span(&self, job: ClaimedJob) {
+        if job.attempts > job.max_attempts {
+            // Its lease expired more often than it may be attempted: a job that crashes its
+            // worker must not be retried forever.
+            self.settle(
+                &job,
+                Err(JobError::Permanent(
+                    "attempts exhausted (lease expired)".into(),
+                )),
+            )
+            .await;
+            return;
+        }
+        let outcome = match self.registry.get(&job.kind) {
+            Some(handler) => {
+                let ctx = JobContext {
+                    job: job.clone(),
+                    store: self.store.clone(),
+                };
+                // Its own task, so a panicking handler fails the job instead of the worker.
+                tokio::spawn(handler(ctx).in_current_span())
+                    .await
+                    .unwrap_or_else(|e| Err(JobError::Retry(format!("handler panicked: {e}"))))
+            }
+            None => Err(JobError::Permanent(format!(
+                "no handler for job kind {}",
+                job.kind
+            ))),
+        };
+        self.settle(&job, outcome).await;
+    }
+
+    async fn settle(&self, job: &ClaimedJob, outcome: Result<(), JobError>) {
+        let settled = match &outcome {
+            Ok(()) => self.store.complete_job(job).await,
+            Err(err) => {
+                let retry_at = match err {
+                    JobError::Permanent(_) => None,
+                    _ if job.attempts >= job.max_attempts => None,
+                    JobError::RetryAfter { after, .. } => Some(*after),
+                    JobError::Retry(_) => Some(backoff(job.attempts, jitter())),
+                }
+                .map(|d| {
+                    crate::store::now()
+                        + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1))
+                });
+                match retry_at {
+                    Some(at) => {
+                        tracing::warn!(error = %err, retry_at = %at, "job failed; will retry")
+                    }
+                    None => tracing::error!(error = %err, "job is dead"),
+                }
+                self.store.fail_job(job, &err.to_string(), retry_at).await
+            }
+        };
+        match settled {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(job_id = %job.id, "lease lost before the job was settled"),
+            Err(e) => tracing::error!(job_id = %job.id, error = %e, "could not settle job"),
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Language models behind one trait. Providers: `builtin` (offline rules, the default),
+//! `ollama` and `openai` (any OpenAI-compatible server). Whatever a provider does wrong
+//! (timeout, HTTP error, non-JSON, a draft outside the schema), intake falls back to the
+//! builtin draft: a message is never lost or stuck because of a model.
+
+pub mod builtin;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::message::TaskDraft;
+
+pub use builtin::Builtin;
+
+/// What a model is given: the message and its context. The text is data, never
+/// instructions.
+#[derive(Debug, Clone)]
+pub struct DraftRequest {
+    pub text: String,
+    pub author: Option<String>,
+    pub channel: Option<String>,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    pub link: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("the model did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("the model server answered HTTP {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("cannot reach the model server: {0}")]
+    Unreachable(String),
+    #[error("the model's answer is not a task draft: {0}")]
+    InvalidAnswer(String),
+}
+
+pub type LlmFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LlmError>> + Send + 'a>>;
+
+pub trait LanguageModel: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    fn draft<'a>(&'a self, request: &'a DraftRequest) -> LlmFuture<'a, TaskDraft>;
+}
+
+/// A provider with the builtin rules behind it; counts how often it had to fall back.
+pub struct WithFallback {
+    primary: Arc<dyn LanguageModel>,
+    fallbacks: AtomicU64,
+}
+
+impl WithFallback {
+    pub fn new(primary: Arc<dyn LanguageModel>) -> Self {
+        WithFallback {
+            primary,
+            fallbacks: AtomicU64::new(0),
+        }
+    }
+
+    pub fn provider(&self) -> &'static str {
+        self.primary.name()
+    }
+
+    /// Times the builtin draft replaced the provider's.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
+    }
+
+    pub async fn draft(&self, request: &DraftRequest) -> TaskDraft {
+        match self.primary.draft(request).await {
+            Ok(draft) => draft,
+            Err(err) => {
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(provider = self.primary.name(), error = %err, "language model failed; using the builtin draft");
+                builtin::draft(request)
+            }
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The job queue's table: enqueue, claim with a lease, settle, list, replay.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{Backend, Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::list::Page;
+use crate::domain::new_id;
+use crate::jobs::{ClaimedJob, Job, JobStatus, NewJob};
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: String,
+    kind: String,
+    payload: String,
+    idempotency_key: String,
+    status: String,
+    attempts: i32,
+    max_attempts: i32,
+    run_at: DateTime<Utc>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+
+    fn try_from(r: JobRow) -> Result<Self> {
+        Ok(Job {
+            status: parse_enum("jobs.status", &r.status, JobStatus::parse)?,
+            payload: serde_json::from_str(&r.payload)
+                .map_err(|e| StoreError::Corrupt(format!("jobs.payload: {e}")))?,
+            id: r.id,
+            kind: r.kind,
+            idempotency_key: r.idempotency_key,
+            attempts: r.attempts,
+            max_attempts: r.max_attempts,
+            run_at: r.run_at,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, kind, payload, idempotency_key, status, attempts, max_attempts, run_at, last_error, created_at, updated_at";
+
+/// Inserts a job unless one with the same idempotency key exists; usable inside another
+/// write's transaction, so "persist and enqueue" is one atomic step.
+macro_rules! enqueue_job {
+    ($executor:expr, $tenant_id:expr, $job:expr, $now:expr) => {{
+        let job: &crate::jobs::NewJob = $job;
+        sqlx::query(
+            "INSERT INTO jobs (id, tenant_id, kind, payload, idempotency_key, status, attempts, max_attempts,
+                               run_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $7, $7)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(crate::domain::new_id())
+        .bind($tenant_id)
+        .bind(job.kind)
+        .bind(job.payload.to_string())
+        .bind(&job.idempotency_key)
+        .bind(job.max_attempts)
+        .bind($now)
+        .execute($executor)
+        .await?
+        .rows_affected()
+            == 1
+    }};
+}
+pub(crate) use enqueue_job;
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: String,
+    tenant_id: String,
+    kind: String,
+    payload: String,
+    attempts: i32,
+    max_attempts: i32,
+}
+
+impl Store {
+    /// Enqueues `job`; false when a job with its idempotency key already exists.
+    pub async fn enqueue(&self, tenant_id: &str, job: &NewJob) -> Result<bool> {
+        let now = super::now();
+        Ok(write!(self, |pool| enqueue_job!(pool, tenant_id, job, now)))
+    }
+
+    /// Claims the next runnable job (due, or running under an expired lease) for `lease`.
+    /// On PostgreSQL, `SKIP LOCKED` lets many instances claim at once without ever handing
+    /// the same job to two; SQLite's single writer gives the same guarantee.
+    pub async fn claim_job(&self, lease: Duration) -> Result<Option<ClaimedJob>> {
+        let now = super::now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        let token = new_id();
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1, locked_until = $2,
+                             updated_at = $3
+             WHERE id = (SELECT id FROM jobs
+                         WHERE (status IN ('queued', 'failed') AND run_at <= $3)
+                            OR (status = 'running' AND locked_until < $3)
+                         ORDER BY run_at LIMIT 1 {lock})
+             RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
+        );
+        let row: Option<ClaimRow> = write!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(&token)
+                .bind(until)
+                .bind(now)
+                .fetch_optional(pool)
+                .await?
+        });
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ClaimedJob {
+            payload: serde_json::from_str(&row.payload)
+                .map_err(|e| StoreError::Corrupt(format!("jobs.payload: {e}")))?,
+            id: row.id,
+            tenant_id: row.tenant_id,
+            kind: row.kind,
+            attempts: row.attempts,
+            max_attempts: row.max_attempts,
+            lease_token: token,
+        }))
+    }
+
+    /// Marks a claimed job done. False when the lease was lost (another worker took over).
+    pub async fn complete_job(&self, job: &ClaimedJob) -> Result<bool> {
+        let now = super::now();
+        let n = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET status = 'succeeded', lease_token = NULL, locked_until = NULL, last_error = NULL,
+                                 updated_at = $1
+                 WHERE id = $2 AND lease_token = $3 AND status = 'running'",
+            )
+            .bind(now)
+            .bind(&job.id)
+            .bind(&job.lease_token)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Records a failed attempt: retried at `retry_at`, or dead when `retry_at` is `None`.
+    pub async fn fail_job(
+        &self,
+        job: &ClaimedJob,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let now = super::now();
+        let (status, run_at) = match retry_at {
+            Some(at) => (JobStatus::Failed, at),
+            None => (JobStatus::Dead, now),
+        };
+        let error: String = error.chars().take(2000).collect();
+        let n = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET status = $1, run_at = $2, last_error = $3, lease_token = NULL, locked_until = NULL,
+                                 updated_at = $4
+                 WHERE id = $5 AND lease_token = $6 AND status = 'running'",
+            )
+            .bind(status.as_str())
+            .bind(run_at)
+            .bind(&error)
+            .bind(now)
+            .bind(&job.id)
+            .bind(&job.lease_token)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Extends the lease of a job still being worked on.
+    pub async fn extend_lease(&self, job: &ClaimedJob, lease: Duration) -> Result<bool> {
+        let until = super::now()
+            + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        let n = write!(self, |pool| {
+            sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND lease_token = $3 AND status = 'running'")
+                .bind(until)
+                .bind(&job.id)
+                .bind(&job.lease_token)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    pub async fn get_job(&self, tenant_id: &str, id: &str) -> Result<Job> {
+        let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1 AND tenant_id = $2");
+        let row: Option<JobRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?);
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    pub async fn list_jobs(
+        &self,
+        tenant_id: &str,
+        status: Option<JobStatus>,
+        page: &Page,
+    ) -> Result<Vec<Job>> {
+        let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
+        let rows: Vec<JobRow> = read!(self, |pool| {
+            let mut q =
+                sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM jobs WHERE tenant_id = "));
+            q.push_bind(tenant_id);
+            if let Some(status) = status {
+                q.push(" AND status = ").push_bind(status.as_str());
+            }
+            q.push(" AND id > ").push_bind(after);
+            q.push(" ORDER BY id LIMIT ")
+                .push_bind(i64::from(page.limit) + 1);
+            q.build_query_as().fetch_all(pool).await?
+        });
+        rows.into_iter().map(Job::try_from).collect()
+    }
+
+    /// Puts a failed or dead job back in the queue to run now, with fresh attempts.
+    /// `Conflict` when it is queued, running or already succeeded.
+    pub async fn retry_job(&self, tenant_id: &str, id: &str) -> Result<Job> {
+        let now = super::now();
+        let n = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $1
+                 WHERE id = $2 AND tenant_id = $3 AND status IN ('failed', 'dead')",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if n == 0 {
+            let job = self.get_job(tenant_id, id).await?;
+            return Err(StoreError::Conflict(format!(
+                "a {} job cannot be retried",
+                job.status.as_str()
+            )));
+        }
+        self.get_job(tenant_id, id).await
+    }
+
+    /// Jobs per status, for metrics.
+    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
+        Ok(read!(self, |pool| {
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+}

@@ -1,0 +1,289 @@
+//! Messages and the atomic end of their processing: the outcome, the task (or the comment
+//! on an existing one) and the message's status are written in one transaction, so a crash
+//! at any moment leaves either nothing or everything.
+
+use chrono::{DateTime, Utc};
+
+use super::jobs::enqueue_job;
+use super::tasks::{add_labels, insert_task};
+use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::message::{Candidate, Message, MessageStatus, NewMessage, TaskDraft};
+use crate::domain::new_id;
+use crate::domain::task::NewTask;
+use crate::jobs::NewJob;
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: String,
+    project_id: String,
+    text: String,
+    author: Option<String>,
+    source: String,
+    channel: Option<String>,
+    thread_ref: Option<String>,
+    received_at: DateTime<Utc>,
+    status: String,
+    task_id: Option<String>,
+    score: Option<f64>,
+    error: Option<String>,
+    draft: Option<String>,
+    candidates: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+
+    fn try_from(r: MessageRow) -> Result<Self> {
+        let corrupt =
+            |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("messages.{what}: {e}"));
+        Ok(Message {
+            status: parse_enum("messages.status", &r.status, MessageStatus::parse)?,
+            draft: r
+                .draft
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| corrupt("draft", e))?,
+            candidates: match r.candidates.as_deref() {
+                Some(c) => serde_json::from_str(c).map_err(|e| corrupt("candidates", e))?,
+                None => Vec::new(),
+            },
+            id: r.id,
+            project_id: r.project_id,
+            text: r.text,
+            author: r.author,
+            source: r.source,
+            channel: r.channel,
+            thread_ref: r.thread_ref,
+            received_at: r.received_at,
+            task_id: r.task_id,
+            score: r.score,
+            error: r.error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, project_id, text, author, source, channel, thread_ref, received_at, status, task_id, \
+                       score, error, draft, candidates, created_at, updated_at";
+
+/// What intake decided, with what it saw.
+pub struct Outcome<'a> {
+    pub draft: &'a TaskDraft,
+    pub candidates: &'a [Candidate],
+    pub score: Option<f64>,
+}
+
+impl Store {
+    /// Persists a message and enqueues its processing in one transaction: once this
+    /// returns, the message will be processed even if the process dies right away.
+    pub async fn create_message(
+        &self,
+        tenant_id: &str,
+        new: &NewMessage,
+        job: impl Fn(&str) -> NewJob,
+    ) -> Result<Message> {
+        let now = super::now();
+        let id = new_id();
+        let received_at = new.received_at.unwrap_or(now);
+        let job = job(&id);
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO messages (id, tenant_id, project_id, text, author, source, channel, thread_ref,
+                                       received_at, status, created_at, updated_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10
+                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)",
+            )
+            .bind(&id)
+            .bind(tenant_id)
+            .bind(&new.project_id)
+            .bind(&new.text)
+            .bind(&new.author)
+            .bind(&new.source)
+            .bind(&new.channel)
+            .bind(&new.thread_ref)
+            .bind(received_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+            tx.commit().await?;
+        });
+        Ok(Message {
+            id,
+            project_id: new.project_id.clone(),
+            text: new.text.clone(),
+            author: new.author.clone(),
+            source: new.source.clone(),
+            channel: new.channel.clone(),
+            thread_ref: new.thread_ref.clone(),
+            received_at,
+            status: MessageStatus::Queued,
+            task_id: None,
+            score: None,
+            error: None,
+            draft: None,
+            candidates: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    pub async fn get_message(&self, tenant_id: &str, id: &str) -> Result<Message> {
+        let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1 AND tenant_id = $2");
+        let row: Option<MessageRow> = read!(self, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?);
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// Marks a message as being processed, unless it already has its outcome.
+    pub async fn mark_processing(&self, tenant_id: &str, id: &str) -> Result<()> {
+        let now = super::now();
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE messages SET status = 'processing', updated_at = $1
+                 WHERE id = $2 AND tenant_id = $3 AND status IN ('queued', 'processing')",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Creates the task and records the outcome atomically. `Conflict` when the message
+    /// already has an outcome: no second task is ever created for one message.
+    pub async fn finish_created(
+        &self,
+        tenant_id: &str,
+        message_id: &str,
+        task: &NewTask,
+        outcome: &Outcome<'_>,
+    ) -> Result<String> {
+        let now = super::now();
+        let task_id = new_id();
+        let (draft, candidates) = encode(outcome)?;
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let claimed = sqlx::query(
+                "UPDATE messages SET status = 'created', task_id = $1, score = $2, draft = $3, candidates = $4,
+                                     error = NULL, updated_at = $5
+                 WHERE id = $6 AND tenant_id = $7 AND status IN ('queued', 'processing')",
+            )
+            .bind(&task_id)
+            .bind(outcome.score)
+            .bind(&draft)
+            .bind(&candidates)
+            .bind(now)
+            .bind(message_id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                return Err(StoreError::Conflict(
+                    "the message already has an outcome".into(),
+                ));
+            }
+            insert_task!(tx, tenant_id, &task_id, task, now);
+            tx.commit().await?;
+        });
+        Ok(task_id)
+    }
+
+    /// Records a duplicate: the request becomes a comment on the existing task.
+    pub async fn finish_duplicate(
+        &self,
+        tenant_id: &str,
+        message_id: &str,
+        existing_task_id: &str,
+        comment: &str,
+        author: Option<&str>,
+        outcome: &Outcome<'_>,
+    ) -> Result<()> {
+        let now = super::now();
+        let (draft, candidates) = encode(outcome)?;
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let claimed = sqlx::query(
+                "UPDATE messages SET status = 'duplicate', task_id = $1, score = $2, draft = $3, candidates = $4,
+                                     error = NULL, updated_at = $5
+                 WHERE id = $6 AND tenant_id = $7 AND status IN ('queued', 'processing')",
+            )
+            .bind(existing_task_id)
+            .bind(outcome.score)
+            .bind(&draft)
+            .bind(&candidates)
+            .bind(now)
+            .bind(message_id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                return Err(StoreError::Conflict(
+                    "the message already has an outcome".into(),
+                ));
+            }
+            let commented = sqlx::query(
+                "INSERT INTO comments (id, tenant_id, task_id, content, author, created_at, updated_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $6
+                 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND tenant_id = $2)",
+            )
+            .bind(new_id())
+            .bind(tenant_id)
+            .bind(existing_task_id)
+            .bind(comment)
+            .bind(author)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if commented == 0 {
+                // The task went away since it was found: let the caller decide again.
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Records that a message could not be processed.
+    pub async fn fail_message(&self, tenant_id: &str, id: &str, error: &str) -> Result<()> {
+        let now = super::now();
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE messages SET status = 'failed', error = $1, updated_at = $2
+                 WHERE id = $3 AND tenant_id = $4 AND status IN ('queued', 'processing')",
+            )
+            .bind(error)
+            .bind(now)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+}
+
+fn encode(outcome: &Outcome<'_>) -> Result<(String, String)> {
+    let draft =
+        serde_json::to_string(outcome.draft).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let candidates = serde_json::to_string(outcome.candidates)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok((draft, candidates))
+}
