@@ -2,8 +2,10 @@
 
 pub mod app;
 pub mod config;
+pub mod dedup;
 pub mod domain;
 pub mod http;
+pub mod intake;
 pub mod jobs;
 pub mod llm;
 pub mod store;

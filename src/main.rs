@@ -23,6 +23,18 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Run the duplicate check over files: one JSON line per query on stdout.
+    EvalDedup {
+        /// JSON lines `{"id", "title", "body"?}`: the existing items.
+        #[arg(long)]
+        corpus: String,
+        /// JSON lines `{"text"}`: the incoming requests.
+        #[arg(long)]
+        queries: String,
+        /// Decision threshold (default: the service's own).
+        #[arg(long)]
+        threshold: Option<f64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,6 +63,22 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let config = cli.config;
+    if let Some(Command::EvalDedup {
+        corpus,
+        queries,
+        threshold,
+    }) = &cli.command
+    {
+        let mut settings = taskbridge::dedup::Settings::default();
+        if let Some(t) = threshold {
+            settings.threshold = *t;
+        }
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        taskbridge::dedup::eval::run(corpus, queries, settings, &mut out)
+            .map_err(|e| e.to_string())?;
+        return std::io::Write::flush(&mut out).map_err(|e| e.to_string());
+    }
     if let Some(Command::Openapi) = cli.command {
         let doc = taskbridge::http::openapi_document();
         println!("{}", doc.to_pretty_json().map_err(|e| e.to_string())?);
@@ -70,7 +98,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Serve => serve(config).await,
-        Command::Openapi => Ok(()),
+        Command::Openapi | Command::EvalDedup { .. } => Ok(()),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Tasks, their labels, and the filtered, keyset-paginated task list.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -8,6 +8,15 @@ use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::list::{SortValue, TaskQuery, TaskSortField};
 use crate::domain::new_id;
 use crate::domain::task::{NewTask, Priority, Task, TaskPatch, TaskStatus};
+
+/// What duplicate search indexes of a task.
+#[derive(Debug, sqlx::FromRow)]
+pub struct IndexedTask {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub updated_at: DateTime<Utc>,
+}
 
 #[derive(sqlx::FromRow)]
 struct TaskRow {
@@ -317,6 +326,58 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// Which of `ids` are tasks of the tenant.
+    pub async fn existing_task_ids(
+        &self,
+        tenant_id: &str,
+        ids: &[String],
+    ) -> Result<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let rows: Vec<String> = read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new("SELECT id FROM tasks WHERE tenant_id = ");
+            q.push_bind(tenant_id).push(" AND id IN (");
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(id);
+            }
+            q.push(")");
+            q.build_query_scalar().fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Tasks of a project changed after `after` (updated_at, id), oldest first: what a
+    /// search index needs to catch up.
+    pub async fn tasks_changed_since(
+        &self,
+        tenant_id: &str,
+        project_id: &str,
+        after: Option<&(DateTime<Utc>, String)>,
+        limit: usize,
+    ) -> Result<Vec<IndexedTask>> {
+        Ok(read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT id, title, description, updated_at FROM tasks t WHERE t.tenant_id = ",
+            );
+            q.push_bind(tenant_id)
+                .push(" AND t.project_id = ")
+                .push_bind(project_id);
+            if let Some((at, id)) = after {
+                q.push(" AND (t.updated_at > ").push_bind(*at);
+                q.push(" OR (t.updated_at = ")
+                    .push_bind(*at)
+                    .push(" AND t.id > ")
+                    .push_bind(id.clone())
+                    .push("))");
+            }
+            q.push(" ORDER BY t.updated_at, t.id LIMIT ")
+                .push_bind(limit as i64);
+            q.build_query_as().fetch_all(pool).await?
+        }))
     }
 
     /// Label names per task id, sorted by name.

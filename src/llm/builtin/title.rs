@@ -302,9 +302,7 @@ fn finish(s: &str) -> String {
     if out.is_empty() {
         out = joined.chars().take(MAX_CHARS).collect();
     }
-    let out = out
-        .trim_end_matches([',', ';', ':', '-'])
-        .to_string();
+    let out = out.trim_end_matches([',', ';', ':', '-']).to_string();
     let mut chars = out.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

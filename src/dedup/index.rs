@@ -1,0 +1,417 @@
+//! An in-memory index of a project's tasks for duplicate search: BM25F retrieval over
+//! title and body terms, then a rescoring of the best candidates with three similarity
+//! signals. Documents can be added, replaced and removed one at a time.
+
+use std::collections::HashMap;
+
+use super::text::{char_grams, counts, word_terms};
+
+/// Candidates kept from retrieval for rescoring.
+pub const RETRIEVE: usize = 50;
+const BM25_K1: f64 = 1.2;
+const TITLE_WEIGHT: f64 = 3.0;
+const TITLE_B: f64 = 0.3;
+const BODY_WEIGHT: f64 = 1.0;
+const BODY_B: f64 = 0.75;
+/// The three signals weigh the same.
+const W_COSINE: f64 = 1.0 / 3.0;
+const W_COVERAGE: f64 = 1.0 / 3.0;
+const W_CHARS: f64 = 1.0 / 3.0;
+/// Only this much of a body is indexed: the start of a description says what it is about.
+pub const BODY_CHARS: usize = 600;
+
+type TermId = u32;
+
+#[derive(Debug, Clone, Copy)]
+struct Posting {
+    doc: u32,
+    tf_title: u16,
+    tf_body: u16,
+}
+
+#[derive(Debug)]
+struct Doc {
+    id: String,
+    title: String,
+    len_title: u32,
+    len_body: u32,
+    /// Terms of title ∪ body, to undo the document's statistics on removal.
+    terms: Vec<TermId>,
+    title_terms: Vec<TermId>,
+    title_grams: Vec<String>,
+    alive: bool,
+}
+
+/// A scored candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub id: String,
+    pub title: String,
+    /// Similarity in [0, 1].
+    pub similarity: f64,
+}
+
+#[derive(Debug, Default)]
+pub struct Index {
+    docs: Vec<Doc>,
+    by_id: HashMap<String, u32>,
+    term_ids: HashMap<String, TermId>,
+    postings: Vec<Vec<Posting>>,
+    /// Documents containing the term in title or body (retrieval and coverage).
+    df_any: Vec<u32>,
+    /// Documents containing the term in the title (title cosine).
+    df_title: Vec<u32>,
+    df_grams: HashMap<String, u32>,
+    alive: u32,
+    sum_len_title: u64,
+    sum_len_body: u64,
+    dead_postings: usize,
+}
+
+fn truncate_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+impl Index {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.alive as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.alive == 0
+    }
+
+    fn term_id(&mut self, term: String) -> TermId {
+        if let Some(&id) = self.term_ids.get(&term) {
+            return id;
+        }
+        let id = self.postings.len() as TermId;
+        self.term_ids.insert(term, id);
+        self.postings.push(Vec::new());
+        self.df_any.push(0);
+        self.df_title.push(0);
+        id
+    }
+
+    /// Adds a document, replacing an earlier one with the same id.
+    pub fn upsert(&mut self, id: &str, title: &str, body: &str) {
+        self.remove(id);
+        let body = truncate_chars(body, BODY_CHARS);
+        let title_counts = counts(word_terms(title));
+        let body_counts = counts(word_terms(body));
+        let grams: Vec<String> = counts(char_grams(title)).into_keys().collect();
+        let doc = self.docs.len() as u32;
+        let mut per_term: HashMap<TermId, (u16, u16)> = HashMap::new();
+        let mut title_terms = Vec::new();
+        for (term, tf) in &title_counts {
+            let t = self.term_id(term.clone());
+            per_term.entry(t).or_default().0 = (*tf).min(u16::MAX as u32) as u16;
+            title_terms.push(t);
+            self.df_title[t as usize] += 1;
+        }
+        for (term, tf) in &body_counts {
+            let t = self.term_id(term.clone());
+            per_term.entry(t).or_default().1 = (*tf).min(u16::MAX as u32) as u16;
+        }
+        let mut terms: Vec<TermId> = per_term.keys().copied().collect();
+        terms.sort_unstable();
+        for &t in &terms {
+            let (tf_title, tf_body) = per_term[&t];
+            self.postings[t as usize].push(Posting {
+                doc,
+                tf_title,
+                tf_body,
+            });
+            self.df_any[t as usize] += 1;
+        }
+        for g in &grams {
+            *self.df_grams.entry(g.clone()).or_insert(0) += 1;
+        }
+        let len_title: u32 = title_counts.values().sum();
+        let len_body: u32 = body_counts.values().sum();
+        self.sum_len_title += u64::from(len_title);
+        self.sum_len_body += u64::from(len_body);
+        self.alive += 1;
+        self.by_id.insert(id.to_string(), doc);
+        self.docs.push(Doc {
+            id: id.to_string(),
+            title: title.to_string(),
+            len_title,
+            len_body,
+            terms,
+            title_terms,
+            title_grams: grams,
+            alive: true,
+        });
+    }
+
+    /// Takes a document out; its postings are skipped and compacted later.
+    pub fn remove(&mut self, id: &str) {
+        let Some(doc) = self.by_id.remove(id) else {
+            return;
+        };
+        let d = &mut self.docs[doc as usize];
+        if !d.alive {
+            return;
+        }
+        d.alive = false;
+        for &t in &d.terms {
+            self.df_any[t as usize] -= 1;
+        }
+        for &t in &d.title_terms {
+            self.df_title[t as usize] -= 1;
+        }
+        for g in &d.title_grams {
+            if let Some(n) = self.df_grams.get_mut(g) {
+                *n -= 1;
+                if *n == 0 {
+                    self.df_grams.remove(g);
+                }
+            }
+        }
+        self.sum_len_title -= u64::from(d.len_title);
+        self.sum_len_body -= u64::from(d.len_body);
+        self.dead_postings += d.terms.len();
+        self.alive -= 1;
+        d.title_grams = Vec::new();
+        if self.dead_postings > 100_000 && self.dead_postings > self.postings.len() {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let docs = &self.docs;
+        for list in &mut self.postings {
+            list.retain(|p| docs[p.doc as usize].alive);
+        }
+        self.dead_postings = 0;
+    }
+
+    fn n(&self) -> f64 {
+        f64::from(self.alive.max(1))
+    }
+
+    /// Smoothed idf: ln((1 + N) / (1 + df)) + 1; unseen terms have df = 0.
+    fn idf(&self, df: u32) -> f64 {
+        ((1.0 + self.n()) / (1.0 + f64::from(df))).ln() + 1.0
+    }
+
+    fn weight(&self, tf: u32, df: u32) -> f64 {
+        (1.0 + f64::from(tf).ln()) * self.idf(df)
+    }
+
+    /// Best candidates for `query`, most similar first (ties by insertion order).
+    pub fn search(&self, query: &str, keep: usize) -> Vec<Scored> {
+        if self.alive == 0 {
+            return Vec::new();
+        }
+        let q_terms = counts(word_terms(query));
+        let mut unique: Vec<&String> = q_terms.keys().collect();
+        unique.sort();
+        let known: Vec<(usize, TermId)> = unique
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| self.term_ids.get(*t).map(|&id| (i, id)))
+            .collect();
+
+        // 1. Retrieval: BM25F over title and body, binary query terms.
+        let avg_t = (self.sum_len_title as f64 / self.n()).max(f64::EPSILON);
+        let avg_b = (self.sum_len_body as f64 / self.n()).max(f64::EPSILON);
+        let mut acc: HashMap<u32, (f64, u64)> = HashMap::new();
+        for &(qi, t) in &known {
+            let df = self.df_any[t as usize];
+            if df == 0 {
+                continue;
+            }
+            let idf = (1.0 + (self.n() - f64::from(df) + 0.5) / (f64::from(df) + 0.5)).ln();
+            for p in &self.postings[t as usize] {
+                let d = &self.docs[p.doc as usize];
+                if !d.alive {
+                    continue;
+                }
+                let pt = if p.tf_title > 0 {
+                    TITLE_WEIGHT * f64::from(p.tf_title)
+                        / (1.0 - TITLE_B + TITLE_B * f64::from(d.len_title) / avg_t)
+                } else {
+                    0.0
+                };
+                let pb = if p.tf_body > 0 {
+                    BODY_WEIGHT * f64::from(p.tf_body)
+                        / (1.0 - BODY_B + BODY_B * f64::from(d.len_body) / avg_b)
+                } else {
+                    0.0
+                };
+                let tf = pt + pb;
+                let entry = acc.entry(p.doc).or_insert((0.0, 0));
+                entry.0 += idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1);
+                if qi < 64 {
+                    entry.1 |= 1 << qi;
+                }
+            }
+        }
+        let mut ranked: Vec<(u32, f64, u64)> =
+            acc.into_iter().map(|(d, (s, m))| (d, s, m)).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(RETRIEVE);
+
+        // 2. Rescoring.
+        let q_norm_title = self.norm(q_terms.iter().map(|(t, tf)| (*tf, self.title_df(t))));
+        let q_grams = counts(char_grams(query));
+        let q_norm_grams = self.norm(q_grams.iter().map(|(g, tf)| (*tf, self.gram_df(g))));
+        let coverage_weights: Vec<f64> = unique
+            .iter()
+            .map(|t| {
+                let df = self
+                    .term_ids
+                    .get(*t)
+                    .map(|&id| self.df_any[id as usize])
+                    .unwrap_or(0);
+                self.idf(df).powi(2)
+            })
+            .collect();
+        let coverage_total: f64 = coverage_weights.iter().sum();
+
+        let mut scored: Vec<(f64, u32)> = ranked
+            .iter()
+            .map(|&(doc, _, mask)| {
+                let d = &self.docs[doc as usize];
+                let d_terms = counts(word_terms(&d.title));
+                let cos_title = self.cosine(&q_terms, q_norm_title, &d_terms, |t| self.title_df(t));
+                let covered: f64 = coverage_weights
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i < 64 && mask & (1 << i) != 0)
+                    .map(|(_, w)| w)
+                    .sum();
+                let coverage = if coverage_total > 0.0 {
+                    covered / coverage_total
+                } else {
+                    0.0
+                };
+                let d_grams = counts(char_grams(&d.title));
+                let cos_chars = self.cosine(&q_grams, q_norm_grams, &d_grams, |g| self.gram_df(g));
+                (
+                    W_COSINE * cos_title + W_COVERAGE * coverage + W_CHARS * cos_chars,
+                    doc,
+                )
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored
+            .into_iter()
+            .take(keep)
+            .map(|(similarity, doc)| {
+                let d = &self.docs[doc as usize];
+                Scored {
+                    id: d.id.clone(),
+                    title: d.title.clone(),
+                    similarity,
+                }
+            })
+            .collect()
+    }
+
+    fn title_df(&self, term: &str) -> u32 {
+        self.term_ids
+            .get(term)
+            .map(|&t| self.df_title[t as usize])
+            .unwrap_or(0)
+    }
+
+    fn gram_df(&self, gram: &str) -> u32 {
+        self.df_grams.get(gram).copied().unwrap_or(0)
+    }
+
+    fn norm(&self, items: impl Iterator<Item = (u32, u32)>) -> f64 {
+        items
+            .map(|(tf, df)| self.weight(tf, df).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    }
+
+    /// TF-IDF cosine of the query against one document's counts.
+    fn cosine(
+        &self,
+        query: &HashMap<String, u32>,
+        q_norm: f64,
+        doc: &HashMap<String, u32>,
+        df: impl Fn(&str) -> u32,
+    ) -> f64 {
+        let d_norm = self.norm(doc.iter().map(|(t, tf)| (*tf, df(t))));
+        if q_norm == 0.0 || d_norm == 0.0 {
+            return 0.0;
+        }
+        let dot: f64 = query
+            .iter()
+            .filter_map(|(t, qtf)| {
+                doc.get(t)
+                    .map(|dtf| self.weight(*qtf, df(t)) * self.weight(*dtf, df(t)))
+            })
+            .sum();
+        dot / (q_norm * d_norm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> Index {
+        let mut i = Index::new();
+        i.upsert(
+            "1",
+            "Login page crashes on Safari",
+            "users cannot sign in using safari 17",
+        );
+        i.upsert(
+            "2",
+            "Add dark mode to settings",
+            "a dark theme option in the settings screen",
+        );
+        i.upsert(
+            "3",
+            "Export invoices as CSV",
+            "finance wants a csv export of all invoices",
+        );
+        i
+    }
+
+    #[test]
+    fn the_same_work_ranks_first() {
+        let i = index();
+        let found = i.search("Safari crash on the login page", 3);
+        assert_eq!(found[0].id, "1");
+        assert!(found[0].similarity > 0.5, "{found:?}");
+        let found = i.search("CSV export for invoices", 3);
+        assert_eq!(found[0].id, "3");
+    }
+
+    #[test]
+    fn unrelated_text_finds_nothing_similar() {
+        let i = index();
+        let found = i.search("Book a meeting room for Thursday", 3);
+        assert!(found.iter().all(|s| s.similarity < 0.2), "{found:?}");
+    }
+
+    #[test]
+    fn removed_and_replaced_documents() {
+        let mut i = index();
+        i.remove("1");
+        assert_eq!(i.len(), 2);
+        assert!(
+            i.search("Safari crash on the login page", 3)
+                .iter()
+                .all(|s| s.id != "1")
+        );
+        i.upsert("2", "Safari login crash", "");
+        assert_eq!(i.len(), 2);
+        assert_eq!(i.search("Safari crash on the login page", 1)[0].id, "2");
+    }
+}

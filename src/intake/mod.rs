@@ -1,0 +1,196 @@
+//! Intake: from a chat message to a task. Enrich the message with a language model, look
+//! for the same work among the project's tasks, then either create the task or add the
+//! request to the existing one, all as one durable, idempotent job.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::dedup::Finder;
+use crate::domain::message::{Message, NewMessage};
+use crate::domain::task::{NewTask, TaskStatus};
+use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::llm::{DraftRequest, WithFallback};
+use crate::store::{Outcome, Store, StoreError};
+
+pub const PROCESS_JOB: &str = "intake.process";
+
+pub struct Intake {
+    store: Store,
+    llm: Arc<WithFallback>,
+    dedup: Arc<Finder>,
+}
+
+impl Intake {
+    pub fn new(store: Store, llm: Arc<WithFallback>, dedup: Arc<Finder>) -> Arc<Self> {
+        Arc::new(Intake { store, llm, dedup })
+    }
+
+    pub fn dedup(&self) -> &Finder {
+        &self.dedup
+    }
+
+    pub fn llm(&self) -> &WithFallback {
+        &self.llm
+    }
+
+    /// Registers the processing job with the workers.
+    pub fn register(self: &Arc<Self>, registry: &mut Registry) {
+        let intake = self.clone();
+        registry.register(PROCESS_JOB, move |ctx: JobContext| {
+            let intake = intake.clone();
+            async move { intake.run_job(ctx).await }
+        });
+    }
+
+    /// Accepts a message: persisted together with its processing job before this returns.
+    pub async fn accept(&self, tenant_id: &str, new: &NewMessage) -> Result<Message, StoreError> {
+        self.store
+            .create_message(tenant_id, new, |id| {
+                NewJob::new(
+                    PROCESS_JOB,
+                    format!("intake:{id}"),
+                    json!({ "message_id": id }),
+                )
+            })
+            .await
+    }
+
+    async fn run_job(&self, ctx: JobContext) -> Result<(), JobError> {
+        let message_id = ctx.job.payload["message_id"]
+            .as_str()
+            .ok_or_else(|| JobError::Permanent("payload has no message_id".into()))?;
+        let outcome = self.process(&ctx.job.tenant_id, message_id).await;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                if ctx.job.attempts >= ctx.job.max_attempts {
+                    // Out of attempts: the message says so instead of staying "processing".
+                    let _ = self
+                        .store
+                        .fail_message(&ctx.job.tenant_id, message_id, &err.to_string())
+                        .await;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Processes one message to exactly one outcome. Safe to run again after a crash at
+    /// any point: the outcome and the task are written in one transaction, and a message
+    /// that already has its outcome is left alone.
+    pub async fn process(&self, tenant_id: &str, message_id: &str) -> Result<(), JobError> {
+        let message = match self.store.get_message(tenant_id, message_id).await {
+            Ok(m) => m,
+            Err(StoreError::NotFound) => return Ok(()), // deleted with its project
+            Err(e) => return Err(JobError::Retry(e.to_string())),
+        };
+        if message.status.is_final() {
+            return Ok(());
+        }
+        self.store
+            .mark_processing(tenant_id, message_id)
+            .await
+            .map_err(retry)?;
+
+        let request = DraftRequest {
+            text: message.text.clone(),
+            author: message.author.clone(),
+            channel: message.channel.clone(),
+            source: message.source.clone(),
+            received_at: message.received_at,
+            link: message.thread_ref.clone().filter(|r| r.starts_with("http")),
+        };
+        let draft = self.llm.draft(&request).await;
+        let query = format!("{}\n{}", draft.title, message.text);
+        let (candidates, decision) = self
+            .dedup
+            .decide(tenant_id, &message.project_id, &query)
+            .await
+            .map_err(retry)?;
+        let score = (!candidates.is_empty()).then(|| crate::dedup::round(decision.score));
+        let outcome = Outcome {
+            draft: &draft,
+            candidates: &candidates,
+            score,
+        };
+
+        if let Some(best) = candidates.first().filter(|_| decision.is_duplicate) {
+            let comment = also_requested(&message);
+            match self
+                .store
+                .finish_duplicate(
+                    tenant_id,
+                    message_id,
+                    &best.task_id,
+                    &comment,
+                    message.author.as_deref(),
+                    &outcome,
+                )
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(message_id, task_id = %best.task_id, score = decision.score, "request already tracked");
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) => return Ok(()),
+                // The candidate was deleted in between: create a task instead.
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(retry(e)),
+            }
+        }
+
+        let task = NewTask {
+            project_id: message.project_id.clone(),
+            title: draft.title.clone(),
+            description: draft.description.clone(),
+            status: TaskStatus::Todo,
+            priority: draft.priority,
+            assigned_to: draft.assigned_to.clone(),
+            time_estimate: None,
+            time_spent: 0,
+            due_date: draft.due_date,
+            labels: draft.labels.clone(),
+        };
+        match self
+            .store
+            .finish_created(tenant_id, message_id, &task, &outcome)
+            .await
+        {
+            Ok(task_id) => {
+                tracing::info!(message_id, %task_id, "task created from message");
+                Ok(())
+            }
+            Err(StoreError::Conflict(_)) => Ok(()),
+            Err(StoreError::NotFound) => {
+                self.store
+                    .fail_message(tenant_id, message_id, "the project no longer exists")
+                    .await
+                    .map_err(retry)?;
+                Ok(())
+            }
+            Err(e) => Err(retry(e)),
+        }
+    }
+}
+
+fn retry(e: StoreError) -> JobError {
+    JobError::Retry(e.to_string())
+}
+
+/// The comment a duplicate request leaves on the task it duplicates.
+fn also_requested(message: &Message) -> String {
+    let mut who = String::from("Also requested");
+    if let Some(author) = &message.author {
+        who.push_str(&format!(" by {author}"));
+    }
+    match &message.channel {
+        Some(channel) => who.push_str(&format!(" in {channel} ({})", message.source)),
+        None => who.push_str(&format!(" via {}", message.source)),
+    }
+    format!(
+        "{who} on {}:\n\n> {}",
+        message.received_at.format("%Y-%m-%d %H:%M UTC"),
+        message.text.replace('\n', "\n> ")
+    )
+}
