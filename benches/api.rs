@@ -19,10 +19,7 @@ use taskbridge::domain::task::{NewTask, Priority, TaskStatus};
 const KEY: &str = "bench-admin-key-0123456789abcdef";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 struct Percentiles {
@@ -33,10 +30,7 @@ struct Percentiles {
 fn percentiles(mut samples: Vec<Duration>) -> Percentiles {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    Percentiles {
-        p50: at(0.50),
-        p99: at(0.99),
-    }
+    Percentiles { p50: at(0.50), p99: at(0.99) }
 }
 
 fn ms(d: Duration) -> String {
@@ -81,19 +75,14 @@ const WORDS: [&str; 16] = [
 async fn bench_backend(label: &str, url: &str) {
     let mut config = Config::for_tests(url, KEY);
     config.db_max_connections = 10;
-    let app = Application::build(&config)
-        .await
-        .expect("application starts");
+    let app = Application::build(&config).await.expect("application starts");
     let base = format!("http://{}", app.local_addr());
     let store = app.store().clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .expect("client");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
 
     let project: serde_json::Value = client
         .post(format!("{base}/api/v1/projects"))
@@ -114,12 +103,7 @@ async fn bench_backend(label: &str, url: &str) {
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..concurrency {
-        let (client, base, project_id, stop) = (
-            client.clone(),
-            base.clone(),
-            project_id.clone(),
-            stop.clone(),
-        );
+        let (client, base, project_id, stop) = (client.clone(), base.clone(), project_id.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut i = 0u64;
@@ -187,23 +171,13 @@ async fn bench_backend(label: &str, url: &str) {
                     project_id: big_id.clone(),
                     title: format!("{w1} {w2} problem {s}-{i}"),
                     description: format!("Customers report that {w1} breaks when {w2} is used."),
-                    status: [TaskStatus::Todo, TaskStatus::InProgress, TaskStatus::Done]
-                        [rng.below(3) as usize],
-                    priority: [Priority::Low, Priority::Medium, Priority::High]
-                        [rng.below(3) as usize],
+                    status: [TaskStatus::Todo, TaskStatus::InProgress, TaskStatus::Done][rng.below(3) as usize],
+                    priority: [Priority::Low, Priority::Medium, Priority::High][rng.below(3) as usize],
                     assigned_to: Some(format!("user{}", rng.below(20))),
                     time_estimate: Some(rng.below(480) as i64),
                     time_spent: 0,
-                    due_date: chrono::NaiveDate::from_ymd_opt(
-                        2026,
-                        1 + rng.below(12) as u32,
-                        1 + rng.below(28) as u32,
-                    ),
-                    labels: if rng.below(10) == 0 {
-                        vec!["bug".into()]
-                    } else {
-                        vec![]
-                    },
+                    due_date: chrono::NaiveDate::from_ymd_opt(2026, 1 + rng.below(12) as u32, 1 + rng.below(28) as u32),
+                    labels: if rng.below(10) == 0 { vec!["bug".into()] } else { vec![] },
                 };
                 store.create_task(tenant, &new).await.expect("seed");
             }
@@ -227,55 +201,25 @@ async fn bench_backend(label: &str, url: &str) {
             if let Some(c) = &cursor {
                 url.push_str(&format!("&cursor={c}"));
             }
-            let page: serde_json::Value = client
-                .get(url)
-                .bearer_auth(KEY)
-                .send()
-                .await
-                .expect("page")
-                .json()
-                .await
-                .expect("json");
+            let page: serde_json::Value =
+                client.get(url).bearer_auth(KEY).send().await.expect("page").json().await.expect("json");
             cursor = page["next_cursor"].as_str().map(str::to_string);
         }
         cursor.expect("at least 100 pages of todo tasks")
     };
     let queries = [
-        (
-            "status filter, first page of 50",
-            format!("project_id={big_id}&status=todo&limit=50"),
-        ),
-        (
-            "status filter, page 101 by cursor",
-            format!("project_id={big_id}&status=todo&limit=50&cursor={deep_cursor}"),
-        ),
-        (
-            "assignee + priority filter",
-            format!("project_id={big_id}&assigned_to=user7&priority=high&limit=50"),
-        ),
-        (
-            "label filter",
-            format!("project_id={big_id}&label=bug&limit=50"),
-        ),
-        (
-            "due_before + sort=-due_date",
-            format!("project_id={big_id}&due_before=2026-06-30&sort=-due_date&limit=50"),
-        ),
-        (
-            "text search q=invoice",
-            format!("project_id={big_id}&q=invoice&limit=50"),
-        ),
+        ("status filter, first page of 50", format!("project_id={big_id}&status=todo&limit=50")),
+        ("status filter, page 101 by cursor", format!("project_id={big_id}&status=todo&limit=50&cursor={deep_cursor}")),
+        ("assignee + priority filter", format!("project_id={big_id}&assigned_to=user7&priority=high&limit=50")),
+        ("label filter", format!("project_id={big_id}&label=bug&limit=50")),
+        ("due_before + sort=-due_date", format!("project_id={big_id}&due_before=2026-06-30&sort=-due_date&limit=50")),
+        ("text search q=invoice", format!("project_id={big_id}&q=invoice&limit=50")),
     ];
     for (name, query) in queries {
         let mut samples = Vec::new();
         for _ in 0..200 {
             let t = Instant::now();
-            let res = client
-                .get(format!("{base}/api/v1/tasks?{query}"))
-                .bearer_auth(KEY)
-                .send()
-                .await
-                .expect("list");
+            let res = client.get(format!("{base}/api/v1/tasks?{query}")).bearer_auth(KEY).send().await.expect("list");
             assert_eq!(res.status().as_u16(), 200);
             let _ = res.bytes().await;
             samples.push(t.elapsed());
@@ -294,45 +238,29 @@ async fn bench_backend(label: &str, url: &str) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         println!("| backend | what | throughput | p50 | p99 | notes |");
         println!("| --- | --- | --- | --- | --- | --- |");
         let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
         if backends.contains("sqlite") {
-            let dir =
-                std::env::temp_dir().join(format!("taskbridge-bench-{}", uuid::Uuid::new_v4()));
+            let dir = std::env::temp_dir().join(format!("taskbridge-bench-{}", uuid::Uuid::new_v4()));
             std::fs::create_dir_all(&dir).expect("dir");
-            bench_backend(
-                "SQLite",
-                &format!("sqlite://{}", dir.join("bench.db").display()),
-            )
-            .await;
+            bench_backend("SQLite", &format!("sqlite://{}", dir.join("bench.db").display())).await;
             let _ = std::fs::remove_dir_all(&dir);
         }
 
-        let pg =
-            std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"));
+        let pg = std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"));
         if let (true, Ok(admin)) = (backends.contains("postgres"), pg) {
             let name = format!("tbbench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("PostgreSQL reachable");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .expect("create db");
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create db");
             let url = match admin.rsplit_once('/') {
                 Some((base, _)) => format!("{base}/{name}"),
                 None => admin.clone(),
             };
             bench_backend("PostgreSQL", &url).await;
-            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                .execute(&mut conn)
-                .await;
+            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await;
         }
     });
 }

@@ -6,8 +6,14 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use std::sync::Arc;
+
 use crate::config::Config;
+use crate::dedup::{self, Finder};
 use crate::http::{self, AppState, Metrics};
+use crate::intake::Intake;
+use crate::jobs::{Registry, WorkerOptions, Workers};
+use crate::llm::{Builtin, WithFallback};
 use crate::store::{Bootstrap, Store, StoreError, StoreOptions};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,10 +21,7 @@ pub enum StartupError {
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
@@ -26,6 +29,7 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    workers: Option<Workers>,
     max_body_bytes: usize,
     grace: Duration,
     bootstrap: Bootstrap,
@@ -33,27 +37,34 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let options = StoreOptions {
-            max_connections: config.db_max_connections,
-            ..StoreOptions::default()
-        };
+        let options = StoreOptions { max_connections: config.db_max_connections, ..StoreOptions::default() };
         let store = Store::connect(&config.database_url, &options).await?;
-        let bootstrap = store
-            .bootstrap(config.api_key.as_ref().map(|k| k.expose()))
-            .await?;
+        let bootstrap = store.bootstrap(config.api_key.as_ref().map(|k| k.expose())).await?;
         let listener =
-            TcpListener::bind(config.addr)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: config.addr,
-                    source,
-                })?;
+            TcpListener::bind(config.addr).await.map_err(|source| StartupError::Bind { addr: config.addr, source })?;
+        let llm = Arc::new(WithFallback::new(Arc::new(Builtin)));
+        let dedup = Finder::new(store.clone(), dedup::Settings { threshold: config.dedup_threshold });
+        let intake = Intake::new(store.clone(), llm, dedup);
+        let mut registry = Registry::default();
+        intake.register(&mut registry);
+        let options = WorkerOptions {
+            concurrency: config.workers,
+            lease: Duration::from_secs(config.job_lease_secs.max(1)),
+            poll_interval: Duration::from_millis(config.job_poll_ms.max(1)),
+        };
+        let workers = (config.workers > 0).then(|| Workers::start(store.clone(), registry, options));
+        let wake_workers = workers.as_ref().map(Workers::waker).unwrap_or_default();
+        let state = AppState {
+            store,
+            metrics: Metrics::new(),
+            intake,
+            wake_workers,
+            message_wait: Duration::from_secs(config.message_wait_secs),
+        };
         Ok(Application {
             listener,
-            state: AppState {
-                store,
-                metrics: Metrics::new(),
-            },
+            state,
+            workers,
             max_body_bytes: config.max_body_bytes,
             grace: Duration::from_secs(config.shutdown_grace_secs),
             bootstrap,
@@ -61,9 +72,7 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn bootstrap(&self) -> &Bootstrap {
@@ -76,10 +85,7 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish for up to
     /// the grace period.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), StartupError> {
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
         let store = self.state.store.clone();
         let router = http::app(self.state, self.max_body_bytes);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
@@ -104,6 +110,12 @@ impl Application {
                 Ok(())
             }
         };
+        if let Some(workers) = self.workers {
+            // Jobs in hand are settled before the database goes; others wait for the next start.
+            if tokio::time::timeout(grace, workers.shutdown()).await.is_err() {
+                tracing::warn!("workers did not finish within the grace period; their jobs will run again");
+            }
+        }
         store.close().await;
         outcome
     }

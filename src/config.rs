@@ -44,11 +44,7 @@ pub struct Config {
     #[arg(long, env = "TASKBRIDGE_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
     /// `sqlite://path` (embedded) or `postgres://user@host/db`.
-    #[arg(
-        long,
-        env = "TASKBRIDGE_DATABASE_URL",
-        default_value = "sqlite://taskbridge.db"
-    )]
+    #[arg(long, env = "TASKBRIDGE_DATABASE_URL", default_value = "sqlite://taskbridge.db")]
     pub database_url: String,
     /// Seeds the default tenant's admin key on first start; generated and printed once if unset.
     #[arg(long, env = "TASKBRIDGE_API_KEY", hide_env_values = true, value_parser = parse_secret)]
@@ -71,6 +67,21 @@ pub struct Config {
     /// Seconds in-flight requests get to finish after a shutdown signal.
     #[arg(long, env = "TASKBRIDGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    /// Job workers in this instance; 0 runs the HTTP API only.
+    #[arg(long, env = "TASKBRIDGE_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+    /// Seconds a worker's claim on a job lasts; a crashed worker's job runs again after it.
+    #[arg(long, env = "TASKBRIDGE_JOB_LEASE_SECS", default_value_t = 300)]
+    pub job_lease_secs: u64,
+    /// Milliseconds between idle workers' looks for work queued by other instances.
+    #[arg(long, env = "TASKBRIDGE_JOB_POLL_MS", default_value_t = 500)]
+    pub job_poll_ms: u64,
+    /// The longest `POST /api/v1/messages?wait=true` waits for an outcome, in seconds.
+    #[arg(long, env = "TASKBRIDGE_MESSAGE_WAIT_SECS", default_value_t = 10)]
+    pub message_wait_secs: u64,
+    /// Duplicate decision threshold (0–1): higher merges less often.
+    #[arg(long, env = "TASKBRIDGE_DEDUP_THRESHOLD", default_value_t = crate::dedup::DEFAULT_THRESHOLD)]
+    pub dedup_threshold: f64,
 }
 
 fn parse_secret(raw: &str) -> Result<Secret, String> {
@@ -93,6 +104,11 @@ impl Config {
             log_format: LogFormat::Text,
             log_file: None,
             shutdown_grace_secs: 5,
+            workers: 2,
+            job_lease_secs: 30,
+            job_poll_ms: 50,
+            message_wait_secs: 10,
+            dedup_threshold: crate::dedup::DEFAULT_THRESHOLD,
         }
     }
 }

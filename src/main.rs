@@ -41,10 +41,7 @@ fn main() -> ExitCode {
     // A missing .env is normal; the environment alone configures the service.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("taskbridge: cannot start the runtime: {e}");
@@ -63,20 +60,14 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let config = cli.config;
-    if let Some(Command::EvalDedup {
-        corpus,
-        queries,
-        threshold,
-    }) = &cli.command
-    {
+    if let Some(Command::EvalDedup { corpus, queries, threshold }) = &cli.command {
         let mut settings = taskbridge::dedup::Settings::default();
         if let Some(t) = threshold {
             settings.threshold = *t;
         }
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        taskbridge::dedup::eval::run(corpus, queries, settings, &mut out)
-            .map_err(|e| e.to_string())?;
+        taskbridge::dedup::eval::run(corpus, queries, settings, &mut out).map_err(|e| e.to_string())?;
         return std::io::Write::flush(&mut out).map_err(|e| e.to_string());
     }
     if let Some(Command::Openapi) = cli.command {
@@ -87,13 +78,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     taskbridge::telemetry::init(&config).map_err(|e| e.to_string())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
-            let options = StoreOptions {
-                max_connections: 1,
-                ..StoreOptions::default()
-            };
-            Store::connect(&config.database_url, &options)
-                .await
-                .map_err(|e| e.to_string())?;
+            let options = StoreOptions { max_connections: 1, ..StoreOptions::default() };
+            Store::connect(&config.database_url, &options).await.map_err(|e| e.to_string())?;
             tracing::info!("migrations applied");
             Ok(())
         }
@@ -103,9 +89,7 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    let app = Application::build(&config)
-        .await
-        .map_err(|e| e.to_string())?;
+    let app = Application::build(&config).await.map_err(|e| e.to_string())?;
     match app.bootstrap() {
         Bootstrap::Generated(key) => {
             // Printed to the terminal only, never to the logs.
@@ -119,9 +103,7 @@ async fn serve(config: Config) -> Result<(), String> {
         Bootstrap::Existing => {}
     }
     tracing::info!(addr = %app.local_addr(), backend = ?app.store().backend(), "taskbridge listening");
-    app.run_until(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    app.run_until(shutdown_signal()).await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -25,35 +25,21 @@ pub enum TelemetryError {
 pub fn init(config: &Config) -> Result<(), TelemetryError> {
     let filter = EnvFilter::try_new(&config.log)?;
     let file = match &config.log_file {
-        Some(path) => Some(Mutex::new(
-            OpenOptions::new().create(true).append(true).open(path)?,
-        )),
+        Some(path) => Some(Mutex::new(OpenOptions::new().create(true).append(true).open(path)?)),
         None => None,
     };
     let registry = tracing_subscriber::registry().with(filter);
     match config.log_format {
         LogFormat::Json => {
-            let stdout = tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(true)
-                .with_span_list(false);
+            let stdout = tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false);
             let file = file.map(|f| {
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .with_writer(f)
+                tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false).with_writer(f)
             });
             registry.with(stdout).with(file).try_init()?;
         }
         LogFormat::Text => {
-            let stdout =
-                tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal());
-            let file = file.map(|f| {
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .with_writer(f)
-            });
+            let stdout = tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal());
+            let file = file.map(|f| tracing_subscriber::fmt::layer().with_ansi(false).with_writer(f));
             registry.with(stdout).with(file).try_init()?;
         }
     }

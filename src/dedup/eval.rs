@@ -11,16 +11,9 @@ use super::{Index, Settings};
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     #[error("{path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path} line {line}: {source}")]
-    Parse {
-        path: String,
-        line: usize,
-        source: serde_json::Error,
-    },
+    Parse { path: String, line: usize, source: serde_json::Error },
     #[error("writing the results: {0}")]
     Write(std::io::Error),
 }
@@ -40,36 +33,23 @@ struct Query {
 }
 
 fn read_lines<T: for<'de> Deserialize<'de>>(path: &str) -> Result<Vec<T>, EvalError> {
-    let file = std::fs::File::open(path).map_err(|source| EvalError::Read {
-        path: path.into(),
-        source,
-    })?;
+    let file = std::fs::File::open(path).map_err(|source| EvalError::Read { path: path.into(), source })?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| EvalError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let line = line.map_err(|source| EvalError::Read { path: path.into(), source })?;
         if line.trim().is_empty() {
             continue;
         }
-        out.push(
-            serde_json::from_str(&line).map_err(|source| EvalError::Parse {
-                path: path.into(),
-                line: i + 1,
-                source,
-            })?,
-        );
+        out.push(serde_json::from_str(&line).map_err(|source| EvalError::Parse {
+            path: path.into(),
+            line: i + 1,
+            source,
+        })?);
     }
     Ok(out)
 }
 
-pub fn run(
-    corpus: &str,
-    queries: &str,
-    settings: Settings,
-    out: &mut impl Write,
-) -> Result<(), EvalError> {
+pub fn run(corpus: &str, queries: &str, settings: Settings, out: &mut impl Write) -> Result<(), EvalError> {
     let items: Vec<CorpusItem> = read_lines(corpus)?;
     let queries: Vec<Query> = read_lines(queries)?;
     let mut index = Index::new();

@@ -124,11 +124,7 @@ impl Index {
         terms.sort_unstable();
         for &t in &terms {
             let (tf_title, tf_body) = per_term[&t];
-            self.postings[t as usize].push(Posting {
-                doc,
-                tf_title,
-                tf_body,
-            });
+            self.postings[t as usize].push(Posting { doc, tf_title, tf_body });
             self.df_any[t as usize] += 1;
         }
         for g in &grams {
@@ -215,11 +211,8 @@ impl Index {
         let q_terms = counts(word_terms(query));
         let mut unique: Vec<&String> = q_terms.keys().collect();
         unique.sort();
-        let known: Vec<(usize, TermId)> = unique
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| self.term_ids.get(*t).map(|&id| (i, id)))
-            .collect();
+        let known: Vec<(usize, TermId)> =
+            unique.iter().enumerate().filter_map(|(i, t)| self.term_ids.get(*t).map(|&id| (i, id))).collect();
 
         // 1. Retrieval: BM25F over title and body, binary query terms.
         let avg_t = (self.sum_len_title as f64 / self.n()).max(f64::EPSILON);
@@ -237,14 +230,12 @@ impl Index {
                     continue;
                 }
                 let pt = if p.tf_title > 0 {
-                    TITLE_WEIGHT * f64::from(p.tf_title)
-                        / (1.0 - TITLE_B + TITLE_B * f64::from(d.len_title) / avg_t)
+                    TITLE_WEIGHT * f64::from(p.tf_title) / (1.0 - TITLE_B + TITLE_B * f64::from(d.len_title) / avg_t)
                 } else {
                     0.0
                 };
                 let pb = if p.tf_body > 0 {
-                    BODY_WEIGHT * f64::from(p.tf_body)
-                        / (1.0 - BODY_B + BODY_B * f64::from(d.len_body) / avg_b)
+                    BODY_WEIGHT * f64::from(p.tf_body) / (1.0 - BODY_B + BODY_B * f64::from(d.len_body) / avg_b)
                 } else {
                     0.0
                 };
@@ -256,8 +247,7 @@ impl Index {
                 }
             }
         }
-        let mut ranked: Vec<(u32, f64, u64)> =
-            acc.into_iter().map(|(d, (s, m))| (d, s, m)).collect();
+        let mut ranked: Vec<(u32, f64, u64)> = acc.into_iter().map(|(d, (s, m))| (d, s, m)).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(RETRIEVE);
 
@@ -268,11 +258,7 @@ impl Index {
         let coverage_weights: Vec<f64> = unique
             .iter()
             .map(|t| {
-                let df = self
-                    .term_ids
-                    .get(*t)
-                    .map(|&id| self.df_any[id as usize])
-                    .unwrap_or(0);
+                let df = self.term_ids.get(*t).map(|&id| self.df_any[id as usize]).unwrap_or(0);
                 self.idf(df).powi(2)
             })
             .collect();
@@ -290,17 +276,10 @@ impl Index {
                     .filter(|(i, _)| *i < 64 && mask & (1 << i) != 0)
                     .map(|(_, w)| w)
                     .sum();
-                let coverage = if coverage_total > 0.0 {
-                    covered / coverage_total
-                } else {
-                    0.0
-                };
+                let coverage = if coverage_total > 0.0 { covered / coverage_total } else { 0.0 };
                 let d_grams = counts(char_grams(&d.title));
                 let cos_chars = self.cosine(&q_grams, q_norm_grams, &d_grams, |g| self.gram_df(g));
-                (
-                    W_COSINE * cos_title + W_COVERAGE * coverage + W_CHARS * cos_chars,
-                    doc,
-                )
+                (W_COSINE * cos_title + W_COVERAGE * coverage + W_CHARS * cos_chars, doc)
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -309,20 +288,13 @@ impl Index {
             .take(keep)
             .map(|(similarity, doc)| {
                 let d = &self.docs[doc as usize];
-                Scored {
-                    id: d.id.clone(),
-                    title: d.title.clone(),
-                    similarity,
-                }
+                Scored { id: d.id.clone(), title: d.title.clone(), similarity }
             })
             .collect()
     }
 
     fn title_df(&self, term: &str) -> u32 {
-        self.term_ids
-            .get(term)
-            .map(|&t| self.df_title[t as usize])
-            .unwrap_or(0)
+        self.term_ids.get(term).map(|&t| self.df_title[t as usize]).unwrap_or(0)
     }
 
     fn gram_df(&self, gram: &str) -> u32 {
@@ -330,10 +302,7 @@ impl Index {
     }
 
     fn norm(&self, items: impl Iterator<Item = (u32, u32)>) -> f64 {
-        items
-            .map(|(tf, df)| self.weight(tf, df).powi(2))
-            .sum::<f64>()
-            .sqrt()
+        items.map(|(tf, df)| self.weight(tf, df).powi(2)).sum::<f64>().sqrt()
     }
 
     /// TF-IDF cosine of the query against one document's counts.
@@ -350,10 +319,7 @@ impl Index {
         }
         let dot: f64 = query
             .iter()
-            .filter_map(|(t, qtf)| {
-                doc.get(t)
-                    .map(|dtf| self.weight(*qtf, df(t)) * self.weight(*dtf, df(t)))
-            })
+            .filter_map(|(t, qtf)| doc.get(t).map(|dtf| self.weight(*qtf, df(t)) * self.weight(*dtf, df(t))))
             .sum();
         dot / (q_norm * d_norm)
     }
@@ -365,21 +331,9 @@ mod tests {
 
     fn index() -> Index {
         let mut i = Index::new();
-        i.upsert(
-            "1",
-            "Login page crashes on Safari",
-            "users cannot sign in using safari 17",
-        );
-        i.upsert(
-            "2",
-            "Add dark mode to settings",
-            "a dark theme option in the settings screen",
-        );
-        i.upsert(
-            "3",
-            "Export invoices as CSV",
-            "finance wants a csv export of all invoices",
-        );
+        i.upsert("1", "Login page crashes on Safari", "users cannot sign in using safari 17");
+        i.upsert("2", "Add dark mode to settings", "a dark theme option in the settings screen");
+        i.upsert("3", "Export invoices as CSV", "finance wants a csv export of all invoices");
         i
     }
 
@@ -405,11 +359,7 @@ mod tests {
         let mut i = index();
         i.remove("1");
         assert_eq!(i.len(), 2);
-        assert!(
-            i.search("Safari crash on the login page", 3)
-                .iter()
-                .all(|s| s.id != "1")
-        );
+        assert!(i.search("Safari crash on the login page", 3).iter().all(|s| s.id != "1"));
         i.upsert("2", "Safari login crash", "");
         assert_eq!(i.len(), 2);
         assert_eq!(i.search("Safari crash on the login page", 1)[0].id, "2");

@@ -37,9 +37,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            threshold: DEFAULT_THRESHOLD,
-        }
+        Settings { threshold: DEFAULT_THRESHOLD }
     }
 }
 
@@ -58,11 +56,7 @@ impl Settings {
         let best = candidates.first().map(|c| c.similarity).unwrap_or(0.0);
         let second = candidates.get(1).map(|c| c.similarity).unwrap_or(0.0);
         let score = best - MARGIN * second;
-        Decision {
-            is_duplicate: !candidates.is_empty() && score >= self.threshold,
-            candidates,
-            score,
-        }
+        Decision { is_duplicate: !candidates.is_empty() && score >= self.threshold, candidates, score }
     }
 }
 
@@ -83,11 +77,7 @@ pub struct Finder {
 
 impl Finder {
     pub fn new(store: Store, settings: Settings) -> Arc<Self> {
-        Arc::new(Finder {
-            store,
-            settings,
-            projects: Mutex::new(HashMap::new()),
-        })
+        Arc::new(Finder { store, settings, projects: Mutex::new(HashMap::new()) })
     }
 
     pub fn settings(&self) -> Settings {
@@ -99,23 +89,14 @@ impl Finder {
         projects
             .entry(project_id.to_string())
             .or_insert_with(|| {
-                let empty = ProjectIndex {
-                    index: Index::new(),
-                    versions: HashMap::new(),
-                    seen: None,
-                };
+                let empty = ProjectIndex { index: Index::new(), versions: HashMap::new(), seen: None };
                 Arc::new(tokio::sync::Mutex::new(empty))
             })
             .clone()
     }
 
     /// Candidates for `text` among the project's tasks, best first, and the decision.
-    pub async fn decide(
-        &self,
-        tenant_id: &str,
-        project_id: &str,
-        text: &str,
-    ) -> Result<(Vec<Candidate>, Decision)> {
+    pub async fn decide(&self, tenant_id: &str, project_id: &str, text: &str) -> Result<(Vec<Candidate>, Decision)> {
         let project = self.project(project_id);
         let mut guard = project.lock().await;
         self.refresh(tenant_id, project_id, &mut guard).await?;
@@ -134,11 +115,7 @@ impl Finder {
             .candidates
             .iter()
             .take(REPORTED)
-            .map(|c| Candidate {
-                task_id: c.id.clone(),
-                title: c.title.clone(),
-                score: round(c.similarity),
-            })
+            .map(|c| Candidate { task_id: c.id.clone(), title: c.title.clone(), score: round(c.similarity) })
             .collect();
         Ok((candidates, decision))
     }
@@ -146,22 +123,11 @@ impl Finder {
     /// Reads the tasks changed since the last look into the index. The last
     /// [`OVERLAP`] is read again, so a write that committed after a later one is not missed;
     /// rows already indexed at their version are skipped.
-    async fn refresh(
-        &self,
-        tenant_id: &str,
-        project_id: &str,
-        project: &mut ProjectIndex,
-    ) -> Result<()> {
+    async fn refresh(&self, tenant_id: &str, project_id: &str, project: &mut ProjectIndex) -> Result<()> {
         const BATCH: usize = 5000;
-        let mut cursor = project
-            .seen
-            .as_ref()
-            .map(|(at, _)| (*at - OVERLAP, String::new()));
+        let mut cursor = project.seen.as_ref().map(|(at, _)| (*at - OVERLAP, String::new()));
         loop {
-            let batch = self
-                .store
-                .tasks_changed_since(tenant_id, project_id, cursor.as_ref(), BATCH)
-                .await?;
+            let batch = self.store.tasks_changed_since(tenant_id, project_id, cursor.as_ref(), BATCH).await?;
             let n = batch.len();
             for t in batch {
                 let key = (t.updated_at, t.id);

@@ -53,8 +53,6 @@ pub struct CommentPatchInput {
 impl CommentPatchInput {
     /// The new content, if any.
     pub fn validate(self) -> Result<Option<String>, DomainError> {
-        self.content
-            .map(|c| validate::required_text("content", &c, CONTENT_MAX))
-            .transpose()
+        self.content.map(|c| validate::required_text("content", &c, CONTENT_MAX)).transpose()
     }
 }

@@ -65,10 +65,7 @@ pub struct LabelPatch {
 impl LabelPatchInput {
     pub fn validate(self) -> Result<LabelPatch, DomainError> {
         Ok(LabelPatch {
-            name: self
-                .name
-                .map(|n| validate::required_text("name", &n, NAME_MAX))
-                .transpose()?,
+            name: self.name.map(|n| validate::required_text("name", &n, NAME_MAX)).transpose()?,
             color: self.color.map(|c| color(&c)).transpose()?,
         })
     }
@@ -78,10 +75,7 @@ impl LabelPatchInput {
 fn color(value: &str) -> Result<String, DomainError> {
     let hex = value.strip_prefix('#').unwrap_or("");
     if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(DomainError::invalid(
-            "color",
-            "must be a colour written #rrggbb",
-        ));
+        return Err(DomainError::invalid("color", "must be a colour written #rrggbb"));
     }
     Ok(value.to_ascii_lowercase())
 }

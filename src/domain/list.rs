@@ -41,10 +41,7 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         if cursor.sort != sort {
-            return Err(DomainError::invalid(
-                "cursor",
-                "was made for another sort order",
-            ));
+            return Err(DomainError::invalid("cursor", "was made for another sort order"));
         }
         Ok(cursor)
     }
@@ -52,12 +49,7 @@ impl Cursor {
 
 /// The cursor after the last item of a page ordered by id.
 pub fn id_cursor(id: &str) -> String {
-    Cursor {
-        sort: "id".into(),
-        key: SortValue::None,
-        id: id.to_string(),
-    }
-    .encode()
+    Cursor { sort: "id".into(), key: SortValue::None, id: id.to_string() }.encode()
 }
 
 /// A validated page request.
@@ -77,10 +69,7 @@ fn limit(raw: Option<u32>) -> Result<u32, DomainError> {
     match raw {
         None => Ok(DEFAULT_LIMIT),
         Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
-        Some(_) => Err(DomainError::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_LIMIT}"),
-        )),
+        Some(_) => Err(DomainError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}"))),
     }
 }
 
@@ -98,11 +87,7 @@ impl PageParams {
     pub fn validate(&self) -> Result<Page, DomainError> {
         Ok(Page {
             limit: limit(self.limit)?,
-            after: self
-                .cursor
-                .as_deref()
-                .map(|c| Cursor::decode(c, "id"))
-                .transpose()?,
+            after: self.cursor.as_deref().map(|c| Cursor::decode(c, "id")).transpose()?,
         })
     }
 }
@@ -152,11 +137,7 @@ impl TaskSort {
             TaskSortField::Priority => "priority",
             TaskSortField::Title => "title",
         };
-        if self.descending {
-            format!("-{field}")
-        } else {
-            field.to_string()
-        }
+        if self.descending { format!("-{field}") } else { field.to_string() }
     }
 
     /// The key of `task` under this sort, as the store compares it.
@@ -233,28 +214,14 @@ impl TaskListParams {
         let sort = TaskSort::parse(self.sort.as_deref().unwrap_or("created_at"))?;
         let filter = TaskFilter {
             project_id: non_blank(&self.project_id),
-            statuses: list_of(
-                "status",
-                &self.status,
-                TaskStatus::parse,
-                "todo, in_progress, done",
-            )?,
+            statuses: list_of("status", &self.status, TaskStatus::parse, "todo, in_progress, done")?,
             assigned_to: non_blank(&self.assigned_to),
             label: non_blank(&self.label),
-            priorities: list_of(
-                "priority",
-                &self.priority,
-                Priority::parse,
-                "low, medium, high",
-            )?,
+            priorities: list_of("priority", &self.priority, Priority::parse, "low, medium, high")?,
             due_before: validate::optional_date("due_before", self.due_before.as_deref())?,
             text: non_blank(&self.q),
         };
-        let after = self
-            .cursor
-            .as_deref()
-            .map(|c| Cursor::decode(c, &sort.name()))
-            .transpose()?;
+        let after = self.cursor.as_deref().map(|c| Cursor::decode(c, &sort.name())).transpose()?;
         if let Some(cursor) = &after {
             let fits = matches!(
                 (sort.field, &cursor.key),
@@ -265,25 +232,16 @@ impl TaskListParams {
                     | (TaskSortField::Title, SortValue::Text(_))
             );
             if !fits {
-                return Err(DomainError::invalid(
-                    "cursor",
-                    "is not a cursor this list gave out",
-                ));
+                return Err(DomainError::invalid("cursor", "is not a cursor this list gave out"));
             }
         }
-        let page = Page {
-            limit: limit(self.limit)?,
-            after,
-        };
+        let page = Page { limit: limit(self.limit)?, after };
         Ok(TaskQuery { filter, sort, page })
     }
 }
 
 fn non_blank(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 fn list_of<T>(
@@ -297,9 +255,8 @@ fn list_of<T>(
     };
     raw.split(',')
         .map(|part| {
-            parse(part.trim()).ok_or_else(|| {
-                DomainError::invalid(field, format!("{:?} is not one of {allowed}", part.trim()))
-            })
+            parse(part.trim())
+                .ok_or_else(|| DomainError::invalid(field, format!("{:?} is not one of {allowed}", part.trim())))
         })
         .collect()
 }
@@ -310,11 +267,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_are_bound_to_their_sort() {
-        let c = Cursor {
-            sort: "-title".into(),
-            key: SortValue::Text("b".into()),
-            id: "x".into(),
-        };
+        let c = Cursor { sort: "-title".into(), key: SortValue::Text("b".into()), id: "x".into() };
         let raw = c.encode();
         assert_eq!(Cursor::decode(&raw, "-title"), Ok(c));
         assert!(Cursor::decode(&raw, "title").is_err());
@@ -323,28 +276,16 @@ mod tests {
 
     #[test]
     fn filters_parse_lists_and_refuse_unknown_values() {
-        let params = TaskListParams {
-            status: Some("todo, done".into()),
-            priority: Some("high".into()),
-            ..Default::default()
-        };
+        let params =
+            TaskListParams { status: Some("todo, done".into()), priority: Some("high".into()), ..Default::default() };
         let q = params.validate().expect("valid");
         assert_eq!(q.filter.statuses, vec![TaskStatus::Todo, TaskStatus::Done]);
         assert_eq!(q.filter.priorities, vec![Priority::High]);
-        let bad = TaskListParams {
-            status: Some("closed".into()),
-            ..Default::default()
-        };
+        let bad = TaskListParams { status: Some("closed".into()), ..Default::default() };
         assert!(bad.validate().is_err());
-        let bad = TaskListParams {
-            limit: Some(0),
-            ..Default::default()
-        };
+        let bad = TaskListParams { limit: Some(0), ..Default::default() };
         assert!(bad.validate().is_err());
-        let bad = TaskListParams {
-            sort: Some("colour".into()),
-            ..Default::default()
-        };
+        let bad = TaskListParams { sort: Some("colour".into()), ..Default::default() };
         assert!(bad.validate().is_err());
     }
 }

@@ -44,10 +44,7 @@ impl MessageStatus {
     }
 
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            MessageStatus::Created | MessageStatus::Duplicate | MessageStatus::Failed
-        )
+        matches!(self, MessageStatus::Created | MessageStatus::Duplicate | MessageStatus::Failed)
     }
 }
 
@@ -130,8 +127,7 @@ impl NewMessageInput {
             text: validate::required_text("text", &self.text, TEXT_MAX)?,
             project_id: validate::required_text("project_id", &self.project_id, 64)?,
             author: validate::optional_name("author", self.author.as_deref(), 200)?,
-            source: validate::optional_name("source", self.source.as_deref(), 50)?
-                .unwrap_or_else(|| "api".into()),
+            source: validate::optional_name("source", self.source.as_deref(), 50)?.unwrap_or_else(|| "api".into()),
             channel: validate::optional_name("channel", self.channel.as_deref(), 200)?,
             thread_ref: validate::optional_name("thread_ref", self.thread_ref.as_deref(), 500)?,
             received_at: self.received_at,

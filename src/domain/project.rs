@@ -112,19 +112,13 @@ pub struct ProjectPatch {
 impl ProjectPatchInput {
     pub fn validate(self) -> Result<ProjectPatch, DomainError> {
         Ok(ProjectPatch {
-            name: self
-                .name
-                .map(|n| validate::required_text("name", &n, NAME_MAX))
-                .transpose()?,
+            name: self.name.map(|n| validate::required_text("name", &n, NAME_MAX)).transpose()?,
             description: self
                 .description
                 .map(|d| validate::free_text("description", &d, DESCRIPTION_MAX))
                 .transpose()?,
             status: self.status,
-            deadline: self
-                .deadline
-                .map(|d| validate::optional_date("deadline", d.as_deref()))
-                .transpose()?,
+            deadline: self.deadline.map(|d| validate::optional_date("deadline", d.as_deref())).transpose()?,
         })
     }
 }

@@ -141,15 +141,8 @@ impl NewTaskInput {
             )?,
             status: self.status.unwrap_or_default(),
             priority: self.priority.unwrap_or_default(),
-            assigned_to: validate::optional_name(
-                "assigned_to",
-                self.assigned_to.as_deref(),
-                ASSIGNEE_MAX,
-            )?,
-            time_estimate: self
-                .time_estimate
-                .map(|m| validate::minutes("time_estimate", m))
-                .transpose()?,
+            assigned_to: validate::optional_name("assigned_to", self.assigned_to.as_deref(), ASSIGNEE_MAX)?,
+            time_estimate: self.time_estimate.map(|m| validate::minutes("time_estimate", m)).transpose()?,
             time_spent: validate::minutes("time_spent", self.time_spent.unwrap_or(0))?,
             due_date: validate::optional_date("due_date", self.due_date.as_deref())?,
             labels: label_names(self.labels.unwrap_or_default())?,
@@ -200,20 +193,14 @@ pub struct TaskPatch {
 
 impl TaskPatch {
     pub fn status(status: TaskStatus) -> Self {
-        TaskPatch {
-            status: Some(status),
-            ..TaskPatch::default()
-        }
+        TaskPatch { status: Some(status), ..TaskPatch::default() }
     }
 }
 
 impl TaskPatchInput {
     pub fn validate(self) -> Result<TaskPatch, DomainError> {
         Ok(TaskPatch {
-            title: self
-                .title
-                .map(|t| validate::required_text("title", &t, TITLE_MAX))
-                .transpose()?,
+            title: self.title.map(|t| validate::required_text("title", &t, TITLE_MAX)).transpose()?,
             description: self
                 .description
                 .map(|d| validate::free_text("description", &d, DESCRIPTION_MAX))
@@ -228,14 +215,8 @@ impl TaskPatchInput {
                 .time_estimate
                 .map(|m| m.map(|m| validate::minutes("time_estimate", m)).transpose())
                 .transpose()?,
-            time_spent: self
-                .time_spent
-                .map(|m| validate::minutes("time_spent", m))
-                .transpose()?,
-            due_date: self
-                .due_date
-                .map(|d| validate::optional_date("due_date", d.as_deref()))
-                .transpose()?,
+            time_spent: self.time_spent.map(|m| validate::minutes("time_spent", m)).transpose()?,
+            due_date: self.due_date.map(|d| validate::optional_date("due_date", d.as_deref())).transpose()?,
             labels: self.labels.map(label_names).transpose()?,
         })
     }
@@ -250,10 +231,7 @@ pub struct StatusInput {
 /// Validates label names and removes repeats, keeping a stable order.
 fn label_names(names: Vec<String>) -> Result<Vec<String>, DomainError> {
     if names.len() > LABELS_MAX {
-        return Err(DomainError::invalid(
-            "labels",
-            format!("at most {LABELS_MAX} labels per task"),
-        ));
+        return Err(DomainError::invalid("labels", format!("at most {LABELS_MAX} labels per task")));
     }
     let mut out: Vec<String> = Vec::with_capacity(names.len());
     for name in names {
@@ -271,9 +249,7 @@ mod tests {
     use super::*;
 
     fn input(json: &str) -> Result<NewTask, DomainError> {
-        serde_json::from_str::<NewTaskInput>(json)
-            .expect("json")
-            .validate()
+        serde_json::from_str::<NewTaskInput>(json).expect("json").validate()
     }
 
     #[test]
@@ -287,37 +263,17 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let err =
-            input(r#"{"project_id": "p", "title": "x", "due_date": "tomorrow"}"#).unwrap_err();
-        assert!(matches!(
-            err,
-            DomainError::Invalid {
-                field: "due_date",
-                ..
-            }
-        ));
+        let err = input(r#"{"project_id": "p", "title": "x", "due_date": "tomorrow"}"#).unwrap_err();
+        assert!(matches!(err, DomainError::Invalid { field: "due_date", .. }));
         let err = input(r#"{"project_id": "p", "title": "x", "time_spent": -5}"#).unwrap_err();
-        assert!(matches!(
-            err,
-            DomainError::Invalid {
-                field: "time_spent",
-                ..
-            }
-        ));
-        let long = format!(
-            r#"{{"project_id": "p", "title": "{}"}}"#,
-            "t".repeat(TITLE_MAX + 1)
-        );
-        assert!(matches!(
-            input(&long).unwrap_err(),
-            DomainError::Invalid { field: "title", .. }
-        ));
+        assert!(matches!(err, DomainError::Invalid { field: "time_spent", .. }));
+        let long = format!(r#"{{"project_id": "p", "title": "{}"}}"#, "t".repeat(TITLE_MAX + 1));
+        assert!(matches!(input(&long).unwrap_err(), DomainError::Invalid { field: "title", .. }));
     }
 
     #[test]
     fn labels_are_deduplicated_and_sorted() {
-        let task = input(r#"{"project_id": "p", "title": "x", "labels": ["ui", " bug", "ui"]}"#)
-            .expect("valid");
+        let task = input(r#"{"project_id": "p", "title": "x", "labels": ["ui", " bug", "ui"]}"#).expect("valid");
         assert_eq!(task.labels, vec!["bug", "ui"]);
     }
 

@@ -98,8 +98,7 @@ pub struct NewApiKey {
 impl NewApiKeyInput {
     pub fn validate(self) -> Result<NewApiKey, DomainError> {
         Ok(NewApiKey {
-            name: validate::optional_name("name", self.name.as_deref(), 200)?
-                .unwrap_or_else(|| "api key".into()),
+            name: validate::optional_name("name", self.name.as_deref(), 200)?.unwrap_or_else(|| "api key".into()),
             role: self.role.unwrap_or_default(),
         })
     }
@@ -120,12 +119,10 @@ pub fn hash_key(key: &str) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 #[cfg(test)]

@@ -5,18 +5,12 @@ use chrono::NaiveDate;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DomainError {
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
 }
 
 impl DomainError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        DomainError::Invalid {
-            field,
-            message: message.into(),
-        }
+        DomainError::Invalid { field, message: message.into() }
     }
 }
 
@@ -37,11 +31,7 @@ pub fn free_text(field: &'static str, value: &str, max: usize) -> Result<String,
 }
 
 /// An optional short name such as an assignee; blank means "none".
-pub fn optional_name(
-    field: &'static str,
-    value: Option<&str>,
-    max: usize,
-) -> Result<Option<String>, DomainError> {
+pub fn optional_name(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, DomainError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => {
@@ -53,16 +43,10 @@ pub fn optional_name(
 
 fn limit(field: &'static str, value: &str, max: usize) -> Result<(), DomainError> {
     if value.chars().count() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
     }
     if value.chars().any(|c| c == '\0') {
-        return Err(DomainError::invalid(
-            field,
-            "must not contain NUL characters",
-        ));
+        return Err(DomainError::invalid(field, "must not contain NUL characters"));
     }
     Ok(())
 }
@@ -71,10 +55,7 @@ fn limit(field: &'static str, value: &str, max: usize) -> Result<(), DomainError
 pub fn minutes(field: &'static str, value: i64) -> Result<i64, DomainError> {
     const MAX: i64 = 10 * 52 * 40 * 60;
     if !(0..=MAX).contains(&value) {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be between 0 and {MAX} minutes"),
-        ));
+        return Err(DomainError::invalid(field, format!("must be between 0 and {MAX} minutes")));
     }
     Ok(value)
 }
@@ -82,28 +63,16 @@ pub fn minutes(field: &'static str, value: i64) -> Result<i64, DomainError> {
 /// A calendar date written `YYYY-MM-DD`.
 pub fn date(field: &'static str, value: &str) -> Result<NaiveDate, DomainError> {
     let ok_shape = value.len() == 10
-        && value.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
+        && value.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
     if !ok_shape {
-        return Err(DomainError::invalid(
-            field,
-            "must be a date written YYYY-MM-DD",
-        ));
+        return Err(DomainError::invalid(field, "must be a date written YYYY-MM-DD"));
     }
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|_| DomainError::invalid(field, format!("{value} is not a calendar date")))
 }
 
 /// An optional date: absent, null or "" mean none.
-pub fn optional_date(
-    field: &'static str,
-    value: Option<&str>,
-) -> Result<Option<NaiveDate>, DomainError> {
+pub fn optional_date(field: &'static str, value: Option<&str>) -> Result<Option<NaiveDate>, DomainError> {
     match value {
         None | Some("") => Ok(None),
         Some(v) => date(field, v).map(Some),
@@ -116,10 +85,7 @@ mod tests {
 
     #[test]
     fn text_is_trimmed_and_bounded() {
-        assert_eq!(
-            required_text("title", "  Fix login  ", 10).as_deref(),
-            Ok("Fix login")
-        );
+        assert_eq!(required_text("title", "  Fix login  ", 10).as_deref(), Ok("Fix login"));
         assert!(required_text("title", "   ", 10).is_err());
         assert!(required_text("title", &"x".repeat(11), 10).is_err());
         assert!(required_text("title", &"é".repeat(10), 10).is_ok());

@@ -34,15 +34,7 @@ pub async fn create_comment(
     ApiJson(input): ApiJson<NewCommentInput>,
 ) -> Result<(StatusCode, Json<Comment>), ApiError> {
     let new = input.validate()?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            s.store
-                .create_comment(&caller.tenant_id, &new)
-                .await
-                .or_not_found("task")?,
-        ),
-    ))
+    Ok((StatusCode::CREATED, Json(s.store.create_comment(&caller.tenant_id, &new).await.or_not_found("task")?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/comments", tag = "comments", params(CommentListParams),
@@ -60,17 +52,11 @@ pub(super) async fn page(
     caller: &Caller,
     params: &CommentListParams,
 ) -> Result<(Vec<Comment>, Option<String>), ApiError> {
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor.clone(),
-    }
-    .validate()
-    .map_err(ApiError::invalid_query)?;
+    let page = PageParams { limit: params.limit, cursor: params.cursor.clone() }
+        .validate()
+        .map_err(ApiError::invalid_query)?;
     let task_id = params.task_id.as_deref().filter(|t| !t.is_empty());
-    let items = s
-        .store
-        .list_comments(&caller.tenant_id, task_id, &page)
-        .await?;
+    let items = s.store.list_comments(&caller.tenant_id, task_id, &page).await?;
     Ok(paginate(items, page.limit, |c| id_cursor(&c.id)))
 }
 
@@ -81,12 +67,7 @@ pub async fn get_comment(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Comment>, ApiError> {
-    Ok(Json(
-        s.store
-            .get_comment(&caller.tenant_id, &id)
-            .await
-            .or_not_found("comment")?,
-    ))
+    Ok(Json(s.store.get_comment(&caller.tenant_id, &id).await.or_not_found("comment")?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/comments/{id}", tag = "comments", request_body = CommentPatchInput,
@@ -98,12 +79,7 @@ pub async fn update_comment(
     ApiJson(input): ApiJson<CommentPatchInput>,
 ) -> Result<Json<Comment>, ApiError> {
     let content = input.validate()?;
-    Ok(Json(
-        s.store
-            .update_comment(&caller.tenant_id, &id, content.as_deref())
-            .await
-            .or_not_found("comment")?,
-    ))
+    Ok(Json(s.store.update_comment(&caller.tenant_id, &id, content.as_deref()).await.or_not_found("comment")?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/comments/{id}", tag = "comments",
@@ -113,9 +89,6 @@ pub async fn delete_comment(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.store
-        .delete_comment(&caller.tenant_id, &id)
-        .await
-        .or_not_found("comment")?;
+    s.store.delete_comment(&caller.tenant_id, &id).await.or_not_found("comment")?;
     Ok(StatusCode::NO_CONTENT)
 }

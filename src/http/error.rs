@@ -56,10 +56,7 @@ impl ApiError {
 
     /// A query string that does not fit: 400 rather than the body's 422.
     pub fn invalid_query(err: DomainError) -> Self {
-        ApiError::BadRequest {
-            code: "invalid_query",
-            message: err.to_string(),
-        }
+        ApiError::BadRequest { code: "invalid_query", message: err.to_string() }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -101,17 +98,10 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "request failed");
         }
         let status = self.status();
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code().to_string(),
-                message: self.to_string(),
-            },
-        };
+        let body = ErrorBody { error: ErrorDetail { code: self.code().to_string(), message: self.to_string() } };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

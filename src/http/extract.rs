@@ -21,11 +21,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let limit = req
-            .extensions()
-            .get::<BodyLimit>()
-            .map(|l| l.0)
-            .unwrap_or_default();
+        let limit = req.extensions().get::<BodyLimit>().map(|l| l.0).unwrap_or_default();
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(json_rejection(rejection, limit)),
@@ -38,32 +34,22 @@ fn json_rejection(rejection: JsonRejection, limit: usize) -> ApiError {
         JsonRejection::JsonDataError(e) => ApiError::Validation(inner_message(&e.body_text())),
         JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest {
             code: "malformed_json",
-            message: format!(
-                "request body is not valid JSON: {}",
-                inner_message(&e.body_text())
-            ),
+            message: format!("request body is not valid JSON: {}", inner_message(&e.body_text())),
         },
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
-            "requests with a body must be sent as Content-Type: application/json".into(),
-        ),
-        JsonRejection::BytesRejection(e)
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-        {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("requests with a body must be sent as Content-Type: application/json".into())
+        }
+        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge(limit)
         }
-        other => ApiError::BadRequest {
-            code: "bad_request",
-            message: other.body_text(),
-        },
+        other => ApiError::BadRequest { code: "bad_request", message: other.body_text() },
     }
 }
 
 /// axum prefixes serde's message with its own sentence; keep serde's part, which names
 /// the field and position.
 fn inner_message(text: &str) -> String {
-    text.split_once(": ")
-        .map(|(_, rest)| rest.to_string())
-        .unwrap_or_else(|| text.to_string())
+    text.split_once(": ").map(|(_, rest)| rest.to_string()).unwrap_or_else(|| text.to_string())
 }
 
 /// `Query<T>` answering 400 `invalid_query` in the API's shape.
@@ -75,14 +61,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::BadRequest {
-                code: "invalid_query",
-                message: inner_message(&e.body_text()),
-            }),
-            Err(other) => Err(ApiError::BadRequest {
-                code: "invalid_query",
-                message: other.body_text(),
-            }),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::BadRequest { code: "invalid_query", message: inner_message(&e.body_text()) })
+            }
+            Err(other) => Err(ApiError::BadRequest { code: "invalid_query", message: other.body_text() }),
         }
     }
 }
@@ -92,18 +74,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let key = presented_key(parts).ok_or(ApiError::Unauthorized(
             "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>",
         ))?;
-        state
-            .store
-            .authenticate(key)
-            .await?
-            .ok_or(ApiError::Unauthorized("the API key is not valid"))
+        state.store.authenticate(key).await?.ok_or(ApiError::Unauthorized("the API key is not valid"))
     }
 }
 
@@ -111,16 +86,9 @@ fn presented_key(parts: &Parts) -> Option<&str> {
     if let Some(value) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(value.trim()).filter(|v| !v.is_empty());
     }
-    let auth = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let auth = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, key) = auth.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(key.trim())
-        .filter(|v| !v.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then_some(key.trim()).filter(|v| !v.is_empty())
 }
 
 /// `Path<T>` whose rejection is a JSON 400 rather than axum's plain text.
@@ -132,10 +100,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
-            Err(e) => Err(ApiError::BadRequest {
-                code: "invalid_path",
-                message: e.body_text(),
-            }),
+            Err(e) => Err(ApiError::BadRequest { code: "invalid_path", message: e.body_text() }),
         }
     }
 }

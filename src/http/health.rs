@@ -31,10 +31,7 @@ pub struct ReadinessChecks {
 #[utoipa::path(get, path = "/health", tag = "operations", security(()),
     responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn health() -> Json<Health> {
-    Json(Health {
-        status: "ok",
-        version: env!("CARGO_PKG_VERSION"),
-    })
+    Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
 }
 
 #[utoipa::path(get, path = "/ready", tag = "operations", security(()),
@@ -42,16 +39,10 @@ pub async fn health() -> Json<Health> {
               (status = 503, description = "A dependency is unreachable", body = Readiness)))]
 pub async fn ready(State(s): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let db_ok = s.store.ping().await;
-    let status = if db_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = Readiness {
         status: if db_ok { "ready" } else { "unavailable" },
-        checks: ReadinessChecks {
-            database: if db_ok { "ok" } else { "unreachable" },
-        },
+        checks: ReadinessChecks { database: if db_ok { "ok" } else { "unreachable" } },
     };
     (status, Json(body))
 }

@@ -35,15 +35,7 @@ pub async fn create_label(
     ApiJson(input): ApiJson<NewLabelInput>,
 ) -> Result<(StatusCode, Json<Label>), ApiError> {
     let new = input.validate()?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            s.store
-                .create_label(&caller.tenant_id, &new)
-                .await
-                .or_not_found("project")?,
-        ),
-    ))
+    Ok((StatusCode::CREATED, Json(s.store.create_label(&caller.tenant_id, &new).await.or_not_found("project")?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/labels", tag = "labels", params(LabelListParams),
@@ -53,20 +45,10 @@ pub async fn list_labels(
     caller: Caller,
     ApiQuery(params): ApiQuery<LabelListParams>,
 ) -> Result<Json<LabelPage>, ApiError> {
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor,
-    }
-    .validate()
-    .map_err(ApiError::invalid_query)?;
+    let page = PageParams { limit: params.limit, cursor: params.cursor }.validate().map_err(ApiError::invalid_query)?;
     let project_id = params.project_id.as_deref().filter(|p| !p.is_empty());
-    let items = s
-        .store
-        .list_labels(&caller.tenant_id, project_id, &page)
-        .await?;
-    Ok(Json(LabelPage::new(paginate(items, page.limit, |l| {
-        id_cursor(&l.id)
-    }))))
+    let items = s.store.list_labels(&caller.tenant_id, project_id, &page).await?;
+    Ok(Json(LabelPage::new(paginate(items, page.limit, |l| id_cursor(&l.id)))))
 }
 
 #[utoipa::path(get, path = "/api/v1/labels/{id}", tag = "labels",
@@ -76,12 +58,7 @@ pub async fn get_label(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Label>, ApiError> {
-    Ok(Json(
-        s.store
-            .get_label(&caller.tenant_id, &id)
-            .await
-            .or_not_found("label")?,
-    ))
+    Ok(Json(s.store.get_label(&caller.tenant_id, &id).await.or_not_found("label")?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/labels/{id}", tag = "labels", request_body = LabelPatchInput,
@@ -94,12 +71,7 @@ pub async fn update_label(
     ApiJson(input): ApiJson<LabelPatchInput>,
 ) -> Result<Json<Label>, ApiError> {
     let patch = input.validate()?;
-    Ok(Json(
-        s.store
-            .update_label(&caller.tenant_id, &id, &patch)
-            .await
-            .or_not_found("label")?,
-    ))
+    Ok(Json(s.store.update_label(&caller.tenant_id, &id, &patch).await.or_not_found("label")?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/labels/{id}", tag = "labels",
@@ -109,9 +81,6 @@ pub async fn delete_label(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.store
-        .delete_label(&caller.tenant_id, &id)
-        .await
-        .or_not_found("label")?;
+    s.store.delete_label(&caller.tenant_id, &id).await.or_not_found("label")?;
     Ok(StatusCode::NO_CONTENT)
 }

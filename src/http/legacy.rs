@@ -21,24 +21,13 @@ pub const LEGACY_LIST_MAX: usize = 10_000;
 
 #[utoipa::path(get, path = "/api/projects", tag = "legacy",
     responses((status = 200, body = Vec<Project>)))]
-pub async fn legacy_list_projects(
-    State(s): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Vec<Project>>, ApiError> {
+pub async fn legacy_list_projects(State(s): State<AppState>, caller: Caller) -> Result<Json<Vec<Project>>, ApiError> {
     let mut all = Vec::new();
     let mut cursor = None;
     loop {
-        let page = PageParams {
-            limit: Some(MAX_LIMIT),
-            cursor,
-        }
-        .validate()
-        .map_err(ApiError::invalid_query)?;
-        let (items, next) = paginate(
-            s.store.list_projects(&caller.tenant_id, &page).await?,
-            page.limit,
-            |p| id_cursor(&p.id),
-        );
+        let page = PageParams { limit: Some(MAX_LIMIT), cursor }.validate().map_err(ApiError::invalid_query)?;
+        let (items, next) =
+            paginate(s.store.list_projects(&caller.tenant_id, &page).await?, page.limit, |p| id_cursor(&p.id));
         all.extend(items);
         match next {
             Some(c) if all.len() < LEGACY_LIST_MAX => cursor = Some(c),
@@ -97,11 +86,7 @@ pub async fn legacy_list_tasks(
     caller: Caller,
     ApiQuery(params): ApiQuery<TaskListParams>,
 ) -> Result<Json<Vec<Task>>, ApiError> {
-    let params = TaskListParams {
-        limit: Some(MAX_LIMIT),
-        cursor: None,
-        ..params
-    };
+    let params = TaskListParams { limit: Some(MAX_LIMIT), cursor: None, ..params };
     let mut query = params.validate().map_err(ApiError::invalid_query)?;
     let mut all = Vec::new();
     loop {
@@ -109,8 +94,7 @@ pub async fn legacy_list_tasks(
         all.extend(items);
         match next {
             Some(c) if all.len() < LEGACY_LIST_MAX => {
-                query.page.after =
-                    Some(Cursor::decode(&c, &query.sort.name()).map_err(ApiError::invalid_query)?);
+                query.page.after = Some(Cursor::decode(&c, &query.sort.name()).map_err(ApiError::invalid_query)?);
             }
             _ => break,
         }
@@ -178,11 +162,7 @@ pub async fn legacy_list_comments(
     caller: Caller,
     ApiQuery(params): ApiQuery<comments::CommentListParams>,
 ) -> Result<Json<Vec<Comment>>, ApiError> {
-    let mut params = comments::CommentListParams {
-        limit: Some(MAX_LIMIT),
-        cursor: None,
-        ..params
-    };
+    let mut params = comments::CommentListParams { limit: Some(MAX_LIMIT), cursor: None, ..params };
     let mut all = Vec::new();
     loop {
         let (items, next) = comments::page(&s, &caller, &params).await?;

@@ -43,50 +43,23 @@ impl Metrics {
         let mut registry = Registry::with_prefix("taskbridge");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ])
+            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
         });
         let pool_size = Gauge::default();
         let pool_idle = Gauge::default();
         registry.register("http_requests", "HTTP requests served", requests.clone());
-        registry.register(
-            "http_request_duration_seconds",
-            "HTTP request latency",
-            latency.clone(),
-        );
-        registry.register(
-            "db_pool_connections",
-            "Open database connections",
-            pool_size.clone(),
-        );
-        registry.register(
-            "db_pool_idle_connections",
-            "Idle database connections",
-            pool_idle.clone(),
-        );
-        Arc::new(Metrics {
-            registry,
-            requests,
-            latency,
-            pool_size,
-            pool_idle,
-        })
+        registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
+        registry.register("db_pool_connections", "Open database connections", pool_size.clone());
+        registry.register("db_pool_idle_connections", "Idle database connections", pool_idle.clone());
+        Arc::new(Metrics { registry, requests, latency, pool_size, pool_idle })
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_string(),
-                route: route.to_string(),
-                status,
-            })
+            .get_or_create(&RequestLabels { method: method.to_string(), route: route.to_string(), status })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels {
-                method: method.to_string(),
-                route: route.to_string(),
-            })
+            .get_or_create(&RouteLabels { method: method.to_string(), route: route.to_string() })
             .observe(seconds);
     }
 }
@@ -102,12 +75,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let response = next.run(req).await;
-    state.metrics.observe(
-        &method,
-        &route,
-        response.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
+    state.metrics.observe(&method, &route, response.status().as_u16(), start.elapsed().as_secs_f64());
     response
 }
 
@@ -120,12 +88,5 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &state.metrics.registry)
         .map_err(|e| ApiError::Internal(format!("metrics encoding: {e}")))?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], out).into_response())
 }

@@ -5,8 +5,10 @@ mod comments;
 pub mod error;
 mod extract;
 mod health;
+mod jobs;
 mod labels;
 mod legacy;
+mod messages;
 mod metrics;
 mod openapi;
 mod pages;
@@ -15,6 +17,9 @@ mod tasks;
 mod tenants;
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, Method, Uri, header};
@@ -28,6 +33,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::intake::Intake;
 use crate::store::Store;
 use error::ApiError;
 pub use extract::BodyLimit;
@@ -39,6 +45,27 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    pub intake: Arc<Intake>,
+    /// Wakes this instance's idle workers when it has just enqueued work.
+    pub wake_workers: Arc<Notify>,
+    /// The longest a `?wait=true` request waits for an outcome.
+    pub message_wait: Duration,
+}
+
+impl AppState {
+    /// A state over `store` with the builtin model, default duplicate settings and no
+    /// workers to wake: for in-process use such as tests and tools.
+    pub fn with_defaults(store: Store) -> Self {
+        let llm = Arc::new(crate::llm::WithFallback::new(Arc::new(crate::llm::Builtin)));
+        let dedup = crate::dedup::Finder::new(store.clone(), crate::dedup::Settings::default());
+        AppState {
+            intake: Intake::new(store.clone(), llm, dedup),
+            store,
+            metrics: Metrics::new(),
+            wake_workers: Arc::new(Notify::new()),
+            message_wait: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Every route, with its OpenAPI description collected as it is registered, so the
@@ -52,58 +79,25 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::create_key, tenants::list_keys))
         .routes(routes!(tenants::delete_key))
         .routes(routes!(projects::create_project, projects::list_projects))
-        .routes(routes!(
-            projects::get_project,
-            projects::update_project,
-            projects::delete_project
-        ))
+        .routes(routes!(projects::get_project, projects::update_project, projects::delete_project))
         .routes(routes!(tasks::create_task, tasks::list_tasks))
-        .routes(routes!(
-            tasks::get_task,
-            tasks::update_task,
-            tasks::delete_task
-        ))
+        .routes(routes!(tasks::get_task, tasks::update_task, tasks::delete_task))
         .routes(routes!(tasks::set_task_status))
         .routes(routes!(comments::create_comment, comments::list_comments))
-        .routes(routes!(
-            comments::get_comment,
-            comments::update_comment,
-            comments::delete_comment
-        ))
+        .routes(routes!(comments::get_comment, comments::update_comment, comments::delete_comment))
         .routes(routes!(labels::create_label, labels::list_labels))
-        .routes(routes!(
-            labels::get_label,
-            labels::update_label,
-            labels::delete_label
-        ))
-        .routes(routes!(
-            legacy::legacy_list_projects,
-            legacy::legacy_create_project
-        ))
-        .routes(routes!(
-            legacy::legacy_get_project,
-            legacy::legacy_update_project,
-            legacy::legacy_delete_project
-        ))
-        .routes(routes!(
-            legacy::legacy_list_tasks,
-            legacy::legacy_create_task
-        ))
-        .routes(routes!(
-            legacy::legacy_get_task,
-            legacy::legacy_update_task,
-            legacy::legacy_delete_task
-        ))
+        .routes(routes!(labels::get_label, labels::update_label, labels::delete_label))
+        .routes(routes!(messages::create_message))
+        .routes(routes!(messages::get_message))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::retry_job))
+        .routes(routes!(legacy::legacy_list_projects, legacy::legacy_create_project))
+        .routes(routes!(legacy::legacy_get_project, legacy::legacy_update_project, legacy::legacy_delete_project))
+        .routes(routes!(legacy::legacy_list_tasks, legacy::legacy_create_task))
+        .routes(routes!(legacy::legacy_get_task, legacy::legacy_update_task, legacy::legacy_delete_task))
         .routes(routes!(legacy::legacy_set_task_status))
-        .routes(routes!(
-            legacy::legacy_list_comments,
-            legacy::legacy_create_comment
-        ))
-        .routes(routes!(
-            legacy::legacy_get_comment,
-            legacy::legacy_update_comment,
-            legacy::legacy_delete_comment
-        ))
+        .routes(routes!(legacy::legacy_list_comments, legacy::legacy_create_comment))
+        .routes(routes!(legacy::legacy_get_comment, legacy::legacy_update_comment, legacy::legacy_delete_comment))
 }
 
 /// The OpenAPI document of [`api_router`].
@@ -123,19 +117,13 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
+        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
 
-    let sensitive: Arc<[HeaderName]> = Arc::from([
-        header::AUTHORIZATION,
-        header::COOKIE,
-        HeaderName::from_static("x-api-key"),
-    ]);
+    let sensitive: Arc<[HeaderName]> =
+        Arc::from([header::AUTHORIZATION, header::COOKIE, HeaderName::from_static("x-api-key")]);
     router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -147,6 +135,9 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(CatchPanicLayer::custom(panic_response))
+            .layer(middleware::from_fn(move |req: Request, next: middleware::Next| {
+                refuse_declared_oversize(req, next, max_body_bytes)
+            }))
             .layer(Extension(BodyLimit(max_body_bytes)))
             .layer(DefaultBodyLimit::max(max_body_bytes)),
     )
@@ -155,12 +146,22 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
 /// The span of one request: everything logged while serving it carries the request id.
 /// The path is logged without its query string, headers not at all.
 fn request_span(req: &Request) -> tracing::Span {
-    let request_id = req
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
+    let request_id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
     tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path())
+}
+
+/// Answers 413 at once when the declared length is over the limit, before reading a byte
+/// of the body; bodies without a length are cut off while they are read.
+async fn refuse_declared_oversize(req: Request, next: middleware::Next, limit: usize) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return ApiError::PayloadTooLarge(limit).into_response();
+    }
+    next.run(req).await
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -15,7 +15,7 @@ use super::error::ErrorBody;
     components(schemas(ErrorBody)),
     tags(
         (name = "projects"), (name = "tasks"), (name = "comments"), (name = "labels"),
-        (name = "tenants"), (name = "api-keys"), (name = "operations"),
+        (name = "messages"), (name = "jobs"), (name = "tenants"), (name = "api-keys"), (name = "operations"),
         (name = "legacy", description = "Routes of the replaced system, kept as aliases"),
     )
 )]
@@ -36,10 +36,8 @@ impl Modify for Security {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
-        );
+        components
+            .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
         openapi.security = Some(vec![
             SecurityRequirement::new("bearer", Vec::<String>::new()),
             SecurityRequirement::new("api_key", Vec::<String>::new()),

@@ -8,13 +8,10 @@ use crate::domain::label::Label;
 use crate::domain::project::Project;
 use crate::domain::task::Task;
 use crate::domain::tenant::ApiKey;
+use crate::jobs::Job;
 
 /// Trims the one extra row the store fetched and names the cursor of the next page.
-pub fn paginate<T>(
-    mut items: Vec<T>,
-    limit: u32,
-    cursor_of: impl Fn(&T) -> String,
-) -> (Vec<T>, Option<String>) {
+pub fn paginate<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
     let limit = limit as usize;
     if items.len() > limit {
         items.truncate(limit);
@@ -47,3 +44,4 @@ page_type!(TaskPage, Task);
 page_type!(CommentPage, Comment);
 page_type!(LabelPage, Label);
 page_type!(ApiKeyPage, ApiKey);
+page_type!(JobPage, Job);

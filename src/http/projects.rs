@@ -20,10 +20,7 @@ pub async fn create_project(
     ApiJson(input): ApiJson<NewProjectInput>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
     let new = input.validate()?;
-    Ok((
-        StatusCode::CREATED,
-        Json(s.store.create_project(&caller.tenant_id, &new).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(s.store.create_project(&caller.tenant_id, &new).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects", params(PageParams),
@@ -35,9 +32,7 @@ pub async fn list_projects(
 ) -> Result<Json<ProjectPage>, ApiError> {
     let page = params.validate().map_err(ApiError::invalid_query)?;
     let items = s.store.list_projects(&caller.tenant_id, &page).await?;
-    Ok(Json(ProjectPage::new(paginate(items, page.limit, |p| {
-        cursor(&p.id)
-    }))))
+    Ok(Json(ProjectPage::new(paginate(items, page.limit, |p| cursor(&p.id)))))
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects",
@@ -47,12 +42,7 @@ pub async fn get_project(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Project>, ApiError> {
-    Ok(Json(
-        s.store
-            .get_project(&caller.tenant_id, &id)
-            .await
-            .or_not_found("project")?,
-    ))
+    Ok(Json(s.store.get_project(&caller.tenant_id, &id).await.or_not_found("project")?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/projects/{id}", tag = "projects", request_body = ProjectPatchInput,
@@ -64,12 +54,7 @@ pub async fn update_project(
     ApiJson(input): ApiJson<ProjectPatchInput>,
 ) -> Result<Json<Project>, ApiError> {
     let patch = input.validate()?;
-    Ok(Json(
-        s.store
-            .update_project(&caller.tenant_id, &id, &patch)
-            .await
-            .or_not_found("project")?,
-    ))
+    Ok(Json(s.store.update_project(&caller.tenant_id, &id, &patch).await.or_not_found("project")?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/projects/{id}", tag = "projects",
@@ -79,9 +64,6 @@ pub async fn delete_project(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.store
-        .delete_project(&caller.tenant_id, &id)
-        .await
-        .or_not_found("project")?;
+    s.store.delete_project(&caller.tenant_id, &id).await.or_not_found("project")?;
     Ok(StatusCode::NO_CONTENT)
 }

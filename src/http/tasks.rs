@@ -22,15 +22,7 @@ pub async fn create_task(
     ApiJson(input): ApiJson<NewTaskInput>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
     let new = input.validate()?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            s.store
-                .create_task(&caller.tenant_id, &new)
-                .await
-                .or_not_found("project")?,
-        ),
-    ))
+    Ok((StatusCode::CREATED, Json(s.store.create_task(&caller.tenant_id, &new).await.or_not_found("project")?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskListParams),
@@ -53,12 +45,7 @@ pub(super) async fn page(
     let items = store.list_tasks(&caller.tenant_id, query).await?;
     let sort = query.sort;
     Ok(paginate(items, query.page.limit, |t| {
-        Cursor {
-            sort: sort.name(),
-            key: sort.key_of(t),
-            id: t.id.clone(),
-        }
-        .encode()
+        Cursor { sort: sort.name(), key: sort.key_of(t), id: t.id.clone() }.encode()
     }))
 }
 
@@ -69,12 +56,7 @@ pub async fn get_task(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Task>, ApiError> {
-    Ok(Json(
-        s.store
-            .get_task(&caller.tenant_id, &id)
-            .await
-            .or_not_found("task")?,
-    ))
+    Ok(Json(s.store.get_task(&caller.tenant_id, &id).await.or_not_found("task")?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks", request_body = TaskPatchInput,
@@ -86,12 +68,7 @@ pub async fn update_task(
     ApiJson(input): ApiJson<TaskPatchInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = input.validate()?;
-    Ok(Json(
-        s.store
-            .update_task(&caller.tenant_id, &id, &patch)
-            .await
-            .or_not_found("task")?,
-    ))
+    Ok(Json(s.store.update_task(&caller.tenant_id, &id, &patch).await.or_not_found("task")?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/tasks/{id}/status", tag = "tasks", request_body = StatusInput,
@@ -103,12 +80,7 @@ pub async fn set_task_status(
     ApiJson(input): ApiJson<StatusInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = TaskPatch::status(input.status);
-    Ok(Json(
-        s.store
-            .update_task(&caller.tenant_id, &id, &patch)
-            .await
-            .or_not_found("task")?,
-    ))
+    Ok(Json(s.store.update_task(&caller.tenant_id, &id, &patch).await.or_not_found("task")?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks",
@@ -118,9 +90,6 @@ pub async fn delete_task(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.store
-        .delete_task(&caller.tenant_id, &id)
-        .await
-        .or_not_found("task")?;
+    s.store.delete_task(&caller.tenant_id, &id).await.or_not_found("task")?;
     Ok(StatusCode::NO_CONTENT)
 }

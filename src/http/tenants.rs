@@ -43,21 +43,14 @@ pub async fn create_tenant(
     ApiJson(input): ApiJson<NewTenantInput>,
 ) -> Result<(StatusCode, Json<CreatedTenant>), ApiError> {
     if !caller.is_default_tenant_admin() {
-        return Err(ApiError::Forbidden(
-            "only an admin key of the default tenant can create tenants",
-        ));
+        return Err(ApiError::Forbidden("only an admin key of the default tenant can create tenants"));
     }
     let name = input.validate()?;
     let (tenant, api_key) = s.store.create_tenant(&name).await?;
     tracing::info!(tenant_id = %tenant.id, "tenant created");
     Ok((
         StatusCode::CREATED,
-        Json(CreatedTenant {
-            id: tenant.id,
-            name: tenant.name,
-            created_at: tenant.created_at,
-            api_key,
-        }),
+        Json(CreatedTenant { id: tenant.id, name: tenant.name, created_at: tenant.created_at, api_key }),
     ))
 }
 
@@ -74,13 +67,7 @@ pub async fn create_key(
     tracing::info!(key_id = %key.id, role = key.role.as_str(), "api key created");
     Ok((
         StatusCode::CREATED,
-        Json(CreatedApiKey {
-            id: key.id,
-            name: key.name,
-            role: key.role,
-            created_at: key.created_at,
-            api_key,
-        }),
+        Json(CreatedApiKey { id: key.id, name: key.name, role: key.role, created_at: key.created_at, api_key }),
     ))
 }
 
@@ -94,9 +81,7 @@ pub async fn list_keys(
     require_admin(&caller)?;
     let page = params.validate().map_err(ApiError::invalid_query)?;
     let items = s.store.list_api_keys(&caller.tenant_id, &page).await?;
-    Ok(Json(ApiKeyPage::new(paginate(items, page.limit, |k| {
-        id_cursor(&k.id)
-    }))))
+    Ok(Json(ApiKeyPage::new(paginate(items, page.limit, |k| id_cursor(&k.id)))))
 }
 
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys",
@@ -108,18 +93,11 @@ pub async fn delete_key(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     require_admin(&caller)?;
-    s.store
-        .delete_api_key(&caller.tenant_id, &id)
-        .await
-        .or_not_found("api key")?;
+    s.store.delete_api_key(&caller.tenant_id, &id).await.or_not_found("api key")?;
     tracing::info!(key_id = %id, "api key deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
 fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("this needs an admin key"))
-    }
+    if caller.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("this needs an admin key")) }
 }

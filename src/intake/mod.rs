@@ -47,11 +47,7 @@ impl Intake {
     pub async fn accept(&self, tenant_id: &str, new: &NewMessage) -> Result<Message, StoreError> {
         self.store
             .create_message(tenant_id, new, |id| {
-                NewJob::new(
-                    PROCESS_JOB,
-                    format!("intake:{id}"),
-                    json!({ "message_id": id }),
-                )
+                NewJob::new(PROCESS_JOB, format!("intake:{id}"), json!({ "message_id": id }))
             })
             .await
     }
@@ -66,10 +62,7 @@ impl Intake {
             Err(err) => {
                 if ctx.job.attempts >= ctx.job.max_attempts {
                     // Out of attempts: the message says so instead of staying "processing".
-                    let _ = self
-                        .store
-                        .fail_message(&ctx.job.tenant_id, message_id, &err.to_string())
-                        .await;
+                    let _ = self.store.fail_message(&ctx.job.tenant_id, message_id, &err.to_string()).await;
                 }
                 Err(err)
             }
@@ -88,10 +81,7 @@ impl Intake {
         if message.status.is_final() {
             return Ok(());
         }
-        self.store
-            .mark_processing(tenant_id, message_id)
-            .await
-            .map_err(retry)?;
+        self.store.mark_processing(tenant_id, message_id).await.map_err(retry)?;
 
         let request = DraftRequest {
             text: message.text.clone(),
@@ -103,30 +93,15 @@ impl Intake {
         };
         let draft = self.llm.draft(&request).await;
         let query = format!("{}\n{}", draft.title, message.text);
-        let (candidates, decision) = self
-            .dedup
-            .decide(tenant_id, &message.project_id, &query)
-            .await
-            .map_err(retry)?;
+        let (candidates, decision) = self.dedup.decide(tenant_id, &message.project_id, &query).await.map_err(retry)?;
         let score = (!candidates.is_empty()).then(|| crate::dedup::round(decision.score));
-        let outcome = Outcome {
-            draft: &draft,
-            candidates: &candidates,
-            score,
-        };
+        let outcome = Outcome { draft: &draft, candidates: &candidates, score };
 
         if let Some(best) = candidates.first().filter(|_| decision.is_duplicate) {
             let comment = also_requested(&message);
             match self
                 .store
-                .finish_duplicate(
-                    tenant_id,
-                    message_id,
-                    &best.task_id,
-                    &comment,
-                    message.author.as_deref(),
-                    &outcome,
-                )
+                .finish_duplicate(tenant_id, message_id, &best.task_id, &comment, message.author.as_deref(), &outcome)
                 .await
             {
                 Ok(()) => {
@@ -152,21 +127,14 @@ impl Intake {
             due_date: draft.due_date,
             labels: draft.labels.clone(),
         };
-        match self
-            .store
-            .finish_created(tenant_id, message_id, &task, &outcome)
-            .await
-        {
+        match self.store.finish_created(tenant_id, message_id, &task, &outcome).await {
             Ok(task_id) => {
                 tracing::info!(message_id, %task_id, "task created from message");
                 Ok(())
             }
             Err(StoreError::Conflict(_)) => Ok(()),
             Err(StoreError::NotFound) => {
-                self.store
-                    .fail_message(tenant_id, message_id, "the project no longer exists")
-                    .await
-                    .map_err(retry)?;
+                self.store.fail_message(tenant_id, message_id, "the project no longer exists").await.map_err(retry)?;
                 Ok(())
             }
             Err(e) => Err(retry(e)),

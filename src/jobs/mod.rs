@@ -77,17 +77,8 @@ pub struct NewJob {
 }
 
 impl NewJob {
-    pub fn new(
-        kind: &'static str,
-        idempotency_key: impl Into<String>,
-        payload: serde_json::Value,
-    ) -> Self {
-        NewJob {
-            kind,
-            payload,
-            idempotency_key: idempotency_key.into(),
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
-        }
+    pub fn new(kind: &'static str, idempotency_key: impl Into<String>, payload: serde_json::Value) -> Self {
+        NewJob { kind, payload, idempotency_key: idempotency_key.into(), max_attempts: DEFAULT_MAX_ATTEMPTS }
     }
 }
 

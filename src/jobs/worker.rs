@@ -37,8 +37,7 @@ impl Registry {
         F: Fn(JobContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
-        self.handlers
-            .insert(kind, Arc::new(move |ctx| Box::pin(handler(ctx))));
+        self.handlers.insert(kind, Arc::new(move |ctx| Box::pin(handler(ctx))));
     }
 
     fn get(&self, kind: &str) -> Option<&Handler> {
@@ -58,11 +57,7 @@ pub struct WorkerOptions {
 
 impl Default for WorkerOptions {
     fn default() -> Self {
-        WorkerOptions {
-            concurrency: 4,
-            lease: Duration::from_secs(300),
-            poll_interval: Duration::from_millis(500),
-        }
+        WorkerOptions { concurrency: 4, lease: Duration::from_secs(300), poll_interval: Duration::from_millis(500) }
     }
 }
 
@@ -138,8 +133,7 @@ impl Worker {
     }
 
     async fn execute(&self, job: ClaimedJob) {
-        let span =
-            tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
+        let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts);
         self.execute_in_span(job).instrument(span).await;
     }
 
@@ -147,30 +141,18 @@ impl Worker {
         if job.attempts > job.max_attempts {
             // Its lease expired more often than it may be attempted: a job that crashes its
             // worker must not be retried forever.
-            self.settle(
-                &job,
-                Err(JobError::Permanent(
-                    "attempts exhausted (lease expired)".into(),
-                )),
-            )
-            .await;
+            self.settle(&job, Err(JobError::Permanent("attempts exhausted (lease expired)".into()))).await;
             return;
         }
         let outcome = match self.registry.get(&job.kind) {
             Some(handler) => {
-                let ctx = JobContext {
-                    job: job.clone(),
-                    store: self.store.clone(),
-                };
+                let ctx = JobContext { job: job.clone(), store: self.store.clone() };
                 // Its own task, so a panicking handler fails the job instead of the worker.
                 tokio::spawn(handler(ctx).in_current_span())
                     .await
                     .unwrap_or_else(|e| Err(JobError::Retry(format!("handler panicked: {e}"))))
             }
-            None => Err(JobError::Permanent(format!(
-                "no handler for job kind {}",
-                job.kind
-            ))),
+            None => Err(JobError::Permanent(format!("no handler for job kind {}", job.kind))),
         };
         self.settle(&job, outcome).await;
     }
@@ -185,10 +167,7 @@ impl Worker {
                     JobError::RetryAfter { after, .. } => Some(*after),
                     JobError::Retry(_) => Some(backoff(job.attempts, jitter())),
                 }
-                .map(|d| {
-                    crate::store::now()
-                        + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1))
-                });
+                .map(|d| crate::store::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1)));
                 match retry_at {
                     Some(at) => {
                         tracing::warn!(error = %err, retry_at = %at, "job failed; will retry")

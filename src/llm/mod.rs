@@ -56,10 +56,7 @@ pub struct WithFallback {
 
 impl WithFallback {
     pub fn new(primary: Arc<dyn LanguageModel>) -> Self {
-        WithFallback {
-            primary,
-            fallbacks: AtomicU64::new(0),
-        }
+        WithFallback { primary, fallbacks: AtomicU64::new(0) }
     }
 
     pub fn provider(&self) -> &'static str {

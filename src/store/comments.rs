@@ -69,43 +69,27 @@ impl Store {
 
     pub async fn get_comment(&self, tenant_id: &str, id: &str) -> Result<Comment> {
         let sql = format!("SELECT {COLUMNS} FROM comments WHERE id = $1 AND tenant_id = $2");
-        let row: Option<CommentRow> = read!(self, |pool| sqlx::query_as(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(pool)
-            .await?);
+        let row: Option<CommentRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.map(Comment::from).ok_or(StoreError::NotFound)
     }
 
-    pub async fn list_comments(
-        &self,
-        tenant_id: &str,
-        task_id: Option<&str>,
-        page: &Page,
-    ) -> Result<Vec<Comment>> {
+    pub async fn list_comments(&self, tenant_id: &str, task_id: Option<&str>, page: &Page) -> Result<Vec<Comment>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let rows: Vec<CommentRow> = read!(self, |pool| {
-            let mut q = sqlx::QueryBuilder::new(format!(
-                "SELECT {COLUMNS} FROM comments WHERE tenant_id = "
-            ));
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM comments WHERE tenant_id = "));
             q.push_bind(tenant_id);
             if let Some(task_id) = task_id {
                 q.push(" AND task_id = ").push_bind(task_id);
             }
             q.push(" AND id > ").push_bind(after);
-            q.push(" ORDER BY id LIMIT ")
-                .push_bind(i64::from(page.limit) + 1);
+            q.push(" ORDER BY id LIMIT ").push_bind(i64::from(page.limit) + 1);
             q.build_query_as().fetch_all(pool).await?
         });
         Ok(rows.into_iter().map(Comment::from).collect())
     }
 
-    pub async fn update_comment(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        content: Option<&str>,
-    ) -> Result<Comment> {
+    pub async fn update_comment(&self, tenant_id: &str, id: &str, content: Option<&str>) -> Result<Comment> {
         let now = super::now();
         let affected = write!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new("UPDATE comments SET updated_at = ");
@@ -113,10 +97,7 @@ impl Store {
             if let Some(content) = content {
                 q.push(", content = ").push_bind(content);
             }
-            q.push(" WHERE id = ")
-                .push_bind(id)
-                .push(" AND tenant_id = ")
-                .push_bind(tenant_id);
+            q.push(" WHERE id = ").push_bind(id).push(" AND tenant_id = ").push_bind(tenant_id);
             q.build().execute(pool).await?.rows_affected()
         });
         if affected == 0 {

@@ -30,8 +30,7 @@ impl TryFrom<JobRow> for Job {
     fn try_from(r: JobRow) -> Result<Self> {
         Ok(Job {
             status: parse_enum("jobs.status", &r.status, JobStatus::parse)?,
-            payload: serde_json::from_str(&r.payload)
-                .map_err(|e| StoreError::Corrupt(format!("jobs.payload: {e}")))?,
+            payload: serde_json::from_str(&r.payload).map_err(|e| StoreError::Corrupt(format!("jobs.payload: {e}")))?,
             id: r.id,
             kind: r.kind,
             idempotency_key: r.idempotency_key,
@@ -45,7 +44,8 @@ impl TryFrom<JobRow> for Job {
     }
 }
 
-const COLUMNS: &str = "id, kind, payload, idempotency_key, status, attempts, max_attempts, run_at, last_error, created_at, updated_at";
+const COLUMNS: &str =
+    "id, kind, payload, idempotency_key, status, attempts, max_attempts, run_at, last_error, created_at, updated_at";
 
 /// Inserts a job unless one with the same idempotency key exists; usable inside another
 /// write's transaction, so "persist and enqueue" is one atomic step.
@@ -111,12 +111,7 @@ impl Store {
              RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
         );
         let row: Option<ClaimRow> = write!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(&token)
-                .bind(until)
-                .bind(now)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_as(&sql).bind(&token).bind(until).bind(now).fetch_optional(pool).await?
         });
         let Some(row) = row else { return Ok(None) };
         Ok(Some(ClaimedJob {
@@ -151,12 +146,7 @@ impl Store {
     }
 
     /// Records a failed attempt: retried at `retry_at`, or dead when `retry_at` is `None`.
-    pub async fn fail_job(
-        &self,
-        job: &ClaimedJob,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<bool> {
+    pub async fn fail_job(&self, job: &ClaimedJob, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<bool> {
         let now = super::now();
         let (status, run_at) = match retry_at {
             Some(at) => (JobStatus::Failed, at),
@@ -184,8 +174,7 @@ impl Store {
 
     /// Extends the lease of a job still being worked on.
     pub async fn extend_lease(&self, job: &ClaimedJob, lease: Duration) -> Result<bool> {
-        let until = super::now()
-            + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        let until = super::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
         let n = write!(self, |pool| {
             sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND lease_token = $3 AND status = 'running'")
                 .bind(until)
@@ -200,31 +189,21 @@ impl Store {
 
     pub async fn get_job(&self, tenant_id: &str, id: &str) -> Result<Job> {
         let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1 AND tenant_id = $2");
-        let row: Option<JobRow> = read!(self, |pool| sqlx::query_as(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(pool)
-            .await?);
+        let row: Option<JobRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
-    pub async fn list_jobs(
-        &self,
-        tenant_id: &str,
-        status: Option<JobStatus>,
-        page: &Page,
-    ) -> Result<Vec<Job>> {
+    pub async fn list_jobs(&self, tenant_id: &str, status: Option<JobStatus>, page: &Page) -> Result<Vec<Job>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let rows: Vec<JobRow> = read!(self, |pool| {
-            let mut q =
-                sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM jobs WHERE tenant_id = "));
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM jobs WHERE tenant_id = "));
             q.push_bind(tenant_id);
             if let Some(status) = status {
                 q.push(" AND status = ").push_bind(status.as_str());
             }
             q.push(" AND id > ").push_bind(after);
-            q.push(" ORDER BY id LIMIT ")
-                .push_bind(i64::from(page.limit) + 1);
+            q.push(" ORDER BY id LIMIT ").push_bind(i64::from(page.limit) + 1);
             q.build_query_as().fetch_all(pool).await?
         });
         rows.into_iter().map(Job::try_from).collect()
@@ -248,10 +227,7 @@ impl Store {
         });
         if n == 0 {
             let job = self.get_job(tenant_id, id).await?;
-            return Err(StoreError::Conflict(format!(
-                "a {} job cannot be retried",
-                job.status.as_str()
-            )));
+            return Err(StoreError::Conflict(format!("a {} job cannot be retried", job.status.as_str())));
         }
         self.get_job(tenant_id, id).await
     }
@@ -259,9 +235,7 @@ impl Store {
     /// Jobs per status, for metrics.
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetch_all(pool).await?
         }))
     }
 }

@@ -18,13 +18,7 @@ struct LabelRow {
 
 impl From<LabelRow> for Label {
     fn from(r: LabelRow) -> Self {
-        Label {
-            id: r.id,
-            project_id: r.project_id,
-            name: r.name,
-            color: r.color,
-            created_at: r.created_at,
-        }
+        Label { id: r.id, project_id: r.project_id, name: r.name, color: r.color, created_at: r.created_at }
     }
 }
 
@@ -64,42 +58,27 @@ impl Store {
 
     pub async fn get_label(&self, tenant_id: &str, id: &str) -> Result<Label> {
         let sql = format!("SELECT {COLUMNS} FROM labels WHERE id = $1 AND tenant_id = $2");
-        let row: Option<LabelRow> = read!(self, |pool| sqlx::query_as(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(pool)
-            .await?);
+        let row: Option<LabelRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.map(Label::from).ok_or(StoreError::NotFound)
     }
 
-    pub async fn list_labels(
-        &self,
-        tenant_id: &str,
-        project_id: Option<&str>,
-        page: &Page,
-    ) -> Result<Vec<Label>> {
+    pub async fn list_labels(&self, tenant_id: &str, project_id: Option<&str>, page: &Page) -> Result<Vec<Label>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let rows: Vec<LabelRow> = read!(self, |pool| {
-            let mut q =
-                sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM labels WHERE tenant_id = "));
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM labels WHERE tenant_id = "));
             q.push_bind(tenant_id);
             if let Some(project_id) = project_id {
                 q.push(" AND project_id = ").push_bind(project_id);
             }
             q.push(" AND id > ").push_bind(after);
-            q.push(" ORDER BY id LIMIT ")
-                .push_bind(i64::from(page.limit) + 1);
+            q.push(" ORDER BY id LIMIT ").push_bind(i64::from(page.limit) + 1);
             q.build_query_as().fetch_all(pool).await?
         });
         Ok(rows.into_iter().map(Label::from).collect())
     }
 
-    pub async fn update_label(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        patch: &LabelPatch,
-    ) -> Result<Label> {
+    pub async fn update_label(&self, tenant_id: &str, id: &str, patch: &LabelPatch) -> Result<Label> {
         let affected = write!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new("UPDATE labels SET id = id");
             if let Some(name) = &patch.name {
@@ -108,10 +87,7 @@ impl Store {
             if let Some(color) = &patch.color {
                 q.push(", color = ").push_bind(color);
             }
-            q.push(" WHERE id = ")
-                .push_bind(id)
-                .push(" AND tenant_id = ")
-                .push_bind(tenant_id);
+            q.push(" WHERE id = ").push_bind(id).push(" AND tenant_id = ").push_bind(tenant_id);
             q.build()
                 .execute(pool)
                 .await

@@ -36,16 +36,10 @@ impl TryFrom<MessageRow> for Message {
     type Error = StoreError;
 
     fn try_from(r: MessageRow) -> Result<Self> {
-        let corrupt =
-            |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("messages.{what}: {e}"));
+        let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("messages.{what}: {e}"));
         Ok(Message {
             status: parse_enum("messages.status", &r.status, MessageStatus::parse)?,
-            draft: r
-                .draft
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|e| corrupt("draft", e))?,
+            draft: r.draft.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt("draft", e))?,
             candidates: match r.candidates.as_deref() {
                 Some(c) => serde_json::from_str(c).map_err(|e| corrupt("candidates", e))?,
                 None => Vec::new(),
@@ -139,11 +133,8 @@ impl Store {
 
     pub async fn get_message(&self, tenant_id: &str, id: &str) -> Result<Message> {
         let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1 AND tenant_id = $2");
-        let row: Option<MessageRow> = read!(self, |pool| sqlx::query_as(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(pool)
-            .await?);
+        let row: Option<MessageRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
@@ -194,9 +185,7 @@ impl Store {
             .await?
             .rows_affected();
             if claimed == 0 {
-                return Err(StoreError::Conflict(
-                    "the message already has an outcome".into(),
-                ));
+                return Err(StoreError::Conflict("the message already has an outcome".into()));
             }
             insert_task!(tx, tenant_id, &task_id, task, now);
             tx.commit().await?;
@@ -234,9 +223,7 @@ impl Store {
             .await?
             .rows_affected();
             if claimed == 0 {
-                return Err(StoreError::Conflict(
-                    "the message already has an outcome".into(),
-                ));
+                return Err(StoreError::Conflict("the message already has an outcome".into()));
             }
             let commented = sqlx::query(
                 "INSERT INTO comments (id, tenant_id, task_id, content, author, created_at, updated_at)
@@ -281,9 +268,7 @@ impl Store {
 }
 
 fn encode(outcome: &Outcome<'_>) -> Result<(String, String)> {
-    let draft =
-        serde_json::to_string(outcome.draft).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let candidates = serde_json::to_string(outcome.candidates)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let draft = serde_json::to_string(outcome.draft).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let candidates = serde_json::to_string(outcome.candidates).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok((draft, candidates))
 }

@@ -49,24 +49,16 @@ macro_rules! apply {
             .map(|row| row.try_get::<i64, _>(0))
             .collect::<std::result::Result<_, _>>()?;
         for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-            let fail = |source| StoreError::Migration {
-                version: m.version,
-                source,
-            };
+            let fail = |source| StoreError::Migration { version: m.version, source };
             let mut tx = conn.begin().await.map_err(fail)?;
-            sqlx::raw_sql(m.$field)
+            sqlx::raw_sql(m.$field).execute(&mut *tx).await.map_err(fail)?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(chrono::Utc::now().to_rfc3339())
                 .execute(&mut *tx)
                 .await
                 .map_err(fail)?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-            )
-            .bind(m.version)
-            .bind(m.name)
-            .bind(chrono::Utc::now().to_rfc3339())
-            .execute(&mut *tx)
-            .await
-            .map_err(fail)?;
             tx.commit().await.map_err(fail)?;
             tracing::info!(version = m.version, name = m.name, "applied migration");
         }
@@ -84,15 +76,9 @@ impl Store {
             }
             Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
-                sqlx::query("SELECT pg_advisory_lock($1)")
-                    .bind(PG_MIGRATION_LOCK)
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query("SELECT pg_advisory_lock($1)").bind(PG_MIGRATION_LOCK).execute(&mut *conn).await?;
                 let outcome = async { apply!(&mut *conn, postgres) }.await;
-                sqlx::query("SELECT pg_advisory_unlock($1)")
-                    .bind(PG_MIGRATION_LOCK)
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_MIGRATION_LOCK).execute(&mut *conn).await?;
                 outcome
             }
         }

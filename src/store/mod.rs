@@ -112,10 +112,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions {
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        StoreOptions { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -127,16 +124,13 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             // List queries combine optional filters; a generic plan chosen for one mix of
             // filters can be very wrong for another, so plan with the actual values.
-            let opts = PgConnectOptions::from_str(url)?
-                .options([("plan_cache_mode", "force_custom_plan")]);
+            let opts = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(opts)
                 .await?;
-            Store {
-                db: Db::Postgres(pool),
-            }
+            Store { db: Db::Postgres(pool) }
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
@@ -153,20 +147,14 @@ impl Store {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(
-                base.clone()
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal),
-            )
+            .connect_with(base.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal))
             .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections.clamp(1, 8))
             .acquire_timeout(options.acquire_timeout)
             .connect_with(base.read_only(true))
             .await?;
-        Ok(Store {
-            db: Db::Sqlite { read, write },
-        })
+        Ok(Store { db: Db::Sqlite { read, write } })
     }
 
     pub fn backend(&self) -> Backend {
@@ -178,22 +166,15 @@ impl Store {
 
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        read!(self, |pool| sqlx::query("SELECT 1")
-            .execute(pool)
-            .await
-            .is_ok())
+        read!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
     }
 
     pub fn pool_stats(&self) -> PoolStats {
         match &self.db {
-            Db::Sqlite { read, write } => PoolStats {
-                size: read.size() + write.size(),
-                idle: (read.num_idle() + write.num_idle()) as u32,
-            },
-            Db::Postgres(pool) => PoolStats {
-                size: pool.size(),
-                idle: pool.num_idle() as u32,
-            },
+            Db::Sqlite { read, write } => {
+                PoolStats { size: read.size() + write.size(), idle: (read.num_idle() + write.num_idle()) as u32 }
+            }
+            Db::Postgres(pool) => PoolStats { size: pool.size(), idle: pool.num_idle() as u32 },
         }
     }
 

@@ -69,37 +69,22 @@ impl Store {
 
     pub async fn get_project(&self, tenant_id: &str, id: &str) -> Result<Project> {
         let sql = format!("SELECT {COLUMNS} FROM projects WHERE id = $1 AND tenant_id = $2");
-        let row: Option<ProjectRow> = read!(self, |pool| sqlx::query_as(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(pool)
-            .await?);
+        let row: Option<ProjectRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
     /// One page more than asked for is fetched, so the caller knows whether more follow.
     pub async fn list_projects(&self, tenant_id: &str, page: &Page) -> Result<Vec<Project>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
-        let sql = format!(
-            "SELECT {COLUMNS} FROM projects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
+        let sql = format!("SELECT {COLUMNS} FROM projects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
         let rows: Vec<ProjectRow> = read!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(tenant_id)
-                .bind(after)
-                .bind(i64::from(page.limit) + 1)
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(&sql).bind(tenant_id).bind(after).bind(i64::from(page.limit) + 1).fetch_all(pool).await?
         });
         rows.into_iter().map(Project::try_from).collect()
     }
 
-    pub async fn update_project(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        patch: &ProjectPatch,
-    ) -> Result<Project> {
+    pub async fn update_project(&self, tenant_id: &str, id: &str, patch: &ProjectPatch) -> Result<Project> {
         let now = super::now();
         let affected = write!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new("UPDATE projects SET updated_at = ");
@@ -116,10 +101,7 @@ impl Store {
             if let Some(deadline) = patch.deadline {
                 q.push(", deadline = ").push_bind(deadline);
             }
-            q.push(" WHERE id = ")
-                .push_bind(id)
-                .push(" AND tenant_id = ")
-                .push_bind(tenant_id);
+            q.push(" WHERE id = ").push_bind(id).push(" AND tenant_id = ").push_bind(tenant_id);
             q.build().execute(pool).await?.rows_affected()
         });
         if affected == 0 {

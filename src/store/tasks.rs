@@ -159,11 +159,8 @@ impl Store {
 
     pub async fn get_task(&self, tenant_id: &str, id: &str) -> Result<Task> {
         let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2");
-        let row: Option<TaskRow> = read!(self, |pool| sqlx::query_as(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(pool)
-            .await?);
+        let row: Option<TaskRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         let row = row.ok_or(StoreError::NotFound)?;
         let mut labels = self.labels_of(&[row.id.as_str()]).await?;
         let names = labels.remove(&row.id).unwrap_or_default();
@@ -173,9 +170,7 @@ impl Store {
     /// One page of tasks (plus one row, to tell whether another page follows).
     pub async fn list_tasks(&self, tenant_id: &str, query: &TaskQuery) -> Result<Vec<Task>> {
         let rows: Vec<TaskRow> = read!(self, |pool| {
-            let mut q = sqlx::QueryBuilder::new(format!(
-                "SELECT {COLUMNS} FROM tasks t WHERE t.tenant_id = "
-            ));
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks t WHERE t.tenant_id = "));
             q.push_bind(tenant_id);
             let f = &query.filter;
             if let Some(project_id) = &f.project_id {
@@ -240,9 +235,7 @@ impl Store {
                         push_sort_value(&mut q, &after.key)?;
                         q.push(format!(" OR ({key} = "));
                         push_sort_value(&mut q, &after.key)?;
-                        q.push(format!(" AND t.id {cmp} "))
-                            .push_bind(&after.id)
-                            .push("))");
+                        q.push(format!(" AND t.id {cmp} ")).push_bind(&after.id).push("))");
                     }
                 }
             }
@@ -293,19 +286,12 @@ impl Store {
             if let Some(v) = patch.due_date {
                 q.push(", due_date = ").push_bind(v);
             }
-            q.push(" WHERE id = ")
-                .push_bind(id)
-                .push(" AND tenant_id = ")
-                .push_bind(tenant_id);
+            q.push(" WHERE id = ").push_bind(id).push(" AND tenant_id = ").push_bind(tenant_id);
             q.push(" RETURNING project_id");
-            let project_id: Option<String> =
-                q.build_query_scalar().fetch_optional(&mut *tx).await?;
+            let project_id: Option<String> = q.build_query_scalar().fetch_optional(&mut *tx).await?;
             let project_id = project_id.ok_or(StoreError::NotFound)?;
             if let Some(names) = &patch.labels {
-                sqlx::query("DELETE FROM task_labels WHERE task_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("DELETE FROM task_labels WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
                 add_labels!(tx, tenant_id, &project_id, id, names, now);
             }
             tx.commit().await?;
@@ -329,11 +315,7 @@ impl Store {
     }
 
     /// Which of `ids` are tasks of the tenant.
-    pub async fn existing_task_ids(
-        &self,
-        tenant_id: &str,
-        ids: &[String],
-    ) -> Result<HashSet<String>> {
+    pub async fn existing_task_ids(&self, tenant_id: &str, ids: &[String]) -> Result<HashSet<String>> {
         if ids.is_empty() {
             return Ok(HashSet::new());
         }
@@ -360,22 +342,14 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<IndexedTask>> {
         Ok(read!(self, |pool| {
-            let mut q = sqlx::QueryBuilder::new(
-                "SELECT id, title, description, updated_at FROM tasks t WHERE t.tenant_id = ",
-            );
-            q.push_bind(tenant_id)
-                .push(" AND t.project_id = ")
-                .push_bind(project_id);
+            let mut q =
+                sqlx::QueryBuilder::new("SELECT id, title, description, updated_at FROM tasks t WHERE t.tenant_id = ");
+            q.push_bind(tenant_id).push(" AND t.project_id = ").push_bind(project_id);
             if let Some((at, id)) = after {
                 q.push(" AND (t.updated_at > ").push_bind(*at);
-                q.push(" OR (t.updated_at = ")
-                    .push_bind(*at)
-                    .push(" AND t.id > ")
-                    .push_bind(id.clone())
-                    .push("))");
+                q.push(" OR (t.updated_at = ").push_bind(*at).push(" AND t.id > ").push_bind(id.clone()).push("))");
             }
-            q.push(" ORDER BY t.updated_at, t.id LIMIT ")
-                .push_bind(limit as i64);
+            q.push(" ORDER BY t.updated_at, t.id LIMIT ").push_bind(limit as i64);
             q.build_query_as().fetch_all(pool).await?
         }))
     }

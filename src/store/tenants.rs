@@ -81,14 +81,7 @@ impl Store {
             .await?
             .rows_affected();
             if inserted == 1 {
-                insert_key!(
-                    &mut *tx,
-                    DEFAULT_TENANT_ID,
-                    "bootstrap admin",
-                    Role::Admin,
-                    key,
-                    now
-                );
+                insert_key!(&mut *tx, DEFAULT_TENANT_ID, "bootstrap admin", Role::Admin, key, now);
             }
             tx.commit().await?;
             inserted == 1
@@ -105,10 +98,7 @@ impl Store {
         use subtle::ConstantTimeEq;
         let hash = hash_key(presented);
         let row: Option<KeyRow> = read!(self, |pool| {
-            sqlx::query_as("SELECT * FROM api_keys WHERE key_hash = $1")
-                .bind(&hash)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_as("SELECT * FROM api_keys WHERE key_hash = $1").bind(&hash).fetch_optional(pool).await?
         });
         let Some(row) = row else { return Ok(None) };
         // The lookup went through an index; the final comparison does not leak timing.
@@ -125,11 +115,7 @@ impl Store {
     /// Creates a tenant with its first (admin) key; answers the key in clear, once.
     pub async fn create_tenant(&self, name: &str) -> Result<(Tenant, String)> {
         let key = crate::domain::tenant::generate_key()?;
-        let tenant = Tenant {
-            id: new_id(),
-            name: name.to_string(),
-            created_at: super::now(),
-        };
+        let tenant = Tenant { id: new_id(), name: name.to_string(), created_at: super::now() };
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
@@ -138,51 +124,28 @@ impl Store {
                 .bind(tenant.created_at)
                 .execute(&mut *tx)
                 .await?;
-            insert_key!(
-                &mut *tx,
-                &tenant.id,
-                "admin",
-                Role::Admin,
-                &key,
-                tenant.created_at
-            );
+            insert_key!(&mut *tx, &tenant.id, "admin", Role::Admin, &key, tenant.created_at);
             tx.commit().await?;
         });
         Ok((tenant, key))
     }
 
-    pub async fn create_api_key(
-        &self,
-        tenant_id: &str,
-        new: &NewApiKey,
-    ) -> Result<(ApiKey, String)> {
+    pub async fn create_api_key(&self, tenant_id: &str, new: &NewApiKey) -> Result<(ApiKey, String)> {
         let key = crate::domain::tenant::generate_key()?;
         let now = super::now();
-        let id = write!(self, |pool| insert_key!(
-            pool, tenant_id, &new.name, new.role, &key, now
-        ));
-        Ok((
-            ApiKey {
-                id,
-                name: new.name.clone(),
-                role: new.role,
-                created_at: now,
-            },
-            key,
-        ))
+        let id = write!(self, |pool| insert_key!(pool, tenant_id, &new.name, new.role, &key, now));
+        Ok((ApiKey { id, name: new.name.clone(), role: new.role, created_at: now }, key))
     }
 
     pub async fn list_api_keys(&self, tenant_id: &str, page: &Page) -> Result<Vec<ApiKey>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let rows: Vec<KeyRow> = read!(self, |pool| {
-            sqlx::query_as(
-                "SELECT * FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            )
-            .bind(tenant_id)
-            .bind(after)
-            .bind(i64::from(page.limit) + 1)
-            .fetch_all(pool)
-            .await?
+            sqlx::query_as("SELECT * FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+                .bind(tenant_id)
+                .bind(after)
+                .bind(i64::from(page.limit) + 1)
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(KeyRow::into_key).collect()
     }
@@ -192,25 +155,21 @@ impl Store {
     pub async fn delete_api_key(&self, tenant_id: &str, key_id: &str) -> Result<()> {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let role: Option<String> =
-                sqlx::query_scalar("SELECT role FROM api_keys WHERE id = $1 AND tenant_id = $2")
-                    .bind(key_id)
-                    .bind(tenant_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let role: Option<String> = sqlx::query_scalar("SELECT role FROM api_keys WHERE id = $1 AND tenant_id = $2")
+                .bind(key_id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *tx)
+                .await?;
             let role = role.ok_or(StoreError::NotFound)?;
             if role == Role::Admin.as_str() {
-                let admins: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1 AND role = $2",
-                )
-                .bind(tenant_id)
-                .bind(Role::Admin.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
+                let admins: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1 AND role = $2")
+                        .bind(tenant_id)
+                        .bind(Role::Admin.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
                 if admins <= 1 {
-                    return Err(StoreError::Conflict(
-                        "the last admin key of a tenant cannot be deleted".into(),
-                    ));
+                    return Err(StoreError::Conflict("the last admin key of a tenant cannot be deleted".into()));
                 }
             }
             sqlx::query("DELETE FROM api_keys WHERE id = $1 AND tenant_id = $2")

@@ -16,11 +16,7 @@ struct Running {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Running {
@@ -29,10 +25,7 @@ fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Running {
     cmd.current_dir(dir)
         .env_remove("TASKBRIDGE_API_KEY")
         .env("TASKBRIDGE_ADDR", format!("127.0.0.1:{port}"))
-        .env(
-            "TASKBRIDGE_DATABASE_URL",
-            format!("sqlite://{}", dir.join("tb.db").display()),
-        )
+        .env("TASKBRIDGE_DATABASE_URL", format!("sqlite://{}", dir.join("tb.db").display()))
         .env("TASKBRIDGE_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -49,11 +42,7 @@ fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Running {
             }
         }
     });
-    Running {
-        child,
-        lines,
-        base: format!("http://127.0.0.1:{port}"),
-    }
+    Running { child, lines, base: format!("http://127.0.0.1:{port}") }
 }
 
 impl Running {
@@ -65,10 +54,7 @@ impl Running {
             {
                 return;
             }
-            assert!(
-                self.child.try_wait().expect("status").is_none(),
-                "the service exited early"
-            );
+            assert!(self.child.try_wait().expect("status").is_none(), "the service exited early");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("the service did not become healthy");
@@ -80,10 +66,7 @@ impl Running {
 
     fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let killed = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
         assert!(killed.success());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -108,10 +91,7 @@ async fn first_start_prints_a_key_once_and_logs_keep_secrets_out() {
     std::fs::create_dir_all(&dir).expect("dir");
     let log_file = dir.join("taskbridge.log");
     let log_path = log_file.display().to_string();
-    let env = [
-        ("TASKBRIDGE_LOG_FORMAT", "json"),
-        ("TASKBRIDGE_LOG_FILE", log_path.as_str()),
-    ];
+    let env = [("TASKBRIDGE_LOG_FORMAT", "json"), ("TASKBRIDGE_LOG_FILE", log_path.as_str())];
 
     let mut first = start(&dir, &env);
     first.wait_healthy().await;
@@ -131,24 +111,12 @@ async fn first_start_prints_a_key_once_and_logs_keep_secrets_out() {
         .await
         .expect("sent");
     assert_eq!(res.status(), 201);
-    let request_id = res.headers()["x-request-id"]
-        .to_str()
-        .expect("id")
-        .to_string();
-    let res = client
-        .get(format!("{}/api/v1/projects", first.base))
-        .header("X-API-Key", &key)
-        .send()
-        .await
-        .expect("sent");
+    let request_id = res.headers()["x-request-id"].to_str().expect("id").to_string();
+    let res =
+        client.get(format!("{}/api/v1/projects", first.base)).header("X-API-Key", &key).send().await.expect("sent");
     assert_eq!(res.status(), 200);
     let wrong = "tb_this-wrong-key-must-not-be-logged";
-    let res = client
-        .get(format!("{}/api/v1/projects", first.base))
-        .bearer_auth(wrong)
-        .send()
-        .await
-        .expect("sent");
+    let res = client.get(format!("{}/api/v1/projects", first.base)).bearer_auth(wrong).send().await.expect("sent");
     assert_eq!(res.status(), 401);
 
     let status = first.terminate();
@@ -157,42 +125,24 @@ async fn first_start_prints_a_key_once_and_logs_keep_secrets_out() {
     let logs = std::fs::read_to_string(&log_file).expect("log file written");
     assert!(!logs.is_empty());
     for line in logs.lines() {
-        let entry: Value =
-            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"));
-        assert!(
-            entry["timestamp"].is_string() && entry["level"].is_string(),
-            "{line}"
-        );
+        let entry: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"));
+        assert!(entry["timestamp"].is_string() && entry["level"].is_string(), "{line}");
     }
     let request_lines: Vec<Value> = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|e| e["span"]["request_id"] == request_id.as_str())
         .collect();
-    assert!(
-        !request_lines.is_empty(),
-        "the request's log lines carry its id"
-    );
+    assert!(!request_lines.is_empty(), "the request's log lines carry its id");
     assert!(!logs.contains(&key), "the API key leaked into the log file");
-    assert!(
-        !logs.contains(wrong),
-        "a presented key leaked into the log file"
-    );
+    assert!(!logs.contains(wrong), "a presented key leaked into the log file");
 
     // A second start reuses the tenant and prints no key.
     let mut second = start(&dir, &env);
     second.wait_healthy().await;
-    let res = client
-        .get(format!("{}/api/v1/projects", second.base))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("sent");
+    let res = client.get(format!("{}/api/v1/projects", second.base)).bearer_auth(&key).send().await.expect("sent");
     assert_eq!(res.status(), 200);
-    assert!(
-        !second.stdout_so_far().join("\n").contains("tb_"),
-        "the key is shown only once"
-    );
+    assert!(!second.stdout_so_far().join("\n").contains("tb_"), "the key is shown only once");
     assert!(second.terminate().success());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -202,10 +152,7 @@ fn an_unreachable_database_fails_start_up_with_a_clear_message() {
     let dir = std::env::temp_dir();
     let out = Command::new(env!("CARGO_BIN_EXE_taskbridge"))
         .current_dir(&dir)
-        .env(
-            "TASKBRIDGE_DATABASE_URL",
-            "postgres://nobody@127.0.0.1:1/none",
-        )
+        .env("TASKBRIDGE_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
         .env("TASKBRIDGE_ADDR", "127.0.0.1:0")
         .env("TASKBRIDGE_API_KEY", "a-long-enough-test-key-123")
         .output()

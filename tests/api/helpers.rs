@@ -30,8 +30,7 @@ impl TestDb {
     pub async fn create(backend: Backend) -> Option<(TestDb, String)> {
         match backend {
             Backend::Sqlite => {
-                let dir =
-                    std::env::temp_dir().join(format!("taskbridge-test-{}", uuid::Uuid::new_v4()));
+                let dir = std::env::temp_dir().join(format!("taskbridge-test-{}", uuid::Uuid::new_v4()));
                 std::fs::create_dir_all(&dir).expect("temp dir");
                 let url = format!("sqlite://{}", dir.join("taskbridge.db").display());
                 Some((TestDb::Sqlite { dir }, url))
@@ -45,10 +44,7 @@ impl TestDb {
                     .await
                     .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but unreachable: {e}"));
                 let name = format!("tbtest_{}", uuid::Uuid::new_v4().simple());
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create test database");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
                 let url = with_database(&admin_url, &name);
                 Some((TestDb::Postgres { admin_url, name }, url))
             }
@@ -83,10 +79,7 @@ impl Drop for TestDb {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside the test's runtime: clean up on a thread of its own.
                 let _ = std::thread::spawn(move || {
-                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    else {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                         return;
                     };
                     rt.block_on(async {
@@ -134,10 +127,7 @@ impl Resp {
     }
 
     pub fn id(&self) -> String {
-        self.body["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no id in {} {}", self.status, self.body))
-            .to_string()
+        self.body["id"].as_str().unwrap_or_else(|| panic!("no id in {} {}", self.status, self.body)).to_string()
     }
 }
 
@@ -148,9 +138,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 pub async fn spawn_on(db: TestDb, url: String, backend: Backend) -> TestApp {
     let config = Config::for_tests(&url, ADMIN_KEY);
-    let app = Application::build(&config)
-        .await
-        .expect("application starts");
+    let app = Application::build(&config).await.expect("application starts");
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -181,22 +169,12 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-        let placeholder = TestDb::Sqlite {
-            dir: PathBuf::from_str("/nonexistent-taskbridge").expect("path"),
-        };
+        let placeholder = TestDb::Sqlite { dir: PathBuf::from_str("/nonexistent-taskbridge").expect("path") };
         std::mem::replace(&mut self._db, placeholder)
     }
 
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> Resp {
-        let mut req = self
-            .client
-            .request(method, format!("{}{}", self.base, path));
+    pub async fn request(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
         if let Some(key) = key {
             req = req.bearer_auth(key);
         }
@@ -212,11 +190,7 @@ impl TestApp {
         } else {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
         };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp { status, headers, body }
     }
 
     pub fn raw(&self) -> &reqwest::Client {
@@ -228,37 +202,28 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.request(Method::POST, path, Some(&self.key), Some(body))
-            .await
+        self.request(Method::POST, path, Some(&self.key), Some(body)).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
-        self.request(Method::PATCH, path, Some(&self.key), Some(body))
-            .await
+        self.request(Method::PATCH, path, Some(&self.key), Some(body)).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Resp {
-        self.request(Method::PUT, path, Some(&self.key), Some(body))
-            .await
+        self.request(Method::PUT, path, Some(&self.key), Some(body)).await
     }
 
     pub async fn delete(&self, path: &str) -> Resp {
-        self.request(Method::DELETE, path, Some(&self.key), None)
-            .await
+        self.request(Method::DELETE, path, Some(&self.key), None).await
     }
 
     /// The same client acting with another key.
     pub fn with_key(&self, key: &str) -> Caller<'_> {
-        Caller {
-            app: self,
-            key: key.to_string(),
-        }
+        Caller { app: self, key: key.to_string() }
     }
 
     pub async fn project(&self, name: &str) -> String {
-        let res = self
-            .post("/api/v1/projects", serde_json::json!({"name": name}))
-            .await;
+        let res = self.post("/api/v1/projects", serde_json::json!({"name": name})).await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
         res.id()
     }
@@ -297,17 +262,13 @@ macro_rules! both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
-                    .await
-                    .expect("sqlite");
+                let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await.expect("sqlite");
                 super::$name(app).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) =
-                    crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await
-                {
+                if let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await {
                     super::$name(app).await;
                 }
             }

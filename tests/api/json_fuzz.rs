@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use proptest::prelude::*;
 use serde_json::Value;
-use taskbridge::http::{AppState, Metrics};
+use taskbridge::http::AppState;
 use taskbridge::store::{Store, StoreOptions};
 use tower::ServiceExt;
 
@@ -14,9 +14,7 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
         ".{0,40}".prop_map(Value::String),
         prop_oneof![
             Just("todo"),
@@ -70,60 +68,25 @@ struct Harness {
 }
 
 fn harness() -> Harness {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let dir = std::env::temp_dir().join(format!("taskbridge-fuzz-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
     let key = "fuzz-admin-key-0123456789".to_string();
     let (router, task_path) = rt.block_on(async {
         let url = format!("sqlite://{}", dir.join("fuzz.db").display());
-        let store = Store::connect(&url, &StoreOptions::default())
-            .await
-            .expect("store");
+        let store = Store::connect(&url, &StoreOptions::default()).await.expect("store");
         store.bootstrap(Some(&key)).await.expect("bootstrap");
-        let router = taskbridge::http::app(
-            AppState {
-                store,
-                metrics: Metrics::new(),
-            },
-            64 * 1024,
-        );
-        let project = call(
-            &router,
-            &key,
-            "POST",
-            "/api/v1/projects",
-            br#"{"name":"fuzz"}"#.to_vec(),
-        )
-        .await
-        .1;
+        let router = taskbridge::http::app(AppState::with_defaults(store), 64 * 1024);
+        let project = call(&router, &key, "POST", "/api/v1/projects", br#"{"name":"fuzz"}"#.to_vec()).await.1;
         let project_id = project["id"].as_str().expect("project").to_string();
         let body = format!(r#"{{"project_id":"{project_id}","title":"t"}}"#).into_bytes();
         let task = call(&router, &key, "POST", "/api/v1/tasks", body).await.1;
-        (
-            router,
-            format!("/api/v1/tasks/{}", task["id"].as_str().expect("task")),
-        )
+        (router, format!("/api/v1/tasks/{}", task["id"].as_str().expect("task")))
     });
-    Harness {
-        rt,
-        router,
-        key,
-        task_path,
-        _dir: dir,
-    }
+    Harness { rt, router, key, task_path, _dir: dir }
 }
 
-async fn call(
-    router: &axum::Router,
-    key: &str,
-    method: &str,
-    path: &str,
-    body: Vec<u8>,
-) -> (StatusCode, Value) {
+async fn call(router: &axum::Router, key: &str, method: &str, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let req = Request::builder()
         .method(method)
         .uri(path)
@@ -133,23 +96,14 @@ async fn call(
         .expect("request");
     let res = router.clone().oneshot(req).await.expect("infallible");
     let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).expect("JSON answer")
-    };
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.expect("body");
+    let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON answer") };
     (status, value)
 }
 
 fn check(h: &Harness, method: &str, path: &str, body: Vec<u8>) -> Result<(), TestCaseError> {
     let (status, value) = h.rt.block_on(call(&h.router, &h.key, method, path, body));
-    prop_assert!(
-        status.as_u16() < 500,
-        "{method} {path} answered {status}: {value}"
-    );
+    prop_assert!(status.as_u16() < 500, "{method} {path} answered {status}: {value}");
     if !status.is_success() {
         prop_assert!(value["error"]["code"].is_string(), "{value}");
     }

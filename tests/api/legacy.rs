@@ -11,100 +11,40 @@ async fn legacy_routes_alias_the_tracker(app: TestApp) {
     let project = res.id();
     let list = app.get("/api/projects").await;
     assert_eq!(list.status, StatusCode::OK);
-    assert!(
-        list.body.is_array(),
-        "legacy lists are plain arrays: {}",
-        list.body
-    );
+    assert!(list.body.is_array(), "legacy lists are plain arrays: {}", list.body);
     assert_eq!(list.body[0]["id"], project.as_str());
-    let res = app
-        .put(
-            &format!("/api/projects/{project}"),
-            json!({"status": "completed"}),
-        )
-        .await;
+    let res = app.put(&format!("/api/projects/{project}"), json!({"status": "completed"})).await;
     assert_eq!(res.body["status"], "completed");
-    assert_eq!(
-        app.get(&format!("/api/projects/{project}")).await.body["name"],
-        "Legacy"
-    );
+    assert_eq!(app.get(&format!("/api/projects/{project}")).await.body["name"], "Legacy");
 
-    let res = app
-        .post(
-            "/api/tasks",
-            json!({"project_id": project, "title": "Old route", "assigned_to": "ana"}),
-        )
-        .await;
+    let res = app.post("/api/tasks", json!({"project_id": project, "title": "Old route", "assigned_to": "ana"})).await;
     assert_eq!(res.status, StatusCode::CREATED);
     let task = res.id();
-    app.post(
-        "/api/tasks",
-        json!({"project_id": project, "title": "Other", "status": "done"}),
-    )
-    .await;
-    let res = app
-        .get(&format!(
-            "/api/tasks?project_id={project}&status=todo&assigned_to=ana"
-        ))
-        .await;
+    app.post("/api/tasks", json!({"project_id": project, "title": "Other", "status": "done"})).await;
+    let res = app.get(&format!("/api/tasks?project_id={project}&status=todo&assigned_to=ana")).await;
     assert_eq!(res.body.as_array().map(Vec::len), Some(1));
     assert_eq!(res.body[0]["title"], "Old route");
     // The same task is visible through v1.
-    assert_eq!(
-        app.get(&format!("/api/v1/tasks/{task}")).await.body["title"],
-        "Old route"
-    );
+    assert_eq!(app.get(&format!("/api/v1/tasks/{task}")).await.body["title"], "Old route");
 
-    let res = app
-        .put(&format!("/api/tasks/{task}"), json!({"priority": "high"}))
-        .await;
+    let res = app.put(&format!("/api/tasks/{task}"), json!({"priority": "high"})).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body["priority"], "high");
-    let res = app
-        .patch(
-            &format!("/api/tasks/{task}/status"),
-            json!({"status": "done"}),
-        )
-        .await;
+    let res = app.patch(&format!("/api/tasks/{task}/status"), json!({"status": "done"})).await;
     assert_eq!(res.body["status"], "done");
 
-    let res = app
-        .post(
-            "/api/comments",
-            json!({"task_id": task, "content": "legacy comment"}),
-        )
-        .await;
+    let res = app.post("/api/comments", json!({"task_id": task, "content": "legacy comment"})).await;
     assert_eq!(res.status, StatusCode::CREATED);
     let comment = res.id();
     let res = app.get(&format!("/api/comments?task_id={task}")).await;
     assert_eq!(res.body.as_array().map(Vec::len), Some(1));
-    let res = app
-        .put(
-            &format!("/api/comments/{comment}"),
-            json!({"content": "edited"}),
-        )
-        .await;
+    let res = app.put(&format!("/api/comments/{comment}"), json!({"content": "edited"})).await;
     assert_eq!(res.body["content"], "edited");
-    assert_eq!(
-        app.get(&format!("/api/comments/{comment}")).await.body["content"],
-        "edited"
-    );
-    assert_eq!(
-        app.delete(&format!("/api/comments/{comment}")).await.status,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        app.delete(&format!("/api/tasks/{task}")).await.status,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        app.get(&format!("/api/tasks/{task}")).await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.delete(&format!("/api/projects/{project}")).await.status,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.get(&format!("/api/comments/{comment}")).await.body["content"], "edited");
+    assert_eq!(app.delete(&format!("/api/comments/{comment}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.delete(&format!("/api/tasks/{task}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&format!("/api/tasks/{task}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.delete(&format!("/api/projects/{project}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/projects").await.body, json!([]));
 }
 both_backends!(legacy_routes_alias_the_tracker);

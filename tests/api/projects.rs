@@ -5,7 +5,10 @@ use crate::helpers::{TestApp, both_backends};
 
 async fn projects_have_full_crud(app: TestApp) {
     let res = app
-        .post("/api/v1/projects", json!({"name": " Beta launch ", "description": "Ship the beta", "deadline": "2026-12-01"}))
+        .post(
+            "/api/v1/projects",
+            json!({"name": " Beta launch ", "description": "Ship the beta", "deadline": "2026-12-01"}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     let id = res.id();
@@ -17,12 +20,7 @@ async fn projects_have_full_crud(app: TestApp) {
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body["description"], "Ship the beta");
 
-    let res = app
-        .patch(
-            &format!("/api/v1/projects/{id}"),
-            json!({"status": "on_hold", "deadline": null}),
-        )
-        .await;
+    let res = app.patch(&format!("/api/v1/projects/{id}"), json!({"status": "on_hold", "deadline": null})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["status"], "on_hold");
     assert_eq!(res.body["deadline"], serde_json::Value::Null);
@@ -39,36 +37,14 @@ both_backends!(projects_have_full_crud);
 
 async fn deleting_a_project_deletes_its_tasks(app: TestApp) {
     let project = app.project("gone").await;
-    let task = app
-        .task(&project, json!({"title": "orphan?", "labels": ["x"]}))
-        .await;
-    let comment = app
-        .post(
-            "/api/v1/comments",
-            json!({"task_id": task["id"], "content": "hi"}),
-        )
-        .await;
+    let task = app.task(&project, json!({"title": "orphan?", "labels": ["x"]})).await;
+    let comment = app.post("/api/v1/comments", json!({"task_id": task["id"], "content": "hi"})).await;
+    assert_eq!(app.delete(&format!("/api/v1/projects/{project}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        app.delete(&format!("/api/v1/projects/{project}"))
-            .await
-            .status,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        app.get(&format!(
-            "/api/v1/tasks/{}",
-            task["id"].as_str().expect("id")
-        ))
-        .await
-        .status,
+        app.get(&format!("/api/v1/tasks/{}", task["id"].as_str().expect("id"))).await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(
-        app.get(&format!("/api/v1/comments/{}", comment.id()))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.get(&format!("/api/v1/comments/{}", comment.id())).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/api/v1/labels").await.body["items"], json!([]));
 }
 both_backends!(deleting_a_project_deletes_its_tasks);

@@ -9,48 +9,21 @@ async fn data_survives_a_restart(app: TestApp) {
     let backend = app.backend;
     let url = app.database_url.clone();
     let project = app.project("kept").await;
-    let task = app
-        .task(&project, json!({"title": "still here", "labels": ["l"]}))
-        .await;
+    let task = app.task(&project, json!({"title": "still here", "labels": ["l"]})).await;
     let db = app.stop().await;
 
     let again = spawn_on(db, url, backend).await;
-    let res = again
-        .get(&format!(
-            "/api/v1/tasks/{}",
-            task["id"].as_str().expect("id")
-        ))
-        .await;
-    assert_eq!(
-        res.status,
-        StatusCode::OK,
-        "the same key still works and the task is there"
-    );
+    let res = again.get(&format!("/api/v1/tasks/{}", task["id"].as_str().expect("id"))).await;
+    assert_eq!(res.status, StatusCode::OK, "the same key still works and the task is there");
     assert_eq!(res.body, task);
     // The default tenant was not created twice: still exactly one key.
-    assert_eq!(
-        again.get("/api/v1/api-keys").await.body["items"]
-            .as_array()
-            .map(Vec::len),
-        Some(1)
-    );
-    assert_eq!(
-        again
-            .request(Method::GET, "/ready", None, None)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(again.get("/api/v1/api-keys").await.body["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(again.request(Method::GET, "/ready", None, None).await.status, StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_survives_a_restart_sqlite() {
-    data_survives_a_restart(
-        crate::helpers::spawn_app(Backend::Sqlite)
-            .await
-            .expect("sqlite"),
-    )
-    .await;
+    data_survives_a_restart(crate::helpers::spawn_app(Backend::Sqlite).await.expect("sqlite")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,17 +47,9 @@ async fn instances_starting_together_bootstrap_once_postgres() {
     assert!(apps.iter().all(Result::is_ok), "every instance starts");
     let generated = apps
         .iter()
-        .filter(|a| {
-            !matches!(
-                a.as_ref().map(|a| a.bootstrap()),
-                Ok(taskbridge::store::Bootstrap::Existing)
-            )
-        })
+        .filter(|a| !matches!(a.as_ref().map(|a| a.bootstrap()), Ok(taskbridge::store::Bootstrap::Existing)))
         .count();
-    assert_eq!(
-        generated, 1,
-        "exactly one instance seeded the default tenant"
-    );
+    assert_eq!(generated, 1, "exactly one instance seeded the default tenant");
     drop(apps);
     drop(db);
 }

@@ -23,10 +23,7 @@ async fn tasks_have_full_crud(app: TestApp) {
 
     let got = app.get(&format!("/api/v1/tasks/{id}")).await;
     assert_eq!(got.status, StatusCode::OK);
-    assert_eq!(
-        got.body, res.body,
-        "a read returns exactly what the create answered"
-    );
+    assert_eq!(got.body, res.body, "a read returns exactly what the create answered");
 
     let res = app
         .patch(
@@ -43,71 +40,32 @@ async fn tasks_have_full_crud(app: TestApp) {
     assert_eq!(res.body["time_estimate"], 240, "fields left out stay");
     assert_eq!(res.body["labels"], json!(["auth"]));
 
-    let res = app
-        .patch(
-            &format!("/api/v1/tasks/{id}/status"),
-            json!({"status": "in_progress"}),
-        )
-        .await;
+    let res = app.patch(&format!("/api/v1/tasks/{id}/status"), json!({"status": "in_progress"})).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body["status"], "in_progress");
-    let res = app
-        .patch(
-            &format!("/api/v1/tasks/{id}/status"),
-            json!({"status": "closed"}),
-        )
-        .await;
+    let res = app.patch(&format!("/api/v1/tasks/{id}/status"), json!({"status": "closed"})).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        app.get(&format!("/api/v1/tasks/{id}")).await.body["status"],
-        "in_progress"
-    );
+    assert_eq!(app.get(&format!("/api/v1/tasks/{id}")).await.body["status"], "in_progress");
 
-    assert_eq!(
-        app.delete(&format!("/api/v1/tasks/{id}")).await.status,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        app.get(&format!("/api/v1/tasks/{id}")).await.status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.delete(&format!("/api/v1/tasks/{id}")).await.status,
-        StatusCode::NOT_FOUND
-    );
-    let res = app
-        .patch(
-            &format!("/api/v1/tasks/{id}/status"),
-            json!({"status": "done"}),
-        )
-        .await;
+    assert_eq!(app.delete(&format!("/api/v1/tasks/{id}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&format!("/api/v1/tasks/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.delete(&format!("/api/v1/tasks/{id}")).await.status, StatusCode::NOT_FOUND);
+    let res = app.patch(&format!("/api/v1/tasks/{id}/status"), json!({"status": "done"})).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
 }
 both_backends!(tasks_have_full_crud);
 
 async fn a_task_needs_an_existing_project(app: TestApp) {
-    let res = app
-        .post("/api/v1/tasks", json!({"project_id": "nope", "title": "x"}))
-        .await;
+    let res = app.post("/api/v1/tasks", json!({"project_id": "nope", "title": "x"})).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert_eq!(res.code(), "not_found");
-    assert!(
-        res.body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("project")
-    );
+    assert!(res.body["error"]["message"].as_str().unwrap_or_default().contains("project"));
     assert_eq!(app.get("/api/v1/tasks").await.body["items"], json!([]));
 }
 both_backends!(a_task_needs_an_existing_project);
 
 fn ids(res: &Value) -> Vec<String> {
-    res["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|t| t["title"].as_str().expect("title").to_string())
-        .collect()
+    res["items"].as_array().expect("items").iter().map(|t| t["title"].as_str().expect("title").to_string()).collect()
 }
 
 async fn task_lists_filter(app: TestApp) {
@@ -125,24 +83,13 @@ async fn task_lists_filter(app: TestApp) {
                          "assigned_to": "bo", "due_date": "2026-12-20"}),
     )
     .await;
-    app.task(&p1, json!({"title": "50% off banner", "status": "done", "priority": "low", "labels": ["ui", "bug"]})).await;
-    app.task(&p2, json!({"title": "Other project", "assigned_to": "ana"}))
+    app.task(&p1, json!({"title": "50% off banner", "status": "done", "priority": "low", "labels": ["ui", "bug"]}))
         .await;
+    app.task(&p2, json!({"title": "Other project", "assigned_to": "ana"})).await;
 
     let cases: &[(&str, &[&str])] = &[
-        (
-            "",
-            &[
-                "Fix login bug",
-                "Write docs",
-                "50% off banner",
-                "Other project",
-            ],
-        ),
-        (
-            "project_id=PROJECT1",
-            &["Fix login bug", "Write docs", "50% off banner"],
-        ),
+        ("", &["Fix login bug", "Write docs", "50% off banner", "Other project"]),
+        ("project_id=PROJECT1", &["Fix login bug", "Write docs", "50% off banner"]),
         ("status=todo", &["Fix login bug", "Other project"]),
         ("status=in_progress,done", &["Write docs", "50% off banner"]),
         ("assigned_to=ana", &["Fix login bug", "Other project"]),
@@ -196,11 +143,7 @@ async fn walk(app: &TestApp, sort: &str) -> Vec<String> {
         assert_eq!(res.status, StatusCode::OK, "{sort}: {}", res.body);
         let items = res.body["items"].as_array().expect("items");
         assert!(items.len() <= 2);
-        out.extend(
-            items
-                .iter()
-                .map(|t| t["title"].as_str().expect("title").to_string()),
-        );
+        out.extend(items.iter().map(|t| t["title"].as_str().expect("title").to_string()));
         match res.body["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => return out,
@@ -221,12 +164,7 @@ async fn every_sort_pages_through_all_tasks_in_order(app: TestApp) {
     ];
     let mut titles_by_id = Vec::new();
     for (title, priority, due) in specs {
-        let t = app
-            .task(
-                &p,
-                json!({"title": title, "priority": priority, "due_date": due}),
-            )
-            .await;
+        let t = app.task(&p, json!({"title": title, "priority": priority, "due_date": due})).await;
         titles_by_id.push(t["title"].as_str().expect("title").to_string());
     }
     let expected: &[(&str, &[&str])] = &[
@@ -246,11 +184,7 @@ async fn every_sort_pages_through_all_tasks_in_order(app: TestApp) {
     // A cursor belongs to its sort.
     let first = app.get("/api/v1/tasks?limit=2&sort=title").await;
     let cursor = first.body["next_cursor"].as_str().expect("more pages");
-    let res = app
-        .get(&format!(
-            "/api/v1/tasks?limit=2&sort=priority&cursor={cursor}"
-        ))
-        .await;
+    let res = app.get(&format!("/api/v1/tasks?limit=2&sort=priority&cursor={cursor}")).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
 }
 both_backends!(every_sort_pages_through_all_tasks_in_order);

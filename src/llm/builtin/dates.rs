@@ -92,27 +92,16 @@ fn words(text: &str) -> Vec<(usize, usize, String)> {
 }
 
 fn weekday(word: &str) -> Option<Weekday> {
-    WEEKDAYS
-        .iter()
-        .find(|(name, _)| *name == word)
-        .map(|(_, d)| *d)
+    WEEKDAYS.iter().find(|(name, _)| *name == word).map(|(_, d)| *d)
 }
 
 fn month(word: &str) -> Option<u32> {
     let word = word.trim_end_matches('.');
-    MONTHS
-        .iter()
-        .chain(std::iter::once(&DEC))
-        .find(|(name, _)| *name == word)
-        .map(|(_, m)| *m)
+    MONTHS.iter().chain(std::iter::once(&DEC)).find(|(name, _)| *name == word).map(|(_, m)| *m)
 }
 
 fn day_number(word: &str) -> Option<u32> {
-    let digits = word
-        .trim_end_matches("st")
-        .trim_end_matches("nd")
-        .trim_end_matches("rd")
-        .trim_end_matches("th");
+    let digits = word.trim_end_matches("st").trim_end_matches("nd").trim_end_matches("rd").trim_end_matches("th");
     digits.parse::<u32>().ok().filter(|d| (1..=31).contains(d))
 }
 
@@ -120,18 +109,12 @@ fn count(word: &str) -> Option<i64> {
     word.parse::<i64>()
         .ok()
         .filter(|n| (1..=365).contains(n))
-        .or_else(|| {
-            NUMBER_WORDS
-                .iter()
-                .find(|(w, _)| *w == word)
-                .map(|(_, n)| *n)
-        })
+        .or_else(|| NUMBER_WORDS.iter().find(|(w, _)| *w == word).map(|(_, n)| *n))
 }
 
 /// The first day strictly after `today` that falls on `day`.
 fn upcoming(today: NaiveDate, day: Weekday) -> NaiveDate {
-    let ahead =
-        (7 + day.num_days_from_monday() as i64 - today.weekday().num_days_from_monday() as i64) % 7;
+    let ahead = (7 + day.num_days_from_monday() as i64 - today.weekday().num_days_from_monday() as i64) % 7;
     today + Duration::days(if ahead == 0 { 7 } else { ahead })
 }
 
@@ -142,32 +125,19 @@ fn next_monday(today: NaiveDate) -> NaiveDate {
 
 /// This week's Friday, or today once it has passed.
 fn end_of_week(today: NaiveDate) -> NaiveDate {
-    let to_friday =
-        Weekday::Fri.num_days_from_monday() as i64 - today.weekday().num_days_from_monday() as i64;
-    if to_friday >= 0 {
-        today + Duration::days(to_friday)
-    } else {
-        today
-    }
+    let to_friday = Weekday::Fri.num_days_from_monday() as i64 - today.weekday().num_days_from_monday() as i64;
+    if to_friday >= 0 { today + Duration::days(to_friday) } else { today }
 }
 
 fn end_of_month(year: i32, month: u32) -> Option<NaiveDate> {
-    let (y, m) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
+    let (y, m) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
     NaiveDate::from_ymd_opt(y, m, 1).map(|d| d - Duration::days(1))
 }
 
 /// A month and day without a year: this year's, or next year's if already past.
 fn month_day(today: NaiveDate, month: u32, day: u32) -> Option<NaiveDate> {
     let this_year = NaiveDate::from_ymd_opt(today.year(), month, day)?;
-    if this_year >= today {
-        Some(this_year)
-    } else {
-        NaiveDate::from_ymd_opt(today.year() + 1, month, day)
-    }
+    if this_year >= today { Some(this_year) } else { NaiveDate::from_ymd_opt(today.year() + 1, month, day) }
 }
 
 const LEADS: [&str; 8] = ["by", "before", "on", "until", "till", "due", "for", "at"];
@@ -184,20 +154,15 @@ pub fn find(text: &str, today: NaiveDate) -> Option<Found> {
             "eom" => (end_of_month(today.year(), today.month()), 1),
             "end" if word(i + 1) == "of" => match word(i + 2) {
                 "day" | "today" => (Some(today), 3),
-                "week" | "the" if word(i + 2) == "week" || word(i + 3) == "week" => (
-                    Some(end_of_week(today)),
-                    if word(i + 2) == "the" { 4 } else { 3 },
-                ),
+                "week" | "the" if word(i + 2) == "week" || word(i + 3) == "week" => {
+                    (Some(end_of_week(today)), if word(i + 2) == "the" { 4 } else { 3 })
+                }
                 "month" => (end_of_month(today.year(), today.month()), 3),
                 "the" if word(i + 3) == "month" => (end_of_month(today.year(), today.month()), 4),
-                "next" if word(i + 3) == "week" => {
-                    (Some(next_monday(today) + Duration::days(4)), 4)
-                }
+                "next" if word(i + 3) == "week" => (Some(next_monday(today) + Duration::days(4)), 4),
                 _ => (None, 0),
             },
-            "day" if word(i + 1) == "after" && word(i + 2) == "tomorrow" => {
-                (Some(today + Duration::days(2)), 3)
-            }
+            "day" if word(i + 1) == "after" && word(i + 2) == "tomorrow" => (Some(today + Duration::days(2)), 3),
             "this" => match (word(i + 1), weekday(word(i + 1))) {
                 ("week", _) => (Some(end_of_week(today)), 2),
                 (_, Some(d)) => (Some(upcoming(today - Duration::days(1), d)), 2),
@@ -206,51 +171,35 @@ pub fn find(text: &str, today: NaiveDate) -> Option<Found> {
             "next" => match (word(i + 1), weekday(word(i + 1))) {
                 ("week", _) => (Some(next_monday(today) + Duration::days(4)), 2),
                 ("month", _) => {
-                    let (y, m) = if today.month() == 12 {
-                        (today.year() + 1, 1)
-                    } else {
-                        (today.year(), today.month() + 1)
-                    };
+                    let (y, m) =
+                        if today.month() == 12 { (today.year() + 1, 1) } else { (today.year(), today.month() + 1) };
                     (end_of_month(y, m), 2)
                 }
                 // The named day of next week.
-                (_, Some(d)) => (
-                    Some(next_monday(today) + Duration::days(d.num_days_from_monday() as i64)),
-                    2,
-                ),
+                (_, Some(d)) => (Some(next_monday(today) + Duration::days(d.num_days_from_monday() as i64)), 2),
                 _ => (None, 0),
             },
             "in" | "within" => match (count(word(i + 1)), word(i + 2)) {
                 (Some(n), "day" | "days") => (Some(today + Duration::days(n)), 3),
                 (Some(n), "week" | "weeks") => (Some(today + Duration::days(7 * n)), 3),
-                (Some(n), "month" | "months") => {
-                    (today.checked_add_months(chrono::Months::new(n as u32)), 3)
-                }
+                (Some(n), "month" | "months") => (today.checked_add_months(chrono::Months::new(n as u32)), 3),
                 _ => (None, 0),
             },
             other => {
-                if let Some(d) = weekday(other)
-                    .filter(|_| other.len() > 3 || i > 0 && LEADS.contains(&word(i - 1)))
-                {
+                if let Some(d) = weekday(other).filter(|_| other.len() > 3 || i > 0 && LEADS.contains(&word(i - 1))) {
                     (Some(upcoming(today, d)), 1)
                 } else if let Ok(d) = NaiveDate::parse_from_str(other, "%Y-%m-%d") {
                     (Some(d), 1)
                 } else if let (Some(m), Some(d)) = (month(other), day_number(word(i + 1))) {
                     // "Dec 3", "December 3rd", optionally followed by a year.
-                    match word(i + 2)
-                        .parse::<i32>()
-                        .ok()
-                        .filter(|y| (2000..=2100).contains(y))
-                    {
+                    match word(i + 2).parse::<i32>().ok().filter(|y| (2000..=2100).contains(y)) {
                         Some(y) => (NaiveDate::from_ymd_opt(y, m, d), 3),
                         None => (month_day(today, m, d), 2),
                     }
                 } else if let (Some(d), Some(m)) = (day_number(other), month(word(i + 1))) {
                     // "3 Dec", "3rd December".
                     (month_day(today, m, d), 2)
-                } else if let (Some(d), "of", Some(m)) =
-                    (day_number(other), word(i + 1), month(word(i + 2)))
-                {
+                } else if let (Some(d), "of", Some(m)) = (day_number(other), word(i + 1), month(word(i + 2))) {
                     (month_day(today, m, d), 3)
                 } else {
                     (None, 0)
@@ -258,16 +207,9 @@ pub fn find(text: &str, today: NaiveDate) -> Option<Found> {
             }
         };
         if let Some(date) = date {
-            let start_word = if i > 0 && LEADS.contains(&word(i - 1)) {
-                i - 1
-            } else {
-                i
-            };
+            let start_word = if i > 0 && LEADS.contains(&word(i - 1)) { i - 1 } else { i };
             let end_word = i + len - 1;
-            return Some(Found {
-                date,
-                span: (w[start_word].0, w[end_word.min(w.len() - 1)].1),
-            });
+            return Some(Found { date, span: (w[start_word].0, w[end_word.min(w.len() - 1)].1) });
         }
     }
     None
@@ -291,10 +233,7 @@ mod tests {
         assert_eq!(due("fix it today").as_deref(), Some("2026-11-22"));
         assert_eq!(due("needed by EOD").as_deref(), Some("2026-11-22"));
         assert_eq!(due("by end of day please").as_deref(), Some("2026-11-22"));
-        assert_eq!(
-            due("tomorrow would be great").as_deref(),
-            Some("2026-11-23")
-        );
+        assert_eq!(due("tomorrow would be great").as_deref(), Some("2026-11-23"));
         assert_eq!(due("the day after tomorrow").as_deref(), Some("2026-11-24"));
         assert_eq!(due("in 3 days").as_deref(), Some("2026-11-25"));
         assert_eq!(due("within two weeks").as_deref(), Some("2026-12-06"));
@@ -303,10 +242,7 @@ mod tests {
 
     #[test]
     fn weekdays_and_weeks() {
-        assert_eq!(
-            due("before Friday, it's blocking").as_deref(),
-            Some("2026-11-27")
-        );
+        assert_eq!(due("before Friday, it's blocking").as_deref(), Some("2026-11-27"));
         assert_eq!(due("by fri").as_deref(), Some("2026-11-27"));
         assert_eq!(due("next week").as_deref(), Some("2026-11-27"));
         assert_eq!(due("next Tuesday").as_deref(), Some("2026-11-24"));

@@ -49,10 +49,7 @@ fn description(r: &DraftRequest) -> String {
         said.push_str(&format!(" in {channel}"));
     }
     said.push_str(&format!(" via {}", r.source));
-    said.push_str(&format!(
-        " on {}",
-        r.received_at.format("%Y-%m-%d %H:%M UTC")
-    ));
+    said.push_str(&format!(" on {}", r.received_at.format("%Y-%m-%d %H:%M UTC")));
     out.push_str(&said);
     out.push('.');
     if let Some(link) = &r.link {
@@ -110,14 +107,8 @@ pub fn priority(text: &str) -> Priority {
 /// True when `phrase` occurs in `haystack` bounded by non-alphanumerics.
 fn contains_phrase(haystack: &str, phrase: &str) -> bool {
     haystack.match_indices(phrase).any(|(i, _)| {
-        let before = haystack[..i]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        let after = haystack[i + phrase.len()..]
-            .chars()
-            .next()
-            .is_none_or(|c| !c.is_alphanumeric());
+        let before = haystack[..i].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        let after = haystack[i + phrase.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric());
         before && after
     })
 }
@@ -159,104 +150,38 @@ const LABELS: [(&str, &[&str]); 8] = [
             "csrf",
         ],
     ),
-    (
-        "frontend",
-        &[
-            "ui", "ux", "css", "button", "page", "layout", "frontend", "design", "screen", "modal",
-        ],
-    ),
-    (
-        "backend",
-        &[
-            "api",
-            "database",
-            "db",
-            "server",
-            "backend",
-            "endpoint",
-            "migration",
-            "query",
-            "sql",
-        ],
-    ),
-    (
-        "performance",
-        &[
-            "slow",
-            "performance",
-            "latency",
-            "timeout",
-            "memory",
-            "cpu",
-            "speed",
-        ],
-    ),
+    ("frontend", &["ui", "ux", "css", "button", "page", "layout", "frontend", "design", "screen", "modal"]),
+    ("backend", &["api", "database", "db", "server", "backend", "endpoint", "migration", "query", "sql"]),
+    ("performance", &["slow", "performance", "latency", "timeout", "memory", "cpu", "speed"]),
     (
         "infrastructure",
-        &[
-            "deploy",
-            "deployment",
-            "ci",
-            "pipeline",
-            "kubernetes",
-            "docker",
-            "infra",
-            "outage",
-            "dns",
-            "certificate",
-        ],
+        &["deploy", "deployment", "ci", "pipeline", "kubernetes", "docker", "infra", "outage", "dns", "certificate"],
     ),
-    (
-        "documentation",
-        &["docs", "documentation", "readme", "guide", "tutorial"],
-    ),
-    (
-        "feature",
-        &["feature", "add", "support", "implement", "new", "introduce"],
-    ),
+    ("documentation", &["docs", "documentation", "readme", "guide", "tutorial"]),
+    ("feature", &["feature", "add", "support", "implement", "new", "introduce"]),
 ];
 
 /// Labels from a keyword map over the message's words, in the map's order.
 pub fn labels(text: &str) -> Vec<String> {
     let lower = text.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> =
+        lower.split(|c: char| !(c.is_alphanumeric() || c == '\'')).filter(|w| !w.is_empty()).collect();
     let mut out: Vec<String> = LABELS
         .iter()
-        .filter(|(_, keys)| {
-            keys.iter().any(|k| {
-                if k.contains(' ') {
-                    lower.contains(k)
-                } else {
-                    words.contains(k)
-                }
-            })
-        })
+        .filter(|(_, keys)| keys.iter().any(|k| if k.contains(' ') { lower.contains(k) } else { words.contains(k) }))
         .map(|(label, _)| label.to_string())
         .collect();
     out.sort();
     out
 }
 
-const NOT_PEOPLE: [&str; 7] = [
-    "here",
-    "channel",
-    "everyone",
-    "all",
-    "taskbridge",
-    "bot",
-    "team",
-];
+const NOT_PEOPLE: [&str; 7] = ["here", "channel", "everyone", "all", "taskbridge", "bot", "team"];
 
 /// The first @mention that names a person.
 pub fn assignee(text: &str) -> Option<String> {
     text.split_whitespace()
         .filter_map(|w| w.strip_prefix('@'))
-        .map(|w| {
-            w.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
-        })
+        .map(|w| w.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.')))
         .map(|w| w.trim_end_matches('.'))
         .find(|w| !w.is_empty() && !NOT_PEOPLE.contains(&w.to_lowercase().as_str()))
         .map(str::to_string)
@@ -273,34 +198,20 @@ mod tests {
             author: Some("ana".into()),
             channel: Some("#beta".into()),
             source: "slack".into(),
-            received_at: chrono::Utc
-                .with_ymd_and_hms(2026, 11, 22, 9, 30, 0)
-                .single()
-                .expect("time"),
+            received_at: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 30, 0).single().expect("time"),
             link: Some("https://chat.example/t/1".into()),
         }
     }
 
     #[test]
     fn the_issue_example_becomes_a_good_task() {
-        let d = draft(&request(
-            "we need OAuth2 login on the platform before Friday, it's blocking the beta",
-        ));
+        let d = draft(&request("we need OAuth2 login on the platform before Friday, it's blocking the beta"));
         assert_eq!(d.title, "Add OAuth2 login on the platform");
         assert_eq!(d.priority, Priority::High);
-        assert_eq!(
-            d.due_date.map(|d| d.to_string()).as_deref(),
-            Some("2026-11-27")
-        );
+        assert_eq!(d.due_date.map(|d| d.to_string()).as_deref(), Some("2026-11-27"));
         assert!(d.labels.contains(&"security".to_string()), "{:?}", d.labels);
-        assert!(
-            d.description
-                .starts_with("we need OAuth2 login on the platform before Friday")
-        );
-        assert!(
-            d.description
-                .contains("Requested by ana in #beta via slack on 2026-11-22 09:30 UTC.")
-        );
+        assert!(d.description.starts_with("we need OAuth2 login on the platform before Friday"));
+        assert!(d.description.contains("Requested by ana in #beta via slack on 2026-11-22 09:30 UTC."));
         assert!(d.description.contains("https://chat.example/t/1"));
     }
 
@@ -315,10 +226,7 @@ mod tests {
 
     #[test]
     fn assignees_come_from_mentions() {
-        assert_eq!(
-            assignee("@taskbridge can @maria.lopez fix this?").as_deref(),
-            Some("maria.lopez")
-        );
+        assert_eq!(assignee("@taskbridge can @maria.lopez fix this?").as_deref(), Some("maria.lopez"));
         assert_eq!(assignee("@here anyone?"), None);
         assert_eq!(assignee("no mention"), None);
     }
@@ -326,10 +234,7 @@ mod tests {
     #[test]
     fn labels_come_from_keywords() {
         assert_eq!(labels("The API is slow"), vec!["backend", "performance"]);
-        assert_eq!(
-            labels("login page crashes"),
-            vec!["bug", "frontend", "security"]
-        );
+        assert_eq!(labels("login page crashes"), vec!["bug", "frontend", "security"]);
         assert!(labels("lunch on friday").is_empty());
     }
 }

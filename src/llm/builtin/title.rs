@@ -138,11 +138,7 @@ pub fn title(text: &str, due_span: Option<(usize, usize)>) -> String {
     if let Some((s, e)) = due_span.filter(|(s, e)| s < e && *e <= text.len()) {
         text.replace_range(s..e, " ");
     }
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     let mut s = first_clause(&strip_mentions_and_greetings(line));
     let (rest, thing) = strip_lead_in(&s);
     s = rest;
@@ -150,10 +146,7 @@ pub fn title(text: &str, due_span: Option<(usize, usize)>) -> String {
     let lower = s.to_lowercase();
     if let Some(broken) = BROKEN.iter().find(|b| lower.contains(*b)) {
         let at = lower.find(broken).unwrap_or(0);
-        let subject = s[..at]
-            .trim()
-            .trim_start_matches("the ")
-            .trim_start_matches("The ");
+        let subject = s[..at].trim().trim_start_matches("the ").trim_start_matches("The ");
         let rest = s[at + broken.len()..].trim();
         if !subject.is_empty() {
             s = format!("Fix {subject} {rest}");
@@ -204,19 +197,12 @@ fn strip_mentions_and_greetings(s: &str) -> String {
     loop {
         let before = rest;
         if let Some(after) = rest.strip_prefix('@') {
-            rest = after
-                .split_once(char::is_whitespace)
-                .map(|(_, r)| r)
-                .unwrap_or("")
-                .trim_start();
+            rest = after.split_once(char::is_whitespace).map(|(_, r)| r).unwrap_or("").trim_start();
         }
         let lower = rest.to_lowercase();
         for g in GREETINGS {
-            if lower.starts_with(g) && lower[g.len()..].starts_with(|c: char| !c.is_alphanumeric())
-            {
-                rest = rest[g.len()..]
-                    .trim_start_matches(|c: char| !c.is_alphanumeric() && c != '@')
-                    .trim_start();
+            if lower.starts_with(g) && lower[g.len()..].starts_with(|c: char| !c.is_alphanumeric()) {
+                rest = rest[g.len()..].trim_start_matches(|c: char| !c.is_alphanumeric() && c != '@').trim_start();
                 break;
             }
         }
@@ -231,14 +217,13 @@ fn strip_lead_in(s: &str) -> (String, bool) {
     let mut thing = false;
     loop {
         let lower = rest.to_lowercase();
-        let Some((lead, is_thing)) = LEAD_INS.iter().find(|(l, _)| {
-            lower.starts_with(l) && lower[l.len()..].starts_with(|c: char| !c.is_alphanumeric())
-        }) else {
+        let Some((lead, is_thing)) = LEAD_INS
+            .iter()
+            .find(|(l, _)| lower.starts_with(l) && lower[l.len()..].starts_with(|c: char| !c.is_alphanumeric()))
+        else {
             break;
         };
-        rest = rest[lead.len()..]
-            .trim_start_matches(|c: char| c == ',' || c.is_whitespace())
-            .to_string();
+        rest = rest[lead.len()..].trim_start_matches(|c: char| c == ',' || c.is_whitespace()).to_string();
         thing = *is_thing;
         // "we need someone to …", "we need to …"
         for filler in ["someone to ", "somebody to ", "to "] {
@@ -255,21 +240,10 @@ fn strip_trailing_noise(s: &str) -> String {
     let mut rest = s.trim().to_string();
     loop {
         let before = rest.clone();
-        rest = rest
-            .trim_end_matches(|c: char| !c.is_alphanumeric() && !")]\"'%".contains(c))
-            .to_string();
+        rest = rest.trim_end_matches(|c: char| !c.is_alphanumeric() && !")]\"'%".contains(c)).to_string();
         let lower = rest.to_lowercase();
-        for noise in [
-            " please",
-            " pls",
-            " thanks",
-            " thank you",
-            " thx",
-            " asap",
-            " urgently",
-            " if possible",
-            " too",
-        ] {
+        for noise in [" please", " pls", " thanks", " thank you", " thx", " asap", " urgently", " if possible", " too"]
+        {
             if lower.ends_with(noise) {
                 rest.truncate(rest.len() - noise.len());
             }
@@ -315,11 +289,8 @@ mod tests {
     use super::*;
 
     fn t(text: &str) -> String {
-        let span = super::super::dates::find(
-            text,
-            chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"),
-        )
-        .map(|f| f.span);
+        let span = super::super::dates::find(text, chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"))
+            .map(|f| f.span);
         title(text, span)
     }
 
@@ -333,18 +304,9 @@ mod tests {
             t("@taskbridge we need to migrate the billing DB to Postgres 16"),
             "Migrate the billing DB to Postgres 16"
         );
-        assert_eq!(
-            t("hey @bo could you review the onboarding copy thanks!"),
-            "Review the onboarding copy"
-        );
-        assert_eq!(
-            t("we need someone to look into the flaky CI job"),
-            "Look into the flaky CI job"
-        );
-        assert_eq!(
-            t("Good morning! Please add dark mode to settings."),
-            "Add dark mode to settings"
-        );
+        assert_eq!(t("hey @bo could you review the onboarding copy thanks!"), "Review the onboarding copy");
+        assert_eq!(t("we need someone to look into the flaky CI job"), "Look into the flaky CI job");
+        assert_eq!(t("Good morning! Please add dark mode to settings."), "Add dark mode to settings");
     }
 
     #[test]
@@ -353,23 +315,14 @@ mod tests {
             t("we need OAuth2 login on the platform before Friday, it's blocking the beta"),
             "Add OAuth2 login on the platform"
         );
-        assert_eq!(
-            t("The export button is broken on Safari"),
-            "Fix export button on Safari"
-        );
-        assert_eq!(
-            t("i need a CSV export of invoices by tomorrow"),
-            "Add a CSV export of invoices"
-        );
+        assert_eq!(t("The export button is broken on Safari"), "Fix export button on Safari");
+        assert_eq!(t("i need a CSV export of invoices by tomorrow"), "Add a CSV export of invoices");
     }
 
     #[test]
     fn deadlines_and_chatter_leave_the_title() {
         assert_eq!(t("Renew the domain by Dec 3 please!!"), "Renew the domain");
-        assert_eq!(
-            t("update pricing page asap. Marketing is waiting."),
-            "Update pricing page"
-        );
+        assert_eq!(t("update pricing page asap. Marketing is waiting."), "Update pricing page");
     }
 
     #[test]

@@ -1,0 +1,60 @@
+//! `/api/v1/jobs`: the queue, visible and replayable.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody, NotFoundExt};
+use super::extract::{ApiPath, ApiQuery};
+use super::pages::{JobPage, paginate};
+use crate::domain::DomainError;
+use crate::domain::list::{PageParams, id_cursor};
+use crate::domain::tenant::Caller;
+use crate::jobs::{Job, JobStatus};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobListParams {
+    /// `queued`, `running`, `succeeded`, `failed` or `dead`.
+    pub status: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobListParams),
+    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
+pub async fn list_jobs(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<JobListParams>,
+) -> Result<Json<JobPage>, ApiError> {
+    let status = match params.status.as_deref().filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(JobStatus::parse(v).ok_or_else(|| {
+            ApiError::invalid_query(DomainError::invalid(
+                "status",
+                format!("{v:?} is not one of queued, running, succeeded, failed, dead"),
+            ))
+        })?),
+    };
+    let page = PageParams { limit: params.limit, cursor: params.cursor }.validate().map_err(ApiError::invalid_query)?;
+    let items = s.store.list_jobs(&caller.tenant_id, status, &page).await?;
+    Ok(Json(JobPage::new(paginate(items, page.limit, |j| id_cursor(&j.id)))))
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "jobs",
+    responses((status = 200, description = "Queued again to run now", body = Job), (status = 404, body = ErrorBody),
+              (status = 409, description = "Only failed or dead jobs can be retried", body = ErrorBody)))]
+pub async fn retry_job(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Job>, ApiError> {
+    let job = s.store.retry_job(&caller.tenant_id, &id).await.or_not_found("job")?;
+    s.wake_workers.notify_one();
+    Ok(Json(job))
+}

@@ -1,0 +1,69 @@
+//! `/api/v1/messages`: requests in, outcomes out.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody, NotFoundExt};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::domain::message::{Message, NewMessageInput};
+use crate::domain::tenant::Caller;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitParams {
+    /// Wait (bounded by the server's limit) for the outcome instead of answering at once.
+    #[serde(default)]
+    pub wait: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/messages", tag = "messages", request_body = NewMessageInput, params(WaitParams),
+    responses(
+        (status = 202, description = "Accepted: persisted and queued, before any model call", body = Message),
+        (status = 200, description = "With wait=true: processed, with its outcome", body = Message),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create_message(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<WaitParams>,
+    ApiJson(input): ApiJson<NewMessageInput>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let new = input.validate()?;
+    let message = s.intake.accept(&caller.tenant_id, &new).await.or_not_found("project")?;
+    s.wake_workers.notify_one();
+    if !params.wait {
+        return Ok((StatusCode::ACCEPTED, Json(message)));
+    }
+    let message = wait_for_outcome(&s, &caller.tenant_id, message).await?;
+    let status = if message.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok((status, Json(message)))
+}
+
+/// Polls until the message has its outcome or the wait limit passes. Polling the store
+/// (rather than waiting on this instance) sees an outcome written by any instance.
+async fn wait_for_outcome(s: &AppState, tenant_id: &str, mut message: Message) -> Result<Message, ApiError> {
+    let deadline = tokio::time::Instant::now() + s.message_wait;
+    let mut pause = Duration::from_millis(10);
+    while !message.status.is_final() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+        message = s.store.get_message(tenant_id, &message.id).await.or_not_found("message")?;
+    }
+    Ok(message)
+}
+
+#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages",
+    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
+pub async fn get_message(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Message>, ApiError> {
+    Ok(Json(s.store.get_message(&caller.tenant_id, &id).await.or_not_found("message")?))
+}
