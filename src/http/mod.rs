@@ -153,11 +153,8 @@ fn request_span(req: &Request) -> tracing::Span {
 /// Answers 413 at once when the declared length is over the limit, before reading a byte
 /// of the body; bodies without a length are cut off while they are read.
 async fn refuse_declared_oversize(req: Request, next: middleware::Next, limit: usize) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
         return ApiError::PayloadTooLarge(limit).into_response();
     }

@@ -1,0 +1,184 @@
+//! The durable queue on both backends: claims, leases, retries, dead letters.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use taskbridge::domain::tenant::DEFAULT_TENANT_ID as TENANT;
+use taskbridge::jobs::{JobError, JobStatus, NewJob, Registry, WorkerOptions, Workers};
+use taskbridge::store::{Store, StoreOptions};
+
+use crate::helpers::{Backend, TestDb};
+
+async fn store(backend: Backend) -> Option<(TestDb, Store)> {
+    let (db, url) = TestDb::create(backend).await?;
+    let store = Store::connect(&url, &StoreOptions::default()).await.expect("store");
+    store.bootstrap(Some("jobs-test-admin-key-123456")).await.expect("bootstrap");
+    Some((db, store))
+}
+
+fn fast(concurrency: usize) -> WorkerOptions {
+    WorkerOptions { concurrency, lease: Duration::from_secs(30), poll_interval: Duration::from_millis(20) }
+}
+
+async fn wait_for(store: &Store, id: &str, status: JobStatus) -> taskbridge::jobs::Job {
+    for _ in 0..400 {
+        let job = store.get_job(TENANT, id).await.expect("job");
+        if job.status == status {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("job {id} never reached {status:?}: {:?}", store.get_job(TENANT, id).await);
+}
+
+async fn job_id(store: &Store, key: &str) -> String {
+    let page = taskbridge::domain::list::Page::first(200);
+    let jobs = store.list_jobs(TENANT, None, &page).await.expect("list");
+    jobs.into_iter().find(|j| j.idempotency_key == key).expect("enqueued").id
+}
+
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (db, store) = super::store(crate::helpers::Backend::Sqlite).await.expect("sqlite");
+                super::$name(store).await;
+                drop(db);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some((db, store)) = super::store(crate::helpers::Backend::Postgres).await {
+                    super::$name(store).await;
+                    drop(db);
+                }
+            }
+        }
+    };
+}
+
+async fn enqueueing_is_idempotent(store: Store) {
+    let job = NewJob::new("test.noop", "same-key", json!({"n": 1}));
+    assert!(store.enqueue(TENANT, &job).await.expect("first"));
+    assert!(!store.enqueue(TENANT, &job).await.expect("second"));
+    let jobs = store.list_jobs(TENANT, None, &taskbridge::domain::list::Page::first(50)).await.expect("list");
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].status, JobStatus::Queued);
+}
+on_both!(enqueueing_is_idempotent);
+
+async fn concurrent_claims_never_hand_out_a_job_twice(store: Store) {
+    for i in 0..120 {
+        store.enqueue(TENANT, &NewJob::new("test.noop", format!("k{i}"), json!({}))).await.expect("enqueue");
+    }
+    let mut claimers = Vec::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        claimers.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(job) = store.claim_job(Duration::from_secs(60)).await.expect("claim") {
+                got.push(job.id);
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for c in claimers {
+        all.extend(c.await.expect("claimer"));
+    }
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 120, "every job claimed");
+    assert_eq!(unique.len(), 120, "no job claimed twice");
+}
+on_both!(concurrent_claims_never_hand_out_a_job_twice);
+
+async fn an_expired_lease_lets_another_worker_take_over(store: Store) {
+    store.enqueue(TENANT, &NewJob::new("test.noop", "lease", json!({}))).await.expect("enqueue");
+    let first = store.claim_job(Duration::from_millis(300)).await.expect("claim").expect("job");
+    assert_eq!(first.attempts, 1);
+    assert!(store.claim_job(Duration::from_secs(60)).await.expect("claim").is_none(), "leased");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = store.claim_job(Duration::from_secs(60)).await.expect("claim").expect("taken over");
+    assert_eq!(second.id, first.id);
+    assert_eq!(second.attempts, 2);
+    // The first worker, back from the dead, can no longer settle it.
+    assert!(!store.complete_job(&first).await.expect("complete"));
+    assert!(store.complete_job(&second).await.expect("complete"));
+    assert_eq!(store.get_job(TENANT, &first.id).await.expect("job").status, JobStatus::Succeeded);
+}
+on_both!(an_expired_lease_lets_another_worker_take_over);
+
+async fn failures_retry_with_backoff_then_die(store: Store) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut registry = Registry::default();
+    let counter = runs.clone();
+    registry.register("test.flaky", move |_ctx| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Err(JobError::Retry("remote said 500".into()))
+        }
+    });
+    let mut job = NewJob::new("test.flaky", "flaky", json!({}));
+    job.max_attempts = 2;
+    store.enqueue(TENANT, &job).await.expect("enqueue");
+    let id = job_id(&store, "flaky").await;
+    let workers = Workers::start(store.clone(), registry, fast(2));
+
+    let failed = wait_for(&store, &id, JobStatus::Failed).await;
+    assert_eq!(failed.attempts, 1);
+    assert_eq!(failed.last_error.as_deref(), Some("remote said 500"));
+    assert!(failed.run_at > failed.updated_at, "the retry waits for its backoff");
+    let dead = wait_for(&store, &id, JobStatus::Dead).await;
+    assert_eq!(dead.attempts, 2);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+
+    // A person can replay it.
+    let replayed = store.retry_job(TENANT, &id).await.expect("retry");
+    assert_eq!(replayed.status, JobStatus::Queued);
+    assert_eq!(replayed.attempts, 0);
+    wait_for(&store, &id, JobStatus::Failed).await;
+    workers.shutdown().await;
+}
+on_both!(failures_retry_with_backoff_then_die);
+
+async fn retry_after_and_permanent_errors(store: Store) {
+    let mut registry = Registry::default();
+    registry.register("test.throttled", |_ctx| async {
+        Err(JobError::RetryAfter { after: Duration::from_secs(120), message: "429 Too Many Requests".into() })
+    });
+    registry.register("test.invalid", |_ctx| async { Err(JobError::Permanent("field 'summary' is required".into())) });
+    registry.register("test.panics", |_ctx| async {
+        if Some(1).is_some() {
+            panic!("handler bug");
+        }
+        Ok(())
+    });
+    registry.register("test.ok", |ctx| async move {
+        assert_eq!(ctx.job.payload["n"], 7);
+        Ok(())
+    });
+    for (kind, key) in [("test.throttled", "t"), ("test.invalid", "i"), ("test.panics", "p"), ("test.ok", "o")] {
+        store.enqueue(TENANT, &NewJob::new(kind, key, json!({"n": 7}))).await.expect("enqueue");
+    }
+    store.enqueue(TENANT, &NewJob::new("test.unknown", "u", json!({}))).await.expect("enqueue");
+    let workers = Workers::start(store.clone(), registry, fast(2));
+
+    let throttled = wait_for(&store, &job_id(&store, "t").await, JobStatus::Failed).await;
+    let wait = throttled.run_at - throttled.updated_at;
+    assert!(wait >= chrono::Duration::seconds(119) && wait <= chrono::Duration::seconds(121), "{wait}");
+    let invalid = wait_for(&store, &job_id(&store, "i").await, JobStatus::Dead).await;
+    assert_eq!(invalid.attempts, 1);
+    assert_eq!(invalid.last_error.as_deref(), Some("field 'summary' is required"));
+    let panicked = wait_for(&store, &job_id(&store, "p").await, JobStatus::Failed).await;
+    assert!(panicked.last_error.unwrap_or_default().contains("panicked"));
+    wait_for(&store, &job_id(&store, "o").await, JobStatus::Succeeded).await;
+    let unknown = wait_for(&store, &job_id(&store, "u").await, JobStatus::Dead).await;
+    assert!(unknown.last_error.unwrap_or_default().contains("no handler"));
+    workers.shutdown().await;
+}
+on_both!(retry_after_and_permanent_errors);
