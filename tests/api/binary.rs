@@ -1,6 +1,7 @@
 //! The real binary: first start prints a generated key once, logs are JSON lines with
 //! request ids and without secrets, SIGTERM stops it cleanly.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -171,4 +172,153 @@ fn an_unreachable_database_fails_start_up_with_a_clear_message() {
         .expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database url"));
+}
+
+const REQUESTS: [&str; 30] = [
+    "Renew the TLS certificate of the status page",
+    "Add OAuth2 login to the customer portal",
+    "Translate the pricing page into German",
+    "Investigate slow invoice exports",
+    "Book a venue for the March offsite",
+    "Upgrade PostgreSQL on the analytics cluster",
+    "Write onboarding docs for new support agents",
+    "Fix the broken avatar upload on iOS",
+    "Archive last year's marketing assets",
+    "Set up alerting for queue depth",
+    "Replace the office printer toner",
+    "Review the vendor security questionnaire",
+    "Design a dark theme for the dashboard",
+    "Migrate cron jobs to the scheduler",
+    "Prepare the quarterly board deck",
+    "Rotate the Stripe API credentials",
+    "Clean up stale feature flags",
+    "Order laptops for the two new hires",
+    "Document the incident from Tuesday night",
+    "Add CSV import for contacts",
+    "Tune autoscaling for the web tier",
+    "Organise the team lunch on Friday",
+    "Audit admin permissions in Jira",
+    "Localise push notifications for Spain",
+    "Refactor the billing webhook handler",
+    "Publish the API changelog",
+    "Negotiate the CDN contract renewal",
+    "Reduce Docker image size for workers",
+    "Schedule penetration testing with the auditors",
+    "Create a FAQ page about refunds",
+];
+
+async fn json_of(res: reqwest::Response) -> Value {
+    res.json().await.expect("json")
+}
+
+/// Kills the service with SIGKILL at varying moments after messages were accepted, starts
+/// it again, and checks that every accepted message ends with exactly one outcome and at
+/// most one task.
+async fn crash_and_restart(database_url: &str) {
+    let dir = std::env::temp_dir().join(format!("taskbridge-crash-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = "crash-test-admin-key-0123456789";
+    let env = [
+        ("TASKBRIDGE_API_KEY", key),
+        ("TASKBRIDGE_DATABASE_URL", database_url),
+        ("TASKBRIDGE_JOB_LEASE_SECS", "1"),
+        ("TASKBRIDGE_JOB_POLL_MS", "50"),
+        ("TASKBRIDGE_LOG", "warn"),
+    ];
+    let client = reqwest::Client::new();
+    let mut running = start(&dir, &env);
+    running.wait_healthy().await;
+    let project = json_of(
+        client
+            .post(format!("{}/api/v1/projects", running.base))
+            .bearer_auth(key)
+            .json(&serde_json::json!({"name": "crash"}))
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await["id"]
+        .as_str()
+        .expect("project")
+        .to_string();
+
+    let mut accepted = Vec::new();
+    for (round, texts) in REQUESTS.chunks(5).enumerate() {
+        for text in texts {
+            let res = client
+                .post(format!("{}/api/v1/messages", running.base))
+                .bearer_auth(key)
+                .json(&serde_json::json!({"project_id": project, "text": text}))
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(res.status(), 202);
+            accepted.push(json_of(res).await["id"].as_str().expect("id").to_string());
+        }
+        // Die at a different moment each round: at once, or while jobs are running.
+        std::thread::sleep(Duration::from_millis((round as u64 * 7) % 30));
+        running.child.kill().expect("SIGKILL");
+        let _ = running.child.wait();
+        running = start(&dir, &env);
+        running.wait_healthy().await;
+    }
+
+    // After the last restart every message reaches its outcome (leases of killed workers expire).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut task_ids = HashSet::new();
+    for id in &accepted {
+        loop {
+            let m = json_of(
+                client
+                    .get(format!("{}/api/v1/messages/{id}", running.base))
+                    .bearer_auth(key)
+                    .send()
+                    .await
+                    .expect("sent"),
+            )
+            .await;
+            match m["status"].as_str() {
+                Some("created") => {
+                    assert!(task_ids.insert(m["task_id"].as_str().expect("task").to_string()), "one task per message");
+                    break;
+                }
+                Some(other) if other != "queued" && other != "processing" => panic!("unexpected outcome {m}"),
+                _ => {
+                    assert!(Instant::now() < deadline, "message {id} never finished: {m}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    let tasks = json_of(
+        client
+            .get(format!("{}/api/tasks?project_id={project}", running.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(tasks.as_array().map(Vec::len), Some(accepted.len()), "exactly one task per accepted message");
+    let listed: HashSet<String> =
+        tasks.as_array().into_iter().flatten().filter_map(|t| t["id"].as_str().map(str::to_string)).collect();
+    assert_eq!(listed, task_ids);
+    assert!(running.terminate().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_messages_survive_crashes_sqlite() {
+    let dir = std::env::temp_dir().join(format!("taskbridge-crashdb-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    crash_and_restart(&format!("sqlite://{}", dir.join("crash.db").display())).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_messages_survive_crashes_postgres() {
+    if let Some((db, url)) = crate::helpers::TestDb::create(crate::helpers::Backend::Postgres).await {
+        crash_and_restart(&url).await;
+        drop(db);
+    }
 }

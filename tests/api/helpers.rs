@@ -2,7 +2,6 @@
 //! HTTP client speaking to it.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -20,8 +19,15 @@ pub enum Backend {
 
 /// Where a test's fresh database lives, removed when the test ends.
 pub enum TestDb {
-    Sqlite { dir: PathBuf },
-    Postgres { admin_url: String, name: String },
+    Sqlite {
+        dir: PathBuf,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// A database another `TestDb` owns (a second instance on it).
+    Borrowed,
 }
 
 impl TestDb {
@@ -72,6 +78,7 @@ pub fn with_database(admin_url: &str, name: &str) -> String {
 impl Drop for TestDb {
     fn drop(&mut self) {
         match self {
+            TestDb::Borrowed => {}
             TestDb::Sqlite { dir } => {
                 let _ = std::fs::remove_dir_all(dir);
             }
@@ -169,8 +176,7 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-        let placeholder = TestDb::Sqlite { dir: PathBuf::from_str("/nonexistent-taskbridge").expect("path") };
-        std::mem::replace(&mut self._db, placeholder)
+        std::mem::replace(&mut self._db, TestDb::Borrowed)
     }
 
     pub async fn request(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Resp {

@@ -11,7 +11,9 @@ async fn snapshot(app: &TestApp, ids: &[(&str, &str)]) -> Vec<Value> {
     for (kind, id) in ids {
         out.push(app.get(&format!("/api/v1/{kind}/{id}")).await.body);
     }
-    for list in ["/api/v1/projects", "/api/v1/tasks", "/api/v1/labels", "/api/v1/comments", "/api/v1/api-keys"] {
+    for list in
+        ["/api/v1/projects", "/api/v1/tasks", "/api/v1/labels", "/api/v1/comments", "/api/v1/api-keys", "/api/v1/jobs"]
+    {
         out.push(app.get(list).await.body);
     }
     out
@@ -25,6 +27,9 @@ async fn another_tenant_sees_nothing_and_changes_nothing(app: TestApp) {
     let comment = app.post("/api/v1/comments", json!({"task_id": task, "content": "A's comment"})).await.id();
     let label = app.get("/api/v1/labels").await.body["items"][0]["id"].as_str().expect("label").to_string();
     let a_key_id = app.get("/api/v1/api-keys").await.body["items"][0]["id"].as_str().expect("key").to_string();
+    let message =
+        app.post("/api/v1/messages?wait=true", json!({"project_id": project, "text": "A's request"})).await.id();
+    let job = app.get("/api/v1/jobs").await.body["items"][0]["id"].as_str().expect("job").to_string();
     let ids = [
         ("projects", project.as_str()),
         ("tasks", task.as_str()),
@@ -75,6 +80,9 @@ async fn another_tenant_sees_nothing_and_changes_nothing(app: TestApp) {
         (Method::GET, lc.clone(), None),
         (Method::PUT, lc.clone(), Some(json!({"content": "stolen"}))),
         (Method::DELETE, lc, None),
+        (Method::GET, format!("/api/v1/messages/{message}"), None),
+        (Method::POST, "/api/v1/messages".into(), Some(json!({"project_id": project, "text": "intruder"}))),
+        (Method::POST, format!("/api/v1/jobs/{job}/retry"), Some(json!({}))),
     ];
     for (method, path, body) in routes {
         let res = b.send(method.clone(), &path, body).await;
@@ -92,6 +100,7 @@ async fn another_tenant_sees_nothing_and_changes_nothing(app: TestApp) {
         format!("/api/v1/labels?project_id={project}"),
         "/api/v1/comments".to_string(),
         format!("/api/v1/comments?task_id={task}"),
+        "/api/v1/jobs".to_string(),
     ] {
         let res = b.send(Method::GET, &path, None).await;
         assert_eq!(res.status, StatusCode::OK);

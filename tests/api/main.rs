@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod binary;
 mod comments;
+mod dedup;
 mod errors;
 mod health;
 mod intake;

@@ -1,0 +1,103 @@
+//! Duplicate detection across instances, and the `eval-dedup` contract.
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_on};
+
+/// A task created through one instance is found by another instance on the same database.
+async fn another_instance_sees_new_tasks(app: TestApp) {
+    let url = app.database_url.clone();
+    let backend = app.backend;
+    let project = app.project("shared").await;
+    // The second instance searches first, so its index exists before the task does.
+    let other = spawn_on(crate::helpers::TestDb::Borrowed, url, backend).await;
+    let warm = other
+        .post("/api/v1/messages?wait=true", json!({"project_id": project, "text": "Order new office chairs"}))
+        .await;
+    assert_eq!(warm.body["status"], "created");
+
+    let created = app
+        .post("/api/v1/messages?wait=true", json!({"project_id": project, "text": "Migrate the wiki to Confluence"}))
+        .await;
+    assert_eq!(created.body["status"], "created");
+    let res = other
+        .post(
+            "/api/v1/messages?wait=true",
+            json!({"project_id": project, "text": "can someone migrate our wiki to confluence?"}),
+        )
+        .await;
+    assert_eq!(res.body["status"], "duplicate", "{}", res.body);
+    assert_eq!(res.body["task_id"], created.body["task_id"]);
+
+    // A task deleted through one instance is no longer a candidate on the other.
+    let task = created.body["task_id"].as_str().expect("task");
+    assert_eq!(app.delete(&format!("/api/v1/tasks/{task}")).await.status, reqwest::StatusCode::NO_CONTENT);
+    let res = other
+        .post("/api/v1/messages?wait=true", json!({"project_id": project, "text": "Migrate the wiki to Confluence"}))
+        .await;
+    assert_eq!(res.body["status"], "created", "{}", res.body);
+}
+crate::helpers::both_backends!(another_instance_sees_new_tasks);
+
+#[test]
+fn eval_dedup_prints_one_decision_per_query() {
+    let dir = std::env::temp_dir().join(format!("taskbridge-eval-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let corpus = dir.join("corpus.jsonl");
+    let queries = dir.join("queries.jsonl");
+    std::fs::write(
+        &corpus,
+        [
+            json!({"id": "a-1", "title": "Crash when opening the settings page", "body": "the app crashes on settings", "source": "x"}),
+            json!({"id": "a-2", "title": "Add dark mode"}),
+            json!({"id": "a-3", "title": "Export invoices to CSV", "body": "finance needs csv"}),
+        ]
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n"),
+    )
+    .expect("corpus");
+    // Fields other than `text` must never be read: a wrong answer here changes nothing.
+    std::fs::write(
+        &queries,
+        [
+            json!({"text": "settings page crashes when opened", "duplicate_of": "a-2"}),
+            json!({"text": "Quarterly budget review meeting", "duplicate_of": "a-1"}),
+        ]
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n"),
+    )
+    .expect("queries");
+    let out = Command::new(env!("CARGO_BIN_EXE_taskbridge"))
+        .args(["eval-dedup", "--corpus"])
+        .arg(&corpus)
+        .arg("--queries")
+        .arg(&queries)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["query_index"], 0);
+    assert_eq!(lines[0]["predicted_id"], "a-1");
+    assert_eq!(lines[0]["is_duplicate"], true);
+    assert!(lines[0]["score"].as_f64().is_some_and(|s| s > 0.4));
+    assert_eq!(lines[1]["query_index"], 1);
+    assert_eq!(lines[1]["is_duplicate"], false);
+    assert!(lines[1]["score"].is_number());
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_taskbridge"))
+        .args(["eval-dedup", "--corpus", "/nonexistent.jsonl", "--queries"])
+        .arg(&queries)
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent.jsonl"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
