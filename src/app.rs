@@ -13,7 +13,7 @@ use crate::dedup::{self, Finder};
 use crate::http::{self, AppState, Metrics};
 use crate::intake::Intake;
 use crate::jobs::{Registry, WorkerOptions, Workers};
-use crate::llm::{Builtin, WithFallback};
+use crate::llm::WithFallback;
 use crate::store::{Bootstrap, Store, StoreError, StoreOptions};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +42,8 @@ impl Application {
         let bootstrap = store.bootstrap(config.api_key.as_ref().map(|k| k.expose())).await?;
         let listener =
             TcpListener::bind(config.addr).await.map_err(|source| StartupError::Bind { addr: config.addr, source })?;
-        let llm = Arc::new(WithFallback::new(Arc::new(Builtin)));
+        let metrics = Metrics::new();
+        let llm = Arc::new(WithFallback::new(config.llm_provider().build()).counting_in(metrics.llm_fallbacks()));
         let dedup = Finder::new(store.clone(), dedup::Settings { threshold: config.dedup_threshold });
         let intake = Intake::new(store.clone(), llm, dedup);
         let mut registry = Registry::default();
@@ -56,7 +57,7 @@ impl Application {
         let wake_workers = workers.as_ref().map(Workers::waker).unwrap_or_default();
         let state = AppState {
             store,
-            metrics: Metrics::new(),
+            metrics,
             intake,
             wake_workers,
             message_wait: Duration::from_secs(config.message_wait_secs),

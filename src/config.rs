@@ -79,9 +79,30 @@ pub struct Config {
     /// The longest `POST /api/v1/messages?wait=true` waits for an outcome, in seconds.
     #[arg(long, env = "TASKBRIDGE_MESSAGE_WAIT_SECS", default_value_t = 10)]
     pub message_wait_secs: u64,
+    /// Language model that drafts tasks: `builtin` (offline rules), `ollama` or `openai`
+    /// (any OpenAI-compatible server). Failures of the latter two fall back to `builtin`.
+    #[arg(long, env = "TASKBRIDGE_LLM", value_enum, default_value_t = crate::llm::Provider::Builtin)]
+    pub llm: crate::llm::Provider,
+    /// Base URL of the model server (default: http://localhost:11434 for Ollama,
+    /// https://api.openai.com for OpenAI).
+    #[arg(long, env = "TASKBRIDGE_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    /// Model name (default: llama3.2 for Ollama, gpt-4o-mini for OpenAI).
+    #[arg(long, env = "TASKBRIDGE_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    /// API key of an OpenAI-compatible server.
+    #[arg(long, env = "TASKBRIDGE_LLM_API_KEY", hide_env_values = true, value_parser = parse_any_secret)]
+    pub llm_api_key: Option<Secret>,
+    /// Seconds a model call may take before the builtin draft is used instead.
+    #[arg(long, env = "TASKBRIDGE_LLM_TIMEOUT_SECS", default_value_t = 30)]
+    pub llm_timeout_secs: u64,
     /// Duplicate decision threshold (0–1): higher merges less often.
     #[arg(long, env = "TASKBRIDGE_DEDUP_THRESHOLD", default_value_t = crate::dedup::DEFAULT_THRESHOLD)]
     pub dedup_threshold: f64,
+}
+
+fn parse_any_secret(raw: &str) -> Result<Secret, String> {
+    Ok(Secret::new(raw.trim()))
 }
 
 fn parse_secret(raw: &str) -> Result<Secret, String> {
@@ -92,6 +113,16 @@ fn parse_secret(raw: &str) -> Result<Secret, String> {
 }
 
 impl Config {
+    pub fn llm_provider(&self) -> crate::llm::ProviderConfig {
+        crate::llm::ProviderConfig {
+            provider: self.llm,
+            base_url: self.llm_base_url.clone(),
+            model: self.llm_model.clone(),
+            api_key: self.llm_api_key.clone(),
+            timeout: std::time::Duration::from_secs(self.llm_timeout_secs.max(1)),
+        }
+    }
+
     /// A configuration for tests and benchmarks: a given database, port 0, a known key.
     pub fn for_tests(database_url: &str, api_key: &str) -> Self {
         Config {
@@ -109,6 +140,11 @@ impl Config {
             job_poll_ms: 50,
             message_wait_secs: 10,
             dedup_threshold: crate::dedup::DEFAULT_THRESHOLD,
+            llm: crate::llm::Provider::Builtin,
+            llm_base_url: None,
+            llm_model: None,
+            llm_api_key: None,
+            llm_timeout_secs: 5,
         }
     }
 }

@@ -36,6 +36,13 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     pool_size: Gauge,
     pool_idle: Gauge,
+    llm_fallbacks: Counter,
+    jobs: Family<JobLabels, Gauge>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    status: String,
 }
 
 impl Metrics {
@@ -51,7 +58,20 @@ impl Metrics {
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("db_pool_connections", "Open database connections", pool_size.clone());
         registry.register("db_pool_idle_connections", "Idle database connections", pool_idle.clone());
-        Arc::new(Metrics { registry, requests, latency, pool_size, pool_idle })
+        let llm_fallbacks = Counter::default();
+        registry.register(
+            "llm_fallbacks",
+            "Drafts written by the builtin rules because the configured model failed",
+            llm_fallbacks.clone(),
+        );
+        let jobs = Family::<JobLabels, Gauge>::default();
+        registry.register("jobs", "Jobs in the queue by status", jobs.clone());
+        Arc::new(Metrics { registry, requests, latency, pool_size, pool_idle, llm_fallbacks, jobs })
+    }
+
+    /// The counter the language model's fallback increments.
+    pub fn llm_fallbacks(&self) -> Counter {
+        self.llm_fallbacks.clone()
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -85,6 +105,12 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
     let stats = state.store.pool_stats();
     state.metrics.pool_size.set(i64::from(stats.size));
     state.metrics.pool_idle.set(i64::from(stats.idle));
+    // Queue depth, read at scrape time so it counts jobs of every instance.
+    if let Ok(counts) = state.store.job_counts().await {
+        for (status, n) in counts {
+            state.metrics.jobs.get_or_create(&JobLabels { status }).set(n);
+        }
+    }
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &state.metrics.registry)
         .map_err(|e| ApiError::Internal(format!("metrics encoding: {e}")))?;

@@ -144,7 +144,11 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 pub async fn spawn_on(db: TestDb, url: String, backend: Backend) -> TestApp {
-    let config = Config::for_tests(&url, ADMIN_KEY);
+    spawn_configured(db, Config::for_tests(&url, ADMIN_KEY), backend).await
+}
+
+pub async fn spawn_configured(db: TestDb, config: Config, backend: Backend) -> TestApp {
+    let url = config.database_url.clone();
     let app = Application::build(&config).await.expect("application starts");
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -297,4 +301,12 @@ impl TestApp {
             let _ = server.await;
         }
     }
+}
+
+/// Like [`spawn_app`], with the configuration adjusted first.
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let (db, url) = TestDb::create(backend).await?;
+    let mut config = Config::for_tests(&url, ADMIN_KEY);
+    tweak(&mut config);
+    Some(spawn_configured(db, config, backend).await)
 }

@@ -15,6 +15,7 @@ mod jobs;
 mod json_fuzz;
 mod labels;
 mod legacy;
+mod llm;
 mod openapi;
 mod projects;
 mod restart;

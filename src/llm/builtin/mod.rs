@@ -9,6 +9,7 @@ use crate::domain::message::TaskDraft;
 use crate::domain::task::Priority;
 
 pub use dates::find as find_due_date;
+pub use title::shorten;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Builtin;
@@ -38,7 +39,7 @@ pub fn draft(request: &DraftRequest) -> TaskDraft {
 }
 
 /// The original words with their context: who asked, where, when, and a link back.
-fn description(r: &DraftRequest) -> String {
+pub fn description(r: &DraftRequest) -> String {
     let mut out = r.text.trim().to_string();
     out.push_str("\n\n---\n");
     let mut said = String::from("Requested");

@@ -259,6 +259,11 @@ fn starts_with_verb(s: &str) -> bool {
     VERBS.contains(&first.as_str())
 }
 
+/// A title of at most 80 characters, cut at a word boundary.
+pub fn shorten(s: &str) -> String {
+    finish(s)
+}
+
 /// Capitalised, single-spaced, at most 80 characters cut at a word boundary.
 fn finish(s: &str) -> String {
     let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -1,0 +1,70 @@
+//! Any OpenAI-compatible `/v1/chat/completions` server, with a strict JSON-schema
+//! `response_format`.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{DraftRequest, LanguageModel, LlmError, LlmFuture, http, prompt};
+use crate::config::Secret;
+use crate::domain::message::TaskDraft;
+
+pub struct OpenAi {
+    client: reqwest::Client,
+    base_url: String,
+    model: String,
+    api_key: Option<Secret>,
+    timeout: Duration,
+}
+
+impl OpenAi {
+    pub fn new(
+        client: reqwest::Client,
+        base_url: &str,
+        model: &str,
+        api_key: Option<Secret>,
+        timeout: Duration,
+    ) -> Self {
+        OpenAi {
+            client,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            model: model.to_string(),
+            api_key,
+            timeout,
+        }
+    }
+}
+
+impl LanguageModel for OpenAi {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    fn draft<'a>(&'a self, request: &'a DraftRequest) -> LlmFuture<'a, TaskDraft> {
+        Box::pin(async move {
+            let body = json!({
+                "model": self.model,
+                "temperature": 0,
+                "messages": [
+                    {"role": "system", "content": prompt::SYSTEM},
+                    {"role": "user", "content": prompt::user_turn(request)},
+                ],
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "task_draft", "strict": true, "schema": prompt::schema()},
+                },
+            });
+            let url = format!("{}/v1/chat/completions", self.base_url);
+            let key = self.api_key.as_ref().map(Secret::expose);
+            let answer = http::post_json(&self.client, &url, key, &body, self.timeout).await?;
+            let message = &answer["choices"][0]["message"];
+            if let Some(refusal) = message["refusal"].as_str() {
+                return Err(LlmError::InvalidAnswer(format!("the model refused: {refusal}")));
+            }
+            let content = message["content"]
+                .as_str()
+                .ok_or_else(|| LlmError::InvalidAnswer("no choices[0].message.content in the response".into()))?;
+            prompt::parse_answer(content, request)
+        })
+    }
+}
