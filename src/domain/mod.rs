@@ -6,6 +6,7 @@ pub mod list;
 pub mod message;
 pub mod project;
 pub mod task;
+pub mod team;
 pub mod tenant;
 mod validate;
 

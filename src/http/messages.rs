@@ -47,7 +47,7 @@ pub async fn create_message(
 
 /// Polls until the message has its outcome or the wait limit passes. Polling the store
 /// (rather than waiting on this instance) sees an outcome written by any instance.
-async fn wait_for_outcome(s: &AppState, tenant_id: &str, mut message: Message) -> Result<Message, ApiError> {
+pub(super) async fn wait_for_outcome(s: &AppState, tenant_id: &str, mut message: Message) -> Result<Message, ApiError> {
     let deadline = tokio::time::Instant::now() + s.message_wait;
     let mut pause = Duration::from_millis(10);
     while !message.status.is_final() && tokio::time::Instant::now() < deadline {

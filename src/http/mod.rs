@@ -14,6 +14,7 @@ mod openapi;
 mod pages;
 mod projects;
 mod tasks;
+mod teams;
 mod tenants;
 
 use std::sync::Arc;
@@ -91,6 +92,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::get_message))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::retry_job))
+        .routes(routes!(teams::teams_message))
+        .routes(routes!(teams::taiga_create_task))
+        .routes(routes!(teams::create_task_with_team))
+        .routes(routes!(teams::team_by_task))
         .routes(routes!(legacy::legacy_list_projects, legacy::legacy_create_project))
         .routes(routes!(legacy::legacy_get_project, legacy::legacy_update_project, legacy::legacy_delete_project))
         .routes(routes!(legacy::legacy_list_tasks, legacy::legacy_create_task))
@@ -110,6 +115,8 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     let (router, doc) = api_router().split_for_parts();
     let doc = Arc::new(doc);
     let router = router
+        // The replaced service was called both with and without the trailing slash.
+        .route("/teams", axum::routing::post(teams::teams_message))
         .route(
             "/openapi.json",
             axum::routing::get(move || {

@@ -28,6 +28,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_jobs_messages.sql"),
         postgres: include_str!("../../migrations/postgres/0003_jobs_messages.sql"),
     },
+    Migration {
+        version: 4,
+        name: "teams",
+        sqlite: include_str!("../../migrations/sqlite/0004_teams.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_teams.sql"),
+    },
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

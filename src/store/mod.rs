@@ -10,6 +10,7 @@ mod messages;
 mod migrate;
 mod projects;
 mod tasks;
+mod teams;
 mod tenants;
 
 use std::str::FromStr;

@@ -21,3 +21,4 @@ mod projects;
 mod restart;
 mod shutdown;
 mod tasks;
+mod teams;

@@ -61,7 +61,8 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
                 assert!(body["content"]["application/json"]["schema"].is_object(), "{method} {path} body");
             }
             // The server answers this route: no "no route" 404, no 405.
-            let concrete = path.replace("{id}", "00000000-does-not-exist");
+            let concrete =
+                path.replace("{id}", "00000000-does-not-exist").replace("{task_id}", "00000000-does-not-exist");
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let body = matches!(method, "post" | "put" | "patch").then(|| serde_json::json!({}));
             let mut req = app.raw().request(m, format!("{}{concrete}", app.base));
@@ -131,6 +132,14 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
         "GET /health",
         "GET /ready",
         "GET /metrics",
+        "POST /api/v1/messages",
+        "GET /api/v1/messages/{id}",
+        "GET /api/v1/jobs",
+        "POST /api/v1/jobs/{id}/retry",
+        "POST /teams/",
+        "POST /taiga/create-task",
+        "POST /teams/create-task-with-team",
+        "GET /teams/team-by-task/{task_id}",
     ] {
         assert!(documented.contains(route), "{route} is not documented");
     }

@@ -1,0 +1,131 @@
+//! Default projects, and teams linked to tasks.
+
+use chrono::{DateTime, Utc};
+
+use super::tasks::{add_labels, insert_task, new_task_view};
+use super::{Result, Store, StoreError, read, write};
+use crate::domain::new_id;
+use crate::domain::project::{NewProject, ProjectStatus};
+use crate::domain::task::{NewTask, Task};
+use crate::domain::team::{DEFAULT_CHANNELS, NewTeam, Team};
+
+#[derive(sqlx::FromRow)]
+struct TeamRow {
+    id: String,
+    name: String,
+    description: String,
+    channels: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<TeamRow> for Team {
+    type Error = StoreError;
+
+    fn try_from(r: TeamRow) -> Result<Self> {
+        Ok(Team {
+            channels: serde_json::from_str(&r.channels)
+                .map_err(|e| StoreError::Corrupt(format!("teams.channels: {e}")))?,
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            created_at: r.created_at,
+        })
+    }
+}
+
+impl Store {
+    /// The tenant's default project ("Inbox"), created on first use. Concurrent first uses
+    /// agree on one project.
+    pub async fn default_project(&self, tenant_id: &str) -> Result<String> {
+        let current: Option<Option<String>> = read!(self, |pool| {
+            sqlx::query_scalar("SELECT default_project_id FROM tenants WHERE id = $1")
+                .bind(tenant_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        match current {
+            None => return Err(StoreError::NotFound),
+            Some(Some(id)) => return Ok(id),
+            Some(None) => {}
+        }
+        let inbox = NewProject {
+            name: "Inbox".into(),
+            description: "Requests that named no project.".into(),
+            status: ProjectStatus::Active,
+            deadline: None,
+        };
+        let project = self.create_project(tenant_id, &inbox).await?;
+        let claimed = write!(self, |pool| {
+            sqlx::query("UPDATE tenants SET default_project_id = $1 WHERE id = $2 AND default_project_id IS NULL")
+                .bind(&project.id)
+                .bind(tenant_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if claimed == 1 {
+            return Ok(project.id);
+        }
+        // Another request was first: use its project and drop ours.
+        self.delete_project(tenant_id, &project.id).await?;
+        let id: Option<String> = read!(self, |pool| {
+            sqlx::query_scalar("SELECT default_project_id FROM tenants WHERE id = $1")
+                .bind(tenant_id)
+                .fetch_one(pool)
+                .await?
+        });
+        id.ok_or(StoreError::NotFound)
+    }
+
+    /// Creates a task and a team (with the default channels) linked to it, atomically.
+    pub async fn create_task_with_team(&self, tenant_id: &str, task: &NewTask, team: &NewTeam) -> Result<(Task, Team)> {
+        let now = super::now();
+        let task_id = new_id();
+        let team = Team {
+            id: new_id(),
+            name: team.name.clone(),
+            description: team.description.clone(),
+            channels: DEFAULT_CHANNELS.iter().map(|c| c.to_string()).collect(),
+            created_at: now,
+        };
+        let channels = serde_json::to_string(&team.channels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            insert_task!(tx, tenant_id, &task_id, task, now);
+            sqlx::query(
+                "INSERT INTO teams (id, tenant_id, name, description, channels, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&team.id)
+            .bind(tenant_id)
+            .bind(&team.name)
+            .bind(&team.description)
+            .bind(&channels)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO task_teams (task_id, team_id) VALUES ($1, $2)")
+                .bind(&task_id)
+                .bind(&team.id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok((new_task_view(task_id, task, now), team))
+    }
+
+    /// The team linked to one of the tenant's tasks.
+    pub async fn team_by_task(&self, tenant_id: &str, task_id: &str) -> Result<Team> {
+        let row: Option<TeamRow> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT t.id, t.name, t.description, t.channels, t.created_at
+                 FROM task_teams tt JOIN teams t ON t.id = tt.team_id
+                 WHERE tt.task_id = $1 AND t.tenant_id = $2",
+            )
+            .bind(task_id)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+}
