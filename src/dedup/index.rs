@@ -29,6 +29,8 @@ struct Posting {
     tf_body: u16,
 }
 
+/// What is kept per document; title features are recomputed from the title when needed,
+/// which keeps a million tasks within about a gigabyte.
 #[derive(Debug)]
 struct Doc {
     id: String,
@@ -37,9 +39,16 @@ struct Doc {
     len_body: u32,
     /// Terms of title ∪ body, to undo the document's statistics on removal.
     terms: Vec<TermId>,
-    title_terms: Vec<TermId>,
-    title_grams: Vec<String>,
     alive: bool,
+}
+
+/// Character n-grams are counted by a 64-bit hash: collisions are negligible, and no
+/// gram strings are kept.
+fn gram_key(gram: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    gram.hash(&mut h);
+    h.finish()
 }
 
 /// A scored candidate.
@@ -61,7 +70,7 @@ pub struct Index {
     df_any: Vec<u32>,
     /// Documents containing the term in the title (title cosine).
     df_title: Vec<u32>,
-    df_grams: HashMap<String, u32>,
+    df_grams: HashMap<u64, u32>,
     alive: u32,
     sum_len_title: u64,
     sum_len_body: u64,
@@ -106,14 +115,12 @@ impl Index {
         let body = truncate_chars(body, BODY_CHARS);
         let title_counts = counts(word_terms(title));
         let body_counts = counts(word_terms(body));
-        let grams: Vec<String> = counts(char_grams(title)).into_keys().collect();
+        let grams: Vec<u64> = counts(char_grams(title)).into_keys().map(|g| gram_key(&g)).collect();
         let doc = self.docs.len() as u32;
         let mut per_term: HashMap<TermId, (u16, u16)> = HashMap::new();
-        let mut title_terms = Vec::new();
         for (term, tf) in &title_counts {
             let t = self.term_id(term.clone());
             per_term.entry(t).or_default().0 = (*tf).min(u16::MAX as u32) as u16;
-            title_terms.push(t);
             self.df_title[t as usize] += 1;
         }
         for (term, tf) in &body_counts {
@@ -127,8 +134,8 @@ impl Index {
             self.postings[t as usize].push(Posting { doc, tf_title, tf_body });
             self.df_any[t as usize] += 1;
         }
-        for g in &grams {
-            *self.df_grams.entry(g.clone()).or_insert(0) += 1;
+        for g in grams {
+            *self.df_grams.entry(g).or_insert(0) += 1;
         }
         let len_title: u32 = title_counts.values().sum();
         let len_body: u32 = body_counts.values().sum();
@@ -142,8 +149,6 @@ impl Index {
             len_title,
             len_body,
             terms,
-            title_terms,
-            title_grams: grams,
             alive: true,
         });
     }
@@ -161,14 +166,17 @@ impl Index {
         for &t in &d.terms {
             self.df_any[t as usize] -= 1;
         }
-        for &t in &d.title_terms {
-            self.df_title[t as usize] -= 1;
+        for term in counts(word_terms(&d.title)).into_keys() {
+            if let Some(&t) = self.term_ids.get(&term) {
+                self.df_title[t as usize] -= 1;
+            }
         }
-        for g in &d.title_grams {
-            if let Some(n) = self.df_grams.get_mut(g) {
+        for gram in counts(char_grams(&d.title)).into_keys() {
+            let key = gram_key(&gram);
+            if let Some(n) = self.df_grams.get_mut(&key) {
                 *n -= 1;
                 if *n == 0 {
-                    self.df_grams.remove(g);
+                    self.df_grams.remove(&key);
                 }
             }
         }
@@ -176,7 +184,6 @@ impl Index {
         self.sum_len_body -= u64::from(d.len_body);
         self.dead_postings += d.terms.len();
         self.alive -= 1;
-        d.title_grams = Vec::new();
         if self.dead_postings > 100_000 && self.dead_postings > self.postings.len() {
             self.compact();
         }
@@ -217,7 +224,10 @@ impl Index {
         // 1. Retrieval: BM25F over title and body, binary query terms.
         let avg_t = (self.sum_len_title as f64 / self.n()).max(f64::EPSILON);
         let avg_b = (self.sum_len_body as f64 / self.n()).max(f64::EPSILON);
-        let mut acc: HashMap<u32, (f64, u64)> = HashMap::new();
+        // Dense accumulators: a posting costs an array write, not a hash-map lookup.
+        let mut scores = vec![0f64; self.docs.len()];
+        let mut masks = vec![0u64; self.docs.len()];
+        let mut touched: Vec<u32> = Vec::new();
         for &(qi, t) in &known {
             let df = self.df_any[t as usize];
             if df == 0 {
@@ -230,7 +240,8 @@ impl Index {
                     continue;
                 }
                 let pt = if p.tf_title > 0 {
-                    TITLE_WEIGHT * f64::from(p.tf_title) / (1.0 - TITLE_B + TITLE_B * f64::from(d.len_title) / avg_t)
+                    TITLE_WEIGHT * f64::from(p.tf_title)
+                        / (1.0 - TITLE_B + TITLE_B * f64::from(d.len_title) / avg_t)
                 } else {
                     0.0
                 };
@@ -240,16 +251,24 @@ impl Index {
                     0.0
                 };
                 let tf = pt + pb;
-                let entry = acc.entry(p.doc).or_insert((0.0, 0));
-                entry.0 += idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1);
+                let i = p.doc as usize;
+                if masks[i] == 0 && scores[i] == 0.0 {
+                    touched.push(p.doc);
+                }
+                scores[i] += idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1);
                 if qi < 64 {
-                    entry.1 |= 1 << qi;
+                    masks[i] |= 1 << qi;
                 }
             }
         }
-        let mut ranked: Vec<(u32, f64, u64)> = acc.into_iter().map(|(d, (s, m))| (d, s, m)).collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(RETRIEVE);
+        let mut ranked: Vec<(u32, f64, u64)> =
+            touched.into_iter().map(|d| (d, scores[d as usize], masks[d as usize])).collect();
+        let by_score = |a: &(u32, f64, u64), b: &(u32, f64, u64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > RETRIEVE {
+            ranked.select_nth_unstable_by(RETRIEVE - 1, by_score);
+            ranked.truncate(RETRIEVE);
+        }
+        ranked.sort_by(by_score);
 
         // 2. Rescoring.
         let q_norm_title = self.norm(q_terms.iter().map(|(t, tf)| (*tf, self.title_df(t))));
@@ -279,7 +298,12 @@ impl Index {
                 let coverage = if coverage_total > 0.0 { covered / coverage_total } else { 0.0 };
                 let d_grams = counts(char_grams(&d.title));
                 let cos_chars = self.cosine(&q_grams, q_norm_grams, &d_grams, |g| self.gram_df(g));
-                (W_COSINE * cos_title + W_COVERAGE * coverage + W_CHARS * cos_chars, doc)
+                {
+                    // Rounded so that sums taken in a different order tie exactly, and ties
+                    // go to the older task.
+                    let sim = W_COSINE * cos_title + W_COVERAGE * coverage + W_CHARS * cos_chars;
+                    ((sim * 1e9).round() / 1e9, doc)
+                }
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -298,7 +322,7 @@ impl Index {
     }
 
     fn gram_df(&self, gram: &str) -> u32 {
-        self.df_grams.get(gram).copied().unwrap_or(0)
+        self.df_grams.get(&gram_key(gram)).copied().unwrap_or(0)
     }
 
     fn norm(&self, items: impl Iterator<Item = (u32, u32)>) -> f64 {

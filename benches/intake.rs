@@ -1,0 +1,268 @@
+//! Intake benchmarks: acceptance of `POST /api/v1/messages`, end-to-end processing through
+//! the builtin pipeline, and duplicate-search latency and memory at 10k, 100k and 1M tasks.
+//! `cargo bench --bench intake`; PostgreSQL too when `BENCH_DATABASE_URL` or
+//! `TEST_DATABASE_URL` is set. Knobs: `BENCH_BACKENDS`, `BENCH_DEDUP_SIZES` (e.g. `10000,100000`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::Connection;
+use taskbridge::app::Application;
+use taskbridge::config::Config;
+use taskbridge::dedup::{Index, Settings};
+
+const KEY: &str = "bench-admin-key-0123456789abcdef";
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn pct(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 - 1.0) * q).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// Roughly Zipf-distributed rank in 0..n: a few words are common, most are rare.
+    fn zipf(&mut self, n: usize) -> usize {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((n as f64).powf(u) as usize).saturating_sub(1).min(n - 1)
+    }
+}
+
+/// The vocabulary of the development corpus's titles, most frequent first.
+fn vocabulary() -> Vec<String> {
+    let path = std::env::var("BENCH_VOCAB").unwrap_or_else(|_| "../shared/data/dedup-dev/corpus.jsonl".into());
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+            for w in v["title"].as_str().unwrap_or("").split_whitespace() {
+                let w: String = w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+                if w.len() > 1 {
+                    *counts.entry(w).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut words: Vec<(String, usize)> = counts.into_iter().collect();
+    words.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut out: Vec<String> = words.into_iter().map(|(w, _)| w).collect();
+    // Enough distinct words for a million tasks even without the corpus file.
+    for i in 0..20_000 {
+        out.push(format!("term{i}"));
+    }
+    out
+}
+
+fn sentence(rng: &mut XorShift, vocab: &[String], words: usize) -> String {
+    (0..words).map(|_| vocab[rng.zipf(vocab.len())].as_str()).collect::<Vec<_>>().join(" ")
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn bench_dedup(sizes: &[usize]) {
+    let vocab = vocabulary();
+    let settings = Settings::default();
+    for &size in sizes {
+        let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+        let before = rss_mib();
+        let started = Instant::now();
+        let mut index = Index::new();
+        let mut titles = Vec::with_capacity(1000);
+        for i in 0..size {
+            let n = 5 + rng.below(8);
+            let title = sentence(&mut rng, &vocab, n);
+            let body = sentence(&mut rng, &vocab, 40);
+            if titles.len() < 1000 {
+                titles.push(title.clone());
+            }
+            index.upsert(&format!("t{i}"), &title, &body);
+        }
+        let build = started.elapsed();
+        let memory = rss_mib() - before;
+        let mut samples = Vec::new();
+        for q in 0..200 {
+            // Half near-duplicates of existing titles, half fresh text.
+            let query = if q % 2 == 0 {
+                let base = &titles[rng.below(titles.len())];
+                format!("{base} {}", vocab[rng.zipf(vocab.len())])
+            } else {
+                sentence(&mut rng, &vocab, 9)
+            };
+            let t = Instant::now();
+            let decision = settings.decide(&index, &query);
+            samples.push(t.elapsed());
+            std::hint::black_box(decision);
+        }
+        println!(
+            "| duplicate search, {size} tasks | p50 {} | p99 {} | index built in {:.1} s | +{memory:.0} MiB RSS |",
+            ms(pct(&mut samples, 0.5)),
+            ms(pct(&mut samples, 0.99)),
+            build.as_secs_f64()
+        );
+        drop(index);
+    }
+}
+
+async fn bench_http(label: &str, url: &str) {
+    // Acceptance alone: no workers, so only persist-and-enqueue is measured.
+    let mut config = Config::for_tests(url, KEY);
+    config.db_max_connections = 10;
+    config.workers = 0;
+    let app = Application::build(&config).await.expect("starts");
+    let base = format!("http://{}", app.local_addr());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+    let project: serde_json::Value = client
+        .post(format!("{base}/api/v1/projects"))
+        .bearer_auth(KEY)
+        .json(&json!({"name": "bench"}))
+        .send()
+        .await
+        .expect("project")
+        .json()
+        .await
+        .expect("json");
+    let project_id = project["id"].as_str().expect("id").to_string();
+    let secs: u64 = env_or("BENCH_CREATE_SECS", 10);
+    let concurrency: usize = env_or("BENCH_CONCURRENCY", 32);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let vocab = Arc::new(vocabulary());
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (client, base, project_id, stop) = (client.clone(), base.clone(), project_id.clone(), stop.clone());
+        let vocab = vocab.clone();
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut rng = XorShift(0x9e37_79b9_7f4a_7c15 ^ (w as u64 + 1));
+            while !stop.load(Ordering::Relaxed) {
+                // Varied requests, so that intake creates tasks as well as finding duplicates.
+                let text = format!("please {} before friday", sentence(&mut rng, &vocab, 8));
+                let body = json!({"project_id": project_id, "text": text,
+                                  "author": "bench", "source": "slack", "channel": "#bench"});
+                let t = Instant::now();
+                let res = client.post(format!("{base}/api/v1/messages")).bearer_auth(KEY).json(&body).send().await;
+                assert!(matches!(&res, Ok(r) if r.status().as_u16() == 202), "accept failed");
+                if let Ok(r) = res {
+                    let _ = r.bytes().await;
+                }
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut samples = Vec::new();
+    for w in workers {
+        samples.extend(w.await.expect("worker"));
+    }
+    let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "| {label} | POST /api/v1/messages accepted, {concurrency} clients | {rate:.0} msg/s | p50 {} | p99 {} |",
+        ms(pct(&mut samples, 0.5)),
+        ms(pct(&mut samples, 0.99))
+    );
+    let _ = stop_tx.send(());
+    let _ = server.await;
+
+    // End to end: the queued messages are processed by a restarted instance with workers.
+    let accepted = samples.len();
+    let mut config = Config::for_tests(url, KEY);
+    config.workers = env_or("BENCH_WORKERS", 4);
+    config.db_max_connections = 10;
+    let app = Application::build(&config).await.expect("starts");
+    let store = app.store().clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let started = Instant::now();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stop_rx.await;
+    }));
+    loop {
+        let counts = store.job_counts().await.expect("counts");
+        let pending: i64 = counts.iter().filter(|(s, _)| s == "queued" || s == "running" || s == "failed").map(|(_, n)| n).sum();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "| {label} | end to end through the builtin pipeline ({} workers) | {:.0} msg/s | | | {accepted} messages in {secs:.1} s |",
+        config.workers,
+        accepted as f64 / secs
+    );
+    let _ = stop_tx.send(());
+    let _ = server.await;
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres,dedup".into());
+    println!("| backend | what | rate | p50 | p99 | notes |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    runtime.block_on(async {
+        if backends.contains("sqlite") {
+            let dir = std::env::temp_dir().join(format!("taskbridge-bench-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&dir).expect("dir");
+            bench_http("SQLite", &format!("sqlite://{}", dir.join("bench.db").display())).await;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let pg = std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"));
+        if let (true, Ok(admin)) = (backends.contains("postgres"), pg) {
+            let name = format!("tbbench_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create db");
+            let url = match admin.rsplit_once('/') {
+                Some((base, _)) => format!("{base}/{name}"),
+                None => admin.clone(),
+            };
+            bench_http("PostgreSQL", &url).await;
+            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await;
+        }
+    });
+    if backends.contains("dedup") {
+        let sizes: Vec<usize> = std::env::var("BENCH_DEDUP_SIZES")
+            .unwrap_or_else(|_| "10000,100000,1000000".into())
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
+        println!();
+        println!("| what | p50 | p99 | build | memory |");
+        println!("| --- | --- | --- | --- | --- |");
+        bench_dedup(&sizes);
+    }
+}
