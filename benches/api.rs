@@ -11,47 +11,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sqlx::Connection;
+mod support;
+
+use support::{XorShift, env_or, ms, pct};
 use taskbridge::app::Application;
 use taskbridge::config::Config;
 use taskbridge::domain::task::{NewTask, Priority, TaskStatus};
 
 const KEY: &str = "bench-admin-key-0123456789abcdef";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-struct Percentiles {
-    p50: Duration,
-    p99: Duration,
-}
-
-fn percentiles(mut samples: Vec<Duration>) -> Percentiles {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    Percentiles { p50: at(0.50), p99: at(0.99) }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// A tiny deterministic generator, so every run seeds the same data.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const WORDS: [&str; 16] = [
     "login",
@@ -134,12 +101,11 @@ async fn bench_backend(label: &str, url: &str) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let created = samples.len();
-    let p = percentiles(samples);
     println!(
         "| {label} | POST /api/v1/tasks, {concurrency} clients, {secs} s | {:.0} req/s | {} | {} | {created} tasks |",
         created as f64 / elapsed,
-        ms(p.p50),
-        ms(p.p99)
+        ms(pct(&mut samples, 0.5)),
+        ms(pct(&mut samples, 0.99))
     );
 
     // 2. Seed up to BENCH_TASKS tasks in a second project, through the store.
@@ -165,14 +131,14 @@ async fn bench_backend(label: &str, url: &str) {
         let mut rng = XorShift(rng.next() | 1);
         seeders.push(tokio::spawn(async move {
             for i in 0..per {
-                let w1 = WORDS[rng.below(16) as usize];
-                let w2 = WORDS[rng.below(16) as usize];
+                let w1 = WORDS[rng.below(16)];
+                let w2 = WORDS[rng.below(16)];
                 let new = NewTask {
                     project_id: big_id.clone(),
                     title: format!("{w1} {w2} problem {s}-{i}"),
                     description: format!("Customers report that {w1} breaks when {w2} is used."),
-                    status: [TaskStatus::Todo, TaskStatus::InProgress, TaskStatus::Done][rng.below(3) as usize],
-                    priority: [Priority::Low, Priority::Medium, Priority::High][rng.below(3) as usize],
+                    status: [TaskStatus::Todo, TaskStatus::InProgress, TaskStatus::Done][rng.below(3)],
+                    priority: [Priority::Low, Priority::Medium, Priority::High][rng.below(3)],
                     assigned_to: Some(format!("user{}", rng.below(20))),
                     time_estimate: Some(rng.below(480) as i64),
                     time_spent: 0,
@@ -187,6 +153,9 @@ async fn bench_backend(label: &str, url: &str) {
         s.await.expect("seeder");
     }
     let seed_secs = seed_started.elapsed().as_secs_f64();
+    // Steady state: autovacuum (PostgreSQL) or `PRAGMA optimize` would have refreshed the
+    // planner's statistics by now in a running service.
+    store.optimize().await.expect("optimize");
     println!(
         "| {label} | seeding {} tasks through the store, 4 writers | {:.0} tasks/s | | | |",
         per * 4,
@@ -224,12 +193,12 @@ async fn bench_backend(label: &str, url: &str) {
             let _ = res.bytes().await;
             samples.push(t.elapsed());
         }
-        let p = percentiles(samples);
+        let (p50, p99) = (pct(&mut samples, 0.5), pct(&mut samples, 0.99));
         println!(
             "| {label} | GET /api/v1/tasks: {name} ({} tasks in project) | | {} | {} | 200 requests |",
             per * 4,
-            ms(p.p50),
-            ms(p.p99)
+            ms(p50),
+            ms(p99)
         );
     }
 
@@ -242,25 +211,16 @@ fn main() {
     runtime.block_on(async {
         println!("| backend | what | throughput | p50 | p99 | notes |");
         println!("| --- | --- | --- | --- | --- | --- |");
-        let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
-        if backends.contains("sqlite") {
-            let dir = std::env::temp_dir().join(format!("taskbridge-bench-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir).expect("dir");
-            bench_backend("SQLite", &format!("sqlite://{}", dir.join("bench.db").display())).await;
+        if support::wanted("sqlite") {
+            let (dir, url) = support::sqlite_url();
+            bench_backend("SQLite", &url).await;
             let _ = std::fs::remove_dir_all(&dir);
         }
-
-        let pg = std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"));
-        if let (true, Ok(admin)) = (backends.contains("postgres"), pg) {
-            let name = format!("tbbench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create db");
-            let url = match admin.rsplit_once('/') {
-                Some((base, _)) => format!("{base}/{name}"),
-                None => admin.clone(),
-            };
+        if support::wanted("postgres")
+            && let Some((admin, name, url)) = support::postgres_database().await
+        {
             bench_backend("PostgreSQL", &url).await;
-            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await;
+            support::drop_postgres_database(&admin, &name).await;
         }
     });
 }

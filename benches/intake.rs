@@ -8,46 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sqlx::Connection;
+mod support;
+
+use support::{XorShift, env_or, ms, pct};
 use taskbridge::app::Application;
 use taskbridge::config::Config;
 use taskbridge::dedup::{Index, Settings};
 
 const KEY: &str = "bench-admin-key-0123456789abcdef";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn pct(samples: &mut [Duration], q: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() as f64 - 1.0) * q).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// Roughly Zipf-distributed rank in 0..n: a few words are common, most are rare.
-    fn zipf(&mut self, n: usize) -> usize {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((n as f64).powf(u) as usize).saturating_sub(1).min(n - 1)
-    }
-}
 
 /// The vocabulary of the development corpus's titles, most frequent first.
 fn vocabulary() -> Vec<String> {
@@ -213,7 +181,8 @@ async fn bench_http(label: &str, url: &str) {
     }));
     loop {
         let counts = store.job_counts().await.expect("counts");
-        let pending: i64 = counts.iter().filter(|(s, _)| s == "queued" || s == "running" || s == "failed").map(|(_, n)| n).sum();
+        let pending: i64 =
+            counts.iter().filter(|(s, _)| s == "queued" || s == "running" || s == "failed").map(|(_, n)| n).sum();
         if pending == 0 {
             break;
         }
@@ -231,30 +200,22 @@ async fn bench_http(label: &str, url: &str) {
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres,dedup".into());
     println!("| backend | what | rate | p50 | p99 | notes |");
     println!("| --- | --- | --- | --- | --- | --- |");
     runtime.block_on(async {
-        if backends.contains("sqlite") {
-            let dir = std::env::temp_dir().join(format!("taskbridge-bench-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir).expect("dir");
-            bench_http("SQLite", &format!("sqlite://{}", dir.join("bench.db").display())).await;
+        if support::wanted("sqlite") {
+            let (dir, url) = support::sqlite_url();
+            bench_http("SQLite", &url).await;
             let _ = std::fs::remove_dir_all(&dir);
         }
-        let pg = std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"));
-        if let (true, Ok(admin)) = (backends.contains("postgres"), pg) {
-            let name = format!("tbbench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create db");
-            let url = match admin.rsplit_once('/') {
-                Some((base, _)) => format!("{base}/{name}"),
-                None => admin.clone(),
-            };
+        if support::wanted("postgres")
+            && let Some((admin, name, url)) = support::postgres_database().await
+        {
             bench_http("PostgreSQL", &url).await;
-            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await;
+            support::drop_postgres_database(&admin, &name).await;
         }
     });
-    if backends.contains("dedup") {
+    if support::wanted("dedup") {
         let sizes: Vec<usize> = std::env::var("BENCH_DEDUP_SIZES")
             .unwrap_or_else(|_| "10000,100000,1000000".into())
             .split(',')

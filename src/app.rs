@@ -117,6 +117,12 @@ impl Application {
                 tracing::warn!("workers did not finish within the grace period; their jobs will run again");
             }
         }
+        // SQLite keeps its planner statistics current only when asked; a stop is a good moment.
+        if store.backend() == crate::store::Backend::Sqlite
+            && let Err(e) = store.optimize().await
+        {
+            tracing::warn!(error = %e, "could not refresh planner statistics");
+        }
         store.close().await;
         outcome
     }

@@ -143,14 +143,7 @@ impl Index {
         self.sum_len_body += u64::from(len_body);
         self.alive += 1;
         self.by_id.insert(id.to_string(), doc);
-        self.docs.push(Doc {
-            id: id.to_string(),
-            title: title.to_string(),
-            len_title,
-            len_body,
-            terms,
-            alive: true,
-        });
+        self.docs.push(Doc { id: id.to_string(), title: title.to_string(), len_title, len_body, terms, alive: true });
     }
 
     /// Takes a document out; its postings are skipped and compacted later.
@@ -240,8 +233,7 @@ impl Index {
                     continue;
                 }
                 let pt = if p.tf_title > 0 {
-                    TITLE_WEIGHT * f64::from(p.tf_title)
-                        / (1.0 - TITLE_B + TITLE_B * f64::from(d.len_title) / avg_t)
+                    TITLE_WEIGHT * f64::from(p.tf_title) / (1.0 - TITLE_B + TITLE_B * f64::from(d.len_title) / avg_t)
                 } else {
                     0.0
                 };

@@ -107,17 +107,6 @@ impl Store {
     }
 
     pub async fn delete_comment(&self, tenant_id: &str, id: &str) -> Result<()> {
-        let affected = write!(self, |pool| {
-            sqlx::query("DELETE FROM comments WHERE id = $1 AND tenant_id = $2")
-                .bind(id)
-                .bind(tenant_id)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        if affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.delete_owned("comments", tenant_id, id).await
     }
 }

@@ -102,17 +102,6 @@ impl Store {
 
     /// Deletes the label and takes it off every task.
     pub async fn delete_label(&self, tenant_id: &str, id: &str) -> Result<()> {
-        let affected = write!(self, |pool| {
-            sqlx::query("DELETE FROM labels WHERE id = $1 AND tenant_id = $2")
-                .bind(id)
-                .bind(tenant_id)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        if affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.delete_owned("labels", tenant_id, id).await
     }
 }

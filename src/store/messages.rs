@@ -71,6 +71,32 @@ pub struct Outcome<'a> {
     pub score: Option<f64>,
 }
 
+/// Records a message's outcome inside a transaction, unless it already has one: then the
+/// enclosing function returns `Conflict` and the transaction is rolled back.
+macro_rules! record_outcome {
+    ($tx:expr, $status:expr, $task_id:expr, $score:expr, $draft:expr, $candidates:expr, $now:expr, $id:expr, $tenant:expr) => {{
+        let claimed = sqlx::query(
+            "UPDATE messages SET status = $1, task_id = $2, score = $3, draft = $4, candidates = $5,
+                                 error = NULL, updated_at = $6
+             WHERE id = $7 AND tenant_id = $8 AND status IN ('queued', 'processing')",
+        )
+        .bind($status)
+        .bind($task_id)
+        .bind($score)
+        .bind($draft)
+        .bind($candidates)
+        .bind($now)
+        .bind($id)
+        .bind($tenant)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return Err(StoreError::Conflict("the message already has an outcome".into()));
+        }
+    }};
+}
+
 impl Store {
     /// Persists a message and enqueues its processing in one transaction: once this
     /// returns, the message will be processed even if the process dies right away.
@@ -169,24 +195,7 @@ impl Store {
         let (draft, candidates) = encode(outcome)?;
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let claimed = sqlx::query(
-                "UPDATE messages SET status = 'created', task_id = $1, score = $2, draft = $3, candidates = $4,
-                                     error = NULL, updated_at = $5
-                 WHERE id = $6 AND tenant_id = $7 AND status IN ('queued', 'processing')",
-            )
-            .bind(&task_id)
-            .bind(outcome.score)
-            .bind(&draft)
-            .bind(&candidates)
-            .bind(now)
-            .bind(message_id)
-            .bind(tenant_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if claimed == 0 {
-                return Err(StoreError::Conflict("the message already has an outcome".into()));
-            }
+            record_outcome!(tx, "created", &task_id, outcome.score, &draft, &candidates, now, message_id, tenant_id);
             insert_task!(tx, tenant_id, &task_id, task, now);
             tx.commit().await?;
         });
@@ -207,24 +216,17 @@ impl Store {
         let (draft, candidates) = encode(outcome)?;
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let claimed = sqlx::query(
-                "UPDATE messages SET status = 'duplicate', task_id = $1, score = $2, draft = $3, candidates = $4,
-                                     error = NULL, updated_at = $5
-                 WHERE id = $6 AND tenant_id = $7 AND status IN ('queued', 'processing')",
-            )
-            .bind(existing_task_id)
-            .bind(outcome.score)
-            .bind(&draft)
-            .bind(&candidates)
-            .bind(now)
-            .bind(message_id)
-            .bind(tenant_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if claimed == 0 {
-                return Err(StoreError::Conflict("the message already has an outcome".into()));
-            }
+            record_outcome!(
+                tx,
+                "duplicate",
+                existing_task_id,
+                outcome.score,
+                &draft,
+                &candidates,
+                now,
+                message_id,
+                tenant_id
+            );
             let commented = sqlx::query(
                 "INSERT INTO comments (id, tenant_id, task_id, content, author, created_at, updated_at)
                  SELECT $1, $2, $3, $4, $5, $6, $6

@@ -179,6 +179,28 @@ impl Store {
         }
     }
 
+    /// Deletes one of the tenant's rows of `table` (dependent rows go by cascade);
+    /// `NotFound` when the tenant has no such row.
+    async fn delete_owned(&self, table: &'static str, tenant_id: &str, id: &str) -> Result<()> {
+        let sql = format!("DELETE FROM {table} WHERE id = $1 AND tenant_id = $2");
+        let affected =
+            write!(self, |pool| sqlx::query(&sql).bind(id).bind(tenant_id).execute(pool).await?.rows_affected());
+        if affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// Refreshes the query planner's statistics (PostgreSQL `ANALYZE`, SQLite
+    /// `PRAGMA optimize`): after a bulk load, plans are only as good as these.
+    pub async fn optimize(&self) -> Result<()> {
+        let sql = match self.backend() {
+            Backend::Postgres => "ANALYZE",
+            Backend::Sqlite => "PRAGMA optimize",
+        };
+        write!(self, |pool| {
+            sqlx::query(sql).execute(pool).await?;
+        });
+        Ok(())
+    }
+
     pub async fn close(&self) {
         match &self.db {
             Db::Sqlite { read, write } => {

@@ -112,17 +112,6 @@ impl Store {
 
     /// Deletes the project with its tasks, labels and comments.
     pub async fn delete_project(&self, tenant_id: &str, id: &str) -> Result<()> {
-        let affected = write!(self, |pool| {
-            sqlx::query("DELETE FROM projects WHERE id = $1 AND tenant_id = $2")
-                .bind(id)
-                .bind(tenant_id)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        if affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.delete_owned("projects", tenant_id, id).await
     }
 }

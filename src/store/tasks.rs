@@ -300,18 +300,7 @@ impl Store {
     }
 
     pub async fn delete_task(&self, tenant_id: &str, id: &str) -> Result<()> {
-        let affected = write!(self, |pool| {
-            sqlx::query("DELETE FROM tasks WHERE id = $1 AND tenant_id = $2")
-                .bind(id)
-                .bind(tenant_id)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        if affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.delete_owned("tasks", tenant_id, id).await
     }
 
     /// Which of `ids` are tasks of the tenant.

@@ -1,0 +1,80 @@
+//! Helpers shared by the benchmarks.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use sqlx::Connection;
+
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The `q` quantile of `samples` (sorted in place).
+pub fn pct(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 - 1.0) * q).round() as usize]
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A tiny deterministic generator, so every run sees the same data.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// Roughly Zipf-distributed rank in 0..n: a few items are common, most are rare.
+    pub fn zipf(&mut self, n: usize) -> usize {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((n as f64).powf(u) as usize).saturating_sub(1).min(n - 1)
+    }
+}
+
+/// Which backends to measure (`BENCH_BACKENDS`, default: all).
+pub fn wanted(what: &str) -> bool {
+    std::env::var("BENCH_BACKENDS").map(|b| b.contains(what)).unwrap_or(true)
+}
+
+/// A fresh SQLite file in a temporary folder.
+pub fn sqlite_url() -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("taskbridge-bench-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    (dir, url)
+}
+
+/// A fresh PostgreSQL database when `BENCH_DATABASE_URL` or `TEST_DATABASE_URL` names a
+/// server; its URL, and the name to drop.
+pub async fn postgres_database() -> Option<(String, String, String)> {
+    let admin = std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL")).ok()?;
+    let name = format!("tbbench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create db");
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b.to_string(), format!("?{q}")),
+        None => (admin.clone(), String::new()),
+    };
+    let url = match base.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}{query}"),
+        None => admin.clone(),
+    };
+    Some((admin, name, url))
+}
+
+pub async fn drop_postgres_database(admin: &str, name: &str) {
+    if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+    }
+}
