@@ -102,7 +102,7 @@ async fn serve(config: Config) -> Result<(), String> {
         }
         Bootstrap::Existing => {}
     }
-    tracing::info!(addr = %app.local_addr(), backend = ?app.store().backend(), "taskbridge listening");
+    tracing::info!(addr = %app.local_addr(), backend = ?app.store().backend(), llm = ?config.llm, "taskbridge listening");
     app.run_until(shutdown_signal()).await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())

@@ -80,10 +80,6 @@ impl Finder {
         Arc::new(Finder { store, settings, projects: Mutex::new(HashMap::new()) })
     }
 
-    pub fn settings(&self) -> Settings {
-        self.settings
-    }
-
     fn project(&self, project_id: &str) -> Arc<tokio::sync::Mutex<ProjectIndex>> {
         let mut projects = self.projects.lock().unwrap_or_else(|e| e.into_inner());
         projects

@@ -26,14 +26,6 @@ impl Intake {
         Arc::new(Intake { store, llm, dedup })
     }
 
-    pub fn dedup(&self) -> &Finder {
-        &self.dedup
-    }
-
-    pub fn llm(&self) -> &WithFallback {
-        &self.llm
-    }
-
     /// Registers the processing job with the workers.
     pub fn register(self: &Arc<Self>, registry: &mut Registry) {
         let intake = self.clone();

@@ -148,13 +148,35 @@ impl Worker {
             Some(handler) => {
                 let ctx = JobContext { job: job.clone(), store: self.store.clone() };
                 // Its own task, so a panicking handler fails the job instead of the worker.
-                tokio::spawn(handler(ctx).in_current_span())
+                let run = tokio::spawn(handler(ctx).in_current_span());
+                self.heartbeat(&job, run)
                     .await
                     .unwrap_or_else(|e| Err(JobError::Retry(format!("handler panicked: {e}"))))
             }
             None => Err(JobError::Permanent(format!("no handler for job kind {}", job.kind))),
         };
         self.settle(&job, outcome).await;
+    }
+
+    /// Waits for the handler, extending the lease while it runs so that a long job is
+    /// never taken over by another worker as long as this one is alive.
+    async fn heartbeat(
+        &self,
+        job: &ClaimedJob,
+        mut run: tokio::task::JoinHandle<Result<(), JobError>>,
+    ) -> Result<Result<(), JobError>, tokio::task::JoinError> {
+        let mut beat = tokio::time::interval(self.options.lease / 3);
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                outcome = &mut run => return outcome,
+                _ = beat.tick() => {
+                    if let Err(e) = self.store.extend_lease(job, self.options.lease).await {
+                        tracing::warn!(error = %e, "could not extend the job's lease");
+                    }
+                }
+            }
+        }
     }
 
     async fn settle(&self, job: &ClaimedJob, outcome: Result<(), JobError>) {

@@ -12,7 +12,6 @@ mod prompt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 
@@ -102,13 +101,12 @@ impl ProviderConfig {
 /// A provider with the builtin rules behind it; counts how often it had to fall back.
 pub struct WithFallback {
     primary: Arc<dyn LanguageModel>,
-    fallbacks: AtomicU64,
     fallback_counter: Option<prometheus_client::metrics::counter::Counter>,
 }
 
 impl WithFallback {
     pub fn new(primary: Arc<dyn LanguageModel>) -> Self {
-        WithFallback { primary, fallbacks: AtomicU64::new(0), fallback_counter: None }
+        WithFallback { primary, fallback_counter: None }
     }
 
     /// Also counts fallbacks in this (Prometheus) counter.
@@ -121,16 +119,10 @@ impl WithFallback {
         self.primary.name()
     }
 
-    /// Times the builtin draft replaced the provider's.
-    pub fn fallbacks(&self) -> u64 {
-        self.fallbacks.load(Ordering::Relaxed)
-    }
-
     pub async fn draft(&self, request: &DraftRequest) -> TaskDraft {
         match self.primary.draft(request).await {
             Ok(draft) => draft,
             Err(err) => {
-                self.fallbacks.fetch_add(1, Ordering::Relaxed);
                 if let Some(counter) = &self.fallback_counter {
                     counter.inc();
                 }

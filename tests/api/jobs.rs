@@ -182,3 +182,24 @@ async fn retry_after_and_permanent_errors(store: Store) {
     workers.shutdown().await;
 }
 on_both!(retry_after_and_permanent_errors);
+
+async fn a_long_job_keeps_its_lease(store: Store) {
+    let mut registry = Registry::default();
+    registry.register("test.slow", |_ctx| async {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        Ok(())
+    });
+    store.enqueue(TENANT, &NewJob::new("test.slow", "slow", json!({}))).await.expect("enqueue");
+    let id = job_id(&store, "slow").await;
+    let options =
+        WorkerOptions { concurrency: 1, lease: Duration::from_millis(300), poll_interval: Duration::from_millis(20) };
+    let workers = Workers::start(store.clone(), registry, options);
+    wait_for(&store, &id, JobStatus::Running).await;
+    // Well past the lease, another worker still cannot take it: the running one renews it.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(store.claim_job(Duration::from_secs(60)).await.expect("claim").is_none(), "still leased");
+    let done = wait_for(&store, &id, JobStatus::Succeeded).await;
+    assert_eq!(done.attempts, 1);
+    workers.shutdown().await;
+}
+on_both!(a_long_job_keeps_its_lease);

@@ -8,7 +8,6 @@ use super::{DraftRequest, LanguageModel, LlmError, LlmFuture};
 use crate::domain::message::TaskDraft;
 use crate::domain::task::Priority;
 
-pub use dates::find as find_due_date;
 pub use title::shorten;
 
 #[derive(Debug, Clone, Copy, Default)]
