@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::dedup::{self, Finder};
 use crate::http::{self, AppState, Metrics};
 use crate::intake::Intake;
+use crate::integrations::Integrations;
 use crate::jobs::{Registry, WorkerOptions, Workers};
 use crate::llm::WithFallback;
 use crate::store::{Bootstrap, Store, StoreError, StoreOptions};
@@ -24,6 +25,8 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("encryption key: {0}")]
+    Crypto(#[from] crate::integrations::CryptoError),
 }
 
 pub struct Application {
@@ -55,7 +58,10 @@ impl Application {
         };
         let workers = (config.workers > 0).then(|| Workers::start(store.clone(), registry, options));
         let wake_workers = workers.as_ref().map(Workers::waker).unwrap_or_default();
+        let integrations =
+            Integrations::new(store.clone(), config.cipher()?, &config.public_url(), config.allow_private_urls);
         let state = AppState {
+            integrations,
             store,
             metrics,
             intake,

@@ -96,6 +96,20 @@ pub struct Config {
     /// Seconds a model call may take before the builtin draft is used instead.
     #[arg(long, env = "TASKBRIDGE_LLM_TIMEOUT_SECS", default_value_t = 30)]
     pub llm_timeout_secs: u64,
+    /// 32-byte key (64 hex digits or base64) that seals integration secrets at rest.
+    #[arg(long, env = "TASKBRIDGE_ENCRYPTION_KEY", hide_env_values = true, value_parser = parse_any_secret)]
+    pub encryption_key: Option<Secret>,
+    /// Where the key is kept when `TASKBRIDGE_ENCRYPTION_KEY` is unset; generated (mode 0600)
+    /// on first start.
+    #[arg(long, env = "TASKBRIDGE_ENCRYPTION_KEY_FILE", default_value = "taskbridge.key")]
+    pub encryption_key_file: PathBuf,
+    /// The service's external base URL (webhook URLs, OAuth redirects); default
+    /// `http://{TASKBRIDGE_ADDR}`.
+    #[arg(long, env = "TASKBRIDGE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Allow tenant-configured URLs on loopback and private networks (a Jira on the LAN, tests).
+    #[arg(long, env = "TASKBRIDGE_ALLOW_PRIVATE_URLS", default_value_t = false)]
+    pub allow_private_urls: bool,
     /// Duplicate decision threshold (0–1): higher merges less often.
     #[arg(long, env = "TASKBRIDGE_DEDUP_THRESHOLD", default_value_t = crate::dedup::DEFAULT_THRESHOLD)]
     pub dedup_threshold: f64,
@@ -113,6 +127,18 @@ fn parse_secret(raw: &str) -> Result<Secret, String> {
 }
 
 impl Config {
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
+    }
+
+    /// The cipher for secrets at rest: the configured key, or the key file.
+    pub fn cipher(&self) -> Result<crate::integrations::Cipher, crate::integrations::CryptoError> {
+        match &self.encryption_key {
+            Some(key) => crate::integrations::Cipher::from_key(key.expose()),
+            None => crate::integrations::Cipher::from_key_file(&self.encryption_key_file),
+        }
+    }
+
     pub fn llm_provider(&self) -> crate::llm::ProviderConfig {
         crate::llm::ProviderConfig {
             provider: self.llm,
@@ -145,6 +171,10 @@ impl Config {
             llm_model: None,
             llm_api_key: None,
             llm_timeout_secs: 5,
+            encryption_key: Some(Secret::new("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")),
+            encryption_key_file: PathBuf::from("taskbridge.key"),
+            public_url: Some("https://taskbridge.example".into()),
+            allow_private_urls: false,
         }
     }
 }

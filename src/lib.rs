@@ -6,6 +6,7 @@ pub mod dedup;
 pub mod domain;
 pub mod http;
 pub mod intake;
+pub mod integrations;
 pub mod jobs;
 pub mod llm;
 pub mod store;

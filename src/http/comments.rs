@@ -60,7 +60,7 @@ pub(super) async fn page(
     Ok(paginate(items, page.limit, |c| id_cursor(&c.id)))
 }
 
-#[utoipa::path(get, path = "/api/v1/comments/{id}", tag = "comments",
+#[utoipa::path(get, path = "/api/v1/comments/{id}", params(("id" = String, Path)), tag = "comments",
     responses((status = 200, body = Comment), (status = 404, body = ErrorBody)))]
 pub async fn get_comment(
     State(s): State<AppState>,
@@ -70,7 +70,7 @@ pub async fn get_comment(
     Ok(Json(s.store.get_comment(&caller.tenant_id, &id).await.or_not_found("comment")?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/comments/{id}", tag = "comments", request_body = CommentPatchInput,
+#[utoipa::path(patch, path = "/api/v1/comments/{id}", params(("id" = String, Path)), tag = "comments", request_body = CommentPatchInput,
     responses((status = 200, body = Comment), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_comment(
     State(s): State<AppState>,
@@ -82,7 +82,7 @@ pub async fn update_comment(
     Ok(Json(s.store.update_comment(&caller.tenant_id, &id, content.as_deref()).await.or_not_found("comment")?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/comments/{id}", tag = "comments",
+#[utoipa::path(delete, path = "/api/v1/comments/{id}", params(("id" = String, Path)), tag = "comments",
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn delete_comment(
     State(s): State<AppState>,

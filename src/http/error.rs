@@ -123,6 +123,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::integrations::IntegrationError> for ApiError {
+    fn from(err: crate::integrations::IntegrationError) -> Self {
+        use crate::integrations::IntegrationError;
+        match err {
+            IntegrationError::Invalid(e) => e.into(),
+            IntegrationError::Store(e) => e.into(),
+            IntegrationError::Crypto(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 /// Adds what was not found to a store result, so a 404 names the missing object.
 pub trait NotFoundExt<T> {
     fn or_not_found(self, what: &str) -> Result<T, ApiError>;

@@ -46,7 +46,7 @@ pub async fn list_jobs(
     Ok(Json(JobPage::new(paginate(items, page.limit, |j| id_cursor(&j.id)))))
 }
 
-#[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "jobs",
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", params(("id" = String, Path)), tag = "jobs",
     responses((status = 200, description = "Queued again to run now", body = Job), (status = 404, body = ErrorBody),
               (status = 409, description = "Only failed or dead jobs can be retried", body = ErrorBody)))]
 pub async fn retry_job(

@@ -51,7 +51,7 @@ pub async fn list_labels(
     Ok(Json(LabelPage::new(paginate(items, page.limit, |l| id_cursor(&l.id)))))
 }
 
-#[utoipa::path(get, path = "/api/v1/labels/{id}", tag = "labels",
+#[utoipa::path(get, path = "/api/v1/labels/{id}", params(("id" = String, Path)), tag = "labels",
     responses((status = 200, body = Label), (status = 404, body = ErrorBody)))]
 pub async fn get_label(
     State(s): State<AppState>,
@@ -61,7 +61,7 @@ pub async fn get_label(
     Ok(Json(s.store.get_label(&caller.tenant_id, &id).await.or_not_found("label")?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/labels/{id}", tag = "labels", request_body = LabelPatchInput,
+#[utoipa::path(patch, path = "/api/v1/labels/{id}", params(("id" = String, Path)), tag = "labels", request_body = LabelPatchInput,
     responses((status = 200, body = Label), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn update_label(
@@ -74,7 +74,7 @@ pub async fn update_label(
     Ok(Json(s.store.update_label(&caller.tenant_id, &id, &patch).await.or_not_found("label")?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/labels/{id}", tag = "labels",
+#[utoipa::path(delete, path = "/api/v1/labels/{id}", params(("id" = String, Path)), tag = "labels",
     responses((status = 204, description = "Deleted and taken off every task"), (status = 404, body = ErrorBody)))]
 pub async fn delete_label(
     State(s): State<AppState>,

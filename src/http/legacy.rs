@@ -48,7 +48,7 @@ pub async fn legacy_create_project(
     projects::create_project(state, caller, body).await
 }
 
-#[utoipa::path(get, path = "/api/projects/{id}", tag = "legacy",
+#[utoipa::path(get, path = "/api/projects/{id}", params(("id" = String, Path)), tag = "legacy",
     responses((status = 200, body = Project), (status = 404, body = ErrorBody)))]
 pub async fn legacy_get_project(
     state: State<AppState>,
@@ -58,7 +58,7 @@ pub async fn legacy_get_project(
     projects::get_project(state, caller, id).await
 }
 
-#[utoipa::path(put, path = "/api/projects/{id}", tag = "legacy", request_body = ProjectPatchInput,
+#[utoipa::path(put, path = "/api/projects/{id}", params(("id" = String, Path)), tag = "legacy", request_body = ProjectPatchInput,
     responses((status = 200, body = Project), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn legacy_update_project(
     state: State<AppState>,
@@ -69,7 +69,7 @@ pub async fn legacy_update_project(
     projects::update_project(state, caller, id, body).await
 }
 
-#[utoipa::path(delete, path = "/api/projects/{id}", tag = "legacy",
+#[utoipa::path(delete, path = "/api/projects/{id}", params(("id" = String, Path)), tag = "legacy",
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn legacy_delete_project(
     state: State<AppState>,
@@ -113,7 +113,7 @@ pub async fn legacy_create_task(
     tasks::create_task(state, caller, body).await
 }
 
-#[utoipa::path(get, path = "/api/tasks/{id}", tag = "legacy",
+#[utoipa::path(get, path = "/api/tasks/{id}", params(("id" = String, Path)), tag = "legacy",
     responses((status = 200, body = Task), (status = 404, body = ErrorBody)))]
 pub async fn legacy_get_task(
     state: State<AppState>,
@@ -123,7 +123,7 @@ pub async fn legacy_get_task(
     tasks::get_task(state, caller, id).await
 }
 
-#[utoipa::path(put, path = "/api/tasks/{id}", tag = "legacy", request_body = TaskPatchInput,
+#[utoipa::path(put, path = "/api/tasks/{id}", params(("id" = String, Path)), tag = "legacy", request_body = TaskPatchInput,
     responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn legacy_update_task(
     state: State<AppState>,
@@ -134,7 +134,7 @@ pub async fn legacy_update_task(
     tasks::update_task(state, caller, id, body).await
 }
 
-#[utoipa::path(patch, path = "/api/tasks/{id}/status", tag = "legacy", request_body = StatusInput,
+#[utoipa::path(patch, path = "/api/tasks/{id}/status", params(("id" = String, Path)), tag = "legacy", request_body = StatusInput,
     responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn legacy_set_task_status(
     state: State<AppState>,
@@ -145,7 +145,7 @@ pub async fn legacy_set_task_status(
     tasks::set_task_status(state, caller, id, body).await
 }
 
-#[utoipa::path(delete, path = "/api/tasks/{id}", tag = "legacy",
+#[utoipa::path(delete, path = "/api/tasks/{id}", params(("id" = String, Path)), tag = "legacy",
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn legacy_delete_task(
     state: State<AppState>,
@@ -186,7 +186,7 @@ pub async fn legacy_create_comment(
     comments::create_comment(state, caller, body).await
 }
 
-#[utoipa::path(get, path = "/api/comments/{id}", tag = "legacy",
+#[utoipa::path(get, path = "/api/comments/{id}", params(("id" = String, Path)), tag = "legacy",
     responses((status = 200, body = Comment), (status = 404, body = ErrorBody)))]
 pub async fn legacy_get_comment(
     state: State<AppState>,
@@ -196,7 +196,7 @@ pub async fn legacy_get_comment(
     comments::get_comment(state, caller, id).await
 }
 
-#[utoipa::path(put, path = "/api/comments/{id}", tag = "legacy", request_body = CommentPatchInput,
+#[utoipa::path(put, path = "/api/comments/{id}", params(("id" = String, Path)), tag = "legacy", request_body = CommentPatchInput,
     responses((status = 200, body = Comment), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn legacy_update_comment(
     state: State<AppState>,
@@ -207,7 +207,7 @@ pub async fn legacy_update_comment(
     comments::update_comment(state, caller, id, body).await
 }
 
-#[utoipa::path(delete, path = "/api/comments/{id}", tag = "legacy",
+#[utoipa::path(delete, path = "/api/comments/{id}", params(("id" = String, Path)), tag = "legacy",
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn legacy_delete_comment(
     state: State<AppState>,

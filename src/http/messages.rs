@@ -58,7 +58,7 @@ pub(super) async fn wait_for_outcome(s: &AppState, tenant_id: &str, mut message:
     Ok(message)
 }
 
-#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages",
+#[utoipa::path(get, path = "/api/v1/messages/{id}", params(("id" = String, Path)), tag = "messages",
     responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
 pub async fn get_message(
     State(s): State<AppState>,

@@ -5,6 +5,7 @@ mod comments;
 pub mod error;
 mod extract;
 mod health;
+mod integrations;
 mod jobs;
 mod labels;
 mod legacy;
@@ -35,6 +36,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::intake::Intake;
+use crate::integrations::Integrations;
 use crate::store::Store;
 use error::ApiError;
 pub use extract::BodyLimit;
@@ -51,6 +53,7 @@ pub struct AppState {
     pub wake_workers: Arc<Notify>,
     /// The longest a `?wait=true` request waits for an outcome.
     pub message_wait: Duration,
+    pub integrations: Integrations,
 }
 
 impl AppState {
@@ -59,7 +62,12 @@ impl AppState {
     pub fn with_defaults(store: Store) -> Self {
         let llm = Arc::new(crate::llm::WithFallback::new(Arc::new(crate::llm::Builtin)));
         let dedup = crate::dedup::Finder::new(store.clone(), crate::dedup::Settings::default());
+        let mut key = [0u8; 32];
+        let _ = getrandom::fill(&mut key);
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let cipher = crate::integrations::Cipher::from_key(&hex).expect("a 32-byte key is valid");
         AppState {
+            integrations: Integrations::new(store.clone(), cipher, "http://localhost", true),
             intake: Intake::new(store.clone(), llm, dedup),
             store,
             metrics: Metrics::new(),
@@ -96,6 +104,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::taiga_create_task))
         .routes(routes!(teams::create_task_with_team))
         .routes(routes!(teams::team_by_task))
+        .routes(routes!(integrations::create_integration, integrations::list_integrations))
+        .routes(routes!(
+            integrations::get_integration,
+            integrations::update_integration,
+            integrations::delete_integration
+        ))
         .routes(routes!(legacy::legacy_list_projects, legacy::legacy_create_project))
         .routes(routes!(legacy::legacy_get_project, legacy::legacy_update_project, legacy::legacy_delete_project))
         .routes(routes!(legacy::legacy_list_tasks, legacy::legacy_create_task))

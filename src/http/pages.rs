@@ -4,6 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::comment::Comment;
+use crate::domain::integration::Integration;
 use crate::domain::label::Label;
 use crate::domain::project::Project;
 use crate::domain::task::Task;
@@ -45,3 +46,4 @@ page_type!(CommentPage, Comment);
 page_type!(LabelPage, Label);
 page_type!(ApiKeyPage, ApiKey);
 page_type!(JobPage, Job);
+page_type!(IntegrationPage, Integration);

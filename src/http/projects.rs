@@ -35,7 +35,7 @@ pub async fn list_projects(
     Ok(Json(ProjectPage::new(paginate(items, page.limit, |p| cursor(&p.id)))))
 }
 
-#[utoipa::path(get, path = "/api/v1/projects/{id}", tag = "projects",
+#[utoipa::path(get, path = "/api/v1/projects/{id}", params(("id" = String, Path)), tag = "projects",
     responses((status = 200, body = Project), (status = 404, body = ErrorBody)))]
 pub async fn get_project(
     State(s): State<AppState>,
@@ -45,7 +45,7 @@ pub async fn get_project(
     Ok(Json(s.store.get_project(&caller.tenant_id, &id).await.or_not_found("project")?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/projects/{id}", tag = "projects", request_body = ProjectPatchInput,
+#[utoipa::path(patch, path = "/api/v1/projects/{id}", params(("id" = String, Path)), tag = "projects", request_body = ProjectPatchInput,
     responses((status = 200, body = Project), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_project(
     State(s): State<AppState>,
@@ -57,7 +57,7 @@ pub async fn update_project(
     Ok(Json(s.store.update_project(&caller.tenant_id, &id, &patch).await.or_not_found("project")?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/projects/{id}", tag = "projects",
+#[utoipa::path(delete, path = "/api/v1/projects/{id}", params(("id" = String, Path)), tag = "projects",
     responses((status = 204, description = "Deleted with its tasks, labels and comments"), (status = 404, body = ErrorBody)))]
 pub async fn delete_project(
     State(s): State<AppState>,

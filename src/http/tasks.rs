@@ -49,7 +49,7 @@ pub(super) async fn page(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", params(("id" = String, Path)), tag = "tasks",
     responses((status = 200, body = Task), (status = 404, body = ErrorBody)))]
 pub async fn get_task(
     State(s): State<AppState>,
@@ -59,7 +59,7 @@ pub async fn get_task(
     Ok(Json(s.store.get_task(&caller.tenant_id, &id).await.or_not_found("task")?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks", request_body = TaskPatchInput,
+#[utoipa::path(patch, path = "/api/v1/tasks/{id}", params(("id" = String, Path)), tag = "tasks", request_body = TaskPatchInput,
     responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_task(
     State(s): State<AppState>,
@@ -71,7 +71,7 @@ pub async fn update_task(
     Ok(Json(s.store.update_task(&caller.tenant_id, &id, &patch).await.or_not_found("task")?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/tasks/{id}/status", tag = "tasks", request_body = StatusInput,
+#[utoipa::path(patch, path = "/api/v1/tasks/{id}/status", params(("id" = String, Path)), tag = "tasks", request_body = StatusInput,
     responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_task_status(
     State(s): State<AppState>,
@@ -83,7 +83,7 @@ pub async fn set_task_status(
     Ok(Json(s.store.update_task(&caller.tenant_id, &id, &patch).await.or_not_found("task")?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks",
+#[utoipa::path(delete, path = "/api/v1/tasks/{id}", params(("id" = String, Path)), tag = "tasks",
     responses((status = 204, description = "Deleted with its comments"), (status = 404, body = ErrorBody)))]
 pub async fn delete_task(
     State(s): State<AppState>,

@@ -113,7 +113,7 @@ pub async fn create_task_with_team(
     Ok((StatusCode::CREATED, Json(TaskWithTeam { task, team })))
 }
 
-#[utoipa::path(get, path = "/teams/team-by-task/{task_id}", tag = "legacy",
+#[utoipa::path(get, path = "/teams/team-by-task/{task_id}", params(("task_id" = String, Path)), tag = "legacy",
     responses((status = 200, body = Team), (status = 404, description = "No such task, or it has no team", body = ErrorBody)))]
 pub async fn team_by_task(
     State(s): State<AppState>,

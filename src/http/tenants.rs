@@ -84,7 +84,7 @@ pub async fn list_keys(
     Ok(Json(ApiKeyPage::new(paginate(items, page.limit, |k| id_cursor(&k.id)))))
 }
 
-#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys",
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", params(("id" = String, Path)), tag = "api-keys",
     responses((status = 204, description = "Revoked"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "The tenant's last admin key", body = ErrorBody)))]
 pub async fn delete_key(

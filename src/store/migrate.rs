@@ -34,6 +34,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_teams.sql"),
         postgres: include_str!("../../migrations/postgres/0004_teams.sql"),
     },
+    Migration {
+        version: 5,
+        name: "integrations",
+        sqlite: include_str!("../../migrations/sqlite/0005_integrations.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_integrations.sql"),
+    },
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

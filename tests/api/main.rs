@@ -10,6 +10,7 @@ mod dedup;
 mod errors;
 mod health;
 mod intake;
+mod integrations;
 mod isolation;
 mod jobs;
 mod json_fuzz;

@@ -53,6 +53,15 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             documented.insert(format!("{} {path}", method.to_uppercase()));
+            // Every `{name}` of the template is declared as a path parameter, and nothing else.
+            let mut templated: Vec<&str> = path.split('{').skip(1).filter_map(|p| p.split('}').next()).collect();
+            let mut declared: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| ps.iter().filter(|p| p["in"] == "path").filter_map(|p| p["name"].as_str()).collect())
+                .unwrap_or_default();
+            templated.sort_unstable();
+            declared.sort_unstable();
+            assert_eq!(templated, declared, "{method} {path} path parameters");
             let id = op["operationId"].as_str().expect("operationId");
             assert!(operation_ids.insert(id.to_string()), "duplicate operationId {id}");
             let responses = op["responses"].as_object().expect("responses");
@@ -61,8 +70,10 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
                 assert!(body["content"]["application/json"]["schema"].is_object(), "{method} {path} body");
             }
             // The server answers this route: no "no route" 404, no 405.
-            let concrete =
-                path.replace("{id}", "00000000-does-not-exist").replace("{task_id}", "00000000-does-not-exist");
+            let concrete = path
+                .replace("{id}", "00000000-does-not-exist")
+                .replace("{task_id}", "00000000-does-not-exist")
+                .replace("{integration_id}", "00000000-does-not-exist");
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let body = matches!(method, "post" | "put" | "patch").then(|| serde_json::json!({}));
             let mut req = app.raw().request(m, format!("{}{concrete}", app.base));
@@ -140,6 +151,11 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
         "POST /taiga/create-task",
         "POST /teams/create-task-with-team",
         "GET /teams/team-by-task/{task_id}",
+        "POST /api/v1/projects/{id}/integrations",
+        "GET /api/v1/projects/{id}/integrations",
+        "GET /api/v1/projects/{id}/integrations/{integration_id}",
+        "PATCH /api/v1/projects/{id}/integrations/{integration_id}",
+        "DELETE /api/v1/projects/{id}/integrations/{integration_id}",
     ] {
         assert!(documented.contains(route), "{route} is not documented");
     }

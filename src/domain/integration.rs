@@ -1,0 +1,252 @@
+//! Integration records: one project of one tenant connected to one external platform, with
+//! its settings and (encrypted) secrets. The shape is a contract: other programs configure
+//! taskbridge through it (`shared/contracts/integrations.md`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::validate::{self, DomainError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationType {
+    Slack,
+    Discord,
+    Teams,
+    Telegram,
+    Whatsapp,
+    Email,
+    Zendesk,
+    Taiga,
+    Jira,
+    Confluence,
+}
+
+/// Per type: the secrets it may hold, and its settings beyond `mode` and `api_base_url`.
+const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 10] = [
+    (IntegrationType::Slack, "slack", &["signing_secret", "bot_token"], &["reaction"]),
+    (IntegrationType::Discord, "discord", &["public_key", "bot_token"], &["application_id"]),
+    (IntegrationType::Teams, "teams", &["hmac_secret", "app_password"], &["app_id"]),
+    (IntegrationType::Telegram, "telegram", &["secret_token", "bot_token"], &[]),
+    (IntegrationType::Whatsapp, "whatsapp", &["auth_token"], &["account_sid", "from_number"]),
+    (
+        IntegrationType::Email,
+        "email",
+        &["inbound_secret", "smtp_password"],
+        &["smtp_host", "smtp_port", "smtp_user", "from_address", "tls"],
+    ),
+    (IntegrationType::Zendesk, "zendesk", &["signing_secret", "api_token"], &["subdomain", "email"]),
+    (IntegrationType::Taiga, "taiga", &["password", "token"], &["username", "project_slug"]),
+    (IntegrationType::Jira, "jira", &["api_token"], &["site_url", "email", "project_key"]),
+    (IntegrationType::Confluence, "confluence", &["api_token"], &["site_url", "email"]),
+];
+
+impl IntegrationType {
+    fn shape(self) -> (&'static str, &'static [&'static str], &'static [&'static str]) {
+        SHAPES.iter().find(|(t, ..)| *t == self).map(|(_, n, s, o)| (*n, *s, *o)).unwrap_or(("", &[], &[]))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.shape().0
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        SHAPES.iter().find(|(_, n, ..)| *n == s).map(|(t, ..)| *t)
+    }
+
+    pub fn secret_names(self) -> &'static [&'static str] {
+        self.shape().1
+    }
+
+    pub fn setting_names(self) -> &'static [&'static str] {
+        self.shape().2
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationStatus {
+    Active,
+    Error,
+    Revoked,
+}
+
+impl IntegrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationStatus::Active => "active",
+            IntegrationStatus::Error => "error",
+            IntegrationStatus::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "error" => Some(Self::Error),
+            "revoked" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// An integration as every answer shows it: which secrets are set, never their values.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Integration {
+    pub id: String,
+    pub project_id: String,
+    #[serde(rename = "type")]
+    pub kind: IntegrationType,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+    pub status: IntegrationStatus,
+    pub last_error: Option<String>,
+    pub secrets_set: Vec<String>,
+    /// Where the platform must send its webhooks.
+    pub webhook_url: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewIntegrationInput {
+    #[serde(rename = "type")]
+    pub kind: IntegrationType,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+    #[serde(default)]
+    pub secrets: Map<String, Value>,
+}
+
+/// `PATCH`: replaces the settings and secrets it names; `null` removes one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct IntegrationPatchInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub secrets: Map<String, Value>,
+}
+
+/// Checks a settings change for `kind`; URLs pass `url_check` (the SSRF guard).
+pub fn check_settings(
+    kind: IntegrationType,
+    settings: &Map<String, Value>,
+    url_check: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<(), DomainError> {
+    for (key, value) in settings {
+        match key.as_str() {
+            "mode" => match value {
+                Value::Null => {}
+                Value::String(m) if m == "commands" || m == "all" => {}
+                _ => return Err(DomainError::invalid("settings", "mode must be \"commands\" or \"all\"")),
+            },
+            "api_base_url" | "site_url" => match value {
+                Value::Null => {}
+                Value::String(url) => {
+                    url_check(url).map_err(|why| DomainError::invalid("settings", format!("{key}: {why}")))?
+                }
+                _ => return Err(DomainError::invalid("settings", format!("{key} must be a URL"))),
+            },
+            other if kind.setting_names().contains(&other) => match value {
+                Value::Null | Value::Bool(_) | Value::Number(_) => {}
+                Value::String(s) => {
+                    validate::free_text("settings", s, 2000)?;
+                }
+                _ => {
+                    return Err(DomainError::invalid(
+                        "settings",
+                        format!("{other} must be a string, number or boolean"),
+                    ));
+                }
+            },
+            other => {
+                return Err(DomainError::invalid(
+                    "settings",
+                    format!("{other:?} is not a setting of a {} integration", kind.as_str()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks secrets for `kind`: known names, non-empty string values (or `null` to remove).
+pub fn check_secrets(kind: IntegrationType, secrets: &Map<String, Value>) -> Result<(), DomainError> {
+    for (name, value) in secrets {
+        if !kind.secret_names().contains(&name.as_str()) {
+            return Err(DomainError::invalid(
+                "secrets",
+                format!(
+                    "{name:?} is not a secret of a {} integration (expected {})",
+                    kind.as_str(),
+                    kind.secret_names().join(", ")
+                ),
+            ));
+        }
+        match value {
+            Value::Null => {}
+            Value::String(s) if !s.trim().is_empty() && s.len() <= 10_000 => {}
+            _ => return Err(DomainError::invalid("secrets", format!("{name} must be a non-empty string"))),
+        }
+    }
+    Ok(())
+}
+
+/// Applies a change to a map: `null` removes a key, anything else sets it.
+pub fn merge(target: &mut Map<String, Value>, change: &Map<String, Value>) {
+    for (key, value) in change {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+}
+
+pub fn name_or_default(kind: IntegrationType, name: Option<&str>) -> Result<String, DomainError> {
+    Ok(validate::optional_name("name", name, 200)?.unwrap_or_else(|| kind.as_str().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ok(_: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    #[test]
+    fn each_type_accepts_only_its_secrets_and_settings() {
+        let secrets = json!({"signing_secret": "s", "bot_token": "xoxb"});
+        assert!(check_secrets(IntegrationType::Slack, secrets.as_object().expect("map")).is_ok());
+        let wrong = json!({"auth_token": "x"});
+        assert!(check_secrets(IntegrationType::Slack, wrong.as_object().expect("map")).is_err());
+        let empty = json!({"bot_token": " "});
+        assert!(check_secrets(IntegrationType::Slack, empty.as_object().expect("map")).is_err());
+        let settings = json!({"mode": "all", "reaction": "ticket", "api_base_url": "https://slack.com/api"});
+        assert!(check_settings(IntegrationType::Slack, settings.as_object().expect("map"), &ok).is_ok());
+        let bad_mode = json!({"mode": "everything"});
+        assert!(check_settings(IntegrationType::Slack, bad_mode.as_object().expect("map"), &ok).is_err());
+        let foreign = json!({"smtp_host": "mail"});
+        assert!(check_settings(IntegrationType::Slack, foreign.as_object().expect("map"), &ok).is_err());
+    }
+
+    #[test]
+    fn types_round_trip() {
+        for (t, name, ..) in SHAPES {
+            assert_eq!(IntegrationType::parse(name), Some(t));
+            assert_eq!(t.as_str(), name);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! `/api/v1/projects/{id}/integrations`: per-project platform connections.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath};
+use super::pages::IntegrationPage;
+use crate::domain::integration::{Integration, IntegrationPatchInput, NewIntegrationInput};
+use crate::domain::tenant::Caller;
+use crate::integrations::IntegrationError;
+use crate::store::StoreError;
+
+/// 404s name what was missing.
+fn not_found(what: &'static str) -> impl Fn(IntegrationError) -> ApiError {
+    move |e| match e {
+        IntegrationError::Store(StoreError::NotFound) => ApiError::not_found(what),
+        other => other.into(),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{id}/integrations", params(("id" = String, Path)), tag = "integrations",
+    request_body = NewIntegrationInput,
+    responses((status = 201, body = Integration), (status = 404, body = ErrorBody),
+              (status = 409, description = "The project already has an integration of this type", body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn create_integration(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(project_id): ApiPath<String>,
+    ApiJson(input): ApiJson<NewIntegrationInput>,
+) -> Result<(StatusCode, Json<Integration>), ApiError> {
+    let created = s.integrations.create(&caller.tenant_id, &project_id, input).await.map_err(not_found("project"))?;
+    tracing::info!(integration_id = %created.id, kind = created.kind.as_str(), "integration created");
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{id}/integrations", params(("id" = String, Path)), tag = "integrations",
+    responses((status = 200, body = IntegrationPage), (status = 404, body = ErrorBody)))]
+pub async fn list_integrations(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(project_id): ApiPath<String>,
+) -> Result<Json<IntegrationPage>, ApiError> {
+    let items = s.integrations.list(&caller.tenant_id, &project_id).await.map_err(not_found("project"))?;
+    Ok(Json(IntegrationPage::new((items, None))))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{id}/integrations/{integration_id}", params(("id" = String, Path), ("integration_id" = String, Path)), tag = "integrations",
+    responses((status = 200, body = Integration), (status = 404, body = ErrorBody)))]
+pub async fn get_integration(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((project_id, id)): ApiPath<(String, String)>,
+) -> Result<Json<Integration>, ApiError> {
+    Ok(Json(s.integrations.get(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/projects/{id}/integrations/{integration_id}", params(("id" = String, Path), ("integration_id" = String, Path)), tag = "integrations",
+    request_body = IntegrationPatchInput,
+    responses((status = 200, body = Integration), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_integration(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((project_id, id)): ApiPath<(String, String)>,
+    ApiJson(patch): ApiJson<IntegrationPatchInput>,
+) -> Result<Json<Integration>, ApiError> {
+    let updated =
+        s.integrations.update(&caller.tenant_id, &project_id, &id, patch).await.map_err(not_found("integration"))?;
+    Ok(Json(updated))
+}
+
+#[utoipa::path(delete, path = "/api/v1/projects/{id}/integrations/{integration_id}", params(("id" = String, Path), ("integration_id" = String, Path)), tag = "integrations",
+    responses((status = 204, description = "Deleted with its secrets"), (status = 404, body = ErrorBody)))]
+pub async fn delete_integration(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((project_id, id)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    s.integrations.delete(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?;
+    tracing::info!(integration_id = %id, "integration deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

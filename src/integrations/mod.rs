@@ -1,0 +1,155 @@
+//! Per-project integration records: settings, encrypted secrets, and the guard that keeps
+//! tenant-configured URLs away from internal addresses.
+
+pub mod crypto;
+pub mod ssrf;
+
+pub use crypto::{Cipher, CryptoError};
+
+use serde_json::{Map, Value};
+
+use crate::domain::DomainError;
+use crate::domain::integration::{
+    Integration, IntegrationPatchInput, NewIntegrationInput, check_secrets, check_settings, merge, name_or_default,
+};
+use crate::store::integrations::{IntegrationRecord, new_record};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// Integration records of every tenant: validation, sealing of secrets, and the view
+/// answers show (which secrets are set, never their values).
+#[derive(Clone)]
+pub struct Integrations {
+    store: Store,
+    cipher: Cipher,
+    public_url: String,
+    allow_private_urls: bool,
+}
+
+impl Integrations {
+    pub fn new(store: Store, cipher: Cipher, public_url: &str, allow_private_urls: bool) -> Self {
+        Integrations { store, cipher, public_url: public_url.trim_end_matches('/').to_string(), allow_private_urls }
+    }
+
+    fn view(&self, r: IntegrationRecord) -> Integration {
+        Integration {
+            webhook_url: format!("{}/webhooks/{}/{}", self.public_url, r.kind.as_str(), r.id),
+            id: r.id,
+            project_id: r.project_id,
+            kind: r.kind,
+            name: r.name,
+            settings: r.settings,
+            status: r.status,
+            last_error: r.last_error,
+            secrets_set: r.secret_names,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+
+    fn url_check(&self) -> impl Fn(&str) -> Result<(), String> + '_ {
+        move |url| ssrf::check_url(url, self.allow_private_urls)
+    }
+
+    /// Seals `secrets` into the record (names kept in clear, sorted).
+    fn seal(&self, record: &mut IntegrationRecord, secrets: &Map<String, Value>) -> Result<(), IntegrationError> {
+        let mut names: Vec<String> = secrets.keys().cloned().collect();
+        names.sort();
+        record.secret_names = names;
+        record.sealed_secrets = if secrets.is_empty() {
+            None
+        } else {
+            Some(self.cipher.encrypt(Value::Object(secrets.clone()).to_string().as_bytes())?)
+        };
+        Ok(())
+    }
+
+    fn open(&self, record: &IntegrationRecord) -> Result<Map<String, Value>, IntegrationError> {
+        match &record.sealed_secrets {
+            None => Ok(Map::new()),
+            Some(sealed) => {
+                let plain = self.cipher.decrypt(sealed)?;
+                serde_json::from_slice(&plain).map_err(|_| IntegrationError::Crypto(CryptoError::Decrypt))
+            }
+        }
+    }
+
+    pub async fn create(
+        &self,
+        tenant_id: &str,
+        project_id: &str,
+        input: NewIntegrationInput,
+    ) -> Result<Integration, IntegrationError> {
+        check_settings(input.kind, &input.settings, &self.url_check())?;
+        check_secrets(input.kind, &input.secrets)?;
+        let mut settings = Map::new();
+        merge(&mut settings, &input.settings);
+        settings.entry("mode").or_insert_with(|| Value::String("commands".into()));
+        let mut secrets = Map::new();
+        merge(&mut secrets, &input.secrets);
+        let name = name_or_default(input.kind, input.name.as_deref())?;
+        let mut record = new_record(project_id, input.kind, name, settings);
+        self.seal(&mut record, &secrets)?;
+        self.store.create_integration(tenant_id, &record).await?;
+        Ok(self.view(record))
+    }
+
+    pub async fn get(&self, tenant_id: &str, project_id: &str, id: &str) -> Result<Integration, IntegrationError> {
+        Ok(self.view(self.store.get_integration(tenant_id, project_id, id).await?))
+    }
+
+    pub async fn list(&self, tenant_id: &str, project_id: &str) -> Result<Vec<Integration>, IntegrationError> {
+        // An unknown project answers 404 rather than an empty list.
+        self.store.get_project(tenant_id, project_id).await?;
+        let records = self.store.list_integrations(tenant_id, project_id).await?;
+        Ok(records.into_iter().map(|r| self.view(r)).collect())
+    }
+
+    pub async fn update(
+        &self,
+        tenant_id: &str,
+        project_id: &str,
+        id: &str,
+        patch: IntegrationPatchInput,
+    ) -> Result<Integration, IntegrationError> {
+        let mut record = self.store.get_integration(tenant_id, project_id, id).await?;
+        check_settings(record.kind, &patch.settings, &self.url_check())?;
+        check_secrets(record.kind, &patch.secrets)?;
+        if patch.name.is_some() {
+            record.name = name_or_default(record.kind, patch.name.as_deref())?;
+        }
+        merge(&mut record.settings, &patch.settings);
+        if !patch.secrets.is_empty() {
+            let mut secrets = self.open(&record)?;
+            merge(&mut secrets, &patch.secrets);
+            self.seal(&mut record, &secrets)?;
+        }
+        record.updated_at = crate::store::now();
+        self.store.save_integration(tenant_id, &record).await?;
+        Ok(self.view(record))
+    }
+
+    pub async fn delete(&self, tenant_id: &str, project_id: &str, id: &str) -> Result<(), IntegrationError> {
+        Ok(self.store.delete_integration(tenant_id, project_id, id).await?)
+    }
+
+    /// The secrets in clear, for the adapter that calls the platform. Never for an answer.
+    pub async fn secrets(
+        &self,
+        tenant_id: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Map<String, Value>, IntegrationError> {
+        let record = self.store.get_integration(tenant_id, project_id, id).await?;
+        self.open(&record)
+    }
+}

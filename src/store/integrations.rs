@@ -1,0 +1,182 @@
+//! Integration records. The store keeps what it is given: secrets arrive sealed and leave
+//! sealed; only the integrations module opens them.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::integration::{IntegrationStatus, IntegrationType};
+use crate::domain::new_id;
+
+/// A stored integration, secrets still sealed.
+#[derive(Debug, Clone)]
+pub struct IntegrationRecord {
+    pub id: String,
+    pub project_id: String,
+    pub kind: IntegrationType,
+    pub name: String,
+    pub settings: Map<String, Value>,
+    pub sealed_secrets: Option<String>,
+    pub secret_names: Vec<String>,
+    pub status: IntegrationStatus,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    project_id: String,
+    kind: String,
+    name: String,
+    settings: String,
+    secrets: Option<String>,
+    secret_names: String,
+    status: String,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<Row> for IntegrationRecord {
+    type Error = StoreError;
+
+    fn try_from(r: Row) -> Result<Self> {
+        let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("integrations.{what}: {e}"));
+        Ok(IntegrationRecord {
+            kind: parse_enum("integrations.kind", &r.kind, IntegrationType::parse)?,
+            status: parse_enum("integrations.status", &r.status, IntegrationStatus::parse)?,
+            settings: serde_json::from_str(&r.settings).map_err(|e| corrupt("settings", e))?,
+            secret_names: serde_json::from_str(&r.secret_names).map_err(|e| corrupt("secret_names", e))?,
+            sealed_secrets: r.secrets,
+            id: r.id,
+            project_id: r.project_id,
+            name: r.name,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str =
+    "id, project_id, kind, name, settings, secrets, secret_names, status, last_error, created_at, updated_at";
+
+fn json(v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store {
+    /// Creates an integration of one of the tenant's projects. `NotFound` when the project
+    /// is not theirs; `Conflict` when the project already has one of this type.
+    pub async fn create_integration(&self, tenant_id: &str, record: &IntegrationRecord) -> Result<()> {
+        let (settings, names) = (json(&record.settings)?, json(&record.secret_names)?);
+        let inserted = write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO integrations (id, tenant_id, project_id, kind, name, settings, secrets, secret_names,
+                                           status, last_error, created_at, updated_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $10
+                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)",
+            )
+            .bind(&record.id)
+            .bind(tenant_id)
+            .bind(&record.project_id)
+            .bind(record.kind.as_str())
+            .bind(&record.name)
+            .bind(&settings)
+            .bind(&record.sealed_secrets)
+            .bind(&names)
+            .bind(record.status.as_str())
+            .bind(record.created_at)
+            .execute(pool)
+            .await
+            .map_err(|e| StoreError::on_write(e, &format!("a {} integration of this project", record.kind.as_str())))?
+            .rows_affected()
+        });
+        if inserted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn get_integration(&self, tenant_id: &str, project_id: &str, id: &str) -> Result<IntegrationRecord> {
+        let sql = format!("SELECT {COLUMNS} FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3");
+        let row: Option<Row> = read!(self, |pool| {
+            sqlx::query_as(&sql).bind(id).bind(project_id).bind(tenant_id).fetch_optional(pool).await?
+        });
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    pub async fn list_integrations(&self, tenant_id: &str, project_id: &str) -> Result<Vec<IntegrationRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM integrations WHERE project_id = $1 AND tenant_id = $2 ORDER BY id");
+        let rows: Vec<Row> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(project_id).bind(tenant_id).fetch_all(pool).await?);
+        rows.into_iter().map(IntegrationRecord::try_from).collect()
+    }
+
+    /// Writes back the name, settings and sealed secrets of an integration.
+    pub async fn save_integration(&self, tenant_id: &str, record: &IntegrationRecord) -> Result<()> {
+        let (settings, names) = (json(&record.settings)?, json(&record.secret_names)?);
+        let updated = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE integrations SET name = $1, settings = $2, secrets = $3, secret_names = $4, updated_at = $5
+                 WHERE id = $6 AND project_id = $7 AND tenant_id = $8",
+            )
+            .bind(&record.name)
+            .bind(&settings)
+            .bind(&record.sealed_secrets)
+            .bind(&names)
+            .bind(record.updated_at)
+            .bind(&record.id)
+            .bind(&record.project_id)
+            .bind(tenant_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn delete_integration(&self, tenant_id: &str, project_id: &str, id: &str) -> Result<()> {
+        let deleted = write!(self, |pool| {
+            sqlx::query("DELETE FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3")
+                .bind(id)
+                .bind(project_id)
+                .bind(tenant_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+/// A new record with fresh id and timestamps.
+pub fn new_record(
+    project_id: &str,
+    kind: IntegrationType,
+    name: String,
+    settings: Map<String, Value>,
+) -> IntegrationRecord {
+    let now = super::now();
+    IntegrationRecord {
+        id: new_id(),
+        project_id: project_id.to_string(),
+        kind,
+        name,
+        settings,
+        sealed_secrets: None,
+        secret_names: Vec::new(),
+        status: IntegrationStatus::Active,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    }
+}

@@ -1,0 +1,147 @@
+//! Integration records: the contract's shape, secrets sealed at rest and never shown.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use taskbridge::integrations::Integrations;
+use taskbridge::store::{Store, StoreOptions};
+
+use crate::helpers::{TestApp, both_backends};
+
+const BOT_TOKEN: &str = "xoxb-1234-very-secret-token";
+const SIGNING: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+async fn integrations_follow_the_contract(app: TestApp) {
+    let project = app.project("chat").await;
+    let base = format!("/api/v1/projects/{project}/integrations");
+    let res = app
+        .post(
+            &base,
+            json!({"type": "slack", "name": "eng workspace",
+                   "settings": {"api_base_url": "https://slack.com/api", "reaction": "ticket"},
+                   "secrets": {"signing_secret": SIGNING, "bot_token": BOT_TOKEN}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let id = res.id();
+    assert_eq!(res.body["type"], "slack");
+    assert_eq!(res.body["name"], "eng workspace");
+    assert_eq!(res.body["status"], "active");
+    assert_eq!(
+        res.body["settings"],
+        json!({"api_base_url": "https://slack.com/api", "reaction": "ticket", "mode": "commands"})
+    );
+    assert_eq!(res.body["secrets_set"], json!(["bot_token", "signing_secret"]));
+    assert_eq!(res.body["webhook_url"], format!("https://taskbridge.example/webhooks/slack/{id}"));
+    assert!(!res.body.to_string().contains(BOT_TOKEN) && !res.body.to_string().contains(SIGNING));
+
+    let got = app.get(&format!("{base}/{id}")).await;
+    assert_eq!(got.body, res.body);
+    let list = app.get(&base).await;
+    assert_eq!(list.body["items"], json!([res.body]));
+
+    // PATCH replaces what it names; null removes.
+    let res = app
+        .patch(
+            &format!("{base}/{id}"),
+            json!({"settings": {"mode": "all", "reaction": null}, "secrets": {"signing_secret": null, "bot_token": "xoxb-new"}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["settings"], json!({"api_base_url": "https://slack.com/api", "mode": "all"}));
+    assert_eq!(res.body["secrets_set"], json!(["bot_token"]));
+    assert_eq!(res.body["name"], "eng workspace");
+    assert!(!res.body.to_string().contains("xoxb-new"));
+
+    // The adapters get the secrets back; the database row never holds them in clear.
+    let config = taskbridge::config::Config::for_tests(&app.database_url, "unused-key-0123456789");
+    let store = Store::connect(&app.database_url, &StoreOptions::default()).await.expect("store");
+    let integrations = Integrations::new(store, config.cipher().expect("cipher"), "https://x", false);
+    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
+    let secrets = integrations.secrets(tenant, &project, &id).await.expect("secrets");
+    assert_eq!(secrets["bot_token"], "xoxb-new");
+    let raw: (String, Option<String>) = raw_row(&app.database_url, &id).await;
+    assert!(!raw.0.contains("xoxb") && !raw.1.clone().unwrap_or_default().contains("xoxb"), "{raw:?}");
+    assert!(raw.1.is_some());
+
+    assert_eq!(app.delete(&format!("{base}/{id}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&format!("{base}/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&base).await.body["items"], json!([]));
+}
+both_backends!(integrations_follow_the_contract);
+
+async fn raw_row(url: &str, id: &str) -> (String, Option<String>) {
+    let store_url = url.to_string();
+    if store_url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&store_url).await.expect("sqlite");
+        sqlx::query_as("SELECT settings || secret_names, secrets FROM integrations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("row")
+    } else {
+        let pool = sqlx::PgPool::connect(&store_url).await.expect("pg");
+        sqlx::query_as("SELECT settings || secret_names, secrets FROM integrations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("row")
+    }
+}
+
+async fn bad_integrations_are_refused(app: TestApp) {
+    let project = app.project("chat").await;
+    let base = format!("/api/v1/projects/{project}/integrations");
+    for (body, status) in [
+        (json!({"type": "myspace"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"type": "slack", "secrets": {"auth_token": "x"}}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"type": "slack", "secrets": {"bot_token": ""}}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"type": "slack", "settings": {"mode": "everything"}}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"type": "slack", "settings": {"smtp_host": "mail"}}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({"type": "jira", "settings": {"site_url": "http://169.254.169.254/"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"type": "slack", "settings": {"api_base_url": "http://127.0.0.1:9/api"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"type": "slack", "settings": {"api_base_url": "file:///etc/passwd"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let res = app.post(&base, body.clone()).await;
+        assert_eq!(res.status, status, "{body}: {}", res.body);
+        assert_eq!(res.code(), "validation_failed");
+    }
+    assert_eq!(app.get(&base).await.body["items"], json!([]), "nothing was stored");
+
+    let res = app.post(&base, json!({"type": "telegram", "secrets": {"bot_token": "123:abc"}})).await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let res = app.post(&base, json!({"type": "telegram"})).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "one integration per type and project");
+    let res = app.post("/api/v1/projects/nope/integrations", json!({"type": "slack"})).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/projects/nope/integrations").await.status, StatusCode::NOT_FOUND);
+}
+both_backends!(bad_integrations_are_refused);
+
+async fn another_tenant_cannot_touch_integrations(app: TestApp) {
+    let project = app.project("chat").await;
+    let base = format!("/api/v1/projects/{project}/integrations");
+    let id = app.post(&base, json!({"type": "discord", "secrets": {"public_key": "ab".repeat(32)}})).await.id();
+    let b = app.post("/api/v1/tenants", json!({"name": "B"})).await.body["api_key"].as_str().expect("key").to_string();
+    let b = app.with_key(&b);
+    for (method, path, body) in [
+        (Method::GET, base.clone(), None),
+        (Method::POST, base.clone(), Some(json!({"type": "slack"}))),
+        (Method::GET, format!("{base}/{id}"), None),
+        (Method::PATCH, format!("{base}/{id}"), Some(json!({"name": "stolen"}))),
+        (Method::DELETE, format!("{base}/{id}"), None),
+    ] {
+        let res = b.send(method.clone(), &path, body).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    assert_eq!(app.get(&format!("{base}/{id}")).await.body["name"], "discord");
+}
+both_backends!(another_tenant_cannot_touch_integrations);
