@@ -51,6 +51,9 @@ impl Application {
         let intake = Intake::new(store.clone(), llm, dedup);
         let mut registry = Registry::default();
         intake.register(&mut registry);
+        let integrations =
+            Integrations::new(store.clone(), config.cipher()?, &config.public_url(), config.allow_private_urls);
+        crate::channels::register(&mut registry, integrations.clone());
         let options = WorkerOptions {
             concurrency: config.workers,
             lease: Duration::from_secs(config.job_lease_secs.max(1)),

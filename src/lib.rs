@@ -1,6 +1,7 @@
 //! taskbridge: turns conversations into tracked work.
 
 pub mod app;
+pub mod channels;
 pub mod config;
 pub mod dedup;
 pub mod domain;

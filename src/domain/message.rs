@@ -78,6 +78,8 @@ pub struct Message {
     pub source: String,
     pub channel: Option<String>,
     pub thread_ref: Option<String>,
+    /// The integration it came through, if it came through a webhook.
+    pub integration_id: Option<String>,
     pub received_at: DateTime<Utc>,
     pub status: MessageStatus,
     /// The created task, or the existing one for a duplicate.
@@ -119,6 +121,18 @@ pub struct NewMessage {
     pub channel: Option<String>,
     pub thread_ref: Option<String>,
     pub received_at: Option<DateTime<Utc>>,
+    /// Set for messages that arrived through a platform's webhook.
+    pub origin: Option<Origin>,
+}
+
+/// Where a webhook message came from, and where its answer goes.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub integration_id: String,
+    /// The platform's id of the event; a redelivery with the same id is the same message.
+    pub external_id: String,
+    /// Platform-specific reply address (channel and thread, response URL, chat id, …).
+    pub reply_to: serde_json::Value,
 }
 
 impl NewMessageInput {
@@ -131,6 +145,7 @@ impl NewMessageInput {
             channel: validate::optional_name("channel", self.channel.as_deref(), 200)?,
             thread_ref: validate::optional_name("thread_ref", self.thread_ref.as_deref(), 500)?,
             received_at: self.received_at,
+            origin: None,
         })
     }
 }

@@ -17,6 +17,7 @@ mod projects;
 mod tasks;
 mod teams;
 mod tenants;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +105,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::taiga_create_task))
         .routes(routes!(teams::create_task_with_team))
         .routes(routes!(teams::team_by_task))
+        .routes(routes!(webhooks::receive))
         .routes(routes!(integrations::create_integration, integrations::list_integrations))
         .routes(routes!(
             integrations::get_integration,

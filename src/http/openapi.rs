@@ -15,7 +15,7 @@ use super::error::ErrorBody;
     components(schemas(ErrorBody)),
     tags(
         (name = "projects"), (name = "tasks"), (name = "comments"), (name = "labels"),
-        (name = "messages"), (name = "jobs"), (name = "integrations"), (name = "tenants"), (name = "api-keys"), (name = "operations"),
+        (name = "messages"), (name = "jobs"), (name = "integrations"), (name = "webhooks"), (name = "tenants"), (name = "api-keys"), (name = "operations"),
         (name = "legacy", description = "Routes of the replaced system, kept as aliases"),
     )
 )]

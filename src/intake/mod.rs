@@ -14,6 +14,8 @@ use crate::llm::{DraftRequest, WithFallback};
 use crate::store::{Outcome, Store, StoreError};
 
 pub const PROCESS_JOB: &str = "intake.process";
+/// Answers a webhook message in its conversation; handled by the channels module.
+pub const REPLY_JOB: &str = "channel.reply";
 
 pub struct Intake {
     store: Store,
@@ -87,7 +89,12 @@ impl Intake {
         let query = format!("{}\n{}", draft.title, message.text);
         let (candidates, decision) = self.dedup.decide(tenant_id, &message.project_id, &query).await.map_err(retry)?;
         let score = (!candidates.is_empty()).then(|| crate::dedup::round(decision.score));
-        let outcome = Outcome { draft: &draft, candidates: &candidates, score };
+        // A message from a conversation is answered there, once its outcome is recorded.
+        let reply = message
+            .integration_id
+            .as_ref()
+            .map(|_| NewJob::new(REPLY_JOB, format!("reply:{message_id}"), json!({ "message_id": message_id })));
+        let outcome = Outcome { draft: &draft, candidates: &candidates, score, follow_up: reply.as_ref() };
 
         if let Some(best) = candidates.first().filter(|_| decision.is_duplicate) {
             let comment = also_requested(&message);

@@ -142,6 +142,33 @@ impl Integrations {
         Ok(self.store.delete_integration(tenant_id, project_id, id).await?)
     }
 
+    /// A webhook's integration: its tenant, record and secrets in clear.
+    pub async fn for_webhook(
+        &self,
+        id: &str,
+    ) -> Result<(String, IntegrationRecord, Map<String, Value>), IntegrationError> {
+        let (tenant_id, record) = self.store.integration_for_webhook(id).await?;
+        let secrets = self.open(&record)?;
+        Ok((tenant_id, record, secrets))
+    }
+
+    /// An integration of a tenant with its secrets in clear, for replies.
+    pub async fn with_secrets(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<(IntegrationRecord, Map<String, Value>), IntegrationError> {
+        let (owner, record, secrets) = self.for_webhook(id).await?;
+        if owner != tenant_id {
+            return Err(IntegrationError::Store(StoreError::NotFound));
+        }
+        Ok((record, secrets))
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
     /// The secrets in clear, for the adapter that calls the platform. Never for an answer.
     pub async fn secrets(
         &self,

@@ -39,6 +39,13 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
+#[derive(sqlx::FromRow)]
+struct WebhookRow {
+    tenant_id: String,
+    #[sqlx(flatten)]
+    row: Row,
+}
+
 impl TryFrom<Row> for IntegrationRecord {
     type Error = StoreError;
 
@@ -106,6 +113,15 @@ impl Store {
             sqlx::query_as(&sql).bind(id).bind(project_id).bind(tenant_id).fetch_optional(pool).await?
         });
         row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// The integration a webhook names, with its tenant: webhooks carry no API key, the
+    /// integration's secrets authenticate them.
+    pub async fn integration_for_webhook(&self, id: &str) -> Result<(String, IntegrationRecord)> {
+        let sql = format!("SELECT tenant_id, {COLUMNS} FROM integrations WHERE id = $1");
+        let row: Option<WebhookRow> = read!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        let row = row.ok_or(StoreError::NotFound)?;
+        Ok((row.tenant_id, row.row.try_into()?))
     }
 
     pub async fn list_integrations(&self, tenant_id: &str, project_id: &str) -> Result<Vec<IntegrationRecord>> {

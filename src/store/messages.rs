@@ -21,6 +21,7 @@ struct MessageRow {
     source: String,
     channel: Option<String>,
     thread_ref: Option<String>,
+    integration_id: Option<String>,
     received_at: DateTime<Utc>,
     status: String,
     task_id: Option<String>,
@@ -51,6 +52,7 @@ impl TryFrom<MessageRow> for Message {
             source: r.source,
             channel: r.channel,
             thread_ref: r.thread_ref,
+            integration_id: r.integration_id,
             received_at: r.received_at,
             task_id: r.task_id,
             score: r.score,
@@ -61,7 +63,7 @@ impl TryFrom<MessageRow> for Message {
     }
 }
 
-const COLUMNS: &str = "id, project_id, text, author, source, channel, thread_ref, received_at, status, task_id, \
+const COLUMNS: &str = "id, project_id, text, author, source, channel, thread_ref, integration_id, received_at, status, task_id, \
                        score, error, draft, candidates, created_at, updated_at";
 
 /// What intake decided, with what it saw.
@@ -69,6 +71,8 @@ pub struct Outcome<'a> {
     pub draft: &'a TaskDraft,
     pub candidates: &'a [Candidate],
     pub score: Option<f64>,
+    /// Enqueued with the outcome (the reply in the conversation), so it cannot be lost.
+    pub follow_up: Option<&'a NewJob>,
 }
 
 /// Records a message's outcome inside a transaction, unless it already has one: then the
@@ -114,9 +118,10 @@ impl Store {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
                 "INSERT INTO messages (id, tenant_id, project_id, text, author, source, channel, thread_ref,
-                                       received_at, status, created_at, updated_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10
-                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)",
+                                       received_at, status, created_at, updated_at, integration_id, external_id, reply_to)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10, $11, $12, $13
+                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)
+                 ON CONFLICT (integration_id, external_id) DO NOTHING",
             )
             .bind(&id)
             .bind(tenant_id)
@@ -128,11 +133,18 @@ impl Store {
             .bind(&new.thread_ref)
             .bind(received_at)
             .bind(now)
+            .bind(new.origin.as_ref().map(|o| o.integration_id.as_str()))
+            .bind(new.origin.as_ref().map(|o| o.external_id.as_str()))
+            .bind(new.origin.as_ref().map(|o| o.reply_to.to_string()))
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if inserted == 0 {
-                return Err(StoreError::NotFound);
+                // A platform's redelivery of an event already received, or no such project.
+                return Err(match new.origin {
+                    Some(_) => StoreError::Conflict("this event was already received".into()),
+                    None => StoreError::NotFound,
+                });
             }
             let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
             tx.commit().await?;
@@ -145,6 +157,7 @@ impl Store {
             source: new.source.clone(),
             channel: new.channel.clone(),
             thread_ref: new.thread_ref.clone(),
+            integration_id: new.origin.as_ref().map(|o| o.integration_id.clone()),
             received_at,
             status: MessageStatus::Queued,
             task_id: None,
@@ -197,6 +210,9 @@ impl Store {
             let mut tx = pool.begin().await?;
             record_outcome!(tx, "created", &task_id, outcome.score, &draft, &candidates, now, message_id, tenant_id);
             insert_task!(tx, tenant_id, &task_id, task, now);
+            if let Some(job) = outcome.follow_up {
+                let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
+            }
             tx.commit().await?;
         });
         Ok(task_id)
@@ -245,9 +261,32 @@ impl Store {
                 // The task went away since it was found: let the caller decide again.
                 return Err(StoreError::NotFound);
             }
+            if let Some(job) = outcome.follow_up {
+                let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
+            }
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// Where the answer to a webhook message goes: its integration and reply address.
+    pub async fn message_origin(&self, tenant_id: &str, id: &str) -> Result<Option<(String, serde_json::Value)>> {
+        let row: Option<(Option<String>, Option<String>)> = read!(self, |pool| {
+            sqlx::query_as("SELECT integration_id, reply_to FROM messages WHERE id = $1 AND tenant_id = $2")
+                .bind(id)
+                .bind(tenant_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        let (integration, reply_to) = row.ok_or(StoreError::NotFound)?;
+        match (integration, reply_to) {
+            (Some(i), Some(r)) => {
+                let value =
+                    serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("messages.reply_to: {e}")))?;
+                Ok(Some((i, value)))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Records that a message could not be processed.

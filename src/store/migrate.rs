@@ -40,6 +40,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_integrations.sql"),
         postgres: include_str!("../../migrations/postgres/0005_integrations.sql"),
     },
+    Migration {
+        version: 6,
+        name: "message_sources",
+        sqlite: include_str!("../../migrations/sqlite/0006_message_sources.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_message_sources.sql"),
+    },
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -21,5 +21,6 @@ mod openapi;
 mod projects;
 mod restart;
 mod shutdown;
+mod slack;
 mod tasks;
 mod teams;

@@ -67,13 +67,19 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
             let responses = op["responses"].as_object().expect("responses");
             assert!(!responses.is_empty(), "{method} {path} has no responses");
             if let Some(body) = op.get("requestBody") {
-                assert!(body["content"]["application/json"]["schema"].is_object(), "{method} {path} body");
+                let media = body["content"].as_object().expect("content");
+                assert!(!media.is_empty() && media.values().all(|m| m["schema"].is_object()), "{method} {path} body");
+                // Every body is JSON, except what platforms send to webhooks.
+                if !path.starts_with("/webhooks/") {
+                    assert!(body["content"]["application/json"]["schema"].is_object(), "{method} {path} body");
+                }
             }
             // The server answers this route: no "no route" 404, no 405.
             let concrete = path
                 .replace("{id}", "00000000-does-not-exist")
                 .replace("{task_id}", "00000000-does-not-exist")
-                .replace("{integration_id}", "00000000-does-not-exist");
+                .replace("{integration_id}", "00000000-does-not-exist")
+                .replace("{platform}", "slack");
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let body = matches!(method, "post" | "put" | "patch").then(|| serde_json::json!({}));
             let mut req = app.raw().request(m, format!("{}{concrete}", app.base));
@@ -90,7 +96,10 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
             );
             let public = op.get("security").is_some_and(|s| s == &serde_json::json!([{}]));
             if public {
-                assert_eq!(status, StatusCode::OK, "{method} {path}");
+                assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path} is public");
+                if method == "get" {
+                    assert_eq!(status, StatusCode::OK, "{method} {path}");
+                }
             } else {
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} must need a key");
             }

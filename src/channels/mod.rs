@@ -1,0 +1,114 @@
+//! Chat platforms: one adapter per platform — verify a webhook as the platform signs it,
+//! parse it into a request (or a handshake to answer), and post the answer back. Adapters
+//! decide nothing about tasks. Adding a platform is one file and one line in [`adapter`].
+
+mod reply;
+pub mod slack;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::domain::integration::IntegrationType;
+use crate::jobs::JobError;
+
+pub use reply::register;
+
+/// A webhook as received: raw bytes, because signatures cover them exactly.
+pub struct WebhookRequest<'a> {
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub now: DateTime<Utc>,
+}
+
+/// A request someone made in a conversation.
+#[derive(Debug, Clone)]
+pub struct InboundRequest {
+    pub text: String,
+    pub author: Option<String>,
+    pub channel: Option<String>,
+    pub thread_ref: Option<String>,
+    /// The platform's id of the event, to recognise redeliveries.
+    pub external_id: String,
+    /// Where the answer goes, in the adapter's own terms.
+    pub reply_to: Value,
+    /// The immediate HTTP answer the platform expects, if any.
+    pub ack: Option<Value>,
+}
+
+#[derive(Debug)]
+pub enum Inbound {
+    /// Answer the platform directly (URL verification, pings).
+    Respond {
+        status: StatusCode,
+        body: Value,
+    },
+    /// Nothing to act on (bot messages, edits, chatter in `commands` mode).
+    Ignore,
+    Request(InboundRequest),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Malformed(String),
+}
+
+pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>;
+
+/// What an adapter needs to answer in a conversation.
+pub struct Reply<'a> {
+    pub client: &'a reqwest::Client,
+    pub settings: &'a Map<String, Value>,
+    pub secrets: &'a Map<String, Value>,
+    pub reply_to: &'a Value,
+    pub text: &'a str,
+}
+
+pub trait Channel: Send + Sync {
+    /// Checks the request exactly as the platform signs it.
+    fn verify(&self, request: &WebhookRequest<'_>, secrets: &Map<String, Value>) -> Result<(), WebhookError>;
+
+    /// Turns a verified request into what to do.
+    fn parse(&self, request: &WebhookRequest<'_>, settings: &Map<String, Value>) -> Result<Inbound, WebhookError>;
+
+    /// Posts the answer back into the conversation.
+    fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a>;
+}
+
+/// The adapter of each platform that has one.
+pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {
+    match kind {
+        IntegrationType::Slack => Some(&slack::Slack),
+        _ => None,
+    }
+}
+
+/// `settings.mode`: whether every message is a request (`all`) or only commands and
+/// mentions (`commands`, the default).
+pub fn every_message_is_a_request(settings: &Map<String, Value>) -> bool {
+    settings.get("mode").and_then(Value::as_str) == Some("all")
+}
+
+/// Maps an HTTP answer of a platform API to the queue's retry rules.
+pub fn http_failure(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap, what: &str) -> JobError {
+    let message = format!("{what} answered HTTP {}", status.as_u16());
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        let after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|s| std::time::Duration::from_secs_f64(s.clamp(0.0, 3600.0)))
+            .unwrap_or(std::time::Duration::from_secs(30));
+        JobError::RetryAfter { after, message }
+    } else if status.is_server_error() {
+        JobError::Retry(message)
+    } else {
+        JobError::Permanent(message)
+    }
+}

@@ -1,0 +1,262 @@
+//! Slack: Events API and slash commands in (v0 signatures), `chat.postMessage` or the
+//! command's `response_url` out.
+
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value, json};
+use sha2::Sha256;
+
+use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, http_failure};
+use crate::jobs::JobError;
+
+pub struct Slack;
+
+const TOLERANCE_SECS: i64 = 300;
+const DEFAULT_API: &str = "https://slack.com/api";
+
+fn header<'a>(r: &'a WebhookRequest<'_>, name: &str) -> Option<&'a str> {
+    r.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}` keyed with the signing secret as text.
+pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!("HMAC takes any key"));
+    mac.update(b"v0:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let mut out = String::from("v0=");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Slack's markup made readable: mentions, channel links and URLs, escaped characters.
+pub fn plain_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let inner = &rest[start + 1..start + end];
+        let (target, label) = inner.split_once('|').map(|(t, l)| (t, Some(l))).unwrap_or((inner, None));
+        if let Some(user) = target.strip_prefix('@') {
+            out.push('@');
+            out.push_str(label.unwrap_or(user));
+        } else if let Some(channel) = target.strip_prefix('#') {
+            out.push('#');
+            out.push_str(label.unwrap_or(channel));
+        } else if let Some(special) = target.strip_prefix('!') {
+            out.push('@');
+            out.push_str(label.unwrap_or(special));
+        } else {
+            out.push_str(label.unwrap_or(target));
+        }
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// Removes leading mentions (the bot's, in an `app_mention`).
+fn without_leading_mentions(text: &str) -> String {
+    let mut rest = text.trim_start();
+    while rest.starts_with("<@") {
+        match rest.find('>') {
+            Some(end) => rest = rest[end + 1..].trim_start_matches([',', ':']).trim_start(),
+            None => break,
+        }
+    }
+    rest.to_string()
+}
+
+impl Channel for Slack {
+    fn verify(&self, r: &WebhookRequest<'_>, secrets: &Map<String, Value>) -> Result<(), WebhookError> {
+        use subtle::ConstantTimeEq;
+        let secret = secrets
+            .get("signing_secret")
+            .and_then(Value::as_str)
+            .ok_or(WebhookError::Unauthorized("the integration has no signing_secret"))?;
+        let timestamp =
+            header(r, "x-slack-request-timestamp").ok_or(WebhookError::Unauthorized("missing timestamp"))?;
+        let signature = header(r, "x-slack-signature").ok_or(WebhookError::Unauthorized("missing signature"))?;
+        let ts: i64 = timestamp.parse().map_err(|_| WebhookError::Unauthorized("malformed timestamp"))?;
+        if (r.now.timestamp() - ts).abs() > TOLERANCE_SECS {
+            return Err(WebhookError::Unauthorized("stale timestamp"));
+        }
+        let expected = sign(secret, timestamp, r.body);
+        if bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
+            Ok(())
+        } else {
+            Err(WebhookError::Unauthorized("signature mismatch"))
+        }
+    }
+
+    fn parse(&self, r: &WebhookRequest<'_>, settings: &Map<String, Value>) -> Result<Inbound, WebhookError> {
+        let form = header(r, "content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        if form {
+            return parse_command(r.body);
+        }
+        let v: Value = serde_json::from_slice(r.body).map_err(|e| WebhookError::Malformed(format!("not JSON: {e}")))?;
+        match v["type"].as_str() {
+            Some("url_verification") => Ok(Inbound::Respond {
+                status: axum::http::StatusCode::OK,
+                body: json!({"challenge": v["challenge"].as_str().unwrap_or_default()}),
+            }),
+            Some("event_callback") => parse_event(&v, settings),
+            _ => Ok(Inbound::Ignore),
+        }
+    }
+
+    fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
+        Box::pin(async move {
+            if let Some(url) = reply.reply_to["response_url"].as_str() {
+                let res = reply
+                    .client
+                    .post(url)
+                    .json(&json!({"response_type": "in_channel", "text": reply.text}))
+                    .send()
+                    .await
+                    .map_err(|e| JobError::Retry(format!("Slack response_url: {}", e.without_url())))?;
+                if !res.status().is_success() {
+                    return Err(http_failure(res.status(), res.headers(), "Slack response_url"));
+                }
+                return Ok(());
+            }
+            let token = reply
+                .secrets
+                .get("bot_token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| JobError::Permanent("the Slack integration has no bot_token".into()))?;
+            let base = reply.settings.get("api_base_url").and_then(Value::as_str).unwrap_or(DEFAULT_API);
+            let mut body = json!({"channel": reply.reply_to["channel"], "text": reply.text, "unfurl_links": false});
+            if let Some(ts) = reply.reply_to["thread_ts"].as_str() {
+                body["thread_ts"] = Value::String(ts.to_string());
+            }
+            let res = reply
+                .client
+                .post(format!("{}/chat.postMessage", base.trim_end_matches('/')))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| JobError::Retry(format!("Slack chat.postMessage: {}", e.without_url())))?;
+            if !res.status().is_success() {
+                return Err(http_failure(res.status(), res.headers(), "Slack chat.postMessage"));
+            }
+            let answer: Value = res.json().await.map_err(|e| JobError::Retry(format!("Slack answer: {e}")))?;
+            match (answer["ok"].as_bool(), answer["error"].as_str()) {
+                (Some(true), _) => Ok(()),
+                (_, Some("ratelimited")) => Err(JobError::RetryAfter {
+                    after: std::time::Duration::from_secs(30),
+                    message: "Slack: ratelimited".into(),
+                }),
+                (_, error) => {
+                    Err(JobError::Permanent(format!("Slack chat.postMessage: {}", error.unwrap_or("not ok"))))
+                }
+            }
+        })
+    }
+}
+
+fn parse_command(body: &[u8]) -> Result<Inbound, WebhookError> {
+    let fields: std::collections::HashMap<String, String> =
+        serde_urlencoded::from_bytes(body).map_err(|e| WebhookError::Malformed(format!("bad form body: {e}")))?;
+    let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
+    if fields.contains_key("payload") {
+        return Ok(Inbound::Ignore); // interactivity: nothing acts on it yet
+    }
+    let text = plain_text(get("text")).trim().to_string();
+    if text.is_empty() {
+        return Ok(Inbound::Respond {
+            status: axum::http::StatusCode::OK,
+            body: json!({"response_type": "ephemeral", "text": format!("Usage: {} <what needs doing>", get("command"))}),
+        });
+    }
+    let external_id = [get("trigger_id"), get("response_url")].into_iter().find(|s| !s.is_empty()).unwrap_or("");
+    if external_id.is_empty() {
+        return Err(WebhookError::Malformed("slash command without trigger_id".into()));
+    }
+    Ok(Inbound::Request(InboundRequest {
+        text,
+        author: Some(get("user_name")).filter(|s| !s.is_empty()).map(str::to_string),
+        channel: Some(get("channel_name")).filter(|s| !s.is_empty()).map(|c| format!("#{c}")),
+        thread_ref: None,
+        external_id: external_id.to_string(),
+        reply_to: json!({"response_url": get("response_url"), "channel": get("channel_id")}),
+        ack: Some(json!({"response_type": "ephemeral", "text": "Got it — turning this into a task…"})),
+    }))
+}
+
+fn parse_event(v: &Value, settings: &Map<String, Value>) -> Result<Inbound, WebhookError> {
+    let event = &v["event"];
+    let event_id =
+        v["event_id"].as_str().ok_or_else(|| WebhookError::Malformed("event_callback without event_id".into()))?;
+    let is_request = match event["type"].as_str() {
+        Some("app_mention") => true,
+        // Plain messages count only in `all` mode, and never bots' or edits.
+        Some("message") => {
+            event.get("subtype").is_none()
+                && event.get("bot_id").is_none()
+                && super::every_message_is_a_request(settings)
+        }
+        _ => false,
+    };
+    if !is_request {
+        return Ok(Inbound::Ignore);
+    }
+    let raw = event["text"].as_str().unwrap_or_default();
+    let text = plain_text(&without_leading_mentions(raw)).trim().to_string();
+    if text.is_empty() {
+        return Ok(Inbound::Ignore);
+    }
+    let channel = event["channel"].as_str().unwrap_or_default();
+    let thread_ts = event["thread_ts"].as_str().or(event["ts"].as_str()).unwrap_or_default();
+    Ok(Inbound::Request(InboundRequest {
+        text,
+        author: event["user"].as_str().map(str::to_string),
+        channel: Some(channel.to_string()).filter(|c| !c.is_empty()),
+        thread_ref: Some(format!("{channel}/{thread_ts}")),
+        external_id: event_id.to_string(),
+        reply_to: json!({"channel": channel, "thread_ts": thread_ts}),
+        ack: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_published_signature_example_verifies() {
+        let body = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+        assert_eq!(
+            sign("8f742231b10e8888abcd99yyyzzz85a5", "1531420618", body.as_bytes()),
+            "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+        );
+    }
+
+    #[test]
+    fn slack_markup_becomes_plain_text() {
+        assert_eq!(
+            plain_text("ask <@U123|ana> in <#C1|eng> about <https://x.io|the doc> &amp; &lt;stuff&gt;"),
+            "ask @ana in #eng about the doc & <stuff>"
+        );
+        assert_eq!(without_leading_mentions("<@UBOT> please fix login"), "please fix login");
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let headers = axum::http::HeaderMap::new();
+        for body in [&b""[..], b"{", b"\xff\xfe", b"{\"type\":\"event_callback\"}", b"payload=%7B"] {
+            let r = WebhookRequest { headers: &headers, body, now: chrono::Utc::now() };
+            let _ = Slack.parse(&r, &Map::new());
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! `/webhooks/{platform}/{integration_id}`: verified as the platform signs, persisted and
+//! queued, acknowledged within the platform's deadline; processing happens later.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiPath;
+use crate::channels::{Inbound, WebhookError, WebhookRequest, adapter};
+use crate::domain::integration::IntegrationType;
+use crate::domain::message::{NewMessage, Origin};
+use crate::integrations::IntegrationError;
+use crate::store::StoreError;
+
+#[utoipa::path(post, path = "/webhooks/{platform}/{integration_id}", tag = "webhooks", security(()),
+    params(("platform" = String, Path), ("integration_id" = String, Path)),
+    request_body(content = String, description = "The platform's payload, signed as the platform signs it"),
+    responses(
+        (status = 200, description = "Accepted (or a handshake answered)"),
+        (status = 401, description = "Bad, missing or stale signature; nothing stored", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn receive(
+    State(s): State<AppState>,
+    ApiPath((platform, integration_id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let unknown = || ApiError::not_found("integration");
+    let kind = IntegrationType::parse(&platform).ok_or_else(unknown)?;
+    let channel = adapter(kind).ok_or_else(unknown)?;
+    let (tenant_id, record, secrets) = s.integrations.for_webhook(&integration_id).await.map_err(|e| match e {
+        IntegrationError::Store(StoreError::NotFound) => unknown(),
+        other => other.into(),
+    })?;
+    if record.kind != kind {
+        return Err(unknown());
+    }
+    let request = WebhookRequest { headers: &headers, body: &body, now: chrono::Utc::now() };
+    channel.verify(&request, &secrets).map_err(|e| {
+        tracing::warn!(integration_id = %integration_id, reason = %e, "webhook refused");
+        ApiError::Unauthorized("the request is not signed by the platform")
+    })?;
+    let inbound = channel.parse(&request, &record.settings).map_err(|e| match e {
+        WebhookError::Malformed(m) => ApiError::BadRequest { code: "malformed_webhook", message: m },
+        WebhookError::Unauthorized(m) => ApiError::Unauthorized(m),
+    })?;
+    let request = match inbound {
+        Inbound::Respond { status, body } => return Ok((status, Json(body)).into_response()),
+        Inbound::Ignore => return Ok(StatusCode::OK.into_response()),
+        Inbound::Request(r) => r,
+    };
+    let new = NewMessage {
+        text: request.text.chars().take(crate::domain::message::TEXT_MAX).collect(),
+        project_id: record.project_id.clone(),
+        author: request.author,
+        source: kind.as_str().to_string(),
+        channel: request.channel,
+        thread_ref: request.thread_ref,
+        received_at: None,
+        origin: Some(Origin {
+            integration_id: record.id.clone(),
+            external_id: request.external_id,
+            reply_to: request.reply_to,
+        }),
+    };
+    match s.intake.accept(&tenant_id, &new).await {
+        Ok(message) => {
+            s.wake_workers.notify_one();
+            tracing::info!(message_id = %message.id, integration_id = %record.id, "webhook request accepted");
+        }
+        // A redelivery: the first delivery was stored, so acknowledge and do nothing more.
+        Err(StoreError::Conflict(_)) => tracing::info!(integration_id = %record.id, "redelivered event ignored"),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(match request.ack {
+        Some(ack) => (StatusCode::OK, Json(ack)).into_response(),
+        None => (StatusCode::OK, Json(json!({"ok": true}))).into_response(),
+    })
+}

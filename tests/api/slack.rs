@@ -1,0 +1,212 @@
+//! Slack end to end: requests signed as Slack signs them, a local fake of Slack's Web API,
+//! one task and one threaded reply per event however often it is delivered.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use taskbridge::channels::slack::sign;
+
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+type Seen = Arc<Mutex<Vec<(String, HeaderMap, Value)>>>;
+
+async fn fake_slack() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    async fn post_message(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+        seen.lock().expect("lock").push(("chat.postMessage".into(), headers, body));
+        Json(json!({"ok": true, "channel": "C1", "ts": "1503435956.000247"}))
+    }
+    async fn response_url(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<Value>) -> &'static str {
+        seen.lock().expect("lock").push(("response_url".into(), headers, body));
+        "ok"
+    }
+    let app = axum::Router::new()
+        .route("/api/chat.postMessage", axum::routing::post(post_message))
+        .route("/commands/T1/123/abc", axum::routing::post(response_url))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), seen)
+}
+
+async fn slack_app(backend: Backend) -> Option<(TestApp, String, String, Seen)> {
+    let app = spawn_app_with(backend, |c| c.allow_private_urls = true).await?;
+    let (fake, seen) = fake_slack().await;
+    let project = app.project("slack").await;
+    let res = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "slack", "settings": {"api_base_url": format!("{fake}/api")},
+                   "secrets": {"signing_secret": SECRET, "bot_token": "xoxb-test"}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    Some((app, res.id(), fake, seen))
+}
+
+async fn deliver(
+    app: &TestApp,
+    integration: &str,
+    body: &str,
+    content_type: &str,
+    tweak: impl FnOnce(&mut Vec<(&'static str, String)>),
+) -> (StatusCode, String) {
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let mut headers = vec![
+        ("x-slack-request-timestamp", ts.clone()),
+        ("x-slack-signature", sign(SECRET, &ts, body.as_bytes())),
+        ("content-type", content_type.to_string()),
+    ];
+    tweak(&mut headers);
+    let mut req = app.raw().post(format!("{}/webhooks/slack/{integration}", app.base)).body(body.to_string());
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let res = req.send().await.expect("sent");
+    (res.status(), res.text().await.expect("text"))
+}
+
+fn event(id: &str, text: &str) -> String {
+    json!({"token": "x", "team_id": "T1", "type": "event_callback", "event_id": id, "event_time": 1,
+           "event": {"type": "app_mention", "channel": "C0LAN2Q65", "user": "U061F7AUR", "text": text,
+                     "ts": "1767225599.000100", "event_ts": "1767225599.000100"}})
+    .to_string()
+}
+
+async fn messages(app: &TestApp) -> Vec<Value> {
+    let jobs = app.get("/api/v1/jobs?limit=200").await.body;
+    jobs["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|j| j["kind"] == "intake.process")
+        .collect()
+}
+
+async fn wait_for_replies(seen: &Seen, n: usize) -> Vec<(String, HeaderMap, Value)> {
+    for _ in 0..200 {
+        if seen.lock().expect("lock").len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    seen.lock().expect("lock").clone()
+}
+
+async fn slack(backend: Backend) {
+    let Some((app, integration, fake, seen)) = slack_app(backend).await else { return };
+    let json_ct = "application/json";
+
+    // The URL check Slack makes when the Request URL is saved.
+    let challenge = json!({"token": "t", "challenge": "3eZbrw1aBm2rZgRN", "type": "url_verification"}).to_string();
+    let (status, body) = deliver(&app, &integration, &challenge, json_ct, |_| {}).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("json")["challenge"], "3eZbrw1aBm2rZgRN");
+
+    // Refused: wrong secret, tampered body, stale timestamp, missing headers. Nothing stored.
+    let mention = event("Ev1", "<@UBOT> please add SSO login to the admin console");
+    let (status, _) =
+        deliver(&app, &integration, &mention, json_ct, |h| h[1].1 = sign("wrong-secret", &h[0].1, b"x")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let signed_for_other_body = sign(SECRET, &ts, event("Ev1", "something else").as_bytes());
+    let (status, _) = deliver(&app, &integration, &mention, json_ct, |h| {
+        h[0].1 = ts.clone();
+        h[1].1 = signed_for_other_body.clone();
+    })
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let stale = (chrono::Utc::now().timestamp() - 301).to_string();
+    let stale_sig = sign(SECRET, &stale, mention.as_bytes());
+    let (status, _) = deliver(&app, &integration, &mention, json_ct, |h| {
+        h[0].1 = stale.clone();
+        h[1].1 = stale_sig.clone();
+    })
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = deliver(&app, &integration, &mention, json_ct, |h| {
+        h.remove(1);
+    })
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(messages(&app).await.is_empty(), "nothing stored for refused requests");
+
+    // Accepted, then redelivered by Slack twice: one message, one task, one reply in the thread.
+    let (status, _) = deliver(&app, &integration, &mention, json_ct, |_| {}).await;
+    assert_eq!(status, StatusCode::OK);
+    for retry in ["1", "2"] {
+        let (status, _) =
+            deliver(&app, &integration, &mention, json_ct, |h| h.push(("x-slack-retry-num", retry.into()))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let replies = wait_for_replies(&seen, 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(messages(&app).await.len(), 1, "one message for three deliveries");
+    let replies_now = seen.lock().expect("lock").clone();
+    assert_eq!(replies_now.len(), 1, "one reply");
+    let (endpoint, headers, body) = &replies[0];
+    assert_eq!(endpoint, "chat.postMessage");
+    assert_eq!(headers["authorization"], "Bearer xoxb-test");
+    assert_eq!(body["channel"], "C0LAN2Q65");
+    assert_eq!(body["thread_ts"], "1767225599.000100");
+    let text = body["text"].as_str().unwrap_or_default();
+    assert!(text.starts_with("Created task “Add SSO login to the admin console”"), "{text}");
+    let tasks = app.get("/api/v1/tasks").await.body;
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(tasks["items"][0]["title"], "Add SSO login to the admin console");
+
+    // Plain channel chatter is not a request in the default `commands` mode; bots never are.
+    let chatter = json!({"type": "event_callback", "event_id": "Ev2",
+                         "event": {"type": "message", "channel": "C1", "user": "U1", "text": "lunch?", "ts": "1.2"}})
+    .to_string();
+    let (status, _) = deliver(&app, &integration, &chatter, json_ct, |_| {}).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(messages(&app).await.len(), 1);
+
+    // A slash command: acknowledged at once, answered through its response_url.
+    let form = serde_urlencoded::to_string([
+        ("command", "/task"),
+        ("text", "renew the TLS certificate of the status page"),
+        ("user_name", "ana"),
+        ("channel_name", "ops"),
+        ("channel_id", "C9"),
+        ("response_url", &format!("{fake}/commands/T1/123/abc")),
+        ("trigger_id", "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"),
+    ])
+    .expect("form");
+    let (status, body) = deliver(&app, &integration, &form, "application/x-www-form-urlencoded", |_| {}).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("json")["response_type"], "ephemeral");
+    let replies = wait_for_replies(&seen, 2).await;
+    assert_eq!(replies[1].0, "response_url");
+    assert_eq!(replies[1].2["response_type"], "in_channel");
+    assert!(replies[1].2["text"].as_str().unwrap_or_default().contains("Renew the TLS certificate of the status page"));
+
+    // Unknown integration, or the wrong platform for it.
+    let (status, _) = deliver(&app, "nope", &mention, json_ct, |_| {}).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let res =
+        app.raw().post(format!("{}/webhooks/discord/{integration}", app.base)).body("{}").send().await.expect("sent");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_webhooks_sqlite() {
+    slack(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_webhooks_postgres() {
+    slack(Backend::Postgres).await;
+}
