@@ -251,6 +251,28 @@ mod tests {
         assert_eq!(without_leading_mentions("<@UBOT> please fix login"), "please fix login");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), form in proptest::prelude::any::<bool>()) {
+            let mut headers = axum::http::HeaderMap::new();
+            if form {
+                headers.insert("content-type", axum::http::HeaderValue::from_static("application/x-www-form-urlencoded"));
+            }
+            let r = WebhookRequest { headers: &headers, body: &body, now: chrono::Utc::now() };
+            let _ = Slack.parse(&r, &Map::new());
+            let secrets: Map<String, Value> = [("signing_secret".to_string(), Value::String("s".into()))].into_iter().collect();
+            let _ = Slack.verify(&r, &secrets);
+        }
+
+        #[test]
+        fn any_text_converts(text in ".{0,200}") {
+            let _ = plain_text(&text);
+            let _ = without_leading_mentions(&text);
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic() {
         let headers = axum::http::HeaderMap::new();
