@@ -51,17 +51,7 @@ async fn bench_backend(label: &str, url: &str) {
     }));
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
 
-    let project: serde_json::Value = client
-        .post(format!("{base}/api/v1/projects"))
-        .bearer_auth(KEY)
-        .json(&json!({"name": "bench"}))
-        .send()
-        .await
-        .expect("project")
-        .json()
-        .await
-        .expect("json");
-    let project_id = project["id"].as_str().expect("id").to_string();
+    let project_id = support::create_project(&client, &base, KEY, "bench").await;
 
     // 1. Task creation through HTTP, many clients at once.
     let secs: u64 = env_or("BENCH_CREATE_SECS", 10);
@@ -110,17 +100,7 @@ async fn bench_backend(label: &str, url: &str) {
 
     // 2. Seed up to BENCH_TASKS tasks in a second project, through the store.
     let target: usize = env_or("BENCH_TASKS", 100_000);
-    let big: serde_json::Value = client
-        .post(format!("{base}/api/v1/projects"))
-        .bearer_auth(KEY)
-        .json(&json!({"name": "big"}))
-        .send()
-        .await
-        .expect("project")
-        .json()
-        .await
-        .expect("json");
-    let big_id = big["id"].as_str().expect("id").to_string();
+    let big_id = support::create_project(&client, &base, KEY, "big").await;
     let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
     let seed_started = Instant::now();
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);

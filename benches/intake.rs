@@ -113,17 +113,7 @@ async fn bench_http(label: &str, url: &str) {
         let _ = stop_rx.await;
     }));
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
-    let project: serde_json::Value = client
-        .post(format!("{base}/api/v1/projects"))
-        .bearer_auth(KEY)
-        .json(&json!({"name": "bench"}))
-        .send()
-        .await
-        .expect("project")
-        .json()
-        .await
-        .expect("json");
-    let project_id = project["id"].as_str().expect("id").to_string();
+    let project_id = support::create_project(&client, &base, KEY, "bench").await;
     let secs: u64 = env_or("BENCH_CREATE_SECS", 10);
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 32);
     let stop = Arc::new(AtomicBool::new(false));

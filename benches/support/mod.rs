@@ -78,3 +78,18 @@ pub async fn drop_postgres_database(admin: &str, name: &str) {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
     }
 }
+
+/// Creates a project through the API and answers its id.
+pub async fn create_project(client: &reqwest::Client, base: &str, key: &str, name: &str) -> String {
+    let project: serde_json::Value = client
+        .post(format!("{base}/api/v1/projects"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({ "name": name }))
+        .send()
+        .await
+        .expect("project")
+        .json()
+        .await
+        .expect("json");
+    project["id"].as_str().expect("id").to_string()
+}

@@ -9,43 +9,25 @@ struct Migration {
     postgres: &'static str,
 }
 
+/// One migration: its number and the file name shared by both backends' trees.
+macro_rules! migration {
+    ($version:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $file,
+            sqlite: include_str!(concat!("../../migrations/sqlite/", $file, ".sql")),
+            postgres: include_str!(concat!("../../migrations/postgres/", $file, ".sql")),
+        }
+    };
+}
+
 const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
-        postgres: include_str!("../../migrations/postgres/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "list_indexes",
-        sqlite: include_str!("../../migrations/sqlite/0002_list_indexes.sql"),
-        postgres: include_str!("../../migrations/postgres/0002_list_indexes.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "jobs_messages",
-        sqlite: include_str!("../../migrations/sqlite/0003_jobs_messages.sql"),
-        postgres: include_str!("../../migrations/postgres/0003_jobs_messages.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "teams",
-        sqlite: include_str!("../../migrations/sqlite/0004_teams.sql"),
-        postgres: include_str!("../../migrations/postgres/0004_teams.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "integrations",
-        sqlite: include_str!("../../migrations/sqlite/0005_integrations.sql"),
-        postgres: include_str!("../../migrations/postgres/0005_integrations.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "message_sources",
-        sqlite: include_str!("../../migrations/sqlite/0006_message_sources.sql"),
-        postgres: include_str!("../../migrations/postgres/0006_message_sources.sql"),
-    },
+    migration!(1, "0001_init"),
+    migration!(2, "0002_list_indexes"),
+    migration!(3, "0003_jobs_messages"),
+    migration!(4, "0004_teams"),
+    migration!(5, "0005_integrations"),
+    migration!(6, "0006_message_sources"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.
