@@ -2,11 +2,10 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-
-use std::sync::Arc;
 
 use crate::config::Config;
 use crate::dedup::{self, Finder};
@@ -61,8 +60,6 @@ impl Application {
         };
         let workers = (config.workers > 0).then(|| Workers::start(store.clone(), registry, options));
         let wake_workers = workers.as_ref().map(Workers::waker).unwrap_or_default();
-        let integrations =
-            Integrations::new(store.clone(), config.cipher()?, &config.public_url(), config.allow_private_urls);
         let state = AppState {
             integrations,
             store,
