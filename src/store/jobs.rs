@@ -213,23 +213,21 @@ impl Store {
     /// `Conflict` when it is queued, running or already succeeded.
     pub async fn retry_job(&self, tenant_id: &str, id: &str) -> Result<Job> {
         let now = super::now();
-        let n = write!(self, |pool| {
-            sqlx::query(
-                "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $1
-                 WHERE id = $2 AND tenant_id = $3 AND status IN ('failed', 'dead')",
-            )
-            .bind(now)
-            .bind(id)
-            .bind(tenant_id)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        if n == 0 {
-            let job = self.get_job(tenant_id, id).await?;
-            return Err(StoreError::Conflict(format!("a {} job cannot be retried", job.status.as_str())));
+        // The answer is the job as this update left it: a worker may claim it a moment later.
+        let sql = format!(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $1
+             WHERE id = $2 AND tenant_id = $3 AND status IN ('failed', 'dead')
+             RETURNING {COLUMNS}"
+        );
+        let row: Option<JobRow> =
+            write!(self, |pool| sqlx::query_as(&sql).bind(now).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+        match row {
+            Some(row) => row.try_into(),
+            None => {
+                let job = self.get_job(tenant_id, id).await?;
+                Err(StoreError::Conflict(format!("a {} job cannot be retried", job.status.as_str())))
+            }
         }
-        self.get_job(tenant_id, id).await
     }
 
     /// Jobs per status, for metrics.

@@ -186,7 +186,7 @@ on_both!(retry_after_and_permanent_errors);
 async fn a_long_job_keeps_its_lease(store: Store) {
     let mut registry = Registry::default();
     registry.register("test.slow", |_ctx| async {
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
         Ok(())
     });
     store.enqueue(TENANT, &NewJob::new("test.slow", "slow", json!({}))).await.expect("enqueue");
@@ -196,7 +196,7 @@ async fn a_long_job_keeps_its_lease(store: Store) {
     let workers = Workers::start(store.clone(), registry, options);
     wait_for(&store, &id, JobStatus::Running).await;
     // Well past the lease, another worker still cannot take it: the running one renews it.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(store.claim_job(Duration::from_secs(60)).await.expect("claim").is_none(), "still leased");
     let done = wait_for(&store, &id, JobStatus::Succeeded).await;
     assert_eq!(done.attempts, 1);
