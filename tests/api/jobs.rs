@@ -192,7 +192,7 @@ async fn a_long_job_keeps_its_lease(store: Store) {
     store.enqueue(TENANT, &NewJob::new("test.slow", "slow", json!({}))).await.expect("enqueue");
     let id = job_id(&store, "slow").await;
     let options =
-        WorkerOptions { concurrency: 1, lease: Duration::from_millis(300), poll_interval: Duration::from_millis(20) };
+        WorkerOptions { concurrency: 1, lease: Duration::from_millis(900), poll_interval: Duration::from_millis(20) };
     let workers = Workers::start(store.clone(), registry, options);
     wait_for(&store, &id, JobStatus::Running).await;
     // Well past the lease, another worker still cannot take it: the running one renews it.
