@@ -4,6 +4,7 @@
 
 mod reply;
 pub mod slack;
+pub mod telegram;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -85,6 +86,7 @@ pub trait Channel: Send + Sync {
 pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {
     match kind {
         IntegrationType::Slack => Some(&slack::Slack),
+        IntegrationType::Telegram => Some(&telegram::Telegram),
         _ => None,
     }
 }

@@ -24,3 +24,4 @@ mod shutdown;
 mod slack;
 mod tasks;
 mod teams;
+mod telegram;

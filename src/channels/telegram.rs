@@ -1,0 +1,153 @@
+//! Telegram: bot webhook updates in (secret-token header), `sendMessage` replying to the
+//! request out.
+
+use serde_json::{Map, Value, json};
+
+use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, http_failure};
+use crate::jobs::JobError;
+
+pub struct Telegram;
+
+const DEFAULT_API: &str = "https://api.telegram.org";
+
+/// The text after a `/task` (or `/task@BotName`) command, if the message is one.
+fn command_text(text: &str) -> Option<&str> {
+    let rest = text.trim_start().strip_prefix("/task")?;
+    let rest = match rest.strip_prefix('@') {
+        Some(r) => r.split_once(char::is_whitespace).map(|(_, t)| t).unwrap_or(""),
+        None if rest.is_empty() || rest.starts_with(char::is_whitespace) => rest,
+        None => return None, // "/tasks", "/taskforce": other commands
+    };
+    Some(rest.trim())
+}
+
+impl Channel for Telegram {
+    fn verify(&self, r: &WebhookRequest<'_>, secrets: &Map<String, Value>) -> Result<(), WebhookError> {
+        use subtle::ConstantTimeEq;
+        let expected = secrets
+            .get("secret_token")
+            .and_then(Value::as_str)
+            .ok_or(WebhookError::Unauthorized("the integration has no secret_token"))?;
+        let given = r
+            .headers
+            .get("x-telegram-bot-api-secret-token")
+            .and_then(|v| v.to_str().ok())
+            .ok_or(WebhookError::Unauthorized("missing secret token"))?;
+        if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+            Ok(())
+        } else {
+            Err(WebhookError::Unauthorized("secret token mismatch"))
+        }
+    }
+
+    fn parse(&self, r: &WebhookRequest<'_>, settings: &Map<String, Value>) -> Result<Inbound, WebhookError> {
+        let update: Value =
+            serde_json::from_slice(r.body).map_err(|e| WebhookError::Malformed(format!("not JSON: {e}")))?;
+        let update_id = update["update_id"].as_i64().ok_or_else(|| WebhookError::Malformed("no update_id".into()))?;
+        let message = &update["message"];
+        let Some(text) = message["text"].as_str() else { return Ok(Inbound::Ignore) };
+        if message["from"]["is_bot"].as_bool() == Some(true) {
+            return Ok(Inbound::Ignore);
+        }
+        let chat_id = message["chat"]["id"].clone();
+        let request = match command_text(text) {
+            Some("") => {
+                // Telegram accepts a method call as the webhook's answer.
+                return Ok(Inbound::Respond {
+                    status: axum::http::StatusCode::OK,
+                    body: json!({"method": "sendMessage", "chat_id": chat_id, "text": "Usage: /task <what needs doing>"}),
+                });
+            }
+            Some(rest) => rest.to_string(),
+            None if super::every_message_is_a_request(settings) && !text.starts_with('/') => text.trim().to_string(),
+            None => return Ok(Inbound::Ignore),
+        };
+        let from = &message["from"];
+        let author = from["username"].as_str().or(from["first_name"].as_str()).map(str::to_string);
+        let chat = message["chat"]["title"].as_str().map(str::to_string).or_else(|| Some(chat_id.to_string()));
+        let mut reply_to = json!({"chat_id": chat_id, "message_id": message["message_id"]});
+        if let Some(thread) = message["message_thread_id"].as_i64() {
+            reply_to["message_thread_id"] = json!(thread);
+        }
+        Ok(Inbound::Request(InboundRequest {
+            text: request,
+            author,
+            channel: chat,
+            thread_ref: Some(format!("{}/{}", message["chat"]["id"], message["message_id"])),
+            external_id: update_id.to_string(),
+            reply_to,
+            ack: None,
+        }))
+    }
+
+    fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
+        Box::pin(async move {
+            let token = reply
+                .secrets
+                .get("bot_token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| JobError::Permanent("the Telegram integration has no bot_token".into()))?;
+            let base = reply.settings.get("api_base_url").and_then(Value::as_str).unwrap_or(DEFAULT_API);
+            let mut body = json!({
+                "chat_id": reply.reply_to["chat_id"],
+                "text": reply.text,
+                "reply_parameters": {"message_id": reply.reply_to["message_id"], "allow_sending_without_reply": true},
+            });
+            if let Some(thread) = reply.reply_to.get("message_thread_id") {
+                body["message_thread_id"] = thread.clone();
+            }
+            let res = reply
+                .client
+                .post(format!("{}/bot{token}/sendMessage", base.trim_end_matches('/')))
+                .json(&body)
+                .send()
+                .await
+                // Without the URL: it carries the bot token.
+                .map_err(|e| JobError::Retry(format!("Telegram sendMessage: {}", e.without_url())))?;
+            let status = res.status();
+            let headers = res.headers().clone();
+            let answer: Value = res.json().await.unwrap_or_default();
+            if let Some(after) = answer["parameters"]["retry_after"].as_u64() {
+                return Err(JobError::RetryAfter {
+                    after: std::time::Duration::from_secs(after.min(3600)),
+                    message: "Telegram: too many requests".into(),
+                });
+            }
+            if answer["ok"].as_bool() == Some(true) {
+                return Ok(());
+            }
+            match answer["description"].as_str() {
+                Some(d) if !status.is_server_error() => Err(JobError::Permanent(format!("Telegram sendMessage: {d}"))),
+                _ => Err(http_failure(status, &headers, "Telegram sendMessage")),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_commands_are_recognised() {
+        assert_eq!(command_text("/task Fix the login page"), Some("Fix the login page"));
+        assert_eq!(command_text("/task@TaskBridgeBot Fix the login page"), Some("Fix the login page"));
+        assert_eq!(command_text("/task"), Some(""));
+        assert_eq!(command_text("/tasks list"), None);
+        assert_eq!(command_text("hello"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let headers = axum::http::HeaderMap::new();
+            let r = WebhookRequest { headers: &headers, body: &body, now: chrono::Utc::now() };
+            let _ = Telegram.parse(&r, &Map::new());
+        }
+
+        #[test]
+        fn any_text_is_handled(text in ".{0,100}") {
+            let _ = command_text(&text);
+        }
+    }
+}
