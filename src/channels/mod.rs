@@ -2,6 +2,7 @@
 //! parse it into a request (or a handshake to answer), and post the answer back. Adapters
 //! decide nothing about tasks. Adding a platform is one file and one line in [`adapter`].
 
+pub mod discord;
 mod reply;
 pub mod slack;
 pub mod telegram;
@@ -86,6 +87,7 @@ pub trait Channel: Send + Sync {
 pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {
     match kind {
         IntegrationType::Slack => Some(&slack::Slack),
+        IntegrationType::Discord => Some(&discord::Discord),
         IntegrationType::Telegram => Some(&telegram::Telegram),
         _ => None,
     }

@@ -7,6 +7,7 @@ mod auth;
 mod binary;
 mod comments;
 mod dedup;
+mod discord;
 mod errors;
 mod health;
 mod intake;

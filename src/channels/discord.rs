@@ -1,0 +1,149 @@
+//! Discord: interactions in (Ed25519 over timestamp + body, PING → PONG, the `/task`
+//! application command deferred), the original response edited with the outcome out.
+
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use serde_json::{Map, Value, json};
+
+use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, http_failure};
+use crate::jobs::JobError;
+
+pub struct Discord;
+
+const DEFAULT_API: &str = "https://discord.com/api/v10";
+/// Discord documents no window; five minutes keeps replays out without rejecting slow links.
+const TOLERANCE_SECS: i64 = 300;
+
+fn hex_bytes<const N: usize>(hex: &str) -> Option<[u8; N]> {
+    let hex = hex.trim();
+    if hex.len() != 2 * N || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+fn ephemeral(text: &str) -> Inbound {
+    Inbound::Respond {
+        status: axum::http::StatusCode::OK,
+        body: json!({"type": 4, "data": {"content": text, "flags": 64, "allowed_mentions": {"parse": []}}}),
+    }
+}
+
+impl Channel for Discord {
+    fn verify(&self, r: &WebhookRequest<'_>, secrets: &Map<String, Value>) -> Result<(), WebhookError> {
+        let key = secrets
+            .get("public_key")
+            .and_then(Value::as_str)
+            .and_then(hex_bytes::<32>)
+            .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+            .ok_or(WebhookError::Unauthorized("the integration has no valid public_key"))?;
+        let header = |name: &str| r.headers.get(name).and_then(|v| v.to_str().ok());
+        let signature = header("x-signature-ed25519")
+            .and_then(hex_bytes::<64>)
+            .ok_or(WebhookError::Unauthorized("missing or malformed signature"))?;
+        let timestamp = header("x-signature-timestamp").ok_or(WebhookError::Unauthorized("missing timestamp"))?;
+        if let Ok(ts) = timestamp.parse::<i64>()
+            && (r.now.timestamp() - ts).abs() > TOLERANCE_SECS
+        {
+            return Err(WebhookError::Unauthorized("stale timestamp"));
+        }
+        let mut message = Vec::with_capacity(timestamp.len() + r.body.len());
+        message.extend_from_slice(timestamp.as_bytes());
+        message.extend_from_slice(r.body);
+        key.verify(&message, &Signature::from_bytes(&signature))
+            .map_err(|_| WebhookError::Unauthorized("signature mismatch"))
+    }
+
+    fn parse(&self, r: &WebhookRequest<'_>, _settings: &Map<String, Value>) -> Result<Inbound, WebhookError> {
+        let v: Value = serde_json::from_slice(r.body).map_err(|e| WebhookError::Malformed(format!("not JSON: {e}")))?;
+        match v["type"].as_i64() {
+            Some(1) => Ok(Inbound::Respond { status: axum::http::StatusCode::OK, body: json!({"type": 1}) }),
+            Some(2) if v["data"]["name"] == "task" => {
+                let text = v["data"]["options"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find_map(|o| o["value"].as_str())
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                if text.is_empty() {
+                    return Ok(ephemeral("Usage: /task <what needs doing>"));
+                }
+                let id = v["id"].as_str().ok_or_else(|| WebhookError::Malformed("interaction without id".into()))?;
+                let user = if v["member"].is_object() { &v["member"]["user"] } else { &v["user"] };
+                let author = user["username"].as_str().map(str::to_string);
+                Ok(Inbound::Request(InboundRequest {
+                    text,
+                    author,
+                    channel: v["channel_id"].as_str().map(str::to_string),
+                    thread_ref: v["channel_id"].as_str().map(str::to_string),
+                    external_id: id.to_string(),
+                    reply_to: json!({"application_id": v["application_id"], "token": v["token"]}),
+                    // Deferred: the answer edits the original response once intake is done.
+                    ack: Some(json!({"type": 5})),
+                }))
+            }
+            Some(_) => Ok(ephemeral("Only the /task command is supported.")),
+            None => Err(WebhookError::Malformed("interaction without type".into())),
+        }
+    }
+
+    fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
+        Box::pin(async move {
+            let (Some(app), Some(token)) =
+                (reply.reply_to["application_id"].as_str(), reply.reply_to["token"].as_str())
+            else {
+                return Err(JobError::Permanent("no interaction to answer".into()));
+            };
+            let base = reply.settings.get("api_base_url").and_then(Value::as_str).unwrap_or(DEFAULT_API);
+            let res = reply
+                .client
+                .patch(format!("{}/webhooks/{app}/{token}/messages/@original", base.trim_end_matches('/')))
+                .json(&json!({"content": reply.text, "allowed_mentions": {"parse": []}}))
+                .send()
+                .await
+                // Without the URL: it carries the interaction token.
+                .map_err(|e| JobError::Retry(format!("Discord: {}", e.without_url())))?;
+            if res.status().is_success() {
+                return Ok(());
+            }
+            let (status, headers) = (res.status(), res.headers().clone());
+            let body: Value = res.json().await.unwrap_or_default();
+            if let Some(after) = body["retry_after"].as_f64() {
+                return Err(JobError::RetryAfter {
+                    after: std::time::Duration::from_secs_f64(after.clamp(0.0, 3600.0)),
+                    message: "Discord: rate limited".into(),
+                });
+            }
+            Err(http_failure(status, &headers, "Discord webhook"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_arbitrary_bytes_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let headers = axum::http::HeaderMap::new();
+            let r = WebhookRequest { headers: &headers, body: &body, now: chrono::Utc::now() };
+            let _ = Discord.parse(&r, &Map::new());
+            let secrets: Map<String, Value> = [("public_key".to_string(), Value::String("ab".repeat(32)))].into_iter().collect();
+            let _ = Discord.verify(&r, &secrets);
+        }
+    }
+
+    #[test]
+    fn hex_is_strict() {
+        assert!(hex_bytes::<2>("abcd").is_some());
+        assert!(hex_bytes::<2>("abc").is_none());
+        assert!(hex_bytes::<2>("zzzz").is_none());
+        assert!(hex_bytes::<2>("ééa").is_none());
+    }
+}
