@@ -85,6 +85,7 @@ impl Channel for Discord {
                     reply_to: json!({"application_id": v["application_id"], "token": v["token"]}),
                     // Deferred: the answer edits the original response once intake is done.
                     ack: Some(json!({"type": 5})),
+                    answer_inline: false,
                 }))
             }
             Some(_) => Ok(ephemeral("Only the /task command is supported.")),

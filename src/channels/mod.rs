@@ -5,6 +5,7 @@
 pub mod discord;
 mod reply;
 pub mod slack;
+pub mod teams;
 pub mod telegram;
 
 use std::future::Future;
@@ -17,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::domain::integration::IntegrationType;
 use crate::jobs::JobError;
 
-pub use reply::register;
+pub use reply::{register, reply_text};
 
 /// A webhook as received: raw bytes, because signatures cover them exactly.
 pub struct WebhookRequest<'a> {
@@ -39,6 +40,9 @@ pub struct InboundRequest {
     pub reply_to: Value,
     /// The immediate HTTP answer the platform expects, if any.
     pub ack: Option<Value>,
+    /// The platform's only way back is the webhook's own answer (Teams outgoing webhooks):
+    /// wait briefly for the outcome and answer with it, through [`Channel::inline_answer`].
+    pub answer_inline: bool,
 }
 
 #[derive(Debug)]
@@ -81,6 +85,11 @@ pub trait Channel: Send + Sync {
 
     /// Posts the answer back into the conversation.
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a>;
+
+    /// The webhook answer carrying `text`, for platforms that read the answer inline.
+    fn inline_answer(&self, text: &str) -> Value {
+        serde_json::json!({ "text": text })
+    }
 }
 
 /// The adapter of each platform that has one.
@@ -88,6 +97,7 @@ pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {
     match kind {
         IntegrationType::Slack => Some(&slack::Slack),
         IntegrationType::Discord => Some(&discord::Discord),
+        IntegrationType::Teams => Some(&teams::Teams),
         IntegrationType::Telegram => Some(&telegram::Telegram),
         _ => None,
     }

@@ -47,18 +47,18 @@ async fn answer(integrations: &Integrations, client: &reqwest::Client, ctx: JobC
     })?;
     let channel = adapter(record.kind)
         .ok_or_else(|| JobError::Permanent(format!("no channel adapter for {}", record.kind.as_str())))?;
-    let title = match &message.task_id {
-        Some(id) => ctx.store.get_task(tenant, id).await.map(|t| t.title).unwrap_or_default(),
-        None => String::new(),
-    };
-    let text = reply_text(&message, &title, integrations.public_url());
+    let text = reply_text(&ctx.store, tenant, &message, integrations.public_url()).await;
     channel
         .reply(Reply { client, settings: &record.settings, secrets: &secrets, reply_to: &reply_to, text: &text })
         .await
 }
 
-/// What the conversation is told.
-fn reply_text(message: &Message, title: &str, public_url: &str) -> String {
+/// What the conversation is told about a message's outcome.
+pub async fn reply_text(store: &crate::store::Store, tenant_id: &str, message: &Message, public_url: &str) -> String {
+    let title = match &message.task_id {
+        Some(id) => store.get_task(tenant_id, id).await.map(|t| t.title).unwrap_or_default(),
+        None => String::new(),
+    };
     let link = |id: &str| format!("{public_url}/api/v1/tasks/{id}");
     match (message.status, &message.task_id) {
         (MessageStatus::Created, Some(id)) => format!("Created task “{title}”: {}", link(id)),

@@ -191,6 +191,7 @@ fn parse_command(body: &[u8]) -> Result<Inbound, WebhookError> {
         external_id: external_id.to_string(),
         reply_to: json!({"response_url": get("response_url"), "channel": get("channel_id")}),
         ack: Some(json!({"response_type": "ephemeral", "text": "Got it — turning this into a task…"})),
+        answer_inline: false,
     }))
 }
 
@@ -226,6 +227,7 @@ fn parse_event(v: &Value, settings: &Map<String, Value>) -> Result<Inbound, Webh
         external_id: event_id.to_string(),
         reply_to: json!({"channel": channel, "thread_ts": thread_ts}),
         ack: None,
+        answer_inline: false,
     }))
 }
 

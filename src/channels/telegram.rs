@@ -77,6 +77,7 @@ impl Channel for Telegram {
             external_id: update_id.to_string(),
             reply_to,
             ack: None,
+            answer_inline: false,
         }))
     }
 

@@ -47,8 +47,18 @@ pub async fn create_message(
 
 /// Polls until the message has its outcome or the wait limit passes. Polling the store
 /// (rather than waiting on this instance) sees an outcome written by any instance.
-pub(super) async fn wait_for_outcome(s: &AppState, tenant_id: &str, mut message: Message) -> Result<Message, ApiError> {
-    let deadline = tokio::time::Instant::now() + s.message_wait;
+pub(super) async fn wait_for_outcome(s: &AppState, tenant_id: &str, message: Message) -> Result<Message, ApiError> {
+    wait_at_most(s, tenant_id, message, s.message_wait).await
+}
+
+/// Like [`wait_for_outcome`], with its own limit.
+pub(super) async fn wait_at_most(
+    s: &AppState,
+    tenant_id: &str,
+    mut message: Message,
+    limit: Duration,
+) -> Result<Message, ApiError> {
+    let deadline = tokio::time::Instant::now() + limit;
     let mut pause = Duration::from_millis(10);
     while !message.status.is_final() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(pause).await;

@@ -17,6 +17,9 @@ use crate::domain::message::{NewMessage, Origin};
 use crate::integrations::IntegrationError;
 use crate::store::StoreError;
 
+/// Teams waits five seconds for an outgoing webhook's answer.
+const INLINE_WAIT: std::time::Duration = std::time::Duration::from_millis(4000);
+
 #[utoipa::path(post, path = "/webhooks/{platform}/{integration_id}", tag = "webhooks", security(()),
     params(("platform" = String, Path), ("integration_id" = String, Path)),
     request_body(content = String, description = "The platform's payload, signed as the platform signs it"),
@@ -72,6 +75,15 @@ pub async fn receive(
         Ok(message) => {
             s.wake_workers.notify_one();
             tracing::info!(message_id = %message.id, integration_id = %record.id, "webhook request accepted");
+            if request.answer_inline {
+                // The platform reads only this answer: wait for the outcome within its deadline.
+                let message = super::messages::wait_at_most(&s, &tenant_id, message, INLINE_WAIT).await?;
+                if message.status.is_final() {
+                    let text =
+                        crate::channels::reply_text(&s.store, &tenant_id, &message, s.integrations.public_url()).await;
+                    return Ok((StatusCode::OK, Json(channel.inline_answer(&text))).into_response());
+                }
+            }
         }
         // A redelivery: the first delivery was stored, so acknowledge and do nothing more.
         Err(StoreError::Conflict(_)) => tracing::info!(integration_id = %record.id, "redelivered event ignored"),

@@ -18,6 +18,7 @@ mod json_fuzz;
 mod labels;
 mod legacy;
 mod llm;
+mod msteams;
 mod openapi;
 mod projects;
 mod restart;
