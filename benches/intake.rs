@@ -1,7 +1,8 @@
 //! Intake benchmarks: acceptance of `POST /api/v1/messages`, end-to-end processing through
 //! the builtin pipeline, and duplicate-search latency and memory at 10k, 100k and 1M tasks.
 //! `cargo bench --bench intake`; PostgreSQL too when `BENCH_DATABASE_URL` or
-//! `TEST_DATABASE_URL` is set. Knobs: `BENCH_BACKENDS`, `BENCH_DEDUP_SIZES` (e.g. `10000,100000`).
+//! `TEST_DATABASE_URL` is set. Knobs: `BENCH_BACKENDS` (`webhooks,sqlite,postgres,dedup`),
+//! `BENCH_DEDUP_SIZES` (e.g. `10000,100000`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -188,11 +189,95 @@ async fn bench_http(label: &str, url: &str) {
     let _ = server.await;
 }
 
+/// Signed Slack events into `/webhooks/slack/{id}`: verification, parsing, persistence and
+/// queueing per request (workers off, so acceptance alone is measured).
+async fn bench_webhooks(label: &str, url: &str) {
+    let mut config = Config::for_tests(url, KEY);
+    config.workers = 0;
+    config.db_max_connections = 10;
+    config.allow_private_urls = true;
+    let app = Application::build(&config).await.expect("starts");
+    let base = format!("http://{}", app.local_addr());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+    let project_id = support::create_project(&client, &base, KEY, "webhooks").await;
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let integration: serde_json::Value = client
+        .post(format!("{base}/api/v1/projects/{project_id}/integrations"))
+        .bearer_auth(KEY)
+        .json(&json!({"type": "slack", "secrets": {"signing_secret": secret, "bot_token": "xoxb-bench"}}))
+        .send()
+        .await
+        .expect("integration")
+        .json()
+        .await
+        .expect("json");
+    let hook = format!("{base}/webhooks/slack/{}", integration["id"].as_str().expect("id"));
+    let secs: u64 = env_or("BENCH_CREATE_SECS", 10);
+    let concurrency: usize = env_or("BENCH_CONCURRENCY", 32);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (client, hook, stop) = (client.clone(), hook.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let body = json!({"type": "event_callback", "event_id": format!("Ev{w}-{i}"),
+                    "event": {"type": "app_mention", "channel": "C1", "user": "U1", "ts": "1.1",
+                              "text": format!("<@UBOT> please look at incident {w}-{i}")}})
+                .to_string();
+                let ts = chrono::Utc::now().timestamp().to_string();
+                let signature = taskbridge::channels::slack::sign(secret, &ts, body.as_bytes());
+                let t = Instant::now();
+                let res = client
+                    .post(&hook)
+                    .header("content-type", "application/json")
+                    .header("x-slack-request-timestamp", ts)
+                    .header("x-slack-signature", signature)
+                    .body(body)
+                    .send()
+                    .await;
+                assert!(matches!(&res, Ok(r) if r.status().as_u16() == 200), "webhook refused");
+                if let Ok(r) = res {
+                    let _ = r.bytes().await;
+                }
+                lat.push(t.elapsed());
+                i += 1;
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut samples = Vec::new();
+    for w in workers {
+        samples.extend(w.await.expect("worker"));
+    }
+    let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "| {label} | signed Slack events accepted at /webhooks/slack, {concurrency} clients | {rate:.0} req/s | p50 {} | p99 {} |",
+        ms(pct(&mut samples, 0.5)),
+        ms(pct(&mut samples, 0.99))
+    );
+    let _ = stop_tx.send(());
+    let _ = server.await;
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!("| backend | what | rate | p50 | p99 | notes |");
     println!("| --- | --- | --- | --- | --- | --- |");
     runtime.block_on(async {
+        if support::wanted("webhooks") {
+            let (dir, url) = support::sqlite_url();
+            bench_webhooks("SQLite", &url).await;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         if support::wanted("sqlite") {
             let (dir, url) = support::sqlite_url();
             bench_http("SQLite", &url).await;
