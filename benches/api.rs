@@ -6,15 +6,12 @@
 //! Knobs: `BENCH_CREATE_SECS` (default 10), `BENCH_CONCURRENCY` (32), `BENCH_TASKS` (100000),
 //! `BENCH_BACKENDS` (`sqlite,postgres`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 mod support;
 
-use support::{XorShift, env_or, ms, pct};
-use taskbridge::app::Application;
+use support::{Server, XorShift, env_or, ms, pct};
 use taskbridge::config::Config;
 use taskbridge::domain::task::{NewTask, Priority, TaskStatus};
 
@@ -42,54 +39,26 @@ const WORDS: [&str; 16] = [
 async fn bench_backend(label: &str, url: &str) {
     let mut config = Config::for_tests(url, KEY);
     config.db_max_connections = 10;
-    let app = Application::build(&config).await.expect("application starts");
-    let base = format!("http://{}", app.local_addr());
-    let store = app.store().clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stop_rx.await;
-    }));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
-
+    let server = Server::start(&config).await;
+    let (client, base, store) = (server.client.clone(), server.base.clone(), server.store.clone());
     let project_id = support::create_project(&client, &base, KEY, "bench").await;
 
     // 1. Task creation through HTTP, many clients at once.
     let secs: u64 = env_or("BENCH_CREATE_SECS", 10);
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 32);
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for w in 0..concurrency {
-        let (client, base, project_id, stop) = (client.clone(), base.clone(), project_id.clone(), stop.clone());
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let body = json!({
-                    "project_id": project_id, "title": format!("Fix the {} issue #{w}-{i}", WORDS[(i % 16) as usize]),
-                    "description": "Created by the benchmark", "priority": "high", "labels": ["bench"],
-                    "due_date": "2026-12-01"
-                });
-                let t = Instant::now();
-                let res = client.post(format!("{base}/api/v1/tasks")).bearer_auth(KEY).json(&body).send().await;
-                let ok = matches!(&res, Ok(r) if r.status().as_u16() == 201);
-                if let Ok(r) = res {
-                    let _ = r.bytes().await;
-                }
-                assert!(ok, "task create failed");
-                lat.push(t.elapsed());
-                i += 1;
-            }
-            lat
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut samples = Vec::new();
-    for w in workers {
-        samples.extend(w.await.expect("worker"));
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    let (mut samples, elapsed) = support::load(concurrency, secs, {
+        let (client, base, project_id) = (client.clone(), base.clone(), project_id.clone());
+        move |w, i| {
+            let body = json!({
+                "project_id": project_id, "title": format!("Fix the {} issue #{w}-{i}", WORDS[(i % 16) as usize]),
+                "description": "Created by the benchmark", "priority": "high", "labels": ["bench"],
+                "due_date": "2026-12-01"
+            });
+            let req = client.post(format!("{base}/api/v1/tasks")).bearer_auth(KEY).json(&body);
+            support::expect_status(req, 201, "task create")
+        }
+    })
+    .await;
     let created = samples.len();
     println!(
         "| {label} | POST /api/v1/tasks, {concurrency} clients, {secs} s | {:.0} req/s | {} | {} | {created} tasks |",
@@ -182,8 +151,7 @@ async fn bench_backend(label: &str, url: &str) {
         );
     }
 
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
 }
 
 fn main() {

@@ -5,14 +5,12 @@
 //! `BENCH_DEDUP_SIZES` (e.g. `10000,100000`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 mod support;
 
-use support::{XorShift, env_or, ms, pct};
-use taskbridge::app::Application;
+use support::{Server, XorShift, env_or, ms, pct};
 use taskbridge::config::Config;
 use taskbridge::dedup::{Index, Settings};
 
@@ -107,69 +105,43 @@ async fn bench_http(label: &str, url: &str) {
     let mut config = Config::for_tests(url, KEY);
     config.db_max_connections = 10;
     config.workers = 0;
-    let app = Application::build(&config).await.expect("starts");
-    let base = format!("http://{}", app.local_addr());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stop_rx.await;
-    }));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
-    let project_id = support::create_project(&client, &base, KEY, "bench").await;
+    let server = Server::start(&config).await;
+    let project_id = support::create_project(&server.client, &server.base, KEY, "bench").await;
     let secs: u64 = env_or("BENCH_CREATE_SECS", 10);
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 32);
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
     let vocab = Arc::new(vocabulary());
-    let mut workers = Vec::new();
-    for w in 0..concurrency {
-        let (client, base, project_id, stop) = (client.clone(), base.clone(), project_id.clone(), stop.clone());
-        let vocab = vocab.clone();
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut rng = XorShift(0x9e37_79b9_7f4a_7c15 ^ (w as u64 + 1));
-            while !stop.load(Ordering::Relaxed) {
-                // Varied requests, so that intake creates tasks as well as finding duplicates.
-                let text = format!("please {} before friday", sentence(&mut rng, &vocab, 8));
-                let body = json!({"project_id": project_id, "text": text,
-                                  "author": "bench", "source": "slack", "channel": "#bench"});
-                let t = Instant::now();
-                let res = client.post(format!("{base}/api/v1/messages")).bearer_auth(KEY).json(&body).send().await;
-                assert!(matches!(&res, Ok(r) if r.status().as_u16() == 202), "accept failed");
-                if let Ok(r) = res {
-                    let _ = r.bytes().await;
-                }
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut samples = Vec::new();
-    for w in workers {
-        samples.extend(w.await.expect("worker"));
-    }
-    let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
+    let (mut samples, elapsed) = support::load(concurrency, secs, {
+        let (client, base) = (server.client.clone(), server.base.clone());
+        move |w, i| {
+            // Varied requests, so that intake creates tasks as well as finding duplicates.
+            let mut rng = XorShift(0x9e37_79b9_7f4a_7c15 ^ ((w as u64 + 1) << 32 | i));
+            let text = format!("please {} before friday", sentence(&mut rng, &vocab, 8));
+            let body = json!({"project_id": project_id, "text": text,
+                              "author": "bench", "source": "slack", "channel": "#bench"});
+            support::expect_status(
+                client.post(format!("{base}/api/v1/messages")).bearer_auth(KEY).json(&body),
+                202,
+                "accept",
+            )
+        }
+    })
+    .await;
+    let rate = samples.len() as f64 / elapsed;
     println!(
         "| {label} | POST /api/v1/messages accepted, {concurrency} clients | {rate:.0} msg/s | p50 {} | p99 {} |",
         ms(pct(&mut samples, 0.5)),
         ms(pct(&mut samples, 0.99))
     );
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
 
     // End to end: the queued messages are processed by a restarted instance with workers.
     let accepted = samples.len();
     let mut config = Config::for_tests(url, KEY);
     config.workers = env_or("BENCH_WORKERS", 4);
     config.db_max_connections = 10;
-    let app = Application::build(&config).await.expect("starts");
-    let store = app.store().clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let started = Instant::now();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stop_rx.await;
-    }));
+    let server = Server::start(&config).await;
+    let store = server.store.clone();
     loop {
         let counts = store.job_counts().await.expect("counts");
         let pending: i64 =
@@ -185,8 +157,7 @@ async fn bench_http(label: &str, url: &str) {
         config.workers,
         accepted as f64 / secs
     );
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
 }
 
 /// Signed Slack events into `/webhooks/slack/{id}`: verification, parsing, persistence and
@@ -196,13 +167,8 @@ async fn bench_webhooks(label: &str, url: &str) {
     config.workers = 0;
     config.db_max_connections = 10;
     config.allow_private_urls = true;
-    let app = Application::build(&config).await.expect("starts");
-    let base = format!("http://{}", app.local_addr());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stop_rx.await;
-    }));
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+    let server = Server::start(&config).await;
+    let (client, base) = (server.client.clone(), server.base.clone());
     let project_id = support::create_project(&client, &base, KEY, "webhooks").await;
     let secret = "8f742231b10e8888abcd99yyyzzz85a5";
     let integration: serde_json::Value = client
@@ -218,54 +184,29 @@ async fn bench_webhooks(label: &str, url: &str) {
     let hook = format!("{base}/webhooks/slack/{}", integration["id"].as_str().expect("id"));
     let secs: u64 = env_or("BENCH_CREATE_SECS", 10);
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 32);
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for w in 0..concurrency {
-        let (client, hook, stop) = (client.clone(), hook.clone(), stop.clone());
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let body = json!({"type": "event_callback", "event_id": format!("Ev{w}-{i}"),
-                    "event": {"type": "app_mention", "channel": "C1", "user": "U1", "ts": "1.1",
-                              "text": format!("<@UBOT> please look at incident {w}-{i}")}})
-                .to_string();
-                let ts = chrono::Utc::now().timestamp().to_string();
-                let signature = taskbridge::channels::slack::sign(secret, &ts, body.as_bytes());
-                let t = Instant::now();
-                let res = client
-                    .post(&hook)
-                    .header("content-type", "application/json")
-                    .header("x-slack-request-timestamp", ts)
-                    .header("x-slack-signature", signature)
-                    .body(body)
-                    .send()
-                    .await;
-                assert!(matches!(&res, Ok(r) if r.status().as_u16() == 200), "webhook refused");
-                if let Ok(r) = res {
-                    let _ = r.bytes().await;
-                }
-                lat.push(t.elapsed());
-                i += 1;
-            }
-            lat
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut samples = Vec::new();
-    for w in workers {
-        samples.extend(w.await.expect("worker"));
-    }
-    let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
+    let (mut samples, elapsed) = support::load(concurrency, secs, move |w, i| {
+        let body = json!({"type": "event_callback", "event_id": format!("Ev{w}-{i}"),
+            "event": {"type": "app_mention", "channel": "C1", "user": "U1", "ts": "1.1",
+                      "text": format!("<@UBOT> please look at incident {w}-{i}")}})
+        .to_string();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let signature = taskbridge::channels::slack::sign(secret, &ts, body.as_bytes());
+        let req = client
+            .post(&hook)
+            .header("content-type", "application/json")
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", signature)
+            .body(body);
+        support::expect_status(req, 200, "webhook")
+    })
+    .await;
+    let rate = samples.len() as f64 / elapsed;
     println!(
         "| {label} | signed Slack events accepted at /webhooks/slack, {concurrency} clients | {rate:.0} req/s | p50 {} | p99 {} |",
         ms(pct(&mut samples, 0.5)),
         ms(pct(&mut samples, 0.99))
     );
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
 }
 
 fn main() {

@@ -93,3 +93,76 @@ pub async fn create_project(client: &reqwest::Client, base: &str, key: &str, nam
         .expect("json");
     project["id"].as_str().expect("id").to_string()
 }
+
+/// A service started in this process for a benchmark.
+pub struct Server {
+    pub base: String,
+    pub store: taskbridge::store::Store,
+    pub client: reqwest::Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), taskbridge::app::StartupError>>,
+}
+
+impl Server {
+    pub async fn start(config: &taskbridge::config::Config) -> Server {
+        let app = taskbridge::app::Application::build(config).await.expect("application starts");
+        let base = format!("http://{}", app.local_addr());
+        let store = app.store().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+        Server { base, store, client, stop, task }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Runs `request(worker, n)` from `concurrency` clients for `secs` seconds; answers each
+/// request's latency and the elapsed seconds. `request` asserts its own answer.
+pub async fn load<F, Fut>(concurrency: usize, secs: u64, request: F) -> (Vec<Duration>, f64)
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = std::time::Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (stop, request) = (stop.clone(), request.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let t = std::time::Instant::now();
+                request(w, n).await;
+                latencies.push(t.elapsed());
+                n += 1;
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut samples = Vec::new();
+    for w in workers {
+        samples.extend(w.await.expect("worker"));
+    }
+    (samples, started.elapsed().as_secs_f64())
+}
+
+/// Sends `req` and asserts its status.
+pub async fn expect_status(req: reqwest::RequestBuilder, status: u16, what: &str) {
+    let res = req.send().await;
+    let ok = matches!(&res, Ok(r) if r.status().as_u16() == status);
+    if let Ok(r) = res {
+        let _ = r.bytes().await;
+    }
+    assert!(ok, "{what} failed");
+}
