@@ -11,8 +11,9 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::domain::message::{Message, NewMessageInput};
+use crate::domain::message::{Message, NewMessage, NewMessageInput};
 use crate::domain::tenant::Caller;
+use crate::store::StoreError;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -35,19 +36,34 @@ pub async fn create_message(
     ApiJson(input): ApiJson<NewMessageInput>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let new = input.validate()?;
-    let message = s.intake.accept(&caller.tenant_id, &new).await.or_not_found("project")?;
-    s.wake_workers.notify_one();
+    let message = accept(&s, &caller.tenant_id, &new).await.or_not_found("project")?;
     if !params.wait {
         return Ok((StatusCode::ACCEPTED, Json(message)));
     }
-    let message = wait_for_outcome(&s, &caller.tenant_id, message).await?;
+    answer_with_outcome(&s, &caller.tenant_id, message).await
+}
+
+/// Accepts a message (persisted with its job) and wakes this instance's idle workers.
+pub(super) async fn accept(s: &AppState, tenant_id: &str, new: &NewMessage) -> Result<Message, StoreError> {
+    let message = s.intake.accept(tenant_id, new).await?;
+    s.wake_workers.notify_one();
+    Ok(message)
+}
+
+/// Waits for the outcome: 200 with it, or 202 if it is still pending when the wait ends.
+pub(super) async fn answer_with_outcome(
+    s: &AppState,
+    tenant_id: &str,
+    message: Message,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let message = wait_for_outcome(s, tenant_id, message).await?;
     let status = if message.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(message)))
 }
 
 /// Polls until the message has its outcome or the wait limit passes. Polling the store
 /// (rather than waiting on this instance) sees an outcome written by any instance.
-pub(super) async fn wait_for_outcome(s: &AppState, tenant_id: &str, message: Message) -> Result<Message, ApiError> {
+async fn wait_for_outcome(s: &AppState, tenant_id: &str, message: Message) -> Result<Message, ApiError> {
     wait_at_most(s, tenant_id, message, s.message_wait).await
 }
 

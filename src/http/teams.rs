@@ -80,11 +80,8 @@ pub async fn teams_message(
         received_at: None,
     }
     .validate()?;
-    let message = s.intake.accept(&caller.tenant_id, &new).await.or_not_found("project")?;
-    s.wake_workers.notify_one();
-    let message = super::messages::wait_for_outcome(&s, &caller.tenant_id, message).await?;
-    let status = if message.status.is_final() { StatusCode::OK } else { StatusCode::ACCEPTED };
-    Ok((status, Json(message)))
+    let message = super::messages::accept(&s, &caller.tenant_id, &new).await.or_not_found("project")?;
+    super::messages::answer_with_outcome(&s, &caller.tenant_id, message).await
 }
 
 #[utoipa::path(post, path = "/taiga/create-task", tag = "legacy", request_body = TaigaTaskInput,

@@ -71,9 +71,8 @@ pub async fn receive(
             reply_to: request.reply_to,
         }),
     };
-    match s.intake.accept(&tenant_id, &new).await {
+    match super::messages::accept(&s, &tenant_id, &new).await {
         Ok(message) => {
-            s.wake_workers.notify_one();
             tracing::info!(message_id = %message.id, integration_id = %record.id, "webhook request accepted");
             if request.answer_inline {
                 // The platform reads only this answer: wait for the outcome within its deadline.
