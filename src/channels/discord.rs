@@ -28,7 +28,7 @@ fn hex_bytes<const N: usize>(hex: &str) -> Option<[u8; N]> {
 fn ephemeral(text: &str) -> Inbound {
     Inbound::Respond {
         status: axum::http::StatusCode::OK,
-        body: json!({"type": 4, "data": {"content": text, "flags": 64, "allowed_mentions": {"parse": []}}}),
+        body: json!({"type": 4, "data": {"content": text, "flags": 64, "allowed_mentions": {"parse": []}}}).into(),
     }
 }
 
@@ -60,7 +60,7 @@ impl Channel for Discord {
     fn parse(&self, r: &WebhookRequest<'_>, _settings: &Map<String, Value>) -> Result<Inbound, WebhookError> {
         let v: Value = serde_json::from_slice(r.body).map_err(|e| WebhookError::Malformed(format!("not JSON: {e}")))?;
         match v["type"].as_i64() {
-            Some(1) => Ok(Inbound::Respond { status: axum::http::StatusCode::OK, body: json!({"type": 1}) }),
+            Some(1) => Ok(Inbound::Respond { status: axum::http::StatusCode::OK, body: json!({"type": 1}).into() }),
             Some(2) if v["data"]["name"] == "task" => {
                 let text = v["data"]["options"]
                     .as_array()
@@ -84,7 +84,7 @@ impl Channel for Discord {
                     external_id: id.to_string(),
                     reply_to: json!({"application_id": v["application_id"], "token": v["token"]}),
                     // Deferred: the answer edits the original response once intake is done.
-                    ack: Some(json!({"type": 5})),
+                    ack: Some(json!({"type": 5}).into()),
                     answer_inline: false,
                 }))
             }
@@ -133,7 +133,7 @@ mod tests {
         #[test]
         fn parsing_arbitrary_bytes_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let headers = axum::http::HeaderMap::new();
-            let r = WebhookRequest { headers: &headers, body: &body, now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body: &body, url: "", now: chrono::Utc::now() };
             let _ = Discord.parse(&r, &Map::new());
             let secrets: Map<String, Value> = [("public_key".to_string(), Value::String("ab".repeat(32)))].into_iter().collect();
             let _ = Discord.verify(&r, &secrets);

@@ -7,6 +7,7 @@ mod reply;
 pub mod slack;
 pub mod teams;
 pub mod telegram;
+pub mod whatsapp;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,7 +25,33 @@ pub use reply::{register, reply_text};
 pub struct WebhookRequest<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
+    /// The URL the platform called, as it sees it (the public URL, path and query): Twilio
+    /// signs it.
+    pub url: &'a str,
     pub now: DateTime<Utc>,
+}
+
+/// An immediate HTTP answer to the platform, in the format it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Json(Value),
+    /// Twilio reads TwiML.
+    Xml(String),
+}
+
+impl From<Value> for Answer {
+    fn from(v: Value) -> Self {
+        Answer::Json(v)
+    }
+}
+
+impl axum::response::IntoResponse for Answer {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            Answer::Json(v) => axum::Json(v).into_response(),
+            Answer::Xml(x) => ([(axum::http::header::CONTENT_TYPE, "text/xml; charset=utf-8")], x).into_response(),
+        }
+    }
 }
 
 /// A request someone made in a conversation.
@@ -39,7 +66,7 @@ pub struct InboundRequest {
     /// Where the answer goes, in the adapter's own terms.
     pub reply_to: Value,
     /// The immediate HTTP answer the platform expects, if any.
-    pub ack: Option<Value>,
+    pub ack: Option<Answer>,
     /// The platform's only way back is the webhook's own answer (Teams outgoing webhooks):
     /// wait briefly for the outcome and answer with it, through [`Channel::inline_answer`].
     pub answer_inline: bool,
@@ -50,7 +77,7 @@ pub enum Inbound {
     /// Answer the platform directly (URL verification, pings).
     Respond {
         status: StatusCode,
-        body: Value,
+        body: Answer,
     },
     /// Nothing to act on (bot messages, edits, chatter in `commands` mode).
     Ignore,
@@ -99,6 +126,7 @@ pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {
         IntegrationType::Discord => Some(&discord::Discord),
         IntegrationType::Teams => Some(&teams::Teams),
         IntegrationType::Telegram => Some(&telegram::Telegram),
+        IntegrationType::Whatsapp => Some(&whatsapp::WhatsApp),
         _ => None,
     }
 }

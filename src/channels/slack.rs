@@ -107,7 +107,7 @@ impl Channel for Slack {
         match v["type"].as_str() {
             Some("url_verification") => Ok(Inbound::Respond {
                 status: axum::http::StatusCode::OK,
-                body: json!({"challenge": v["challenge"].as_str().unwrap_or_default()}),
+                body: json!({"challenge": v["challenge"].as_str().unwrap_or_default()}).into(),
             }),
             Some("event_callback") => parse_event(&v, settings),
             _ => Ok(Inbound::Ignore),
@@ -176,7 +176,9 @@ fn parse_command(body: &[u8]) -> Result<Inbound, WebhookError> {
     if text.is_empty() {
         return Ok(Inbound::Respond {
             status: axum::http::StatusCode::OK,
-            body: json!({"response_type": "ephemeral", "text": format!("Usage: {} <what needs doing>", get("command"))}),
+            body:
+                json!({"response_type": "ephemeral", "text": format!("Usage: {} <what needs doing>", get("command"))})
+                    .into(),
         });
     }
     let external_id = [get("trigger_id"), get("response_url")].into_iter().find(|s| !s.is_empty()).unwrap_or("");
@@ -190,7 +192,7 @@ fn parse_command(body: &[u8]) -> Result<Inbound, WebhookError> {
         thread_ref: None,
         external_id: external_id.to_string(),
         reply_to: json!({"response_url": get("response_url"), "channel": get("channel_id")}),
-        ack: Some(json!({"response_type": "ephemeral", "text": "Got it — turning this into a task…"})),
+        ack: Some(json!({"response_type": "ephemeral", "text": "Got it — turning this into a task…"}).into()),
         answer_inline: false,
     }))
 }
@@ -262,7 +264,7 @@ mod tests {
             if form {
                 headers.insert("content-type", axum::http::HeaderValue::from_static("application/x-www-form-urlencoded"));
             }
-            let r = WebhookRequest { headers: &headers, body: &body, now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body: &body, url: "", now: chrono::Utc::now() };
             let _ = Slack.parse(&r, &Map::new());
             let secrets: Map<String, Value> = [("signing_secret".to_string(), Value::String("s".into()))].into_iter().collect();
             let _ = Slack.verify(&r, &secrets);
@@ -279,7 +281,7 @@ mod tests {
     fn arbitrary_bytes_never_panic() {
         let headers = axum::http::HeaderMap::new();
         for body in [&b""[..], b"{", b"\xff\xfe", b"{\"type\":\"event_callback\"}", b"payload=%7B"] {
-            let r = WebhookRequest { headers: &headers, body, now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body, url: "", now: chrono::Utc::now() };
             let _ = Slack.parse(&r, &Map::new());
         }
     }

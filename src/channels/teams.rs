@@ -71,7 +71,7 @@ impl Channel for Teams {
         if text.is_empty() {
             return Ok(Inbound::Respond {
                 status: axum::http::StatusCode::OK,
-                body: self.inline_answer("Tell me what needs doing, e.g. “@TaskBot renew the TLS certificate”."),
+                body: self.inline_answer("Tell me what needs doing, e.g. “@TaskBot renew the TLS certificate”.").into(),
             });
         }
         let conversation = activity["conversation"]["id"].as_str().unwrap_or_default();
@@ -82,7 +82,7 @@ impl Channel for Teams {
             thread_ref: Some(conversation.to_string()).filter(|c| !c.is_empty()),
             external_id: format!("{conversation}/{id}"),
             reply_to: json!({"conversation": conversation, "activity": id}),
-            ack: Some(self.inline_answer("Working on it — the task will appear shortly.")),
+            ack: Some(self.inline_answer("Working on it — the task will appear shortly.").into()),
             answer_inline: true,
         }))
     }
@@ -120,7 +120,7 @@ mod tests {
         #[test]
         fn parsing_arbitrary_bytes_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let headers = axum::http::HeaderMap::new();
-            let r = WebhookRequest { headers: &headers, body: &body, now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body: &body, url: "", now: chrono::Utc::now() };
             let _ = Teams.parse(&r, &Map::new());
         }
 

@@ -55,7 +55,9 @@ impl Channel for Telegram {
                 // Telegram accepts a method call as the webhook's answer.
                 return Ok(Inbound::Respond {
                     status: axum::http::StatusCode::OK,
-                    body: json!({"method": "sendMessage", "chat_id": chat_id, "text": "Usage: /task <what needs doing>"}),
+                    body:
+                        json!({"method": "sendMessage", "chat_id": chat_id, "text": "Usage: /task <what needs doing>"})
+                            .into(),
                 });
             }
             Some(rest) => rest.to_string(),
@@ -142,7 +144,7 @@ mod tests {
         #[test]
         fn parsing_arbitrary_bytes_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let headers = axum::http::HeaderMap::new();
-            let r = WebhookRequest { headers: &headers, body: &body, now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body: &body, url: "", now: chrono::Utc::now() };
             let _ = Telegram.parse(&r, &Map::new());
         }
 

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -30,6 +30,7 @@ const INLINE_WAIT: std::time::Duration = std::time::Duration::from_millis(4000);
 pub async fn receive(
     State(s): State<AppState>,
     ApiPath((platform, integration_id)): ApiPath<(String, String)>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -43,7 +44,10 @@ pub async fn receive(
     if record.kind != kind {
         return Err(unknown());
     }
-    let request = WebhookRequest { headers: &headers, body: &body, now: chrono::Utc::now() };
+    // Behind a proxy the platform called the public URL, not ours.
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
+    let url = format!("{}{path}", s.integrations.public_url());
+    let request = WebhookRequest { headers: &headers, body: &body, url: &url, now: chrono::Utc::now() };
     channel.verify(&request, &secrets).map_err(|e| {
         tracing::warn!(integration_id = %integration_id, reason = %e, "webhook refused");
         ApiError::Unauthorized("the request is not signed by the platform")
@@ -53,7 +57,7 @@ pub async fn receive(
         WebhookError::Unauthorized(m) => ApiError::Unauthorized(m),
     })?;
     let request = match inbound {
-        Inbound::Respond { status, body } => return Ok((status, Json(body)).into_response()),
+        Inbound::Respond { status, body } => return Ok((status, body).into_response()),
         Inbound::Ignore => return Ok(StatusCode::OK.into_response()),
         Inbound::Request(r) => r,
     };
@@ -89,7 +93,7 @@ pub async fn receive(
         Err(e) => return Err(e.into()),
     }
     Ok(match request.ack {
-        Some(ack) => (StatusCode::OK, Json(ack)).into_response(),
+        Some(ack) => (StatusCode::OK, ack).into_response(),
         None => (StatusCode::OK, Json(json!({"ok": true}))).into_response(),
     })
 }

@@ -27,3 +27,4 @@ mod slack;
 mod tasks;
 mod teams;
 mod telegram;
+mod whatsapp;

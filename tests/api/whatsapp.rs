@@ -1,0 +1,199 @@
+//! WhatsApp through Twilio end to end: form posts signed as Twilio signs them (over the public
+//! URL and the sorted fields), TwiML acknowledgements, one task and one reply through a local
+//! fake of the Messages API — which rate-limits the first attempt — per message, however often
+//! Twilio delivers it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use reqwest::StatusCode;
+use serde_json::json;
+use taskbridge::channels::whatsapp::sign;
+
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+const TOKEN: &str = "12345678901234567890123456789012";
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+
+type Form = Vec<(String, String)>;
+
+#[derive(Default)]
+struct Fake {
+    calls: usize,
+    /// (account in the path, Authorization header, form fields)
+    sent: Vec<(String, String, Form)>,
+}
+
+type Seen = Arc<Mutex<Fake>>;
+
+async fn fake_twilio() -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    async fn send(
+        State(seen): State<Seen>,
+        Path(account): Path<String>,
+        headers: HeaderMap,
+        body: String,
+    ) -> (AxumStatus, [(&'static str, &'static str); 1], String) {
+        let mut fake = seen.lock().expect("lock");
+        fake.calls += 1;
+        if fake.calls == 1 {
+            let error = json!({"code": 20429, "message": "Too Many Requests", "more_info": "https://www.twilio.com/docs/errors/20429", "status": 429});
+            return (AxumStatus::TOO_MANY_REQUESTS, [("retry-after", "1")], error.to_string());
+        }
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let form = form_urlencoded::parse(body.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        fake.sent.push((account, auth, form));
+        let ok = json!({"sid": "SM0123", "status": "queued", "body": "…"});
+        (AxumStatus::CREATED, [("content-type", "application/json")], ok.to_string())
+    }
+    let app = axum::Router::new()
+        .route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(send))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), seen)
+}
+
+fn message(sid: &str, body: &str) -> Vec<(String, String)> {
+    [
+        ("SmsMessageSid", sid),
+        ("NumMedia", "0"),
+        ("ProfileName", "Ana Pérez"),
+        ("MessageType", "text"),
+        ("SmsSid", sid),
+        ("WaId", "34600111222"),
+        ("SmsStatus", "received"),
+        ("Body", body),
+        ("To", "whatsapp:+14155238886"),
+        ("NumSegments", "1"),
+        ("ReferralNumMedia", "0"),
+        ("MessageSid", sid),
+        ("AccountSid", ACCOUNT),
+        ("From", "whatsapp:+34600111222"),
+        ("ApiVersion", "2010-04-01"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn encode(fields: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+}
+
+/// Posts `body` with `signature` (none when `None`).
+async fn deliver(app: &TestApp, integration: &str, body: String, signature: Option<String>) -> (StatusCode, String) {
+    let mut req = app
+        .raw()
+        .post(format!("{}/webhooks/whatsapp/{integration}", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(signature) = signature {
+        req = req.header("X-Twilio-Signature", signature);
+    }
+    let res = req.send().await.expect("sent");
+    let status = res.status();
+    let content_type = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let text = res.text().await.expect("text");
+    if status == StatusCode::OK {
+        assert!(content_type.starts_with("text/xml"), "TwiML answer expected, got {content_type}: {text}");
+    }
+    (status, text)
+}
+
+async fn whatsapp(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let (fake, seen) = fake_twilio().await;
+    let project = app.project("whatsapp").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "whatsapp", "settings": {"api_base_url": fake, "account_sid": ACCOUNT,
+                   "from_number": "+14155238886"}, "secrets": {"auth_token": TOKEN}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let integration = created.id();
+    // Twilio signs the URL it was configured with: the public one.
+    let url = created.body["webhook_url"].as_str().expect("webhook_url").to_string();
+    assert!(url.starts_with("https://taskbridge.example/webhooks/whatsapp/"), "{url}");
+
+    let fields = message("SM9f3b2c1d0e", "urgent: the checkout page shows a 500 error, please fix asap");
+    let signature = sign(TOKEN, &url, &fields);
+
+    // Refused: no signature, a wrong token, a tampered body, another URL. Nothing stored.
+    assert_eq!(deliver(&app, &integration, encode(&fields), None).await.0, StatusCode::UNAUTHORIZED);
+    let wrong = sign("another-token", &url, &fields);
+    assert_eq!(deliver(&app, &integration, encode(&fields), Some(wrong)).await.0, StatusCode::UNAUTHORIZED);
+    let mut tampered = fields.clone();
+    tampered[7].1 = "delete the production database".into();
+    assert_eq!(
+        deliver(&app, &integration, encode(&tampered), Some(signature.clone())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let elsewhere = sign(TOKEN, "https://attacker.example/webhooks/whatsapp/x", &fields);
+    assert_eq!(deliver(&app, &integration, encode(&fields), Some(elsewhere)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/api/v1/jobs").await.body["items"], json!([]));
+    assert_eq!(app.get("/api/v1/tasks").await.body["items"], json!([]));
+
+    // Delivered twice (Twilio retries when an answer is slow): one task, one reply. The
+    // field order on the wire does not matter; the signature covers the sorted fields.
+    let mut reordered = fields.clone();
+    reordered.reverse();
+    let (status, twiml) = deliver(&app, &integration, encode(&fields), Some(signature.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(twiml.contains("<Response/>"), "{twiml}");
+    assert_eq!(deliver(&app, &integration, encode(&reordered), Some(signature)).await.0, StatusCode::OK);
+
+    for _ in 0..200 {
+        if !seen.lock().expect("lock").sent.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (calls, sent) = {
+        let fake = seen.lock().expect("lock");
+        (fake.calls, fake.sent.clone())
+    };
+    assert_eq!(calls, 2, "rate-limited once, then sent once");
+    assert_eq!(sent.len(), 1);
+    let (account, auth, form) = &sent[0];
+    assert_eq!(account, ACCOUNT);
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT}:{TOKEN}"));
+    assert_eq!(auth, &format!("Basic {basic}"));
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or_default();
+    assert_eq!(get("From"), "whatsapp:+14155238886");
+    assert_eq!(get("To"), "whatsapp:+34600111222");
+    assert!(get("Body").starts_with("Created task “"), "{form:?}");
+
+    let tasks = app.get("/api/v1/tasks").await.body;
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(1), "{tasks}");
+    assert_eq!(tasks["items"][0]["priority"], "high");
+    assert!(tasks["items"][0]["description"].as_str().unwrap_or_default().contains("Ana Pérez"), "{tasks}");
+
+    // A voice note without text is answered at once and creates nothing.
+    let mut media = message("SM00000000002", "");
+    media[1].1 = "1".into();
+    let signature = sign(TOKEN, &url, &media);
+    let (status, twiml) = deliver(&app, &integration, encode(&media), Some(signature)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(twiml.contains("<Message>"), "{twiml}");
+    assert_eq!(app.get("/api/v1/tasks").await.body["items"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_webhooks_sqlite() {
+    whatsapp(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_webhooks_postgres() {
+    whatsapp(Backend::Postgres).await;
+}
