@@ -26,6 +26,8 @@ pub enum StartupError {
     Serve(std::io::Error),
     #[error("encryption key: {0}")]
     Crypto(#[from] crate::integrations::CryptoError),
+    #[error("outbound connections: {0}")]
+    Outbound(#[from] crate::channels::OutboundError),
 }
 
 pub struct Application {
@@ -52,7 +54,8 @@ impl Application {
         intake.register(&mut registry);
         let integrations =
             Integrations::new(store.clone(), config.cipher()?, &config.public_url(), config.allow_private_urls);
-        crate::channels::register(&mut registry, integrations.clone());
+        let outbound = crate::channels::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls)?;
+        crate::channels::register(&mut registry, integrations.clone(), outbound);
         let options = WorkerOptions {
             concurrency: config.workers,
             lease: Duration::from_secs(config.job_lease_secs.max(1)),

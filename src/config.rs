@@ -110,6 +110,10 @@ pub struct Config {
     /// Allow tenant-configured URLs on loopback and private networks (a Jira on the LAN, tests).
     #[arg(long, env = "TASKBRIDGE_ALLOW_PRIVATE_URLS", default_value_t = false)]
     pub allow_private_urls: bool,
+    /// A PEM bundle of CA certificates trusted besides the public roots, for outbound TLS
+    /// (an internal mail relay, a tracker behind a company CA).
+    #[arg(long, env = "TASKBRIDGE_EXTRA_CA_FILE")]
+    pub extra_ca_file: Option<PathBuf>,
     /// Duplicate decision threshold (0–1): higher merges less often.
     #[arg(long, env = "TASKBRIDGE_DEDUP_THRESHOLD", default_value_t = crate::dedup::DEFAULT_THRESHOLD)]
     pub dedup_threshold: f64,
@@ -175,6 +179,7 @@ impl Config {
             encryption_key_file: PathBuf::from("taskbridge.key"),
             public_url: Some("https://taskbridge.example".into()),
             allow_private_urls: false,
+            extra_ca_file: None,
         }
     }
 }

@@ -3,6 +3,8 @@
 //! decide nothing about tasks. Adding a platform is one file and one line in [`adapter`].
 
 pub mod discord;
+pub mod email;
+mod outbound;
 mod reply;
 pub mod slack;
 pub mod teams;
@@ -19,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::domain::integration::IntegrationType;
 use crate::jobs::JobError;
 
+pub use outbound::{Outbound, OutboundError};
 pub use reply::{register, reply_text};
 
 /// A webhook as received: raw bytes, because signatures cover them exactly.
@@ -97,6 +100,10 @@ pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), JobError>> + S
 /// What an adapter needs to answer in a conversation.
 pub struct Reply<'a> {
     pub client: &'a reqwest::Client,
+    /// TLS for protocols other than HTTP (SMTP).
+    pub tls: &'a std::sync::Arc<rustls::ClientConfig>,
+    /// Whether hosts may resolve to private addresses (`TASKBRIDGE_ALLOW_PRIVATE_URLS`).
+    pub allow_private: bool,
     pub settings: &'a Map<String, Value>,
     pub secrets: &'a Map<String, Value>,
     pub reply_to: &'a Value,
@@ -127,6 +134,7 @@ pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {
         IntegrationType::Teams => Some(&teams::Teams),
         IntegrationType::Telegram => Some(&telegram::Telegram),
         IntegrationType::Whatsapp => Some(&whatsapp::WhatsApp),
+        IntegrationType::Email => Some(&email::Email),
         _ => None,
     }
 }

@@ -3,21 +3,15 @@
 
 use std::sync::Arc;
 
-use super::{Reply, adapter};
+use super::{Outbound, Reply, adapter};
 use crate::domain::message::{Message, MessageStatus};
 use crate::intake::REPLY_JOB;
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, Registry};
 use crate::store::StoreError;
 
-pub fn register(registry: &mut Registry, integrations: Integrations) {
-    let client = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(20))
-        .user_agent(concat!("taskbridge/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default();
-    let shared = Arc::new((integrations, client));
+pub fn register(registry: &mut Registry, integrations: Integrations, outbound: Outbound) {
+    let shared = Arc::new((integrations, outbound));
     registry.register(REPLY_JOB, move |ctx: JobContext| {
         let shared = shared.clone();
         async move { answer(&shared.0, &shared.1, ctx).await }
@@ -31,7 +25,7 @@ fn store_failure(e: StoreError) -> JobError {
     }
 }
 
-async fn answer(integrations: &Integrations, client: &reqwest::Client, ctx: JobContext) -> Result<(), JobError> {
+async fn answer(integrations: &Integrations, out: &Outbound, ctx: JobContext) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let message_id = ctx.job.payload["message_id"]
         .as_str()
@@ -49,7 +43,15 @@ async fn answer(integrations: &Integrations, client: &reqwest::Client, ctx: JobC
         .ok_or_else(|| JobError::Permanent(format!("no channel adapter for {}", record.kind.as_str())))?;
     let text = reply_text(&ctx.store, tenant, &message, integrations.public_url()).await;
     channel
-        .reply(Reply { client, settings: &record.settings, secrets: &secrets, reply_to: &reply_to, text: &text })
+        .reply(Reply {
+            client: &out.http,
+            tls: &out.tls,
+            allow_private: out.allow_private,
+            settings: &record.settings,
+            secrets: &secrets,
+            reply_to: &reply_to,
+            text: &text,
+        })
         .await
 }
 

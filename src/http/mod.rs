@@ -145,8 +145,12 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
 
-    let sensitive: Arc<[HeaderName]> =
-        Arc::from([header::AUTHORIZATION, header::COOKIE, HeaderName::from_static("x-api-key")]);
+    let sensitive: Arc<[HeaderName]> = Arc::from([
+        header::AUTHORIZATION,
+        header::COOKIE,
+        HeaderName::from_static("x-api-key"),
+        HeaderName::from_static("x-taskbridge-secret"),
+    ]);
     router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

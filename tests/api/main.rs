@@ -8,6 +8,7 @@ mod binary;
 mod comments;
 mod dedup;
 mod discord;
+mod email;
 mod errors;
 mod health;
 mod intake;

@@ -1,0 +1,292 @@
+//! E-mail end to end: raw MIME messages as real mail clients write them (multipart/alternative,
+//! quoted-printable, base64, HTML only, encoded non-ASCII subjects) posted by a mail gateway,
+//! answered over SMTP with STARTTLS and AUTH through a real SMTP server process (aiosmtpd) on
+//! loopback, threaded under the request.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+const SECRET: &str = "gateway-shared-secret-0123";
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join(name)
+}
+
+/// A real SMTP server in its own process, killed when dropped.
+struct SmtpServer {
+    port: u16,
+    received: Arc<Mutex<Vec<Value>>>,
+    _child: tokio::process::Child,
+}
+
+fn aiosmtpd_available() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl SmtpServer {
+    async fn start(user: &str, password: &str) -> SmtpServer {
+        if !aiosmtpd_available() {
+            // One-time set-up on a fresh machine: the package index is reachable by name.
+            let installed = std::process::Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", "aiosmtpd"])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                installed && aiosmtpd_available(),
+                "the e-mail tests need Python 3 with aiosmtpd (pip install aiosmtpd)"
+            );
+        }
+        let mut child = tokio::process::Command::new("python3")
+            .arg(fixture("support/smtp_server.py"))
+            .arg(fixture("fixtures/tls/server.pem"))
+            .arg(fixture("fixtures/tls/server-key.pem"))
+            .args([user, password])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the SMTP server");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the SMTP server starts within 20 s")
+            .expect("read")
+            .expect("a READY line");
+        let port = ready.strip_prefix("READY ").and_then(|p| p.parse().ok()).expect("READY <port>");
+        let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let sink = received.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    sink.lock().expect("lock").push(v);
+                }
+            }
+        });
+        SmtpServer { port, received, _child: child }
+    }
+
+    /// The messages received once there are `n`, or after five seconds.
+    async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            if self.received.lock().expect("lock").len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.received.lock().expect("lock").clone()
+    }
+}
+
+async fn post_mail(app: &TestApp, integration: &str, raw: &str, auth: Option<(&str, &str)>) -> StatusCode {
+    let mut req = app
+        .raw()
+        .post(format!("{}/webhooks/email/{integration}", app.base))
+        .header("content-type", "message/rfc822")
+        .body(raw.replace('\n', "\r\n"));
+    match auth {
+        Some(("header", secret)) => req = req.header("X-Taskbridge-Secret", secret),
+        Some((user, secret)) => req = req.basic_auth(user, Some(secret)),
+        None => {}
+    }
+    req.send().await.expect("sent").status()
+}
+
+/// Thunderbird-style: multipart/alternative, quoted-printable text, an RFC 2047 subject, a
+/// quoted earlier message and a signature.
+const ALTERNATIVE: &str = r#"Return-Path: <ana@example.org>
+Message-ID: <c0ffee42-1@example.org>
+Date: Mon, 23 Nov 2026 09:12:44 +0100
+MIME-Version: 1.0
+User-Agent: Mozilla Thunderbird
+From: =?UTF-8?Q?Ana_P=C3=A9rez?= <ana@example.org>
+To: tasks@taskbridge.example
+Subject: =?UTF-8?Q?Re:_Zugang_f=C3=BCr_das_neue_B=C3=BCro_in_M=C3=BCnchen?=
+In-Reply-To: <older-0@example.org>
+References: <older-0@example.org>
+Content-Type: multipart/alternative;
+ boundary="------------AbCdEf0123456789"
+
+This is a multi-part message in MIME format.
+--------------AbCdEf0123456789
+Content-Type: text/plain; charset=UTF-8; format=flowed
+Content-Transfer-Encoding: quoted-printable
+
+Please set up badge access for the new Munich office before Friday, the =
+movers arrive on Monday. It is urgent.
+
+--=20
+Ana P=C3=A9rez
+Facilities
+
+On 20.11.26 17:03, Bob wrote:
+> Who handles the badges?
+--------------AbCdEf0123456789
+Content-Type: text/html; charset=UTF-8
+Content-Transfer-Encoding: quoted-printable
+
+<html><body><p>Please set up badge access for the new Munich office before =
+Friday</p></body></html>
+--------------AbCdEf0123456789--
+"#;
+
+/// Outlook-style: HTML only, base64, Windows-1252 subject.
+const HTML_ONLY: &str = r#"Message-ID: <AM0PR01MB1234@eurprd01.prod.outlook.com>
+Date: Mon, 23 Nov 2026 10:00:00 +0000
+From: "Chen, Li" <li.chen@example.net>
+To: "Tasks" <tasks@taskbridge.example>
+Subject: =?Windows-1252?Q?Invoice_export_=96_add_the_VAT_column?=
+MIME-Version: 1.0
+Content-Type: text/html; charset="utf-8"
+Content-Transfer-Encoding: base64
+
+PGh0bWw+PGJvZHk+PGRpdj5GaW5hbmNlIG5lZWRzIHRoZSBWQVQgY29sdW1uIGluIHRoZSBtb250aGx5
+IGludm9pY2UgZXhwb3J0LjwvZGl2PjxkaXY+wqA8L2Rpdj48L2JvZHk+PC9odG1sPg==
+"#;
+
+const OUT_OF_OFFICE: &str = r#"Message-ID: <ooo-1@example.org>
+From: ana@example.org
+To: tasks@taskbridge.example
+Subject: Automatic reply: Created task
+Auto-Submitted: auto-replied
+
+I am out of the office until Monday.
+"#;
+
+async fn email(backend: Backend) {
+    let smtp = SmtpServer::start("tasks@taskbridge.example", "smtp-password-1").await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.extra_ca_file = Some(fixture("fixtures/tls/ca.pem"));
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("email").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "email", "settings": {"smtp_host": "localhost", "smtp_port": smtp.port, "tls": "starttls",
+                   "smtp_user": "tasks@taskbridge.example", "from_address": "tasks@taskbridge.example"},
+                   "secrets": {"inbound_secret": SECRET, "smtp_password": "smtp-password-1"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let integration = created.id();
+    assert_eq!(created.body["secrets_set"], json!(["inbound_secret", "smtp_password"]));
+
+    // Without the gateway's secret, or with a wrong one: 401 and nothing stored.
+    assert_eq!(post_mail(&app, &integration, ALTERNATIVE, None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(post_mail(&app, &integration, ALTERNATIVE, Some(("header", "wrong"))).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(post_mail(&app, &integration, ALTERNATIVE, Some(("gateway", "wrong"))).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/api/v1/jobs").await.body["items"], json!([]));
+    // Not mail at all: a clear 400.
+    assert_eq!(
+        post_mail(&app, &integration, "\u{0}\u{1}garbage", Some(("header", SECRET))).await,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Delivered twice by the gateway (it retries on timeouts): one task, one answer.
+    assert_eq!(post_mail(&app, &integration, ALTERNATIVE, Some(("header", SECRET))).await, StatusCode::OK);
+    assert_eq!(post_mail(&app, &integration, ALTERNATIVE, Some(("gateway", SECRET))).await, StatusCode::OK);
+    let sent = smtp.wait_for(1).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let mail = &sent[0];
+    assert_eq!(mail["tls"], true, "STARTTLS was used");
+    assert_eq!(mail["auth"], true, "the client authenticated");
+    assert_eq!(mail["mail_from"], "tasks@taskbridge.example");
+    assert_eq!(mail["rcpt_tos"], json!(["ana@example.org"]));
+    let data = mail["data"].as_str().expect("data");
+    let reply = mail_parser::MessageParser::default().parse(data.as_bytes()).expect("a parseable reply");
+    assert_eq!(reply.subject(), Some("Re: Zugang für das neue Büro in München"));
+    assert_eq!(reply.in_reply_to().as_text(), Some("c0ffee42-1@example.org"));
+    let references: Vec<String> =
+        reply.references().as_text_list().expect("references").iter().map(|r| r.to_string()).collect();
+    assert_eq!(references, ["older-0@example.org", "c0ffee42-1@example.org"]);
+    assert_eq!(reply.header_raw("Auto-Submitted").map(str::trim), Some("auto-replied"));
+    let body = reply.body_text(0).expect("a text body");
+    assert!(body.starts_with("Created task “"), "{body}");
+
+    let tasks = app.get("/api/v1/tasks").await.body;
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(1), "{tasks}");
+    let task = &tasks["items"][0];
+    assert_eq!(task["priority"], "high");
+    let description = task["description"].as_str().unwrap_or_default();
+    assert!(description.contains("badge access for the new Munich office before Friday, the movers"), "{description}");
+    assert!(!description.contains("Who handles the badges"), "the quoted reply is cut: {description}");
+    assert!(!description.contains("Facilities"), "the signature is cut: {description}");
+    assert!(description.contains("Ana Pérez"), "{description}");
+
+    // HTML only, base64, a Windows-1252 subject; basic auth this time.
+    assert_eq!(post_mail(&app, &integration, HTML_ONLY, Some(("gateway", SECRET))).await, StatusCode::OK);
+    let sent = smtp.wait_for(2).await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["rcpt_tos"], json!(["li.chen@example.net"]));
+    let tasks = app.get("/api/v1/tasks").await.body;
+    let texts: Vec<String> = tasks["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| format!("{} {}", t["title"], t["description"]))
+        .collect();
+    assert_eq!(texts.len(), 2);
+    assert!(
+        texts.iter().any(|t| t.contains("Invoice export – add the VAT column")
+            && t.contains("Finance needs the VAT column in the monthly invoice export.")),
+        "{texts:?}"
+    );
+
+    // An auto-reply is neither a request nor answered.
+    assert_eq!(post_mail(&app, &integration, OUT_OF_OFFICE, Some(("header", SECRET))).await, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.get("/api/v1/tasks").await.body["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(smtp.received.lock().expect("lock").len(), 2);
+
+    // Wrong SMTP credentials: the answer fails for good with the server's reason, readable.
+    let patched = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/projects/{project}/integrations/{integration}"),
+            Some(&app.key),
+            Some(json!({"secrets": {"smtp_password": "not-the-password"}})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let third = ALTERNATIVE.replace("c0ffee42-1@example.org", "c0ffee42-2@example.org").replace("badge", "parking");
+    assert_eq!(post_mail(&app, &integration, &third, Some(("header", SECRET))).await, StatusCode::OK);
+    let mut dead = Value::Null;
+    for _ in 0..200 {
+        dead = app.get("/api/v1/jobs?status=dead").await.body;
+        if dead["items"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let error = dead["items"][0]["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("AUTH") && error.contains("535"), "{dead} {}", app.get("/api/v1/jobs").await.body);
+    assert!(!error.contains("not-the-password"), "no secret in errors: {error}");
+    assert_eq!(smtp.received.lock().expect("lock").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_sqlite() {
+    email(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_postgres() {
+    email(Backend::Postgres).await;
+}
