@@ -70,6 +70,8 @@ impl Application {
             intake,
             wake_workers,
             message_wait: Duration::from_secs(config.message_wait_secs),
+            transcriber: config.transcriber(),
+            max_upload_bytes: config.max_upload_bytes,
         };
         Ok(Application {
             listener,

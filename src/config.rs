@@ -114,6 +114,20 @@ pub struct Config {
     /// (an internal mail relay, a tracker behind a company CA).
     #[arg(long, env = "TASKBRIDGE_EXTRA_CA_FILE")]
     pub extra_ca_file: Option<PathBuf>,
+    /// Speech to text: base URL (without `/v1`) of an OpenAI-compatible server with
+    /// `/v1/audio/transcriptions`; voice uploads answer 503 while unset.
+    #[arg(long, env = "TASKBRIDGE_TRANSCRIBE_BASE_URL")]
+    pub transcribe_base_url: Option<String>,
+    #[arg(long, env = "TASKBRIDGE_TRANSCRIBE_MODEL", default_value = "whisper-1")]
+    pub transcribe_model: String,
+    #[arg(long, env = "TASKBRIDGE_TRANSCRIBE_API_KEY", hide_env_values = true, value_parser = parse_any_secret)]
+    pub transcribe_api_key: Option<Secret>,
+    /// Seconds a transcription may take.
+    #[arg(long, env = "TASKBRIDGE_TRANSCRIBE_TIMEOUT_SECS", default_value_t = 120)]
+    pub transcribe_timeout_secs: u64,
+    /// Largest upload accepted (voice recordings), in bytes.
+    #[arg(long, env = "TASKBRIDGE_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
     /// Duplicate decision threshold (0–1): higher merges less often.
     #[arg(long, env = "TASKBRIDGE_DEDUP_THRESHOLD", default_value_t = crate::dedup::DEFAULT_THRESHOLD)]
     pub dedup_threshold: f64,
@@ -131,6 +145,16 @@ fn parse_secret(raw: &str) -> Result<Secret, String> {
 }
 
 impl Config {
+    pub fn transcriber(&self) -> Option<crate::voice::Transcriber> {
+        let base_url = self.transcribe_base_url.clone().filter(|u| !u.trim().is_empty())?;
+        Some(crate::voice::Transcriber::new(crate::voice::TranscriberConfig {
+            base_url,
+            model: self.transcribe_model.clone(),
+            api_key: self.transcribe_api_key.clone(),
+            timeout: std::time::Duration::from_secs(self.transcribe_timeout_secs.max(1)),
+        }))
+    }
+
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
     }
@@ -180,6 +204,11 @@ impl Config {
             public_url: Some("https://taskbridge.example".into()),
             allow_private_urls: false,
             extra_ca_file: None,
+            transcribe_base_url: None,
+            transcribe_model: "whisper-1".into(),
+            transcribe_api_key: None,
+            transcribe_timeout_secs: 10,
+            max_upload_bytes: 25 * 1024 * 1024,
         }
     }
 }

@@ -12,3 +12,4 @@ pub mod jobs;
 pub mod llm;
 pub mod store;
 pub mod telemetry;
+pub mod voice;

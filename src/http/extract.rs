@@ -104,3 +104,16 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         }
     }
 }
+
+/// A multipart form, with a missing or wrong content type answered 415 in the JSON error shape.
+pub struct ApiMultipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiMultipart {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Multipart::from_request(req, state).await.map(ApiMultipart).map_err(|e| {
+            ApiError::UnsupportedMediaType(format!("expected a multipart/form-data upload: {}", e.body_text()))
+        })
+    }
+}

@@ -17,6 +17,7 @@ mod projects;
 mod tasks;
 mod teams;
 mod tenants;
+mod voice;
 mod webhooks;
 
 use std::sync::Arc;
@@ -54,6 +55,10 @@ pub struct AppState {
     pub wake_workers: Arc<Notify>,
     /// The longest a `?wait=true` request waits for an outcome.
     pub message_wait: Duration,
+    /// Speech to text, when a server is configured.
+    pub transcriber: Option<crate::voice::Transcriber>,
+    /// Largest upload (voice recordings), which is larger than the JSON body limit.
+    pub max_upload_bytes: usize,
     pub integrations: Integrations,
 }
 
@@ -74,6 +79,8 @@ impl AppState {
             metrics: Metrics::new(),
             wake_workers: Arc::new(Notify::new()),
             message_wait: Duration::from_secs(10),
+            transcriber: None,
+            max_upload_bytes: 25 * 1024 * 1024,
         }
     }
 }
@@ -106,6 +113,13 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::create_task_with_team))
         .routes(routes!(teams::team_by_task))
         .routes(routes!(webhooks::receive))
+        .merge(
+            // Uploads are bounded by the handler (`max_upload_bytes`), not the JSON limit.
+            OpenApiRouter::new()
+                .routes(routes!(voice::transcribe))
+                .routes(routes!(voice::legacy_transcribe))
+                .layer(DefaultBodyLimit::disable()),
+        )
         .routes(routes!(integrations::create_integration, integrations::list_integrations))
         .routes(routes!(
             integrations::get_integration,
@@ -128,6 +142,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 
 /// The complete application: routes, OpenAPI, and the middleware every request passes.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+    let max_upload_bytes = state.max_upload_bytes;
     let (router, doc) = api_router().split_for_parts();
     let doc = Arc::new(doc);
     let router = router
@@ -163,7 +178,8 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(CatchPanicLayer::custom(panic_response))
             .layer(middleware::from_fn(move |req: Request, next: middleware::Next| {
-                refuse_declared_oversize(req, next, max_body_bytes)
+                let limit = if is_upload(req.uri().path()) { max_upload_bytes } else { max_body_bytes };
+                refuse_declared_oversize(req, next, limit)
             }))
             .layer(Extension(BodyLimit(max_body_bytes)))
             .layer(DefaultBodyLimit::max(max_body_bytes)),
@@ -179,6 +195,11 @@ fn request_span(req: &Request) -> tracing::Span {
 
 /// Answers 413 at once when the declared length is over the limit, before reading a byte
 /// of the body; bodies without a length are cut off while they are read.
+/// The routes that take file uploads.
+fn is_upload(path: &str) -> bool {
+    path.ends_with("/voice/transcribe")
+}
+
 async fn refuse_declared_oversize(req: Request, next: middleware::Next, limit: usize) -> Response {
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());

@@ -52,7 +52,11 @@ pub struct TaskWithTeam {
     pub team: Team,
 }
 
-async fn project_or_default(s: &AppState, caller: &Caller, given: Option<String>) -> Result<String, ApiError> {
+pub(super) async fn project_or_default(
+    s: &AppState,
+    caller: &Caller,
+    given: Option<String>,
+) -> Result<String, ApiError> {
     match given.filter(|p| !p.trim().is_empty()) {
         Some(p) => Ok(p),
         None => Ok(s.store.default_project(&caller.tenant_id).await.or_not_found("tenant")?),

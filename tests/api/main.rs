@@ -28,4 +28,5 @@ mod slack;
 mod tasks;
 mod teams;
 mod telegram;
+mod voice;
 mod whatsapp;
