@@ -22,7 +22,7 @@ use crate::domain::integration::IntegrationType;
 use crate::jobs::JobError;
 
 pub use outbound::{Outbound, OutboundError};
-pub use reply::{register, reply_text};
+pub use reply::{SEND_JOB, register, reply_text};
 
 /// A webhook as received: raw bytes, because signatures cover them exactly.
 pub struct WebhookRequest<'a> {
@@ -119,6 +119,11 @@ pub trait Channel: Send + Sync {
 
     /// Posts the answer back into the conversation.
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a>;
+
+    /// Whether `reply` sends anything (Teams outgoing webhooks are answered inline only).
+    fn sends_replies(&self) -> bool {
+        true
+    }
 
     /// The webhook answer carrying `text`, for platforms that read the answer inline.
     fn inline_answer(&self, text: &str) -> Value {

@@ -3,18 +3,30 @@
 
 use std::sync::Arc;
 
-use super::{Outbound, Reply, adapter};
+use serde_json::{Map, Value};
+
+use super::{Channel, Outbound, Reply, adapter};
+use crate::domain::delivery::{Delivery, DeliveryStatus, NewDelivery};
 use crate::domain::message::{Message, MessageStatus};
 use crate::intake::REPLY_JOB;
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, Registry};
 use crate::store::StoreError;
+use crate::store::integrations::IntegrationRecord as Integration;
+
+/// Sends a message recorded as a delivery (`POST …/send`).
+pub const SEND_JOB: &str = "channel.send";
 
 pub fn register(registry: &mut Registry, integrations: Integrations, outbound: Outbound) {
     let shared = Arc::new((integrations, outbound));
+    let for_answers = shared.clone();
     registry.register(REPLY_JOB, move |ctx: JobContext| {
-        let shared = shared.clone();
+        let shared = for_answers.clone();
         async move { answer(&shared.0, &shared.1, ctx).await }
+    });
+    registry.register(SEND_JOB, move |ctx: JobContext| {
+        let shared = shared.clone();
+        async move { send(&shared.0, &shared.1, ctx).await }
     });
 }
 
@@ -35,24 +47,100 @@ async fn answer(integrations: &Integrations, out: &Outbound, ctx: JobContext) ->
     else {
         return Ok(());
     };
-    let (record, secrets) = integrations.with_secrets(tenant, &integration_id).await.map_err(|e| match e {
-        IntegrationError::Store(s) => store_failure(s),
-        other => JobError::Permanent(other.to_string()),
-    })?;
+    let (record, secrets) = with_secrets(integrations, tenant, &integration_id).await?;
     let channel = adapter(record.kind)
         .ok_or_else(|| JobError::Permanent(format!("no channel adapter for {}", record.kind.as_str())))?;
+    if !channel.sends_replies() {
+        return Ok(());
+    }
     let text = reply_text(&ctx.store, tenant, &message, integrations.public_url()).await;
-    channel
+    let new = NewDelivery {
+        project_id: message.project_id.clone(),
+        integration_id,
+        platform: record.kind,
+        message_id: Some(message.id.clone()),
+        recipient: message.author.clone().or(message.channel.clone()).unwrap_or_else(|| "-".into()),
+        subject: None,
+        text,
+        target: reply_to,
+    };
+    // Recorded once, before sending: a run after a crash finds it and does not send twice
+    // what was already sent.
+    let delivery = ctx.store.delivery_for_answer(tenant, &new).await.map_err(store_failure)?;
+    if delivery.status == DeliveryStatus::Sent {
+        return Ok(());
+    }
+    deliver(&ctx, out, channel, &record, &secrets, &delivery, &new.target).await
+}
+
+async fn send(integrations: &Integrations, out: &Outbound, ctx: JobContext) -> Result<(), JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let id = ctx.job.payload["delivery_id"]
+        .as_str()
+        .ok_or_else(|| JobError::Permanent("payload has no delivery_id".into()))?;
+    let (delivery, target) = ctx.store.delivery(tenant, id).await.map_err(store_failure)?;
+    if delivery.status == DeliveryStatus::Sent {
+        return Ok(());
+    }
+    let (record, secrets) = match with_secrets(integrations, tenant, &delivery.integration_id).await {
+        Ok(found) => found,
+        Err(e) => {
+            let _ = ctx.store.finish_delivery(tenant, id, DeliveryStatus::Failed, Some(&e.to_string())).await;
+            return Err(e);
+        }
+    };
+    let channel = adapter(record.kind)
+        .ok_or_else(|| JobError::Permanent(format!("no channel adapter for {}", record.kind.as_str())))?;
+    deliver(&ctx, out, channel, &record, &secrets, &delivery, &target).await
+}
+
+async fn with_secrets(
+    integrations: &Integrations,
+    tenant: &str,
+    integration_id: &str,
+) -> Result<(Integration, Map<String, Value>), JobError> {
+    integrations.with_secrets(tenant, integration_id).await.map_err(|e| match e {
+        IntegrationError::Store(s) => store_failure(s),
+        other => JobError::Permanent(other.to_string()),
+    })
+}
+
+/// Sends through the adapter and records how it went: sent, failed for good, or still
+/// queued with the last error while retries remain.
+async fn deliver(
+    ctx: &JobContext,
+    out: &Outbound,
+    channel: &dyn Channel,
+    record: &Integration,
+    secrets: &Map<String, Value>,
+    delivery: &Delivery,
+    target: &Value,
+) -> Result<(), JobError> {
+    let result = channel
         .reply(Reply {
             client: &out.http,
             tls: &out.tls,
             allow_private: out.allow_private,
             settings: &record.settings,
-            secrets: &secrets,
-            reply_to: &reply_to,
-            text: &text,
+            secrets,
+            reply_to: target,
+            text: &delivery.text,
         })
-        .await
+        .await;
+    let tenant = &ctx.job.tenant_id;
+    let recorded = match &result {
+        Ok(()) => ctx.store.finish_delivery(tenant, &delivery.id, DeliveryStatus::Sent, None).await,
+        Err(e) => {
+            let last = matches!(e, JobError::Permanent(_)) || ctx.job.attempts >= ctx.job.max_attempts;
+            let status = if last { DeliveryStatus::Failed } else { DeliveryStatus::Queued };
+            ctx.store.finish_delivery(tenant, &delivery.id, status, Some(&e.to_string())).await
+        }
+    };
+    if let Err(e) = recorded {
+        // The platform has the message; failing the job now would send it again.
+        tracing::warn!(delivery_id = %delivery.id, error = %e, "delivery sent but not recorded");
+    }
+    result
 }
 
 /// What the conversation is told about a message's outcome.

@@ -92,6 +92,10 @@ impl Channel for Teams {
         Box::pin(async { Ok(()) })
     }
 
+    fn sends_replies(&self) -> bool {
+        false
+    }
+
     fn inline_answer(&self, text: &str) -> Value {
         json!({"type": "message", "text": text})
     }

@@ -91,11 +91,11 @@ impl Channel for Telegram {
                 .and_then(Value::as_str)
                 .ok_or_else(|| JobError::Permanent("the Telegram integration has no bot_token".into()))?;
             let base = reply.settings.get("api_base_url").and_then(Value::as_str).unwrap_or(DEFAULT_API);
-            let mut body = json!({
-                "chat_id": reply.reply_to["chat_id"],
-                "text": reply.text,
-                "reply_parameters": {"message_id": reply.reply_to["message_id"], "allow_sending_without_reply": true},
-            });
+            let mut body = json!({"chat_id": reply.reply_to["chat_id"], "text": reply.text});
+            // Answers reply to the request; messages sent on request stand alone.
+            if let Some(message_id) = reply.reply_to.get("message_id").filter(|m| !m.is_null()) {
+                body["reply_parameters"] = json!({"message_id": message_id, "allow_sending_without_reply": true});
+            }
             if let Some(thread) = reply.reply_to.get("message_thread_id") {
                 body["message_thread_id"] = thread.clone();
             }

@@ -1,6 +1,7 @@
 //! The tracker's data model and its validation rules. No I/O happens here.
 
 pub mod comment;
+pub mod delivery;
 pub mod integration;
 pub mod label;
 pub mod list;

@@ -2,6 +2,7 @@
 //! they validate through the domain and call the store.
 
 mod comments;
+mod deliveries;
 pub mod error;
 mod extract;
 mod health;
@@ -113,6 +114,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::create_task_with_team))
         .routes(routes!(teams::team_by_task))
         .routes(routes!(webhooks::receive))
+        .routes(routes!(deliveries::send_message))
+        .routes(routes!(deliveries::send_whatsapp))
+        .routes(routes!(deliveries::send_telegram))
+        .routes(routes!(deliveries::send_email))
+        .routes(routes!(deliveries::history))
+        .routes(routes!(deliveries::legacy_history))
         .merge(
             // Uploads are bounded by the handler (`max_upload_bytes`), not the JSON limit.
             OpenApiRouter::new()

@@ -28,6 +28,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_teams"),
     migration!(5, "0005_integrations"),
     migration!(6, "0006_message_sources"),
+    migration!(7, "0007_deliveries"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

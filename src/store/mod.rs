@@ -4,6 +4,7 @@
 //! macros, which keeps native column types on each side (an `AnyPool` would not).
 
 mod comments;
+mod deliveries;
 pub mod integrations;
 mod jobs;
 mod labels;

@@ -11,6 +11,7 @@ mod discord;
 mod email;
 mod errors;
 mod health;
+mod history;
 mod intake;
 mod integrations;
 mod isolation;

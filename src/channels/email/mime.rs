@@ -178,10 +178,10 @@ impl Outgoing<'_> {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let subject = if self.subject.trim().is_empty() {
-            "Re: your request".to_string()
-        } else {
-            format!("Re: {}", clean_subject(self.subject))
+        let subject = match (self.in_reply_to, self.subject.trim()) {
+            (Some(_), "") => "Re: your request".to_string(),
+            (Some(_), subject) => format!("Re: {}", clean_subject(subject)),
+            (None, subject) => subject.to_string(),
         };
         let mut h = vec![
             format!("From: taskbridge <{}>", one_line(self.from)),
@@ -259,6 +259,10 @@ mod tests {
         assert!(text.contains("\r\nReferences: <a@x>\r\n <b@x>\r\n"), "{text}");
         assert!(text.contains("\r\nSubject: Re: VPN is down\r\n"), "{text}");
         assert!(text.contains("Message-ID: <123@example.com>"), "{text}");
+        // A message that answers nothing keeps its subject and has no thread headers.
+        let fresh = Outgoing { in_reply_to: None, subject: "Deploy at 17:00", ..out };
+        let text = String::from_utf8(fresh.to_bytes()).expect("ascii");
+        assert!(text.contains("\r\nSubject: Deploy at 17:00\r\n") && !text.contains("In-Reply-To"), "{text}");
     }
 
     proptest::proptest! {

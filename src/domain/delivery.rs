@@ -1,0 +1,194 @@
+//! Deliveries: what taskbridge sends into conversations (answers to requests, and messages
+//! sent on request), and the history of a tenant's conversations both ways.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::integration::IntegrationType;
+use super::validate::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Queued,
+    Sent,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(Self::Queued),
+            "sent" => Some(Self::Sent),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Delivery {
+    pub id: String,
+    pub project_id: String,
+    pub integration_id: String,
+    pub platform: String,
+    /// The request this answers, for answers.
+    pub message_id: Option<String>,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub text: String,
+    pub status: DeliveryStatus,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A delivery about to be written.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub project_id: String,
+    pub integration_id: String,
+    pub platform: IntegrationType,
+    pub message_id: Option<String>,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub text: String,
+    /// Where it goes, in the adapter's terms (its `reply_to`).
+    pub target: Value,
+}
+
+/// `POST …/send`: a message to someone on the integration's platform.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct SendInput {
+    /// WhatsApp: a phone number (`+34600111222`); Telegram: a chat id or `@channel`;
+    /// e-mail: an address. (`chat_id` is accepted for Telegram.)
+    #[serde(default, alias = "chat_id")]
+    #[schema(value_type = Option<String>)]
+    pub to: Option<Value>,
+    /// The message (`message` and `body` are accepted too).
+    #[serde(default, alias = "message", alias = "body")]
+    pub text: Option<String>,
+    /// E-mail only.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// For the `/integrations/{platform}/send` aliases: the project whose integration sends;
+    /// the default project when left out.
+    #[serde(default)]
+    pub project_id: Option<String>,
+}
+
+pub const TEXT_MAX: usize = 4000;
+
+impl SendInput {
+    /// The recipient and the adapter's target for `platform`.
+    pub fn target(&self, platform: IntegrationType) -> Result<(String, Value, Option<String>), DomainError> {
+        let text = self.text.as_deref().map(str::trim).unwrap_or_default();
+        if text.is_empty() {
+            return Err(DomainError::invalid("text", "is required"));
+        }
+        if text.chars().count() > TEXT_MAX {
+            return Err(DomainError::invalid("text", format!("must be at most {TEXT_MAX} characters")));
+        }
+        let to = match &self.to {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(DomainError::invalid("to", "is required")),
+        };
+        let clean = |s: &str| !s.chars().any(|c| c.is_control() || c.is_whitespace());
+        match platform {
+            IntegrationType::Whatsapp => {
+                let number = to.strip_prefix("whatsapp:").unwrap_or(&to);
+                let digits = number.strip_prefix('+').unwrap_or(number);
+                if digits.len() < 6 || digits.len() > 16 || !digits.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(DomainError::invalid("to", "must be a phone number in E.164 form, e.g. +34600111222"));
+                }
+                Ok((to.clone(), json!({"to": to}), None))
+            }
+            IntegrationType::Telegram => {
+                let chat_id = match to.parse::<i64>() {
+                    Ok(id) => json!(id),
+                    Err(_) if to.starts_with('@') && to.len() > 1 && clean(&to) => json!(to),
+                    Err(_) => return Err(DomainError::invalid("to", "must be a chat id or an @channel username")),
+                };
+                Ok((to, json!({"chat_id": chat_id}), None))
+            }
+            IntegrationType::Email => {
+                let (local, domain) = to.split_once('@').unwrap_or_default();
+                if local.is_empty() || !domain.contains('.') || !clean(&to) || to.contains(['<', '>', ',']) {
+                    return Err(DomainError::invalid("to", "must be an e-mail address"));
+                }
+                let subject = self
+                    .subject
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("Message from taskbridge");
+                if subject.chars().count() > 250 {
+                    return Err(DomainError::invalid("subject", "must be at most 250 characters"));
+                }
+                let target = json!({"to": to, "subject": subject, "message_id": null, "references": []});
+                Ok((to, target, Some(subject.to_string())))
+            }
+            other => Err(DomainError::invalid(
+                "platform",
+                format!("sending to {} is not supported (whatsapp, telegram and email are)", other.as_str()),
+            )),
+        }
+    }
+}
+
+/// One entry of the conversation history: a request received or a message sent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryItem {
+    pub id: String,
+    /// `in` (a request received) or `out` (a message sent).
+    pub direction: String,
+    /// The platform (`slack`, `email`…), or the request's source (`api`, `voice`).
+    pub platform: String,
+    pub project_id: String,
+    pub integration_id: Option<String>,
+    /// Who wrote it (in) or who it went to (out).
+    pub counterpart: Option<String>,
+    pub channel: Option<String>,
+    pub text: String,
+    /// The request's status (`queued` … `created`, `duplicate`) or the delivery's.
+    pub status: String,
+    pub task_id: Option<String>,
+    /// For answers: the request answered.
+    pub message_id: Option<String>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(to: Value, text: &str) -> SendInput {
+        SendInput { to: Some(to), text: Some(text.into()), subject: None, project_id: None }
+    }
+
+    #[test]
+    fn recipients_are_checked_per_platform() {
+        assert!(input(json!("+34600111222"), "hi").target(IntegrationType::Whatsapp).is_ok());
+        assert!(input(json!("whatsapp:+34600111222"), "hi").target(IntegrationType::Whatsapp).is_ok());
+        assert!(input(json!("call me"), "hi").target(IntegrationType::Whatsapp).is_err());
+        let (_, target, _) = input(json!(-1001234), "hi").target(IntegrationType::Telegram).expect("chat id");
+        assert_eq!(target, json!({"chat_id": -1001234}));
+        assert!(input(json!("@ops_news"), "hi").target(IntegrationType::Telegram).is_ok());
+        assert!(input(json!("ana@example.org"), "hi").target(IntegrationType::Email).is_ok());
+        assert!(input(json!("ana@example.org\r\nBcc: x@y.z"), "hi").target(IntegrationType::Email).is_err());
+        assert!(input(json!("ana@example.org"), " ").target(IntegrationType::Email).is_err());
+        assert!(input(json!("C123"), "hi").target(IntegrationType::Slack).is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! Sending into conversations (`…/send`) and the conversation history both ways.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pages::paginate;
+use crate::channels::SEND_JOB;
+use crate::domain::delivery::{Delivery, HistoryItem, NewDelivery, SendInput};
+use crate::domain::integration::{Integration, IntegrationType};
+use crate::domain::list::{PageParams, id_cursor};
+use crate::domain::tenant::Caller;
+use crate::jobs::NewJob;
+
+async fn queue_send(
+    s: &AppState,
+    caller: &Caller,
+    integration: &Integration,
+    input: &SendInput,
+) -> Result<Delivery, ApiError> {
+    let (recipient, target, subject) = input.target(integration.kind)?;
+    let new = NewDelivery {
+        project_id: integration.project_id.clone(),
+        integration_id: integration.id.clone(),
+        platform: integration.kind,
+        message_id: None,
+        recipient,
+        subject,
+        text: input.text.as_deref().map(str::trim).unwrap_or_default().to_string(),
+        target,
+    };
+    let delivery = s
+        .store
+        .create_delivery(&caller.tenant_id, &new, |id| {
+            NewJob::new(SEND_JOB, format!("send:{id}"), json!({"delivery_id": id}))
+        })
+        .await?;
+    s.wake_workers.notify_one();
+    Ok(delivery)
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{id}/integrations/{integration_id}/send", tag = "integrations",
+    params(("id" = String, Path), ("integration_id" = String, Path)), request_body = SendInput,
+    responses(
+        (status = 202, description = "Recorded and queued; sent by a job with retries", body = Delivery),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn send_message(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((project_id, integration_id)): ApiPath<(String, String)>,
+    ApiJson(input): ApiJson<SendInput>,
+) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    let integration = s.integrations.get(&caller.tenant_id, &project_id, &integration_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(queue_send(&s, &caller, &integration, &input).await?)))
+}
+
+/// The aliases act on the project's integration of the platform.
+async fn send_via(
+    s: &AppState,
+    caller: &Caller,
+    kind: IntegrationType,
+    input: SendInput,
+) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    let project_id = super::teams::project_or_default(s, caller, input.project_id.clone()).await?;
+    let integration = s
+        .integrations
+        .list(&caller.tenant_id, &project_id)
+        .await?
+        .into_iter()
+        .find(|i| i.kind == kind)
+        .ok_or_else(|| ApiError::NotFound(format!("the project has no {} integration", kind.as_str())))?;
+    Ok((StatusCode::ACCEPTED, Json(queue_send(s, caller, &integration, &input).await?)))
+}
+
+#[utoipa::path(post, path = "/integrations/whatsapp/send", tag = "legacy", request_body = SendInput,
+    responses((status = 202, body = Delivery), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn send_whatsapp(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<SendInput>,
+) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    send_via(&s, &caller, IntegrationType::Whatsapp, input).await
+}
+
+#[utoipa::path(post, path = "/integrations/telegram/send", tag = "legacy", request_body = SendInput,
+    responses((status = 202, body = Delivery), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn send_telegram(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<SendInput>,
+) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    send_via(&s, &caller, IntegrationType::Telegram, input).await
+}
+
+#[utoipa::path(post, path = "/integrations/email/send", tag = "legacy", request_body = SendInput,
+    responses((status = 202, body = Delivery), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn send_email(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<SendInput>,
+) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    send_via(&s, &caller, IntegrationType::Email, input).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// Only this platform (`slack`, `email`, `whatsapp`…) or request source (`api`, `voice`).
+    pub platform: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPage {
+    pub items: Vec<HistoryItem>,
+    /// Pass as `cursor` to get the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/history", tag = "integrations", params(HistoryParams),
+    responses((status = 200, description = "Requests received and messages sent, newest first", body = HistoryPage),
+              (status = 400, body = ErrorBody)))]
+pub async fn history(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let page = PageParams { limit: params.limit, cursor: params.cursor }.validate().map_err(ApiError::invalid_query)?;
+    let platform = params.platform.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let items = s.store.history(&caller.tenant_id, platform, &page).await?;
+    let (items, next_cursor) = paginate(items, page.limit, |i| id_cursor(&i.id));
+    Ok(Json(HistoryPage { items, next_cursor }))
+}
+
+#[utoipa::path(get, path = "/integrations/history", tag = "legacy", params(HistoryParams),
+    responses((status = 200, body = HistoryPage), (status = 400, body = ErrorBody)))]
+pub async fn legacy_history(
+    state: State<AppState>,
+    caller: Caller,
+    params: ApiQuery<HistoryParams>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    history(state, caller, params).await
+}
