@@ -183,7 +183,8 @@ async fn history(backend: Backend) {
     let res = app.request(reqwest::Method::GET, "/integrations/history", Some(&other_key), None).await;
     assert_eq!(res.body["items"], json!([]), "{}", res.body);
     let send = json!({"to": "-1001234567890", "text": "spoofed", "project_id": project});
-    let res = app.request(reqwest::Method::POST, "/integrations/telegram/send", Some(&other_key), Some(send.clone())).await;
+    let res =
+        app.request(reqwest::Method::POST, "/integrations/telegram/send", Some(&other_key), Some(send.clone())).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
     let path = format!("/api/v1/projects/{project}/integrations/{integration}/send");
     let res = app.request(reqwest::Method::POST, &path, Some(&other_key), Some(send)).await;
