@@ -2,6 +2,7 @@
 //! parse it into a request (or a handshake to answer), and post the answer back. Adapters
 //! decide nothing about tasks. Adding a platform is one file and one line in [`adapter`].
 
+mod deferred;
 pub mod discord;
 pub mod email;
 mod outbound;
@@ -19,10 +20,23 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::domain::integration::IntegrationType;
+use crate::domain::message::{NewMessage, Origin};
 use crate::jobs::JobError;
 
+pub use deferred::FETCH_JOB;
 pub use outbound::{Outbound, OutboundError};
-pub use reply::{SEND_JOB, register, reply_text};
+pub use reply::{SEND_JOB, reply_text};
+
+/// Registers the channels' jobs: answers, sends and deferred requests.
+pub fn register(
+    registry: &mut crate::jobs::Registry,
+    integrations: crate::integrations::Integrations,
+    outbound: Outbound,
+) {
+    let shared = std::sync::Arc::new((integrations, outbound));
+    reply::register(registry, shared.clone());
+    deferred::register(registry, shared);
+}
 
 /// A webhook as received: raw bytes, because signatures cover them exactly.
 pub struct WebhookRequest<'a> {
@@ -75,6 +89,26 @@ pub struct InboundRequest {
     pub answer_inline: bool,
 }
 
+impl InboundRequest {
+    /// The message this request becomes in `project_id`, remembering where it came from.
+    pub fn into_message(self, kind: IntegrationType, integration_id: &str, project_id: &str) -> NewMessage {
+        NewMessage {
+            text: self.text.chars().take(crate::domain::message::TEXT_MAX).collect(),
+            project_id: project_id.to_string(),
+            author: self.author,
+            source: kind.as_str().to_string(),
+            channel: self.channel,
+            thread_ref: self.thread_ref,
+            received_at: None,
+            origin: Some(Origin {
+                integration_id: integration_id.to_string(),
+                external_id: self.external_id,
+                reply_to: self.reply_to,
+            }),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Inbound {
     /// Answer the platform directly (URL verification, pings).
@@ -85,6 +119,14 @@ pub enum Inbound {
     /// Nothing to act on (bot messages, edits, chatter in `commands` mode).
     Ignore,
     Request(InboundRequest),
+    /// A request whose text must first be read from the platform (a Slack reaction names
+    /// only the message): queued for [`Channel::fetch`], acknowledged at once.
+    Fetch {
+        /// The platform's id of the event, to recognise redeliveries.
+        external_id: String,
+        /// What `fetch` needs, in the adapter's terms.
+        data: Value,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +138,16 @@ pub enum WebhookError {
 }
 
 pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>;
+pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<InboundRequest>, JobError>> + Send + 'a>>;
+
+/// What an adapter needs to read a deferred request from its platform.
+pub struct Fetch<'a> {
+    pub client: &'a reqwest::Client,
+    pub settings: &'a Map<String, Value>,
+    pub secrets: &'a Map<String, Value>,
+    pub external_id: &'a str,
+    pub data: &'a Value,
+}
 
 /// What an adapter needs to answer in a conversation.
 pub struct Reply<'a> {
@@ -119,6 +171,12 @@ pub trait Channel: Send + Sync {
 
     /// Posts the answer back into the conversation.
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a>;
+
+    /// Reads a request that [`Inbound::Fetch`] deferred; `None` when there is nothing to do
+    /// (the message is gone, empty, or a bot's).
+    fn fetch<'a>(&'a self, _fetch: Fetch<'a>) -> FetchFuture<'a> {
+        Box::pin(async { Err(JobError::Permanent("this platform defers no requests".into())) })
+    }
 
     /// Whether `reply` sends anything (Teams outgoing webhooks are answered inline only).
     fn sends_replies(&self) -> bool {

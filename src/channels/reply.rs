@@ -17,8 +17,7 @@ use crate::store::integrations::IntegrationRecord as Integration;
 /// Sends a message recorded as a delivery (`POST …/send`).
 pub const SEND_JOB: &str = "channel.send";
 
-pub fn register(registry: &mut Registry, integrations: Integrations, outbound: Outbound) {
-    let shared = Arc::new((integrations, outbound));
+pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, Outbound)>) {
     let for_answers = shared.clone();
     registry.register(REPLY_JOB, move |ctx: JobContext| {
         let shared = for_answers.clone();
@@ -30,7 +29,7 @@ pub fn register(registry: &mut Registry, integrations: Integrations, outbound: O
     });
 }
 
-fn store_failure(e: StoreError) -> JobError {
+pub(super) fn store_failure(e: StoreError) -> JobError {
     match e {
         StoreError::NotFound => JobError::Permanent("the message or its integration no longer exists".into()),
         other => JobError::Retry(other.to_string()),
@@ -94,7 +93,7 @@ async fn send(integrations: &Integrations, out: &Outbound, ctx: JobContext) -> R
     deliver(&ctx, out, channel, &record, &secrets, &delivery, &target).await
 }
 
-async fn with_secrets(
+pub(super) async fn with_secrets(
     integrations: &Integrations,
     tenant: &str,
     integration_id: &str,

@@ -5,7 +5,10 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, http_failure};
+use super::{
+    Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest,
+    http_failure,
+};
 use crate::jobs::JobError;
 
 pub struct Slack;
@@ -114,6 +117,72 @@ impl Channel for Slack {
         }
     }
 
+    /// Reads the message a reaction pointed at (`conversations.replies`, which finds thread
+    /// replies as well as channel messages).
+    fn fetch<'a>(&'a self, fetch: Fetch<'a>) -> FetchFuture<'a> {
+        Box::pin(async move {
+            let token = fetch
+                .secrets
+                .get("bot_token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| JobError::Permanent("the Slack integration has no bot_token".into()))?;
+            let (Some(channel), Some(ts)) = (fetch.data["channel"].as_str(), fetch.data["ts"].as_str()) else {
+                return Err(JobError::Permanent("the reaction names no message".into()));
+            };
+            let base = fetch.settings.get("api_base_url").and_then(Value::as_str).unwrap_or(DEFAULT_API);
+            let res = fetch
+                .client
+                .get(format!("{}/conversations.replies", base.trim_end_matches('/')))
+                .bearer_auth(token)
+                .query(&[("channel", channel), ("ts", ts), ("limit", "1"), ("inclusive", "true")])
+                .send()
+                .await
+                .map_err(|e| JobError::Retry(format!("Slack conversations.replies: {}", e.without_url())))?;
+            if !res.status().is_success() {
+                return Err(http_failure(res.status(), res.headers(), "Slack conversations.replies"));
+            }
+            let answer: Value = res.json().await.map_err(|e| JobError::Retry(format!("Slack answer: {e}")))?;
+            match (answer["ok"].as_bool(), answer["error"].as_str()) {
+                (Some(true), _) => {}
+                (_, Some("ratelimited")) => {
+                    return Err(JobError::RetryAfter {
+                        after: std::time::Duration::from_secs(30),
+                        message: "Slack: ratelimited".into(),
+                    });
+                }
+                // Deleted since, or the bot is not in the channel: nothing to turn into a task.
+                (_, Some("thread_not_found" | "message_not_found")) => return Ok(None),
+                (_, error) => {
+                    return Err(JobError::Permanent(format!(
+                        "Slack conversations.replies: {}",
+                        error.unwrap_or("not ok")
+                    )));
+                }
+            }
+            let messages = answer["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let Some(message) = messages.iter().find(|m| m["ts"] == ts) else { return Ok(None) };
+            if message.get("bot_id").is_some() {
+                return Ok(None);
+            }
+            let text = plain_text(&without_leading_mentions(message["text"].as_str().unwrap_or_default()));
+            let text = text.trim();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            let thread_ts = message["thread_ts"].as_str().unwrap_or(ts);
+            Ok(Some(InboundRequest {
+                text: text.to_string(),
+                author: message["user"].as_str().map(str::to_string),
+                channel: Some(channel.to_string()),
+                thread_ref: Some(format!("{channel}/{thread_ts}")),
+                external_id: fetch.external_id.to_string(),
+                reply_to: json!({"channel": channel, "thread_ts": thread_ts}),
+                ack: None,
+                answer_inline: false,
+            }))
+        })
+    }
+
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
         Box::pin(async move {
             if let Some(url) = reply.reply_to["response_url"].as_str() {
@@ -197,10 +266,33 @@ fn parse_command(body: &[u8]) -> Result<Inbound, WebhookError> {
     }))
 }
 
+/// The configured reaction (`settings.reaction`, default `ticket`) on a message makes that
+/// message a request; its text is read later, by [`Slack::fetch`].
+fn parse_reaction(event: &Value, settings: &Map<String, Value>) -> Inbound {
+    let wanted = settings.get("reaction").and_then(Value::as_str).map(|r| r.trim_matches(':')).unwrap_or("ticket");
+    let item = &event["item"];
+    let (Some(channel), Some(ts)) = (item["channel"].as_str(), item["ts"].as_str()) else {
+        return Inbound::Ignore;
+    };
+    // Skin-tone variants (`ticket::skin-tone-2`) count as the reaction.
+    let reaction = event["reaction"].as_str().unwrap_or_default();
+    if item["type"] != "message" || reaction.split("::").next() != Some(wanted) {
+        return Inbound::Ignore;
+    }
+    Inbound::Fetch {
+        // However many people react, and however often Slack delivers it: one request.
+        external_id: format!("reaction:{channel}:{ts}"),
+        data: json!({"channel": channel, "ts": ts, "reacted_by": event["user"]}),
+    }
+}
+
 fn parse_event(v: &Value, settings: &Map<String, Value>) -> Result<Inbound, WebhookError> {
     let event = &v["event"];
     let event_id =
         v["event_id"].as_str().ok_or_else(|| WebhookError::Malformed("event_callback without event_id".into()))?;
+    if event["type"] == "reaction_added" {
+        return Ok(parse_reaction(event, settings));
+    }
     let is_request = match event["type"].as_str() {
         Some("app_mention") => true,
         // Plain messages count only in `all` mode, and never bots' or edits.

@@ -13,7 +13,6 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
 use crate::channels::{Inbound, WebhookError, WebhookRequest, adapter};
 use crate::domain::integration::IntegrationType;
-use crate::domain::message::{NewMessage, Origin};
 use crate::integrations::IntegrationError;
 use crate::store::StoreError;
 
@@ -60,25 +59,28 @@ pub async fn receive(
         Inbound::Respond { status, body } => return Ok((status, body).into_response()),
         Inbound::Ignore => return Ok(StatusCode::OK.into_response()),
         Inbound::Request(r) => r,
+        Inbound::Fetch { external_id, data } => {
+            // Persisted before the answer; a redelivery finds the job and adds nothing.
+            let job = crate::jobs::NewJob::new(
+                crate::channels::FETCH_JOB,
+                format!("fetch:{}:{external_id}", record.id),
+                json!({"integration_id": record.id, "external_id": external_id, "data": data}),
+            );
+            if s.store.enqueue(&tenant_id, &job).await? {
+                s.wake_workers.notify_one();
+            } else {
+                tracing::info!(integration_id = %record.id, "redelivered event ignored");
+            }
+            return Ok((StatusCode::OK, Json(json!({"ok": true}))).into_response());
+        }
     };
-    let new = NewMessage {
-        text: request.text.chars().take(crate::domain::message::TEXT_MAX).collect(),
-        project_id: record.project_id.clone(),
-        author: request.author,
-        source: kind.as_str().to_string(),
-        channel: request.channel,
-        thread_ref: request.thread_ref,
-        received_at: None,
-        origin: Some(Origin {
-            integration_id: record.id.clone(),
-            external_id: request.external_id,
-            reply_to: request.reply_to,
-        }),
-    };
+    let answer_inline = request.answer_inline;
+    let ack = request.ack.clone();
+    let new = request.into_message(kind, &record.id, &record.project_id);
     match super::messages::accept(&s, &tenant_id, &new).await {
         Ok(message) => {
             tracing::info!(message_id = %message.id, integration_id = %record.id, "webhook request accepted");
-            if request.answer_inline {
+            if answer_inline {
                 // The platform reads only this answer: wait for the outcome within its deadline.
                 let message = super::messages::wait_at_most(&s, &tenant_id, message, INLINE_WAIT).await?;
                 if message.status.is_final() {
@@ -92,7 +94,7 @@ pub async fn receive(
         Err(StoreError::Conflict(_)) => tracing::info!(integration_id = %record.id, "redelivered event ignored"),
         Err(e) => return Err(e.into()),
     }
-    Ok(match request.ack {
+    Ok(match ack {
         Some(ack) => (StatusCode::OK, ack).into_response(),
         None => (StatusCode::OK, Json(json!({"ok": true}))).into_response(),
     })

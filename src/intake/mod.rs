@@ -23,6 +23,11 @@ pub struct Intake {
     dedup: Arc<Finder>,
 }
 
+/// The job that processes message `message_id`, to be written with the message.
+pub fn process_job(message_id: &str) -> NewJob {
+    NewJob::new(PROCESS_JOB, format!("intake:{message_id}"), json!({ "message_id": message_id }))
+}
+
 impl Intake {
     pub fn new(store: Store, llm: Arc<WithFallback>, dedup: Arc<Finder>) -> Arc<Self> {
         Arc::new(Intake { store, llm, dedup })
@@ -39,11 +44,7 @@ impl Intake {
 
     /// Accepts a message: persisted together with its processing job before this returns.
     pub async fn accept(&self, tenant_id: &str, new: &NewMessage) -> Result<Message, StoreError> {
-        self.store
-            .create_message(tenant_id, new, |id| {
-                NewJob::new(PROCESS_JOB, format!("intake:{id}"), json!({ "message_id": id }))
-            })
-            .await
+        self.store.create_message(tenant_id, new, process_job).await
     }
 
     async fn run_job(&self, ctx: JobContext) -> Result<(), JobError> {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -27,7 +27,28 @@ async fn fake_slack() -> (String, Seen) {
         seen.lock().expect("lock").push(("response_url".into(), headers, body));
         "ok"
     }
+    /// Knows one message, a reply in a thread; a bot token is required.
+    async fn replies(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        Query(query): Query<std::collections::HashMap<String, String>>,
+    ) -> Json<Value> {
+        let authorized = headers.get("authorization").is_some_and(|v| v == "Bearer xoxb-test");
+        seen.lock().expect("lock").push(("conversations.replies".into(), headers, json!(query)));
+        if !authorized {
+            return Json(json!({"ok": false, "error": "not_authed"}));
+        }
+        if query.get("channel").map(String::as_str) != Some("C0LAN2Q65")
+            || query.get("ts").map(String::as_str) != Some("1767225700.000200")
+        {
+            return Json(json!({"ok": false, "error": "thread_not_found"}));
+        }
+        Json(json!({"ok": true, "has_more": false, "messages": [
+            {"type": "message", "user": "U0ANA", "text": "the export to <https://x.example/csv|CSV> times out for big workspaces",
+             "ts": "1767225700.000200", "thread_ts": "1767225600.000100", "parent_user_id": "U0BOB"}]}))
+    }
     let app = axum::Router::new()
+        .route("/api/conversations.replies", axum::routing::get(replies))
         .route("/api/chat.postMessage", axum::routing::post(post_message))
         .route("/commands/T1/123/abc", axum::routing::post(response_url))
         .with_state(seen.clone());
@@ -199,6 +220,56 @@ async fn slack(backend: Backend) {
     let res =
         app.raw().post(format!("{}/webhooks/discord/{integration}", app.base)).body("{}").send().await.expect("sent");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+fn reaction(id: &str, user: &str, reaction: &str, ts: &str) -> String {
+    json!({"token": "x", "team_id": "T1", "type": "event_callback", "event_id": id, "event_time": 1,
+           "event": {"type": "reaction_added", "user": user, "reaction": reaction, "item_user": "U0ANA",
+                     "item": {"type": "message", "channel": "C0LAN2Q65", "ts": ts}, "event_ts": "1767225800.000300"}})
+    .to_string()
+}
+
+/// The `:ticket:` reaction turns the message it is on into a request: read from Slack,
+/// answered in its thread, once however many people react and however often Slack retries.
+async fn slack_reaction(backend: Backend) {
+    let Some((app, integration, _fake, seen)) = slack_app(backend).await else { return };
+    let json_ct = "application/json";
+    let ticket = reaction("EvR1", "U0CAROL", "ticket", "1767225700.000200");
+    for _ in 0..2 {
+        let (status, _) =
+            deliver(&app, &integration, &ticket, json_ct, |h| h.push(("x-slack-retry-num", "1".into()))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let again = reaction("EvR2", "U0DAVE", "ticket::skin-tone-3", "1767225700.000200");
+    assert_eq!(deliver(&app, &integration, &again, json_ct, |_| {}).await.0, StatusCode::OK);
+    // Other reactions, and a ticket on a message Slack no longer has, make nothing.
+    let thumbs = reaction("EvR3", "U0CAROL", "thumbsup", "1767225700.000200");
+    assert_eq!(deliver(&app, &integration, &thumbs, json_ct, |_| {}).await.0, StatusCode::OK);
+    let gone = reaction("EvR4", "U0CAROL", "ticket", "1767225000.000999");
+    assert_eq!(deliver(&app, &integration, &gone, json_ct, |_| {}).await.0, StatusCode::OK);
+
+    let calls = wait_for_replies(&seen, 3).await;
+    let posts: Vec<&Value> = calls.iter().filter(|c| c.0 == "chat.postMessage").map(|c| &c.2).collect();
+    assert_eq!(posts.len(), 1, "{calls:?}");
+    assert_eq!(posts[0]["channel"], "C0LAN2Q65");
+    assert_eq!(posts[0]["thread_ts"], "1767225600.000100", "answered in the message's thread");
+    assert!(posts[0]["text"].as_str().unwrap_or_default().starts_with("Created task"), "{}", posts[0]);
+    let reads = calls.iter().filter(|c| c.0 == "conversations.replies").count();
+    assert_eq!(reads, 2, "one read per distinct message reacted to");
+    let tasks = app.get("/api/v1/tasks").await.body;
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(1), "{tasks}");
+    assert!(tasks["items"][0]["title"].as_str().unwrap_or_default().contains("CSV"), "{tasks}");
+    assert_eq!(messages(&app).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_reaction_sqlite() {
+    slack_reaction(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_reaction_postgres() {
+    slack_reaction(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
