@@ -54,8 +54,9 @@ impl Application {
         intake.register(&mut registry);
         let integrations =
             Integrations::new(store.clone(), config.cipher()?, &config.public_url(), config.allow_private_urls);
-        let outbound = crate::channels::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls)?;
-        crate::channels::register(&mut registry, integrations.clone(), outbound);
+        let outbound = crate::channels::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls)?
+            .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref());
+        crate::channels::register(&mut registry, integrations.clone(), outbound.clone());
         let options = WorkerOptions {
             concurrency: config.workers,
             lease: Duration::from_secs(config.job_lease_secs.max(1)),
@@ -71,6 +72,7 @@ impl Application {
             wake_workers,
             message_wait: Duration::from_secs(config.message_wait_secs),
             transcriber: config.transcriber(),
+            outbound,
             max_upload_bytes: config.max_upload_bytes,
         };
         Ok(Application {

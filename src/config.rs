@@ -114,6 +114,12 @@ pub struct Config {
     /// (an internal mail relay, a tracker behind a company CA).
     #[arg(long, env = "TASKBRIDGE_EXTRA_CA_FILE")]
     pub extra_ca_file: Option<PathBuf>,
+    /// Bot Framework OpenID metadata, whose keys sign the activities sent to Teams bots.
+    #[arg(long, env = "TASKBRIDGE_BOTFRAMEWORK_OPENID_URL")]
+    pub botframework_openid_url: Option<String>,
+    /// Where Teams bots get their tokens (client credentials).
+    #[arg(long, env = "TASKBRIDGE_BOTFRAMEWORK_TOKEN_URL")]
+    pub botframework_token_url: Option<String>,
     /// Speech to text: base URL (without `/v1`) of an OpenAI-compatible server with
     /// `/v1/audio/transcriptions`; voice uploads answer 503 while unset.
     #[arg(long, env = "TASKBRIDGE_TRANSCRIBE_BASE_URL")]
@@ -204,6 +210,8 @@ impl Config {
             public_url: Some("https://taskbridge.example".into()),
             allow_private_urls: false,
             extra_ca_file: None,
+            botframework_openid_url: None,
+            botframework_token_url: None,
             transcribe_base_url: None,
             transcribe_model: "whisper-1".into(),
             transcribe_api_key: None,

@@ -133,7 +133,7 @@ mod tests {
         #[test]
         fn parsing_arbitrary_bytes_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let headers = axum::http::HeaderMap::new();
-            let r = WebhookRequest { headers: &headers, body: &body, url: "", now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body: &body, url: "", bot: None, now: chrono::Utc::now() };
             let _ = Discord.parse(&r, &Map::new());
             let secrets: Map<String, Value> = [("public_key".to_string(), Value::String("ab".repeat(32)))].into_iter().collect();
             let _ = Discord.verify(&r, &secrets);

@@ -2,6 +2,7 @@
 //! parse it into a request (or a handshake to answer), and post the answer back. Adapters
 //! decide nothing about tasks. Adding a platform is one file and one line in [`adapter`].
 
+pub mod botframework;
 mod deferred;
 pub mod discord;
 pub mod email;
@@ -45,7 +46,15 @@ pub struct WebhookRequest<'a> {
     /// The URL the platform called, as it sees it (the public URL, path and query): Twilio
     /// signs it.
     pub url: &'a str,
+    /// For a Teams bot: the Bot Connector's keys and the bot's app id.
+    pub bot: Option<BotCheck<'a>>,
     pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy)]
+pub struct BotCheck<'a> {
+    pub keys: &'a [botframework::Key],
+    pub app_id: &'a str,
 }
 
 /// An immediate HTTP answer to the platform, in the format it reads.
@@ -156,6 +165,8 @@ pub struct Reply<'a> {
     pub tls: &'a std::sync::Arc<rustls::ClientConfig>,
     /// Whether hosts may resolve to private addresses (`TASKBRIDGE_ALLOW_PRIVATE_URLS`).
     pub allow_private: bool,
+    /// Bot Framework tokens (Teams bots).
+    pub bot: &'a botframework::BotFramework,
     pub settings: &'a Map<String, Value>,
     pub secrets: &'a Map<String, Value>,
     pub reply_to: &'a Value,
@@ -178,8 +189,9 @@ pub trait Channel: Send + Sync {
         Box::pin(async { Err(JobError::Permanent("this platform defers no requests".into())) })
     }
 
-    /// Whether `reply` sends anything (Teams outgoing webhooks are answered inline only).
-    fn sends_replies(&self) -> bool {
+    /// Whether `reply` sends anything to `reply_to` (Teams outgoing webhooks are answered
+    /// inline only).
+    fn sends_reply(&self, _reply_to: &Value) -> bool {
         true
     }
 

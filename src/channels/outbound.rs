@@ -14,6 +14,7 @@ pub struct Outbound {
     pub http: reqwest::Client,
     pub tls: Arc<rustls::ClientConfig>,
     pub allow_private: bool,
+    pub bot: Arc<super::botframework::BotFramework>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,13 @@ impl Outbound {
             .with_root_certificates(roots)
             .with_no_client_auth();
         let http = http.build().map_err(|e| OutboundError::Client(e.to_string()))?;
-        Ok(Outbound { http, tls: Arc::new(tls), allow_private })
+        let bot = Arc::new(super::botframework::BotFramework::new(None, None));
+        Ok(Outbound { http, tls: Arc::new(tls), allow_private, bot })
+    }
+
+    /// Where the Bot Framework's OpenID metadata and token endpoint are (tests use fakes).
+    pub fn with_bot_framework(mut self, openid_url: Option<&str>, token_url: Option<&str>) -> Self {
+        self.bot = Arc::new(super::botframework::BotFramework::new(openid_url, token_url));
+        self
     }
 }

@@ -49,7 +49,7 @@ async fn answer(integrations: &Integrations, out: &Outbound, ctx: JobContext) ->
     let (record, secrets) = with_secrets(integrations, tenant, &integration_id).await?;
     let channel = adapter(record.kind)
         .ok_or_else(|| JobError::Permanent(format!("no channel adapter for {}", record.kind.as_str())))?;
-    if !channel.sends_replies() {
+    if !channel.sends_reply(&reply_to) {
         return Ok(());
     }
     let text = reply_text(&ctx.store, tenant, &message, integrations.public_url()).await;
@@ -120,6 +120,7 @@ async fn deliver(
             client: &out.http,
             tls: &out.tls,
             allow_private: out.allow_private,
+            bot: &out.bot,
             settings: &record.settings,
             secrets,
             reply_to: target,

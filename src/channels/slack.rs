@@ -356,7 +356,7 @@ mod tests {
             if form {
                 headers.insert("content-type", axum::http::HeaderValue::from_static("application/x-www-form-urlencoded"));
             }
-            let r = WebhookRequest { headers: &headers, body: &body, url: "", now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body: &body, url: "", bot: None, now: chrono::Utc::now() };
             let _ = Slack.parse(&r, &Map::new());
             let secrets: Map<String, Value> = [("signing_secret".to_string(), Value::String("s".into()))].into_iter().collect();
             let _ = Slack.verify(&r, &secrets);
@@ -373,7 +373,7 @@ mod tests {
     fn arbitrary_bytes_never_panic() {
         let headers = axum::http::HeaderMap::new();
         for body in [&b""[..], b"{", b"\xff\xfe", b"{\"type\":\"event_callback\"}", b"payload=%7B"] {
-            let r = WebhookRequest { headers: &headers, body, url: "", now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body, url: "", bot: None, now: chrono::Utc::now() };
             let _ = Slack.parse(&r, &Map::new());
         }
     }

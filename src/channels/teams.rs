@@ -1,5 +1,6 @@
-//! Microsoft Teams outgoing webhooks: HMAC-SHA256 over the raw body with the base64
-//! security token; the webhook's own answer, a message activity, is the only way back.
+//! Microsoft Teams, two ways: outgoing webhooks (HMAC-SHA256 over the raw body with the
+//! base64 security token; the webhook's own answer, a message activity, is the only way
+//! back) and bots (Bot Connector JWTs; answers posted into the conversation).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -7,7 +8,8 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, botframework};
+use crate::jobs::JobError;
 
 pub struct Teams;
 
@@ -37,9 +39,106 @@ fn plain_text(text: &str) -> String {
     out.replace("&nbsp;", " ").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").trim().to_string()
 }
 
+/// The Bot Connector's token, if this is a bot activity rather than an outgoing webhook.
+pub fn bearer<'a>(r: &WebhookRequest<'a>) -> Option<&'a str> {
+    let auth = r.headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+fn verify_bot(r: &WebhookRequest<'_>, token: &str) -> Result<(), WebhookError> {
+    let check = r.bot.ok_or(WebhookError::Unauthorized("the integration has no app_id for a bot"))?;
+    let activity: Value = serde_json::from_slice(r.body).map_err(|_| WebhookError::Unauthorized("not an activity"))?;
+    let channel_id = activity["channelId"].as_str().unwrap_or_default();
+    let service_url = activity["serviceUrl"].as_str().ok_or(WebhookError::Unauthorized("no serviceUrl"))?;
+    botframework::verify(token, check.keys, check.app_id, channel_id, service_url, r.now).map_err(|e| match e {
+        botframework::BotError::Unauthorized(why) => WebhookError::Unauthorized(why),
+        _ => WebhookError::Unauthorized("token check failed"),
+    })
+}
+
+/// A bot activity: in a personal chat every message is for the bot; elsewhere only messages
+/// that mention it, unless the integration takes every message (`mode: all`).
+fn parse_bot(activity: &Value, settings: &Map<String, Value>) -> Result<Inbound, WebhookError> {
+    if activity["type"] != "message" {
+        return Ok(Inbound::Ignore);
+    }
+    let id = activity["id"].as_str().ok_or_else(|| WebhookError::Malformed("activity without id".into()))?;
+    let bot_id = activity["recipient"]["id"].as_str().unwrap_or_default();
+    let mentioned = activity["entities"].as_array().into_iter().flatten().any(|e| {
+        e["type"] == "mention" && e["mentioned"]["id"].as_str().is_some_and(|m| !bot_id.is_empty() && m == bot_id)
+    });
+    let personal = activity["conversation"]["conversationType"] == "personal";
+    if !(personal || mentioned || super::every_message_is_a_request(settings)) {
+        return Ok(Inbound::Ignore);
+    }
+    let text = plain_text(activity["text"].as_str().unwrap_or_default());
+    let conversation = activity["conversation"]["id"].as_str().unwrap_or_default();
+    let service_url = activity["serviceUrl"].as_str().unwrap_or_default();
+    if text.is_empty() || conversation.is_empty() {
+        return Ok(Inbound::Ignore);
+    }
+    Ok(Inbound::Request(InboundRequest {
+        text,
+        author: activity["from"]["name"].as_str().map(str::to_string),
+        channel: activity["channelData"]["channel"]["id"].as_str().map(str::to_string),
+        thread_ref: Some(conversation.to_string()),
+        external_id: format!("{conversation}/{id}"),
+        reply_to: json!({"service_url": service_url, "conversation": conversation, "activity": id, "bot": bot_id}),
+        ack: None,
+        answer_inline: false,
+    }))
+}
+
+async fn reply_as_bot(reply: Reply<'_>) -> Result<(), JobError> {
+    let app_id = reply
+        .settings
+        .get("app_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| JobError::Permanent("the Teams integration has no app_id".into()))?;
+    let password = reply
+        .secrets
+        .get("app_password")
+        .and_then(Value::as_str)
+        .ok_or_else(|| JobError::Permanent("the Teams integration has no app_password".into()))?;
+    let (Some(service_url), Some(conversation), Some(activity)) = (
+        reply.reply_to["service_url"].as_str(),
+        reply.reply_to["conversation"].as_str(),
+        reply.reply_to["activity"].as_str(),
+    ) else {
+        return Err(JobError::Permanent("the request has no conversation to answer".into()));
+    };
+    let token = reply.bot.token(reply.client, app_id, password).await.map_err(|e| JobError::Retry(e.to_string()))?;
+    let mut url = reqwest::Url::parse(service_url)
+        .map_err(|_| JobError::Permanent(format!("serviceUrl {service_url:?} is not a URL")))?;
+    // Conversation ids carry `:`, `@` and `;`: each is one path segment, encoded.
+    url.path_segments_mut()
+        .map_err(|_| JobError::Permanent("serviceUrl cannot take a path".into()))?
+        .pop_if_empty()
+        .extend(["v3", "conversations", conversation, "activities", activity]);
+    let body = json!({"type": "message", "text": reply.text, "replyToId": activity,
+                      "from": {"id": reply.reply_to["bot"]}, "conversation": {"id": conversation}});
+    let res = reply
+        .client
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| JobError::Retry(format!("Bot Connector: {}", e.without_url())))?;
+    let status = res.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    Err(super::http_failure(status, res.headers(), "Bot Connector"))
+}
+
 impl Channel for Teams {
     fn verify(&self, r: &WebhookRequest<'_>, secrets: &Map<String, Value>) -> Result<(), WebhookError> {
         use subtle::ConstantTimeEq;
+        if let Some(token) = bearer(r) {
+            return verify_bot(r, token);
+        }
         let token = secrets
             .get("hmac_secret")
             .and_then(Value::as_str)
@@ -60,9 +159,12 @@ impl Channel for Teams {
         }
     }
 
-    fn parse(&self, r: &WebhookRequest<'_>, _settings: &Map<String, Value>) -> Result<Inbound, WebhookError> {
+    fn parse(&self, r: &WebhookRequest<'_>, settings: &Map<String, Value>) -> Result<Inbound, WebhookError> {
         let activity: Value =
             serde_json::from_slice(r.body).map_err(|e| WebhookError::Malformed(format!("not JSON: {e}")))?;
+        if bearer(r).is_some() {
+            return parse_bot(&activity, settings);
+        }
         if activity["type"] != "message" {
             return Ok(Inbound::Ignore);
         }
@@ -87,13 +189,14 @@ impl Channel for Teams {
         }))
     }
 
-    /// The outgoing webhook was answered inline; Teams offers it no other way back.
-    fn reply<'a>(&'a self, _reply: Reply<'a>) -> ReplyFuture<'a> {
-        Box::pin(async { Ok(()) })
+    /// A bot posts into the conversation; an outgoing webhook was answered inline, Teams
+    /// offers it no other way back.
+    fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
+        Box::pin(async move { if self.sends_reply(reply.reply_to) { reply_as_bot(reply).await } else { Ok(()) } })
     }
 
-    fn sends_replies(&self) -> bool {
-        false
+    fn sends_reply(&self, reply_to: &Value) -> bool {
+        reply_to.get("service_url").is_some()
     }
 
     fn inline_answer(&self, text: &str) -> Value {
@@ -124,7 +227,7 @@ mod tests {
         #[test]
         fn parsing_arbitrary_bytes_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let headers = axum::http::HeaderMap::new();
-            let r = WebhookRequest { headers: &headers, body: &body, url: "", now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body: &body, url: "", bot: None, now: chrono::Utc::now() };
             let _ = Teams.parse(&r, &Map::new());
         }
 

@@ -144,7 +144,7 @@ mod tests {
         #[test]
         fn parsing_arbitrary_bytes_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let headers = axum::http::HeaderMap::new();
-            let r = WebhookRequest { headers: &headers, body: &body, url: "", now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body: &body, url: "", bot: None, now: chrono::Utc::now() };
             let _ = Telegram.parse(&r, &Map::new());
         }
 

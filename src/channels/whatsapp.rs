@@ -245,7 +245,7 @@ mod tests {
         ) {
             let mut headers = axum::http::HeaderMap::new();
             headers.insert("x-twilio-signature", axum::http::HeaderValue::from_static("abc="));
-            let r = WebhookRequest { headers: &headers, body: &body, url: &url, now: chrono::Utc::now() };
+            let r = WebhookRequest { headers: &headers, body: &body, url: &url, bot: None, now: chrono::Utc::now() };
             let _ = WhatsApp.parse(&r, &Map::new());
             let mut secrets = Map::new();
             secrets.insert("auth_token".into(), json!("t"));

@@ -58,6 +58,8 @@ pub struct AppState {
     pub message_wait: Duration,
     /// Speech to text, when a server is configured.
     pub transcriber: Option<crate::voice::Transcriber>,
+    /// Outbound connections (and the Bot Framework keys webhooks are checked against).
+    pub outbound: crate::channels::Outbound,
     /// Largest upload (voice recordings), which is larger than the JSON body limit.
     pub max_upload_bytes: usize,
     pub integrations: Integrations,
@@ -81,6 +83,7 @@ impl AppState {
             wake_workers: Arc::new(Notify::new()),
             message_wait: Duration::from_secs(10),
             transcriber: None,
+            outbound: crate::channels::Outbound::new(None, true).expect("the default outbound configuration is valid"),
             max_upload_bytes: 25 * 1024 * 1024,
         }
     }

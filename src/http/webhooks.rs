@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -11,7 +12,7 @@ use serde_json::json;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
-use crate::channels::{Inbound, WebhookError, WebhookRequest, adapter};
+use crate::channels::{BotCheck, Inbound, WebhookError, WebhookRequest, adapter};
 use crate::domain::integration::IntegrationType;
 use crate::integrations::IntegrationError;
 use crate::store::StoreError;
@@ -46,7 +47,24 @@ pub async fn receive(
     // Behind a proxy the platform called the public URL, not ours.
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
     let url = format!("{}{path}", s.integrations.public_url());
-    let request = WebhookRequest { headers: &headers, body: &body, url: &url, now: chrono::Utc::now() };
+    // A Teams bot's token is checked against the Bot Connector's published keys, fetched
+    // (and cached) before the synchronous check.
+    let mut keys = Vec::new();
+    let mut app_id = None;
+    let bearer = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.split_once(' '));
+    if let (IntegrationType::Teams, Some((scheme, token))) = (kind, bearer)
+        && scheme.eq_ignore_ascii_case("bearer")
+        && let Some(id) = record.settings.get("app_id").and_then(|v| v.as_str())
+    {
+        let kid = crate::channels::botframework::key_id(token.trim());
+        keys = s.outbound.bot.keys(&s.outbound.http, kid.as_deref()).await.map_err(|e| {
+            tracing::warn!(error = %e, "Bot Framework keys unavailable");
+            ApiError::Unavailable("the Bot Framework signing keys cannot be fetched; retry later".into())
+        })?;
+        app_id = Some(id.to_string());
+    }
+    let bot = app_id.as_deref().map(|app_id| BotCheck { keys: &keys, app_id });
+    let request = WebhookRequest { headers: &headers, body: &body, url: &url, bot, now: chrono::Utc::now() };
     channel.verify(&request, &secrets).map_err(|e| {
         tracing::warn!(integration_id = %integration_id, reason = %e, "webhook refused");
         ApiError::Unauthorized("the request is not signed by the platform")

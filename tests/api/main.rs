@@ -28,6 +28,7 @@ mod shutdown;
 mod slack;
 mod tasks;
 mod teams;
+mod teams_bot;
 mod telegram;
 mod voice;
 mod whatsapp;

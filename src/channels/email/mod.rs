@@ -153,7 +153,7 @@ mod tests {
     use super::*;
 
     fn request<'a>(headers: &'a axum::http::HeaderMap, body: &'a [u8]) -> WebhookRequest<'a> {
-        WebhookRequest { headers, body, url: "", now: chrono::Utc::now() }
+        WebhookRequest { headers, body, url: "", bot: None, now: chrono::Utc::now() }
     }
 
     #[test]
