@@ -71,17 +71,26 @@ impl Transcriber {
         if let Some(key) = &self.config.api_key {
             request = request.bearer_auth(key.expose());
         }
-        let response = request.send().await.map_err(|e| TranscribeError::Failed(e.without_url().to_string()))?;
+        let response = request.send().await.map_err(|e| {
+            tracing::warn!(error = %e.without_url(), "transcription server unreachable");
+            TranscribeError::Failed("unreachable".into())
+        })?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or_default();
         if !status.is_success() {
-            let message =
-                body["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| format!("HTTP {status}"));
-            // 400/413/415/422: this audio will never work; anything else may work later.
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            // 400/413/415/422: this audio will never work, and the server's reason helps the
+            // caller. Other failures are the operator's (a wrong key is quoted back, partly):
+            // logged, not shown.
             return Err(if matches!(status.as_u16(), 400 | 413 | 415 | 422) {
-                TranscribeError::Refused(message)
+                TranscribeError::Refused(if message.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    message.to_string()
+                })
             } else {
-                TranscribeError::Failed(message)
+                tracing::warn!(status = status.as_u16(), upstream = %message, "transcription failed");
+                TranscribeError::Failed(format!("HTTP {}", status.as_u16()))
             });
         }
         let text = body["text"].as_str().ok_or_else(|| TranscribeError::Failed("the answer has no text".into()))?;

@@ -152,6 +152,18 @@ impl BotFramework {
         let knows_kid = cached.as_ref().is_some_and(|c| kid.is_none_or(|kid| c.keys.iter().any(|k| k.kid == kid)));
         let may_refresh = cached.as_ref().is_none_or(|c| c.fetched.elapsed() >= REFRESH_FLOOR);
         if !(fresh && knows_kid) && may_refresh {
+            match self.fetch_keys(client).await {
+                Ok(keys) => *cached = Some(CachedKeys { keys, fetched: Instant::now() }),
+                // Keys rotate slowly: the last ones known beat refusing every activity.
+                Err(e) if cached.is_some() => tracing::warn!(error = %e, "Bot Framework keys not refreshed"),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(cached.as_ref().map(|c| c.keys.clone()).unwrap_or_default())
+    }
+
+    async fn fetch_keys(&self, client: &reqwest::Client) -> Result<Vec<Key>, BotError> {
+        {
             let failed = |e: reqwest::Error| BotError::Keys(e.without_url().to_string());
             let metadata: Value = client
                 .get(&self.openid_url)
@@ -172,15 +184,19 @@ impl BotFramework {
                 .json()
                 .await
                 .map_err(failed)?;
-            *cached = Some(CachedKeys { keys: parse_keys(&jwks), fetched: Instant::now() });
+            Ok(parse_keys(&jwks))
         }
-        Ok(cached.as_ref().map(|c| c.keys.clone()).unwrap_or_default())
     }
 
     /// A token for posting as the bot `app_id`, reused until shortly before it expires.
     pub async fn token(&self, client: &reqwest::Client, app_id: &str, password: &str) -> Result<String, BotError> {
+        // Keyed by the credentials, not the app id alone: a wrong or rotated password must not
+        // ride on a token another integration obtained.
+        use sha2::Digest;
+        let key: String =
+            sha2::Sha256::digest(format!("{app_id}\0{password}")).iter().map(|b| format!("{b:02x}")).collect();
         let mut tokens = self.tokens.lock().await;
-        if let Some((token, until)) = tokens.get(app_id)
+        if let Some((token, until)) = tokens.get(&key)
             && Instant::now() < *until
         {
             return Ok(token.clone());
@@ -205,7 +221,7 @@ impl BotFramework {
             return Err(BotError::Token(format!("Bot Framework token (HTTP {}): {why}", status.as_u16())));
         };
         let lifetime = body["expires_in"].as_u64().unwrap_or(3600).saturating_sub(300).max(60);
-        tokens.insert(app_id.to_string(), (token.to_string(), Instant::now() + Duration::from_secs(lifetime)));
+        tokens.insert(key, (token.to_string(), Instant::now() + Duration::from_secs(lifetime)));
         Ok(token.to_string())
     }
 }

@@ -228,6 +228,7 @@ pub fn http_failure(status: reqwest::StatusCode, headers: &reqwest::header::Head
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite())
             .map(|s| std::time::Duration::from_secs_f64(s.clamp(0.0, 3600.0)))
             .unwrap_or(std::time::Duration::from_secs(30));
         JobError::RetryAfter { after, message }

@@ -43,6 +43,8 @@ impl Outbound {
         };
         let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         let mut http = reqwest::Client::builder()
+            // A redirect could lead anywhere, a literal internal address included.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(20))
             .user_agent(concat!("taskbridge/", env!("CARGO_PKG_VERSION")));
@@ -61,6 +63,9 @@ impl Outbound {
             .map_err(|e| OutboundError::Client(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
+        if !allow_private {
+            http = http.dns_resolver(Arc::new(PublicOnly));
+        }
         let http = http.build().map_err(|e| OutboundError::Client(e.to_string()))?;
         let bot = Arc::new(super::botframework::BotFramework::new(None, None));
         Ok(Outbound { http, tls: Arc::new(tls), allow_private, bot })
@@ -70,5 +75,54 @@ impl Outbound {
     pub fn with_bot_framework(mut self, openid_url: Option<&str>, token_url: Option<&str>) -> Self {
         self.bot = Arc::new(super::botframework::BotFramework::new(openid_url, token_url));
         self
+    }
+}
+
+/// Resolves names to public addresses only: a tenant's URL whose name points inside the
+/// network is refused at connection time (literal addresses are refused when configured).
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|a| !crate::integrations::ssrf::is_internal(a.ip()))
+                .collect();
+            if addresses.is_empty() {
+                let refused = format!("{} resolves only to private or internal addresses", name.as_str());
+                return Err(refused.into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(addresses.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::dns::Resolve;
+
+    #[tokio::test]
+    async fn names_of_internal_addresses_do_not_resolve() {
+        let name: reqwest::dns::Name = "localhost".parse().expect("name");
+        assert!(PublicOnly.resolve(name).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_guarded_client_refuses_a_name_pointing_inside() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let guarded = Outbound::new(None, false).expect("outbound");
+        let error = guarded.http.get(format!("http://localhost:{port}/")).send().await.expect_err("refused");
+        assert!(error.is_connect() || error.is_request(), "{error:?}");
+        let open = Outbound::new(None, true).expect("outbound");
+        tokio::spawn(async move {
+            let _ = listener.accept().await;
+        });
+        // Allowed: the connection is made (the server closes it, which is fine here).
+        let reached = open.http.get(format!("http://localhost:{port}/")).send().await;
+        assert!(reached.as_ref().err().is_none_or(|e| !e.is_connect()), "{reached:?}");
     }
 }

@@ -115,6 +115,20 @@ async fn deliver(
     delivery: &Delivery,
     target: &Value,
 ) -> Result<(), JobError> {
+    let tenant = &ctx.job.tenant_id;
+    // At most once: a run that finds the delivery mid-send (the last one died sending) does
+    // not send again, since the platform may already have it.
+    if !ctx.store.claim_delivery(tenant, &delivery.id).await.map_err(store_failure)? {
+        let (current, _) = ctx.store.delivery(tenant, &delivery.id).await.map_err(store_failure)?;
+        if current.status == DeliveryStatus::Sending {
+            let why = "interrupted while sending; not sent again, to avoid a duplicate";
+            ctx.store
+                .finish_delivery(tenant, &delivery.id, DeliveryStatus::Failed, Some(why))
+                .await
+                .map_err(store_failure)?;
+        }
+        return Ok(());
+    }
     let result = channel
         .reply(Reply {
             client: &out.http,
@@ -127,7 +141,6 @@ async fn deliver(
             text: &delivery.text,
         })
         .await;
-    let tenant = &ctx.job.tenant_id;
     let recorded = match &result {
         Ok(()) => ctx.store.finish_delivery(tenant, &delivery.id, DeliveryStatus::Sent, None).await,
         Err(e) => {

@@ -134,7 +134,9 @@ impl Channel for Slack {
                 .client
                 .get(format!("{}/conversations.replies", base.trim_end_matches('/')))
                 .bearer_auth(token)
-                .query(&[("channel", channel), ("ts", ts), ("limit", "1"), ("inclusive", "true")])
+                // The thread's parent always comes first; `oldest` + `inclusive` brings the
+                // reacted message (a reply in a thread) right after it.
+                .query(&[("channel", channel), ("ts", ts), ("oldest", ts), ("inclusive", "true"), ("limit", "2")])
                 .send()
                 .await
                 .map_err(|e| JobError::Retry(format!("Slack conversations.replies: {}", e.without_url())))?;

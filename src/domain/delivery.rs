@@ -13,6 +13,8 @@ use super::validate::DomainError;
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     Queued,
+    /// Handed to the platform; a run that finds it so was interrupted mid-send.
+    Sending,
     Sent,
     Failed,
 }
@@ -21,6 +23,7 @@ impl DeliveryStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sending => "sending",
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
         }
@@ -29,6 +32,7 @@ impl DeliveryStatus {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "queued" => Some(Self::Queued),
+            "sending" => Some(Self::Sending),
             "sent" => Some(Self::Sent),
             "failed" => Some(Self::Failed),
             _ => None,

@@ -103,8 +103,10 @@ pub async fn transcribe(
         TranscribeError::Failed(_) => ApiError::BadGateway(e.to_string()),
         TranscribeError::Refused(_) | TranscribeError::Empty => ApiError::Validation(e.to_string()),
     })?;
+    // A long recording still makes one request; its start says what it is about.
+    let text: String = transcript.chars().take(crate::domain::message::TEXT_MAX).collect();
     let input = NewMessageInput {
-        text: transcript.clone(),
+        text,
         project_id,
         author,
         source: Some("voice".into()),

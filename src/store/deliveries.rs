@@ -137,6 +137,25 @@ impl Store {
         row.ok_or(StoreError::NotFound)?.into_parts()
     }
 
+    /// Marks a queued delivery as being sent; false when it is not queued (sent, failed,
+    /// or left mid-send by a run that died).
+    pub async fn claim_delivery(&self, tenant_id: &str, id: &str) -> Result<bool> {
+        let now = super::now();
+        let claimed = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE deliveries SET status = 'sending', updated_at = $1
+                 WHERE tenant_id = $2 AND id = $3 AND status = 'queued'",
+            )
+            .bind(now)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(claimed == 1)
+    }
+
     pub async fn finish_delivery(
         &self,
         tenant_id: &str,

@@ -43,7 +43,10 @@ async fn fake_slack() -> (String, Seen) {
         {
             return Json(json!({"ok": false, "error": "thread_not_found"}));
         }
-        Json(json!({"ok": true, "has_more": false, "messages": [
+        // As Slack answers for a reply in a thread: the parent first, then the reply.
+        Json(json!({"ok": true, "has_more": true, "messages": [
+            {"type": "message", "user": "U0BOB", "text": "weekly sync notes", "ts": "1767225600.000100",
+             "thread_ts": "1767225600.000100", "reply_count": 3},
             {"type": "message", "user": "U0ANA", "text": "the export to <https://x.example/csv|CSV> times out for big workspaces",
              "ts": "1767225700.000200", "thread_ts": "1767225600.000100", "parent_user_id": "U0BOB"}]}))
     }

@@ -126,7 +126,9 @@ pub fn new_text(body: &str) -> String {
 
 /// A header value safe to write: no line breaks (header injection), trimmed.
 fn one_line(value: &str) -> String {
-    value.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect::<String>().trim().to_string()
+    let clean: String = value.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    // Header lines stay far below RFC 5322's 998-octet limit.
+    clean.trim().chars().take(200).collect()
 }
 
 /// RFC 2047 encoded words for non-ASCII text, each under the 75-character limit.

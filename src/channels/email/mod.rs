@@ -45,7 +45,7 @@ impl Channel for Email {
             .and_then(Value::as_str)
             .ok_or(WebhookError::Unauthorized("the integration has no inbound_secret"))?;
         let given = given_secret(r).ok_or(WebhookError::Unauthorized("missing secret"))?;
-        if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+        if bool::from(expected.trim().as_bytes().ct_eq(given.as_bytes())) {
             Ok(())
         } else {
             Err(WebhookError::Unauthorized("secret mismatch"))

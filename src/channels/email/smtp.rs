@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// How the connection is protected.
@@ -80,20 +80,23 @@ fn io_error(what: &str, e: std::io::Error) -> SmtpError {
 
 impl Session {
     async fn read(&mut self) -> Result<Answer, SmtpError> {
+        /// RFC 5321 caps reply lines at 512 octets; a little slack, then the server is broken.
+        const LINE_MAX: u64 = 2048;
         let mut lines = Vec::new();
         loop {
-            let mut line = String::new();
-            let n = self.io.read_line(&mut line).await.map_err(|e| io_error("read", e))?;
+            let mut raw = Vec::new();
+            let n = (&mut self.io).take(LINE_MAX).read_until(b'\n', &mut raw).await.map_err(|e| io_error("read", e))?;
             if n == 0 {
                 return Err(SmtpError::Transient("SMTP server closed the connection".into()));
             }
-            if line.len() < 3 || lines.len() > 100 {
-                return Err(SmtpError::Transient(format!("SMTP server sent a malformed answer: {line:?}")));
+            let line = String::from_utf8_lossy(&raw);
+            let malformed = || SmtpError::Transient(format!("SMTP server sent a malformed answer: {line:?}"));
+            let digits = raw.get(..3).filter(|d| d.iter().all(u8::is_ascii_digit)).ok_or_else(malformed)?;
+            if !raw.ends_with(b"\n") || lines.len() > 100 {
+                return Err(malformed());
             }
-            let code: u16 = line[..3]
-                .parse()
-                .map_err(|_| SmtpError::Transient(format!("SMTP server sent a malformed answer: {line:?}")))?;
-            let more = line.as_bytes().get(3) == Some(&b'-');
+            let code: u16 = std::str::from_utf8(digits).ok().and_then(|d| d.parse().ok()).ok_or_else(malformed)?;
+            let more = raw.get(3) == Some(&b'-');
             lines.push(line.get(4..).unwrap_or("").trim_end().to_string());
             if !more {
                 return Ok(Answer { code, lines });
