@@ -57,6 +57,7 @@ impl Application {
         let outbound = crate::channels::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls)?
             .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref());
         crate::channels::register(&mut registry, integrations.clone(), outbound.clone());
+        crate::trackers::push::register(&mut registry, integrations.clone(), outbound.http.clone());
         let options = WorkerOptions {
             concurrency: config.workers,
             lease: Duration::from_secs(config.job_lease_secs.max(1)),

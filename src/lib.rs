@@ -12,4 +12,5 @@ pub mod jobs;
 pub mod llm;
 pub mod store;
 pub mod telemetry;
+pub mod trackers;
 pub mod voice;

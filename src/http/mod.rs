@@ -10,6 +10,7 @@ mod integrations;
 mod jobs;
 mod labels;
 mod legacy;
+mod links;
 mod messages;
 mod metrics;
 mod openapi;
@@ -104,6 +105,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::create_task, tasks::list_tasks))
         .routes(routes!(tasks::get_task, tasks::update_task, tasks::delete_task))
         .routes(routes!(tasks::set_task_status))
+        .routes(routes!(links::task_links))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::get_comment, comments::update_comment, comments::delete_comment))
         .routes(routes!(labels::create_label, labels::list_labels))

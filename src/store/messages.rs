@@ -73,6 +73,8 @@ pub struct Outcome<'a> {
     pub score: Option<f64>,
     /// Enqueued with the outcome (the reply in the conversation), so it cannot be lost.
     pub follow_up: Option<&'a NewJob>,
+    /// Enqueued only when a task is created (pushing it to connected trackers).
+    pub on_created: &'a [NewJob],
 }
 
 /// Records a message's outcome inside a transaction, unless it already has one: then the
@@ -211,6 +213,9 @@ impl Store {
             record_outcome!(tx, "created", &task_id, outcome.score, &draft, &candidates, now, message_id, tenant_id);
             insert_task!(tx, tenant_id, &task_id, task, now);
             if let Some(job) = outcome.follow_up {
+                let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
+            }
+            for job in outcome.on_created {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             }
             tx.commit().await?;

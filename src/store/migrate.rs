@@ -29,6 +29,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_integrations"),
     migration!(6, "0006_message_sources"),
     migration!(7, "0007_deliveries"),
+    migration!(8, "0008_task_links"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -8,6 +8,7 @@ mod deliveries;
 pub mod integrations;
 mod jobs;
 mod labels;
+mod links;
 mod messages;
 mod migrate;
 mod projects;
@@ -22,6 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use links::TaskLink;
 pub use messages::Outcome;
 pub use tenants::Bootstrap;
 

@@ -26,6 +26,7 @@ mod projects;
 mod restart;
 mod shutdown;
 mod slack;
+mod taiga;
 mod tasks;
 mod teams;
 mod teams_bot;

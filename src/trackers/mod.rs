@@ -1,0 +1,64 @@
+//! Trackers where teams keep their work (Taiga now; Jira, Zendesk later): one interface, one
+//! adapter per tracker. Every write runs as a queued job; a create first looks for the
+//! marker it stores on the item, so a retry after a timeout or a crash links the item made
+//! by the first attempt instead of making a second one.
+
+pub mod push;
+pub mod taiga;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::NaiveDate;
+
+use crate::domain::task::{Priority, TaskStatus};
+use crate::jobs::JobError;
+
+/// A taskbridge task as a tracker item.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub title: String,
+    pub description: String,
+    pub status: TaskStatus,
+    pub priority: Priority,
+    pub assignee: Option<String>,
+    pub due_date: Option<NaiveDate>,
+    pub labels: Vec<String>,
+    /// The task in taskbridge, linked from the item.
+    pub link: String,
+}
+
+/// An item in a tracker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct External {
+    pub id: String,
+    /// What people call it (`#42`, `PROJ-7`).
+    pub reference: String,
+    pub url: Option<String>,
+    pub title: String,
+    /// The tracker's own status name.
+    pub status: String,
+    pub closed: bool,
+}
+
+/// Failures in the queue's terms: 429/503 wait for `Retry-After`, other 5xx and network
+/// errors retry, 4xx fail with the tracker's message made readable.
+pub type TrackerResult<T> = Result<T, JobError>;
+pub type TrackerFuture<'a, T> = Pin<Box<dyn Future<Output = TrackerResult<T>> + Send + 'a>>;
+
+pub trait Tracker: Send + Sync {
+    /// Creates the item, or finds the one an earlier attempt created (by `marker`).
+    fn create<'a>(&'a self, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External>;
+    /// The item the marker names, if any.
+    fn find<'a>(&'a self, marker: &'a str) -> TrackerFuture<'a, Option<External>>;
+    fn fetch<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, External>;
+    fn transition<'a>(&'a self, id: &'a str, status: TaskStatus) -> TrackerFuture<'a, External>;
+    fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()>;
+    /// The inverse of `create`, for undo.
+    fn delete<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, ()>;
+}
+
+/// The marker stored on an item created for a task (a tag, a label, a property).
+pub fn marker(task_id: &str) -> String {
+    format!("tb-{}", task_id.to_ascii_lowercase())
+}

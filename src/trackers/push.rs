@@ -1,0 +1,108 @@
+//! The `tracker.push` job: a task made from a request is created in the project's connected
+//! tracker and linked, exactly once however often the job runs.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::taiga::{Sessions, Taiga};
+use super::{Item, Tracker, marker};
+use crate::domain::integration::IntegrationType;
+use crate::integrations::{IntegrationError, Integrations};
+use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::store::{StoreError, TaskLink};
+
+pub const PUSH_JOB: &str = "tracker.push";
+
+/// The integration types that are trackers tasks are pushed to.
+pub fn is_tracker(kind: IntegrationType) -> bool {
+    matches!(kind, IntegrationType::Taiga)
+}
+
+/// The job pushing the task that message `message_id` creates to `integration_id`.
+pub fn push_job(message_id: &str, integration_id: &str) -> NewJob {
+    NewJob::new(
+        PUSH_JOB,
+        format!("push:{message_id}:{integration_id}"),
+        json!({"message_id": message_id, "integration_id": integration_id}),
+    )
+}
+
+struct Shared {
+    integrations: Integrations,
+    http: reqwest::Client,
+    sessions: Arc<Sessions>,
+}
+
+pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwest::Client) {
+    let shared = Arc::new(Shared { integrations, http, sessions: Arc::default() });
+    registry.register(PUSH_JOB, move |ctx: JobContext| {
+        let shared = shared.clone();
+        async move { push(&shared, ctx).await }
+    });
+}
+
+fn store_failure(e: StoreError) -> JobError {
+    match e {
+        StoreError::NotFound => JobError::Permanent("the task or its integration no longer exists".into()),
+        other => JobError::Retry(other.to_string()),
+    }
+}
+
+async fn push(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let (Some(message_id), Some(integration_id)) =
+        (ctx.job.payload["message_id"].as_str(), ctx.job.payload["integration_id"].as_str())
+    else {
+        return Err(JobError::Permanent("payload has no message_id or integration_id".into()));
+    };
+    let message = ctx.store.get_message(tenant, message_id).await.map_err(store_failure)?;
+    let Some(task_id) = message.task_id.filter(|_| message.status == crate::domain::message::MessageStatus::Created)
+    else {
+        return Ok(()); // a duplicate: the existing task is already where it belongs
+    };
+    if ctx
+        .store
+        .task_links(tenant, &task_id)
+        .await
+        .map_err(store_failure)?
+        .iter()
+        .any(|l| l.integration_id == integration_id)
+    {
+        return Ok(());
+    }
+    let task = ctx.store.get_task(tenant, &task_id).await.map_err(store_failure)?;
+    let (record, secrets) = shared.integrations.with_secrets(tenant, integration_id).await.map_err(|e| match e {
+        IntegrationError::Store(s) => store_failure(s),
+        other => JobError::Permanent(other.to_string()),
+    })?;
+    let tracker: Box<dyn Tracker> = match record.kind {
+        IntegrationType::Taiga => {
+            Box::new(Taiga::new(shared.http.clone(), &record.id, &record.settings, &secrets, shared.sessions.clone())?)
+        }
+        other => return Err(JobError::Permanent(format!("{} is not a tracker", other.as_str()))),
+    };
+    let item = Item {
+        title: task.title.clone(),
+        description: task.description.clone(),
+        status: task.status,
+        priority: task.priority,
+        assignee: task.assigned_to.clone(),
+        due_date: task.due_date,
+        labels: task.labels.clone(),
+        link: format!("{}/api/v1/tasks/{}", shared.integrations.public_url(), task.id),
+    };
+    let created = tracker.create(&item, &marker(&task.id)).await?;
+    let link = TaskLink {
+        task_id: task.id.clone(),
+        integration_id: record.id.clone(),
+        tracker: record.kind.as_str().to_string(),
+        external_id: created.id,
+        external_ref: Some(created.reference),
+        url: created.url,
+        created_at: crate::store::now(),
+    };
+    ctx.store.link_task(tenant, &link).await.map_err(store_failure)?;
+    tracing::info!(task_id = %task.id, integration_id = %record.id, "task pushed to the tracker");
+    Ok(())
+}

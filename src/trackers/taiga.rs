@@ -1,0 +1,459 @@
+//! Taiga (REST API v1): login with username and password (`/auth`, type normal) and token
+//! refresh on 401, or an application token; the project by slug; tasks or user stories
+//! created with subject, description, status, tags, due date and assignee, found again by
+//! their marker tag.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+
+use super::{External, Item, Tracker, TrackerFuture, TrackerResult};
+use crate::domain::task::{Priority, TaskStatus};
+use crate::jobs::JobError;
+
+pub const DEFAULT_API: &str = "https://api.taiga.io/api/v1";
+
+#[derive(Clone)]
+enum Credentials {
+    Password {
+        username: String,
+        password: String,
+    },
+    /// `Authorization: Application <token>`.
+    Application(String),
+}
+
+/// Auth tokens by integration, shared by every job of this process.
+#[derive(Default)]
+pub struct Sessions {
+    tokens: Mutex<HashMap<String, (String, Option<String>)>>,
+}
+
+/// What the adapter knows of the Taiga project.
+#[derive(Debug, Clone)]
+struct Project {
+    id: i64,
+    slug: String,
+    /// (id, name, slug, is_closed), in Taiga's order.
+    statuses: Vec<(i64, String, String, bool)>,
+    /// (id, username, full name, e-mail)
+    members: Vec<(i64, String, String, String)>,
+}
+
+pub struct Taiga {
+    http: reqwest::Client,
+    base: String,
+    integration_id: String,
+    credentials: Credentials,
+    project_slug: String,
+    /// `tasks` (default) or `userstories`.
+    collection: &'static str,
+    sessions: Arc<Sessions>,
+}
+
+fn setting<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    map.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Taiga's validation errors (`{"subject": ["This field is required."], "_error_message": …}`)
+/// as one readable line.
+fn readable(body: &Value) -> String {
+    if let Some(m) = body["_error_message"].as_str().filter(|m| !m.is_empty()) {
+        return m.to_string();
+    }
+    if let Some(fields) = body.as_object() {
+        let parts: Vec<String> = fields
+            .iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .map(|(k, v)| match v {
+                Value::Array(list) => {
+                    format!("{k}: {}", list.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+                }
+                Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+            .collect();
+        if !parts.is_empty() {
+            return parts.join("; ");
+        }
+    }
+    "no details".into()
+}
+
+fn failure(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &Value, what: &str) -> JobError {
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE || status.is_server_error()
+    {
+        return crate::channels::http_failure(status, headers, what);
+    }
+    JobError::Permanent(format!("{what}: Taiga answered {}: {}", status.as_u16(), readable(body)))
+}
+
+fn tags_of(item: &Value) -> Vec<String> {
+    item["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| match t {
+            Value::String(s) => Some(s.clone()),
+            // Taiga answers tags as [name, colour] pairs.
+            Value::Array(pair) => pair.first().and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Taiga {
+    pub fn new(
+        http: reqwest::Client,
+        integration_id: &str,
+        settings: &Map<String, Value>,
+        secrets: &Map<String, Value>,
+        sessions: Arc<Sessions>,
+    ) -> Result<Self, JobError> {
+        let missing = |what: &str| JobError::Permanent(format!("the Taiga integration has no {what}"));
+        let credentials = match (setting(secrets, "token"), setting(settings, "username"), setting(secrets, "password"))
+        {
+            (Some(token), _, _) => Credentials::Application(token.to_string()),
+            (None, Some(username), Some(password)) => {
+                Credentials::Password { username: username.to_string(), password: password.to_string() }
+            }
+            _ => return Err(missing("token, or username and password")),
+        };
+        let collection = match setting(settings, "item_type") {
+            None | Some("task") => "tasks",
+            Some("userstory" | "user_story") => "userstories",
+            Some(other) => return Err(JobError::Permanent(format!("unknown Taiga item_type {other:?}"))),
+        };
+        Ok(Taiga {
+            http,
+            base: setting(settings, "api_base_url").unwrap_or(DEFAULT_API).trim_end_matches('/').to_string(),
+            integration_id: integration_id.to_string(),
+            credentials,
+            project_slug: setting(settings, "project_slug").ok_or_else(|| missing("project_slug"))?.to_string(),
+            collection,
+            sessions,
+        })
+    }
+
+    /// The web address of an item: the API host without `/api/v1` (`api.taiga.io` → `tree.taiga.io`).
+    fn web_url(&self, project: &Project, reference: i64) -> String {
+        let web = self.base.trim_end_matches("/api/v1").replace("://api.taiga.io", "://tree.taiga.io");
+        let kind = if self.collection == "tasks" { "task" } else { "us" };
+        format!("{web}/project/{}/{kind}/{reference}", project.slug)
+    }
+
+    async fn login(&self) -> TrackerResult<String> {
+        let Credentials::Password { username, password } = &self.credentials else {
+            return Err(JobError::Permanent("an application token needs no login".into()));
+        };
+        let body = json!({"type": "normal", "username": username, "password": password});
+        let (status, headers, answer) = self.raw(Method::POST, "/auth", None, Some(&body), &[]).await?;
+        if !status.is_success() {
+            return Err(failure(status, &headers, &answer, "Taiga login"));
+        }
+        let token = answer["auth_token"].as_str().ok_or(JobError::Retry("Taiga login: no auth_token".into()))?;
+        let refresh = answer["refresh"].as_str().map(str::to_string);
+        self.sessions.tokens.lock().await.insert(self.integration_id.clone(), (token.to_string(), refresh));
+        Ok(token.to_string())
+    }
+
+    /// A new auth token from the refresh token, or from a new login when that fails.
+    async fn renew(&self) -> TrackerResult<String> {
+        let refresh = self.sessions.tokens.lock().await.get(&self.integration_id).and_then(|(_, r)| r.clone());
+        if let Some(refresh) = refresh {
+            let body = json!({"refresh": refresh});
+            let (status, _, answer) = self.raw(Method::POST, "/auth/refresh", None, Some(&body), &[]).await?;
+            if let (true, Some(token)) = (status.is_success(), answer["auth_token"].as_str()) {
+                let refresh = answer["refresh"].as_str().map(str::to_string);
+                self.sessions.tokens.lock().await.insert(self.integration_id.clone(), (token.to_string(), refresh));
+                return Ok(token.to_string());
+            }
+        }
+        self.login().await
+    }
+
+    async fn authorization(&self) -> TrackerResult<String> {
+        match &self.credentials {
+            Credentials::Application(token) => Ok(format!("Application {token}")),
+            Credentials::Password { .. } => {
+                let cached = self.sessions.tokens.lock().await.get(&self.integration_id).map(|(t, _)| t.clone());
+                let token = match cached {
+                    Some(t) => t,
+                    None => self.login().await?,
+                };
+                Ok(format!("Bearer {token}"))
+            }
+        }
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        authorization: Option<&str>,
+        body: Option<&Value>,
+        query: &[(&str, String)],
+    ) -> TrackerResult<(StatusCode, reqwest::header::HeaderMap, Value)> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .query(query)
+            .header("x-disable-pagination", "True");
+        if let Some(auth) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, auth);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let res = request.send().await.map_err(|e| JobError::Retry(format!("Taiga {path}: {}", e.without_url())))?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let answer = res.json().await.unwrap_or(Value::Null);
+        Ok((status, headers, answer))
+    }
+
+    /// An authenticated call; a 401 renews the token and tries once more.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        query: &[(&str, String)],
+    ) -> TrackerResult<Value> {
+        let auth = self.authorization().await?;
+        let (mut status, mut headers, mut answer) = self.raw(method.clone(), path, Some(&auth), body, query).await?;
+        if status == StatusCode::UNAUTHORIZED && matches!(self.credentials, Credentials::Password { .. }) {
+            let token = self.renew().await?;
+            (status, headers, answer) = self.raw(method, path, Some(&format!("Bearer {token}")), body, query).await?;
+        }
+        if status.is_success() { Ok(answer) } else { Err(failure(status, &headers, &answer, &format!("Taiga {path}"))) }
+    }
+
+    async fn project(&self) -> TrackerResult<Project> {
+        let p = self.call(Method::GET, "/projects/by_slug", None, &[("slug", self.project_slug.clone())]).await?;
+        let statuses_key = if self.collection == "tasks" { "task_statuses" } else { "us_statuses" };
+        let id = p["id"].as_i64().ok_or(JobError::Permanent("Taiga project without id".into()))?;
+        let mut statuses: Vec<(i64, i64, String, String, bool)> = p[statuses_key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                Some((
+                    s["order"].as_i64().unwrap_or(0),
+                    s["id"].as_i64()?,
+                    s["name"].as_str().unwrap_or_default().to_string(),
+                    s["slug"].as_str().unwrap_or_default().to_string(),
+                    s["is_closed"].as_bool().unwrap_or(false),
+                ))
+            })
+            .collect();
+        statuses.sort_by_key(|s| s.0);
+        let members = p["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                Some((
+                    m["id"].as_i64()?,
+                    m["username"].as_str().unwrap_or_default().to_string(),
+                    m["full_name"].as_str().unwrap_or_default().to_string(),
+                    m["email"].as_str().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect();
+        Ok(Project {
+            id,
+            slug: p["slug"].as_str().unwrap_or(&self.project_slug).to_string(),
+            statuses: statuses.into_iter().map(|(_, id, name, slug, closed)| (id, name, slug, closed)).collect(),
+            members,
+        })
+    }
+
+    /// The project's status for a taskbridge status: by slug, else the first open (todo),
+    /// the first open after it (in progress) or the first closed (done).
+    fn status_id(project: &Project, status: TaskStatus) -> Option<i64> {
+        let wanted: &[&str] = match status {
+            TaskStatus::Todo => &["new", "todo", "to-do", "backlog"],
+            TaskStatus::InProgress => &["in-progress", "doing", "in-development"],
+            TaskStatus::Done => &["done", "closed", "finished"],
+        };
+        if let Some(s) = project.statuses.iter().find(|s| wanted.contains(&s.2.as_str())) {
+            return Some(s.0);
+        }
+        let open: Vec<_> = project.statuses.iter().filter(|s| !s.3).collect();
+        match status {
+            TaskStatus::Todo => open.first().map(|s| s.0),
+            TaskStatus::InProgress => open.get(1).or(open.first()).map(|s| s.0),
+            TaskStatus::Done => project.statuses.iter().find(|s| s.3).map(|s| s.0),
+        }
+    }
+
+    fn member_id(project: &Project, who: &str) -> Option<i64> {
+        let who = who.trim_start_matches('@').to_lowercase();
+        project
+            .members
+            .iter()
+            .find(|m| m.1.to_lowercase() == who || m.3.to_lowercase() == who || m.2.to_lowercase() == who)
+            .map(|m| m.0)
+    }
+
+    fn external(&self, project: &Project, item: &Value) -> TrackerResult<External> {
+        let id = item["id"].as_i64().ok_or(JobError::Retry("Taiga item without id".into()))?;
+        let reference = item["ref"].as_i64().unwrap_or(id);
+        let status = item["status_extra_info"]["name"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| {
+                let sid = item["status"].as_i64()?;
+                project.statuses.iter().find(|s| s.0 == sid).map(|s| s.1.clone())
+            })
+            .unwrap_or_default();
+        Ok(External {
+            id: id.to_string(),
+            reference: format!("#{reference}"),
+            url: Some(self.web_url(project, reference)),
+            title: item["subject"].as_str().unwrap_or_default().to_string(),
+            closed: item["is_closed"].as_bool().unwrap_or(false),
+            status,
+        })
+    }
+
+    async fn find_in(&self, project: &Project, marker: &str) -> TrackerResult<Option<External>> {
+        let path = format!("/{}", self.collection);
+        let query = [("project", project.id.to_string()), ("tags", marker.to_string())];
+        let items = self.call(Method::GET, &path, None, &query).await?;
+        // The filter is the server's; the check is ours.
+        let found = items.as_array().into_iter().flatten().find(|i| tags_of(i).iter().any(|t| t == marker));
+        found.map(|i| self.external(project, i)).transpose()
+    }
+}
+
+impl Tracker for Taiga {
+    fn create<'a>(&'a self, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            let project = self.project().await?;
+            if let Some(existing) = self.find_in(&project, marker).await? {
+                return Ok(existing);
+            }
+            let mut tags: Vec<String> = item.labels.iter().map(|l| l.to_lowercase()).collect();
+            if item.priority == Priority::High {
+                tags.push("priority-high".into());
+            }
+            tags.push(marker.to_string());
+            let mut body = json!({
+                "project": project.id,
+                "subject": item.title,
+                "description": format!("{}\n\n---\nTracked in taskbridge: {}", item.description, item.link),
+                "tags": tags,
+            });
+            if let Some(status) = Self::status_id(&project, item.status) {
+                body["status"] = json!(status);
+            }
+            if let Some(who) = item.assignee.as_deref().and_then(|a| Self::member_id(&project, a)) {
+                body["assigned_to"] = json!(who);
+            }
+            if let Some(due) = item.due_date {
+                body["due_date"] = json!(due.to_string());
+            }
+            let created = self.call(Method::POST, &format!("/{}", self.collection), Some(&body), &[]).await?;
+            self.external(&project, &created)
+        })
+    }
+
+    fn find<'a>(&'a self, marker: &'a str) -> TrackerFuture<'a, Option<External>> {
+        Box::pin(async move {
+            let project = self.project().await?;
+            self.find_in(&project, marker).await
+        })
+    }
+
+    fn fetch<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            let project = self.project().await?;
+            let item = self.call(Method::GET, &format!("/{}/{id}", self.collection), None, &[]).await?;
+            self.external(&project, &item)
+        })
+    }
+
+    /// Sends the item's current `version` (Taiga's optimistic concurrency); a conflict
+    /// with a concurrent edit re-reads and tries again.
+    fn transition<'a>(&'a self, id: &'a str, status: TaskStatus) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            let project = self.project().await?;
+            let status_id = Self::status_id(&project, status).ok_or_else(|| {
+                JobError::Permanent(format!("the Taiga project has no status for {}", status.as_str()))
+            })?;
+            let path = format!("/{}/{id}", self.collection);
+            let mut attempt = 0;
+            loop {
+                let current = self.call(Method::GET, &path, None, &[]).await?;
+                let body = json!({"status": status_id, "version": current["version"]});
+                match self.call(Method::PATCH, &path, Some(&body), &[]).await {
+                    Ok(updated) => return self.external(&project, &updated),
+                    Err(JobError::Permanent(m)) if attempt < 2 && m.contains("version") => attempt += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+    }
+
+    fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()> {
+        Box::pin(async move {
+            // Taiga takes comments as a PATCH of the item with `comment` and `version`.
+            let path = format!("/{}/{id}", self.collection);
+            let current = self.call(Method::GET, &path, None, &[]).await?;
+            let body = json!({"comment": text, "version": current["version"]});
+            self.call(Method::PATCH, &path, Some(&body), &[]).await.map(|_| ())
+        })
+    }
+
+    fn delete<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, ()> {
+        Box::pin(async move {
+            match self.call(Method::DELETE, &format!("/{}/{id}", self.collection), None, &[]).await {
+                // Already gone: the undo is done.
+                Err(JobError::Permanent(m)) if m.contains("answered 404") => Ok(()),
+                other => other.map(|_| ()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_read_as_one_line() {
+        let body = json!({"subject": ["This field is required."], "status": ["Invalid pk \"99\"."]});
+        assert_eq!(readable(&body), "status: Invalid pk \"99\".; subject: This field is required.");
+        assert_eq!(readable(&json!({"_error_message": "Not found."})), "Not found.");
+    }
+
+    #[test]
+    fn statuses_map_by_slug_then_by_position() {
+        let project = Project {
+            id: 1,
+            slug: "p".into(),
+            statuses: vec![
+                (10, "Nuevo".into(), "nuevo".into(), false),
+                (11, "En curso".into(), "en-curso".into(), false),
+                (12, "Cerrado".into(), "cerrado".into(), true),
+            ],
+            members: vec![(5, "anap".into(), "Ana Pérez".into(), "ana@example.org".into())],
+        };
+        assert_eq!(Taiga::status_id(&project, TaskStatus::Todo), Some(10));
+        assert_eq!(Taiga::status_id(&project, TaskStatus::InProgress), Some(11));
+        assert_eq!(Taiga::status_id(&project, TaskStatus::Done), Some(12));
+        assert_eq!(Taiga::member_id(&project, "@AnaP"), Some(5));
+        assert_eq!(Taiga::member_id(&project, "ana@example.org"), Some(5));
+        assert_eq!(Taiga::member_id(&project, "bob"), None);
+    }
+
+    #[test]
+    fn tags_come_as_pairs_or_names() {
+        assert_eq!(tags_of(&json!({"tags": [["tb-1", null], "x"]})), ["tb-1", "x"]);
+    }
+}

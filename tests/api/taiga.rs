@@ -1,0 +1,245 @@
+//! Taiga: a task made from a request is pushed to the project's Taiga through the queue,
+//! against a local fake of Taiga's REST API (login, refresh on 401, project by slug, tasks
+//! filtered by tag, 201 on create, 429 with Retry-After, a 502 after the write), and linked
+//! exactly once.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::response::{IntoResponse, Response};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+#[derive(Default)]
+struct Fake {
+    logins: usize,
+    refreshes: usize,
+    /// Authenticated calls made with the first token; it "expires" after two.
+    first_token_uses: usize,
+    creates: usize,
+    tasks: Vec<Value>,
+}
+
+type Shared = Arc<Mutex<Fake>>;
+
+fn authorized(fake: &mut Fake, headers: &HeaderMap) -> bool {
+    match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        Some("Bearer token-1") => {
+            fake.first_token_uses += 1;
+            fake.first_token_uses <= 2
+        }
+        Some("Bearer token-2") => true,
+        _ => false,
+    }
+}
+
+fn unauthorized() -> Response {
+    let body = json!({"_error_message": "Invalid token", "_error_type": "taiga.base.exceptions.NotAuthenticated"});
+    (AxumStatus::UNAUTHORIZED, Json(body)).into_response()
+}
+
+async fn fake_taiga() -> (String, Shared) {
+    let shared: Shared = Arc::default();
+    async fn auth(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
+        if body["type"] != "normal" || body["username"] != "taskbridge-bot" || body["password"] != "taiga-pw-1" {
+            let error = json!({"_error_message": "Username or password does not matches user.",
+                               "_error_type": "taiga.base.exceptions.WrongArguments"});
+            return (AxumStatus::BAD_REQUEST, Json(error)).into_response();
+        }
+        s.lock().expect("lock").logins += 1;
+        Json(json!({"id": 7, "username": "taskbridge-bot", "auth_token": "token-1", "refresh": "refresh-1"}))
+            .into_response()
+    }
+    async fn refresh(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
+        if body["refresh"] != "refresh-1" {
+            return unauthorized();
+        }
+        s.lock().expect("lock").refreshes += 1;
+        Json(json!({"auth_token": "token-2", "refresh": "refresh-2"})).into_response()
+    }
+    async fn project(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<Value>) -> Response {
+        if !authorized(&mut s.lock().expect("lock"), &headers) {
+            return unauthorized();
+        }
+        if q["slug"] != "ops" {
+            return (AxumStatus::NOT_FOUND, Json(json!({"_error_message": "No Project matches the given query."})))
+                .into_response();
+        }
+        Json(json!({"id": 1, "slug": "ops", "name": "Ops",
+            "task_statuses": [
+                {"id": 12, "name": "Closed", "slug": "closed", "is_closed": true, "order": 5},
+                {"id": 10, "name": "New", "slug": "new", "is_closed": false, "order": 1},
+                {"id": 11, "name": "In progress", "slug": "in-progress", "is_closed": false, "order": 2}],
+            "members": [{"id": 5, "username": "anap", "full_name": "Ana Pérez"}]}))
+        .into_response()
+    }
+    async fn list(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<Value>) -> Response {
+        let mut fake = s.lock().expect("lock");
+        if !authorized(&mut fake, &headers) {
+            return unauthorized();
+        }
+        let tag = q["tags"].as_str().unwrap_or_default().to_string();
+        let found: Vec<Value> = fake
+            .tasks
+            .iter()
+            .filter(|t| tag.is_empty() || t["tags"].as_array().is_some_and(|ts| ts.iter().any(|p| p[0] == tag)))
+            .cloned()
+            .collect();
+        Json(found).into_response()
+    }
+    async fn create(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+        let mut fake = s.lock().expect("lock");
+        if !authorized(&mut fake, &headers) {
+            return unauthorized();
+        }
+        fake.creates += 1;
+        if body["subject"].as_str().unwrap_or_default().contains("throttled") && fake.creates == 2 {
+            return (AxumStatus::TOO_MANY_REQUESTS, [("retry-after", "1")], Json(json!({"detail": "Throttled."})))
+                .into_response();
+        }
+        let id = 100 + fake.tasks.len() as i64;
+        let reference = 1 + fake.tasks.len() as i64;
+        let tags: Vec<Value> =
+            body["tags"].as_array().cloned().unwrap_or_default().into_iter().map(|t| json!([t, null])).collect();
+        let task = json!({"id": id, "ref": reference, "version": 1, "project": body["project"], "subject": body["subject"],
+            "description": body["description"], "status": body["status"], "assigned_to": body["assigned_to"],
+            "due_date": body["due_date"], "tags": tags, "is_closed": false,
+            "status_extra_info": {"name": "New", "is_closed": false}});
+        fake.tasks.push(task.clone());
+        // The first create is written, but its answer is lost on the way back.
+        if fake.creates == 1 {
+            return (AxumStatus::BAD_GATEWAY, "upstream timed out").into_response();
+        }
+        (AxumStatus::CREATED, Json(task)).into_response()
+    }
+    let app = axum::Router::new()
+        .route("/api/v1/auth", axum::routing::post(auth))
+        .route("/api/v1/auth/refresh", axum::routing::post(refresh))
+        .route("/api/v1/projects/by_slug", axum::routing::get(project))
+        .route("/api/v1/tasks", axum::routing::get(list).post(create))
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/api/v1"), shared)
+}
+
+async fn links_of(app: &TestApp, task_id: &str) -> Value {
+    let mut links = Value::Null;
+    for _ in 0..400 {
+        links = app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body;
+        if links.as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    links
+}
+
+async fn request(app: &TestApp, project: &str, text: &str) -> Value {
+    let res =
+        app.post("/api/v1/messages?wait=true", json!({"text": text, "project_id": project, "author": "anap"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.body
+}
+
+async fn taiga(backend: Backend) {
+    let (fake, shared) = fake_taiga().await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "taiga", "settings": {"api_base_url": fake, "username": "taskbridge-bot", "project_slug": "ops"},
+                   "secrets": {"password": "taiga-pw-1"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let integration = created.id();
+
+    // Created here, then in Taiga; the first answer is lost after Taiga wrote the task, and
+    // the retry finds it by its marker tag instead of creating a second one.
+    let message = request(&app, &project, "Urgent: fix the checkout 500 error by 2026-12-04 @anap").await;
+    assert_eq!(message["status"], "created", "{message}");
+    let task_id = message["task_id"].as_str().expect("task_id").to_string();
+    let links = links_of(&app, &task_id).await;
+    assert_eq!(links.as_array().map(Vec::len), Some(1), "{links}");
+    assert_eq!(links[0]["tracker"], "taiga");
+    assert_eq!(links[0]["integration_id"], json!(integration));
+    assert_eq!(links[0]["external_id"], "100");
+    assert_eq!(links[0]["external_ref"], "#1");
+    assert_eq!(links[0]["url"], format!("{}/project/ops/task/1", fake.trim_end_matches("/api/v1")));
+    {
+        let f = shared.lock().expect("lock");
+        assert_eq!(f.tasks.len(), 1, "one task in Taiga");
+        assert_eq!(f.creates, 1, "the retry did not create again");
+        assert_eq!(f.logins, 1);
+        let t = &f.tasks[0];
+        assert_eq!(t["status"], 10, "todo maps to the project's `new` status");
+        assert_eq!(t["assigned_to"], 5, "@anap is the Taiga member anap");
+        assert_eq!(t["due_date"], "2026-12-04");
+        let tags: Vec<&str> = t["tags"].as_array().expect("tags").iter().filter_map(|p| p[0].as_str()).collect();
+        assert!(tags.contains(&format!("tb-{task_id}").as_str()), "{tags:?}");
+        assert!(tags.contains(&"priority-high"), "{tags:?}");
+        assert!(t["description"].as_str().unwrap_or_default().contains(&format!("/api/v1/tasks/{task_id}")));
+    }
+
+    // The token expires meanwhile (401): refreshed, not a second login. Taiga throttles the
+    // create once (429, Retry-After: 1): it is retried after the pause.
+    let second = request(&app, &project, "Add throttled export of invoices as CSV for finance").await;
+    let second_id = second["task_id"].as_str().expect("task_id").to_string();
+    let links = links_of(&app, &second_id).await;
+    assert_eq!(links[0]["external_ref"], "#2", "{links}");
+    {
+        let f = shared.lock().expect("lock");
+        assert_eq!((f.logins, f.refreshes), (1, 1));
+        assert_eq!(f.tasks.len(), 2);
+    }
+
+    // A duplicate request adds to the existing task and pushes nothing.
+    let again = request(&app, &project, "Urgent: fix the checkout 500 error by 2026-12-04 @anap").await;
+    assert_eq!(again["status"], "duplicate", "{again}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(shared.lock().expect("lock").tasks.len(), 2);
+
+    // A project Taiga does not know: the push fails for good, with Taiga's words.
+    let patched = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/projects/{project}/integrations/{integration}"),
+            Some(&app.key),
+            Some(json!({"settings": {"project_slug": "no-such-project"}})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    request(&app, &project, "Renew the TLS certificate of the billing API").await;
+    let mut dead = Value::Null;
+    for _ in 0..200 {
+        dead = app.get("/api/v1/jobs?status=dead").await.body;
+        if dead["items"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let error = dead["items"][0]["last_error"].as_str().unwrap_or_default();
+    assert_eq!(dead["items"][0]["kind"], "tracker.push", "{dead}");
+    assert!(error.contains("404") && error.contains("No Project matches the given query."), "{error}");
+    assert!(!error.contains("taiga-pw-1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_sqlite() {
+    taiga(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_postgres() {
+    taiga(Backend::Postgres).await;
+}
