@@ -163,29 +163,9 @@ impl BotFramework {
     }
 
     async fn fetch_keys(&self, client: &reqwest::Client) -> Result<Vec<Key>, BotError> {
-        {
-            let failed = |e: reqwest::Error| BotError::Keys(e.without_url().to_string());
-            let metadata: Value = client
-                .get(&self.openid_url)
-                .send()
-                .await
-                .and_then(reqwest::Response::error_for_status)
-                .map_err(failed)?
-                .json()
-                .await
-                .map_err(failed)?;
-            let jwks_uri = metadata["jwks_uri"].as_str().ok_or(BotError::Keys("metadata without jwks_uri".into()))?;
-            let jwks: Value = client
-                .get(jwks_uri)
-                .send()
-                .await
-                .and_then(reqwest::Response::error_for_status)
-                .map_err(failed)?
-                .json()
-                .await
-                .map_err(failed)?;
-            Ok(parse_keys(&jwks))
-        }
+        let metadata = get_json(client, &self.openid_url).await?;
+        let jwks_uri = metadata["jwks_uri"].as_str().ok_or(BotError::Keys("metadata without jwks_uri".into()))?;
+        Ok(parse_keys(&get_json(client, jwks_uri).await?))
     }
 
     /// A token for posting as the bot `app_id`, reused until shortly before it expires.
@@ -224,6 +204,12 @@ impl BotFramework {
         tokens.insert(key, (token.to_string(), Instant::now() + Duration::from_secs(lifetime)));
         Ok(token.to_string())
     }
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, BotError> {
+    let failed = |e: reqwest::Error| BotError::Keys(e.without_url().to_string());
+    let res = client.get(url).send().await.and_then(reqwest::Response::error_for_status).map_err(failed)?;
+    res.json().await.map_err(failed)
 }
 
 /// The key id a token names, to refresh the keys when it is new.

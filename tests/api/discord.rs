@@ -27,12 +27,7 @@ async fn fake_discord() -> (String, Seen) {
     let app = axum::Router::new()
         .route("/webhooks/{app}/{token}/messages/@original", axum::routing::patch(edit))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), seen)
+    (crate::helpers::serve(app).await, seen)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -267,14 +267,7 @@ async fn email(backend: Backend) {
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     let third = ALTERNATIVE.replace("c0ffee42-1@example.org", "c0ffee42-2@example.org").replace("badge", "parking");
     assert_eq!(post_mail(&app, &integration, &third, Some(("header", SECRET))).await, StatusCode::OK);
-    let mut dead = Value::Null;
-    for _ in 0..200 {
-        dead = app.get("/api/v1/jobs?status=dead").await.body;
-        if dead["items"].as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let dead = crate::helpers::dead_jobs(&app).await;
     let error = dead["items"][0]["last_error"].as_str().unwrap_or_default();
     assert!(error.contains("AUTH") && error.contains("535"), "{dead} {}", app.get("/api/v1/jobs").await.body);
     assert!(!error.contains("not-the-password"), "no secret in errors: {error}");

@@ -310,3 +310,26 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     tweak(&mut config);
     Some(spawn_configured(db, config, backend).await)
 }
+
+/// Serves a local fake of an external API on a free loopback port; its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+/// The dead jobs, once there is one (or after five seconds).
+pub async fn dead_jobs(app: &TestApp) -> Value {
+    let mut dead = Value::Null;
+    for _ in 0..200 {
+        dead = app.get("/api/v1/jobs?status=dead").await.body;
+        if dead["items"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    dead
+}

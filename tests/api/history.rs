@@ -29,12 +29,7 @@ async fn fake_telegram() -> (String, Seen) {
         }
     }
     let app = axum::Router::new().route("/{bot}/sendMessage", axum::routing::post(send)).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), seen)
+    (crate::helpers::serve(app).await, seen)
 }
 
 async fn history_until(app: &TestApp, query: &str, done: impl Fn(&Value) -> bool) -> Value {

@@ -77,12 +77,7 @@ async fn start_fake() -> (String, Fake) {
         .route("/v1/chat/completions", axum::routing::post(openai))
         .route("/api/chat", axum::routing::post(ollama))
         .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), fake)
+    (crate::helpers::serve(app).await, fake)
 }
 
 async fn with_provider(backend: Backend, provider: Provider, base: &str) -> Option<TestApp> {

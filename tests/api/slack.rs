@@ -55,12 +55,7 @@ async fn fake_slack() -> (String, Seen) {
         .route("/api/chat.postMessage", axum::routing::post(post_message))
         .route("/commands/T1/123/abc", axum::routing::post(response_url))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), seen)
+    (crate::helpers::serve(app).await, seen)
 }
 
 async fn slack_app(backend: Backend) -> Option<(TestApp, String, String, Seen)> {

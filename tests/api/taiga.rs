@@ -123,12 +123,7 @@ async fn fake_taiga() -> (String, Shared) {
         .route("/api/v1/projects/by_slug", axum::routing::get(project))
         .route("/api/v1/tasks", axum::routing::get(list).post(create))
         .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/api/v1"), shared)
+    (format!("{}/api/v1", crate::helpers::serve(app).await), shared)
 }
 
 async fn links_of(app: &TestApp, task_id: &str) -> Value {
@@ -220,14 +215,7 @@ async fn taiga(backend: Backend) {
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     request(&app, &project, "Renew the TLS certificate of the billing API").await;
-    let mut dead = Value::Null;
-    for _ in 0..200 {
-        dead = app.get("/api/v1/jobs?status=dead").await.body;
-        if dead["items"].as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let dead = crate::helpers::dead_jobs(&app).await;
     let error = dead["items"][0]["last_error"].as_str().unwrap_or_default();
     assert_eq!(dead["items"][0]["kind"], "tracker.push", "{dead}");
     assert!(error.contains("404") && error.contains("No Project matches the given query."), "{error}");

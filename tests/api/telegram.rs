@@ -22,12 +22,7 @@ async fn fake_telegram() -> (String, Seen) {
         Json(json!({"ok": true, "result": {"message_id": 43}}))
     }
     let app = axum::Router::new().route("/{bot}/sendMessage", axum::routing::post(send)).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), seen)
+    (crate::helpers::serve(app).await, seen)
 }
 
 fn update(id: i64, text: &str) -> Value {

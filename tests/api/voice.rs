@@ -46,12 +46,7 @@ async fn fake_whisper() -> (String, Seen) {
     }
     let app =
         axum::Router::new().route("/v1/audio/transcriptions", axum::routing::post(transcribe)).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), seen)
+    (crate::helpers::serve(app).await, seen)
 }
 
 fn recording(bytes: &[u8], project: Option<&str>) -> Form {

@@ -51,12 +51,7 @@ async fn fake_twilio() -> (String, Seen) {
     let app = axum::Router::new()
         .route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(send))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), seen)
+    (crate::helpers::serve(app).await, seen)
 }
 
 fn message(sid: &str, body: &str) -> Vec<(String, String)> {
