@@ -38,7 +38,12 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 10] = [
         &["smtp_host", "smtp_port", "smtp_user", "from_address", "tls"],
     ),
     (IntegrationType::Zendesk, "zendesk", &["signing_secret", "api_token"], &["subdomain", "email"]),
-    (IntegrationType::Taiga, "taiga", &["password", "token"], &["username", "project_slug"]),
+    (
+        IntegrationType::Taiga,
+        "taiga",
+        &["password", "token", "webhook_key"],
+        &["username", "project_slug", "item_type"],
+    ),
     (IntegrationType::Jira, "jira", &["api_token"], &["site_url", "email", "project_key"]),
     (IntegrationType::Confluence, "confluence", &["api_token"], &["site_url", "email"]),
 ];

@@ -68,7 +68,10 @@ pub async fn update_task(
     ApiJson(input): ApiJson<TaskPatchInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = input.validate()?;
-    Ok(Json(s.store.update_task(&caller.tenant_id, &id, &patch).await.or_not_found("task")?))
+    let task = crate::trackers::push::update_task(&s.store, &caller.tenant_id, &id, &patch, None).await;
+    let task = task.or_not_found("task")?;
+    s.wake_workers.notify_one(); // status changes travel to linked trackers
+    Ok(Json(task))
 }
 
 #[utoipa::path(patch, path = "/api/v1/tasks/{id}/status", params(("id" = String, Path)), tag = "tasks", request_body = StatusInput,
@@ -80,7 +83,10 @@ pub async fn set_task_status(
     ApiJson(input): ApiJson<StatusInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = TaskPatch::status(input.status);
-    Ok(Json(s.store.update_task(&caller.tenant_id, &id, &patch).await.or_not_found("task")?))
+    let task = crate::trackers::push::update_task(&s.store, &caller.tenant_id, &id, &patch, None).await;
+    let task = task.or_not_found("task")?;
+    s.wake_workers.notify_one(); // status changes travel to linked trackers
+    Ok(Json(task))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tasks/{id}", params(("id" = String, Path)), tag = "tasks",

@@ -36,7 +36,10 @@ pub async fn receive(
 ) -> Result<Response, ApiError> {
     let unknown = || ApiError::not_found("integration");
     let kind = IntegrationType::parse(&platform).ok_or_else(unknown)?;
-    let channel = adapter(kind).ok_or_else(unknown)?;
+    let channel = adapter(kind);
+    if channel.is_none() && !crate::trackers::push::is_tracker(kind) {
+        return Err(unknown());
+    }
     let (tenant_id, record, secrets) = s.integrations.for_webhook(&integration_id).await.map_err(|e| match e {
         IntegrationError::Store(StoreError::NotFound) => unknown(),
         other => other.into(),
@@ -44,6 +47,9 @@ pub async fn receive(
     if record.kind != kind {
         return Err(unknown());
     }
+    let Some(channel) = channel else {
+        return tracker_change(&s, &tenant_id, &record.id, &headers, &body, &secrets).await;
+    };
     // Behind a proxy the platform called the public URL, not ours.
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
     let url = format!("{}{path}", s.integrations.public_url());
@@ -116,4 +122,37 @@ pub async fn receive(
         Some(ack) => (StatusCode::OK, ack).into_response(),
         None => (StatusCode::OK, Json(json!({"ok": true}))).into_response(),
     })
+}
+
+/// A tracker telling of a change (Taiga webhooks): verified, then the linked task takes the
+/// item's status. The tracker it came from is not sent the change back.
+async fn tracker_change(
+    s: &AppState,
+    tenant_id: &str,
+    integration_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    secrets: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Response, ApiError> {
+    use crate::trackers::inbound;
+    inbound::verify_taiga(headers, body, secrets).map_err(|e| {
+        tracing::warn!(integration_id, reason = %e, "tracker webhook refused");
+        ApiError::Unauthorized("the request is not signed by the tracker")
+    })?;
+    let change = inbound::parse_taiga(body).map_err(|e| match e {
+        WebhookError::Malformed(m) => ApiError::BadRequest { code: "malformed_webhook", message: m },
+        WebhookError::Unauthorized(m) => ApiError::Unauthorized(m),
+    })?;
+    if let Some(change) = change
+        && let Some(task_id) = s.store.linked_task(tenant_id, integration_id, &change.external_id).await?
+    {
+        let current = s.store.get_task(tenant_id, &task_id).await?;
+        if current.status != change.status {
+            let patch = crate::domain::task::TaskPatch::status(change.status);
+            crate::trackers::push::update_task(&s.store, tenant_id, &task_id, &patch, Some(integration_id)).await?;
+            s.wake_workers.notify_one();
+            tracing::info!(%task_id, integration_id, status = change.status.as_str(), "status changed in the tracker");
+        }
+    }
+    Ok((StatusCode::OK, Json(json!({"ok": true}))).into_response())
 }

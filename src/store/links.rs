@@ -45,6 +45,25 @@ impl Store {
         Ok(())
     }
 
+    /// The task linked to a tracker item.
+    pub async fn linked_task(
+        &self,
+        tenant_id: &str,
+        integration_id: &str,
+        external_id: &str,
+    ) -> Result<Option<String>> {
+        Ok(read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT task_id FROM task_links WHERE tenant_id = $1 AND integration_id = $2 AND external_id = $3",
+            )
+            .bind(tenant_id)
+            .bind(integration_id)
+            .bind(external_id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
     pub async fn task_links(&self, tenant_id: &str, task_id: &str) -> Result<Vec<TaskLink>> {
         Ok(read!(self, |pool| {
             sqlx::query_as(

@@ -8,6 +8,7 @@ use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::list::{SortValue, TaskQuery, TaskSortField};
 use crate::domain::new_id;
 use crate::domain::task::{NewTask, Priority, Task, TaskPatch, TaskStatus};
+use crate::jobs::NewJob;
 
 /// What duplicate search indexes of a task.
 #[derive(Debug, sqlx::FromRow)]
@@ -257,6 +258,19 @@ impl Store {
     }
 
     pub async fn update_task(&self, tenant_id: &str, id: &str, patch: &TaskPatch) -> Result<Task> {
+        self.update_task_syncing(tenant_id, id, patch, |_, _| None).await
+    }
+
+    /// Updates a task and, in the same transaction, enqueues `sync(integration_id,
+    /// external_id)` for each tracker item linked to it, so a change cannot be applied here
+    /// and lost on its way to the trackers.
+    pub async fn update_task_syncing(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        patch: &TaskPatch,
+        sync: impl Fn(&str, &str) -> Option<NewJob>,
+    ) -> Result<Task> {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -293,6 +307,16 @@ impl Store {
             if let Some(names) = &patch.labels {
                 sqlx::query("DELETE FROM task_labels WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
                 add_labels!(tx, tenant_id, &project_id, id, names, now);
+            }
+            let links: Vec<(String, String)> = sqlx::query_as(
+                "SELECT integration_id, external_id FROM task_links WHERE tenant_id = $1 AND task_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for job in links.iter().filter_map(|(integration, external)| sync(integration, external)) {
+                let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, &job, now);
             }
             tx.commit().await?;
         });

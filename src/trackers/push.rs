@@ -10,9 +10,11 @@ use super::{Item, Tracker, marker};
 use crate::domain::integration::IntegrationType;
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::store::integrations::IntegrationRecord;
 use crate::store::{StoreError, TaskLink};
 
 pub const PUSH_JOB: &str = "tracker.push";
+pub const TRANSITION_JOB: &str = "tracker.transition";
 
 /// The integration types that are trackers tasks are pushed to.
 pub fn is_tracker(kind: IntegrationType) -> bool {
@@ -28,6 +30,31 @@ pub fn push_job(message_id: &str, integration_id: &str) -> NewJob {
     )
 }
 
+/// Updates a task here and queues the status change for each tracker item linked to it,
+/// except the tracker the change came from (`from`).
+pub async fn update_task(
+    store: &crate::store::Store,
+    tenant_id: &str,
+    task_id: &str,
+    patch: &crate::domain::task::TaskPatch,
+    from: Option<&str>,
+) -> Result<crate::domain::task::Task, StoreError> {
+    let status = patch.status;
+    store
+        .update_task_syncing(tenant_id, task_id, patch, |integration, external| {
+            let status = status?;
+            (Some(integration) != from).then(|| {
+                NewJob::new(
+                    TRANSITION_JOB,
+                    format!("transition:{task_id}:{integration}:{}", crate::domain::new_id()),
+                    json!({"task_id": task_id, "integration_id": integration, "external_id": external,
+                           "status": status.as_str()}),
+                )
+            })
+        })
+        .await
+}
+
 struct Shared {
     integrations: Integrations,
     http: reqwest::Client,
@@ -36,9 +63,14 @@ struct Shared {
 
 pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwest::Client) {
     let shared = Arc::new(Shared { integrations, http, sessions: Arc::default() });
+    let for_pushes = shared.clone();
     registry.register(PUSH_JOB, move |ctx: JobContext| {
-        let shared = shared.clone();
+        let shared = for_pushes.clone();
         async move { push(&shared, ctx).await }
+    });
+    registry.register(TRANSITION_JOB, move |ctx: JobContext| {
+        let shared = shared.clone();
+        async move { transition(&shared, ctx).await }
     });
 }
 
@@ -72,16 +104,8 @@ async fn push(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
         return Ok(());
     }
     let task = ctx.store.get_task(tenant, &task_id).await.map_err(store_failure)?;
-    let (record, secrets) = shared.integrations.with_secrets(tenant, integration_id).await.map_err(|e| match e {
-        IntegrationError::Store(s) => store_failure(s),
-        other => JobError::Permanent(other.to_string()),
-    })?;
-    let tracker: Box<dyn Tracker> = match record.kind {
-        IntegrationType::Taiga => {
-            Box::new(Taiga::new(shared.http.clone(), &record.id, &record.settings, &secrets, shared.sessions.clone())?)
-        }
-        other => return Err(JobError::Permanent(format!("{} is not a tracker", other.as_str()))),
-    };
+    let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
+    let tracker = tracker_for(shared, &record, &secrets)?;
     let item = Item {
         title: task.title.clone(),
         description: task.description.clone(),
@@ -104,5 +128,51 @@ async fn push(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
     };
     ctx.store.link_task(tenant, &link).await.map_err(store_failure)?;
     tracing::info!(task_id = %task.id, integration_id = %record.id, "task pushed to the tracker");
+    Ok(())
+}
+
+async fn with_secrets(
+    shared: &Shared,
+    tenant: &str,
+    integration_id: &str,
+) -> Result<(IntegrationRecord, serde_json::Map<String, serde_json::Value>), JobError> {
+    shared.integrations.with_secrets(tenant, integration_id).await.map_err(|e| match e {
+        IntegrationError::Store(s) => store_failure(s),
+        other => JobError::Permanent(other.to_string()),
+    })
+}
+
+fn tracker_for(
+    shared: &Shared,
+    record: &IntegrationRecord,
+    secrets: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Box<dyn Tracker>, JobError> {
+    match record.kind {
+        IntegrationType::Taiga => Ok(Box::new(Taiga::new(
+            shared.http.clone(),
+            &record.id,
+            &record.settings,
+            secrets,
+            shared.sessions.clone(),
+        )?)),
+        other => Err(JobError::Permanent(format!("{} is not a tracker", other.as_str()))),
+    }
+}
+
+/// A status changed here, applied to the linked tracker item.
+async fn transition(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let p = &ctx.job.payload;
+    let (Some(integration_id), Some(external_id), Some(status)) = (
+        p["integration_id"].as_str(),
+        p["external_id"].as_str(),
+        p["status"].as_str().and_then(crate::domain::task::TaskStatus::parse),
+    ) else {
+        return Err(JobError::Permanent("payload has no integration_id, external_id or status".into()));
+    };
+    let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
+    let tracker = tracker_for(shared, &record, &secrets)?;
+    let item = tracker.transition(external_id, status).await?;
+    tracing::info!(integration_id, external_id, status = %item.status, "tracker item transitioned");
     Ok(())
 }

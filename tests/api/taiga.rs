@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::{IntoResponse, Response};
 use reqwest::StatusCode;
@@ -22,6 +22,7 @@ struct Fake {
     /// Authenticated calls made with the first token; it "expires" after two.
     first_token_uses: usize,
     creates: usize,
+    patches: usize,
     tasks: Vec<Value>,
 }
 
@@ -117,7 +118,45 @@ async fn fake_taiga() -> (String, Shared) {
         }
         (AxumStatus::CREATED, Json(task)).into_response()
     }
+    async fn get_one(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+        let mut fake = s.lock().expect("lock");
+        if !authorized(&mut fake, &headers) {
+            return unauthorized();
+        }
+        match fake.tasks.iter().find(|t| t["id"] == id) {
+            Some(t) => Json(t.clone()).into_response(),
+            None => (AxumStatus::NOT_FOUND, Json(json!({"_error_message": "No Task matches the given query."})))
+                .into_response(),
+        }
+    }
+    /// Taiga's optimistic concurrency: the current `version` must be sent.
+    async fn patch(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path(id): Path<i64>,
+        Json(body): Json<Value>,
+    ) -> Response {
+        let mut fake = s.lock().expect("lock");
+        if !authorized(&mut fake, &headers) {
+            return unauthorized();
+        }
+        fake.patches += 1;
+        let Some(task) = fake.tasks.iter_mut().find(|t| t["id"] == id) else {
+            return (AxumStatus::NOT_FOUND, Json(json!({"_error_message": "No Task matches the given query."})))
+                .into_response();
+        };
+        if body["version"] != task["version"] {
+            let error = json!({"version": ["The version doesn't match with the current one"]});
+            return (AxumStatus::BAD_REQUEST, Json(error)).into_response();
+        }
+        if let Some(status) = body.get("status") {
+            task["status"] = status.clone();
+        }
+        task["version"] = json!(task["version"].as_i64().unwrap_or(0) + 1);
+        Json(task.clone()).into_response()
+    }
     let app = axum::Router::new()
+        .route("/api/v1/tasks/{id}", axum::routing::get(get_one).patch(patch))
         .route("/api/v1/auth", axum::routing::post(auth))
         .route("/api/v1/auth/refresh", axum::routing::post(refresh))
         .route("/api/v1/projects/by_slug", axum::routing::get(project))
@@ -203,6 +242,56 @@ async fn taiga(backend: Backend) {
     assert_eq!(again["status"], "duplicate", "{again}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(shared.lock().expect("lock").tasks.len(), 2);
+
+    // Status both ways. Changed here: the linked Taiga task follows, through the queue.
+    let path = format!("/api/v1/tasks/{task_id}/status");
+    let res = app.request(reqwest::Method::PATCH, &path, Some(&app.key), Some(json!({"status": "in_progress"}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let mut followed = false;
+    for _ in 0..200 {
+        if shared.lock().expect("lock").tasks[0]["status"] == 11 {
+            followed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(followed, "Taiga's task is in progress: {:?}", shared.lock().expect("lock").tasks[0]);
+    // Changed in Taiga: its webhook (HMAC-SHA1 with the webhook key) moves the task here,
+    // and nothing is sent back to Taiga.
+    let patched = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/projects/{project}/integrations/{integration}"),
+            Some(&app.key),
+            Some(json!({"secrets": {"webhook_key": "taiga-webhook-key"}})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let patches_before = shared.lock().expect("lock").patches;
+    let change = json!({"action": "change", "type": "task", "by": {"username": "anap"}, "date": "2026-11-23T10:00:00Z",
+        "data": {"id": 100, "ref": 1, "subject": "x", "status": {"id": 12, "name": "Closed", "slug": "closed", "is_closed": true}},
+        "change": {"diff": {"status": {"from": "In progress", "to": "Closed"}}}})
+    .to_string();
+    let sign = |key: &str| {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).expect("key");
+        mac.update(change.as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let hook = |signature: String| {
+        app.raw()
+            .post(format!("{}/webhooks/taiga/{integration}", app.base))
+            .header("content-type", "application/json")
+            .header("X-TAIGA-WEBHOOK-SIGNATURE", signature)
+            .body(change.clone())
+            .send()
+    };
+    assert_eq!(hook(sign("wrong-key")).await.expect("sent").status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get(&format!("/api/v1/tasks/{task_id}")).await.body["status"], "in_progress");
+    assert_eq!(hook(sign("taiga-webhook-key")).await.expect("sent").status(), StatusCode::OK);
+    assert_eq!(app.get(&format!("/api/v1/tasks/{task_id}")).await.body["status"], "done");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(shared.lock().expect("lock").patches, patches_before, "the change is not echoed back");
 
     // A project Taiga does not know: the push fails for good, with Taiga's words.
     let patched = app
