@@ -22,7 +22,9 @@ pub async fn create_task(
     ApiJson(input): ApiJson<NewTaskInput>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
     let new = input.validate()?;
-    Ok((StatusCode::CREATED, Json(s.store.create_task(&caller.tenant_id, &new).await.or_not_found("project")?)))
+    let task = crate::trackers::push::create_task(&s.store, &caller.tenant_id, &new).await.or_not_found("project")?;
+    s.wake_workers.notify_one(); // pushes to the project's trackers
+    Ok((StatusCode::CREATED, Json(task)))
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskListParams),

@@ -97,7 +97,9 @@ pub async fn taiga_create_task(
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
     let project_id = project_or_default(&s, &caller, input.project_id).await?;
     let new = task_input(project_id, input.title, input.description).validate()?;
-    Ok((StatusCode::CREATED, Json(s.store.create_task(&caller.tenant_id, &new).await.or_not_found("project")?)))
+    let task = crate::trackers::push::create_task(&s.store, &caller.tenant_id, &new).await.or_not_found("project")?;
+    s.wake_workers.notify_one(); // pushes to the project's trackers
+    Ok((StatusCode::CREATED, Json(task)))
 }
 
 #[utoipa::path(post, path = "/teams/create-task-with-team", tag = "legacy", request_body = TaskWithTeamInput,

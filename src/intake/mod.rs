@@ -7,7 +7,6 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::dedup::Finder;
-use crate::domain::integration::IntegrationStatus;
 use crate::domain::message::{Message, NewMessage};
 use crate::domain::task::{NewTask, TaskStatus};
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
@@ -97,15 +96,13 @@ impl Intake {
             .as_ref()
             .map(|_| NewJob::new(REPLY_JOB, format!("reply:{message_id}"), json!({ "message_id": message_id })));
         // A new task goes to the project's trackers too, through the queue.
-        let pushes: Vec<NewJob> = self
-            .store
-            .list_integrations(tenant_id, &message.project_id)
-            .await
-            .map_err(retry)?
-            .into_iter()
-            .filter(|i| crate::trackers::push::is_tracker(i.kind) && i.status == IntegrationStatus::Active)
-            .map(|i| crate::trackers::push::push_job(message_id, &i.id))
-            .collect();
+        let pushes: Vec<NewJob> =
+            crate::trackers::push::tracker_integrations(&self.store, tenant_id, &message.project_id)
+                .await
+                .map_err(retry)?
+                .iter()
+                .map(|integration| crate::trackers::push::push_job(message_id, integration))
+                .collect();
         let outcome =
             Outcome { draft: &draft, candidates: &candidates, score, follow_up: reply.as_ref(), on_created: &pushes };
 

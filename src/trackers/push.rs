@@ -21,6 +21,42 @@ pub fn is_tracker(kind: IntegrationType) -> bool {
     matches!(kind, IntegrationType::Taiga)
 }
 
+/// The job pushing task `task_id` to `integration_id`.
+pub fn push_task_job(task_id: &str, integration_id: &str) -> NewJob {
+    NewJob::new(
+        PUSH_JOB,
+        format!("push-task:{task_id}:{integration_id}"),
+        json!({"task_id": task_id, "integration_id": integration_id}),
+    )
+}
+
+/// The project's active tracker integrations, which its new tasks are pushed to.
+pub async fn tracker_integrations(
+    store: &crate::store::Store,
+    tenant_id: &str,
+    project_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .list_integrations(tenant_id, project_id)
+        .await?
+        .into_iter()
+        .filter(|i| is_tracker(i.kind) && i.status == crate::domain::integration::IntegrationStatus::Active)
+        .map(|i| i.id)
+        .collect())
+}
+
+/// Creates a task here and queues its push to the project's trackers, in one transaction.
+pub async fn create_task(
+    store: &crate::store::Store,
+    tenant_id: &str,
+    new: &crate::domain::task::NewTask,
+) -> Result<crate::domain::task::Task, StoreError> {
+    let integrations = tracker_integrations(store, tenant_id, &new.project_id).await?;
+    store
+        .create_task_syncing(tenant_id, new, &integrations, |task, integration| Some(push_task_job(task, integration)))
+        .await
+}
+
 /// The job pushing the task that message `message_id` creates to `integration_id`.
 pub fn push_job(message_id: &str, integration_id: &str) -> NewJob {
     NewJob::new(
@@ -83,15 +119,20 @@ fn store_failure(e: StoreError) -> JobError {
 
 async fn push(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let (Some(message_id), Some(integration_id)) =
-        (ctx.job.payload["message_id"].as_str(), ctx.job.payload["integration_id"].as_str())
-    else {
-        return Err(JobError::Permanent("payload has no message_id or integration_id".into()));
+    let message_id = ctx.job.payload["message_id"].as_str().unwrap_or_default();
+    let Some(integration_id) = ctx.job.payload["integration_id"].as_str() else {
+        return Err(JobError::Permanent("payload has no integration_id".into()));
     };
-    let message = ctx.store.get_message(tenant, message_id).await.map_err(store_failure)?;
-    let Some(task_id) = message.task_id.filter(|_| message.status == crate::domain::message::MessageStatus::Created)
-    else {
-        return Ok(()); // a duplicate: the existing task is already where it belongs
+    let task_id = match ctx.job.payload["task_id"].as_str() {
+        Some(task_id) => task_id.to_string(),
+        None => {
+            let message = ctx.store.get_message(tenant, message_id).await.map_err(store_failure)?;
+            let created = message.status == crate::domain::message::MessageStatus::Created;
+            match message.task_id.filter(|_| created) {
+                Some(task_id) => task_id,
+                None => return Ok(()), // a duplicate: the existing task is already where it belongs
+            }
+        }
     };
     if ctx
         .store

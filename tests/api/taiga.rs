@@ -237,11 +237,23 @@ async fn taiga(backend: Backend) {
         assert_eq!(f.tasks.len(), 2);
     }
 
+    // Tasks made through the API, and through the replaced service's `/taiga/create-task`,
+    // go to Taiga too.
+    let res = app.post("/api/v1/tasks", json!({"project_id": project, "title": "Archive the 2025 audit logs"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let links = links_of(&app, &res.id()).await;
+    assert_eq!(links[0]["external_ref"], "#3", "{links}");
+    assert_eq!(shared.lock().expect("lock").tasks[2]["subject"], "Archive the 2025 audit logs");
+    let legacy = json!({"title": "Rotate the VPN pre-shared key", "description": "quarterly", "project_id": project});
+    let res = app.post("/taiga/create-task", legacy).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(links_of(&app, &res.id()).await[0]["external_ref"], "#4");
+
     // A duplicate request adds to the existing task and pushes nothing.
     let again = request(&app, &project, "Urgent: fix the checkout 500 error by 2026-12-04 @anap").await;
     assert_eq!(again["status"], "duplicate", "{again}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(shared.lock().expect("lock").tasks.len(), 2);
+    assert_eq!(shared.lock().expect("lock").tasks.len(), 4);
 
     // Status both ways. Changed here: the linked Taiga task follows, through the queue.
     let path = format!("/api/v1/tasks/{task_id}/status");
