@@ -48,6 +48,10 @@ pub async fn receive(
         return Err(unknown());
     }
     let Some(channel) = channel else {
+        // Trackers that tell of changes by webhook: Taiga so far.
+        if kind != IntegrationType::Taiga {
+            return Err(unknown());
+        }
         return tracker_change(&s, &tenant_id, &record.id, &headers, &body, &secrets).await;
     };
     // Behind a proxy the platform called the public URL, not ours.

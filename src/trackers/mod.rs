@@ -1,9 +1,10 @@
-//! Trackers where teams keep their work (Taiga now; Jira, Zendesk later): one interface, one
+//! Trackers where teams keep their work (Taiga and Jira now; Zendesk later): one interface, one
 //! adapter per tracker. Every write runs as a queued job; a create first looks for the
 //! marker it stores on the item, so a retry after a timeout or a crash links the item made
 //! by the first attempt instead of making a second one.
 
 pub mod inbound;
+pub mod jira;
 pub mod push;
 pub mod taiga;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::jira::Jira;
 use super::taiga::{Sessions, Taiga};
 use super::{Item, Tracker, marker};
 use crate::domain::integration::IntegrationType;
@@ -18,7 +19,7 @@ pub const TRANSITION_JOB: &str = "tracker.transition";
 
 /// The integration types that are trackers tasks are pushed to.
 pub fn is_tracker(kind: IntegrationType) -> bool {
-    matches!(kind, IntegrationType::Taiga)
+    matches!(kind, IntegrationType::Taiga | IntegrationType::Jira)
 }
 
 /// The job pushing task `task_id` to `integration_id`.
@@ -196,6 +197,7 @@ fn tracker_for(
             secrets,
             shared.sessions.clone(),
         )?)),
+        IntegrationType::Jira => Ok(Box::new(Jira::new(shared.http.clone(), &record.settings, secrets)?)),
         other => Err(JobError::Permanent(format!("{} is not a tracker", other.as_str()))),
     }
 }

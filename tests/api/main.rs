@@ -15,6 +15,7 @@ mod history;
 mod intake;
 mod integrations;
 mod isolation;
+mod jira;
 mod jobs;
 mod json_fuzz;
 mod labels;

@@ -1,0 +1,249 @@
+//! Jira Cloud (REST v3): issues created with an Atlassian Document Format description, the
+//! marker as a label (found again with the current `/search/jql`), a remote link back to
+//! taskbridge, transitions chosen by their target status, comments in ADF.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::{External, Item, Tracker, TrackerFuture, TrackerResult};
+use crate::domain::task::TaskStatus;
+use crate::jobs::JobError;
+
+pub struct Jira {
+    http: reqwest::Client,
+    site: String,
+    email: String,
+    token: String,
+    project_key: String,
+    issue_type: String,
+    parent_key: Option<String>,
+}
+
+fn setting<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    map.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Plain text as an ADF document: one paragraph per paragraph of the text.
+pub fn adf(text: &str) -> Value {
+    let paragraphs: Vec<Value> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut content = Vec::new();
+            for (i, line) in p.lines().enumerate() {
+                if i > 0 {
+                    content.push(json!({"type": "hardBreak"}));
+                }
+                if !line.is_empty() {
+                    content.push(json!({"type": "text", "text": line}));
+                }
+            }
+            json!({"type": "paragraph", "content": content})
+        })
+        .collect();
+    json!({"type": "doc", "version": 1, "content": paragraphs})
+}
+
+/// Jira labels cannot hold spaces.
+fn label(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join("-")
+}
+
+/// Jira's errors (`{"errorMessages": [...], "errors": {"summary": "..."}}`) as one line.
+fn readable(body: &Value) -> String {
+    let mut parts: Vec<String> =
+        body["errorMessages"].as_array().into_iter().flatten().filter_map(|m| m.as_str().map(str::to_string)).collect();
+    if let Some(fields) = body["errors"].as_object() {
+        parts.extend(fields.iter().map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default())));
+    }
+    if parts.is_empty() { "no details".into() } else { parts.join("; ") }
+}
+
+impl Jira {
+    pub fn new(
+        http: reqwest::Client,
+        settings: &Map<String, Value>,
+        secrets: &Map<String, Value>,
+    ) -> Result<Self, JobError> {
+        let missing = |what: &str| JobError::Permanent(format!("the Jira integration has no {what}"));
+        Ok(Jira {
+            http,
+            site: setting(settings, "site_url").ok_or_else(|| missing("site_url"))?.trim_end_matches('/').to_string(),
+            email: setting(settings, "email").ok_or_else(|| missing("email"))?.to_string(),
+            token: setting(secrets, "api_token").ok_or_else(|| missing("api_token"))?.to_string(),
+            project_key: setting(settings, "project_key").ok_or_else(|| missing("project_key"))?.to_string(),
+            issue_type: setting(settings, "issue_type").unwrap_or("Task").to_string(),
+            parent_key: setting(settings, "parent_key").map(str::to_string),
+        })
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> TrackerResult<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}/rest/api/3{path}", self.site))
+            .basic_auth(&self.email, Some(&self.token))
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let res = request.send().await.map_err(|e| JobError::Retry(format!("Jira {path}: {}", e.without_url())))?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let answer: Value =
+            if status == StatusCode::NO_CONTENT { Value::Null } else { res.json().await.unwrap_or(Value::Null) };
+        if status.is_success() {
+            return Ok(answer);
+        }
+        let what = format!("Jira {path}");
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Err(crate::channels::http_failure(status, &headers, &what));
+        }
+        Err(JobError::Permanent(format!("{what}: Jira answered {}: {}", status.as_u16(), readable(&answer))))
+    }
+
+    fn external(&self, issue: &Value) -> TrackerResult<External> {
+        let key = issue["key"].as_str().ok_or(JobError::Retry("Jira issue without key".into()))?;
+        let status = &issue["fields"]["status"];
+        Ok(External {
+            id: key.to_string(),
+            reference: key.to_string(),
+            url: Some(format!("{}/browse/{key}", self.site)),
+            title: issue["fields"]["summary"].as_str().unwrap_or_default().to_string(),
+            status: status["name"].as_str().unwrap_or_default().to_string(),
+            closed: status["statusCategory"]["key"] == "done",
+        })
+    }
+
+    async fn get(&self, key: &str) -> TrackerResult<External> {
+        let issue = self.call(Method::GET, &format!("/issue/{key}?fields=summary,status"), None).await?;
+        self.external(&issue)
+    }
+}
+
+impl Tracker for Jira {
+    fn create<'a>(&'a self, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            let existing = match self.find(marker).await? {
+                Some(found) => found,
+                None => {
+                    let mut labels: Vec<String> = item.labels.iter().map(|l| label(l)).collect();
+                    labels.push(marker.to_string());
+                    let description = format!("{}\n\nTracked in taskbridge: {}", item.description, item.link);
+                    let mut fields = json!({
+                        "project": {"key": self.project_key},
+                        "issuetype": {"name": self.issue_type},
+                        "summary": item.title,
+                        "description": adf(&description),
+                        "labels": labels,
+                    });
+                    if let Some(due) = item.due_date {
+                        fields["duedate"] = json!(due.to_string());
+                    }
+                    if let Some(parent) = &self.parent_key {
+                        fields["parent"] = json!({"key": parent});
+                    }
+                    let created = self.call(Method::POST, "/issue", Some(&json!({"fields": fields}))).await?;
+                    let key = created["key"].as_str().ok_or(JobError::Retry("Jira created no key".into()))?;
+                    External {
+                        id: key.to_string(),
+                        reference: key.to_string(),
+                        url: Some(format!("{}/browse/{key}", self.site)),
+                        title: item.title.clone(),
+                        status: String::new(),
+                        closed: false,
+                    }
+                }
+            };
+            // The same globalId updates rather than adds: safe to send again on a retry.
+            let remote = json!({"globalId": format!("taskbridge:{marker}"),
+                "application": {"type": "taskbridge", "name": "taskbridge"},
+                "object": {"url": item.link, "title": format!("taskbridge: {}", item.title)}});
+            self.call(Method::POST, &format!("/issue/{}/remotelink", existing.id), Some(&remote)).await?;
+            Ok(existing)
+        })
+    }
+
+    fn find<'a>(&'a self, marker: &'a str) -> TrackerFuture<'a, Option<External>> {
+        Box::pin(async move {
+            let query = json!({"jql": format!("project = \"{}\" AND labels = \"{marker}\"", self.project_key),
+                               "fields": ["summary", "status", "labels"], "maxResults": 5});
+            let found = self.call(Method::POST, "/search/jql", Some(&query)).await?;
+            let issue = found["issues"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|i| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == marker)));
+            issue.map(|i| self.external(i)).transpose()
+        })
+    }
+
+    fn fetch<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(self.get(id))
+    }
+
+    /// Transition ids differ per workflow: the one leading to the wanted status category.
+    fn transition<'a>(&'a self, id: &'a str, status: TaskStatus) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            let category = match status {
+                TaskStatus::Todo => "new",
+                TaskStatus::InProgress => "indeterminate",
+                TaskStatus::Done => "done",
+            };
+            let available = self.call(Method::GET, &format!("/issue/{id}/transitions"), None).await?;
+            let transition =
+                available["transitions"].as_array().into_iter().flatten().find(|t| {
+                    t["to"]["statusCategory"]["key"] == category && t["isAvailable"].as_bool() != Some(false)
+                });
+            let Some(transition_id) = transition.and_then(|t| t["id"].as_str()) else {
+                let current = self.get(id).await?;
+                if status == TaskStatus::Done && current.closed {
+                    return Ok(current); // already there
+                }
+                return Err(JobError::Permanent(format!("Jira offers no transition of {id} to {}", status.as_str())));
+            };
+            let body = json!({"transition": {"id": transition_id}});
+            self.call(Method::POST, &format!("/issue/{id}/transitions"), Some(&body)).await?;
+            self.get(id).await
+        })
+    }
+
+    fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()> {
+        Box::pin(async move {
+            self.call(Method::POST, &format!("/issue/{id}/comment"), Some(&json!({"body": adf(text)})))
+                .await
+                .map(|_| ())
+        })
+    }
+
+    fn delete<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, ()> {
+        Box::pin(async move {
+            match self.call(Method::DELETE, &format!("/issue/{id}"), None).await {
+                Err(JobError::Permanent(m)) if m.contains("answered 404") => Ok(()),
+                other => other.map(|_| ()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_becomes_adf_paragraphs() {
+        let doc = adf("First line\nsecond line\n\nNext paragraph");
+        assert_eq!(doc["type"], "doc");
+        assert_eq!(doc["content"].as_array().map(Vec::len), Some(2));
+        assert_eq!(doc["content"][0]["content"][1]["type"], "hardBreak");
+        assert_eq!(doc["content"][1]["content"][0]["text"], "Next paragraph");
+    }
+
+    #[test]
+    fn errors_read_as_one_line() {
+        let body =
+            json!({"errorMessages": ["Issue does not exist"], "errors": {"summary": "You must specify a summary."}});
+        assert_eq!(readable(&body), "Issue does not exist; summary: You must specify a summary.");
+        assert_eq!(label("needs review"), "needs-review");
+    }
+}

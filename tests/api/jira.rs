@@ -1,0 +1,250 @@
+//! Jira Cloud: tasks pushed as issues through the queue against a local fake of the REST v3
+//! API (search/jql, ADF descriptions, remote links, transitions, 429 with Retry-After, 400
+//! validation errors), each created once and linked.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, dead_jobs, serve, spawn_app_with};
+
+#[derive(Default)]
+struct Fake {
+    creates: usize,
+    issues: Vec<Value>,
+    remote_links: Vec<(String, Value)>,
+}
+
+type Shared = Arc<Mutex<Fake>>;
+
+fn authorized(headers: &HeaderMap) -> bool {
+    let expected =
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("bot@example.org:jira-token-1"));
+    headers.get("authorization").is_some_and(|v| v == expected.as_str())
+}
+
+fn denied() -> Response {
+    (AxumStatus::UNAUTHORIZED, Json(json!({"errorMessages": ["You are not authenticated."], "errors": {}})))
+        .into_response()
+}
+
+async fn fake_jira() -> (String, Shared) {
+    let shared: Shared = Arc::default();
+    async fn search(State(s): State<Shared>, headers: HeaderMap, Json(q): Json<Value>) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let jql = q["jql"].as_str().unwrap_or_default();
+        let label = jql.split("labels = \"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string();
+        let issues: Vec<Value> = s
+            .lock()
+            .expect("lock")
+            .issues
+            .iter()
+            .filter(|i| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == label.as_str())))
+            .cloned()
+            .collect();
+        Json(json!({"issues": issues, "isLast": true})).into_response()
+    }
+    async fn create(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let mut fake = s.lock().expect("lock");
+        fake.creates += 1;
+        if fake.creates == 1 {
+            return (
+                AxumStatus::TOO_MANY_REQUESTS,
+                [("retry-after", "1")],
+                Json(json!({"errorMessages": ["Rate limit exceeded."]})),
+            )
+                .into_response();
+        }
+        let fields = &body["fields"];
+        if fields["project"]["key"] != "OPS" {
+            let error = json!({"errorMessages": [], "errors": {"project": "valid project is required"}});
+            return (AxumStatus::BAD_REQUEST, Json(error)).into_response();
+        }
+        let n = fake.issues.len() + 1;
+        let key = format!("OPS-{n}");
+        let mut stored = fields.clone();
+        stored["status"] = json!({"name": "To Do", "statusCategory": {"key": "new"}});
+        fake.issues.push(json!({"id": format!("{}", 10000 + n), "key": key, "fields": stored}));
+        (AxumStatus::CREATED, Json(json!({"id": format!("{}", 10000 + n), "key": key, "self": "x"}))).into_response()
+    }
+    async fn issue(State(s): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        match s.lock().expect("lock").issues.iter().find(|i| i["key"] == key.as_str()) {
+            Some(i) => Json(i.clone()).into_response(),
+            None => (AxumStatus::NOT_FOUND, Json(json!({"errorMessages": ["Issue does not exist"], "errors": {}})))
+                .into_response(),
+        }
+    }
+    async fn remote(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path(key): Path<String>,
+        Json(body): Json<Value>,
+    ) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let mut fake = s.lock().expect("lock");
+        fake.remote_links.retain(|(k, l)| !(k == &key && l["globalId"] == body["globalId"]));
+        fake.remote_links.push((key, body));
+        (AxumStatus::CREATED, Json(json!({"id": 1, "self": "x"}))).into_response()
+    }
+    async fn transitions(headers: HeaderMap) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        Json(json!({"transitions": [
+            {"id": "11", "name": "To Do", "to": {"name": "To Do", "statusCategory": {"key": "new"}}, "isAvailable": true},
+            {"id": "21", "name": "Start work", "to": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}}, "isAvailable": true},
+            {"id": "31", "name": "Finish", "to": {"name": "Done", "statusCategory": {"key": "done"}}, "isAvailable": true}]}))
+        .into_response()
+    }
+    async fn transition(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path(key): Path<String>,
+        Json(body): Json<Value>,
+    ) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let status = match body["transition"]["id"].as_str() {
+            Some("11") => json!({"name": "To Do", "statusCategory": {"key": "new"}}),
+            Some("21") => json!({"name": "In Progress", "statusCategory": {"key": "indeterminate"}}),
+            Some("31") => json!({"name": "Done", "statusCategory": {"key": "done"}}),
+            _ => {
+                return (AxumStatus::BAD_REQUEST, Json(json!({"errorMessages": ["Transition id is not valid"]})))
+                    .into_response();
+            }
+        };
+        if let Some(i) = s.lock().expect("lock").issues.iter_mut().find(|i| i["key"] == key.as_str()) {
+            i["fields"]["status"] = status;
+        }
+        AxumStatus::NO_CONTENT.into_response()
+    }
+    let app = axum::Router::new()
+        .route("/rest/api/3/search/jql", axum::routing::post(search))
+        .route("/rest/api/3/issue", axum::routing::post(create))
+        .route("/rest/api/3/issue/{key}", axum::routing::get(issue))
+        .route("/rest/api/3/issue/{key}/remotelink", axum::routing::post(remote))
+        .route("/rest/api/3/issue/{key}/transitions", axum::routing::get(transitions).post(transition))
+        .with_state(shared.clone());
+    (serve(app).await, shared)
+}
+
+async fn link_of(app: &TestApp, task_id: &str) -> Value {
+    for _ in 0..400 {
+        let links = app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body;
+        if links.as_array().is_some_and(|l| !l.is_empty()) {
+            return links[0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    Value::Null
+}
+
+async fn jira(backend: Backend) {
+    let (fake, shared) = fake_jira().await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "jira", "settings": {"site_url": fake, "email": "bot@example.org", "project_key": "OPS"},
+                   "secrets": {"api_token": "jira-token-1"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let integration = created.id();
+
+    // Throttled once (429, Retry-After: 1), then created, labelled with its marker, linked back.
+    let res = app
+        .post(
+            "/api/v1/tasks",
+            json!({"project_id": project, "title": "Renew the TLS certificate",
+            "description": "The billing API certificate expires on Friday.\nSee the alert.", "labels": ["needs review"],
+            "due_date": "2026-12-04"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let task_id = res.id();
+    let link = link_of(&app, &task_id).await;
+    assert_eq!(link["tracker"], "jira", "{link}");
+    assert_eq!(link["external_ref"], "OPS-1");
+    assert_eq!(link["url"], format!("{fake}/browse/OPS-1"));
+    {
+        let f = shared.lock().expect("lock");
+        assert_eq!(f.issues.len(), 1);
+        let fields = &f.issues[0]["fields"];
+        assert_eq!(fields["summary"], "Renew the TLS certificate");
+        assert_eq!(fields["issuetype"]["name"], "Task");
+        assert_eq!(fields["duedate"], "2026-12-04");
+        assert_eq!(fields["description"]["type"], "doc", "ADF");
+        assert_eq!(fields["description"]["content"][0]["content"][1]["type"], "hardBreak");
+        let labels: Vec<&str> = fields["labels"].as_array().expect("labels").iter().filter_map(Value::as_str).collect();
+        assert!(labels.contains(&"needs-review") && labels.contains(&format!("tb-{task_id}").as_str()), "{labels:?}");
+        assert_eq!(f.remote_links.len(), 1);
+        assert_eq!(f.remote_links[0].0, "OPS-1");
+        assert!(
+            f.remote_links[0].1["object"]["url"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with(&format!("/api/v1/tasks/{task_id}"))
+        );
+    }
+
+    // Done here: Jira's issue takes the transition that leads to a done status.
+    let path = format!("/api/v1/tasks/{task_id}/status");
+    let res = app.request(reqwest::Method::PATCH, &path, Some(&app.key), Some(json!({"status": "done"}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let mut done = false;
+    for _ in 0..200 {
+        if shared.lock().expect("lock").issues[0]["fields"]["status"]["name"] == "Done" {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(done, "the Jira issue is done");
+
+    // Jira refuses the issue (unknown project): the push fails for good, with Jira's words.
+    let patched = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/projects/{project}/integrations/{integration}"),
+            Some(&app.key),
+            Some(json!({"settings": {"project_key": "NOPE"}})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let res = app.post("/api/v1/tasks", json!({"project_id": project, "title": "Rotate the keys"})).await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let dead = dead_jobs(&app).await;
+    let error = dead["items"][0]["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("400") && error.contains("project: valid project is required"), "{dead}");
+    assert!(!error.contains("jira-token-1"));
+    assert_eq!(shared.lock().expect("lock").issues.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_sqlite() {
+    jira(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_postgres() {
+    jira(Backend::Postgres).await;
+}
