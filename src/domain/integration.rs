@@ -44,7 +44,12 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 10] = [
         &["password", "token", "webhook_key"],
         &["username", "project_slug", "item_type"],
     ),
-    (IntegrationType::Jira, "jira", &["api_token"], &["site_url", "email", "project_key", "issue_type", "parent_key"]),
+    (
+        IntegrationType::Jira,
+        "jira",
+        &["api_token", "webhook_secret"],
+        &["site_url", "email", "project_key", "issue_type", "parent_key"],
+    ),
     (IntegrationType::Confluence, "confluence", &["api_token"], &["site_url", "email"]),
 ];
 

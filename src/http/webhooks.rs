@@ -48,11 +48,7 @@ pub async fn receive(
         return Err(unknown());
     }
     let Some(channel) = channel else {
-        // Trackers that tell of changes by webhook: Taiga so far.
-        if kind != IntegrationType::Taiga {
-            return Err(unknown());
-        }
-        return tracker_change(&s, &tenant_id, &record.id, &headers, &body, &secrets).await;
+        return tracker_change(&s, &tenant_id, kind, &record.id, &headers, &body, &secrets).await;
     };
     // Behind a proxy the platform called the public URL, not ours.
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
@@ -133,29 +129,36 @@ pub async fn receive(
 async fn tracker_change(
     s: &AppState,
     tenant_id: &str,
+    kind: IntegrationType,
     integration_id: &str,
     headers: &HeaderMap,
     body: &[u8],
     secrets: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    use crate::trackers::inbound;
-    inbound::verify_taiga(headers, body, secrets).map_err(|e| {
-        tracing::warn!(integration_id, reason = %e, "tracker webhook refused");
-        ApiError::Unauthorized("the request is not signed by the tracker")
-    })?;
-    let change = inbound::parse_taiga(body).map_err(|e| match e {
+    let read =
+        crate::trackers::inbound::read(kind, headers, body, secrets).ok_or(ApiError::not_found("integration"))?;
+    let change = read.map_err(|e| match e {
         WebhookError::Malformed(m) => ApiError::BadRequest { code: "malformed_webhook", message: m },
-        WebhookError::Unauthorized(m) => ApiError::Unauthorized(m),
+        WebhookError::Unauthorized(why) => {
+            tracing::warn!(integration_id, reason = %why, "tracker webhook refused");
+            ApiError::Unauthorized("the request is not signed by the tracker")
+        }
     })?;
     if let Some(change) = change
         && let Some(task_id) = s.store.linked_task(tenant_id, integration_id, &change.external_id).await?
     {
         let current = s.store.get_task(tenant_id, &task_id).await?;
+        let mut patch = crate::domain::task::TaskPatch::default();
         if current.status != change.status {
-            let patch = crate::domain::task::TaskPatch::status(change.status);
+            patch.status = Some(change.status);
+        }
+        if let Some(assignee) = change.assignee.filter(|a| *a != current.assigned_to) {
+            patch.assigned_to = Some(assignee);
+        }
+        if patch.status.is_some() || patch.assigned_to.is_some() {
             crate::trackers::push::update_task(&s.store, tenant_id, &task_id, &patch, Some(integration_id)).await?;
             s.wake_workers.notify_one();
-            tracing::info!(%task_id, integration_id, status = change.status.as_str(), "status changed in the tracker");
+            tracing::info!(%task_id, integration_id, "task changed in the tracker");
         }
     }
     Ok((StatusCode::OK, Json(json!({"ok": true}))).into_response())

@@ -107,7 +107,8 @@ async fn history(backend: Backend) {
 
     let settled = |b: &Value| {
         b["items"].as_array().is_some_and(|items| {
-            items.len() == 4 && items.iter().all(|i| i["status"] != "queued" && i["status"] != "processing")
+            items.len() == 4
+                && items.iter().all(|i| !matches!(i["status"].as_str(), Some("queued" | "processing" | "sending")))
         })
     };
     let all = history_until(&app, "", settled).await;

@@ -1,6 +1,6 @@
 //! Jira Cloud: tasks pushed as issues through the queue against a local fake of the REST v3
 //! API (search/jql, ADF descriptions, remote links, transitions, 429 with Retry-After, 400
-//! validation errors), each created once and linked.
+//! validation errors), each created once and linked; Jira's signed webhooks mirrored back.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +17,7 @@ use crate::helpers::{Backend, TestApp, dead_jobs, serve, spawn_app_with};
 #[derive(Default)]
 struct Fake {
     creates: usize,
+    transitions: usize,
     issues: Vec<Value>,
     remote_links: Vec<(String, Value)>,
 }
@@ -130,7 +131,9 @@ async fn fake_jira() -> (String, Shared) {
                     .into_response();
             }
         };
-        if let Some(i) = s.lock().expect("lock").issues.iter_mut().find(|i| i["key"] == key.as_str()) {
+        let mut fake = s.lock().expect("lock");
+        fake.transitions += 1;
+        if let Some(i) = fake.issues.iter_mut().find(|i| i["key"] == key.as_str()) {
             i["fields"]["status"] = status;
         }
         AxumStatus::NO_CONTENT.into_response()
@@ -219,6 +222,47 @@ async fn jira(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(done, "the Jira issue is done");
+
+    // Changed in Jira (reopened, assigned): its signed webhook mirrors both here, and
+    // nothing is sent back.
+    let patched = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/projects/{project}/integrations/{integration}"),
+            Some(&app.key),
+            Some(json!({"secrets": {"webhook_secret": "jira-hook-secret"}})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let transitions_before = shared.lock().expect("lock").transitions;
+    let event = json!({"timestamp": 1767225600000i64, "webhookEvent": "jira:issue_updated", "issue_event_type_name": "issue_generic",
+        "issue": {"id": "10001", "key": "OPS-1", "fields": {"summary": "Renew the TLS certificate",
+            "status": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}},
+            "assignee": {"accountId": "5b10a2844c20165700ede21g", "displayName": "Ana Pérez"}}},
+        "changelog": {"items": [{"field": "status", "fromString": "Done", "toString": "In Progress"}]}})
+    .to_string();
+    let signature = |secret: &str| {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+        mac.update(event.as_bytes());
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256={hex}")
+    };
+    let deliver = |sig: String| {
+        app.raw()
+            .post(format!("{}/webhooks/jira/{integration}", app.base))
+            .header("content-type", "application/json")
+            .header("X-Hub-Signature", sig)
+            .body(event.clone())
+            .send()
+    };
+    assert_eq!(deliver(signature("not-the-secret")).await.expect("sent").status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(deliver(signature("jira-hook-secret")).await.expect("sent").status(), StatusCode::OK);
+    let task = app.get(&format!("/api/v1/tasks/{task_id}")).await.body;
+    assert_eq!(task["status"], "in_progress", "{task}");
+    assert_eq!(task["assigned_to"], "Ana Pérez");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(shared.lock().expect("lock").transitions, transitions_before, "not echoed back to Jira");
 
     // Jira refuses the issue (unknown project): the push fails for good, with Jira's words.
     let patched = app
