@@ -6,6 +6,7 @@ mod deliveries;
 pub mod error;
 mod extract;
 mod health;
+mod imports;
 mod integrations;
 mod jobs;
 mod labels;
@@ -106,6 +107,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::get_task, tasks::update_task, tasks::delete_task))
         .routes(routes!(tasks::set_task_status))
         .routes(routes!(links::task_links))
+        .routes(routes!(imports::start_import, imports::import_progress))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::get_comment, comments::update_comment, comments::delete_comment))
         .routes(routes!(labels::create_label, labels::list_labels))

@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_message_sources"),
     migration!(7, "0007_deliveries"),
     migration!(8, "0008_task_links"),
+    migration!(9, "0009_tracker_imports"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

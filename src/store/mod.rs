@@ -5,6 +5,7 @@
 
 mod comments;
 mod deliveries;
+mod imports;
 pub mod integrations;
 mod jobs;
 mod labels;
@@ -23,6 +24,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use imports::ImportProgress;
 pub use links::TaskLink;
 pub use messages::Outcome;
 pub use tenants::Bootstrap;

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::{External, Item, Tracker, TrackerFuture, TrackerResult};
+use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
 use crate::domain::task::TaskStatus;
 use crate::jobs::JobError;
 
@@ -121,7 +121,66 @@ impl Jira {
     }
 }
 
+/// The text of an ADF document (descriptions of imported issues).
+pub fn adf_text(node: &Value) -> String {
+    let mut out = String::new();
+    fn walk(node: &Value, out: &mut String) {
+        match node["type"].as_str() {
+            Some("text") => out.push_str(node["text"].as_str().unwrap_or_default()),
+            Some("hardBreak") => out.push('\n'),
+            _ => {}
+        }
+        for child in node["content"].as_array().into_iter().flatten() {
+            walk(child, out);
+        }
+        if matches!(node["type"].as_str(), Some("paragraph" | "heading" | "listItem" | "codeBlock")) {
+            out.push_str("\n\n");
+        }
+    }
+    walk(node, &mut out);
+    out.trim().to_string()
+}
+
 impl Tracker for Jira {
+    fn list<'a>(&'a self, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing> {
+        Box::pin(async move {
+            let mut query = json!({"jql": format!("project = \"{}\" ORDER BY created ASC", self.project_key),
+                "fields": ["summary", "status", "labels", "description", "duedate"], "maxResults": 100});
+            if let Some(token) = cursor {
+                query["nextPageToken"] = json!(token);
+            }
+            let page = self.call(Method::POST, "/search/jql", Some(&query)).await?;
+            let items = page["issues"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|issue| {
+                    let fields = &issue["fields"];
+                    let status = match fields["status"]["statusCategory"]["key"].as_str() {
+                        Some("done") => TaskStatus::Done,
+                        Some("indeterminate") => TaskStatus::InProgress,
+                        _ => TaskStatus::Todo,
+                    };
+                    Ok(Listed {
+                        item: self.external(issue)?,
+                        description: adf_text(&fields["description"]),
+                        labels: fields["labels"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|l| l.as_str().map(str::to_string))
+                            .collect(),
+                        status,
+                        due_date: fields["duedate"].as_str().and_then(|d| d.parse().ok()),
+                    })
+                })
+                .collect::<TrackerResult<Vec<_>>>()?;
+            let last = page["isLast"].as_bool().unwrap_or(true);
+            let next = page["nextPageToken"].as_str().filter(|_| !last).map(str::to_string);
+            Ok(Listing { items, next })
+        })
+    }
+
     fn create<'a>(&'a self, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External> {
         Box::pin(async move {
             let existing = match self.find(marker).await? {

@@ -3,6 +3,7 @@
 //! marker it stores on the item, so a retry after a timeout or a crash links the item made
 //! by the first attempt instead of making a second one.
 
+pub mod import;
 pub mod inbound;
 pub mod jira;
 pub mod push;
@@ -43,6 +44,23 @@ pub struct External {
     pub closed: bool,
 }
 
+/// An item read for import: what a task needs.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub item: External,
+    pub description: String,
+    pub labels: Vec<String>,
+    pub status: TaskStatus,
+    pub due_date: Option<NaiveDate>,
+}
+
+/// One page of a tracker's items, oldest first, and where the next starts.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub items: Vec<Listed>,
+    pub next: Option<String>,
+}
+
 /// Failures in the queue's terms: 429/503 wait for `Retry-After`, other 5xx and network
 /// errors retry, 4xx fail with the tracker's message made readable.
 pub type TrackerResult<T> = Result<T, JobError>;
@@ -56,8 +74,17 @@ pub trait Tracker: Send + Sync {
     fn fetch<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, External>;
     fn transition<'a>(&'a self, id: &'a str, status: TaskStatus) -> TrackerFuture<'a, External>;
     fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()>;
+    /// A page of the project's items (`cursor` from the previous page's `next`).
+    fn list<'a>(&'a self, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing>;
     /// The inverse of `create`, for undo.
     fn delete<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, ()>;
+}
+
+/// Whether `label` is a marker: the item was made from a taskbridge task.
+pub fn is_marker(label: &str) -> bool {
+    label
+        .strip_prefix("tb-")
+        .is_some_and(|rest| rest.len() == 36 && rest.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
 }
 
 /// The marker stored on an item created for a task (a tag, a label, a property).

@@ -92,7 +92,7 @@ pub async fn update_task(
         .await
 }
 
-struct Shared {
+pub(super) struct Shared {
     integrations: Integrations,
     http: reqwest::Client,
     sessions: Arc<Sessions>,
@@ -105,13 +105,18 @@ pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwe
         let shared = for_pushes.clone();
         async move { push(&shared, ctx).await }
     });
+    let for_transitions = shared.clone();
     registry.register(TRANSITION_JOB, move |ctx: JobContext| {
-        let shared = shared.clone();
+        let shared = for_transitions.clone();
         async move { transition(&shared, ctx).await }
+    });
+    registry.register(super::import::IMPORT_JOB, move |ctx: JobContext| {
+        let shared = shared.clone();
+        async move { super::import::run(&shared, ctx).await }
     });
 }
 
-fn store_failure(e: StoreError) -> JobError {
+pub(super) fn store_failure(e: StoreError) -> JobError {
     match e {
         StoreError::NotFound => JobError::Permanent("the task or its integration no longer exists".into()),
         other => JobError::Retry(other.to_string()),
@@ -173,7 +178,7 @@ async fn push(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
     Ok(())
 }
 
-async fn with_secrets(
+pub(super) async fn with_secrets(
     shared: &Shared,
     tenant: &str,
     integration_id: &str,
@@ -184,7 +189,7 @@ async fn with_secrets(
     })
 }
 
-fn tracker_for(
+pub(super) fn tracker_for(
     shared: &Shared,
     record: &IntegrationRecord,
     secrets: &serde_json::Map<String, serde_json::Value>,

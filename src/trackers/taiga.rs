@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
-use super::{External, Item, Tracker, TrackerFuture, TrackerResult};
+use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
 use crate::domain::task::{Priority, TaskStatus};
 use crate::jobs::JobError;
 
@@ -197,11 +197,10 @@ impl Taiga {
         body: Option<&Value>,
         query: &[(&str, String)],
     ) -> TrackerResult<(StatusCode, reqwest::header::HeaderMap, Value)> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .query(query)
-            .header("x-disable-pagination", "True");
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).query(query);
+        if !query.iter().any(|(k, _)| *k == "page") {
+            request = request.header("x-disable-pagination", "True");
+        }
         if let Some(auth) = authorization {
             request = request.header(reqwest::header::AUTHORIZATION, auth);
         }
@@ -331,7 +330,45 @@ impl Taiga {
     }
 }
 
+/// Items per page when importing.
+const PAGE_SIZE: usize = 100;
+
 impl Tracker for Taiga {
+    fn list<'a>(&'a self, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing> {
+        Box::pin(async move {
+            let project = self.project().await?;
+            let page: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(1);
+            let query = [
+                ("project", project.id.to_string()),
+                ("page", page.to_string()),
+                ("page_size", PAGE_SIZE.to_string()),
+                ("order_by", "created_date".to_string()),
+            ];
+            let items = self.call(Method::GET, &format!("/{}", self.collection), None, &query).await?;
+            let items = items.as_array().cloned().unwrap_or_default();
+            let full = items.len() >= PAGE_SIZE;
+            let listed = items
+                .iter()
+                .map(|i| {
+                    let status = project
+                        .statuses
+                        .iter()
+                        .find(|s| Some(s.0) == i["status"].as_i64())
+                        .map(|s| super::inbound::taiga_status(&json!({"slug": s.2, "is_closed": s.3})))
+                        .unwrap_or_default();
+                    Ok(Listed {
+                        item: self.external(&project, i)?,
+                        description: i["description"].as_str().unwrap_or_default().to_string(),
+                        labels: tags_of(i),
+                        status,
+                        due_date: i["due_date"].as_str().and_then(|d| d.parse().ok()),
+                    })
+                })
+                .collect::<TrackerResult<Vec<_>>>()?;
+            Ok(Listing { items: listed, next: full.then(|| (page + 1).to_string()) })
+        })
+    }
+
     fn create<'a>(&'a self, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External> {
         Box::pin(async move {
             let project = self.project().await?;

@@ -91,7 +91,15 @@ async fn fake_taiga() -> (String, Shared) {
             .filter(|t| tag.is_empty() || t["tags"].as_array().is_some_and(|ts| ts.iter().any(|p| p[0] == tag)))
             .cloned()
             .collect();
-        Json(found).into_response()
+        // Paginated unless told otherwise, as Taiga is.
+        let number = |k: &str| q[k].as_str().and_then(|v| v.parse::<usize>().ok());
+        match (number("page"), headers.get("x-disable-pagination")) {
+            (Some(page), None) => {
+                let size = number("page_size").unwrap_or(30);
+                Json(found.into_iter().skip((page - 1) * size).take(size).collect::<Vec<_>>()).into_response()
+            }
+            _ => Json(found).into_response(),
+        }
     }
     async fn create(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
         let mut fake = s.lock().expect("lock");
@@ -331,4 +339,94 @@ async fn taiga_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn taiga_postgres() {
     taiga(Backend::Postgres).await;
+}
+
+/// Work already tracked in Taiga is imported, page by page, as linked tasks, so a request
+/// for the same work is recognised as a duplicate; items pushed from here are skipped.
+async fn taiga_import(backend: Backend) {
+    let (fake, shared) = fake_taiga().await;
+    {
+        let mut f = shared.lock().expect("lock");
+        for n in 0..150i64 {
+            let subject = if n == 42 {
+                "Migrate the build servers to the new datacenter".to_string()
+            } else {
+                format!("Routine item {n}")
+            };
+            f.tasks.push(json!({"id": 500 + n, "ref": 1000 + n, "version": 1, "subject": subject,
+                "description": format!("Existing work {n}"), "status": if n % 3 == 0 { 12 } else { 10 },
+                "tags": if n == 7 { json!([["tb-0192a8d2-7f3e-7a11-9c3b-1b2c3d4e5f60", null]]) } else { json!([]) },
+                "due_date": null, "is_closed": n % 3 == 0}));
+        }
+    }
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    let integration = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "taiga", "settings": {"api_base_url": fake, "username": "taskbridge-bot", "project_slug": "ops"},
+                   "secrets": {"password": "taiga-pw-1"}}),
+        )
+        .await
+        .id();
+    let path = format!("/api/v1/projects/{project}/integrations/{integration}/import");
+    assert_eq!(app.get(&path).await.status, StatusCode::NOT_FOUND);
+    let started = app.post(&path, json!({})).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    let mut progress = Value::Null;
+    for _ in 0..400 {
+        progress = app.get(&path).await.body;
+        if progress["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(progress["status"], "done", "{progress}");
+    assert_eq!((progress["imported"].as_i64(), progress["skipped"].as_i64()), (Some(149), Some(1)), "{progress}");
+    assert_eq!(progress["pages"], 2);
+    let tasks = app.get(&format!("/api/v1/tasks?project_id={project}&limit=200")).await.body;
+    let items = tasks["items"].as_array().expect("items");
+    assert_eq!(items.len(), 149);
+    assert_eq!(items.iter().filter(|t| t["status"] == "done").count(), 50, "closed items are done");
+    let links = app.get(&format!("/api/v1/tasks/{}/links", items[0]["id"].as_str().expect("id"))).await.body;
+    assert_eq!(links[0]["tracker"], "taiga", "{links}");
+
+    // A request for work Taiga already has is a duplicate; nothing new goes to Taiga.
+    let message = request(&app, &project, "we need to migrate the build servers to the new datacenter").await;
+    assert_eq!(message["status"], "duplicate", "{message}");
+    let linked = app.get(&format!("/api/v1/tasks/{}/links", message["task_id"].as_str().expect("task"))).await.body;
+    assert_eq!(linked[0]["external_id"], "542", "{linked}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(shared.lock().expect("lock").creates, 0);
+
+    // Again: everything is linked already.
+    assert_eq!(app.post(&path, json!({})).await.status, StatusCode::ACCEPTED);
+    for _ in 0..400 {
+        progress = app.get(&path).await.body;
+        if progress["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!((progress["imported"].as_i64(), progress["skipped"].as_i64()), (Some(0), Some(150)), "{progress}");
+    let other = app.project("other").await;
+    let not_tracker = app
+        .post(
+            &format!("/api/v1/projects/{other}/integrations"),
+            json!({"type": "telegram", "secrets": {"secret_token": "x1234567"}}),
+        )
+        .await
+        .id();
+    let res = app.post(&format!("/api/v1/projects/{other}/integrations/{not_tracker}/import"), json!({})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_import_sqlite() {
+    taiga_import(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_import_postgres() {
+    taiga_import(Backend::Postgres).await;
 }

@@ -1,0 +1,47 @@
+//! `/api/v1/projects/{id}/integrations/{integration_id}/import`: backfill a tracker's
+//! existing items into the project, and watch it progress.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiPath;
+use crate::domain::tenant::Caller;
+use crate::store::ImportProgress;
+
+#[utoipa::path(post, path = "/api/v1/projects/{id}/integrations/{integration_id}/import", tag = "integrations",
+    params(("id" = String, Path), ("integration_id" = String, Path)),
+    responses(
+        (status = 202, description = "Started: pages are imported by queued jobs", body = ImportProgress),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "An import of this integration is running", body = ErrorBody),
+        (status = 422, description = "The integration is not a tracker", body = ErrorBody)))]
+pub async fn start_import(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((project_id, integration_id)): ApiPath<(String, String)>,
+) -> Result<(StatusCode, Json<ImportProgress>), ApiError> {
+    let integration = s.integrations.get(&caller.tenant_id, &project_id, &integration_id).await?;
+    if !crate::trackers::push::is_tracker(integration.kind) {
+        return Err(ApiError::Validation(format!("{} is not a tracker: nothing to import", integration.kind.as_str())));
+    }
+    let progress = crate::trackers::import::start(&s.store, &caller.tenant_id, &integration.id).await?;
+    s.wake_workers.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(progress)))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{id}/integrations/{integration_id}/import", tag = "integrations",
+    params(("id" = String, Path), ("integration_id" = String, Path)),
+    responses((status = 200, description = "How far the latest import got", body = ImportProgress),
+              (status = 404, body = ErrorBody)))]
+pub async fn import_progress(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((project_id, integration_id)): ApiPath<(String, String)>,
+) -> Result<Json<ImportProgress>, ApiError> {
+    let integration = s.integrations.get(&caller.tenant_id, &project_id, &integration_id).await?;
+    let progress = s.store.import_progress(&caller.tenant_id, &integration.id).await?;
+    Ok(Json(progress.ok_or_else(|| ApiError::not_found("import"))?))
+}
