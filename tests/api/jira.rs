@@ -42,16 +42,30 @@ async fn fake_jira() -> (String, Shared) {
             return denied();
         }
         let jql = q["jql"].as_str().unwrap_or_default();
-        let label = jql.split("labels = \"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string();
+        let label = jql.split("labels = \"").nth(1).and_then(|r| r.split('"').next()).map(str::to_string);
         let issues: Vec<Value> = s
             .lock()
             .expect("lock")
             .issues
             .iter()
-            .filter(|i| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == label.as_str())))
+            .filter(|i| {
+                label.as_ref().is_none_or(|label| {
+                    i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == label.as_str()))
+                })
+            })
             .cloned()
             .collect();
-        Json(json!({"issues": issues, "isLast": true})).into_response()
+        // Token pagination, as /search/jql does: no total, a nextPageToken until isLast.
+        let size = q["maxResults"].as_u64().unwrap_or(50).min(40) as usize;
+        let start: usize =
+            q["nextPageToken"].as_str().and_then(|t| t.strip_prefix("page-")).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let page: Vec<Value> = issues.iter().skip(start).take(size).cloned().collect();
+        let last = start + size >= issues.len();
+        let mut answer = json!({"issues": page, "isLast": last});
+        if !last {
+            answer["nextPageToken"] = json!(format!("page-{}", start + size));
+        }
+        Json(answer).into_response()
     }
     async fn create(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
         if !authorized(&headers) {
@@ -291,4 +305,63 @@ async fn jira_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jira_postgres() {
     jira(Backend::Postgres).await;
+}
+
+/// A Jira project's existing issues become linked tasks, page by page (token pagination).
+async fn jira_import(backend: Backend) {
+    let (fake, shared) = fake_jira().await;
+    {
+        let mut f = shared.lock().expect("lock");
+        for n in 1..=90 {
+            let category = if n % 2 == 0 { "done" } else { "indeterminate" };
+            f.issues.push(json!({"id": format!("{}", 20000 + n), "key": format!("OPS-{n}"), "fields": {
+                "summary": format!("Existing issue {n}"), "labels": [],
+                "description": {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
+                    {"type": "text", "text": format!("Line one of {n}")}, {"type": "hardBreak"}, {"type": "text", "text": "line two"}]}]},
+                "status": {"name": "X", "statusCategory": {"key": category}}}}));
+        }
+    }
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    let integration = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "jira", "settings": {"site_url": fake, "email": "bot@example.org", "project_key": "OPS"},
+                   "secrets": {"api_token": "jira-token-1"}}),
+        )
+        .await
+        .id();
+    let path = format!("/api/v1/projects/{project}/integrations/{integration}/import");
+    assert_eq!(app.post(&path, json!({})).await.status, StatusCode::ACCEPTED);
+    let mut progress = Value::Null;
+    for _ in 0..400 {
+        progress = app.get(&path).await.body;
+        if progress["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(progress["status"], "done", "{progress}");
+    assert_eq!(progress["imported"], 90);
+    assert_eq!(progress["pages"], 3, "40 + 40 + 10");
+    let tasks = app.get(&format!("/api/v1/tasks?project_id={project}&limit=200&q=Existing issue 7")).await.body;
+    let task = tasks["items"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["title"] == "Existing issue 7"))
+        .cloned()
+        .expect("issue 7");
+    assert_eq!(task["status"], "in_progress");
+    assert_eq!(task["description"], "Line one of 7\nline two");
+    let links = app.get(&format!("/api/v1/tasks/{}/links", task["id"].as_str().expect("id"))).await.body;
+    assert_eq!(links[0]["external_ref"], "OPS-7");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_import_sqlite() {
+    jira_import(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_import_postgres() {
+    jira_import(Backend::Postgres).await;
 }
