@@ -78,9 +78,17 @@ impl Store {
     }
 
     /// Creates a task and a team (with the default channels) linked to it, atomically.
-    pub async fn create_task_with_team(&self, tenant_id: &str, task: &NewTask, team: &NewTeam) -> Result<(Task, Team)> {
+    /// `jobs(task_id)` are enqueued in the same transaction (pushes to trackers).
+    pub async fn create_task_with_team(
+        &self,
+        tenant_id: &str,
+        task: &NewTask,
+        team: &NewTeam,
+        jobs: impl Fn(&str) -> Vec<crate::jobs::NewJob>,
+    ) -> Result<(Task, Team)> {
         let now = super::now();
         let task_id = new_id();
+        let follow_ups = jobs(&task_id);
         let team = Team {
             id: new_id(),
             name: team.name.clone(),
@@ -108,6 +116,9 @@ impl Store {
                 .bind(&team.id)
                 .execute(&mut *tx)
                 .await?;
+            for job in &follow_ups {
+                let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, job, now);
+            }
             tx.commit().await?;
         });
         Ok((new_task_view(task_id, task, now), team))

@@ -256,12 +256,17 @@ async fn taiga(backend: Backend) {
     let res = app.post("/taiga/create-task", legacy).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(links_of(&app, &res.id()).await[0]["external_ref"], "#4");
+    let with_team = json!({"title": "Plan the office move", "team_name": "Move crew", "project_id": project});
+    let res = app.post("/teams/create-task-with-team", with_team).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let moved = res.body["task"]["id"].as_str().expect("task id").to_string();
+    assert_eq!(links_of(&app, &moved).await[0]["external_ref"], "#5");
 
     // A duplicate request adds to the existing task and pushes nothing.
     let again = request(&app, &project, "Urgent: fix the checkout 500 error by 2026-12-04 @anap").await;
     assert_eq!(again["status"], "duplicate", "{again}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(shared.lock().expect("lock").tasks.len(), 4);
+    assert_eq!(shared.lock().expect("lock").tasks.len(), 5);
 
     // Status both ways. Changed here: the linked Taiga task follows, through the queue.
     let path = format!("/api/v1/tasks/{task_id}/status");
