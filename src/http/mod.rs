@@ -22,6 +22,7 @@ mod teams;
 mod tenants;
 mod voice;
 mod webhooks;
+mod zendesk;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,6 +109,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::set_task_status))
         .routes(routes!(links::task_links))
         .routes(routes!(imports::start_import, imports::import_progress))
+        .routes(routes!(zendesk::list_tickets))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::get_comment, comments::update_comment, comments::delete_comment))
         .routes(routes!(labels::create_label, labels::list_labels))

@@ -1,4 +1,4 @@
-//! Trackers where teams keep their work (Taiga and Jira now; Zendesk later): one interface, one
+//! Trackers where teams keep their work (Taiga, Jira, Zendesk): one interface, one
 //! adapter per tracker. Every write runs as a queued job; a create first looks for the
 //! marker it stores on the item, so a retry after a timeout or a crash links the item made
 //! by the first attempt instead of making a second one.
@@ -8,6 +8,7 @@ pub mod inbound;
 pub mod jira;
 pub mod push;
 pub mod taiga;
+pub mod zendesk;
 
 use std::future::Future;
 use std::pin::Pin;

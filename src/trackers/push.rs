@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::jira::Jira;
 use super::taiga::{Sessions, Taiga};
+use super::zendesk::Zendesk;
 use super::{Item, Tracker, marker};
 use crate::domain::integration::IntegrationType;
 use crate::integrations::{IntegrationError, Integrations};
@@ -19,7 +20,7 @@ pub const TRANSITION_JOB: &str = "tracker.transition";
 
 /// The integration types that are trackers tasks are pushed to.
 pub fn is_tracker(kind: IntegrationType) -> bool {
-    matches!(kind, IntegrationType::Taiga | IntegrationType::Jira)
+    matches!(kind, IntegrationType::Taiga | IntegrationType::Jira | IntegrationType::Zendesk)
 }
 
 /// The job pushing task `task_id` to `integration_id`.
@@ -203,6 +204,7 @@ pub(super) fn tracker_for(
             shared.sessions.clone(),
         )?)),
         IntegrationType::Jira => Ok(Box::new(Jira::new(shared.http.clone(), &record.settings, secrets)?)),
+        IntegrationType::Zendesk => Ok(Box::new(Zendesk::new(shared.http.clone(), &record.settings, secrets)?)),
         other => Err(JobError::Permanent(format!("{} is not a tracker", other.as_str()))),
     }
 }

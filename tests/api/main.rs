@@ -34,3 +34,4 @@ mod teams_bot;
 mod telegram;
 mod voice;
 mod whatsapp;
+mod zendesk;

@@ -1,0 +1,227 @@
+//! Zendesk Support: tickets created with the marker as their `external_id` (found again by
+//! it), an internal comment holding the description and the link back, statuses set on the
+//! ticket, cursor-paginated listing.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
+use crate::domain::task::{Priority, TaskStatus};
+use crate::jobs::JobError;
+
+pub struct Zendesk {
+    http: reqwest::Client,
+    /// `https://{subdomain}.zendesk.com/api/v2`, or `api_base_url`.
+    base: String,
+    /// Where agents open a ticket.
+    agent: String,
+    email: String,
+    token: String,
+}
+
+fn setting<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    map.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Zendesk's errors (`{"error": "RecordInvalid", "description": …, "details": {"subject": [{"description": …}]}}`).
+fn readable(body: &Value) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(d) = body["description"].as_str().or(body["error"].as_str()) {
+        parts.push(d.to_string());
+    }
+    if let Some(details) = body["details"].as_object() {
+        for (field, problems) in details {
+            for p in problems.as_array().into_iter().flatten() {
+                parts.push(format!("{field}: {}", p["description"].as_str().unwrap_or_default()));
+            }
+        }
+    }
+    if parts.is_empty() { "no details".into() } else { parts.join("; ") }
+}
+
+fn status_of(ticket: &Value) -> TaskStatus {
+    match ticket["status"].as_str() {
+        Some("solved" | "closed") => TaskStatus::Done,
+        Some("new") | None => TaskStatus::Todo,
+        Some(_) => TaskStatus::InProgress,
+    }
+}
+
+impl Zendesk {
+    pub fn new(
+        http: reqwest::Client,
+        settings: &Map<String, Value>,
+        secrets: &Map<String, Value>,
+    ) -> Result<Self, JobError> {
+        let missing = |what: &str| JobError::Permanent(format!("the Zendesk integration has no {what}"));
+        let subdomain = setting(settings, "subdomain");
+        let base = match (setting(settings, "api_base_url"), subdomain) {
+            (Some(url), _) => url.trim_end_matches('/').to_string(),
+            (None, Some(sub)) => format!("https://{sub}.zendesk.com/api/v2"),
+            (None, None) => return Err(missing("subdomain")),
+        };
+        let agent = base.trim_end_matches("/api/v2").to_string();
+        Ok(Zendesk {
+            http,
+            agent,
+            base,
+            email: setting(settings, "email").ok_or_else(|| missing("email"))?.to_string(),
+            token: setting(secrets, "api_token").ok_or_else(|| missing("api_token"))?.to_string(),
+        })
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> TrackerResult<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .basic_auth(format!("{}/token", self.email), Some(&self.token));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let res = request.send().await.map_err(|e| JobError::Retry(format!("Zendesk {path}: {}", e.without_url())))?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let answer: Value =
+            if status == StatusCode::NO_CONTENT { Value::Null } else { res.json().await.unwrap_or(Value::Null) };
+        if status.is_success() {
+            return Ok(answer);
+        }
+        let what = format!("Zendesk {}", path.split('?').next().unwrap_or(path));
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Err(crate::channels::http_failure(status, &headers, &what));
+        }
+        Err(JobError::Permanent(format!("{what}: Zendesk answered {}: {}", status.as_u16(), readable(&answer))))
+    }
+
+    fn external(&self, ticket: &Value) -> TrackerResult<External> {
+        let id = ticket["id"].as_i64().ok_or(JobError::Retry("Zendesk ticket without id".into()))?;
+        let status = ticket["status"].as_str().unwrap_or_default();
+        Ok(External {
+            id: id.to_string(),
+            reference: format!("#{id}"),
+            url: Some(format!("{}/agent/tickets/{id}", self.agent)),
+            title: ticket["subject"].as_str().unwrap_or_default().to_string(),
+            status: status.to_string(),
+            closed: matches!(status, "solved" | "closed"),
+        })
+    }
+}
+
+impl Tracker for Zendesk {
+    fn create<'a>(&'a self, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            if let Some(existing) = self.find(marker).await? {
+                return Ok(existing);
+            }
+            let priority = match item.priority {
+                Priority::Low => "low",
+                Priority::Medium => "normal",
+                Priority::High => "high",
+            };
+            let mut tags: Vec<String> =
+                item.labels.iter().map(|l| l.split_whitespace().collect::<Vec<_>>().join("_")).collect();
+            tags.push("taskbridge".into());
+            let body = json!({"ticket": {
+                "subject": item.title,
+                "comment": {"body": format!("{}\n\nTracked in taskbridge: {}", item.description, item.link), "public": false},
+                "priority": priority,
+                "external_id": marker,
+                "tags": tags,
+            }});
+            let created = self.call(Method::POST, "/tickets", Some(&body)).await?;
+            self.external(&created["ticket"])
+        })
+    }
+
+    fn find<'a>(&'a self, marker: &'a str) -> TrackerFuture<'a, Option<External>> {
+        Box::pin(async move {
+            let found = self.call(Method::GET, &format!("/tickets?external_id={marker}"), None).await?;
+            let ticket = found["tickets"].as_array().into_iter().flatten().find(|t| t["external_id"] == marker);
+            ticket.map(|t| self.external(t)).transpose()
+        })
+    }
+
+    fn fetch<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(
+            async move { self.external(&self.call(Method::GET, &format!("/tickets/{id}"), None).await?["ticket"]) },
+        )
+    }
+
+    fn transition<'a>(&'a self, id: &'a str, status: TaskStatus) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            // A ticket cannot go back to `new`: work not done is `open`.
+            let status = if status == TaskStatus::Done { "solved" } else { "open" };
+            let body = json!({"ticket": {"status": status}});
+            self.external(&self.call(Method::PUT, &format!("/tickets/{id}"), Some(&body)).await?["ticket"])
+        })
+    }
+
+    fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()> {
+        Box::pin(async move {
+            let body = json!({"ticket": {"comment": {"body": text, "public": false}}});
+            self.call(Method::PUT, &format!("/tickets/{id}"), Some(&body)).await.map(|_| ())
+        })
+    }
+
+    fn list<'a>(&'a self, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing> {
+        Box::pin(async move {
+            let mut path = "/tickets?page[size]=100&sort=created_at".to_string();
+            if let Some(after) = cursor {
+                path.push_str(&format!(
+                    "&page[after]={}",
+                    form_urlencoded::byte_serialize(after.as_bytes()).collect::<String>()
+                ));
+            }
+            let page = self.call(Method::GET, &path, None).await?;
+            let items = page["tickets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    Ok(Listed {
+                        item: self.external(t)?,
+                        description: t["description"].as_str().unwrap_or_default().to_string(),
+                        // The marker is the external id; listing reports it like a label.
+                        labels: t["external_id"].as_str().map(str::to_string).into_iter().collect(),
+                        status: status_of(t),
+                        due_date: t["due_at"].as_str().and_then(|d| d.get(..10)).and_then(|d| d.parse().ok()),
+                    })
+                })
+                .collect::<TrackerResult<Vec<_>>>()?;
+            let next = if page["meta"]["has_more"].as_bool() == Some(true) {
+                page["meta"]["after_cursor"].as_str().map(str::to_string)
+            } else {
+                None
+            };
+            Ok(Listing { items, next })
+        })
+    }
+
+    fn delete<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, ()> {
+        Box::pin(async move {
+            match self.call(Method::DELETE, &format!("/tickets/{id}"), None).await {
+                Err(JobError::Permanent(m)) if m.contains("answered 404") => Ok(()),
+                other => other.map(|_| ()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_as_one_line() {
+        let body = json!({"error": "RecordInvalid", "description": "Record validation errors",
+                          "details": {"subject": [{"description": "Subject: cannot be blank", "error": "BlankValue"}]}});
+        assert_eq!(readable(&body), "Record validation errors; subject: Subject: cannot be blank");
+    }
+
+    #[test]
+    fn statuses_read_as_taskbridge_statuses() {
+        assert_eq!(status_of(&json!({"status": "new"})), TaskStatus::Todo);
+        assert_eq!(status_of(&json!({"status": "pending"})), TaskStatus::InProgress);
+        assert_eq!(status_of(&json!({"status": "solved"})), TaskStatus::Done);
+    }
+}

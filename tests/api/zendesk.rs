@@ -1,0 +1,183 @@
+//! Zendesk: tasks pushed as tickets (the marker as `external_id`, found again by it), status
+//! changes set on the ticket, and the replaced backend's ticket list with cursor pages, all
+//! against a local fake of the Support API.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, serve, spawn_app_with};
+
+type Shared = Arc<Mutex<Vec<Value>>>;
+
+fn authorized(headers: &HeaderMap) -> bool {
+    let expected =
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("bot@example.org/token:zd-token-1"));
+    headers.get("authorization").is_some_and(|v| v == expected.as_str())
+}
+
+fn denied() -> Response {
+    (AxumStatus::UNAUTHORIZED, Json(json!({"error": "Couldn't authenticate you"}))).into_response()
+}
+
+async fn fake_zendesk() -> (String, Shared) {
+    let shared: Shared = Arc::default();
+    async fn list(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let tickets = s.lock().expect("lock").clone();
+        if let Some(external) = q.get("external_id") {
+            let found: Vec<Value> = tickets.into_iter().filter(|t| t["external_id"] == external.as_str()).collect();
+            return Json(json!({"tickets": found, "next_page": null, "count": 0})).into_response();
+        }
+        // Cursor pagination; this fake pages by 2 whatever the size asked.
+        let start: usize =
+            q.get("page[after]").and_then(|c| c.strip_prefix("c")).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let page: Vec<Value> = tickets.iter().skip(start).take(2).cloned().collect();
+        let more = start + 2 < tickets.len();
+        Json(json!({"tickets": page, "meta": {"has_more": more, "after_cursor": if more { json!(format!("c{}", start + 2)) } else { json!(null) }},
+                    "links": {"next": null}}))
+        .into_response()
+    }
+    async fn create(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let t = &body["ticket"];
+        if t["subject"].as_str().unwrap_or_default().is_empty() {
+            let error = json!({"error": "RecordInvalid", "description": "Record validation errors",
+                               "details": {"subject": [{"description": "Subject: cannot be blank"}]}});
+            return (AxumStatus::UNPROCESSABLE_ENTITY, Json(error)).into_response();
+        }
+        let mut tickets = s.lock().expect("lock");
+        let id = 4240 + tickets.len() as i64;
+        let ticket = json!({"id": id, "subject": t["subject"], "description": t["comment"]["body"], "status": "new",
+                            "priority": t["priority"], "external_id": t["external_id"], "tags": t["tags"],
+                            "comment_public": t["comment"]["public"]});
+        tickets.push(ticket.clone());
+        (AxumStatus::CREATED, Json(json!({"ticket": ticket, "audit": {}}))).into_response()
+    }
+    async fn update(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path(id): Path<i64>,
+        Json(body): Json<Value>,
+    ) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let mut tickets = s.lock().expect("lock");
+        let Some(t) = tickets.iter_mut().find(|t| t["id"] == id) else {
+            return (AxumStatus::NOT_FOUND, Json(json!({"error": "RecordNotFound", "description": "Not found"})))
+                .into_response();
+        };
+        if let Some(status) = body["ticket"].get("status") {
+            t["status"] = status.clone();
+        }
+        Json(json!({"ticket": t.clone()})).into_response()
+    }
+    let app = axum::Router::new()
+        .route("/api/v2/tickets", axum::routing::get(list).post(create))
+        .route("/api/v2/tickets/{id}", axum::routing::put(update))
+        .with_state(shared.clone());
+    (serve(app).await, shared)
+}
+
+async fn links_of(app: &TestApp, task_id: &str) -> Value {
+    for _ in 0..400 {
+        let links = app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body;
+        if links.as_array().is_some_and(|l| !l.is_empty()) {
+            return links;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    Value::Null
+}
+
+async fn zendesk(backend: Backend) {
+    let (fake, shared) = fake_zendesk().await;
+    {
+        let mut t = shared.lock().expect("lock");
+        for (i, subject) in
+            ["Printer on floor 3 jams", "VPN drops every hour", "Invoice PDF is blank"].iter().enumerate()
+        {
+            t.push(json!({"id": 100 + i, "subject": subject, "description": "from a customer", "status": "open"}));
+        }
+    }
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("support").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "zendesk", "settings": {"api_base_url": format!("{fake}/api/v2"), "subdomain": "acme",
+                   "email": "bot@example.org"}, "secrets": {"api_token": "zd-token-1"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+
+    // The replaced backend's list, page by page.
+    let first = app.get(&format!("/integrations/zendesk/tickets?project_id={project}")).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.body["tickets"].as_array().map(Vec::len), Some(2));
+    assert_eq!(first.body["tickets"][0]["subject"], "Printer on floor 3 jams");
+    assert_eq!(first.body["tickets"][0]["url"], format!("{fake}/agent/tickets/100"));
+    let cursor = first.body["next_cursor"].as_str().expect("a next page").to_string();
+    let second = app.get(&format!("/integrations/zendesk/tickets?project_id={project}&cursor={cursor}")).await.body;
+    assert_eq!(second["tickets"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second["next_cursor"], Value::Null);
+    let none = app.get("/integrations/zendesk/tickets").await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "the default project has no Zendesk: {}", none.body);
+
+    // A task becomes a ticket: the marker is its external id, the description an internal note.
+    let res = app
+        .post(
+            "/api/v1/tasks",
+            json!({"project_id": project, "title": "Replace the floor 3 printer", "priority": "high"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let task_id = res.id();
+    let links = links_of(&app, &task_id).await;
+    assert_eq!(links[0]["tracker"], "zendesk", "{links}");
+    assert_eq!(links[0]["external_ref"], "#4243");
+    {
+        let t = shared.lock().expect("lock");
+        let ticket = t.iter().find(|t| t["id"] == 4243).expect("ticket");
+        assert_eq!(ticket["external_id"], format!("tb-{task_id}"));
+        assert_eq!(ticket["priority"], "high");
+        assert_eq!(ticket["comment_public"], false);
+        assert!(ticket["description"].as_str().unwrap_or_default().contains(&format!("/api/v1/tasks/{task_id}")));
+    }
+
+    // Done here: solved there.
+    let path = format!("/api/v1/tasks/{task_id}/status");
+    let res = app.request(reqwest::Method::PATCH, &path, Some(&app.key), Some(json!({"status": "done"}))).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let mut solved = false;
+    for _ in 0..200 {
+        if shared.lock().expect("lock").iter().any(|t| t["id"] == 4243 && t["status"] == "solved") {
+            solved = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(solved, "the ticket is solved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_sqlite() {
+    zendesk(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_postgres() {
+    zendesk(Backend::Postgres).await;
+}
