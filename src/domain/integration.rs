@@ -147,6 +147,11 @@ pub struct IntegrationPatchInput {
     pub secrets: Map<String, Value>,
 }
 
+/// A non-empty string setting (or secret) by name, trimmed.
+pub fn setting<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    map.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// Checks a settings change for `kind`; URLs pass `url_check` (the SSRF guard).
 pub fn check_settings(
     kind: IntegrationType,

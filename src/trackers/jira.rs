@@ -6,6 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
+use crate::domain::integration::setting;
 use crate::domain::task::TaskStatus;
 use crate::jobs::JobError;
 
@@ -17,10 +18,6 @@ pub struct Jira {
     project_key: String,
     issue_type: String,
     parent_key: Option<String>,
-}
-
-fn setting<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    map.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Plain text as an ADF document: one paragraph per paragraph of the text.
@@ -95,11 +92,7 @@ impl Jira {
         if status.is_success() {
             return Ok(answer);
         }
-        let what = format!("Jira {path}");
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            return Err(crate::channels::http_failure(status, &headers, &what));
-        }
-        Err(JobError::Permanent(format!("{what}: Jira answered {}: {}", status.as_u16(), readable(&answer))))
+        Err(super::failure(status, &headers, &format!("Jira {path}"), "Jira", readable(&answer)))
     }
 
     fn external(&self, issue: &Value) -> TrackerResult<External> {
@@ -276,12 +269,7 @@ impl Tracker for Jira {
     }
 
     fn delete<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, ()> {
-        Box::pin(async move {
-            match self.call(Method::DELETE, &format!("/issue/{id}"), None).await {
-                Err(JobError::Permanent(m)) if m.contains("answered 404") => Ok(()),
-                other => other.map(|_| ()),
-            }
-        })
+        Box::pin(async move { super::deleted(self.call(Method::DELETE, &format!("/issue/{id}"), None).await) })
     }
 }
 

@@ -88,6 +88,29 @@ pub fn is_marker(label: &str) -> bool {
         .is_some_and(|rest| rest.len() == 36 && rest.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
 }
 
+/// A tracker's refusal in the queue's terms: 429 and 5xx retry (after `Retry-After` when
+/// given), other statuses fail for good with the tracker's own words.
+pub(crate) fn failure(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    what: &str,
+    tracker: &str,
+    explained: String,
+) -> JobError {
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        return crate::channels::http_failure(status, headers, what);
+    }
+    JobError::Permanent(format!("{what}: {tracker} answered {}: {explained}", status.as_u16()))
+}
+
+/// An undo of a create whose item is already gone is done.
+pub(crate) fn deleted<T>(result: TrackerResult<T>) -> TrackerResult<()> {
+    match result {
+        Err(JobError::Permanent(m)) if m.contains(" answered 404:") => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
 /// The marker stored on an item created for a task (a tag, a label, a property).
 pub fn marker(task_id: &str) -> String {
     format!("tb-{}", task_id.to_ascii_lowercase())

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
 use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
+use crate::domain::integration::setting;
 use crate::domain::task::{Priority, TaskStatus};
 use crate::jobs::JobError;
 
@@ -54,10 +55,6 @@ pub struct Taiga {
     sessions: Arc<Sessions>,
 }
 
-fn setting<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    map.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
-}
-
 /// Taiga's validation errors (`{"subject": ["This field is required."], "_error_message": …}`)
 /// as one readable line.
 fn readable(body: &Value) -> String {
@@ -84,11 +81,7 @@ fn readable(body: &Value) -> String {
 }
 
 fn failure(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &Value, what: &str) -> JobError {
-    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE || status.is_server_error()
-    {
-        return crate::channels::http_failure(status, headers, what);
-    }
-    JobError::Permanent(format!("{what}: Taiga answered {}: {}", status.as_u16(), readable(body)))
+    super::failure(status, headers, what, "Taiga", readable(body))
 }
 
 fn tags_of(item: &Value) -> Vec<String> {
@@ -449,11 +442,7 @@ impl Tracker for Taiga {
 
     fn delete<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, ()> {
         Box::pin(async move {
-            match self.call(Method::DELETE, &format!("/{}/{id}", self.collection), None, &[]).await {
-                // Already gone: the undo is done.
-                Err(JobError::Permanent(m)) if m.contains("answered 404") => Ok(()),
-                other => other.map(|_| ()),
-            }
+            super::deleted(self.call(Method::DELETE, &format!("/{}/{id}", self.collection), None, &[]).await)
         })
     }
 }

@@ -6,6 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
+use crate::domain::integration::setting;
 use crate::domain::task::{Priority, TaskStatus};
 use crate::jobs::JobError;
 
@@ -17,10 +18,6 @@ pub struct Zendesk {
     agent: String,
     email: String,
     token: String,
-}
-
-fn setting<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    map.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// Zendesk's errors (`{"error": "RecordInvalid", "description": …, "details": {"subject": [{"description": …}]}}`).
@@ -87,10 +84,7 @@ impl Zendesk {
             return Ok(answer);
         }
         let what = format!("Zendesk {}", path.split('?').next().unwrap_or(path));
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            return Err(crate::channels::http_failure(status, &headers, &what));
-        }
-        Err(JobError::Permanent(format!("{what}: Zendesk answered {}: {}", status.as_u16(), readable(&answer))))
+        Err(super::failure(status, &headers, &what, "Zendesk", readable(&answer)))
     }
 
     fn external(&self, ticket: &Value) -> TrackerResult<External> {
@@ -198,12 +192,7 @@ impl Tracker for Zendesk {
     }
 
     fn delete<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, ()> {
-        Box::pin(async move {
-            match self.call(Method::DELETE, &format!("/tickets/{id}"), None).await {
-                Err(JobError::Permanent(m)) if m.contains("answered 404") => Ok(()),
-                other => other.map(|_| ()),
-            }
-        })
+        Box::pin(async move { super::deleted(self.call(Method::DELETE, &format!("/tickets/{id}"), None).await) })
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use crate::domain::integration::setting;
 use crate::jobs::JobError;
 
 pub struct Email;
@@ -31,10 +32,6 @@ fn given_secret(r: &WebhookRequest<'_>) -> Option<String> {
     }
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     decoded.split_once(':').map(|(_, password)| password.to_string())
-}
-
-fn setting<'a>(settings: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    settings.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
 impl Channel for Email {
