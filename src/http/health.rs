@@ -26,6 +26,12 @@ pub struct Readiness {
 pub struct ReadinessChecks {
     /// `ok` or `unreachable`
     pub database: &'static str,
+    /// When the default project has a Jira integration: `ok`, `unauthorized` or `unreachable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jira: Option<&'static str>,
+    /// When the default project has a Confluence integration: as for Jira.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confluence: Option<&'static str>,
 }
 
 #[utoipa::path(get, path = "/health", tag = "operations", security(()),
@@ -39,10 +45,49 @@ pub async fn health() -> Json<Health> {
               (status = 503, description = "A dependency is unreachable", body = Readiness)))]
 pub async fn ready(State(s): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let db_ok = s.store.ping().await;
-    let status = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let (jira, confluence) = if db_ok { atlassian(&s).await } else { (None, None) };
+    let ok = db_ok && [jira, confluence].iter().all(|c| c.is_none_or(|c| c == "ok"));
     let body = Readiness {
-        status: if db_ok { "ready" } else { "unavailable" },
-        checks: ReadinessChecks { database: if db_ok { "ok" } else { "unreachable" } },
+        status: if ok { "ready" } else { "unavailable" },
+        checks: ReadinessChecks { database: if db_ok { "ok" } else { "unreachable" }, jira, confluence },
     };
-    (status, Json(body))
+    (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+}
+
+/// The default project's Jira and Confluence, as the replaced automator's readiness did:
+/// an authenticated read of the current user, within three seconds.
+async fn atlassian(s: &AppState) -> (Option<&'static str>, Option<&'static str>) {
+    use crate::domain::integration::{IntegrationType, setting};
+    use crate::domain::tenant::DEFAULT_TENANT_ID;
+    let Ok(project) = s.store.default_project(DEFAULT_TENANT_ID).await else { return (None, None) };
+    let Ok(records) = s.store.list_integrations(DEFAULT_TENANT_ID, &project).await else { return (None, None) };
+    let mut out = (None, None);
+    for record in records {
+        let (slot, path) = match record.kind {
+            IntegrationType::Jira => (&mut out.0, "/rest/api/3/myself"),
+            IntegrationType::Confluence => (&mut out.1, "/rest/api/user/current"),
+            _ => continue,
+        };
+        let Ok((_, secrets)) = s.integrations.with_secrets(DEFAULT_TENANT_ID, &record.id).await else {
+            *slot = Some("unreachable");
+            continue;
+        };
+        let site = setting(&record.settings, "site_url").unwrap_or_default().trim_end_matches('/');
+        let base = match record.kind {
+            IntegrationType::Confluence if !site.ends_with("/wiki") => format!("{site}/wiki"),
+            _ => site.to_string(),
+        };
+        let request = s
+            .outbound
+            .http
+            .get(format!("{base}{path}"))
+            .basic_auth(setting(&record.settings, "email").unwrap_or_default(), setting(&secrets, "api_token"))
+            .timeout(std::time::Duration::from_secs(3));
+        *slot = Some(match request.send().await {
+            Ok(r) if r.status().is_success() => "ok",
+            Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => "unauthorized",
+            _ => "unreachable",
+        });
+    }
+    out
 }

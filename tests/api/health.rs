@@ -38,3 +38,68 @@ async fn metrics_count_requests_by_route_and_status(app: TestApp) {
     assert!(text.contains("taskbridge_db_pool_connections"));
 }
 both_backends!(metrics_count_requests_by_route_and_status);
+
+/// With Jira and Confluence connected to the default project, readiness also reads the
+/// current user of each (the replaced automator's check): a refused token is not ready.
+async fn readiness_checks_the_default_projects_jira_and_confluence(app: TestApp) {
+    use axum::http::HeaderMap;
+    async fn me(headers: HeaderMap) -> (axum::http::StatusCode, &'static str) {
+        let good = format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "bot@example.org:t0ken")
+        );
+        if headers.get("authorization").is_some_and(|v| v == good.as_str()) {
+            (axum::http::StatusCode::OK, r#"{"accountId": "5b10"}"#)
+        } else {
+            (axum::http::StatusCode::UNAUTHORIZED, r#"{"errorMessages": ["Unauthorized"]}"#)
+        }
+    }
+    let fake = crate::helpers::serve(
+        axum::Router::new()
+            .route("/rest/api/3/myself", axum::routing::get(me))
+            .route("/wiki/rest/api/user/current", axum::routing::get(me)),
+    )
+    .await;
+    // The default project, as the replaced routes create it.
+    let task = app.post("/taiga/create-task", serde_json::json!({"title": "x", "description": "y"})).await;
+    let project = task.body["project_id"].as_str().expect("project").to_string();
+    let mut jira = String::new();
+    for kind in ["jira", "confluence"] {
+        let res = app
+            .post(
+                &format!("/api/v1/projects/{project}/integrations"),
+                serde_json::json!({"type": kind, "settings": {"site_url": fake, "email": "bot@example.org"},
+                                   "secrets": {"api_token": "t0ken"}}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        if kind == "jira" {
+            jira = res.id();
+        }
+    }
+    let res = app.request(Method::GET, "/ready", None, None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!((&res.body["checks"]["jira"], &res.body["checks"]["confluence"]), (&"ok".into(), &"ok".into()));
+    let patch = serde_json::json!({"secrets": {"api_token": "revoked"}});
+    let path = format!("/api/v1/projects/{project}/integrations/{jira}");
+    assert_eq!(app.request(Method::PATCH, &path, Some(&app.key), Some(patch)).await.status, StatusCode::OK);
+    let res = app.request(Method::GET, "/ready", None, None).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.body);
+    assert_eq!(res.body["checks"]["jira"], "unauthorized");
+    assert_eq!(res.body["checks"]["confluence"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_checks_atlassian_sqlite() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |c| c.allow_private_urls = true).await;
+    readiness_checks_the_default_projects_jira_and_confluence(app.expect("sqlite")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_checks_atlassian_postgres() {
+    if let Some(app) =
+        crate::helpers::spawn_app_with(crate::helpers::Backend::Postgres, |c| c.allow_private_urls = true).await
+    {
+        readiness_checks_the_default_projects_jira_and_confluence(app).await;
+    }
+}
