@@ -333,3 +333,16 @@ pub async fn dead_jobs(app: &TestApp) -> Value {
     }
     dead
 }
+
+/// What `path` answers once its `status` is no longer `running` (or after ten seconds).
+pub async fn finished(app: &TestApp, path: &str) -> Value {
+    let mut body = Value::Null;
+    for _ in 0..400 {
+        body = app.get(path).await.body;
+        if body["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    body
+}

@@ -333,14 +333,7 @@ async fn jira_import(backend: Backend) {
         .id();
     let path = format!("/api/v1/projects/{project}/integrations/{integration}/import");
     assert_eq!(app.post(&path, json!({})).await.status, StatusCode::ACCEPTED);
-    let mut progress = Value::Null;
-    for _ in 0..400 {
-        progress = app.get(&path).await.body;
-        if progress["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let progress = crate::helpers::finished(&app, &path).await;
     assert_eq!(progress["status"], "done", "{progress}");
     assert_eq!(progress["imported"], 90);
     assert_eq!(progress["pages"], 3, "40 + 40 + 10");

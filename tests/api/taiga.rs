@@ -378,14 +378,8 @@ async fn taiga_import(backend: Backend) {
     assert_eq!(app.get(&path).await.status, StatusCode::NOT_FOUND);
     let started = app.post(&path, json!({})).await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
-    let mut progress = Value::Null;
-    for _ in 0..400 {
-        progress = app.get(&path).await.body;
-        if progress["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let mut progress;
+    progress = crate::helpers::finished(&app, &path).await;
     assert_eq!(progress["status"], "done", "{progress}");
     assert_eq!((progress["imported"].as_i64(), progress["skipped"].as_i64()), (Some(149), Some(1)), "{progress}");
     assert_eq!(progress["pages"], 2);
@@ -406,13 +400,7 @@ async fn taiga_import(backend: Backend) {
 
     // Again: everything is linked already.
     assert_eq!(app.post(&path, json!({})).await.status, StatusCode::ACCEPTED);
-    for _ in 0..400 {
-        progress = app.get(&path).await.body;
-        if progress["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    progress = crate::helpers::finished(&app, &path).await;
     assert_eq!((progress["imported"].as_i64(), progress["skipped"].as_i64()), (Some(0), Some(150)), "{progress}");
     let other = app.project("other").await;
     let not_tracker = app
