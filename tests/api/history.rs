@@ -197,3 +197,66 @@ async fn history_sqlite() {
 async fn history_postgres() {
     history(Backend::Postgres).await;
 }
+
+/// A worker that handed a message to the platform and died before recording it leaves the
+/// delivery `sending`: the next run does not send it again (the platform may have it) and
+/// records why.
+async fn a_send_interrupted_midway_is_not_repeated(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let (fake, seen) = fake_telegram().await;
+    let project = app.project("ops").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "telegram", "settings": {"api_base_url": fake},
+                   "secrets": {"secret_token": "tg-secret-0123456789", "bot_token": "123:ABC"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let sent = app
+        .post(
+            "/integrations/telegram/send",
+            json!({"chat_id": -1001234567890i64, "text": "Deploy at 17:00", "project_id": project}),
+        )
+        .await;
+    assert_eq!(sent.body["status"], "queued", "{}", sent.body);
+    let delivery = sent.body["id"].as_str().expect("id").to_string();
+    let url = app.database_url.clone();
+    let db = app.stop().await;
+
+    // The dead worker's claim, as it left it.
+    let store =
+        taskbridge::store::Store::connect(&url, &taskbridge::store::StoreOptions::default()).await.expect("store");
+    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
+    assert!(store.claim_delivery(tenant, &delivery).await.expect("claim"));
+    assert!(!store.claim_delivery(tenant, &delivery).await.expect("claim"), "a delivery is claimed once");
+    store.close().await;
+
+    let mut config = taskbridge::config::Config::for_tests(&url, crate::helpers::ADMIN_KEY);
+    config.allow_private_urls = true;
+    let again = crate::helpers::spawn_configured(db, config, backend).await;
+    let history = history_until(&again, "", |b| b["items"][0]["status"] == "failed").await;
+    assert_eq!(history["items"][0]["status"], "failed", "{history}");
+    assert!(
+        history["items"][0]["error"].as_str().unwrap_or_default().contains("interrupted while sending"),
+        "{history}"
+    );
+    assert!(seen.lock().expect("lock").is_empty(), "not sent a second time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_interrupted_midway_is_not_repeated_sqlite() {
+    a_send_interrupted_midway_is_not_repeated(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_interrupted_midway_is_not_repeated_postgres() {
+    a_send_interrupted_midway_is_not_repeated(Backend::Postgres).await;
+}
