@@ -108,7 +108,15 @@ both_backends!(bad_messages_are_refused);
 async fn processing_jobs_are_visible(app: TestApp) {
     let project = app.project("jobs").await;
     let m = send(&app, &project, "Write the release notes", "ana").await;
-    let jobs = app.get("/api/v1/jobs?status=succeeded").await;
+    // The outcome is committed a moment before the worker marks its job succeeded.
+    let mut jobs = app.get("/api/v1/jobs?status=succeeded").await;
+    for _ in 0..200 {
+        if jobs.body["items"].as_array().is_some_and(|items| !items.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        jobs = app.get("/api/v1/jobs?status=succeeded").await;
+    }
     assert_eq!(jobs.status, StatusCode::OK);
     let job = &jobs.body["items"][0];
     assert_eq!(job["kind"], "intake.process");
