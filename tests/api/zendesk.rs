@@ -170,6 +170,21 @@ async fn zendesk(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(solved, "the ticket is solved");
+
+    // Import: the three tickets that were there become linked tasks (two cursor pages);
+    // the ticket made from a task here is skipped by its marker.
+    let integration = created.id();
+    let path = format!("/api/v1/projects/{project}/integrations/{integration}/import");
+    assert_eq!(app.post(&path, json!({})).await.status, StatusCode::ACCEPTED);
+    let progress = crate::helpers::finished(&app, &path).await;
+    assert_eq!(progress["status"], "done", "{progress}");
+    assert_eq!((progress["imported"].as_i64(), progress["skipped"].as_i64()), (Some(3), Some(1)), "{progress}");
+    assert_eq!(progress["pages"], 2);
+    let tasks = app.get(&format!("/api/v1/tasks?project_id={project}&limit=50")).await.body;
+    let vpn = tasks["items"].as_array().and_then(|t| t.iter().find(|t| t["title"] == "VPN drops every hour")).cloned();
+    let vpn = vpn.expect("the VPN ticket is a task");
+    assert_eq!(vpn["status"], "in_progress", "an open ticket is work in progress");
+    assert_eq!(links_of(&app, vpn["id"].as_str().expect("id")).await[0]["external_ref"], "#101");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
