@@ -257,11 +257,9 @@ async fn email(backend: Backend) {
 
     // Wrong SMTP credentials: the answer fails for good with the server's reason, readable.
     let patched = app
-        .request(
-            reqwest::Method::PATCH,
+        .patch(
             &format!("/api/v1/projects/{project}/integrations/{integration}"),
-            Some(&app.key),
-            Some(json!({"secrets": {"smtp_password": "not-the-password"}})),
+            json!({"secrets": {"smtp_password": "not-the-password"}}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);

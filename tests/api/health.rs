@@ -82,7 +82,7 @@ async fn readiness_checks_the_default_projects_jira_and_confluence(app: TestApp)
     assert_eq!((&res.body["checks"]["jira"], &res.body["checks"]["confluence"]), (&"ok".into(), &"ok".into()));
     let patch = serde_json::json!({"secrets": {"api_token": "revoked"}});
     let path = format!("/api/v1/projects/{project}/integrations/{jira}");
-    assert_eq!(app.request(Method::PATCH, &path, Some(&app.key), Some(patch)).await.status, StatusCode::OK);
+    assert_eq!(app.patch(&path, patch).await.status, StatusCode::OK);
     let res = app.request(Method::GET, "/ready", None, None).await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.body);
     assert_eq!(res.body["checks"]["jira"], "unauthorized");

@@ -225,7 +225,7 @@ async fn jira(backend: Backend) {
 
     // Done here: Jira's issue takes the transition that leads to a done status.
     let path = format!("/api/v1/tasks/{task_id}/status");
-    let res = app.request(reqwest::Method::PATCH, &path, Some(&app.key), Some(json!({"status": "done"}))).await;
+    let res = app.patch(&path, json!({"status": "done"})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let mut done = false;
     for _ in 0..200 {
@@ -240,11 +240,9 @@ async fn jira(backend: Backend) {
     // Changed in Jira (reopened, assigned): its signed webhook mirrors both here, and
     // nothing is sent back.
     let patched = app
-        .request(
-            reqwest::Method::PATCH,
+        .patch(
             &format!("/api/v1/projects/{project}/integrations/{integration}"),
-            Some(&app.key),
-            Some(json!({"secrets": {"webhook_secret": "jira-hook-secret"}})),
+            json!({"secrets": {"webhook_secret": "jira-hook-secret"}}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
@@ -280,11 +278,9 @@ async fn jira(backend: Backend) {
 
     // Jira refuses the issue (unknown project): the push fails for good, with Jira's words.
     let patched = app
-        .request(
-            reqwest::Method::PATCH,
+        .patch(
             &format!("/api/v1/projects/{project}/integrations/{integration}"),
-            Some(&app.key),
-            Some(json!({"settings": {"project_key": "NOPE"}})),
+            json!({"settings": {"project_key": "NOPE"}}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);

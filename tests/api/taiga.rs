@@ -270,7 +270,7 @@ async fn taiga(backend: Backend) {
 
     // Status both ways. Changed here: the linked Taiga task follows, through the queue.
     let path = format!("/api/v1/tasks/{task_id}/status");
-    let res = app.request(reqwest::Method::PATCH, &path, Some(&app.key), Some(json!({"status": "in_progress"}))).await;
+    let res = app.patch(&path, json!({"status": "in_progress"})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let mut followed = false;
     for _ in 0..200 {
@@ -284,11 +284,9 @@ async fn taiga(backend: Backend) {
     // Changed in Taiga: its webhook (HMAC-SHA1 with the webhook key) moves the task here,
     // and nothing is sent back to Taiga.
     let patched = app
-        .request(
-            reqwest::Method::PATCH,
+        .patch(
             &format!("/api/v1/projects/{project}/integrations/{integration}"),
-            Some(&app.key),
-            Some(json!({"secrets": {"webhook_key": "taiga-webhook-key"}})),
+            json!({"secrets": {"webhook_key": "taiga-webhook-key"}}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
@@ -320,11 +318,9 @@ async fn taiga(backend: Backend) {
 
     // A project Taiga does not know: the push fails for good, with Taiga's words.
     let patched = app
-        .request(
-            reqwest::Method::PATCH,
+        .patch(
             &format!("/api/v1/projects/{project}/integrations/{integration}"),
-            Some(&app.key),
-            Some(json!({"settings": {"project_slug": "no-such-project"}})),
+            json!({"settings": {"project_slug": "no-such-project"}}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);

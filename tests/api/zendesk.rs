@@ -159,7 +159,7 @@ async fn zendesk(backend: Backend) {
 
     // Done here: solved there.
     let path = format!("/api/v1/tasks/{task_id}/status");
-    let res = app.request(reqwest::Method::PATCH, &path, Some(&app.key), Some(json!({"status": "done"}))).await;
+    let res = app.patch(&path, json!({"status": "done"})).await;
     assert_eq!(res.status, StatusCode::OK);
     let mut solved = false;
     for _ in 0..200 {
