@@ -2,7 +2,7 @@
 //! marker as a label (found again with the current `/search/jql`), a remote link back to
 //! taskbridge, transitions chosen by their target status, comments in ADF.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
@@ -84,15 +84,7 @@ impl Jira {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let res = request.send().await.map_err(|e| JobError::Retry(format!("Jira {path}: {}", e.without_url())))?;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let answer: Value =
-            if status == StatusCode::NO_CONTENT { Value::Null } else { res.json().await.unwrap_or(Value::Null) };
-        if status.is_success() {
-            return Ok(answer);
-        }
-        Err(super::failure(status, &headers, &format!("Jira {path}"), "Jira", readable(&answer)))
+        super::send_json(request, "Jira", path, readable).await
     }
 
     fn external(&self, issue: &Value) -> TrackerResult<External> {

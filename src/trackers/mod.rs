@@ -103,6 +103,26 @@ pub(crate) fn failure(
     JobError::Permanent(format!("{what}: {tracker} answered {}: {explained}", status.as_u16()))
 }
 
+/// Sends a tracker request and reads its JSON answer (`null` for 204), or fails in the
+/// queue's terms with the tracker's explanation (`explain` reads its error body).
+pub(crate) async fn send_json(
+    request: reqwest::RequestBuilder,
+    tracker: &str,
+    what: &str,
+    explain: fn(&serde_json::Value) -> String,
+) -> TrackerResult<serde_json::Value> {
+    let what = format!("{tracker} {what}");
+    let res = request.send().await.map_err(|e| JobError::Retry(format!("{what}: {}", e.without_url())))?;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let answer = if status == reqwest::StatusCode::NO_CONTENT {
+        serde_json::Value::Null
+    } else {
+        res.json().await.unwrap_or(serde_json::Value::Null)
+    };
+    if status.is_success() { Ok(answer) } else { Err(failure(status, &headers, &what, tracker, explain(&answer))) }
+}
+
 /// An undo of a create whose item is already gone is done.
 pub(crate) fn deleted<T>(result: TrackerResult<T>) -> TrackerResult<()> {
     match result {

@@ -2,7 +2,7 @@
 //! it), an internal comment holding the description and the link back, statuses set on the
 //! ticket, cursor-paginated listing.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
@@ -75,16 +75,8 @@ impl Zendesk {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let res = request.send().await.map_err(|e| JobError::Retry(format!("Zendesk {path}: {}", e.without_url())))?;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let answer: Value =
-            if status == StatusCode::NO_CONTENT { Value::Null } else { res.json().await.unwrap_or(Value::Null) };
-        if status.is_success() {
-            return Ok(answer);
-        }
-        let what = format!("Zendesk {}", path.split('?').next().unwrap_or(path));
-        Err(super::failure(status, &headers, &what, "Zendesk", readable(&answer)))
+        // Query strings stay out of error messages.
+        super::send_json(request, "Zendesk", path.split('?').next().unwrap_or(path), readable).await
     }
 
     fn external(&self, ticket: &Value) -> TrackerResult<External> {
