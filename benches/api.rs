@@ -159,16 +159,6 @@ fn main() {
     runtime.block_on(async {
         println!("| backend | what | throughput | p50 | p99 | notes |");
         println!("| --- | --- | --- | --- | --- | --- |");
-        if support::wanted("sqlite") {
-            let (dir, url) = support::sqlite_url();
-            bench_backend("SQLite", &url).await;
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        if support::wanted("postgres")
-            && let Some((admin, name, url)) = support::postgres_database().await
-        {
-            bench_backend("PostgreSQL", &url).await;
-            support::drop_postgres_database(&admin, &name).await;
-        }
+        support::on_backends(|label, url| async move { bench_backend(label, &url).await }).await;
     });
 }

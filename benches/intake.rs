@@ -219,17 +219,7 @@ fn main() {
             bench_webhooks("SQLite", &url).await;
             let _ = std::fs::remove_dir_all(&dir);
         }
-        if support::wanted("sqlite") {
-            let (dir, url) = support::sqlite_url();
-            bench_http("SQLite", &url).await;
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        if support::wanted("postgres")
-            && let Some((admin, name, url)) = support::postgres_database().await
-        {
-            bench_http("PostgreSQL", &url).await;
-            support::drop_postgres_database(&admin, &name).await;
-        }
+        support::on_backends(|label, url| async move { bench_http(label, &url).await }).await;
     });
     if support::wanted("dedup") {
         let sizes: Vec<usize> = std::env::var("BENCH_DEDUP_SIZES")

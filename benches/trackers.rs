@@ -95,16 +95,6 @@ fn main() {
     println!("| backend | what | rate | p50 | p99 | notes |");
     println!("| --- | --- | --- | --- | --- | --- |");
     runtime.block_on(async {
-        if support::wanted("sqlite") {
-            let (dir, url) = support::sqlite_url();
-            bench("SQLite", &url).await;
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        if support::wanted("postgres")
-            && let Some((admin, name, url)) = support::postgres_database().await
-        {
-            bench("PostgreSQL", &url).await;
-            support::drop_postgres_database(&admin, &name).await;
-        }
+        support::on_backends(|label, url| async move { bench(label, &url).await }).await;
     });
 }

@@ -166,3 +166,23 @@ pub async fn expect_status(req: reqwest::RequestBuilder, status: u16, what: &str
     }
     assert!(ok, "{what} failed");
 }
+
+/// Runs `bench(label, url)` on a fresh SQLite file and, when a server is configured, a fresh
+/// PostgreSQL database, as `BENCH_BACKENDS` allows; each is removed afterwards.
+pub async fn on_backends<F, Fut>(bench: F)
+where
+    F: Fn(&'static str, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if wanted("sqlite") {
+        let (dir, url) = sqlite_url();
+        bench("SQLite", url).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if wanted("postgres")
+        && let Some((admin, name, url)) = postgres_database().await
+    {
+        bench("PostgreSQL", url).await;
+        drop_postgres_database(&admin, &name).await;
+    }
+}
