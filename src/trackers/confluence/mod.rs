@@ -1,0 +1,3 @@
+//! Confluence Cloud: pages read and written in storage format.
+
+pub mod storage;
