@@ -106,6 +106,93 @@ impl Jira {
     }
 }
 
+/// An issue made under a work package for a task found elsewhere (a Confluence page).
+#[derive(Debug, Clone)]
+pub struct ChildIssue<'a> {
+    pub parent: &'a str,
+    pub issue_type: &'a str,
+    pub summary: &'a str,
+    pub description: &'a str,
+    /// An Atlassian account id.
+    pub assignee: Option<&'a str>,
+    pub due_date: Option<&'a str>,
+    /// Where the task came from, linked from the issue.
+    pub origin: (&'a str, &'a str),
+}
+
+impl Jira {
+    pub fn browse_url(&self, key: &str) -> String {
+        format!("{}/browse/{key}", self.site)
+    }
+
+    /// An issue's summary, status, assignee and type.
+    pub async fn issue(&self, key: &str) -> TrackerResult<Value> {
+        self.call(Method::GET, &format!("/issue/{key}?fields=summary,status,assignee,issuetype"), None).await
+    }
+
+    /// Creates the issue in its parent's project, or finds the one an earlier attempt
+    /// created (by the `marker` label); either way it links back to its origin.
+    pub async fn create_child(&self, child: &ChildIssue<'_>, marker: &str) -> TrackerResult<String> {
+        let query = json!({"jql": format!("labels = \"{marker}\""), "fields": ["labels"], "maxResults": 5});
+        let found = self.call(Method::POST, "/search/jql", Some(&query)).await?;
+        let existing = found["issues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == marker)))
+            .and_then(|i| i["key"].as_str().map(str::to_string));
+        let key = match existing {
+            Some(key) => key,
+            None => {
+                let project = child.parent.rsplit_once('-').map_or(self.project_key.as_str(), |(p, _)| p);
+                let mut fields = json!({
+                    "project": {"key": project},
+                    "issuetype": {"name": child.issue_type},
+                    "parent": {"key": child.parent},
+                    "summary": child.summary.chars().take(255).collect::<String>(),
+                    "description": adf(child.description),
+                    "labels": [marker],
+                });
+                if let Some(account) = child.assignee {
+                    fields["assignee"] = json!({"id": account});
+                }
+                if let Some(due) = child.due_date {
+                    fields["duedate"] = json!(due);
+                }
+                let created = self.call(Method::POST, "/issue", Some(&json!({"fields": fields}))).await?;
+                created["key"].as_str().ok_or(JobError::Retry("Jira created no key".into()))?.to_string()
+            }
+        };
+        let (url, title) = child.origin;
+        let remote = json!({"globalId": format!("taskbridge:{marker}"),
+            "application": {"type": "com.atlassian.confluence", "name": "Confluence"},
+            "object": {"url": url, "title": title}});
+        self.call(Method::POST, &format!("/issue/{key}/remotelink"), Some(&remote)).await?;
+        Ok(key)
+    }
+
+    /// Moves the issue to the status named `status` (case-insensitive); false when it is
+    /// there already.
+    pub async fn move_to(&self, key: &str, status: &str) -> TrackerResult<bool> {
+        let issue = self.call(Method::GET, &format!("/issue/{key}?fields=status"), None).await?;
+        if issue["fields"]["status"]["name"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(status)) {
+            return Ok(false);
+        }
+        let available = self.call(Method::GET, &format!("/issue/{key}/transitions"), None).await?;
+        let named = |v: &Value| v.as_str().is_some_and(|n| n.eq_ignore_ascii_case(status));
+        let transition = available["transitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| named(&t["to"]["name"]) || named(&t["name"]))
+            .and_then(|t| t["id"].as_str())
+            .ok_or_else(|| JobError::Permanent(format!("Jira offers no transition of {key} to {status}")))?;
+        let body = json!({"transition": {"id": transition}});
+        self.call(Method::POST, &format!("/issue/{key}/transitions"), Some(&body)).await?;
+        Ok(true)
+    }
+}
+
 /// The text of an ADF document (descriptions of imported issues).
 pub fn adf_text(node: &Value) -> String {
     let mut out = String::new();
