@@ -58,6 +58,7 @@ impl Application {
             .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref());
         crate::channels::register(&mut registry, integrations.clone(), outbound.clone());
         crate::trackers::push::register(&mut registry, integrations.clone(), outbound.http.clone());
+        crate::sync::register(&mut registry, integrations.clone(), outbound.http.clone());
         let options = WorkerOptions {
             concurrency: config.workers,
             lease: Duration::from_secs(config.job_lease_secs.max(1)),
@@ -72,6 +73,7 @@ impl Application {
             intake,
             wake_workers,
             message_wait: Duration::from_secs(config.message_wait_secs),
+            sync_wait: Duration::from_secs(config.sync_wait_secs),
             transcriber: config.transcriber(),
             outbound,
             max_upload_bytes: config.max_upload_bytes,

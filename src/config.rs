@@ -79,6 +79,10 @@ pub struct Config {
     /// The longest `POST /api/v1/messages?wait=true` waits for an outcome, in seconds.
     #[arg(long, env = "TASKBRIDGE_MESSAGE_WAIT_SECS", default_value_t = 10)]
     pub message_wait_secs: u64,
+    /// The longest a sync request (Confluence tasks, undo) waits for its run to finish
+    /// before answering 202 with the run id.
+    #[arg(long, env = "TASKBRIDGE_SYNC_WAIT_SECS", default_value_t = 300)]
+    pub sync_wait_secs: u64,
     /// Language model that drafts tasks: `builtin` (offline rules), `ollama` or `openai`
     /// (any OpenAI-compatible server). Failures of the latter two fall back to `builtin`.
     #[arg(long, env = "TASKBRIDGE_LLM", value_enum, default_value_t = crate::llm::Provider::Builtin)]
@@ -199,6 +203,7 @@ impl Config {
             job_lease_secs: 30,
             job_poll_ms: 50,
             message_wait_secs: 10,
+            sync_wait_secs: 300,
             dedup_threshold: crate::dedup::DEFAULT_THRESHOLD,
             llm: crate::llm::Provider::Builtin,
             llm_base_url: None,

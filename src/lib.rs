@@ -11,6 +11,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod llm;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod trackers;
 pub mod voice;

@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod pages;
 mod projects;
+mod sync;
 mod tasks;
 mod teams;
 mod tenants;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub wake_workers: Arc<Notify>,
     /// The longest a `?wait=true` request waits for an outcome.
     pub message_wait: Duration,
+    /// The longest a sync request waits for its run.
+    pub sync_wait: Duration,
     /// Speech to text, when a server is configured.
     pub transcriber: Option<crate::voice::Transcriber>,
     /// Outbound connections (and the Bot Framework keys webhooks are checked against).
@@ -85,6 +88,7 @@ impl AppState {
             metrics: Metrics::new(),
             wake_workers: Arc::new(Notify::new()),
             message_wait: Duration::from_secs(10),
+            sync_wait: Duration::from_secs(300),
             transcriber: None,
             outbound: crate::channels::Outbound::new(None, true).expect("the default outbound configuration is valid"),
             max_upload_bytes: 25 * 1024 * 1024,
@@ -110,6 +114,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(links::task_links))
         .routes(routes!(imports::start_import, imports::import_progress))
         .routes(routes!(zendesk::list_tickets))
+        .routes(routes!(sync::sync_confluence_tasks))
+        .routes(routes!(sync::legacy_sync_task))
+        .routes(routes!(sync::undo_run))
+        .routes(routes!(sync::legacy_undo_sync_task))
+        .routes(routes!(sync::get_run))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::get_comment, comments::update_comment, comments::delete_comment))
         .routes(routes!(labels::create_label, labels::list_labels))

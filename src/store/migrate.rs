@@ -31,6 +31,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_deliveries"),
     migration!(8, "0008_task_links"),
     migration!(9, "0009_tracker_imports"),
+    migration!(10, "0010_sync_runs"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -13,6 +13,7 @@ mod links;
 mod messages;
 mod migrate;
 mod projects;
+pub mod sync_runs;
 mod tasks;
 mod teams;
 mod tenants;
@@ -27,6 +28,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use imports::ImportProgress;
 pub use links::TaskLink;
 pub use messages::Outcome;
+pub use sync_runs::{NewChange, SyncChange, SyncRun};
 pub use tenants::Bootstrap;
 
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod binary;
 mod comments;
+mod confluence_sync;
 mod dedup;
 mod discord;
 mod email;

@@ -1,0 +1,33 @@
+-- A sync run (Confluence tasks to Jira, an undo, a project mirror) and its journal: every
+-- change it made to another system, before and after, so it can be explained and undone.
+CREATE TABLE sync_runs (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    project_id TEXT COLLATE "C" NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    request TEXT NOT NULL,
+    -- What the run found to do, fixed before its first write so a restart redoes nothing.
+    plan TEXT,
+    results TEXT,
+    error TEXT,
+    undone_by TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ
+);
+CREATE INDEX sync_runs_project ON sync_runs (tenant_id, project_id, created_at);
+
+CREATE TABLE sync_changes (
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES sync_runs (id) ON DELETE CASCADE,
+    -- Names the step within the run: a step is journaled once.
+    step TEXT COLLATE "C" NOT NULL,
+    seq BIGINT NOT NULL,
+    target TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    action TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (run_id, step)
+);

@@ -1,0 +1,250 @@
+//! Sync runs: Confluence tasks to Jira, undo, and the journal of a run; with the replaced
+//! automator's `/sync_task` and `/undo_sync_task` as aliases. A request starts a run (a
+//! queued job) and waits for it, bounded: 200 with the results, or 202 with the run id.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody, NotFoundExt};
+use super::extract::{ApiJson, ApiPath};
+use crate::domain::tenant::Caller;
+use crate::store::SyncRun;
+use crate::sync::confluence_tasks::Request;
+use crate::sync::{SyncError, answer};
+
+impl From<SyncError> for ApiError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Invalid(m) => ApiError::Validation(m),
+            e @ SyncError::NotConnected(_) => ApiError::BadRequest { code: "not_connected", message: e.to_string() },
+            SyncError::Store(e) => e.into(),
+            SyncError::Integration(e) => e.into(),
+        }
+    }
+}
+
+/// A run's answer: `{"run_id", "request_id", "status", "results", "error"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunAnswer {
+    pub run_id: String,
+    /// The same as `run_id` (the replaced automator's name for it).
+    pub request_id: String,
+    /// `running`, `done` or `failed`.
+    pub status: String,
+    /// One result per task (or per undone item).
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<Value>,
+    pub error: Option<String>,
+}
+
+/// Waits for the run, bounded, polling the store so that any instance's work is seen.
+async fn settle(s: &AppState, tenant_id: &str, mut run: SyncRun) -> Result<(StatusCode, Json<Value>), ApiError> {
+    s.wake_workers.notify_one();
+    let deadline = tokio::time::Instant::now() + s.sync_wait;
+    let mut pause = std::time::Duration::from_millis(10);
+    while run.status == "running" && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(200));
+        run = s.store.sync_run(tenant_id, &run.id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
+    }
+    match run.status.as_str() {
+        "running" => Ok((StatusCode::ACCEPTED, Json(answer(&run)))),
+        "failed" => Err(ApiError::BadGateway(format!(
+            "sync run {} failed: {}",
+            run.id,
+            run.error.as_deref().unwrap_or("no details")
+        ))),
+        _ => Ok((StatusCode::OK, Json(answer(&run)))),
+    }
+}
+
+async fn sync_tasks(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &str,
+    request: &Request,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    request.validate()?;
+    s.store.get_project(&caller.tenant_id, project_id).await.or_not_found("project")?;
+    let run = crate::sync::start_task_sync(&s.store, &s.integrations, &caller.tenant_id, project_id, request).await?;
+    settle(s, &caller.tenant_id, run).await
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{id}/sync/confluence-tasks", tag = "sync", params(("id" = String, Path)),
+    request_body = Request,
+    responses((status = 200, description = "The run finished: one result per open task found", body = RunAnswer),
+              (status = 202, description = "Still running when the wait ended; follow it at /api/v1/sync-runs/{run_id}",
+               body = RunAnswer),
+              (status = 400, description = "The project has no Jira or Confluence integration", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 502, description = "Jira or Confluence failed the whole run", body = ErrorBody)))]
+pub async fn sync_confluence_tasks(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(project_id): ApiPath<String>,
+    ApiJson(request): ApiJson<Request>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    sync_tasks(&s, &caller, &project_id, &request).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LegacySyncTask {
+    /// The project whose integrations are used; the default project when left out.
+    pub project_id: Option<String>,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+#[utoipa::path(post, path = "/sync_task", tag = "legacy", request_body = LegacySyncTask,
+    responses((status = 200, body = RunAnswer), (status = 202, body = RunAnswer), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn legacy_sync_task(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<LegacySyncTask>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let project_id = super::teams::project_or_default(&s, &caller, input.project_id).await?;
+    sync_tasks(&s, &caller, &project_id, &input.request).await
+}
+
+#[utoipa::path(post, path = "/api/v1/sync-runs/{id}/undo", tag = "sync", params(("id" = String, Path)),
+    responses((status = 200, description = "Pages restored and issues moved back, one result per item", body = RunAnswer),
+              (status = 202, body = RunAnswer), (status = 404, body = ErrorBody),
+              (status = 409, description = "The run is not a finished task sync", body = ErrorBody)))]
+pub async fn undo_run(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(run_id): ApiPath<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let run = s.store.sync_run(&caller.tenant_id, &run_id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
+    if run.kind != crate::sync::CONFLUENCE_TASKS || run.status != "done" {
+        return Err(ApiError::Conflict(format!(
+            "sync run {run_id} is a {} run that is {}: only a finished task sync can be undone",
+            run.kind, run.status
+        )));
+    }
+    let items = match run.results.clone() {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    let undo =
+        crate::sync::start_undo(&s.store, &s.integrations, &caller.tenant_id, &run.project_id, Some(&run.id), items)
+            .await?;
+    settle(&s, &caller.tenant_id, undo).await
+}
+
+#[utoipa::path(post, path = "/undo_sync_task", tag = "legacy",
+    request_body(content = Object, description = "What /sync_task answered: its `results` list, or the whole answer \
+                                                   (with an optional `project_id`)"),
+    responses((status = 200, body = RunAnswer), (status = 202, body = RunAnswer), (status = 400, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn legacy_undo_sync_task(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (items, project_id, of) = match body {
+        Value::Array(items) => (items, None, None),
+        Value::Object(mut answer) => {
+            let project = answer.get("project_id").and_then(Value::as_str).map(str::to_string);
+            let of = answer.get("run_id").and_then(Value::as_str).map(str::to_string);
+            match answer.remove("results") {
+                Some(Value::Array(items)) => (items, project, of),
+                _ => return Err(ApiError::Validation("expected the results list, or an answer with `results`".into())),
+            }
+        }
+        _ => return Err(ApiError::Validation("expected the results list, or an answer with `results`".into())),
+    };
+    let project_id = super::teams::project_or_default(&s, &caller, project_id).await?;
+    // Only a run of this tenant is marked undone; the items are what the caller sent.
+    let of = match of {
+        Some(id) => s.store.sync_run(&caller.tenant_id, &id).await?.map(|r| r.id),
+        None => None,
+    };
+    let undo = crate::sync::start_undo(&s.store, &s.integrations, &caller.tenant_id, &project_id, of.as_deref(), items)
+        .await?;
+    settle(&s, &caller.tenant_id, undo).await
+}
+
+/// A run and its journal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunDetail {
+    pub id: String,
+    pub project_id: String,
+    /// `confluence-tasks` or `undo`.
+    pub kind: String,
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub request: Value,
+    #[schema(value_type = Vec<Object>)]
+    pub results: Option<Value>,
+    pub error: Option<String>,
+    /// The run that undid this one.
+    pub undone_by: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Every change made elsewhere, in order: what, where, before and after.
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Change {
+    pub seq: i64,
+    pub step: String,
+    /// `jira-issue` or `confluence-page`.
+    pub target: String,
+    /// The issue key or page id.
+    pub reference: String,
+    /// `create`, `rewrite`, `restore`, `transition`, or `failed`.
+    pub action: String,
+    #[schema(value_type = Object)]
+    pub before: Option<Value>,
+    #[schema(value_type = Object)]
+    pub after: Option<Value>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sync-runs/{id}", tag = "sync", params(("id" = String, Path)),
+    responses((status = 200, description = "The run, its results and its journal", body = RunDetail),
+              (status = 404, body = ErrorBody)))]
+pub async fn get_run(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(run_id): ApiPath<String>,
+) -> Result<Json<RunDetail>, ApiError> {
+    let run = s.store.sync_run(&caller.tenant_id, &run_id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
+    let changes = s
+        .store
+        .sync_changes(&run.id)
+        .await?
+        .into_iter()
+        .map(|c| Change {
+            seq: c.seq,
+            step: c.step,
+            target: c.target,
+            reference: c.reference,
+            action: c.action,
+            before: c.before,
+            after: c.after,
+            at: c.created_at,
+        })
+        .collect();
+    Ok(Json(RunDetail {
+        id: run.id,
+        project_id: run.project_id,
+        kind: run.kind,
+        status: run.status,
+        request: run.request,
+        results: run.results,
+        error: run.error,
+        undone_by: run.undone_by,
+        created_at: run.created_at,
+        finished_at: run.finished_at,
+        changes,
+    }))
+}

@@ -1,0 +1,261 @@
+//! Sync runs and their journal: each change a run made to another system, once per step,
+//! with what was there before and after.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::jobs::enqueue_job;
+use super::{Result, Store, StoreError, read, write};
+use crate::jobs::NewJob;
+
+#[derive(Debug, Clone)]
+pub struct SyncRun {
+    pub id: String,
+    pub project_id: String,
+    pub kind: String,
+    /// `running`, `done` or `failed`.
+    pub status: String,
+    pub request: Value,
+    pub plan: Option<Value>,
+    pub results: Option<Value>,
+    pub error: Option<String>,
+    pub undone_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: String,
+    project_id: String,
+    kind: String,
+    status: String,
+    request: String,
+    plan: Option<String>,
+    results: Option<String>,
+    error: Option<String>,
+    undone_by: Option<String>,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+impl From<RunRow> for SyncRun {
+    fn from(r: RunRow) -> Self {
+        SyncRun {
+            id: r.id,
+            project_id: r.project_id,
+            kind: r.kind,
+            status: r.status,
+            request: json(&r.request),
+            plan: r.plan.as_deref().map(json),
+            results: r.results.as_deref().map(json),
+            error: r.error,
+            undone_by: r.undone_by,
+            created_at: r.created_at,
+            finished_at: r.finished_at,
+        }
+    }
+}
+
+/// One journaled change.
+#[derive(Debug, Clone)]
+pub struct SyncChange {
+    pub step: String,
+    pub seq: i64,
+    /// `jira-issue` or `confluence-page`.
+    pub target: String,
+    /// The issue key or page id.
+    pub reference: String,
+    /// `create`, `rewrite`, `restore`, `transition`, or `failed`.
+    pub action: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    step: String,
+    seq: i64,
+    target: String,
+    reference: String,
+    action: String,
+    before: Option<String>,
+    after: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<ChangeRow> for SyncChange {
+    fn from(r: ChangeRow) -> Self {
+        SyncChange {
+            step: r.step,
+            seq: r.seq,
+            target: r.target,
+            reference: r.reference,
+            action: r.action,
+            before: r.before.as_deref().map(json),
+            after: r.after.as_deref().map(json),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A change to journal.
+#[derive(Debug, Clone)]
+pub struct NewChange<'a> {
+    pub step: &'a str,
+    pub target: &'a str,
+    pub reference: &'a str,
+    pub action: &'a str,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+const RUN_COLUMNS: &str =
+    "id, project_id, kind, status, request, plan, results, error, undone_by, created_at, finished_at";
+const CHANGE_COLUMNS: &str = "step, seq, target, reference, action, before, after, created_at";
+
+impl Store {
+    /// Records a run and queues the job that performs it (`job` built from the run's id),
+    /// in one transaction.
+    pub async fn create_sync_run(
+        &self,
+        tenant_id: &str,
+        project_id: &str,
+        kind: &str,
+        request: &Value,
+        job: impl FnOnce(&str) -> NewJob,
+    ) -> Result<SyncRun> {
+        let id = crate::domain::new_id();
+        let now = super::now();
+        let job = job(&id);
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO sync_runs (id, tenant_id, project_id, kind, status, request, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'running', $5, $6, $6)",
+            )
+            .bind(&id)
+            .bind(tenant_id)
+            .bind(project_id)
+            .bind(kind)
+            .bind(request.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+            tx.commit().await?;
+        });
+        self.sync_run(tenant_id, &id).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn sync_run(&self, tenant_id: &str, id: &str) -> Result<Option<SyncRun>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND id = $2");
+        let row: Option<RunRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
+        Ok(row.map(SyncRun::from))
+    }
+
+    /// Fixes the run's plan unless an earlier attempt already did; answers the plan kept.
+    pub async fn set_sync_plan(&self, tenant_id: &str, id: &str, plan: &Value) -> Result<Value> {
+        let now = super::now();
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE sync_runs SET plan = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4 AND plan IS NULL",
+            )
+            .bind(plan.to_string())
+            .bind(now)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        let run = self.sync_run(tenant_id, id).await?.ok_or(StoreError::NotFound)?;
+        Ok(run.plan.unwrap_or(Value::Null))
+    }
+
+    /// Ends the run: `done` with its results, or `failed` with why.
+    pub async fn finish_sync_run(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        outcome: std::result::Result<&Value, &str>,
+    ) -> Result<()> {
+        let now = super::now();
+        let (status, results, error) = match outcome {
+            Ok(results) => ("done", Some(results.to_string()), None),
+            Err(e) => ("failed", None, Some(e.chars().take(2000).collect::<String>())),
+        };
+        write!(self, |pool| {
+            sqlx::query(
+                "UPDATE sync_runs SET status = $1, results = $2, error = $3, updated_at = $4, finished_at = $4
+                 WHERE tenant_id = $5 AND id = $6 AND status = 'running'",
+            )
+            .bind(status)
+            .bind(results)
+            .bind(error)
+            .bind(now)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Notes that run `id` was undone by run `by`.
+    pub async fn mark_sync_undone(&self, tenant_id: &str, id: &str, by: &str) -> Result<()> {
+        write!(self, |pool| {
+            sqlx::query("UPDATE sync_runs SET undone_by = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(by)
+                .bind(tenant_id)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Journals a step's change; false when the step was journaled before (nothing written).
+    pub async fn record_sync_change(&self, run_id: &str, change: &NewChange<'_>) -> Result<bool> {
+        let now = super::now();
+        let inserted = write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO sync_changes (run_id, step, seq, target, reference, action, before, after, created_at)
+                 VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sync_changes WHERE run_id = $1), $3, $4, $5, $6,
+                         $7, $8)
+                 ON CONFLICT (run_id, step) DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(change.step)
+            .bind(change.target)
+            .bind(change.reference)
+            .bind(change.action)
+            .bind(change.before.as_ref().map(Value::to_string))
+            .bind(change.after.as_ref().map(Value::to_string))
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(inserted == 1)
+    }
+
+    pub async fn sync_change(&self, run_id: &str, step: &str) -> Result<Option<SyncChange>> {
+        let sql = format!("SELECT {CHANGE_COLUMNS} FROM sync_changes WHERE run_id = $1 AND step = $2");
+        let row: Option<ChangeRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(run_id).bind(step).fetch_optional(pool).await?);
+        Ok(row.map(SyncChange::from))
+    }
+
+    /// The run's journal in the order it was written.
+    pub async fn sync_changes(&self, run_id: &str) -> Result<Vec<SyncChange>> {
+        let sql = format!("SELECT {CHANGE_COLUMNS} FROM sync_changes WHERE run_id = $1 ORDER BY seq");
+        let rows: Vec<ChangeRow> = read!(self, |pool| sqlx::query_as(&sql).bind(run_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(SyncChange::from).collect())
+    }
+}

@@ -1,0 +1,440 @@
+//! Confluence tasks to Jira: walk each page and its descendants, create an issue under the
+//! page's work package for every open task, then rewrite the tasks in their pages as text
+//! with a link to the issue. One result per task, in the fields the replaced automator
+//! answered with.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use super::{Context, Shared, SyncError};
+use crate::domain::integration::setting;
+use crate::jobs::{JobContext, JobError};
+use crate::store::NewChange;
+use crate::trackers::confluence::storage::{IssueLink, Storage};
+use crate::trackers::confluence::{Page, Written};
+use crate::trackers::jira::ChildIssue;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Request {
+    /// Pages whose trees are synced: `…/pages/{id}/…`, `?pageId=`, `/x/…` or `/display/SPACE/Title`.
+    pub confluence_page_urls: Vec<String>,
+    #[serde(default)]
+    pub context: RequestContext,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RequestContext {
+    #[serde(default = "unknown_user")]
+    pub request_user: String,
+    /// The due date of a task that names none, in days from the run.
+    #[serde(default = "two_weeks")]
+    pub days_to_due_date: i64,
+}
+
+fn unknown_user() -> String {
+    "unknown_user".into()
+}
+
+fn two_weeks() -> i64 {
+    14
+}
+
+impl Default for RequestContext {
+    fn default() -> Self {
+        RequestContext { request_user: unknown_user(), days_to_due_date: two_weeks() }
+    }
+}
+
+impl Request {
+    pub fn validate(&self) -> Result<(), SyncError> {
+        let invalid = |m: &str| Err(SyncError::Invalid(m.into()));
+        if self.confluence_page_urls.is_empty() {
+            return invalid("confluence_page_urls must name at least one page");
+        }
+        if self.confluence_page_urls.len() > 100 {
+            return invalid("confluence_page_urls may name at most 100 pages");
+        }
+        if let Some(bad) = self.confluence_page_urls.iter().find(|u| reqwest::Url::parse(u).is_err() || u.len() > 2000)
+        {
+            return Err(SyncError::Invalid(format!("confluence_page_urls: {bad:?} is not a page address")));
+        }
+        if !(0..=3650).contains(&self.context.days_to_due_date) {
+            return invalid("context.days_to_due_date must be between 0 and 3650");
+        }
+        if self.context.request_user.chars().count() > 200 {
+            return invalid("context.request_user is longer than 200 characters");
+        }
+        Ok(())
+    }
+}
+
+/// A task found while planning, in the replaced automator's fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Found {
+    confluence_page_id: String,
+    confluence_page_title: String,
+    confluence_page_url: String,
+    confluence_task_id: String,
+    task_summary: String,
+    status: String,
+    assignee_name: Option<String>,
+    due_date: Option<String>,
+    original_page_version: i64,
+    original_page_version_by: String,
+    original_page_version_when: String,
+    context: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Planned {
+    task: Found,
+    linked_work_package: Option<String>,
+    /// Why the task is left alone (`Skipped - …`), decided while planning.
+    skipped: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Plan {
+    items: Vec<Planned>,
+    /// Addresses that named no page: one result each.
+    unresolved: Vec<(String, String)>,
+}
+
+pub(crate) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+    let Some(c) = super::context(shared, &ctx).await? else { return Ok(()) };
+    let request: Request = serde_json::from_value(c.run.request.clone())
+        .map_err(|e| JobError::Permanent(format!("the run's request is unreadable: {e}")))?;
+    let plan = match c.run.plan.clone() {
+        Some(plan) => plan,
+        None => match plan(&c, &request).await {
+            Ok(plan) => {
+                let plan = serde_json::to_value(&plan).map_err(|e| JobError::Permanent(e.to_string()))?;
+                c.store().set_sync_plan(c.tenant(), &c.run.id, &plan).await.map_err(super::retry)?
+            }
+            Err(e) => return super::fail(&c, e).await,
+        },
+    };
+    let plan: Plan = serde_json::from_value(plan).map_err(|e| JobError::Permanent(format!("unreadable plan: {e}")))?;
+
+    let mut created: HashMap<usize, Result<String, String>> = HashMap::new();
+    let mut packages: HashMap<String, Result<Option<String>, String>> = HashMap::new();
+    for (i, item) in plan.items.iter().enumerate() {
+        let (Some(package), None) = (&item.linked_work_package, &item.skipped) else { continue };
+        let step = format!("create:{}:{}", item.task.confluence_page_id, item.task.confluence_task_id);
+        if let Some(done) = c.done(&step).await? {
+            created.insert(i, outcome(&done));
+            continue;
+        }
+        let result = create(&c, &request, item, package, &mut packages).await;
+        let outcome = match result {
+            Ok(key) => {
+                c.journal(NewChange {
+                    step: &step,
+                    target: "jira-issue",
+                    reference: &key,
+                    action: "create",
+                    before: None,
+                    after: Some(json!({"key": key, "parent": package, "summary": item.task.task_summary})),
+                })
+                .await?;
+                Ok(key)
+            }
+            Err(e) => {
+                let message = c.settle(e)?;
+                c.journal(NewChange {
+                    step: &step,
+                    target: "jira-issue",
+                    reference: package,
+                    action: "failed",
+                    before: None,
+                    after: Some(json!({"error": message})),
+                })
+                .await?;
+                Err(message)
+            }
+        };
+        created.insert(i, outcome);
+    }
+
+    let mut page_errors: HashMap<&str, String> = HashMap::new();
+    let mut pages: Vec<&str> = Vec::new();
+    for (i, item) in plan.items.iter().enumerate() {
+        let page = item.task.confluence_page_id.as_str();
+        if matches!(created.get(&i), Some(Ok(_))) && !pages.contains(&page) {
+            pages.push(page);
+        }
+    }
+    for page in pages {
+        let step = format!("rewrite:{page}");
+        let done = match c.done(&step).await? {
+            Some(done) => done,
+            None => {
+                let links: HashMap<String, IssueLink> = plan
+                    .items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, item)| item.task.confluence_page_id == page)
+                    .filter_map(|(i, item)| match created.get(&i) {
+                        Some(Ok(key)) => Some((
+                            item.task.confluence_task_id.clone(),
+                            IssueLink { key: key.clone(), url: c.jira.browse_url(key) },
+                        )),
+                        _ => None,
+                    })
+                    .collect();
+                let original =
+                    plan.items.iter().find(|i| i.task.confluence_page_id == page).map(|i| i.task.original_page_version);
+                let change = match rewrite(&c, page, &links).await {
+                    Ok((version, changed)) => NewChange {
+                        step: &step,
+                        target: "confluence-page",
+                        reference: page,
+                        action: "rewrite",
+                        before: Some(json!({"version": original})),
+                        after: Some(json!({"version": version, "changed": changed,
+                                           "tasks": links.keys().collect::<Vec<_>>()})),
+                    },
+                    Err(e) => NewChange {
+                        step: &step,
+                        target: "confluence-page",
+                        reference: page,
+                        action: "failed",
+                        before: Some(json!({"version": original})),
+                        after: Some(json!({"error": c.settle(e)?})),
+                    },
+                };
+                c.journal(change).await?;
+                c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?
+            }
+        };
+        if done.action == "failed" {
+            let error = done.after.as_ref().and_then(|a| a["error"].as_str()).unwrap_or_default();
+            page_errors.insert(page, error.to_string());
+        }
+    }
+
+    let mut results: Vec<Value> = plan
+        .unresolved
+        .iter()
+        .map(|(url, status)| {
+            json!({"status_text": status, "confluence_page_url": url, "request_user": request.context.request_user,
+                   "new_jira_task_key": null, "linked_work_package": null})
+        })
+        .collect();
+    for (i, item) in plan.items.iter().enumerate() {
+        let mut result = match serde_json::to_value(&item.task) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let (status, key, error) = match (&item.skipped, created.get(&i)) {
+            (Some(skipped), _) => (skipped.clone(), None, None),
+            (None, Some(Ok(key))) => ("Success".to_string(), Some(key.clone()), None),
+            (None, Some(Err(e))) => ("Failed - Jira task creation".to_string(), None, Some(e.clone())),
+            (None, None) => ("Skipped - No Work Package found".to_string(), None, None),
+        };
+        result.insert("status_text".into(), json!(status));
+        result.insert("new_jira_task_key".into(), json!(key));
+        result.insert("linked_work_package".into(), json!(item.linked_work_package));
+        result.insert("request_user".into(), json!(request.context.request_user));
+        if let Some(error) = error {
+            result.insert("error".into(), json!(error));
+        }
+        if key.is_some()
+            && let Some(page_error) = page_errors.get(item.task.confluence_page_id.as_str())
+        {
+            result.insert("page_error".into(), json!(page_error));
+        }
+        results.push(Value::Object(result));
+    }
+    super::finish(&c, &Value::Array(results)).await?;
+    tracing::info!(run_id = %c.run.id, tasks = plan.items.len(), "Confluence task sync finished");
+    Ok(())
+}
+
+/// A journaled create: the issue's key, or why it failed.
+fn outcome(done: &crate::store::SyncChange) -> Result<String, String> {
+    let after = done.after.clone().unwrap_or_default();
+    match done.action.as_str() {
+        "create" => Ok(after["key"].as_str().unwrap_or(&done.reference).to_string()),
+        _ => Err(after["error"].as_str().unwrap_or("failed").to_string()),
+    }
+}
+
+fn missing(e: &JobError) -> bool {
+    matches!(e, JobError::Permanent(m) if m.contains(" answered 404:"))
+}
+
+/// Walks every requested tree once, recording each open task and its work package.
+async fn plan(c: &Context<'_>, request: &Request) -> Result<Plan, JobError> {
+    let default_due = c.run.created_at.date_naive() + chrono::Days::new(request.context.days_to_due_date as u64);
+    let mut plan = Plan::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    for url in &request.confluence_page_urls {
+        let root = match c.confluence.resolve(url).await {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                plan.unresolved.push((url.clone(), "Failed - Not a Confluence page address".into()));
+                continue;
+            }
+            Err(e) if missing(&e) => {
+                plan.unresolved.push((url.clone(), "Failed - Confluence page not found".into()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut todo: Vec<(String, Option<String>, bool)> = vec![(root, None, true)];
+        while let Some((id, inherited, is_root)) = todo.pop() {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let page = match c.confluence.page(&id, None).await {
+                Ok(page) => page,
+                Err(e) if missing(&e) => {
+                    if is_root {
+                        plan.unresolved.push((url.clone(), "Failed - Confluence page not found".into()));
+                    }
+                    continue; // deleted while the tree was walked
+                }
+                Err(e) => return Err(e),
+            };
+            let inherited = match (is_root, inherited) {
+                (true, _) => ancestors_package(c, &page).await?,
+                (false, inherited) => inherited,
+            };
+            let doc = Storage::parse(&page.body);
+            for task in doc.tasks().into_iter().filter(|t| !t.complete) {
+                let package = doc.work_package(Some(&task.id)).or_else(|| inherited.clone());
+                let skipped = if task.summary.trim().is_empty() {
+                    Some("Skipped - Empty Task".to_string())
+                } else if package.is_none() {
+                    Some("Skipped - No Work Package found".to_string())
+                } else {
+                    None
+                };
+                let context = [task.heading.as_deref(), task.paragraph.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                plan.items.push(Planned {
+                    task: found(&page, task.id, task.summary, task.assignee, task.due_date, default_due, context),
+                    linked_work_package: package,
+                    skipped,
+                });
+            }
+            let package = doc.work_package(None).or(inherited);
+            for child in c.confluence.children(&page.id).await?.into_iter().rev() {
+                todo.push((child, package.clone(), false));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+fn found(
+    page: &Page,
+    id: String,
+    summary: String,
+    assignee: Option<String>,
+    due: Option<String>,
+    default_due: chrono::NaiveDate,
+    context: String,
+) -> Found {
+    Found {
+        confluence_page_id: page.id.clone(),
+        confluence_page_title: page.title.clone(),
+        confluence_page_url: page.url.clone(),
+        confluence_task_id: id,
+        task_summary: summary,
+        status: "incomplete".into(),
+        assignee_name: assignee,
+        due_date: Some(due.unwrap_or_else(|| default_due.to_string())),
+        original_page_version: page.version,
+        original_page_version_by: page.version_by.clone(),
+        original_page_version_when: page.version_when.clone(),
+        context: Some(context).filter(|c| !c.is_empty()),
+    }
+}
+
+/// The work package of the nearest ancestor that names one.
+async fn ancestors_package(c: &Context<'_>, page: &Page) -> Result<Option<String>, JobError> {
+    let mut parent = page.parent_id.clone();
+    for _ in 0..50 {
+        let Some(id) = parent else { return Ok(None) };
+        let ancestor = match c.confluence.page(&id, None).await {
+            Ok(p) => p,
+            Err(e) if missing(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if let Some(package) = Storage::parse(&ancestor.body).work_package(None) {
+            return Ok(Some(package));
+        }
+        parent = ancestor.parent_id;
+    }
+    Ok(None)
+}
+
+/// Creates (or finds again) the issue for a planned task.
+async fn create(
+    c: &Context<'_>,
+    request: &Request,
+    item: &Planned,
+    package: &str,
+    packages: &mut HashMap<String, Result<Option<String>, String>>,
+) -> Result<String, JobError> {
+    // The work package must exist; its assignee takes a task that mentions nobody.
+    if !packages.contains_key(package) {
+        let fetched = match c.jira.issue(package).await {
+            Ok(issue) => Ok(issue["fields"]["assignee"]["accountId"].as_str().map(str::to_string)),
+            Err(e) if missing(&e) => Err(format!("the work package {package} does not exist in Jira")),
+            Err(e) => return Err(e),
+        };
+        packages.insert(package.to_string(), fetched);
+    }
+    let package_assignee = match &packages[package] {
+        Ok(assignee) => assignee.clone(),
+        Err(e) => return Err(JobError::Permanent(e.clone())),
+    };
+    let task = &item.task;
+    let mut description = format!(
+        "{}\n\nFrom the Confluence page \"{}\": {}",
+        task.task_summary, task.confluence_page_title, task.confluence_page_url
+    );
+    if let Some(context) = &task.context {
+        description.push_str(&format!("\n\n{context}"));
+    }
+    description
+        .push_str(&format!("\n\nRequested by {} (taskbridge sync run {}).", request.context.request_user, c.run.id));
+    let child = ChildIssue {
+        parent: package,
+        issue_type: setting(&c.jira_settings, "task_issue_type").unwrap_or("Task"),
+        summary: &task.task_summary,
+        description: &description,
+        assignee: task.assignee_name.as_deref().or(package_assignee.as_deref()),
+        due_date: task.due_date.as_deref(),
+        origin: (&task.confluence_page_url, &task.confluence_page_title),
+    };
+    let marker = format!("tb-sync-{}-{}-{}", c.run.id, task.confluence_page_id, task.confluence_task_id);
+    c.jira.create_child(&child, &marker).await
+}
+
+/// Rewrites the page's linked tasks, re-reading and re-applying on a version conflict.
+/// Answers the page's version afterwards and whether this call changed it.
+async fn rewrite(c: &Context<'_>, page_id: &str, links: &HashMap<String, IssueLink>) -> Result<(i64, bool), JobError> {
+    for _ in 0..5 {
+        let page = c.confluence.page(page_id, None).await?;
+        let body = Storage::parse(&page.body).rewrite(links);
+        if body == page.body {
+            return Ok((page.version, false)); // already rewritten (by an attempt before a restart)
+        }
+        let message = format!("taskbridge: tasks moved to Jira (sync run {})", c.run.id);
+        match c.confluence.write(&page, &page.title, &body, &message).await? {
+            Written::Version(version) => return Ok((version, true)),
+            Written::Conflict => continue,
+        }
+    }
+    Err(JobError::Retry(format!("Confluence page {page_id} kept changing while it was rewritten")))
+}

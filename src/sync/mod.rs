@@ -1,0 +1,232 @@
+//! Sync runs between trackers: a Confluence page tree's open tasks become Jira issues under
+//! each page's work package, and a run can be undone. A run is a queued job working from a
+//! plan fixed before its first write and a journal of every step it completed, so a
+//! restart at any moment finishes the run without doing a step twice.
+
+pub mod confluence_tasks;
+pub mod undo;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::domain::integration::{IntegrationStatus, IntegrationType};
+use crate::integrations::{IntegrationError, Integrations};
+use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::store::{NewChange, Store, StoreError, SyncRun};
+use crate::trackers::confluence::Confluence;
+use crate::trackers::jira::Jira;
+
+pub const TASK_SYNC_JOB: &str = "sync.confluence_tasks";
+pub const UNDO_JOB: &str = "sync.undo";
+
+/// Kinds of runs, as journaled.
+pub const CONFLUENCE_TASKS: &str = "confluence-tasks";
+pub const UNDO: &str = "undo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the project has no active {0} integration")]
+    NotConnected(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Integration(#[from] IntegrationError),
+}
+
+pub(crate) struct Shared {
+    integrations: Integrations,
+    http: reqwest::Client,
+}
+
+pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwest::Client) {
+    let shared = Arc::new(Shared { integrations, http });
+    let for_sync = shared.clone();
+    registry.register(TASK_SYNC_JOB, move |ctx: JobContext| {
+        let shared = for_sync.clone();
+        async move { confluence_tasks::run(&shared, ctx).await }
+    });
+    registry.register(UNDO_JOB, move |ctx: JobContext| {
+        let shared = shared.clone();
+        async move { undo::run(&shared, ctx).await }
+    });
+}
+
+fn job(kind: &'static str, run_id: &str) -> NewJob {
+    // A run may wait out long rate limits; its steps are journaled, so retries are cheap.
+    let mut job = NewJob::new(kind, format!("sync:{run_id}"), json!({"run_id": run_id}));
+    job.max_attempts = 12;
+    job
+}
+
+/// The project's active integration of `kind`.
+async fn integration(
+    integrations: &Integrations,
+    tenant_id: &str,
+    project_id: &str,
+    kind: IntegrationType,
+) -> Result<String, SyncError> {
+    integrations
+        .list(tenant_id, project_id)
+        .await?
+        .into_iter()
+        .find(|i| i.kind == kind && i.status == IntegrationStatus::Active)
+        .map(|i| i.id)
+        .ok_or(SyncError::NotConnected(kind.as_str()))
+}
+
+/// Starts a Confluence task sync of `project_id` (checked to have Jira and Confluence).
+pub async fn start_task_sync(
+    store: &Store,
+    integrations: &Integrations,
+    tenant_id: &str,
+    project_id: &str,
+    request: &confluence_tasks::Request,
+) -> Result<SyncRun, SyncError> {
+    request.validate()?;
+    integration(integrations, tenant_id, project_id, IntegrationType::Jira).await?;
+    integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
+    let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
+    Ok(store.create_sync_run(tenant_id, project_id, CONFLUENCE_TASKS, &request, |id| job(TASK_SYNC_JOB, id)).await?)
+}
+
+/// Starts undoing `items` (what a task sync answered), of run `of` when known.
+pub async fn start_undo(
+    store: &Store,
+    integrations: &Integrations,
+    tenant_id: &str,
+    project_id: &str,
+    of: Option<&str>,
+    items: Vec<Value>,
+) -> Result<SyncRun, SyncError> {
+    let items = undo::Item::parse_all(items)?;
+    integration(integrations, tenant_id, project_id, IntegrationType::Jira).await?;
+    integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
+    let request = json!({"of": of, "items": items});
+    Ok(store.create_sync_run(tenant_id, project_id, UNDO, &request, |id| job(UNDO_JOB, id)).await?)
+}
+
+/// The run's answer: `{"run_id", "request_id", "status", "results", "error"}`.
+pub fn answer(run: &SyncRun) -> Value {
+    json!({
+        "run_id": run.id,
+        "request_id": run.id,
+        "status": run.status,
+        "results": run.results.clone().unwrap_or_else(|| json!([])),
+        "error": run.error,
+    })
+}
+
+/// What a job of a run has to work with.
+pub(crate) struct Context<'a> {
+    pub ctx: &'a JobContext,
+    pub run: SyncRun,
+    pub jira: Jira,
+    pub jira_settings: serde_json::Map<String, Value>,
+    pub confluence: Confluence,
+    /// Out of retries: a step that would be retried fails instead, so the run ends.
+    pub last_attempt: bool,
+}
+
+impl Context<'_> {
+    fn tenant(&self) -> &str {
+        &self.ctx.job.tenant_id
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    /// The journaled step, if it was completed before.
+    pub async fn done(&self, step: &str) -> Result<Option<crate::store::SyncChange>, JobError> {
+        self.store().sync_change(&self.run.id, step).await.map_err(retry)
+    }
+
+    pub async fn journal(&self, change: NewChange<'_>) -> Result<(), JobError> {
+        self.store().record_sync_change(&self.run.id, &change).await.map_err(retry)?;
+        Ok(())
+    }
+
+    /// A step's failure: a retryable one is retried unless the run is out of attempts;
+    /// `Ok(message)` is a failure to record for the step.
+    pub fn settle(&self, e: JobError) -> Result<String, JobError> {
+        match e {
+            JobError::Permanent(m) => Ok(m),
+            JobError::Retry(m) | JobError::RetryAfter { message: m, .. } if self.last_attempt => Ok(m),
+            other => Err(other),
+        }
+    }
+}
+
+fn retry(e: StoreError) -> JobError {
+    JobError::Retry(e.to_string())
+}
+
+/// Loads the run and the project's Jira and Confluence for a job; `None` when the run
+/// has already ended.
+pub(crate) async fn context<'a>(shared: &Shared, ctx: &'a JobContext) -> Result<Option<Context<'a>>, JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let Some(run_id) = ctx.job.payload["run_id"].as_str() else {
+        return Err(JobError::Permanent("payload has no run_id".into()));
+    };
+    let run = ctx
+        .store
+        .sync_run(tenant, run_id)
+        .await
+        .map_err(retry)?
+        .ok_or_else(|| JobError::Permanent(format!("sync run {run_id} does not exist")))?;
+    if run.status != "running" {
+        return Ok(None);
+    }
+    let connected = async |kind| {
+        let id = integration(&shared.integrations, tenant, &run.project_id, kind).await.map_err(|e| match e {
+            SyncError::Store(s) => retry(s),
+            other => JobError::Permanent(other.to_string()),
+        })?;
+        shared.integrations.with_secrets(tenant, &id).await.map_err(|e| match e {
+            IntegrationError::Store(s) => retry(s),
+            other => JobError::Permanent(other.to_string()),
+        })
+    };
+    let loaded = async {
+        let (jira_record, jira_secrets) = connected(IntegrationType::Jira).await?;
+        let (confluence_record, confluence_secrets) = connected(IntegrationType::Confluence).await?;
+        let jira = Jira::new(shared.http.clone(), &jira_record.settings, &jira_secrets)?;
+        let confluence = Confluence::new(shared.http.clone(), &confluence_record.settings, &confluence_secrets)?;
+        Ok::<_, JobError>((jira, jira_record.settings, confluence))
+    };
+    match loaded.await {
+        Ok((jira, jira_settings, confluence)) => Ok(Some(Context {
+            ctx,
+            last_attempt: ctx.job.attempts >= ctx.job.max_attempts,
+            run,
+            jira,
+            jira_settings,
+            confluence,
+        })),
+        Err(JobError::Permanent(m)) => {
+            // The run cannot start at all: it ends failed, visibly.
+            ctx.store.finish_sync_run(tenant, run_id, Err(&m)).await.map_err(retry)?;
+            Err(JobError::Permanent(m))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Ends the run with `results`.
+pub(crate) async fn finish(c: &Context<'_>, results: &Value) -> Result<(), JobError> {
+    c.store().finish_sync_run(c.tenant(), &c.run.id, Ok(results)).await.map_err(retry)
+}
+
+/// Ends the run as failed (a whole-run failure, such as Confluence refusing the credentials).
+pub(crate) async fn fail(c: &Context<'_>, e: JobError) -> Result<(), JobError> {
+    match c.settle(e) {
+        Ok(message) => {
+            c.store().finish_sync_run(c.tenant(), &c.run.id, Err(&message)).await.map_err(retry)?;
+            Err(JobError::Permanent(message))
+        }
+        Err(retry) => Err(retry),
+    }
+}

@@ -1,0 +1,192 @@
+//! Undo of a task sync: each page goes back to its version before the run and each created
+//! issue moves to Backlog (the Jira integration's `undo_status`). It takes exactly what the
+//! sync answered; running it again finds everything already undone and changes nothing.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Context, Shared, SyncError};
+use crate::domain::integration::setting;
+use crate::jobs::{JobContext, JobError};
+use crate::store::NewChange;
+use crate::trackers::confluence::Written;
+
+/// What undo reads from one result of a sync; other fields are ignored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Item {
+    pub status_text: String,
+    /// Absent from results about an address that named no page.
+    #[serde(default)]
+    pub confluence_page_id: Option<String>,
+    #[serde(default)]
+    pub original_page_version: Option<i64>,
+    #[serde(default)]
+    pub new_jira_task_key: Option<String>,
+    #[serde(default)]
+    pub confluence_task_id: Option<String>,
+}
+
+impl Item {
+    /// The results of a sync (its `results` list, or the whole answer) as undo items.
+    pub fn parse_all(items: Vec<Value>) -> Result<Vec<Item>, SyncError> {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| serde_json::from_value(v).map_err(|e| SyncError::Invalid(format!("results[{i}]: {e}"))))
+            .collect::<Result<Vec<Item>, _>>()
+            .and_then(|items| {
+                if items.is_empty() {
+                    return Err(SyncError::Invalid("there are no results to undo".into()));
+                }
+                match items.iter().position(|i| i.synced().is_none() && i.status_text.starts_with("Success")) {
+                    Some(i) => Err(SyncError::Invalid(format!(
+                        "results[{i}] is a success without confluence_page_id and original_page_version"
+                    ))),
+                    None => Ok(items),
+                }
+            })
+    }
+
+    /// The page and its version before the sync, for an item the sync changed.
+    fn synced(&self) -> Option<(&str, i64)> {
+        if !self.status_text.starts_with("Success") {
+            return None;
+        }
+        Some((self.confluence_page_id.as_deref()?, self.original_page_version?))
+    }
+}
+
+pub(crate) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+    let Some(c) = super::context(shared, &ctx).await? else { return Ok(()) };
+    let items: Vec<Item> = serde_json::from_value(c.run.request["items"].clone())
+        .map_err(|e| JobError::Permanent(format!("the run's request is unreadable: {e}")))?;
+    let target = setting(&c.jira_settings, "undo_status").unwrap_or("Backlog").to_string();
+
+    // Each page once, to the oldest version the results name for it.
+    let mut pages: Vec<(&str, i64)> = Vec::new();
+    for (page, original) in items.iter().filter_map(Item::synced) {
+        match pages.iter_mut().find(|(id, _)| *id == page) {
+            Some((_, version)) => *version = (*version).min(original),
+            None => pages.push((page, original)),
+        }
+    }
+    let mut page_outcomes: Vec<(&str, String)> = Vec::new();
+    for (page, version) in pages {
+        let step = format!("restore:{page}");
+        let done = match c.done(&step).await? {
+            Some(done) => done,
+            None => {
+                let change = match restore(&c, page, version).await {
+                    Ok((before, after)) => NewChange {
+                        step: &step,
+                        target: "confluence-page",
+                        reference: page,
+                        action: "restore",
+                        before: Some(json!({"version": before})),
+                        after: Some(json!({"version": after, "restored": version, "changed": after != before})),
+                    },
+                    Err(e) => NewChange {
+                        step: &step,
+                        target: "confluence-page",
+                        reference: page,
+                        action: "failed",
+                        before: None,
+                        after: Some(json!({"error": c.settle(e)?})),
+                    },
+                };
+                c.journal(change).await?;
+                c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?
+            }
+        };
+        let after = done.after.unwrap_or_default();
+        let outcome = match done.action.as_str() {
+            "restore" if after["changed"] == true => format!("restored to version {version}"),
+            "restore" => format!("already as at version {version}"),
+            _ => format!("failed: {}", after["error"].as_str().unwrap_or_default()),
+        };
+        page_outcomes.push((page, outcome));
+    }
+
+    let mut results = Vec::new();
+    for item in &items {
+        let mut result = json!({
+            "confluence_page_id": item.confluence_page_id,
+            "confluence_task_id": item.confluence_task_id,
+            "new_jira_task_key": item.new_jira_task_key,
+            "original_page_version": item.original_page_version,
+        });
+        let Some((page_id, _)) = item.synced() else {
+            result["status_text"] = json!("Skipped - nothing was synced");
+            results.push(result);
+            continue;
+        };
+        let page = page_outcomes.iter().find(|(p, _)| *p == page_id).map(|(_, o)| o.clone());
+        let issue = match &item.new_jira_task_key {
+            Some(key) => Some(move_issue(&c, key, &target).await?),
+            None => None,
+        };
+        let failed = page.as_deref().is_some_and(|p| p.starts_with("failed"))
+            || issue.as_deref().is_some_and(|i| i.starts_with("failed"));
+        result["status_text"] = json!(if failed { "Failed - Undo incomplete" } else { "Undone" });
+        result["page"] = json!(page);
+        result["issue"] = json!(issue);
+        results.push(result);
+    }
+    if let Some(of) = c.run.request["of"].as_str() {
+        c.store().mark_sync_undone(c.tenant(), of, &c.run.id).await.map_err(super::retry)?;
+    }
+    super::finish(&c, &Value::Array(results)).await?;
+    tracing::info!(run_id = %c.run.id, items = items.len(), "sync undone");
+    Ok(())
+}
+
+/// Writes the page's body and title at `version` as its newest version, unless they are
+/// what it holds already. Answers the version before and after.
+async fn restore(c: &Context<'_>, page_id: &str, version: i64) -> Result<(i64, i64), JobError> {
+    let old = c.confluence.page(page_id, Some(version)).await?;
+    for _ in 0..5 {
+        let current = c.confluence.page(page_id, None).await?;
+        if current.body == old.body && current.title == old.title {
+            return Ok((current.version, current.version));
+        }
+        let message = format!("taskbridge: undo (run {}) back to version {version}", c.run.id);
+        match c.confluence.write(&current, &old.title, &old.body, &message).await? {
+            Written::Version(after) => return Ok((current.version, after)),
+            Written::Conflict => continue,
+        }
+    }
+    Err(JobError::Retry(format!("Confluence page {page_id} kept changing while it was restored")))
+}
+
+/// Moves an issue to the undo status once per run; answers what happened.
+async fn move_issue(c: &Context<'_>, key: &str, target: &str) -> Result<String, JobError> {
+    let step = format!("transition:{key}");
+    if c.done(&step).await?.is_none() {
+        let change = match c.jira.move_to(key, target).await {
+            Ok(moved) => NewChange {
+                step: &step,
+                target: "jira-issue",
+                reference: key,
+                action: "transition",
+                before: None,
+                after: Some(json!({"status": target, "changed": moved})),
+            },
+            Err(e) => NewChange {
+                step: &step,
+                target: "jira-issue",
+                reference: key,
+                action: "failed",
+                before: None,
+                after: Some(json!({"error": c.settle(e)?})),
+            },
+        };
+        c.journal(change).await?;
+    }
+    let done = c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?;
+    let after = done.after.unwrap_or_default();
+    Ok(match done.action.as_str() {
+        "transition" if after["changed"] == true => format!("moved to {target}"),
+        "transition" => format!("already in {target}"),
+        _ => format!("failed: {}", after["error"].as_str().unwrap_or_default()),
+    })
+}

@@ -1,0 +1,640 @@
+//! Confluence task sync against a local fake Atlassian site speaking Confluence REST v2
+//! (storage bodies, versions, 409 on a stale version, cursor-paginated children, 429 with
+//! Retry-After, v2 error bodies) and Jira REST v3 (search/jql, create under a parent,
+//! transitions, 400 validation errors): open tasks of a page tree become issues under each
+//! page's work package, the pages are rewritten once, the run is journaled, and undo puts
+//! everything back, harmlessly when repeated.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, serve, spawn_app_with};
+
+#[derive(Clone)]
+struct Version {
+    title: String,
+    body: String,
+}
+
+struct Page {
+    parent: Option<String>,
+    space: String,
+    versions: Vec<Version>,
+    /// The next write loses against someone else's edit made just before it.
+    conflict_once: bool,
+}
+
+#[derive(Default)]
+struct Site {
+    pages: HashMap<String, Page>,
+    /// Children in order, per parent.
+    children: HashMap<String, Vec<String>>,
+    /// Answer the next children listing of this page with 429.
+    throttle_children: Option<String>,
+    issues: Vec<Value>,
+    creates: usize,
+    transitions: usize,
+    puts: usize,
+}
+
+type Shared = Arc<Mutex<Site>>;
+
+const ORIGIN: &str = "https://acme.atlassian.net";
+
+fn authorized(headers: &HeaderMap) -> bool {
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("bot@acme.test:atl-token-1"));
+    headers.get("authorization").is_some_and(|v| v == expected.as_str())
+}
+
+fn v2_error(status: AxumStatus, title: &str) -> Response {
+    let body = json!({"errors": [{"status": status.as_u16(), "code": title.to_uppercase().replace(' ', "_"),
+                                  "title": title, "detail": null}]});
+    (status, Json(body)).into_response()
+}
+
+fn page_json(id: &str, page: &Page, number: usize) -> Value {
+    let version = &page.versions[number - 1];
+    json!({"id": id, "status": "current", "title": version.title, "spaceId": "98", "parentId": page.parent,
+           "parentType": page.parent.as_ref().map(|_| "page"), "authorId": "557058:author",
+           "version": {"number": number, "message": "", "minorEdit": false, "authorId": format!("557058:editor-{number}"),
+                       "createdAt": format!("2026-11-0{}T10:00:00.000Z", number.min(9))},
+           "body": {"storage": {"representation": "storage", "value": version.body}},
+           "_links": {"webui": format!("/spaces/{}/pages/{id}", page.space), "base": format!("{ORIGIN}/wiki")}})
+}
+
+async fn get_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&headers) {
+        return v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized");
+    }
+    assert_eq!(q.get("body-format").map(String::as_str), Some("storage"));
+    let site = s.lock().expect("lock");
+    let Some(page) = site.pages.get(&id) else { return v2_error(AxumStatus::NOT_FOUND, "Not Found") };
+    let number = q.get("version").and_then(|v| v.parse().ok()).unwrap_or(page.versions.len());
+    if number == 0 || number > page.versions.len() {
+        return v2_error(AxumStatus::NOT_FOUND, "Not Found");
+    }
+    Json(page_json(&id, page, number)).into_response()
+}
+
+async fn put_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(b): Json<Value>,
+) -> Response {
+    if !authorized(&headers) {
+        return v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized");
+    }
+    let mut site = s.lock().expect("lock");
+    site.puts += 1;
+    let Some(page) = site.pages.get_mut(&id) else { return v2_error(AxumStatus::NOT_FOUND, "Not Found") };
+    if page.conflict_once {
+        // A person saves the page a moment before the sync does.
+        page.conflict_once = false;
+        let mut edited = page.versions.last().expect("a version").clone();
+        edited.body.push_str("<p>Edited meanwhile</p>");
+        page.versions.push(edited);
+    }
+    let wanted = b["version"]["number"].as_u64().unwrap_or_default() as usize;
+    if wanted != page.versions.len() + 1 {
+        return v2_error(AxumStatus::CONFLICT, "Version conflict");
+    }
+    assert_eq!(b["body"]["representation"], "storage");
+    assert_eq!(b["status"], "current");
+    page.versions.push(Version {
+        title: b["title"].as_str().unwrap_or_default().to_string(),
+        body: b["body"]["value"].as_str().unwrap_or_default().to_string(),
+    });
+    let number = page.versions.len();
+    Json(page_json(&id, page, number)).into_response()
+}
+
+async fn children(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&headers) {
+        return v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized");
+    }
+    let mut site = s.lock().expect("lock");
+    if site.throttle_children.as_deref() == Some(id.as_str()) {
+        site.throttle_children = None;
+        let mut res = v2_error(AxumStatus::TOO_MANY_REQUESTS, "Too Many Requests");
+        res.headers_mut().insert("retry-after", "1".parse().expect("header"));
+        return res;
+    }
+    // Two per page, so every tree with three children needs the cursor.
+    let all = site.children.get(&id).cloned().unwrap_or_default();
+    let start: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let results: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(2)
+        .map(|c| json!({"id": c, "status": "current", "title": site.pages[c].versions.last().map(|v| v.title.clone())}))
+        .collect();
+    let mut links = json!({"base": format!("{ORIGIN}/wiki")});
+    if start + 2 < all.len() {
+        links["next"] = json!(format!("/wiki/api/v2/pages/{id}/children?cursor={}", start + 2));
+    }
+    Json(json!({"results": results, "_links": links})).into_response()
+}
+
+async fn content_by_title(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&headers) {
+        return (AxumStatus::UNAUTHORIZED, Json(json!({"statusCode": 401, "message": "Unauthorized"}))).into_response();
+    }
+    let site = s.lock().expect("lock");
+    let results: Vec<Value> = site
+        .pages
+        .iter()
+        .filter(|(_, p)| Some(&p.space) == q.get("spaceKey") && p.versions.last().map(|v| &v.title) == q.get("title"))
+        .map(|(id, p)| json!({"id": id, "type": "page", "title": p.versions.last().map(|v| v.title.clone())}))
+        .collect();
+    Json(json!({"results": results, "start": 0, "limit": 25, "size": results.len()})).into_response()
+}
+
+fn jira_denied() -> Response {
+    (AxumStatus::UNAUTHORIZED, Json(json!({"errorMessages": ["You are not authenticated."], "errors": {}})))
+        .into_response()
+}
+
+async fn search(State(s): State<Shared>, headers: HeaderMap, Json(q): Json<Value>) -> Response {
+    if !authorized(&headers) {
+        return jira_denied();
+    }
+    let jql = q["jql"].as_str().unwrap_or_default();
+    let label = jql.split("labels = \"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+    let issues: Vec<Value> = s
+        .lock()
+        .expect("lock")
+        .issues
+        .iter()
+        .filter(|i| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == label)))
+        .cloned()
+        .collect();
+    Json(json!({"issues": issues, "isLast": true})).into_response()
+}
+
+async fn create_issue(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    if !authorized(&headers) {
+        return jira_denied();
+    }
+    let fields = &body["fields"];
+    let summary = fields["summary"].as_str().unwrap_or_default();
+    if summary.contains("FAIL") {
+        return (
+            AxumStatus::BAD_REQUEST,
+            Json(json!({"errorMessages": [], "errors": {"summary": "Summary contains a forbidden word."}})),
+        )
+            .into_response();
+    }
+    let mut site = s.lock().expect("lock");
+    let parent = fields["parent"]["key"].as_str().unwrap_or_default().to_string();
+    if !site.issues.iter().any(|i| i["key"] == parent.as_str()) {
+        return (
+            AxumStatus::BAD_REQUEST,
+            Json(json!({"errorMessages": [], "errors": {"parent": "Parent not found."}})),
+        )
+            .into_response();
+    }
+    site.creates += 1;
+    let project = fields["project"]["key"].as_str().unwrap_or_default();
+    let key = format!("{project}-{}", 100 + site.creates);
+    let mut stored = fields.clone();
+    stored["status"] = json!({"name": "To Do", "statusCategory": {"key": "new"}});
+    site.issues.push(json!({"id": key, "key": key, "fields": stored}));
+    (AxumStatus::CREATED, Json(json!({"id": key, "key": key, "self": format!("{ORIGIN}/rest/api/3/issue/{key}")})))
+        .into_response()
+}
+
+async fn issue(State(s): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Response {
+    if !authorized(&headers) {
+        return jira_denied();
+    }
+    let site = s.lock().expect("lock");
+    match site.issues.iter().find(|i| i["key"] == key.as_str()) {
+        Some(issue) => Json(issue.clone()).into_response(),
+        None => (AxumStatus::NOT_FOUND, Json(json!({"errorMessages": ["Issue does not exist"], "errors": {}})))
+            .into_response(),
+    }
+}
+
+async fn remote_link(headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    if !authorized(&headers) {
+        return jira_denied();
+    }
+    assert!(body["object"]["url"].as_str().is_some_and(|u| u.contains("/pages/")), "{body}");
+    (AxumStatus::CREATED, Json(json!({"id": 1, "self": "…"}))).into_response()
+}
+
+const STATUSES: [(&str, &str, &str); 3] =
+    [("11", "Backlog", "new"), ("21", "In Progress", "indeterminate"), ("31", "Done", "done")];
+
+async fn transitions(headers: HeaderMap) -> Response {
+    if !authorized(&headers) {
+        return jira_denied();
+    }
+    let list: Vec<Value> = STATUSES
+        .iter()
+        .map(|(id, name, category)| {
+            json!({"id": id, "name": format!("Move to {name}"), "hasScreen": false, "isAvailable": true,
+                   "to": {"id": id, "name": name, "statusCategory": {"key": category}}})
+        })
+        .collect();
+    Json(json!({"transitions": list})).into_response()
+}
+
+async fn transition(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Json(b): Json<Value>,
+) -> Response {
+    if !authorized(&headers) {
+        return jira_denied();
+    }
+    let mut site = s.lock().expect("lock");
+    site.transitions += 1;
+    let id = b["transition"]["id"].as_str().unwrap_or_default();
+    let Some((_, name, category)) = STATUSES.iter().find(|(i, _, _)| *i == id) else {
+        return (AxumStatus::BAD_REQUEST, Json(json!({"errorMessages": ["Unknown transition"], "errors": {}})))
+            .into_response();
+    };
+    if let Some(issue) = site.issues.iter_mut().find(|i| i["key"] == key.as_str()) {
+        issue["fields"]["status"] = json!({"name": name, "statusCategory": {"key": category}});
+    }
+    AxumStatus::NO_CONTENT.into_response()
+}
+
+fn macro_for(key: &str) -> String {
+    format!(
+        "<ac:structured-macro ac:name=\"jira\" ac:schema-version=\"1\" ac:macro-id=\"m-{key}\"><ac:parameter \
+         ac:name=\"server\">System JIRA</ac:parameter><ac:parameter ac:name=\"key\">{key}</ac:parameter></ac:structured-macro>"
+    )
+}
+
+fn task(id: u32, status: &str, body: &str) -> String {
+    format!(
+        "<ac:task><ac:task-id>{id}</ac:task-id><ac:task-status>{status}</ac:task-status><ac:task-body>{body}</ac:task-body></ac:task>"
+    )
+}
+
+fn tasks(items: &[String]) -> String {
+    format!("<ac:task-list>\n{}\n</ac:task-list>", items.join("\n"))
+}
+
+/// Project Alpha (work package WP-1) with children Design, Ops (its own WP-2), Excerpt and
+/// Empty, whose child Deep inherits WP-1; and an Orphan page under no work package.
+fn seed(site: &mut Site) {
+    let mut add = |id: &str, parent: Option<&str>, title: &str, body: String| {
+        site.pages.insert(
+            id.to_string(),
+            Page {
+                parent: parent.map(str::to_string),
+                space: "OPS".into(),
+                versions: vec![Version { title: title.into(), body }],
+                conflict_once: false,
+            },
+        );
+        if let Some(parent) = parent {
+            site.children.entry(parent.to_string()).or_default().push(id.to_string());
+        }
+    };
+    add(
+        "100",
+        None,
+        "Project Alpha",
+        format!(
+            "<p>Work package: {}</p>\n<h2>Release</h2>\n<p>Before the beta &amp; after QA.</p>\n{}",
+            macro_for("WP-1"),
+            tasks(&[
+                task(
+                    1,
+                    "incomplete",
+                    "<ac:link><ri:user ri:account-id=\"acc-ana\" /></ac:link> Write the release notes <time datetime=\"2026-12-01\" />"
+                ),
+                task(2, "complete", "Book the room"),
+            ])
+        ),
+    );
+    add(
+        "101",
+        Some("100"),
+        "Design",
+        format!(
+            "<h1>Design</h1>\n{}",
+            tasks(&[task(1, "incomplete", "Draft the API FAIL"), task(2, "incomplete", "Review the mock-ups")])
+        ),
+    );
+    add(
+        "102",
+        Some("100"),
+        "Ops",
+        format!(
+            "<p>{}</p>\n{}\n<p>Ünïcödé stays — 日本語</p>",
+            macro_for("WP-2"),
+            tasks(&[task(5, "incomplete", "Renew the TLS certificate"), task(6, "incomplete", "Rotate the keys")])
+        ),
+    );
+    add(
+        "103",
+        Some("100"),
+        "Excerpt",
+        format!(
+            "<ac:structured-macro ac:name=\"excerpt-include\"><ac:rich-text-body>{}</ac:rich-text-body></ac:structured-macro>",
+            tasks(&[task(9, "incomplete", "Shown from another page")])
+        ),
+    );
+    add("104", Some("100"), "Empty", tasks(&[task(1, "incomplete", "   ")]));
+    add("105", Some("104"), "Deep", tasks(&[task(3, "incomplete", "Migrate the database")]));
+    add("200", None, "Orphan", tasks(&[task(1, "incomplete", "Nobody owns this")]));
+    site.pages.get_mut("102").expect("ops page").conflict_once = true;
+    site.throttle_children = Some("100".into());
+    for (key, assignee) in [("WP-1", Some("acc-lead")), ("WP-2", None)] {
+        site.issues.push(
+            json!({"id": key, "key": key, "fields": {"summary": format!("Work package {key}"), "labels": [],
+            "status": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}},
+            "assignee": assignee.map(|a| json!({"accountId": a}))}}),
+        );
+    }
+}
+
+async fn fake_site() -> (String, Shared) {
+    let shared: Shared = Arc::default();
+    seed(&mut shared.lock().expect("lock"));
+    let router = axum::Router::new()
+        .route("/wiki/api/v2/pages/{id}", get(get_page).put(put_page))
+        .route("/wiki/api/v2/pages/{id}/children", get(children))
+        .route("/wiki/rest/api/content", get(content_by_title))
+        .route("/rest/api/3/search/jql", post(search))
+        .route("/rest/api/3/issue", post(create_issue))
+        .route("/rest/api/3/issue/{key}", get(issue))
+        .route("/rest/api/3/issue/{key}/remotelink", post(remote_link))
+        .route("/rest/api/3/issue/{key}/transitions", get(transitions).post(transition))
+        .with_state(shared.clone());
+    (serve(router).await, shared)
+}
+
+async fn connect(app: &TestApp, project: &str, site: &str) {
+    for (kind, settings) in [
+        ("jira", json!({"site_url": site, "email": "bot@acme.test", "project_key": "WP"})),
+        ("confluence", json!({"site_url": site, "email": "bot@acme.test"})),
+    ] {
+        let res = app
+            .post(
+                &format!("/api/v1/projects/{project}/integrations"),
+                json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+}
+
+fn result<'a>(results: &'a [Value], page: &str, task: &str) -> &'a Value {
+    results
+        .iter()
+        .find(|r| r["confluence_page_id"] == page && r["confluence_task_id"] == task)
+        .unwrap_or_else(|| panic!("no result for page {page} task {task}: {results:?}"))
+}
+
+fn body(site: &Shared, page: &str) -> (usize, String) {
+    let site = site.lock().expect("lock");
+    let page = &site.pages[page];
+    (page.versions.len(), page.versions.last().map(|v| v.body.clone()).unwrap_or_default())
+}
+
+async fn confluence_tasks(backend: Backend) {
+    let (site_url, site) = fake_site().await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("alpha").await;
+
+    // Without Jira and Confluence connected nothing starts.
+    let urls = json!([format!("{site_url}/wiki/spaces/OPS/pages/100/Project+Alpha")]);
+    let res = app
+        .post(&format!("/api/v1/projects/{project}/sync/confluence-tasks"), json!({"confluence_page_urls": urls}))
+        .await;
+    assert_eq!((res.status, res.code()), (StatusCode::BAD_REQUEST, "not_connected"), "{}", res.body);
+    connect(&app, &project, &site_url).await;
+    let res = app
+        .post(&format!("/api/v1/projects/{project}/sync/confluence-tasks"), json!({"confluence_page_urls": []}))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let res = app
+        .post(
+            &format!("/api/v1/projects/{project}/sync/confluence-tasks"),
+            json!({"confluence_page_urls": ["not a url"]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+
+    let res = app
+        .post(
+            &format!("/api/v1/projects/{project}/sync/confluence-tasks"),
+            json!({"confluence_page_urls": [format!("{site_url}/wiki/spaces/OPS/pages/100/Project+Alpha"),
+                                            format!("{site_url}/wiki/display/OPS/Orphan"),
+                                            format!("{site_url}/wiki/spaces/OPS/pages/999/Gone")],
+                   "context": {"request_user": "ana", "days_to_due_date": 7}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let run_id = res.body["run_id"].as_str().expect("run id").to_string();
+    assert_eq!(res.body["request_id"], run_id.as_str());
+    let results = res.body["results"].as_array().expect("results").clone();
+    // 100:1, 101:1, 101:2, 102:5, 102:6, 104:1, 105:3, 200:1 and the missing page.
+    assert_eq!(results.len(), 9, "{results:#?}");
+
+    let notes = result(&results, "100", "1");
+    assert_eq!(notes["status_text"], "Success");
+    assert_eq!(notes["linked_work_package"], "WP-1");
+    assert_eq!(notes["request_user"], "ana");
+    assert_eq!(notes["task_summary"], "Write the release notes");
+    assert_eq!(notes["assignee_name"], "acc-ana");
+    assert_eq!(notes["due_date"], "2026-12-01");
+    assert_eq!(notes["status"], "incomplete");
+    assert_eq!(notes["confluence_page_title"], "Project Alpha");
+    assert_eq!(notes["confluence_page_url"], format!("{ORIGIN}/wiki/spaces/OPS/pages/100"));
+    assert_eq!(notes["original_page_version"], 1);
+    assert_eq!(notes["original_page_version_by"], "557058:editor-1");
+    assert_eq!(notes["original_page_version_when"], "2026-11-01T10:00:00.000Z");
+    assert_eq!(notes["context"], "Release\nBefore the beta & after QA.");
+    let notes_key = notes["new_jira_task_key"].as_str().expect("key").to_string();
+
+    let failed = result(&results, "101", "1");
+    assert_eq!(failed["status_text"], "Failed - Jira task creation");
+    assert!(failed["error"].as_str().is_some_and(|e| e.contains("Summary contains a forbidden word")), "{failed}");
+    assert_eq!(
+        result(&results, "101", "2")["linked_work_package"],
+        "WP-1",
+        "a page without a macro inherits its parent's"
+    );
+    assert_eq!(result(&results, "102", "5")["linked_work_package"], "WP-2");
+    assert_eq!(result(&results, "104", "1")["status_text"], "Skipped - Empty Task");
+    assert_eq!(result(&results, "105", "3")["linked_work_package"], "WP-1");
+    assert_eq!(result(&results, "200", "1")["status_text"], "Skipped - No Work Package found");
+    let gone =
+        results.iter().find(|r| r["confluence_page_url"].as_str().is_some_and(|u| u.contains("999"))).expect("gone");
+    assert_eq!(gone["status_text"], "Failed - Confluence page not found");
+    assert!(!results.iter().any(|r| r["confluence_task_id"] == "9"), "tasks shown from other pages are not synced");
+
+    {
+        let s = site.lock().expect("lock");
+        assert_eq!(s.creates, 5, "one issue per synced task");
+        assert!(s.throttle_children.is_none(), "the 429 was met and waited out");
+        let created = s.issues.iter().find(|i| i["key"] == notes_key.as_str()).expect("issue");
+        assert_eq!(created["fields"]["parent"]["key"], "WP-1");
+        assert_eq!(created["fields"]["project"]["key"], "WP");
+        assert_eq!(created["fields"]["assignee"]["id"], "acc-ana");
+        assert_eq!(created["fields"]["duedate"], "2026-12-01");
+        assert_eq!(created["fields"]["description"]["type"], "doc");
+        let review = s.issues.iter().find(|i| i["fields"]["summary"] == "Review the mock-ups").expect("review");
+        assert_eq!(review["fields"]["assignee"]["id"], "acc-lead", "the work package's assignee by default");
+        let due = (chrono::Utc::now().date_naive() + chrono::Days::new(7)).to_string();
+        assert_eq!(review["fields"]["duedate"], due.as_str());
+    }
+
+    // Pages with synced tasks were rewritten once: the task is text with a link now.
+    let (versions, alpha) = body(&site, "100");
+    assert_eq!(versions, 2);
+    assert!(alpha.contains(&format!("Write the release notes <a href=\"{site_url}/browse/{notes_key}\"")), "{alpha}");
+    assert!(!alpha.contains("<ac:task-id>1</ac:task-id>"));
+    assert!(alpha.contains(&task(2, "complete", "Book the room")), "done tasks stay");
+    let (_, design) = body(&site, "101");
+    assert!(design.contains("Draft the API FAIL</ac:task-body>"), "a task whose issue failed stays a task");
+    let (versions, ops) = body(&site, "102");
+    assert_eq!(versions, 3, "the conflicting edit, then the sync re-applied on top of it");
+    assert!(ops.contains("<p>Edited meanwhile</p>") && !ops.contains("<ac:task>"), "{ops}");
+    assert!(ops.ends_with("<p>Ünïcödé stays — 日本語</p><p>Edited meanwhile</p>"));
+    assert_eq!(body(&site, "103").0, 1, "nothing of its own to sync");
+    assert_eq!(body(&site, "200").0, 1);
+
+    // The journal explains the run.
+    let detail = app.get(&format!("/api/v1/sync-runs/{run_id}")).await;
+    assert_eq!(detail.status, StatusCode::OK, "{}", detail.body);
+    assert_eq!(detail.body["status"], "done");
+    assert_eq!(detail.body["kind"], "confluence-tasks");
+    let changes = detail.body["changes"].as_array().expect("changes");
+    let count =
+        |target: &str, action: &str| changes.iter().filter(|c| c["target"] == target && c["action"] == action).count();
+    assert_eq!(count("jira-issue", "create"), 5);
+    assert_eq!(count("jira-issue", "failed"), 1);
+    assert_eq!(count("confluence-page", "rewrite"), 4, "pages 100, 101, 102 and 105");
+    let rewrite = changes.iter().find(|c| c["reference"] == "102" && c["action"] == "rewrite").expect("102");
+    assert_eq!((rewrite["before"]["version"].as_i64(), rewrite["after"]["version"].as_i64()), (Some(1), Some(3)));
+
+    // Undo: pages back to their version before the run, issues to Backlog.
+    let undo = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    let undone = undo.body["results"].as_array().expect("results");
+    let item = undone.iter().find(|r| r["new_jira_task_key"] == notes_key.as_str()).expect("undone item");
+    assert_eq!(item["status_text"], "Undone");
+    assert_eq!(item["page"], "restored to version 1");
+    assert_eq!(item["issue"], "moved to Backlog");
+    {
+        let s = site.lock().expect("lock");
+        for page in ["100", "101", "102", "105"] {
+            let p = &s.pages[page];
+            assert_eq!(p.versions.last().map(|v| &v.body), p.versions.first().map(|v| &v.body), "page {page}");
+        }
+        let backlog = s.issues.iter().filter(|i| i["fields"]["status"]["name"] == "Backlog").count();
+        assert_eq!(backlog, 5);
+    }
+    let detail = app.get(&format!("/api/v1/sync-runs/{run_id}")).await;
+    assert_eq!(detail.body["undone_by"], undo.body["run_id"]);
+    assert_eq!(
+        app.post(&format!("/api/v1/sync-runs/{}/undo", undo.body["run_id"].as_str().unwrap_or_default()), json!({}))
+            .await
+            .status,
+        StatusCode::CONFLICT,
+        "an undo is not undone"
+    );
+
+    // The replaced automator's undo with the whole sync answer: everything is already back.
+    let (puts, transitions) = {
+        let s = site.lock().expect("lock");
+        (s.puts, s.transitions)
+    };
+    let mut answer = res.body.clone();
+    answer["project_id"] = json!(project);
+    let again = app.post("/undo_sync_task", answer).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let item = again.body["results"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["new_jira_task_key"] == notes_key.as_str()).cloned());
+    let item = item.expect("item");
+    assert_eq!(
+        (item["page"].as_str(), item["issue"].as_str()),
+        (Some("already as at version 1"), Some("already in Backlog"))
+    );
+    let s = site.lock().expect("lock");
+    assert_eq!((s.puts, s.transitions), (puts, transitions), "a repeated undo writes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluence_tasks_sqlite() {
+    confluence_tasks(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluence_tasks_postgres() {
+    confluence_tasks(Backend::Postgres).await;
+}
+
+/// The replaced automator's `/sync_task` on the default project, and its bad inputs.
+async fn legacy_sync_task(backend: Backend) {
+    let (site_url, site) = fake_site().await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let tiny = json!({"confluence_page_urls": [format!("{site_url}/wiki/x/aQ")], "context": {"request_user": "bo"}});
+    let res = app.post("/sync_task", tiny.clone()).await;
+    assert_eq!((res.status, res.code()), (StatusCode::BAD_REQUEST, "not_connected"), "{}", res.body);
+    // That request made the tenant's default project, which the aliases act on.
+    let project =
+        app.get("/api/v1/projects").await.body["items"][0]["id"].as_str().expect("default project").to_string();
+    connect(&app, &project, &site_url).await;
+    let res = app.post("/sync_task", json!({"confluence_page_urls": "not a list"})).await;
+    assert!(res.status.is_client_error(), "{}", res.body);
+    let res = app.post("/undo_sync_task", json!({"results": [{"status_text": "Success"}]})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(site.lock().expect("lock").creates, 0);
+
+    let res = app.post("/sync_task", tiny).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let results = res.body["results"].as_array().expect("results");
+    // The tiny link names page 105 ("aQ" is 0x69): one task, under WP-1 through its ancestors.
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["status_text"], "Success");
+    assert_eq!(results[0]["linked_work_package"], "WP-1");
+    assert_eq!(results[0]["request_user"], "bo");
+    let undo = app.post("/undo_sync_task", res.body["results"].clone()).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert_eq!(undo.body["results"][0]["status_text"], "Undone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_sync_task_sqlite() {
+    legacy_sync_task(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_sync_task_postgres() {
+    legacy_sync_task(Backend::Postgres).await;
+}
