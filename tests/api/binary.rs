@@ -10,17 +10,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-struct Running {
-    child: Child,
+pub(crate) struct Running {
+    pub(crate) child: Child,
     lines: mpsc::Receiver<String>,
-    base: String,
+    pub(crate) base: String,
 }
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Running {
+pub(crate) fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Running {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_taskbridge"));
     cmd.current_dir(dir)
@@ -47,7 +47,7 @@ fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Running {
 }
 
 impl Running {
-    async fn wait_healthy(&mut self) {
+    pub(crate) async fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(res) = reqwest::get(format!("{}/health", self.base)).await
@@ -65,7 +65,7 @@ impl Running {
         self.lines.try_iter().collect()
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
         assert!(killed.success());

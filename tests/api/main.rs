@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod atlassian;
 mod auth;
 mod binary;
 mod comments;
@@ -28,6 +29,7 @@ mod projects;
 mod restart;
 mod shutdown;
 mod slack;
+mod sync_crash;
 mod taiga;
 mod tasks;
 mod teams;
