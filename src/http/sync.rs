@@ -15,6 +15,7 @@ use super::extract::{ApiJson, ApiPath};
 use crate::domain::tenant::Caller;
 use crate::store::SyncRun;
 use crate::sync::confluence_tasks::Request;
+use crate::sync::jira_project::ProjectRequest;
 use crate::sync::{SyncError, answer};
 
 impl From<SyncError> for ApiError {
@@ -110,6 +111,53 @@ pub async fn legacy_sync_task(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let project_id = super::teams::project_or_default(&s, &caller, input.project_id).await?;
     sync_tasks(&s, &caller, &project_id, &input.request).await
+}
+
+async fn sync_project(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &str,
+    request: &ProjectRequest,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    request.validate()?;
+    s.store.get_project(&caller.tenant_id, project_id).await.or_not_found("project")?;
+    let run =
+        crate::sync::start_project_sync(&s.store, &s.integrations, &caller.tenant_id, project_id, request).await?;
+    settle(s, &caller.tenant_id, run).await
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{id}/sync/jira-project", tag = "sync", params(("id" = String, Path)),
+    request_body = ProjectRequest,
+    responses((status = 200, description = "The tree mirrors the Jira project: one result per page", body = RunAnswer),
+              (status = 202, body = RunAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn sync_jira_project(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(project_id): ApiPath<String>,
+    ApiJson(request): ApiJson<ProjectRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    sync_project(&s, &caller, &project_id, &request).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LegacySyncProject {
+    /// The project whose integrations are used; the default project when left out.
+    pub project_id: Option<String>,
+    #[serde(flatten)]
+    pub request: ProjectRequest,
+}
+
+#[utoipa::path(post, path = "/sync_project", tag = "legacy", request_body = LegacySyncProject,
+    responses((status = 200, body = RunAnswer), (status = 202, body = RunAnswer), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn legacy_sync_project(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<LegacySyncProject>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let project_id = super::teams::project_or_default(&s, &caller, input.project_id).await?;
+    sync_project(&s, &caller, &project_id, &input.request).await
 }
 
 #[utoipa::path(post, path = "/api/v1/sync-runs/{id}/undo", tag = "sync", params(("id" = String, Path)),

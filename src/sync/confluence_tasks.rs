@@ -326,7 +326,7 @@ async fn plan(c: &Context<'_>, request: &Request) -> Result<Plan, JobError> {
                 });
             }
             let package = doc.work_package(None).or(inherited);
-            for child in c.confluence.children(&page.id).await?.into_iter().rev() {
+            for (child, _) in c.confluence.children(&page.id).await?.into_iter().rev() {
                 todo.push((child, package.clone(), false));
             }
         }

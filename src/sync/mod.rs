@@ -4,6 +4,7 @@
 //! restart at any moment finishes the run without doing a step twice.
 
 pub mod confluence_tasks;
+pub mod jira_project;
 pub mod undo;
 
 use std::sync::Arc;
@@ -19,10 +20,12 @@ use crate::trackers::jira::Jira;
 
 pub const TASK_SYNC_JOB: &str = "sync.confluence_tasks";
 pub const UNDO_JOB: &str = "sync.undo";
+pub const JIRA_PROJECT_JOB: &str = "sync.jira_project";
 
 /// Kinds of runs, as journaled.
 pub const CONFLUENCE_TASKS: &str = "confluence-tasks";
 pub const UNDO: &str = "undo";
+pub const JIRA_PROJECT: &str = "jira-project";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -47,6 +50,11 @@ pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwe
     registry.register(TASK_SYNC_JOB, move |ctx: JobContext| {
         let shared = for_sync.clone();
         async move { confluence_tasks::run(&shared, ctx).await }
+    });
+    let for_projects = shared.clone();
+    registry.register(JIRA_PROJECT_JOB, move |ctx: JobContext| {
+        let shared = for_projects.clone();
+        async move { jira_project::run(&shared, ctx).await }
     });
     registry.register(UNDO_JOB, move |ctx: JobContext| {
         let shared = shared.clone();
@@ -90,6 +98,21 @@ pub async fn start_task_sync(
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
     Ok(store.create_sync_run(tenant_id, project_id, CONFLUENCE_TASKS, &request, |id| job(TASK_SYNC_JOB, id)).await?)
+}
+
+/// Starts mirroring a Jira project into a Confluence page tree.
+pub async fn start_project_sync(
+    store: &Store,
+    integrations: &Integrations,
+    tenant_id: &str,
+    project_id: &str,
+    request: &jira_project::ProjectRequest,
+) -> Result<SyncRun, SyncError> {
+    request.validate()?;
+    integration(integrations, tenant_id, project_id, IntegrationType::Jira).await?;
+    integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
+    let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
+    Ok(store.create_sync_run(tenant_id, project_id, JIRA_PROJECT, &request, |id| job(JIRA_PROJECT_JOB, id)).await?)
 }
 
 /// Starts undoing `items` (what a task sync answered), of run `of` when known.

@@ -171,6 +171,25 @@ impl Jira {
         Ok(key)
     }
 
+    /// Every issue `jql` finds, with `fields`, across all token pages.
+    pub async fn search_all(&self, jql: &str, fields: &[&str]) -> TrackerResult<Vec<Value>> {
+        let mut issues = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = json!({"jql": jql, "fields": fields, "maxResults": 100});
+            if let Some(token) = &token {
+                query["nextPageToken"] = json!(token);
+            }
+            let page = self.call(Method::POST, "/search/jql", Some(&query)).await?;
+            issues.extend(page["issues"].as_array().into_iter().flatten().cloned());
+            token =
+                page["nextPageToken"].as_str().filter(|_| page["isLast"].as_bool() != Some(true)).map(str::to_string);
+            if token.is_none() {
+                return Ok(issues);
+            }
+        }
+    }
+
     /// Moves the issue to the status named `status` (case-insensitive); false when it is
     /// there already.
     pub async fn move_to(&self, key: &str, status: &str) -> TrackerResult<bool> {

@@ -43,6 +43,7 @@ pub struct Site {
     pub puts: usize,
     /// Writes per page.
     pub puts_by_page: HashMap<String, usize>,
+    pub page_creates: usize,
     /// How long every answer takes.
     pub delay: std::time::Duration,
 }
@@ -125,6 +126,26 @@ async fn put_page(
     Json(page_json(&id, page, number)).into_response()
 }
 
+async fn create_page(State(s): State<Shared>, headers: HeaderMap, Json(b): Json<Value>) -> Response {
+    if !authorized(&headers) {
+        return v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized");
+    }
+    let mut site = s.lock().expect("lock");
+    let title = b["title"].as_str().unwrap_or_default().to_string();
+    if site.pages.values().any(|p| p.versions.last().is_some_and(|v| v.title == title)) {
+        return v2_error(AxumStatus::BAD_REQUEST, "A page with this title already exists");
+    }
+    let Some(parent) = b["parentId"].as_str().filter(|p| site.pages.contains_key(*p)).map(str::to_string) else {
+        return v2_error(AxumStatus::BAD_REQUEST, "Parent page not found");
+    };
+    assert_eq!(b["spaceId"], "98");
+    site.page_creates += 1;
+    let id = format!("{}", 5000 + site.page_creates);
+    site.add(&id, Some(&parent), &title, b["body"]["value"].as_str().unwrap_or_default().to_string());
+    let page = &site.pages[&id];
+    Json(page_json(&id, page, 1)).into_response()
+}
+
 async fn children(
     State(s): State<Shared>,
     headers: HeaderMap,
@@ -185,16 +206,30 @@ async fn search(State(s): State<Shared>, headers: HeaderMap, Json(q): Json<Value
         return jira_denied();
     }
     let jql = q["jql"].as_str().unwrap_or_default();
-    let label = jql.split("labels = \"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+    let quoted = |after: &str| jql.split(after).nth(1).and_then(|r| r.split('"').next()).map(str::to_string);
+    let (label, project) = (quoted("labels = \""), quoted("project = \""));
     let issues: Vec<Value> = s
         .lock()
         .expect("lock")
         .issues
         .iter()
-        .filter(|i| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == label)))
+        .filter(|i| {
+            label.as_ref().is_none_or(|l| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|x| x == l)))
+                && project.as_ref().is_none_or(|p| i["key"].as_str().is_some_and(|k| k.starts_with(&format!("{p}-"))))
+        })
         .cloned()
         .collect();
-    Json(json!({"issues": issues, "isLast": true})).into_response()
+    // Token pagination as /search/jql does it: three at most per page, no total.
+    let start: usize =
+        q["nextPageToken"].as_str().and_then(|t| t.strip_prefix("t")).and_then(|t| t.parse().ok()).unwrap_or(0);
+    let size = q["maxResults"].as_u64().unwrap_or(50).min(3) as usize;
+    let page: Vec<Value> = issues.iter().skip(start).take(size).cloned().collect();
+    let last = start + size >= issues.len();
+    let mut answer = json!({"issues": page, "isLast": last});
+    if !last {
+        answer["nextPageToken"] = json!(format!("t{}", start + size));
+    }
+    Json(answer).into_response()
 }
 
 async fn create_issue(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
@@ -310,6 +345,7 @@ pub async fn fake_site(seed: impl FnOnce(&mut Site)) -> (String, Shared) {
     let shared: Shared = Arc::default();
     seed(&mut shared.lock().expect("lock"));
     let router = axum::Router::new()
+        .route("/wiki/api/v2/pages", post(create_page))
         .route("/wiki/api/v2/pages/{id}", get(get_page).put(put_page))
         .route("/wiki/api/v2/pages/{id}/children", get(children))
         .route("/wiki/rest/api/content", get(content_by_title))
@@ -347,6 +383,14 @@ impl Site {
         if let Some(parent) = parent {
             self.children.entry(parent.to_string()).or_default().push(id.to_string());
         }
+    }
+
+    /// Adds an issue of type `kind` (a sub-task type when `subtask`) under `parent`.
+    pub fn issue(&mut self, key: &str, summary: &str, kind: &str, subtask: bool, parent: Option<&str>) {
+        self.issues.push(json!({"id": key, "key": key, "fields": {"summary": summary, "labels": [],
+            "issuetype": {"name": kind, "subtask": subtask},
+            "parent": parent.map(|p| json!({"key": p})),
+            "status": {"name": "To Do", "statusCategory": {"key": "new"}}}}));
     }
 
     /// Adds a work package issue, assigned to `assignee`.

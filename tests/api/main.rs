@@ -18,6 +18,7 @@ mod intake;
 mod integrations;
 mod isolation;
 mod jira;
+mod jira_project;
 mod jobs;
 mod json_fuzz;
 mod labels;

@@ -192,21 +192,33 @@ impl Confluence {
         })
     }
 
-    /// The ids of a page's child pages, in their order, across all cursor pages.
-    pub async fn children(&self, id: &str) -> TrackerResult<Vec<String>> {
-        let mut ids = Vec::new();
+    /// A page's child pages (id and title), in their order, across all cursor pages.
+    pub async fn children(&self, id: &str) -> TrackerResult<Vec<(String, String)>> {
+        let mut children = Vec::new();
         let mut path = format!("/api/v2/pages/{id}/children?limit=250");
         loop {
             let answer = self.get(&path).await?;
-            ids.extend(
-                answer["results"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str()).map(String::from),
-            );
+            children.extend(answer["results"].as_array().into_iter().flatten().filter_map(|c| {
+                Some((c["id"].as_str()?.to_string(), c["title"].as_str().unwrap_or_default().to_string()))
+            }));
             // `_links.next` starts with `/wiki`, which `base` already ends with.
             match answer["_links"]["next"].as_str() {
                 Some(next) => path = next.strip_prefix("/wiki").unwrap_or(next).to_string(),
-                None => return Ok(ids),
+                None => return Ok(children),
             }
         }
+    }
+
+    /// Creates a page under `parent_id` in space `space_id`.
+    pub async fn create_page(&self, space_id: &str, parent_id: &str, title: &str, body: &str) -> TrackerResult<Page> {
+        let request = self.request(Method::POST, "/api/v2/pages").json(&json!({
+            "spaceId": space_id, "status": "current", "title": title, "parentId": parent_id,
+            "body": {"representation": "storage", "value": body},
+        }));
+        let created = super::send_json(request, "Confluence", "page creation", readable).await?;
+        let id =
+            created["id"].as_str().ok_or_else(|| JobError::Retry("Confluence created a page without id".into()))?;
+        self.page(id, None).await
     }
 
     /// The id of the page titled `title` in space `space` (v1 content search).

@@ -284,6 +284,18 @@ impl<'a> Storage<'a> {
         before.or(macros.first()).map(|(_, key)| key.clone())
     }
 
+    /// The keys of the page's single-issue Jira macros, in order.
+    pub fn jira_keys(&self) -> Vec<String> {
+        self.all()
+            .filter(|&e| {
+                self.is(e, "ac:structured-macro")
+                    && self.attr(e, "ac:name").is_some_and(|n| n.eq_ignore_ascii_case("jira"))
+            })
+            .filter_map(|m| self.child_param(m, "key"))
+            .filter(|k| !k.is_empty())
+            .collect()
+    }
+
     /// The text of an element on one line: entities decoded, nested task lists and macro
     /// parameters left out (a Jira macro reads as its key), whitespace collapsed.
     fn text(&self, el: usize) -> String {

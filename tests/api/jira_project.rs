@@ -1,0 +1,104 @@
+//! A Jira project mirrored into a Confluence page tree against the fake Atlassian site:
+//! epics on top, their issues below, sub-tasks listed on their issue's page; a page made
+//! earlier is updated rather than doubled, and a re-run changes nothing.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::atlassian::{Site, connect, fake_site};
+use crate::helpers::{Backend, spawn_app_with};
+
+fn seed(site: &mut Site) {
+    site.add("400", None, "Roadmap", "<p>The roadmap.</p>".into());
+    site.add("401", Some("400"), "RM-4: Old title", "<p>Written by hand once.</p>".into());
+    site.issue("RM-1", "Payments", "Epic", false, None);
+    site.issue("RM-2", "Card checkout", "Story", false, Some("RM-1"));
+    site.issue("RM-3", "Validate the CVC", "Sub-task", true, Some("RM-2"));
+    site.issue("RM-4", "Fix the footer", "Task", false, None);
+    site.issue("RM-5", "Search", "Epic", false, None);
+    site.issue("RM-6", "Search as you type", "Story", false, Some("RM-5"));
+    site.issue("RM-10", "Refunds", "Story", false, Some("RM-1"));
+    site.issue("OPS-1", "Another project", "Task", false, None);
+}
+
+fn title_of(site: &crate::atlassian::Shared, id: &str) -> (Option<String>, String) {
+    let s = site.lock().expect("lock");
+    let page = &s.pages[id];
+    (page.parent.clone(), page.versions.last().map(|v| v.title.clone()).unwrap_or_default())
+}
+
+fn page_of<'a>(results: &'a [Value], key: &str) -> &'a Value {
+    results.iter().find(|r| r["new_jira_keys"][0] == key).unwrap_or_else(|| panic!("no page for {key}: {results:?}"))
+}
+
+async fn jira_project(backend: Backend) {
+    let (site_url, site) = fake_site(seed).await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("roadmap").await;
+    connect(&app, &project, &site_url).await;
+    let path = format!("/api/v1/projects/{project}/sync/jira-project");
+    let bad = app
+        .post(&path, json!({"project_page_url": format!("{site_url}/wiki/spaces/OPS/pages/400"), "project_key": "rm"}))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+
+    let request = json!({"project_page_url": format!("{site_url}/wiki/spaces/OPS/pages/400"), "project_key": "RM",
+                         "request_user": "ana"});
+    let res = app.post(&path, request.clone()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let results = res.body["results"].as_array().expect("results").clone();
+    assert_eq!(results.len(), 6, "RM-1, RM-4, RM-5 and below them RM-2, RM-10, RM-6: {results:?}");
+    let order: Vec<&str> = results.iter().filter_map(|r| r["new_jira_keys"][0].as_str()).collect();
+    assert_eq!(order, ["RM-1", "RM-4", "RM-5", "RM-2", "RM-10", "RM-6"], "parents first, keys by number");
+    assert_eq!(page_of(&results, "RM-4")["action"], "updated", "the page made earlier is found by its key");
+    assert_eq!(page_of(&results, "RM-4")["page_id"], "401");
+    assert_eq!(page_of(&results, "RM-1")["action"], "created");
+    assert_eq!(page_of(&results, "RM-2")["new_jira_keys"], json!(["RM-2", "RM-3"]), "its sub-task is listed on it");
+    assert_eq!(page_of(&results, "RM-1")["project_linked"], "RM");
+
+    let epic = page_of(&results, "RM-1")["page_id"].as_str().expect("id").to_string();
+    let story = page_of(&results, "RM-2")["page_id"].as_str().expect("id").to_string();
+    assert_eq!(title_of(&site, &epic), (Some("400".into()), "RM-1: Payments".into()));
+    assert_eq!(title_of(&site, &story), (Some(epic.clone()), "RM-2: Card checkout".into()));
+    assert_eq!(title_of(&site, "401").1, "RM-4: Fix the footer");
+    {
+        let s = site.lock().expect("lock");
+        let body = &s.pages[&story].versions[0].body;
+        assert!(body.contains("<ac:parameter ac:name=\"key\">RM-2</ac:parameter>"), "{body}");
+        assert!(body.contains("<ac:parameter ac:name=\"key\">RM-3</ac:parameter>"), "{body}");
+        assert_eq!(s.page_creates, 5);
+        assert!(!s.pages.values().any(|p| p.versions.iter().any(|v| v.title.starts_with("OPS-1"))));
+    }
+    let detail = app.get(&format!("/api/v1/sync-runs/{}", res.body["run_id"].as_str().unwrap_or_default())).await.body;
+    assert_eq!(detail["kind"], "jira-project");
+    let changes = detail["changes"].as_array().expect("changes");
+    assert_eq!(changes.iter().filter(|c| c["action"] == "create").count(), 5);
+    assert_eq!(changes.iter().filter(|c| c["action"] == "update").count(), 1);
+
+    // Again, through the replaced automator's alias: everything is already as it should be.
+    let (creates, puts) = {
+        let s = site.lock().expect("lock");
+        (s.page_creates, s.puts)
+    };
+    let mut alias = request.clone();
+    alias["project_id"] = json!(project);
+    let again = app.post("/sync_project", alias).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert!(
+        again.body["results"].as_array().expect("results").iter().all(|r| r["action"] == "unchanged"),
+        "{}",
+        again.body
+    );
+    let s = site.lock().expect("lock");
+    assert_eq!((s.page_creates, s.puts), (creates, puts), "a re-run writes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_project_sqlite() {
+    jira_project(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_project_postgres() {
+    jira_project(Backend::Postgres).await;
+}
