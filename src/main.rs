@@ -23,6 +23,11 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Administration tools.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Run the duplicate check over files: one JSON line per query on stdout.
     EvalDedup {
         /// JSON lines `{"id", "title", "body"?}`: the existing items.
@@ -34,6 +39,37 @@ enum Command {
         /// Decision threshold (default: the service's own).
         #[arg(long)]
         threshold: Option<f64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Build test data for the Confluence task sync: under a root page, a page per work
+    /// package of a Jira project with a tree of child pages, all holding open dummy tasks.
+    /// Uses the project's Jira and Confluence integrations.
+    GenerateConfluenceTree {
+        /// The page the tree is built under.
+        #[arg(long)]
+        root_page_url: String,
+        /// The Jira project whose issues become the work packages.
+        #[arg(long)]
+        jira_project: String,
+        /// The taskbridge project whose integrations are used (default: the default project).
+        #[arg(long)]
+        project_id: Option<String>,
+        /// Only issues of this type are work packages (default: any type but sub-tasks).
+        #[arg(long)]
+        work_package_type: Option<String>,
+        #[arg(long, default_value_t = 5)]
+        work_packages: usize,
+        /// Child pages per page.
+        #[arg(long, default_value_t = 3)]
+        children: usize,
+        /// Levels of child pages below each work package page.
+        #[arg(long, default_value_t = 2)]
+        depth: usize,
+        #[arg(long, default_value_t = 5)]
+        tasks_per_page: usize,
     },
 }
 
@@ -84,8 +120,56 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Serve => serve(config).await,
+        Command::Admin { command } => admin(&config, command).await,
         Command::Openapi | Command::EvalDedup { .. } => Ok(()),
     }
+}
+
+async fn admin(config: &Config, command: AdminCommand) -> Result<(), String> {
+    let AdminCommand::GenerateConfluenceTree {
+        root_page_url,
+        jira_project,
+        project_id,
+        work_package_type,
+        work_packages,
+        children,
+        depth,
+        tasks_per_page,
+    } = command;
+    let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
+    let store = Store::connect(&config.database_url, &options).await.map_err(|e| e.to_string())?;
+    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
+    let project = match project_id {
+        Some(p) => p,
+        None => store.default_project(tenant).await.map_err(|e| format!("no default project: {e}"))?,
+    };
+    let cipher = config.cipher().map_err(|e| e.to_string())?;
+    let integrations =
+        taskbridge::integrations::Integrations::new(store, cipher, &config.public_url(), config.allow_private_urls);
+    let outbound = taskbridge::channels::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls)
+        .map_err(|e| e.to_string())?;
+    let (jira, confluence) = taskbridge::sync::atlassian(&integrations, outbound.http, tenant, &project).await?;
+    let spec =
+        taskbridge::sync::generate::TreeSpec { work_package_type, work_packages, children, depth, tasks_per_page };
+    let mut progress = |done: usize, total: usize| {
+        // A bar on the terminal: redrawn in place, ended with a line break.
+        let width = 30;
+        let filled = (done * width).checked_div(total).unwrap_or(width).min(width);
+        eprint!("\r[{}{}] {done}/{total} pages", "#".repeat(filled), ".".repeat(width - filled));
+        if done == total {
+            eprintln!();
+        }
+    };
+    let generated =
+        taskbridge::sync::generate::generate(&jira, &confluence, &root_page_url, &jira_project, &spec, &mut progress)
+            .await
+            .map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::json!({"root_page_id": generated.root_page_id, "work_packages": generated.work_packages,
+                           "pages": generated.pages, "tasks": generated.tasks})
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), String> {

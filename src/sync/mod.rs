@@ -4,6 +4,7 @@
 //! restart at any moment finishes the run without doing a step twice.
 
 pub mod confluence_tasks;
+pub mod generate;
 pub mod jira_project;
 pub mod undo;
 
@@ -129,6 +130,25 @@ pub async fn start_undo(
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = json!({"of": of, "items": items});
     Ok(store.create_sync_run(tenant_id, project_id, UNDO, &request, |id| job(UNDO_JOB, id)).await?)
+}
+
+/// The project's Jira and Confluence clients (for tools outside a run).
+pub async fn atlassian(
+    integrations: &Integrations,
+    http: reqwest::Client,
+    tenant_id: &str,
+    project_id: &str,
+) -> Result<(Jira, Confluence), String> {
+    let mut clients = Vec::new();
+    for kind in [IntegrationType::Jira, IntegrationType::Confluence] {
+        let id = integration(integrations, tenant_id, project_id, kind).await.map_err(|e| e.to_string())?;
+        clients.push(integrations.with_secrets(tenant_id, &id).await.map_err(|e| e.to_string())?);
+    }
+    let (confluence, jira) = (&clients[1], &clients[0]);
+    Ok((
+        Jira::new(http.clone(), &jira.0.settings, &jira.1).map_err(|e| e.to_string())?,
+        Confluence::new(http, &confluence.0.settings, &confluence.1).map_err(|e| e.to_string())?,
+    ))
 }
 
 /// The run's answer: `{"run_id", "request_id", "status", "results", "error"}`.

@@ -1,7 +1,8 @@
 //! A fake Atlassian site for tests: Confluence REST v2 (storage bodies, versions, 409 on a
 //! stale version, cursor-paginated children, 429 with Retry-After, v2 error bodies), v1
 //! content search, and Jira REST v3 (search/jql, create under a parent, transitions, 400
-//! validation errors), with an optional delay on every answer.
+//! validation errors), with an optional delay on every answer. Self-contained: the
+//! benchmarks include it too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,8 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use serde_json::{Value, json};
-
-use crate::helpers::serve;
 
 #[derive(Clone)]
 pub struct Version {
@@ -44,6 +43,9 @@ pub struct Site {
     /// Writes per page.
     pub puts_by_page: HashMap<String, usize>,
     pub page_creates: usize,
+    /// Issue positions by key, and by label.
+    pub index: HashMap<String, usize>,
+    pub labelled: HashMap<String, Vec<usize>>,
     /// How long every answer takes.
     pub delay: std::time::Duration,
 }
@@ -208,11 +210,14 @@ async fn search(State(s): State<Shared>, headers: HeaderMap, Json(q): Json<Value
     let jql = q["jql"].as_str().unwrap_or_default();
     let quoted = |after: &str| jql.split(after).nth(1).and_then(|r| r.split('"').next()).map(str::to_string);
     let (label, project) = (quoted("labels = \""), quoted("project = \""));
-    let issues: Vec<Value> = s
-        .lock()
-        .expect("lock")
-        .issues
-        .iter()
+    let site = s.lock().expect("lock");
+    // Markers are looked up through an index, so that large benchmark runs stay linear.
+    let candidates: Vec<&Value> = match &label {
+        Some(l) => site.labelled.get(l).into_iter().flatten().map(|&i| &site.issues[i]).collect(),
+        None => site.issues.iter().collect(),
+    };
+    let issues: Vec<Value> = candidates
+        .into_iter()
         .filter(|i| {
             label.as_ref().is_none_or(|l| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|x| x == l)))
                 && project.as_ref().is_none_or(|p| i["key"].as_str().is_some_and(|k| k.starts_with(&format!("{p}-"))))
@@ -247,7 +252,7 @@ async fn create_issue(State(s): State<Shared>, headers: HeaderMap, Json(body): J
     }
     let mut site = s.lock().expect("lock");
     let parent = fields["parent"]["key"].as_str().unwrap_or_default().to_string();
-    if !site.issues.iter().any(|i| i["key"] == parent.as_str()) {
+    if !site.index.contains_key(&parent) {
         return (
             AxumStatus::BAD_REQUEST,
             Json(json!({"errorMessages": [], "errors": {"parent": "Parent not found."}})),
@@ -259,7 +264,11 @@ async fn create_issue(State(s): State<Shared>, headers: HeaderMap, Json(body): J
     let key = format!("{project}-{}", 100 + site.creates);
     let mut stored = fields.clone();
     stored["status"] = json!({"name": "To Do", "statusCategory": {"key": "new"}});
-    site.issues.push(json!({"id": key, "key": key, "fields": stored}));
+    for label in stored["labels"].as_array().cloned().unwrap_or_default() {
+        let position = site.issues.len();
+        site.labelled.entry(label.as_str().unwrap_or_default().to_string()).or_default().push(position);
+    }
+    site.push_issue(json!({"id": key, "key": key, "fields": stored}));
     (AxumStatus::CREATED, Json(json!({"id": key, "key": key, "self": format!("{ORIGIN}/rest/api/3/issue/{key}")})))
         .into_response()
 }
@@ -269,7 +278,7 @@ async fn issue(State(s): State<Shared>, headers: HeaderMap, Path(key): Path<Stri
         return jira_denied();
     }
     let site = s.lock().expect("lock");
-    match site.issues.iter().find(|i| i["key"] == key.as_str()) {
+    match site.index.get(&key).map(|&i| &site.issues[i]) {
         Some(issue) => Json(issue.clone()).into_response(),
         None => (AxumStatus::NOT_FOUND, Json(json!({"errorMessages": ["Issue does not exist"], "errors": {}})))
             .into_response(),
@@ -317,7 +326,7 @@ async fn transition(
         return (AxumStatus::BAD_REQUEST, Json(json!({"errorMessages": ["Unknown transition"], "errors": {}})))
             .into_response();
     };
-    if let Some(issue) = site.issues.iter_mut().find(|i| i["key"] == key.as_str()) {
+    if let Some(issue) = site.index.get(&key).copied().map(|i| &mut site.issues[i]) {
         issue["fields"]["status"] = json!({"name": name, "statusCategory": {"key": category}});
     }
     AxumStatus::NO_CONTENT.into_response()
@@ -385,9 +394,14 @@ impl Site {
         }
     }
 
+    fn push_issue(&mut self, issue: Value) {
+        self.index.insert(issue["key"].as_str().unwrap_or_default().to_string(), self.issues.len());
+        self.issues.push(issue);
+    }
+
     /// Adds an issue of type `kind` (a sub-task type when `subtask`) under `parent`.
     pub fn issue(&mut self, key: &str, summary: &str, kind: &str, subtask: bool, parent: Option<&str>) {
-        self.issues.push(json!({"id": key, "key": key, "fields": {"summary": summary, "labels": [],
+        self.push_issue(json!({"id": key, "key": key, "fields": {"summary": summary, "labels": [],
             "issuetype": {"name": kind, "subtask": subtask},
             "parent": parent.map(|p| json!({"key": p})),
             "status": {"name": "To Do", "statusCategory": {"key": "new"}}}}));
@@ -395,7 +409,7 @@ impl Site {
 
     /// Adds a work package issue, assigned to `assignee`.
     pub fn work_package(&mut self, key: &str, assignee: Option<&str>) {
-        self.issues.push(
+        self.push_issue(
             json!({"id": key, "key": key, "fields": {"summary": format!("Work package {key}"), "labels": [],
             "status": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}},
             "assignee": assignee.map(|a| json!({"accountId": a}))}}),
@@ -403,18 +417,11 @@ impl Site {
     }
 }
 
-/// Connects the project's Jira and Confluence to the site.
-pub async fn connect(app: &crate::helpers::TestApp, project: &str, site: &str) {
-    for (kind, settings) in [
-        ("jira", json!({"site_url": site, "email": "bot@acme.test", "project_key": "WP"})),
-        ("confluence", json!({"site_url": site, "email": "bot@acme.test"})),
-    ] {
-        let res = app
-            .post(
-                &format!("/api/v1/projects/{project}/integrations"),
-                json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}}),
-            )
-            .await;
-        assert_eq!(res.status, reqwest::StatusCode::CREATED, "{}", res.body);
-    }
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
 }

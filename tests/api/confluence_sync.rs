@@ -6,8 +6,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::atlassian::{ORIGIN, Shared, Site, connect, fake_site, macro_for, task, tasks};
-use crate::helpers::{Backend, spawn_app_with};
+use crate::atlassian::{ORIGIN, Shared, Site, fake_site, macro_for, task, tasks};
+use crate::helpers::{Backend, TestApp, spawn_app_with};
 
 /// Project Alpha (work package WP-1) with children Design, Ops (its own WP-2), Excerpt and
 /// Empty, whose child Deep inherits WP-1; and an Orphan page under no work package.
@@ -294,4 +294,86 @@ async fn legacy_sync_task_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_sync_task_postgres() {
     legacy_sync_task(Backend::Postgres).await;
+}
+
+/// Connects the project's Jira and Confluence to the site.
+pub async fn connect(app: &TestApp, project: &str, site: &str) {
+    for (kind, settings) in [
+        ("jira", json!({"site_url": site, "email": "bot@acme.test", "project_key": "WP"})),
+        ("confluence", json!({"site_url": site, "email": "bot@acme.test"})),
+    ] {
+        let res = app
+            .post(
+                &format!("/api/v1/projects/{project}/integrations"),
+                json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}}),
+            )
+            .await;
+        assert_eq!(res.status, reqwest::StatusCode::CREATED, "{}", res.body);
+    }
+}
+
+/// `taskbridge admin generate-confluence-tree` builds a tree from the Jira project's work
+/// packages through the project's integrations; the task sync then finds every task.
+async fn generated_tree(backend: Backend) {
+    let (site_url, site) = fake_site(|s| {
+        s.add("600", None, "Test data", "<p>Generated below.</p>".into());
+        s.issue("WP-1", "Billing", "Work Package", false, None);
+        s.issue("WP-2", "Search", "Work Package", false, None);
+        s.issue("WP-3", "Not needed", "Work Package", false, None);
+        s.issue("WP-4", "A sub-task", "Sub-task", true, Some("WP-1"));
+    })
+    .await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("data").await;
+    connect(&app, &project, &site_url).await;
+    let root = format!("{site_url}/wiki/spaces/OPS/pages/600");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_taskbridge"))
+        .args(["admin", "generate-confluence-tree", "--root-page-url", &root, "--jira-project", "WP"])
+        .args([
+            "--project-id",
+            &project,
+            "--work-packages",
+            "2",
+            "--children",
+            "2",
+            "--depth",
+            "2",
+            "--tasks-per-page",
+            "3",
+        ])
+        .env("TASKBRIDGE_DATABASE_URL", &app.database_url)
+        .env("TASKBRIDGE_ENCRYPTION_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+        .env("TASKBRIDGE_ALLOW_PRIVATE_URLS", "true")
+        .env("TASKBRIDGE_LOG", "warn")
+        .output()
+        .await
+        .expect("the command runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("14/14 pages"), "a progress bar to the end: {stderr}");
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
+    assert_eq!(summary["pages"], 14, "2 work packages × (1 + 2 + 4) pages");
+    assert_eq!(summary["tasks"], 42);
+    assert_eq!(summary["work_packages"], json!(["WP-1", "WP-2"]));
+    assert_eq!(site.lock().expect("lock").page_creates, 14);
+
+    let res = app
+        .post(&format!("/api/v1/projects/{project}/sync/confluence-tasks"), json!({"confluence_page_urls": [root]}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let results = res.body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 42);
+    assert!(results.iter().all(|r| r["status_text"] == "Success"), "{results:?}");
+    let under_first = results.iter().filter(|r| r["linked_work_package"] == "WP-1").count();
+    assert_eq!(under_first, 21, "each work package's subtree is linked to it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_tree_sqlite() {
+    generated_tree(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_tree_postgres() {
+    generated_tree(Backend::Postgres).await;
 }

@@ -5,7 +5,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::atlassian::{Site, connect, fake_site};
+use crate::atlassian::{Site, fake_site};
+use crate::confluence_sync::connect;
 use crate::helpers::{Backend, spawn_app_with};
 
 fn seed(site: &mut Site) {

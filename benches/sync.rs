@@ -1,0 +1,106 @@
+//! A Confluence task sync of a large page tree against the fake Atlassian site of the tests
+//! (no delay): how long one run takes to plan the tree, create an issue per open task
+//! (marker search, create, remote link) and rewrite every page, with its journal.
+//! `cargo bench --bench sync`; PostgreSQL too when `BENCH_DATABASE_URL` or
+//! `TEST_DATABASE_URL` is set. Knobs: `BENCH_BACKENDS`, `BENCH_SECTIONS` (default 10),
+//! `BENCH_PAGES_PER_SECTION` (default 99), `BENCH_TASKS_PER_PAGE` (default 10).
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+mod support;
+
+#[allow(dead_code)]
+#[path = "../tests/api/atlassian.rs"]
+mod atlassian;
+
+use support::{Server, env_or};
+use taskbridge::config::Config;
+
+const KEY: &str = "bench-admin-key-0123456789abcdef";
+
+/// A root page naming the work package, sections below it, pages below those; every page
+/// but the root holds `tasks` open tasks.
+fn tree(site: &mut atlassian::Site, sections: usize, pages: usize, tasks: u32) -> usize {
+    site.add("1", None, "Programme", format!("<p>{}</p>", atlassian::macro_for("WP-1")));
+    site.work_package("WP-1", None);
+    let list = |page: &str| {
+        let items: Vec<String> = (1..=tasks)
+            .map(|t| {
+                atlassian::task(t, "incomplete", &format!("Task {t} on page {page} <time datetime=\"2026-12-01\" />"))
+            })
+            .collect();
+        format!("<h2>Actions</h2><p>Agreed in the weekly.</p>{}", atlassian::tasks(&items))
+    };
+    let mut count = 1;
+    for s in 0..sections {
+        let section = format!("s{s}");
+        site.add(&section, Some("1"), &format!("Section {s}"), list(&section));
+        count += 1;
+        for p in 0..pages {
+            let page = format!("s{s}p{p}");
+            site.add(&page, Some(&section), &format!("Page {s}.{p}"), list(&page));
+            count += 1;
+        }
+    }
+    count
+}
+
+async fn bench(label: &str, url: &str) {
+    let (sections, pages, tasks) =
+        (env_or("BENCH_SECTIONS", 10), env_or("BENCH_PAGES_PER_SECTION", 99), env_or("BENCH_TASKS_PER_PAGE", 10u32));
+    let mut page_count = 0;
+    let (site_url, site) = atlassian::fake_site(|s| page_count = tree(s, sections, pages, tasks)).await;
+    let task_count = (page_count - 1) * tasks as usize;
+    let mut config = Config::for_tests(url, KEY);
+    config.allow_private_urls = true;
+    config.sync_wait_secs = 3600;
+    let server = Server::start(&config).await;
+    let (client, base) = (server.client.clone(), server.base.clone());
+    let project = support::create_project(&client, &base, KEY, "sync").await;
+    for (kind, settings) in [
+        ("jira", json!({"site_url": site_url, "email": "bot@acme.test", "project_key": "WP"})),
+        ("confluence", json!({"site_url": site_url, "email": "bot@acme.test"})),
+    ] {
+        let body = json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}});
+        support::expect_status(
+            client.post(format!("{base}/api/v1/projects/{project}/integrations")).bearer_auth(KEY).json(&body),
+            201,
+            "integration",
+        )
+        .await;
+    }
+    let started = Instant::now();
+    let res = client
+        .post(format!("{base}/api/v1/projects/{project}/sync/confluence-tasks"))
+        .bearer_auth(KEY)
+        .timeout(Duration::from_secs(3600))
+        .json(&json!({"confluence_page_urls": [format!("{site_url}/wiki/spaces/OPS/pages/1")]}))
+        .send()
+        .await
+        .expect("sync answered");
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(res.status().as_u16(), 200, "the run finished within the wait");
+    let answer: serde_json::Value = res.json().await.expect("json");
+    let results = answer["results"].as_array().map(Vec::len).unwrap_or_default();
+    let (creates, puts) = {
+        let s = site.lock().expect("lock");
+        (s.creates, s.puts)
+    };
+    assert_eq!((results, creates), (task_count, task_count), "one issue per task");
+    println!(
+        "| {label} | Confluence task sync, one run, fake site without delay | {:.0} tasks/s | – | – | {page_count} pages, \
+         {task_count} tasks, {puts} page writes in {elapsed:.1} s |",
+        task_count as f64 / elapsed
+    );
+    server.stop().await;
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    println!("| backend | what | rate | p50 | p99 | notes |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    runtime.block_on(async {
+        support::on_backends(|label, url| async move { bench(label, &url).await }).await;
+    });
+}
