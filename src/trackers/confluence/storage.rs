@@ -38,6 +38,8 @@ struct Element {
     span: Range<usize>,
     parent: Option<usize>,
     children: Vec<usize>,
+    /// Ended by its own closing tag (or `/>`), not by an enclosing element's or the page's end.
+    closed: bool,
 }
 
 /// A parsed page body.
@@ -114,6 +116,7 @@ impl<'a> Storage<'a> {
                             let el = &mut elements[stack[depth]];
                             el.inner.end = start;
                             el.span.end = end;
+                            el.closed = true;
                             stack.truncate(depth);
                         }
                         Some(end)
@@ -134,6 +137,7 @@ impl<'a> Storage<'a> {
                             span: start..end,
                             parent: None,
                             children: Vec::new(),
+                            closed,
                         };
                         let id = attach(&mut elements, &stack, &mut roots, el);
                         if !closed {
@@ -459,8 +463,28 @@ impl Writer<'_, '_> {
         if let Some(body) = body {
             for nested in doc.outermost(body, "ac:task-list") {
                 self.element(nested, out);
+                // Moved out of a task left unclosed, it must close itself now, or it would
+                // swallow what follows.
+                out.push_str(&self.closers(nested));
             }
         }
+    }
+}
+
+impl Writer<'_, '_> {
+    /// Closing tags for `el` and the innermost elements at its end that the page left
+    /// unclosed, innermost first.
+    fn closers(&self, el: usize) -> String {
+        let mut chain = vec![el];
+        let mut current = el;
+        while let Some(&last) = self.el(current).children.last() {
+            if self.el(last).span.end != self.el(current).span.end || self.el(last).closed {
+                break;
+            }
+            chain.push(last);
+            current = last;
+        }
+        chain.iter().rev().filter(|&&e| !self.el(e).closed).map(|&e| format!("</{}>", self.el(e).name)).collect()
     }
 }
 
