@@ -54,8 +54,12 @@ impl Application {
         intake.register(&mut registry);
         let integrations =
             Integrations::new(store.clone(), config.cipher()?, &config.public_url(), config.allow_private_urls);
-        let outbound = crate::channels::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls)?
-            .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref());
+        let outbound = crate::channels::Outbound::new(
+            config.extra_ca_file.as_deref(),
+            config.allow_private_urls,
+            Duration::from_secs(config.outbound_timeout_secs.max(1)),
+        )?
+        .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref());
         crate::channels::register(&mut registry, integrations.clone(), outbound.clone());
         crate::trackers::push::register(&mut registry, integrations.clone(), outbound.http.clone());
         crate::sync::register(&mut registry, integrations.clone(), outbound.http.clone());

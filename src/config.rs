@@ -79,6 +79,10 @@ pub struct Config {
     /// The longest `POST /api/v1/messages?wait=true` waits for an outcome, in seconds.
     #[arg(long, env = "TASKBRIDGE_MESSAGE_WAIT_SECS", default_value_t = 10)]
     pub message_wait_secs: u64,
+    /// The longest a call to another service (a tracker, a chat platform) may take before
+    /// it counts as failed and its job is retried.
+    #[arg(long, env = "TASKBRIDGE_OUTBOUND_TIMEOUT_SECS", default_value_t = 20)]
+    pub outbound_timeout_secs: u64,
     /// The longest a sync request (Confluence tasks, undo) waits for its run to finish
     /// before answering 202 with the run id.
     #[arg(long, env = "TASKBRIDGE_SYNC_WAIT_SECS", default_value_t = 300)]
@@ -204,6 +208,7 @@ impl Config {
             job_poll_ms: 50,
             message_wait_secs: 10,
             sync_wait_secs: 300,
+            outbound_timeout_secs: 20,
             dedup_threshold: crate::dedup::DEFAULT_THRESHOLD,
             llm: crate::llm::Provider::Builtin,
             llm_base_url: None,

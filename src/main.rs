@@ -146,8 +146,10 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<(), String> {
     let cipher = config.cipher().map_err(|e| e.to_string())?;
     let integrations =
         taskbridge::integrations::Integrations::new(store, cipher, &config.public_url(), config.allow_private_urls);
-    let outbound = taskbridge::channels::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls)
-        .map_err(|e| e.to_string())?;
+    let timeout = std::time::Duration::from_secs(config.outbound_timeout_secs.max(1));
+    let outbound =
+        taskbridge::channels::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls, timeout)
+            .map_err(|e| e.to_string())?;
     let (jira, confluence) = taskbridge::sync::atlassian(&integrations, outbound.http, tenant, &project).await?;
     let spec =
         taskbridge::sync::generate::TreeSpec { work_package_type, work_packages, children, depth, tasks_per_page };

@@ -26,7 +26,9 @@ pub enum OutboundError {
 }
 
 impl Outbound {
-    pub fn new(extra_ca: Option<&Path>, allow_private: bool) -> Result<Self, OutboundError> {
+    /// `timeout` bounds every request: a platform slower than that counts as failed (and
+    /// the job is retried).
+    pub fn new(extra_ca: Option<&Path>, allow_private: bool, timeout: Duration) -> Result<Self, OutboundError> {
         let extra: Vec<CertificateDer<'static>> = match extra_ca {
             None => Vec::new(),
             Some(path) => {
@@ -46,7 +48,7 @@ impl Outbound {
             // A redirect could lead anywhere, a literal internal address included.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(20))
+            .timeout(timeout)
             .user_agent(concat!("taskbridge/", env!("CARGO_PKG_VERSION")));
         for cert in extra {
             let reqwest_cert =
@@ -114,10 +116,10 @@ mod tests {
     async fn the_guarded_client_refuses_a_name_pointing_inside() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let guarded = Outbound::new(None, false).expect("outbound");
+        let guarded = Outbound::new(None, false, Duration::from_secs(20)).expect("outbound");
         let error = guarded.http.get(format!("http://localhost:{port}/")).send().await.expect_err("refused");
         assert!(error.is_connect() || error.is_request(), "{error:?}");
-        let open = Outbound::new(None, true).expect("outbound");
+        let open = Outbound::new(None, true, Duration::from_secs(20)).expect("outbound");
         tokio::spawn(async move {
             let _ = listener.accept().await;
         });

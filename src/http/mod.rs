@@ -90,7 +90,8 @@ impl AppState {
             message_wait: Duration::from_secs(10),
             sync_wait: Duration::from_secs(300),
             transcriber: None,
-            outbound: crate::channels::Outbound::new(None, true).expect("the default outbound configuration is valid"),
+            outbound: crate::channels::Outbound::new(None, true, Duration::from_secs(20))
+                .expect("the default outbound configuration is valid"),
             max_upload_bytes: 25 * 1024 * 1024,
         }
     }

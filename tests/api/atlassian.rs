@@ -48,9 +48,21 @@ pub struct Site {
     pub labelled: HashMap<String, Vec<usize>>,
     /// How long every answer takes.
     pub delay: std::time::Duration,
+    /// What goes wrong with the next requests, one each.
+    pub trouble: std::collections::VecDeque<Trouble>,
+    pub troubles_met: usize,
 }
 
 pub type Shared = Arc<Mutex<Site>>;
+
+/// A failure the site serves instead of an answer.
+#[derive(Debug, Clone, Copy)]
+pub enum Trouble {
+    /// Answers only after this long (longer than the client waits).
+    Slow(std::time::Duration),
+    /// Answers with this status and an error body.
+    Status(u16),
+}
 
 pub const ORIGIN: &str = "https://acme.atlassian.net";
 
@@ -370,7 +382,20 @@ pub async fn fake_site(seed: impl FnOnce(&mut Site)) -> (String, Shared) {
 
 /// Answers after the site's delay, like a remote service far away.
 async fn slow(State(s): State<Shared>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let delay = s.lock().expect("lock").delay;
+    let (delay, trouble) = {
+        let mut site = s.lock().expect("lock");
+        let trouble = site.trouble.pop_front();
+        site.troubles_met += usize::from(trouble.is_some());
+        (site.delay, trouble)
+    };
+    match trouble {
+        Some(Trouble::Slow(d)) => tokio::time::sleep(d).await,
+        Some(Trouble::Status(code)) => {
+            let status = AxumStatus::from_u16(code).unwrap_or(AxumStatus::INTERNAL_SERVER_ERROR);
+            return v2_error(status, status.canonical_reason().unwrap_or("Error"));
+        }
+        None => {}
+    }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

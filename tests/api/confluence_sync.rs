@@ -273,6 +273,14 @@ async fn legacy_sync_task(backend: Backend) {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
     assert_eq!(site.lock().expect("lock").creates, 0);
 
+    // Confluence refusing the credentials fails the run as a whole, visibly.
+    site.lock().expect("lock").trouble.push_back(crate::atlassian::Trouble::Status(401));
+    let refused = app.post("/sync_task", tiny.clone()).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::BAD_GATEWAY, "upstream_failed"), "{}", refused.body);
+    let message = refused.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Confluence answered 401") && !message.contains("atl-token-1"), "{message}");
+    assert_eq!(site.lock().expect("lock").creates, 0);
+
     let res = app.post("/sync_task", tiny).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let results = res.body["results"].as_array().expect("results");

@@ -321,6 +321,36 @@ pub async fn serve(app: axum::Router) -> String {
     format!("http://{addr}")
 }
 
+/// What a fake's next requests meet instead of an answer, one trouble each.
+pub type TroubleQueue = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<crate::atlassian::Trouble>>>;
+
+/// Serves `app` like [`serve`], its first requests meeting `troubles` (a late answer, a
+/// server error); the queue shows which were met.
+pub async fn serve_troubled(app: axum::Router, troubles: &[crate::atlassian::Trouble]) -> (String, TroubleQueue) {
+    async fn meet(
+        axum::extract::State(queue): axum::extract::State<TroubleQueue>,
+        request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let trouble = queue.lock().expect("lock").pop_front();
+        match trouble {
+            Some(crate::atlassian::Trouble::Slow(d)) => tokio::time::sleep(d).await,
+            Some(crate::atlassian::Trouble::Status(code)) => {
+                let status =
+                    axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+                let body = serde_json::json!({"error": status.canonical_reason().unwrap_or("error")});
+                return (status, axum::Json(body)).into_response();
+            }
+            None => {}
+        }
+        next.run(request).await
+    }
+    let queue: TroubleQueue = std::sync::Arc::new(std::sync::Mutex::new(troubles.iter().copied().collect()));
+    let app = app.layer(axum::middleware::from_fn_with_state(queue.clone(), meet));
+    (serve(app).await, queue)
+}
+
 /// The dead jobs, once there is one (or after five seconds).
 pub async fn dead_jobs(app: &TestApp) -> Value {
     let mut dead = Value::Null;

@@ -12,7 +12,8 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, dead_jobs, serve, spawn_app_with};
+use crate::atlassian::Trouble;
+use crate::helpers::{Backend, TestApp, TroubleQueue, dead_jobs, spawn_app_with};
 
 #[derive(Default)]
 struct Fake {
@@ -35,7 +36,7 @@ fn denied() -> Response {
         .into_response()
 }
 
-async fn fake_jira() -> (String, Shared) {
+async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
     let shared: Shared = Arc::default();
     async fn search(State(s): State<Shared>, headers: HeaderMap, Json(q): Json<Value>) -> Response {
         if !authorized(&headers) {
@@ -159,11 +160,12 @@ async fn fake_jira() -> (String, Shared) {
         .route("/rest/api/3/issue/{key}/remotelink", axum::routing::post(remote))
         .route("/rest/api/3/issue/{key}/transitions", axum::routing::get(transitions).post(transition))
         .with_state(shared.clone());
-    (serve(app).await, shared)
+    let (base, troubles) = crate::helpers::serve_troubled(app, troubles).await;
+    (base, shared, troubles)
 }
 
 async fn link_of(app: &TestApp, task_id: &str) -> Value {
-    for _ in 0..400 {
+    for _ in 0..1200 {
         let links = app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body;
         if links.as_array().is_some_and(|l| !l.is_empty()) {
             return links[0].clone();
@@ -174,8 +176,18 @@ async fn link_of(app: &TestApp, task_id: &str) -> Value {
 }
 
 async fn jira(backend: Backend) {
-    let (fake, shared) = fake_jira().await;
-    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    // The first answer comes too late and the next is a 500: the push
+    // is retried after each, and nothing is created twice.
+    let (fake, shared, troubles) =
+        fake_jira(&[Trouble::Slow(std::time::Duration::from_secs(3)), Trouble::Status(500)]).await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.outbound_timeout_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
     let project = app.project("ops").await;
     let created = app
         .post(
@@ -201,6 +213,7 @@ async fn jira(backend: Backend) {
     let link = link_of(&app, &task_id).await;
     assert_eq!(link["tracker"], "jira", "{link}");
     assert_eq!(link["external_ref"], "OPS-1");
+    assert!(troubles.lock().expect("lock").is_empty(), "the slow answer and the 500 were met");
     assert_eq!(link["url"], format!("{fake}/browse/OPS-1"));
     {
         let f = shared.lock().expect("lock");
@@ -305,7 +318,7 @@ async fn jira_postgres() {
 
 /// A Jira project's existing issues become linked tasks, page by page (token pagination).
 async fn jira_import(backend: Backend) {
-    let (fake, shared) = fake_jira().await;
+    let (fake, shared, _) = fake_jira(&[]).await;
     {
         let mut f = shared.lock().expect("lock");
         for n in 1..=90 {

@@ -5,7 +5,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::atlassian::{Site, fake_site};
+use std::time::Duration;
+
+use crate::atlassian::{Site, Trouble, fake_site};
 use crate::confluence_sync::connect;
 use crate::helpers::{Backend, spawn_app_with};
 
@@ -20,6 +22,8 @@ fn seed(site: &mut Site) {
     site.issue("RM-6", "Search as you type", "Story", false, Some("RM-5"));
     site.issue("RM-10", "Refunds", "Story", false, Some("RM-1"));
     site.issue("OPS-1", "Another project", "Task", false, None);
+    // The first answer comes too late, the next is a server error: both are retried.
+    site.trouble.extend([Trouble::Slow(Duration::from_secs(3)), Trouble::Status(500)]);
 }
 
 fn title_of(site: &crate::atlassian::Shared, id: &str) -> (Option<String>, String) {
@@ -34,7 +38,14 @@ fn page_of<'a>(results: &'a [Value], key: &str) -> &'a Value {
 
 async fn jira_project(backend: Backend) {
     let (site_url, site) = fake_site(seed).await;
-    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.outbound_timeout_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
     let project = app.project("roadmap").await;
     connect(&app, &project, &site_url).await;
     let path = format!("/api/v1/projects/{project}/sync/jira-project");
@@ -56,6 +67,7 @@ async fn jira_project(backend: Backend) {
     assert_eq!(page_of(&results, "RM-1")["action"], "created");
     assert_eq!(page_of(&results, "RM-2")["new_jira_keys"], json!(["RM-2", "RM-3"]), "its sub-task is listed on it");
     assert_eq!(page_of(&results, "RM-1")["project_linked"], "RM");
+    assert_eq!(site.lock().expect("lock").troubles_met, 2, "the slow answer and the 500 were waited out");
 
     let epic = page_of(&results, "RM-1")["page_id"].as_str().expect("id").to_string();
     let story = page_of(&results, "RM-2")["page_id"].as_str().expect("id").to_string();

@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::atlassian::Trouble;
+use crate::helpers::{Backend, TestApp, TroubleQueue, spawn_app_with};
 
 #[derive(Default)]
 struct Fake {
@@ -44,7 +45,7 @@ fn unauthorized() -> Response {
     (AxumStatus::UNAUTHORIZED, Json(body)).into_response()
 }
 
-async fn fake_taiga() -> (String, Shared) {
+async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
     let shared: Shared = Arc::default();
     async fn auth(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
         if body["type"] != "normal" || body["username"] != "taskbridge-bot" || body["password"] != "taiga-pw-1" {
@@ -170,12 +171,13 @@ async fn fake_taiga() -> (String, Shared) {
         .route("/api/v1/projects/by_slug", axum::routing::get(project))
         .route("/api/v1/tasks", axum::routing::get(list).post(create))
         .with_state(shared.clone());
-    (format!("{}/api/v1", crate::helpers::serve(app).await), shared)
+    let (base, troubles) = crate::helpers::serve_troubled(app, troubles).await;
+    (format!("{base}/api/v1"), shared, troubles)
 }
 
 async fn links_of(app: &TestApp, task_id: &str) -> Value {
     let mut links = Value::Null;
-    for _ in 0..400 {
+    for _ in 0..1200 {
         links = app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body;
         if links.as_array().is_some_and(|l| !l.is_empty()) {
             break;
@@ -193,8 +195,18 @@ async fn request(app: &TestApp, project: &str, text: &str) -> Value {
 }
 
 async fn taiga(backend: Backend) {
-    let (fake, shared) = fake_taiga().await;
-    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    // The first answer comes too late and the next is a 500: the push
+    // is retried after each, and nothing is created twice.
+    let (fake, shared, troubles) =
+        fake_taiga(&[Trouble::Slow(std::time::Duration::from_secs(3)), Trouble::Status(500)]).await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.outbound_timeout_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
     let project = app.project("ops").await;
     let created = app
         .post(
@@ -213,6 +225,7 @@ async fn taiga(backend: Backend) {
     let task_id = message["task_id"].as_str().expect("task_id").to_string();
     let links = links_of(&app, &task_id).await;
     assert_eq!(links.as_array().map(Vec::len), Some(1), "{links}");
+    assert!(troubles.lock().expect("lock").is_empty(), "the slow answer and the 500 were met");
     assert_eq!(links[0]["tracker"], "taiga");
     assert_eq!(links[0]["integration_id"], json!(integration));
     assert_eq!(links[0]["external_id"], "100");
@@ -345,7 +358,7 @@ async fn taiga_postgres() {
 /// Work already tracked in Taiga is imported, page by page, as linked tasks, so a request
 /// for the same work is recognised as a duplicate; items pushed from here are skipped.
 async fn taiga_import(backend: Backend) {
-    let (fake, shared) = fake_taiga().await;
+    let (fake, shared, _) = fake_taiga(&[]).await;
     {
         let mut f = shared.lock().expect("lock");
         for n in 0..150i64 {

@@ -13,7 +13,8 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, serve, spawn_app_with};
+use crate::atlassian::Trouble;
+use crate::helpers::{Backend, TestApp, TroubleQueue, spawn_app_with};
 
 type Shared = Arc<Mutex<Vec<Value>>>;
 
@@ -27,7 +28,7 @@ fn denied() -> Response {
     (AxumStatus::UNAUTHORIZED, Json(json!({"error": "Couldn't authenticate you"}))).into_response()
 }
 
-async fn fake_zendesk() -> (String, Shared) {
+async fn fake_zendesk(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
     let shared: Shared = Arc::default();
     async fn list(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
         if !authorized(&headers) {
@@ -88,11 +89,12 @@ async fn fake_zendesk() -> (String, Shared) {
         .route("/api/v2/tickets", axum::routing::get(list).post(create))
         .route("/api/v2/tickets/{id}", axum::routing::put(update))
         .with_state(shared.clone());
-    (serve(app).await, shared)
+    let (base, troubles) = crate::helpers::serve_troubled(app, troubles).await;
+    (base, shared, troubles)
 }
 
 async fn links_of(app: &TestApp, task_id: &str) -> Value {
-    for _ in 0..400 {
+    for _ in 0..1200 {
         let links = app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body;
         if links.as_array().is_some_and(|l| !l.is_empty()) {
             return links;
@@ -103,7 +105,7 @@ async fn links_of(app: &TestApp, task_id: &str) -> Value {
 }
 
 async fn zendesk(backend: Backend) {
-    let (fake, shared) = fake_zendesk().await;
+    let (fake, shared, troubles) = fake_zendesk(&[]).await;
     {
         let mut t = shared.lock().expect("lock");
         for (i, subject) in
@@ -112,7 +114,14 @@ async fn zendesk(backend: Backend) {
             t.push(json!({"id": 100 + i, "subject": subject, "description": "from a customer", "status": "open"}));
         }
     }
-    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.outbound_timeout_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
     let project = app.project("support").await;
     let created = app
         .post(
@@ -137,6 +146,8 @@ async fn zendesk(backend: Backend) {
     assert_eq!(none.status, StatusCode::NOT_FOUND, "the default project has no Zendesk: {}", none.body);
 
     // A task becomes a ticket: the marker is its external id, the description an internal note.
+    // Zendesk first answers too late, then with a 500: the push is retried.
+    troubles.lock().expect("lock").extend([Trouble::Slow(std::time::Duration::from_secs(3)), Trouble::Status(500)]);
     let res = app
         .post(
             "/api/v1/tasks",
@@ -147,7 +158,8 @@ async fn zendesk(backend: Backend) {
     let task_id = res.id();
     let links = links_of(&app, &task_id).await;
     assert_eq!(links[0]["tracker"], "zendesk", "{links}");
-    assert_eq!(links[0]["external_ref"], "#4243");
+    assert_eq!(links[0]["external_ref"], "#4243", "one ticket, made by the attempt that got through");
+    assert!(troubles.lock().expect("lock").is_empty(), "the slow answer and the 500 were met");
     {
         let t = shared.lock().expect("lock");
         let ticket = t.iter().find(|t| t["id"] == 4243).expect("ticket");
