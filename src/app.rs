@@ -61,7 +61,15 @@ impl Application {
         )?
         .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref());
         crate::channels::register(&mut registry, integrations.clone(), outbound.clone());
-        crate::trackers::push::register(&mut registry, integrations.clone(), outbound.http.clone());
+        crate::trackers::push::register(
+            &mut registry,
+            integrations.clone(),
+            outbound.http.clone(),
+            config.tracker_poll(),
+        );
+        if let Some(interval) = config.tracker_poll() {
+            crate::trackers::poll::schedule_all(&store, interval).await?;
+        }
         crate::sync::register(&mut registry, integrations.clone(), outbound.http.clone());
         let options = WorkerOptions {
             concurrency: config.workers,
@@ -78,6 +86,7 @@ impl Application {
             wake_workers,
             message_wait: Duration::from_secs(config.message_wait_secs),
             sync_wait: Duration::from_secs(config.sync_wait_secs),
+            tracker_poll: config.tracker_poll(),
             transcriber: config.transcriber(),
             outbound,
             max_upload_bytes: config.max_upload_bytes,

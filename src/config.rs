@@ -83,6 +83,10 @@ pub struct Config {
     /// it counts as failed and its job is retried.
     #[arg(long, env = "TASKBRIDGE_OUTBOUND_TIMEOUT_SECS", default_value_t = 20)]
     pub outbound_timeout_secs: u64,
+    /// How often trackers are polled for changes (status of linked items, new items to
+    /// import); 0 turns polling off.
+    #[arg(long, env = "TASKBRIDGE_TRACKER_POLL_SECS", default_value_t = 300)]
+    pub tracker_poll_secs: u64,
     /// The longest a sync request (Confluence tasks, undo) waits for its run to finish
     /// before answering 202 with the run id.
     #[arg(long, env = "TASKBRIDGE_SYNC_WAIT_SECS", default_value_t = 300)]
@@ -169,6 +173,11 @@ impl Config {
         }))
     }
 
+    /// The tracker polling interval, when polling is on.
+    pub fn tracker_poll(&self) -> Option<std::time::Duration> {
+        (self.tracker_poll_secs > 0).then(|| std::time::Duration::from_secs(self.tracker_poll_secs))
+    }
+
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
     }
@@ -208,6 +217,7 @@ impl Config {
             job_poll_ms: 50,
             message_wait_secs: 10,
             sync_wait_secs: 300,
+            tracker_poll_secs: 0,
             outbound_timeout_secs: 20,
             dedup_threshold: crate::dedup::DEFAULT_THRESHOLD,
             llm: crate::llm::Provider::Builtin,

@@ -9,7 +9,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
 use crate::domain::tenant::Caller;
-use crate::store::ImportProgress;
+use crate::store::{ImportProgress, PollState};
 
 #[utoipa::path(post, path = "/api/v1/projects/{id}/integrations/{integration_id}/import", tag = "integrations",
     params(("id" = String, Path), ("integration_id" = String, Path)),
@@ -44,4 +44,20 @@ pub async fn import_progress(
     let integration = s.integrations.get(&caller.tenant_id, &project_id, &integration_id).await?;
     let progress = s.store.import_progress(&caller.tenant_id, &integration.id).await?;
     Ok(Json(progress.ok_or_else(|| ApiError::not_found("import"))?))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{id}/integrations/{integration_id}/poll", tag = "integrations",
+    params(("id" = String, Path), ("integration_id" = String, Path)),
+    responses((status = 200, description = "Where polling the tracker for changes stands: the cursor, the polls so far, \
+                                            tasks that followed the tracker, items imported, the last error",
+               body = PollState),
+              (status = 404, description = "No such integration, or not polled yet", body = ErrorBody)))]
+pub async fn poll_state(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((project_id, integration_id)): ApiPath<(String, String)>,
+) -> Result<Json<PollState>, ApiError> {
+    let integration = s.integrations.get(&caller.tenant_id, &project_id, &integration_id).await?;
+    let state = s.store.poll_state(&caller.tenant_id, &integration.id).await?;
+    Ok(Json(state.ok_or_else(|| ApiError::not_found("poll"))?))
 }

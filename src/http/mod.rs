@@ -62,6 +62,8 @@ pub struct AppState {
     pub message_wait: Duration,
     /// The longest a sync request waits for its run.
     pub sync_wait: Duration,
+    /// How often trackers are polled (off when `None`).
+    pub tracker_poll: Option<Duration>,
     /// Speech to text, when a server is configured.
     pub transcriber: Option<crate::voice::Transcriber>,
     /// Outbound connections (and the Bot Framework keys webhooks are checked against).
@@ -89,6 +91,7 @@ impl AppState {
             wake_workers: Arc::new(Notify::new()),
             message_wait: Duration::from_secs(10),
             sync_wait: Duration::from_secs(300),
+            tracker_poll: None,
             transcriber: None,
             outbound: crate::channels::Outbound::new(None, true, Duration::from_secs(20))
                 .expect("the default outbound configuration is valid"),
@@ -114,6 +117,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::set_task_status))
         .routes(routes!(links::task_links))
         .routes(routes!(imports::start_import, imports::import_progress))
+        .routes(routes!(imports::poll_state))
         .routes(routes!(zendesk::list_tickets))
         .routes(routes!(sync::sync_confluence_tasks))
         .routes(routes!(sync::legacy_sync_task))

@@ -74,11 +74,24 @@ pub struct NewJob {
     pub payload: serde_json::Value,
     pub idempotency_key: String,
     pub max_attempts: i32,
+    /// Not before this time (at once when `None`).
+    pub run_at: Option<DateTime<Utc>>,
 }
 
 impl NewJob {
     pub fn new(kind: &'static str, idempotency_key: impl Into<String>, payload: serde_json::Value) -> Self {
-        NewJob { kind, payload, idempotency_key: idempotency_key.into(), max_attempts: DEFAULT_MAX_ATTEMPTS }
+        NewJob {
+            kind,
+            payload,
+            idempotency_key: idempotency_key.into(),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            run_at: None,
+        }
+    }
+
+    /// The same job, run no earlier than `at` (scheduled work such as polling).
+    pub fn at(self, at: DateTime<Utc>) -> Self {
+        NewJob { run_at: Some(at), ..self }
     }
 }
 

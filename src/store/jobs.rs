@@ -55,7 +55,7 @@ macro_rules! enqueue_job {
         sqlx::query(
             "INSERT INTO jobs (id, tenant_id, kind, payload, idempotency_key, status, attempts, max_attempts,
                                run_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $7, $7)
+             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $8, $7, $7)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(crate::domain::new_id())
@@ -65,6 +65,7 @@ macro_rules! enqueue_job {
         .bind(&job.idempotency_key)
         .bind(job.max_attempts)
         .bind($now)
+        .bind(job.run_at.unwrap_or($now))
         .execute($executor)
         .await?
         .rows_affected()
@@ -228,6 +229,23 @@ impl Store {
                 Err(StoreError::Conflict(format!("a {} job cannot be retried", job.status.as_str())))
             }
         }
+    }
+
+    /// Deletes succeeded jobs whose idempotency key starts with `key_prefix` and that were
+    /// due before `before`: recurring work (polls) would otherwise grow the table forever.
+    pub async fn forget_succeeded_jobs(&self, key_prefix: &str, before: DateTime<Utc>) -> Result<u64> {
+        // The prefix is matched literally: `%`, `_` and the escape itself are escaped.
+        let pattern = format!("{}%", key_prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        Ok(write!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM jobs WHERE status = 'succeeded' AND run_at < $1 AND idempotency_key LIKE $2 ESCAPE '\\'",
+            )
+            .bind(before)
+            .bind(&pattern)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }))
     }
 
     /// Jobs per status, for metrics.

@@ -32,6 +32,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_task_links"),
     migration!(9, "0009_tracker_imports"),
     migration!(10, "0010_sync_runs"),
+    migration!(11, "0011_tracker_polls"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

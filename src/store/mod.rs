@@ -12,6 +12,7 @@ mod labels;
 mod links;
 mod messages;
 mod migrate;
+mod polls;
 mod projects;
 pub mod sync_runs;
 mod tasks;
@@ -28,6 +29,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use imports::ImportProgress;
 pub use links::TaskLink;
 pub use messages::Outcome;
+pub use polls::{PollOutcome, PollState};
 pub use sync_runs::{NewChange, SyncChange, SyncRun};
 pub use tenants::Bootstrap;
 

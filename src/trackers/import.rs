@@ -8,6 +8,7 @@ use super::push::{Shared, store_failure, tracker_for, with_secrets};
 use super::{Listed, is_marker};
 use crate::domain::task::{NewTask, Priority};
 use crate::jobs::{JobContext, JobError, NewJob};
+use crate::store::integrations::IntegrationRecord;
 use crate::store::{Store, StoreError, TaskLink};
 
 pub const IMPORT_JOB: &str = "tracker.import";
@@ -31,6 +32,25 @@ pub async fn start(
     let run = progress.started_at.timestamp_micros().to_string();
     store.enqueue(tenant_id, &import_job(integration_id, &run, None)).await?;
     Ok(progress)
+}
+
+/// Imports a tracker item as a task linked to it; false when it is linked already.
+pub(super) async fn import_item(
+    store: &Store,
+    tenant_id: &str,
+    record: &IntegrationRecord,
+    listed: &Listed,
+) -> Result<bool, JobError> {
+    let link = TaskLink {
+        task_id: String::new(),
+        integration_id: record.id.clone(),
+        tracker: record.kind.as_str().to_string(),
+        external_id: listed.item.id.clone(),
+        external_ref: Some(listed.item.reference.clone()),
+        url: listed.item.url.clone(),
+        created_at: crate::store::now(),
+    };
+    store.import_task(tenant_id, &task_of(&record.project_id, listed), &link).await.map_err(store_failure)
 }
 
 fn task_of(project_id: &str, listed: &Listed) -> NewTask {
@@ -77,16 +97,7 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError
             skipped += 1;
             continue;
         }
-        let link = TaskLink {
-            task_id: String::new(),
-            integration_id: record.id.clone(),
-            tracker: record.kind.as_str().to_string(),
-            external_id: listed.item.id.clone(),
-            external_ref: Some(listed.item.reference.clone()),
-            url: listed.item.url.clone(),
-            created_at: crate::store::now(),
-        };
-        if ctx.store.import_task(tenant, &task_of(&record.project_id, listed), &link).await.map_err(store_failure)? {
+        if import_item(&ctx.store, tenant, &record, listed).await? {
             imported += 1;
         } else {
             skipped += 1;

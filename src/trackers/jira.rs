@@ -2,6 +2,7 @@
 //! marker as a label (found again with the current `/search/jql`), a remote link back to
 //! taskbridge, transitions chosen by their target status, comments in ADF.
 
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -103,6 +104,56 @@ impl Jira {
     async fn get(&self, key: &str) -> TrackerResult<External> {
         let issue = self.call(Method::GET, &format!("/issue/{key}?fields=summary,status"), None).await?;
         self.external(&issue)
+    }
+}
+
+impl Jira {
+    /// A page of the project's issues: all by creation, or those updated since `since` by
+    /// update. JQL reads absolute times in the Jira user's time zone, so the bound is
+    /// relative ("-15m"), a minute early: later changes are seen again, never missed.
+    async fn listing(&self, cursor: Option<&str>, since: Option<DateTime<Utc>>) -> TrackerResult<Listing> {
+        let jql = match since {
+            None => format!("project = \"{}\" ORDER BY created ASC", self.project_key),
+            Some(since) => {
+                let minutes = (Utc::now() - since).num_minutes().max(0) + 1;
+                format!("project = \"{}\" AND updated >= \"-{minutes}m\" ORDER BY updated ASC", self.project_key)
+            }
+        };
+        let mut query = json!({"jql": jql, "fields": ["summary", "status", "labels", "description", "duedate", "updated"],
+                               "maxResults": 100});
+        if let Some(token) = cursor {
+            query["nextPageToken"] = json!(token);
+        }
+        let page = self.call(Method::POST, "/search/jql", Some(&query)).await?;
+        let items = page["issues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|issue| {
+                let fields = &issue["fields"];
+                let status = match fields["status"]["statusCategory"]["key"].as_str() {
+                    Some("done") => TaskStatus::Done,
+                    Some("indeterminate") => TaskStatus::InProgress,
+                    _ => TaskStatus::Todo,
+                };
+                Ok(Listed {
+                    item: self.external(issue)?,
+                    description: adf_text(&fields["description"]),
+                    labels: fields["labels"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|l| l.as_str().map(str::to_string))
+                        .collect(),
+                    status,
+                    due_date: fields["duedate"].as_str().and_then(|d| d.parse().ok()),
+                    updated_at: fields["updated"].as_str().and_then(super::tracker_time),
+                })
+            })
+            .collect::<TrackerResult<Vec<_>>>()?;
+        let last = page["isLast"].as_bool().unwrap_or(true);
+        let next = page["nextPageToken"].as_str().filter(|_| !last).map(str::to_string);
+        Ok(Listing { items, next })
     }
 }
 
@@ -234,42 +285,11 @@ pub fn adf_text(node: &Value) -> String {
 
 impl Tracker for Jira {
     fn list<'a>(&'a self, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing> {
-        Box::pin(async move {
-            let mut query = json!({"jql": format!("project = \"{}\" ORDER BY created ASC", self.project_key),
-                "fields": ["summary", "status", "labels", "description", "duedate"], "maxResults": 100});
-            if let Some(token) = cursor {
-                query["nextPageToken"] = json!(token);
-            }
-            let page = self.call(Method::POST, "/search/jql", Some(&query)).await?;
-            let items = page["issues"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|issue| {
-                    let fields = &issue["fields"];
-                    let status = match fields["status"]["statusCategory"]["key"].as_str() {
-                        Some("done") => TaskStatus::Done,
-                        Some("indeterminate") => TaskStatus::InProgress,
-                        _ => TaskStatus::Todo,
-                    };
-                    Ok(Listed {
-                        item: self.external(issue)?,
-                        description: adf_text(&fields["description"]),
-                        labels: fields["labels"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|l| l.as_str().map(str::to_string))
-                            .collect(),
-                        status,
-                        due_date: fields["duedate"].as_str().and_then(|d| d.parse().ok()),
-                    })
-                })
-                .collect::<TrackerResult<Vec<_>>>()?;
-            let last = page["isLast"].as_bool().unwrap_or(true);
-            let next = page["nextPageToken"].as_str().filter(|_| !last).map(str::to_string);
-            Ok(Listing { items, next })
-        })
+        Box::pin(self.listing(cursor, None))
+    }
+
+    fn changes<'a>(&'a self, since: DateTime<Utc>, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing> {
+        Box::pin(self.listing(cursor, Some(since)))
     }
 
     fn create<'a>(&'a self, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External> {

@@ -7,6 +7,7 @@ pub mod confluence;
 pub mod import;
 pub mod inbound;
 pub mod jira;
+pub mod poll;
 pub mod push;
 pub mod taiga;
 pub mod zendesk;
@@ -14,7 +15,7 @@ pub mod zendesk;
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::task::{Priority, TaskStatus};
 use crate::jobs::JobError;
@@ -54,6 +55,17 @@ pub struct Listed {
     pub labels: Vec<String>,
     pub status: TaskStatus,
     pub due_date: Option<NaiveDate>,
+    /// When the tracker last changed it (when it says).
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A tracker's timestamp: RFC 3339, or ISO 8601 with a `+0000` offset as Jira (and older
+/// Taiga) write it.
+pub fn tracker_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// One page of a tracker's items, oldest first, and where the next starts.
@@ -78,6 +90,9 @@ pub trait Tracker: Send + Sync {
     fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()>;
     /// A page of the project's items (`cursor` from the previous page's `next`).
     fn list<'a>(&'a self, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing>;
+    /// A page of the project's items changed at or after `since`, oldest change first
+    /// (`cursor` from the previous page's `next`): what polling mirrors.
+    fn changes<'a>(&'a self, since: DateTime<Utc>, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing>;
     /// The inverse of `create`, for undo.
     fn delete<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, ()>;
 }
@@ -135,4 +150,18 @@ pub(crate) fn deleted<T>(result: TrackerResult<T>) -> TrackerResult<()> {
 /// The marker stored on an item created for a task (a tag, a label, a property).
 pub fn marker(task_id: &str) -> String {
     format!("tb-{}", task_id.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracker_times_are_read_in_either_offset_style() {
+        let expected = DateTime::parse_from_rfc3339("2026-12-02T10:15:30.250Z").map(|t| t.with_timezone(&Utc)).ok();
+        assert_eq!(tracker_time("2026-12-02T10:15:30.250Z"), expected);
+        assert_eq!(tracker_time("2026-12-02T11:15:30.250+0100"), expected);
+        assert_eq!(tracker_time("2026-12-02T10:15:30.250+00:00"), expected);
+        assert_eq!(tracker_time("yesterday"), None);
+    }
 }

@@ -99,8 +99,21 @@ pub(super) struct Shared {
     sessions: Arc<Sessions>,
 }
 
-pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwest::Client) {
+/// Registers the tracker jobs; `poll` is the polling interval (no polling when `None`).
+pub fn register(
+    registry: &mut Registry,
+    integrations: Integrations,
+    http: reqwest::Client,
+    poll: Option<std::time::Duration>,
+) {
     let shared = Arc::new(Shared { integrations, http, sessions: Arc::default() });
+    if let Some(interval) = poll {
+        let for_polls = shared.clone();
+        registry.register(super::poll::POLL_JOB, move |ctx: JobContext| {
+            let shared = for_polls.clone();
+            async move { super::poll::run(&shared, ctx, interval).await }
+        });
+    }
     let for_pushes = shared.clone();
     registry.register(PUSH_JOB, move |ctx: JobContext| {
         let shared = for_pushes.clone();

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
@@ -99,6 +100,45 @@ fn tags_of(item: &Value) -> Vec<String> {
 }
 
 impl Taiga {
+    /// A page of the project's items: all of them by creation, or those modified since
+    /// `since` by modification.
+    async fn listing(&self, cursor: Option<&str>, since: Option<DateTime<Utc>>) -> TrackerResult<Listing> {
+        let project = self.project().await?;
+        let page: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(1);
+        let mut query = vec![
+            ("project", project.id.to_string()),
+            ("page", page.to_string()),
+            ("page_size", PAGE_SIZE.to_string()),
+            ("order_by", if since.is_some() { "modified_date" } else { "created_date" }.to_string()),
+        ];
+        if let Some(since) = since {
+            query.push(("modified_date__gte", since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+        }
+        let items = self.call(Method::GET, &format!("/{}", self.collection), None, &query).await?;
+        let items = items.as_array().cloned().unwrap_or_default();
+        let full = items.len() >= PAGE_SIZE;
+        let listed = items
+            .iter()
+            .map(|i| {
+                let status = project
+                    .statuses
+                    .iter()
+                    .find(|s| Some(s.0) == i["status"].as_i64())
+                    .map(|s| super::inbound::taiga_status(&json!({"slug": s.2, "is_closed": s.3})))
+                    .unwrap_or_default();
+                Ok(Listed {
+                    item: self.external(&project, i)?,
+                    description: i["description"].as_str().unwrap_or_default().to_string(),
+                    labels: tags_of(i),
+                    status,
+                    due_date: i["due_date"].as_str().and_then(|d| d.parse().ok()),
+                    updated_at: i["modified_date"].as_str().and_then(super::tracker_time),
+                })
+            })
+            .collect::<TrackerResult<Vec<_>>>()?;
+        Ok(Listing { items: listed, next: full.then(|| (page + 1).to_string()) })
+    }
+
     pub fn new(
         http: reqwest::Client,
         integration_id: &str,
@@ -328,38 +368,11 @@ const PAGE_SIZE: usize = 100;
 
 impl Tracker for Taiga {
     fn list<'a>(&'a self, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing> {
-        Box::pin(async move {
-            let project = self.project().await?;
-            let page: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(1);
-            let query = [
-                ("project", project.id.to_string()),
-                ("page", page.to_string()),
-                ("page_size", PAGE_SIZE.to_string()),
-                ("order_by", "created_date".to_string()),
-            ];
-            let items = self.call(Method::GET, &format!("/{}", self.collection), None, &query).await?;
-            let items = items.as_array().cloned().unwrap_or_default();
-            let full = items.len() >= PAGE_SIZE;
-            let listed = items
-                .iter()
-                .map(|i| {
-                    let status = project
-                        .statuses
-                        .iter()
-                        .find(|s| Some(s.0) == i["status"].as_i64())
-                        .map(|s| super::inbound::taiga_status(&json!({"slug": s.2, "is_closed": s.3})))
-                        .unwrap_or_default();
-                    Ok(Listed {
-                        item: self.external(&project, i)?,
-                        description: i["description"].as_str().unwrap_or_default().to_string(),
-                        labels: tags_of(i),
-                        status,
-                        due_date: i["due_date"].as_str().and_then(|d| d.parse().ok()),
-                    })
-                })
-                .collect::<TrackerResult<Vec<_>>>()?;
-            Ok(Listing { items: listed, next: full.then(|| (page + 1).to_string()) })
-        })
+        Box::pin(self.listing(cursor, None))
+    }
+
+    fn changes<'a>(&'a self, since: DateTime<Utc>, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing> {
+        Box::pin(self.listing(cursor, Some(since)))
     }
 
     fn create<'a>(&'a self, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External> {

@@ -44,7 +44,14 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         }
         let jql = q["jql"].as_str().unwrap_or_default();
         let label = jql.split("labels = \"").nth(1).and_then(|r| r.split('"').next()).map(str::to_string);
-        let issues: Vec<Value> = s
+        // `updated >= "-15m"`: relative minutes, as the poller asks.
+        let since = jql
+            .split("updated >= \"-")
+            .nth(1)
+            .and_then(|r| r.split('m').next())
+            .and_then(|m| m.parse::<i64>().ok())
+            .map(|m| chrono::Utc::now() - chrono::Duration::minutes(m));
+        let mut issues: Vec<Value> = s
             .lock()
             .expect("lock")
             .issues
@@ -52,10 +59,18 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
             .filter(|i| {
                 label.as_ref().is_none_or(|label| {
                     i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == label.as_str()))
+                }) && since.is_none_or(|since| {
+                    i["fields"]["updated"]
+                        .as_str()
+                        .and_then(|u| chrono::DateTime::parse_from_str(u, "%Y-%m-%dT%H:%M:%S%.f%z").ok())
+                        .is_some_and(|u| u >= since)
                 })
             })
             .cloned()
             .collect();
+        if since.is_some() {
+            issues.sort_by(|a, b| a["fields"]["updated"].as_str().cmp(&b["fields"]["updated"].as_str()));
+        }
         // Token pagination, as /search/jql does: no total, a nextPageToken until isLast.
         let size = q["maxResults"].as_u64().unwrap_or(50).min(40) as usize;
         let start: usize =
@@ -91,6 +106,7 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         let key = format!("OPS-{n}");
         let mut stored = fields.clone();
         stored["status"] = json!({"name": "To Do", "statusCategory": {"key": "new"}});
+        stored["updated"] = json!(jira_time());
         fake.issues.push(json!({"id": format!("{}", 10000 + n), "key": key, "fields": stored}));
         (AxumStatus::CREATED, Json(json!({"id": format!("{}", 10000 + n), "key": key, "self": "x"}))).into_response()
     }
@@ -150,6 +166,7 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         fake.transitions += 1;
         if let Some(i) = fake.issues.iter_mut().find(|i| i["key"] == key.as_str()) {
             i["fields"]["status"] = status;
+            i["fields"]["updated"] = json!(jira_time());
         }
         AxumStatus::NO_CONTENT.into_response()
     }
@@ -162,6 +179,11 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         .with_state(shared.clone());
     let (base, troubles) = crate::helpers::serve_troubled(app, troubles).await;
     (base, shared, troubles)
+}
+
+/// Now, as Jira writes times.
+fn jira_time() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
 }
 
 async fn link_of(app: &TestApp, task_id: &str) -> Value {
@@ -366,4 +388,68 @@ async fn jira_import_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jira_import_postgres() {
     jira_import(Backend::Postgres).await;
+}
+
+/// With polling on (no webhooks configured), changes made in Jira reach taskbridge: a
+/// linked issue's new status moves its task (without a transition echoed back), and an
+/// issue created in Jira becomes a task.
+async fn jira_polling(backend: Backend) {
+    let (fake, shared, _) = fake_jira(&[]).await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.tracker_poll_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("ops").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "jira", "settings": {"site_url": fake, "email": "bot@example.org", "project_key": "OPS"},
+                   "secrets": {"api_token": "jira-token-1"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let integration = created.id();
+    let task_id = app.task(&project, json!({"title": "Renew the TLS certificate"})).await["id"]
+        .as_str()
+        .expect("task")
+        .to_string();
+    let link = link_of(&app, &task_id).await;
+    let key = link["external_id"].as_str().expect("pushed").to_string();
+
+    // Someone finishes the issue in Jira and files a new one there.
+    let transitions_before = {
+        let mut f = shared.lock().expect("lock");
+        let issue = f.issues.iter_mut().find(|i| i["key"] == key.as_str()).expect("issue");
+        issue["fields"]["status"] = json!({"name": "Done", "statusCategory": {"key": "done"}});
+        issue["fields"]["updated"] = json!(jira_time());
+        f.issues.push(json!({"id": "20001", "key": "OPS-77", "fields": {"summary": "Rotate the signing keys",
+            "labels": [], "status": {"name": "To Do", "statusCategory": {"key": "new"}}, "updated": jira_time()}}));
+        f.transitions
+    };
+    let state = crate::helpers::polled(&app, &project, &integration, &task_id, "done", "Rotate the signing keys").await;
+    assert!(
+        state["polls"].as_i64().is_some_and(|p| p >= 1),
+        "the task followed Jira and the new issue came in: {state}"
+    );
+    assert!(state["changed"].as_i64() >= Some(1) && state["imported"].as_i64() >= Some(1), "{state}");
+    assert_eq!(state["last_error"], Value::Null);
+    // The status came from Jira: nothing is sent back to it.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(shared.lock().expect("lock").transitions, transitions_before);
+    // Imported once however many polls saw it.
+    assert_eq!(crate::helpers::titled(&app, &project, "Rotate the signing keys").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_polling_sqlite() {
+    jira_polling(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_polling_postgres() {
+    jira_polling(Backend::Postgres).await;
 }

@@ -203,3 +203,38 @@ async fn a_long_job_keeps_its_lease(store: Store) {
     workers.shutdown().await;
 }
 on_both!(a_long_job_keeps_its_lease);
+
+/// Recurring work is forgotten once done and old: only succeeded jobs of that key prefix,
+/// due before the cut-off, go (the prefix is literal, `_` included).
+async fn old_succeeded_jobs_of_a_prefix_are_forgotten(store: Store) {
+    let old = chrono::Utc::now() - chrono::Duration::days(2);
+    for key in ["poll:a_1:1", "poll:a_1:2", "poll:a_1:3", "poll:ab1:1", "other:a_1:1"] {
+        store.enqueue(TENANT, &NewJob::new("test.noop", key, json!({"key": key})).at(old)).await.expect("enqueue");
+    }
+    let mut settled = 0;
+    while let Some(job) = store.claim_job(Duration::from_secs(60)).await.expect("claim") {
+        if job.payload["key"] == "poll:a_1:3" {
+            store.fail_job(&job, "broken", None).await.expect("dead");
+        } else {
+            store.complete_job(&job).await.expect("done");
+        }
+        settled += 1;
+    }
+    assert_eq!(settled, 5);
+    store.enqueue(TENANT, &NewJob::new("test.noop", "poll:a_1:9", json!({})).at(old)).await.expect("queued");
+    let forgotten = store.forget_succeeded_jobs("poll:a_1:", chrono::Utc::now() - chrono::Duration::days(1)).await;
+    assert_eq!(forgotten.expect("forget"), 2);
+    let left: HashSet<String> = store
+        .list_jobs(TENANT, None, &taskbridge::domain::list::Page::first(50))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|j| j.idempotency_key)
+        .collect();
+    let expected: HashSet<String> =
+        ["poll:a_1:3", "poll:ab1:1", "other:a_1:1", "poll:a_1:9"].map(str::to_string).into_iter().collect();
+    assert_eq!(left, expected, "the dead, the queued and other prefixes stay");
+    let recent = store.forget_succeeded_jobs("poll:ab1:", old - chrono::Duration::hours(1)).await.expect("forget");
+    assert_eq!(recent, 0, "not older than the cut-off");
+}
+on_both!(old_succeeded_jobs_of_a_prefix_are_forgotten);

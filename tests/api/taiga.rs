@@ -24,7 +24,14 @@ struct Fake {
     first_token_uses: usize,
     creates: usize,
     patches: usize,
+    /// List calls asking for changes since a time (polls).
+    change_lists: usize,
     tasks: Vec<Value>,
+}
+
+/// Now, as Taiga writes times.
+fn taiga_time() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 type Shared = Arc<Mutex<Fake>>;
@@ -86,12 +93,19 @@ async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
             return unauthorized();
         }
         let tag = q["tags"].as_str().unwrap_or_default().to_string();
-        let found: Vec<Value> = fake
+        let time = |v: &Value| v.as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        let since = time(&q["modified_date__gte"]);
+        fake.change_lists += usize::from(since.is_some());
+        let mut found: Vec<Value> = fake
             .tasks
             .iter()
             .filter(|t| tag.is_empty() || t["tags"].as_array().is_some_and(|ts| ts.iter().any(|p| p[0] == tag)))
+            .filter(|t| since.is_none_or(|since| time(&t["modified_date"]).is_some_and(|m| m >= since)))
             .cloned()
             .collect();
+        if q["order_by"] == "modified_date" {
+            found.sort_by_key(|t| time(&t["modified_date"]));
+        }
         // Paginated unless told otherwise, as Taiga is.
         let number = |k: &str| q[k].as_str().and_then(|v| v.parse::<usize>().ok());
         match (number("page"), headers.get("x-disable-pagination")) {
@@ -119,7 +133,7 @@ async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         let task = json!({"id": id, "ref": reference, "version": 1, "project": body["project"], "subject": body["subject"],
             "description": body["description"], "status": body["status"], "assigned_to": body["assigned_to"],
             "due_date": body["due_date"], "tags": tags, "is_closed": false,
-            "status_extra_info": {"name": "New", "is_closed": false}});
+            "status_extra_info": {"name": "New", "is_closed": false}, "modified_date": taiga_time()});
         fake.tasks.push(task.clone());
         // The first create is written, but its answer is lost on the way back.
         if fake.creates == 1 {
@@ -162,6 +176,7 @@ async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
             task["status"] = status.clone();
         }
         task["version"] = json!(task["version"].as_i64().unwrap_or(0) + 1);
+        task["modified_date"] = json!(taiga_time());
         Json(task.clone()).into_response()
     }
     let app = axum::Router::new()
@@ -431,4 +446,79 @@ async fn taiga_import_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn taiga_import_postgres() {
     taiga_import(Backend::Postgres).await;
+}
+
+/// With polling on, changes made in Taiga come in: only items modified since the
+/// integration was added are asked for; a linked task follows its item's status (nothing
+/// is patched back) and a new item becomes a task, once.
+async fn taiga_polling(backend: Backend) {
+    let (fake, shared, _) = fake_taiga(&[]).await;
+    {
+        let mut f = shared.lock().expect("lock");
+        f.tasks.push(json!({"id": 301, "ref": 31, "version": 1, "subject": "Renew the TLS certificate",
+            "description": "", "status": 10, "tags": [], "due_date": null, "is_closed": false,
+            "modified_date": "2025-01-11T09:00:00.000Z"}));
+    }
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.tracker_poll_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("ops").await;
+    let integration = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "taiga", "settings": {"api_base_url": fake, "username": "taskbridge-bot", "project_slug": "ops"},
+                   "secrets": {"password": "taiga-pw-1"}}),
+        )
+        .await
+        .id();
+    // The certificate item is linked by an import.
+    let path = format!("/api/v1/projects/{project}/integrations/{integration}/import");
+    assert_eq!(app.post(&path, json!({})).await.status, StatusCode::ACCEPTED);
+    assert_eq!(crate::helpers::finished(&app, &path).await["imported"], 1);
+    let tasks = app.get(&format!("/api/v1/tasks?project_id={project}")).await.body;
+    let task_id = tasks["items"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["title"] == "Renew the TLS certificate"))
+        .and_then(|t| t["id"].as_str())
+        .expect("imported")
+        .to_string();
+
+    // In Taiga, the certificate is closed and a new item is filed.
+    let patches_before = {
+        let mut f = shared.lock().expect("lock");
+        let item = f.tasks.iter_mut().find(|t| t["id"] == 301).expect("item");
+        item["status"] = json!(12);
+        item["is_closed"] = json!(true);
+        item["modified_date"] = json!(taiga_time());
+        // Old, unchanged work is the import's business, not the poll's.
+        f.tasks.push(json!({"id": 300, "ref": 30, "version": 3, "subject": "Clean up the wiki", "description": "",
+            "status": 10, "tags": [], "due_date": null, "is_closed": false, "modified_date": "2025-01-10T09:00:00.000Z"}));
+        f.tasks.push(json!({"id": 302, "ref": 32, "version": 1, "subject": "Rotate the signing keys",
+            "description": "before the audit", "status": 10, "tags": [], "due_date": null, "is_closed": false,
+            "modified_date": taiga_time()}));
+        f.patches
+    };
+    let state = crate::helpers::polled(&app, &project, &integration, &task_id, "done", "Rotate the signing keys").await;
+    assert!(state["changed"].as_i64() >= Some(1) && state["imported"].as_i64() >= Some(1), "{state}");
+    assert_eq!(state["last_error"], Value::Null, "{state}");
+    assert!(shared.lock().expect("lock").change_lists >= 1, "polls ask only for what changed");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(shared.lock().expect("lock").patches, patches_before, "nothing echoed back to Taiga");
+    assert_eq!(crate::helpers::titled(&app, &project, "Rotate the signing keys").await, 1);
+    assert_eq!(crate::helpers::titled(&app, &project, "Clean up the wiki").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_polling_sqlite() {
+    taiga_polling(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_polling_postgres() {
+    taiga_polling(Backend::Postgres).await;
 }

@@ -18,6 +18,11 @@ use crate::helpers::{Backend, TestApp, TroubleQueue, spawn_app_with};
 
 type Shared = Arc<Mutex<Vec<Value>>>;
 
+/// Now, as Zendesk writes times.
+fn zendesk_time() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 fn authorized(headers: &HeaderMap) -> bool {
     let expected =
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("bot@example.org/token:zd-token-1"));
@@ -62,7 +67,7 @@ async fn fake_zendesk(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         let id = 4240 + tickets.len() as i64;
         let ticket = json!({"id": id, "subject": t["subject"], "description": t["comment"]["body"], "status": "new",
                             "priority": t["priority"], "external_id": t["external_id"], "tags": t["tags"],
-                            "comment_public": t["comment"]["public"]});
+                            "comment_public": t["comment"]["public"], "updated_at": zendesk_time()});
         tickets.push(ticket.clone());
         (AxumStatus::CREATED, Json(json!({"ticket": ticket, "audit": {}}))).into_response()
     }
@@ -82,10 +87,48 @@ async fn fake_zendesk(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         };
         if let Some(status) = body["ticket"].get("status") {
             t["status"] = status.clone();
+            t["updated_at"] = json!(zendesk_time());
         }
         Json(json!({"ticket": t.clone()})).into_response()
     }
+    /// The incremental export, cursor-based: tickets updated since `start_time`, oldest
+    /// first, two per page here; the cursor carries on where a page ended.
+    async fn incremental(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let (since, skip) = match (q.get("start_time"), q.get("cursor")) {
+            (_, Some(cursor)) => {
+                let mut parts = cursor.splitn(2, '.');
+                let since = parts.next().and_then(|t| t.parse::<i64>().ok());
+                (since, parts.next().and_then(|n| n.parse::<usize>().ok()).unwrap_or(0))
+            }
+            (Some(start), None) => (start.parse::<i64>().ok(), 0),
+            (None, None) => (None, 0),
+        };
+        let Some(since) = since else {
+            let error = json!({"error": "InvalidValue", "description": "start_time or cursor is required"});
+            return (AxumStatus::BAD_REQUEST, Json(error)).into_response();
+        };
+        let updated = |t: &Value| {
+            t["updated_at"].as_str().and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok()).map(|u| u.timestamp())
+        };
+        let mut changed: Vec<Value> =
+            s.lock().expect("lock").iter().filter(|t| updated(t).is_some_and(|u| u >= since)).cloned().collect();
+        changed.sort_by_key(|t| updated(t));
+        let page: Vec<Value> = changed.iter().skip(skip).take(2).cloned().collect();
+        let end = skip + 2 >= changed.len();
+        let cursor = format!("{since}.{}", skip + page.len());
+        Json(json!({"tickets": page, "after_cursor": cursor, "after_url": null, "before_cursor": null,
+                    "end_of_stream": end}))
+        .into_response()
+    }
     let app = axum::Router::new()
+        .route("/api/v2/incremental/tickets/cursor.json", axum::routing::get(incremental))
         .route("/api/v2/tickets", axum::routing::get(list).post(create))
         .route("/api/v2/tickets/{id}", axum::routing::put(update))
         .with_state(shared.clone());
@@ -207,4 +250,69 @@ async fn zendesk_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zendesk_postgres() {
     zendesk(Backend::Postgres).await;
+}
+
+/// With polling on, the incremental export brings Zendesk's changes in: a ticket solved
+/// there moves its task to done (nothing is sent back), and tickets filed there become
+/// tasks, across the export's cursor pages and once each.
+async fn zendesk_polling(backend: Backend) {
+    let (fake, shared, _) = fake_zendesk(&[]).await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.tracker_poll_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("support").await;
+    let integration = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "zendesk", "settings": {"api_base_url": format!("{fake}/api/v2"), "subdomain": "acme",
+                   "email": "bot@example.org"}, "secrets": {"api_token": "zd-token-1"}}),
+        )
+        .await
+        .id();
+    let res = app.post("/api/v1/tasks", json!({"project_id": project, "title": "Replace the floor 3 printer"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let task_id = res.id();
+    let external: i64 = links_of(&app, &task_id).await[0]["external_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("pushed as a ticket id");
+
+    // Zendesk's clock runs in seconds: the solve must come after the task's last change.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    {
+        let mut t = shared.lock().expect("lock");
+        let ticket = t.iter_mut().find(|t| t["id"] == external).expect("ticket");
+        ticket["status"] = json!("solved");
+        ticket["updated_at"] = json!(zendesk_time());
+        for (n, subject) in
+            ["VPN drops every hour", "Invoice PDF is blank", "Badge reader at door B"].iter().enumerate()
+        {
+            t.push(json!({"id": 900 + n, "subject": subject, "description": "from a customer", "status": "open",
+                          "updated_at": zendesk_time()}));
+        }
+    }
+    let state = crate::helpers::polled(&app, &project, &integration, &task_id, "done", "Badge reader at door B").await;
+    assert!(state["changed"].as_i64() >= Some(1) && state["imported"].as_i64() >= Some(3), "{state}");
+    assert_eq!(state["last_error"], Value::Null, "{state}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for subject in ["VPN drops every hour", "Invoice PDF is blank", "Badge reader at door B"] {
+        assert_eq!(crate::helpers::titled(&app, &project, subject).await, 1, "{subject}");
+    }
+    let ticket = shared.lock().expect("lock").iter().find(|t| t["id"] == external).cloned();
+    assert_eq!(ticket.map(|t| t["status"].clone()), Some(json!("solved")), "left as Zendesk has it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_polling_sqlite() {
+    zendesk_polling(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_polling_postgres() {
+    zendesk_polling(Backend::Postgres).await;
 }

@@ -1,0 +1,83 @@
+//! Where polling each tracker for changes stands.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Result, Store, read, write};
+use crate::domain::integration::IntegrationStatus;
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct PollState {
+    pub integration_id: String,
+    /// Changes at or after this time may not have been seen yet.
+    pub cursor: DateTime<Utc>,
+    pub polls: i64,
+    /// Linked tasks whose status followed the tracker's.
+    pub changed: i64,
+    /// New items that became tasks.
+    pub imported: i64,
+    pub last_error: Option<String>,
+    pub last_polled_at: DateTime<Utc>,
+}
+
+/// How one poll went.
+#[derive(Debug, Clone)]
+pub struct PollOutcome {
+    /// The new cursor; the old one stays when the poll failed.
+    pub cursor: DateTime<Utc>,
+    pub changed: i64,
+    pub imported: i64,
+    pub error: Option<String>,
+}
+
+impl Store {
+    pub async fn poll_state(&self, tenant_id: &str, integration_id: &str) -> Result<Option<PollState>> {
+        Ok(read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT integration_id, cursor, polls, changed, imported, last_error, last_polled_at
+                 FROM tracker_polls WHERE tenant_id = $1 AND integration_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(integration_id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    pub async fn record_poll(&self, tenant_id: &str, integration_id: &str, outcome: &PollOutcome) -> Result<()> {
+        let now = super::now();
+        let error = outcome.error.as_ref().map(|e| e.chars().take(2000).collect::<String>());
+        write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO tracker_polls (integration_id, tenant_id, cursor, polls, changed, imported, last_error,
+                                            last_polled_at)
+                 VALUES ($1, $2, $3, 1, $4, $5, $6, $7)
+                 ON CONFLICT (integration_id) DO UPDATE SET cursor = $3, polls = tracker_polls.polls + 1,
+                     changed = tracker_polls.changed + $4, imported = tracker_polls.imported + $5, last_error = $6,
+                     last_polled_at = $7",
+            )
+            .bind(integration_id)
+            .bind(tenant_id)
+            .bind(outcome.cursor)
+            .bind(outcome.changed)
+            .bind(outcome.imported)
+            .bind(&error)
+            .bind(now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Every active integration of these kinds, across tenants: `(tenant_id, integration_id)`.
+    pub async fn active_integrations_of(&self, kinds: &[&str]) -> Result<Vec<(String, String)>> {
+        let rows: Vec<(String, String, String)> = read!(self, |pool| {
+            sqlx::query_as("SELECT tenant_id, id, kind FROM integrations WHERE status = $1 ORDER BY tenant_id, id")
+                .bind(IntegrationStatus::Active.as_str())
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().filter(|(_, _, kind)| kinds.contains(&kind.as_str())).map(|(t, id, _)| (t, id)).collect())
+    }
+}

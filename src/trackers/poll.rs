@@ -1,0 +1,201 @@
+//! Polling trackers for changes, for trackers (or installations) that send no webhooks: a
+//! `tracker.poll` job per integration and time slot reads the items changed since the
+//! cursor, moves linked tasks to the tracker's status (without echoing it back) and imports
+//! new items as tasks, so duplicate detection keeps seeing what is tracked there. Each
+//! poll schedules the next; the slot in the idempotency key keeps one chain per integration
+//! however many instances schedule it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::push::{Shared, is_tracker, store_failure, tracker_for, with_secrets};
+use super::{Listed, is_marker};
+use crate::domain::integration::{IntegrationStatus, IntegrationType};
+use crate::domain::task::{TaskPatch, TaskStatus};
+use crate::jobs::{JobContext, JobError, NewJob};
+use crate::store::{PollOutcome, Store, StoreError};
+
+pub const POLL_JOB: &str = "tracker.poll";
+
+/// Changes are read from a minute before the cursor: clocks differ, and a change seen
+/// twice is harmless.
+const OVERLAP: chrono::Duration = chrono::Duration::seconds(60);
+/// Pages read per poll at most; the rest waits for the next.
+const MAX_PAGES: usize = 50;
+
+fn slot_of(at: DateTime<Utc>, interval: Duration) -> i64 {
+    at.timestamp().div_euclid(interval.as_secs().max(1) as i64)
+}
+
+/// The poll of `integration_id` in time slot `slot`.
+pub fn poll_job(integration_id: &str, slot: i64, interval: Duration) -> NewJob {
+    let at = DateTime::<Utc>::from_timestamp(slot.saturating_mul(interval.as_secs().max(1) as i64), 0)
+        .unwrap_or_else(Utc::now);
+    NewJob::new(
+        POLL_JOB,
+        format!("poll:{integration_id}:{slot}"),
+        json!({"integration_id": integration_id, "slot": slot}),
+    )
+    .at(at)
+}
+
+/// Schedules the next poll of an integration (a no-op when it is scheduled already).
+pub async fn schedule(
+    store: &Store,
+    tenant_id: &str,
+    integration_id: &str,
+    interval: Duration,
+) -> Result<(), StoreError> {
+    let slot = slot_of(Utc::now(), interval) + 1;
+    store.enqueue(tenant_id, &poll_job(integration_id, slot, interval)).await.map(|_| ())
+}
+
+/// Schedules polling of every active tracker integration (at start-up: chains that ended,
+/// say with a dead job, start again).
+pub async fn schedule_all(store: &Store, interval: Duration) -> Result<usize, StoreError> {
+    let kinds: Vec<&str> =
+        [IntegrationType::Taiga, IntegrationType::Jira, IntegrationType::Zendesk].map(IntegrationType::as_str).to_vec();
+    let integrations = store.active_integrations_of(&kinds).await?;
+    for (tenant, id) in &integrations {
+        schedule(store, tenant, id, interval).await?;
+    }
+    Ok(integrations.len())
+}
+
+pub(super) async fn run(shared: &Shared, ctx: JobContext, interval: Duration) -> Result<(), JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let p = &ctx.job.payload;
+    let (Some(integration_id), Some(slot)) = (p["integration_id"].as_str(), p["slot"].as_i64()) else {
+        return Err(JobError::Permanent("payload has no integration_id or slot".into()));
+    };
+    let (record, secrets) = match with_secrets(shared, tenant, integration_id).await {
+        Ok(found) => found,
+        // Deleted: its chain ends here.
+        Err(JobError::Permanent(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if record.status != IntegrationStatus::Active || !is_tracker(record.kind) {
+        return Ok(());
+    }
+    let state = ctx.store.poll_state(tenant, integration_id).await.map_err(store_failure)?;
+    let cursor = state.map(|s| s.cursor).unwrap_or(record.created_at);
+    let started = crate::store::now();
+    let mut outcome = PollOutcome { cursor, changed: 0, imported: 0, error: None };
+    let polled = async {
+        let tracker = tracker_for(shared, &record, &secrets)?;
+        let mut page: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let listing = tracker.changes(cursor - OVERLAP, page.as_deref()).await?;
+            for listed in &listing.items {
+                apply(&ctx, &record, listed, &mut outcome).await?;
+            }
+            page = listing.next;
+            if page.is_none() {
+                return Ok::<_, JobError>(true);
+            }
+        }
+        Ok(false)
+    }
+    .await;
+    match polled {
+        // Everything up to the start of this poll was seen.
+        Ok(true) => outcome.cursor = started,
+        Ok(false) => outcome.error = Some(format!("more than {MAX_PAGES} pages of changes: the rest follows")),
+        Err(e) => outcome.error = Some(e.to_string()),
+    }
+    ctx.store.record_poll(tenant, integration_id, &outcome).await.map_err(store_failure)?;
+    if let Some(error) = &outcome.error {
+        tracing::warn!(integration_id, %error, "tracker poll incomplete");
+    }
+    // The next poll, however this one went: the chain goes on.
+    let next = (slot + 1).max(slot_of(Utc::now(), interval) + 1);
+    ctx.store.enqueue(tenant, &poll_job(integration_id, next, interval)).await.map_err(store_failure)?;
+    // The poll state keeps what matters; a day of finished polls is kept for inspection.
+    let kept = Utc::now() - chrono::Duration::hours(24);
+    if let Err(e) = ctx.store.forget_succeeded_jobs(&format!("poll:{integration_id}:"), kept).await {
+        tracing::warn!(integration_id, error = %e, "could not forget finished polls");
+    }
+    Ok(())
+}
+
+/// Whether a linked task takes the tracker's status: it differs, and the tracker changed
+/// it later than the task was changed here (a change made here is on its way there and wins).
+fn follows(listed: &Listed, status: TaskStatus, updated_at: DateTime<Utc>) -> bool {
+    listed.status != status && listed.updated_at.is_none_or(|at| at > updated_at)
+}
+
+/// One changed item: a linked task follows its status; an unknown item becomes a task.
+async fn apply(
+    ctx: &JobContext,
+    record: &crate::store::integrations::IntegrationRecord,
+    listed: &Listed,
+    outcome: &mut PollOutcome,
+) -> Result<(), JobError> {
+    let tenant = &ctx.job.tenant_id;
+    match ctx.store.linked_task(tenant, &record.id, &listed.item.id).await.map_err(store_failure)? {
+        Some(task_id) => {
+            let task = match ctx.store.get_task(tenant, &task_id).await {
+                Ok(task) => task,
+                Err(StoreError::NotFound) => return Ok(()),
+                Err(e) => return Err(store_failure(e)),
+            };
+            if follows(listed, task.status, task.updated_at) {
+                let patch = TaskPatch::status(listed.status);
+                super::push::update_task(&ctx.store, tenant, &task_id, &patch, Some(&record.id))
+                    .await
+                    .map_err(store_failure)?;
+                outcome.changed += 1;
+            }
+        }
+        // Made from a task here and not linked yet (its push is under way): not new work.
+        None if listed.labels.iter().any(|l| is_marker(l)) => {}
+        None => {
+            if super::import::import_item(&ctx.store, tenant, record, listed).await? {
+                outcome.imported += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_fall_into_slots_and_run_at_their_start() {
+        let interval = Duration::from_secs(300);
+        let at = DateTime::<Utc>::from_timestamp(1_800_000_123, 0).expect("time");
+        let slot = slot_of(at, interval);
+        assert_eq!(slot, 1_800_000_123 / 300);
+        let job = poll_job("i-1", slot + 1, interval);
+        assert_eq!(job.idempotency_key, format!("poll:i-1:{}", slot + 1));
+        assert_eq!(job.run_at.map(|t| t.timestamp()), Some((slot + 1) * 300));
+    }
+
+    #[test]
+    fn a_task_follows_only_a_later_different_status() {
+        let at = |s: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).expect("time");
+        let listed = |status, updated_at| Listed {
+            item: super::super::External {
+                id: "1".into(),
+                reference: "#1".into(),
+                url: None,
+                title: "Item".into(),
+                status: "Done".into(),
+                closed: true,
+            },
+            description: String::new(),
+            labels: vec![],
+            status,
+            due_date: None,
+            updated_at,
+        };
+        assert!(follows(&listed(TaskStatus::Done, Some(at(10))), TaskStatus::Todo, at(5)));
+        assert!(!follows(&listed(TaskStatus::Done, Some(at(10))), TaskStatus::Done, at(5)), "nothing to change");
+        assert!(!follows(&listed(TaskStatus::Done, Some(at(5))), TaskStatus::InProgress, at(10)), "ours is newer");
+        assert!(follows(&listed(TaskStatus::Done, None), TaskStatus::Todo, at(10)), "no time given: it changed");
+    }
+}
