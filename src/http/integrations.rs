@@ -34,12 +34,7 @@ pub async fn create_integration(
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
     let created = s.integrations.create(&caller.tenant_id, &project_id, input).await.map_err(not_found("project"))?;
     tracing::info!(integration_id = %created.id, kind = created.kind.as_str(), "integration created");
-    if let Some(interval) = s.tracker_poll.filter(|_| crate::trackers::push::is_tracker(created.kind)) {
-        // Best effort: a poll not scheduled now is scheduled at the next start.
-        if let Err(e) = crate::trackers::poll::schedule(&s.store, &caller.tenant_id, &created.id, interval).await {
-            tracing::warn!(error = %e, integration_id = %created.id, "could not schedule tracker polling");
-        }
-    }
+    crate::trackers::poll::start(&s.store, &caller.tenant_id, &created, s.tracker_poll).await;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -75,6 +70,8 @@ pub async fn update_integration(
 ) -> Result<Json<Integration>, ApiError> {
     let updated =
         s.integrations.update(&caller.tenant_id, &project_id, &id, patch).await.map_err(not_found("integration"))?;
+    // A paused tracker's polling ended; made active again, it starts again.
+    crate::trackers::poll::start(&s.store, &caller.tenant_id, &updated, s.tracker_poll).await;
     Ok(Json(updated))
 }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::push::{Shared, is_tracker, store_failure, tracker_for, with_secrets};
 use super::{Listed, is_marker};
-use crate::domain::integration::{IntegrationStatus, IntegrationType};
+use crate::domain::integration::{Integration, IntegrationStatus, IntegrationType};
 use crate::domain::task::{TaskPatch, TaskStatus};
 use crate::jobs::{JobContext, JobError, NewJob};
 use crate::store::{PollOutcome, Store, StoreError};
@@ -50,6 +50,18 @@ pub async fn schedule(
 ) -> Result<(), StoreError> {
     let slot = slot_of(Utc::now(), interval) + 1;
     store.enqueue(tenant_id, &poll_job(integration_id, slot, interval)).await.map(|_| ())
+}
+
+/// Starts polling `integration` when polling is on and it is an active tracker (a no-op
+/// when its chain runs already). Best effort: what is not scheduled now is at the next start.
+pub async fn start(store: &Store, tenant_id: &str, integration: &Integration, interval: Option<Duration>) {
+    let Some(interval) = interval else { return };
+    if !is_tracker(integration.kind) || integration.status != IntegrationStatus::Active {
+        return;
+    }
+    if let Err(e) = schedule(store, tenant_id, &integration.id, interval).await {
+        tracing::warn!(error = %e, integration_id = %integration.id, "could not schedule tracker polling");
+    }
 }
 
 /// Schedules polling of every active tracker integration (at start-up: chains that ended,
