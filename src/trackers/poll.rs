@@ -95,6 +95,7 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext, interval: Duration) ->
     let cursor = state.map(|s| s.cursor).unwrap_or(record.created_at);
     let started = crate::store::now();
     let mut outcome = PollOutcome { cursor, changed: 0, imported: 0, error: None };
+    let mut latest: Option<DateTime<Utc>> = None;
     let polled = async {
         let tracker = tracker_for(shared, &record, &secrets)?;
         let mut page: Option<String> = None;
@@ -102,6 +103,7 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext, interval: Duration) ->
             let listing = tracker.changes(cursor - OVERLAP, page.as_deref()).await?;
             for listed in &listing.items {
                 apply(&ctx, &record, listed, &mut outcome).await?;
+                latest = latest.max(listed.updated_at);
             }
             page = listing.next;
             if page.is_none() {
@@ -111,9 +113,9 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext, interval: Duration) ->
         Ok(false)
     }
     .await;
+    outcome.cursor = next_cursor(cursor, started, matches!(polled, Ok(true)), latest);
     match polled {
-        // Everything up to the start of this poll was seen.
-        Ok(true) => outcome.cursor = started,
+        Ok(true) => {}
         Ok(false) => outcome.error = Some(format!("more than {MAX_PAGES} pages of changes: the rest follows")),
         Err(e) => outcome.error = Some(e.to_string()),
     }
@@ -130,6 +132,18 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext, interval: Duration) ->
         tracing::warn!(integration_id, error = %e, "could not forget finished polls");
     }
     Ok(())
+}
+
+/// Where the next poll starts: the start of this one when it saw everything; otherwise
+/// the latest change it applied (changes come oldest first), so a backlog longer than one
+/// poll, or a poll cut short by an error, still moves on.
+fn next_cursor(
+    cursor: DateTime<Utc>,
+    started: DateTime<Utc>,
+    complete: bool,
+    latest: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    if complete { started } else { latest.map_or(cursor, |at| at.max(cursor)) }
 }
 
 /// Whether a linked task takes the tracker's status: it differs, and the tracker changed
@@ -185,6 +199,15 @@ mod tests {
         let job = poll_job("i-1", slot + 1, interval);
         assert_eq!(job.idempotency_key, format!("poll:i-1:{}", slot + 1));
         assert_eq!(job.run_at.map(|t| t.timestamp()), Some((slot + 1) * 300));
+    }
+
+    #[test]
+    fn the_cursor_moves_to_the_start_or_to_the_latest_change_seen() {
+        let at = |s: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).expect("time");
+        assert_eq!(next_cursor(at(0), at(100), true, Some(at(50))), at(100), "all seen");
+        assert_eq!(next_cursor(at(0), at(100), false, Some(at(50))), at(50), "a backlog moves on");
+        assert_eq!(next_cursor(at(0), at(100), false, None), at(0), "nothing applied: again from here");
+        assert_eq!(next_cursor(at(60), at(100), false, Some(at(30))), at(60), "never backwards (overlap)");
     }
 
     #[test]
