@@ -111,17 +111,25 @@ impl Jira {
     /// A page of the project's issues: all by creation, or those updated since `since` by
     /// update. JQL reads absolute times in the Jira user's time zone, so the bound is
     /// relative ("-15m"), a minute early: later changes are seen again, never missed.
+    ///
+    /// A page token is only good for the query that gave it, so the minutes are fixed on the
+    /// first page and carried in the cursor (`{minutes}|{token}`) to the next.
     async fn listing(&self, cursor: Option<&str>, since: Option<DateTime<Utc>>) -> TrackerResult<Listing> {
-        let jql = match since {
+        let carried = cursor.and_then(|c| c.split_once('|')).and_then(|(m, t)| Some((m.parse::<i64>().ok()?, t)));
+        let (minutes, token) = match (since, carried) {
+            (None, _) => (None, cursor),
+            (Some(_), Some((minutes, token))) => (Some(minutes), Some(token)),
+            (Some(since), None) => (Some((Utc::now() - since).num_minutes().max(0) + 1), cursor),
+        };
+        let jql = match minutes {
             None => format!("project = \"{}\" ORDER BY created ASC", self.project_key),
-            Some(since) => {
-                let minutes = (Utc::now() - since).num_minutes().max(0) + 1;
+            Some(minutes) => {
                 format!("project = \"{}\" AND updated >= \"-{minutes}m\" ORDER BY updated ASC", self.project_key)
             }
         };
         let mut query = json!({"jql": jql, "fields": ["summary", "status", "labels", "description", "duedate", "updated"],
                                "maxResults": 100});
-        if let Some(token) = cursor {
+        if let Some(token) = token {
             query["nextPageToken"] = json!(token);
         }
         let page = self.call(Method::POST, "/search/jql", Some(&query)).await?;
@@ -152,7 +160,10 @@ impl Jira {
             })
             .collect::<TrackerResult<Vec<_>>>()?;
         let last = page["isLast"].as_bool().unwrap_or(true);
-        let next = page["nextPageToken"].as_str().filter(|_| !last).map(str::to_string);
+        let next = page["nextPageToken"].as_str().filter(|_| !last).map(|token| match minutes {
+            Some(minutes) => format!("{minutes}|{token}"),
+            None => token.to_string(),
+        });
         Ok(Listing { items, next })
     }
 }

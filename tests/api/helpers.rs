@@ -377,22 +377,23 @@ pub async fn finished(app: &TestApp, path: &str) -> Value {
     body
 }
 
-/// The poll state of a tracker integration once polling has moved `task_id` to `status` and
-/// imported a task titled `imported` (or `null` after ten seconds).
+/// The poll state of a tracker integration once polling has moved `task_id` to `status`,
+/// imported a task titled `imported`, and recorded at least `count` imports (the state is
+/// written a moment after the tasks); `null` after ten seconds.
 pub async fn polled(
     app: &TestApp,
     project: &str,
     integration: &str,
     task_id: &str,
-    status: &str,
-    imported: &str,
+    (status, imported, count): (&str, &str, i64),
 ) -> Value {
     for _ in 0..400 {
         let task = app.get(&format!("/api/v1/tasks/{task_id}")).await.body;
         let tasks = app.get(&format!("/api/v1/tasks?project_id={project}&limit=200")).await.body;
         let came_in = tasks["items"].as_array().is_some_and(|t| t.iter().any(|t| t["title"] == imported));
-        if task["status"] == status && came_in {
-            return app.get(&format!("/api/v1/projects/{project}/integrations/{integration}/poll")).await.body;
+        let state = app.get(&format!("/api/v1/projects/{project}/integrations/{integration}/poll")).await.body;
+        if task["status"] == status && came_in && state["imported"].as_i64() >= Some(count) {
+            return state;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }

@@ -73,13 +73,22 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         }
         // Token pagination, as /search/jql does: no total, a nextPageToken until isLast.
         let size = q["maxResults"].as_u64().unwrap_or(50).min(40) as usize;
-        let start: usize =
-            q["nextPageToken"].as_str().and_then(|t| t.strip_prefix("page-")).and_then(|n| n.parse().ok()).unwrap_or(0);
+        // A token is only good for the query that gave it (the JQL's length stands in for it).
+        let start = match q["nextPageToken"].as_str() {
+            None => 0,
+            Some(token) => match token.strip_prefix(&format!("q{}-page-", jql.len())).and_then(|n| n.parse().ok()) {
+                Some(start) => start,
+                None => {
+                    let error = json!({"errorMessages": ["The provided next page token is invalid or expired."]});
+                    return (AxumStatus::BAD_REQUEST, Json(error)).into_response();
+                }
+            },
+        };
         let page: Vec<Value> = issues.iter().skip(start).take(size).cloned().collect();
         let last = start + size >= issues.len();
         let mut answer = json!({"issues": page, "isLast": last});
         if !last {
-            answer["nextPageToken"] = json!(format!("page-{}", start + size));
+            answer["nextPageToken"] = json!(format!("q{}-page-{}", jql.len(), start + size));
         }
         Json(answer).into_response()
     }
@@ -426,16 +435,23 @@ async fn jira_polling(backend: Backend) {
         let issue = f.issues.iter_mut().find(|i| i["key"] == key.as_str()).expect("issue");
         issue["fields"]["status"] = json!({"name": "Done", "statusCategory": {"key": "done"}});
         issue["fields"]["updated"] = json!(jira_time());
+        // Enough other new work for the changes to come in several pages.
+        for n in 0..45 {
+            f.issues.push(json!({"id": format!("{}", 21000 + n), "key": format!("OPS-{}", 100 + n),
+                "fields": {"summary": format!("Routine check {n}"), "labels": [],
+                           "status": {"name": "To Do", "statusCategory": {"key": "new"}}, "updated": jira_time()}}));
+        }
         f.issues.push(json!({"id": "20001", "key": "OPS-77", "fields": {"summary": "Rotate the signing keys",
             "labels": [], "status": {"name": "To Do", "statusCategory": {"key": "new"}}, "updated": jira_time()}}));
         f.transitions
     };
-    let state = crate::helpers::polled(&app, &project, &integration, &task_id, "done", "Rotate the signing keys").await;
+    let state =
+        crate::helpers::polled(&app, &project, &integration, &task_id, ("done", "Rotate the signing keys", 46)).await;
     assert!(
         state["polls"].as_i64().is_some_and(|p| p >= 1),
         "the task followed Jira and the new issue came in: {state}"
     );
-    assert!(state["changed"].as_i64() >= Some(1) && state["imported"].as_i64() >= Some(1), "{state}");
+    assert!(state["changed"].as_i64() >= Some(1) && state["imported"].as_i64() >= Some(46), "{state}");
     assert_eq!(state["last_error"], Value::Null);
     // The status came from Jira: nothing is sent back to it.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;

@@ -503,7 +503,8 @@ async fn taiga_polling(backend: Backend) {
             "modified_date": taiga_time()}));
         f.patches
     };
-    let state = crate::helpers::polled(&app, &project, &integration, &task_id, "done", "Rotate the signing keys").await;
+    let state =
+        crate::helpers::polled(&app, &project, &integration, &task_id, ("done", "Rotate the signing keys", 1)).await;
     assert!(state["changed"].as_i64() >= Some(1) && state["imported"].as_i64() >= Some(1), "{state}");
     assert_eq!(state["last_error"], Value::Null, "{state}");
     assert!(shared.lock().expect("lock").change_lists >= 1, "polls ask only for what changed");

@@ -296,7 +296,8 @@ async fn zendesk_polling(backend: Backend) {
                           "updated_at": zendesk_time()}));
         }
     }
-    let state = crate::helpers::polled(&app, &project, &integration, &task_id, "done", "Badge reader at door B").await;
+    let state =
+        crate::helpers::polled(&app, &project, &integration, &task_id, ("done", "Badge reader at door B", 3)).await;
     assert!(state["changed"].as_i64() >= Some(1) && state["imported"].as_i64() >= Some(3), "{state}");
     assert_eq!(state["last_error"], Value::Null, "{state}");
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
