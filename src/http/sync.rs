@@ -163,16 +163,25 @@ pub async fn legacy_sync_project(
 #[utoipa::path(post, path = "/api/v1/sync-runs/{id}/undo", tag = "sync", params(("id" = String, Path)),
     responses((status = 200, description = "Pages restored and issues moved back, one result per item", body = RunAnswer),
               (status = 202, body = RunAnswer), (status = 404, body = ErrorBody),
-              (status = 409, description = "The run is not a finished task sync", body = ErrorBody)))]
+              (status = 409, description = "The run is not a finished task sync or tracker push", body = ErrorBody)))]
 pub async fn undo_run(
     State(s): State<AppState>,
     caller: Caller,
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let run = s.store.sync_run(&caller.tenant_id, &run_id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
+    if run.kind == crate::trackers::push::TRACKER_PUSH && run.status == "done" {
+        if let Some(by) = &run.undone_by {
+            // Undone already: that undo is the answer.
+            let undo = s.store.sync_run(&caller.tenant_id, by).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
+            return settle(&s, &caller.tenant_id, undo).await;
+        }
+        let undo = crate::trackers::undo_push::start(&s.store, &caller.tenant_id, &run).await?;
+        return settle(&s, &caller.tenant_id, undo).await;
+    }
     if run.kind != crate::sync::CONFLUENCE_TASKS || run.status != "done" {
         return Err(ApiError::Conflict(format!(
-            "sync run {run_id} is a {} run that is {}: only a finished task sync can be undone",
+            "sync run {run_id} is a {} run that is {}: only a finished task sync or tracker push can be undone",
             run.kind, run.status
         )));
     }
@@ -224,7 +233,7 @@ pub async fn legacy_undo_sync_task(
 pub struct RunDetail {
     pub id: String,
     pub project_id: String,
-    /// `confluence-tasks` or `undo`.
+    /// `confluence-tasks`, `jira-project`, `tracker-push` or `undo`.
     pub kind: String,
     pub status: String,
     #[schema(value_type = Object)]

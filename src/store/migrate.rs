@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_tracker_imports"),
     migration!(10, "0010_sync_runs"),
     migration!(11, "0011_tracker_polls"),
+    migration!(12, "0012_push_runs"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

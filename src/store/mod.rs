@@ -27,7 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use imports::ImportProgress;
-pub use links::TaskLink;
+pub use links::{PushRun, TaskLink};
 pub use messages::Outcome;
 pub use polls::{PollOutcome, PollState};
 pub use sync_runs::{NewChange, SyncChange, SyncRun};

@@ -48,6 +48,7 @@ pub(super) async fn import_item(
         external_id: listed.item.id.clone(),
         external_ref: Some(listed.item.reference.clone()),
         url: listed.item.url.clone(),
+        sync_run_id: None,
         created_at: crate::store::now(),
     };
     store.import_task(tenant_id, &task_of(&record.project_id, listed), &link).await.map_err(store_failure)

@@ -10,6 +10,7 @@ pub mod jira;
 pub mod poll;
 pub mod push;
 pub mod taiga;
+pub mod undo_push;
 pub mod zendesk;
 
 use std::future::Future;

@@ -13,10 +13,14 @@ use crate::domain::integration::IntegrationType;
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
 use crate::store::integrations::IntegrationRecord;
-use crate::store::{StoreError, TaskLink};
+use crate::store::{NewChange, PushRun, StoreError, TaskLink};
 
 pub const PUSH_JOB: &str = "tracker.push";
 pub const TRANSITION_JOB: &str = "tracker.transition";
+pub const UNDO_PUSH_JOB: &str = "tracker.undo_push";
+
+/// The kind of sync run a push is journaled as.
+pub const TRACKER_PUSH: &str = "tracker-push";
 
 /// The integration types that are trackers tasks are pushed to.
 pub fn is_tracker(kind: IntegrationType) -> bool {
@@ -124,6 +128,11 @@ pub fn register(
         let shared = for_transitions.clone();
         async move { transition(&shared, ctx).await }
     });
+    let for_undo = shared.clone();
+    registry.register(UNDO_PUSH_JOB, move |ctx: JobContext| {
+        let shared = for_undo.clone();
+        async move { super::undo_push::run(&shared, ctx).await }
+    });
     registry.register(super::import::IMPORT_JOB, move |ctx: JobContext| {
         let shared = shared.clone();
         async move { super::import::run(&shared, ctx).await }
@@ -182,12 +191,28 @@ async fn push(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
         task_id: task.id.clone(),
         integration_id: record.id.clone(),
         tracker: record.kind.as_str().to_string(),
-        external_id: created.id,
-        external_ref: Some(created.reference),
-        url: created.url,
+        external_id: created.id.clone(),
+        external_ref: Some(created.reference.clone()),
+        url: created.url.clone(),
+        sync_run_id: Some(crate::domain::new_id()),
         created_at: crate::store::now(),
     };
-    ctx.store.link_task(tenant, &link).await.map_err(store_failure)?;
+    let journaled = json!({"tracker": record.kind.as_str(), "integration_id": record.id, "external_id": created.id,
+                           "external_ref": created.reference, "url": created.url, "title": created.title});
+    let run = PushRun {
+        kind: TRACKER_PUSH,
+        request: json!({"task_id": task.id, "integration_id": record.id}),
+        results: json!([{"task_id": task.id, "status": "created", "item": journaled}]),
+        change: NewChange {
+            step: "create",
+            target: record.kind.as_str(),
+            reference: &created.reference,
+            action: "created",
+            before: None,
+            after: Some(journaled.clone()),
+        },
+    };
+    ctx.store.link_pushed(tenant, &task.project_id, &link, &run).await.map_err(store_failure)?;
     tracing::info!(task_id = %task.id, integration_id = %record.id, "task pushed to the tracker");
     Ok(())
 }

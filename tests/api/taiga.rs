@@ -24,6 +24,7 @@ struct Fake {
     first_token_uses: usize,
     creates: usize,
     patches: usize,
+    deletes: usize,
     /// List calls asking for changes since a time (polls).
     change_lists: usize,
     tasks: Vec<Value>,
@@ -179,8 +180,22 @@ async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         task["modified_date"] = json!(taiga_time());
         Json(task.clone()).into_response()
     }
+    async fn delete(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+        let mut fake = s.lock().expect("lock");
+        if !authorized(&mut fake, &headers) {
+            return unauthorized();
+        }
+        let before = fake.tasks.len();
+        fake.tasks.retain(|t| t["id"] != id);
+        if fake.tasks.len() == before {
+            return (AxumStatus::NOT_FOUND, Json(json!({"_error_message": "No Task matches the given query."})))
+                .into_response();
+        }
+        fake.deletes += 1;
+        AxumStatus::NO_CONTENT.into_response()
+    }
     let app = axum::Router::new()
-        .route("/api/v1/tasks/{id}", axum::routing::get(get_one).patch(patch))
+        .route("/api/v1/tasks/{id}", axum::routing::get(get_one).patch(patch).delete(delete))
         .route("/api/v1/auth", axum::routing::post(auth))
         .route("/api/v1/auth/refresh", axum::routing::post(refresh))
         .route("/api/v1/projects/by_slug", axum::routing::get(project))
@@ -522,4 +537,65 @@ async fn taiga_polling_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn taiga_polling_postgres() {
     taiga_polling(Backend::Postgres).await;
+}
+
+/// A push is a journaled sync run: its link names the run, the run explains what was
+/// created where, and undoing it deletes the item and the link, once however often asked.
+async fn taiga_push_undo(backend: Backend) {
+    let (fake, shared, _) = fake_taiga(&[]).await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "taiga", "settings": {"api_base_url": fake, "username": "taskbridge-bot", "project_slug": "ops"},
+                   "secrets": {"password": "taiga-pw-1"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let task_id = app.task(&project, json!({"title": "Renew the TLS certificate"})).await["id"]
+        .as_str()
+        .expect("task")
+        .to_string();
+    let links = links_of(&app, &task_id).await;
+    let run_id = links[0]["sync_run_id"].as_str().expect("the push is a run").to_string();
+
+    let run = app.get(&format!("/api/v1/sync-runs/{run_id}")).await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.body);
+    assert_eq!((run.body["kind"].as_str(), run.body["status"].as_str()), (Some("tracker-push"), Some("done")));
+    let changes = run.body["changes"].as_array().expect("journal");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!((changes[0]["action"].as_str(), changes[0]["target"].as_str()), (Some("created"), Some("taiga")));
+    assert_eq!(changes[0]["reference"], links[0]["external_ref"]);
+    assert_eq!(changes[0]["after"]["external_id"], links[0]["external_id"]);
+
+    let undo = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert_eq!(undo.body["results"][0]["status"], "deleted", "{}", undo.body);
+    let undo_id = undo.body["run_id"].as_str().expect("undo run").to_string();
+    assert!(shared.lock().expect("lock").tasks.is_empty(), "the item is gone from Taiga");
+    assert_eq!(app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body, json!([]));
+    assert_eq!(app.get(&format!("/api/v1/tasks/{task_id}")).await.status, StatusCode::OK, "the task stays here");
+    let detail = app.get(&format!("/api/v1/sync-runs/{undo_id}")).await.body;
+    assert_eq!(detail["changes"][0]["action"], "deleted", "{detail}");
+    assert_eq!(detail["changes"][0]["before"]["external_id"], changes[0]["after"]["external_id"]);
+    assert_eq!(app.get(&format!("/api/v1/sync-runs/{run_id}")).await.body["undone_by"], json!(undo_id));
+
+    // Asked again: the same undo answers, nothing more is deleted.
+    let again = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
+    assert_eq!((again.status, again.body["run_id"].as_str()), (StatusCode::OK, Some(undo_id.as_str())));
+    assert_eq!(shared.lock().expect("lock").deletes, 1);
+    // An undo run is not itself undone this way.
+    let res = app.post(&format!("/api/v1/sync-runs/{undo_id}/undo"), json!({})).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_push_undo_sqlite() {
+    taiga_push_undo(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_push_undo_postgres() {
+    taiga_push_undo(Backend::Postgres).await;
 }
