@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::links::TaskLink;
+use super::links::{TaskLink, insert_link};
 use super::tasks::{add_labels, insert_task};
 use super::{Result, Store, StoreError, read, write};
 use crate::domain::new_id;
@@ -111,21 +111,7 @@ impl Store {
                 false
             } else {
                 insert_task!(tx, tenant_id, &id, new, now);
-                sqlx::query(
-                    "INSERT INTO task_links (tenant_id, task_id, integration_id, tracker, external_id, external_ref, url,
-                                             created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(tenant_id)
-                .bind(&id)
-                .bind(&link.integration_id)
-                .bind(&link.tracker)
-                .bind(&link.external_id)
-                .bind(&link.external_ref)
-                .bind(&link.url)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                insert_link!(&mut *tx, tenant_id, &id, link);
                 tx.commit().await?;
                 true
             }

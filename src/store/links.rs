@@ -4,15 +4,35 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::sync_runs::{FinishedRun, insert_change, insert_run};
 use super::{Result, Store, read, write};
 
-/// A push as a finished sync run: what was asked, what came of it, the one change made.
-pub struct PushRun<'a> {
-    pub kind: &'a str,
-    pub request: serde_json::Value,
-    pub results: serde_json::Value,
-    pub change: super::NewChange<'a>,
+/// Inserts `link` for task `task_id`, unless the task is linked to that integration
+/// already; answers the rows written.
+macro_rules! insert_link {
+    ($executor:expr, $tenant_id:expr, $task_id:expr, $link:expr) => {{
+        let link: &crate::store::TaskLink = $link;
+        sqlx::query(
+            "INSERT INTO task_links (tenant_id, task_id, integration_id, tracker, external_id, external_ref, url,
+                                     sync_run_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (task_id, integration_id) DO NOTHING",
+        )
+        .bind($tenant_id)
+        .bind($task_id)
+        .bind(&link.integration_id)
+        .bind(&link.tracker)
+        .bind(&link.external_id)
+        .bind(&link.external_ref)
+        .bind(&link.url)
+        .bind(&link.sync_run_id)
+        .bind(link.created_at)
+        .execute($executor)
+        .await?
+        .rows_affected()
+    }};
 }
+pub(crate) use insert_link;
 
 /// A task's counterpart in a tracker.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
@@ -41,61 +61,18 @@ impl Store {
         tenant_id: &str,
         project_id: &str,
         link: &TaskLink,
-        run: &PushRun<'_>,
+        run: &FinishedRun<'_>,
     ) -> Result<bool> {
         let now = super::now();
         let linked = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO task_links (tenant_id, task_id, integration_id, tracker, external_id, external_ref, url,
-                                         sync_run_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (task_id, integration_id) DO NOTHING",
-            )
-            .bind(tenant_id)
-            .bind(&link.task_id)
-            .bind(&link.integration_id)
-            .bind(&link.tracker)
-            .bind(&link.external_id)
-            .bind(&link.external_ref)
-            .bind(&link.url)
-            .bind(&link.sync_run_id)
-            .bind(link.created_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let inserted = insert_link!(&mut *tx, tenant_id, &link.task_id, link);
             if inserted == 1
                 && let Some(run_id) = &link.sync_run_id
             {
-                sqlx::query(
-                    "INSERT INTO sync_runs (id, tenant_id, project_id, kind, status, request, results, created_at,
-                                            updated_at, finished_at)
-                     VALUES ($1, $2, $3, $4, 'done', $5, $6, $7, $7, $7)",
-                )
-                .bind(run_id)
-                .bind(tenant_id)
-                .bind(project_id)
-                .bind(run.kind)
-                .bind(run.request.to_string())
-                .bind(run.results.to_string())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let c = &run.change;
-                sqlx::query(
-                    "INSERT INTO sync_changes (run_id, step, seq, target, reference, action, before, after, created_at)
-                     VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(run_id)
-                .bind(c.step)
-                .bind(c.target)
-                .bind(c.reference)
-                .bind(c.action)
-                .bind(c.before.as_ref().map(serde_json::Value::to_string))
-                .bind(c.after.as_ref().map(serde_json::Value::to_string))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                let results = Some(&run.results);
+                insert_run!(&mut *tx, run_id, tenant_id, project_id, run.kind, "done", run.request, results, now);
+                insert_change!(&mut *tx, run_id, &run.change, now);
             }
             tx.commit().await?;
             inserted == 1

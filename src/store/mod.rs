@@ -27,10 +27,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use imports::ImportProgress;
-pub use links::{PushRun, TaskLink};
+pub use links::TaskLink;
 pub use messages::Outcome;
 pub use polls::{PollOutcome, PollState};
-pub use sync_runs::{NewChange, SyncChange, SyncRun};
+pub use sync_runs::{FinishedRun, NewChange, SyncChange, SyncRun};
 pub use tenants::Bootstrap;
 
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,57 @@ use super::jobs::enqueue_job;
 use super::{Result, Store, StoreError, read, write};
 use crate::jobs::NewJob;
 
+/// Inserts a run (`status` `running`, or `done` with its results when it ended at once).
+macro_rules! insert_run {
+    ($executor:expr, $id:expr, $tenant_id:expr, $project_id:expr, $kind:expr, $status:expr, $request:expr,
+     $results:expr, $now:expr) => {{
+        let status: &str = $status;
+        let finished: Option<chrono::DateTime<chrono::Utc>> = (status != "running").then_some($now);
+        sqlx::query(
+            "INSERT INTO sync_runs (id, tenant_id, project_id, kind, status, request, results, created_at, updated_at,
+                                    finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+        )
+        .bind($id)
+        .bind($tenant_id)
+        .bind($project_id)
+        .bind($kind)
+        .bind(status)
+        .bind($request.to_string())
+        .bind($results.map(|r: &serde_json::Value| r.to_string()))
+        .bind($now)
+        .bind(finished)
+        .execute($executor)
+        .await?
+    }};
+}
+pub(crate) use insert_run;
+
+/// Journals a step's change unless the step was journaled before; answers the rows written.
+macro_rules! insert_change {
+    ($executor:expr, $run_id:expr, $change:expr, $now:expr) => {{
+        let change: &crate::store::NewChange<'_> = $change;
+        sqlx::query(
+            "INSERT INTO sync_changes (run_id, step, seq, target, reference, action, before, after, created_at)
+             VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sync_changes WHERE run_id = $1), $3, $4, $5, $6,
+                     $7, $8)
+             ON CONFLICT (run_id, step) DO NOTHING",
+        )
+        .bind($run_id)
+        .bind(change.step)
+        .bind(change.target)
+        .bind(change.reference)
+        .bind(change.action)
+        .bind(change.before.as_ref().map(serde_json::Value::to_string))
+        .bind(change.after.as_ref().map(serde_json::Value::to_string))
+        .bind($now)
+        .execute($executor)
+        .await?
+        .rows_affected()
+    }};
+}
+pub(crate) use insert_change;
+
 #[derive(Debug, Clone)]
 pub struct SyncRun {
     pub id: String,
@@ -104,6 +155,15 @@ impl From<ChangeRow> for SyncChange {
     }
 }
 
+/// A run that ended as it was recorded (a push): what was asked, what came of it, the one
+/// change it made.
+pub struct FinishedRun<'a> {
+    pub kind: &'a str,
+    pub request: Value,
+    pub results: Value,
+    pub change: NewChange<'a>,
+}
+
 /// A change to journal.
 #[derive(Debug, Clone)]
 pub struct NewChange<'a> {
@@ -135,18 +195,7 @@ impl Store {
         let job = job(&id);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO sync_runs (id, tenant_id, project_id, kind, status, request, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'running', $5, $6, $6)",
-            )
-            .bind(&id)
-            .bind(tenant_id)
-            .bind(project_id)
-            .bind(kind)
-            .bind(request.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            insert_run!(&mut *tx, &id, tenant_id, project_id, kind, "running", request, None, now);
             let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
             tx.commit().await?;
         });
@@ -223,25 +272,7 @@ impl Store {
     /// Journals a step's change; false when the step was journaled before (nothing written).
     pub async fn record_sync_change(&self, run_id: &str, change: &NewChange<'_>) -> Result<bool> {
         let now = super::now();
-        let inserted = write!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO sync_changes (run_id, step, seq, target, reference, action, before, after, created_at)
-                 VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sync_changes WHERE run_id = $1), $3, $4, $5, $6,
-                         $7, $8)
-                 ON CONFLICT (run_id, step) DO NOTHING",
-            )
-            .bind(run_id)
-            .bind(change.step)
-            .bind(change.target)
-            .bind(change.reference)
-            .bind(change.action)
-            .bind(change.before.as_ref().map(Value::to_string))
-            .bind(change.after.as_ref().map(Value::to_string))
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
+        let inserted = write!(self, |pool| insert_change!(pool, run_id, change, now));
         Ok(inserted == 1)
     }
 

@@ -13,7 +13,7 @@ use crate::domain::integration::IntegrationType;
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
 use crate::store::integrations::IntegrationRecord;
-use crate::store::{NewChange, PushRun, StoreError, TaskLink};
+use crate::store::{FinishedRun, NewChange, StoreError, TaskLink};
 
 pub const PUSH_JOB: &str = "tracker.push";
 pub const TRANSITION_JOB: &str = "tracker.transition";
@@ -199,7 +199,7 @@ async fn push(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
     };
     let journaled = json!({"tracker": record.kind.as_str(), "integration_id": record.id, "external_id": created.id,
                            "external_ref": created.reference, "url": created.url, "title": created.title});
-    let run = PushRun {
+    let run = FinishedRun {
         kind: TRACKER_PUSH,
         request: json!({"task_id": task.id, "integration_id": record.id}),
         results: json!([{"task_id": task.id, "status": "created", "item": journaled}]),
