@@ -70,7 +70,7 @@ pub async fn update_integration(
 ) -> Result<Json<Integration>, ApiError> {
     let updated =
         s.integrations.update(&caller.tenant_id, &project_id, &id, patch).await.map_err(not_found("integration"))?;
-    // A paused tracker's polling ended; made active again, it starts again.
+    // A polling chain that ended (its job died) starts again when the integration is fixed.
     crate::trackers::poll::start(&s.store, &caller.tenant_id, &updated, s.tracker_poll).await;
     Ok(Json(updated))
 }

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Result, Store, read, write};
-use crate::domain::integration::IntegrationStatus;
+use super::{Result, Store, parse_enum, read, write};
+use crate::domain::integration::{IntegrationStatus, IntegrationType};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct PollState {
@@ -24,7 +24,7 @@ pub struct PollState {
 /// How one poll went.
 #[derive(Debug, Clone)]
 pub struct PollOutcome {
-    /// The new cursor; the old one stays when the poll failed.
+    /// Where the next poll starts.
     pub cursor: DateTime<Utc>,
     pub changed: i64,
     pub imported: i64,
@@ -70,14 +70,16 @@ impl Store {
         Ok(())
     }
 
-    /// Every active integration of these kinds, across tenants: `(tenant_id, integration_id)`.
-    pub async fn active_integrations_of(&self, kinds: &[&str]) -> Result<Vec<(String, String)>> {
+    /// Every active integration, across tenants: `(tenant_id, integration_id, type)`.
+    pub async fn active_integrations(&self) -> Result<Vec<(String, String, IntegrationType)>> {
         let rows: Vec<(String, String, String)> = read!(self, |pool| {
             sqlx::query_as("SELECT tenant_id, id, kind FROM integrations WHERE status = $1 ORDER BY tenant_id, id")
                 .bind(IntegrationStatus::Active.as_str())
                 .fetch_all(pool)
                 .await?
         });
-        Ok(rows.into_iter().filter(|(_, _, kind)| kinds.contains(&kind.as_str())).map(|(t, id, _)| (t, id)).collect())
+        rows.into_iter()
+            .map(|(tenant, id, kind)| Ok((tenant, id, parse_enum("integrations.kind", &kind, IntegrationType::parse)?)))
+            .collect()
     }
 }

@@ -105,9 +105,7 @@ impl Jira {
         let issue = self.call(Method::GET, &format!("/issue/{key}?fields=summary,status"), None).await?;
         self.external(&issue)
     }
-}
 
-impl Jira {
     /// A page of the project's issues: all by creation, or those updated since `since` by
     /// update. JQL reads absolute times in the Jira user's time zone, so the bound is
     /// relative ("-15m"), a minute early: later changes are seen again, never missed.

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::push::{Shared, is_tracker, store_failure, tracker_for, with_secrets};
 use super::{Listed, is_marker};
-use crate::domain::integration::{Integration, IntegrationStatus, IntegrationType};
+use crate::domain::integration::{Integration, IntegrationStatus};
 use crate::domain::task::{TaskPatch, TaskStatus};
 use crate::jobs::{JobContext, JobError, NewJob};
 use crate::store::{PollOutcome, Store, StoreError};
@@ -67,13 +67,12 @@ pub async fn start(store: &Store, tenant_id: &str, integration: &Integration, in
 /// Schedules polling of every active tracker integration (at start-up: chains that ended,
 /// say with a dead job, start again).
 pub async fn schedule_all(store: &Store, interval: Duration) -> Result<usize, StoreError> {
-    let kinds: Vec<&str> =
-        [IntegrationType::Taiga, IntegrationType::Jira, IntegrationType::Zendesk].map(IntegrationType::as_str).to_vec();
-    let integrations = store.active_integrations_of(&kinds).await?;
-    for (tenant, id) in &integrations {
+    let mut scheduled = 0;
+    for (tenant, id, _) in store.active_integrations().await?.iter().filter(|(_, _, kind)| is_tracker(*kind)) {
         schedule(store, tenant, id, interval).await?;
+        scheduled += 1;
     }
-    Ok(integrations.len())
+    Ok(scheduled)
 }
 
 pub(super) async fn run(shared: &Shared, ctx: JobContext, interval: Duration) -> Result<(), JobError> {
