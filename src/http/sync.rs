@@ -22,6 +22,7 @@ impl From<SyncError> for ApiError {
     fn from(e: SyncError) -> Self {
         match e {
             SyncError::Invalid(m) => ApiError::Validation(m),
+            e @ SyncError::NotUndoable { .. } => ApiError::Conflict(e.to_string()),
             e @ SyncError::NotConnected(_) => ApiError::BadRequest { code: "not_connected", message: e.to_string() },
             SyncError::Store(e) => e.into(),
             SyncError::Integration(e) => e.into(),
@@ -170,28 +171,7 @@ pub async fn undo_run(
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let run = s.store.sync_run(&caller.tenant_id, &run_id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
-    if run.kind == crate::trackers::push::TRACKER_PUSH && run.status == "done" {
-        if let Some(by) = &run.undone_by {
-            // Undone already: that undo is the answer.
-            let undo = s.store.sync_run(&caller.tenant_id, by).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
-            return settle(&s, &caller.tenant_id, undo).await;
-        }
-        let undo = crate::trackers::undo_push::start(&s.store, &caller.tenant_id, &run).await?;
-        return settle(&s, &caller.tenant_id, undo).await;
-    }
-    if run.kind != crate::sync::CONFLUENCE_TASKS || run.status != "done" {
-        return Err(ApiError::Conflict(format!(
-            "sync run {run_id} is a {} run that is {}: only a finished task sync or tracker push can be undone",
-            run.kind, run.status
-        )));
-    }
-    let items = match run.results.clone() {
-        Some(Value::Array(items)) => items,
-        _ => Vec::new(),
-    };
-    let undo =
-        crate::sync::start_undo(&s.store, &s.integrations, &caller.tenant_id, &run.project_id, Some(&run.id), items)
-            .await?;
+    let undo = crate::sync::undo_run(&s.store, &s.integrations, &caller.tenant_id, &run).await?;
     settle(&s, &caller.tenant_id, undo).await
 }
 

@@ -34,6 +34,8 @@ pub enum SyncError {
     Invalid(String),
     #[error("the project has no active {0} integration")]
     NotConnected(&'static str),
+    #[error("sync run {id} is a {kind} run that is {status}: only a finished task sync or tracker push can be undone")]
+    NotUndoable { id: String, kind: String, status: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -114,6 +116,30 @@ pub async fn start_project_sync(
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
     Ok(store.create_sync_run(tenant_id, project_id, JIRA_PROJECT, &request, |id| job(JIRA_PROJECT_JOB, id)).await?)
+}
+
+/// Undoes a finished run: a task sync by its results, a tracker push by deleting what it
+/// made. A push undone already answers with that undo.
+pub async fn undo_run(
+    store: &Store,
+    integrations: &Integrations,
+    tenant_id: &str,
+    run: &SyncRun,
+) -> Result<SyncRun, SyncError> {
+    match (run.kind.as_str(), run.status.as_str()) {
+        (crate::trackers::push::TRACKER_PUSH, "done") => match &run.undone_by {
+            Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),
+            None => Ok(crate::trackers::undo_push::start(store, tenant_id, run).await?),
+        },
+        (CONFLUENCE_TASKS, "done") => {
+            let items = match run.results.clone() {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            };
+            start_undo(store, integrations, tenant_id, &run.project_id, Some(&run.id), items).await
+        }
+        _ => Err(SyncError::NotUndoable { id: run.id.clone(), kind: run.kind.clone(), status: run.status.clone() }),
+    }
 }
 
 /// Starts undoing `items` (what a task sync answered), of run `of` when known.
