@@ -238,6 +238,13 @@ impl TestApp {
         res.id()
     }
 
+    /// Connects `project` to a platform (`body` as `POST …/integrations` takes it); its id.
+    pub async fn integration(&self, project: &str, body: Value) -> String {
+        let res = self.post(&format!("/api/v1/projects/{project}/integrations"), body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        res.id()
+    }
+
     pub async fn task(&self, project_id: &str, body: Value) -> Value {
         let mut body = body;
         body["project_id"] = Value::String(project_id.to_string());

@@ -195,6 +195,12 @@ fn jira_time() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
 }
 
+/// The integration body connecting a project to the fake Jira at `fake`.
+fn jira_integration(fake: &str) -> Value {
+    json!({"type": "jira", "settings": {"site_url": fake, "email": "bot@example.org", "project_key": "OPS"},
+           "secrets": {"api_token": "jira-token-1"}})
+}
+
 async fn link_of(app: &TestApp, task_id: &str) -> Value {
     for _ in 0..1200 {
         let links = app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body;
@@ -220,15 +226,7 @@ async fn jira(backend: Backend) {
         return;
     };
     let project = app.project("ops").await;
-    let created = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "jira", "settings": {"site_url": fake, "email": "bot@example.org", "project_key": "OPS"},
-                   "secrets": {"api_token": "jira-token-1"}}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let integration = created.id();
+    let integration = app.integration(&project, jira_integration(&fake)).await;
 
     // Throttled once (429, Retry-After: 1), then created, labelled with its marker, linked back.
     let res = app
@@ -363,14 +361,7 @@ async fn jira_import(backend: Backend) {
     }
     let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
     let project = app.project("ops").await;
-    let integration = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "jira", "settings": {"site_url": fake, "email": "bot@example.org", "project_key": "OPS"},
-                   "secrets": {"api_token": "jira-token-1"}}),
-        )
-        .await
-        .id();
+    let integration = app.integration(&project, jira_integration(&fake)).await;
     let path = format!("/api/v1/projects/{project}/integrations/{integration}/import");
     assert_eq!(app.post(&path, json!({})).await.status, StatusCode::ACCEPTED);
     let progress = crate::helpers::finished(&app, &path).await;
@@ -413,15 +404,7 @@ async fn jira_polling(backend: Backend) {
         return;
     };
     let project = app.project("ops").await;
-    let created = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "jira", "settings": {"site_url": fake, "email": "bot@example.org", "project_key": "OPS"},
-                   "secrets": {"api_token": "jira-token-1"}}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let integration = created.id();
+    let integration = app.integration(&project, jira_integration(&fake)).await;
     let task_id = app.task(&project, json!({"title": "Renew the TLS certificate"})).await["id"]
         .as_str()
         .expect("task")

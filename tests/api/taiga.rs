@@ -205,6 +205,12 @@ async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
     (format!("{base}/api/v1"), shared, troubles)
 }
 
+/// The integration body connecting a project to the fake Taiga at `fake`.
+fn taiga_integration(fake: &str) -> Value {
+    json!({"type": "taiga", "settings": {"api_base_url": fake, "username": "taskbridge-bot", "project_slug": "ops"},
+           "secrets": {"password": "taiga-pw-1"}})
+}
+
 async fn links_of(app: &TestApp, task_id: &str) -> Value {
     let mut links = Value::Null;
     for _ in 0..1200 {
@@ -238,15 +244,7 @@ async fn taiga(backend: Backend) {
         return;
     };
     let project = app.project("ops").await;
-    let created = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "taiga", "settings": {"api_base_url": fake, "username": "taskbridge-bot", "project_slug": "ops"},
-                   "secrets": {"password": "taiga-pw-1"}}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let integration = created.id();
+    let integration = app.integration(&project, taiga_integration(&fake)).await;
 
     // Created here, then in Taiga; the first answer is lost after Taiga wrote the task, and
     // the retry finds it by its marker tag instead of creating a second one.
@@ -405,14 +403,7 @@ async fn taiga_import(backend: Backend) {
     }
     let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
     let project = app.project("ops").await;
-    let integration = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "taiga", "settings": {"api_base_url": fake, "username": "taskbridge-bot", "project_slug": "ops"},
-                   "secrets": {"password": "taiga-pw-1"}}),
-        )
-        .await
-        .id();
+    let integration = app.integration(&project, taiga_integration(&fake)).await;
     let path = format!("/api/v1/projects/{project}/integrations/{integration}/import");
     assert_eq!(app.get(&path).await.status, StatusCode::NOT_FOUND);
     let started = app.post(&path, json!({})).await;
@@ -483,14 +474,7 @@ async fn taiga_polling(backend: Backend) {
         return;
     };
     let project = app.project("ops").await;
-    let integration = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "taiga", "settings": {"api_base_url": fake, "username": "taskbridge-bot", "project_slug": "ops"},
-                   "secrets": {"password": "taiga-pw-1"}}),
-        )
-        .await
-        .id();
+    let integration = app.integration(&project, taiga_integration(&fake)).await;
     // The certificate item is linked by an import.
     let path = format!("/api/v1/projects/{project}/integrations/{integration}/import");
     assert_eq!(app.post(&path, json!({})).await.status, StatusCode::ACCEPTED);
@@ -545,14 +529,7 @@ async fn taiga_push_undo(backend: Backend) {
     let (fake, shared, _) = fake_taiga(&[]).await;
     let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
     let project = app.project("ops").await;
-    let created = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "taiga", "settings": {"api_base_url": fake, "username": "taskbridge-bot", "project_slug": "ops"},
-                   "secrets": {"password": "taiga-pw-1"}}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    app.integration(&project, taiga_integration(&fake)).await;
     let task_id = app.task(&project, json!({"title": "Renew the TLS certificate"})).await["id"]
         .as_str()
         .expect("task")

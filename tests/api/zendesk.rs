@@ -136,6 +136,12 @@ async fn fake_zendesk(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
     (base, shared, troubles)
 }
 
+/// The integration body connecting a project to the fake Zendesk at `fake`.
+fn zendesk_integration(fake: &str) -> Value {
+    json!({"type": "zendesk", "settings": {"api_base_url": format!("{fake}/api/v2"), "subdomain": "acme",
+           "email": "bot@example.org"}, "secrets": {"api_token": "zd-token-1"}})
+}
+
 async fn links_of(app: &TestApp, task_id: &str) -> Value {
     for _ in 0..1200 {
         let links = app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body;
@@ -166,14 +172,7 @@ async fn zendesk(backend: Backend) {
         return;
     };
     let project = app.project("support").await;
-    let created = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "zendesk", "settings": {"api_base_url": format!("{fake}/api/v2"), "subdomain": "acme",
-                   "email": "bot@example.org"}, "secrets": {"api_token": "zd-token-1"}}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let integration = app.integration(&project, zendesk_integration(&fake)).await;
 
     // The replaced backend's list, page by page.
     let first = app.get(&format!("/integrations/zendesk/tickets?project_id={project}")).await;
@@ -228,7 +227,6 @@ async fn zendesk(backend: Backend) {
 
     // Import: the three tickets that were there become linked tasks (two cursor pages);
     // the ticket made from a task here is skipped by its marker.
-    let integration = created.id();
     let path = format!("/api/v1/projects/{project}/integrations/{integration}/import");
     assert_eq!(app.post(&path, json!({})).await.status, StatusCode::ACCEPTED);
     let progress = crate::helpers::finished(&app, &path).await;
@@ -266,14 +264,7 @@ async fn zendesk_polling(backend: Backend) {
         return;
     };
     let project = app.project("support").await;
-    let integration = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "zendesk", "settings": {"api_base_url": format!("{fake}/api/v2"), "subdomain": "acme",
-                   "email": "bot@example.org"}, "secrets": {"api_token": "zd-token-1"}}),
-        )
-        .await
-        .id();
+    let integration = app.integration(&project, zendesk_integration(&fake)).await;
     let res = app.post("/api/v1/tasks", json!({"project_id": project, "title": "Replace the floor 3 printer"})).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     let task_id = res.id();
