@@ -124,6 +124,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sync::undo_run))
         .routes(routes!(sync::legacy_undo_sync_task))
         .routes(routes!(sync::get_run))
+        .routes(routes!(sync::list_runs))
         .routes(routes!(sync::sync_jira_project))
         .routes(routes!(sync::legacy_sync_project))
         .routes(routes!(comments::create_comment, comments::list_comments))

@@ -7,13 +7,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody, NotFoundExt};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pages::paginate;
+use crate::domain::list::{PageParams, id_cursor};
 use crate::domain::tenant::Caller;
-use crate::store::SyncRun;
+use crate::store::{RunFilter, SyncRun};
 use crate::sync::confluence_tasks::Request;
 use crate::sync::jira_project::ProjectRequest;
 use crate::sync::{SyncError, answer};
@@ -213,7 +215,9 @@ pub async fn legacy_undo_sync_task(
 pub struct RunDetail {
     pub id: String,
     pub project_id: String,
-    /// `confluence-tasks`, `jira-project`, `tracker-push` or `undo`.
+    /// The task a tracker run (push, transition, their undo) acted for.
+    pub task_id: Option<String>,
+    /// `confluence-tasks`, `jira-project`, `tracker-push`, `tracker-transition` or `undo`.
     pub kind: String,
     pub status: String,
     #[schema(value_type = Object)]
@@ -229,15 +233,91 @@ pub struct RunDetail {
     pub changes: Vec<Change>,
 }
 
+impl RunDetail {
+    fn new(run: SyncRun, changes: Vec<crate::store::SyncChange>) -> Self {
+        RunDetail {
+            id: run.id,
+            project_id: run.project_id,
+            task_id: run.task_id,
+            kind: run.kind,
+            status: run.status,
+            request: run.request,
+            results: run.results,
+            error: run.error,
+            undone_by: run.undone_by,
+            created_at: run.created_at,
+            finished_at: run.finished_at,
+            changes: changes
+                .into_iter()
+                .map(|c| Change {
+                    seq: c.seq,
+                    step: c.step,
+                    target: c.target,
+                    reference: c.reference,
+                    action: c.action,
+                    before: c.before,
+                    after: c.after,
+                    at: c.created_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A page of runs, newest first, each with its journal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunPage {
+    pub items: Vec<RunDetail>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RunListParams {
+    pub project_id: Option<String>,
+    /// The runs that acted for this task (its pushes, transitions and their undos).
+    pub task_id: Option<String>,
+    /// `confluence-tasks`, `jira-project`, `tracker-push`, `tracker-transition` or `undo`.
+    pub kind: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sync-runs", tag = "sync", params(RunListParams),
+    responses((status = 200, description = "Runs, newest first, with their journals", body = RunPage),
+              (status = 400, body = ErrorBody)))]
+pub async fn list_runs(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<RunListParams>,
+) -> Result<Json<RunPage>, ApiError> {
+    let page = PageParams { limit: params.limit, cursor: params.cursor }.validate().map_err(ApiError::invalid_query)?;
+    let given = |v: Option<String>| v.filter(|v| !v.is_empty());
+    let filter =
+        RunFilter { project_id: given(params.project_id), task_id: given(params.task_id), kind: given(params.kind) };
+    let runs = s.store.list_sync_runs(&caller.tenant_id, &filter, &page).await?;
+    let (runs, next_cursor) = paginate(runs, page.limit, |r| id_cursor(&r.id));
+    let mut items = Vec::with_capacity(runs.len());
+    for run in runs {
+        let changes = s.store.sync_changes(&run.id).await?;
+        items.push(RunDetail::new(run, changes));
+    }
+    Ok(Json(RunPage { items, next_cursor }))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Change {
     pub seq: i64,
     pub step: String,
-    /// `jira-issue` or `confluence-page`.
+    /// `jira-issue` or `confluence-page` (task syncs); `taiga`, `jira` or `zendesk` (tracker runs).
     pub target: String,
-    /// The issue key or page id.
+    /// The issue key, page id or item reference.
     pub reference: String,
-    /// `create`, `rewrite`, `restore`, `transition`, or `failed`.
+    /// `create`, `rewrite`, `restore`, `transition`, `failed`; for tracker runs `created`,
+    /// `transitioned`, `restored`, `deleted`.
     pub action: String,
     #[schema(value_type = Object)]
     pub before: Option<Value>,
@@ -255,33 +335,6 @@ pub async fn get_run(
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<Json<RunDetail>, ApiError> {
     let run = s.store.sync_run(&caller.tenant_id, &run_id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
-    let changes = s
-        .store
-        .sync_changes(&run.id)
-        .await?
-        .into_iter()
-        .map(|c| Change {
-            seq: c.seq,
-            step: c.step,
-            target: c.target,
-            reference: c.reference,
-            action: c.action,
-            before: c.before,
-            after: c.after,
-            at: c.created_at,
-        })
-        .collect();
-    Ok(Json(RunDetail {
-        id: run.id,
-        project_id: run.project_id,
-        kind: run.kind,
-        status: run.status,
-        request: run.request,
-        results: run.results,
-        error: run.error,
-        undone_by: run.undone_by,
-        created_at: run.created_at,
-        finished_at: run.finished_at,
-        changes,
-    }))
+    let changes = s.store.sync_changes(&run.id).await?;
+    Ok(Json(RunDetail::new(run, changes)))
 }

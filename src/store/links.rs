@@ -56,13 +56,7 @@ impl Store {
     /// Records a pushed item's link and the finished run journaling the push (`run`: its
     /// id, request, results and change), in one transaction; an existing link of the task
     /// to that integration is kept, and then nothing is journaled.
-    pub async fn link_pushed(
-        &self,
-        tenant_id: &str,
-        project_id: &str,
-        link: &TaskLink,
-        run: &FinishedRun<'_>,
-    ) -> Result<bool> {
+    pub async fn link_pushed(&self, tenant_id: &str, link: &TaskLink, run: &FinishedRun<'_>) -> Result<bool> {
         let now = super::now();
         let linked = write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -70,8 +64,7 @@ impl Store {
             if inserted == 1
                 && let Some(run_id) = &link.sync_run_id
             {
-                let results = Some(&run.results);
-                insert_run!(&mut *tx, run_id, tenant_id, project_id, run.kind, "done", run.request, results, now);
+                insert_run!(&mut *tx, run_id, tenant_id, &run.run, "done", Some(&run.results), now);
                 insert_change!(&mut *tx, run_id, &run.change, now);
             }
             tx.commit().await?;

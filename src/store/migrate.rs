@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_sync_runs"),
     migration!(11, "0011_tracker_polls"),
     migration!(12, "0012_push_runs"),
+    migration!(13, "0013_run_tasks"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

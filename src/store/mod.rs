@@ -30,7 +30,7 @@ pub use imports::ImportProgress;
 pub use links::TaskLink;
 pub use messages::Outcome;
 pub use polls::{PollOutcome, PollState};
-pub use sync_runs::{FinishedRun, NewChange, SyncChange, SyncRun};
+pub use sync_runs::{FinishedRun, NewChange, NewRun, RunFilter, SyncChange, SyncRun};
 pub use tenants::Bootstrap;
 
 #[derive(Debug, thiserror::Error)]

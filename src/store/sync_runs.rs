@@ -6,25 +6,29 @@ use serde_json::Value;
 
 use super::jobs::enqueue_job;
 use super::{Result, Store, StoreError, read, write};
+use crate::domain::list::Page;
 use crate::jobs::NewJob;
 
-/// Inserts a run (`status` `running`, or `done` with its results when it ended at once).
+/// Inserts a run (`status` `running`, or `done` with its results when it ended at once),
+/// unless a run of that id exists.
 macro_rules! insert_run {
-    ($executor:expr, $id:expr, $tenant_id:expr, $project_id:expr, $kind:expr, $status:expr, $request:expr,
-     $results:expr, $now:expr) => {{
+    ($executor:expr, $id:expr, $tenant_id:expr, $run:expr, $status:expr, $results:expr, $now:expr) => {{
+        let run: &crate::store::NewRun<'_> = $run;
         let status: &str = $status;
         let finished: Option<chrono::DateTime<chrono::Utc>> = (status != "running").then_some($now);
         sqlx::query(
-            "INSERT INTO sync_runs (id, tenant_id, project_id, kind, status, request, results, created_at, updated_at,
-                                    finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
+            "INSERT INTO sync_runs (id, tenant_id, project_id, task_id, kind, status, request, results, created_at,
+                                    updated_at, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind($id)
         .bind($tenant_id)
-        .bind($project_id)
-        .bind($kind)
+        .bind(run.project_id)
+        .bind(run.task_id)
+        .bind(run.kind)
         .bind(status)
-        .bind($request.to_string())
+        .bind(run.request.to_string())
         .bind($results.map(|r: &serde_json::Value| r.to_string()))
         .bind($now)
         .bind(finished)
@@ -63,6 +67,8 @@ pub(crate) use insert_change;
 pub struct SyncRun {
     pub id: String,
     pub project_id: String,
+    /// The task a tracker run acted for.
+    pub task_id: Option<String>,
     pub kind: String,
     /// `running`, `done` or `failed`.
     pub status: String,
@@ -79,6 +85,7 @@ pub struct SyncRun {
 struct RunRow {
     id: String,
     project_id: String,
+    task_id: Option<String>,
     kind: String,
     status: String,
     request: String,
@@ -99,6 +106,7 @@ impl From<RunRow> for SyncRun {
         SyncRun {
             id: r.id,
             project_id: r.project_id,
+            task_id: r.task_id,
             kind: r.kind,
             status: r.status,
             request: json(&r.request),
@@ -158,10 +166,26 @@ impl From<ChangeRow> for SyncChange {
 /// A run that ended as it was recorded (a push): what was asked, what came of it, the one
 /// change it made.
 pub struct FinishedRun<'a> {
-    pub kind: &'a str,
-    pub request: Value,
+    pub run: NewRun<'a>,
     pub results: Value,
     pub change: NewChange<'a>,
+}
+
+/// A run to record: what kind, for which project (and task), asked what.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    pub kind: &'a str,
+    pub project_id: &'a str,
+    pub task_id: Option<&'a str>,
+    pub request: Value,
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub project_id: Option<String>,
+    pub task_id: Option<String>,
+    pub kind: Option<String>,
 }
 
 /// A change to journal.
@@ -176,7 +200,7 @@ pub struct NewChange<'a> {
 }
 
 const RUN_COLUMNS: &str =
-    "id, project_id, kind, status, request, plan, results, error, undone_by, created_at, finished_at";
+    "id, project_id, task_id, kind, status, request, plan, results, error, undone_by, created_at, finished_at";
 const CHANGE_COLUMNS: &str = "step, seq, target, reference, action, before, after, created_at";
 
 impl Store {
@@ -185,9 +209,7 @@ impl Store {
     pub async fn create_sync_run(
         &self,
         tenant_id: &str,
-        project_id: &str,
-        kind: &str,
-        request: &Value,
+        run: &NewRun<'_>,
         job: impl FnOnce(&str) -> NewJob,
     ) -> Result<SyncRun> {
         let id = crate::domain::new_id();
@@ -195,11 +217,48 @@ impl Store {
         let job = job(&id);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            insert_run!(&mut *tx, &id, tenant_id, project_id, kind, "running", request, None, now);
+            insert_run!(&mut *tx, &id, tenant_id, run, "running", None, now);
             let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
             tx.commit().await?;
         });
         self.sync_run(tenant_id, &id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Records run `id` as running unless it exists (a job's retry opens it again); answers
+    /// it as it is.
+    pub async fn open_sync_run(&self, tenant_id: &str, id: &str, run: &NewRun<'_>) -> Result<SyncRun> {
+        let now = super::now();
+        write!(self, |pool| {
+            insert_run!(pool, id, tenant_id, run, "running", None, now);
+        });
+        self.sync_run(tenant_id, id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs matching the filter, newest first, a page (and one more) at a time.
+    pub async fn list_sync_runs(&self, tenant_id: &str, filter: &RunFilter, page: &Page) -> Result<Vec<SyncRun>> {
+        let rows: Vec<RunRow> = read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE tenant_id = "));
+            q.push_bind(tenant_id);
+            for (column, value) in [
+                (" AND project_id = ", &filter.project_id),
+                (" AND task_id = ", &filter.task_id),
+                (" AND kind = ", &filter.kind),
+            ] {
+                if let Some(value) = value {
+                    q.push(column).push_bind(value.as_str());
+                }
+            }
+            if let Some(after) = &page.after {
+                q.push(" AND (created_at, id) < (SELECT created_at, id FROM sync_runs WHERE tenant_id = ")
+                    .push_bind(tenant_id)
+                    .push(" AND id = ")
+                    .push_bind(after.id.as_str())
+                    .push(")");
+            }
+            q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(page.limit) + 1);
+            q.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(SyncRun::from).collect())
     }
 
     pub async fn sync_run(&self, tenant_id: &str, id: &str) -> Result<Option<SyncRun>> {

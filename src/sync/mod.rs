@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
-use crate::store::{NewChange, Store, StoreError, SyncRun};
+use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
 use crate::trackers::confluence::Confluence;
 use crate::trackers::jira::Jira;
 
@@ -72,6 +72,11 @@ fn job(kind: &'static str, run_id: &str) -> NewJob {
     job
 }
 
+/// A project-wide run of `kind`.
+fn run<'a>(kind: &'a str, project_id: &'a str, request: Value) -> NewRun<'a> {
+    NewRun { kind, project_id, task_id: None, request }
+}
+
 /// The project's active integration of `kind`.
 async fn integration(
     integrations: &Integrations,
@@ -100,7 +105,9 @@ pub async fn start_task_sync(
     integration(integrations, tenant_id, project_id, IntegrationType::Jira).await?;
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
-    Ok(store.create_sync_run(tenant_id, project_id, CONFLUENCE_TASKS, &request, |id| job(TASK_SYNC_JOB, id)).await?)
+    Ok(store
+        .create_sync_run(tenant_id, &run(CONFLUENCE_TASKS, project_id, request), |id| job(TASK_SYNC_JOB, id))
+        .await?)
 }
 
 /// Starts mirroring a Jira project into a Confluence page tree.
@@ -115,11 +122,14 @@ pub async fn start_project_sync(
     integration(integrations, tenant_id, project_id, IntegrationType::Jira).await?;
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
-    Ok(store.create_sync_run(tenant_id, project_id, JIRA_PROJECT, &request, |id| job(JIRA_PROJECT_JOB, id)).await?)
+    Ok(store
+        .create_sync_run(tenant_id, &run(JIRA_PROJECT, project_id, request), |id| job(JIRA_PROJECT_JOB, id))
+        .await?)
 }
 
 /// Undoes a finished run: a task sync by its results, a tracker push by deleting what it
-/// made. A push undone already answers with that undo.
+/// made, a tracker transition by moving the item back. A tracker run undone already
+/// answers with that undo.
 pub async fn undo_run(
     store: &Store,
     integrations: &Integrations,
@@ -127,10 +137,12 @@ pub async fn undo_run(
     run: &SyncRun,
 ) -> Result<SyncRun, SyncError> {
     match (run.kind.as_str(), run.status.as_str()) {
-        (crate::trackers::push::TRACKER_PUSH, "done") => match &run.undone_by {
-            Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),
-            None => Ok(crate::trackers::undo_push::start(store, tenant_id, run).await?),
-        },
+        (crate::trackers::push::TRACKER_PUSH | crate::trackers::push::TRACKER_TRANSITION, "done") => {
+            match &run.undone_by {
+                Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),
+                None => Ok(crate::trackers::undo::start(store, tenant_id, run).await?),
+            }
+        }
         (CONFLUENCE_TASKS, "done") => {
             let items = match run.results.clone() {
                 Some(Value::Array(items)) => items,
@@ -155,7 +167,7 @@ pub async fn start_undo(
     integration(integrations, tenant_id, project_id, IntegrationType::Jira).await?;
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = json!({"of": of, "items": items});
-    Ok(store.create_sync_run(tenant_id, project_id, UNDO, &request, |id| job(UNDO_JOB, id)).await?)
+    Ok(store.create_sync_run(tenant_id, &run(UNDO, project_id, request), |id| job(UNDO_JOB, id)).await?)
 }
 
 /// The project's Jira and Confluence clients (for tools outside a run).

@@ -101,6 +101,21 @@ impl Jira {
         })
     }
 
+    /// Takes the first available transition whose target status `to` accepts; `None` when
+    /// there is none.
+    async fn take_transition(&self, key: &str, to: impl Fn(&Value) -> bool) -> TrackerResult<Option<External>> {
+        let available = self.call(Method::GET, &format!("/issue/{key}/transitions"), None).await?;
+        let transition = available["transitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| to(&t["to"]) && t["isAvailable"].as_bool() != Some(false));
+        let Some(transition_id) = transition.and_then(|t| t["id"].as_str()) else { return Ok(None) };
+        let body = json!({"transition": {"id": transition_id}});
+        self.call(Method::POST, &format!("/issue/{key}/transitions"), Some(&body)).await?;
+        self.get(key).await.map(Some)
+    }
+
     async fn get(&self, key: &str) -> TrackerResult<External> {
         let issue = self.call(Method::GET, &format!("/issue/{key}?fields=summary,status"), None).await?;
         self.external(&issue)
@@ -369,20 +384,21 @@ impl Tracker for Jira {
                 TaskStatus::InProgress => "indeterminate",
                 TaskStatus::Done => "done",
             };
-            let available = self.call(Method::GET, &format!("/issue/{id}/transitions"), None).await?;
-            let transition =
-                available["transitions"].as_array().into_iter().flatten().find(|t| {
-                    t["to"]["statusCategory"]["key"] == category && t["isAvailable"].as_bool() != Some(false)
-                });
-            let Some(transition_id) = transition.and_then(|t| t["id"].as_str()) else {
-                let current = self.get(id).await?;
-                if status == TaskStatus::Done && current.closed {
-                    return Ok(current); // already there
-                }
-                return Err(JobError::Permanent(format!("Jira offers no transition of {id} to {}", status.as_str())));
+            let found = self.take_transition(id, |to| to["statusCategory"]["key"] == category).await?;
+            let current = match found {
+                Some(moved) => return Ok(moved),
+                None => self.get(id).await?,
             };
-            let body = json!({"transition": {"id": transition_id}});
-            self.call(Method::POST, &format!("/issue/{id}/transitions"), Some(&body)).await?;
+            if status == TaskStatus::Done && current.closed {
+                return Ok(current); // already there
+            }
+            Err(JobError::Permanent(format!("Jira offers no transition of {id} to {}", status.as_str())))
+        })
+    }
+
+    fn restore<'a>(&'a self, id: &'a str, status: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            self.move_to(id, status).await?;
             self.get(id).await
         })
     }

@@ -10,7 +10,7 @@ pub mod jira;
 pub mod poll;
 pub mod push;
 pub mod taiga;
-pub mod undo_push;
+pub mod undo;
 pub mod zendesk;
 
 use std::future::Future;
@@ -88,6 +88,9 @@ pub trait Tracker: Send + Sync {
     fn find<'a>(&'a self, marker: &'a str) -> TrackerFuture<'a, Option<External>>;
     fn fetch<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, External>;
     fn transition<'a>(&'a self, id: &'a str, status: TaskStatus) -> TrackerFuture<'a, External>;
+    /// Puts the item back in a status it had (the tracker's own name for it, as
+    /// `External::status` read it): the inverse of `transition`, for undo.
+    fn restore<'a>(&'a self, id: &'a str, status: &'a str) -> TrackerFuture<'a, External>;
     fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()>;
     /// A page of the project's items (`cursor` from the previous page's `next`).
     fn list<'a>(&'a self, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing>;

@@ -13,14 +13,15 @@ use crate::domain::integration::IntegrationType;
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
 use crate::store::integrations::IntegrationRecord;
-use crate::store::{FinishedRun, NewChange, StoreError, TaskLink};
+use crate::store::{FinishedRun, NewChange, NewRun, StoreError, TaskLink};
 
 pub const PUSH_JOB: &str = "tracker.push";
 pub const TRANSITION_JOB: &str = "tracker.transition";
-pub const UNDO_PUSH_JOB: &str = "tracker.undo_push";
+pub const UNDO_JOB: &str = "tracker.undo";
 
-/// The kind of sync run a push is journaled as.
+/// The kinds of sync run a push and a transition are journaled as.
 pub const TRACKER_PUSH: &str = "tracker-push";
+pub const TRACKER_TRANSITION: &str = "tracker-transition";
 
 /// The integration types that are trackers tasks are pushed to.
 pub fn is_tracker(kind: IntegrationType) -> bool {
@@ -129,9 +130,9 @@ pub fn register(
         async move { transition(&shared, ctx).await }
     });
     let for_undo = shared.clone();
-    registry.register(UNDO_PUSH_JOB, move |ctx: JobContext| {
+    registry.register(UNDO_JOB, move |ctx: JobContext| {
         let shared = for_undo.clone();
-        async move { super::undo_push::run(&shared, ctx).await }
+        async move { super::undo::run(&shared, ctx).await }
     });
     registry.register(super::import::IMPORT_JOB, move |ctx: JobContext| {
         let shared = shared.clone();
@@ -197,22 +198,25 @@ async fn push(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
         sync_run_id: Some(crate::domain::new_id()),
         created_at: crate::store::now(),
     };
-    let journaled = json!({"tracker": record.kind.as_str(), "integration_id": record.id, "external_id": created.id,
-                           "external_ref": created.reference, "url": created.url, "title": created.title});
+    let pushed = journaled(&record, &created);
     let run = FinishedRun {
-        kind: TRACKER_PUSH,
-        request: json!({"task_id": task.id, "integration_id": record.id}),
-        results: json!([{"task_id": task.id, "status": "created", "item": journaled}]),
+        run: NewRun {
+            kind: TRACKER_PUSH,
+            project_id: &task.project_id,
+            task_id: Some(&task.id),
+            request: json!({"task_id": task.id, "integration_id": record.id}),
+        },
+        results: json!([{"task_id": task.id, "status": "created", "item": pushed}]),
         change: NewChange {
             step: "create",
             target: record.kind.as_str(),
             reference: &created.reference,
             action: "created",
             before: None,
-            after: Some(journaled.clone()),
+            after: Some(pushed.clone()),
         },
     };
-    ctx.store.link_pushed(tenant, &task.project_id, &link, &run).await.map_err(store_failure)?;
+    ctx.store.link_pushed(tenant, &link, &run).await.map_err(store_failure)?;
     tracing::info!(task_id = %task.id, integration_id = %record.id, "task pushed to the tracker");
     Ok(())
 }
@@ -247,20 +251,72 @@ pub(super) fn tracker_for(
     }
 }
 
-/// A status changed here, applied to the linked tracker item.
+/// A status changed here, applied to the linked tracker item and journaled as a
+/// `tracker-transition` run (the job's id is the run's) with the item's status before, so
+/// it can be explained and undone. The status before is fixed by the first attempt: a retry
+/// after a crash mid-way finds the item already moved and must not take that as "before".
 async fn transition(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let p = &ctx.job.payload;
-    let (Some(integration_id), Some(external_id), Some(status)) = (
+    let (Some(task_id), Some(integration_id), Some(external_id), Some(status)) = (
+        p["task_id"].as_str(),
         p["integration_id"].as_str(),
         p["external_id"].as_str(),
         p["status"].as_str().and_then(crate::domain::task::TaskStatus::parse),
     ) else {
-        return Err(JobError::Permanent("payload has no integration_id, external_id or status".into()));
+        return Err(JobError::Permanent("payload has no task_id, integration_id, external_id or status".into()));
     };
-    let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
-    let tracker = tracker_for(shared, &record, &secrets)?;
-    let item = tracker.transition(external_id, status).await?;
-    tracing::info!(integration_id, external_id, status = %item.status, "tracker item transitioned");
-    Ok(())
+    let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
+    let new = NewRun {
+        kind: TRACKER_TRANSITION,
+        project_id: &task.project_id,
+        task_id: Some(task_id),
+        request: json!({"task_id": task_id, "integration_id": integration_id, "external_id": external_id,
+                        "status": status.as_str()}),
+    };
+    let run = ctx.store.open_sync_run(tenant, &ctx.job.id, &new).await.map_err(store_failure)?;
+    if run.status != "running" {
+        return Ok(());
+    }
+    let outcome = async {
+        let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
+        let tracker = tracker_for(shared, &record, &secrets)?;
+        let before = match run.plan.clone() {
+            Some(plan) => plan,
+            None => {
+                let current = journaled(&record, &tracker.fetch(external_id).await?);
+                ctx.store.set_sync_plan(tenant, &run.id, &current).await.map_err(store_failure)?
+            }
+        };
+        let moved = tracker.transition(external_id, status).await?;
+        let after = journaled(&record, &moved);
+        let change = NewChange {
+            step: "transition",
+            target: record.kind.as_str(),
+            reference: &moved.reference,
+            action: "transitioned",
+            before: Some(before.clone()),
+            after: Some(after.clone()),
+        };
+        ctx.store.record_sync_change(&run.id, &change).await.map_err(store_failure)?;
+        Ok::<_, JobError>(json!([{"task_id": task_id, "status": "transitioned", "before": before, "item": after}]))
+    };
+    match outcome.await {
+        Ok(results) => {
+            ctx.store.finish_sync_run(tenant, &run.id, Ok(&results)).await.map_err(store_failure)?;
+            tracing::info!(integration_id, external_id, status = status.as_str(), "tracker item transitioned");
+            Ok(())
+        }
+        Err(JobError::Permanent(m)) => {
+            ctx.store.finish_sync_run(tenant, &run.id, Err(&m)).await.map_err(store_failure)?;
+            Err(JobError::Permanent(m))
+        }
+        Err(retry) => Err(retry),
+    }
+}
+
+/// An item as a run's journal keeps it.
+pub(super) fn journaled(record: &IntegrationRecord, item: &super::External) -> serde_json::Value {
+    json!({"tracker": record.kind.as_str(), "integration_id": record.id, "external_id": item.id,
+           "external_ref": item.reference, "url": item.url, "title": item.title, "status": item.status})
 }

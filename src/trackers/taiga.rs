@@ -323,6 +323,22 @@ impl Taiga {
         }
     }
 
+    /// Sends the item's current `version` (Taiga's optimistic concurrency); a conflict
+    /// with a concurrent edit re-reads and tries again.
+    async fn set_status(&self, project: &Project, id: &str, status_id: i64) -> TrackerResult<External> {
+        let path = format!("/{}/{id}", self.collection);
+        let mut attempt = 0;
+        loop {
+            let current = self.call(Method::GET, &path, None, &[]).await?;
+            let body = json!({"status": status_id, "version": current["version"]});
+            match self.call(Method::PATCH, &path, Some(&body), &[]).await {
+                Ok(updated) => return self.external(project, &updated),
+                Err(JobError::Permanent(m)) if attempt < 2 && m.contains("version") => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     fn member_id(project: &Project, who: &str) -> Option<i64> {
         let who = who.trim_start_matches('@').to_lowercase();
         project
@@ -421,25 +437,23 @@ impl Tracker for Taiga {
         })
     }
 
-    /// Sends the item's current `version` (Taiga's optimistic concurrency); a conflict
-    /// with a concurrent edit re-reads and tries again.
     fn transition<'a>(&'a self, id: &'a str, status: TaskStatus) -> TrackerFuture<'a, External> {
         Box::pin(async move {
             let project = self.project().await?;
             let status_id = Self::status_id(&project, status).ok_or_else(|| {
                 JobError::Permanent(format!("the Taiga project has no status for {}", status.as_str()))
             })?;
-            let path = format!("/{}/{id}", self.collection);
-            let mut attempt = 0;
-            loop {
-                let current = self.call(Method::GET, &path, None, &[]).await?;
-                let body = json!({"status": status_id, "version": current["version"]});
-                match self.call(Method::PATCH, &path, Some(&body), &[]).await {
-                    Ok(updated) => return self.external(&project, &updated),
-                    Err(JobError::Permanent(m)) if attempt < 2 && m.contains("version") => attempt += 1,
-                    Err(e) => return Err(e),
-                }
-            }
+            self.set_status(&project, id, status_id).await
+        })
+    }
+
+    fn restore<'a>(&'a self, id: &'a str, status: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            let project = self.project().await?;
+            let status_id = project.statuses.iter().find(|s| s.1.eq_ignore_ascii_case(status)).map(|s| s.0);
+            let status_id = status_id
+                .ok_or_else(|| JobError::Permanent(format!("the Taiga project has no status named {status}")))?;
+            self.set_status(&project, id, status_id).await
         })
     }
 

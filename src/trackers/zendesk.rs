@@ -138,8 +138,15 @@ impl Tracker for Zendesk {
         Box::pin(async move {
             // A ticket cannot go back to `new`: work not done is `open`.
             let status = if status == TaskStatus::Done { "solved" } else { "open" };
-            let body = json!({"ticket": {"status": status}});
-            self.external(&self.call(Method::PUT, &format!("/tickets/{id}"), Some(&body)).await?["ticket"])
+            self.set_status(id, status).await
+        })
+    }
+
+    fn restore<'a>(&'a self, id: &'a str, status: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            let status = status.to_ascii_lowercase();
+            // Nothing goes back to `new`; `open` is the nearest.
+            self.set_status(id, if status == "new" { "open" } else { &status }).await
         })
     }
 
@@ -191,6 +198,11 @@ impl Tracker for Zendesk {
 }
 
 impl Zendesk {
+    async fn set_status(&self, id: &str, status: &str) -> TrackerResult<External> {
+        let body = json!({"ticket": {"status": status}});
+        self.external(&self.call(Method::PUT, &format!("/tickets/{id}"), Some(&body)).await?["ticket"])
+    }
+
     fn listed(&self, page: &Value) -> TrackerResult<Vec<Listed>> {
         page["tickets"]
             .as_array()

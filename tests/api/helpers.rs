@@ -412,3 +412,18 @@ pub async fn titled(app: &TestApp, project: &str, title: &str) -> usize {
     let tasks = app.get(&format!("/api/v1/tasks?project_id={project}&limit=200")).await.body;
     tasks["items"].as_array().map_or(0, |t| t.iter().filter(|t| t["title"] == title).count())
 }
+
+/// The run of a task's `kind` once it has finished, listed by task.
+pub async fn finished_run(app: &TestApp, task_id: &str, kind: &str) -> Value {
+    let path = format!("/api/v1/sync-runs?task_id={task_id}&kind={kind}");
+    for _ in 0..1200 {
+        let listed = app.get(&path).await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        if let Some(run) = listed.body["items"].as_array().and_then(|r| r.first()).filter(|r| r["status"] != "running")
+        {
+            return run.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no finished {kind} run for task {task_id}");
+}

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::atlassian::Trouble;
-use crate::helpers::{Backend, TestApp, TroubleQueue, dead_jobs, spawn_app_with};
+use crate::helpers::{Backend, TestApp, TroubleQueue, dead_jobs, finished_run, spawn_app_with};
 
 #[derive(Default)]
 struct Fake {
@@ -129,6 +129,19 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
                 .into_response(),
         }
     }
+    async fn delete(State(s): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let mut fake = s.lock().expect("lock");
+        let before = fake.issues.len();
+        fake.issues.retain(|i| i["key"] != key.as_str());
+        if fake.issues.len() == before {
+            return (AxumStatus::NOT_FOUND, Json(json!({"errorMessages": ["Issue does not exist"], "errors": {}})))
+                .into_response();
+        }
+        AxumStatus::NO_CONTENT.into_response()
+    }
     async fn remote(
         State(s): State<Shared>,
         headers: HeaderMap,
@@ -182,7 +195,7 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
     let app = axum::Router::new()
         .route("/rest/api/3/search/jql", axum::routing::post(search))
         .route("/rest/api/3/issue", axum::routing::post(create))
-        .route("/rest/api/3/issue/{key}", axum::routing::get(issue))
+        .route("/rest/api/3/issue/{key}", axum::routing::get(issue).delete(delete))
         .route("/rest/api/3/issue/{key}/remotelink", axum::routing::post(remote))
         .route("/rest/api/3/issue/{key}/transitions", axum::routing::get(transitions).post(transition))
         .with_state(shared.clone());
@@ -451,4 +464,48 @@ async fn jira_polling_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jira_polling_postgres() {
     jira_polling(Backend::Postgres).await;
+}
+
+/// A push and a status change are journaled runs; undoing the change takes the issue back
+/// to the status it had by a transition of that name, undoing the push deletes the issue.
+async fn jira_undo(backend: Backend) {
+    let (fake, shared, _) = fake_jira(&[]).await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    app.integration(&project, jira_integration(&fake)).await;
+    let task_id = app.task(&project, json!({"title": "Upgrade the ingress controller"})).await["id"]
+        .as_str()
+        .expect("task")
+        .to_string();
+    let push = finished_run(&app, &task_id, "tracker-push").await;
+    let res = app.patch(&format!("/api/v1/tasks/{task_id}/status"), json!({"status": "in_progress"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let moved = finished_run(&app, &task_id, "tracker-transition").await;
+    let change = &moved["changes"][0];
+    assert_eq!(
+        (change["before"]["status"].as_str(), change["after"]["status"].as_str()),
+        (Some("To Do"), Some("In Progress"))
+    );
+    assert_eq!(change["reference"], "OPS-1");
+    let status = || shared.lock().expect("lock").issues.first().map(|i| i["fields"]["status"]["name"].clone());
+    assert_eq!(status(), Some(json!("In Progress")));
+
+    let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", moved["id"].as_str().expect("id")), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert_eq!(status(), Some(json!("To Do")), "{}", undo.body);
+
+    let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", push["id"].as_str().expect("id")), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert!(shared.lock().expect("lock").issues.is_empty(), "the issue is deleted");
+    assert_eq!(app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_undo_sqlite() {
+    jira_undo(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_undo_postgres() {
+    jira_undo(Backend::Postgres).await;
 }

@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::atlassian::Trouble;
-use crate::helpers::{Backend, TestApp, TroubleQueue, spawn_app_with};
+use crate::helpers::{Backend, TestApp, TroubleQueue, finished_run, spawn_app_with};
 
 #[derive(Default)]
 struct Fake {
@@ -175,6 +175,12 @@ async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         }
         if let Some(status) = body.get("status") {
             task["status"] = status.clone();
+            let (name, closed) = match status.as_i64() {
+                Some(11) => ("In progress", false),
+                Some(12) => ("Closed", true),
+                _ => ("New", false),
+            };
+            task["status_extra_info"] = json!({"name": name, "is_closed": closed});
         }
         task["version"] = json!(task["version"].as_i64().unwrap_or(0) + 1);
         task["modified_date"] = json!(taiga_time());
@@ -575,4 +581,68 @@ async fn taiga_push_undo_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn taiga_push_undo_postgres() {
     taiga_push_undo(Backend::Postgres).await;
+}
+
+/// A status change pushed to Taiga is a journaled run with the item's status before and
+/// after; undoing it moves the item back (once), and a task's runs are listed by task.
+async fn taiga_transition_undo(backend: Backend) {
+    let (fake, shared, _) = fake_taiga(&[]).await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    app.integration(&project, taiga_integration(&fake)).await;
+    let task_id =
+        app.task(&project, json!({"title": "Rotate the backup keys"})).await["id"].as_str().expect("task").to_string();
+    let push = finished_run(&app, &task_id, "tracker-push").await;
+    let res = app.patch(&format!("/api/v1/tasks/{task_id}/status"), json!({"status": "in_progress"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+    let moved = finished_run(&app, &task_id, "tracker-transition").await;
+    assert_eq!(moved["status"], "done", "{moved}");
+    assert_eq!(moved["task_id"], json!(task_id));
+    let change = &moved["changes"][0];
+    assert_eq!((change["action"].as_str(), change["target"].as_str()), (Some("transitioned"), Some("taiga")));
+    assert_eq!(
+        (change["before"]["status"].as_str(), change["after"]["status"].as_str()),
+        (Some("New"), Some("In progress"))
+    );
+    assert_eq!(shared.lock().expect("lock").tasks[0]["status"], 11);
+
+    let run_id = moved["id"].as_str().expect("run id");
+    let undo = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert_eq!(undo.body["results"][0]["status"], "restored", "{}", undo.body);
+    assert_eq!(undo.body["results"][0]["item"]["status"], "New", "{}", undo.body);
+    assert_eq!(shared.lock().expect("lock").tasks[0]["status"], 10, "the item is back where it was");
+    assert_eq!(shared.lock().expect("lock").tasks.len(), 1, "nothing else was touched");
+    let undo_id = undo.body["run_id"].as_str().expect("undo run").to_string();
+    let patches = shared.lock().expect("lock").patches;
+    let again = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
+    assert_eq!((again.status, again.body["run_id"].as_str()), (StatusCode::OK, Some(undo_id.as_str())));
+    assert_eq!(shared.lock().expect("lock").patches, patches, "asked again, nothing more is sent");
+    // The task here keeps the status it was given.
+    assert_eq!(app.get(&format!("/api/v1/tasks/{task_id}")).await.body["status"], "in_progress");
+
+    // The task's runs, newest first, a page at a time.
+    let all = app.get(&format!("/api/v1/sync-runs?task_id={task_id}")).await.body;
+    let ids: Vec<&str> = all["items"].as_array().expect("runs").iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, [undo_id.as_str(), run_id, push["id"].as_str().expect("push")], "{all}");
+    let first = app.get(&format!("/api/v1/sync-runs?task_id={task_id}&limit=2")).await.body;
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(2));
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let rest = app.get(&format!("/api/v1/sync-runs?task_id={task_id}&limit=2&cursor={cursor}")).await.body;
+    assert_eq!(rest["items"][0]["id"], push["id"], "{rest}");
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let of_project = app.get(&format!("/api/v1/sync-runs?project_id={project}&kind=undo")).await.body;
+    assert_eq!(of_project["items"].as_array().map(Vec::len), Some(1), "{of_project}");
+    assert_eq!(app.get("/api/v1/sync-runs?limit=0").await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_transition_undo_sqlite() {
+    taiga_transition_undo(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_transition_undo_postgres() {
+    taiga_transition_undo(Backend::Postgres).await;
 }

@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::atlassian::Trouble;
-use crate::helpers::{Backend, TestApp, TroubleQueue, spawn_app_with};
+use crate::helpers::{Backend, TestApp, TroubleQueue, finished_run, spawn_app_with};
 
 type Shared = Arc<Mutex<Vec<Value>>>;
 
@@ -91,6 +91,29 @@ async fn fake_zendesk(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         }
         Json(json!({"ticket": t.clone()})).into_response()
     }
+    async fn show(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        match s.lock().expect("lock").iter().find(|t| t["id"] == id) {
+            Some(t) => Json(json!({"ticket": t})).into_response(),
+            None => (AxumStatus::NOT_FOUND, Json(json!({"error": "RecordNotFound", "description": "Not found"})))
+                .into_response(),
+        }
+    }
+    async fn delete(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let mut tickets = s.lock().expect("lock");
+        let before = tickets.len();
+        tickets.retain(|t| t["id"] != id);
+        if tickets.len() == before {
+            return (AxumStatus::NOT_FOUND, Json(json!({"error": "RecordNotFound", "description": "Not found"})))
+                .into_response();
+        }
+        AxumStatus::NO_CONTENT.into_response()
+    }
     /// The incremental export, cursor-based: tickets updated since `start_time`, oldest
     /// first, two per page here; the cursor carries on where a page ended.
     async fn incremental(
@@ -130,7 +153,7 @@ async fn fake_zendesk(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
     let app = axum::Router::new()
         .route("/api/v2/incremental/tickets/cursor.json", axum::routing::get(incremental))
         .route("/api/v2/tickets", axum::routing::get(list).post(create))
-        .route("/api/v2/tickets/{id}", axum::routing::put(update))
+        .route("/api/v2/tickets/{id}", axum::routing::get(show).put(update).delete(delete))
         .with_state(shared.clone());
     let (base, troubles) = crate::helpers::serve_troubled(app, troubles).await;
     (base, shared, troubles)
@@ -307,4 +330,45 @@ async fn zendesk_polling_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zendesk_polling_postgres() {
     zendesk_polling(Backend::Postgres).await;
+}
+
+/// A push and a status change are journaled runs; undoing the change reopens the ticket
+/// (Zendesk lets nothing go back to `new`), undoing the push deletes it.
+async fn zendesk_undo(backend: Backend) {
+    let (fake, shared, _) = fake_zendesk(&[]).await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("support").await;
+    app.integration(&project, zendesk_integration(&fake)).await;
+    let task_id =
+        app.task(&project, json!({"title": "Refund order 1182"})).await["id"].as_str().expect("task").to_string();
+    let push = finished_run(&app, &task_id, "tracker-push").await;
+    let res = app.patch(&format!("/api/v1/tasks/{task_id}/status"), json!({"status": "done"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let moved = finished_run(&app, &task_id, "tracker-transition").await;
+    let change = &moved["changes"][0];
+    assert_eq!(
+        (change["before"]["status"].as_str(), change["after"]["status"].as_str()),
+        (Some("new"), Some("solved"))
+    );
+    let ticket = |field: &str| shared.lock().expect("lock").first().map(|t| t[field].clone());
+
+    let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", moved["id"].as_str().expect("id")), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert_eq!(ticket("status"), Some(json!("open")), "{}", undo.body);
+
+    let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", push["id"].as_str().expect("id")), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert_eq!(undo.body["results"][0]["status"], "deleted", "{}", undo.body);
+    assert!(shared.lock().expect("lock").is_empty(), "the ticket is deleted");
+    assert_eq!(app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_undo_sqlite() {
+    zendesk_undo(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_undo_postgres() {
+    zendesk_undo(Backend::Postgres).await;
 }

@@ -1,0 +1,119 @@
+//! Undoing a journaled tracker run, as an `undo` sync run with its own journal, so it is
+//! explained the same way and harmless when it runs again: a push's item is deleted and the
+//! task's link to it removed; a transition's item is put back in the status it had. The
+//! task here keeps its own status (the change was made here); polling mirrors the item.
+
+use serde_json::{Value, json};
+
+use super::push::{
+    Shared, TRACKER_PUSH, TRACKER_TRANSITION, UNDO_JOB, journaled, store_failure, tracker_for, with_secrets,
+};
+use crate::jobs::{JobContext, JobError, NewJob};
+use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
+
+/// Starts undoing tracker run `of` (a finished, not yet undone push or transition).
+pub async fn start(store: &Store, tenant_id: &str, of: &SyncRun) -> Result<SyncRun, StoreError> {
+    let run = NewRun {
+        kind: crate::sync::UNDO,
+        project_id: &of.project_id,
+        task_id: of.task_id.as_deref(),
+        request: json!({"of": of.id}),
+    };
+    store
+        .create_sync_run(tenant_id, &run, |id| NewJob::new(UNDO_JOB, format!("sync:{id}"), json!({"run_id": id})))
+        .await
+}
+
+pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let Some(run_id) = ctx.job.payload["run_id"].as_str() else {
+        return Err(JobError::Permanent("payload has no run_id".into()));
+    };
+    let undo = ctx.store.sync_run(tenant, run_id).await.map_err(store_failure)?;
+    let Some(undo) = undo.filter(|r| r.status == "running") else { return Ok(()) };
+    let of = undo.request["of"].as_str().unwrap_or_default();
+    let outcome = async {
+        let original = ctx.store.sync_run(tenant, of).await.map_err(store_failure)?;
+        let original = original.ok_or_else(|| JobError::Permanent(format!("sync run {of} does not exist")))?;
+        match original.kind.as_str() {
+            TRACKER_PUSH => delete_item(shared, &ctx, &undo, &original).await,
+            TRACKER_TRANSITION => restore_status(shared, &ctx, &undo, &original).await,
+            other => Err(JobError::Permanent(format!("a {other} run is not undone here"))),
+        }
+    };
+    match outcome.await {
+        Ok(results) => {
+            ctx.store.finish_sync_run(tenant, run_id, Ok(&results)).await.map_err(store_failure)?;
+            ctx.store.mark_sync_undone(tenant, of, run_id).await.map_err(store_failure)?;
+            Ok(())
+        }
+        Err(JobError::Permanent(m)) => {
+            ctx.store.finish_sync_run(tenant, run_id, Err(&m)).await.map_err(store_failure)?;
+            Err(JobError::Permanent(m))
+        }
+        Err(retry) => Err(retry),
+    }
+}
+
+/// The item a run's step journaled (after the change), with the ids undo needs.
+async fn journaled_item(ctx: &JobContext, run: &SyncRun, step: &str) -> Result<(Value, String, String), JobError> {
+    let change = ctx.store.sync_change(&run.id, step).await.map_err(store_failure)?;
+    let item =
+        change.and_then(|c| c.after).ok_or_else(|| JobError::Permanent(format!("run {} did no {step}", run.id)))?;
+    match (item["integration_id"].as_str(), item["external_id"].as_str()) {
+        (Some(integration), Some(external)) => {
+            let ids = (integration.to_string(), external.to_string());
+            Ok((item, ids.0, ids.1))
+        }
+        _ => Err(JobError::Permanent(format!("run {} does not name the item it changed", run.id))),
+    }
+}
+
+/// Deletes the pushed item (once: the step is journaled) and unlinks the task.
+async fn delete_item(shared: &Shared, ctx: &JobContext, undo: &SyncRun, pushed: &SyncRun) -> Result<Value, JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let (item, integration_id, external_id) = journaled_item(ctx, pushed, "create").await?;
+    let Some(task_id) = pushed.request["task_id"].as_str() else {
+        return Err(JobError::Permanent(format!("run {} does not name its task", pushed.id)));
+    };
+    if ctx.store.sync_change(&undo.id, "delete").await.map_err(store_failure)?.is_none() {
+        let (record, secrets) = with_secrets(shared, tenant, &integration_id).await?;
+        tracker_for(shared, &record, &secrets)?.delete(&external_id).await?;
+        let change = NewChange {
+            step: "delete",
+            target: item["tracker"].as_str().unwrap_or_default(),
+            reference: item["external_ref"].as_str().unwrap_or(&external_id),
+            action: "deleted",
+            before: Some(item.clone()),
+            after: None,
+        };
+        ctx.store.record_sync_change(&undo.id, &change).await.map_err(store_failure)?;
+    }
+    ctx.store.unlink_task(tenant, task_id, &integration_id).await.map_err(store_failure)?;
+    tracing::info!(task_id, integration_id, external_id, "pushed item deleted by an undo");
+    Ok(json!([{"task_id": task_id, "status": "deleted", "item": item}]))
+}
+
+/// Moves the item back to the status the transition found it in (a repeat is harmless: the
+/// item is already there).
+async fn restore_status(shared: &Shared, ctx: &JobContext, undo: &SyncRun, moved: &SyncRun) -> Result<Value, JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let (item, integration_id, external_id) = journaled_item(ctx, moved, "transition").await?;
+    let before = ctx.store.sync_change(&moved.id, "transition").await.map_err(store_failure)?.and_then(|c| c.before);
+    let Some(status) = before.as_ref().and_then(|b| b["status"].as_str()).filter(|s| !s.is_empty()) else {
+        return Err(JobError::Permanent(format!("run {} did not journal the status it changed", moved.id)));
+    };
+    let (record, secrets) = with_secrets(shared, tenant, &integration_id).await?;
+    let restored = journaled(&record, &tracker_for(shared, &record, &secrets)?.restore(&external_id, status).await?);
+    let change = NewChange {
+        step: "restore",
+        target: record.kind.as_str(),
+        reference: item["external_ref"].as_str().unwrap_or(&external_id),
+        action: "restored",
+        before: Some(item.clone()),
+        after: Some(restored.clone()),
+    };
+    ctx.store.record_sync_change(&undo.id, &change).await.map_err(store_failure)?;
+    tracing::info!(integration_id, external_id, status, "tracker item moved back by an undo");
+    Ok(json!([{"task_id": moved.task_id, "status": "restored", "item": restored}]))
+}
