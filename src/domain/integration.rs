@@ -47,10 +47,15 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 10] = [
     (
         IntegrationType::Jira,
         "jira",
-        &["api_token", "webhook_secret"],
-        &["site_url", "email", "project_key", "issue_type", "parent_key"],
+        &["api_token", "access_token", "refresh_token", "webhook_secret"],
+        &["site_url", "email", "cloud_id", "project_key", "issue_type", "parent_key"],
     ),
-    (IntegrationType::Confluence, "confluence", &["api_token"], &["site_url", "email"]),
+    (
+        IntegrationType::Confluence,
+        "confluence",
+        &["api_token", "access_token", "refresh_token"],
+        &["site_url", "email", "cloud_id"],
+    ),
 ];
 
 impl IntegrationType {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
+use super::atlassian::Access;
 use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
 use crate::domain::integration::setting;
 use crate::domain::task::TaskStatus;
@@ -13,9 +14,7 @@ use crate::jobs::JobError;
 
 pub struct Jira {
     http: reqwest::Client,
-    site: String,
-    email: String,
-    token: String,
+    access: Access,
     project_key: String,
     issue_type: String,
     parent_key: Option<String>,
@@ -65,11 +64,10 @@ impl Jira {
         secrets: &Map<String, Value>,
     ) -> Result<Self, JobError> {
         let missing = |what: &str| JobError::Permanent(format!("the Jira integration has no {what}"));
+        let access = Access::new("jira", "Jira", settings, secrets)?;
         Ok(Jira {
             http,
-            site: setting(settings, "site_url").ok_or_else(|| missing("site_url"))?.trim_end_matches('/').to_string(),
-            email: setting(settings, "email").ok_or_else(|| missing("email"))?.to_string(),
-            token: setting(secrets, "api_token").ok_or_else(|| missing("api_token"))?.to_string(),
+            access,
             project_key: setting(settings, "project_key").ok_or_else(|| missing("project_key"))?.to_string(),
             issue_type: setting(settings, "issue_type").unwrap_or("Task").to_string(),
             parent_key: setting(settings, "parent_key").map(str::to_string),
@@ -78,9 +76,8 @@ impl Jira {
 
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> TrackerResult<Value> {
         let mut request = self
-            .http
-            .request(method, format!("{}/rest/api/3{path}", self.site))
-            .basic_auth(&self.email, Some(&self.token))
+            .access
+            .authorize(self.http.request(method, format!("{}/rest/api/3{path}", self.access.api)))
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(body) = body {
             request = request.json(body);
@@ -94,7 +91,7 @@ impl Jira {
         Ok(External {
             id: key.to_string(),
             reference: key.to_string(),
-            url: Some(format!("{}/browse/{key}", self.site)),
+            url: Some(format!("{}/browse/{key}", self.access.site)),
             title: issue["fields"]["summary"].as_str().unwrap_or_default().to_string(),
             status: status["name"].as_str().unwrap_or_default().to_string(),
             closed: status["statusCategory"]["key"] == "done",
@@ -197,7 +194,7 @@ pub struct ChildIssue<'a> {
 
 impl Jira {
     pub fn browse_url(&self, key: &str) -> String {
-        format!("{}/browse/{key}", self.site)
+        format!("{}/browse/{key}", self.access.site)
     }
 
     /// An issue's summary, status, assignee and type.
@@ -342,7 +339,7 @@ impl Tracker for Jira {
                     External {
                         id: key.to_string(),
                         reference: key.to_string(),
-                        url: Some(format!("{}/browse/{key}", self.site)),
+                        url: Some(format!("{}/browse/{key}", self.access.site)),
                         title: item.title.clone(),
                         status: String::new(),
                         closed: false,

@@ -3,6 +3,7 @@
 //! marker it stores on the item, so a retry after a timeout or a crash links the item made
 //! by the first attempt instead of making a second one.
 
+pub mod atlassian;
 pub mod confluence;
 pub mod import;
 pub mod inbound;

@@ -25,10 +25,11 @@ struct Fake {
 
 type Shared = Arc<Mutex<Fake>>;
 
+/// An API token (Basic), or the bearer token of an OAuth install.
 fn authorized(headers: &HeaderMap) -> bool {
     let expected =
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("bot@example.org:jira-token-1"));
-    headers.get("authorization").is_some_and(|v| v == expected.as_str())
+    headers.get("authorization").is_some_and(|v| v == expected.as_str() || v == "Bearer jira-oauth-1")
 }
 
 fn denied() -> Response {
@@ -192,13 +193,15 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         }
         AxumStatus::NO_CONTENT.into_response()
     }
-    let app = axum::Router::new()
+    let site = axum::Router::new()
         .route("/rest/api/3/search/jql", axum::routing::post(search))
         .route("/rest/api/3/issue", axum::routing::post(create))
         .route("/rest/api/3/issue/{key}", axum::routing::get(issue).delete(delete))
         .route("/rest/api/3/issue/{key}/remotelink", axum::routing::post(remote))
         .route("/rest/api/3/issue/{key}/transitions", axum::routing::get(transitions).post(transition))
         .with_state(shared.clone());
+    // The same API through Atlassian's gateway, as OAuth installs reach it.
+    let app = axum::Router::new().nest("/ex/jira/cloud-1", site.clone()).merge(site);
     let (base, troubles) = crate::helpers::serve_troubled(app, troubles).await;
     (base, shared, troubles)
 }
@@ -508,4 +511,37 @@ async fn jira_undo_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jira_undo_postgres() {
     jira_undo(Backend::Postgres).await;
+}
+
+/// An OAuth install reaches Jira through the gateway for its cloud id with its bearer
+/// token; links still point at the site people open.
+async fn jira_oauth(backend: Backend) {
+    let (fake, shared, _) = fake_jira(&[]).await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    let site = format!("{fake}/site");
+    app.integration(
+        &project,
+        json!({"type": "jira", "settings": {"site_url": site, "api_base_url": fake, "cloud_id": "cloud-1",
+               "project_key": "OPS"}, "secrets": {"access_token": "jira-oauth-1"}}),
+    )
+    .await;
+    let task_id = app.task(&project, json!({"title": "Add SSO to the admin console"})).await["id"]
+        .as_str()
+        .expect("task")
+        .to_string();
+    let link = link_of(&app, &task_id).await;
+    assert_eq!(link["external_ref"], "OPS-1", "{link}");
+    assert_eq!(link["url"], json!(format!("{site}/browse/OPS-1")));
+    assert_eq!(shared.lock().expect("lock").issues.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_oauth_sqlite() {
+    jira_oauth(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_oauth_postgres() {
+    jira_oauth(Backend::Postgres).await;
 }

@@ -8,15 +8,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::TrackerResult;
-use crate::domain::integration::setting;
 use crate::jobs::JobError;
 
 pub struct Confluence {
     http: reqwest::Client,
-    /// Ends in `/wiki`.
+    access: super::atlassian::Access,
+    /// The REST root, ending in `/wiki`.
     base: String,
-    email: String,
-    token: String,
+    /// Where people open pages, ending in `/wiki`.
+    web: String,
 }
 
 /// A page at one version.
@@ -142,20 +142,14 @@ impl Confluence {
         settings: &Map<String, Value>,
         secrets: &Map<String, Value>,
     ) -> Result<Self, JobError> {
-        let missing = |what: &str| JobError::Permanent(format!("the Confluence integration has no {what}"));
-        let site = setting(settings, "site_url").ok_or_else(|| missing("site_url"))?.trim_end_matches('/');
-        Ok(Confluence {
-            http,
-            base: if site.ends_with("/wiki") { site.to_string() } else { format!("{site}/wiki") },
-            email: setting(settings, "email").ok_or_else(|| missing("email"))?.to_string(),
-            token: setting(secrets, "api_token").ok_or_else(|| missing("api_token"))?.to_string(),
-        })
+        let access = super::atlassian::Access::new("confluence", "Confluence", settings, secrets)?;
+        let wiki = |root: &str| if root.ends_with("/wiki") { root.to_string() } else { format!("{root}/wiki") };
+        Ok(Confluence { http, base: wiki(&access.api), web: wiki(&access.site), access })
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .basic_auth(&self.email, Some(&self.token))
+        self.access
+            .authorize(self.http.request(method, format!("{}{path}", self.base)))
             .header(reqwest::header::ACCEPT, "application/json")
     }
 
@@ -174,8 +168,8 @@ impl Confluence {
         let links = &page["_links"];
         let url = match (links["base"].as_str(), links["webui"].as_str()) {
             (Some(base), Some(webui)) => format!("{base}{webui}"),
-            (None, Some(webui)) => format!("{}{webui}", self.base),
-            _ => format!("{}/pages/viewpage.action?pageId={id}", self.base),
+            (None, Some(webui)) => format!("{}{webui}", self.web),
+            _ => format!("{}/pages/viewpage.action?pageId={id}", self.web),
         };
         Ok(Page {
             id: text(&page["id"]).unwrap_or_else(|| id.to_string()),
