@@ -34,7 +34,9 @@ pub enum SyncError {
     Invalid(String),
     #[error("the project has no active {0} integration")]
     NotConnected(&'static str),
-    #[error("sync run {id} is a {kind} run that is {status}: only a finished task sync or tracker push can be undone")]
+    #[error(
+        "sync run {id} is a {kind} run that is {status}: only a finished task sync, project mirror or tracker run can be undone"
+    )]
     NotUndoable { id: String, kind: String, status: String },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -127,8 +129,9 @@ pub async fn start_project_sync(
         .await?)
 }
 
-/// Undoes a finished run: a task sync by its results, a tracker push by deleting what it
-/// made, a tracker transition by moving the item back. A tracker run undone already
+/// Undoes a finished run: a task sync by its results, a project mirror by deleting the
+/// pages it made and restoring those it updated, a tracker push by deleting what it made, a
+/// tracker transition by moving the item back. A run of the last three undone already
 /// answers with that undo.
 pub async fn undo_run(
     store: &Store,
@@ -143,6 +146,15 @@ pub async fn undo_run(
                 None => Ok(crate::trackers::undo::start(store, tenant_id, run).await?),
             }
         }
+        (JIRA_PROJECT, "done") => match &run.undone_by {
+            Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),
+            None => {
+                integration(integrations, tenant_id, &run.project_id, IntegrationType::Confluence).await?;
+                let request = json!({"of": run.id, "kind": JIRA_PROJECT});
+                let undo = crate::store::NewRun { kind: UNDO, project_id: &run.project_id, task_id: None, request };
+                Ok(store.create_sync_run(tenant_id, &undo, |id| job(UNDO_JOB, id)).await?)
+            }
+        },
         (CONFLUENCE_TASKS, "done") => {
             let items = match run.results.clone() {
                 Some(Value::Array(items)) => items,

@@ -58,6 +58,9 @@ impl Item {
 
 pub(crate) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
     let Some(c) = super::context(shared, &ctx).await? else { return Ok(()) };
+    if c.run.request["kind"] == super::JIRA_PROJECT {
+        return undo_mirror(&c).await;
+    }
     let items: Vec<Item> = serde_json::from_value(c.run.request["items"].clone())
         .map_err(|e| JobError::Permanent(format!("the run's request is unreadable: {e}")))?;
     let target = setting(&c.jira_settings, "undo_status").unwrap_or("Backlog").to_string();
@@ -189,4 +192,58 @@ async fn move_issue(c: &Context<'_>, key: &str, target: &str) -> Result<String, 
         "transition" => format!("already in {target}"),
         _ => format!("failed: {}", after["error"].as_str().unwrap_or_default()),
     })
+}
+
+/// Undo of a project mirror: its journal, newest change first, inverted — a page it made is
+/// deleted (children before their parents), a page it updated goes back to its version
+/// before. Each page's undo is journaled once, so a retry or a second run writes nothing.
+async fn undo_mirror(c: &Context<'_>) -> Result<(), JobError> {
+    let of = c.run.request["of"].as_str().unwrap_or_default().to_string();
+    let mut changes = c.store().sync_changes(&of).await.map_err(super::retry)?;
+    changes.retain(|change| change.action == "create" || change.action == "update");
+    changes.sort_by_key(|change| std::cmp::Reverse(change.seq));
+    let mut results = Vec::new();
+    for change in &changes {
+        let page = change.reference.as_str();
+        let issue = change.after.as_ref().map(|a| a["issue"].clone()).unwrap_or_default();
+        let step = format!("undo:{page}");
+        if c.done(&step).await?.is_none() {
+            let version = change.before.as_ref().and_then(|b| b["version"].as_i64());
+            let outcome = match version {
+                None => c.confluence.delete_page(page).await.map(|()| ("deleted", json!({"issue": issue}))),
+                Some(version) => restore(c, page, version).await.map(|(before, after)| {
+                    ("restore", json!({"version": after, "restored": version, "changed": after != before}))
+                }),
+            };
+            let (action, after) = match outcome {
+                Ok(done) => done,
+                Err(e) => ("failed", json!({"error": c.settle(e)?})),
+            };
+            let before = change.after.clone();
+            c.journal(NewChange {
+                step: &step,
+                target: "confluence-page",
+                reference: page,
+                action,
+                before,
+                after: Some(after),
+            })
+            .await?;
+        }
+        let done = c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?;
+        let after = done.after.unwrap_or_default();
+        let status_text = match done.action.as_str() {
+            "deleted" => "Deleted".to_string(),
+            "restore" => format!("Restored to version {}", after["restored"]),
+            _ => format!("Failed - {}", after["error"].as_str().unwrap_or_default()),
+        };
+        results.push(json!({"page_id": page, "issue": issue, "status_text": status_text}));
+    }
+    // Only a complete undo stands for the run: after a failure, asking again tries again.
+    if !results.iter().any(|r| r["status_text"].as_str().is_some_and(|s| s.starts_with("Failed"))) {
+        c.store().mark_sync_undone(c.tenant(), &of, &c.run.id).await.map_err(super::retry)?;
+    }
+    super::finish(c, &Value::Array(results)).await?;
+    tracing::info!(run_id = %c.run.id, pages = changes.len(), "project mirror undone");
+    Ok(())
 }

@@ -43,6 +43,7 @@ pub struct Site {
     /// Writes per page.
     pub puts_by_page: HashMap<String, usize>,
     pub page_creates: usize,
+    pub page_deletes: usize,
     /// Issue positions by key, and by label.
     pub index: HashMap<String, usize>,
     pub labelled: HashMap<String, Vec<usize>>,
@@ -158,6 +159,22 @@ async fn create_page(State(s): State<Shared>, headers: HeaderMap, Json(b): Json<
     site.add(&id, Some(&parent), &title, b["body"]["value"].as_str().unwrap_or_default().to_string());
     let page = &site.pages[&id];
     Json(page_json(&id, page, 1)).into_response()
+}
+
+/// Deletion moves a page to the trash: it is gone from the tree and from reads.
+async fn delete_page(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if !authorized(&headers) {
+        return v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized");
+    }
+    let mut site = s.lock().expect("lock");
+    if site.pages.remove(&id).is_none() {
+        return v2_error(AxumStatus::NOT_FOUND, "Not Found");
+    }
+    site.page_deletes += 1;
+    for children in site.children.values_mut() {
+        children.retain(|c| c != &id);
+    }
+    AxumStatus::NO_CONTENT.into_response()
 }
 
 async fn children(
@@ -367,7 +384,7 @@ pub async fn fake_site(seed: impl FnOnce(&mut Site)) -> (String, Shared) {
     seed(&mut shared.lock().expect("lock"));
     let router = axum::Router::new()
         .route("/wiki/api/v2/pages", post(create_page))
-        .route("/wiki/api/v2/pages/{id}", get(get_page).put(put_page))
+        .route("/wiki/api/v2/pages/{id}", get(get_page).put(put_page).delete(delete_page))
         .route("/wiki/api/v2/pages/{id}/children", get(children))
         .route("/wiki/rest/api/content", get(content_by_title))
         .route("/rest/api/3/search/jql", post(search))

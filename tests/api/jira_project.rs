@@ -1,6 +1,7 @@
 //! A Jira project mirrored into a Confluence page tree against the fake Atlassian site:
 //! epics on top, their issues below, sub-tasks listed on their issue's page; a page made
-//! earlier is updated rather than doubled, and a re-run changes nothing.
+//! earlier is updated rather than doubled, a re-run changes nothing, and undo takes the
+//! mirror back.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -102,8 +103,45 @@ async fn jira_project(backend: Backend) {
         "{}",
         again.body
     );
+    {
+        let s = site.lock().expect("lock");
+        assert_eq!((s.page_creates, s.puts), (creates, puts), "a re-run writes nothing");
+    }
+
+    // Undone: the pages it made are deleted, the page it updated is as it was.
+    let run_id = res.body["run_id"].as_str().expect("run id");
+    let undo = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    let undone = undo.body["results"].as_array().expect("results");
+    assert_eq!(undone.len(), 6, "{undone:?}");
+    assert_eq!(undone.iter().filter(|r| r["status_text"] == "Deleted").count(), 5, "{undone:?}");
+    assert_eq!(
+        undone.iter().find(|r| r["page_id"] == "401").map(|r| r["status_text"].clone()),
+        Some(json!("Restored to version 1"))
+    );
+    assert_eq!(
+        undone.last().map(|r| r["issue"].clone()),
+        Some(json!("RM-1")),
+        "newest change first: the epic's page last"
+    );
+    {
+        let s = site.lock().expect("lock");
+        let mut left: Vec<&String> = s.pages.keys().collect();
+        left.sort();
+        assert_eq!(left, ["400", "401"], "only the pages there before remain");
+        assert_eq!(s.pages["401"].versions.last().map(|v| v.title.as_str()), Some("RM-4: Old title"));
+        assert_eq!(s.pages["401"].versions.last().map(|v| v.body.as_str()), Some("<p>Written by hand once.</p>"));
+    }
+    let undo_id = undo.body["run_id"].as_str().expect("undo run").to_string();
+    assert_eq!(app.get(&format!("/api/v1/sync-runs/{run_id}")).await.body["undone_by"], json!(undo_id));
+    let (deletes, puts) = {
+        let s = site.lock().expect("lock");
+        (s.page_deletes, s.puts)
+    };
+    let again = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
+    assert_eq!((again.status, again.body["run_id"].as_str()), (StatusCode::OK, Some(undo_id.as_str())));
     let s = site.lock().expect("lock");
-    assert_eq!((s.page_creates, s.puts), (creates, puts), "a re-run writes nothing");
+    assert_eq!((s.page_deletes, s.puts), (deletes, puts), "asked again, nothing more is written");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

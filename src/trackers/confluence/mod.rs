@@ -215,6 +215,12 @@ impl Confluence {
         self.page(id, None).await
     }
 
+    /// Deletes the page (Confluence moves it to the space's trash); one already gone is done.
+    pub async fn delete_page(&self, id: &str) -> TrackerResult<()> {
+        let request = self.request(Method::DELETE, &format!("/api/v2/pages/{id}"));
+        super::deleted(super::send_json(request, "Confluence", "page deletion", readable).await)
+    }
+
     /// The id of the page titled `title` in space `space` (v1 content search).
     pub async fn find_page(&self, space: &str, title: &str) -> TrackerResult<Option<String>> {
         let query = serde_urlencoded::to_string([("spaceKey", space), ("title", title), ("type", "page")])
