@@ -274,7 +274,7 @@ impl Store {
     }
 
     pub async fn update_task(&self, tenant_id: &str, id: &str, patch: &TaskPatch) -> Result<Task> {
-        self.update_task_syncing(tenant_id, id, patch, |_, _| None).await
+        self.update_task_syncing(tenant_id, id, patch, |_, _| Vec::new()).await
     }
 
     /// Updates a task and, in the same transaction, enqueues `sync(integration_id,
@@ -285,7 +285,7 @@ impl Store {
         tenant_id: &str,
         id: &str,
         patch: &TaskPatch,
-        sync: impl Fn(&str, &str) -> Option<NewJob>,
+        sync: impl Fn(&str, &str) -> Vec<NewJob>,
     ) -> Result<Task> {
         let now = super::now();
         write!(self, |pool| {
@@ -331,7 +331,7 @@ impl Store {
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
-            for job in links.iter().filter_map(|(integration, external)| sync(integration, external)) {
+            for job in links.iter().flat_map(|(integration, external)| sync(integration, external)) {
                 let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, &job, now);
             }
             tx.commit().await?;

@@ -140,12 +140,15 @@ pub async fn undo_run(
     run: &SyncRun,
 ) -> Result<SyncRun, SyncError> {
     match (run.kind.as_str(), run.status.as_str()) {
-        (crate::trackers::push::TRACKER_PUSH | crate::trackers::push::TRACKER_TRANSITION, "done") => {
-            match &run.undone_by {
-                Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),
-                None => Ok(crate::trackers::undo::start(store, tenant_id, run).await?),
-            }
-        }
+        (
+            crate::trackers::push::TRACKER_PUSH
+            | crate::trackers::push::TRACKER_TRANSITION
+            | crate::trackers::push::TRACKER_UPDATE,
+            "done",
+        ) => match &run.undone_by {
+            Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),
+            None => Ok(crate::trackers::undo::start(store, tenant_id, run).await?),
+        },
         (JIRA_PROJECT, "done") => match &run.undone_by {
             Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),
             None => {

@@ -47,6 +47,19 @@ fn label(name: &str) -> String {
     name.split_whitespace().collect::<Vec<_>>().join("-")
 }
 
+/// The fields `update` writes.
+const EDITABLE: [&str; 4] = ["summary", "description", "labels", "duedate"];
+
+/// The task's fields as Jira's: summary, ADF description with the link back, labels with
+/// the marker, due date.
+fn editable(item: &Item, marker: &str) -> Value {
+    let mut labels: Vec<String> = item.labels.iter().map(|l| label(l)).collect();
+    labels.push(marker.to_string());
+    let description = format!("{}\n\nTracked in taskbridge: {}", item.description, item.link);
+    json!({"summary": item.title, "description": adf(&description), "labels": labels,
+           "duedate": item.due_date.map(|d| d.to_string())})
+}
+
 /// Jira's errors (`{"errorMessages": [...], "errors": {"summary": "..."}}`) as one line.
 fn readable(body: &Value) -> String {
     let mut parts: Vec<String> =
@@ -318,19 +331,12 @@ impl Tracker for Jira {
             let existing = match self.find(marker).await? {
                 Some(found) => found,
                 None => {
-                    let mut labels: Vec<String> = item.labels.iter().map(|l| label(l)).collect();
-                    labels.push(marker.to_string());
-                    let description = format!("{}\n\nTracked in taskbridge: {}", item.description, item.link);
-                    let mut fields = json!({
-                        "project": {"key": self.project_key},
-                        "issuetype": {"name": self.issue_type},
-                        "summary": item.title,
-                        "description": adf(&description),
-                        "labels": labels,
-                    });
-                    if let Some(due) = item.due_date {
-                        fields["duedate"] = json!(due.to_string());
+                    let mut fields = editable(item, marker);
+                    if fields["duedate"].is_null() {
+                        fields.as_object_mut().map(|f| f.remove("duedate"));
                     }
+                    fields["project"] = json!({"key": self.project_key});
+                    fields["issuetype"] = json!({"name": self.issue_type});
                     if let Some(parent) = &self.parent_key {
                         fields["parent"] = json!({"key": parent});
                     }
@@ -396,6 +402,25 @@ impl Tracker for Jira {
     fn restore<'a>(&'a self, id: &'a str, status: &'a str) -> TrackerFuture<'a, External> {
         Box::pin(async move {
             self.move_to(id, status).await?;
+            self.get(id).await
+        })
+    }
+
+    fn update<'a>(&'a self, id: &'a str, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(async move { self.set_fields(id, &editable(item, marker)).await })
+    }
+
+    fn fields<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, Value> {
+        Box::pin(async move {
+            let issue = self.call(Method::GET, &format!("/issue/{id}?fields={}", EDITABLE.join(",")), None).await?;
+            Ok(super::pick(&issue["fields"], &EDITABLE))
+        })
+    }
+
+    fn set_fields<'a>(&'a self, id: &'a str, fields: &'a Value) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            self.call(Method::PUT, &format!("/issue/{id}"), Some(&json!({"fields": super::pick(fields, &EDITABLE)})))
+                .await?;
             self.get(id).await
         })
     }

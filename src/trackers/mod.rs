@@ -92,6 +92,13 @@ pub trait Tracker: Send + Sync {
     /// Puts the item back in a status it had (the tracker's own name for it, as
     /// `External::status` read it): the inverse of `transition`, for undo.
     fn restore<'a>(&'a self, id: &'a str, status: &'a str) -> TrackerFuture<'a, External>;
+    /// Rewrites the item's title, description, priority, assignee, due date and labels
+    /// from the task (keeping `marker`).
+    fn update<'a>(&'a self, id: &'a str, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External>;
+    /// The fields `update` writes, as the tracker holds them: journaled before an update.
+    fn fields<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, serde_json::Value>;
+    /// Writes back fields `fields` read: the inverse of `update`, for undo.
+    fn set_fields<'a>(&'a self, id: &'a str, fields: &'a serde_json::Value) -> TrackerFuture<'a, External>;
     fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()>;
     /// A page of the project's items (`cursor` from the previous page's `next`).
     fn list<'a>(&'a self, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing>;
@@ -150,6 +157,12 @@ pub(crate) fn deleted<T>(result: TrackerResult<T>) -> TrackerResult<()> {
         Err(JobError::Permanent(m)) if m.contains(" answered 404:") => Ok(()),
         other => other.map(|_| ()),
     }
+}
+
+/// The named members of `value` (an object), the others left out; one it lacks is `null`
+/// (empty), so writing the result back clears what was empty before.
+pub(crate) fn pick(value: &serde_json::Value, names: &[&str]) -> serde_json::Value {
+    serde_json::Value::Object(names.iter().map(|n| (n.to_string(), value[*n].clone())).collect())
 }
 
 /// The marker stored on an item created for a task (a tag, a label, a property).

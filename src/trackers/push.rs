@@ -17,11 +17,13 @@ use crate::store::{FinishedRun, NewChange, NewRun, StoreError, TaskLink};
 
 pub const PUSH_JOB: &str = "tracker.push";
 pub const TRANSITION_JOB: &str = "tracker.transition";
+pub const UPDATE_JOB: &str = "tracker.update";
 pub const UNDO_JOB: &str = "tracker.undo";
 
-/// The kinds of sync run a push and a transition are journaled as.
+/// The kinds of sync run a push, a transition and an update are journaled as.
 pub const TRACKER_PUSH: &str = "tracker-push";
 pub const TRACKER_TRANSITION: &str = "tracker-transition";
+pub const TRACKER_UPDATE: &str = "tracker-update";
 
 /// The integration types that are trackers tasks are pushed to.
 pub fn is_tracker(kind: IntegrationType) -> bool {
@@ -73,8 +75,9 @@ pub fn push_job(message_id: &str, integration_id: &str) -> NewJob {
     )
 }
 
-/// Updates a task here and queues the status change for each tracker item linked to it,
-/// except the tracker the change came from (`from`).
+/// Updates a task here and queues, for each tracker item linked to it except in the
+/// tracker the change came from (`from`), the status change and the change of its other
+/// fields, in the same transaction.
 pub async fn update_task(
     store: &crate::store::Store,
     tenant_id: &str,
@@ -83,17 +86,28 @@ pub async fn update_task(
     from: Option<&str>,
 ) -> Result<crate::domain::task::Task, StoreError> {
     let status = patch.status;
+    let fields = patch.title.is_some()
+        || patch.description.is_some()
+        || patch.priority.is_some()
+        || patch.assigned_to.is_some()
+        || patch.due_date.is_some()
+        || patch.labels.is_some();
     store
         .update_task_syncing(tenant_id, task_id, patch, |integration, external| {
-            let status = status?;
-            (Some(integration) != from).then(|| {
-                NewJob::new(
-                    TRANSITION_JOB,
-                    format!("transition:{task_id}:{integration}:{}", crate::domain::new_id()),
-                    json!({"task_id": task_id, "integration_id": integration, "external_id": external,
-                           "status": status.as_str()}),
-                )
-            })
+            let mut jobs = Vec::new();
+            if Some(integration) == from {
+                return jobs;
+            }
+            let mut payload = json!({"task_id": task_id, "integration_id": integration, "external_id": external});
+            let key = |what: &str| format!("{what}:{task_id}:{integration}:{}", crate::domain::new_id());
+            if fields {
+                jobs.push(NewJob::new(UPDATE_JOB, key("update"), payload.clone()));
+            }
+            if let Some(status) = status {
+                payload["status"] = json!(status.as_str());
+                jobs.push(NewJob::new(TRANSITION_JOB, key("transition"), payload));
+            }
+            jobs
         })
         .await
 }
@@ -127,7 +141,16 @@ pub fn register(
     let for_transitions = shared.clone();
     registry.register(TRANSITION_JOB, move |ctx: JobContext| {
         let shared = for_transitions.clone();
-        async move { transition(&shared, ctx).await }
+        async move {
+            let status = ctx.job.payload["status"].as_str().and_then(crate::domain::task::TaskStatus::parse);
+            let status = status.ok_or_else(|| JobError::Permanent("payload has no status".into()))?;
+            write_linked(&shared, &ctx, Write::Transition(status)).await
+        }
+    });
+    let for_updates = shared.clone();
+    registry.register(UPDATE_JOB, move |ctx: JobContext| {
+        let shared = for_updates.clone();
+        async move { write_linked(&shared, &ctx, Write::Update).await }
     });
     let for_undo = shared.clone();
     registry.register(UNDO_JOB, move |ctx: JobContext| {
@@ -177,17 +200,7 @@ async fn push(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
     let task = ctx.store.get_task(tenant, &task_id).await.map_err(store_failure)?;
     let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
     let tracker = tracker_for(shared, &record, &secrets)?;
-    let item = Item {
-        title: task.title.clone(),
-        description: task.description.clone(),
-        status: task.status,
-        priority: task.priority,
-        assignee: task.assigned_to.clone(),
-        due_date: task.due_date,
-        labels: task.labels.clone(),
-        link: format!("{}/api/v1/tasks/{}", shared.integrations.public_url(), task.id),
-    };
-    let created = tracker.create(&item, &marker(&task.id)).await?;
+    let created = tracker.create(&item_of(shared, &task), &marker(&task.id)).await?;
     let link = TaskLink {
         task_id: task.id.clone(),
         integration_id: record.id.clone(),
@@ -251,29 +264,47 @@ pub(super) fn tracker_for(
     }
 }
 
-/// A status changed here, applied to the linked tracker item and journaled as a
-/// `tracker-transition` run (the job's id is the run's) with the item's status before, so
-/// it can be explained and undone. The status before is fixed by the first attempt: a retry
-/// after a crash mid-way finds the item already moved and must not take that as "before".
-async fn transition(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+/// The task as a tracker item.
+fn item_of(shared: &Shared, task: &crate::domain::task::Task) -> Item {
+    Item {
+        title: task.title.clone(),
+        description: task.description.clone(),
+        status: task.status,
+        priority: task.priority,
+        assignee: task.assigned_to.clone(),
+        due_date: task.due_date,
+        labels: task.labels.clone(),
+        link: format!("{}/api/v1/tasks/{}", shared.integrations.public_url(), task.id),
+    }
+}
+
+/// A change here written to a linked tracker item.
+#[derive(Clone, Copy)]
+enum Write {
+    Transition(crate::domain::task::TaskStatus),
+    /// Title, description, priority, assignee, due date and labels, as the task has them
+    /// when the job runs (so later edits queued behind it are already included).
+    Update,
+}
+
+/// Writes a change to the linked item, journaled as a run (the job's id is the run's) with
+/// the item before and after, so it can be explained and undone. What was there before is
+/// fixed by the first attempt: a retry after a crash mid-way finds the item already changed
+/// and must not take that as "before".
+async fn write_linked(shared: &Shared, ctx: &JobContext, write: Write) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let p = &ctx.job.payload;
-    let (Some(task_id), Some(integration_id), Some(external_id), Some(status)) = (
-        p["task_id"].as_str(),
-        p["integration_id"].as_str(),
-        p["external_id"].as_str(),
-        p["status"].as_str().and_then(crate::domain::task::TaskStatus::parse),
-    ) else {
-        return Err(JobError::Permanent("payload has no task_id, integration_id, external_id or status".into()));
+    let (Some(task_id), Some(integration_id), Some(external_id)) =
+        (p["task_id"].as_str(), p["integration_id"].as_str(), p["external_id"].as_str())
+    else {
+        return Err(JobError::Permanent("payload has no task_id, integration_id or external_id".into()));
     };
     let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
-    let new = NewRun {
-        kind: TRACKER_TRANSITION,
-        project_id: &task.project_id,
-        task_id: Some(task_id),
-        request: json!({"task_id": task_id, "integration_id": integration_id, "external_id": external_id,
-                        "status": status.as_str()}),
+    let kind = match write {
+        Write::Transition(_) => TRACKER_TRANSITION,
+        Write::Update => TRACKER_UPDATE,
     };
+    let new = NewRun { kind, project_id: &task.project_id, task_id: Some(task_id), request: p.clone() };
     let run = ctx.store.open_sync_run(tenant, &ctx.job.id, &new).await.map_err(store_failure)?;
     if run.status != "running" {
         return Ok(());
@@ -284,27 +315,40 @@ async fn transition(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
         let before = match run.plan.clone() {
             Some(plan) => plan,
             None => {
-                let current = journaled(&record, &tracker.fetch(external_id).await?);
+                let current = match write {
+                    Write::Transition(_) => journaled(&record, &tracker.fetch(external_id).await?),
+                    Write::Update => with_fields(
+                        journaled(&record, &tracker.fetch(external_id).await?),
+                        tracker.fields(external_id).await?,
+                    ),
+                };
                 ctx.store.set_sync_plan(tenant, &run.id, &current).await.map_err(store_failure)?
             }
         };
-        let moved = tracker.transition(external_id, status).await?;
-        let after = journaled(&record, &moved);
+        let (step, action, after) = match write {
+            Write::Transition(status) => {
+                ("transition", "transitioned", journaled(&record, &tracker.transition(external_id, status).await?))
+            }
+            Write::Update => {
+                let updated = tracker.update(external_id, &item_of(shared, &task), &marker(task_id)).await?;
+                ("update", "updated", with_fields(journaled(&record, &updated), tracker.fields(external_id).await?))
+            }
+        };
         let change = NewChange {
-            step: "transition",
+            step,
             target: record.kind.as_str(),
-            reference: &moved.reference,
-            action: "transitioned",
+            reference: after["external_ref"].as_str().unwrap_or(external_id),
+            action,
             before: Some(before.clone()),
             after: Some(after.clone()),
         };
         ctx.store.record_sync_change(&run.id, &change).await.map_err(store_failure)?;
-        Ok::<_, JobError>(json!([{"task_id": task_id, "status": "transitioned", "before": before, "item": after}]))
+        Ok::<_, JobError>(json!([{"task_id": task_id, "status": action, "before": before, "item": after}]))
     };
     match outcome.await {
         Ok(results) => {
             ctx.store.finish_sync_run(tenant, &run.id, Ok(&results)).await.map_err(store_failure)?;
-            tracing::info!(integration_id, external_id, status = status.as_str(), "tracker item transitioned");
+            tracing::info!(integration_id, external_id, kind, "tracker item changed");
             Ok(())
         }
         Err(JobError::Permanent(m)) => {
@@ -313,6 +357,12 @@ async fn transition(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
         }
         Err(retry) => Err(retry),
     }
+}
+
+/// A journaled item with the fields an update writes, as the tracker holds them.
+fn with_fields(mut item: serde_json::Value, fields: serde_json::Value) -> serde_json::Value {
+    item["fields"] = fields;
+    item
 }
 
 /// An item as a run's journal keeps it.

@@ -326,11 +326,34 @@ impl Taiga {
     /// Sends the item's current `version` (Taiga's optimistic concurrency); a conflict
     /// with a concurrent edit re-reads and tries again.
     async fn set_status(&self, project: &Project, id: &str, status_id: i64) -> TrackerResult<External> {
+        self.patch(project, id, &json!({"status": status_id})).await
+    }
+
+    /// The task's fields as Taiga's: subject, description with the link back, tags with the
+    /// marker (and `priority-high`), assignee, due date.
+    fn editable(project: &Project, item: &Item, marker: &str) -> Value {
+        let mut tags: Vec<String> = item.labels.iter().map(|l| l.to_lowercase()).collect();
+        if item.priority == Priority::High {
+            tags.push("priority-high".into());
+        }
+        tags.push(marker.to_string());
+        json!({
+            "subject": item.title,
+            "description": format!("{}\n\n---\nTracked in taskbridge: {}", item.description, item.link),
+            "tags": tags,
+            "assigned_to": item.assignee.as_deref().and_then(|a| Self::member_id(project, a)),
+            "due_date": item.due_date.map(|d| d.to_string()),
+        })
+    }
+
+    /// Writes `fields` with the item's current `version`, re-read after a concurrent edit.
+    async fn patch(&self, project: &Project, id: &str, fields: &Value) -> TrackerResult<External> {
         let path = format!("/{}/{id}", self.collection);
         let mut attempt = 0;
         loop {
             let current = self.call(Method::GET, &path, None, &[]).await?;
-            let body = json!({"status": status_id, "version": current["version"]});
+            let mut body = fields.clone();
+            body["version"] = current["version"].clone();
             match self.call(Method::PATCH, &path, Some(&body), &[]).await {
                 Ok(updated) => return self.external(project, &updated),
                 Err(JobError::Permanent(m)) if attempt < 2 && m.contains("version") => attempt += 1,
@@ -379,6 +402,9 @@ impl Taiga {
     }
 }
 
+/// The fields `update` writes.
+const EDITABLE: [&str; 5] = ["subject", "description", "tags", "assigned_to", "due_date"];
+
 /// Items per page when importing.
 const PAGE_SIZE: usize = 100;
 
@@ -397,25 +423,10 @@ impl Tracker for Taiga {
             if let Some(existing) = self.find_in(&project, marker).await? {
                 return Ok(existing);
             }
-            let mut tags: Vec<String> = item.labels.iter().map(|l| l.to_lowercase()).collect();
-            if item.priority == Priority::High {
-                tags.push("priority-high".into());
-            }
-            tags.push(marker.to_string());
-            let mut body = json!({
-                "project": project.id,
-                "subject": item.title,
-                "description": format!("{}\n\n---\nTracked in taskbridge: {}", item.description, item.link),
-                "tags": tags,
-            });
+            let mut body = Self::editable(&project, item, marker);
+            body["project"] = json!(project.id);
             if let Some(status) = Self::status_id(&project, item.status) {
                 body["status"] = json!(status);
-            }
-            if let Some(who) = item.assignee.as_deref().and_then(|a| Self::member_id(&project, a)) {
-                body["assigned_to"] = json!(who);
-            }
-            if let Some(due) = item.due_date {
-                body["due_date"] = json!(due.to_string());
             }
             let created = self.call(Method::POST, &format!("/{}", self.collection), Some(&body), &[]).await?;
             self.external(&project, &created)
@@ -454,6 +465,29 @@ impl Tracker for Taiga {
             let status_id = status_id
                 .ok_or_else(|| JobError::Permanent(format!("the Taiga project has no status named {status}")))?;
             self.set_status(&project, id, status_id).await
+        })
+    }
+
+    fn update<'a>(&'a self, id: &'a str, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            let project = self.project().await?;
+            self.patch(&project, id, &Self::editable(&project, item, marker)).await
+        })
+    }
+
+    fn fields<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, Value> {
+        Box::pin(async move {
+            let item = self.call(Method::GET, &format!("/{}/{id}", self.collection), None, &[]).await?;
+            let mut fields = super::pick(&item, &EDITABLE);
+            fields["tags"] = json!(tags_of(&item));
+            Ok(fields)
+        })
+    }
+
+    fn set_fields<'a>(&'a self, id: &'a str, fields: &'a Value) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            let project = self.project().await?;
+            self.patch(&project, id, &super::pick(fields, &EDITABLE)).await
         })
     }
 

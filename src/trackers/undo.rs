@@ -1,12 +1,14 @@
 //! Undoing a journaled tracker run, as an `undo` sync run with its own journal, so it is
 //! explained the same way and harmless when it runs again: a push's item is deleted and the
-//! task's link to it removed; a transition's item is put back in the status it had. The
-//! task here keeps its own status (the change was made here); polling mirrors the item.
+//! task's link to it removed; a transition's item is put back in the status it had, an
+//! update's in the fields it had. The task here keeps what it was given (the change was
+//! made here); polling mirrors the item.
 
 use serde_json::{Value, json};
 
 use super::push::{
-    Shared, TRACKER_PUSH, TRACKER_TRANSITION, UNDO_JOB, journaled, store_failure, tracker_for, with_secrets,
+    Shared, TRACKER_PUSH, TRACKER_TRANSITION, TRACKER_UPDATE, UNDO_JOB, journaled, store_failure, tracker_for,
+    with_secrets,
 };
 use crate::jobs::{JobContext, JobError, NewJob};
 use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
@@ -38,6 +40,7 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError
         match original.kind.as_str() {
             TRACKER_PUSH => delete_item(shared, &ctx, &undo, &original).await,
             TRACKER_TRANSITION => restore_status(shared, &ctx, &undo, &original).await,
+            TRACKER_UPDATE => restore_fields(shared, &ctx, &undo, &original).await,
             other => Err(JobError::Permanent(format!("a {other} run is not undone here"))),
         }
     };
@@ -116,4 +119,34 @@ async fn restore_status(shared: &Shared, ctx: &JobContext, undo: &SyncRun, moved
     ctx.store.record_sync_change(&undo.id, &change).await.map_err(store_failure)?;
     tracing::info!(integration_id, external_id, status, "tracker item moved back by an undo");
     Ok(json!([{"task_id": moved.task_id, "status": "restored", "item": restored}]))
+}
+
+/// Writes back the fields the update found on the item (a repeat writes the same again).
+async fn restore_fields(
+    shared: &Shared,
+    ctx: &JobContext,
+    undo: &SyncRun,
+    updated: &SyncRun,
+) -> Result<Value, JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let (item, integration_id, external_id) = journaled_item(ctx, updated, "update").await?;
+    let before = ctx.store.sync_change(&updated.id, "update").await.map_err(store_failure)?.and_then(|c| c.before);
+    let Some(fields) = before.as_ref().map(|b| b["fields"].clone()).filter(Value::is_object) else {
+        return Err(JobError::Permanent(format!("run {} did not journal the fields it changed", updated.id)));
+    };
+    let (record, secrets) = with_secrets(shared, tenant, &integration_id).await?;
+    let tracker = tracker_for(shared, &record, &secrets)?;
+    let mut restored = journaled(&record, &tracker.set_fields(&external_id, &fields).await?);
+    restored["fields"] = fields;
+    let change = NewChange {
+        step: "restore",
+        target: record.kind.as_str(),
+        reference: item["external_ref"].as_str().unwrap_or(&external_id),
+        action: "restored",
+        before: Some(item.clone()),
+        after: Some(restored.clone()),
+    };
+    ctx.store.record_sync_change(&undo.id, &change).await.map_err(store_failure)?;
+    tracing::info!(integration_id, external_id, "tracker item's fields put back by an undo");
+    Ok(json!([{"task_id": updated.task_id, "status": "restored", "item": restored}]))
 }

@@ -94,27 +94,52 @@ impl Zendesk {
     }
 }
 
+/// The fields `update` writes: a ticket's description is its first comment, which stays.
+const EDITABLE: [&str; 3] = ["subject", "priority", "tags"];
+
+/// The task's fields as a ticket's.
+fn editable(item: &Item) -> Value {
+    let priority = match item.priority {
+        Priority::Low => "low",
+        Priority::Medium => "normal",
+        Priority::High => "high",
+    };
+    let mut tags: Vec<String> =
+        item.labels.iter().map(|l| l.split_whitespace().collect::<Vec<_>>().join("_")).collect();
+    tags.push("taskbridge".into());
+    json!({"subject": item.title, "priority": priority, "tags": tags})
+}
+
 impl Tracker for Zendesk {
+    fn update<'a>(&'a self, id: &'a str, item: &'a Item, _marker: &'a str) -> TrackerFuture<'a, External> {
+        // The marker is the ticket's `external_id`, which an update leaves alone.
+        Box::pin(async move { self.set_fields(id, &editable(item)).await })
+    }
+
+    fn fields<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, Value> {
+        Box::pin(async move {
+            let ticket = self.call(Method::GET, &format!("/tickets/{id}"), None).await?;
+            Ok(super::pick(&ticket["ticket"], &EDITABLE))
+        })
+    }
+
+    fn set_fields<'a>(&'a self, id: &'a str, fields: &'a Value) -> TrackerFuture<'a, External> {
+        Box::pin(async move {
+            let body = json!({"ticket": super::pick(fields, &EDITABLE)});
+            self.external(&self.call(Method::PUT, &format!("/tickets/{id}"), Some(&body)).await?["ticket"])
+        })
+    }
+
     fn create<'a>(&'a self, item: &'a Item, marker: &'a str) -> TrackerFuture<'a, External> {
         Box::pin(async move {
             if let Some(existing) = self.find(marker).await? {
                 return Ok(existing);
             }
-            let priority = match item.priority {
-                Priority::Low => "low",
-                Priority::Medium => "normal",
-                Priority::High => "high",
-            };
-            let mut tags: Vec<String> =
-                item.labels.iter().map(|l| l.split_whitespace().collect::<Vec<_>>().join("_")).collect();
-            tags.push("taskbridge".into());
-            let body = json!({"ticket": {
-                "subject": item.title,
-                "comment": {"body": format!("{}\n\nTracked in taskbridge: {}", item.description, item.link), "public": false},
-                "priority": priority,
-                "external_id": marker,
-                "tags": tags,
-            }});
+            let mut ticket = editable(item);
+            ticket["comment"] = json!({"body": format!("{}\n\nTracked in taskbridge: {}", item.description, item.link),
+                                       "public": false});
+            ticket["external_id"] = json!(marker);
+            let body = json!({"ticket": ticket});
             let created = self.call(Method::POST, "/tickets", Some(&body)).await?;
             self.external(&created["ticket"])
         })

@@ -19,6 +19,7 @@ use crate::helpers::{Backend, TestApp, TroubleQueue, dead_jobs, finished_run, sp
 struct Fake {
     creates: usize,
     transitions: usize,
+    edits: usize,
     issues: Vec<Value>,
     remote_links: Vec<(String, Value)>,
 }
@@ -130,6 +131,28 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
                 .into_response(),
         }
     }
+    /// Edits the fields given; 204 as Jira answers.
+    async fn edit(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path(key): Path<String>,
+        Json(body): Json<Value>,
+    ) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let mut fake = s.lock().expect("lock");
+        fake.edits += 1;
+        let Some(issue) = fake.issues.iter_mut().find(|i| i["key"] == key.as_str()) else {
+            return (AxumStatus::NOT_FOUND, Json(json!({"errorMessages": ["Issue does not exist"], "errors": {}})))
+                .into_response();
+        };
+        for (field, value) in body["fields"].as_object().into_iter().flatten() {
+            issue["fields"][field] = value.clone();
+        }
+        issue["fields"]["updated"] = json!(jira_time());
+        AxumStatus::NO_CONTENT.into_response()
+    }
     async fn delete(State(s): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Response {
         if !authorized(&headers) {
             return denied();
@@ -196,7 +219,7 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
     let site = axum::Router::new()
         .route("/rest/api/3/search/jql", axum::routing::post(search))
         .route("/rest/api/3/issue", axum::routing::post(create))
-        .route("/rest/api/3/issue/{key}", axum::routing::get(issue).delete(delete))
+        .route("/rest/api/3/issue/{key}", axum::routing::get(issue).put(edit).delete(delete))
         .route("/rest/api/3/issue/{key}/remotelink", axum::routing::post(remote))
         .route("/rest/api/3/issue/{key}/transitions", axum::routing::get(transitions).post(transition))
         .with_state(shared.clone());
@@ -496,6 +519,29 @@ async fn jira_undo(backend: Backend) {
     let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", moved["id"].as_str().expect("id")), json!({})).await;
     assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
     assert_eq!(status(), Some(json!("To Do")), "{}", undo.body);
+
+    // Edited here: the issue's fields follow, journaled with what they were.
+    let res = app
+        .patch(
+            &format!("/api/v1/tasks/{task_id}"),
+            json!({"title": "Upgrade the ingress controller to 1.12", "labels": ["infra"], "due_date": "2026-12-18"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let updated = finished_run(&app, &task_id, "tracker-update").await;
+    assert_eq!(updated["status"], "done", "{updated}");
+    let change = &updated["changes"][0];
+    assert_eq!(change["before"]["fields"]["summary"], "Upgrade the ingress controller", "{change}");
+    assert_eq!(change["after"]["fields"]["summary"], "Upgrade the ingress controller to 1.12", "{change}");
+    let fields = || shared.lock().expect("lock").issues.first().map(|i| i["fields"].clone()).unwrap_or_default();
+    assert_eq!(fields()["duedate"], "2026-12-18");
+    let labels = fields()["labels"].clone();
+    assert!(labels.as_array().is_some_and(|l| l.contains(&json!("infra")) && l.len() == 2), "{labels}");
+    let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", updated["id"].as_str().expect("id")), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert_eq!(fields()["summary"], "Upgrade the ingress controller", "{}", undo.body);
+    assert_eq!((fields()["duedate"].clone(), fields()["labels"].as_array().map(Vec::len)), (Value::Null, Some(1)));
+    assert_eq!(status(), Some(json!("To Do")), "an update leaves the status alone");
 
     let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", push["id"].as_str().expect("id")), json!({})).await;
     assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);

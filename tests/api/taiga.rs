@@ -182,6 +182,14 @@ async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
             };
             task["status_extra_info"] = json!({"name": name, "is_closed": closed});
         }
+        for field in ["subject", "description", "assigned_to", "due_date"] {
+            if let Some(value) = body.get(field) {
+                task[field] = value.clone();
+            }
+        }
+        if let Some(tags) = body["tags"].as_array() {
+            task["tags"] = json!(tags.iter().map(|t| json!([t, null])).collect::<Vec<_>>());
+        }
         task["version"] = json!(task["version"].as_i64().unwrap_or(0) + 1);
         task["modified_date"] = json!(taiga_time());
         Json(task.clone()).into_response()
@@ -635,6 +643,22 @@ async fn taiga_transition_undo(backend: Backend) {
     let of_project = app.get(&format!("/api/v1/sync-runs?project_id={project}&kind=undo")).await.body;
     assert_eq!(of_project["items"].as_array().map(Vec::len), Some(1), "{of_project}");
     assert_eq!(app.get("/api/v1/sync-runs?limit=0").await.status, StatusCode::BAD_REQUEST);
+
+    // Edited here: the item's fields follow (the marker kept), and undo puts them back.
+    let res = app
+        .patch(&format!("/api/v1/tasks/{task_id}"), json!({"description": "Before the audit.", "assigned_to": "anap"}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let updated = finished_run(&app, &task_id, "tracker-update").await;
+    assert_eq!(updated["status"], "done", "{updated}");
+    let item = || shared.lock().expect("lock").tasks[0].clone();
+    assert_eq!(item()["assigned_to"], 5, "@anap is the project member");
+    assert!(item()["description"].as_str().is_some_and(|d| d.starts_with("Before the audit.")), "{}", item());
+    assert!(item()["tags"].as_array().is_some_and(|t| t.iter().any(|p| p[0] == format!("tb-{task_id}"))));
+    let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", updated["id"].as_str().expect("id")), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert_eq!(item()["assigned_to"], Value::Null, "{}", undo.body);
+    assert!(!item()["description"].as_str().unwrap_or_default().contains("Before the audit."));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

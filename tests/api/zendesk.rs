@@ -85,9 +85,11 @@ async fn fake_zendesk(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
             return (AxumStatus::NOT_FOUND, Json(json!({"error": "RecordNotFound", "description": "Not found"})))
                 .into_response();
         };
-        if let Some(status) = body["ticket"].get("status") {
-            t["status"] = status.clone();
-            t["updated_at"] = json!(zendesk_time());
+        for field in ["status", "subject", "priority", "tags"] {
+            if let Some(value) = body["ticket"].get(field) {
+                t[field] = value.clone();
+                t["updated_at"] = json!(zendesk_time());
+            }
         }
         Json(json!({"ticket": t.clone()})).into_response()
     }
