@@ -103,8 +103,14 @@ impl Intake {
                 .iter()
                 .map(|integration| crate::trackers::push::push_job(message_id, integration))
                 .collect();
-        let outcome =
-            Outcome { draft: &draft, candidates: &candidates, score, follow_up: reply.as_ref(), on_created: &pushes };
+        let outcome = Outcome {
+            draft: &draft,
+            candidates: &candidates,
+            score,
+            follow_up: reply.as_ref(),
+            on_created: &pushes,
+            on_commented: Some(crate::trackers::comment::comment_job),
+        };
 
         if let Some(best) = candidates.first().filter(|_| decision.is_duplicate) {
             let comment = also_requested(&message);

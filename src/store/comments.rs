@@ -2,10 +2,12 @@
 
 use chrono::{DateTime, Utc};
 
+use super::links::enqueue_if_linked;
 use super::{Result, Store, StoreError, read, write};
 use crate::domain::comment::{Comment, NewComment};
 use crate::domain::list::Page;
 use crate::domain::new_id;
+use crate::jobs::NewJob;
 
 #[derive(sqlx::FromRow)]
 struct CommentRow {
@@ -34,7 +36,14 @@ const COLUMNS: &str = "id, task_id, content, author, created_at, updated_at";
 
 impl Store {
     /// Adds a comment to one of the tenant's tasks; `NotFound` when the task is not theirs.
-    pub async fn create_comment(&self, tenant_id: &str, new: &NewComment) -> Result<Comment> {
+    /// When the task is linked to tracker items, `sync(task_id, comment_id)` is enqueued in
+    /// the same transaction (the comment written there too).
+    pub async fn create_comment(
+        &self,
+        tenant_id: &str,
+        new: &NewComment,
+        sync: fn(&str, &str) -> NewJob,
+    ) -> Result<Comment> {
         let now = super::now();
         let comment = Comment {
             id: new_id(),
@@ -44,8 +53,10 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
-        let inserted = write!(self, |pool| {
-            sqlx::query(
+        let job = sync(&comment.task_id, &comment.id);
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(
                 "INSERT INTO comments (id, tenant_id, task_id, content, author, created_at, updated_at)
                  SELECT $1, $2, $3, $4, $5, $6, $7
                  WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND tenant_id = $2)",
@@ -57,13 +68,15 @@ impl Store {
             .bind(&comment.author)
             .bind(now)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            enqueue_if_linked!(tx, tenant_id, &comment.task_id, &job, now);
+            tx.commit().await?;
         });
-        if inserted == 0 {
-            return Err(StoreError::NotFound);
-        }
         Ok(comment)
     }
 

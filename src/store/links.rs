@@ -34,6 +34,22 @@ macro_rules! insert_link {
 }
 pub(crate) use insert_link;
 
+/// Enqueues `job` when task `task_id` is linked to a tracker item (a change to write there).
+macro_rules! enqueue_if_linked {
+    ($tx:expr, $tenant_id:expr, $task_id:expr, $job:expr, $now:expr) => {{
+        let linked: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM task_links WHERE tenant_id = $1 AND task_id = $2 LIMIT 1")
+                .bind($tenant_id)
+                .bind($task_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        if linked.is_some() {
+            let _ = crate::store::jobs::enqueue_job!(&mut *$tx, $tenant_id, $job, $now);
+        }
+    }};
+}
+pub(crate) use enqueue_if_linked;
+
 /// A task's counterpart in a tracker.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct TaskLink {

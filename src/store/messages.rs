@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::jobs::enqueue_job;
+use super::links::enqueue_if_linked;
 use super::tasks::{add_labels, insert_task};
 use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::message::{Candidate, Message, MessageStatus, NewMessage, TaskDraft};
@@ -75,6 +76,9 @@ pub struct Outcome<'a> {
     pub follow_up: Option<&'a NewJob>,
     /// Enqueued only when a task is created (pushing it to connected trackers).
     pub on_created: &'a [NewJob],
+    /// For a duplicate whose task is linked to tracker items: the job writing the comment
+    /// there, from the task's and the comment's ids.
+    pub on_commented: Option<fn(&str, &str) -> NewJob>,
 }
 
 /// Records a message's outcome inside a transaction, unless it already has one: then the
@@ -235,6 +239,7 @@ impl Store {
     ) -> Result<()> {
         let now = super::now();
         let (draft, candidates) = encode(outcome)?;
+        let comment_id = new_id();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             record_outcome!(
@@ -253,7 +258,7 @@ impl Store {
                  SELECT $1, $2, $3, $4, $5, $6, $6
                  WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND tenant_id = $2)",
             )
-            .bind(new_id())
+            .bind(&comment_id)
             .bind(tenant_id)
             .bind(existing_task_id)
             .bind(comment)
@@ -265,6 +270,9 @@ impl Store {
             if commented == 0 {
                 // The task went away since it was found: let the caller decide again.
                 return Err(StoreError::NotFound);
+            }
+            if let Some(sync) = outcome.on_commented {
+                enqueue_if_linked!(tx, tenant_id, existing_task_id, &sync(existing_task_id, &comment_id), now);
             }
             if let Some(job) = outcome.follow_up {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);

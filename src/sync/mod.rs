@@ -143,7 +143,8 @@ pub async fn undo_run(
         (
             crate::trackers::push::TRACKER_PUSH
             | crate::trackers::push::TRACKER_TRANSITION
-            | crate::trackers::push::TRACKER_UPDATE,
+            | crate::trackers::push::TRACKER_UPDATE
+            | crate::trackers::push::TRACKER_COMMENT,
             "done",
         ) => match &run.undone_by {
             Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),

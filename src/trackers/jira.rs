@@ -126,6 +126,23 @@ impl Jira {
         self.get(key).await.map(Some)
     }
 
+    /// The issue's comment holding `marker`, paging through them (oldest first).
+    async fn find_comment(&self, key: &str, marker: &str) -> TrackerResult<Option<String>> {
+        let mut start = 0;
+        loop {
+            let page =
+                self.call(Method::GET, &format!("/issue/{key}/comment?startAt={start}&maxResults=100"), None).await?;
+            let comments = page["comments"].as_array().cloned().unwrap_or_default();
+            if let Some(found) = comments.iter().find(|c| adf_text(&c["body"]).contains(marker)) {
+                return Ok(found["id"].as_str().map(str::to_string));
+            }
+            start += comments.len();
+            if comments.is_empty() || start as u64 >= page["total"].as_u64().unwrap_or(0) {
+                return Ok(None);
+            }
+        }
+    }
+
     async fn get(&self, key: &str) -> TrackerResult<External> {
         let issue = self.call(Method::GET, &format!("/issue/{key}?fields=summary,status"), None).await?;
         self.external(&issue)
@@ -425,11 +442,20 @@ impl Tracker for Jira {
         })
     }
 
-    fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()> {
+    fn comment<'a>(&'a self, id: &'a str, text: &'a str, marker: &'a str) -> TrackerFuture<'a, String> {
         Box::pin(async move {
-            self.call(Method::POST, &format!("/issue/{id}/comment"), Some(&json!({"body": adf(text)})))
-                .await
-                .map(|_| ())
+            if let Some(found) = self.find_comment(id, marker).await? {
+                return Ok(found);
+            }
+            let posted =
+                self.call(Method::POST, &format!("/issue/{id}/comment"), Some(&json!({"body": adf(text)}))).await?;
+            posted["id"].as_str().map(str::to_string).ok_or(JobError::Retry("Jira made a comment without id".into()))
+        })
+    }
+
+    fn uncomment<'a>(&'a self, id: &'a str, comment_id: &'a str, _text: &'a str) -> TrackerFuture<'a, ()> {
+        Box::pin(async move {
+            super::deleted(self.call(Method::DELETE, &format!("/issue/{id}/comment/{comment_id}"), None).await)
         })
     }
 

@@ -4,6 +4,7 @@
 //! by the first attempt instead of making a second one.
 
 pub mod atlassian;
+pub mod comment;
 pub mod confluence;
 pub mod import;
 pub mod inbound;
@@ -99,7 +100,13 @@ pub trait Tracker: Send + Sync {
     fn fields<'a>(&'a self, id: &'a str) -> TrackerFuture<'a, serde_json::Value>;
     /// Writes back fields `fields` read: the inverse of `update`, for undo.
     fn set_fields<'a>(&'a self, id: &'a str, fields: &'a serde_json::Value) -> TrackerFuture<'a, External>;
-    fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()>;
+    /// Adds `text` (holding `marker`) as a comment — a private note where the tracker has
+    /// them — unless a comment with the marker is there already (an earlier attempt's);
+    /// answers the comment's id.
+    fn comment<'a>(&'a self, id: &'a str, text: &'a str, marker: &'a str) -> TrackerFuture<'a, String>;
+    /// Takes comment `comment_id` (its text `text`) back, for undo: deleted, or where the
+    /// tracker keeps every comment (Zendesk) its text redacted.
+    fn uncomment<'a>(&'a self, id: &'a str, comment_id: &'a str, text: &'a str) -> TrackerFuture<'a, ()>;
     /// A page of the project's items (`cursor` from the previous page's `next`).
     fn list<'a>(&'a self, cursor: Option<&'a str>) -> TrackerFuture<'a, Listing>;
     /// A page of the project's items changed at or after `since`, oldest change first

@@ -24,6 +24,7 @@ pub const UNDO_JOB: &str = "tracker.undo";
 pub const TRACKER_PUSH: &str = "tracker-push";
 pub const TRACKER_TRANSITION: &str = "tracker-transition";
 pub const TRACKER_UPDATE: &str = "tracker-update";
+pub const TRACKER_COMMENT: &str = "tracker-comment";
 
 /// The integration types that are trackers tasks are pushed to.
 pub fn is_tracker(kind: IntegrationType) -> bool {
@@ -151,6 +152,11 @@ pub fn register(
     registry.register(UPDATE_JOB, move |ctx: JobContext| {
         let shared = for_updates.clone();
         async move { write_linked(&shared, &ctx, Write::Update).await }
+    });
+    let for_comments = shared.clone();
+    registry.register(super::comment::COMMENT_JOB, move |ctx: JobContext| {
+        let shared = for_comments.clone();
+        async move { super::comment::run(&shared, ctx).await }
     });
     let for_undo = shared.clone();
     registry.register(UNDO_JOB, move |ctx: JobContext| {

@@ -362,6 +362,23 @@ impl Taiga {
         }
     }
 
+    /// The item kind as Taiga's history names it.
+    fn history_kind(&self) -> &'static str {
+        if self.collection == "tasks" { "task" } else { "userstory" }
+    }
+
+    /// The id of the item's (not deleted) comment holding `marker`.
+    async fn find_comment(&self, id: &str, marker: &str) -> TrackerResult<Option<String>> {
+        let path = format!("/history/{}/{id}", self.history_kind());
+        let history = self.call(Method::GET, &path, None, &[("type", "comment".to_string())]).await?;
+        Ok(history
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["delete_comment_date"].is_null() && e["comment"].as_str().is_some_and(|c| c.contains(marker)))
+            .and_then(|e| e["id"].as_str().map(str::to_string)))
+    }
+
     fn member_id(project: &Project, who: &str) -> Option<i64> {
         let who = who.trim_start_matches('@').to_lowercase();
         project
@@ -491,13 +508,25 @@ impl Tracker for Taiga {
         })
     }
 
-    fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()> {
+    fn comment<'a>(&'a self, id: &'a str, text: &'a str, marker: &'a str) -> TrackerFuture<'a, String> {
         Box::pin(async move {
-            // Taiga takes comments as a PATCH of the item with `comment` and `version`.
-            let path = format!("/{}/{id}", self.collection);
-            let current = self.call(Method::GET, &path, None, &[]).await?;
-            let body = json!({"comment": text, "version": current["version"]});
-            self.call(Method::PATCH, &path, Some(&body), &[]).await.map(|_| ())
+            if let Some(found) = self.find_comment(id, marker).await? {
+                return Ok(found);
+            }
+            // Taiga takes comments as a PATCH of the item with `comment` and `version`; the
+            // comment's id is its entry in the item's history.
+            let project = self.project().await?;
+            self.patch(&project, id, &json!({"comment": text})).await?;
+            self.find_comment(id, marker)
+                .await?
+                .ok_or_else(|| JobError::Retry("Taiga's history does not show the comment yet".into()))
+        })
+    }
+
+    fn uncomment<'a>(&'a self, id: &'a str, comment_id: &'a str, _text: &'a str) -> TrackerFuture<'a, ()> {
+        Box::pin(async move {
+            let path = format!("/history/{}/{id}/delete_comment", self.history_kind());
+            super::deleted(self.call(Method::POST, &path, None, &[("id", comment_id.to_string())]).await)
         })
     }
 

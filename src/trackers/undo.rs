@@ -1,14 +1,15 @@
 //! Undoing a journaled tracker run, as an `undo` sync run with its own journal, so it is
 //! explained the same way and harmless when it runs again: a push's item is deleted and the
 //! task's link to it removed; a transition's item is put back in the status it had, an
-//! update's in the fields it had. The task here keeps what it was given (the change was
+//! update's in the fields it had; a comment is taken back from every item it went to. The
+//! task here keeps what it was given (the change was
 //! made here); polling mirrors the item.
 
 use serde_json::{Value, json};
 
 use super::push::{
-    Shared, TRACKER_PUSH, TRACKER_TRANSITION, TRACKER_UPDATE, UNDO_JOB, journaled, store_failure, tracker_for,
-    with_secrets,
+    Shared, TRACKER_COMMENT, TRACKER_PUSH, TRACKER_TRANSITION, TRACKER_UPDATE, UNDO_JOB, journaled, store_failure,
+    tracker_for, with_secrets,
 };
 use crate::jobs::{JobContext, JobError, NewJob};
 use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
@@ -41,6 +42,7 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError
             TRACKER_PUSH => delete_item(shared, &ctx, &undo, &original).await,
             TRACKER_TRANSITION => restore_status(shared, &ctx, &undo, &original).await,
             TRACKER_UPDATE => restore_fields(shared, &ctx, &undo, &original).await,
+            TRACKER_COMMENT => take_back_comments(shared, &ctx, &undo, &original).await,
             other => Err(JobError::Permanent(format!("a {other} run is not undone here"))),
         }
     };
@@ -149,4 +151,44 @@ async fn restore_fields(
     ctx.store.record_sync_change(&undo.id, &change).await.map_err(store_failure)?;
     tracing::info!(integration_id, external_id, "tracker item's fields put back by an undo");
     Ok(json!([{"task_id": updated.task_id, "status": "restored", "item": restored}]))
+}
+
+/// Takes the comment back from each item it was written to, each once.
+async fn take_back_comments(
+    shared: &Shared,
+    ctx: &JobContext,
+    undo: &SyncRun,
+    commented: &SyncRun,
+) -> Result<Value, JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let mut results = Vec::new();
+    for change in ctx.store.sync_changes(&commented.id).await.map_err(store_failure)? {
+        let after = change.after.clone().unwrap_or_default();
+        let (Some(integration_id), Some(external_id), Some(comment_id)) = (
+            after["item"]["integration_id"].as_str(),
+            after["item"]["external_id"].as_str(),
+            after["comment_id"].as_str(),
+        ) else {
+            continue; // a tracker that refused the comment has nothing to take back
+        };
+        let step = format!("uncomment:{integration_id}");
+        if ctx.store.sync_change(&undo.id, &step).await.map_err(store_failure)?.is_none() {
+            let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
+            let text = after["text"].as_str().unwrap_or_default();
+            tracker_for(shared, &record, &secrets)?.uncomment(external_id, comment_id, text).await?;
+            let taken_back = NewChange {
+                step: &step,
+                target: &change.target,
+                reference: &change.reference,
+                action: "uncommented",
+                before: Some(after.clone()),
+                after: None,
+            };
+            ctx.store.record_sync_change(&undo.id, &taken_back).await.map_err(store_failure)?;
+        }
+        results.push(json!({"task_id": commented.task_id, "status": "uncommented", "item": after["item"],
+                            "comment_id": comment_id}));
+    }
+    tracing::info!(run_id = %commented.id, items = results.len(), "comment taken back by an undo");
+    Ok(Value::Array(results))
 }

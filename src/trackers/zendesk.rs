@@ -175,10 +175,24 @@ impl Tracker for Zendesk {
         })
     }
 
-    fn comment<'a>(&'a self, id: &'a str, text: &'a str) -> TrackerFuture<'a, ()> {
+    fn comment<'a>(&'a self, id: &'a str, text: &'a str, marker: &'a str) -> TrackerFuture<'a, String> {
         Box::pin(async move {
+            if let Some(found) = self.find_comment(id, marker).await? {
+                return Ok(found);
+            }
             let body = json!({"ticket": {"comment": {"body": text, "public": false}}});
-            self.call(Method::PUT, &format!("/tickets/{id}"), Some(&body)).await.map(|_| ())
+            self.call(Method::PUT, &format!("/tickets/{id}"), Some(&body)).await?;
+            self.find_comment(id, marker)
+                .await?
+                .ok_or_else(|| JobError::Retry("Zendesk does not list the comment yet".into()))
+        })
+    }
+
+    /// Zendesk keeps every comment: the text taskbridge wrote is redacted instead.
+    fn uncomment<'a>(&'a self, id: &'a str, comment_id: &'a str, text: &'a str) -> TrackerFuture<'a, ()> {
+        Box::pin(async move {
+            let path = format!("/tickets/{id}/comments/{comment_id}/redact");
+            super::deleted(self.call(Method::PUT, &path, Some(&json!({"text": text}))).await)
         })
     }
 
@@ -223,6 +237,19 @@ impl Tracker for Zendesk {
 }
 
 impl Zendesk {
+    /// The ticket's comment holding `marker`, among its latest 100 (where a retried
+    /// comment is).
+    async fn find_comment(&self, id: &str, marker: &str) -> TrackerResult<Option<String>> {
+        let page =
+            self.call(Method::GET, &format!("/tickets/{id}/comments?sort_order=desc&per_page=100"), None).await?;
+        Ok(page["comments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["body"].as_str().is_some_and(|b| b.contains(marker)))
+            .and_then(|c| c["id"].as_i64().map(|n| n.to_string()).or_else(|| c["id"].as_str().map(str::to_string))))
+    }
+
     async fn set_status(&self, id: &str, status: &str) -> TrackerResult<External> {
         let body = json!({"ticket": {"status": status}});
         self.external(&self.call(Method::PUT, &format!("/tickets/{id}"), Some(&body)).await?["ticket"])

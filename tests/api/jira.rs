@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -20,6 +20,9 @@ struct Fake {
     creates: usize,
     transitions: usize,
     edits: usize,
+    /// Comments per issue key, as Jira keeps them (ADF bodies).
+    comments: Vec<(String, Value)>,
+    comment_posts: usize,
     issues: Vec<Value>,
     remote_links: Vec<(String, Value)>,
 }
@@ -153,6 +156,58 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         issue["fields"]["updated"] = json!(jira_time());
         AxumStatus::NO_CONTENT.into_response()
     }
+    /// Comments, two a page whatever is asked, so that finding one needs the paging.
+    async fn comments(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path(key): Path<String>,
+        Query(q): Query<std::collections::HashMap<String, String>>,
+    ) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let fake = s.lock().expect("lock");
+        let all: Vec<Value> = fake.comments.iter().filter(|(k, _)| *k == key).map(|(_, c)| c.clone()).collect();
+        let start: usize = q.get("startAt").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let page: Vec<Value> = all.iter().skip(start).take(2).cloned().collect();
+        Json(json!({"startAt": start, "maxResults": 2, "total": all.len(), "comments": page})).into_response()
+    }
+    async fn add_comment(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path(key): Path<String>,
+        Json(body): Json<Value>,
+    ) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let mut fake = s.lock().expect("lock");
+        fake.comment_posts += 1;
+        let comment = json!({"id": format!("{}", 20000 + fake.comment_posts), "body": body["body"]});
+        fake.comments.push((key, comment.clone()));
+        if fake.comment_posts == 3 {
+            // Written, but the answer is lost on the way back.
+            return (AxumStatus::BAD_GATEWAY, "upstream timed out").into_response();
+        }
+        (AxumStatus::CREATED, Json(comment)).into_response()
+    }
+    async fn delete_comment(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path((key, id)): Path<(String, String)>,
+    ) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let mut fake = s.lock().expect("lock");
+        let before = fake.comments.len();
+        fake.comments.retain(|(k, c)| !(*k == key && c["id"] == id.as_str()));
+        if fake.comments.len() == before {
+            return (AxumStatus::NOT_FOUND, Json(json!({"errorMessages": ["Can not find a comment"], "errors": {}})))
+                .into_response();
+        }
+        AxumStatus::NO_CONTENT.into_response()
+    }
     async fn delete(State(s): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Response {
         if !authorized(&headers) {
             return denied();
@@ -221,6 +276,8 @@ async fn fake_jira(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         .route("/rest/api/3/issue", axum::routing::post(create))
         .route("/rest/api/3/issue/{key}", axum::routing::get(issue).put(edit).delete(delete))
         .route("/rest/api/3/issue/{key}/remotelink", axum::routing::post(remote))
+        .route("/rest/api/3/issue/{key}/comment", axum::routing::get(comments).post(add_comment))
+        .route("/rest/api/3/issue/{key}/comment/{id}", axum::routing::delete(delete_comment))
         .route("/rest/api/3/issue/{key}/transitions", axum::routing::get(transitions).post(transition))
         .with_state(shared.clone());
     // The same API through Atlassian's gateway, as OAuth installs reach it.
@@ -542,6 +599,37 @@ async fn jira_undo(backend: Backend) {
     assert_eq!(fields()["summary"], "Upgrade the ingress controller", "{}", undo.body);
     assert_eq!((fields()["duedate"].clone(), fields()["labels"].as_array().map(Vec::len)), (Value::Null, Some(1)));
     assert_eq!(status(), Some(json!("To Do")), "an update leaves the status alone");
+
+    // Comments made here are written to the issue once each: the third answer is lost, and
+    // the retry finds its comment by the marker (on the second page) instead of adding one.
+    for text in ["Needs a maintenance window", "Staging first", "Ping #ops when done"] {
+        let res = app.post("/api/v1/comments", json!({"task_id": task_id, "content": text, "author": "ana"})).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+    let path = format!("/api/v1/sync-runs?task_id={task_id}&kind=tracker-comment");
+    let mut runs = Value::Null;
+    for _ in 0..1200 {
+        runs = app.get(&path).await.body["items"].clone();
+        if runs.as_array().is_some_and(|r| r.len() == 3 && r.iter().all(|r| r["status"] == "done")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let comments = || shared.lock().expect("lock").comments.clone();
+    let text_of = |c: &Value| c["body"]["content"][0]["content"][0]["text"].as_str().unwrap_or_default().to_string();
+    let mut texts: Vec<String> = comments().iter().map(|(_, c)| text_of(c)).collect();
+    texts.sort();
+    assert_eq!(texts, ["Needs a maintenance window", "Ping #ops when done", "Staging first"], "{runs}");
+    assert_eq!(shared.lock().expect("lock").comment_posts, 3, "no comment posted twice");
+    let run = &runs[0];
+    assert_eq!(run["results"][0]["status"], "commented", "{run}");
+    assert_eq!(run["results"][0]["item"]["external_ref"], "OPS-1", "{run}");
+    let jira_id = run["results"][0]["comment_id"].clone();
+    let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", run["id"].as_str().expect("id")), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert_eq!(undo.body["results"][0]["status"], "uncommented", "{}", undo.body);
+    assert_eq!(comments().len(), 2);
+    assert!(!comments().iter().any(|(_, c)| c["id"] == jira_id), "the run's comment is the one deleted");
 
     let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", push["id"].as_str().expect("id")), json!({})).await;
     assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);

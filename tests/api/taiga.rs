@@ -28,6 +28,8 @@ struct Fake {
     /// List calls asking for changes since a time (polls).
     change_lists: usize,
     tasks: Vec<Value>,
+    /// History entries with comments: (task id, entry).
+    history: Vec<(i64, Value)>,
 }
 
 /// Now, as Taiga writes times.
@@ -187,6 +189,15 @@ async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
                 task[field] = value.clone();
             }
         }
+        if let Some(comment) = body["comment"].as_str() {
+            let entry = json!({"id": format!("hist-{}", 1 + fake.history.len()), "comment": comment,
+                               "delete_comment_date": null, "type": 1});
+            let task = fake.tasks.iter_mut().find(|t| t["id"] == id).expect("found above");
+            task["version"] = json!(task["version"].as_i64().unwrap_or(0) + 1);
+            let answer = task.clone();
+            fake.history.push((id, entry));
+            return Json(answer).into_response();
+        }
         if let Some(tags) = body["tags"].as_array() {
             task["tags"] = json!(tags.iter().map(|t| json!([t, null])).collect::<Vec<_>>());
         }
@@ -208,7 +219,34 @@ async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         fake.deletes += 1;
         AxumStatus::NO_CONTENT.into_response()
     }
+    async fn history(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+        let mut fake = s.lock().expect("lock");
+        if !authorized(&mut fake, &headers) {
+            return unauthorized();
+        }
+        Json(fake.history.iter().filter(|(t, _)| *t == id).map(|(_, e)| e.clone()).collect::<Vec<_>>()).into_response()
+    }
+    async fn delete_comment(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path(id): Path<i64>,
+        Query(q): Query<Value>,
+    ) -> Response {
+        let mut fake = s.lock().expect("lock");
+        if !authorized(&mut fake, &headers) {
+            return unauthorized();
+        }
+        match fake.history.iter_mut().find(|(t, e)| *t == id && e["id"] == q["id"]) {
+            Some((_, entry)) => {
+                entry["delete_comment_date"] = json!(taiga_time());
+                AxumStatus::NO_CONTENT.into_response()
+            }
+            None => (AxumStatus::NOT_FOUND, Json(json!({"_error_message": "Not found."}))).into_response(),
+        }
+    }
     let app = axum::Router::new()
+        .route("/api/v1/history/task/{id}", axum::routing::get(history))
+        .route("/api/v1/history/task/{id}/delete_comment", axum::routing::post(delete_comment))
         .route("/api/v1/tasks/{id}", axum::routing::get(get_one).patch(patch).delete(delete))
         .route("/api/v1/auth", axum::routing::post(auth))
         .route("/api/v1/auth/refresh", axum::routing::post(refresh))
@@ -322,6 +360,18 @@ async fn taiga(backend: Backend) {
     assert_eq!(again["status"], "duplicate", "{again}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(shared.lock().expect("lock").tasks.len(), 5);
+    // ... and its "also requested" comment reaches the linked Taiga task.
+    let mut noted = Vec::new();
+    for _ in 0..400 {
+        noted = shared.lock().expect("lock").history.clone();
+        if !noted.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(noted.len(), 1, "{noted:?}");
+    assert_eq!(noted[0].0, 100, "on the existing item");
+    assert!(noted[0].1["comment"].as_str().is_some_and(|c| c.starts_with("Also requested by anap")), "{noted:?}");
 
     // Status both ways. Changed here: the linked Taiga task follows, through the queue.
     let path = format!("/api/v1/tasks/{task_id}/status");

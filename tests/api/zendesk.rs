@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::atlassian::Trouble;
 use crate::helpers::{Backend, TestApp, TroubleQueue, finished_run, spawn_app_with};
 
+/// The tickets; each keeps its comments under `_comments` (never served with the ticket).
 type Shared = Arc<Mutex<Vec<Value>>>;
 
 /// Now, as Zendesk writes times.
@@ -91,6 +92,12 @@ async fn fake_zendesk(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
                 t["updated_at"] = json!(zendesk_time());
             }
         }
+        if let Some(comment) = body["ticket"].get("comment") {
+            let mut comments = t["_comments"].as_array().cloned().unwrap_or_default();
+            comments.push(json!({"id": 90000 + id * 10 + comments.len() as i64, "body": comment["body"],
+                                 "public": comment["public"]}));
+            t["_comments"] = json!(comments);
+        }
         Json(json!({"ticket": t.clone()})).into_response()
     }
     async fn show(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
@@ -98,7 +105,57 @@ async fn fake_zendesk(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
             return denied();
         }
         match s.lock().expect("lock").iter().find(|t| t["id"] == id) {
-            Some(t) => Json(json!({"ticket": t})).into_response(),
+            Some(t) => {
+                let mut t = t.clone();
+                t.as_object_mut().map(|t| t.remove("_comments"));
+                Json(json!({"ticket": t})).into_response()
+            }
+            None => (AxumStatus::NOT_FOUND, Json(json!({"error": "RecordNotFound", "description": "Not found"})))
+                .into_response(),
+        }
+    }
+    async fn comments(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path(id): Path<i64>,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let tickets = s.lock().expect("lock");
+        let Some(t) = tickets.iter().find(|t| t["id"] == id) else {
+            return (AxumStatus::NOT_FOUND, Json(json!({"error": "RecordNotFound", "description": "Not found"})))
+                .into_response();
+        };
+        let mut comments = t["_comments"].as_array().cloned().unwrap_or_default();
+        if q.get("sort_order").map(String::as_str) == Some("desc") {
+            comments.reverse();
+        }
+        Json(json!({"comments": comments, "next_page": null, "previous_page": null, "count": comments.len()}))
+            .into_response()
+    }
+    /// Redact String in Comment: every occurrence of `text` becomes ▇ characters.
+    async fn redact(
+        State(s): State<Shared>,
+        headers: HeaderMap,
+        Path((id, comment_id)): Path<(i64, i64)>,
+        Json(body): Json<Value>,
+    ) -> Response {
+        if !authorized(&headers) {
+            return denied();
+        }
+        let mut tickets = s.lock().expect("lock");
+        let text = body["text"].as_str().unwrap_or_default();
+        let found = tickets.iter_mut().find(|t| t["id"] == id).and_then(|t| {
+            t["_comments"].as_array_mut()?.iter_mut().find(|c| c["id"] == comment_id).map(|c| {
+                let redacted = c["body"].as_str().unwrap_or_default().replace(text, &"▇".repeat(text.chars().count()));
+                c["body"] = json!(redacted);
+                c.clone()
+            })
+        });
+        match found {
+            Some(comment) => Json(json!({"comment": comment})).into_response(),
             None => (AxumStatus::NOT_FOUND, Json(json!({"error": "RecordNotFound", "description": "Not found"})))
                 .into_response(),
         }
@@ -156,6 +213,8 @@ async fn fake_zendesk(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
         .route("/api/v2/incremental/tickets/cursor.json", axum::routing::get(incremental))
         .route("/api/v2/tickets", axum::routing::get(list).post(create))
         .route("/api/v2/tickets/{id}", axum::routing::get(show).put(update).delete(delete))
+        .route("/api/v2/tickets/{id}/comments", axum::routing::get(comments))
+        .route("/api/v2/tickets/{id}/comments/{comment_id}/redact", axum::routing::put(redact))
         .with_state(shared.clone());
     let (base, troubles) = crate::helpers::serve_troubled(app, troubles).await;
     (base, shared, troubles)
@@ -357,6 +416,21 @@ async fn zendesk_undo(backend: Backend) {
     let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", moved["id"].as_str().expect("id")), json!({})).await;
     assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
     assert_eq!(ticket("status"), Some(json!("open")), "{}", undo.body);
+
+    // A comment goes to the ticket as a private note; undo redacts it (Zendesk deletes none).
+    let res =
+        app.post("/api/v1/comments", json!({"task_id": task_id, "content": "Card ending 4242", "author": "li"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let commented = finished_run(&app, &task_id, "tracker-comment").await;
+    assert_eq!(commented["results"][0]["status"], "commented", "{commented}");
+    let notes = || ticket("_comments").and_then(|c| c.as_array().cloned()).unwrap_or_default();
+    assert_eq!(notes().len(), 1);
+    assert_eq!(notes()[0]["public"], false);
+    assert!(notes()[0]["body"].as_str().is_some_and(|b| b.starts_with("Card ending 4242\n\n— li, in taskbridge")));
+    let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", commented["id"].as_str().expect("id")), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    assert_eq!(notes().len(), 1, "kept, as Zendesk keeps every comment");
+    assert!(!notes()[0]["body"].as_str().unwrap_or_default().contains("4242"), "{:?}", notes());
 
     let undo = app.post(&format!("/api/v1/sync-runs/{}/undo", push["id"].as_str().expect("id")), json!({})).await;
     assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);

@@ -1,0 +1,75 @@
+//! The `tracker.comment` job: a comment made here (by a person, or a duplicate request's
+//! "also requested by …") is written to every tracker item linked to its task, once each
+//! however often the job runs, as one `tracker-comment` run (the job's id is the run's)
+//! with a journaled step per item, so it can be explained and undone.
+
+use serde_json::{Value, json};
+
+use super::push::{Shared, TRACKER_COMMENT, store_failure, tracker_for, with_secrets};
+use crate::jobs::{JobContext, JobError, NewJob};
+use crate::store::{NewChange, NewRun};
+
+pub const COMMENT_JOB: &str = "tracker.comment";
+
+/// The job writing comment `comment_id` of task `task_id` to its tracker items.
+pub fn comment_job(task_id: &str, comment_id: &str) -> NewJob {
+    NewJob::new(COMMENT_JOB, format!("comment:{comment_id}"), json!({"task_id": task_id, "comment_id": comment_id}))
+}
+
+/// The marker a comment carries in trackers, by which a retry finds it.
+fn marker(comment_id: &str) -> String {
+    format!("tb-c-{}", comment_id.to_ascii_lowercase())
+}
+
+/// The comment as written in a tracker: its text, who said it, and the marker.
+fn text(comment: &crate::domain::comment::Comment) -> String {
+    let who = comment.author.as_deref().unwrap_or("someone");
+    format!("{}\n\n— {who}, in taskbridge ({})", comment.content, marker(&comment.id))
+}
+
+pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let p = &ctx.job.payload;
+    let (Some(task_id), Some(comment_id)) = (p["task_id"].as_str(), p["comment_id"].as_str()) else {
+        return Err(JobError::Permanent("payload has no task_id or comment_id".into()));
+    };
+    let comment = ctx.store.get_comment(tenant, comment_id).await.map_err(store_failure)?;
+    let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
+    let new =
+        NewRun { kind: TRACKER_COMMENT, project_id: &task.project_id, task_id: Some(task_id), request: p.clone() };
+    let run = ctx.store.open_sync_run(tenant, &ctx.job.id, &new).await.map_err(store_failure)?;
+    if run.status != "running" {
+        return Ok(());
+    }
+    let body = text(&comment);
+    let mut results = Vec::new();
+    for link in ctx.store.task_links(tenant, task_id).await.map_err(store_failure)? {
+        let step = format!("comment:{}", link.integration_id);
+        if ctx.store.sync_change(&run.id, &step).await.map_err(store_failure)?.is_none() {
+            let written = async {
+                let (record, secrets) = with_secrets(shared, tenant, &link.integration_id).await?;
+                tracker_for(shared, &record, &secrets)?.comment(&link.external_id, &body, &marker(comment_id)).await
+            };
+            let reference = link.external_ref.as_deref().unwrap_or(&link.external_id);
+            let item = json!({"tracker": link.tracker, "integration_id": link.integration_id,
+                              "external_id": link.external_id, "external_ref": reference});
+            let (action, after) = match written.await {
+                Ok(id) => ("commented", json!({"item": item, "comment_id": id, "text": body})),
+                // One tracker refusing does not keep the comment from the others.
+                Err(JobError::Permanent(m)) => ("failed", json!({"item": item, "error": m})),
+                Err(retry) => return Err(retry),
+            };
+            let change =
+                NewChange { step: &step, target: &link.tracker, reference, action, before: None, after: Some(after) };
+            ctx.store.record_sync_change(&run.id, &change).await.map_err(store_failure)?;
+        }
+        if let Some(done) = ctx.store.sync_change(&run.id, &step).await.map_err(store_failure)? {
+            let after = done.after.unwrap_or(Value::Null);
+            results.push(json!({"task_id": task_id, "status": done.action, "item": after["item"],
+                                "comment_id": after["comment_id"], "error": after["error"]}));
+        }
+    }
+    ctx.store.finish_sync_run(tenant, &run.id, Ok(&Value::Array(results))).await.map_err(store_failure)?;
+    tracing::info!(task_id, comment_id, "comment written to the task's tracker items");
+    Ok(())
+}
