@@ -28,6 +28,8 @@ pub enum StartupError {
     Crypto(#[from] crate::integrations::CryptoError),
     #[error("outbound connections: {0}")]
     Outbound(#[from] crate::channels::OutboundError),
+    #[error("TASKBRIDGE_REDIS_URL: {0}")]
+    Redis(String),
 }
 
 pub struct Application {
@@ -78,7 +80,23 @@ impl Application {
         };
         let workers = (config.workers > 0).then(|| Workers::start(store.clone(), registry, options));
         let wake_workers = workers.as_ref().map(Workers::waker).unwrap_or_default();
+        let states = match &config.redis_url {
+            Some(url) => crate::oauth::state::States::Redis(
+                crate::oauth::redis::Redis::parse(url.expose()).map_err(StartupError::Redis)?,
+            ),
+            None => crate::oauth::state::States::Database(store.clone()),
+        };
+        let oauth = crate::oauth::OAuth::new(
+            config.oauth.clone(),
+            states,
+            store.clone(),
+            integrations.clone(),
+            outbound.http.clone(),
+            &config.public_url(),
+            &config.frontend_url(),
+        );
         let state = AppState {
+            oauth,
             integrations,
             store,
             metrics,

@@ -119,6 +119,17 @@ pub struct Config {
     /// `http://{TASKBRIDGE_ADDR}`.
     #[arg(long, env = "TASKBRIDGE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The front end the OAuth callback sends admins back to (`/dashboard?integration=…`);
+    /// default the public URL.
+    #[arg(long, env = "TASKBRIDGE_FRONTEND_URL")]
+    pub frontend_url: Option<String>,
+    /// Redis (`redis://[:password@]host[:port][/db]`) for OAuth states shared by every
+    /// instance; the database keeps them when unset.
+    #[arg(long, env = "TASKBRIDGE_REDIS_URL", hide_env_values = true, value_parser = parse_any_secret)]
+    pub redis_url: Option<Secret>,
+    /// OAuth providers, read from `TASKBRIDGE_OAUTH_*` by [`Config::with_oauth_from_env`].
+    #[arg(skip)]
+    pub oauth: crate::oauth::OAuthSettings,
     /// Allow tenant-configured URLs on loopback and private networks (a Jira on the LAN, tests).
     #[arg(long, env = "TASKBRIDGE_ALLOW_PRIVATE_URLS", default_value_t = false)]
     pub allow_private_urls: bool,
@@ -182,6 +193,16 @@ impl Config {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
     }
 
+    pub fn frontend_url(&self) -> String {
+        self.frontend_url.clone().unwrap_or_else(|| self.public_url())
+    }
+
+    /// Reads the OAuth providers from the process environment.
+    pub fn with_oauth_from_env(mut self) -> Self {
+        self.oauth = crate::oauth::OAuthSettings::from_env(|name| std::env::var(name).ok());
+        self
+    }
+
     /// The cipher for secrets at rest: the configured key, or the key file.
     pub fn cipher(&self) -> Result<crate::integrations::Cipher, crate::integrations::CryptoError> {
         match &self.encryption_key {
@@ -228,6 +249,9 @@ impl Config {
             encryption_key: Some(Secret::new("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")),
             encryption_key_file: PathBuf::from("taskbridge.key"),
             public_url: Some("https://taskbridge.example".into()),
+            frontend_url: Some("https://app.taskbridge.example".into()),
+            redis_url: None,
+            oauth: crate::oauth::OAuthSettings::from_env(|_| None),
             allow_private_urls: false,
             extra_ca_file: None,
             botframework_openid_url: None,

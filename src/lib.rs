@@ -10,6 +10,7 @@ pub mod intake;
 pub mod integrations;
 pub mod jobs;
 pub mod llm;
+pub mod oauth;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -95,7 +95,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let config = cli.config;
+    let config = cli.config.with_oauth_from_env();
     if let Some(Command::EvalDedup { corpus, queries, threshold }) = &cli.command {
         let mut settings = taskbridge::dedup::Settings::default();
         if let Some(t) = threshold {

@@ -26,9 +26,15 @@ pub enum IntegrationType {
 
 /// Per type: the secrets it may hold, and its settings beyond `mode` and `api_base_url`.
 const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 10] = [
-    (IntegrationType::Slack, "slack", &["signing_secret", "bot_token"], &["reaction"]),
-    (IntegrationType::Discord, "discord", &["public_key", "bot_token"], &["application_id"]),
-    (IntegrationType::Teams, "teams", &["hmac_secret", "app_password"], &["app_id"]),
+    // OAuth installs add their tokens (`access_token`, `refresh_token`, a webhook URL).
+    (IntegrationType::Slack, "slack", &["signing_secret", "bot_token", "refresh_token", "webhook_url"], &["reaction"]),
+    (
+        IntegrationType::Discord,
+        "discord",
+        &["public_key", "bot_token", "access_token", "refresh_token", "webhook_url"],
+        &["application_id"],
+    ),
+    (IntegrationType::Teams, "teams", &["hmac_secret", "app_password", "access_token", "refresh_token"], &["app_id"]),
     (IntegrationType::Telegram, "telegram", &["secret_token", "bot_token"], &[]),
     (IntegrationType::Whatsapp, "whatsapp", &["auth_token"], &["account_sid", "from_number"]),
     (
@@ -37,7 +43,12 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 10] = [
         &["inbound_secret", "smtp_password"],
         &["smtp_host", "smtp_port", "smtp_user", "from_address", "tls"],
     ),
-    (IntegrationType::Zendesk, "zendesk", &["signing_secret", "api_token"], &["subdomain", "email"]),
+    (
+        IntegrationType::Zendesk,
+        "zendesk",
+        &["signing_secret", "api_token", "access_token", "refresh_token"],
+        &["subdomain", "email"],
+    ),
     (
         IntegrationType::Taiga,
         "taiga",

@@ -14,6 +14,7 @@ mod legacy;
 mod links;
 mod messages;
 mod metrics;
+mod oauth;
 mod openapi;
 mod pages;
 mod projects;
@@ -71,6 +72,7 @@ pub struct AppState {
     /// Largest upload (voice recordings), which is larger than the JSON body limit.
     pub max_upload_bytes: usize,
     pub integrations: Integrations,
+    pub oauth: Arc<crate::oauth::OAuth>,
 }
 
 impl AppState {
@@ -83,8 +85,18 @@ impl AppState {
         let _ = getrandom::fill(&mut key);
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         let cipher = crate::integrations::Cipher::from_key(&hex).expect("a 32-byte key is valid");
+        let integrations = Integrations::new(store.clone(), cipher, "http://localhost", true);
         AppState {
-            integrations: Integrations::new(store.clone(), cipher, "http://localhost", true),
+            oauth: crate::oauth::OAuth::new(
+                crate::oauth::OAuthSettings::from_env(|_| None),
+                crate::oauth::state::States::Database(store.clone()),
+                store.clone(),
+                integrations.clone(),
+                reqwest::Client::new(),
+                "http://localhost",
+                "http://localhost",
+            ),
+            integrations,
             intake: Intake::new(store.clone(), llm, dedup),
             store,
             metrics: Metrics::new(),
@@ -154,6 +166,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
                 .layer(DefaultBodyLimit::disable()),
         )
         .routes(routes!(integrations::create_integration, integrations::list_integrations))
+        .routes(routes!(oauth::install_url))
+        .routes(routes!(oauth::legacy_install_url))
+        .routes(routes!(oauth::callback))
         .routes(routes!(
             integrations::get_integration,
             integrations::update_integration,

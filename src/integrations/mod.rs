@@ -165,6 +165,50 @@ impl Integrations {
         Ok((record, secrets))
     }
 
+    /// Writes what an OAuth install brought into the project's integration of `kind`:
+    /// created, or updated keeping what else it holds (a Jira project key, say); active
+    /// again. Settings and secrets here come from the provider, not from a request.
+    pub async fn install(
+        &self,
+        tenant_id: &str,
+        project_id: &str,
+        kind: crate::domain::integration::IntegrationType,
+        settings: &Map<String, Value>,
+        secrets: &Map<String, Value>,
+    ) -> Result<Integration, IntegrationError> {
+        for attempt in 0..2 {
+            let existing =
+                self.store.list_integrations(tenant_id, project_id).await?.into_iter().find(|r| r.kind == kind);
+            let result = match existing {
+                Some(mut record) => {
+                    merge(&mut record.settings, settings);
+                    let mut sealed = self.open(&record)?;
+                    merge(&mut sealed, secrets);
+                    self.seal(&mut record, &sealed)?;
+                    record.status = crate::domain::integration::IntegrationStatus::Active;
+                    record.last_error = None;
+                    record.updated_at = crate::store::now();
+                    self.store.save_integration(tenant_id, &record).await.map(|()| record)
+                }
+                None => {
+                    let mut all = Map::new();
+                    all.insert("mode".into(), Value::String("commands".into()));
+                    merge(&mut all, settings);
+                    let mut record = new_record(project_id, kind, kind.as_str().to_string(), all);
+                    self.seal(&mut record, secrets)?;
+                    self.store.create_integration(tenant_id, &record).await.map(|()| record)
+                }
+            };
+            match result {
+                Ok(record) => return Ok(self.view(record)),
+                // Another callback created it a moment ago: update that one instead.
+                Err(StoreError::Conflict(_)) if attempt == 0 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(IntegrationError::Store(StoreError::NotFound))
+    }
+
     pub fn public_url(&self) -> &str {
         &self.public_url
     }

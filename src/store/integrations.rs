@@ -131,12 +131,13 @@ impl Store {
         rows.into_iter().map(IntegrationRecord::try_from).collect()
     }
 
-    /// Writes back the name, settings and sealed secrets of an integration.
+    /// Writes back the name, settings, sealed secrets, status and last error of an integration.
     pub async fn save_integration(&self, tenant_id: &str, record: &IntegrationRecord) -> Result<()> {
         let (settings, names) = (json(&record.settings)?, json(&record.secret_names)?);
         let updated = write!(self, |pool| {
             sqlx::query(
-                "UPDATE integrations SET name = $1, settings = $2, secrets = $3, secret_names = $4, updated_at = $5
+                "UPDATE integrations SET name = $1, settings = $2, secrets = $3, secret_names = $4, updated_at = $5,
+                                         status = $9, last_error = $10
                  WHERE id = $6 AND project_id = $7 AND tenant_id = $8",
             )
             .bind(&record.name)
@@ -147,6 +148,8 @@ impl Store {
             .bind(&record.id)
             .bind(&record.project_id)
             .bind(tenant_id)
+            .bind(record.status.as_str())
+            .bind(&record.last_error)
             .execute(pool)
             .await?
             .rows_affected()

@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_tracker_polls"),
     migration!(12, "0012_push_runs"),
     migration!(13, "0013_run_tasks"),
+    migration!(14, "0014_oauth_states"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

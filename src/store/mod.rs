@@ -12,6 +12,7 @@ mod labels;
 mod links;
 mod messages;
 mod migrate;
+pub mod oauth_states;
 mod polls;
 mod projects;
 pub mod sync_runs;

@@ -17,8 +17,13 @@ pub struct Zendesk {
     base: String,
     /// Where agents open a ticket.
     agent: String,
-    email: String,
-    token: String,
+    auth: Auth,
+}
+
+/// An agent's e-mail and API token, or an OAuth install's bearer token.
+enum Auth {
+    Token { email: String, token: String },
+    Bearer(String),
 }
 
 /// Zendesk's errors (`{"error": "RecordInvalid", "description": …, "details": {"subject": [{"description": …}]}}`).
@@ -63,16 +68,22 @@ impl Zendesk {
             http,
             agent,
             base,
-            email: setting(settings, "email").ok_or_else(|| missing("email"))?.to_string(),
-            token: setting(secrets, "api_token").ok_or_else(|| missing("api_token"))?.to_string(),
+            auth: match setting(secrets, "access_token") {
+                Some(token) => Auth::Bearer(token.to_string()),
+                None => Auth::Token {
+                    email: setting(settings, "email").ok_or_else(|| missing("email"))?.to_string(),
+                    token: setting(secrets, "api_token").ok_or_else(|| missing("api_token"))?.to_string(),
+                },
+            },
         })
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> TrackerResult<Value> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .basic_auth(format!("{}/token", self.email), Some(&self.token));
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = match &self.auth {
+            Auth::Token { email, token } => request.basic_auth(format!("{email}/token"), Some(token)),
+            Auth::Bearer(token) => request.bearer_auth(token),
+        };
         if let Some(body) = body {
             request = request.json(body);
         }

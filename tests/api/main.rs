@@ -25,6 +25,7 @@ mod labels;
 mod legacy;
 mod llm;
 mod msteams;
+mod oauth;
 mod openapi;
 mod projects;
 mod restart;

@@ -47,6 +47,8 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
     }
 
     let paths = doc["paths"].as_object().expect("paths");
+    // A redirect is an answer here, not something to follow.
+    let unredirected = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let mut operation_ids = HashSet::new();
     let mut documented = HashSet::new();
     for (path, item) in paths {
@@ -81,10 +83,13 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
                 .replace("{id}", "00000000-does-not-exist")
                 .replace("{task_id}", "00000000-does-not-exist")
                 .replace("{integration_id}", "00000000-does-not-exist")
-                .replace("{platform}", "slack");
+                .replace("{platform}", "slack")
+                .replace("{integration_type}", "slack")
+                .replace("{tenant_id}", "00000000-does-not-exist")
+                .replace("{project_id}", "00000000-does-not-exist");
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let body = matches!(method, "post" | "put" | "patch").then(|| serde_json::json!({}));
-            let mut req = app.raw().request(m, format!("{}{concrete}", app.base));
+            let mut req = unredirected.request(m, format!("{}{concrete}", app.base));
             if let Some(body) = body {
                 req = req.json(&body);
             }
@@ -100,7 +105,9 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
             if public {
                 assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path} is public");
                 if method == "get" {
-                    assert_eq!(status, StatusCode::OK, "{method} {path}");
+                    // The OAuth callback answers a browser with a redirect, whatever it brings.
+                    let expected = if path.ends_with("/callback") { StatusCode::FOUND } else { StatusCode::OK };
+                    assert_eq!(status, expected, "{method} {path}");
                 }
             } else {
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} must need a key");

@@ -27,7 +27,8 @@ fn zendesk_time() -> String {
 fn authorized(headers: &HeaderMap) -> bool {
     let expected =
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("bot@example.org/token:zd-token-1"));
-    headers.get("authorization").is_some_and(|v| v == expected.as_str())
+    // An agent's API token, or an OAuth install's bearer token.
+    headers.get("authorization").is_some_and(|v| v == expected.as_str() || v == "Bearer zd-oauth-1")
 }
 
 fn denied() -> Response {
@@ -447,4 +448,22 @@ async fn zendesk_undo_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zendesk_undo_postgres() {
     zendesk_undo(Backend::Postgres).await;
+}
+
+/// An OAuth install's bearer token reaches the same API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_oauth_install_pushes_tickets() {
+    let (fake, shared, _) = fake_zendesk(&[]).await;
+    let app = spawn_app_with(Backend::Sqlite, |c| c.allow_private_urls = true).await.expect("app");
+    let project = app.project("support").await;
+    let body = json!({"type": "zendesk", "settings": {"api_base_url": format!("{fake}/api/v2"), "subdomain": "acme"},
+                      "secrets": {"access_token": "zd-oauth-1"}});
+    app.integration(&project, body).await;
+    let task_id = app.task(&project, json!({"title": "Replace the broken badge reader"})).await["id"]
+        .as_str()
+        .expect("task")
+        .to_string();
+    let links = links_of(&app, &task_id).await;
+    assert_eq!(links[0]["tracker"], "zendesk", "{links}");
+    assert_eq!(shared.lock().expect("lock").len(), 1);
 }

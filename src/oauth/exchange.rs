@@ -1,0 +1,184 @@
+//! Turning an authorization code into an install: each provider's token request and answer,
+//! read into the settings and secrets of the integration records it makes. Failures are
+//! described without any token or secret in the words.
+
+use serde_json::{Map, Value, json};
+
+use super::providers::{OAuthSettings, Provider, ProviderSettings};
+use crate::domain::integration::IntegrationType;
+
+/// One integration record an install writes.
+#[derive(Debug)]
+pub struct Record {
+    pub kind: IntegrationType,
+    pub settings: Map<String, Value>,
+    pub secrets: Map<String, Value>,
+}
+
+/// What the callback carries beside the code.
+pub struct Grant<'a> {
+    pub code: &'a str,
+    pub redirect_uri: &'a str,
+    pub verifier: Option<&'a str>,
+    /// The token URL with the install's `{tenant}`/`{subdomain}` filled in.
+    pub token_url: &'a str,
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// Keeps the fields that are set.
+fn set(pairs: &[(&str, &Value)]) -> Map<String, Value> {
+    pairs.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.to_string(), (*v).clone())).collect()
+}
+
+/// When a token that lasts `expires_in` seconds runs out.
+fn expiry(answer: &Value) -> Value {
+    match answer["expires_in"].as_i64() {
+        Some(seconds) => json!((chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()),
+        None => Value::Null,
+    }
+}
+
+async fn post(request: reqwest::RequestBuilder, provider: Provider) -> Result<Value, String> {
+    let name = provider.as_str();
+    let res = request.send().await.map_err(|e| format!("{name} token request failed: {}", e.without_url()))?;
+    let status = res.status();
+    let answer: Value = res.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let why = answer["error_description"].as_str().or(answer["error"].as_str()).unwrap_or("no details");
+        return Err(format!("{name} refused the code ({}): {why}", status.as_u16()));
+    }
+    // Slack answers 200 with `ok: false`.
+    if answer["ok"] == false {
+        return Err(format!("{name} refused the code: {}", answer["error"].as_str().unwrap_or("no details")));
+    }
+    if answer["access_token"].as_str().is_none_or(str::is_empty) {
+        return Err(format!("{name} answered without an access token"));
+    }
+    Ok(answer)
+}
+
+/// Exchanges the code and reads the answer into records.
+pub async fn exchange(
+    http: &reqwest::Client,
+    settings: &OAuthSettings,
+    provider: Provider,
+    client: &ProviderSettings,
+    grant: &Grant<'_>,
+) -> Result<Vec<Record>, String> {
+    let form = |extra: &[(&str, &str)]| {
+        let mut fields: Vec<(&str, &str)> =
+            vec![("grant_type", "authorization_code"), ("code", grant.code), ("redirect_uri", grant.redirect_uri)];
+        fields.extend_from_slice(extra);
+        if let Some(verifier) = grant.verifier {
+            fields.push(("code_verifier", verifier));
+        }
+        fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<(String, String)>>()
+    };
+    let secret = client.client_secret.expose();
+    let request = match provider {
+        Provider::Slack | Provider::Teams => {
+            let scope = client.scope(provider);
+            let mut fields = form(&[("client_id", &client.client_id), ("client_secret", secret)]);
+            if provider == Provider::Teams {
+                fields.push(("scope".into(), scope));
+            }
+            http.post(grant.token_url).form(&fields)
+        }
+        Provider::Discord => http.post(grant.token_url).basic_auth(&client.client_id, Some(secret)).form(&form(&[])),
+        Provider::Atlassian | Provider::Zendesk => {
+            let mut body = json!({"grant_type": "authorization_code", "client_id": client.client_id,
+                                  "client_secret": secret, "code": grant.code, "redirect_uri": grant.redirect_uri});
+            if provider == Provider::Zendesk {
+                body["scope"] = json!(client.scope(provider));
+            }
+            if let Some(verifier) = grant.verifier {
+                body["code_verifier"] = json!(verifier);
+            }
+            http.post(grant.token_url).json(&body)
+        }
+    };
+    let answer = post(request.header(reqwest::header::ACCEPT, "application/json"), provider).await?;
+    let tokens = set(&[("access_token", &answer["access_token"]), ("refresh_token", &answer["refresh_token"])]);
+    let scopes = answer["scope"].clone();
+    let expires_at = expiry(&answer);
+    let mut meta = set(&[("auth", &json!("oauth")), ("scopes", &scopes), ("expires_at", &expires_at)]);
+    let app_secrets: Map<String, Value> = settings
+        .app_secrets
+        .get(&provider)
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| (name.to_string(), json!(value.expose())))
+        .collect();
+    Ok(match provider {
+        Provider::Slack => {
+            meta.extend(set(&[
+                ("team_id", &answer["team"]["id"]),
+                ("team_name", &answer["team"]["name"]),
+                ("enterprise_id", &answer["enterprise"]["id"]),
+                ("bot_user_id", &answer["bot_user_id"]),
+                ("app_id", &answer["app_id"]),
+                ("webhook_channel", &answer["incoming_webhook"]["channel"]),
+                ("webhook_channel_id", &answer["incoming_webhook"]["channel_id"]),
+            ]));
+            let mut secrets = set(&[
+                ("bot_token", &answer["access_token"]),
+                ("refresh_token", &answer["refresh_token"]),
+                ("webhook_url", &answer["incoming_webhook"]["url"]),
+            ]);
+            secrets.extend(app_secrets);
+            vec![Record { kind: IntegrationType::Slack, settings: meta, secrets }]
+        }
+        Provider::Discord => {
+            meta.extend(set(&[
+                ("application_id", &json!(client.client_id)),
+                ("guild_id", &answer["guild"]["id"]),
+                ("guild_name", &answer["guild"]["name"]),
+                ("webhook_channel_id", &answer["webhook"]["channel_id"]),
+            ]));
+            let mut secrets = tokens;
+            secrets.extend(set(&[("webhook_url", &answer["webhook"]["url"])]));
+            secrets.extend(app_secrets);
+            vec![Record { kind: IntegrationType::Discord, settings: meta, secrets }]
+        }
+        Provider::Teams => {
+            meta.insert("ms_tenant".into(), json!(settings.teams_tenant));
+            vec![Record { kind: IntegrationType::Teams, settings: meta, secrets: tokens }]
+        }
+        Provider::Zendesk => vec![Record { kind: IntegrationType::Zendesk, settings: meta, secrets: tokens }],
+        Provider::Atlassian => {
+            let token = answer["access_token"].as_str().unwrap_or_default();
+            let site = accessible_site(http, &settings.atlassian_resources_url, token).await?;
+            meta.extend(set(&[("cloud_id", &site["id"]), ("site_url", &site["url"]), ("site_name", &site["name"])]));
+            [IntegrationType::Jira, IntegrationType::Confluence]
+                .into_iter()
+                .map(|kind| Record { kind, settings: meta.clone(), secrets: tokens.clone() })
+                .collect()
+        }
+    })
+}
+
+/// The first site the token reaches: its cloud id, URL and name.
+async fn accessible_site(http: &reqwest::Client, url: &str, token: &str) -> Result<Value, String> {
+    let res = http
+        .get(url)
+        .bearer_auth(token)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| format!("Atlassian's site list failed: {}", e.without_url()))?;
+    if !res.status().is_success() {
+        return Err(format!("Atlassian's site list answered {}", res.status().as_u16()));
+    }
+    let sites: Value = res.json().await.map_err(|_| "Atlassian's site list is not JSON".to_string())?;
+    sites
+        .as_array()
+        .and_then(|s| s.first())
+        .filter(|s| s["id"].is_string() && s["url"].is_string())
+        .cloned()
+        .map(object)
+        .map(Value::Object)
+        .ok_or_else(|| "the token reaches no Atlassian site".to_string())
+}

@@ -1,0 +1,234 @@
+//! OAuth 2.0 installs per project: an admin asks for the provider's authorize URL, the
+//! provider sends the browser back to the public callback with a code, and the code becomes
+//! the project's integration records with their tokens sealed. The state binds the callback
+//! to whoever asked; every way the callback can fail redirects to the front end with a code.
+
+pub mod exchange;
+pub mod providers;
+pub mod redis;
+pub mod state;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+pub use providers::{OAuthSettings, Provider};
+use state::{Pending, States};
+
+use crate::domain::tenant::Caller;
+use crate::integrations::Integrations;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("{0:?} is not an integration type that installs with OAuth (slack, discord, teams, atlassian, zendesk)")]
+    UnknownProvider(String),
+    #[error("OAuth for {0} is not configured: set TASKBRIDGE_OAUTH_{1}_CLIENT_ID and _CLIENT_SECRET")]
+    NotConfigured(&'static str, String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Details an install may choose: the Zendesk account, the Microsoft tenant.
+#[derive(Debug, Default, Clone)]
+pub struct InstallOptions {
+    pub subdomain: Option<String>,
+    pub ms_tenant: Option<String>,
+}
+
+/// What the provider sent the browser back with.
+#[derive(Debug, Default, Clone)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
+pub struct OAuth {
+    settings: OAuthSettings,
+    states: States,
+    store: Store,
+    integrations: Integrations,
+    http: reqwest::Client,
+    public_url: String,
+    frontend_url: String,
+}
+
+/// A name made only of letters, digits, dots and dashes (a subdomain, a tenant).
+fn plain(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 100 && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+impl OAuth {
+    pub fn new(
+        settings: OAuthSettings,
+        states: States,
+        store: Store,
+        integrations: Integrations,
+        http: reqwest::Client,
+        public_url: &str,
+        frontend_url: &str,
+    ) -> Arc<Self> {
+        Arc::new(OAuth {
+            settings,
+            states,
+            store,
+            integrations,
+            http,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            frontend_url: frontend_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    pub fn redirect_uri(&self, provider: Provider) -> String {
+        format!("{}/api/public/integrations/{}/callback", self.public_url, provider.as_str())
+    }
+
+    /// The provider's authorize URL for installing into `project_id`, with a fresh state.
+    pub async fn install_url(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        kind: &str,
+        options: &InstallOptions,
+    ) -> Result<String, OAuthError> {
+        let provider = Provider::parse(kind).ok_or_else(|| OAuthError::UnknownProvider(kind.to_string()))?;
+        self.store.get_project(&caller.tenant_id, project_id).await?;
+        let client = self
+            .settings
+            .providers
+            .get(&provider)
+            .ok_or_else(|| OAuthError::NotConfigured(provider.as_str(), provider.as_str().to_uppercase()))?;
+        let mut extra = Map::new();
+        let mut authorize = client.authorize_url.clone();
+        if authorize.contains("{subdomain}") || client.token_url.contains("{subdomain}") {
+            let subdomain = options.subdomain.as_deref().map(str::trim).filter(|s| plain(s)).ok_or_else(|| {
+                OAuthError::Invalid("subdomain: the Zendesk account (acme for acme.zendesk.com) is required".into())
+            })?;
+            extra.insert("subdomain".into(), json!(subdomain.to_ascii_lowercase()));
+            authorize = authorize.replace("{subdomain}", &subdomain.to_ascii_lowercase());
+        }
+        if provider == Provider::Teams {
+            let tenant = match options.ms_tenant.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                Some(t) if plain(t) => t.to_string(),
+                Some(_) => return Err(OAuthError::Invalid("ms_tenant: a tenant id or domain".into())),
+                None => self.settings.teams_tenant.clone(),
+            };
+            authorize = authorize.replace("{tenant}", &tenant);
+            extra.insert("ms_tenant".into(), json!(tenant));
+        }
+        let state = state::random_token()?;
+        let verifier = if provider.pkce() { Some(state::random_token()?) } else { None };
+        let pending = Pending {
+            tenant_id: caller.tenant_id.clone(),
+            project_id: project_id.to_string(),
+            key_id: caller.key_id.clone(),
+            provider: provider.as_str().to_string(),
+            verifier: verifier.clone(),
+            extra,
+            expires_at: chrono::Utc::now() + chrono::Duration::from_std(state::LIFETIME).unwrap_or_default(),
+        };
+        self.states.put(&state, &pending).await?;
+        let redirect = self.redirect_uri(provider);
+        let scope = client.scope(provider);
+        let mut query: Vec<(&str, &str)> = vec![("client_id", &client.client_id), ("redirect_uri", &redirect)];
+        match provider {
+            Provider::Slack => query.extend([("scope", scope.as_str()), ("user_scope", "")]),
+            Provider::Discord => query.extend([
+                ("response_type", "code"),
+                ("scope", scope.as_str()),
+                ("permissions", self.settings.discord_permissions.as_str()),
+            ]),
+            Provider::Teams => query.extend([("response_type", "code"), ("response_mode", "query"), ("scope", &scope)]),
+            Provider::Atlassian => query.extend([
+                ("audience", "api.atlassian.com"),
+                ("response_type", "code"),
+                ("prompt", "consent"),
+                ("scope", scope.as_str()),
+            ]),
+            Provider::Zendesk => query.extend([("response_type", "code"), ("scope", scope.as_str())]),
+        }
+        query.push(("state", &state));
+        let challenge = verifier.as_deref().map(state::challenge);
+        if let Some(challenge) = &challenge {
+            query.extend([("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")]);
+        }
+        let encoded = serde_urlencoded::to_string(&query).map_err(|e| OAuthError::Invalid(e.to_string()))?;
+        let separator = if authorize.contains('?') { '&' } else { '?' };
+        Ok(format!("{authorize}{separator}{encoded}"))
+    }
+
+    /// Completes an install; answers where the browser goes next (always the front end).
+    pub async fn callback(&self, kind: &str, callback: &Callback) -> String {
+        match self.complete(kind, callback).await {
+            Ok(provider) => {
+                format!("{}/dashboard?integration={}&status=success", self.frontend_url, provider.as_str())
+            }
+            Err(code) => {
+                let query = serde_urlencoded::to_string([("integration", kind), ("status", "error"), ("error", &code)])
+                    .unwrap_or_default();
+                format!("{}/dashboard?{query}", self.frontend_url)
+            }
+        }
+    }
+
+    async fn complete(&self, kind: &str, callback: &Callback) -> Result<Provider, String> {
+        let provider = Provider::parse(kind).ok_or("unknown_integration")?;
+        let name = provider.as_str();
+        if callback.error.as_deref().is_some_and(|e| !e.is_empty()) {
+            return Err(format!("{name}_oauth_denied"));
+        }
+        let code = callback.code.as_deref().filter(|c| !c.is_empty()).ok_or("missing_code")?;
+        let state = callback.state.as_deref().filter(|s| !s.is_empty()).ok_or("missing_state")?;
+        let pending = match self.states.take(state).await {
+            Ok(Some(pending)) if pending.provider == name => pending,
+            Ok(_) => return Err("invalid_state".into()),
+            Err(e) => {
+                tracing::warn!(provider = name, error = %e, "the OAuth state could not be read");
+                return Err("invalid_state".into());
+            }
+        };
+        let client = self.settings.providers.get(&provider).ok_or("token_exchange_failed")?;
+        let mut token_url = client.token_url.clone();
+        for (placeholder, field) in [("{subdomain}", "subdomain"), ("{tenant}", "ms_tenant")] {
+            if let Some(value) = pending.extra.get(field).and_then(Value::as_str) {
+                token_url = token_url.replace(placeholder, value);
+            }
+        }
+        let redirect = self.redirect_uri(provider);
+        let grant = exchange::Grant {
+            code,
+            redirect_uri: &redirect,
+            verifier: pending.verifier.as_deref(),
+            token_url: &token_url,
+        };
+        let records = match exchange::exchange(&self.http, &self.settings, provider, client, &grant).await {
+            Ok(records) => records,
+            Err(why) => {
+                tracing::warn!(provider = name, project_id = %pending.project_id, why, "OAuth token exchange failed");
+                return Err("token_exchange_failed".into());
+            }
+        };
+        for mut record in records {
+            record.settings.insert("installed_by".into(), json!(pending.key_id));
+            record.settings.insert("installed_at".into(), json!(chrono::Utc::now().to_rfc3339()));
+            for (key, value) in &pending.extra {
+                record.settings.insert(key.clone(), value.clone());
+            }
+            let saved = self
+                .integrations
+                .install(&pending.tenant_id, &pending.project_id, record.kind, &record.settings, &record.secrets)
+                .await;
+            if let Err(e) = saved {
+                tracing::warn!(provider = name, project_id = %pending.project_id, error = %e, "OAuth install not saved");
+                return Err("storage_failed".into());
+            }
+        }
+        tracing::info!(provider = name, project_id = %pending.project_id, "integration installed with OAuth");
+        Ok(provider)
+    }
+}

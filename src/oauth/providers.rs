@@ -1,0 +1,228 @@
+//! The OAuth 2.0 providers an admin installs taskbridge into, each configured from the
+//! environment (`TASKBRIDGE_OAUTH_{PROVIDER}_{CLIENT_ID|CLIENT_SECRET|AUTHORIZE_URL|TOKEN_URL|SCOPES}`)
+//! with the provider's real endpoints and sensible scopes by default.
+
+use std::collections::HashMap;
+
+use crate::config::Secret;
+use crate::domain::integration::IntegrationType;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    Slack,
+    Discord,
+    /// Microsoft identity platform, for Teams.
+    Teams,
+    /// Jira and Confluence Cloud (3LO).
+    Atlassian,
+    Zendesk,
+}
+
+pub const ALL: [Provider; 5] =
+    [Provider::Slack, Provider::Discord, Provider::Teams, Provider::Atlassian, Provider::Zendesk];
+
+/// Discord bot permissions: view channels, send messages, send messages in threads, read
+/// message history.
+const DISCORD_PERMISSIONS: &str = "274877975552";
+
+impl Provider {
+    pub fn parse(s: &str) -> Option<Self> {
+        ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Slack => "slack",
+            Provider::Discord => "discord",
+            Provider::Teams => "teams",
+            Provider::Atlassian => "atlassian",
+            Provider::Zendesk => "zendesk",
+        }
+    }
+
+    fn env_name(self) -> &'static str {
+        match self {
+            Provider::Slack => "SLACK",
+            Provider::Discord => "DISCORD",
+            Provider::Teams => "TEAMS",
+            Provider::Atlassian => "ATLASSIAN",
+            Provider::Zendesk => "ZENDESK",
+        }
+    }
+
+    /// The integration records an install writes (Atlassian: both Jira and Confluence).
+    pub fn integrations(self) -> &'static [IntegrationType] {
+        match self {
+            Provider::Slack => &[IntegrationType::Slack],
+            Provider::Discord => &[IntegrationType::Discord],
+            Provider::Teams => &[IntegrationType::Teams],
+            Provider::Atlassian => &[IntegrationType::Jira, IntegrationType::Confluence],
+            Provider::Zendesk => &[IntegrationType::Zendesk],
+        }
+    }
+
+    /// Whether the provider takes a PKCE (S256) challenge.
+    pub fn pkce(self) -> bool {
+        matches!(self, Provider::Teams | Provider::Zendesk)
+    }
+
+    /// How the provider separates scopes in the authorize URL.
+    fn scope_separator(self) -> &'static str {
+        if self == Provider::Slack { "," } else { " " }
+    }
+
+    /// Real endpoints; `{tenant}` is the Microsoft tenant, `{subdomain}` the Zendesk account.
+    fn default_urls(self) -> (&'static str, &'static str) {
+        match self {
+            Provider::Slack => ("https://slack.com/oauth/v2/authorize", "https://slack.com/api/oauth.v2.access"),
+            Provider::Discord => ("https://discord.com/oauth2/authorize", "https://discord.com/api/v10/oauth2/token"),
+            Provider::Teams => (
+                "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+                "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+            ),
+            Provider::Atlassian => ("https://auth.atlassian.com/authorize", "https://auth.atlassian.com/oauth/token"),
+            Provider::Zendesk => (
+                "https://{subdomain}.zendesk.com/oauth/authorizations/new",
+                "https://{subdomain}.zendesk.com/oauth/tokens",
+            ),
+        }
+    }
+
+    fn default_scopes(self) -> &'static [&'static str] {
+        match self {
+            // The bot reads channels and their history, posts, answers commands and mentions.
+            Provider::Slack => &[
+                "channels:read",
+                "channels:history",
+                "groups:history",
+                "im:history",
+                "chat:write",
+                "commands",
+                "app_mentions:read",
+                "users:read",
+            ],
+            Provider::Discord => &["bot", "applications.commands", "identify", "guilds"],
+            Provider::Teams => &["offline_access", "User.Read", "Team.ReadBasic.All", "ChannelMessage.Send"],
+            Provider::Atlassian => &[
+                "read:jira-work",
+                "write:jira-work",
+                "read:jira-user",
+                "read:confluence-content.all",
+                "write:confluence-content",
+                "read:confluence-space.summary",
+                "offline_access",
+            ],
+            Provider::Zendesk => &["read", "write"],
+        }
+    }
+}
+
+/// One provider's client registration.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub scopes: Vec<String>,
+}
+
+impl ProviderSettings {
+    /// The scopes as the authorize URL carries them.
+    pub fn scope(&self, provider: Provider) -> String {
+        self.scopes.join(provider.scope_separator())
+    }
+}
+
+/// Everything OAuth installs are configured with.
+#[derive(Debug, Clone, Default)]
+pub struct OAuthSettings {
+    pub providers: HashMap<Provider, ProviderSettings>,
+    /// The Microsoft tenant sign-ins go to (`common`, `organizations`, a tenant id).
+    pub teams_tenant: String,
+    pub discord_permissions: String,
+    /// Where Atlassian lists the sites a token reaches.
+    pub atlassian_resources_url: String,
+    /// Written into the records an install makes, so inbound events verify and the bot can
+    /// post: Slack's signing secret, Discord's bot token and public key belong to the app,
+    /// not to one install.
+    pub app_secrets: HashMap<Provider, Vec<(&'static str, Secret)>>,
+}
+
+impl OAuthSettings {
+    /// Reads the settings through `var` (the environment, or a map in tests). A provider
+    /// is configured when both its client id and secret are set.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: String| var(&name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut settings = OAuthSettings {
+            teams_tenant: get("TASKBRIDGE_OAUTH_TEAMS_TENANT".into()).unwrap_or_else(|| "common".into()),
+            discord_permissions: get("TASKBRIDGE_OAUTH_DISCORD_PERMISSIONS".into())
+                .unwrap_or_else(|| DISCORD_PERMISSIONS.into()),
+            atlassian_resources_url: get("TASKBRIDGE_OAUTH_ATLASSIAN_RESOURCES_URL".into())
+                .unwrap_or_else(|| "https://api.atlassian.com/oauth/token/accessible-resources".into()),
+            ..OAuthSettings::default()
+        };
+        for provider in ALL {
+            let name = |what: &str| format!("TASKBRIDGE_OAUTH_{}_{what}", provider.env_name());
+            let (Some(client_id), Some(secret)) = (get(name("CLIENT_ID")), get(name("CLIENT_SECRET"))) else {
+                continue;
+            };
+            let (authorize, token) = provider.default_urls();
+            let scopes = match get(name("SCOPES")) {
+                Some(list) => list.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                None => provider.default_scopes().iter().map(|s| s.to_string()).collect(),
+            };
+            settings.providers.insert(
+                provider,
+                ProviderSettings {
+                    client_id,
+                    client_secret: Secret::new(secret),
+                    authorize_url: get(name("AUTHORIZE_URL")).unwrap_or_else(|| authorize.into()),
+                    token_url: get(name("TOKEN_URL")).unwrap_or_else(|| token.into()),
+                    scopes,
+                },
+            );
+        }
+        for (provider, env, secret) in [
+            (Provider::Slack, "TASKBRIDGE_OAUTH_SLACK_SIGNING_SECRET", "signing_secret"),
+            (Provider::Discord, "TASKBRIDGE_OAUTH_DISCORD_BOT_TOKEN", "bot_token"),
+            (Provider::Discord, "TASKBRIDGE_OAUTH_DISCORD_PUBLIC_KEY", "public_key"),
+        ] {
+            if let Some(value) = get(env.into()) {
+                settings.app_secrets.entry(provider).or_default().push((secret, Secret::new(value)));
+            }
+        }
+        settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_are_configured_from_the_environment_with_real_defaults() {
+        let env: HashMap<&str, &str> = [
+            ("TASKBRIDGE_OAUTH_SLACK_CLIENT_ID", "123.456"),
+            ("TASKBRIDGE_OAUTH_SLACK_CLIENT_SECRET", "s3cret"),
+            ("TASKBRIDGE_OAUTH_ZENDESK_CLIENT_ID", "zd"),
+            ("TASKBRIDGE_OAUTH_ZENDESK_CLIENT_SECRET", "zs"),
+            ("TASKBRIDGE_OAUTH_ZENDESK_SCOPES", "read, tickets:write"),
+            ("TASKBRIDGE_OAUTH_ZENDESK_TOKEN_URL", "http://127.0.0.1:9/oauth/tokens"),
+            ("TASKBRIDGE_OAUTH_DISCORD_CLIENT_ID", "only-an-id"),
+        ]
+        .into_iter()
+        .collect();
+        let settings = OAuthSettings::from_env(|k| env.get(k).map(|v| v.to_string()));
+        let slack = &settings.providers[&Provider::Slack];
+        assert_eq!(slack.authorize_url, "https://slack.com/oauth/v2/authorize");
+        assert!(slack.scope(Provider::Slack).starts_with("channels:read,channels:history,"));
+        let zendesk = &settings.providers[&Provider::Zendesk];
+        assert_eq!(zendesk.scope(Provider::Zendesk), "read tickets:write");
+        assert_eq!(zendesk.token_url, "http://127.0.0.1:9/oauth/tokens");
+        assert_eq!(zendesk.authorize_url, "https://{subdomain}.zendesk.com/oauth/authorizations/new");
+        assert!(!settings.providers.contains_key(&Provider::Discord), "no secret, not configured");
+        assert_eq!(settings.teams_tenant, "common");
+        assert_eq!(format!("{:?}", slack.client_secret), "[redacted]");
+    }
+}

@@ -1,0 +1,463 @@
+//! OAuth installs against a local fake of each provider's token endpoint (Slack, Discord,
+//! Microsoft identity platform, Atlassian with its site list, Zendesk): the install URL's
+//! parameters, the callback's success (tokens sealed: the raw row holds none) and every
+//! error branch, refused states (replayed, expired, forged, another provider's, another
+//! tenant's project), and the Redis-backed state store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use taskbridge::oauth::OAuthSettings;
+
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+const FRONTEND: &str = "https://app.taskbridge.example";
+const REDIRECT_BASE: &str = "https://taskbridge.example/api/public/integrations";
+
+#[derive(Default)]
+struct Fake {
+    /// PKCE challenges seen in install URLs, to check verifiers against.
+    challenges: Vec<String>,
+    /// Token requests, as received.
+    requests: Vec<(String, Value)>,
+}
+
+type Shared = Arc<Mutex<Fake>>;
+
+fn refused(error: &str) -> Response {
+    (AxumStatus::BAD_REQUEST, Json(json!({"error": error, "error_description": "The code is not valid."})))
+        .into_response()
+}
+
+/// Checks what every provider checks: the code, the redirect URI, and (with PKCE) that the
+/// verifier matches a challenge the install sent.
+fn check(fake: &mut Fake, provider: &str, form: &Value) -> Result<(), &'static str> {
+    fake.requests.push((provider.to_string(), form.clone()));
+    if form["code"] != "good-code" {
+        return Err("invalid_grant");
+    }
+    if form["redirect_uri"] != format!("{REDIRECT_BASE}/{provider}/callback") {
+        return Err("invalid_redirect_uri");
+    }
+    if let Some(verifier) = form["code_verifier"].as_str() {
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        if !fake.challenges.contains(&challenge) {
+            return Err("invalid_grant");
+        }
+    } else if matches!(provider, "teams" | "zendesk") {
+        return Err("invalid_request");
+    }
+    Ok(())
+}
+
+fn form_of(body: &str) -> Value {
+    let pairs: HashMap<String, String> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    json!(pairs)
+}
+
+async fn fake_provider() -> (String, Shared) {
+    let shared: Shared = Arc::default();
+    async fn slack(State(s): State<Shared>, body: String) -> Response {
+        let form = form_of(&body);
+        let mut fake = s.lock().expect("lock");
+        if form["client_id"] != "slack-client" || form["client_secret"] != "slack-secret" {
+            return Json(json!({"ok": false, "error": "invalid_client_id"})).into_response();
+        }
+        if check(&mut fake, "slack", &form).is_err() {
+            // Slack answers 200 with ok: false.
+            return Json(json!({"ok": false, "error": "invalid_code"})).into_response();
+        }
+        Json(json!({"ok": true, "access_token": "xoxb-17653672481-oauth-bot", "token_type": "bot",
+            "scope": "chat:write,commands", "bot_user_id": "U0KRQLJ9H", "app_id": "A0KRD7HC3",
+            "team": {"id": "T9TK3CUKW", "name": "Slack Softball Team"}, "enterprise": null,
+            "authed_user": {"id": "U1234"},
+            "incoming_webhook": {"channel": "#ops", "channel_id": "C0LAN2Q65",
+                                 "url": "https://hooks.slack.com/services/T1/B1/secret-hook"}}))
+        .into_response()
+    }
+    async fn discord(State(s): State<Shared>, headers: HeaderMap, body: String) -> Response {
+        let basic =
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("discord-client:discord-secret"));
+        if headers.get("authorization").is_none_or(|v| v != basic.as_str()) {
+            return (AxumStatus::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+        }
+        let form = form_of(&body);
+        if form["grant_type"] != "authorization_code" {
+            return refused("unsupported_grant_type");
+        }
+        if let Err(refusal) = check(&mut s.lock().expect("lock"), "discord", &form) {
+            return refused(refusal);
+        }
+        Json(json!({"access_token": "discord-oauth-access", "token_type": "Bearer", "expires_in": 604800,
+            "refresh_token": "discord-oauth-refresh", "scope": "bot applications.commands identify guilds",
+            "guild": {"id": "290926798626357250", "name": "Ops Guild"}}))
+        .into_response()
+    }
+    async fn teams(State(s): State<Shared>, Path(tenant): Path<String>, body: String) -> Response {
+        let form = form_of(&body);
+        if tenant != "contoso.onmicrosoft.com" || form["client_secret"] != "teams-secret" {
+            return (AxumStatus::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+        }
+        if !form["scope"].as_str().is_some_and(|s| s.contains("offline_access")) {
+            return refused("invalid_scope");
+        }
+        if let Err(refusal) = check(&mut s.lock().expect("lock"), "teams", &form) {
+            return refused(refusal);
+        }
+        Json(json!({"token_type": "Bearer", "scope": "User.Read ChannelMessage.Send", "expires_in": 3599,
+            "ext_expires_in": 3599, "access_token": "eyJ0eXAi-teams-access", "refresh_token": "teams-refresh-1"}))
+        .into_response()
+    }
+    async fn atlassian(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
+        if body["client_secret"] != "atl-secret" || body["grant_type"] != "authorization_code" {
+            return (AxumStatus::FORBIDDEN, Json(json!({"error": "access_denied"}))).into_response();
+        }
+        if let Err(refusal) = check(&mut s.lock().expect("lock"), "atlassian", &body) {
+            return refused(refusal);
+        }
+        Json(json!({"access_token": "atl-oauth-access", "expires_in": 3600, "token_type": "Bearer",
+            "refresh_token": "atl-oauth-refresh", "scope": "read:jira-work write:jira-work offline_access"}))
+        .into_response()
+    }
+    async fn resources(headers: HeaderMap) -> Response {
+        if headers.get("authorization").is_none_or(|v| v != "Bearer atl-oauth-access") {
+            return (AxumStatus::UNAUTHORIZED, Json(json!({"code": 401, "message": "Unauthorized"}))).into_response();
+        }
+        Json(json!([{"id": "1324a887-45db-1bf4-1e99-ef0ff456d421", "name": "Acme", "url": "https://acme.atlassian.net",
+                     "scopes": ["write:jira-work"], "avatarUrl": "https://x"}]))
+        .into_response()
+    }
+    async fn zendesk(State(s): State<Shared>, Path(subdomain): Path<String>, Json(body): Json<Value>) -> Response {
+        if subdomain != "acme" || body["client_secret"] != "zd-secret" {
+            return (AxumStatus::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+        }
+        if let Err(refusal) = check(&mut s.lock().expect("lock"), "zendesk", &body) {
+            return refused(refusal);
+        }
+        Json(json!({"access_token": "zd-oauth-access", "token_type": "bearer", "scope": "read write",
+                    "refresh_token": "zd-oauth-refresh", "expires_in": 172800}))
+        .into_response()
+    }
+    let app = axum::Router::new()
+        .route("/slack/token", axum::routing::post(slack))
+        .route("/discord/token", axum::routing::post(discord))
+        .route("/teams/{tenant}/token", axum::routing::post(teams))
+        .route("/atlassian/token", axum::routing::post(atlassian))
+        .route("/atlassian/resources", axum::routing::get(resources))
+        .route("/zendesk/{subdomain}/token", axum::routing::post(zendesk))
+        .with_state(shared.clone());
+    (crate::helpers::serve(app).await, shared)
+}
+
+/// Providers configured as an operator would, their token endpoints on the fake.
+fn settings(fake: &str) -> OAuthSettings {
+    let mut env: HashMap<String, String> = HashMap::new();
+    for (name, id) in
+        [("SLACK", "slack"), ("DISCORD", "discord"), ("TEAMS", "teams"), ("ATLASSIAN", "atl"), ("ZENDESK", "zd")]
+    {
+        let provider = name.to_lowercase();
+        env.insert(format!("TASKBRIDGE_OAUTH_{name}_CLIENT_ID"), format!("{provider}-client"));
+        env.insert(format!("TASKBRIDGE_OAUTH_{name}_CLIENT_SECRET"), format!("{id}-secret"));
+    }
+    let urls = [
+        ("SLACK", format!("{fake}/slack/token")),
+        ("DISCORD", format!("{fake}/discord/token")),
+        ("TEAMS", format!("{fake}/teams/{{tenant}}/token")),
+        ("ATLASSIAN", format!("{fake}/atlassian/token")),
+        ("ZENDESK", format!("{fake}/zendesk/{{subdomain}}/token")),
+    ];
+    for (name, url) in urls {
+        env.insert(format!("TASKBRIDGE_OAUTH_{name}_TOKEN_URL"), url);
+    }
+    env.insert("TASKBRIDGE_OAUTH_ATLASSIAN_RESOURCES_URL".into(), format!("{fake}/atlassian/resources"));
+    env.insert("TASKBRIDGE_OAUTH_TEAMS_TENANT".into(), "contoso.onmicrosoft.com".into());
+    env.insert("TASKBRIDGE_OAUTH_SLACK_SIGNING_SECRET".into(), "slack-app-signing-secret".into());
+    OAuthSettings::from_env(|k| env.get(k).cloned())
+}
+
+async fn spawn(backend: Backend, fake: &str, redis: Option<String>) -> Option<TestApp> {
+    let settings = settings(fake);
+    spawn_app_with(backend, move |c| {
+        c.oauth = settings;
+        c.allow_private_urls = true;
+        c.redis_url = redis.map(taskbridge::config::Secret::new);
+    })
+    .await
+}
+
+/// The install URL for `kind` (200 expected), its query as a map.
+async fn install(app: &TestApp, project: &str, kind: &str, query: &str) -> (String, HashMap<String, String>) {
+    let res = app.get(&format!("/api/v1/projects/{project}/integrations/{kind}/install{query}")).await;
+    assert_eq!(res.status, StatusCode::OK, "{kind}: {}", res.body);
+    let url = res.body["oauth_url"].as_str().expect("oauth_url").to_string();
+    let params = url.split_once('?').map(|(_, q)| form_urlencoded::parse(q.as_bytes()).into_owned().collect());
+    (url, params.unwrap_or_default())
+}
+
+/// The browser coming back: where the callback sends it.
+async fn callback(app: &TestApp, kind: &str, query: &str) -> String {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let res =
+        client.get(format!("{}/api/public/integrations/{kind}/callback{query}", app.base)).send().await.expect("sent");
+    assert_eq!(res.status(), StatusCode::FOUND, "{kind}{query}");
+    res.headers()["location"].to_str().expect("location").to_string()
+}
+
+fn failed(kind: &str, code: &str) -> String {
+    format!("{FRONTEND}/dashboard?integration={kind}&status=error&error={code}")
+}
+
+fn succeeded(kind: &str) -> String {
+    format!("{FRONTEND}/dashboard?integration={kind}&status=success")
+}
+
+async fn integration(app: &TestApp, project: &str, kind: &str) -> Value {
+    let list = app.get(&format!("/api/v1/projects/{project}/integrations")).await.body;
+    list["items"].as_array().and_then(|i| i.iter().find(|i| i["type"] == kind).cloned()).unwrap_or(Value::Null)
+}
+
+/// The stored row of an integration, settings and sealed secrets as text.
+async fn raw_row(app: &TestApp, id: &str) -> String {
+    let sql = "SELECT settings || secret_names || COALESCE(secrets, '') FROM integrations WHERE id = $1";
+    if app.database_url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("sqlite");
+        sqlx::query_scalar(sql).bind(id).fetch_one(&pool).await.expect("row")
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.expect("pg");
+        sqlx::query_scalar(sql).bind(id).fetch_one(&pool).await.expect("row")
+    }
+}
+
+async fn every_provider_installs(backend: Backend) {
+    let (fake, shared) = fake_provider().await;
+    let Some(app) = spawn(backend, &fake, None).await else { return };
+    let project = app.project("ops").await;
+
+    // Slack: the bot scopes, comma-separated; no PKCE.
+    let (url, q) = install(&app, &project, "slack", "").await;
+    assert!(url.starts_with("https://slack.com/oauth/v2/authorize?"), "{url}");
+    assert_eq!(q["client_id"], "slack-client");
+    assert_eq!(q["redirect_uri"], format!("{REDIRECT_BASE}/slack/callback"));
+    assert!(q["scope"].contains("chat:write") && q["scope"].contains("channels:history") && q["scope"].contains(','));
+    assert_eq!(q["state"].len(), 43, "256 random bits, base64url");
+    assert!(!q.contains_key("code_challenge"));
+    let location = callback(&app, "slack", &format!("?code=good-code&state={}", q["state"])).await;
+    assert_eq!(location, succeeded("slack"));
+    let slack = integration(&app, &project, "slack").await;
+    assert_eq!(slack["status"], "active", "{slack}");
+    assert_eq!(slack["settings"]["team_id"], "T9TK3CUKW");
+    assert_eq!(slack["settings"]["bot_user_id"], "U0KRQLJ9H");
+    assert_eq!(slack["settings"]["installed_by"].as_str().map(str::len), Some(36), "{slack}");
+    let set = slack["secrets_set"].to_string();
+    assert!(set.contains("bot_token") && set.contains("signing_secret") && set.contains("webhook_url"), "{set}");
+    let raw = raw_row(&app, slack["id"].as_str().expect("id")).await;
+    assert!(!raw.contains("xoxb") && !raw.contains("secret-hook") && !raw.contains("slack-app-signing"), "{raw}");
+    assert!(!slack.to_string().contains("xoxb"), "answers never show a token");
+
+    // Discord: bot permissions; Basic client authentication on the token request.
+    let (url, q) = install(&app, &project, "discord", "").await;
+    assert!(url.starts_with("https://discord.com/oauth2/authorize?"), "{url}");
+    assert_eq!((q["response_type"].as_str(), q["permissions"].as_str()), ("code", "274877975552"));
+    assert!(q["scope"].split(' ').any(|s| s == "bot"));
+    assert_eq!(callback(&app, "discord", &format!("?code=good-code&state={}", q["state"])).await, succeeded("discord"));
+    let discord = integration(&app, &project, "discord").await;
+    assert_eq!(discord["settings"]["guild_id"], "290926798626357250");
+    assert!(discord["settings"]["expires_at"].is_string(), "{discord}");
+
+    // Teams: the configured Microsoft tenant in the path, PKCE S256.
+    let (url, q) = install(&app, &project, "teams", "").await;
+    assert!(
+        url.starts_with("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize?"),
+        "{url}"
+    );
+    assert_eq!((q["code_challenge_method"].as_str(), q["response_mode"].as_str()), ("S256", "query"));
+    shared.lock().expect("lock").challenges.push(q["code_challenge"].clone());
+    assert_eq!(callback(&app, "teams", &format!("?code=good-code&state={}", q["state"])).await, succeeded("teams"));
+    assert_eq!(integration(&app, &project, "teams").await["settings"]["ms_tenant"], "contoso.onmicrosoft.com");
+
+    // Atlassian: audience and consent; the site's cloud id found, Jira and Confluence both made.
+    let (url, q) = install(&app, &project, "atlassian", "").await;
+    assert!(url.starts_with("https://auth.atlassian.com/authorize?"), "{url}");
+    assert_eq!((q["audience"].as_str(), q["prompt"].as_str()), ("api.atlassian.com", "consent"));
+    assert!(q["scope"].split(' ').any(|s| s == "offline_access"));
+    assert_eq!(
+        callback(&app, "atlassian", &format!("?code=good-code&state={}", q["state"])).await,
+        succeeded("atlassian")
+    );
+    for kind in ["jira", "confluence"] {
+        let made = integration(&app, &project, kind).await;
+        assert_eq!(made["settings"]["cloud_id"], "1324a887-45db-1bf4-1e99-ef0ff456d421", "{made}");
+        assert_eq!(made["settings"]["site_url"], "https://acme.atlassian.net");
+        assert!(made["secrets_set"].to_string().contains("refresh_token"));
+        assert!(!raw_row(&app, made["id"].as_str().expect("id")).await.contains("atl-oauth"));
+    }
+
+    // Zendesk: the account is required; PKCE.
+    let res = app.get(&format!("/api/v1/projects/{project}/integrations/zendesk/install")).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let res = app.get(&format!("/api/v1/projects/{project}/integrations/zendesk/install?subdomain=ac%2Fme")).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let (url, q) = install(&app, &project, "zendesk", "?subdomain=Acme").await;
+    assert!(url.starts_with("https://acme.zendesk.com/oauth/authorizations/new?"), "{url}");
+    shared.lock().expect("lock").challenges.push(q["code_challenge"].clone());
+    assert_eq!(callback(&app, "zendesk", &format!("?code=good-code&state={}", q["state"])).await, succeeded("zendesk"));
+    let zendesk = integration(&app, &project, "zendesk").await;
+    assert_eq!(zendesk["settings"]["subdomain"], "acme");
+
+    // The replaced system's route, naming the tenant: the caller's own only.
+    let b = app.post("/api/v1/tenants", json!({"name": "B"})).await.body;
+    let (b_id, b_key) = (b["id"].as_str().expect("id"), b["api_key"].as_str().expect("key"));
+    let b_project =
+        app.with_key(b_key).send(reqwest::Method::POST, "/api/v1/projects", Some(json!({"name": "b"}))).await.id();
+    let legacy =
+        |tenant: &str, project: &str| format!("/v1/tenants/{tenant}/projects/{project}/integrations/slack/install");
+    let res = app.with_key(b_key).send(reqwest::Method::GET, &legacy(b_id, &b_project), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body["oauth_url"].as_str().is_some_and(|u| u.contains("state=")));
+    assert_eq!(app.get(&legacy(b_id, &b_project)).await.status, StatusCode::NOT_FOUND, "not the caller's tenant");
+    assert_eq!(app.get(&legacy(b_id, &project)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(shared.lock().expect("lock").requests.len(), 5, "one token request per install");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_provider_installs_sqlite() {
+    every_provider_installs(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_provider_installs_postgres() {
+    every_provider_installs(Backend::Postgres).await;
+}
+
+async fn failures_redirect_with_their_code(backend: Backend) {
+    let (fake, _shared) = fake_provider().await;
+    let Some(app) = spawn(backend, &fake, None).await else { return };
+    let project = app.project("ops").await;
+    let state = |q: &HashMap<String, String>| q["state"].clone();
+
+    let (_, q) = install(&app, &project, "slack", "").await;
+    let denied = format!("?error=access_denied&state={}", state(&q));
+    assert_eq!(callback(&app, "slack", &denied).await, failed("slack", "slack_oauth_denied"));
+    assert_eq!(callback(&app, "slack", &format!("?state={}", state(&q))).await, failed("slack", "missing_code"));
+    assert_eq!(callback(&app, "slack", "?code=good-code").await, failed("slack", "missing_state"));
+    assert_eq!(callback(&app, "slack", "?code=good-code&state=forged-state").await, failed("slack", "invalid_state"));
+    assert_eq!(callback(&app, "slack", "").await, failed("slack", "missing_code"));
+
+    // A code the provider refuses; the state is used up by that attempt.
+    let (_, q) = install(&app, &project, "slack", "").await;
+    let bad = format!("?code=bad-code&state={}", state(&q));
+    assert_eq!(callback(&app, "slack", &bad).await, failed("slack", "token_exchange_failed"));
+    assert_eq!(
+        callback(&app, "slack", &format!("?code=good-code&state={}", state(&q))).await,
+        failed("slack", "invalid_state")
+    );
+
+    // Replayed after a success.
+    let (_, q) = install(&app, &project, "slack", "").await;
+    let good = format!("?code=good-code&state={}", state(&q));
+    assert_eq!(callback(&app, "slack", &good).await, succeeded("slack"));
+    assert_eq!(callback(&app, "slack", &good).await, failed("slack", "invalid_state"));
+
+    // Another provider's state.
+    let (_, q) = install(&app, &project, "discord", "").await;
+    let crossed = format!("?code=good-code&state={}", state(&q));
+    assert_eq!(callback(&app, "slack", &crossed).await, failed("slack", "invalid_state"));
+
+    // Expired: ten minutes are up.
+    let (_, q) = install(&app, &project, "slack", "").await;
+    let sql = "UPDATE oauth_states SET expires_at = $1";
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    if app.database_url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("sqlite");
+        sqlx::query(sql).bind(past).execute(&pool).await.expect("update");
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.expect("pg");
+        sqlx::query(sql).bind(past).execute(&pool).await.expect("update");
+    }
+    assert_eq!(
+        callback(&app, "slack", &format!("?code=good-code&state={}", state(&q))).await,
+        failed("slack", "invalid_state")
+    );
+
+    // The project went away between install and callback: nothing can be saved.
+    let doomed = app.project("doomed").await;
+    let (_, q) = install(&app, &doomed, "slack", "").await;
+    assert_eq!(app.delete(&format!("/api/v1/projects/{doomed}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        callback(&app, "slack", &format!("?code=good-code&state={}", state(&q))).await,
+        failed("slack", "storage_failed")
+    );
+
+    // Unknown provider in the callback; the redirect still only goes to the front end.
+    let unknown = callback(&app, "myspace", "?code=x&state=y").await;
+    assert!(
+        unknown.starts_with(&format!("{FRONTEND}/dashboard?")) && unknown.ends_with("error=unknown_integration"),
+        "{unknown}"
+    );
+
+    // Installs: another tenant's project, a member key, an unconfigured or unknown type.
+    let b_key =
+        app.post("/api/v1/tenants", json!({"name": "B"})).await.body["api_key"].as_str().expect("key").to_string();
+    let foreign = app
+        .with_key(&b_key)
+        .send(reqwest::Method::GET, &format!("/api/v1/projects/{project}/integrations/slack/install"), None)
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+    let member = app.post("/api/v1/api-keys", json!({"name": "m", "role": "member"})).await.body["api_key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let res = app
+        .with_key(&member)
+        .send(reqwest::Method::GET, &format!("/api/v1/projects/{project}/integrations/slack/install"), None)
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    let res = app.get(&format!("/api/v1/projects/{project}/integrations/myspace/install")).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let res = app.get(&format!("/api/v1/projects/{project}/integrations/slack/install")).await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_redirect_with_their_code_sqlite() {
+    failures_redirect_with_their_code(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_redirect_with_their_code_postgres() {
+    failures_redirect_with_their_code(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfigured_provider_is_refused() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await.expect("app");
+    let project = app.project("ops").await;
+    let res = app.get(&format!("/api/v1/projects/{project}/integrations/slack/install")).await;
+    assert_eq!((res.status, res.code()), (StatusCode::BAD_REQUEST, "oauth_not_configured"), "{}", res.body);
+}
+
+/// With `TASKBRIDGE_REDIS_URL`, states live in Redis: the same flow, single use there too.
+/// Needs `TEST_REDIS_URL` (which `.ci/run` sets); skipped without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_can_live_in_redis() {
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else { return };
+    let (fake, _shared) = fake_provider().await;
+    let app = spawn(Backend::Sqlite, &fake, Some(redis)).await.expect("app");
+    let project = app.project("ops").await;
+    let (_, q) = install(&app, &project, "slack", "").await;
+    let good = format!("?code=good-code&state={}", q["state"]);
+    assert_eq!(callback(&app, "slack", &good).await, succeeded("slack"));
+    assert_eq!(callback(&app, "slack", &good).await, failed("slack", "invalid_state"));
+    let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("sqlite");
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oauth_states").fetch_one(&pool).await.expect("count");
+    assert_eq!(kept, 0, "nothing in the database");
+    assert_eq!(integration(&app, &project, "slack").await["status"], "active");
+}
