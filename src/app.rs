@@ -73,13 +73,6 @@ impl Application {
             crate::trackers::poll::schedule_all(&store, interval).await?;
         }
         crate::sync::register(&mut registry, integrations.clone(), outbound.http.clone());
-        let options = WorkerOptions {
-            concurrency: config.workers,
-            lease: Duration::from_secs(config.job_lease_secs.max(1)),
-            poll_interval: Duration::from_millis(config.job_poll_ms.max(1)),
-        };
-        let workers = (config.workers > 0).then(|| Workers::start(store.clone(), registry, options));
-        let wake_workers = workers.as_ref().map(Workers::waker).unwrap_or_default();
         let states = match &config.redis_url {
             Some(url) => crate::oauth::state::States::Redis(
                 crate::oauth::redis::Redis::parse(url.expose()).map_err(StartupError::Redis)?,
@@ -95,6 +88,14 @@ impl Application {
             &config.public_url(),
             &config.frontend_url(),
         );
+        crate::oauth::refresh::register(&mut registry, oauth.clone());
+        let options = WorkerOptions {
+            concurrency: config.workers,
+            lease: Duration::from_secs(config.job_lease_secs.max(1)),
+            poll_interval: Duration::from_millis(config.job_poll_ms.max(1)),
+        };
+        let workers = (config.workers > 0).then(|| Workers::start(store.clone(), registry, options));
+        let wake_workers = workers.as_ref().map(Workers::waker).unwrap_or_default();
         let state = AppState {
             oauth,
             integrations,

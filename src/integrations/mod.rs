@@ -209,6 +209,15 @@ impl Integrations {
         Err(IntegrationError::Store(StoreError::NotFound))
     }
 
+    /// Marks the integration `error` with why (a failed token refresh); its secrets stay.
+    pub async fn mark_error(&self, tenant_id: &str, id: &str, why: &str) -> Result<(), IntegrationError> {
+        let (_, mut record, _) = self.for_webhook(id).await?;
+        record.status = crate::domain::integration::IntegrationStatus::Error;
+        record.last_error = Some(why.chars().take(500).collect());
+        record.updated_at = crate::store::now();
+        Ok(self.store.save_integration(tenant_id, &record).await?)
+    }
+
     pub fn public_url(&self) -> &str {
         &self.public_url
     }

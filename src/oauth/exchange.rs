@@ -41,14 +41,22 @@ fn expiry(answer: &Value) -> Value {
     }
 }
 
+/// A provider's error answer in one line: its code and its description.
+fn reason(answer: &Value) -> String {
+    match (answer["error"].as_str(), answer["error_description"].as_str()) {
+        (Some(code), Some(text)) => format!("{code}: {text}"),
+        (Some(one), None) | (None, Some(one)) => one.to_string(),
+        (None, None) => "no details".into(),
+    }
+}
+
 async fn post(request: reqwest::RequestBuilder, provider: Provider) -> Result<Value, String> {
     let name = provider.as_str();
     let res = request.send().await.map_err(|e| format!("{name} token request failed: {}", e.without_url()))?;
     let status = res.status();
     let answer: Value = res.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        let why = answer["error_description"].as_str().or(answer["error"].as_str()).unwrap_or("no details");
-        return Err(format!("{name} refused the code ({}): {why}", status.as_u16()));
+        return Err(format!("{name} refused the code ({}): {}", status.as_u16(), reason(&answer)));
     }
     // Slack answers 200 with `ok: false`.
     if answer["ok"] == false {
@@ -181,4 +189,75 @@ async fn accessible_site(http: &reqwest::Client, url: &str, token: &str) -> Resu
         .map(object)
         .map(Value::Object)
         .ok_or_else(|| "the token reaches no Atlassian site".to_string())
+}
+
+/// Why a refresh failed: refused (the grant is gone; retrying cannot help) or not reached.
+#[derive(Debug)]
+pub enum RefreshError {
+    Refused(String),
+    Unreachable(String),
+}
+
+/// Trades a refresh token for new tokens; the answer as the provider gave it (with a new
+/// refresh token where the provider rotates them).
+pub async fn refresh(
+    http: &reqwest::Client,
+    provider: Provider,
+    client: &ProviderSettings,
+    refresh_token: &str,
+    token_url: &str,
+) -> Result<Value, RefreshError> {
+    let secret = client.client_secret.expose();
+    let fields = |extra: &[(&str, &str)]| {
+        let mut fields = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+        fields.extend_from_slice(extra);
+        fields.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<(String, String)>>()
+    };
+    let scope = client.scope(provider);
+    let request = match provider {
+        Provider::Slack => {
+            http.post(token_url).form(&fields(&[("client_id", &client.client_id), ("client_secret", secret)]))
+        }
+        Provider::Teams => http.post(token_url).form(&fields(&[
+            ("client_id", &client.client_id),
+            ("client_secret", secret),
+            ("scope", &scope),
+        ])),
+        Provider::Discord => http.post(token_url).basic_auth(&client.client_id, Some(secret)).form(&fields(&[])),
+        Provider::Atlassian | Provider::Zendesk => http.post(token_url).json(&json!({
+            "grant_type": "refresh_token", "client_id": client.client_id, "client_secret": secret,
+            "refresh_token": refresh_token,
+        })),
+    };
+    let name = provider.as_str();
+    let res = request
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| RefreshError::Unreachable(format!("{name} token refresh failed: {}", e.without_url())))?;
+    let status = res.status();
+    let answer: Value = res.json().await.unwrap_or(Value::Null);
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(RefreshError::Unreachable(format!("{name} answered {} to a token refresh", status.as_u16())));
+    }
+    if !status.is_success() || answer["ok"] == false || answer["access_token"].as_str().is_none_or(str::is_empty) {
+        return Err(RefreshError::Refused(format!(
+            "{name} refused the refresh ({}): {}",
+            status.as_u16(),
+            reason(&answer)
+        )));
+    }
+    Ok(answer)
+}
+
+/// The secrets and settings a refresh answer changes on a record of `kind`.
+pub fn refreshed(kind: IntegrationType, answer: &Value) -> (Map<String, Value>, Map<String, Value>) {
+    let token = if kind == IntegrationType::Slack { "bot_token" } else { "access_token" };
+    let secrets = set(&[(token, &answer["access_token"]), ("refresh_token", &answer["refresh_token"])]);
+    let settings = set(&[
+        ("expires_at", &expiry(answer)),
+        ("refreshed_at", &json!(chrono::Utc::now().to_rfc3339())),
+        ("scopes", &answer["scope"]),
+    ]);
+    (settings, secrets)
 }

@@ -6,6 +6,7 @@
 pub mod exchange;
 pub mod providers;
 pub mod redis;
+pub mod refresh;
 pub mod state;
 
 use std::sync::Arc;
@@ -213,6 +214,7 @@ impl OAuth {
                 return Err("token_exchange_failed".into());
             }
         };
+        let mut first = true;
         for mut record in records {
             record.settings.insert("installed_by".into(), json!(pending.key_id));
             record.settings.insert("installed_at".into(), json!(chrono::Utc::now().to_rfc3339()));
@@ -223,10 +225,16 @@ impl OAuth {
                 .integrations
                 .install(&pending.tenant_id, &pending.project_id, record.kind, &record.settings, &record.secrets)
                 .await;
-            if let Err(e) = saved {
-                tracing::warn!(provider = name, project_id = %pending.project_id, error = %e, "OAuth install not saved");
-                return Err("storage_failed".into());
+            match saved {
+                // Atlassian's two records share one token: the first one's job refreshes both.
+                Ok(integration) if first => refresh::schedule(self, &pending.tenant_id, &integration).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(provider = name, project_id = %pending.project_id, error = %e, "OAuth install not saved");
+                    return Err("storage_failed".into());
+                }
             }
+            first = false;
         }
         tracing::info!(provider = name, project_id = %pending.project_id, "integration installed with OAuth");
         Ok(provider)

@@ -26,6 +26,10 @@ const REDIRECT_BASE: &str = "https://taskbridge.example/api/public/integrations"
 struct Fake {
     /// PKCE challenges seen in install URLs, to check verifiers against.
     challenges: Vec<String>,
+    /// How long the tokens it hands out last (default: the provider's usual).
+    expires_in: Option<i64>,
+    /// Refresh tokens presented, in order.
+    refreshes: Vec<String>,
     /// Token requests, as received.
     requests: Vec<(String, Value)>,
 }
@@ -90,13 +94,26 @@ async fn fake_provider() -> (String, Shared) {
             return (AxumStatus::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
         }
         let form = form_of(&body);
+        let mut fake = s.lock().expect("lock");
+        let lifetime = fake.expires_in.unwrap_or(604800);
+        if form["grant_type"] == "refresh_token" {
+            let presented = form["refresh_token"].as_str().unwrap_or_default().to_string();
+            fake.refreshes.push(presented.clone());
+            // The first refresh token works once (rotation); the second is refused.
+            if presented != "discord-oauth-refresh" {
+                return refused("invalid_grant");
+            }
+            return Json(json!({"access_token": "discord-oauth-access-2", "token_type": "Bearer",
+                "expires_in": lifetime + 1, "refresh_token": "discord-oauth-refresh-2", "scope": "identify"}))
+            .into_response();
+        }
         if form["grant_type"] != "authorization_code" {
             return refused("unsupported_grant_type");
         }
-        if let Err(refusal) = check(&mut s.lock().expect("lock"), "discord", &form) {
+        if let Err(refusal) = check(&mut fake, "discord", &form) {
             return refused(refusal);
         }
-        Json(json!({"access_token": "discord-oauth-access", "token_type": "Bearer", "expires_in": 604800,
+        Json(json!({"access_token": "discord-oauth-access", "token_type": "Bearer", "expires_in": lifetime,
             "refresh_token": "discord-oauth-refresh", "scope": "bot applications.commands identify guilds",
             "guild": {"id": "290926798626357250", "name": "Ops Guild"}}))
         .into_response()
@@ -117,13 +134,37 @@ async fn fake_provider() -> (String, Shared) {
         .into_response()
     }
     async fn atlassian(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
-        if body["client_secret"] != "atl-secret" || body["grant_type"] != "authorization_code" {
+        if body["client_secret"] != "atl-secret" {
             return (AxumStatus::FORBIDDEN, Json(json!({"error": "access_denied"}))).into_response();
         }
-        if let Err(refusal) = check(&mut s.lock().expect("lock"), "atlassian", &body) {
+        let mut fake = s.lock().expect("lock");
+        let lifetime = fake.expires_in.unwrap_or(3600);
+        if body["grant_type"] == "refresh_token" {
+            let presented = body["refresh_token"].as_str().unwrap_or_default().to_string();
+            fake.refreshes.push(presented.clone());
+            let n = fake.refreshes.iter().filter(|r| r.starts_with("atl-")).count();
+            // Rotating: only the latest refresh token works.
+            let expected =
+                if n == 1 { "atl-oauth-refresh".to_string() } else { format!("atl-oauth-refresh-{}", n - 1) };
+            if presented != expected || n > 2 {
+                return (
+                    AxumStatus::FORBIDDEN,
+                    Json(json!({"error": "invalid_grant",
+                    "error_description": "Unknown or invalid refresh token."})),
+                )
+                    .into_response();
+            }
+            return Json(json!({"access_token": format!("atl-oauth-access-{n}"), "expires_in": lifetime,
+                "token_type": "Bearer", "refresh_token": format!("atl-oauth-refresh-{n}"), "scope": "read:jira-work"}))
+            .into_response();
+        }
+        if body["grant_type"] != "authorization_code" {
+            return (AxumStatus::FORBIDDEN, Json(json!({"error": "access_denied"}))).into_response();
+        }
+        if let Err(refusal) = check(&mut fake, "atlassian", &body) {
             return refused(refusal);
         }
-        Json(json!({"access_token": "atl-oauth-access", "expires_in": 3600, "token_type": "Bearer",
+        Json(json!({"access_token": "atl-oauth-access", "expires_in": lifetime, "token_type": "Bearer",
             "refresh_token": "atl-oauth-refresh", "scope": "read:jira-work write:jira-work offline_access"}))
         .into_response()
     }
@@ -460,4 +501,69 @@ async fn states_can_live_in_redis() {
     let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oauth_states").fetch_one(&pool).await.expect("count");
     assert_eq!(kept, 0, "nothing in the database");
     assert_eq!(integration(&app, &project, "slack").await["status"], "active");
+}
+
+/// Polls the project's integration of `kind` until `done` holds; ten seconds at most.
+async fn until(app: &TestApp, project: &str, kind: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        last = integration(app, project, kind).await;
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{kind} never got there: {last}");
+}
+
+/// Tokens are refreshed before they expire, by the queue, with the rotated refresh token
+/// kept; a refused refresh marks the integration `error` with the reason. Atlassian's one
+/// token serves Jira and Confluence: one refresh updates both.
+async fn tokens_are_refreshed_before_they_expire(backend: Backend) {
+    let (fake, shared) = fake_provider().await;
+    // Tokens lasting five minutes and a few seconds: due for refresh a few seconds from now.
+    shared.lock().expect("lock").expires_in = Some(302);
+    let Some(app) = spawn(backend, &fake, None).await else { return };
+    let project = app.project("ops").await;
+    for kind in ["discord", "atlassian"] {
+        let (_, q) = install(&app, &project, kind, "").await;
+        assert_eq!(callback(&app, kind, &format!("?code=good-code&state={}", q["state"])).await, succeeded(kind));
+    }
+    let installed = integration(&app, &project, "discord").await;
+    let first_expiry = installed["settings"]["expires_at"].as_str().expect("expiry").to_string();
+    let expiry = chrono::DateTime::parse_from_rfc3339(&first_expiry).expect("rfc 3339");
+    assert!(expiry > chrono::Utc::now() + chrono::Duration::seconds(290), "{first_expiry}");
+
+    let refreshed = until(&app, &project, "discord", |i| i["settings"]["refreshed_at"].is_string()).await;
+    assert!(chrono::Utc::now() < expiry, "refreshed before the first token expired");
+    assert_ne!(refreshed["settings"]["expires_at"], json!(first_expiry), "{refreshed}");
+    // The next refresh presents the rotated token, which the provider refuses: visible.
+    let failed = until(&app, &project, "discord", |i| i["status"] == "error").await;
+    let why = failed["last_error"].as_str().unwrap_or_default();
+    assert!(why.contains("token refresh failed") && why.contains("invalid_grant"), "{why}");
+    assert!(!why.contains("discord-oauth"), "no token in the reason: {why}");
+
+    for kind in ["jira", "confluence"] {
+        let done = until(&app, &project, kind, |i| i["status"] == "error").await;
+        assert!(done["settings"]["refreshed_at"].is_string(), "{done}");
+    }
+    let presented = shared.lock().expect("lock").refreshes.clone();
+    let discord: Vec<&String> = presented.iter().filter(|r| r.starts_with("discord")).collect();
+    assert_eq!(discord, ["discord-oauth-refresh", "discord-oauth-refresh-2"], "rotated token kept");
+    let atlassian: Vec<&String> = presented.iter().filter(|r| r.starts_with("atl")).collect();
+    assert_eq!(
+        atlassian[..2],
+        ["atl-oauth-refresh", "atl-oauth-refresh-1"],
+        "one refresh for both records, then the next"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_refreshed_before_they_expire_sqlite() {
+    tokens_are_refreshed_before_they_expire(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_refreshed_before_they_expire_postgres() {
+    tokens_are_refreshed_before_they_expire(Backend::Postgres).await;
 }

@@ -1,0 +1,142 @@
+//! Tokens are refreshed before they expire by a queued `oauth.refresh` job, one per token
+//! (its idempotency key names the expiry it refreshes), so however many instances run, one
+//! refresh happens per token. A refused refresh marks the integration `error` and says why;
+//! an unreachable provider is retried, and marks it only when the job runs out of attempts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::OAuth;
+use super::exchange::{RefreshError, refresh, refreshed};
+use super::providers::Provider;
+use crate::domain::integration::{IntegrationType, setting};
+use crate::integrations::IntegrationError;
+use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::store::StoreError;
+
+pub const REFRESH_JOB: &str = "oauth.refresh";
+
+/// How long before expiry a token is refreshed.
+pub const LEAD: Duration = Duration::from_secs(300);
+
+/// The provider that issued a record's tokens.
+pub fn provider_of(kind: IntegrationType) -> Option<Provider> {
+    match kind {
+        IntegrationType::Slack => Some(Provider::Slack),
+        IntegrationType::Discord => Some(Provider::Discord),
+        IntegrationType::Teams => Some(Provider::Teams),
+        IntegrationType::Jira | IntegrationType::Confluence => Some(Provider::Atlassian),
+        IntegrationType::Zendesk => Some(Provider::Zendesk),
+        _ => None,
+    }
+}
+
+/// The job refreshing integration `id`'s token that expires at `expires_at` (RFC 3339),
+/// due `LEAD` before then (at once when that has passed).
+pub fn refresh_job(integration_id: &str, expires_at: &str) -> Option<NewJob> {
+    let expiry: DateTime<Utc> = DateTime::parse_from_rfc3339(expires_at).ok()?.with_timezone(&Utc);
+    let due = (expiry - chrono::Duration::from_std(LEAD).ok()?).max(Utc::now());
+    let job = NewJob::new(
+        REFRESH_JOB,
+        format!("oauth-refresh:{integration_id}:{expires_at}"),
+        json!({"integration_id": integration_id, "expires_at": expires_at}),
+    );
+    Some(job.at(due))
+}
+
+pub fn register(registry: &mut Registry, oauth: Arc<OAuth>) {
+    registry.register(REFRESH_JOB, move |ctx: JobContext| {
+        let oauth = oauth.clone();
+        async move { run(&oauth, ctx).await }
+    });
+}
+
+fn failure(e: IntegrationError) -> JobError {
+    match e {
+        IntegrationError::Store(StoreError::NotFound) => JobError::Permanent("the integration no longer exists".into()),
+        other => JobError::Retry(other.to_string()),
+    }
+}
+
+async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
+    let tenant = &ctx.job.tenant_id;
+    let (Some(id), Some(expires_at)) =
+        (ctx.job.payload["integration_id"].as_str(), ctx.job.payload["expires_at"].as_str())
+    else {
+        return Err(JobError::Permanent("payload has no integration_id or expires_at".into()));
+    };
+    let (record, secrets) = match oauth.integrations.with_secrets(tenant, id).await {
+        Ok(found) => found,
+        Err(IntegrationError::Store(StoreError::NotFound)) => return Ok(()), // disconnected meanwhile
+        Err(other) => return Err(failure(other)),
+    };
+    if setting(&record.settings, "expires_at") != Some(expires_at) {
+        return Ok(()); // installed again or refreshed already: a newer job holds the token
+    }
+    let Some(provider) = provider_of(record.kind) else { return Ok(()) };
+    // Atlassian's tokens serve the project's Jira and Confluence records alike, and its
+    // refresh tokens rotate: both records take the new ones, or both show the failure.
+    let kinds: &[IntegrationType] =
+        if provider == Provider::Atlassian { provider.integrations() } else { &[record.kind] };
+    let sharing = oauth.integrations.list(tenant, &record.project_id).await.map_err(failure)?;
+    let sharing: Vec<_> = sharing.into_iter().filter(|i| kinds.contains(&i.kind)).collect();
+    let give_up = async |why: String| {
+        for integration in &sharing {
+            oauth.integrations.mark_error(tenant, &integration.id, &why).await.map_err(failure)?;
+        }
+        tracing::warn!(integration_id = id, why, "token refresh failed");
+        Err(JobError::Permanent(why))
+    };
+    let Some(client) = oauth.settings.providers.get(&provider) else {
+        return give_up(format!("token refresh failed: OAuth for {} is no longer configured", provider.as_str())).await;
+    };
+    let Some(refresh_token) = setting(&secrets, "refresh_token") else {
+        return give_up("token refresh failed: the install holds no refresh token".into()).await;
+    };
+    let mut token_url = client.token_url.clone();
+    for (placeholder, field) in [("{subdomain}", "subdomain"), ("{tenant}", "ms_tenant")] {
+        if let Some(value) = setting(&record.settings, field) {
+            token_url = token_url.replace(placeholder, value);
+        }
+    }
+    let answer = match refresh(&oauth.http, provider, client, refresh_token, &token_url).await {
+        Ok(answer) => answer,
+        Err(RefreshError::Refused(why)) => return give_up(format!("token refresh failed: {why}")).await,
+        Err(RefreshError::Unreachable(why)) if ctx.job.attempts >= ctx.job.max_attempts => {
+            return give_up(format!("token refresh failed: {why}")).await;
+        }
+        Err(RefreshError::Unreachable(why)) => return Err(JobError::Retry(why)),
+    };
+    let mut next = None;
+    for integration in &sharing {
+        let (settings, secrets) = refreshed(integration.kind, &answer);
+        let kind = integration.kind;
+        let saved = oauth.integrations.install(tenant, &record.project_id, kind, &settings, &secrets).await;
+        let saved = saved.map_err(failure)?;
+        if saved.id == record.id {
+            next = setting(&saved.settings, "expires_at").and_then(|at| refresh_job(&saved.id, at));
+        }
+    }
+    if let Some(job) = next {
+        ctx.store.enqueue(tenant, &job).await.map_err(|e| JobError::Retry(e.to_string()))?;
+    }
+    tracing::info!(integration_id = id, provider = provider.as_str(), "token refreshed");
+    Ok(())
+}
+
+/// Queues the first refresh of a fresh install's token, when it expires and can be refreshed.
+pub async fn schedule(oauth: &OAuth, tenant_id: &str, integration: &crate::domain::integration::Integration) {
+    let refreshable = integration.secrets_set.iter().any(|s| s == "refresh_token");
+    let Some(job) = setting(&integration.settings, "expires_at")
+        .filter(|_| refreshable)
+        .and_then(|at| refresh_job(&integration.id, at))
+    else {
+        return;
+    };
+    if let Err(e) = oauth.store.enqueue(tenant_id, &job).await {
+        tracing::warn!(integration_id = %integration.id, error = %e, "the token refresh could not be queued");
+    }
+}
