@@ -82,7 +82,28 @@ pub async fn delete_integration(
     caller: Caller,
     ApiPath((project_id, id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    s.integrations.get(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?;
+    // Best effort: a token the provider cannot be told about still goes with the record.
+    if let Err(why) = s.oauth.revoke_at_provider(&caller.tenant_id, &id).await {
+        tracing::warn!(integration_id = %id, why, "the token could not be revoked at the provider");
+    }
     s.integrations.delete(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?;
     tracing::info!(integration_id = %id, "integration deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{id}/integrations/{integration_id}/disconnect",
+    params(("id" = String, Path), ("integration_id" = String, Path)), tag = "integrations",
+    responses((status = 200, description = "Token revoked at the provider where it allows, secrets deleted, status \
+               `revoked` (`last_error` says if the provider could not be told)", body = Integration),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn disconnect_integration(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((project_id, id)): ApiPath<(String, String)>,
+) -> Result<Json<Integration>, ApiError> {
+    if !caller.is_admin() {
+        return Err(ApiError::Forbidden("disconnecting an integration needs an admin key"));
+    }
+    Ok(Json(s.oauth.disconnect(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?))
 }

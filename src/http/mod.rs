@@ -166,6 +166,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
                 .layer(DefaultBodyLimit::disable()),
         )
         .routes(routes!(integrations::create_integration, integrations::list_integrations))
+        .routes(routes!(integrations::disconnect_integration))
         .routes(routes!(oauth::install_url))
         .routes(routes!(oauth::legacy_install_url))
         .routes(routes!(oauth::callback))

@@ -209,6 +209,26 @@ impl Integrations {
         Err(IntegrationError::Store(StoreError::NotFound))
     }
 
+    /// Disconnects: the secrets are deleted, the record stays as `revoked` (with why the
+    /// provider could not be told, if it could not) until it is installed again or deleted.
+    pub async fn revoke(
+        &self,
+        tenant_id: &str,
+        project_id: &str,
+        id: &str,
+        provider_failure: Option<String>,
+    ) -> Result<Integration, IntegrationError> {
+        let mut record = self.store.get_integration(tenant_id, project_id, id).await?;
+        self.seal(&mut record, &Map::new())?;
+        record.status = crate::domain::integration::IntegrationStatus::Revoked;
+        record.last_error = provider_failure.map(|why| why.chars().take(500).collect());
+        record.settings.remove("expires_at");
+        record.settings.insert("revoked_at".into(), Value::String(chrono::Utc::now().to_rfc3339()));
+        record.updated_at = crate::store::now();
+        self.store.save_integration(tenant_id, &record).await?;
+        Ok(self.view(record))
+    }
+
     /// Marks the integration `error` with why (a failed token refresh); its secrets stay.
     pub async fn mark_error(&self, tenant_id: &str, id: &str, why: &str) -> Result<(), IntegrationError> {
         let (_, mut record, _) = self.for_webhook(id).await?;

@@ -85,6 +85,62 @@ impl OAuth {
         })
     }
 
+    /// Revokes an installed token at its provider, where the provider allows it; `Err`
+    /// says why it could not (the disconnect goes on regardless). Records not installed
+    /// with OAuth have nothing to revoke.
+    pub async fn revoke_at_provider(&self, tenant_id: &str, id: &str) -> Result<(), String> {
+        let (record, secrets) = self.integrations.with_secrets(tenant_id, id).await.map_err(|e| e.to_string())?;
+        let installed = record.settings.get("auth").and_then(Value::as_str) == Some("oauth");
+        let (Some(provider), true) = (refresh::provider_of(record.kind), installed) else { return Ok(()) };
+        let token =
+            ["access_token", "bot_token"].iter().find_map(|name| crate::domain::integration::setting(&secrets, name));
+        let (Some(client), Some(token)) = (self.settings.providers.get(&provider), token) else { return Ok(()) };
+        let Some(url) = &client.revoke_url else { return Ok(()) };
+        let subdomain = crate::domain::integration::setting(&record.settings, "subdomain").unwrap_or_default();
+        let url = url.replace("{subdomain}", subdomain);
+        let request = match provider {
+            Provider::Discord => self
+                .http
+                .post(&url)
+                .basic_auth(&client.client_id, Some(client.client_secret.expose()))
+                .form(&[("token", token), ("token_type_hint", "access_token")]),
+            Provider::Zendesk => self.http.delete(&url).bearer_auth(token),
+            _ => self.http.post(&url).bearer_auth(token),
+        };
+        let name = provider.as_str();
+        let res = request
+            .send()
+            .await
+            .map_err(|e| format!("{name} could not be reached to revoke the token: {}", e.without_url()))?;
+        let status = res.status();
+        let answer: Value = res.json().await.unwrap_or(Value::Null);
+        // Slack answers 200 with `ok: false`; a token already gone counts as revoked.
+        let gone = answer["error"].as_str().is_some_and(|e| matches!(e, "token_revoked" | "invalid_auth"));
+        if (status.is_success() && answer["ok"] != false) || gone || status == reqwest::StatusCode::UNAUTHORIZED {
+            Ok(())
+        } else {
+            Err(format!("{name} did not revoke the token ({})", status.as_u16()))
+        }
+    }
+
+    /// Disconnects an integration: its token revoked where the provider allows, its secrets
+    /// deleted, the record left `revoked`.
+    pub async fn disconnect(
+        &self,
+        tenant_id: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<crate::domain::integration::Integration, crate::integrations::IntegrationError> {
+        self.integrations.get(tenant_id, project_id, id).await?;
+        let failure = self.revoke_at_provider(tenant_id, id).await.err();
+        if let Some(why) = &failure {
+            tracing::warn!(integration_id = id, why, "the token could not be revoked at the provider");
+        }
+        let revoked = self.integrations.revoke(tenant_id, project_id, id, failure).await?;
+        tracing::info!(integration_id = id, "integration disconnected");
+        Ok(revoked)
+    }
+
     pub fn redirect_uri(&self, provider: Provider) -> String {
         format!("{}/api/public/integrations/{}/callback", self.public_url, provider.as_str())
     }

@@ -88,6 +88,15 @@ impl Provider {
         }
     }
 
+    fn default_revoke_url(self) -> Option<&'static str> {
+        match self {
+            Provider::Slack => Some("https://slack.com/api/auth.revoke"),
+            Provider::Discord => Some("https://discord.com/api/v10/oauth2/token/revoke"),
+            Provider::Zendesk => Some("https://{subdomain}.zendesk.com/api/v2/oauth/tokens/current.json"),
+            Provider::Teams | Provider::Atlassian => None,
+        }
+    }
+
     fn default_scopes(self) -> &'static [&'static str] {
         match self {
             // The bot reads channels and their history, posts, answers commands and mentions.
@@ -124,6 +133,9 @@ pub struct ProviderSettings {
     pub client_secret: Secret,
     pub authorize_url: String,
     pub token_url: String,
+    /// Where a token is revoked on disconnect (none for Teams and Atlassian, whose tokens
+    /// the admin revokes in the provider's own settings).
+    pub revoke_url: Option<String>,
     pub scopes: Vec<String>,
 }
 
@@ -179,6 +191,7 @@ impl OAuthSettings {
                     client_secret: Secret::new(secret),
                     authorize_url: get(name("AUTHORIZE_URL")).unwrap_or_else(|| authorize.into()),
                     token_url: get(name("TOKEN_URL")).unwrap_or_else(|| token.into()),
+                    revoke_url: get(name("REVOKE_URL")).or_else(|| provider.default_revoke_url().map(str::to_string)),
                     scopes,
                 },
             );

@@ -73,7 +73,9 @@ async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
         Err(IntegrationError::Store(StoreError::NotFound)) => return Ok(()), // disconnected meanwhile
         Err(other) => return Err(failure(other)),
     };
-    if setting(&record.settings, "expires_at") != Some(expires_at) {
+    if record.status == crate::domain::integration::IntegrationStatus::Revoked
+        || setting(&record.settings, "expires_at") != Some(expires_at)
+    {
         return Ok(()); // installed again or refreshed already: a newer job holds the token
     }
     let Some(provider) = provider_of(record.kind) else { return Ok(()) };

@@ -30,6 +30,8 @@ struct Fake {
     expires_in: Option<i64>,
     /// Refresh tokens presented, in order.
     refreshes: Vec<String>,
+    /// Tokens revoked: (provider, token).
+    revoked: Vec<(String, String)>,
     /// Token requests, as received.
     requests: Vec<(String, Value)>,
 }
@@ -187,7 +189,26 @@ async fn fake_provider() -> (String, Shared) {
                     "refresh_token": "zd-oauth-refresh", "expires_in": 172800}))
         .into_response()
     }
+    async fn slack_revoke(State(s): State<Shared>, headers: HeaderMap) -> Response {
+        let token = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let token = token.strip_prefix("Bearer ").unwrap_or_default().to_string();
+        s.lock().expect("lock").revoked.push(("slack".into(), token));
+        Json(json!({"ok": true, "revoked": true})).into_response()
+    }
+    async fn discord_revoke(State(s): State<Shared>, body: String) -> Response {
+        let form = form_of(&body);
+        let token = form["token"].as_str().unwrap_or_default().to_string();
+        s.lock().expect("lock").revoked.push(("discord".into(), token));
+        Json(json!({})).into_response()
+    }
+    /// Zendesk's revocation is down: the disconnect goes on and says so.
+    async fn zendesk_revoke() -> Response {
+        (AxumStatus::SERVICE_UNAVAILABLE, Json(json!({"error": "Unavailable"}))).into_response()
+    }
     let app = axum::Router::new()
+        .route("/slack/revoke", axum::routing::post(slack_revoke))
+        .route("/discord/revoke", axum::routing::post(discord_revoke))
+        .route("/zendesk/{subdomain}/revoke", axum::routing::delete(zendesk_revoke))
         .route("/slack/token", axum::routing::post(slack))
         .route("/discord/token", axum::routing::post(discord))
         .route("/teams/{tenant}/token", axum::routing::post(teams))
@@ -218,6 +239,9 @@ fn settings(fake: &str) -> OAuthSettings {
     for (name, url) in urls {
         env.insert(format!("TASKBRIDGE_OAUTH_{name}_TOKEN_URL"), url);
     }
+    env.insert("TASKBRIDGE_OAUTH_SLACK_REVOKE_URL".into(), format!("{fake}/slack/revoke"));
+    env.insert("TASKBRIDGE_OAUTH_DISCORD_REVOKE_URL".into(), format!("{fake}/discord/revoke"));
+    env.insert("TASKBRIDGE_OAUTH_ZENDESK_REVOKE_URL".into(), format!("{fake}/zendesk/{{subdomain}}/revoke"));
     env.insert("TASKBRIDGE_OAUTH_ATLASSIAN_RESOURCES_URL".into(), format!("{fake}/atlassian/resources"));
     env.insert("TASKBRIDGE_OAUTH_TEAMS_TENANT".into(), "contoso.onmicrosoft.com".into());
     env.insert("TASKBRIDGE_OAUTH_SLACK_SIGNING_SECRET".into(), "slack-app-signing-secret".into());
@@ -566,4 +590,60 @@ async fn tokens_are_refreshed_before_they_expire_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_refreshed_before_they_expire_postgres() {
     tokens_are_refreshed_before_they_expire(Backend::Postgres).await;
+}
+
+/// Disconnecting revokes the token at the provider where it allows, deletes the secrets and
+/// leaves the record `revoked` until it is installed again; deleting revokes too.
+async fn disconnect_revokes_and_forgets(backend: Backend) {
+    let (fake, shared) = fake_provider().await;
+    let Some(app) = spawn(backend, &fake, None).await else { return };
+    let project = app.project("ops").await;
+    let connect = async |kind: &str, query: &str| {
+        let (_, q) = install(&app, &project, kind, query).await;
+        if let Some(challenge) = q.get("code_challenge") {
+            shared.lock().expect("lock").challenges.push(challenge.clone());
+        }
+        assert_eq!(callback(&app, kind, &format!("?code=good-code&state={}", q["state"])).await, succeeded(kind));
+        integration(&app, &project, kind).await["id"].as_str().expect("id").to_string()
+    };
+    let slack = connect("slack", "").await;
+    let path = |id: &str| format!("/api/v1/projects/{project}/integrations/{id}");
+
+    let member = app.post("/api/v1/api-keys", json!({"name": "m", "role": "member"})).await.body["api_key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let res = app.with_key(&member).send(reqwest::Method::POST, &format!("{}/disconnect", path(&slack)), None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+    let res = app.post(&format!("{}/disconnect", path(&slack)), json!({})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!((res.body["status"].as_str(), res.body["secrets_set"].clone()), (Some("revoked"), json!([])));
+    assert_eq!(res.body["last_error"], Value::Null, "{}", res.body);
+    assert_eq!(shared.lock().expect("lock").revoked, [("slack".to_string(), "xoxb-17653672481-oauth-bot".to_string())]);
+    assert!(!raw_row(&app, &slack).await.contains("xoxb"));
+    // Installed again: the same record, active.
+    assert_eq!(connect("slack", "").await, slack);
+    assert_eq!(integration(&app, &project, "slack").await["status"], "active");
+
+    // Deleting revokes as well.
+    let discord = connect("discord", "").await;
+    assert_eq!(app.delete(&path(&discord)).await.status, StatusCode::NO_CONTENT);
+    assert!(shared.lock().expect("lock").revoked.contains(&("discord".into(), "discord-oauth-access".into())));
+
+    // A provider that cannot be told: disconnected all the same, and the reason is shown.
+    let zendesk = connect("zendesk", "?subdomain=acme").await;
+    let res = app.post(&format!("{}/disconnect", path(&zendesk)), json!({})).await;
+    assert_eq!(res.body["status"], "revoked", "{}", res.body);
+    assert!(res.body["last_error"].as_str().is_some_and(|e| e.contains("503")), "{}", res.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_revokes_and_forgets_sqlite() {
+    disconnect_revokes_and_forgets(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_revokes_and_forgets_postgres() {
+    disconnect_revokes_and_forgets(Backend::Postgres).await;
 }
