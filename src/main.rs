@@ -44,6 +44,15 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// Re-seal every integration's secrets with a new encryption key. With a key file (no
+    /// TASKBRIDGE_ENCRYPTION_KEY), a new key is generated and swapped in, the old one kept
+    /// as `<file>.old`; with the variable, give --new-key-file and set the variable to its
+    /// content afterwards. Restart running instances right after: they hold the old key.
+    RotateKey {
+        /// The new key: read if the file exists, generated there (mode 0600) if not.
+        #[arg(long)]
+        new_key_file: Option<std::path::PathBuf>,
+    },
     /// Build test data for the Confluence task sync: under a root page, a page per work
     /// package of a Jira project with a tree of child pages, all holding open dummy tasks.
     /// Uses the project's Jira and Confluence integrations.
@@ -111,7 +120,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         println!("{}", doc.to_pretty_json().map_err(|e| e.to_string())?);
         return Ok(());
     }
-    taskbridge::telemetry::init(&config).map_err(|e| e.to_string())?;
+    let tool = matches!(cli.command, Some(Command::Admin { .. }));
+    taskbridge::telemetry::init(&config, tool).map_err(|e| e.to_string())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
             let options = StoreOptions { max_connections: 1, ..StoreOptions::default() };
@@ -125,17 +135,73 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+async fn rotate_key(config: &Config, new_key_file: Option<std::path::PathBuf>) -> Result<(), String> {
+    use taskbridge::integrations::Cipher;
+    let swap = config.encryption_key.is_none() && new_key_file.is_none();
+    let new_path = match (new_key_file, &config.encryption_key) {
+        (Some(path), _) => path,
+        (None, None) => config.encryption_key_file.with_extension("key.new"),
+        (None, Some(_)) => {
+            return Err(
+                "TASKBRIDGE_ENCRYPTION_KEY is set: give --new-key-file, then set the variable to its content".into()
+            );
+        }
+    };
+    if swap && !config.encryption_key_file.exists() {
+        return Err(format!("there is no key file at {}: nothing is sealed yet", config.encryption_key_file.display()));
+    }
+    let old = config.cipher().map_err(|e| e.to_string())?;
+    let new = Cipher::from_key_file(&new_path).map_err(|e| e.to_string())?;
+    let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
+    let store = Store::connect(&config.database_url, &options).await.map_err(|e| e.to_string())?;
+    let rotated = taskbridge::integrations::rotate::rotate_key(&store, &old, &new).await.map_err(|e| e.to_string())?;
+    let mut answer = serde_json::json!({"rotated": rotated, "new_key_file": new_path.display().to_string()});
+    if swap {
+        let file = &config.encryption_key_file;
+        let kept = file.with_extension("key.old");
+        std::fs::rename(file, &kept)
+            .map_err(|e| format!("the secrets use the new key in {}, but: {e}", new_path.display()))?;
+        std::fs::rename(&new_path, file)
+            .map_err(|e| format!("the secrets use the new key in {}, but: {e}", new_path.display()))?;
+        answer = serde_json::json!({"rotated": rotated, "key_file": file.display().to_string(),
+                                    "old_key_file": kept.display().to_string()});
+    }
+    println!("{answer}");
+    Ok(())
+}
+
 async fn admin(config: &Config, command: AdminCommand) -> Result<(), String> {
-    let AdminCommand::GenerateConfluenceTree {
-        root_page_url,
-        jira_project,
-        project_id,
-        work_package_type,
-        work_packages,
-        children,
-        depth,
-        tasks_per_page,
-    } = command;
+    match command {
+        AdminCommand::RotateKey { new_key_file } => rotate_key(config, new_key_file).await,
+        AdminCommand::GenerateConfluenceTree {
+            root_page_url,
+            jira_project,
+            project_id,
+            work_package_type,
+            work_packages,
+            children,
+            depth,
+            tasks_per_page,
+        } => {
+            let spec = taskbridge::sync::generate::TreeSpec {
+                work_package_type,
+                work_packages,
+                children,
+                depth,
+                tasks_per_page,
+            };
+            generate_tree(config, &root_page_url, &jira_project, project_id, &spec).await
+        }
+    }
+}
+
+async fn generate_tree(
+    config: &Config,
+    root_page_url: &str,
+    jira_project: &str,
+    project_id: Option<String>,
+    spec: &taskbridge::sync::generate::TreeSpec,
+) -> Result<(), String> {
     let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
     let store = Store::connect(&config.database_url, &options).await.map_err(|e| e.to_string())?;
     let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
@@ -151,8 +217,6 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<(), String> {
         taskbridge::channels::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls, timeout)
             .map_err(|e| e.to_string())?;
     let (jira, confluence) = taskbridge::sync::atlassian(&integrations, outbound.http, tenant, &project).await?;
-    let spec =
-        taskbridge::sync::generate::TreeSpec { work_package_type, work_packages, children, depth, tasks_per_page };
     let mut progress = |done: usize, total: usize| {
         // A bar on the terminal: redrawn in place, ended with a line break.
         let width = 30;
@@ -163,7 +227,7 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<(), String> {
         }
     };
     let generated =
-        taskbridge::sync::generate::generate(&jira, &confluence, &root_page_url, &jira_project, &spec, &mut progress)
+        taskbridge::sync::generate::generate(&jira, &confluence, root_page_url, jira_project, spec, &mut progress)
             .await
             .map_err(|e| e.to_string())?;
     println!(

@@ -177,6 +177,39 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Every integration's sealed secrets, of every tenant: what a key rotation re-seals.
+    pub async fn sealed_secrets(&self) -> Result<Vec<(String, String)>> {
+        Ok(read!(self, |pool| {
+            sqlx::query_as("SELECT id, secrets FROM integrations WHERE secrets IS NOT NULL ORDER BY id")
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Replaces sealed secrets in one transaction, each only if it is still what was read
+    /// (`(id, old, new)`); `Conflict` (and nothing written) when one changed meanwhile.
+    pub async fn reseal_secrets(&self, changes: &[(String, String, String)]) -> Result<()> {
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for (id, old, new) in changes {
+                let updated = sqlx::query("UPDATE integrations SET secrets = $1 WHERE id = $2 AND secrets = $3")
+                    .bind(new)
+                    .bind(id)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if updated == 0 {
+                    return Err(StoreError::Conflict(format!("integration {id} changed during the rotation")));
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
 /// A new record with fresh id and timestamps.
 pub fn new_record(
     project_id: &str,

@@ -322,3 +322,116 @@ async fn accepted_messages_survive_crashes_postgres() {
         drop(db);
     }
 }
+
+/// The real binary with Slack OAuth configured: an install through the callback, a refused
+/// code, then `admin rotate-key` re-seals the token under a new key file and the service
+/// opens it after a restart; no token, client secret or state reaches the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_install_survives_a_key_rotation_and_keeps_tokens_out_of_logs() {
+    let (fake, _shared) = crate::oauth::fake_provider().await;
+    let dir = std::env::temp_dir().join(format!("taskbridge-bin-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let log_file = dir.join("taskbridge.log");
+    let log_path = log_file.display().to_string();
+    let token_url = format!("{fake}/slack/token");
+    let env = [
+        ("TASKBRIDGE_LOG_FORMAT", "json"),
+        ("TASKBRIDGE_LOG_FILE", log_path.as_str()),
+        ("TASKBRIDGE_LOG", "debug"),
+        ("TASKBRIDGE_PUBLIC_URL", "https://taskbridge.example"),
+        ("TASKBRIDGE_FRONTEND_URL", "https://app.taskbridge.example"),
+        ("TASKBRIDGE_OAUTH_SLACK_CLIENT_ID", "slack-client"),
+        ("TASKBRIDGE_OAUTH_SLACK_CLIENT_SECRET", "slack-secret"),
+        ("TASKBRIDGE_OAUTH_SLACK_TOKEN_URL", token_url.as_str()),
+        ("TASKBRIDGE_OAUTH_SLACK_SIGNING_SECRET", "slack-app-signing-secret"),
+    ];
+    let mut first = start(&dir, &env);
+    first.wait_healthy().await;
+    let printed = first.stdout_so_far().join("\n");
+    let key = printed.split_whitespace().find(|w| w.starts_with("tb_")).expect("a generated key").to_string();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let project: Value = client
+        .post(format!("{}/api/v1/projects", first.base))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"name": "chat"}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let project = project["id"].as_str().expect("id").to_string();
+    let mut states = Vec::new();
+    for code in ["good-code", "bad-code"] {
+        let install: Value = client
+            .get(format!("{}/api/v1/projects/{project}/integrations/slack/install", first.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        let url = install["oauth_url"].as_str().expect("url");
+        let state = url.split("state=").nth(1).and_then(|s| s.split('&').next()).expect("state").to_string();
+        let res = client
+            .get(format!("{}/api/public/integrations/slack/callback?code={code}&state={state}", first.base))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(res.status(), 302);
+        let location = res.headers()["location"].to_str().expect("location").to_string();
+        let expected = if code == "good-code" { "status=success" } else { "error=token_exchange_failed" };
+        assert!(location.ends_with(expected), "{location}");
+        states.push(state);
+    }
+    let integrations: Value = client
+        .get(format!("{}/api/v1/projects/{project}/integrations", first.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let integration = integrations["items"][0]["id"].as_str().expect("installed").to_string();
+    assert!(first.terminate().success());
+
+    let before = std::fs::read_to_string(dir.join("taskbridge.key")).expect("key file");
+    let out = Command::new(env!("CARGO_BIN_EXE_taskbridge"))
+        .current_dir(&dir)
+        .env_remove("TASKBRIDGE_ENCRYPTION_KEY")
+        .env("TASKBRIDGE_DATABASE_URL", format!("sqlite://{}", dir.join("tb.db").display()))
+        .args(["admin", "rotate-key"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("a JSON answer");
+    assert_eq!(answer["rotated"], 1, "{answer}");
+    let after = std::fs::read_to_string(dir.join("taskbridge.key")).expect("key file");
+    assert_ne!(before, after, "a new key is in the key file");
+    assert_eq!(std::fs::read_to_string(dir.join("taskbridge.key.old")).expect("old key kept"), before);
+
+    // Restarted on the new key, the sealed secrets open: a change to them goes through.
+    let mut second = start(&dir, &env);
+    second.wait_healthy().await;
+    let res = client
+        .patch(format!("{}/api/v1/projects/{project}/integrations/{integration}", second.base))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"secrets": {"signing_secret": "rotated-signing-secret"}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+    assert!(second.terminate().success());
+
+    let logs = std::fs::read_to_string(&log_file).expect("log file");
+    for secret in ["xoxb-17653672481-oauth-bot", "slack-secret", "secret-hook", "slack-app-signing", "rotated-signing"]
+        .into_iter()
+        .chain(states.iter().map(String::as_str))
+    {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+    assert!(logs.contains("OAuth token exchange failed"), "the failure is logged, without secrets");
+    let _ = std::fs::remove_dir_all(&dir);
+}

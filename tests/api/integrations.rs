@@ -145,3 +145,31 @@ async fn another_tenant_cannot_touch_integrations(app: TestApp) {
     assert_eq!(app.get(&format!("{base}/{id}")).await.body["name"], "discord");
 }
 both_backends!(another_tenant_cannot_touch_integrations);
+
+/// `admin rotate-key`'s core: every integration's secrets re-sealed with the new key in
+/// one go; the old key no longer opens them. A secret the current key cannot open stops
+/// the rotation before anything is written.
+async fn secrets_are_resealed_with_a_new_key(app: TestApp) {
+    let project = app.project("chat").await;
+    let body = json!({"type": "slack", "secrets": {"bot_token": "xoxb-rotate-me", "signing_secret": "sign-me"}});
+    let id = app.integration(&project, body).await;
+    let telegram = app.integration(&project, json!({"type": "telegram", "secrets": {"bot_token": "123:tg"}})).await;
+    let config = taskbridge::config::Config::for_tests(&app.database_url, "unused-key-0123456789");
+    let old = config.cipher().expect("cipher");
+    let new = taskbridge::integrations::Cipher::from_key(&"ab".repeat(32)).expect("new key");
+    let store = Store::connect(&app.database_url, &StoreOptions::default()).await.expect("store");
+    let rotated = taskbridge::integrations::rotate::rotate_key(&store, &old, &new).await.expect("rotated");
+    assert_eq!(rotated, 2);
+    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
+    let with_new = Integrations::new(store.clone(), new.clone(), "https://x", false);
+    assert_eq!(with_new.secrets(tenant, &project, &id).await.expect("opens")["bot_token"], "xoxb-rotate-me");
+    assert_eq!(with_new.secrets(tenant, &project, &telegram).await.expect("opens")["bot_token"], "123:tg");
+    let with_old = Integrations::new(store.clone(), old.clone(), "https://x", false);
+    assert!(with_old.secrets(tenant, &project, &id).await.is_err(), "the old key opens nothing now");
+
+    // Rotating again from the old key: refused, nothing changed.
+    let err = taskbridge::integrations::rotate::rotate_key(&store, &old, &new).await.expect_err("refused");
+    assert!(err.to_string().contains("cannot be opened"), "{err}");
+    assert_eq!(with_new.secrets(tenant, &project, &id).await.expect("still opens")["signing_secret"], "sign-me");
+}
+both_backends!(secrets_are_resealed_with_a_new_key);

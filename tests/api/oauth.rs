@@ -23,7 +23,7 @@ const FRONTEND: &str = "https://app.taskbridge.example";
 const REDIRECT_BASE: &str = "https://taskbridge.example/api/public/integrations";
 
 #[derive(Default)]
-struct Fake {
+pub(crate) struct Fake {
     /// PKCE challenges seen in install URLs, to check verifiers against.
     challenges: Vec<String>,
     /// How long the tokens it hands out last (default: the provider's usual).
@@ -36,7 +36,7 @@ struct Fake {
     requests: Vec<(String, Value)>,
 }
 
-type Shared = Arc<Mutex<Fake>>;
+pub(crate) type Shared = Arc<Mutex<Fake>>;
 
 fn refused(error: &str) -> Response {
     (AxumStatus::BAD_REQUEST, Json(json!({"error": error, "error_description": "The code is not valid."})))
@@ -69,7 +69,7 @@ fn form_of(body: &str) -> Value {
     json!(pairs)
 }
 
-async fn fake_provider() -> (String, Shared) {
+pub(crate) async fn fake_provider() -> (String, Shared) {
     let shared: Shared = Arc::default();
     async fn slack(State(s): State<Shared>, body: String) -> Response {
         let form = form_of(&body);
