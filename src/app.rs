@@ -73,6 +73,7 @@ impl Application {
             crate::trackers::poll::schedule_all(&store, interval).await?;
         }
         crate::sync::register(&mut registry, integrations.clone(), outbound.http.clone());
+        crate::events::register(&mut registry, integrations.clone(), outbound.http.clone());
         let states = match &config.redis_url {
             Some(url) => crate::oauth::state::States::Redis(
                 crate::oauth::redis::Redis::parse(url.expose()).map_err(StartupError::Redis)?,

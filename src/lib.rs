@@ -5,6 +5,7 @@ pub mod channels;
 pub mod config;
 pub mod dedup;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod intake;
 pub mod integrations;

@@ -22,10 +22,12 @@ pub enum IntegrationType {
     Taiga,
     Jira,
     Confluence,
+    /// An outgoing webhook other tools subscribe to for task events.
+    Webhook,
 }
 
 /// Per type: the secrets it may hold, and its settings beyond `mode` and `api_base_url`.
-const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 10] = [
+const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 11] = [
     // OAuth installs add their tokens (`access_token`, `refresh_token`, a webhook URL).
     (IntegrationType::Slack, "slack", &["signing_secret", "bot_token", "refresh_token", "webhook_url"], &["reaction"]),
     (
@@ -67,6 +69,9 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 10] = [
         &["api_token", "access_token", "refresh_token"],
         &["site_url", "email", "cloud_id"],
     ),
+    // `url` receives the events named in `events` (comma-separated; all when unset), each
+    // signed with `signing_secret`.
+    (IntegrationType::Webhook, "webhook", &["signing_secret"], &["url", "events"]),
 ];
 
 impl IntegrationType {
@@ -181,12 +186,25 @@ pub fn check_settings(
                 Value::String(m) if m == "commands" || m == "all" => {}
                 _ => return Err(DomainError::invalid("settings", "mode must be \"commands\" or \"all\"")),
             },
-            "api_base_url" | "site_url" => match value {
+            "api_base_url" | "site_url" | "url" => match value {
                 Value::Null => {}
                 Value::String(url) => {
                     url_check(url).map_err(|why| DomainError::invalid("settings", format!("{key}: {why}")))?
                 }
                 _ => return Err(DomainError::invalid("settings", format!("{key} must be a URL"))),
+            },
+            "events" if kind == IntegrationType::Webhook => match value {
+                Value::Null => {}
+                Value::String(list) if super::event::unknown(list).is_empty() => {}
+                Value::String(list) => {
+                    let names = super::event::EVENTS.join(", ");
+                    let unknown = super::event::unknown(list).join(", ");
+                    return Err(DomainError::invalid(
+                        "settings",
+                        format!("events: {unknown} unknown; events are {names}"),
+                    ));
+                }
+                _ => return Err(DomainError::invalid("settings", "events is a comma-separated list")),
             },
             other if kind.setting_names().contains(&other) => match value {
                 Value::Null | Value::Bool(_) | Value::Number(_) => {}

@@ -2,6 +2,7 @@
 
 pub mod comment;
 pub mod delivery;
+pub mod event;
 pub mod integration;
 pub mod label;
 pub mod list;

@@ -34,15 +34,9 @@ pub async fn create_comment(
     ApiJson(input): ApiJson<NewCommentInput>,
 ) -> Result<(StatusCode, Json<Comment>), ApiError> {
     let new = input.validate()?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            s.store
-                .create_comment(&caller.tenant_id, &new, crate::trackers::comment::comment_job)
-                .await
-                .or_not_found("task")?,
-        ),
-    ))
+    let comment =
+        crate::trackers::comment::add_comment(&s.store, &caller.tenant_id, &new).await.or_not_found("task")?;
+    Ok((StatusCode::CREATED, Json(comment)))
 }
 
 #[utoipa::path(get, path = "/api/v1/comments", tag = "comments", params(CommentListParams),

@@ -98,6 +98,6 @@ pub async fn delete_task(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.store.delete_task(&caller.tenant_id, &id).await.or_not_found("task")?;
+    crate::trackers::push::delete_task(&s.store, &caller.tenant_id, &id).await.or_not_found("task")?;
     Ok(StatusCode::NO_CONTENT)
 }

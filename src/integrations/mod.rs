@@ -97,6 +97,14 @@ impl Integrations {
         settings.entry("mode").or_insert_with(|| Value::String("commands".into()));
         let mut secrets = Map::new();
         merge(&mut secrets, &input.secrets);
+        if input.kind == crate::domain::integration::IntegrationType::Webhook {
+            for (what, map) in [("settings.url", &settings), ("secrets.signing_secret", &secrets)] {
+                let name = what.split('.').nth(1).unwrap_or_default();
+                if crate::domain::integration::setting(map, name).is_none() {
+                    return Err(DomainError::invalid(what, "a webhook needs it").into());
+                }
+            }
+        }
         let name = name_or_default(input.kind, input.name.as_deref())?;
         let mut record = new_record(project_id, input.kind, name, settings);
         self.seal(&mut record, &secrets)?;
@@ -237,6 +245,10 @@ impl Integrations {
         record.last_error = Some(why.chars().take(500).collect());
         record.updated_at = crate::store::now();
         Ok(self.store.save_integration(tenant_id, &record).await?)
+    }
+
+    pub fn allows_private_urls(&self) -> bool {
+        self.allow_private_urls
     }
 
     pub fn public_url(&self) -> &str {

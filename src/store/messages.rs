@@ -227,7 +227,7 @@ impl Store {
         Ok(task_id)
     }
 
-    /// Records a duplicate: the request becomes a comment on the existing task.
+    /// Records a duplicate: the request becomes a comment on the existing task (its id answered).
     pub async fn finish_duplicate(
         &self,
         tenant_id: &str,
@@ -236,7 +236,7 @@ impl Store {
         comment: &str,
         author: Option<&str>,
         outcome: &Outcome<'_>,
-    ) -> Result<()> {
+    ) -> Result<String> {
         let now = super::now();
         let (draft, candidates) = encode(outcome)?;
         let comment_id = new_id();
@@ -279,7 +279,7 @@ impl Store {
             }
             tx.commit().await?;
         });
-        Ok(())
+        Ok(comment_id)
     }
 
     /// Where the answer to a webhook message goes: its integration and reply address.

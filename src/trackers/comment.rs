@@ -16,6 +16,21 @@ pub fn comment_job(task_id: &str, comment_id: &str) -> NewJob {
     NewJob::new(COMMENT_JOB, format!("comment:{comment_id}"), json!({"task_id": task_id, "comment_id": comment_id}))
 }
 
+/// Adds a comment here: queued for the task's tracker items in the same transaction, and
+/// announced to the project's webhooks once committed.
+pub async fn add_comment(
+    store: &crate::store::Store,
+    tenant_id: &str,
+    new: &crate::domain::comment::NewComment,
+) -> Result<crate::domain::comment::Comment, crate::store::StoreError> {
+    let comment = store.create_comment(tenant_id, new, comment_job).await?;
+    if let Ok(task) = store.get_task(tenant_id, &comment.task_id).await {
+        let data = json!({"task_id": task.id, "comment": comment});
+        crate::events::emit(store, tenant_id, &task.project_id, "comment.created", data).await;
+    }
+    Ok(comment)
+}
+
 /// The marker a comment carries in trackers, by which a retry finds it.
 fn marker(comment_id: &str) -> String {
     format!("tb-c-{}", comment_id.to_ascii_lowercase())

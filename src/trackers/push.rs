@@ -62,9 +62,23 @@ pub async fn create_task(
     new: &crate::domain::task::NewTask,
 ) -> Result<crate::domain::task::Task, StoreError> {
     let integrations = tracker_integrations(store, tenant_id, &new.project_id).await?;
-    store
+    let task = store
         .create_task_syncing(tenant_id, new, &integrations, |task, integration| Some(push_task_job(task, integration)))
-        .await
+        .await?;
+    crate::events::emit(store, tenant_id, &task.project_id, "task.created", task_json(&task)).await;
+    Ok(task)
+}
+
+/// Deletes a task here (its tracker items stay) and announces it to the project's webhooks.
+pub async fn delete_task(store: &crate::store::Store, tenant_id: &str, task_id: &str) -> Result<(), StoreError> {
+    let task = store.get_task(tenant_id, task_id).await?;
+    store.delete_task(tenant_id, task_id).await?;
+    crate::events::emit(store, tenant_id, &task.project_id, "task.deleted", task_json(&task)).await;
+    Ok(())
+}
+
+fn task_json(task: &crate::domain::task::Task) -> serde_json::Value {
+    serde_json::to_value(task).unwrap_or_default()
 }
 
 /// The job pushing the task that message `message_id` creates to `integration_id`.
@@ -93,7 +107,7 @@ pub async fn update_task(
         || patch.assigned_to.is_some()
         || patch.due_date.is_some()
         || patch.labels.is_some();
-    store
+    let task = store
         .update_task_syncing(tenant_id, task_id, patch, |integration, external| {
             let mut jobs = Vec::new();
             if Some(integration) == from {
@@ -110,7 +124,12 @@ pub async fn update_task(
             }
             jobs
         })
-        .await
+        .await?;
+    crate::events::emit(store, tenant_id, &task.project_id, "task.updated", task_json(&task)).await;
+    if status.is_some() {
+        crate::events::emit(store, tenant_id, &task.project_id, "task.status_changed", task_json(&task)).await;
+    }
+    Ok(task)
 }
 
 pub(super) struct Shared {

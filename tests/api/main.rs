@@ -27,6 +27,7 @@ mod llm;
 mod msteams;
 mod oauth;
 mod openapi;
+mod outgoing_webhooks;
 mod projects;
 mod restart;
 mod shutdown;

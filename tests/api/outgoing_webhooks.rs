@@ -1,0 +1,133 @@
+//! Outgoing webhooks: a project's `webhook` integration receives the task events it
+//! subscribes to, signed (HMAC-SHA256 over timestamp and body), retried through the queue
+//! with the same delivery id, against a local receiver.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::helpers::{Backend, spawn_app_with};
+
+/// Requests received: (headers as a JSON object, body), the first answered 500.
+type Received = Arc<Mutex<Vec<(Value, String)>>>;
+
+async fn receiver() -> (String, Received) {
+    let received: Received = Arc::default();
+    async fn hook(State(r): State<Received>, headers: HeaderMap, body: String) -> AxumStatus {
+        let headers: serde_json::Map<String, Value> = headers
+            .iter()
+            .filter(|(k, _)| k.as_str().starts_with("x-taskbridge"))
+            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or_default())))
+            .collect();
+        let mut all = r.lock().expect("lock");
+        all.push((Value::Object(headers), body));
+        if all.len() == 1 { AxumStatus::INTERNAL_SERVER_ERROR } else { AxumStatus::NO_CONTENT }
+    }
+    let app = axum::Router::new().route("/hooks/taskbridge", axum::routing::post(hook)).with_state(received.clone());
+    (format!("{}/hooks/taskbridge", crate::helpers::serve(app).await), received)
+}
+
+/// Deliveries of `event` received (successful or not), once `count` have arrived.
+async fn deliveries(received: &Received, event: &str, count: usize) -> Vec<(Value, Value)> {
+    for _ in 0..800 {
+        let found: Vec<(Value, Value)> = received
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(h, _)| h["x-taskbridge-event"] == event)
+            .map(|(h, b)| (h.clone(), serde_json::from_str(b).unwrap_or_default()))
+            .collect();
+        if found.len() >= count {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("fewer than {count} {event} deliveries: {:?}", received.lock().expect("lock"));
+}
+
+fn verify(secret: &str, headers: &Value, body: &str) -> bool {
+    let timestamp = headers["x-taskbridge-timestamp"].as_str().unwrap_or_default();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    headers["x-taskbridge-signature"] == format!("sha256={expected}")
+}
+
+async fn task_events_reach_subscribers(backend: Backend) {
+    let (url, received) = receiver().await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    let base = format!("/api/v1/projects/{project}/integrations");
+    for (body, why) in [
+        (
+            json!({"type": "webhook", "settings": {"url": url, "events": "task.exploded"}, "secrets": {"signing_secret": "s"}}),
+            "unknown event",
+        ),
+        (
+            json!({"type": "webhook", "settings": {"events": "task.created"}, "secrets": {"signing_secret": "s"}}),
+            "no url",
+        ),
+        (json!({"type": "webhook", "settings": {"url": url}}), "no secret"),
+    ] {
+        let res = app.post(&base, body).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {}", res.body);
+    }
+    let events = "task.created,task.status_changed,task.deleted,comment.created";
+    let hook = json!({"type": "webhook", "settings": {"url": url, "events": events}, "secrets": {"signing_secret": "whsec-1"}});
+    app.integration(&project, hook).await;
+
+    // Created: the first attempt meets a 500, the retry carries the same delivery id.
+    let task = app.task(&project, json!({"title": "Renew the wildcard certificate"})).await;
+    let task_id = task["id"].as_str().expect("id").to_string();
+    let created = deliveries(&received, "task.created", 2).await;
+    assert_eq!(created[0].0["x-taskbridge-delivery"], created[1].0["x-taskbridge-delivery"], "one delivery, retried");
+    let (headers, body) = &created[1];
+    assert_eq!(body["event"], "task.created");
+    assert_eq!(
+        (body["data"]["id"].as_str(), body["project_id"].as_str()),
+        (Some(task_id.as_str()), Some(project.as_str()))
+    );
+    assert_eq!(body["id"], headers["x-taskbridge-delivery"]);
+    let raw = received.lock().expect("lock")[1].1.clone();
+    assert!(verify("whsec-1", headers, &raw), "the signature verifies: {headers}");
+    assert!(!verify("another-secret", headers, &raw));
+
+    // An edit that is not a status change is not subscribed to; a status change is.
+    assert_eq!(
+        app.patch(&format!("/api/v1/tasks/{task_id}"), json!({"title": "Renew the certificate"})).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.patch(&format!("/api/v1/tasks/{task_id}/status"), json!({"status": "done"})).await.status,
+        StatusCode::OK
+    );
+    let changed = deliveries(&received, "task.status_changed", 1).await;
+    assert_eq!(changed[0].1["data"]["status"], "done");
+    let res = app.post("/api/v1/comments", json!({"task_id": task_id, "content": "Installed on all hosts"})).await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let commented = deliveries(&received, "comment.created", 1).await;
+    assert_eq!(commented[0].1["data"]["comment"]["content"], "Installed on all hosts");
+    assert_eq!(app.delete(&format!("/api/v1/tasks/{task_id}")).await.status, StatusCode::NO_CONTENT);
+    let deleted = deliveries(&received, "task.deleted", 1).await;
+    assert_eq!(deleted[0].1["data"]["title"], "Renew the certificate", "the task as it was");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let updated =
+        received.lock().expect("lock").iter().filter(|(h, _)| h["x-taskbridge-event"] == "task.updated").count();
+    assert_eq!(updated, 0, "task.updated is not subscribed to");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_events_reach_subscribers_sqlite() {
+    task_events_reach_subscribers(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_events_reach_subscribers_postgres() {
+    task_events_reach_subscribers(Backend::Postgres).await;
+}
