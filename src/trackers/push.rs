@@ -51,6 +51,10 @@ pub async fn tracker_integrations(
         .await?
         .into_iter()
         .filter(|i| is_tracker(i.kind) && i.status == crate::domain::integration::IntegrationStatus::Active)
+        // A Jira connected through OAuth pushes once an admin has chosen its project.
+        .filter(|i| {
+            i.kind != IntegrationType::Jira || crate::domain::integration::setting(&i.settings, "project_key").is_some()
+        })
         .map(|i| i.id)
         .collect())
 }

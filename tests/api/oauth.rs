@@ -365,6 +365,12 @@ async fn every_provider_installs(backend: Backend) {
         assert!(!raw_row(&app, made["id"].as_str().expect("id")).await.contains("atl-oauth"));
     }
 
+    // Until an admin names its Jira project, new tasks are not pushed to that Jira.
+    app.task(&project, json!({"title": "Nothing to push yet"})).await;
+    let jobs = app.get("/api/v1/jobs?limit=200").await.body;
+    let pushes = jobs["items"].as_array().expect("jobs").iter().filter(|j| j["kind"] == "tracker.push").count();
+    assert_eq!(pushes, 0, "{jobs}");
+
     // Zendesk: the account is required; PKCE.
     let res = app.get(&format!("/api/v1/projects/{project}/integrations/zendesk/install")).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
