@@ -40,8 +40,8 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError
         let original = original.ok_or_else(|| JobError::Permanent(format!("sync run {of} does not exist")))?;
         match original.kind.as_str() {
             TRACKER_PUSH => delete_item(shared, &ctx, &undo, &original).await,
-            TRACKER_TRANSITION => restore_status(shared, &ctx, &undo, &original).await,
-            TRACKER_UPDATE => restore_fields(shared, &ctx, &undo, &original).await,
+            TRACKER_TRANSITION => put_back(shared, &ctx, &undo, &original, "transition").await,
+            TRACKER_UPDATE => put_back(shared, &ctx, &undo, &original, "update").await,
             TRACKER_COMMENT => take_back_comments(shared, &ctx, &undo, &original).await,
             other => Err(JobError::Permanent(format!("a {other} run is not undone here"))),
         }
@@ -99,47 +99,31 @@ async fn delete_item(shared: &Shared, ctx: &JobContext, undo: &SyncRun, pushed: 
     Ok(json!([{"task_id": task_id, "status": "deleted", "item": item}]))
 }
 
-/// Moves the item back to the status the transition found it in (a repeat is harmless: the
-/// item is already there).
-async fn restore_status(shared: &Shared, ctx: &JobContext, undo: &SyncRun, moved: &SyncRun) -> Result<Value, JobError> {
-    let tenant = &ctx.job.tenant_id;
-    let (item, integration_id, external_id) = journaled_item(ctx, moved, "transition").await?;
-    let before = ctx.store.sync_change(&moved.id, "transition").await.map_err(store_failure)?.and_then(|c| c.before);
-    let Some(status) = before.as_ref().and_then(|b| b["status"].as_str()).filter(|s| !s.is_empty()) else {
-        return Err(JobError::Permanent(format!("run {} did not journal the status it changed", moved.id)));
-    };
-    let (record, secrets) = with_secrets(shared, tenant, &integration_id).await?;
-    let restored = journaled(&record, &tracker_for(shared, &record, &secrets)?.restore(&external_id, status).await?);
-    let change = NewChange {
-        step: "restore",
-        target: record.kind.as_str(),
-        reference: item["external_ref"].as_str().unwrap_or(&external_id),
-        action: "restored",
-        before: Some(item.clone()),
-        after: Some(restored.clone()),
-    };
-    ctx.store.record_sync_change(&undo.id, &change).await.map_err(store_failure)?;
-    tracing::info!(integration_id, external_id, status, "tracker item moved back by an undo");
-    Ok(json!([{"task_id": moved.task_id, "status": "restored", "item": restored}]))
-}
-
-/// Writes back the fields the update found on the item (a repeat writes the same again).
-async fn restore_fields(
+/// Puts the item back as the run's `step` found it: in its status (a transition) or with
+/// its fields (an update). A repeat writes the same again, which is harmless.
+async fn put_back(
     shared: &Shared,
     ctx: &JobContext,
     undo: &SyncRun,
-    updated: &SyncRun,
+    changed: &SyncRun,
+    step: &str,
 ) -> Result<Value, JobError> {
     let tenant = &ctx.job.tenant_id;
-    let (item, integration_id, external_id) = journaled_item(ctx, updated, "update").await?;
-    let before = ctx.store.sync_change(&updated.id, "update").await.map_err(store_failure)?.and_then(|c| c.before);
-    let Some(fields) = before.as_ref().map(|b| b["fields"].clone()).filter(Value::is_object) else {
-        return Err(JobError::Permanent(format!("run {} did not journal the fields it changed", updated.id)));
-    };
+    let (item, integration_id, external_id) = journaled_item(ctx, changed, step).await?;
+    let before = ctx.store.sync_change(&changed.id, step).await.map_err(store_failure)?.and_then(|c| c.before);
+    let before = before.unwrap_or_default();
+    let unjournaled = || JobError::Permanent(format!("run {} did not journal what it changed", changed.id));
     let (record, secrets) = with_secrets(shared, tenant, &integration_id).await?;
     let tracker = tracker_for(shared, &record, &secrets)?;
-    let mut restored = journaled(&record, &tracker.set_fields(&external_id, &fields).await?);
-    restored["fields"] = fields;
+    let restored = if step == "transition" {
+        let status = before["status"].as_str().filter(|s| !s.is_empty()).ok_or_else(unjournaled)?;
+        journaled(&record, &tracker.restore(&external_id, status).await?)
+    } else {
+        let fields = Some(before["fields"].clone()).filter(Value::is_object).ok_or_else(unjournaled)?;
+        let mut restored = journaled(&record, &tracker.set_fields(&external_id, &fields).await?);
+        restored["fields"] = fields;
+        restored
+    };
     let change = NewChange {
         step: "restore",
         target: record.kind.as_str(),
@@ -149,8 +133,8 @@ async fn restore_fields(
         after: Some(restored.clone()),
     };
     ctx.store.record_sync_change(&undo.id, &change).await.map_err(store_failure)?;
-    tracing::info!(integration_id, external_id, "tracker item's fields put back by an undo");
-    Ok(json!([{"task_id": updated.task_id, "status": "restored", "item": restored}]))
+    tracing::info!(integration_id, external_id, step, "tracker item put back by an undo");
+    Ok(json!([{"task_id": changed.task_id, "status": "restored", "item": restored}]))
 }
 
 /// Takes the comment back from each item it was written to, each once.

@@ -323,6 +323,10 @@ async fn accepted_messages_survive_crashes_postgres() {
     }
 }
 
+async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> Value {
+    client.get(url).bearer_auth(key).send().await.expect("sent").json().await.expect("json")
+}
+
 /// The real binary with Slack OAuth configured: an install through the callback, a refused
 /// code, then `admin rotate-key` re-seals the token under a new key file and the service
 /// opens it after a restart; no token, client secret or state reaches the logs.
@@ -363,15 +367,9 @@ async fn an_oauth_install_survives_a_key_rotation_and_keeps_tokens_out_of_logs()
     let project = project["id"].as_str().expect("id").to_string();
     let mut states = Vec::new();
     for code in ["good-code", "bad-code"] {
-        let install: Value = client
-            .get(format!("{}/api/v1/projects/{project}/integrations/slack/install", first.base))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json");
+        let install =
+            get_json(&client, &format!("{}/api/v1/projects/{project}/integrations/slack/install", first.base), &key)
+                .await;
         let url = install["oauth_url"].as_str().expect("url");
         let state = url.split("state=").nth(1).and_then(|s| s.split('&').next()).expect("state").to_string();
         let res = client
@@ -385,15 +383,7 @@ async fn an_oauth_install_survives_a_key_rotation_and_keeps_tokens_out_of_logs()
         assert!(location.ends_with(expected), "{location}");
         states.push(state);
     }
-    let integrations: Value = client
-        .get(format!("{}/api/v1/projects/{project}/integrations", first.base))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let integrations = get_json(&client, &format!("{}/api/v1/projects/{project}/integrations", first.base), &key).await;
     let integration = integrations["items"][0]["id"].as_str().expect("installed").to_string();
     assert!(first.terminate().success());
 
