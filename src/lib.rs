@@ -3,6 +3,7 @@
 pub mod app;
 pub mod channels;
 pub mod config;
+pub mod coordinator;
 pub mod dedup;
 pub mod domain;
 pub mod events;

@@ -1,6 +1,7 @@
 //! The HTTP API: routers, middleware, errors and the OpenAPI document. Handlers are thin:
 //! they validate through the domain and call the store.
 
+mod ai;
 mod comments;
 mod deliveries;
 pub mod error;
@@ -145,6 +146,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(labels::get_label, labels::update_label, labels::delete_label))
         .routes(routes!(messages::create_message))
         .routes(routes!(messages::get_message))
+        .routes(routes!(ai::analyze))
+        .routes(routes!(ai::legacy_analyze))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::retry_job))
         .routes(routes!(teams::teams_message))

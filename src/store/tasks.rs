@@ -184,6 +184,28 @@ impl Store {
         row.into_task(names)
     }
 
+    /// The open (not done) tasks of the tenant, or of one project, at most `limit`, oldest
+    /// first: what the coordinator analyses.
+    pub async fn open_tasks(&self, tenant_id: &str, project_id: Option<&str>, limit: i64) -> Result<Vec<Task>> {
+        let rows: Vec<TaskRow> = read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks t WHERE t.tenant_id = "));
+            q.push_bind(tenant_id).push(" AND t.status <> 'done'");
+            if let Some(project_id) = project_id {
+                q.push(" AND t.project_id = ").push_bind(project_id);
+            }
+            q.push(" ORDER BY t.created_at, t.id LIMIT ").push_bind(limit);
+            q.build_query_as().fetch_all(pool).await?
+        });
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut labels = self.labels_of(&ids).await?;
+        rows.into_iter()
+            .map(|row| {
+                let names = labels.remove(&row.id).unwrap_or_default();
+                row.into_task(names)
+            })
+            .collect()
+    }
+
     /// One page of tasks (plus one row, to tell whether another page follows).
     pub async fn list_tasks(&self, tenant_id: &str, query: &TaskQuery) -> Result<Vec<Task>> {
         let rows: Vec<TaskRow> = read!(self, |pool| {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod ai;
 mod atlassian;
 mod auth;
 mod binary;
