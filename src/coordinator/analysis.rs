@@ -19,7 +19,7 @@ pub const OVER_ESTIMATE_RATIO: f64 = 1.5;
 /// Hours of work a person does on a working day, for a project's capacity.
 const HOURS_PER_DAY: i64 = 6;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Overdue,
@@ -30,7 +30,7 @@ pub enum Kind {
     OverEstimate,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct Finding {
     pub kind: Kind,
     pub task_ids: Vec<String>,

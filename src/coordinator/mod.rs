@@ -13,8 +13,10 @@ pub use analysis::{Finding, Kind};
 /// The most open tasks one analysis reads.
 pub const MAX_TASKS: i64 = 5000;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct Analysis {
+    /// Kept: the suggestions list follows the latest one.
+    pub id: String,
     pub summary: String,
     pub findings: Vec<Finding>,
     /// Open tasks looked at.
@@ -35,13 +37,79 @@ pub async fn analyze(store: &Store, tenant_id: &str, project_id: Option<&str>) -
     tasks.truncate(MAX_TASKS as usize);
     let now = chrono::Utc::now();
     let findings = analysis::analyze(&tasks, &projects, now);
-    Ok(Analysis {
+    let mut result = Analysis {
+        id: String::new(),
         summary: analysis::plain_summary(&findings, tasks.len()),
         findings,
         tasks_analyzed: tasks.len(),
         truncated,
         generated_at: now,
-    })
+    };
+    let value = serde_json::to_value(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    result.id = store.save_analysis(tenant_id, project_id, &value).await?;
+    Ok(result)
+}
+
+/// A follow-up the latest analysis proposes; nothing is sent or changed by listing it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Suggestion {
+    /// `remind` (ask the assignee), `assign`, `rebalance`, `replan` or `re_estimate`.
+    pub action: &'static str,
+    pub finding_kind: Kind,
+    pub task_ids: Vec<String>,
+    pub assignee: Option<String>,
+    pub project_id: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Suggestions {
+    pub analysis_id: String,
+    pub generated_at: chrono::DateTime<chrono::Utc>,
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// The follow-ups of the latest analysis (of the project, or of the whole workspace); an
+/// analysis is made first when there is none yet.
+pub async fn suggestions(store: &Store, tenant_id: &str, project_id: Option<&str>) -> Result<Suggestions, StoreError> {
+    if let Some(project) = project_id {
+        store.get_project(tenant_id, project).await?;
+    }
+    let latest = match store.latest_analysis(tenant_id, project_id).await? {
+        Some(kept) => serde_json::from_value::<Analysis>(kept.result.clone())
+            .map(|mut a| {
+                a.id = kept.id;
+                a
+            })
+            .map_err(|e| StoreError::Corrupt(format!("ai_analyses.result: {e}")))?,
+        None => analyze(store, tenant_id, project_id).await?,
+    };
+    let suggestions = latest
+        .findings
+        .into_iter()
+        .map(|f| {
+            let action = match f.kind {
+                Kind::Overdue | Kind::Stale => "remind",
+                Kind::UnassignedHighPriority => "assign",
+                Kind::Overloaded => "rebalance",
+                Kind::ProjectAtRisk => "replan",
+                Kind::OverEstimate => "re_estimate",
+            };
+            let message = match (&f.assignee, action) {
+                (Some(who), "remind") => format!("@{who}: {}", f.recommendation),
+                _ => f.recommendation.clone(),
+            };
+            Suggestion {
+                action,
+                finding_kind: f.kind,
+                task_ids: f.task_ids,
+                assignee: f.assignee,
+                project_id: f.project_id,
+                message,
+            }
+        })
+        .collect();
+    Ok(Suggestions { analysis_id: latest.id, generated_at: latest.generated_at, suggestions })
 }
 
 async fn all_projects(store: &Store, tenant_id: &str) -> Result<Vec<crate::domain::project::Project>, StoreError> {

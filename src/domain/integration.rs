@@ -193,6 +193,18 @@ pub fn check_settings(
                 }
                 _ => return Err(DomainError::invalid("settings", format!("{key} must be a URL"))),
             },
+            // Both end up in a URL host or path that carries credentials: plain names only.
+            "subdomain" | "ms_tenant" if kind.setting_names().contains(&key.as_str()) || key == "ms_tenant" => {
+                let dots = key == "ms_tenant";
+                match value {
+                    Value::Null => {}
+                    Value::String(name)
+                        if !name.is_empty()
+                            && name.len() <= 100
+                            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || (dots && c == '.')) => {}
+                    _ => return Err(DomainError::invalid("settings", format!("{key} must be a plain name"))),
+                }
+            }
             "events" if kind == IntegrationType::Webhook => match value {
                 Value::Null => {}
                 Value::String(list) if super::event::unknown(list).is_empty() => {}

@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody, NotFoundExt};
-use super::extract::ApiJson;
-use crate::coordinator::Analysis;
+use super::extract::{ApiJson, ApiQuery};
+use crate::coordinator::{Analysis, Suggestions};
 use crate::domain::tenant::Caller;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -38,4 +38,33 @@ pub async fn legacy_analyze(
     body: ApiJson<AnalyzeInput>,
 ) -> Result<Json<Analysis>, ApiError> {
     analyze(state, caller, body).await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestionParams {
+    /// The latest analysis of this project (default: of the whole workspace).
+    pub project_id: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/ai/suggestions", tag = "ai", params(SuggestionParams),
+    responses((status = 200, description = "Follow-ups proposed by the latest analysis (one is made when there is none)",
+               body = Suggestions), (status = 404, body = ErrorBody)))]
+pub async fn suggestions(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<SuggestionParams>,
+) -> Result<Json<Suggestions>, ApiError> {
+    let project = params.project_id.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    Ok(Json(crate::coordinator::suggestions(&s.store, &caller.tenant_id, project).await.or_not_found("project")?))
+}
+
+#[utoipa::path(get, path = "/ai/suggestions", tag = "legacy", params(SuggestionParams),
+    responses((status = 200, body = Suggestions), (status = 404, body = ErrorBody)))]
+pub async fn legacy_suggestions(
+    state: State<AppState>,
+    caller: Caller,
+    params: ApiQuery<SuggestionParams>,
+) -> Result<Json<Suggestions>, ApiError> {
+    suggestions(state, caller, params).await
 }

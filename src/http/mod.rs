@@ -148,6 +148,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::get_message))
         .routes(routes!(ai::analyze))
         .routes(routes!(ai::legacy_analyze))
+        .routes(routes!(ai::suggestions))
+        .routes(routes!(ai::legacy_suggestions))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::retry_job))
         .routes(routes!(teams::teams_message))

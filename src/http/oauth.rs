@@ -23,7 +23,10 @@ impl From<OAuthError> for ApiError {
                 ApiError::BadRequest { code: "oauth_not_configured", message: e.to_string() }
             }
             OAuthError::Invalid(m) => ApiError::Validation(m),
-            OAuthError::State(e) => ApiError::Unavailable(e.to_string()),
+            OAuthError::State(e) => {
+                tracing::warn!(error = %e, "the OAuth state store failed");
+                ApiError::Unavailable("the install cannot be started right now; try again".into())
+            }
             OAuthError::Store(StoreError::NotFound) => ApiError::not_found("project"),
             OAuthError::Store(e) => e.into(),
         }

@@ -204,7 +204,9 @@ impl Integrations {
                     all.insert("mode".into(), Value::String("commands".into()));
                     merge(&mut all, settings);
                     let mut record = new_record(project_id, kind, kind.as_str().to_string(), all);
-                    self.seal(&mut record, secrets)?;
+                    let mut sealed = Map::new();
+                    merge(&mut sealed, secrets);
+                    self.seal(&mut record, &sealed)?;
                     self.store.create_integration(tenant_id, &record).await.map(|()| record)
                 }
             };
@@ -236,6 +238,36 @@ impl Integrations {
         record.updated_at = crate::store::now();
         self.store.save_integration(tenant_id, &record).await?;
         Ok(self.view(record))
+    }
+
+    /// Writes a refresh's new tokens into integration `id`, unless it was revoked, installed
+    /// again or otherwise written since its token expiring at `expires_at` was read (then
+    /// nothing is written and `None` answered: a newer state wins).
+    pub async fn apply_refresh(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        expires_at: &str,
+        settings: &Map<String, Value>,
+        secrets: &Map<String, Value>,
+    ) -> Result<Option<Integration>, IntegrationError> {
+        let (owner, mut record, mut sealed) = self.for_webhook(id).await?;
+        let current = crate::domain::integration::setting(&record.settings, "expires_at");
+        if owner != tenant_id
+            || record.status == crate::domain::integration::IntegrationStatus::Revoked
+            || current != Some(expires_at)
+        {
+            return Ok(None);
+        }
+        let seen = record.updated_at;
+        merge(&mut record.settings, settings);
+        merge(&mut sealed, secrets);
+        self.seal(&mut record, &sealed)?;
+        record.status = crate::domain::integration::IntegrationStatus::Active;
+        record.last_error = None;
+        record.updated_at = crate::store::now();
+        let written = self.store.save_integration_if_unchanged(tenant_id, &record, seen).await?;
+        Ok(written.then(|| self.view(record)))
     }
 
     /// Marks the integration `error` with why (a failed token refresh); its secrets stay.

@@ -28,15 +28,21 @@ fn object(value: Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
 
-/// Keeps the fields that are set.
+/// The fields, `null` where the provider gave none: written over a record, a `null`
+/// removes what an earlier grant left.
 fn set(pairs: &[(&str, &Value)]) -> Map<String, Value> {
-    pairs.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.to_string(), (*v).clone())).collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), (*v).clone())).collect()
 }
 
-/// When a token that lasts `expires_in` seconds runs out.
+/// When a token that lasts `expires_in` seconds runs out; the provider's figure is held
+/// to between a second past the refresh lead and a year, so a refresh is never due at once
+/// (no loop on a zero or negative figure) and the time never overflows.
 fn expiry(answer: &Value) -> Value {
     match answer["expires_in"].as_i64() {
-        Some(seconds) => json!((chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()),
+        Some(seconds) => {
+            let seconds = seconds.clamp(super::refresh::LEAD.as_secs() as i64 + 1, 366 * 24 * 3600);
+            json!((chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339())
+        }
         None => Value::Null,
     }
 }
@@ -250,14 +256,16 @@ pub async fn refresh(
     Ok(answer)
 }
 
-/// The secrets and settings a refresh answer changes on a record of `kind`.
+/// The secrets and settings a refresh answer changes on a record of `kind`: what it
+/// gives (a provider that keeps the refresh token does not send it again).
 pub fn refreshed(kind: IntegrationType, answer: &Value) -> (Map<String, Value>, Map<String, Value>) {
+    let given = |m: Map<String, Value>| m.into_iter().filter(|(_, v)| !v.is_null()).collect::<Map<String, Value>>();
     let token = if kind == IntegrationType::Slack { "bot_token" } else { "access_token" };
-    let secrets = set(&[(token, &answer["access_token"]), ("refresh_token", &answer["refresh_token"])]);
-    let settings = set(&[
+    let secrets = given(set(&[(token, &answer["access_token"]), ("refresh_token", &answer["refresh_token"])]));
+    let settings = given(set(&[
         ("expires_at", &expiry(answer)),
         ("refreshed_at", &json!(chrono::Utc::now().to_rfc3339())),
         ("scopes", &answer["scope"]),
-    ]);
+    ]));
     (settings, secrets)
 }

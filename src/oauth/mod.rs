@@ -163,9 +163,14 @@ impl OAuth {
         let mut extra = Map::new();
         let mut authorize = client.authorize_url.clone();
         if authorize.contains("{subdomain}") || client.token_url.contains("{subdomain}") {
-            let subdomain = options.subdomain.as_deref().map(str::trim).filter(|s| plain(s)).ok_or_else(|| {
-                OAuthError::Invalid("subdomain: the Zendesk account (acme for acme.zendesk.com) is required".into())
-            })?;
+            let subdomain = options
+                .subdomain
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| plain(s) && !s.contains('.'))
+                .ok_or_else(|| {
+                    OAuthError::Invalid("subdomain: the Zendesk account (acme for acme.zendesk.com) is required".into())
+                })?;
             extra.insert("subdomain".into(), json!(subdomain.to_ascii_lowercase()));
             authorize = authorize.replace("{subdomain}", &subdomain.to_ascii_lowercase());
         }

@@ -104,6 +104,9 @@ impl Redis {
     }
 }
 
+/// The largest value read back (a state's binding is well under 1 KiB).
+const MAX_REPLY: i64 = 1024 * 1024;
+
 async fn exchange(stream: &mut BufReader<TcpStream>, command: &[&str]) -> Result<Reply, String> {
     let mut out = format!("*{}\r\n", command.len()).into_bytes();
     for part in command {
@@ -115,15 +118,21 @@ async fn exchange(stream: &mut BufReader<TcpStream>, command: &[&str]) -> Result
     let mut line = String::new();
     stream.read_line(&mut line).await.map_err(|e| format!("read: {e}"))?;
     let line = line.trim_end_matches(['\r', '\n']);
-    let (kind, rest) = line.split_at(line.len().min(1));
+    let mut chars = line.chars();
+    let kind = chars.next();
+    let rest = chars.as_str();
     match kind {
-        "+" => Ok(Reply::Simple(rest.to_string())),
-        ":" => rest.parse().map(Reply::Integer).map_err(|_| "a bad integer reply".to_string()),
-        "-" => Err(format!("Redis: {rest}")),
-        "$" => {
+        Some('+') => Ok(Reply::Simple(rest.to_string())),
+        Some(':') => rest.parse().map(Reply::Integer).map_err(|_| "a bad integer reply".to_string()),
+        Some('-') => Err(format!("Redis: {rest}")),
+        Some('$') => {
             let len: i64 = rest.parse().map_err(|_| "a bad bulk reply".to_string())?;
             if len < 0 {
                 return Ok(Reply::Bulk(None));
+            }
+            // States are small; a huge length is a broken or hostile server.
+            if len > MAX_REPLY {
+                return Err("Redis sent a reply larger than a state".into());
             }
             let mut body = vec![0u8; len as usize + 2];
             stream.read_exact(&mut body).await.map_err(|e| format!("read: {e}"))?;

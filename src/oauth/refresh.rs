@@ -84,7 +84,14 @@ async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
     let kinds: &[IntegrationType] =
         if provider == Provider::Atlassian { provider.integrations() } else { &[record.kind] };
     let sharing = oauth.integrations.list(tenant, &record.project_id).await.map_err(failure)?;
-    let sharing: Vec<_> = sharing.into_iter().filter(|i| kinds.contains(&i.kind)).collect();
+    let same_grant = |i: &crate::domain::integration::Integration| {
+        kinds.contains(&i.kind)
+            && i.status != crate::domain::integration::IntegrationStatus::Revoked
+            && setting(&i.settings, "auth") == Some("oauth")
+            && setting(&i.settings, "cloud_id") == setting(&record.settings, "cloud_id")
+            && setting(&i.settings, "expires_at") == Some(expires_at)
+    };
+    let sharing: Vec<_> = sharing.into_iter().filter(same_grant).collect();
     let give_up = async |why: String| {
         for integration in &sharing {
             oauth.integrations.mark_error(tenant, &integration.id, &why).await.map_err(failure)?;
@@ -115,9 +122,11 @@ async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
     let mut next = None;
     for integration in &sharing {
         let (settings, secrets) = refreshed(integration.kind, &answer);
-        let kind = integration.kind;
-        let saved = oauth.integrations.install(tenant, &record.project_id, kind, &settings, &secrets).await;
-        let saved = saved.map_err(failure)?;
+        let saved = oauth.integrations.apply_refresh(tenant, &integration.id, expires_at, &settings, &secrets).await;
+        let Some(saved) = saved.map_err(failure)? else {
+            tracing::info!(integration_id = %integration.id, "changed during the refresh: its newer state kept");
+            continue;
+        };
         if saved.id == record.id {
             next = setting(&saved.settings, "expires_at").and_then(|at| refresh_job(&saved.id, at));
         }

@@ -87,14 +87,17 @@ impl States {
             States::Database(store) => {
                 let taken =
                     store.take_oauth_state(&hash(state)).await.map_err(|e| StateError::Unavailable(e.to_string()))?;
-                taken.map(|s| Pending {
-                    tenant_id: s.tenant_id,
-                    project_id: s.project_id,
-                    key_id: s.key_id,
-                    provider: s.provider,
-                    verifier: s.verifier,
-                    extra: serde_json::from_str(&s.extra).unwrap_or_default(),
-                    expires_at: s.expires_at,
+                // A binding that cannot be read is no binding: the state is refused.
+                taken.and_then(|s| {
+                    Some(Pending {
+                        extra: serde_json::from_str(&s.extra).ok()?,
+                        tenant_id: s.tenant_id,
+                        project_id: s.project_id,
+                        key_id: s.key_id,
+                        provider: s.provider,
+                        verifier: s.verifier,
+                        expires_at: s.expires_at,
+                    })
                 })
             }
             States::Redis(redis) => {

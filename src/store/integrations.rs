@@ -133,12 +133,32 @@ impl Store {
 
     /// Writes back the name, settings, sealed secrets, status and last error of an integration.
     pub async fn save_integration(&self, tenant_id: &str, record: &IntegrationRecord) -> Result<()> {
+        if self.write_integration(tenant_id, record, None).await? { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    /// Like `save_integration`, only if nobody wrote the record since `seen` (its
+    /// `updated_at` when read); false when someone did (nothing written).
+    pub async fn save_integration_if_unchanged(
+        &self,
+        tenant_id: &str,
+        record: &IntegrationRecord,
+        seen: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.write_integration(tenant_id, record, Some(seen)).await
+    }
+
+    async fn write_integration(
+        &self,
+        tenant_id: &str,
+        record: &IntegrationRecord,
+        seen: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
         let (settings, names) = (json(&record.settings)?, json(&record.secret_names)?);
         let updated = write!(self, |pool| {
             sqlx::query(
                 "UPDATE integrations SET name = $1, settings = $2, secrets = $3, secret_names = $4, updated_at = $5,
                                          status = $9, last_error = $10
-                 WHERE id = $6 AND project_id = $7 AND tenant_id = $8",
+                 WHERE id = $6 AND project_id = $7 AND tenant_id = $8 AND ($11 IS NULL OR updated_at = $11)",
             )
             .bind(&record.name)
             .bind(&settings)
@@ -150,14 +170,12 @@ impl Store {
             .bind(tenant_id)
             .bind(record.status.as_str())
             .bind(&record.last_error)
+            .bind(seen)
             .execute(pool)
             .await?
             .rows_affected()
         });
-        if updated == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        Ok(updated == 1)
     }
 
     pub async fn delete_integration(&self, tenant_id: &str, project_id: &str, id: &str) -> Result<()> {

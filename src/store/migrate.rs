@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_push_runs"),
     migration!(13, "0013_run_tasks"),
     migration!(14, "0014_oauth_states"),
+    migration!(15, "0015_ai_analyses"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -3,6 +3,7 @@
 //! Each query is written once and compiled for both backends by the `read!`/`write!`
 //! macros, which keeps native column types on each side (an `AnyPool` would not).
 
+pub mod ai;
 mod comments;
 mod deliveries;
 mod imports;

@@ -109,6 +109,27 @@ async fn analysis_finds_exactly_the_known_problems(app: TestApp) {
     assert_eq!(app.post("/api/v1/ai/analyze", json!({"project_id": "nope"})).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.post("/api/v1/ai/analyze", json!({"scope": "all"})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
 
+    // The latest analyses' follow-ups: proposed, nothing sent.
+    let listed = app.get("/api/v1/ai/suggestions").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.body["analysis_id"], res.body["id"], "the workspace analysis, not the project one");
+    let actions: Vec<&str> = listed.body["suggestions"]
+        .as_array()
+        .expect("suggestions")
+        .iter()
+        .filter_map(|s| s["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["remind", "remind", "rebalance", "assign", "replan", "re_estimate"]);
+    assert!(
+        listed.body["suggestions"][0]["message"].as_str().is_some_and(|m| m.starts_with("@ana: ")),
+        "{}",
+        listed.body
+    );
+    let beta_only = app.get(&format!("/ai/suggestions?project_id={beta}")).await;
+    assert_eq!(beta_only.body["analysis_id"], scoped.body["id"], "{}", beta_only.body);
+    assert_eq!(beta_only.body["suggestions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(app.get("/api/v1/ai/suggestions?project_id=nope").await.status, StatusCode::NOT_FOUND);
+
     // Another tenant sees a workspace of its own: empty.
     let b_key =
         app.post("/api/v1/tenants", json!({"name": "B"})).await.body["api_key"].as_str().expect("key").to_string();
@@ -117,5 +138,7 @@ async fn analysis_finds_exactly_the_known_problems(app: TestApp) {
     let missing =
         app.with_key(&b_key).send(reqwest::Method::POST, "/api/v1/ai/analyze", Some(json!({"project_id": beta}))).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let theirs = app.with_key(&b_key).send(reqwest::Method::GET, "/api/v1/ai/suggestions", None).await;
+    assert_eq!((theirs.status, theirs.body["suggestions"].clone()), (StatusCode::OK, json!([])), "{}", theirs.body);
 }
 both_backends!(analysis_finds_exactly_the_known_problems);

@@ -467,6 +467,12 @@ async fn failures_redirect_with_their_code(backend: Backend) {
         failed("slack", "storage_failed")
     );
 
+    // Names that end up in a credentialed URL are plain: no path or query smuggled in.
+    let zendesk =
+        json!({"type": "zendesk", "settings": {"subdomain": "evil.example/x?"}, "secrets": {"api_token": "t"}});
+    let res = app.post(&format!("/api/v1/projects/{project}/integrations"), zendesk).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+
     // Unknown provider in the callback; the redirect still only goes to the front end.
     let unknown = callback(&app, "myspace", "?code=x&state=y").await;
     assert!(
@@ -559,6 +565,10 @@ async fn tokens_are_refreshed_before_they_expire(backend: Backend) {
         let (_, q) = install(&app, &project, kind, "").await;
         assert_eq!(callback(&app, kind, &format!("?code=good-code&state={}", q["state"])).await, succeeded(kind));
     }
+    // Confluence disconnected before the first refresh: the shared refreshes leave it be.
+    let confluence = integration(&app, &project, "confluence").await["id"].as_str().expect("id").to_string();
+    let res = app.post(&format!("/api/v1/projects/{project}/integrations/{confluence}/disconnect"), json!({})).await;
+    assert_eq!(res.body["status"], "revoked", "{}", res.body);
     let installed = integration(&app, &project, "discord").await;
     let first_expiry = installed["settings"]["expires_at"].as_str().expect("expiry").to_string();
     let expiry = chrono::DateTime::parse_from_rfc3339(&first_expiry).expect("rfc 3339");
@@ -573,10 +583,14 @@ async fn tokens_are_refreshed_before_they_expire(backend: Backend) {
     assert!(why.contains("token refresh failed") && why.contains("invalid_grant"), "{why}");
     assert!(!why.contains("discord-oauth"), "no token in the reason: {why}");
 
-    for kind in ["jira", "confluence"] {
-        let done = until(&app, &project, kind, |i| i["status"] == "error").await;
-        assert!(done["settings"]["refreshed_at"].is_string(), "{done}");
-    }
+    let jira = until(&app, &project, "jira", |i| i["status"] == "error").await;
+    assert!(jira["settings"]["refreshed_at"].is_string(), "{jira}");
+    let confluence = integration(&app, &project, "confluence").await;
+    assert_eq!(
+        (confluence["status"].as_str(), confluence["secrets_set"].clone()),
+        (Some("revoked"), json!([])),
+        "{confluence}"
+    );
     let presented = shared.lock().expect("lock").refreshes.clone();
     let discord: Vec<&String> = presented.iter().filter(|r| r.starts_with("discord")).collect();
     assert_eq!(discord, ["discord-oauth-refresh", "discord-oauth-refresh-2"], "rotated token kept");
