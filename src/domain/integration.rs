@@ -138,6 +138,11 @@ pub struct Integration {
     pub secrets_set: Vec<String>,
     /// Where the platform must send its webhooks.
     pub webhook_url: String,
+    /// For an OAuth install, shown when one integration is read: the workspace, guild or
+    /// site, bot and app ids, scopes, who installed it and when (sealed at rest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub installation: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -52,6 +52,7 @@ impl Integrations {
             status: r.status,
             last_error: r.last_error,
             secrets_set: r.secret_names,
+            installation: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -112,8 +113,13 @@ impl Integrations {
         Ok(self.view(record))
     }
 
+    /// One integration, with what its OAuth install is about (opened from the sealed blob).
     pub async fn get(&self, tenant_id: &str, project_id: &str, id: &str) -> Result<Integration, IntegrationError> {
-        Ok(self.view(self.store.get_integration(tenant_id, project_id, id).await?))
+        let record = self.store.get_integration(tenant_id, project_id, id).await?;
+        let installation = self.open(&record).ok().and_then(|mut s| s.remove("installation"));
+        let mut view = self.view(record);
+        view.installation = installation;
+        Ok(view)
     }
 
     pub async fn list(&self, tenant_id: &str, project_id: &str) -> Result<Vec<Integration>, IntegrationError> {

@@ -7,12 +7,15 @@ use serde_json::{Map, Value, json};
 use super::providers::{OAuthSettings, Provider, ProviderSettings};
 use crate::domain::integration::IntegrationType;
 
-/// One integration record an install writes.
+/// One integration record an install writes: `settings` hold only what requests are routed
+/// by (expiry, cloud id and site, tenant); what describes the install — workspace, guild,
+/// bot and app ids and names, scopes — is `installation`, sealed with the tokens.
 #[derive(Debug)]
 pub struct Record {
     pub kind: IntegrationType,
     pub settings: Map<String, Value>,
     pub secrets: Map<String, Value>,
+    pub installation: Map<String, Value>,
 }
 
 /// What the callback carries beside the code.
@@ -116,9 +119,9 @@ pub async fn exchange(
     };
     let answer = post(request.header(reqwest::header::ACCEPT, "application/json"), provider).await?;
     let tokens = set(&[("access_token", &answer["access_token"]), ("refresh_token", &answer["refresh_token"])]);
-    let scopes = answer["scope"].clone();
     let expires_at = expiry(&answer);
-    let mut meta = set(&[("auth", &json!("oauth")), ("scopes", &scopes), ("expires_at", &expires_at)]);
+    let routing = set(&[("auth", &json!("oauth")), ("expires_at", &expires_at)]);
+    let mut about = set(&[("scopes", &answer["scope"])]);
     let app_secrets: Map<String, Value> = settings
         .app_secrets
         .get(&provider)
@@ -126,9 +129,10 @@ pub async fn exchange(
         .flatten()
         .map(|(name, value)| (name.to_string(), json!(value.expose())))
         .collect();
+    let record = |kind, settings, secrets, installation| Record { kind, settings, secrets, installation };
     Ok(match provider {
         Provider::Slack => {
-            meta.extend(set(&[
+            about.extend(set(&[
                 ("team_id", &answer["team"]["id"]),
                 ("team_name", &answer["team"]["name"]),
                 ("enterprise_id", &answer["enterprise"]["id"]),
@@ -143,32 +147,36 @@ pub async fn exchange(
                 ("webhook_url", &answer["incoming_webhook"]["url"]),
             ]);
             secrets.extend(app_secrets);
-            vec![Record { kind: IntegrationType::Slack, settings: meta, secrets }]
+            vec![record(IntegrationType::Slack, routing, secrets, about)]
         }
         Provider::Discord => {
-            meta.extend(set(&[
-                ("application_id", &json!(client.client_id)),
+            about.extend(set(&[
                 ("guild_id", &answer["guild"]["id"]),
                 ("guild_name", &answer["guild"]["name"]),
                 ("webhook_channel_id", &answer["webhook"]["channel_id"]),
             ]));
+            let mut routing = routing;
+            routing.insert("application_id".into(), json!(client.client_id));
             let mut secrets = tokens;
             secrets.extend(set(&[("webhook_url", &answer["webhook"]["url"])]));
             secrets.extend(app_secrets);
-            vec![Record { kind: IntegrationType::Discord, settings: meta, secrets }]
+            vec![record(IntegrationType::Discord, routing, secrets, about)]
         }
         Provider::Teams => {
-            meta.insert("ms_tenant".into(), json!(settings.teams_tenant));
-            vec![Record { kind: IntegrationType::Teams, settings: meta, secrets: tokens }]
+            let mut routing = routing;
+            routing.insert("ms_tenant".into(), json!(settings.teams_tenant));
+            vec![record(IntegrationType::Teams, routing, tokens, about)]
         }
-        Provider::Zendesk => vec![Record { kind: IntegrationType::Zendesk, settings: meta, secrets: tokens }],
+        Provider::Zendesk => vec![record(IntegrationType::Zendesk, routing, tokens, about)],
         Provider::Atlassian => {
             let token = answer["access_token"].as_str().unwrap_or_default();
             let site = accessible_site(http, &settings.atlassian_resources_url, token).await?;
-            meta.extend(set(&[("cloud_id", &site["id"]), ("site_url", &site["url"]), ("site_name", &site["name"])]));
+            let mut routing = routing;
+            routing.extend(set(&[("cloud_id", &site["id"]), ("site_url", &site["url"])]));
+            about.extend(set(&[("site_name", &site["name"])]));
             [IntegrationType::Jira, IntegrationType::Confluence]
                 .into_iter()
-                .map(|kind| Record { kind, settings: meta.clone(), secrets: tokens.clone() })
+                .map(|kind| record(kind, routing.clone(), tokens.clone(), about.clone()))
                 .collect()
         }
     })
@@ -262,10 +270,7 @@ pub fn refreshed(kind: IntegrationType, answer: &Value) -> (Map<String, Value>, 
     let given = |m: Map<String, Value>| m.into_iter().filter(|(_, v)| !v.is_null()).collect::<Map<String, Value>>();
     let token = if kind == IntegrationType::Slack { "bot_token" } else { "access_token" };
     let secrets = given(set(&[(token, &answer["access_token"]), ("refresh_token", &answer["refresh_token"])]));
-    let settings = given(set(&[
-        ("expires_at", &expiry(answer)),
-        ("refreshed_at", &json!(chrono::Utc::now().to_rfc3339())),
-        ("scopes", &answer["scope"]),
-    ]));
+    let settings =
+        given(set(&[("expires_at", &expiry(answer)), ("refreshed_at", &json!(chrono::Utc::now().to_rfc3339()))]));
     (settings, secrets)
 }

@@ -277,8 +277,11 @@ impl OAuth {
         };
         let mut first = true;
         for mut record in records {
-            record.settings.insert("installed_by".into(), json!(pending.key_id));
-            record.settings.insert("installed_at".into(), json!(chrono::Utc::now().to_rfc3339()));
+            record.installation.insert("installed_by".into(), json!(pending.key_id));
+            record.installation.insert("installed_at".into(), json!(chrono::Utc::now().to_rfc3339()));
+            record.installation.retain(|_, v| !v.is_null());
+            // Sealed with the tokens: what the install is about stays encrypted at rest.
+            record.secrets.insert("installation".into(), Value::Object(record.installation.clone()));
             for (key, value) in &pending.extra {
                 record.settings.insert(key.clone(), value.clone());
             }

@@ -318,13 +318,30 @@ async fn every_provider_installs(backend: Backend) {
     assert_eq!(location, succeeded("slack"));
     let slack = integration(&app, &project, "slack").await;
     assert_eq!(slack["status"], "active", "{slack}");
-    assert_eq!(slack["settings"]["team_id"], "T9TK3CUKW");
-    assert_eq!(slack["settings"]["bot_user_id"], "U0KRQLJ9H");
-    assert_eq!(slack["settings"]["installed_by"].as_str().map(str::len), Some(36), "{slack}");
+    // What the install is about is sealed with the tokens, shown when the integration is read.
+    let read =
+        app.get(&format!("/api/v1/projects/{project}/integrations/{}", slack["id"].as_str().expect("id"))).await.body;
+    let about = &read["installation"];
+    assert_eq!(
+        (about["team_id"].as_str(), about["team_name"].as_str()),
+        (Some("T9TK3CUKW"), Some("Slack Softball Team"))
+    );
+    assert_eq!(about["bot_user_id"], "U0KRQLJ9H");
+    assert_eq!(about["scopes"], "chat:write,commands");
+    assert_eq!(about["installed_by"].as_str().map(str::len), Some(36), "{read}");
+    assert!(about["installed_at"].is_string());
+    assert!(
+        slack["installation"].is_null() && slack["settings"]["team_id"].is_null(),
+        "lists show no metadata: {slack}"
+    );
     let set = slack["secrets_set"].to_string();
     assert!(set.contains("bot_token") && set.contains("signing_secret") && set.contains("webhook_url"), "{set}");
     let raw = raw_row(&app, slack["id"].as_str().expect("id")).await;
     assert!(!raw.contains("xoxb") && !raw.contains("secret-hook") && !raw.contains("slack-app-signing"), "{raw}");
+    assert!(
+        !raw.contains("T9TK3CUKW") && !raw.contains("Softball") && !raw.contains("U0KRQLJ9H"),
+        "metadata sealed: {raw}"
+    );
     assert!(!slack.to_string().contains("xoxb"), "answers never show a token");
 
     // Discord: bot permissions; Basic client authentication on the token request.
@@ -334,7 +351,10 @@ async fn every_provider_installs(backend: Backend) {
     assert!(q["scope"].split(' ').any(|s| s == "bot"));
     assert_eq!(callback(&app, "discord", &format!("?code=good-code&state={}", q["state"])).await, succeeded("discord"));
     let discord = integration(&app, &project, "discord").await;
-    assert_eq!(discord["settings"]["guild_id"], "290926798626357250");
+    let read =
+        app.get(&format!("/api/v1/projects/{project}/integrations/{}", discord["id"].as_str().expect("id"))).await.body;
+    assert_eq!(read["installation"]["guild_id"], "290926798626357250");
+    assert!(!raw_row(&app, discord["id"].as_str().expect("id")).await.contains("Ops Guild"));
     assert!(discord["settings"]["expires_at"].is_string(), "{discord}");
 
     // Teams: the configured Microsoft tenant in the path, PKCE S256.
