@@ -111,6 +111,10 @@ pub struct Config {
     /// 32-byte key (64 hex digits or base64) that seals integration secrets at rest.
     #[arg(long, env = "TASKBRIDGE_ENCRYPTION_KEY", hide_env_values = true, value_parser = parse_any_secret)]
     pub encryption_key: Option<Secret>,
+    /// The key before the last rotation, still accepted for opening secrets (with
+    /// `TASKBRIDGE_ENCRYPTION_KEY`; the key file's is `<file>.old`).
+    #[arg(long, env = "TASKBRIDGE_ENCRYPTION_KEY_PREVIOUS", hide_env_values = true, value_parser = parse_any_secret)]
+    pub encryption_key_previous: Option<Secret>,
     /// Where the key is kept when `TASKBRIDGE_ENCRYPTION_KEY` is unset; generated (mode 0600)
     /// on first start.
     #[arg(long, env = "TASKBRIDGE_ENCRYPTION_KEY_FILE", default_value = "taskbridge.key")]
@@ -206,8 +210,15 @@ impl Config {
     /// The cipher for secrets at rest: the configured key, or the key file.
     pub fn cipher(&self) -> Result<crate::integrations::Cipher, crate::integrations::CryptoError> {
         match &self.encryption_key {
-            Some(key) => crate::integrations::Cipher::from_key(key.expose()),
-            None => crate::integrations::Cipher::from_key_file(&self.encryption_key_file),
+            Some(key) => {
+                let cipher = crate::integrations::Cipher::from_key(key.expose())?;
+                match &self.encryption_key_previous {
+                    Some(previous) => cipher.with_previous(previous.expose()),
+                    None => Ok(cipher),
+                }
+            }
+            None => crate::integrations::Cipher::from_key_file(&self.encryption_key_file)?
+                .with_previous_file(&self.encryption_key_file.with_extension("key.old")),
         }
     }
 
@@ -247,6 +258,7 @@ impl Config {
             llm_api_key: None,
             llm_timeout_secs: 5,
             encryption_key: Some(Secret::new("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")),
+            encryption_key_previous: None,
             encryption_key_file: PathBuf::from("taskbridge.key"),
             public_url: Some("https://taskbridge.example".into()),
             frontend_url: Some("https://app.taskbridge.example".into()),

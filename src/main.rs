@@ -46,8 +46,9 @@ enum Command {
 enum AdminCommand {
     /// Re-seal every integration's secrets with a new encryption key. With a key file (no
     /// TASKBRIDGE_ENCRYPTION_KEY), a new key is generated and swapped in, the old one kept
-    /// as `<file>.old`; with the variable, give --new-key-file and set the variable to its
-    /// content afterwards. Restart running instances right after: they hold the old key.
+    /// as `<file>.old` and still accepted for opening; with the variable, give
+    /// --new-key-file, then set TASKBRIDGE_ENCRYPTION_KEY to its content and
+    /// TASKBRIDGE_ENCRYPTION_KEY_PREVIOUS to the old key. Restart instances afterwards.
     RotateKey {
         /// The new key: read if the file exists, generated there (mode 0600) if not.
         #[arg(long)]

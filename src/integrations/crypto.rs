@@ -24,10 +24,13 @@ pub enum CryptoError {
     Decrypt,
 }
 
-/// The cipher for secrets. `Debug` never shows the key.
+/// The cipher for secrets: seals with the current key, opens with it or with a previous
+/// one (kept through a rotation, so what an instance still on the old key wrote meanwhile
+/// stays readable). `Debug` never shows a key.
 #[derive(Clone)]
 pub struct Cipher {
     aead: Aes256Gcm,
+    previous: Vec<Aes256Gcm>,
 }
 
 impl std::fmt::Debug for Cipher {
@@ -49,7 +52,24 @@ fn parse_key(raw: &str) -> Result<[u8; 32], CryptoError> {
 impl Cipher {
     pub fn from_key(raw: &str) -> Result<Self, CryptoError> {
         let key = parse_key(raw)?;
-        Ok(Cipher { aead: Aes256Gcm::new_from_slice(&key).map_err(|_| CryptoError::BadKey)? })
+        Ok(Cipher { aead: Aes256Gcm::new_from_slice(&key).map_err(|_| CryptoError::BadKey)?, previous: Vec::new() })
+    }
+
+    /// Also opens what `raw` (a previous key) sealed.
+    pub fn with_previous(mut self, raw: &str) -> Result<Self, CryptoError> {
+        let key = parse_key(raw)?;
+        self.previous.push(Aes256Gcm::new_from_slice(&key).map_err(|_| CryptoError::BadKey)?);
+        Ok(self)
+    }
+
+    /// Also opens what the key in `path` sealed, when that file exists (`<key file>.old`
+    /// after a rotation).
+    pub fn with_previous_file(self, path: &Path) -> Result<Self, CryptoError> {
+        match std::fs::read_to_string(path) {
+            Ok(raw) => self.with_previous(&raw),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(self),
+            Err(source) => Err(CryptoError::KeyFile { path: path.display().to_string(), source }),
+        }
     }
 
     /// Reads the key file, or creates it (mode 0600) with a new random key.
@@ -86,7 +106,10 @@ impl Cipher {
             return Err(CryptoError::Decrypt);
         }
         let (nonce, sealed) = bytes[1..].split_at(NONCE_LEN);
-        self.aead.decrypt(Nonce::from_slice(nonce), sealed).map_err(|_| CryptoError::Decrypt)
+        std::iter::once(&self.aead)
+            .chain(&self.previous)
+            .find_map(|key| key.decrypt(Nonce::from_slice(nonce), sealed).ok())
+            .ok_or(CryptoError::Decrypt)
     }
 }
 
@@ -120,6 +143,18 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         assert!(c.decrypt(&STANDARD.encode(bytes)).is_err());
+    }
+
+    #[test]
+    fn a_previous_key_still_opens_what_it_sealed() {
+        let old = Cipher::from_key(&"ab".repeat(32)).expect("key");
+        let sealed = old.encrypt(b"xoxb-old").expect("encrypt");
+        let new = Cipher::from_key(&"cd".repeat(32)).expect("key");
+        assert!(new.decrypt(&sealed).is_err());
+        let both = new.with_previous(&"ab".repeat(32)).expect("previous");
+        assert_eq!(both.decrypt(&sealed).expect("opens"), b"xoxb-old");
+        let resealed = both.encrypt(b"xoxb-old").expect("encrypt");
+        assert!(old.decrypt(&resealed).is_err(), "sealing uses the current key");
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Key rotation: every integration's secrets opened with the old key and sealed with the new
-//! one, all in one transaction, so an integration is never left sealed with a key nobody
-//! has. A secret the old key cannot open stops the rotation before anything is written.
+//! Key rotation: every integration's secrets opened with the old key (or the one before it)
+//! and sealed with the new one, all in one transaction. A secret neither opens stops the
+//! rotation before anything is written. The old key is kept as the previous one, so what an
+//! instance not yet restarted seals with it meanwhile stays readable; rotating again
+//! re-seals that too.
 
 use super::{Cipher, CryptoError};
 use crate::store::{Store, StoreError};

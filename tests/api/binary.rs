@@ -402,7 +402,23 @@ async fn an_oauth_install_survives_a_key_rotation_and_keeps_tokens_out_of_logs()
     assert_ne!(before, after, "a new key is in the key file");
     assert_eq!(std::fs::read_to_string(dir.join("taskbridge.key.old")).expect("old key kept"), before);
 
-    // Restarted on the new key, the sealed secrets open: a change to them goes through.
+    // An instance not yet restarted still seals with the old key meanwhile ...
+    let mut stale_env = env.to_vec();
+    stale_env.push(("TASKBRIDGE_ENCRYPTION_KEY", before.trim()));
+    let mut stale = start(&dir, &stale_env);
+    stale.wait_healthy().await;
+    let res = client
+        .post(format!("{}/api/v1/projects/{project}/integrations", stale.base))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"type": "telegram", "secrets": {"bot_token": "written-by-a-stale-instance"}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 201);
+    let stale_written = res.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string();
+    assert!(stale.terminate().success());
+
+    // ... and restarted on the new key (the old one kept as previous), everything opens.
     let mut second = start(&dir, &env);
     second.wait_healthy().await;
     let res = client
@@ -413,12 +429,27 @@ async fn an_oauth_install_survives_a_key_rotation_and_keeps_tokens_out_of_logs()
         .await
         .expect("sent");
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+    let res = client
+        .patch(format!("{}/api/v1/projects/{project}/integrations/{stale_written}", second.base))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"secrets": {"secret_token": "rotated-telegram-secret"}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200, "what the stale instance sealed opens: {}", res.text().await.unwrap_or_default());
     assert!(second.terminate().success());
 
     let logs = std::fs::read_to_string(&log_file).expect("log file");
-    for secret in ["xoxb-17653672481-oauth-bot", "slack-secret", "secret-hook", "slack-app-signing", "rotated-signing"]
-        .into_iter()
-        .chain(states.iter().map(String::as_str))
+    for secret in [
+        "xoxb-17653672481-oauth-bot",
+        "slack-secret",
+        "secret-hook",
+        "slack-app-signing",
+        "rotated-signing",
+        "stale-instance",
+    ]
+    .into_iter()
+    .chain(states.iter().map(String::as_str))
     {
         assert!(!logs.contains(secret), "{secret} leaked into the logs");
     }
