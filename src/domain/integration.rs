@@ -178,6 +178,13 @@ pub fn setting<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     map.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// A value requests are routed by: the setting, or else what an OAuth install sealed about
+/// itself (`secrets.installation`: a cloud id, a site, an account, a tenant).
+pub fn routed<'a>(settings: &'a Map<String, Value>, secrets: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    setting(settings, name)
+        .or_else(|| secrets.get("installation")?.get(name)?.as_str().map(str::trim).filter(|s| !s.is_empty()))
+}
+
 /// Checks a settings change for `kind`; URLs pass `url_check` (the SSRF guard).
 pub fn check_settings(
     kind: IntegrationType,

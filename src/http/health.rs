@@ -57,7 +57,7 @@ pub async fn ready(State(s): State<AppState>) -> (StatusCode, Json<Readiness>) {
 /// The default project's Jira and Confluence, as the replaced automator's readiness did:
 /// an authenticated read of the current user, within three seconds.
 async fn atlassian(s: &AppState) -> (Option<&'static str>, Option<&'static str>) {
-    use crate::domain::integration::{IntegrationType, setting};
+    use crate::domain::integration::IntegrationType;
     use crate::domain::tenant::DEFAULT_TENANT_ID;
     let Ok(project) = s.store.default_project(DEFAULT_TENANT_ID).await else { return (None, None) };
     let Ok(records) = s.store.list_integrations(DEFAULT_TENANT_ID, &project).await else { return (None, None) };
@@ -72,17 +72,19 @@ async fn atlassian(s: &AppState) -> (Option<&'static str>, Option<&'static str>)
             *slot = Some("unreachable");
             continue;
         };
-        let site = setting(&record.settings, "site_url").unwrap_or_default().trim_end_matches('/');
-        let base = match record.kind {
-            IntegrationType::Confluence if !site.ends_with("/wiki") => format!("{site}/wiki"),
-            _ => site.to_string(),
+        // The same way the adapters reach it: the site with an API token, or the gateway
+        // for an OAuth install.
+        let product = if record.kind == IntegrationType::Jira { "jira" } else { "confluence" };
+        let Ok(access) = crate::trackers::atlassian::Access::new(product, product, &record.settings, &secrets) else {
+            *slot = Some("unauthorized");
+            continue;
         };
-        let request = s
-            .outbound
-            .http
-            .get(format!("{base}{path}"))
-            .basic_auth(setting(&record.settings, "email").unwrap_or_default(), setting(&secrets, "api_token"))
-            .timeout(std::time::Duration::from_secs(3));
+        let base = match record.kind {
+            IntegrationType::Confluence if !access.api.ends_with("/wiki") => format!("{}/wiki", access.api),
+            _ => access.api.clone(),
+        };
+        let request =
+            access.authorize(s.outbound.http.get(format!("{base}{path}"))).timeout(std::time::Duration::from_secs(3));
         *slot = Some(match request.send().await {
             Ok(r) if r.status().is_success() => "ok",
             Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => "unauthorized",

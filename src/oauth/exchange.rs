@@ -7,9 +7,10 @@ use serde_json::{Map, Value, json};
 use super::providers::{OAuthSettings, Provider, ProviderSettings};
 use crate::domain::integration::IntegrationType;
 
-/// One integration record an install writes: `settings` hold only what requests are routed
-/// by (expiry, cloud id and site, tenant); what describes the install — workspace, guild,
-/// bot and app ids and names, scopes — is `installation`, sealed with the tokens.
+/// One integration record an install writes: `settings` hold only how it was made and when
+/// its token expires; what describes the install — workspace, guild, site, account and
+/// tenant ids and names, bot and app ids, scopes — is `installation`, sealed with the
+/// tokens (and read from there to route requests).
 #[derive(Debug)]
 pub struct Record {
     pub kind: IntegrationType,
@@ -163,17 +164,14 @@ pub async fn exchange(
             vec![record(IntegrationType::Discord, routing, secrets, about)]
         }
         Provider::Teams => {
-            let mut routing = routing;
-            routing.insert("ms_tenant".into(), json!(settings.teams_tenant));
+            about.insert("ms_tenant".into(), json!(settings.teams_tenant));
             vec![record(IntegrationType::Teams, routing, tokens, about)]
         }
         Provider::Zendesk => vec![record(IntegrationType::Zendesk, routing, tokens, about)],
         Provider::Atlassian => {
             let token = answer["access_token"].as_str().unwrap_or_default();
             let site = accessible_site(http, &settings.atlassian_resources_url, token).await?;
-            let mut routing = routing;
-            routing.extend(set(&[("cloud_id", &site["id"]), ("site_url", &site["url"])]));
-            about.extend(set(&[("site_name", &site["name"])]));
+            about.extend(set(&[("cloud_id", &site["id"]), ("site_url", &site["url"]), ("site_name", &site["name"])]));
             [IntegrationType::Jira, IntegrationType::Confluence]
                 .into_iter()
                 .map(|kind| record(kind, routing.clone(), tokens.clone(), about.clone()))

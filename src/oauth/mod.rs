@@ -96,7 +96,7 @@ impl OAuth {
             ["access_token", "bot_token"].iter().find_map(|name| crate::domain::integration::setting(&secrets, name));
         let (Some(client), Some(token)) = (self.settings.providers.get(&provider), token) else { return Ok(()) };
         let Some(url) = &client.revoke_url else { return Ok(()) };
-        let subdomain = crate::domain::integration::setting(&record.settings, "subdomain").unwrap_or_default();
+        let subdomain = crate::domain::integration::routed(&record.settings, &secrets, "subdomain").unwrap_or_default();
         let url = url.replace("{subdomain}", subdomain);
         let request = match provider {
             Provider::Discord => self
@@ -279,12 +279,13 @@ impl OAuth {
         for mut record in records {
             record.installation.insert("installed_by".into(), json!(pending.key_id));
             record.installation.insert("installed_at".into(), json!(chrono::Utc::now().to_rfc3339()));
+            // The account or tenant chosen at install describes it too.
+            for (key, value) in &pending.extra {
+                record.installation.insert(key.clone(), value.clone());
+            }
             record.installation.retain(|_, v| !v.is_null());
             // Sealed with the tokens: what the install is about stays encrypted at rest.
             record.secrets.insert("installation".into(), Value::Object(record.installation.clone()));
-            for (key, value) in &pending.extra {
-                record.settings.insert(key.clone(), value.clone());
-            }
             let saved = self
                 .integrations
                 .install(&pending.tenant_id, &pending.project_id, record.kind, &record.settings, &record.secrets)

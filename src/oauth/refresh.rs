@@ -107,7 +107,7 @@ async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
     };
     let mut token_url = client.token_url.clone();
     for (placeholder, field) in [("{subdomain}", "subdomain"), ("{tenant}", "ms_tenant")] {
-        if let Some(value) = setting(&record.settings, field) {
+        if let Some(value) = crate::domain::integration::routed(&record.settings, &secrets, field) {
             token_url = token_url.replace(placeholder, value);
         }
     }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::domain::integration::setting;
+use crate::domain::integration::{routed, setting};
 use crate::jobs::JobError;
 
 /// Where the REST API is served and people's links point.
@@ -34,10 +34,11 @@ impl Access {
         secrets: &Map<String, Value>,
     ) -> Result<Self, JobError> {
         let missing = |field: &str| JobError::Permanent(format!("the {what} integration has no {field}"));
-        let site = setting(settings, "site_url").ok_or_else(|| missing("site_url"))?.trim_end_matches('/').to_string();
+        let site = routed(settings, secrets, "site_url").ok_or_else(|| missing("site_url"))?;
+        let site = site.trim_end_matches('/').to_string();
         match setting(secrets, "access_token") {
             Some(token) => {
-                let cloud = setting(settings, "cloud_id").ok_or_else(|| missing("cloud_id"))?;
+                let cloud = routed(settings, secrets, "cloud_id").ok_or_else(|| missing("cloud_id"))?;
                 let gateway = setting(settings, "api_base_url").unwrap_or(GATEWAY).trim_end_matches('/');
                 Ok(Access { site, api: format!("{gateway}/ex/{product}/{cloud}"), auth: Auth::Bearer(token.into()) })
             }

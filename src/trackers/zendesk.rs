@@ -57,7 +57,7 @@ impl Zendesk {
         secrets: &Map<String, Value>,
     ) -> Result<Self, JobError> {
         let missing = |what: &str| JobError::Permanent(format!("the Zendesk integration has no {what}"));
-        let subdomain = setting(settings, "subdomain");
+        let subdomain = crate::domain::integration::routed(settings, secrets, "subdomain");
         let base = match (setting(settings, "api_base_url"), subdomain) {
             (Some(url), _) => url.trim_end_matches('/').to_string(),
             (None, Some(sub)) => format!("https://{sub}.zendesk.com/api/v2"),

@@ -366,7 +366,9 @@ async fn every_provider_installs(backend: Backend) {
     assert_eq!((q["code_challenge_method"].as_str(), q["response_mode"].as_str()), ("S256", "query"));
     shared.lock().expect("lock").challenges.push(q["code_challenge"].clone());
     assert_eq!(callback(&app, "teams", &format!("?code=good-code&state={}", q["state"])).await, succeeded("teams"));
-    assert_eq!(integration(&app, &project, "teams").await["settings"]["ms_tenant"], "contoso.onmicrosoft.com");
+    let teams = integration(&app, &project, "teams").await["id"].as_str().expect("id").to_string();
+    let read = app.get(&format!("/api/v1/projects/{project}/integrations/{teams}")).await.body;
+    assert_eq!(read["installation"]["ms_tenant"], "contoso.onmicrosoft.com", "{read}");
 
     // Atlassian: audience and consent; the site's cloud id found, Jira and Confluence both made.
     let (url, q) = install(&app, &project, "atlassian", "").await;
@@ -379,8 +381,13 @@ async fn every_provider_installs(backend: Backend) {
     );
     for kind in ["jira", "confluence"] {
         let made = integration(&app, &project, kind).await;
-        assert_eq!(made["settings"]["cloud_id"], "1324a887-45db-1bf4-1e99-ef0ff456d421", "{made}");
-        assert_eq!(made["settings"]["site_url"], "https://acme.atlassian.net");
+        let read = app
+            .get(&format!("/api/v1/projects/{project}/integrations/{}", made["id"].as_str().expect("id")))
+            .await
+            .body;
+        assert_eq!(read["installation"]["cloud_id"], "1324a887-45db-1bf4-1e99-ef0ff456d421", "{read}");
+        assert_eq!(read["installation"]["site_url"], "https://acme.atlassian.net");
+        assert!(!raw_row(&app, made["id"].as_str().expect("id")).await.contains("1324a887"), "the cloud id is sealed");
         assert!(made["secrets_set"].to_string().contains("refresh_token"));
         assert!(!raw_row(&app, made["id"].as_str().expect("id")).await.contains("atl-oauth"));
     }
@@ -401,7 +408,9 @@ async fn every_provider_installs(backend: Backend) {
     shared.lock().expect("lock").challenges.push(q["code_challenge"].clone());
     assert_eq!(callback(&app, "zendesk", &format!("?code=good-code&state={}", q["state"])).await, succeeded("zendesk"));
     let zendesk = integration(&app, &project, "zendesk").await;
-    assert_eq!(zendesk["settings"]["subdomain"], "acme");
+    let read =
+        app.get(&format!("/api/v1/projects/{project}/integrations/{}", zendesk["id"].as_str().expect("id"))).await.body;
+    assert_eq!(read["installation"]["subdomain"], "acme", "{read}");
 
     // The replaced system's route, naming the tenant: the caller's own only.
     let b = app.post("/api/v1/tenants", json!({"name": "B"})).await.body;
