@@ -16,6 +16,7 @@ use sha2::Sha256;
 use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::store::integrations::IntegrationRecord;
 use crate::store::{Store, StoreError};
 
 pub const DELIVER_JOB: &str = "webhook.deliver";
@@ -28,33 +29,45 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Queues `event` with `data` for each active webhook of the project that takes it. Called
-/// once the change is committed; a failure to queue is logged, never undoes the change.
-pub async fn emit(store: &Store, tenant_id: &str, project_id: &str, event: &'static str, data: Value) {
-    let hooks = match store.list_integrations(tenant_id, project_id).await {
-        Ok(all) => all,
-        Err(e) => {
-            tracing::warn!(event, error = %e, "webhooks for an event could not be listed");
-            return;
-        }
-    };
-    let id = crate::domain::new_id();
-    let occurred_at = chrono::Utc::now().to_rfc3339();
-    for hook in hooks.iter().filter(|i| i.kind == IntegrationType::Webhook && i.status == IntegrationStatus::Active) {
-        if !crate::domain::event::subscribed(setting(&hook.settings, "events"), event) {
-            continue;
-        }
+/// Queues each `(event, data)` for each active webhook of the project that takes it.
+/// Called once the change is committed; a failure to queue is logged, never undoes the
+/// change.
+pub async fn emit(store: &Store, tenant_id: &str, project_id: &str, events: &[(&'static str, Value)]) {
+    match store.list_integrations(tenant_id, project_id).await {
+        Ok(integrations) => emit_to(store, tenant_id, project_id, &integrations, events).await,
+        Err(e) => tracing::warn!(error = %e, "webhooks for an event could not be listed"),
+    }
+}
+
+/// Like `emit`, with the project's integrations already at hand (one read less on a write).
+pub async fn emit_to(
+    store: &Store,
+    tenant_id: &str,
+    project_id: &str,
+    integrations: &[IntegrationRecord],
+    events: &[(&'static str, Value)],
+) {
+    let hooks: Vec<&IntegrationRecord> = integrations
+        .iter()
+        .filter(|i| i.kind == IntegrationType::Webhook && i.status == IntegrationStatus::Active)
+        .collect();
+    for (event, data) in events {
+        // One id per event, whichever webhooks it goes to.
+        let id = crate::domain::new_id();
+        let occurred_at = chrono::Utc::now().to_rfc3339();
         let body =
             json!({"id": id, "event": event, "occurred_at": occurred_at, "project_id": project_id, "data": data});
-        let mut job = NewJob::new(
-            DELIVER_JOB,
-            format!("webhook:{}:{id}", hook.id),
-            json!({"integration_id": hook.id, "body": body}),
-        );
-        // A receiver may be down for a while: about a day of backoff before giving up.
-        job.max_attempts = 16;
-        if let Err(e) = store.enqueue(tenant_id, &job).await {
-            tracing::warn!(event, integration_id = %hook.id, error = %e, "a webhook delivery could not be queued");
+        for hook in hooks.iter().filter(|h| crate::domain::event::subscribed(setting(&h.settings, "events"), event)) {
+            let mut job = NewJob::new(
+                DELIVER_JOB,
+                format!("webhook:{}:{id}", hook.id),
+                json!({"integration_id": hook.id, "body": body}),
+            );
+            // A receiver may be down for a while: about a day of backoff before giving up.
+            job.max_attempts = 16;
+            if let Err(e) = store.enqueue(tenant_id, &job).await {
+                tracing::warn!(event, integration_id = %hook.id, error = %e, "a webhook delivery could not be queued");
+            }
         }
     }
 }

@@ -185,6 +185,14 @@ pub fn routed<'a>(settings: &'a Map<String, Value>, secrets: &'a Map<String, Val
         .or_else(|| secrets.get("installation")?.get(name)?.as_str().map(str::trim).filter(|s| !s.is_empty()))
 }
 
+/// A name that goes into a credentialed URL (a Zendesk account, a Microsoft tenant with
+/// `dots`): letters, digits and dashes only, so no host, path or query can ride along.
+pub fn plain_name(value: &str, dots: bool) -> bool {
+    !value.is_empty()
+        && value.len() <= 100
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || (dots && c == '.'))
+}
+
 /// Checks a settings change for `kind`; URLs pass `url_check` (the SSRF guard).
 pub fn check_settings(
     kind: IntegrationType,
@@ -207,13 +215,9 @@ pub fn check_settings(
             },
             // Both end up in a URL host or path that carries credentials: plain names only.
             "subdomain" | "ms_tenant" if kind.setting_names().contains(&key.as_str()) || key == "ms_tenant" => {
-                let dots = key == "ms_tenant";
                 match value {
                     Value::Null => {}
-                    Value::String(name)
-                        if !name.is_empty()
-                            && name.len() <= 100
-                            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || (dots && c == '.')) => {}
+                    Value::String(name) if plain_name(name, key == "ms_tenant") => {}
                     _ => return Err(DomainError::invalid("settings", format!("{key} must be a plain name"))),
                 }
             }

@@ -123,7 +123,8 @@ impl Intake {
                     tracing::info!(message_id, task_id = %best.task_id, score = decision.score, "request already tracked");
                     if let Ok(comment) = self.store.get_comment(tenant_id, &comment_id).await {
                         let data = json!({"task_id": best.task_id, "comment": comment});
-                        crate::events::emit(&self.store, tenant_id, &message.project_id, "comment.created", data).await;
+                        crate::events::emit(&self.store, tenant_id, &message.project_id, &[("comment.created", data)])
+                            .await;
                     }
                     return Ok(());
                 }
@@ -151,7 +152,7 @@ impl Intake {
                 tracing::info!(message_id, %task_id, "task created from message");
                 if let Ok(created) = self.store.get_task(tenant_id, &task_id).await {
                     let data = serde_json::to_value(&created).unwrap_or_default();
-                    crate::events::emit(&self.store, tenant_id, &created.project_id, "task.created", data).await;
+                    crate::events::emit(&self.store, tenant_id, &created.project_id, &[("task.created", data)]).await;
                 }
                 Ok(())
             }

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 pub use providers::{OAuthSettings, Provider};
 use state::{Pending, States};
 
+use crate::domain::integration::plain_name;
 use crate::domain::tenant::Caller;
 use crate::integrations::Integrations;
 use crate::store::{Store, StoreError};
@@ -59,11 +60,6 @@ pub struct OAuth {
     frontend_url: String,
 }
 
-/// A name made only of letters, digits, dots and dashes (a subdomain, a tenant).
-fn plain(value: &str) -> bool {
-    !value.is_empty() && value.len() <= 100 && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-}
-
 impl OAuth {
     pub fn new(
         settings: OAuthSettings,
@@ -96,8 +92,8 @@ impl OAuth {
             ["access_token", "bot_token"].iter().find_map(|name| crate::domain::integration::setting(&secrets, name));
         let (Some(client), Some(token)) = (self.settings.providers.get(&provider), token) else { return Ok(()) };
         let Some(url) = &client.revoke_url else { return Ok(()) };
-        let subdomain = crate::domain::integration::routed(&record.settings, &secrets, "subdomain").unwrap_or_default();
-        let url = url.replace("{subdomain}", subdomain);
+        let url =
+            providers::endpoint(url, |field| crate::domain::integration::routed(&record.settings, &secrets, field));
         let request = match provider {
             Provider::Discord => self
                 .http
@@ -163,12 +159,8 @@ impl OAuth {
         let mut extra = Map::new();
         let mut authorize = client.authorize_url.clone();
         if authorize.contains("{subdomain}") || client.token_url.contains("{subdomain}") {
-            let subdomain = options
-                .subdomain
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| plain(s) && !s.contains('.'))
-                .ok_or_else(|| {
+            let subdomain =
+                options.subdomain.as_deref().map(str::trim).filter(|s| plain_name(s, false)).ok_or_else(|| {
                     OAuthError::Invalid("subdomain: the Zendesk account (acme for acme.zendesk.com) is required".into())
                 })?;
             extra.insert("subdomain".into(), json!(subdomain.to_ascii_lowercase()));
@@ -176,7 +168,7 @@ impl OAuth {
         }
         if provider == Provider::Teams {
             let tenant = match options.ms_tenant.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-                Some(t) if plain(t) => t.to_string(),
+                Some(t) if plain_name(t, true) => t.to_string(),
                 Some(_) => return Err(OAuthError::Invalid("ms_tenant: a tenant id or domain".into())),
                 None => self.settings.teams_tenant.clone(),
             };
@@ -255,12 +247,8 @@ impl OAuth {
             }
         };
         let client = self.settings.providers.get(&provider).ok_or("token_exchange_failed")?;
-        let mut token_url = client.token_url.clone();
-        for (placeholder, field) in [("{subdomain}", "subdomain"), ("{tenant}", "ms_tenant")] {
-            if let Some(value) = pending.extra.get(field).and_then(Value::as_str) {
-                token_url = token_url.replace(placeholder, value);
-            }
-        }
+        let token_url =
+            providers::endpoint(&client.token_url, |field| pending.extra.get(field).and_then(Value::as_str));
         let redirect = self.redirect_uri(provider);
         let grant = exchange::Grant {
             code,

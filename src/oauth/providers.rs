@@ -146,6 +146,18 @@ impl ProviderSettings {
     }
 }
 
+/// `url` with its `{subdomain}` and `{tenant}` filled from an install's `subdomain` and
+/// `ms_tenant` (`value` looks them up).
+pub fn endpoint<'a>(url: &str, value: impl Fn(&str) -> Option<&'a str>) -> String {
+    let mut url = url.to_string();
+    for (placeholder, field) in [("{subdomain}", "subdomain"), ("{tenant}", "ms_tenant")] {
+        if let Some(v) = value(field) {
+            url = url.replace(placeholder, v);
+        }
+    }
+    url
+}
+
 /// Everything OAuth installs are configured with.
 #[derive(Debug, Clone, Default)]
 pub struct OAuthSettings {

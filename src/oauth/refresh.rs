@@ -105,12 +105,9 @@ async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
     let Some(refresh_token) = setting(&secrets, "refresh_token") else {
         return give_up("token refresh failed: the install holds no refresh token".into()).await;
     };
-    let mut token_url = client.token_url.clone();
-    for (placeholder, field) in [("{subdomain}", "subdomain"), ("{tenant}", "ms_tenant")] {
-        if let Some(value) = crate::domain::integration::routed(&record.settings, &secrets, field) {
-            token_url = token_url.replace(placeholder, value);
-        }
-    }
+    let token_url = super::providers::endpoint(&client.token_url, |field| {
+        crate::domain::integration::routed(&record.settings, &secrets, field)
+    });
     let answer = match refresh(&oauth.http, provider, client, refresh_token, &token_url).await {
         Ok(answer) => answer,
         Err(RefreshError::Refused(why)) => return give_up(format!("token refresh failed: {why}")).await,

@@ -26,7 +26,7 @@ pub async fn add_comment(
     let comment = store.create_comment(tenant_id, new, comment_job).await?;
     if let Ok(task) = store.get_task(tenant_id, &comment.task_id).await {
         let data = json!({"task_id": task.id, "comment": comment});
-        crate::events::emit(store, tenant_id, &task.project_id, "comment.created", data).await;
+        crate::events::emit(store, tenant_id, &task.project_id, &[("comment.created", data)]).await;
     }
     Ok(comment)
 }

@@ -111,19 +111,19 @@ impl Jira {
         })
     }
 
-    /// Takes the first available transition whose target status `to` accepts; `None` when
-    /// there is none.
-    async fn take_transition(&self, key: &str, to: impl Fn(&Value) -> bool) -> TrackerResult<Option<External>> {
+    /// Takes the first available transition that `wanted` accepts (it sees the whole
+    /// transition: its name and its target `to`); false when there is none.
+    async fn take_transition(&self, key: &str, wanted: impl Fn(&Value) -> bool) -> TrackerResult<bool> {
         let available = self.call(Method::GET, &format!("/issue/{key}/transitions"), None).await?;
         let transition = available["transitions"]
             .as_array()
             .into_iter()
             .flatten()
-            .find(|t| to(&t["to"]) && t["isAvailable"].as_bool() != Some(false));
-        let Some(transition_id) = transition.and_then(|t| t["id"].as_str()) else { return Ok(None) };
+            .find(|t| wanted(t) && t["isAvailable"].as_bool() != Some(false));
+        let Some(transition_id) = transition.and_then(|t| t["id"].as_str()) else { return Ok(false) };
         let body = json!({"transition": {"id": transition_id}});
         self.call(Method::POST, &format!("/issue/{key}/transitions"), Some(&body)).await?;
-        self.get(key).await.map(Some)
+        Ok(true)
     }
 
     /// The issue's comment holding `marker`, paging through them (oldest first).
@@ -299,18 +299,12 @@ impl Jira {
         if issue["fields"]["status"]["name"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(status)) {
             return Ok(false);
         }
-        let available = self.call(Method::GET, &format!("/issue/{key}/transitions"), None).await?;
         let named = |v: &Value| v.as_str().is_some_and(|n| n.eq_ignore_ascii_case(status));
-        let transition = available["transitions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|t| named(&t["to"]["name"]) || named(&t["name"]))
-            .and_then(|t| t["id"].as_str())
-            .ok_or_else(|| JobError::Permanent(format!("Jira offers no transition of {key} to {status}")))?;
-        let body = json!({"transition": {"id": transition}});
-        self.call(Method::POST, &format!("/issue/{key}/transitions"), Some(&body)).await?;
-        Ok(true)
+        if self.take_transition(key, |t| named(&t["to"]["name"]) || named(&t["name"])).await? {
+            Ok(true)
+        } else {
+            Err(JobError::Permanent(format!("Jira offers no transition of {key} to {status}")))
+        }
     }
 }
 
@@ -404,12 +398,9 @@ impl Tracker for Jira {
                 TaskStatus::InProgress => "indeterminate",
                 TaskStatus::Done => "done",
             };
-            let found = self.take_transition(id, |to| to["statusCategory"]["key"] == category).await?;
-            let current = match found {
-                Some(moved) => return Ok(moved),
-                None => self.get(id).await?,
-            };
-            if status == TaskStatus::Done && current.closed {
+            let moved = self.take_transition(id, |t| t["to"]["statusCategory"]["key"] == category).await?;
+            let current = self.get(id).await?;
+            if moved || (status == TaskStatus::Done && current.closed) {
                 return Ok(current); // already there
             }
             Err(JobError::Permanent(format!("Jira offers no transition of {id} to {}", status.as_str())))

@@ -46,17 +46,20 @@ pub async fn tracker_integrations(
     tenant_id: &str,
     project_id: &str,
 ) -> Result<Vec<String>, StoreError> {
-    Ok(store
-        .list_integrations(tenant_id, project_id)
-        .await?
-        .into_iter()
+    Ok(pushes_to(&store.list_integrations(tenant_id, project_id).await?))
+}
+
+/// Of a project's integrations, the trackers its new tasks are pushed to.
+fn pushes_to(integrations: &[IntegrationRecord]) -> Vec<String> {
+    integrations
+        .iter()
         .filter(|i| is_tracker(i.kind) && i.status == crate::domain::integration::IntegrationStatus::Active)
         // A Jira connected through OAuth pushes once an admin has chosen its project.
         .filter(|i| {
             i.kind != IntegrationType::Jira || crate::domain::integration::setting(&i.settings, "project_key").is_some()
         })
-        .map(|i| i.id)
-        .collect())
+        .map(|i| i.id.clone())
+        .collect()
 }
 
 /// Creates a task here and queues its push to the project's trackers, in one transaction.
@@ -65,11 +68,14 @@ pub async fn create_task(
     tenant_id: &str,
     new: &crate::domain::task::NewTask,
 ) -> Result<crate::domain::task::Task, StoreError> {
-    let integrations = tracker_integrations(store, tenant_id, &new.project_id).await?;
+    let integrations = store.list_integrations(tenant_id, &new.project_id).await?;
     let task = store
-        .create_task_syncing(tenant_id, new, &integrations, |task, integration| Some(push_task_job(task, integration)))
+        .create_task_syncing(tenant_id, new, &pushes_to(&integrations), |task, integration| {
+            Some(push_task_job(task, integration))
+        })
         .await?;
-    crate::events::emit(store, tenant_id, &task.project_id, "task.created", task_json(&task)).await;
+    crate::events::emit_to(store, tenant_id, &task.project_id, &integrations, &[("task.created", task_json(&task))])
+        .await;
     Ok(task)
 }
 
@@ -77,7 +83,7 @@ pub async fn create_task(
 pub async fn delete_task(store: &crate::store::Store, tenant_id: &str, task_id: &str) -> Result<(), StoreError> {
     let task = store.get_task(tenant_id, task_id).await?;
     store.delete_task(tenant_id, task_id).await?;
-    crate::events::emit(store, tenant_id, &task.project_id, "task.deleted", task_json(&task)).await;
+    crate::events::emit(store, tenant_id, &task.project_id, &[("task.deleted", task_json(&task))]).await;
     Ok(())
 }
 
@@ -129,10 +135,11 @@ pub async fn update_task(
             jobs
         })
         .await?;
-    crate::events::emit(store, tenant_id, &task.project_id, "task.updated", task_json(&task)).await;
+    let mut events = vec![("task.updated", task_json(&task))];
     if status.is_some() {
-        crate::events::emit(store, tenant_id, &task.project_id, "task.status_changed", task_json(&task)).await;
+        events.push(("task.status_changed", task_json(&task)));
     }
+    crate::events::emit(store, tenant_id, &task.project_id, &events).await;
     Ok(task)
 }
 
