@@ -51,9 +51,11 @@ impl Application {
         let metrics = Metrics::new();
         let llm = Arc::new(WithFallback::new(config.llm_provider().build()).counting_in(metrics.llm_fallbacks()));
         let dedup = Finder::new(store.clone(), dedup::Settings { threshold: config.dedup_threshold });
+        let coordinator = crate::coordinator::Coordinator::new(store.clone(), llm.clone());
         let intake = Intake::new(store.clone(), llm, dedup);
         let mut registry = Registry::default();
         intake.register(&mut registry);
+        crate::coordinator::actions::register(&mut registry);
         let integrations =
             Integrations::new(store.clone(), config.cipher()?, &config.public_url(), config.allow_private_urls);
         let outbound = crate::channels::Outbound::new(
@@ -98,6 +100,7 @@ impl Application {
         let workers = (config.workers > 0).then(|| Workers::start(store.clone(), registry, options));
         let wake_workers = workers.as_ref().map(Workers::waker).unwrap_or_default();
         let state = AppState {
+            coordinator,
             oauth,
             integrations,
             store,

@@ -1,14 +1,68 @@
 //! The AI coordinator: looks across projects and tasks for what is stuck. Findings come
 //! from the data (see `analysis`); nothing here acts on its own.
 
+pub mod actions;
 pub mod analysis;
+mod chat;
+mod commands;
+mod retrieve;
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::DomainError;
 use crate::domain::list::Page;
+use crate::llm::WithFallback;
 use crate::store::{Store, StoreError};
 pub use analysis::{Finding, Kind};
+pub use chat::ChatAnswer;
+
+/// Chat and actions, over the workspace in `store`, with `llm` where a model helps.
+pub struct Coordinator {
+    store: Store,
+    #[allow(dead_code)] // the chat model: used once chat talks to LLM providers
+    llm: Arc<WithFallback>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    /// Names what is missing: `conversation`, `project`, `action`.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for CoordinatorError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(why) => CoordinatorError::Conflict(why),
+            other => CoordinatorError::Store(other),
+        }
+    }
+}
+
+impl CoordinatorError {
+    /// Maps a store's `NotFound` to the missing `what`.
+    fn or_missing(what: &'static str) -> impl Fn(StoreError) -> CoordinatorError {
+        move |e| match e {
+            StoreError::NotFound => CoordinatorError::NotFound(what),
+            other => other.into(),
+        }
+    }
+}
+
+impl Coordinator {
+    pub fn new(store: Store, llm: Arc<WithFallback>) -> Arc<Self> {
+        Arc::new(Coordinator { store, llm })
+    }
+}
 
 /// The most open tasks one analysis reads.
 pub const MAX_TASKS: i64 = 5000;

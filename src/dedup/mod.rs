@@ -8,7 +8,7 @@
 
 pub mod eval;
 mod index;
-mod text;
+pub mod text;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

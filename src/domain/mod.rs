@@ -1,5 +1,6 @@
 //! The tracker's data model and its validation rules. No I/O happens here.
 
+pub mod ai;
 pub mod comment;
 pub mod delivery;
 pub mod event;

@@ -128,6 +128,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::coordinator::CoordinatorError> for ApiError {
+    fn from(err: crate::coordinator::CoordinatorError) -> Self {
+        use crate::coordinator::CoordinatorError;
+        match err {
+            CoordinatorError::NotFound(what) => ApiError::not_found(what),
+            CoordinatorError::Invalid(e) => e.into(),
+            CoordinatorError::Conflict(why) => ApiError::Conflict(why),
+            CoordinatorError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::integrations::IntegrationError> for ApiError {
     fn from(err: crate::integrations::IntegrationError) -> Self {
         use crate::integrations::IntegrationError;

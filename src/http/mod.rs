@@ -74,6 +74,7 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     pub integrations: Integrations,
     pub oauth: Arc<crate::oauth::OAuth>,
+    pub coordinator: Arc<crate::coordinator::Coordinator>,
 }
 
 impl AppState {
@@ -98,6 +99,7 @@ impl AppState {
                 "http://localhost",
             ),
             integrations,
+            coordinator: crate::coordinator::Coordinator::new(store.clone(), llm.clone()),
             intake: Intake::new(store.clone(), llm, dedup),
             store,
             metrics: Metrics::new(),
@@ -150,6 +152,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(ai::legacy_analyze))
         .routes(routes!(ai::suggestions))
         .routes(routes!(ai::legacy_suggestions))
+        .routes(routes!(ai::chat))
+        .routes(routes!(ai::legacy_chat))
+        .routes(routes!(ai::get_conversation))
+        .routes(routes!(ai::list_actions))
+        .routes(routes!(ai::legacy_list_actions))
+        .routes(routes!(ai::get_action))
+        .routes(routes!(ai::approve_action))
+        .routes(routes!(ai::reject_action))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::retry_job))
         .routes(routes!(teams::teams_message))

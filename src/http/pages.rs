@@ -3,6 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::ai::Action;
 use crate::domain::comment::Comment;
 use crate::domain::integration::Integration;
 use crate::domain::label::Label;
@@ -47,3 +48,4 @@ page_type!(LabelPage, Label);
 page_type!(ApiKeyPage, ApiKey);
 page_type!(JobPage, Job);
 page_type!(IntegrationPage, Integration);
+page_type!(ActionPage, Action);

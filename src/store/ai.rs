@@ -1,9 +1,14 @@
-//! What the AI coordinator keeps: its analyses.
+//! What the AI coordinator keeps: its analyses, its conversations and the actions it proposes.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{Result, Store, read, write};
+use super::jobs::enqueue_job;
+use super::{Result, Store, StoreError, read, write};
+use crate::domain::ai::{Action, ActionStatus, ChatTurn, Conversation, Role};
+use crate::domain::list::Page;
+use crate::domain::new_id;
+use crate::jobs::NewJob;
 
 /// A kept analysis.
 #[derive(Debug, Clone)]
@@ -53,5 +58,295 @@ impl Store {
             result: serde_json::from_str(&result).unwrap_or(Value::Null),
             created_at,
         }))
+    }
+}
+
+/// An exchange of a chat: the question, the answer and the actions it proposes, kept
+/// together or not at all.
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    /// Continue this conversation; a new one is started when `None`.
+    pub conversation_id: Option<&'a str>,
+    pub started_by: &'a str,
+    pub question: &'a str,
+    pub answer: &'a str,
+    pub cited_task_ids: &'a [String],
+    pub proposals: &'a [crate::domain::ai::Proposal],
+    /// `ai:{provider}` or `builtin`.
+    pub proposed_by: &'a str,
+}
+
+/// What [`Store::record_exchange`] wrote.
+#[derive(Debug)]
+pub struct Recorded {
+    pub conversation_id: String,
+    pub action_ids: Vec<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ActionRow {
+    id: String,
+    conversation_id: Option<String>,
+    kind: String,
+    params: String,
+    status: String,
+    proposed_by: String,
+    decided_by: Option<String>,
+    decided_at: Option<DateTime<Utc>>,
+    result: Option<String>,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ActionRow> for Action {
+    type Error = StoreError;
+
+    fn try_from(r: ActionRow) -> Result<Self> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("ai_actions.{what} of {}", r.id));
+        Ok(Action {
+            status: ActionStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            params: serde_json::from_str(&r.params).map_err(|_| corrupt("params"))?,
+            result: r.result.as_deref().map(serde_json::from_str).transpose().map_err(|_| corrupt("result"))?,
+            id: r.id,
+            conversation_id: r.conversation_id,
+            kind: r.kind,
+            proposed_by: r.proposed_by,
+            decided_by: r.decided_by,
+            decided_at: r.decided_at,
+            error: r.error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const ACTION_COLUMNS: &str = "id, conversation_id, kind, params, status, proposed_by, decided_by, decided_at, \
+                              result, error, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct TurnRow {
+    role: String,
+    content: String,
+    cited_task_ids: String,
+    action_ids: String,
+    created_at: DateTime<Utc>,
+}
+
+fn id_list(raw: &str) -> Vec<String> {
+    serde_json::from_str(raw).unwrap_or_default()
+}
+
+/// Inserts one turn of a conversation, inside the caller's transaction.
+macro_rules! insert_turn {
+    ($tx:expr, $conversation:expr, $role:expr, $content:expr, $cited:expr, $actions:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO ai_turns (id, conversation_id, role, content, cited_task_ids, action_ids, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(crate::domain::new_id())
+        .bind($conversation)
+        .bind($role.as_str())
+        .bind($content)
+        .bind(serde_json::to_string($cited).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string($actions).unwrap_or_else(|_| "[]".into()))
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
+impl Store {
+    /// Writes a chat exchange in one transaction: the conversation (started, or
+    /// `NotFound` when the one to continue is not the tenant's), both turns, and each
+    /// proposal as a pending action.
+    pub async fn record_exchange(&self, tenant_id: &str, ex: &Exchange<'_>) -> Result<Recorded> {
+        let now = super::now();
+        let conversation_id = ex.conversation_id.map(str::to_string).unwrap_or_else(new_id);
+        let action_ids: Vec<String> = ex.proposals.iter().map(|_| new_id()).collect();
+        let no_ids: [String; 0] = [];
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            if ex.conversation_id.is_some() {
+                let touched =
+                    sqlx::query("UPDATE ai_conversations SET updated_at = $1 WHERE id = $2 AND tenant_id = $3")
+                        .bind(now)
+                        .bind(&conversation_id)
+                        .bind(tenant_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                if touched == 0 {
+                    return Err(StoreError::NotFound);
+                }
+            } else {
+                sqlx::query(
+                    "INSERT INTO ai_conversations (id, tenant_id, started_by, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $4)",
+                )
+                .bind(&conversation_id)
+                .bind(tenant_id)
+                .bind(ex.started_by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            insert_turn!(tx, &conversation_id, Role::User, ex.question, &no_ids, &no_ids, now);
+            for (id, proposal) in action_ids.iter().zip(ex.proposals) {
+                sqlx::query(
+                    "INSERT INTO ai_actions (id, tenant_id, conversation_id, kind, params, status, proposed_by,
+                                             created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7)",
+                )
+                .bind(id)
+                .bind(tenant_id)
+                .bind(&conversation_id)
+                .bind(proposal.kind())
+                .bind(proposal.params().to_string())
+                .bind(ex.proposed_by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // A turn a moment later than the question, so the two always read in order.
+            let later = now + chrono::Duration::microseconds(1);
+            insert_turn!(tx, &conversation_id, Role::Assistant, ex.answer, ex.cited_task_ids, &action_ids, later);
+            tx.commit().await?;
+        });
+        Ok(Recorded { conversation_id, action_ids })
+    }
+
+    pub async fn get_conversation(&self, tenant_id: &str, id: &str) -> Result<Conversation> {
+        let head: Option<(String, DateTime<Utc>, DateTime<Utc>)> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT started_by, created_at, updated_at FROM ai_conversations WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        let (started_by, created_at, updated_at) = head.ok_or(StoreError::NotFound)?;
+        let rows: Vec<TurnRow> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT role, content, cited_task_ids, action_ids, created_at FROM ai_turns
+                 WHERE conversation_id = $1 ORDER BY created_at, id",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+        });
+        let turns = rows
+            .into_iter()
+            .map(|r| ChatTurn {
+                role: if r.role == "user" { Role::User } else { Role::Assistant },
+                content: r.content,
+                cited_task_ids: id_list(&r.cited_task_ids),
+                actions: id_list(&r.action_ids),
+                created_at: r.created_at,
+            })
+            .collect();
+        Ok(Conversation { id: id.to_string(), started_by, turns, created_at, updated_at })
+    }
+
+    pub async fn get_action(&self, tenant_id: &str, id: &str) -> Result<Action> {
+        let sql = format!("SELECT {ACTION_COLUMNS} FROM ai_actions WHERE id = $1 AND tenant_id = $2");
+        let row: Option<ActionRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// The tenant's actions, newest first, optionally only those with `status`; one more
+    /// than the page's limit, for the next cursor.
+    pub async fn list_actions(
+        &self,
+        tenant_id: &str,
+        status: Option<ActionStatus>,
+        page: &Page,
+    ) -> Result<Vec<Action>> {
+        let rows: Vec<ActionRow> = read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT {ACTION_COLUMNS} FROM ai_actions WHERE tenant_id = "));
+            q.push_bind(tenant_id);
+            if let Some(status) = status {
+                q.push(" AND status = ").push_bind(status.as_str());
+            }
+            if let Some(after) = &page.after {
+                q.push(" AND id < ").push_bind(after.id.as_str());
+            }
+            q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(page.limit) + 1);
+            q.build_query_as().fetch_all(pool).await?
+        });
+        rows.into_iter().map(Action::try_from).collect()
+    }
+
+    /// Approves (queuing `execute(action_id)` in the same transaction) or rejects a
+    /// pending action, once: `Conflict` when it was already decided.
+    pub async fn decide_action(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        approve: bool,
+        decided_by: &str,
+        execute: fn(&str) -> NewJob,
+    ) -> Result<Action> {
+        let now = super::now();
+        let status = if approve { ActionStatus::Approved } else { ActionStatus::Rejected };
+        let job = execute(id);
+        let decided = write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE ai_actions SET status = $1, decided_by = $2, decided_at = $3, updated_at = $3
+                 WHERE id = $4 AND tenant_id = $5 AND status = 'pending'",
+            )
+            .bind(status.as_str())
+            .bind(decided_by)
+            .bind(now)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 1 && approve {
+                let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+            }
+            tx.commit().await?;
+            changed == 1
+        });
+        let action = self.get_action(tenant_id, id).await?;
+        if !decided {
+            return Err(StoreError::Conflict(format!("this action is already {}", action.status.as_str())));
+        }
+        Ok(action)
+    }
+
+    /// Records how carrying out an approved action went; false when it is no longer
+    /// `approved` (already finished by an earlier run).
+    pub async fn finish_action(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        outcome: std::result::Result<&Value, &str>,
+    ) -> Result<bool> {
+        let now = super::now();
+        let (status, result, error) = match outcome {
+            Ok(result) => (ActionStatus::Executed, Some(result.to_string()), None),
+            Err(error) => (ActionStatus::Failed, None, Some(error)),
+        };
+        let changed = write!(self, |pool| {
+            sqlx::query(
+                "UPDATE ai_actions SET status = $1, result = $2, error = $3, updated_at = $4
+                 WHERE id = $5 AND tenant_id = $6 AND status = 'approved'",
+            )
+            .bind(status.as_str())
+            .bind(result)
+            .bind(error)
+            .bind(now)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(changed == 1)
     }
 }

@@ -119,6 +119,39 @@ impl Store {
         self.get_comment(tenant_id, id).await
     }
 
+    /// The latest comments (newest first, at most `limit`) that are on one of `task_ids`
+    /// or mention one of `words` (lower-case), for grounding the coordinator's answers.
+    pub async fn comments_about(
+        &self,
+        tenant_id: &str,
+        task_ids: &[String],
+        words: &[String],
+        limit: i64,
+    ) -> Result<Vec<Comment>> {
+        if task_ids.is_empty() && words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<CommentRow> = read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM comments WHERE tenant_id = "));
+            q.push_bind(tenant_id).push(" AND (1 = 0");
+            if !task_ids.is_empty() {
+                q.push(" OR task_id IN (");
+                let mut ids = q.separated(", ");
+                for id in task_ids {
+                    ids.push_bind(id.as_str());
+                }
+                q.push(")");
+            }
+            for word in words {
+                let escaped = word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                q.push(" OR LOWER(content) LIKE ").push_bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
+            }
+            q.push(") ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+            q.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(Comment::from).collect())
+    }
+
     pub async fn delete_comment(&self, tenant_id: &str, id: &str) -> Result<()> {
         self.delete_owned("comments", tenant_id, id).await
     }

@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_run_tasks"),
     migration!(14, "0014_oauth_states"),
     migration!(15, "0015_ai_analyses"),
+    migration!(16, "0016_ai_chat"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod ai;
+mod ai_chat;
 mod atlassian;
 mod auth;
 mod binary;

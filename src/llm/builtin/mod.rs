@@ -1,7 +1,7 @@
 //! The offline, deterministic language model: rules that turn a chat message into a task
 //! draft. It is the default, and the fallback whenever a real provider fails.
 
-mod dates;
+pub mod dates;
 mod title;
 
 use super::{DraftRequest, LanguageModel, LlmError, LlmFuture};

@@ -1,0 +1,37 @@
+-- Conversations with the coordinator, and the actions it proposes: nothing it proposes
+-- changes anything until a person approves it (or a project's policy does, for reminders).
+CREATE TABLE ai_conversations (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    started_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE ai_turns (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES ai_conversations (id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    cited_task_ids TEXT NOT NULL,
+    action_ids TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX ai_turns_by_conversation ON ai_turns (conversation_id, created_at);
+CREATE TABLE ai_actions (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    conversation_id TEXT REFERENCES ai_conversations (id) ON DELETE SET NULL,
+    kind TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    proposed_by TEXT NOT NULL,
+    decided_by TEXT,
+    decided_at TEXT,
+    result TEXT,
+    error TEXT,
+    dedupe_key TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (tenant_id, dedupe_key)
+);
+CREATE INDEX ai_actions_by_status ON ai_actions (tenant_id, status, id);

@@ -1,0 +1,89 @@
+//! Carrying out approved actions: the `ai.action` job, queued by the approval itself, makes
+//! the change through the same code paths as the API (trackers and webhooks included).
+//!
+//! Known limit: a crash after a new task is written but before the action is marked
+//! executed runs the job again, which creates the task a second time.
+
+use serde_json::{Value, json};
+
+use super::{Coordinator, CoordinatorError};
+use crate::domain::ai::{Action, ActionStatus, Change, Proposal};
+use crate::domain::tenant::Caller;
+use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::store::{Store, StoreError};
+
+pub const ACTION_JOB: &str = "ai.action";
+
+/// The job carrying out approved action `action_id`.
+pub fn action_job(action_id: &str) -> NewJob {
+    NewJob::new(ACTION_JOB, format!("ai-action:{action_id}"), json!({"action_id": action_id}))
+}
+
+pub fn register(registry: &mut Registry) {
+    registry.register(ACTION_JOB, run);
+}
+
+impl Coordinator {
+    /// Approves or rejects a pending action as `caller`; an approval queues its execution.
+    pub async fn decide(&self, caller: &Caller, id: &str, approve: bool) -> Result<Action, CoordinatorError> {
+        let by = format!("key:{}", caller.key_id);
+        self.store
+            .decide_action(&caller.tenant_id, id, approve, &by, action_job)
+            .await
+            .map_err(CoordinatorError::or_missing("action"))
+    }
+}
+
+/// Why carrying out an action failed.
+enum Failure {
+    /// Retrying cannot help: the task is gone, the values are refused.
+    Refused(String),
+    Transient(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Failure::Refused("its task or project no longer exists".into()),
+            StoreError::Conflict(why) => Failure::Refused(why),
+            other => Failure::Transient(other.to_string()),
+        }
+    }
+}
+
+async fn run(ctx: JobContext) -> Result<(), JobError> {
+    let tenant = ctx.job.tenant_id.as_str();
+    let id =
+        ctx.job.payload["action_id"].as_str().ok_or_else(|| JobError::Permanent("payload has no action_id".into()))?;
+    let action = match ctx.store.get_action(tenant, id).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(JobError::Retry(e.to_string())),
+    };
+    if action.status != ActionStatus::Approved {
+        return Ok(()); // finished by an earlier run
+    }
+    let finished = match execute(&ctx.store, tenant, &action).await {
+        Ok(result) => ctx.store.finish_action(tenant, id, Ok(&result)).await,
+        Err(Failure::Refused(why)) => ctx.store.finish_action(tenant, id, Err(&why)).await,
+        Err(Failure::Transient(why)) => {
+            if ctx.job.attempts >= ctx.job.max_attempts {
+                let _ = ctx.store.finish_action(tenant, id, Err(&why)).await;
+            }
+            return Err(JobError::Retry(why));
+        }
+    };
+    finished.map(|_| ()).map_err(|e| JobError::Retry(e.to_string()))
+}
+
+async fn execute(store: &Store, tenant: &str, action: &Action) -> Result<Value, Failure> {
+    let refused = |e: crate::domain::DomainError| Failure::Refused(e.to_string());
+    let proposal = Proposal::read(&action.kind, action.params.clone()).map_err(refused)?;
+    Ok(match proposal.change().map_err(refused)? {
+        Change::Create(new) => json!({"task": crate::trackers::push::create_task(store, tenant, &new).await?}),
+        Change::Update { task_id, patch } => {
+            json!({"task": crate::trackers::push::update_task(store, tenant, &task_id, &patch, None).await?})
+        }
+        Change::Comment(new) => json!({"comment": crate::trackers::comment::add_comment(store, tenant, &new).await?}),
+    })
+}

@@ -1,0 +1,198 @@
+//! Chat with the coordinator (builtin provider): answers grounded in the workspace that
+//! cite the tasks they use, and chat commands that only ever propose actions; an action
+//! changes something only once a person approves it, and a rejected one never does.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, both_backends};
+
+fn days_from_today(days: i64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).to_string()
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
+}
+
+async fn chat(app: &TestApp, body: Value) -> Value {
+    let res = app.post("/api/v1/ai/chat", body).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.body
+}
+
+async fn chat_answers_from_the_workspace_and_cites_its_tasks(app: TestApp) {
+    let beta = app.project("Beta launch").await;
+    let ops = app.project("Operations").await;
+    let login = app
+        .task(&beta, json!({"title": "Fix login for the beta", "priority": "high", "labels": ["blocker"]}))
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let copy =
+        app.task(&beta, json!({"title": "Beta landing page copy", "priority": "low", "assigned_to": "cy"})).await["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+    let cert = app
+        .task(&ops, json!({"title": "Renew the certificate", "assigned_to": "Ana", "due_date": days_from_today(0)}))
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.task(&ops, json!({"title": "Plan the offsite", "assigned_to": "Ana", "due_date": days_from_today(40)})).await;
+
+    let week = chat(&app, json!({"message": "What does Ana have this week?"})).await;
+    assert_eq!(ids(&week["cited_task_ids"]), std::slice::from_ref(&cert), "{week}");
+    let answer = week["answer"].as_str().expect("answer");
+    assert!(answer.contains("Renew the certificate") && answer.contains(&cert), "{answer}");
+    assert!(!answer.contains("offsite"), "{answer}");
+    assert_eq!(week["actions"], json!([]));
+    assert_eq!(week["answered_by"], "builtin");
+
+    // The same conversation continues; blocked and high-priority work comes first.
+    let conversation = week["conversation_id"].as_str().expect("conversation").to_string();
+    let blocking = chat(&app, json!({"message": "What is blocking the beta?", "conversation_id": conversation})).await;
+    assert_eq!(blocking["conversation_id"], json!(conversation));
+    assert_eq!(ids(&blocking["cited_task_ids"]), [login.clone(), copy.clone()], "{blocking}");
+
+    // A comment is part of what a task is about.
+    app.post("/api/v1/comments", json!({"task_id": cert, "content": "the vendor portal needs a new CSR"})).await;
+    let csr = chat(&app, json!({"message": "anything on the vendor portal"})).await;
+    assert_eq!(ids(&csr["cited_task_ids"]), std::slice::from_ref(&cert), "{csr}");
+
+    let kept = app.get(&format!("/api/v1/ai/conversations/{conversation}")).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    let turns = kept.body["turns"].as_array().expect("turns");
+    let roles: Vec<&str> = turns.iter().filter_map(|t| t["role"].as_str()).collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+    assert_eq!(turns[2]["content"], "What is blocking the beta?");
+    assert_eq!(ids(&turns[3]["cited_task_ids"]), [login, copy]);
+
+    // Scoped to a project: only its tasks.
+    let scoped = chat(&app, json!({"message": "what does Ana have this week?", "project_id": beta})).await;
+    assert_eq!(scoped["cited_task_ids"], json!([]), "{scoped}");
+
+    // Bad input changes nothing and says why.
+    for body in [json!({}), json!({"message": "  "}), json!({"message": "hi", "tone": "friendly"})] {
+        let res = app.post("/api/v1/ai/chat", body.clone()).await;
+        assert_eq!((res.status, res.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{body}");
+    }
+    let res = app.post("/ai/chat", json!({"message": "hi", "conversation_id": "nope"})).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+    assert_eq!(
+        app.post("/ai/chat", json!({"message": "hi", "project_id": "nope"})).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.get("/api/v1/ai/conversations/nope").await.status, StatusCode::NOT_FOUND);
+
+    // Another tenant cannot read or continue the conversation.
+    let b = app.post("/api/v1/tenants", json!({"name": "B"})).await.body["api_key"].as_str().expect("key").to_string();
+    let theirs = app.with_key(&b).send(Method::GET, &format!("/api/v1/ai/conversations/{conversation}"), None).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    let cont = app
+        .with_key(&b)
+        .send(Method::POST, "/api/v1/ai/chat", Some(json!({"message": "hi", "conversation_id": conversation})))
+        .await;
+    assert_eq!(cont.status, StatusCode::NOT_FOUND);
+}
+both_backends!(chat_answers_from_the_workspace_and_cites_its_tasks);
+
+async fn chat_commands_propose_actions_that_wait_for_approval(app: TestApp) {
+    let ops = app.project("Operations").await;
+    let task = |v: Value| v["id"].as_str().expect("id").to_string();
+    let login = task(app.task(&ops, json!({"title": "Fix login"})).await);
+    let cert = task(app.task(&ops, json!({"title": "Renew the certificate"})).await);
+    let gone = task(app.task(&ops, json!({"title": "Old chore"})).await);
+
+    let message = format!(
+        "assign \"Fix login\" to @ana\nmark Renew the certificate as done\ncreate task Write the release notes\n\
+         comment on Fix login: SSO is ready; set the priority of {gone} to high\nmark Nothing like this as done"
+    );
+    let proposed = chat(&app, json!({"message": message, "project_id": ops})).await;
+    let actions = ids(&proposed["actions"]);
+    assert_eq!(actions.len(), 5, "{proposed}");
+    let kinds: Vec<&str> =
+        proposed["proposed"].as_array().expect("proposed").iter().filter_map(|a| a["kind"].as_str()).collect();
+    assert_eq!(kinds, ["assign", "set_status", "create_task", "comment", "set_priority"]);
+    assert!(proposed["proposed"].as_array().expect("proposed").iter().all(|a| a["status"] == "pending"));
+    assert_eq!(proposed["proposed"][0]["params"], json!({"task_id": login, "assigned_to": "ana"}));
+    assert_eq!(proposed["proposed"][0]["proposed_by"], "builtin");
+    let answer = proposed["answer"].as_str().expect("answer");
+    assert!(answer.contains("no open task is titled \"Nothing like this\""), "{answer}");
+    let (assign, done, create, comment, priority) = (&actions[0], &actions[1], &actions[2], &actions[3], &actions[4]);
+
+    // Nothing has changed yet.
+    let fix = app.get(&format!("/api/v1/tasks/{login}")).await.body;
+    assert_eq!(fix["assigned_to"], Value::Null);
+    assert_eq!(app.get(&format!("/api/v1/tasks/{cert}")).await.body["status"], "todo");
+    let pending = app.get("/api/v1/ai/actions?status=pending").await;
+    assert_eq!(pending.status, StatusCode::OK, "{}", pending.body);
+    assert_eq!(pending.body["items"].as_array().map(Vec::len), Some(5));
+    let page = app.get("/ai/actions?limit=2").await.body;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    let next = page["next_cursor"].as_str().expect("cursor");
+    let rest = app.get(&format!("/ai/actions?limit=2&cursor={next}")).await.body;
+    assert_eq!(rest["items"][0]["id"], json!(create), "newest first: {rest}");
+
+    // Rejection changes nothing, and a decision is made once.
+    let rejected = app.post(&format!("/api/v1/ai/actions/{done}/reject"), json!({})).await;
+    assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.body);
+    assert_eq!(rejected.body["status"], "rejected");
+    assert!(rejected.body["decided_by"].as_str().is_some_and(|d| d.starts_with("key:")), "{}", rejected.body);
+    for verb in ["approve", "reject"] {
+        let again = app.post(&format!("/api/v1/ai/actions/{done}/{verb}"), json!({})).await;
+        assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "conflict"), "{}", again.body);
+    }
+    assert_eq!(app.get(&format!("/api/v1/tasks/{cert}")).await.body["status"], "todo");
+
+    // Approval carries the action out through the normal paths and records who decided.
+    let approved = app.post(&format!("/api/v1/ai/actions/{assign}/approve"), json!({})).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    assert_eq!(approved.body["status"], "executed", "{}", approved.body);
+    assert_eq!(approved.body["decided_by"], rejected.body["decided_by"]);
+    assert_eq!(approved.body["result"]["task"]["assigned_to"], "ana");
+    assert_eq!(app.get(&format!("/api/v1/tasks/{login}")).await.body["assigned_to"], "ana");
+
+    let created = app.post(&format!("/api/v1/ai/actions/{create}/approve"), json!({})).await;
+    assert_eq!(created.body["status"], "executed", "{}", created.body);
+    let new_task = created.body["result"]["task"]["id"].as_str().expect("new task").to_string();
+    let fetched = app.get(&format!("/api/v1/tasks/{new_task}")).await.body;
+    assert_eq!(
+        (fetched["title"].as_str(), fetched["project_id"].as_str()),
+        (Some("Write the release notes"), Some(ops.as_str()))
+    );
+
+    let commented = app.post(&format!("/api/v1/ai/actions/{comment}/approve"), json!({})).await;
+    assert_eq!(commented.body["status"], "executed", "{}", commented.body);
+    let comments = app.get(&format!("/api/v1/comments?task_id={login}")).await.body;
+    assert_eq!(comments["items"][0]["content"], "SSO is ready", "{comments}");
+    assert_eq!(comments["items"][0]["author"], "taskbridge AI");
+
+    // Its task deleted in between: the approved action fails and says why.
+    assert_eq!(app.delete(&format!("/api/v1/tasks/{gone}")).await.status, StatusCode::NO_CONTENT);
+    let failed = app.post(&format!("/api/v1/ai/actions/{priority}/approve"), json!({})).await;
+    assert_eq!(failed.body["status"], "failed", "{}", failed.body);
+    assert!(failed.body["error"].as_str().is_some_and(|e| e.contains("no longer exists")), "{}", failed.body);
+
+    let listed = app.get("/api/v1/ai/actions?status=executed").await.body;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(3), "{listed}");
+    let res = app.get("/api/v1/ai/actions?status=maybe").await;
+    assert_eq!((res.status, res.code()), (StatusCode::BAD_REQUEST, "invalid_query"), "{}", res.body);
+    assert_eq!(app.post("/api/v1/ai/actions/nope/approve", json!({})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/api/v1/ai/actions/{assign}")).await.body["status"], "executed");
+
+    // Another tenant can neither see nor decide this tenant's actions.
+    let b = app.post("/api/v1/tenants", json!({"name": "B"})).await.body["api_key"].as_str().expect("key").to_string();
+    let pending_id = {
+        let again = chat(&app, json!({"message": "close Fix login", "project_id": ops})).await;
+        ids(&again["actions"]).remove(0)
+    };
+    let foreign = app.with_key(&b).send(Method::POST, &format!("/api/v1/ai/actions/{pending_id}/approve"), None).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let theirs = app.with_key(&b).send(Method::GET, "/api/v1/ai/actions", None).await;
+    assert_eq!(theirs.body["items"], json!([]));
+    assert_eq!(app.get(&format!("/api/v1/tasks/{login}")).await.body["status"], "todo");
+}
+both_backends!(chat_commands_propose_actions_that_wait_for_approval);
