@@ -56,6 +56,8 @@ impl Application {
         let mut registry = Registry::default();
         intake.register(&mut registry);
         crate::coordinator::actions::register(&mut registry);
+        crate::coordinator::follow_up::register(&mut registry, config.follow_ups());
+        crate::coordinator::follow_up::start(&store, config.follow_ups()).await?;
         let integrations =
             Integrations::new(store.clone(), config.cipher()?, &config.public_url(), config.allow_private_urls);
         let outbound = crate::channels::Outbound::new(

@@ -87,6 +87,10 @@ pub struct Config {
     /// import); 0 turns polling off.
     #[arg(long, env = "TASKBRIDGE_TRACKER_POLL_SECS", default_value_t = 300)]
     pub tracker_poll_secs: u64,
+    /// How often the coordinator looks for overdue and stale tasks to follow up on (a
+    /// reminder proposed, or sent where a project opted in); 0 turns it off.
+    #[arg(long, env = "TASKBRIDGE_FOLLOW_UP_SECS", default_value_t = 3600)]
+    pub follow_up_secs: u64,
     /// The longest a sync request (Confluence tasks, undo) waits for its run to finish
     /// before answering 202 with the run id.
     #[arg(long, env = "TASKBRIDGE_SYNC_WAIT_SECS", default_value_t = 300)]
@@ -193,6 +197,11 @@ impl Config {
         (self.tracker_poll_secs > 0).then(|| std::time::Duration::from_secs(self.tracker_poll_secs))
     }
 
+    /// The follow-up check interval, when the check is on.
+    pub fn follow_ups(&self) -> Option<std::time::Duration> {
+        (self.follow_up_secs > 0).then(|| std::time::Duration::from_secs(self.follow_up_secs))
+    }
+
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
     }
@@ -250,6 +259,7 @@ impl Config {
             message_wait_secs: 10,
             sync_wait_secs: 300,
             tracker_poll_secs: 0,
+            follow_up_secs: 0,
             outbound_timeout_secs: 20,
             dedup_threshold: crate::dedup::DEFAULT_THRESHOLD,
             llm: crate::llm::Provider::Builtin,

@@ -35,3 +35,9 @@ CREATE TABLE ai_actions (
     UNIQUE (tenant_id, dedupe_key)
 );
 CREATE INDEX ai_actions_by_status ON ai_actions (tenant_id, status, id);
+
+-- A project may let the coordinator send reminders about overdue and stale tasks itself.
+ALTER TABLE projects ADD COLUMN auto_follow_ups INTEGER NOT NULL DEFAULT 0;
+
+-- Follow-ups answer in the conversation a task's request came from.
+CREATE INDEX messages_by_task ON messages (tenant_id, task_id);

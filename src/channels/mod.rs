@@ -26,7 +26,7 @@ use crate::jobs::JobError;
 
 pub use deferred::FETCH_JOB;
 pub use outbound::{Outbound, OutboundError};
-pub use reply::{SEND_JOB, reply_text};
+pub use reply::{SEND_JOB, reply_text, send_job};
 
 /// Registers the channels' jobs: answers, sends and deferred requests.
 pub fn register(

@@ -14,8 +14,13 @@ use crate::jobs::{JobContext, JobError, Registry};
 use crate::store::StoreError;
 use crate::store::integrations::IntegrationRecord as Integration;
 
-/// Sends a message recorded as a delivery (`POST …/send`).
+/// Sends a message recorded as a delivery (`POST …/send`, follow-ups).
 pub const SEND_JOB: &str = "channel.send";
+
+/// The job sending delivery `delivery_id`.
+pub fn send_job(delivery_id: &str) -> crate::jobs::NewJob {
+    crate::jobs::NewJob::new(SEND_JOB, format!("send:{delivery_id}"), serde_json::json!({"delivery_id": delivery_id}))
+}
 
 pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, Outbound)>) {
     let for_answers = shared.clone();

@@ -1,8 +1,7 @@
 //! Carrying out approved actions: the `ai.action` job, queued by the approval itself, makes
 //! the change through the same code paths as the API (trackers and webhooks included).
-//!
-//! Known limit: a crash after a new task is written but before the action is marked
-//! executed runs the job again, which creates the task a second time.
+//! A task an action creates takes the action's id, so a run after a crash between the
+//! create and the action's outcome finds it instead of creating it twice.
 
 use serde_json::{Value, json};
 
@@ -80,10 +79,38 @@ async fn execute(store: &Store, tenant: &str, action: &Action) -> Result<Value, 
     let refused = |e: crate::domain::DomainError| Failure::Refused(e.to_string());
     let proposal = Proposal::read(&action.kind, action.params.clone()).map_err(refused)?;
     Ok(match proposal.change().map_err(refused)? {
-        Change::Create(new) => json!({"task": crate::trackers::push::create_task(store, tenant, &new).await?}),
+        Change::Create(new) => {
+            let task = match store.get_task(tenant, &action.id).await {
+                Ok(made_by_an_earlier_run) => made_by_an_earlier_run,
+                Err(StoreError::NotFound) => {
+                    crate::trackers::push::create_task_as(store, tenant, Some(&action.id), &new).await?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            json!({"task": task})
+        }
         Change::Update { task_id, patch } => {
             json!({"task": crate::trackers::push::update_task(store, tenant, &task_id, &patch, None).await?})
         }
         Change::Comment(new) => json!({"comment": crate::trackers::comment::add_comment(store, tenant, &new).await?}),
+        Change::FollowUp { task_id, message } => {
+            // The delivery takes the action's id: a second run finds it and sends nothing twice.
+            let delivery = match store.delivery(tenant, &action.id).await {
+                Ok((made_by_an_earlier_run, _)) => made_by_an_earlier_run,
+                Err(StoreError::NotFound) => {
+                    let task = store.get_task(tenant, &task_id).await?;
+                    let Some(new) = super::follow_up::route(store, tenant, &task, &message).await? else {
+                        return Err(Failure::Refused(
+                            "the task has no conversation to answer in, and no assignee e-mail address with an \
+                             e-mail integration in its project"
+                                .into(),
+                        ));
+                    };
+                    store.create_delivery_as(tenant, Some(&action.id), &new, crate::channels::send_job).await?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            json!({"delivery": delivery})
+        }
     })
 }

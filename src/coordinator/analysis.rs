@@ -265,6 +265,7 @@ mod tests {
             description: String::new(),
             status: ProjectStatus::default(),
             deadline: NaiveDate::parse_from_str(deadline, "%Y-%m-%d").ok(),
+            auto_follow_ups: false,
             created_at: at("2026-11-01T09:00:00Z"),
             updated_at: at("2026-11-01T09:00:00Z"),
         }

@@ -12,6 +12,8 @@ use super::commands::{self, Command, TaskRef};
 use super::retrieve::{self, Question, Window};
 use super::{Coordinator, CoordinatorError, MAX_TASKS};
 use crate::domain::ai::{self, Action, Chat, Proposal};
+use crate::domain::comment::Comment;
+use crate::domain::project::Project;
 use crate::domain::task::{Task, TaskStatus};
 use crate::domain::tenant::Caller;
 use crate::store::ai::Exchange;
@@ -38,6 +40,9 @@ pub(super) struct Grounding {
     pub tasks: Vec<Task>,
     pub hits: Vec<Task>,
     pub question: Question,
+    pub projects: Vec<Project>,
+    /// Comments that mention what the question is about.
+    pub comments: Vec<Comment>,
 }
 
 impl Coordinator {
@@ -48,6 +53,9 @@ impl Coordinator {
         }
         let today = Utc::now().date_naive();
         let grounding = self.ground(tenant, chat.project_id.as_deref(), &chat.message, today).await?;
+        if let Some(answer) = self.ask_model(caller, &chat, &grounding, today).await? {
+            return Ok(answer);
+        }
         let parsed = commands::parse(&chat.message, today);
         let (proposals, problems) =
             self.proposals(tenant, chat.project_id.as_deref(), &grounding.tasks, parsed).await?;
@@ -80,7 +88,7 @@ impl Coordinator {
         let words: Vec<String> = question.terms.iter().take(5).cloned().collect();
         let comments = self.store.comments_about(tenant, &[], &words, MAX_COMMENTS).await?;
         let hits = retrieve::rank(&question, &tasks, &projects, &comments, today).into_iter().cloned().collect();
-        Ok(Grounding { tasks, hits, question })
+        Ok(Grounding { tasks, hits, question, projects, comments })
     }
 
     /// The proposals of the builtin commands, and what could not be proposed and why.
@@ -102,21 +110,15 @@ impl Coordinator {
                 }
             };
             let proposal = match command {
-                Command::Create { title } => {
-                    let project_id = match project_id {
-                        Some(p) => p.to_string(),
-                        None => self.store.default_project(tenant).await?,
-                    };
-                    Ok(Proposal::CreateTask(ai::CreateTask {
-                        project_id,
-                        title,
-                        description: None,
-                        priority: None,
-                        assigned_to: None,
-                        due_date: None,
-                        labels: None,
-                    }))
-                }
+                Command::Create { title } => Ok(Proposal::CreateTask(ai::CreateTask {
+                    project_id: self.target_project(tenant, project_id).await?,
+                    title,
+                    description: None,
+                    priority: None,
+                    assigned_to: None,
+                    due_date: None,
+                    labels: None,
+                })),
                 Command::Assign { task, to } => self
                     .resolve(tenant, open, &task)
                     .await?
@@ -136,6 +138,16 @@ impl Coordinator {
                     .resolve(tenant, open, &task)
                     .await?
                     .map(|task_id| Proposal::Comment(ai::CommentOn { task_id, content })),
+                Command::FollowUp { task, message } => match self.resolve(tenant, open, &task).await? {
+                    Ok(task_id) => {
+                        let message = match message {
+                            Some(m) => m,
+                            None => default_reminder(&self.store.get_task(tenant, &task_id).await?),
+                        };
+                        Ok(Proposal::SendFollowUp(ai::FollowUp { task_id, message }))
+                    }
+                    Err(why) => Err(why),
+                },
             };
             match proposal.and_then(|p| p.change().map(|_| p).map_err(|e| e.to_string())) {
                 Ok(p) => proposals.push(p),
@@ -143,6 +155,14 @@ impl Coordinator {
             }
         }
         Ok((proposals, problems))
+    }
+
+    /// The project new tasks go to: the one in scope, else the tenant's default.
+    pub(super) async fn target_project(&self, tenant: &str, scope: Option<&str>) -> Result<String, CoordinatorError> {
+        match scope {
+            Some(p) => Ok(p.to_string()),
+            None => Ok(self.store.default_project(tenant).await?),
+        }
     }
 
     /// The id of the task `r` names: any of the tenant's tasks by id, an open one by title.
@@ -221,6 +241,13 @@ fn by_title(open: &[Task], title: &str) -> Result<String, String> {
     }
 }
 
+/// What a reminder asked for in a chat says when the request gives no text.
+fn default_reminder(t: &Task) -> String {
+    let who = t.assigned_to.as_deref().map(|a| format!("@{}, ", a.trim_start_matches('@'))).unwrap_or_default();
+    let due = t.due_date.map(|d| format!(" (due {d})")).unwrap_or_default();
+    capitalize(&format!("{who}a reminder about \"{}\"{due}: how is it going?", t.title))
+}
+
 /// One line per task: what a person needs to see at a glance.
 pub(super) fn task_line(t: &Task) -> String {
     let who = t.assigned_to.as_deref().map(|a| format!("assigned to {a}")).unwrap_or_else(|| "unassigned".into());
@@ -260,7 +287,7 @@ fn describe_hits(q: &Question, hits: &[Task]) -> String {
     format!("{intro} ({}):\n{}", hits.len(), lines.join("\n"))
 }
 
-fn describe_proposals(proposals: &[Proposal], problems: &[String]) -> String {
+pub(super) fn describe_proposals(proposals: &[Proposal], problems: &[String]) -> String {
     let mut out = String::new();
     if !proposals.is_empty() {
         out.push_str(&format!(
@@ -280,7 +307,7 @@ fn describe_proposals(proposals: &[Proposal], problems: &[String]) -> String {
     out.trim_end().to_string()
 }
 
-fn capitalize(s: &str) -> String {
+pub(super) fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

@@ -4,7 +4,7 @@
 //! create task <title> · assign <task> to <who> · unassign <task> · mark <task> as done |
 //! in progress | todo · move <task> to <status> · close | start | reopen <task> · set
 //! (the) priority of <task> to <p> · set (the) due date of <task> to <date> · clear (the)
-//! due date of <task> · comment on <task>: <text>
+//! due date of <task> · comment on <task>: <text> · remind | follow up on <task>[: <text>]
 //!
 //! `<task>` is a task id or its title (quoted or not).
 
@@ -20,12 +20,34 @@ pub enum TaskRef {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Create { title: String },
-    Assign { task: TaskRef, to: Option<String> },
-    Status { task: TaskRef, status: TaskStatus },
-    Priority { task: TaskRef, priority: Priority },
-    Due { task: TaskRef, date: Option<NaiveDate> },
-    Comment { task: TaskRef, content: String },
+    Create {
+        title: String,
+    },
+    Assign {
+        task: TaskRef,
+        to: Option<String>,
+    },
+    Status {
+        task: TaskRef,
+        status: TaskStatus,
+    },
+    Priority {
+        task: TaskRef,
+        priority: Priority,
+    },
+    Due {
+        task: TaskRef,
+        date: Option<NaiveDate>,
+    },
+    Comment {
+        task: TaskRef,
+        content: String,
+    },
+    /// A reminder to the task's conversation; the default text when `message` is `None`.
+    FollowUp {
+        task: TaskRef,
+        message: Option<String>,
+    },
 }
 
 /// The commands in `text`; a line that starts like a command but cannot be read gives
@@ -85,7 +107,9 @@ fn after<'a>(line: &'a str, prefixes: &[&str]) -> Option<&'a str> {
 }
 
 fn line(line: &str, today: NaiveDate) -> Option<Result<Command, String>> {
-    if line.ends_with('?') {
+    // A question, unless the question mark ends the text a command carries after its colon
+    // ("comment on X: done yet?").
+    if line.split_once(':').map_or(line, |(head, _)| head).trim_end().ends_with('?') {
         return None;
     }
     let line = line.trim_start_matches(['-', '*', '•']).trim();
@@ -148,6 +172,18 @@ fn line(line: &str, today: NaiveDate) -> Option<Result<Command, String>> {
     if let Some(rest) = after(line, &["clear the due date of ", "clear due date of ", "remove the due date of "]) {
         return Some(Ok(Command::Due { task: task_ref(rest), date: None }));
     }
+    if let Some(rest) = after(line, &["remind ", "follow up on ", "follow up with ", "send a reminder about "]) {
+        let rest = rest.strip_prefix("about ").unwrap_or(rest);
+        let (task, message) = match rest.split_once(':') {
+            Some((task, text)) if !text.trim().is_empty() => (task, Some(text.trim().to_string())),
+            _ => (rest.trim_end_matches(':'), None),
+        };
+        return Some(if task.trim().is_empty() {
+            Err(format!("\"{line}\": say \"remind <task>\" or \"follow up on <task>: <text>\""))
+        } else {
+            Ok(Command::FollowUp { task: task_ref(task), message })
+        });
+    }
     if let Some(rest) = after(line, &["comment on ", "add a comment to ", "add a comment on "]) {
         return Some(match rest.split_once(':') {
             Some((task, text)) if !text.trim().is_empty() => {
@@ -177,7 +213,8 @@ mod tests {
         let text = format!(
             "create task Write the release notes\nassign \"Renew the certificate\" to @ana; mark {id} as in progress\n\
              close Ship the beta\nset the priority of Fix login to high\nset the due date of Fix login to 2026-12-24\n\
-             clear the due date of Fix login\ncomment on Fix login: the SSO team is on it\nunassign Fix login"
+             clear the due date of Fix login\ncomment on Fix login: the SSO team is on it\nunassign Fix login\n\
+             remind Fix login\nfollow up on Ship the beta: any news?"
         );
         let got: Vec<Command> = parse(&text, today()).into_iter().map(|c| c.expect("a command")).collect();
         assert_eq!(
@@ -192,6 +229,8 @@ mod tests {
                 Command::Due { task: title("Fix login"), date: None },
                 Command::Comment { task: title("Fix login"), content: "the SSO team is on it".into() },
                 Command::Assign { task: title("Fix login"), to: None },
+                Command::FollowUp { task: title("Fix login"), message: None },
+                Command::FollowUp { task: title("Ship the beta"), message: Some("any news?".into()) },
             ]
         );
     }

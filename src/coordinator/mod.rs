@@ -5,7 +5,10 @@ pub mod actions;
 pub mod analysis;
 mod chat;
 mod commands;
+pub mod follow_up;
+mod model;
 mod retrieve;
+mod tools;
 
 use std::sync::Arc;
 
@@ -22,7 +25,6 @@ pub use chat::ChatAnswer;
 /// Chat and actions, over the workspace in `store`, with `llm` where a model helps.
 pub struct Coordinator {
     store: Store,
-    #[allow(dead_code)] // the chat model: used once chat talks to LLM providers
     llm: Arc<WithFallback>,
 }
 
@@ -80,28 +82,39 @@ pub struct Analysis {
     pub generated_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Analyses the tenant's workspace, or one project of it.
-pub async fn analyze(store: &Store, tenant_id: &str, project_id: Option<&str>) -> Result<Analysis, StoreError> {
-    let projects = match project_id {
-        Some(id) => vec![store.get_project(tenant_id, id).await?],
-        None => all_projects(store, tenant_id).await?,
-    };
-    let mut tasks = store.open_tasks(tenant_id, project_id, MAX_TASKS + 1).await?;
-    let truncated = tasks.len() as i64 > MAX_TASKS;
-    tasks.truncate(MAX_TASKS as usize);
-    let now = chrono::Utc::now();
-    let findings = analysis::analyze(&tasks, &projects, now);
-    let mut result = Analysis {
-        id: String::new(),
-        summary: analysis::plain_summary(&findings, tasks.len()),
-        findings,
-        tasks_analyzed: tasks.len(),
-        truncated,
-        generated_at: now,
-    };
-    let value = serde_json::to_value(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    result.id = store.save_analysis(tenant_id, project_id, &value).await?;
-    Ok(result)
+impl Coordinator {
+    /// Analyses the tenant's workspace, or one project of it; a language model, when one
+    /// is configured, writes the summary.
+    pub async fn analyze(&self, tenant_id: &str, project_id: Option<&str>) -> Result<Analysis, StoreError> {
+        let store = &self.store;
+        let projects = match project_id {
+            Some(id) => vec![store.get_project(tenant_id, id).await?],
+            None => all_projects(store, tenant_id).await?,
+        };
+        let mut tasks = store.open_tasks(tenant_id, project_id, MAX_TASKS + 1).await?;
+        let truncated = tasks.len() as i64 > MAX_TASKS;
+        tasks.truncate(MAX_TASKS as usize);
+        let now = chrono::Utc::now();
+        let findings = analysis::analyze(&tasks, &projects, now);
+        let written = self.summarize(&findings, tasks.len()).await;
+        let mut result = Analysis {
+            id: String::new(),
+            summary: written.unwrap_or_else(|| analysis::plain_summary(&findings, tasks.len())),
+            findings,
+            tasks_analyzed: tasks.len(),
+            truncated,
+            generated_at: now,
+        };
+        let value = serde_json::to_value(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        result.id = store.save_analysis(tenant_id, project_id, &value).await?;
+        Ok(result)
+    }
+
+    /// The follow-ups of the latest analysis (of the project, or of the whole workspace); an
+    /// analysis is made first when there is none yet.
+    pub async fn suggestions(&self, tenant_id: &str, project_id: Option<&str>) -> Result<Suggestions, StoreError> {
+        suggestions(&self.store, tenant_id, project_id, self).await
+    }
 }
 
 /// A follow-up the latest analysis proposes; nothing is sent or changed by listing it.
@@ -123,9 +136,12 @@ pub struct Suggestions {
     pub suggestions: Vec<Suggestion>,
 }
 
-/// The follow-ups of the latest analysis (of the project, or of the whole workspace); an
-/// analysis is made first when there is none yet.
-pub async fn suggestions(store: &Store, tenant_id: &str, project_id: Option<&str>) -> Result<Suggestions, StoreError> {
+async fn suggestions(
+    store: &Store,
+    tenant_id: &str,
+    project_id: Option<&str>,
+    coordinator: &Coordinator,
+) -> Result<Suggestions, StoreError> {
     if let Some(project) = project_id {
         store.get_project(tenant_id, project).await?;
     }
@@ -136,7 +152,7 @@ pub async fn suggestions(store: &Store, tenant_id: &str, project_id: Option<&str
                 a
             })
             .map_err(|e| StoreError::Corrupt(format!("ai_analyses.result: {e}")))?,
-        None => analyze(store, tenant_id, project_id).await?,
+        None => coordinator.analyze(tenant_id, project_id).await?,
     };
     let suggestions = latest
         .findings

@@ -61,6 +61,7 @@ pub enum Proposal {
     SetPriority(SetPriority),
     SetDueDate(SetDueDate),
     Comment(CommentOn),
+    SendFollowUp(FollowUp),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,12 +118,21 @@ pub struct CommentOn {
     pub content: String,
 }
 
+/// A message about a task to its source conversation (or its assignee by e-mail).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUp {
+    pub task_id: String,
+    pub message: String,
+}
+
 /// What carrying out a proposal does, already validated.
 #[derive(Debug, Clone)]
 pub enum Change {
     Create(NewTask),
     Update { task_id: String, patch: TaskPatch },
     Comment(NewComment),
+    FollowUp { task_id: String, message: String },
 }
 
 impl Proposal {
@@ -143,6 +153,7 @@ impl Proposal {
             Proposal::SetPriority(_) => "set_priority",
             Proposal::SetDueDate(_) => "set_due_date",
             Proposal::Comment(_) => "comment",
+            Proposal::SendFollowUp(_) => "send_follow_up",
         }
     }
 
@@ -155,6 +166,7 @@ impl Proposal {
             Proposal::SetPriority(p) => Some(&p.task_id),
             Proposal::SetDueDate(p) => Some(&p.task_id),
             Proposal::Comment(p) => Some(&p.task_id),
+            Proposal::SendFollowUp(p) => Some(&p.task_id),
         }
     }
 
@@ -201,6 +213,10 @@ impl Proposal {
                 NewCommentInput { task_id: p.task_id.clone(), content: p.content.clone(), author: Some(AUTHOR.into()) }
                     .validate()?,
             )),
+            Proposal::SendFollowUp(p) => Ok(Change::FollowUp {
+                task_id: validate::required_text("task_id", &p.task_id, 64)?,
+                message: validate::required_text("message", &p.message, super::delivery::TEXT_MAX)?,
+            }),
         }
     }
 
@@ -219,6 +235,7 @@ impl Proposal {
                 None => format!("clear the due date of task {}", p.task_id),
             },
             Proposal::Comment(p) => format!("comment on task {}: \"{}\"", p.task_id, p.content),
+            Proposal::SendFollowUp(p) => format!("send a follow-up about task {}: \"{}\"", p.task_id, p.message),
         }
     }
 }
@@ -227,7 +244,8 @@ impl Proposal {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Action {
     pub id: String,
-    /// `create_task`, `assign`, `set_status`, `set_priority`, `set_due_date` or `comment`.
+    /// `create_task`, `assign`, `set_status`, `set_priority`, `set_due_date`, `comment` or
+    /// `send_follow_up`.
     pub kind: String,
     #[schema(value_type = Object)]
     pub params: Value,

@@ -46,6 +46,9 @@ pub struct Project {
     /// `YYYY-MM-DD`
     #[schema(value_type = Option<String>, format = Date)]
     pub deadline: Option<NaiveDate>,
+    /// The coordinator sends reminders about overdue and stale tasks by itself instead of
+    /// proposing them for approval.
+    pub auto_follow_ups: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -61,6 +64,9 @@ pub struct NewProjectInput {
     /// `YYYY-MM-DD`
     #[serde(default)]
     pub deadline: Option<String>,
+    /// Send reminders about overdue and stale tasks without asking first (default false).
+    #[serde(default)]
+    pub auto_follow_ups: Option<bool>,
 }
 
 /// A validated project creation.
@@ -70,6 +76,7 @@ pub struct NewProject {
     pub description: String,
     pub status: ProjectStatus,
     pub deadline: Option<NaiveDate>,
+    pub auto_follow_ups: bool,
 }
 
 impl NewProjectInput {
@@ -83,6 +90,7 @@ impl NewProjectInput {
             )?,
             status: self.status.unwrap_or_default(),
             deadline: validate::optional_date("deadline", self.deadline.as_deref())?,
+            auto_follow_ups: self.auto_follow_ups.unwrap_or(false),
         })
     }
 }
@@ -99,6 +107,8 @@ pub struct ProjectPatchInput {
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<String>)]
     pub deadline: Option<Option<String>>,
+    #[serde(default)]
+    pub auto_follow_ups: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -107,6 +117,7 @@ pub struct ProjectPatch {
     pub description: Option<String>,
     pub status: Option<ProjectStatus>,
     pub deadline: Option<Option<NaiveDate>>,
+    pub auto_follow_ups: Option<bool>,
 }
 
 impl ProjectPatchInput {
@@ -119,6 +130,7 @@ impl ProjectPatchInput {
                 .transpose()?,
             status: self.status,
             deadline: self.deadline.map(|d| validate::optional_date("deadline", d.as_deref())).transpose()?,
+            auto_follow_ups: self.auto_follow_ups,
         })
     }
 }

@@ -33,7 +33,7 @@ pub async fn analyze(
     ApiJson(input): ApiJson<AnalyzeInput>,
 ) -> Result<Json<Analysis>, ApiError> {
     let project = input.project_id.as_deref().map(str::trim).filter(|p| !p.is_empty());
-    Ok(Json(crate::coordinator::analyze(&s.store, &caller.tenant_id, project).await.or_not_found("project")?))
+    Ok(Json(s.coordinator.analyze(&caller.tenant_id, project).await.or_not_found("project")?))
 }
 
 #[utoipa::path(post, path = "/ai/analyze", tag = "legacy", request_body = AnalyzeInput,
@@ -62,7 +62,7 @@ pub async fn suggestions(
     ApiQuery(params): ApiQuery<SuggestionParams>,
 ) -> Result<Json<Suggestions>, ApiError> {
     let project = params.project_id.as_deref().map(str::trim).filter(|p| !p.is_empty());
-    Ok(Json(crate::coordinator::suggestions(&s.store, &caller.tenant_id, project).await.or_not_found("project")?))
+    Ok(Json(s.coordinator.suggestions(&caller.tenant_id, project).await.or_not_found("project")?))
 }
 
 #[utoipa::path(get, path = "/ai/suggestions", tag = "legacy", params(SuggestionParams),
@@ -190,4 +190,18 @@ pub async fn reject_action(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(s.coordinator.decide(&caller, &id, false).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/ai/follow-ups", tag = "ai",
+    responses((status = 200, description = "The follow-ups this check made for overdue and stale tasks (pending, or approved where the project opted in), and the tasks nothing can reach",
+               body = crate::coordinator::follow_up::Checked)))]
+pub async fn check_follow_ups(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::coordinator::follow_up::Checked>, ApiError> {
+    let checked = crate::coordinator::follow_up::run(&s.store, &caller.tenant_id, chrono::Utc::now()).await?;
+    if !checked.actions.is_empty() {
+        s.wake_workers.notify_one();
+    }
+    Ok(Json(checked))
 }

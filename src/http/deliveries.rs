@@ -4,19 +4,16 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pages::paginate;
-use crate::channels::SEND_JOB;
 use crate::domain::delivery::{Delivery, HistoryItem, NewDelivery, SendInput};
 use crate::domain::integration::{Integration, IntegrationType};
 use crate::domain::list::{PageParams, id_cursor};
 use crate::domain::tenant::Caller;
-use crate::jobs::NewJob;
 
 async fn queue_send(
     s: &AppState,
@@ -35,12 +32,7 @@ async fn queue_send(
         text: input.text.as_deref().map(str::trim).unwrap_or_default().to_string(),
         target,
     };
-    let delivery = s
-        .store
-        .create_delivery(&caller.tenant_id, &new, |id| {
-            NewJob::new(SEND_JOB, format!("send:{id}"), json!({"delivery_id": id}))
-        })
-        .await?;
+    let delivery = s.store.create_delivery(&caller.tenant_id, &new, crate::channels::send_job).await?;
     s.wake_workers.notify_one();
     Ok(delivery)
 }

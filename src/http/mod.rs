@@ -160,6 +160,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(ai::get_action))
         .routes(routes!(ai::approve_action))
         .routes(routes!(ai::reject_action))
+        .routes(routes!(ai::check_follow_ups))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::retry_job))
         .routes(routes!(teams::teams_message))

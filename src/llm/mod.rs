@@ -43,6 +43,8 @@ pub enum LlmError {
     Unreachable(String),
     #[error("the model's answer is not a task draft: {0}")]
     InvalidAnswer(String),
+    #[error("the {0} model does not hold conversations")]
+    Unsupported(&'static str),
 }
 
 pub type LlmFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LlmError>> + Send + 'a>>;
@@ -51,6 +53,90 @@ pub trait LanguageModel: Send + Sync {
     fn name(&self) -> &'static str;
 
     fn draft<'a>(&'a self, request: &'a DraftRequest) -> LlmFuture<'a, TaskDraft>;
+
+    /// The model's next turn after `turns`; it may call `tools` instead of (or besides)
+    /// answering. Providers without a chat API answer `Unsupported`.
+    fn converse<'a>(&'a self, turns: &'a [Turn], tools: &'a [Tool]) -> LlmFuture<'a, Reply> {
+        let _ = (turns, tools);
+        Box::pin(async move { Err(LlmError::Unsupported(self.name())) })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Instructions from taskbridge itself.
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One turn of a conversation with a model.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Turn {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Turn { role, content: content.into() }
+    }
+}
+
+/// A function a model may call: a name, what it does, and a JSON schema of its arguments
+/// (strict: every property required, optional ones nullable).
+#[derive(Debug, Clone)]
+pub struct Tool {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub parameters: serde_json::Value,
+}
+
+/// A call a model made, unchecked: `arguments` is `Err` when they were not a JSON object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub name: String,
+    pub arguments: Result<serde_json::Value, String>,
+}
+
+/// A model's turn: what it says and what it calls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reply {
+    pub content: String,
+    pub tool_calls: Vec<ToolCall>,
+}
+
+/// The `tool_calls` of a provider's message (`[{"function": {"name", "arguments"}}]`).
+fn tool_calls(raw: &serde_json::Value) -> Vec<ToolCall> {
+    let calls = raw.as_array().map(Vec::as_slice).unwrap_or_default();
+    calls
+        .iter()
+        .map(|c| ToolCall {
+            name: c["function"]["name"].as_str().unwrap_or_default().to_string(),
+            arguments: tool_arguments(&c["function"]["arguments"]),
+        })
+        .collect()
+}
+
+/// The arguments of a tool call, which providers send as an object or as a JSON string.
+fn tool_arguments(raw: &serde_json::Value) -> Result<serde_json::Value, String> {
+    let parsed = match raw {
+        serde_json::Value::String(s) => {
+            serde_json::from_str(s).map_err(|e| format!("the arguments are not JSON: {e}"))?
+        }
+        other => other.clone(),
+    };
+    if parsed.is_object() { Ok(parsed) } else { Err("the arguments are not a JSON object".into()) }
 }
 
 /// Which provider drafts tasks.
@@ -117,6 +203,22 @@ impl WithFallback {
 
     pub fn provider(&self) -> &'static str {
         self.primary.name()
+    }
+
+    /// The model's next turn, or `None` when there is no model to ask (the builtin one)
+    /// or it failed (logged and counted like a failed draft); the caller answers by rules.
+    pub async fn converse(&self, turns: &[Turn], tools: &[Tool]) -> Option<Reply> {
+        match self.primary.converse(turns, tools).await {
+            Ok(reply) => Some(reply),
+            Err(LlmError::Unsupported(_)) => None,
+            Err(err) => {
+                if let Some(counter) = &self.fallback_counter {
+                    counter.inc();
+                }
+                tracing::warn!(provider = self.primary.name(), error = %err, "language model failed; answering by the builtin rules");
+                None
+            }
+        }
     }
 
     pub async fn draft(&self, request: &DraftRequest) -> TaskDraft {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{DraftRequest, LanguageModel, LlmError, LlmFuture, http, prompt};
+use super::{DraftRequest, LanguageModel, LlmError, LlmFuture, Reply, Tool, Turn, http, prompt};
 use crate::domain::message::TaskDraft;
 
 pub struct Ollama {
@@ -43,6 +43,35 @@ impl LanguageModel for Ollama {
                 .as_str()
                 .ok_or_else(|| LlmError::InvalidAnswer("no message.content in the response".into()))?;
             prompt::parse_answer(content, request)
+        })
+    }
+
+    fn converse<'a>(&'a self, turns: &'a [Turn], tools: &'a [Tool]) -> LlmFuture<'a, Reply> {
+        Box::pin(async move {
+            let messages: Vec<_> =
+                turns.iter().map(|t| json!({"role": t.role.as_str(), "content": t.content})).collect();
+            let mut body =
+                json!({"model": self.model, "stream": false, "options": {"temperature": 0}, "messages": messages});
+            if !tools.is_empty() {
+                let tools: Vec<_> = tools
+                    .iter()
+                    .map(|t| {
+                        json!({"type": "function", "function": {
+                            "name": t.name, "description": t.description, "parameters": t.parameters,
+                        }})
+                    })
+                    .collect();
+                body["tools"] = json!(tools);
+            }
+            let url = format!("{}/api/chat", self.base_url);
+            let answer = http::post_json(&self.client, &url, None, &body, self.timeout).await?;
+            let message = &answer["message"];
+            if !message.is_object() {
+                return Err(LlmError::InvalidAnswer("no message in the response".into()));
+            }
+            // Native tool calls carry their arguments as an object (no call id).
+            let tool_calls = super::tool_calls(&message["tool_calls"]);
+            Ok(Reply { content: message["content"].as_str().unwrap_or_default().trim().to_string(), tool_calls })
         })
     }
 }

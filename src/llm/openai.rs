@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{DraftRequest, LanguageModel, LlmError, LlmFuture, http, prompt};
+use super::{DraftRequest, LanguageModel, LlmError, LlmFuture, Reply, Tool, Turn, http, prompt};
 use crate::config::Secret;
 use crate::domain::message::TaskDraft;
 
@@ -65,6 +65,38 @@ impl LanguageModel for OpenAi {
                 .as_str()
                 .ok_or_else(|| LlmError::InvalidAnswer("no choices[0].message.content in the response".into()))?;
             prompt::parse_answer(content, request)
+        })
+    }
+
+    fn converse<'a>(&'a self, turns: &'a [Turn], tools: &'a [Tool]) -> LlmFuture<'a, Reply> {
+        Box::pin(async move {
+            let messages: Vec<_> =
+                turns.iter().map(|t| json!({"role": t.role.as_str(), "content": t.content})).collect();
+            let mut body = json!({"model": self.model, "temperature": 0, "messages": messages});
+            if !tools.is_empty() {
+                let tools: Vec<_> = tools
+                    .iter()
+                    .map(|t| {
+                        json!({"type": "function", "function": {
+                            "name": t.name, "description": t.description, "strict": true, "parameters": t.parameters,
+                        }})
+                    })
+                    .collect();
+                body["tools"] = json!(tools);
+                body["tool_choice"] = json!("auto");
+            }
+            let url = format!("{}/v1/chat/completions", self.base_url);
+            let key = self.api_key.as_ref().map(Secret::expose);
+            let answer = http::post_json(&self.client, &url, key, &body, self.timeout).await?;
+            let message = &answer["choices"][0]["message"];
+            if !message.is_object() {
+                return Err(LlmError::InvalidAnswer("no choices[0].message in the response".into()));
+            }
+            if let Some(refusal) = message["refusal"].as_str() {
+                return Err(LlmError::InvalidAnswer(format!("the model refused: {refusal}")));
+            }
+            let tool_calls = super::tool_calls(&message["tool_calls"]);
+            Ok(Reply { content: message["content"].as_str().unwrap_or_default().trim().to_string(), tool_calls })
         })
     }
 }

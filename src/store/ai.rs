@@ -350,3 +350,93 @@ impl Store {
         Ok(changed == 1)
     }
 }
+
+/// A follow-up the coordinator proposes by itself, at most once per task and day.
+#[derive(Debug)]
+pub struct NewFollowUp<'a> {
+    pub proposal: &'a crate::domain::ai::Proposal,
+    /// One follow-up per key: `follow-up:{task}:{day}`.
+    pub dedupe_key: &'a str,
+    /// No new one while an action whose key starts so (`follow-up:{task}:`) still waits.
+    pub pending_prefix: &'a str,
+    /// Approved at once by this policy (and its job queued) instead of waiting for a person.
+    pub approved_by: Option<&'a str>,
+}
+
+impl Store {
+    /// Records a follow-up unless its key was used or an earlier one for the same task
+    /// still waits; an approved one has its job queued in the same transaction. Answers
+    /// the new action's id.
+    pub async fn propose_follow_up(
+        &self,
+        tenant_id: &str,
+        new: &NewFollowUp<'_>,
+        execute: fn(&str) -> NewJob,
+    ) -> Result<Option<String>> {
+        let now = super::now();
+        let id = new_id();
+        let job = execute(&id);
+        let status = if new.approved_by.is_some() { ActionStatus::Approved } else { ActionStatus::Pending };
+        let made = write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let waiting: Option<(String,)> = sqlx::query_as(
+                "SELECT id FROM ai_actions WHERE tenant_id = $1 AND status = 'pending'
+                 AND substr(dedupe_key, 1, $2) = $3 LIMIT 1",
+            )
+            .bind(tenant_id)
+            .bind(i32::try_from(new.pending_prefix.chars().count()).unwrap_or(i32::MAX))
+            .bind(new.pending_prefix)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if waiting.is_some() {
+                return Ok(None);
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO ai_actions (id, tenant_id, kind, params, status, proposed_by, decided_by, decided_at,
+                                         dedupe_key, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 'follow-ups', $6, $7, $8, $9, $9)
+                 ON CONFLICT (tenant_id, dedupe_key) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(tenant_id)
+            .bind(new.proposal.kind())
+            .bind(new.proposal.params().to_string())
+            .bind(status.as_str())
+            .bind(new.approved_by)
+            .bind(new.approved_by.map(|_| now))
+            .bind(new.dedupe_key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 1 && new.approved_by.is_some() {
+                let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+            }
+            tx.commit().await?;
+            inserted == 1
+        });
+        Ok(made.then_some(id))
+    }
+
+    /// Where a task's request came from: the integration and reply address of the latest
+    /// message that created it or was linked to it, if that came through a platform.
+    pub async fn task_origin(&self, tenant_id: &str, task_id: &str) -> Result<Option<(String, Value)>> {
+        let row: Option<(String, String)> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT integration_id, reply_to FROM messages
+                 WHERE tenant_id = $1 AND task_id = $2 AND integration_id IS NOT NULL AND reply_to IS NOT NULL
+                 ORDER BY created_at DESC, id DESC LIMIT 1",
+            )
+            .bind(tenant_id)
+            .bind(task_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(|(integration, reply_to)| {
+            serde_json::from_str(&reply_to)
+                .map(|target| (integration, target))
+                .map_err(|e| StoreError::Corrupt(format!("messages.reply_to: {e}")))
+        })
+        .transpose()
+    }
+}

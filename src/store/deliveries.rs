@@ -103,8 +103,20 @@ impl Store {
         new: &NewDelivery,
         job: impl Fn(&str) -> NewJob,
     ) -> Result<Delivery> {
+        self.create_delivery_as(tenant_id, None, new, job).await
+    }
+
+    /// [`Store::create_delivery`] with the id it takes (a new one when `None`); a taken id
+    /// is a `Conflict`.
+    pub async fn create_delivery_as(
+        &self,
+        tenant_id: &str,
+        id: Option<&str>,
+        new: &NewDelivery,
+        job: impl Fn(&str) -> NewJob,
+    ) -> Result<Delivery> {
         let now = super::now();
-        let id = new_id();
+        let id = id.map(str::to_string).unwrap_or_else(new_id);
         let job = job(&id);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;

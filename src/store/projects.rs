@@ -14,6 +14,7 @@ struct ProjectRow {
     description: String,
     status: String,
     deadline: Option<NaiveDate>,
+    auto_follow_ups: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -28,13 +29,14 @@ impl TryFrom<ProjectRow> for Project {
             name: r.name,
             description: r.description,
             deadline: r.deadline,
+            auto_follow_ups: r.auto_follow_ups,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-const COLUMNS: &str = "id, name, description, status, deadline, created_at, updated_at";
+const COLUMNS: &str = "id, name, description, status, deadline, auto_follow_ups, created_at, updated_at";
 
 impl Store {
     pub async fn create_project(&self, tenant_id: &str, new: &NewProject) -> Result<Project> {
@@ -45,13 +47,15 @@ impl Store {
             description: new.description.clone(),
             status: new.status,
             deadline: new.deadline,
+            auto_follow_ups: new.auto_follow_ups,
             created_at: now,
             updated_at: now,
         };
         write!(self, |pool| {
             sqlx::query(
-                "INSERT INTO projects (id, tenant_id, name, description, status, deadline, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO projects (id, tenant_id, name, description, status, deadline, auto_follow_ups,
+                                       created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&project.id)
             .bind(tenant_id)
@@ -59,6 +63,7 @@ impl Store {
             .bind(&project.description)
             .bind(project.status.as_str())
             .bind(project.deadline)
+            .bind(project.auto_follow_ups)
             .bind(now)
             .bind(now)
             .execute(pool)
@@ -100,6 +105,9 @@ impl Store {
             }
             if let Some(deadline) = patch.deadline {
                 q.push(", deadline = ").push_bind(deadline);
+            }
+            if let Some(auto) = patch.auto_follow_ups {
+                q.push(", auto_follow_ups = ").push_bind(auto);
             }
             q.push(" WHERE id = ").push_bind(id).push(" AND tenant_id = ").push_bind(tenant_id);
             q.build().execute(pool).await?.rows_affected()

@@ -148,20 +148,22 @@ pub(crate) fn new_task_view(id: String, new: &NewTask, now: DateTime<Utc>) -> Ta
 impl Store {
     /// Creates a task in one of the tenant's projects; `NotFound` when the project is not theirs.
     pub async fn create_task(&self, tenant_id: &str, new: &NewTask) -> Result<Task> {
-        self.create_task_syncing(tenant_id, new, &[] as &[String], |_, _| None).await
+        self.create_task_syncing(tenant_id, None, new, &[] as &[String], |_, _| None).await
     }
 
-    /// Creates a task and, in the same transaction, the jobs `sync(task_id, integration_id)`
-    /// for each of `integrations` (pushing it to connected trackers).
+    /// Creates a task (with id `id`, or a new one) and, in the same transaction, the jobs
+    /// `sync(task_id, integration_id)` for each of `integrations` (pushing it to connected
+    /// trackers). A taken `id` is a `Conflict`.
     pub async fn create_task_syncing<I: AsRef<str>>(
         &self,
         tenant_id: &str,
+        id: Option<&str>,
         new: &NewTask,
         integrations: &[I],
         sync: impl Fn(&str, &str) -> Option<NewJob>,
     ) -> Result<Task> {
         let now = super::now();
-        let id = new_id();
+        let id = id.map(str::to_string).unwrap_or_else(new_id);
         let jobs: Vec<NewJob> = integrations.iter().filter_map(|i| sync(&id, i.as_ref())).collect();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;

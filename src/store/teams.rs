@@ -53,6 +53,7 @@ impl Store {
             description: "Requests that named no project.".into(),
             status: ProjectStatus::Active,
             deadline: None,
+            auto_follow_ups: false,
         };
         let project = self.create_project(tenant_id, &inbox).await?;
         let claimed = write!(self, |pool| {

@@ -130,6 +130,17 @@ impl Store {
         Ok((tenant, key))
     }
 
+    /// Tenant ids after `after`, in order, at most `limit`: for work done per tenant.
+    pub async fn tenant_ids(&self, after: &str, limit: i64) -> Result<Vec<String>> {
+        Ok(read!(self, |pool| {
+            sqlx::query_scalar("SELECT id FROM tenants WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
     pub async fn create_api_key(&self, tenant_id: &str, new: &NewApiKey) -> Result<(ApiKey, String)> {
         let key = crate::domain::tenant::generate_key()?;
         let now = super::now();

@@ -68,9 +68,20 @@ pub async fn create_task(
     tenant_id: &str,
     new: &crate::domain::task::NewTask,
 ) -> Result<crate::domain::task::Task, StoreError> {
+    create_task_as(store, tenant_id, None, new).await
+}
+
+/// [`create_task`] with the id the task takes (a new one when `None`): a caller that may
+/// run twice names it, so its second run meets a `Conflict` instead of making a copy.
+pub async fn create_task_as(
+    store: &crate::store::Store,
+    tenant_id: &str,
+    id: Option<&str>,
+    new: &crate::domain::task::NewTask,
+) -> Result<crate::domain::task::Task, StoreError> {
     let integrations = store.list_integrations(tenant_id, &new.project_id).await?;
     let task = store
-        .create_task_syncing(tenant_id, new, &pushes_to(&integrations), |task, integration| {
+        .create_task_syncing(tenant_id, id, new, &pushes_to(&integrations), |task, integration| {
             Some(push_task_job(task, integration))
         })
         .await?;

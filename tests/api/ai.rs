@@ -4,22 +4,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, both_backends};
+use crate::helpers::{TestApp, backdate, both_backends};
 
 fn days_from_today(days: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).to_string()
-}
-
-async fn backdate(app: &TestApp, task_id: &str, days: i64) {
-    let at = chrono::Utc::now() - chrono::Duration::days(days);
-    let sql = "UPDATE tasks SET updated_at = $1 WHERE id = $2";
-    if app.database_url.starts_with("sqlite") {
-        let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("sqlite");
-        sqlx::query(sql).bind(at).bind(task_id).execute(&pool).await.expect("update");
-    } else {
-        let pool = sqlx::PgPool::connect(&app.database_url).await.expect("pg");
-        sqlx::query(sql).bind(at).bind(task_id).execute(&pool).await.expect("update");
-    }
 }
 
 async fn analysis_finds_exactly_the_known_problems(app: TestApp) {

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, both_backends};
+use crate::helpers::{TestApp, both_backends, execute_sql, titled};
 
 fn days_from_today(days: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).to_string()
@@ -163,6 +163,29 @@ async fn chat_commands_propose_actions_that_wait_for_approval(app: TestApp) {
         (fetched["title"].as_str(), fetched["project_id"].as_str()),
         (Some("Write the release notes"), Some(ops.as_str()))
     );
+
+    // A worker that died after creating the task but before recording the outcome: the
+    // job runs again and finds the task instead of creating a second one.
+    execute_sql(&app, "UPDATE ai_actions SET status = 'approved', result = NULL WHERE id = $1", &[create]).await;
+    let key = format!("ai-action:{create}");
+    let requeued = execute_sql(
+        &app,
+        "UPDATE jobs SET status = 'queued', lease_token = NULL, locked_until = NULL WHERE idempotency_key = $1",
+        &[&key],
+    )
+    .await;
+    assert_eq!(requeued, 1);
+    let mut again = Value::Null;
+    for _ in 0..400 {
+        again = app.get(&format!("/api/v1/ai/actions/{create}")).await.body;
+        if again["status"] != "approved" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(again["status"], "executed", "{again}");
+    assert_eq!(again["result"]["task"]["id"], json!(new_task));
+    assert_eq!(titled(&app, &ops, "Write the release notes").await, 1);
 
     let commented = app.post(&format!("/api/v1/ai/actions/{comment}/approve"), json!({})).await;
     assert_eq!(commented.body["status"], "executed", "{}", commented.body);

@@ -294,6 +294,25 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
+/// Runs `async fn $name(backend: Backend)` as one test per backend, for scenarios that
+/// configure the app themselves (the PostgreSQL one returns early without a test database).
+macro_rules! each_backend {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::helpers::Backend::Postgres).await;
+            }
+        }
+    };
+}
+pub(crate) use each_backend;
+
 impl TestApp {
     /// Signals shutdown without waiting for it, as SIGTERM would.
     pub fn begin_shutdown(&mut self) {
@@ -426,4 +445,47 @@ pub async fn finished_run(app: &TestApp, task_id: &str, kind: &str) -> Value {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     panic!("no finished {kind} run for task {task_id}");
+}
+
+/// Runs `sql` with text arguments `$1…` on the app's database, as a crash or an outside
+/// writer would leave it; answers the rows changed.
+pub async fn execute_sql(app: &TestApp, sql: &str, args: &[&str]) -> u64 {
+    if app.database_url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("sqlite");
+        let mut q = sqlx::query(sql);
+        for a in args {
+            q = q.bind(*a);
+        }
+        q.execute(&pool).await.expect("sql").rows_affected()
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.expect("pg");
+        let mut q = sqlx::query(sql);
+        for a in args {
+            q = q.bind(*a);
+        }
+        q.execute(&pool).await.expect("sql").rows_affected()
+    }
+}
+
+/// Makes a task look unchanged for `days` days (as if edited then).
+pub async fn backdate(app: &TestApp, task_id: &str, days: i64) {
+    let at = chrono::Utc::now() - chrono::Duration::days(days);
+    let sql = "UPDATE tasks SET updated_at = $1 WHERE id = $2";
+    if app.database_url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("sqlite");
+        sqlx::query(sql).bind(at).bind(task_id).execute(&pool).await.expect("update");
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.expect("pg");
+        sqlx::query(sql).bind(at).bind(task_id).execute(&pool).await.expect("update");
+    }
+}
+
+/// How often the language model failed and the builtin rules answered instead.
+pub async fn fallbacks(app: &TestApp) -> u64 {
+    let text = app.raw().get(format!("{}/metrics", app.base)).send().await.expect("sent").text().await.expect("text");
+    text.lines()
+        .find(|l| l.starts_with("taskbridge_llm_fallbacks_total "))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("fallback counter")
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use taskbridge::llm::Provider;
 
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::helpers::{Backend, TestApp, fallbacks, spawn_app_with};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -102,15 +102,6 @@ async fn send(app: &TestApp, project: &str, text: &str) -> Value {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body["status"] == "created" || res.body["status"] == "duplicate", "{}", res.body);
     res.body
-}
-
-async fn fallbacks(app: &TestApp) -> u64 {
-    let text = app.raw().get(format!("{}/metrics", app.base)).send().await.expect("sent").text().await.expect("text");
-    text.lines()
-        .find(|l| l.starts_with("taskbridge_llm_fallbacks_total "))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .expect("fallback counter")
 }
 
 async fn providers(backend: Backend) {

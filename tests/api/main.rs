@@ -5,6 +5,8 @@ mod helpers;
 
 mod ai;
 mod ai_chat;
+mod ai_follow_ups;
+mod ai_model;
 mod atlassian;
 mod auth;
 mod binary;

@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 
-const SECRET: &str = "tb_webhook-secret_123";
+pub const SECRET: &str = "tb_webhook-secret_123";
 
-type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+pub type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
-async fn fake_telegram() -> (String, Seen) {
+pub async fn fake_telegram() -> (String, Seen) {
     let seen: Seen = Arc::default();
     async fn send(State(seen): State<Seen>, Path(bot): Path<String>, Json(body): Json<Value>) -> Json<Value> {
         seen.lock().expect("lock").push((bot, body));
@@ -25,14 +25,14 @@ async fn fake_telegram() -> (String, Seen) {
     (crate::helpers::serve(app).await, seen)
 }
 
-fn update(id: i64, text: &str) -> Value {
+pub fn update(id: i64, text: &str) -> Value {
     json!({"update_id": id, "message": {"message_id": 42, "date": 1767225600,
         "from": {"id": 123456789, "is_bot": false, "first_name": "Ana", "username": "anap"},
         "chat": {"id": -1001234567890i64, "type": "supergroup", "title": "Ops team"},
         "text": text, "message_thread_id": 7}})
 }
 
-async fn deliver(app: &TestApp, integration: &str, body: &Value, secret: Option<&str>) -> (StatusCode, Value) {
+pub async fn deliver(app: &TestApp, integration: &str, body: &Value, secret: Option<&str>) -> (StatusCode, Value) {
     let mut req = app.raw().post(format!("{}/webhooks/telegram/{integration}", app.base)).json(body);
     if let Some(secret) = secret {
         req = req.header("X-Telegram-Bot-Api-Secret-Token", secret);
