@@ -1,6 +1,6 @@
 //! Outgoing webhooks: task events (created, updated, status changed, deleted, commented)
-//! POSTed to each project's `webhook` integration that subscribes to them, signed so the
-//! receiver can verify them, and delivered by the queue with retries.
+//! POSTed to each of the project's `webhook` integrations that subscribes to them, signed
+//! so the receiver can verify them, and delivered by the queue with retries.
 //!
 //! Each delivery is `{"id", "event", "occurred_at", "project_id", "data"}` with headers
 //! `X-Taskbridge-Event`, `X-Taskbridge-Delivery` (the id, the same on every retry, to
@@ -16,8 +16,8 @@ use sha2::Sha256;
 use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::store::StoreError;
 use crate::store::integrations::IntegrationRecord;
-use crate::store::{Store, StoreError};
 
 pub const DELIVER_JOB: &str = "webhook.deliver";
 
@@ -29,51 +29,104 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Queues each `(event, data)` for each active webhook of the project that takes it.
-/// Called once the change is committed; a failure to queue is logged, never undoes the
-/// change.
-pub async fn emit(store: &Store, tenant_id: &str, project_id: &str, events: &[(&'static str, Value)]) {
-    match store.list_integrations(tenant_id, project_id).await {
-        Ok(integrations) => emit_to(store, tenant_id, project_id, &integrations, events).await,
-        Err(e) => tracing::warn!(error = %e, "webhooks for an event could not be listed"),
+/// Announces events: the job is enqueued in the transaction of the change itself, so an
+/// event is never lost to a crash after the commit. When it runs it reads what the event
+/// is about (a task or comment as it then stands; a deleted task's last state is carried)
+/// and queues one delivery per active webhook of the project that takes the event.
+pub const ANNOUNCE_JOB: &str = "webhook.announce";
+
+fn announce(event: &'static str, subject: Value) -> NewJob {
+    let id = crate::domain::new_id();
+    let occurred_at = chrono::Utc::now().to_rfc3339();
+    let mut payload = json!({"event": event, "event_id": id, "occurred_at": occurred_at});
+    if let (Some(p), Value::Object(s)) = (payload.as_object_mut(), subject) {
+        p.extend(s);
     }
+    NewJob::new(ANNOUNCE_JOB, format!("announce:{id}"), payload)
 }
 
-/// Like `emit`, with the project's integrations already at hand (one read less on a write).
-pub async fn emit_to(
-    store: &Store,
-    tenant_id: &str,
-    project_id: &str,
-    integrations: &[IntegrationRecord],
-    events: &[(&'static str, Value)],
-) {
-    let hooks: Vec<&IntegrationRecord> = integrations
-        .iter()
-        .filter(|i| i.kind == IntegrationType::Webhook && i.status == IntegrationStatus::Active)
-        .collect();
-    for (event, data) in events {
-        // One id per event, whichever webhooks it goes to.
-        let id = crate::domain::new_id();
-        let occurred_at = chrono::Utc::now().to_rfc3339();
-        let body =
-            json!({"id": id, "event": event, "occurred_at": occurred_at, "project_id": project_id, "data": data});
-        for hook in hooks.iter().filter(|h| crate::domain::event::subscribed(setting(&h.settings, "events"), event)) {
-            let mut job = NewJob::new(
-                DELIVER_JOB,
-                format!("webhook:{}:{id}", hook.id),
-                json!({"integration_id": hook.id, "body": body}),
-            );
-            // A receiver may be down for a while: about a day of backoff before giving up.
-            job.max_attempts = 16;
-            if let Err(e) = store.enqueue(tenant_id, &job).await {
-                tracing::warn!(event, integration_id = %hook.id, error = %e, "a webhook delivery could not be queued");
-            }
-        }
+/// `task.created` for the task `task_id`.
+pub fn task_created(task_id: &str) -> Vec<NewJob> {
+    vec![announce("task.created", json!({"task_id": task_id}))]
+}
+
+/// `task.updated`, and `task.status_changed` when the status changed.
+pub fn task_updated(task_id: &str, status_changed: bool) -> Vec<NewJob> {
+    let mut jobs = vec![announce("task.updated", json!({"task_id": task_id}))];
+    if status_changed {
+        jobs.push(announce("task.status_changed", json!({"task_id": task_id})));
     }
+    jobs
+}
+
+/// `task.deleted`, carrying the task as it last was.
+pub fn task_deleted(task: &crate::domain::task::Task) -> Vec<NewJob> {
+    let data = serde_json::to_value(task).unwrap_or_default();
+    vec![announce("task.deleted", json!({"project_id": task.project_id, "data": data}))]
+}
+
+/// `comment.created` for comment `comment_id` on task `task_id`.
+pub fn comment_created(task_id: &str, comment_id: &str) -> Vec<NewJob> {
+    vec![announce("comment.created", json!({"task_id": task_id, "comment_id": comment_id}))]
+}
+
+/// The deliveries of an announced event: its project, and its data read now.
+async fn announced(ctx: &JobContext) -> Result<Option<(String, Value)>, StoreError> {
+    let tenant = &ctx.job.tenant_id;
+    let p = &ctx.job.payload;
+    if let (Some(project), Some(data)) = (p["project_id"].as_str(), p.get("data")) {
+        return Ok(Some((project.to_string(), data.clone())));
+    }
+    let Some(task_id) = p["task_id"].as_str() else { return Ok(None) };
+    let task = match ctx.store.get_task(tenant, task_id).await {
+        Ok(task) => task,
+        // Gone before it was announced: its deletion is announced on its own.
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let data = match p["comment_id"].as_str() {
+        None => serde_json::to_value(&task).unwrap_or_default(),
+        Some(comment_id) => match ctx.store.get_comment(tenant, comment_id).await {
+            Ok(comment) => json!({"task_id": task.id, "comment": comment}),
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        },
+    };
+    Ok(Some((task.project_id, data)))
+}
+
+async fn fan_out(ctx: JobContext) -> Result<(), JobError> {
+    let retry = |e: StoreError| JobError::Retry(e.to_string());
+    let Some((project_id, data)) = announced(&ctx).await.map_err(retry)? else { return Ok(()) };
+    let tenant = &ctx.job.tenant_id;
+    let p = &ctx.job.payload;
+    let event = p["event"].as_str().unwrap_or_default();
+    let id = p["event_id"].as_str().unwrap_or_default();
+    let body =
+        json!({"id": id, "event": event, "occurred_at": p["occurred_at"], "project_id": project_id, "data": data});
+    let hooks = ctx.store.list_integrations(tenant, &project_id).await.map_err(retry)?;
+    let takes = |h: &&IntegrationRecord| {
+        h.kind == IntegrationType::Webhook
+            && h.status == IntegrationStatus::Active
+            && crate::domain::event::subscribed(setting(&h.settings, "events"), event)
+    };
+    for hook in hooks.iter().filter(takes) {
+        // One delivery per webhook and event: a second run of this job queues nothing new.
+        let mut job = NewJob::new(
+            DELIVER_JOB,
+            format!("webhook:{}:{id}", hook.id),
+            json!({"integration_id": hook.id, "body": body}),
+        );
+        // A receiver may be down for a while: about a day of backoff before giving up.
+        job.max_attempts = 16;
+        ctx.store.enqueue(tenant, &job).await.map_err(retry)?;
+    }
+    Ok(())
 }
 
 pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwest::Client) {
     let shared = Arc::new((integrations, http));
+    registry.register(ANNOUNCE_JOB, fan_out);
     registry.register(DELIVER_JOB, move |ctx: JobContext| {
         let shared = shared.clone();
         async move { deliver(&shared.0, &shared.1, ctx).await }

@@ -24,7 +24,7 @@ fn not_found(what: &'static str) -> impl Fn(IntegrationError) -> ApiError {
 #[utoipa::path(post, path = "/api/v1/projects/{id}/integrations", params(("id" = String, Path)), tag = "integrations",
     request_body = NewIntegrationInput,
     responses((status = 201, body = Integration), (status = 404, body = ErrorBody),
-              (status = 409, description = "The project already has an integration of this type", body = ErrorBody),
+              (status = 409, description = "The project already has an integration of this type (outgoing webhooks excepted)", body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn create_integration(
     State(s): State<AppState>,

@@ -110,6 +110,8 @@ impl Intake {
             follow_up: reply.as_ref(),
             on_created: &pushes,
             on_commented: Some(crate::trackers::comment::comment_job),
+            announce_created: crate::events::task_created,
+            announce_commented: crate::events::comment_created,
         };
 
         if let Some(best) = candidates.first().filter(|_| decision.is_duplicate) {
@@ -119,13 +121,8 @@ impl Intake {
                 .finish_duplicate(tenant_id, message_id, &best.task_id, &comment, message.author.as_deref(), &outcome)
                 .await
             {
-                Ok(comment_id) => {
+                Ok(_) => {
                     tracing::info!(message_id, task_id = %best.task_id, score = decision.score, "request already tracked");
-                    if let Ok(comment) = self.store.get_comment(tenant_id, &comment_id).await {
-                        let data = json!({"task_id": best.task_id, "comment": comment});
-                        crate::events::emit(&self.store, tenant_id, &message.project_id, &[("comment.created", data)])
-                            .await;
-                    }
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) => return Ok(()),
@@ -150,10 +147,6 @@ impl Intake {
         match self.store.finish_created(tenant_id, message_id, &task, &outcome).await {
             Ok(task_id) => {
                 tracing::info!(message_id, %task_id, "task created from message");
-                if let Ok(created) = self.store.get_task(tenant_id, &task_id).await {
-                    let data = serde_json::to_value(&created).unwrap_or_default();
-                    crate::events::emit(&self.store, tenant_id, &created.project_id, &[("task.created", data)]).await;
-                }
                 Ok(())
             }
             Err(StoreError::Conflict(_)) => Ok(()),

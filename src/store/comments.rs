@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::jobs::enqueue_job;
 use super::links::enqueue_if_linked;
 use super::{Result, Store, StoreError, read, write};
 use crate::domain::comment::{Comment, NewComment};
@@ -43,6 +44,7 @@ impl Store {
         tenant_id: &str,
         new: &NewComment,
         sync: fn(&str, &str) -> NewJob,
+        announce: fn(&str, &str) -> Vec<NewJob>,
     ) -> Result<Comment> {
         let now = super::now();
         let comment = Comment {
@@ -75,6 +77,9 @@ impl Store {
                 return Err(StoreError::NotFound);
             }
             enqueue_if_linked!(tx, tenant_id, &comment.task_id, &job, now);
+            for job in announce(&comment.task_id, &comment.id) {
+                let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+            }
             tx.commit().await?;
         });
         Ok(comment)

@@ -79,6 +79,10 @@ pub struct Outcome<'a> {
     /// For a duplicate whose task is linked to tracker items: the job writing the comment
     /// there, from the task's and the comment's ids.
     pub on_commented: Option<fn(&str, &str) -> NewJob>,
+    /// Announcing a created task (from its id) and a duplicate's comment (from the task's
+    /// and the comment's ids), in the same transaction.
+    pub announce_created: fn(&str) -> Vec<NewJob>,
+    pub announce_commented: fn(&str, &str) -> Vec<NewJob>,
 }
 
 /// Records a message's outcome inside a transaction, unless it already has one: then the
@@ -219,7 +223,7 @@ impl Store {
             if let Some(job) = outcome.follow_up {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             }
-            for job in outcome.on_created {
+            for job in outcome.on_created.iter().chain(&(outcome.announce_created)(&task_id)) {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             }
             tx.commit().await?;
@@ -276,6 +280,9 @@ impl Store {
             }
             if let Some(job) = outcome.follow_up {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
+            }
+            for job in (outcome.announce_commented)(existing_task_id, &comment_id) {
+                let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
             }
             tx.commit().await?;
         });

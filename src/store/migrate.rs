@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014_oauth_states"),
     migration!(15, "0015_ai_analyses"),
     migration!(16, "0016_ai_chat"),
+    migration!(17, "0017_webhook_subscribers"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -148,12 +148,12 @@ pub(crate) fn new_task_view(id: String, new: &NewTask, now: DateTime<Utc>) -> Ta
 impl Store {
     /// Creates a task in one of the tenant's projects; `NotFound` when the project is not theirs.
     pub async fn create_task(&self, tenant_id: &str, new: &NewTask) -> Result<Task> {
-        self.create_task_syncing(tenant_id, None, new, &[] as &[String], |_, _| None).await
+        self.create_task_syncing(tenant_id, None, new, &[] as &[String], |_, _| None, &[]).await
     }
 
     /// Creates a task (with id `id`, or a new one) and, in the same transaction, the jobs
     /// `sync(task_id, integration_id)` for each of `integrations` (pushing it to connected
-    /// trackers). A taken `id` is a `Conflict`.
+    /// trackers) and `also` (announcing it). A taken `id` is a `Conflict`.
     pub async fn create_task_syncing<I: AsRef<str>>(
         &self,
         tenant_id: &str,
@@ -161,10 +161,12 @@ impl Store {
         new: &NewTask,
         integrations: &[I],
         sync: impl Fn(&str, &str) -> Option<NewJob>,
+        also: &[NewJob],
     ) -> Result<Task> {
         let now = super::now();
         let id = id.map(str::to_string).unwrap_or_else(new_id);
-        let jobs: Vec<NewJob> = integrations.iter().filter_map(|i| sync(&id, i.as_ref())).collect();
+        let mut jobs: Vec<NewJob> = integrations.iter().filter_map(|i| sync(&id, i.as_ref())).collect();
+        jobs.extend_from_slice(also);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             insert_task!(tx, tenant_id, &id, new, now);
@@ -298,7 +300,7 @@ impl Store {
     }
 
     pub async fn update_task(&self, tenant_id: &str, id: &str, patch: &TaskPatch) -> Result<Task> {
-        self.update_task_syncing(tenant_id, id, patch, |_, _| Vec::new()).await
+        self.update_task_syncing(tenant_id, id, patch, |_, _| Vec::new(), &[]).await
     }
 
     /// Updates a task and, in the same transaction, enqueues `sync(integration_id,
@@ -310,6 +312,7 @@ impl Store {
         id: &str,
         patch: &TaskPatch,
         sync: impl Fn(&str, &str) -> Vec<NewJob>,
+        also: &[NewJob],
     ) -> Result<Task> {
         let now = super::now();
         write!(self, |pool| {
@@ -358,13 +361,34 @@ impl Store {
             for job in links.iter().flat_map(|(integration, external)| sync(integration, external)) {
                 let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, &job, now);
             }
+            for job in also {
+                let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, job, now);
+            }
             tx.commit().await?;
         });
         self.get_task(tenant_id, id).await
     }
 
-    pub async fn delete_task(&self, tenant_id: &str, id: &str) -> Result<()> {
-        self.delete_owned("tasks", tenant_id, id).await
+    /// Deletes a task and, in the same transaction, queues `also` (announcing it).
+    pub async fn delete_task(&self, tenant_id: &str, id: &str, also: &[NewJob]) -> Result<()> {
+        let now = super::now();
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query("DELETE FROM tasks WHERE id = $1 AND tenant_id = $2")
+                .bind(id)
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            for job in also {
+                let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, job, now);
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// Which of `ids` are tasks of the tenant.

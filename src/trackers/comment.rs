@@ -23,12 +23,7 @@ pub async fn add_comment(
     tenant_id: &str,
     new: &crate::domain::comment::NewComment,
 ) -> Result<crate::domain::comment::Comment, crate::store::StoreError> {
-    let comment = store.create_comment(tenant_id, new, comment_job).await?;
-    if let Ok(task) = store.get_task(tenant_id, &comment.task_id).await {
-        let data = json!({"task_id": task.id, "comment": comment});
-        crate::events::emit(store, tenant_id, &task.project_id, &[("comment.created", data)]).await;
-    }
-    Ok(comment)
+    store.create_comment(tenant_id, new, comment_job, crate::events::comment_created).await
 }
 
 /// The marker a comment carries in trackers, by which a retry finds it.

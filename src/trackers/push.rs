@@ -80,26 +80,24 @@ pub async fn create_task_as(
     new: &crate::domain::task::NewTask,
 ) -> Result<crate::domain::task::Task, StoreError> {
     let integrations = store.list_integrations(tenant_id, &new.project_id).await?;
-    let task = store
-        .create_task_syncing(tenant_id, id, new, &pushes_to(&integrations), |task, integration| {
-            Some(push_task_job(task, integration))
-        })
-        .await?;
-    crate::events::emit_to(store, tenant_id, &task.project_id, &integrations, &[("task.created", task_json(&task))])
-        .await;
-    Ok(task)
+    let id = id.map(str::to_string).unwrap_or_else(crate::domain::new_id);
+    let announce = crate::events::task_created(&id);
+    store
+        .create_task_syncing(
+            tenant_id,
+            Some(&id),
+            new,
+            &pushes_to(&integrations),
+            |task, integration| Some(push_task_job(task, integration)),
+            &announce,
+        )
+        .await
 }
 
 /// Deletes a task here (its tracker items stay) and announces it to the project's webhooks.
 pub async fn delete_task(store: &crate::store::Store, tenant_id: &str, task_id: &str) -> Result<(), StoreError> {
     let task = store.get_task(tenant_id, task_id).await?;
-    store.delete_task(tenant_id, task_id).await?;
-    crate::events::emit(store, tenant_id, &task.project_id, &[("task.deleted", task_json(&task))]).await;
-    Ok(())
-}
-
-fn task_json(task: &crate::domain::task::Task) -> serde_json::Value {
-    serde_json::to_value(task).unwrap_or_default()
+    store.delete_task(tenant_id, task_id, &crate::events::task_deleted(&task)).await
 }
 
 /// The job pushing the task that message `message_id` creates to `integration_id`.
@@ -128,30 +126,31 @@ pub async fn update_task(
         || patch.assigned_to.is_some()
         || patch.due_date.is_some()
         || patch.labels.is_some();
-    let task = store
-        .update_task_syncing(tenant_id, task_id, patch, |integration, external| {
-            let mut jobs = Vec::new();
-            if Some(integration) == from {
-                return jobs;
-            }
-            let mut payload = json!({"task_id": task_id, "integration_id": integration, "external_id": external});
-            let key = |what: &str| format!("{what}:{task_id}:{integration}:{}", crate::domain::new_id());
-            if fields {
-                jobs.push(NewJob::new(UPDATE_JOB, key("update"), payload.clone()));
-            }
-            if let Some(status) = status {
-                payload["status"] = json!(status.as_str());
-                jobs.push(NewJob::new(TRANSITION_JOB, key("transition"), payload));
-            }
-            jobs
-        })
-        .await?;
-    let mut events = vec![("task.updated", task_json(&task))];
-    if status.is_some() {
-        events.push(("task.status_changed", task_json(&task)));
-    }
-    crate::events::emit(store, tenant_id, &task.project_id, &events).await;
-    Ok(task)
+    let announce = crate::events::task_updated(task_id, status.is_some());
+    store
+        .update_task_syncing(
+            tenant_id,
+            task_id,
+            patch,
+            |integration, external| {
+                let mut jobs = Vec::new();
+                if Some(integration) == from {
+                    return jobs;
+                }
+                let mut payload = json!({"task_id": task_id, "integration_id": integration, "external_id": external});
+                let key = |what: &str| format!("{what}:{task_id}:{integration}:{}", crate::domain::new_id());
+                if fields {
+                    jobs.push(NewJob::new(UPDATE_JOB, key("update"), payload.clone()));
+                }
+                if let Some(status) = status {
+                    payload["status"] = json!(status.as_str());
+                    jobs.push(NewJob::new(TRANSITION_JOB, key("transition"), payload));
+                }
+                jobs
+            },
+            &announce,
+        )
+        .await
 }
 
 pub(super) struct Shared {

@@ -81,6 +81,14 @@ async fn task_events_reach_subscribers(backend: Backend) {
     let events = "task.created,task.status_changed,task.deleted,comment.created";
     let hook = json!({"type": "webhook", "settings": {"url": url, "events": events}, "secrets": {"signing_secret": "whsec-1"}});
     app.integration(&project, hook).await;
+    // A second subscriber of the same project, with its own address, secret and events.
+    let (other_url, other) = receiver().await;
+    let second = json!({"type": "webhook", "name": "audit log", "settings": {"url": other_url, "events": "task.updated"},
+                        "secrets": {"signing_secret": "whsec-2"}});
+    app.integration(&project, second).await;
+    let listed = app.get(&base).await.body;
+    let webhooks = listed["items"].as_array().expect("items").iter().filter(|i| i["type"] == "webhook").count();
+    assert_eq!(webhooks, 2, "{listed}");
 
     // Created: the first attempt meets a 500, the retry carries the same delivery id.
     let task = app.task(&project, json!({"title": "Renew the wildcard certificate"})).await;
@@ -120,6 +128,51 @@ async fn task_events_reach_subscribers(backend: Backend) {
     let updated =
         received.lock().expect("lock").iter().filter(|(h, _)| h["x-taskbridge-event"] == "task.updated").count();
     assert_eq!(updated, 0, "task.updated is not subscribed to");
+
+    // The second subscriber got only what it asked for: the two edits (title, status).
+    let edits = deliveries(&other, "task.updated", 3).await;
+    assert_eq!(edits.len(), 3, "the first answered 500 and was retried");
+    let raw = other.lock().expect("lock")[1].1.clone();
+    assert!(verify("whsec-2", &edits[1].0, &raw));
+    assert!(other.lock().expect("lock").iter().all(|(h, _)| h["x-taskbridge-event"] == "task.updated"));
+}
+
+/// Events are queued in the transaction of the change itself: with no worker running,
+/// each change already has its announcement in the queue when it is answered.
+async fn events_are_queued_with_the_change(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("ops").await;
+    let task = app.task(&project, json!({"title": "Rotate the keys"})).await["id"].as_str().expect("id").to_string();
+    app.patch(&format!("/api/v1/tasks/{task}/status"), json!({"status": "in_progress"})).await;
+    app.post("/api/v1/comments", json!({"task_id": task, "content": "halfway"})).await;
+    assert_eq!(app.delete(&format!("/api/v1/tasks/{task}")).await.status, StatusCode::NO_CONTENT);
+    let jobs = app.get("/api/v1/jobs?status=queued&limit=200").await.body;
+    let mut events: Vec<String> = jobs["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|j| j["kind"] == "webhook.announce")
+        .filter_map(|j| j["payload"]["event"].as_str().map(str::to_string))
+        .collect();
+    events.sort();
+    assert_eq!(events, ["comment.created", "task.created", "task.deleted", "task.status_changed", "task.updated"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_queued_with_the_change_sqlite() {
+    events_are_queued_with_the_change(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_queued_with_the_change_postgres() {
+    events_are_queued_with_the_change(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
