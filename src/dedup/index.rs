@@ -1,6 +1,8 @@
 //! An in-memory index of a project's tasks for duplicate search: BM25F retrieval over
 //! title and body terms, then a rescoring of the best candidates with three similarity
-//! signals. Documents can be added, replaced and removed one at a time.
+//! signals, less a penalty when the words a candidate shares with the query are shared by
+//! many other titles too (template text, generic words). Documents can be added, replaced
+//! and removed one at a time.
 
 use std::collections::HashMap;
 
@@ -19,6 +21,13 @@ const W_COVERAGE: f64 = 1.0 / 3.0;
 const W_CHARS: f64 = 1.0 / 3.0;
 /// Only this much of a body is indexed: the start of a description says what it is about.
 pub const BODY_CHARS: usize = 600;
+/// The shared-evidence penalty: `min(JOINT_CAP, JOINT_BETA × ln n)`, where n counts the
+/// titles holding every query word the candidate's title holds (the candidate included).
+/// Evidence only one title has costs nothing; evidence eight titles have costs the cap.
+const JOINT_BETA: f64 = 0.15;
+const JOINT_CAP: f64 = 0.3;
+/// Counting stops here: from e^(JOINT_CAP / JOINT_BETA) ≈ 7.4 titles on, the cap applies.
+const JOINT_COUNT_MAX: u32 = 8;
 
 type TermId = u32;
 
@@ -274,6 +283,9 @@ impl Index {
             })
             .collect();
         let coverage_total: f64 = coverage_weights.iter().sum();
+        let unique_ids: Vec<Option<TermId>> = unique.iter().map(|t| self.term_ids.get(*t).copied()).collect();
+        // Candidates often share the same words with the query: each set is counted once.
+        let mut joint_counts: HashMap<Vec<TermId>, u32> = HashMap::new();
 
         let mut scored: Vec<(f64, u32)> = ranked
             .iter()
@@ -290,11 +302,23 @@ impl Index {
                 let coverage = if coverage_total > 0.0 { covered / coverage_total } else { 0.0 };
                 let d_grams = counts(char_grams(&d.title));
                 let cos_chars = self.cosine(&q_grams, q_norm_grams, &d_grams, |g| self.gram_df(g));
+                let shared: Vec<TermId> = unique
+                    .iter()
+                    .zip(&unique_ids)
+                    .filter(|(t, _)| d_terms.contains_key(**t))
+                    .filter_map(|(_, id)| *id)
+                    .collect();
+                let penalty = if shared.is_empty() {
+                    JOINT_CAP // found through its body alone
+                } else {
+                    let n = *joint_counts.entry(shared).or_insert_with_key(|terms| self.titles_with_all(terms));
+                    (JOINT_BETA * f64::from(n.max(1)).ln()).min(JOINT_CAP)
+                };
                 {
                     // Rounded so that sums taken in a different order tie exactly, and ties
                     // go to the older task.
-                    let sim = W_COSINE * cos_title + W_COVERAGE * coverage + W_CHARS * cos_chars;
-                    ((sim * 1e9).round() / 1e9, doc)
+                    let sim = W_COSINE * cos_title + W_COVERAGE * coverage + W_CHARS * cos_chars - penalty;
+                    ((sim.max(0.0) * 1e9).round() / 1e9, doc)
                 }
             })
             .collect();
@@ -307,6 +331,30 @@ impl Index {
                 Scored { id: d.id.clone(), title: d.title.clone(), similarity }
             })
             .collect()
+    }
+
+    /// How many live titles hold every one of `terms`, counted up to [`JOINT_COUNT_MAX`].
+    /// Posting lists are in document order, so the shortest is walked and the others are
+    /// searched forward from where the last match left them.
+    fn titles_with_all(&self, terms: &[TermId]) -> u32 {
+        let mut lists: Vec<&[Posting]> = terms.iter().map(|&t| self.postings[t as usize].as_slice()).collect();
+        lists.sort_by_key(|l| l.len());
+        let Some((shortest, rest)) = lists.split_first() else { return 0 };
+        let mut from = vec![0usize; rest.len()];
+        let mut n = 0;
+        'docs: for p in shortest.iter().filter(|p| p.tf_title > 0 && self.docs[p.doc as usize].alive) {
+            for (list, at) in rest.iter().zip(from.iter_mut()) {
+                *at += list[*at..].partition_point(|q| q.doc < p.doc);
+                if !list.get(*at).is_some_and(|q| q.doc == p.doc && q.tf_title > 0) {
+                    continue 'docs;
+                }
+            }
+            n += 1;
+            if n >= JOINT_COUNT_MAX {
+                break;
+            }
+        }
+        n
     }
 
     fn title_df(&self, term: &str) -> u32 {
@@ -368,6 +416,30 @@ mod tests {
         let i = index();
         let found = i.search("Book a meeting room for Thursday", 3);
         assert!(found.iter().all(|s| s.similarity < 0.2), "{found:?}");
+    }
+
+    #[test]
+    fn evidence_many_titles_share_weighs_less() {
+        let mut i = index();
+        for n in 0..9 {
+            i.upsert(&format!("t{n}"), &format!("Intermittent browser_tab_{n}.js | Test timed out"), "");
+        }
+        let term = |word: &str| word_terms(word).first().and_then(|t| i.term_ids.get(t)).copied().expect("indexed");
+        let (timed, intermittent, safari, login) = (term("timed"), term("intermittent"), term("safari"), term("login"));
+        assert_eq!(i.titles_with_all(&[timed, intermittent]), JOINT_COUNT_MAX);
+        assert_eq!(i.titles_with_all(&[timed, safari]), 0);
+        assert_eq!(i.titles_with_all(&[safari, login]), 1);
+        // The same template with another test: close to the one title of its kind, far
+        // from any of nine (about 0.47 of similarity, less the whole penalty).
+        let query = "Intermittent browser_window.js | Test timed out";
+        let mut alone = index();
+        alone.upsert("t0", "Intermittent browser_tab_0.js | Test timed out", "");
+        let once = alone.search(query, 1)[0].similarity;
+        let among_many = i.search(query, 1)[0].similarity;
+        assert!(once > 0.7 && among_many < 0.2, "{among_many} vs {once}");
+        i.remove("t0");
+        i.remove("t1");
+        assert_eq!(i.titles_with_all(&[timed, intermittent]), 7);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::store::{Result, Store};
 pub const MARGIN: f64 = 0.25;
 /// Decision scores at or above this are duplicates (chosen on the development set, see
 /// docs/benchmarks.md).
-pub const DEFAULT_THRESHOLD: f64 = 0.40;
+pub const DEFAULT_THRESHOLD: f64 = 0.42;
 /// Candidates reported with a decision.
 pub const REPORTED: usize = 5;
 /// Changes are re-read this far back, so a write that committed late is not missed.
