@@ -263,7 +263,6 @@ impl OAuth {
                 return Err("token_exchange_failed".into());
             }
         };
-        let mut first = true;
         for mut record in records {
             record.installation.insert("installed_by".into(), json!(pending.key_id));
             record.installation.insert("installed_at".into(), json!(chrono::Utc::now().to_rfc3339()));
@@ -279,15 +278,14 @@ impl OAuth {
                 .install(&pending.tenant_id, &pending.project_id, record.kind, &record.settings, &record.secrets)
                 .await;
             match saved {
-                // Atlassian's two records share one token: the first one's job refreshes both.
-                Ok(integration) if first => refresh::schedule(self, &pending.tenant_id, &integration).await,
-                Ok(_) => {}
+                // Atlassian's two records share one token: each has a refresh job, the first to
+                // run refreshes both, and either goes on when the other is disconnected.
+                Ok(integration) => refresh::schedule(self, &pending.tenant_id, &integration).await,
                 Err(e) => {
                     tracing::warn!(provider = name, project_id = %pending.project_id, error = %e, "OAuth install not saved");
                     return Err("storage_failed".into());
                 }
             }
-            first = false;
         }
         tracing::info!(provider = name, project_id = %pending.project_id, "integration installed with OAuth");
         Ok(provider)

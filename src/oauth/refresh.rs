@@ -1,7 +1,9 @@
 //! Tokens are refreshed before they expire by a queued `oauth.refresh` job, one per token
-//! (its idempotency key names the expiry it refreshes), so however many instances run, one
-//! refresh happens per token. A refused refresh marks the integration `error` and says why;
-//! an unreachable provider is retried, and marks it only when the job runs out of attempts.
+//! (its idempotency key names the grant and the expiry it refreshes), so however many
+//! instances run, one refresh happens per token. Atlassian's token serves a project's Jira
+//! and Confluence records alike: one job refreshes both, and goes on through whichever is
+//! still connected. A refused refresh marks the integrations `error` and says why; an
+//! unreachable provider is retried, and marks them only when the job runs out of attempts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +14,12 @@ use serde_json::json;
 use super::OAuth;
 use super::exchange::{RefreshError, refresh, refreshed};
 use super::providers::Provider;
-use crate::domain::integration::{IntegrationType, setting};
+use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
 use crate::integrations::IntegrationError;
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
 use crate::store::StoreError;
+use crate::store::integrations::IntegrationRecord;
+use serde_json::{Map, Value};
 
 pub const REFRESH_JOB: &str = "oauth.refresh";
 
@@ -34,15 +38,20 @@ pub fn provider_of(kind: IntegrationType) -> Option<Provider> {
     }
 }
 
-/// The job refreshing integration `id`'s token that expires at `expires_at` (RFC 3339),
-/// due `LEAD` before then (at once when that has passed).
-pub fn refresh_job(integration_id: &str, expires_at: &str) -> Option<NewJob> {
+/// The job refreshing the token of integration `id` (of `kind`, in `project_id`) that
+/// expires at `expires_at` (RFC 3339), due `LEAD` before then (at once when that has
+/// passed). The records sharing a token name one job.
+pub fn refresh_job(id: &str, kind: IntegrationType, project_id: &str, expires_at: &str) -> Option<NewJob> {
     let expiry: DateTime<Utc> = DateTime::parse_from_rfc3339(expires_at).ok()?.with_timezone(&Utc);
     let due = (expiry - chrono::Duration::from_std(LEAD).ok()?).max(Utc::now());
+    let grant = match provider_of(kind) {
+        Some(Provider::Atlassian) => format!("{project_id}:atlassian"),
+        _ => id.to_string(),
+    };
     let job = NewJob::new(
         REFRESH_JOB,
-        format!("oauth-refresh:{integration_id}:{expires_at}"),
-        json!({"integration_id": integration_id, "expires_at": expires_at}),
+        format!("oauth-refresh:{grant}:{expires_at}"),
+        json!({"integration_id": id, "project_id": project_id, "expires_at": expires_at}),
     );
     Some(job.at(due))
 }
@@ -68,16 +77,10 @@ async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
     else {
         return Err(JobError::Permanent("payload has no integration_id or expires_at".into()));
     };
-    let (record, secrets) = match oauth.integrations.with_secrets(tenant, id).await {
-        Ok(found) => found,
-        Err(IntegrationError::Store(StoreError::NotFound)) => return Ok(()), // disconnected meanwhile
-        Err(other) => return Err(failure(other)),
-    };
-    if record.status == crate::domain::integration::IntegrationStatus::Revoked
-        || setting(&record.settings, "expires_at") != Some(expires_at)
-    {
-        return Ok(()); // installed again or refreshed already: a newer job holds the token
-    }
+    let project = ctx.job.payload["project_id"].as_str();
+    // Installed again, refreshed already (a newer job holds the token), or disconnected with
+    // no other record of the grant left: nothing to do.
+    let Some((record, secrets)) = holder(oauth, tenant, id, project, expires_at).await? else { return Ok(()) };
     let Some(provider) = provider_of(record.kind) else { return Ok(()) };
     // Atlassian's tokens serve the project's Jira and Confluence records alike, and its
     // refresh tokens rotate: both records take the new ones, or both show the failure.
@@ -116,7 +119,8 @@ async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
         }
         Err(RefreshError::Unreachable(why)) => return Err(JobError::Retry(why)),
     };
-    let mut next = None;
+    // The records of a shared token name the same next job: it is queued once.
+    let mut next = Vec::new();
     for integration in &sharing {
         let (settings, secrets) = refreshed(integration.kind, &answer);
         let saved = oauth.integrations.apply_refresh(tenant, &integration.id, expires_at, &settings, &secrets).await;
@@ -124,15 +128,56 @@ async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
             tracing::info!(integration_id = %integration.id, "changed during the refresh: its newer state kept");
             continue;
         };
-        if saved.id == record.id {
-            next = setting(&saved.settings, "expires_at").and_then(|at| refresh_job(&saved.id, at));
-        }
+        next.extend(
+            setting(&saved.settings, "expires_at")
+                .and_then(|at| refresh_job(&saved.id, saved.kind, &saved.project_id, at)),
+        );
     }
-    if let Some(job) = next {
-        ctx.store.enqueue(tenant, &job).await.map_err(|e| JobError::Retry(e.to_string()))?;
+    for job in &next {
+        ctx.store.enqueue(tenant, job).await.map_err(|e| JobError::Retry(e.to_string()))?;
     }
     tracing::info!(integration_id = id, provider = provider.as_str(), "token refreshed");
     Ok(())
+}
+
+/// The connected record holding the token that expires at `expires_at`, with its secrets:
+/// the job's own, or (when that one was disconnected or deleted) another record of the
+/// same Atlassian grant in `project`.
+async fn holder(
+    oauth: &OAuth,
+    tenant: &str,
+    id: &str,
+    project: Option<&str>,
+    expires_at: &str,
+) -> Result<Option<(IntegrationRecord, Map<String, Value>)>, JobError> {
+    let holds = |r: &IntegrationRecord| {
+        r.status != IntegrationStatus::Revoked
+            && setting(&r.settings, "auth") == Some("oauth")
+            && setting(&r.settings, "expires_at") == Some(expires_at)
+    };
+    let own = match oauth.integrations.with_secrets(tenant, id).await {
+        Ok(found) => Some(found),
+        Err(IntegrationError::Store(StoreError::NotFound)) => None,
+        Err(other) => return Err(failure(other)),
+    };
+    let project = match &own {
+        Some((record, _)) if holds(record) => return Ok(own),
+        Some((record, _)) => Some(record.project_id.clone()),
+        None => project.map(str::to_string),
+    };
+    let own_kind = own.as_ref().map(|(r, _)| r.kind);
+    let Some(project) = project.filter(|_| own_kind.is_none_or(|k| provider_of(k) == Some(Provider::Atlassian))) else {
+        return Ok(None);
+    };
+    let records = oauth.store.list_integrations(tenant, &project).await.map_err(|e| failure(e.into()))?;
+    let Some(sibling) = records.iter().find(|r| provider_of(r.kind) == Some(Provider::Atlassian) && holds(r)) else {
+        return Ok(None);
+    };
+    match oauth.integrations.with_secrets(tenant, &sibling.id).await {
+        Ok(found) => Ok(Some(found)),
+        Err(IntegrationError::Store(StoreError::NotFound)) => Ok(None),
+        Err(other) => Err(failure(other)),
+    }
 }
 
 /// Queues the first refresh of a fresh install's token, when it expires and can be refreshed.
@@ -140,7 +185,7 @@ pub async fn schedule(oauth: &OAuth, tenant_id: &str, integration: &crate::domai
     let refreshable = integration.secrets_set.iter().any(|s| s == "refresh_token");
     let Some(job) = setting(&integration.settings, "expires_at")
         .filter(|_| refreshable)
-        .and_then(|at| refresh_job(&integration.id, at))
+        .and_then(|at| refresh_job(&integration.id, integration.kind, &integration.project_id, at))
     else {
         return;
     };
