@@ -13,7 +13,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::domain::comment::Comment;
 use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
+use crate::domain::task::Task;
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
 use crate::store::StoreError;
@@ -29,82 +31,62 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Announces events: the job is enqueued in the transaction of the change itself, so an
-/// event is never lost to a crash after the commit. When it runs it reads what the event
-/// is about (a task or comment as it then stands; a deleted task's last state is carried)
-/// and queues one delivery per active webhook of the project that takes the event.
+/// Announces events: the job is enqueued in the transaction of the change itself (when the
+/// project has an active webhook), carrying the task or comment as the change left it, so an
+/// event is never lost to a crash after the commit and always says what happened then. When
+/// it runs it queues one delivery per active webhook of the project that takes the event.
 pub const ANNOUNCE_JOB: &str = "webhook.announce";
 
-fn announce(event: &'static str, subject: Value) -> NewJob {
+fn announce(event: &'static str, project_id: &str, data: Value) -> NewJob {
     let id = crate::domain::new_id();
     let occurred_at = chrono::Utc::now().to_rfc3339();
-    let mut payload = json!({"event": event, "event_id": id, "occurred_at": occurred_at});
-    if let (Some(p), Value::Object(s)) = (payload.as_object_mut(), subject) {
-        p.extend(s);
-    }
-    NewJob::new(ANNOUNCE_JOB, format!("announce:{id}"), payload)
+    NewJob::new(
+        ANNOUNCE_JOB,
+        format!("announce:{id}"),
+        json!({"event": event, "event_id": id, "occurred_at": occurred_at, "project_id": project_id, "data": data}),
+    )
 }
 
-/// `task.created` for the task `task_id`.
-pub fn task_created(task_id: &str) -> Vec<NewJob> {
-    vec![announce("task.created", json!({"task_id": task_id}))]
+fn task_data(task: &Task) -> Value {
+    serde_json::to_value(task).unwrap_or_default()
+}
+
+/// `task.created`.
+pub fn task_created(task: &Task) -> Vec<NewJob> {
+    vec![announce("task.created", &task.project_id, task_data(task))]
 }
 
 /// `task.updated`, and `task.status_changed` when the status changed.
-pub fn task_updated(task_id: &str, status_changed: bool) -> Vec<NewJob> {
-    let mut jobs = vec![announce("task.updated", json!({"task_id": task_id}))];
+pub fn task_updated(task: &Task, status_changed: bool) -> Vec<NewJob> {
+    let mut jobs = vec![announce("task.updated", &task.project_id, task_data(task))];
     if status_changed {
-        jobs.push(announce("task.status_changed", json!({"task_id": task_id})));
+        jobs.push(announce("task.status_changed", &task.project_id, task_data(task)));
     }
     jobs
 }
 
 /// `task.deleted`, carrying the task as it last was.
-pub fn task_deleted(task: &crate::domain::task::Task) -> Vec<NewJob> {
-    let data = serde_json::to_value(task).unwrap_or_default();
-    vec![announce("task.deleted", json!({"project_id": task.project_id, "data": data}))]
+pub fn task_deleted(task: &Task) -> Vec<NewJob> {
+    vec![announce("task.deleted", &task.project_id, task_data(task))]
 }
 
-/// `comment.created` for comment `comment_id` on task `task_id`.
-pub fn comment_created(task_id: &str, comment_id: &str) -> Vec<NewJob> {
-    vec![announce("comment.created", json!({"task_id": task_id, "comment_id": comment_id}))]
-}
-
-/// The deliveries of an announced event: its project, and its data read now.
-async fn announced(ctx: &JobContext) -> Result<Option<(String, Value)>, StoreError> {
-    let tenant = &ctx.job.tenant_id;
-    let p = &ctx.job.payload;
-    if let (Some(project), Some(data)) = (p["project_id"].as_str(), p.get("data")) {
-        return Ok(Some((project.to_string(), data.clone())));
-    }
-    let Some(task_id) = p["task_id"].as_str() else { return Ok(None) };
-    let task = match ctx.store.get_task(tenant, task_id).await {
-        Ok(task) => task,
-        // Gone before it was announced: its deletion is announced on its own.
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let data = match p["comment_id"].as_str() {
-        None => serde_json::to_value(&task).unwrap_or_default(),
-        Some(comment_id) => match ctx.store.get_comment(tenant, comment_id).await {
-            Ok(comment) => json!({"task_id": task.id, "comment": comment}),
-            Err(StoreError::NotFound) => return Ok(None),
-            Err(e) => return Err(e),
-        },
-    };
-    Ok(Some((task.project_id, data)))
+/// `comment.created` for a comment in `project_id`.
+pub fn comment_created(project_id: &str, comment: &Comment) -> Vec<NewJob> {
+    vec![announce("comment.created", project_id, json!({"task_id": comment.task_id, "comment": comment}))]
 }
 
 async fn fan_out(ctx: JobContext) -> Result<(), JobError> {
     let retry = |e: StoreError| JobError::Retry(e.to_string());
-    let Some((project_id, data)) = announced(&ctx).await.map_err(retry)? else { return Ok(()) };
     let tenant = &ctx.job.tenant_id;
     let p = &ctx.job.payload;
-    let event = p["event"].as_str().unwrap_or_default();
-    let id = p["event_id"].as_str().unwrap_or_default();
-    let body =
-        json!({"id": id, "event": event, "occurred_at": p["occurred_at"], "project_id": project_id, "data": data});
-    let hooks = ctx.store.list_integrations(tenant, &project_id).await.map_err(retry)?;
+    let (Some(event), Some(id), Some(project_id)) =
+        (p["event"].as_str(), p["event_id"].as_str(), p["project_id"].as_str())
+    else {
+        return Err(JobError::Permanent("payload has no event, event_id or project_id".into()));
+    };
+    let body = json!({"id": id, "event": event, "occurred_at": p["occurred_at"], "project_id": project_id,
+                      "data": p["data"]});
+    let hooks = ctx.store.list_integrations(tenant, project_id).await.map_err(retry)?;
     let takes = |h: &&IntegrationRecord| {
         h.kind == IntegrationType::Webhook
             && h.status == IntegrationStatus::Active

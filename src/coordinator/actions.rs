@@ -1,7 +1,9 @@
 //! Carrying out approved actions: the `ai.action` job, queued by the approval itself, makes
 //! the change through the same code paths as the API (trackers and webhooks included).
-//! A task an action creates takes the action's id, so a run after a crash between the
-//! create and the action's outcome finds it instead of creating it twice.
+//! A task, comment or delivery an action creates takes the action's id, so a run after a
+//! crash between the change and the action's outcome finds it instead of making it twice.
+//! An edit run again writes the same values again (at least once): only a person's edit
+//! in that instant between would be written over.
 
 use serde_json::{Value, json};
 
@@ -92,7 +94,16 @@ async fn execute(store: &Store, tenant: &str, action: &Action) -> Result<Value, 
         Change::Update { task_id, patch } => {
             json!({"task": crate::trackers::push::update_task(store, tenant, &task_id, &patch, None).await?})
         }
-        Change::Comment(new) => json!({"comment": crate::trackers::comment::add_comment(store, tenant, &new).await?}),
+        Change::Comment(new) => {
+            let comment = match store.get_comment(tenant, &action.id).await {
+                Ok(made_by_an_earlier_run) => made_by_an_earlier_run,
+                Err(StoreError::NotFound) => {
+                    crate::trackers::comment::add_comment_as(store, tenant, Some(&action.id), &new).await?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            json!({"comment": comment})
+        }
         Change::FollowUp { task_id, message } => {
             // The delivery takes the action's id: a second run finds it and sends nothing twice.
             let delivery = match store.delivery(tenant, &action.id).await {

@@ -85,7 +85,7 @@ impl Coordinator {
         let tasks = self.store.open_tasks(tenant, project_id, MAX_TASKS).await?;
         let assignees: BTreeSet<&str> = tasks.iter().filter_map(|t| t.assigned_to.as_deref()).collect();
         let question = retrieve::understand(message, &assignees.into_iter().collect::<Vec<_>>(), today);
-        let words: Vec<String> = question.terms.iter().take(5).cloned().collect();
+        let words = retrieve::written_words(message, &question.terms, 5);
         let comments = self.store.comments_about(tenant, &[], &words, MAX_COMMENTS).await?;
         let hits = retrieve::rank(&question, &tasks, &projects, &comments, today).into_iter().cloned().collect();
         Ok(Grounding { tasks, hits, question, projects, comments })
@@ -225,7 +225,10 @@ impl Coordinator {
 
 /// The open task titled `title`: exactly (ignoring case), else the only one containing it.
 fn by_title(open: &[Task], title: &str) -> Result<String, String> {
-    let wanted = title.to_lowercase();
+    let wanted = title.trim().to_lowercase();
+    if wanted.is_empty() {
+        return Err("name the task by its title or id".into());
+    }
     if let Some(t) = open.iter().find(|t| t.title.to_lowercase() == wanted) {
         return Ok(t.id.clone());
     }

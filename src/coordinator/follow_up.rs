@@ -104,7 +104,8 @@ pub struct Checked {
 /// Looks at the tenant's open tasks as of `now` and makes a follow-up for each overdue or
 /// stale one that can be reached and has none today.
 pub async fn run(store: &Store, tenant_id: &str, now: DateTime<Utc>) -> Result<Checked, StoreError> {
-    let tasks = store.open_tasks(tenant_id, None, super::MAX_TASKS).await?;
+    let idle_since = now - chrono::Duration::days(analysis::STALE_DAYS);
+    let tasks = store.tasks_to_follow_up(tenant_id, now.date_naive(), idle_since, super::MAX_TASKS).await?;
     let projects = super::all_projects(store, tenant_id).await?;
     let auto: HashSet<&str> = projects.iter().filter(|p| p.auto_follow_ups).map(|p| p.id.as_str()).collect();
     let day = now.date_naive();
@@ -128,7 +129,8 @@ pub async fn run(store: &Store, tenant_id: &str, now: DateTime<Utc>) -> Result<C
         let new = NewFollowUp {
             proposal: &proposal,
             dedupe_key: &format!("{prefix}{day}"),
-            pending_prefix: &prefix,
+            task_prefix: &prefix,
+            day_start: day.and_time(chrono::NaiveTime::MIN).and_utc(),
             approved_by: auto.contains(task.project_id.as_str()).then_some(POLICY),
         };
         if let Some(id) = store.propose_follow_up(tenant_id, &new, action_job).await? {

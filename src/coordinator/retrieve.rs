@@ -92,6 +92,19 @@ pub fn understand(text: &str, assignees: &[&str], today: NaiveDate) -> Question 
     Question { person, window, blocking, terms }
 }
 
+/// The words of `text` as written (lower-cased) that give one of `terms`, at most `max`:
+/// what a plain text search looks for, since a stemmed term ("deliveri") is not in the text.
+pub fn written_words(text: &str, terms: &[String], max: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        let word = word.to_lowercase();
+        if out.len() < max && !out.contains(&word) && word_terms(&word).iter().any(|t| terms.contains(t)) {
+            out.push(word);
+        }
+    }
+    out
+}
+
 /// What a task is matched against: its own words and those of its project and comments.
 struct Haystack {
     title: HashSet<String>,
@@ -199,6 +212,14 @@ mod tests {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    #[test]
+    fn text_search_looks_for_the_words_as_written() {
+        let q = understand("Any news on the Deliveries to Zürich?", &[], day("2026-12-02"));
+        // "news" asks for updates: not a topic.
+        assert_eq!(written_words("Any news on the Deliveries to Zürich?", &q.terms, 5), ["deliveries", "zürich"]);
+        assert_eq!(written_words("Any news on the Deliveries to Zürich?", &q.terms, 1), ["deliveries"]);
     }
 
     #[test]

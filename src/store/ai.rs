@@ -357,16 +357,19 @@ pub struct NewFollowUp<'a> {
     pub proposal: &'a crate::domain::ai::Proposal,
     /// One follow-up per key: `follow-up:{task}:{day}`.
     pub dedupe_key: &'a str,
-    /// No new one while an action whose key starts so (`follow-up:{task}:`) still waits.
-    pub pending_prefix: &'a str,
+    /// The task's follow-ups have keys that start so (`follow-up:{task}:`): no new one while
+    /// one of them waits or is being sent, or when one was made or decided since `day_start`.
+    pub task_prefix: &'a str,
+    pub day_start: DateTime<Utc>,
     /// Approved at once by this policy (and its job queued) instead of waiting for a person.
     pub approved_by: Option<&'a str>,
 }
 
 impl Store {
-    /// Records a follow-up unless its key was used or an earlier one for the same task
-    /// still waits; an approved one has its job queued in the same transaction. Answers
-    /// the new action's id.
+    /// Records a follow-up unless its key was used, or an earlier one for the same task still
+    /// waits, is being sent, or was made or decided today (a reminder approved late is still
+    /// the day's only one); an approved one has its job queued in the same transaction.
+    /// Answers the new action's id.
     pub async fn propose_follow_up(
         &self,
         tenant_id: &str,
@@ -379,16 +382,17 @@ impl Store {
         let status = if new.approved_by.is_some() { ActionStatus::Approved } else { ActionStatus::Pending };
         let made = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let waiting: Option<(String,)> = sqlx::query_as(
-                "SELECT id FROM ai_actions WHERE tenant_id = $1 AND status = 'pending'
-                 AND substr(dedupe_key, 1, $2) = $3 LIMIT 1",
+            let earlier: Option<(String,)> = sqlx::query_as(
+                "SELECT id FROM ai_actions WHERE tenant_id = $1 AND substr(dedupe_key, 1, $2) = $3
+                 AND (status IN ('pending', 'approved') OR created_at >= $4 OR decided_at >= $4) LIMIT 1",
             )
             .bind(tenant_id)
-            .bind(i32::try_from(new.pending_prefix.chars().count()).unwrap_or(i32::MAX))
-            .bind(new.pending_prefix)
+            .bind(i32::try_from(new.task_prefix.chars().count()).unwrap_or(i32::MAX))
+            .bind(new.task_prefix)
+            .bind(new.day_start)
             .fetch_optional(&mut *tx)
             .await?;
-            if waiting.is_some() {
+            if earlier.is_some() {
                 return Ok(None);
             }
             let inserted = sqlx::query(

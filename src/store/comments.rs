@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::jobs::enqueue_job;
 use super::links::enqueue_if_linked;
 use super::{Result, Store, StoreError, read, write};
 use crate::domain::comment::{Comment, NewComment};
@@ -36,19 +35,21 @@ impl From<CommentRow> for Comment {
 const COLUMNS: &str = "id, task_id, content, author, created_at, updated_at";
 
 impl Store {
-    /// Adds a comment to one of the tenant's tasks; `NotFound` when the task is not theirs.
-    /// When the task is linked to tracker items, `sync(task_id, comment_id)` is enqueued in
-    /// the same transaction (the comment written there too).
+    /// Adds a comment (with id `id`, or a new one; a taken id fails) to one of the tenant's
+    /// tasks; `NotFound` when the task is not theirs. In the same transaction it enqueues
+    /// `sync(task_id, comment_id)` when the task is linked to tracker items (the comment is
+    /// written there too), and `announce(project_id, comment)` when the project has webhooks.
     pub async fn create_comment(
         &self,
         tenant_id: &str,
+        id: Option<&str>,
         new: &NewComment,
         sync: fn(&str, &str) -> NewJob,
-        announce: fn(&str, &str) -> Vec<NewJob>,
+        announce: fn(&str, &Comment) -> Vec<NewJob>,
     ) -> Result<Comment> {
         let now = super::now();
         let comment = Comment {
-            id: new_id(),
+            id: id.map(str::to_string).unwrap_or_else(new_id),
             task_id: new.task_id.clone(),
             content: new.content.clone(),
             author: new.author.clone(),
@@ -58,10 +59,16 @@ impl Store {
         let job = sync(&comment.task_id, &comment.id);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
+            let project_id: Option<String> =
+                sqlx::query_scalar("SELECT project_id FROM tasks WHERE id = $1 AND tenant_id = $2")
+                    .bind(&comment.task_id)
+                    .bind(tenant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let project_id = project_id.ok_or(StoreError::NotFound)?;
+            sqlx::query(
                 "INSERT INTO comments (id, tenant_id, task_id, content, author, created_at, updated_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $7
-                 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND tenant_id = $2)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&comment.id)
             .bind(tenant_id)
@@ -71,15 +78,15 @@ impl Store {
             .bind(now)
             .bind(now)
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                return Err(StoreError::NotFound);
-            }
+            .await?;
             enqueue_if_linked!(tx, tenant_id, &comment.task_id, &job, now);
-            for job in announce(&comment.task_id, &comment.id) {
-                let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
-            }
+            super::integrations::enqueue_if_subscribed!(
+                tx,
+                tenant_id,
+                &project_id,
+                &announce(&project_id, &comment),
+                now
+            );
             tx.commit().await?;
         });
         Ok(comment)

@@ -106,8 +106,8 @@ impl Store {
         self.create_delivery_as(tenant_id, None, new, job).await
     }
 
-    /// [`Store::create_delivery`] with the id it takes (a new one when `None`); a taken id
-    /// is a `Conflict`.
+    /// [`Store::create_delivery`] with the id it takes (a new one when `None`; a taken id
+    /// fails).
     pub async fn create_delivery_as(
         &self,
         tenant_id: &str,

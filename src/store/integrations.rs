@@ -74,6 +74,31 @@ fn json(v: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Enqueues `$jobs` (announcements of a change) inside the caller's transaction, only when
+/// the project has an active outgoing webhook: nobody else reads them, and a project without
+/// subscribers should not grow the queue with every change.
+macro_rules! enqueue_if_subscribed {
+    ($tx:expr, $tenant_id:expr, $project_id:expr, $jobs:expr, $now:expr) => {{
+        let jobs: &[crate::jobs::NewJob] = $jobs;
+        if !jobs.is_empty() {
+            let subscribed: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM integrations WHERE tenant_id = $1 AND project_id = $2 AND kind = 'webhook'
+                 AND status = 'active' LIMIT 1",
+            )
+            .bind($tenant_id)
+            .bind($project_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            if subscribed.is_some() {
+                for job in jobs {
+                    let _ = crate::store::jobs::enqueue_job!(&mut *$tx, $tenant_id, job, $now);
+                }
+            }
+        }
+    }};
+}
+pub(crate) use enqueue_if_subscribed;
+
 impl Store {
     /// Creates an integration of one of the tenant's projects. `NotFound` when the project
     /// is not theirs; `Conflict` when the project already has one of this type.

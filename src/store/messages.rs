@@ -79,10 +79,10 @@ pub struct Outcome<'a> {
     /// For a duplicate whose task is linked to tracker items: the job writing the comment
     /// there, from the task's and the comment's ids.
     pub on_commented: Option<fn(&str, &str) -> NewJob>,
-    /// Announcing a created task (from its id) and a duplicate's comment (from the task's
-    /// and the comment's ids), in the same transaction.
-    pub announce_created: fn(&str) -> Vec<NewJob>,
-    pub announce_commented: fn(&str, &str) -> Vec<NewJob>,
+    /// Announcing a created task, and a duplicate's comment (with the task's project), in
+    /// the same transaction when the project has webhooks.
+    pub announce_created: fn(&crate::domain::task::Task) -> Vec<NewJob>,
+    pub announce_commented: fn(&str, &crate::domain::comment::Comment) -> Vec<NewJob>,
 }
 
 /// Records a message's outcome inside a transaction, unless it already has one: then the
@@ -216,6 +216,7 @@ impl Store {
         let now = super::now();
         let task_id = new_id();
         let (draft, candidates) = encode(outcome)?;
+        let announcements = (outcome.announce_created)(&super::tasks::new_task_view(task_id.clone(), task, now));
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             record_outcome!(tx, "created", &task_id, outcome.score, &draft, &candidates, now, message_id, tenant_id);
@@ -223,9 +224,10 @@ impl Store {
             if let Some(job) = outcome.follow_up {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             }
-            for job in outcome.on_created.iter().chain(&(outcome.announce_created)(&task_id)) {
+            for job in outcome.on_created {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             }
+            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &task.project_id, &announcements, now);
             tx.commit().await?;
         });
         Ok(task_id)
@@ -281,8 +283,23 @@ impl Store {
             if let Some(job) = outcome.follow_up {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             }
-            for job in (outcome.announce_commented)(existing_task_id, &comment_id) {
-                let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+            let project_id: Option<String> =
+                sqlx::query_scalar("SELECT project_id FROM tasks WHERE id = $1 AND tenant_id = $2")
+                    .bind(existing_task_id)
+                    .bind(tenant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(project_id) = project_id {
+                let made = crate::domain::comment::Comment {
+                    id: comment_id.clone(),
+                    task_id: existing_task_id.to_string(),
+                    content: comment.to_string(),
+                    author: author.map(str::to_string),
+                    created_at: now,
+                    updated_at: now,
+                };
+                let announcements = (outcome.announce_commented)(&project_id, &made);
+                super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announcements, now);
             }
             tx.commit().await?;
         });

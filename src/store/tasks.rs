@@ -148,12 +148,12 @@ pub(crate) fn new_task_view(id: String, new: &NewTask, now: DateTime<Utc>) -> Ta
 impl Store {
     /// Creates a task in one of the tenant's projects; `NotFound` when the project is not theirs.
     pub async fn create_task(&self, tenant_id: &str, new: &NewTask) -> Result<Task> {
-        self.create_task_syncing(tenant_id, None, new, &[] as &[String], |_, _| None, &[]).await
+        self.create_task_syncing(tenant_id, None, new, &[] as &[String], |_, _| None, |_| Vec::new()).await
     }
 
-    /// Creates a task (with id `id`, or a new one) and, in the same transaction, the jobs
-    /// `sync(task_id, integration_id)` for each of `integrations` (pushing it to connected
-    /// trackers) and `also` (announcing it). A taken `id` is a `Conflict`.
+    /// Creates a task (with id `id`, or a new one; a taken id fails) and, in the same
+    /// transaction, the jobs `sync(task_id, integration_id)` for each of `integrations`
+    /// (pushing it to connected trackers) and `announce(task)` when the project has webhooks.
     pub async fn create_task_syncing<I: AsRef<str>>(
         &self,
         tenant_id: &str,
@@ -161,21 +161,23 @@ impl Store {
         new: &NewTask,
         integrations: &[I],
         sync: impl Fn(&str, &str) -> Option<NewJob>,
-        also: &[NewJob],
+        announce: impl Fn(&Task) -> Vec<NewJob>,
     ) -> Result<Task> {
         let now = super::now();
         let id = id.map(str::to_string).unwrap_or_else(new_id);
-        let mut jobs: Vec<NewJob> = integrations.iter().filter_map(|i| sync(&id, i.as_ref())).collect();
-        jobs.extend_from_slice(also);
+        let jobs: Vec<NewJob> = integrations.iter().filter_map(|i| sync(&id, i.as_ref())).collect();
+        let task = new_task_view(id, new, now);
+        let announcements = announce(&task);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            insert_task!(tx, tenant_id, &id, new, now);
+            insert_task!(tx, tenant_id, &task.id, new, now);
             for job in &jobs {
                 let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, job, now);
             }
+            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &new.project_id, &announcements, now);
             tx.commit().await?;
         });
-        Ok(new_task_view(id, new, now))
+        Ok(task)
     }
 
     pub async fn get_task(&self, tenant_id: &str, id: &str) -> Result<Task> {
@@ -199,6 +201,34 @@ impl Store {
             }
             q.push(" ORDER BY t.created_at, t.id LIMIT ").push_bind(limit);
             q.build_query_as().fetch_all(pool).await?
+        });
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut labels = self.labels_of(&ids).await?;
+        rows.into_iter()
+            .map(|row| {
+                let names = labels.remove(&row.id).unwrap_or_default();
+                row.into_task(names)
+            })
+            .collect()
+    }
+
+    /// The tenant's open tasks past their due date before `today`, or in progress and
+    /// unchanged since `idle_since`, earliest due first, at most `limit`: what follow-ups
+    /// look at.
+    pub async fn tasks_to_follow_up(
+        &self,
+        tenant_id: &str,
+        today: chrono::NaiveDate,
+        idle_since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Task>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM tasks t WHERE t.tenant_id = $1 AND t.status <> 'done'
+             AND ((t.due_date IS NOT NULL AND t.due_date < $2) OR (t.status = 'in_progress' AND t.updated_at < $3))
+             ORDER BY t.due_date, t.id LIMIT $4"
+        );
+        let rows: Vec<TaskRow> = read!(self, |pool| {
+            sqlx::query_as(&sql).bind(tenant_id).bind(today).bind(idle_since).bind(limit).fetch_all(pool).await?
         });
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         let mut labels = self.labels_of(&ids).await?;
@@ -300,7 +330,7 @@ impl Store {
     }
 
     pub async fn update_task(&self, tenant_id: &str, id: &str, patch: &TaskPatch) -> Result<Task> {
-        self.update_task_syncing(tenant_id, id, patch, |_, _| Vec::new(), &[]).await
+        self.update_task_syncing(tenant_id, id, patch, |_, _| Vec::new(), |_| Vec::new()).await
     }
 
     /// Updates a task and, in the same transaction, enqueues `sync(integration_id,
@@ -312,7 +342,7 @@ impl Store {
         id: &str,
         patch: &TaskPatch,
         sync: impl Fn(&str, &str) -> Vec<NewJob>,
-        also: &[NewJob],
+        announce: impl Fn(&Task) -> Vec<NewJob>,
     ) -> Result<Task> {
         let now = super::now();
         write!(self, |pool| {
@@ -361,31 +391,37 @@ impl Store {
             for job in links.iter().flat_map(|(integration, external)| sync(integration, external)) {
                 let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, &job, now);
             }
-            for job in also {
-                let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, job, now);
-            }
+            // The task as this change left it, read in the transaction: what it announces.
+            let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2");
+            let row: TaskRow = sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_one(&mut *tx).await?;
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT l.name FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = $1
+                 ORDER BY l.name",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let task = row.into_task(names)?;
+            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announce(&task), now);
             tx.commit().await?;
-        });
-        self.get_task(tenant_id, id).await
+            Ok(task)
+        })
     }
 
-    /// Deletes a task and, in the same transaction, queues `also` (announcing it).
-    pub async fn delete_task(&self, tenant_id: &str, id: &str, also: &[NewJob]) -> Result<()> {
+    /// Deletes a task and, in the same transaction, queues `announce` when its project has
+    /// webhooks.
+    pub async fn delete_task(&self, tenant_id: &str, id: &str, announce: &[NewJob]) -> Result<()> {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let deleted = sqlx::query("DELETE FROM tasks WHERE id = $1 AND tenant_id = $2")
-                .bind(id)
-                .bind(tenant_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if deleted == 0 {
-                return Err(StoreError::NotFound);
-            }
-            for job in also {
-                let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, job, now);
-            }
+            let project_id: Option<String> =
+                sqlx::query_scalar("DELETE FROM tasks WHERE id = $1 AND tenant_id = $2 RETURNING project_id")
+                    .bind(id)
+                    .bind(tenant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let project_id = project_id.ok_or(StoreError::NotFound)?;
+            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, announce, now);
             tx.commit().await?;
         });
         Ok(())

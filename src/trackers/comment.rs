@@ -23,7 +23,18 @@ pub async fn add_comment(
     tenant_id: &str,
     new: &crate::domain::comment::NewComment,
 ) -> Result<crate::domain::comment::Comment, crate::store::StoreError> {
-    store.create_comment(tenant_id, new, comment_job, crate::events::comment_created).await
+    add_comment_as(store, tenant_id, None, new).await
+}
+
+/// [`add_comment`] with the id the comment takes (a new one when `None`; a taken id fails):
+/// a caller that may run twice names it and looks for it first.
+pub async fn add_comment_as(
+    store: &crate::store::Store,
+    tenant_id: &str,
+    id: Option<&str>,
+    new: &crate::domain::comment::NewComment,
+) -> Result<crate::domain::comment::Comment, crate::store::StoreError> {
+    store.create_comment(tenant_id, id, new, comment_job, crate::events::comment_created).await
 }
 
 /// The marker a comment carries in trackers, by which a retry finds it.

@@ -71,8 +71,8 @@ pub async fn create_task(
     create_task_as(store, tenant_id, None, new).await
 }
 
-/// [`create_task`] with the id the task takes (a new one when `None`): a caller that may
-/// run twice names it, so its second run meets a `Conflict` instead of making a copy.
+/// [`create_task`] with the id the task takes (a new one when `None`; a taken id fails): a
+/// caller that may run twice names it and looks for it first, so it never makes a copy.
 pub async fn create_task_as(
     store: &crate::store::Store,
     tenant_id: &str,
@@ -80,16 +80,14 @@ pub async fn create_task_as(
     new: &crate::domain::task::NewTask,
 ) -> Result<crate::domain::task::Task, StoreError> {
     let integrations = store.list_integrations(tenant_id, &new.project_id).await?;
-    let id = id.map(str::to_string).unwrap_or_else(crate::domain::new_id);
-    let announce = crate::events::task_created(&id);
     store
         .create_task_syncing(
             tenant_id,
-            Some(&id),
+            id,
             new,
             &pushes_to(&integrations),
             |task, integration| Some(push_task_job(task, integration)),
-            &announce,
+            crate::events::task_created,
         )
         .await
 }
@@ -126,7 +124,6 @@ pub async fn update_task(
         || patch.assigned_to.is_some()
         || patch.due_date.is_some()
         || patch.labels.is_some();
-    let announce = crate::events::task_updated(task_id, status.is_some());
     store
         .update_task_syncing(
             tenant_id,
@@ -148,7 +145,7 @@ pub async fn update_task(
                 }
                 jobs
             },
-            &announce,
+            |task| crate::events::task_updated(task, status.is_some()),
         )
         .await
 }

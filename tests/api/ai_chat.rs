@@ -99,6 +99,29 @@ async fn chat_answers_from_the_workspace_and_cites_its_tasks(app: TestApp) {
 }
 both_backends!(chat_answers_from_the_workspace_and_cites_its_tasks);
 
+/// Puts an executed action back as a worker that died just before recording its outcome
+/// would have left it, lets the job run again, and answers the action once it is settled.
+async fn run_again_after_a_crash(app: &TestApp, action: &str) -> Value {
+    execute_sql(app, "UPDATE ai_actions SET status = 'approved', result = NULL WHERE id = $1", &[action]).await;
+    let key = format!("ai-action:{action}");
+    let requeued = execute_sql(
+        app,
+        "UPDATE jobs SET status = 'queued', lease_token = NULL, locked_until = NULL WHERE idempotency_key = $1",
+        &[&key],
+    )
+    .await;
+    assert_eq!(requeued, 1);
+    let mut again = Value::Null;
+    for _ in 0..400 {
+        again = app.get(&format!("/api/v1/ai/actions/{action}")).await.body;
+        if again["status"] != "approved" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    again
+}
+
 async fn chat_commands_propose_actions_that_wait_for_approval(app: TestApp) {
     let ops = app.project("Operations").await;
     let task = |v: Value| v["id"].as_str().expect("id").to_string();
@@ -166,23 +189,7 @@ async fn chat_commands_propose_actions_that_wait_for_approval(app: TestApp) {
 
     // A worker that died after creating the task but before recording the outcome: the
     // job runs again and finds the task instead of creating a second one.
-    execute_sql(&app, "UPDATE ai_actions SET status = 'approved', result = NULL WHERE id = $1", &[create]).await;
-    let key = format!("ai-action:{create}");
-    let requeued = execute_sql(
-        &app,
-        "UPDATE jobs SET status = 'queued', lease_token = NULL, locked_until = NULL WHERE idempotency_key = $1",
-        &[&key],
-    )
-    .await;
-    assert_eq!(requeued, 1);
-    let mut again = Value::Null;
-    for _ in 0..400 {
-        again = app.get(&format!("/api/v1/ai/actions/{create}")).await.body;
-        if again["status"] != "approved" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    let again = run_again_after_a_crash(&app, create).await;
     assert_eq!(again["status"], "executed", "{again}");
     assert_eq!(again["result"]["task"]["id"], json!(new_task));
     assert_eq!(titled(&app, &ops, "Write the release notes").await, 1);
@@ -192,6 +199,10 @@ async fn chat_commands_propose_actions_that_wait_for_approval(app: TestApp) {
     let comments = app.get(&format!("/api/v1/comments?task_id={login}")).await.body;
     assert_eq!(comments["items"][0]["content"], "SSO is ready", "{comments}");
     assert_eq!(comments["items"][0]["author"], "taskbridge AI");
+    // The same for a comment: written once however often its job runs.
+    assert_eq!(run_again_after_a_crash(&app, comment).await["status"], "executed");
+    let comments = app.get(&format!("/api/v1/comments?task_id={login}")).await.body;
+    assert_eq!(comments["items"].as_array().map(Vec::len), Some(1), "{comments}");
 
     // Its task deleted in between: the approved action fails and says why.
     assert_eq!(app.delete(&format!("/api/v1/tasks/{gone}")).await.status, StatusCode::NO_CONTENT);

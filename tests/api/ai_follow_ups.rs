@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, backdate, each_backend, execute_sql, spawn_app_with};
+use crate::helpers::{Backend, TestApp, backdate, each_backend, execute_sql, set_time, spawn_app_with};
 use crate::telegram::{SECRET, Seen as Sent, deliver, fake_telegram, update};
 
 /// A project with a Telegram integration and a task made from a request in its group;
@@ -54,10 +54,17 @@ async fn check(app: &TestApp) -> Value {
     res.body
 }
 
-/// Moves an action's day back to `day`, as if it had been made then.
-async fn made_on(app: &TestApp, action: &str, task: &str, day: &str) {
-    let key = format!("follow-up:{task}:{day}");
+/// Moves an action's making (its day and time) `days` back, as if proposed then.
+async fn made_days_ago(app: &TestApp, action: &str, task: &str, days: i64) {
+    let then = chrono::Utc::now() - chrono::Duration::days(days);
+    let key = format!("follow-up:{task}:{}", then.date_naive());
     assert_eq!(execute_sql(app, "UPDATE ai_actions SET dedupe_key = $1 WHERE id = $2", &[&key, action]).await, 1);
+    set_time(app, "ai_actions", "created_at", action, then).await;
+}
+
+/// Moves an action's decision back a day.
+async fn decided_yesterday(app: &TestApp, action: &str) {
+    set_time(app, "ai_actions", "decided_at", action, chrono::Utc::now() - chrono::Duration::days(1)).await;
 }
 
 async fn overdue_tasks_get_one_reminder_a_day_in_their_conversation(backend: Backend) {
@@ -90,17 +97,21 @@ async fn overdue_tasks_get_one_reminder_a_day_in_their_conversation(backend: Bac
     );
     assert!(message.contains("@anap, is there a new date"), "{message}");
 
-    // Proposed only: nothing is sent; asking again while it waits, or after it is rejected
-    // on the same day, proposes nothing more.
+    // Proposed only: nothing is sent. Nothing more is proposed while it waits (even on a
+    // later day), nor on the day it is rejected.
     assert_eq!(still_sent(&sent).await, 1);
     assert_eq!(check(&app).await["actions"], json!([]));
+    made_days_ago(&app, &a1, &task, 2).await;
+    assert_eq!(check(&app).await["actions"], json!([]), "it still waits");
     assert_eq!(app.post(&format!("/api/v1/ai/actions/{a1}/reject"), json!({})).await.body["status"], "rejected");
-    assert_eq!(check(&app).await["actions"], json!([]));
+    assert_eq!(check(&app).await["actions"], json!([]), "rejected today");
     assert_eq!(still_sent(&sent).await, 1);
 
-    // The next day: proposed again, and sent into the request's thread once approved.
-    made_on(&app, &a1, &task, "2000-01-01").await;
+    // The next day: proposed again; approved a day later, it is sent into the request's
+    // thread, and that day gets no second one.
+    decided_yesterday(&app, &a1).await;
     let a2 = check(&app).await["actions"][0].as_str().expect("an action").to_string();
+    made_days_ago(&app, &a2, &task, 1).await;
     let approved = app.post(&format!("/api/v1/ai/actions/{a2}/approve"), json!({})).await;
     assert_eq!(approved.body["status"], "executed", "{}", approved.body);
     assert_eq!(approved.body["result"]["delivery"]["platform"], "telegram", "{}", approved.body);
@@ -110,9 +121,10 @@ async fn overdue_tasks_get_one_reminder_a_day_in_their_conversation(backend: Bac
     assert_eq!(reminder["message_thread_id"], 7);
     assert_eq!(reminder["reply_parameters"]["message_id"], 42);
     assert_eq!(reminder["text"], json!(message));
+    assert_eq!(check(&app).await["actions"], json!([]), "one was sent today");
 
     // A project that opted in gets its reminders sent without asking; still once a day.
-    made_on(&app, &a2, &task, "2000-01-02").await;
+    decided_yesterday(&app, &a2).await;
     let opted = app.patch(&format!("/api/v1/projects/{project}"), json!({"auto_follow_ups": true})).await;
     assert_eq!(opted.body["auto_follow_ups"], true, "{}", opted.body);
     let a3 = check(&app).await["actions"][0].as_str().expect("an action").to_string();

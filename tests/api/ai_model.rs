@@ -130,11 +130,11 @@ async fn model_chat_proposes_through_tools_and_waits_for_approval(backend: Backe
     let request = &script.requests()[0];
     assert_eq!(request["model"], "test-model");
     let messages = request["messages"].as_array().expect("messages");
-    assert_eq!(messages[0]["role"], "system");
-    assert!(!messages[0]["content"].as_str().unwrap_or_default().contains("Fix login"), "no data in the instructions");
-    let data = messages[1]["content"].as_str().expect("data");
-    assert!(data.starts_with("WORKSPACE DATA") && data.contains(&login) && data.contains("SSO provider"), "{data}");
-    assert_eq!(messages.last().map(|m| m["role"].clone()), Some(json!("user")));
+    let roles: Vec<&str> = messages.iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(roles, ["system", "user"]);
+    let turn = messages[1]["content"].as_str().expect("data");
+    assert!(turn.starts_with("WORKSPACE DATA") && turn.contains(&login) && turn.contains("SSO provider"), "{turn}");
+    assert!(turn.ends_with("QUESTION:\nWhat is blocking the beta login? Give it to ana."), "{turn}");
     let tools: Vec<&str> =
         request["tools"].as_array().expect("tools").iter().filter_map(|t| t["function"]["name"].as_str()).collect();
     assert_eq!(
@@ -163,8 +163,9 @@ async fn model_chat_proposes_through_tools_and_waits_for_approval(backend: Backe
     assert_eq!(second["actions"], json!([]));
     let history = &script.requests()[1]["messages"];
     let roles: Vec<&str> = history.as_array().expect("messages").iter().filter_map(|m| m["role"].as_str()).collect();
-    assert_eq!(roles, ["system", "system", "user", "assistant", "user"]);
-    assert_eq!(history[2]["content"], "What is blocking the beta login? Give it to ana.");
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert_eq!(history[1]["content"], "What is blocking the beta login? Give it to ana.");
+    assert!(history[2]["content"].as_str().is_some_and(|a| a.starts_with("The login fix")));
 }
 each_backend!(model_chat_proposes_through_tools_and_waits_for_approval);
 
@@ -218,10 +219,14 @@ async fn prompt_injection_cannot_make_an_action_execute(backend: Backend) {
     ] {
         assert!(answer.contains(refused), "{refused}: {answer}");
     }
-    // The injection sat in the data turn, never in the instructions.
+    // The injection reached the model only as data in the user's turn, never as instructions.
     let request = script.requests().pop().expect("request");
-    assert!(!request["messages"][0]["content"].as_str().unwrap_or_default().contains("SYSTEM OVERRIDE"));
-    assert!(request["messages"][1]["content"].as_str().unwrap_or_default().contains("SYSTEM OVERRIDE"));
+    let messages = request["messages"].as_array().expect("messages");
+    let system: Vec<&Value> = messages.iter().filter(|m| m["role"] == "system").collect();
+    assert!(system.iter().all(|m| !m["content"].as_str().unwrap_or_default().contains("SYSTEM OVERRIDE")));
+    let data = messages.last().and_then(|m| m["content"].as_str()).unwrap_or_default();
+    let (before, _) = data.split_once("QUESTION:").expect("data, then the question");
+    assert!(before.contains("SYSTEM OVERRIDE"), "{data}");
 
     // Nothing was executed or changed, here or in the other tenant, even after the workers ran.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -262,6 +267,7 @@ async fn a_broken_model_falls_back_and_a_working_one_writes_the_summary(backend:
     assert_eq!(written["findings"].as_array().map(Vec::len), Some(1));
     let asked = script.requests().pop().expect("request");
     assert!(asked.get("tools").is_none(), "{asked}");
+    assert_eq!(asked["messages"][1]["role"], "user");
     assert!(asked["messages"][1]["content"].as_str().unwrap_or_default().contains(&late));
 }
 each_backend!(a_broken_model_falls_back_and_a_working_one_writes_the_summary);

@@ -469,14 +469,18 @@ pub async fn execute_sql(app: &TestApp, sql: &str, args: &[&str]) -> u64 {
 
 /// Makes a task look unchanged for `days` days (as if edited then).
 pub async fn backdate(app: &TestApp, task_id: &str, days: i64) {
-    let at = chrono::Utc::now() - chrono::Duration::days(days);
-    let sql = "UPDATE tasks SET updated_at = $1 WHERE id = $2";
+    set_time(app, "tasks", "updated_at", task_id, chrono::Utc::now() - chrono::Duration::days(days)).await;
+}
+
+/// Sets a timestamp column of the row `id` of `table`, as if written at `at`.
+pub async fn set_time(app: &TestApp, table: &str, column: &str, id: &str, at: chrono::DateTime<chrono::Utc>) {
+    let sql = format!("UPDATE {table} SET {column} = $1 WHERE id = $2");
     if app.database_url.starts_with("sqlite") {
         let pool = sqlx::SqlitePool::connect(&app.database_url).await.expect("sqlite");
-        sqlx::query(sql).bind(at).bind(task_id).execute(&pool).await.expect("update");
+        sqlx::query(&sql).bind(at).bind(id).execute(&pool).await.expect("update");
     } else {
         let pool = sqlx::PgPool::connect(&app.database_url).await.expect("pg");
-        sqlx::query(sql).bind(at).bind(task_id).execute(&pool).await.expect("update");
+        sqlx::query(&sql).bind(at).bind(id).execute(&pool).await.expect("update");
     }
 }
 

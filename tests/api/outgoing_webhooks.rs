@@ -137,8 +137,9 @@ async fn task_events_reach_subscribers(backend: Backend) {
     assert!(other.lock().expect("lock").iter().all(|(h, _)| h["x-taskbridge-event"] == "task.updated"));
 }
 
-/// Events are queued in the transaction of the change itself: with no worker running,
-/// each change already has its announcement in the queue when it is answered.
+/// Events are queued in the transaction of the change itself, with what the change left:
+/// with no worker running, each change already has its announcement in the queue when it is
+/// answered, written at the change's own instant; a project nobody subscribes to queues none.
 async fn events_are_queued_with_the_change(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| {
         c.allow_private_urls = true;
@@ -148,21 +149,47 @@ async fn events_are_queued_with_the_change(backend: Backend) {
     else {
         return;
     };
+    let quiet = app.project("nobody listens").await;
+    app.task(&quiet, json!({"title": "Water the plants"})).await;
     let project = app.project("ops").await;
-    let task = app.task(&project, json!({"title": "Rotate the keys"})).await["id"].as_str().expect("id").to_string();
-    app.patch(&format!("/api/v1/tasks/{task}/status"), json!({"status": "in_progress"})).await;
+    let hook =
+        json!({"type": "webhook", "settings": {"url": "http://127.0.0.1:9/hook"}, "secrets": {"signing_secret": "s"}});
+    app.integration(&project, hook).await;
+    let created = app.task(&project, json!({"title": "Rotate the keys"})).await;
+    let task = created["id"].as_str().expect("id").to_string();
+    let moved = app.patch(&format!("/api/v1/tasks/{task}/status"), json!({"status": "in_progress"})).await.body;
+    app.patch(&format!("/api/v1/tasks/{task}"), json!({"status": "done", "title": "Rotate the API keys"})).await;
     app.post("/api/v1/comments", json!({"task_id": task, "content": "halfway"})).await;
     assert_eq!(app.delete(&format!("/api/v1/tasks/{task}")).await.status, StatusCode::NO_CONTENT);
     let jobs = app.get("/api/v1/jobs?status=queued&limit=200").await.body;
-    let mut events: Vec<String> = jobs["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter(|j| j["kind"] == "webhook.announce")
-        .filter_map(|j| j["payload"]["event"].as_str().map(str::to_string))
-        .collect();
-    events.sort();
-    assert_eq!(events, ["comment.created", "task.created", "task.deleted", "task.status_changed", "task.updated"]);
+    let announced: Vec<&Value> =
+        jobs["items"].as_array().expect("items").iter().filter(|j| j["kind"] == "webhook.announce").collect();
+    let mut events: Vec<&str> = announced.iter().filter_map(|j| j["payload"]["event"].as_str()).collect();
+    events.sort_unstable();
+    assert_eq!(
+        events,
+        [
+            "comment.created",
+            "task.created",
+            "task.deleted",
+            "task.status_changed",
+            "task.status_changed",
+            "task.updated",
+            "task.updated"
+        ]
+    );
+    let of = |event: &str, status: &str| {
+        announced.iter().find(|j| j["payload"]["event"] == event && j["payload"]["data"]["status"] == status).copied()
+    };
+    // Queued at the instant of the change, carrying the task as that change left it.
+    let made = of("task.created", "todo").expect("created");
+    assert_eq!(made["created_at"], created["created_at"], "{made}");
+    let first = of("task.status_changed", "in_progress").expect("the first move");
+    assert_eq!(first["created_at"], moved["updated_at"], "{first}");
+    assert_eq!(first["payload"]["data"]["title"], "Rotate the keys");
+    let second = of("task.status_changed", "done").expect("the second move");
+    assert_eq!(second["payload"]["data"]["title"], "Rotate the API keys");
+    assert_eq!(of("task.deleted", "done").map(|j| j["payload"]["project_id"].clone()), Some(json!(project)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
