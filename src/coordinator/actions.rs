@@ -82,46 +82,47 @@ async fn execute(store: &Store, tenant: &str, action: &Action) -> Result<Value, 
     let proposal = Proposal::read(&action.kind, action.params.clone()).map_err(refused)?;
     Ok(match proposal.change().map_err(refused)? {
         Change::Create(new) => {
-            let task = match store.get_task(tenant, &action.id).await {
-                Ok(made_by_an_earlier_run) => made_by_an_earlier_run,
-                Err(StoreError::NotFound) => {
-                    crate::trackers::push::create_task_as(store, tenant, Some(&action.id), &new).await?
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let task = once(store.get_task(tenant, &action.id).await, async || {
+                Ok(crate::trackers::push::create_task_as(store, tenant, Some(&action.id), &new).await?)
+            })
+            .await?;
             json!({"task": task})
         }
         Change::Update { task_id, patch } => {
             json!({"task": crate::trackers::push::update_task(store, tenant, &task_id, &patch, None).await?})
         }
         Change::Comment(new) => {
-            let comment = match store.get_comment(tenant, &action.id).await {
-                Ok(made_by_an_earlier_run) => made_by_an_earlier_run,
-                Err(StoreError::NotFound) => {
-                    crate::trackers::comment::add_comment_as(store, tenant, Some(&action.id), &new).await?
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let comment = once(store.get_comment(tenant, &action.id).await, async || {
+                Ok(crate::trackers::comment::add_comment_as(store, tenant, Some(&action.id), &new).await?)
+            })
+            .await?;
             json!({"comment": comment})
         }
         Change::FollowUp { task_id, message } => {
-            // The delivery takes the action's id: a second run finds it and sends nothing twice.
-            let delivery = match store.delivery(tenant, &action.id).await {
-                Ok((made_by_an_earlier_run, _)) => made_by_an_earlier_run,
-                Err(StoreError::NotFound) => {
-                    let task = store.get_task(tenant, &task_id).await?;
-                    let Some(new) = super::follow_up::route(store, tenant, &task, &message).await? else {
-                        return Err(Failure::Refused(
-                            "the task has no conversation to answer in, and no assignee e-mail address with an \
-                             e-mail integration in its project"
-                                .into(),
-                        ));
-                    };
-                    store.create_delivery_as(tenant, Some(&action.id), &new, crate::channels::send_job).await?
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let earlier = store.delivery(tenant, &action.id).await.map(|(delivery, _)| delivery);
+            let delivery = once(earlier, async || {
+                let task = store.get_task(tenant, &task_id).await?;
+                let Some(new) = super::follow_up::route(store, tenant, &task, &message).await? else {
+                    return Err(Failure::Refused(
+                        "the task has no conversation to answer in, and no assignee e-mail address with an \
+                         e-mail integration in its project"
+                            .into(),
+                    ));
+                };
+                Ok(store.create_delivery_as(tenant, Some(&action.id), &new, crate::channels::send_job).await?)
+            })
+            .await?;
             json!({"delivery": delivery})
         }
     })
+}
+
+/// What an earlier run of the action made (`found`, looked up by the action's id), or what
+/// `make` makes now: a run after a crash finds it instead of making it twice.
+async fn once<T>(found: Result<T, StoreError>, make: impl AsyncFnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
+    match found {
+        Ok(made_by_an_earlier_run) => Ok(made_by_an_earlier_run),
+        Err(StoreError::NotFound) => make().await,
+        Err(e) => Err(e.into()),
+    }
 }

@@ -202,14 +202,7 @@ impl Store {
             q.push(" ORDER BY t.created_at, t.id LIMIT ").push_bind(limit);
             q.build_query_as().fetch_all(pool).await?
         });
-        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        let mut labels = self.labels_of(&ids).await?;
-        rows.into_iter()
-            .map(|row| {
-                let names = labels.remove(&row.id).unwrap_or_default();
-                row.into_task(names)
-            })
-            .collect()
+        self.with_labels(rows).await
     }
 
     /// The tenant's open tasks past their due date before `today`, or in progress and
@@ -230,14 +223,7 @@ impl Store {
         let rows: Vec<TaskRow> = read!(self, |pool| {
             sqlx::query_as(&sql).bind(tenant_id).bind(today).bind(idle_since).bind(limit).fetch_all(pool).await?
         });
-        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        let mut labels = self.labels_of(&ids).await?;
-        rows.into_iter()
-            .map(|row| {
-                let names = labels.remove(&row.id).unwrap_or_default();
-                row.into_task(names)
-            })
-            .collect()
+        self.with_labels(rows).await
     }
 
     /// One page of tasks (plus one row, to tell whether another page follows).
@@ -319,14 +305,7 @@ impl Store {
             q.push(" LIMIT ").push_bind(i64::from(query.page.limit) + 1);
             q.build_query_as().fetch_all(pool).await?
         });
-        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        let mut labels = self.labels_of(&ids).await?;
-        rows.into_iter()
-            .map(|r| {
-                let names = labels.remove(&r.id).unwrap_or_default();
-                r.into_task(names)
-            })
-            .collect()
+        self.with_labels(rows).await
     }
 
     pub async fn update_task(&self, tenant_id: &str, id: &str, patch: &TaskPatch) -> Result<Task> {
@@ -468,6 +447,18 @@ impl Store {
     }
 
     /// Label names per task id, sorted by name.
+    /// The tasks of `rows`, each with its label names.
+    async fn with_labels(&self, rows: Vec<TaskRow>) -> Result<Vec<Task>> {
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut labels = self.labels_of(&ids).await?;
+        rows.into_iter()
+            .map(|row| {
+                let names = labels.remove(&row.id).unwrap_or_default();
+                row.into_task(names)
+            })
+            .collect()
+    }
+
     async fn labels_of(&self, task_ids: &[&str]) -> Result<HashMap<String, Vec<String>>> {
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
         if task_ids.is_empty() {
