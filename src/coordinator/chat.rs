@@ -48,12 +48,16 @@ pub(super) struct Grounding {
 impl Coordinator {
     pub async fn chat(&self, caller: &Caller, chat: Chat) -> Result<ChatAnswer, CoordinatorError> {
         let tenant = caller.tenant_id.as_str();
-        if let Some(id) = &chat.conversation_id {
-            self.store.get_conversation(tenant, id).await.map_err(CoordinatorError::or_missing("conversation"))?;
-        }
+        // Read once: it must exist, and a model is given its history.
+        let earlier = match &chat.conversation_id {
+            Some(id) => Some(
+                self.store.get_conversation(tenant, id).await.map_err(CoordinatorError::or_missing("conversation"))?,
+            ),
+            None => None,
+        };
         let today = Utc::now().date_naive();
         let grounding = self.ground(tenant, chat.project_id.as_deref(), &chat.message, today).await?;
-        if let Some(answer) = self.ask_model(caller, &chat, &grounding, today).await? {
+        if let Some(answer) = self.ask_model(caller, &chat, earlier.as_ref(), &grounding, today).await? {
             return Ok(answer);
         }
         let parsed = commands::parse(&chat.message, today);
@@ -102,15 +106,9 @@ impl Coordinator {
         let mut proposals = Vec::new();
         let mut problems = Vec::new();
         for command in parsed {
-            let command = match command {
-                Ok(c) => c,
-                Err(why) => {
-                    problems.push(why);
-                    continue;
-                }
-            };
             let proposal = match command {
-                Command::Create { title } => Ok(Proposal::CreateTask(ai::CreateTask {
+                Err(why) => Err(why),
+                Ok(Command::Create { title }) => Ok(Proposal::CreateTask(ai::CreateTask {
                     project_id: self.target_project(tenant, project_id).await?,
                     title,
                     description: None,
@@ -119,35 +117,29 @@ impl Coordinator {
                     due_date: None,
                     labels: None,
                 })),
-                Command::Assign { task, to } => self
+                Ok(Command::Assign { task, to }) => self
                     .resolve(tenant, open, &task)
                     .await?
-                    .map(|task_id| Proposal::Assign(ai::Assign { task_id, assigned_to: to })),
-                Command::Status { task, status } => self
+                    .map(|t| Proposal::Assign(ai::Assign { task_id: t.id, assigned_to: to })),
+                Ok(Command::Status { task, status }) => self
                     .resolve(tenant, open, &task)
                     .await?
-                    .map(|task_id| Proposal::SetStatus(ai::SetStatus { task_id, status })),
-                Command::Priority { task, priority } => self
+                    .map(|t| Proposal::SetStatus(ai::SetStatus { task_id: t.id, status })),
+                Ok(Command::Priority { task, priority }) => self
                     .resolve(tenant, open, &task)
                     .await?
-                    .map(|task_id| Proposal::SetPriority(ai::SetPriority { task_id, priority })),
-                Command::Due { task, date } => self.resolve(tenant, open, &task).await?.map(|task_id| {
-                    Proposal::SetDueDate(ai::SetDueDate { task_id, due_date: date.map(|d| d.to_string()) })
+                    .map(|t| Proposal::SetPriority(ai::SetPriority { task_id: t.id, priority })),
+                Ok(Command::Due { task, date }) => self.resolve(tenant, open, &task).await?.map(|t| {
+                    Proposal::SetDueDate(ai::SetDueDate { task_id: t.id, due_date: date.map(|d| d.to_string()) })
                 }),
-                Command::Comment { task, content } => self
+                Ok(Command::Comment { task, content }) => self
                     .resolve(tenant, open, &task)
                     .await?
-                    .map(|task_id| Proposal::Comment(ai::CommentOn { task_id, content })),
-                Command::FollowUp { task, message } => match self.resolve(tenant, open, &task).await? {
-                    Ok(task_id) => {
-                        let message = match message {
-                            Some(m) => m,
-                            None => default_reminder(&self.store.get_task(tenant, &task_id).await?),
-                        };
-                        Ok(Proposal::SendFollowUp(ai::FollowUp { task_id, message }))
-                    }
-                    Err(why) => Err(why),
-                },
+                    .map(|t| Proposal::Comment(ai::CommentOn { task_id: t.id, content })),
+                Ok(Command::FollowUp { task, message }) => self.resolve(tenant, open, &task).await?.map(|t| {
+                    let message = message.unwrap_or_else(|| default_reminder(&t));
+                    Proposal::SendFollowUp(ai::FollowUp { task_id: t.id, message })
+                }),
             };
             match proposal.and_then(|p| p.change().map(|_| p).map_err(|e| e.to_string())) {
                 Ok(p) => proposals.push(p),
@@ -165,20 +157,20 @@ impl Coordinator {
         }
     }
 
-    /// The id of the task `r` names: any of the tenant's tasks by id, an open one by title.
+    /// The task `r` names: any of the tenant's tasks by id, an open one by title.
     async fn resolve(
         &self,
         tenant: &str,
         open: &[Task],
         r: &TaskRef,
-    ) -> Result<Result<String, String>, CoordinatorError> {
+    ) -> Result<Result<Task, String>, CoordinatorError> {
         match r {
             TaskRef::Id(id) => match self.store.get_task(tenant, id).await {
-                Ok(task) => Ok(Ok(task.id)),
+                Ok(task) => Ok(Ok(task)),
                 Err(crate::store::StoreError::NotFound) => Ok(Err(format!("there is no task {id}"))),
                 Err(e) => Err(e.into()),
             },
-            TaskRef::Title(title) => Ok(by_title(open, title)),
+            TaskRef::Title(title) => Ok(by_title(open, title).cloned()),
         }
     }
 
@@ -208,33 +200,29 @@ impl Coordinator {
             .record_exchange(tenant, &exchange)
             .await
             .map_err(CoordinatorError::or_missing("conversation"))?;
-        let mut proposed = Vec::with_capacity(recorded.action_ids.len());
-        for id in &recorded.action_ids {
-            proposed.push(self.store.get_action(tenant, id).await?);
-        }
         Ok(ChatAnswer {
             conversation_id: recorded.conversation_id,
             answer: answer.to_string(),
             cited_task_ids: cited,
-            actions: recorded.action_ids,
-            proposed,
+            actions: recorded.actions.iter().map(|a| a.id.clone()).collect(),
+            proposed: recorded.actions,
             answered_by: answered_by.to_string(),
         })
     }
 }
 
 /// The open task titled `title`: exactly (ignoring case), else the only one containing it.
-fn by_title(open: &[Task], title: &str) -> Result<String, String> {
+fn by_title<'a>(open: &'a [Task], title: &str) -> Result<&'a Task, String> {
     let wanted = title.trim().to_lowercase();
     if wanted.is_empty() {
         return Err("name the task by its title or id".into());
     }
     if let Some(t) = open.iter().find(|t| t.title.to_lowercase() == wanted) {
-        return Ok(t.id.clone());
+        return Ok(t);
     }
     let containing: Vec<&Task> = open.iter().filter(|t| t.title.to_lowercase().contains(&wanted)).collect();
     match containing.as_slice() {
-        [one] => Ok(one.id.clone()),
+        [one] => Ok(one),
         [] => Err(format!("no open task is titled \"{title}\"")),
         many => Err(format!(
             "\"{title}\" matches {} open tasks ({}); name one by its id",
@@ -252,7 +240,7 @@ fn default_reminder(t: &Task) -> String {
 }
 
 /// One line per task: what a person needs to see at a glance.
-pub(super) fn task_line(t: &Task) -> String {
+fn task_line(t: &Task) -> String {
     let who = t.assigned_to.as_deref().map(|a| format!("assigned to {a}")).unwrap_or_else(|| "unassigned".into());
     let due = t.due_date.map(|d| format!(", due {d}")).unwrap_or_default();
     format!("- {} [{}]: {}, {} priority, {who}{due}", t.title, t.id, status_words(t.status), t.priority.as_str())

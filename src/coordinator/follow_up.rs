@@ -8,7 +8,8 @@
 //! `ai.follow_ups.tenant` job per tenant for the slot; the slot in each idempotency key
 //! keeps one of each however many instances run.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,13 +17,14 @@ use serde_json::json;
 
 use super::actions::action_job;
 use super::analysis::{self, Kind};
-use crate::domain::ai::{FollowUp, Proposal};
+use crate::domain::ai::FollowUp;
 use crate::domain::delivery::{NewDelivery, SendInput};
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::domain::task::Task;
 use crate::domain::tenant::DEFAULT_TENANT_ID;
-use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::jobs::{JobContext, JobError, NewJob, Registry, slot_of, slot_start};
 use crate::store::ai::NewFollowUp;
+use crate::store::integrations::IntegrationRecord;
 use crate::store::{Store, StoreError};
 
 pub const SCHEDULE_JOB: &str = "ai.follow_ups";
@@ -31,14 +33,6 @@ pub const TENANT_JOB: &str = "ai.follow_ups.tenant";
 pub const POLICY: &str = "policy:auto_follow_ups";
 /// Tenants queued per page of the fan-out.
 const TENANT_PAGE: i64 = 500;
-
-fn slot_of(at: DateTime<Utc>, interval: Duration) -> i64 {
-    at.timestamp().div_euclid(interval.as_secs().max(1) as i64)
-}
-
-fn slot_start(slot: i64, interval: Duration) -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp(slot.saturating_mul(interval.as_secs().max(1) as i64), 0).unwrap_or_else(Utc::now)
-}
 
 /// The fan-out of slot `slot`.
 pub fn schedule_job(slot: i64, interval: Duration) -> NewJob {
@@ -85,10 +79,7 @@ async fn fan_out(ctx: JobContext, interval: Duration) -> Result<(), JobError> {
 }
 
 async fn check_tenant(ctx: JobContext) -> Result<(), JobError> {
-    match run(&ctx.store, &ctx.job.tenant_id, Utc::now()).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(JobError::Retry(e.to_string())),
-    }
+    run(&ctx.store, &ctx.job.tenant_id, Utc::now()).await.map(|_| ()).map_err(|e| JobError::Retry(e.to_string()))
 }
 
 /// What one check did.
@@ -108,7 +99,7 @@ pub async fn run(store: &Store, tenant_id: &str, now: DateTime<Utc>) -> Result<C
     let tasks = store.tasks_to_follow_up(tenant_id, now.date_naive(), idle_since, super::MAX_TASKS).await?;
     let projects = super::all_projects(store, tenant_id).await?;
     let auto: HashSet<&str> = projects.iter().filter(|p| p.auto_follow_ups).map(|p| p.id.as_str()).collect();
-    let day = now.date_naive();
+    let mut integrations: HashMap<String, Vec<IntegrationRecord>> = HashMap::new();
     let mut checked = Checked::default();
     let mut seen = HashSet::new();
     for finding in analysis::analyze(&tasks, &[], now) {
@@ -120,17 +111,17 @@ pub async fn run(store: &Store, tenant_id: &str, now: DateTime<Utc>) -> Result<C
             continue; // overdue and stale: one reminder says it
         }
         let message = reminder_text(task, finding.kind, now);
-        if route(store, tenant_id, task, &message).await?.is_none() {
+        let in_project = match integrations.entry(task.project_id.clone()) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot.insert(store.list_integrations(tenant_id, &task.project_id).await?),
+        };
+        if route(store, tenant_id, task, in_project, &message).await?.is_none() {
             checked.unreachable.push(task.id.clone());
             continue;
         }
-        let proposal = Proposal::SendFollowUp(FollowUp { task_id: task.id.clone(), message });
-        let prefix = format!("follow-up:{}:", task.id);
         let new = NewFollowUp {
-            proposal: &proposal,
-            dedupe_key: &format!("{prefix}{day}"),
-            task_prefix: &prefix,
-            day_start: day.and_time(chrono::NaiveTime::MIN).and_utc(),
+            follow_up: &FollowUp { task_id: task.id.clone(), message },
+            day: now.date_naive(),
             approved_by: auto.contains(task.project_id.as_str()).then_some(POLICY),
         };
         if let Some(id) = store.propose_follow_up(tenant_id, &new, action_job).await? {
@@ -163,37 +154,38 @@ pub fn reminder_text(task: &Task, kind: Kind, now: DateTime<Utc>) -> String {
     }
 }
 
-/// Where a message about `task` goes: the conversation its request came from when that
-/// platform can answer there, else its assignee's e-mail through the project's e-mail
-/// integration; `None` when neither exists.
-pub async fn route(store: &Store, tenant_id: &str, task: &Task, text: &str) -> Result<Option<NewDelivery>, StoreError> {
+/// Where a message about `task` goes, given its project's `integrations`: the conversation
+/// its request came from when that platform can answer there, else its assignee's e-mail
+/// through the project's e-mail integration; `None` when neither exists.
+pub async fn route(
+    store: &Store,
+    tenant_id: &str,
+    task: &Task,
+    integrations: &[IntegrationRecord],
+    text: &str,
+) -> Result<Option<NewDelivery>, StoreError> {
+    let active = |i: &&IntegrationRecord| i.status == IntegrationStatus::Active;
     if let Some((integration_id, reply_to)) = store.task_origin(tenant_id, &task.id).await? {
-        match store.get_integration(tenant_id, &task.project_id, &integration_id).await {
-            Ok(record) if record.status == IntegrationStatus::Active => {
-                if crate::channels::adapter(record.kind).is_some_and(|c| c.sends_reply(&reply_to)) {
-                    return Ok(Some(NewDelivery {
-                        project_id: task.project_id.clone(),
-                        integration_id,
-                        platform: record.kind,
-                        message_id: None,
-                        recipient: task.assigned_to.clone().unwrap_or_else(|| "the conversation".into()),
-                        subject: None,
-                        text: text.to_string(),
-                        target: reply_to,
-                    }));
-                }
-            }
-            Ok(_) | Err(StoreError::NotFound) => {}
-            Err(e) => return Err(e),
+        let origin = integrations.iter().filter(active).find(|i| i.id == integration_id);
+        if let Some(record) =
+            origin.filter(|r| crate::channels::adapter(r.kind).is_some_and(|c| c.sends_reply(&reply_to)))
+        {
+            return Ok(Some(NewDelivery {
+                project_id: task.project_id.clone(),
+                integration_id,
+                platform: record.kind,
+                message_id: None,
+                recipient: task.assigned_to.clone().unwrap_or_else(|| "the conversation".into()),
+                subject: None,
+                text: text.to_string(),
+                target: reply_to,
+            }));
         }
     }
     let Some(assignee) = task.assigned_to.as_deref().filter(|a| a.contains('@') && !a.starts_with('@')) else {
         return Ok(None);
     };
-    let integrations = store.list_integrations(tenant_id, &task.project_id).await?;
-    let Some(email) =
-        integrations.iter().find(|i| i.kind == IntegrationType::Email && i.status == IntegrationStatus::Active)
-    else {
+    let Some(email) = integrations.iter().filter(active).find(|i| i.kind == IntegrationType::Email) else {
         return Ok(None);
     };
     let input = SendInput {

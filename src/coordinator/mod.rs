@@ -15,7 +15,6 @@ use std::sync::Arc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::DomainError;
 use crate::domain::list::Page;
 use crate::llm::WithFallback;
 use crate::store::{Store, StoreError};
@@ -33,21 +32,9 @@ pub enum CoordinatorError {
     /// Names what is missing: `conversation`, `project`, `action`.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A conflict (an action decided already) or the store's own failure.
     #[error(transparent)]
-    Invalid(#[from] DomainError),
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Store(StoreError),
-}
-
-impl From<StoreError> for CoordinatorError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(why) => CoordinatorError::Conflict(why),
-            other => CoordinatorError::Store(other),
-        }
-    }
+    Store(#[from] StoreError),
 }
 
 impl CoordinatorError {
@@ -113,7 +100,20 @@ impl Coordinator {
     /// The follow-ups of the latest analysis (of the project, or of the whole workspace); an
     /// analysis is made first when there is none yet.
     pub async fn suggestions(&self, tenant_id: &str, project_id: Option<&str>) -> Result<Suggestions, StoreError> {
-        suggestions(&self.store, tenant_id, project_id, self).await
+        let store = &self.store;
+        if let Some(project) = project_id {
+            store.get_project(tenant_id, project).await?;
+        }
+        let latest = match store.latest_analysis(tenant_id, project_id).await? {
+            Some(kept) => serde_json::from_value::<Analysis>(kept.result.clone())
+                .map(|mut a| {
+                    a.id = kept.id;
+                    a
+                })
+                .map_err(|e| StoreError::Corrupt(format!("ai_analyses.result: {e}")))?,
+            None => self.analyze(tenant_id, project_id).await?,
+        };
+        Ok(suggest(latest))
     }
 }
 
@@ -136,24 +136,8 @@ pub struct Suggestions {
     pub suggestions: Vec<Suggestion>,
 }
 
-async fn suggestions(
-    store: &Store,
-    tenant_id: &str,
-    project_id: Option<&str>,
-    coordinator: &Coordinator,
-) -> Result<Suggestions, StoreError> {
-    if let Some(project) = project_id {
-        store.get_project(tenant_id, project).await?;
-    }
-    let latest = match store.latest_analysis(tenant_id, project_id).await? {
-        Some(kept) => serde_json::from_value::<Analysis>(kept.result.clone())
-            .map(|mut a| {
-                a.id = kept.id;
-                a
-            })
-            .map_err(|e| StoreError::Corrupt(format!("ai_analyses.result: {e}")))?,
-        None => coordinator.analyze(tenant_id, project_id).await?,
-    };
+/// The follow-ups an analysis proposes.
+fn suggest(latest: Analysis) -> Suggestions {
     let suggestions = latest
         .findings
         .into_iter()
@@ -179,7 +163,7 @@ async fn suggestions(
             }
         })
         .collect();
-    Ok(Suggestions { analysis_id: latest.id, generated_at: latest.generated_at, suggestions })
+    Suggestions { analysis_id: latest.id, generated_at: latest.generated_at, suggestions }
 }
 
 async fn all_projects(store: &Store, tenant_id: &str) -> Result<Vec<crate::domain::project::Project>, StoreError> {

@@ -1,8 +1,8 @@
 //! Asking a language model: chat answers grounded in the retrieved workspace, with tool
 //! calls read as proposals, and the prose summary of an analysis. The workspace goes to
 //! the model as data, apart from the instructions; whatever the model says or calls, it
-//! only ever proposes. Without a model (builtin) or when it fails, the callers answer by
-//! their rules.
+//! only ever proposes. Without a model (the builtin provider holds no conversation) or when
+//! it fails, the callers answer by their rules.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::chat::{ChatAnswer, Grounding, describe_proposals};
 use super::{Coordinator, CoordinatorError, Finding, tools};
-use crate::domain::ai::{Chat, Proposal, Role as TurnRole};
+use crate::domain::ai::{Chat, Conversation, Proposal, Role as TurnRole};
 use crate::domain::task::Task;
 use crate::domain::tenant::Caller;
 use crate::llm::{Role, Turn};
@@ -44,21 +44,19 @@ fn task_data(t: &Task) -> Value {
 }
 
 impl Coordinator {
-    /// The model's answer to `chat`, kept with the actions it proposed; `None` when no
-    /// model answered.
+    /// The model's answer to `chat` (continuing `earlier`), kept with the actions it
+    /// proposed; `None` when no model answered.
     pub(super) async fn ask_model(
         &self,
         caller: &Caller,
         chat: &Chat,
+        earlier: Option<&Conversation>,
         grounding: &Grounding,
         today: NaiveDate,
     ) -> Result<Option<ChatAnswer>, CoordinatorError> {
-        if self.llm.provider() == "builtin" {
-            return Ok(None);
-        }
         let tenant = caller.tenant_id.as_str();
         let mut turns = vec![Turn::new(Role::System, CHAT_SYSTEM)];
-        let cited_ids: BTreeSet<&str> = grounding.hits.iter().map(|t| t.id.as_str()).collect();
+        let relevant: BTreeSet<&str> = grounding.hits.iter().map(|t| t.id.as_str()).collect();
         let data = json!({
             "today": today,
             "project_in_scope": chat.project_id,
@@ -68,19 +66,15 @@ impl Coordinator {
             })).collect::<Vec<_>>(),
             "relevant_tasks": grounding.hits.iter().map(task_data).collect::<Vec<_>>(),
             "comments": grounding.comments.iter()
-                .filter(|c| cited_ids.contains(c.task_id.as_str()))
+                .filter(|c| relevant.contains(c.task_id.as_str()))
                 .take(CONTEXT_COMMENTS)
                 .map(|c| json!({"task_id": c.task_id, "author": c.author, "content": c.content}))
                 .collect::<Vec<_>>(),
         });
-        if let Some(id) = &chat.conversation_id {
-            let earlier =
-                self.store.get_conversation(tenant, id).await.map_err(CoordinatorError::or_missing("conversation"))?;
-            let skip = earlier.turns.len().saturating_sub(HISTORY_TURNS);
-            for t in earlier.turns.into_iter().skip(skip) {
-                let role = if t.role == TurnRole::User { Role::User } else { Role::Assistant };
-                turns.push(Turn::new(role, t.content));
-            }
+        let history = earlier.map(|c| c.turns.as_slice()).unwrap_or_default();
+        for t in &history[history.len().saturating_sub(HISTORY_TURNS)..] {
+            let role = if t.role == TurnRole::User { Role::User } else { Role::Assistant };
+            turns.push(Turn::new(role, t.content.clone()));
         }
         // The data travels with the question as the user's turn, never with the authority of
         // the instructions: what other people wrote in tasks and comments is only data.
@@ -102,20 +96,15 @@ impl Coordinator {
                 Err(why) => problems.push(why),
             }
         }
-        let mut answer = reply.content.clone();
-        if answer.is_empty() || !problems.is_empty() {
-            let listed = describe_proposals(if answer.is_empty() { &proposals } else { &[] }, &problems);
-            answer = [answer, listed].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join("\n\n");
-        }
-        if answer.is_empty() {
-            answer = "I have nothing to add.".into();
-        }
-        // Cited: the known tasks the answer names, and those the proposals change; when it
+        // What the model said, then what it proposed (when it said nothing) and what could
+        // not be proposed.
+        let listed = describe_proposals(if reply.content.is_empty() { &proposals } else { &[] }, &problems);
+        let parts: Vec<&str> = [reply.content.as_str(), &listed].into_iter().filter(|s| !s.is_empty()).collect();
+        let answer = if parts.is_empty() { "I have nothing to add.".to_string() } else { parts.join("\n\n") };
+        // Cited: the open tasks the answer names, and those the proposals change; when it
         // names none, the tasks it was given.
-        let known: BTreeSet<&str> =
-            grounding.tasks.iter().map(|t| t.id.as_str()).chain(cited_ids.iter().copied()).collect();
         let mut cited: BTreeSet<String> =
-            known.iter().filter(|id| reply.content.contains(*id)).map(|id| id.to_string()).collect();
+            grounding.tasks.iter().filter(|t| reply.content.contains(&t.id)).map(|t| t.id.clone()).collect();
         cited.extend(proposals.iter().filter_map(|p| p.task_id().map(str::to_string)));
         let cited: Vec<String> = if cited.is_empty() && !reply.content.is_empty() {
             grounding.hits.iter().map(|t| t.id.clone()).collect()
@@ -142,7 +131,7 @@ impl Coordinator {
 
     /// A model's prose summary of `findings`, or `None` without a model.
     pub(super) async fn summarize(&self, findings: &[Finding], tasks: usize) -> Option<String> {
-        if self.llm.provider() == "builtin" || findings.is_empty() {
+        if findings.is_empty() {
             return None;
         }
         let data = json!({"open_tasks": tasks, "findings": findings});

@@ -78,11 +78,7 @@ pub fn understand(text: &str, assignees: &[&str], today: NaiveDate) -> Question 
         None
     };
     let blocking = ["block", "stuck", "holding up", "holds up", "in the way"].iter().any(|c| has(c));
-    let named: HashSet<String> = person
-        .iter()
-        .flat_map(|p| word_terms(p))
-        .chain(person.iter().flat_map(|p| word_terms(&p.to_lowercase())))
-        .collect();
+    let named: HashSet<String> = person.iter().flat_map(|p| word_terms(p)).collect();
     let cues: HashSet<String> = word_terms(CUES).into_iter().collect();
     let mut terms: Vec<String> = word_terms(text)
         .into_iter()

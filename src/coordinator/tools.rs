@@ -92,10 +92,11 @@ pub fn read(call: &ToolCall, default_project: &str) -> Result<Proposal, String> 
         Ok(_) => return Err(format!("{name}: the arguments are not an object")),
         Err(why) => return Err(format!("{name}: {why}")),
     };
-    // Strict tool schemas send every property; null means "not given".
-    args.retain(|_, v| !v.is_null() || name != "create_task");
-    if name == "create_task" && !args.contains_key("project_id") {
-        args.insert("project_id".into(), json!(default_project));
+    // Strict tool schemas send every property; for a new task null means "not given"
+    // (elsewhere it clears a value).
+    if name == "create_task" {
+        args.retain(|_, v| !v.is_null());
+        args.entry("project_id").or_insert_with(|| json!(default_project));
     }
     Proposal::read(name, Value::Object(args)).map_err(|e| format!("{name}: {e}"))
 }

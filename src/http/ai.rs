@@ -171,10 +171,8 @@ pub async fn approve_action(
 ) -> Result<(StatusCode, Json<Action>), ApiError> {
     let mut action = s.coordinator.decide(&caller, &id, true).await?;
     s.wake_workers.notify_one();
-    // Polling the store sees the outcome whichever instance's worker carries it out.
-    let deadline = tokio::time::Instant::now() + s.message_wait;
-    while action.status == ActionStatus::Approved && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    let mut wait = super::settle::Settle::within(s.message_wait);
+    while action.status == ActionStatus::Approved && wait.again().await {
         action = s.store.get_action(&caller.tenant_id, &id).await.or_not_found("action")?;
     }
     let code = if action.status == ActionStatus::Approved { StatusCode::ACCEPTED } else { StatusCode::OK };

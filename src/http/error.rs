@@ -133,8 +133,6 @@ impl From<crate::coordinator::CoordinatorError> for ApiError {
         use crate::coordinator::CoordinatorError;
         match err {
             CoordinatorError::NotFound(what) => ApiError::not_found(what),
-            CoordinatorError::Invalid(e) => e.into(),
-            CoordinatorError::Conflict(why) => ApiError::Conflict(why),
             CoordinatorError::Store(e) => e.into(),
         }
     }

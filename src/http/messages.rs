@@ -74,11 +74,8 @@ pub(super) async fn wait_at_most(
     mut message: Message,
     limit: Duration,
 ) -> Result<Message, ApiError> {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut pause = Duration::from_millis(10);
-    while !message.status.is_final() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(200));
+    let mut wait = super::settle::Settle::within(limit);
+    while !message.status.is_final() && wait.again().await {
         message = s.store.get_message(tenant_id, &message.id).await.or_not_found("message")?;
     }
     Ok(message)

@@ -19,6 +19,7 @@ mod oauth;
 mod openapi;
 mod pages;
 mod projects;
+mod settle;
 mod sync;
 mod tasks;
 mod teams;

@@ -49,11 +49,8 @@ pub struct RunAnswer {
 /// Waits for the run, bounded, polling the store so that any instance's work is seen.
 async fn settle(s: &AppState, tenant_id: &str, mut run: SyncRun) -> Result<(StatusCode, Json<Value>), ApiError> {
     s.wake_workers.notify_one();
-    let deadline = tokio::time::Instant::now() + s.sync_wait;
-    let mut pause = std::time::Duration::from_millis(10);
-    while run.status == "running" && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_millis(200));
+    let mut wait = super::settle::Settle::within(s.sync_wait);
+    while run.status == "running" && wait.again().await {
         run = s.store.sync_run(tenant_id, &run.id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
     }
     match run.status.as_str() {

@@ -123,6 +123,18 @@ pub enum JobError {
     Permanent(String),
 }
 
+/// The time slot `at` falls in, for work repeated every `interval` (slots count from the
+/// epoch). Scheduled jobs name their slot in their idempotency key, so each runs once per
+/// slot however many instances schedule it.
+pub fn slot_of(at: DateTime<Utc>, interval: Duration) -> i64 {
+    at.timestamp().div_euclid(interval.as_secs().max(1) as i64)
+}
+
+/// When slot `slot` of `interval` starts.
+pub fn slot_start(slot: i64, interval: Duration) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(slot.saturating_mul(interval.as_secs().max(1) as i64), 0).unwrap_or_else(Utc::now)
+}
+
 /// The delay before attempt `attempt + 1`: exponential from 1 s, capped at one hour, with
 /// "equal jitter" so that many failing jobs do not retry in lockstep.
 pub fn backoff(attempt: i32, random: f64) -> Duration {

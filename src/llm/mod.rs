@@ -212,23 +212,25 @@ impl WithFallback {
             Ok(reply) => Some(reply),
             Err(LlmError::Unsupported(_)) => None,
             Err(err) => {
-                if let Some(counter) = &self.fallback_counter {
-                    counter.inc();
-                }
-                tracing::warn!(provider = self.primary.name(), error = %err, "language model failed; answering by the builtin rules");
+                self.fell_back(&err);
                 None
             }
         }
+    }
+
+    /// Counts and logs a failure the builtin rules stand in for.
+    fn fell_back(&self, err: &LlmError) {
+        if let Some(counter) = &self.fallback_counter {
+            counter.inc();
+        }
+        tracing::warn!(provider = self.primary.name(), error = %err, "language model failed; using the builtin rules");
     }
 
     pub async fn draft(&self, request: &DraftRequest) -> TaskDraft {
         match self.primary.draft(request).await {
             Ok(draft) => draft,
             Err(err) => {
-                if let Some(counter) = &self.fallback_counter {
-                    counter.inc();
-                }
-                tracing::warn!(provider = self.primary.name(), error = %err, "language model failed; using the builtin draft");
+                self.fell_back(&err);
                 builtin::draft(request)
             }
         }

@@ -19,7 +19,6 @@ use crate::integrations::IntegrationError;
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
 use crate::store::StoreError;
 use crate::store::integrations::IntegrationRecord;
-use serde_json::{Map, Value};
 
 pub const REFRESH_JOB: &str = "oauth.refresh";
 
@@ -77,24 +76,38 @@ async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
     else {
         return Err(JobError::Permanent("payload has no integration_id or expires_at".into()));
     };
-    let project = ctx.job.payload["project_id"].as_str();
-    // Installed again, refreshed already (a newer job holds the token), or disconnected with
-    // no other record of the grant left: nothing to do.
-    let Some((record, secrets)) = holder(oauth, tenant, id, project, expires_at).await? else { return Ok(()) };
-    let Some(provider) = provider_of(record.kind) else { return Ok(()) };
-    // Atlassian's tokens serve the project's Jira and Confluence records alike, and its
-    // refresh tokens rotate: both records take the new ones, or both show the failure.
-    let kinds: &[IntegrationType] =
-        if provider == Provider::Atlassian { provider.integrations() } else { &[record.kind] };
-    let sharing = oauth.integrations.list(tenant, &record.project_id).await.map_err(failure)?;
-    let same_grant = |i: &crate::domain::integration::Integration| {
-        kinds.contains(&i.kind)
-            && i.status != crate::domain::integration::IntegrationStatus::Revoked
-            && setting(&i.settings, "auth") == Some("oauth")
-            && setting(&i.settings, "cloud_id") == setting(&record.settings, "cloud_id")
-            && setting(&i.settings, "expires_at") == Some(expires_at)
+    // The project, named by the job (older jobs name only their record).
+    let project = match ctx.job.payload["project_id"].as_str() {
+        Some(project) => project.to_string(),
+        None => match oauth.integrations.with_secrets(tenant, id).await {
+            Ok((record, _)) => record.project_id,
+            Err(IntegrationError::Store(StoreError::NotFound)) => return Ok(()), // disconnected meanwhile
+            Err(other) => return Err(failure(other)),
+        },
     };
-    let sharing: Vec<_> = sharing.into_iter().filter(same_grant).collect();
+    let listed = oauth.store.list_integrations(tenant, &project).await.map_err(|e| failure(e.into()))?;
+    // The records holding this token: the job's own and, as Atlassian's tokens serve the
+    // project's Jira and Confluence alike (and rotate), its other record of that grant. One
+    // disconnected, installed again or refreshed already (a newer job holds the token) is
+    // left out; with none left there is nothing to do.
+    let own_provider = listed.iter().find(|r| r.id == id).and_then(|r| provider_of(r.kind));
+    let atlassian = own_provider.is_none_or(|p| p == Provider::Atlassian);
+    let sharing: Vec<&IntegrationRecord> = listed
+        .iter()
+        .filter(|r| r.id == id || (atlassian && provider_of(r.kind) == Some(Provider::Atlassian)))
+        .filter(|r| {
+            r.status != IntegrationStatus::Revoked
+                && setting(&r.settings, "auth") == Some("oauth")
+                && setting(&r.settings, "expires_at") == Some(expires_at)
+        })
+        .collect();
+    let Some(holder) = sharing.iter().find(|r| r.id == id).or(sharing.first()) else { return Ok(()) };
+    let (record, secrets) = match oauth.integrations.with_secrets(tenant, &holder.id).await {
+        Ok(found) => found,
+        Err(IntegrationError::Store(StoreError::NotFound)) => return Ok(()),
+        Err(other) => return Err(failure(other)),
+    };
+    let Some(provider) = provider_of(record.kind) else { return Ok(()) };
     let give_up = async |why: String| {
         for integration in &sharing {
             oauth.integrations.mark_error(tenant, &integration.id, &why).await.map_err(failure)?;
@@ -138,46 +151,6 @@ async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
     }
     tracing::info!(integration_id = id, provider = provider.as_str(), "token refreshed");
     Ok(())
-}
-
-/// The connected record holding the token that expires at `expires_at`, with its secrets:
-/// the job's own, or (when that one was disconnected or deleted) another record of the
-/// same Atlassian grant in `project`.
-async fn holder(
-    oauth: &OAuth,
-    tenant: &str,
-    id: &str,
-    project: Option<&str>,
-    expires_at: &str,
-) -> Result<Option<(IntegrationRecord, Map<String, Value>)>, JobError> {
-    let holds = |r: &IntegrationRecord| {
-        r.status != IntegrationStatus::Revoked
-            && setting(&r.settings, "auth") == Some("oauth")
-            && setting(&r.settings, "expires_at") == Some(expires_at)
-    };
-    let own = match oauth.integrations.with_secrets(tenant, id).await {
-        Ok(found) => Some(found),
-        Err(IntegrationError::Store(StoreError::NotFound)) => None,
-        Err(other) => return Err(failure(other)),
-    };
-    let project = match &own {
-        Some((record, _)) if holds(record) => return Ok(own),
-        Some((record, _)) => Some(record.project_id.clone()),
-        None => project.map(str::to_string),
-    };
-    let own_kind = own.as_ref().map(|(r, _)| r.kind);
-    let Some(project) = project.filter(|_| own_kind.is_none_or(|k| provider_of(k) == Some(Provider::Atlassian))) else {
-        return Ok(None);
-    };
-    let records = oauth.store.list_integrations(tenant, &project).await.map_err(|e| failure(e.into()))?;
-    let Some(sibling) = records.iter().find(|r| provider_of(r.kind) == Some(Provider::Atlassian) && holds(r)) else {
-        return Ok(None);
-    };
-    match oauth.integrations.with_secrets(tenant, &sibling.id).await {
-        Ok(found) => Ok(Some(found)),
-        Err(IntegrationError::Store(StoreError::NotFound)) => Ok(None),
-        Err(other) => Err(failure(other)),
-    }
 }
 
 /// Queues the first refresh of a fresh install's token, when it expires and can be refreshed.

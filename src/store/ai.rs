@@ -1,11 +1,11 @@
 //! What the AI coordinator keeps: its analyses, its conversations and the actions it proposes.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::jobs::enqueue_job;
 use super::{Result, Store, StoreError, read, write};
-use crate::domain::ai::{Action, ActionStatus, ChatTurn, Conversation, Role};
+use crate::domain::ai::{Action, ActionStatus, ChatTurn, Conversation, FollowUp, Proposal, Role};
 use crate::domain::list::Page;
 use crate::domain::new_id;
 use crate::jobs::NewJob;
@@ -71,7 +71,7 @@ pub struct Exchange<'a> {
     pub question: &'a str,
     pub answer: &'a str,
     pub cited_task_ids: &'a [String],
-    pub proposals: &'a [crate::domain::ai::Proposal],
+    pub proposals: &'a [Proposal],
     /// `ai:{provider}` or `builtin`.
     pub proposed_by: &'a str,
 }
@@ -80,7 +80,8 @@ pub struct Exchange<'a> {
 #[derive(Debug)]
 pub struct Recorded {
     pub conversation_id: String,
-    pub action_ids: Vec<String>,
+    /// The proposals, as pending actions.
+    pub actions: Vec<Action>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -137,6 +138,58 @@ fn id_list(raw: &str) -> Vec<String> {
     serde_json::from_str(raw).unwrap_or_default()
 }
 
+/// A new action carrying out `proposal`: pending, or approved at once by `approved_by`.
+fn new_action(
+    proposal: &Proposal,
+    conversation_id: Option<&str>,
+    proposed_by: &str,
+    approved_by: Option<&str>,
+    now: DateTime<Utc>,
+) -> Action {
+    Action {
+        id: new_id(),
+        kind: proposal.kind().to_string(),
+        params: proposal.params(),
+        status: if approved_by.is_some() { ActionStatus::Approved } else { ActionStatus::Pending },
+        proposed_by: proposed_by.to_string(),
+        decided_by: approved_by.map(str::to_string),
+        decided_at: approved_by.map(|_| now),
+        conversation_id: conversation_id.map(str::to_string),
+        result: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Inserts an action inside the caller's transaction, unless its `dedupe_key` (when it has
+/// one) was used; answers the rows written.
+macro_rules! insert_action {
+    ($tx:expr, $tenant_id:expr, $action:expr, $dedupe_key:expr) => {{
+        let a: &Action = $action;
+        sqlx::query(
+            "INSERT INTO ai_actions (id, tenant_id, conversation_id, kind, params, status, proposed_by, decided_by,
+                                     decided_at, dedupe_key, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+             ON CONFLICT (tenant_id, dedupe_key) DO NOTHING",
+        )
+        .bind(&a.id)
+        .bind($tenant_id)
+        .bind(&a.conversation_id)
+        .bind(&a.kind)
+        .bind(a.params.to_string())
+        .bind(a.status.as_str())
+        .bind(&a.proposed_by)
+        .bind(&a.decided_by)
+        .bind(a.decided_at)
+        .bind($dedupe_key)
+        .bind(a.created_at)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+    }};
+}
+
 /// Inserts one turn of a conversation, inside the caller's transaction.
 macro_rules! insert_turn {
     ($tx:expr, $conversation:expr, $role:expr, $content:expr, $cited:expr, $actions:expr, $now:expr) => {
@@ -163,7 +216,9 @@ impl Store {
     pub async fn record_exchange(&self, tenant_id: &str, ex: &Exchange<'_>) -> Result<Recorded> {
         let now = super::now();
         let conversation_id = ex.conversation_id.map(str::to_string).unwrap_or_else(new_id);
-        let action_ids: Vec<String> = ex.proposals.iter().map(|_| new_id()).collect();
+        let actions: Vec<Action> =
+            ex.proposals.iter().map(|p| new_action(p, Some(&conversation_id), ex.proposed_by, None, now)).collect();
+        let action_ids: Vec<&str> = actions.iter().map(|a| a.id.as_str()).collect();
         let no_ids: [String; 0] = [];
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -192,28 +247,15 @@ impl Store {
                 .await?;
             }
             insert_turn!(tx, &conversation_id, Role::User, ex.question, &no_ids, &no_ids, now);
-            for (id, proposal) in action_ids.iter().zip(ex.proposals) {
-                sqlx::query(
-                    "INSERT INTO ai_actions (id, tenant_id, conversation_id, kind, params, status, proposed_by,
-                                             created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7)",
-                )
-                .bind(id)
-                .bind(tenant_id)
-                .bind(&conversation_id)
-                .bind(proposal.kind())
-                .bind(proposal.params().to_string())
-                .bind(ex.proposed_by)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            for action in &actions {
+                insert_action!(tx, tenant_id, action, None::<&str>);
             }
             // A turn a moment later than the question, so the two always read in order.
             let later = now + chrono::Duration::microseconds(1);
             insert_turn!(tx, &conversation_id, Role::Assistant, ex.answer, ex.cited_task_ids, &action_ids, later);
             tx.commit().await?;
         });
-        Ok(Recorded { conversation_id, action_ids })
+        Ok(Recorded { conversation_id, actions })
     }
 
     pub async fn get_conversation(&self, tenant_id: &str, id: &str) -> Result<Conversation> {
@@ -354,22 +396,18 @@ impl Store {
 /// A follow-up the coordinator proposes by itself, at most once per task and day.
 #[derive(Debug)]
 pub struct NewFollowUp<'a> {
-    pub proposal: &'a crate::domain::ai::Proposal,
-    /// One follow-up per key: `follow-up:{task}:{day}`.
-    pub dedupe_key: &'a str,
-    /// The task's follow-ups have keys that start so (`follow-up:{task}:`): no new one while
-    /// one of them waits or is being sent, or when one was made or decided since `day_start`.
-    pub task_prefix: &'a str,
-    pub day_start: DateTime<Utc>,
+    pub follow_up: &'a FollowUp,
+    /// The day it is for (UTC).
+    pub day: NaiveDate,
     /// Approved at once by this policy (and its job queued) instead of waiting for a person.
     pub approved_by: Option<&'a str>,
 }
 
 impl Store {
-    /// Records a follow-up unless its key was used, or an earlier one for the same task still
-    /// waits, is being sent, or was made or decided today (a reminder approved late is still
-    /// the day's only one); an approved one has its job queued in the same transaction.
-    /// Answers the new action's id.
+    /// Records a follow-up unless the task had one that day (its key `follow-up:{task}:{day}`),
+    /// or an earlier one for the task still waits, is being sent, or was decided that day (a
+    /// reminder approved late is still the day's only one); an approved one has its job
+    /// queued in the same transaction. Answers the new action's id.
     pub async fn propose_follow_up(
         &self,
         tenant_id: &str,
@@ -377,9 +415,12 @@ impl Store {
         execute: fn(&str) -> NewJob,
     ) -> Result<Option<String>> {
         let now = super::now();
-        let id = new_id();
-        let job = execute(&id);
-        let status = if new.approved_by.is_some() { ActionStatus::Approved } else { ActionStatus::Pending };
+        let proposal = Proposal::SendFollowUp(new.follow_up.clone());
+        let action = new_action(&proposal, None, "follow-ups", new.approved_by, now);
+        let job = execute(&action.id);
+        let task_prefix = format!("follow-up:{}:", new.follow_up.task_id);
+        let dedupe_key = format!("{task_prefix}{}", new.day);
+        let day_start = new.day.and_time(chrono::NaiveTime::MIN).and_utc();
         let made = write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let earlier: Option<(String,)> = sqlx::query_as(
@@ -387,39 +428,22 @@ impl Store {
                  AND (status IN ('pending', 'approved') OR created_at >= $4 OR decided_at >= $4) LIMIT 1",
             )
             .bind(tenant_id)
-            .bind(i32::try_from(new.task_prefix.chars().count()).unwrap_or(i32::MAX))
-            .bind(new.task_prefix)
-            .bind(new.day_start)
+            .bind(i32::try_from(task_prefix.chars().count()).unwrap_or(i32::MAX))
+            .bind(&task_prefix)
+            .bind(day_start)
             .fetch_optional(&mut *tx)
             .await?;
             if earlier.is_some() {
                 return Ok(None);
             }
-            let inserted = sqlx::query(
-                "INSERT INTO ai_actions (id, tenant_id, kind, params, status, proposed_by, decided_by, decided_at,
-                                         dedupe_key, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 'follow-ups', $6, $7, $8, $9, $9)
-                 ON CONFLICT (tenant_id, dedupe_key) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(tenant_id)
-            .bind(new.proposal.kind())
-            .bind(new.proposal.params().to_string())
-            .bind(status.as_str())
-            .bind(new.approved_by)
-            .bind(new.approved_by.map(|_| now))
-            .bind(new.dedupe_key)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let inserted = insert_action!(tx, tenant_id, &action, Some(dedupe_key.as_str()));
             if inserted == 1 && new.approved_by.is_some() {
                 let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
             }
             tx.commit().await?;
             inserted == 1
         });
-        Ok(made.then_some(id))
+        Ok(made.then_some(action.id))
     }
 
     /// Where a task's request came from: the integration and reply address of the latest

@@ -34,6 +34,36 @@ impl From<CommentRow> for Comment {
 
 const COLUMNS: &str = "id, task_id, content, author, created_at, updated_at";
 
+/// Inserts `comment` inside the caller's transaction and answers its task's project; the
+/// enclosing function returns `NotFound` when the task is not the tenant's.
+macro_rules! insert_comment {
+    ($tx:expr, $tenant_id:expr, $comment:expr) => {{
+        let c: &crate::domain::comment::Comment = $comment;
+        let project_id: Option<String> =
+            sqlx::query_scalar("SELECT project_id FROM tasks WHERE id = $1 AND tenant_id = $2")
+                .bind(&c.task_id)
+                .bind($tenant_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        let project_id = project_id.ok_or(crate::store::StoreError::NotFound)?;
+        sqlx::query(
+            "INSERT INTO comments (id, tenant_id, task_id, content, author, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&c.id)
+        .bind($tenant_id)
+        .bind(&c.task_id)
+        .bind(&c.content)
+        .bind(&c.author)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(&mut *$tx)
+        .await?;
+        project_id
+    }};
+}
+pub(crate) use insert_comment;
+
 impl Store {
     /// Adds a comment (with id `id`, or a new one; a taken id fails) to one of the tenant's
     /// tasks; `NotFound` when the task is not theirs. In the same transaction it enqueues
@@ -59,26 +89,7 @@ impl Store {
         let job = sync(&comment.task_id, &comment.id);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let project_id: Option<String> =
-                sqlx::query_scalar("SELECT project_id FROM tasks WHERE id = $1 AND tenant_id = $2")
-                    .bind(&comment.task_id)
-                    .bind(tenant_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let project_id = project_id.ok_or(StoreError::NotFound)?;
-            sqlx::query(
-                "INSERT INTO comments (id, tenant_id, task_id, content, author, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&comment.id)
-            .bind(tenant_id)
-            .bind(&comment.task_id)
-            .bind(&comment.content)
-            .bind(&comment.author)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let project_id = insert_comment!(tx, tenant_id, &comment);
             enqueue_if_linked!(tx, tenant_id, &comment.task_id, &job, now);
             super::integrations::enqueue_if_subscribed!(
                 tx,

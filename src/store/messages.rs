@@ -245,7 +245,14 @@ impl Store {
     ) -> Result<String> {
         let now = super::now();
         let (draft, candidates) = encode(outcome)?;
-        let comment_id = new_id();
+        let made = crate::domain::comment::Comment {
+            id: new_id(),
+            task_id: existing_task_id.to_string(),
+            content: comment.to_string(),
+            author: author.map(str::to_string),
+            created_at: now,
+            updated_at: now,
+        };
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             record_outcome!(
@@ -259,51 +266,19 @@ impl Store {
                 message_id,
                 tenant_id
             );
-            let commented = sqlx::query(
-                "INSERT INTO comments (id, tenant_id, task_id, content, author, created_at, updated_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $6
-                 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $3 AND tenant_id = $2)",
-            )
-            .bind(&comment_id)
-            .bind(tenant_id)
-            .bind(existing_task_id)
-            .bind(comment)
-            .bind(author)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if commented == 0 {
-                // The task went away since it was found: let the caller decide again.
-                return Err(StoreError::NotFound);
-            }
+            // The task went away since it was found: `NotFound` lets the caller decide again.
+            let project_id = super::comments::insert_comment!(tx, tenant_id, &made);
             if let Some(sync) = outcome.on_commented {
-                enqueue_if_linked!(tx, tenant_id, existing_task_id, &sync(existing_task_id, &comment_id), now);
+                enqueue_if_linked!(tx, tenant_id, existing_task_id, &sync(existing_task_id, &made.id), now);
             }
             if let Some(job) = outcome.follow_up {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             }
-            let project_id: Option<String> =
-                sqlx::query_scalar("SELECT project_id FROM tasks WHERE id = $1 AND tenant_id = $2")
-                    .bind(existing_task_id)
-                    .bind(tenant_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(project_id) = project_id {
-                let made = crate::domain::comment::Comment {
-                    id: comment_id.clone(),
-                    task_id: existing_task_id.to_string(),
-                    content: comment.to_string(),
-                    author: author.map(str::to_string),
-                    created_at: now,
-                    updated_at: now,
-                };
-                let announcements = (outcome.announce_commented)(&project_id, &made);
-                super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announcements, now);
-            }
+            let announcements = (outcome.announce_commented)(&project_id, &made);
+            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announcements, now);
             tx.commit().await?;
         });
-        Ok(comment_id)
+        Ok(made.id)
     }
 
     /// Where the answer to a webhook message goes: its integration and reply address.

@@ -14,7 +14,7 @@ use super::push::{Shared, is_tracker, store_failure, tracker_for, with_secrets};
 use super::{Listed, is_marker};
 use crate::domain::integration::{Integration, IntegrationStatus};
 use crate::domain::task::{TaskPatch, TaskStatus};
-use crate::jobs::{JobContext, JobError, NewJob};
+use crate::jobs::{JobContext, JobError, NewJob, slot_of, slot_start};
 use crate::store::{PollOutcome, Store, StoreError};
 
 pub const POLL_JOB: &str = "tracker.poll";
@@ -25,20 +25,14 @@ const OVERLAP: chrono::Duration = chrono::Duration::seconds(60);
 /// Pages read per poll at most; the rest waits for the next.
 const MAX_PAGES: usize = 50;
 
-fn slot_of(at: DateTime<Utc>, interval: Duration) -> i64 {
-    at.timestamp().div_euclid(interval.as_secs().max(1) as i64)
-}
-
 /// The poll of `integration_id` in time slot `slot`.
 pub fn poll_job(integration_id: &str, slot: i64, interval: Duration) -> NewJob {
-    let at = DateTime::<Utc>::from_timestamp(slot.saturating_mul(interval.as_secs().max(1) as i64), 0)
-        .unwrap_or_else(Utc::now);
     NewJob::new(
         POLL_JOB,
         format!("poll:{integration_id}:{slot}"),
         json!({"integration_id": integration_id, "slot": slot}),
     )
-    .at(at)
+    .at(slot_start(slot, interval))
 }
 
 /// Schedules the next poll of an integration (a no-op when it is scheduled already).

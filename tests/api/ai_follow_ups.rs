@@ -15,14 +15,9 @@ use crate::telegram::{SECRET, Seen as Sent, deliver, fake_telegram, update};
 /// answers (project, task id).
 async fn task_from_telegram(app: &TestApp, fake: &str, sent: &Sent) -> (String, String) {
     let project = app.project("ops").await;
-    let integration = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "telegram", "settings": {"api_base_url": fake},
-                   "secrets": {"secret_token": SECRET, "bot_token": "123:ABC"}}),
-        )
-        .await
-        .id();
+    let telegram = json!({"type": "telegram", "settings": {"api_base_url": fake},
+                          "secrets": {"secret_token": SECRET, "bot_token": "123:ABC"}});
+    let integration = app.integration(&project, telegram).await;
     let request = update(727000001, "/task Fix the login page");
     assert_eq!(deliver(app, &integration, &request, Some(SECRET)).await.0, StatusCode::OK);
     assert_eq!(sent_count(sent, 1).await, 1, "the request is answered");

@@ -80,7 +80,7 @@ async fn start_fake() -> (String, Fake) {
     (crate::helpers::serve(app).await, fake)
 }
 
-async fn with_provider(backend: Backend, provider: Provider, base: &str) -> Option<TestApp> {
+pub async fn with_provider(backend: Backend, provider: Provider, base: &str) -> Option<TestApp> {
     let base = base.to_string();
     spawn_app_with(backend, move |c| {
         c.llm = provider;
