@@ -7,11 +7,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::dedup::Finder;
-use crate::domain::message::{Message, NewMessage};
+use crate::domain::message::{Message, NewMessage, TaskDraft};
 use crate::domain::task::{NewTask, TaskStatus};
 use crate::jobs::{JobContext, JobError, NewJob, Registry};
 use crate::llm::{DraftRequest, WithFallback};
-use crate::store::{Outcome, Store, StoreError};
+use crate::store::{Created, Outcome, Store, StoreError};
 
 pub const PROCESS_JOB: &str = "intake.process";
 /// Answers a webhook message in its conversation; handled by the channels module.
@@ -86,10 +86,9 @@ impl Intake {
             received_at: message.received_at,
             link: message.thread_ref.clone().filter(|r| r.starts_with("http")),
         };
+        // The model is asked outside the project's critical section, so requests of one
+        // project are drafted in parallel; only deciding and writing take turns.
         let draft = self.llm.draft(&request).await;
-        let query = format!("{}\n{}", draft.title, message.text);
-        let (candidates, decision) = self.dedup.decide(tenant_id, &message.project_id, &query).await.map_err(retry)?;
-        let score = (!candidates.is_empty()).then(|| crate::dedup::round(decision.score));
         // A message from a conversation is answered there, once its outcome is recorded.
         let reply = message
             .integration_id
@@ -103,19 +102,43 @@ impl Intake {
                 .iter()
                 .map(|integration| crate::trackers::push::push_job(message_id, integration))
                 .collect();
+        let prepared = Prepared { message: &message, draft: &draft, reply: reply.as_ref(), pushes: &pushes };
+        for _ in 0..MAX_DECISIONS {
+            if self.decide_and_finish(tenant_id, &prepared).await? {
+                return Ok(());
+            }
+        }
+        Err(JobError::Retry("the project's tasks kept changing while deciding; will decide again".into()))
+    }
+
+    /// Decides between duplicate and new against the project's tasks as they are now, and
+    /// writes the outcome. False when another request of the project became a task after
+    /// the decision was made: the decision is stale and must be made again.
+    async fn decide_and_finish(&self, tenant_id: &str, p: &Prepared<'_>) -> Result<bool, JobError> {
+        let (message, draft) = (p.message, p.draft);
+        let message_id = message.id.as_str();
+        // Read before the search: a create that commits after this moves the turn on.
+        let turn = match self.store.intake_turn(tenant_id, &message.project_id).await {
+            Ok(turn) => turn,
+            Err(StoreError::NotFound) => return self.project_gone(tenant_id, message_id).await,
+            Err(e) => return Err(retry(e)),
+        };
+        let query = format!("{}\n{}", draft.title, message.text);
+        let (candidates, decision) = self.dedup.decide(tenant_id, &message.project_id, &query).await.map_err(retry)?;
+        let score = (!candidates.is_empty()).then(|| crate::dedup::round(decision.score));
         let outcome = Outcome {
-            draft: &draft,
+            draft,
             candidates: &candidates,
             score,
-            follow_up: reply.as_ref(),
-            on_created: &pushes,
+            follow_up: p.reply,
+            on_created: p.pushes,
             on_commented: Some(crate::trackers::comment::comment_job),
             announce_created: crate::events::task_created,
             announce_commented: crate::events::comment_created,
         };
 
         if let Some(best) = candidates.first().filter(|_| decision.is_duplicate) {
-            let comment = also_requested(&message);
+            let comment = also_requested(message);
             match self
                 .store
                 .finish_duplicate(tenant_id, message_id, &best.task_id, &comment, message.author.as_deref(), &outcome)
@@ -123,9 +146,9 @@ impl Intake {
             {
                 Ok(_) => {
                     tracing::info!(message_id, task_id = %best.task_id, score = decision.score, "request already tracked");
-                    return Ok(());
+                    return Ok(true);
                 }
-                Err(StoreError::Conflict(_)) => return Ok(()),
+                Err(StoreError::Conflict(_)) => return Ok(true),
                 // The candidate was deleted in between: create a task instead.
                 Err(StoreError::NotFound) => {}
                 Err(e) => return Err(retry(e)),
@@ -144,20 +167,39 @@ impl Intake {
             due_date: draft.due_date,
             labels: draft.labels.clone(),
         };
-        match self.store.finish_created(tenant_id, message_id, &task, &outcome).await {
-            Ok(task_id) => {
+        match self.store.finish_created(tenant_id, message_id, &task, &outcome, turn).await {
+            Ok(Created::Task(task_id)) => {
                 tracing::info!(message_id, %task_id, "task created from message");
-                Ok(())
+                Ok(true)
             }
-            Err(StoreError::Conflict(_)) => Ok(()),
-            Err(StoreError::NotFound) => {
-                self.store.fail_message(tenant_id, message_id, "the project no longer exists").await.map_err(retry)?;
-                Ok(())
+            Ok(Created::Stale) => {
+                tracing::debug!(message_id, "another request became a task meanwhile; deciding again");
+                Ok(false)
             }
+            Err(StoreError::Conflict(_)) => Ok(true),
+            Err(StoreError::NotFound) => self.project_gone(tenant_id, message_id).await,
             Err(e) => Err(retry(e)),
         }
     }
+
+    async fn project_gone(&self, tenant_id: &str, message_id: &str) -> Result<bool, JobError> {
+        self.store.fail_message(tenant_id, message_id, "the project no longer exists").await.map_err(retry)?;
+        Ok(true)
+    }
 }
+
+/// What a message's outcome is written with, whichever it turns out to be.
+struct Prepared<'a> {
+    message: &'a Message,
+    draft: &'a TaskDraft,
+    reply: Option<&'a NewJob>,
+    pushes: &'a [NewJob],
+}
+
+/// How often one run decides again because others of the project became tasks meanwhile,
+/// before it lets the queue retry later. Each round at least one request of the project
+/// finishes, so this is only reached under a sustained storm of creates.
+const MAX_DECISIONS: usize = 50;
 
 fn retry(e: StoreError) -> JobError {
     JobError::Retry(e.to_string())

@@ -85,6 +85,19 @@ pub struct Outcome<'a> {
     pub announce_commented: fn(&str, &crate::domain::comment::Comment) -> Vec<NewJob>,
 }
 
+/// A project's intake position, read before a duplicate decision (see [`Store::intake_turn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntakeTurn(i64);
+
+/// What [`Store::finish_created`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// The task, created with the outcome.
+    Task(String),
+    /// Another create of the project committed since the decision: decide again.
+    Stale,
+}
+
 /// Records a message's outcome inside a transaction, unless it already has one: then the
 /// enclosing function returns `Conflict` and the transaction is rolled back.
 macro_rules! record_outcome {
@@ -204,21 +217,53 @@ impl Store {
         Ok(())
     }
 
-    /// Creates the task and records the outcome atomically. `Conflict` when the message
-    /// already has an outcome: no second task is ever created for one message.
+    /// Where intake stands in `project_id`: read before a duplicate decision, it makes the
+    /// create that follows conditional on no other intake create having committed since.
+    pub async fn intake_turn(&self, tenant_id: &str, project_id: &str) -> Result<IntakeTurn> {
+        let seq: Option<i64> = read!(self, |pool| {
+            sqlx::query_scalar("SELECT intake_seq FROM projects WHERE id = $1 AND tenant_id = $2")
+                .bind(project_id)
+                .bind(tenant_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        seq.map(IntakeTurn).ok_or(StoreError::NotFound)
+    }
+
+    /// Creates the task and records the outcome atomically, if the project's intake is still
+    /// at `turn`: otherwise nothing is written and [`Created::Stale`] asks for a new decision
+    /// (another request of the project became a task meanwhile, on any instance). `Conflict`
+    /// when the message already has an outcome: no second task is ever created for one message.
     pub async fn finish_created(
         &self,
         tenant_id: &str,
         message_id: &str,
         task: &NewTask,
         outcome: &Outcome<'_>,
-    ) -> Result<String> {
-        let now = super::now();
+        turn: IntakeTurn,
+    ) -> Result<Created> {
         let task_id = new_id();
         let (draft, candidates) = encode(outcome)?;
-        let announcements = (outcome.announce_created)(&super::tasks::new_task_view(task_id.clone(), task, now));
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
+            // The row lock taken here orders concurrent creates of the project; a loser sees
+            // the counter moved past its turn once the winner commits.
+            let advanced: Option<i64> = sqlx::query_scalar(
+                "UPDATE projects SET intake_seq = intake_seq + 1 WHERE id = $1 AND tenant_id = $2 RETURNING intake_seq",
+            )
+            .bind(&task.project_id)
+            .bind(tenant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match advanced {
+                None => return Err(StoreError::NotFound),
+                Some(seq) if seq != turn.0 + 1 => return Ok(Created::Stale),
+                Some(_) => {}
+            }
+            // Stamped under the lock, so the project's tasks commit in the order of their
+            // times and an index reading changes since a time misses none of them.
+            let now = super::now();
+            let announcements = (outcome.announce_created)(&super::tasks::new_task_view(task_id.clone(), task, now));
             record_outcome!(tx, "created", &task_id, outcome.score, &draft, &candidates, now, message_id, tenant_id);
             insert_task!(tx, tenant_id, &task_id, task, now);
             if let Some(job) = outcome.follow_up {
@@ -230,7 +275,7 @@ impl Store {
             super::integrations::enqueue_if_subscribed!(tx, tenant_id, &task.project_id, &announcements, now);
             tx.commit().await?;
         });
-        Ok(task_id)
+        Ok(Created::Task(task_id))
     }
 
     /// Records a duplicate: the request becomes a comment on the existing task (its id answered).

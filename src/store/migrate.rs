@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_ai_analyses"),
     migration!(16, "0016_ai_chat"),
     migration!(17, "0017_webhook_subscribers"),
+    migration!(18, "0018_intake_turns"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -30,7 +30,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use imports::ImportProgress;
 pub use links::TaskLink;
-pub use messages::Outcome;
+pub use messages::{Created, IntakeTurn, Outcome};
 pub use polls::{PollOutcome, PollState};
 pub use sync_runs::{FinishedRun, NewChange, NewRun, RunFilter, SyncChange, SyncRun};
 pub use tenants::Bootstrap;

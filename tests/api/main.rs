@@ -11,6 +11,7 @@ mod atlassian;
 mod auth;
 mod binary;
 mod comments;
+mod concurrent_intake;
 mod confluence_sync;
 mod dedup;
 mod discord;

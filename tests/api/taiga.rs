@@ -17,7 +17,7 @@ use crate::atlassian::Trouble;
 use crate::helpers::{Backend, TestApp, TroubleQueue, finished_run, spawn_app_with};
 
 #[derive(Default)]
-struct Fake {
+pub(crate) struct Fake {
     logins: usize,
     refreshes: usize,
     /// Authenticated calls made with the first token; it "expires" after two.
@@ -27,7 +27,7 @@ struct Fake {
     deletes: usize,
     /// List calls asking for changes since a time (polls).
     change_lists: usize,
-    tasks: Vec<Value>,
+    pub(crate) tasks: Vec<Value>,
     /// History entries with comments: (task id, entry).
     history: Vec<(i64, Value)>,
 }
@@ -37,7 +37,7 @@ fn taiga_time() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-type Shared = Arc<Mutex<Fake>>;
+pub(crate) type Shared = Arc<Mutex<Fake>>;
 
 fn authorized(fake: &mut Fake, headers: &HeaderMap) -> bool {
     match headers.get("authorization").and_then(|v| v.to_str().ok()) {
@@ -55,7 +55,7 @@ fn unauthorized() -> Response {
     (AxumStatus::UNAUTHORIZED, Json(body)).into_response()
 }
 
-async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
+pub(crate) async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
     let shared: Shared = Arc::default();
     async fn auth(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
         if body["type"] != "normal" || body["username"] != "taskbridge-bot" || body["password"] != "taiga-pw-1" {
@@ -258,7 +258,7 @@ async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) {
 }
 
 /// The integration body connecting a project to the fake Taiga at `fake`.
-fn taiga_integration(fake: &str) -> Value {
+pub(crate) fn taiga_integration(fake: &str) -> Value {
     json!({"type": "taiga", "settings": {"api_base_url": fake, "username": "taskbridge-bot", "project_slug": "ops"},
            "secrets": {"password": "taiga-pw-1"}})
 }

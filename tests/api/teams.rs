@@ -75,7 +75,7 @@ both_backends!(teams_created_with_a_task_are_persisted);
 
 async fn concurrent_first_requests_share_one_default_project(app: TestApp) {
     let calls = (0..6).map(|i| app.post("/taiga/create-task", json!({"title": format!("task {i}")})));
-    let results = futures_join(calls).await;
+    let results = crate::helpers::join_all(calls).await;
     let mut projects: Vec<String> =
         results.iter().map(|r| r.body["project_id"].as_str().expect("project").to_string()).collect();
     projects.dedup();
@@ -83,25 +83,3 @@ async fn concurrent_first_requests_share_one_default_project(app: TestApp) {
     assert_eq!(app.get("/api/v1/projects").await.body["items"].as_array().map(Vec::len), Some(1));
 }
 both_backends!(concurrent_first_requests_share_one_default_project);
-
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
-    let mut out = Vec::new();
-    // Poll all of them together so the requests overlap.
-    let mut outputs: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if outputs[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => outputs[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    out.extend(outputs.into_iter().flatten());
-    out
-}
