@@ -70,8 +70,9 @@ pub struct Config {
     /// Job workers in this instance; 0 runs the HTTP API only.
     #[arg(long, env = "TASKBRIDGE_WORKERS", default_value_t = 4)]
     pub workers: usize,
-    /// Seconds a worker's claim on a job lasts; a crashed worker's job runs again after it.
-    #[arg(long, env = "TASKBRIDGE_JOB_LEASE_SECS", default_value_t = 300)]
+    /// Seconds a worker's claim on a job lasts unless renewed (every third of it, while the
+    /// job runs); a crashed worker's job runs again after it.
+    #[arg(long, env = "TASKBRIDGE_JOB_LEASE_SECS", default_value_t = 30)]
     pub job_lease_secs: u64,
     /// Milliseconds between idle workers' looks for work queued by other instances.
     #[arg(long, env = "TASKBRIDGE_JOB_POLL_MS", default_value_t = 500)]

@@ -49,7 +49,9 @@ impl Registry {
 pub struct WorkerOptions {
     /// Jobs run at once by this instance.
     pub concurrency: usize,
-    /// How long a claim lasts without being settled before another worker may take the job.
+    /// How long a claim lasts without being renewed before another worker may take the job.
+    /// A running job's lease is renewed every third of it, so only a dead worker's job is
+    /// taken over, within one lease.
     pub lease: Duration,
     /// How often an idle worker looks for work (enqueues in this instance wake it at once).
     pub poll_interval: Duration,
@@ -57,7 +59,7 @@ pub struct WorkerOptions {
 
 impl Default for WorkerOptions {
     fn default() -> Self {
-        WorkerOptions { concurrency: 4, lease: Duration::from_secs(300), poll_interval: Duration::from_millis(500) }
+        WorkerOptions { concurrency: 4, lease: Duration::from_secs(30), poll_interval: Duration::from_millis(500) }
     }
 }
 
@@ -170,11 +172,16 @@ impl Worker {
         loop {
             tokio::select! {
                 outcome = &mut run => return outcome,
-                _ = beat.tick() => {
-                    if let Err(e) = self.store.extend_lease(job, self.options.lease).await {
-                        tracing::warn!(error = %e, "could not extend the job's lease");
+                _ = beat.tick() => match self.store.extend_lease(job, self.options.lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Another worker holds it now (this one stalled past the lease): stop,
+                        // rather than run the same job twice at once.
+                        run.abort();
+                        return Ok(Err(JobError::Retry("lease lost while running".into())));
                     }
-                }
+                    Err(e) => tracing::warn!(error = %e, "could not extend the job's lease"),
+                },
             }
         }
     }

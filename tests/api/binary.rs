@@ -323,6 +323,125 @@ async fn accepted_messages_survive_crashes_postgres() {
     }
 }
 
+/// A language model that takes `latency` per answer, drafting "Request N" from a message
+/// "… request number N …"; the number of calls it has had.
+async fn slow_model(latency: Duration) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let calls = counted.clone();
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(latency).await;
+                let text = body.to_string();
+                let n: String = text
+                    .split("request number ")
+                    .nth(1)
+                    .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+                    .unwrap_or_default();
+                let draft = serde_json::json!({"title": format!("Request {n}"), "description": "", "priority": "medium",
+                                               "due_date": null, "labels": [], "assigned_to": null});
+                axum::Json(serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion", "model": "m",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": draft.to_string()}}]}))
+            }
+        }),
+    );
+    (crate::helpers::serve(app).await, calls)
+}
+
+/// SIGKILL in the middle of a burst of 50 messages, with the default lease: after the
+/// restart every message has its outcome within about one lease (30 s), because a running
+/// job's lease is short and renewed, not five minutes long.
+async fn a_killed_burst_finishes_within_a_lease(database_url: &str) {
+    let dir = std::env::temp_dir().join(format!("taskbridge-burst-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (model, calls) = slow_model(Duration::from_millis(300)).await;
+    let key = "burst-test-admin-key-0123456789";
+    let env = [
+        ("TASKBRIDGE_API_KEY", key),
+        ("TASKBRIDGE_DATABASE_URL", database_url),
+        ("TASKBRIDGE_LLM", "openai"),
+        ("TASKBRIDGE_LLM_BASE_URL", model.as_str()),
+        ("TASKBRIDGE_JOB_POLL_MS", "50"),
+        ("TASKBRIDGE_LOG", "warn"),
+    ];
+    let client = reqwest::Client::new();
+    let mut running = start(&dir, &env);
+    running.wait_healthy().await;
+    let project =
+        post_json(&client, &format!("{}/api/v1/projects", running.base), key, serde_json::json!({"name": "burst"}))
+            .await["id"]
+            .as_str()
+            .expect("project")
+            .to_string();
+    let mut accepted = Vec::new();
+    for n in 0..50 {
+        let body =
+            serde_json::json!({"project_id": project, "text": format!("Please handle request number {n} today")});
+        let m = post_json(&client, &format!("{}/api/v1/messages", running.base), key, body).await;
+        accepted.push(m["id"].as_str().expect("id").to_string());
+    }
+    // Kill while the workers are in the middle of their jobs.
+    while calls.load(std::sync::atomic::Ordering::SeqCst) < 6 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.child.kill().expect("SIGKILL");
+    let _ = running.child.wait();
+
+    running = start(&dir, &env);
+    running.wait_healthy().await;
+    let restarted = Instant::now();
+    let status = |m: &Value| m["status"].as_str().unwrap_or_default().to_string();
+    let mut orphaned = 0;
+    for id in &accepted {
+        let m = get_json(&client, &format!("{}/api/v1/messages/{id}", running.base), key).await;
+        orphaned += usize::from(status(&m) == "processing");
+    }
+    assert!(orphaned > 0, "the kill left messages in the hands of dead workers");
+    for id in &accepted {
+        loop {
+            let m = get_json(&client, &format!("{}/api/v1/messages/{id}", running.base), key).await;
+            match status(&m).as_str() {
+                "created" | "duplicate" => break,
+                "queued" | "processing" => {
+                    // One lease, and the processing of the rest on top of it.
+                    assert!(restarted.elapsed() < Duration::from_secs(45), "message {id} still has no outcome: {m}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                _ => panic!("unexpected outcome {m}"),
+            }
+        }
+    }
+    assert!(running.terminate().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_burst_finishes_within_a_lease_sqlite() {
+    let dir = std::env::temp_dir().join(format!("taskbridge-burstdb-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    a_killed_burst_finishes_within_a_lease(&format!("sqlite://{}", dir.join("burst.db").display())).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_burst_finishes_within_a_lease_postgres() {
+    if let Some((db, url)) = crate::helpers::TestDb::create(crate::helpers::Backend::Postgres).await {
+        a_killed_burst_finishes_within_a_lease(&url).await;
+        drop(db);
+    }
+}
+
+async fn post_json(client: &reqwest::Client, url: &str, key: &str, body: Value) -> Value {
+    let res = client.post(url).bearer_auth(key).json(&body).send().await.expect("sent");
+    assert!(res.status().is_success(), "{}", res.status());
+    res.json().await.expect("json")
+}
+
 async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> Value {
     client.get(url).bearer_auth(key).send().await.expect("sent").json().await.expect("json")
 }
