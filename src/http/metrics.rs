@@ -16,6 +16,7 @@ use prometheus_client::registry::Registry;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::jobs::JobStatus;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -106,9 +107,19 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
     state.metrics.pool_size.set(i64::from(stats.size));
     state.metrics.pool_idle.set(i64::from(stats.idle));
     // Queue depth, read at scrape time so it counts jobs of every instance.
-    if let Ok(counts) = state.store.job_counts().await {
-        for (status, n) in counts {
-            state.metrics.jobs.get_or_create(&JobLabels { status }).set(n);
+    // Every status is set, to 0 when none is in it: a status that emptied must not keep
+    // the figure of an earlier scrape.
+    match state.store.job_counts().await {
+        Ok(counts) => {
+            for status in JobStatus::ALL {
+                let n = counts.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n);
+                state.metrics.jobs.get_or_create(&JobLabels { status: status.as_str().to_string() }).set(n);
+            }
+        }
+        Err(e) => {
+            // Unknown is not zero: the queue's figures are left out of this scrape.
+            state.metrics.jobs.clear();
+            tracing::warn!(error = %e, "could not count the jobs for /metrics");
         }
     }
     let mut out = String::new();

@@ -28,6 +28,9 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    pub const ALL: [JobStatus; 5] =
+        [JobStatus::Queued, JobStatus::Running, JobStatus::Succeeded, JobStatus::Failed, JobStatus::Dead];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Queued => "queued",

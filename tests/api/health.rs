@@ -39,6 +39,33 @@ async fn metrics_count_requests_by_route_and_status(app: TestApp) {
 }
 both_backends!(metrics_count_requests_by_route_and_status);
 
+/// The value of one `taskbridge_jobs` series.
+async fn jobs_gauge(app: &TestApp, status: &str) -> i64 {
+    let text = app.raw().get(format!("{}/metrics", app.base)).send().await.expect("sent").text().await.expect("text");
+    let series = format!("taskbridge_jobs{{status=\"{status}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series}in {text}"))
+}
+
+/// The queue gauges follow the queue: a status that emptied reads 0, not its last figure.
+async fn the_jobs_gauge_follows_the_queue(backend: crate::helpers::Backend) {
+    let Some(app) = crate::helpers::spawn_app_with(backend, |c| c.workers = 0).await else { return };
+    let project = app.project("gauge").await;
+    let res =
+        app.post("/api/v1/messages", serde_json::json!({"project_id": project, "text": "Order new badges"})).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED);
+    assert_eq!(jobs_gauge(&app, "queued").await, 1);
+    assert_eq!(jobs_gauge(&app, "running").await, 0);
+    crate::helpers::execute_sql(&app, "UPDATE jobs SET status = 'running'", &[]).await;
+    assert_eq!((jobs_gauge(&app, "queued").await, jobs_gauge(&app, "running").await), (0, 1));
+    crate::helpers::execute_sql(&app, "UPDATE jobs SET status = 'succeeded'", &[]).await;
+    assert_eq!((jobs_gauge(&app, "running").await, jobs_gauge(&app, "succeeded").await), (0, 1));
+    assert_eq!(jobs_gauge(&app, "dead").await, 0);
+}
+crate::helpers::each_backend!(the_jobs_gauge_follows_the_queue);
+
 /// With Jira and Confluence connected to the default project, readiness also reads the
 /// current user of each (the replaced automator's check): a refused token is not ready.
 async fn readiness_checks_the_default_projects_jira_and_confluence(app: TestApp) {
