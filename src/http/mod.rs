@@ -212,8 +212,6 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     let (router, doc) = api_router().split_for_parts();
     let doc = Arc::new(doc);
     let router = router
-        // The replaced service was called both with and without the trailing slash.
-        .route("/teams", axum::routing::post(teams::teams_message))
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -232,6 +230,9 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         HeaderName::from_static("x-api-key"),
         HeaderName::from_static("x-taskbridge-secret"),
     ]);
+    // The replaced systems' clients call routes with and without a trailing slash: it is
+    // dropped before routing, so every route answers the same either way.
+    let router = Router::new().fallback_service(ServiceBuilder::new().map_request(trim_trailing_slash).service(router));
     router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -250,6 +251,32 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
             .layer(Extension(BodyLimit(max_body_bytes)))
             .layer(DefaultBodyLimit::max(max_body_bytes)),
     )
+}
+
+/// The request with its path's trailing slashes dropped (`/` stays). The called URI stays
+/// readable as `OriginalUri`, which webhook signatures are checked over.
+fn trim_trailing_slash(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.len() <= 1 || !path.ends_with('/') {
+        return req;
+    }
+    let trimmed = match path.trim_end_matches('/') {
+        "" => "/",
+        p => p,
+    };
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{trimmed}?{q}"),
+        None => trimmed.to_string(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    let Ok(pq) = path_and_query.parse() else { return req };
+    parts.path_and_query = Some(pq);
+    if let Ok(uri) = Uri::from_parts(parts) {
+        let original = axum::extract::OriginalUri(req.uri().clone());
+        req.extensions_mut().insert(original);
+        *req.uri_mut() = uri;
+    }
+    req
 }
 
 /// The span of one request: everything logged while serving it carries the request id.

@@ -10,7 +10,7 @@ use super::error::ErrorBody;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "taskbridge", description = "Turns conversations into tracked work. Every route under /api needs an API key."),
+    info(title = "taskbridge", description = "Turns conversations into tracked work. Every route under /api needs an API key. Every route answers the same with a trailing slash (`/teams/`, `/api/tasks/`)."),
     modifiers(&Security),
     components(schemas(ErrorBody)),
     tags(

@@ -63,7 +63,7 @@ pub(super) async fn project_or_default(
     }
 }
 
-#[utoipa::path(post, path = "/teams/", tag = "legacy", request_body = TeamsMessageInput,
+#[utoipa::path(post, path = "/teams", tag = "legacy", request_body = TeamsMessageInput,
     responses(
         (status = 200, description = "Checked for a similar task, enriched, and created or linked", body = Message),
         (status = 202, description = "Accepted; still processing when the wait ended", body = Message),

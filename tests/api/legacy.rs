@@ -58,3 +58,55 @@ async fn legacy_lists_return_every_match_beyond_one_page(app: TestApp) {
     assert_eq!(res.body.as_array().map(Vec::len), Some(205));
 }
 both_backends!(legacy_lists_return_every_match_beyond_one_page);
+
+/// The replaced systems' clients call their routes with a trailing slash as often as
+/// without: both answer the same.
+async fn aliases_answer_with_or_without_a_trailing_slash(app: TestApp) {
+    let res = app.post("/api/projects/", json!({"name": "Slashed"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let project = res.id();
+    let res = app.post("/api/tasks/", json!({"project_id": project, "title": "Slashed task"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let task = res.id();
+    let res = app.post("/api/comments/", json!({"task_id": task, "content": "slashed"})).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    for path in [
+        "/api/projects".to_string(),
+        format!("/api/projects/{project}"),
+        format!("/api/tasks?project_id={project}"),
+        format!("/api/tasks/{task}"),
+        format!("/api/comments?task_id={task}"),
+        format!("/teams/team-by-task/{task}"),
+        "/api/v1/projects".to_string(),
+    ] {
+        let plain = app.get(&path).await;
+        let slashed = match path.split_once('?') {
+            Some((p, q)) => format!("{p}/?{q}"),
+            None => format!("{path}/"),
+        };
+        let with_slash = app.get(&slashed).await;
+        assert_eq!(plain.status, with_slash.status, "{slashed}: {}", with_slash.body);
+        assert_eq!(plain.body, with_slash.body, "{slashed}");
+    }
+    assert_eq!(app.get(&format!("/api/tasks/?project_id={project}")).await.body.as_array().map(Vec::len), Some(1));
+
+    // The replaced bot's routes.
+    for (path, text) in
+        [("/teams", "Order a new projector for room 4"), ("/teams/", "Renew the domain name before May")]
+    {
+        let res = app.post(path, json!({"text": text})).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.body);
+        assert_eq!(res.body["status"], "created", "{path}");
+    }
+    for path in ["/teams/create-task-with-team", "/teams/create-task-with-team/"] {
+        let res = app
+            .post(path, json!({"title": format!("Plan the offsite {path}"), "team_name": format!("Ops {path}")}))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{path}: {}", res.body);
+    }
+    assert_eq!(app.put(&format!("/api/tasks/{task}/"), json!({"priority": "high"})).await.body["priority"], "high");
+    assert_eq!(app.delete(&format!("/api/tasks/{task}/")).await.status, StatusCode::NO_CONTENT);
+    // A route that does not exist is still not found, slash or not.
+    assert_eq!(app.get("/api/nothing/").await.status, StatusCode::NOT_FOUND);
+}
+both_backends!(aliases_answer_with_or_without_a_trailing_slash);

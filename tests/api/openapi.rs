@@ -165,7 +165,7 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
         "GET /api/v1/messages/{id}",
         "GET /api/v1/jobs",
         "POST /api/v1/jobs/{id}/retry",
-        "POST /teams/",
+        "POST /teams",
         "POST /taiga/create-task",
         "POST /teams/create-task-with-team",
         "GET /teams/team-by-task/{task_id}",
