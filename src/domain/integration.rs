@@ -61,7 +61,9 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 11] = [
         IntegrationType::Jira,
         "jira",
         &["api_token", "access_token", "refresh_token", "webhook_secret"],
-        &["site_url", "email", "cloud_id", "project_key", "issue_type", "parent_key"],
+        // `task_issue_type` and `undo_status` are the Confluence task sync's: the type of the
+        // issues it creates (default Task) and the status its undo moves them to (Backlog).
+        &["site_url", "email", "cloud_id", "project_key", "issue_type", "parent_key", "task_issue_type", "undo_status"],
     ),
     (
         IntegrationType::Confluence,
@@ -221,6 +223,25 @@ pub fn check_settings(
                     _ => return Err(DomainError::invalid("settings", format!("{key} must be a plain name"))),
                 }
             }
+            // Names of an issue type or a workflow status, matched as Jira spells them.
+            "issue_type" | "task_issue_type" | "undo_status" if kind == IntegrationType::Jira => match value {
+                Value::Null => {}
+                Value::String(name) => {
+                    validate::required_text("settings", name, 255)
+                        .map_err(|_| DomainError::invalid("settings", format!("{key} must be a non-empty name")))?;
+                }
+                _ => return Err(DomainError::invalid("settings", format!("{key} must be a name"))),
+            },
+            "tls" if kind == IntegrationType::Email => match value {
+                Value::Null | Value::Bool(_) => {}
+                Value::String(mode) if SmtpTls::parse(mode).is_some() => {}
+                _ => return Err(DomainError::invalid("settings", "tls must be starttls, tls or none (or true/false)")),
+            },
+            "smtp_port" if kind == IntegrationType::Email => match value {
+                Value::Null => {}
+                _ if smtp_port(value).is_some() => {}
+                _ => return Err(DomainError::invalid("settings", "smtp_port must be a port number (1-65535)")),
+            },
             "events" if kind == IntegrationType::Webhook => match value {
                 Value::Null => {}
                 Value::String(list) if super::event::unknown(list).is_empty() => {}
@@ -252,6 +273,83 @@ pub fn check_settings(
                     format!("{other:?} is not a setting of a {} integration", kind.as_str()),
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// How an e-mail integration's SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which the server must offer (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No TLS: only for a relay on a trusted network; credentials are then refused.
+    None,
+}
+
+impl SmtpTls {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "starttls" | "true" => Some(SmtpTls::StartTls),
+            "tls" | "implicit" | "ssl" => Some(SmtpTls::Implicit),
+            "none" | "false" | "plain" => Some(SmtpTls::None),
+            _ => None,
+        }
+    }
+
+    /// The mode an e-mail integration's `tls` setting names (STARTTLS when unset).
+    pub fn of(settings: &Map<String, Value>) -> Option<Self> {
+        match settings.get("tls") {
+            None | Some(Value::Null) | Some(Value::Bool(true)) => Some(SmtpTls::StartTls),
+            Some(Value::Bool(false)) => Some(SmtpTls::None),
+            Some(Value::String(s)) => SmtpTls::parse(s),
+            Some(_) => None,
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::StartTls => 587,
+            SmtpTls::Implicit => 465,
+            SmtpTls::None => 25,
+        }
+    }
+}
+
+/// An `smtp_port` setting as a port number (a number or a numeric string).
+pub fn smtp_port(value: &Value) -> Option<u16> {
+    match value {
+        Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|p| *p != 0)
+}
+
+/// Checks an integration as a whole, once a create or a change is merged: rules that tie
+/// settings and secrets together. `secrets_set` names the secrets it holds.
+pub fn check_record(
+    kind: IntegrationType,
+    settings: &Map<String, Value>,
+    secrets_set: &[&str],
+) -> Result<(), DomainError> {
+    if kind == IntegrationType::Email {
+        let user = setting(settings, "smtp_user").is_some();
+        let password = secrets_set.contains(&"smtp_password");
+        if user != password {
+            return Err(DomainError::invalid(
+                "settings.smtp_user",
+                "settings.smtp_user and secrets.smtp_password go together",
+            ));
+        }
+        if (user || password) && SmtpTls::of(settings) == Some(SmtpTls::None) {
+            return Err(DomainError::invalid(
+                "settings.tls",
+                "settings.smtp_user and secrets.smtp_password are sent only over TLS: set settings.tls to \
+                 starttls or tls, or remove the credentials",
+            ));
         }
     }
     Ok(())
@@ -317,6 +415,35 @@ mod tests {
         assert!(check_settings(IntegrationType::Slack, bad_mode.as_object().expect("map"), &ok).is_err());
         let foreign = json!({"smtp_host": "mail"});
         assert!(check_settings(IntegrationType::Slack, foreign.as_object().expect("map"), &ok).is_err());
+    }
+
+    #[test]
+    fn smtp_credentials_need_tls() {
+        let check = |settings: Value, secrets: &[&str]| {
+            check_record(IntegrationType::Email, settings.as_object().expect("map"), secrets).map_err(|e| e.to_string())
+        };
+        let user = json!({"smtp_host": "mail", "smtp_user": "bot"});
+        assert!(check(user.clone(), &["smtp_password"]).is_ok(), "STARTTLS by default");
+        let plain = json!({"smtp_host": "mail", "smtp_user": "bot", "tls": "none"});
+        let refused = check(plain.clone(), &["smtp_password"]).expect_err("credentials over plain SMTP");
+        assert!(refused.contains("settings.tls") && refused.contains("secrets.smtp_password"), "{refused}");
+        let plain = json!({"smtp_host": "mail", "smtp_user": "bot", "tls": false});
+        assert!(check(plain, &["smtp_password"]).is_err());
+        assert!(check(json!({"smtp_host": "relay", "tls": "none"}), &[]).is_ok(), "a trusted relay without login");
+        assert!(check(user, &[]).is_err(), "a user without a password");
+        assert!(check(json!({"tls": "implicit"}), &["smtp_password"]).is_err(), "a password without a user");
+        let bad = |s: Value| check_settings(IntegrationType::Email, s.as_object().expect("map"), &ok).is_err();
+        assert!(bad(json!({"tls": "maybe"})) && bad(json!({"smtp_port": 70000})) && bad(json!({"smtp_port": "x"})));
+        assert!(!bad(json!({"tls": "STARTTLS", "smtp_port": "587"})));
+    }
+
+    #[test]
+    fn jira_takes_the_sync_settings_as_names() {
+        let check = |s: Value| check_settings(IntegrationType::Jira, s.as_object().expect("map"), &ok);
+        assert!(check(json!({"task_issue_type": "Sub-task", "undo_status": "To Do"})).is_ok());
+        assert!(check(json!({"undo_status": "  "})).is_err());
+        assert!(check(json!({"task_issue_type": 3})).is_err());
+        assert!(check(json!({"undo_status": null})).is_ok(), "null removes it");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::domain::DomainError;
 use crate::domain::integration::{
-    Integration, IntegrationPatchInput, NewIntegrationInput, check_secrets, check_settings, merge, name_or_default,
+    Integration, IntegrationPatchInput, NewIntegrationInput, check_record, check_secrets, check_settings, merge,
+    name_or_default,
 };
 use crate::store::integrations::{IntegrationRecord, new_record};
 use crate::store::{Store, StoreError};
@@ -106,6 +107,7 @@ impl Integrations {
                 }
             }
         }
+        check_record(input.kind, &settings, &secrets.keys().map(String::as_str).collect::<Vec<_>>())?;
         let name = name_or_default(input.kind, input.name.as_deref())?;
         let mut record = new_record(project_id, input.kind, name, settings);
         self.seal(&mut record, &secrets)?;
@@ -143,6 +145,15 @@ impl Integrations {
             record.name = name_or_default(record.kind, patch.name.as_deref())?;
         }
         merge(&mut record.settings, &patch.settings);
+        // Which secrets it will hold, from their names: nothing is opened for the check.
+        let mut held: Vec<&str> = record.secret_names.iter().map(String::as_str).collect();
+        for (name, value) in &patch.secrets {
+            held.retain(|n| n != name);
+            if !value.is_null() {
+                held.push(name);
+            }
+        }
+        check_record(record.kind, &record.settings, &held)?;
         if !patch.secrets.is_empty() {
             let mut secrets = self.open(&record)?;
             merge(&mut secrets, &patch.secrets);

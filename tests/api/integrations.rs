@@ -173,3 +173,78 @@ async fn secrets_are_resealed_with_a_new_key(app: TestApp) {
     assert_eq!(with_new.secrets(tenant, &project, &id).await.expect("still opens")["signing_secret"], "sign-me");
 }
 both_backends!(secrets_are_resealed_with_a_new_key);
+
+/// SMTP credentials never travel in clear: an e-mail integration that would send them
+/// without TLS is refused when it is saved, naming the fields, and nothing changes.
+async fn smtp_credentials_without_tls_are_refused_when_saved(app: TestApp) {
+    let project = app.project("mail").await;
+    let base = format!("/api/v1/projects/{project}/integrations");
+    let plain = json!({"type": "email", "settings": {"smtp_host": "mail.example", "smtp_user": "bot", "tls": "none",
+                       "from_address": "tasks@example.org"}, "secrets": {"smtp_password": "pw-123456"}});
+    let res = app.post(&base, plain).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(res.code(), "validation_failed");
+    let message = res.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("settings.tls") && message.contains("secrets.smtp_password"), "{message}");
+    let res = app
+        .post(
+            &base,
+            json!({"type": "email", "settings": {"smtp_host": "m", "tls": false, "smtp_user": "bot"},
+                                     "secrets": {"smtp_password": "pw"}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "tls: false is no TLS either");
+    for settings in [json!({"tls": "sometimes"}), json!({"smtp_port": 0}), json!({"smtp_port": "smtp"})] {
+        let res = app.post(&base, json!({"type": "email", "settings": settings})).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{settings}: {}", res.body);
+    }
+    assert_eq!(app.get(&base).await.body["items"], json!([]), "nothing was stored");
+
+    // A relay on a trusted network without a login may go without TLS.
+    let relay =
+        app.integration(&project, json!({"type": "email", "settings": {"smtp_host": "relay", "tls": "none"}})).await;
+    let one = format!("{base}/{relay}");
+    let res = app.patch(&one, json!({"settings": {"smtp_user": "bot"}, "secrets": {"smtp_password": "pw-1"}})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "credentials added to a plain relay: {}", res.body);
+    let res = app
+        .patch(&one, json!({"settings": {"smtp_user": "bot", "tls": "starttls"}, "secrets": {"smtp_password": "pw-1"}}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app.patch(&one, json!({"settings": {"tls": "none"}})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "TLS dropped under credentials: {}", res.body);
+    let res = app.patch(&one, json!({"secrets": {"smtp_password": null}})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "a user left without a password: {}", res.body);
+    let kept = app.get(&one).await.body;
+    assert_eq!(kept["settings"]["tls"], "starttls", "a refused change changed nothing");
+    assert_eq!(kept["secrets_set"], json!(["smtp_password"]));
+    let res = app
+        .patch(&one, json!({"settings": {"tls": "none", "smtp_user": null}, "secrets": {"smtp_password": null}}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "back to a plain relay without credentials: {}", res.body);
+}
+both_backends!(smtp_credentials_without_tls_are_refused_when_saved);
+
+/// The Confluence task sync's Jira settings are documented, so they are accepted (and checked).
+async fn jira_takes_the_task_sync_settings(app: TestApp) {
+    let project = app.project("sync").await;
+    let base = format!("/api/v1/projects/{project}/integrations");
+    let jira = json!({"type": "jira", "settings": {"site_url": "https://acme.atlassian.net", "email": "bot@acme.example",
+                      "task_issue_type": "Sub-task", "undo_status": "To Do"}, "secrets": {"api_token": "t0ken"}});
+    let id = app.integration(&project, jira).await;
+    let one = format!("{base}/{id}");
+    let read = app.get(&one).await.body;
+    assert_eq!(
+        (read["settings"]["task_issue_type"].as_str(), read["settings"]["undo_status"].as_str()),
+        (Some("Sub-task"), Some("To Do"))
+    );
+    assert_eq!(
+        app.patch(&one, json!({"settings": {"undo_status": "Open"}})).await.body["settings"]["undo_status"],
+        "Open"
+    );
+    for bad in [json!({"undo_status": ""}), json!({"task_issue_type": ["Task"]})] {
+        let res = app.patch(&one, json!({"settings": bad})).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", res.body);
+    }
+    assert_eq!(app.get(&one).await.body["settings"]["undo_status"], "Open");
+}
+both_backends!(jira_takes_the_task_sync_settings);

@@ -88,19 +88,12 @@ impl Channel for Email {
             let missing = |what: &str| JobError::Permanent(format!("the e-mail integration has no {what}"));
             let host = setting(reply.settings, "smtp_host").ok_or_else(|| missing("smtp_host"))?;
             let from = setting(reply.settings, "from_address").ok_or_else(|| missing("from_address"))?;
-            let tls = match reply.settings.get("tls") {
-                None | Some(Value::Null) => smtp::Tls::StartTls,
-                Some(Value::Bool(true)) => smtp::Tls::StartTls,
-                Some(Value::Bool(false)) => smtp::Tls::None,
-                Some(Value::String(s)) => {
-                    smtp::Tls::parse(s).ok_or_else(|| JobError::Permanent(format!("unknown tls mode {s:?}")))?
-                }
-                Some(other) => return Err(JobError::Permanent(format!("unknown tls mode {other}"))),
-            };
+            // Checked when the integration was saved; an older record may still hold nonsense.
+            let tls = smtp::Tls::of(reply.settings)
+                .ok_or_else(|| JobError::Permanent(format!("unknown tls mode {}", reply.settings["tls"])))?;
             let port = match reply.settings.get("smtp_port") {
-                Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
-                Some(Value::String(s)) => s.trim().parse().ok(),
-                _ => Some(tls.default_port()),
+                None | Some(Value::Null) => Some(tls.default_port()),
+                Some(value) => crate::domain::integration::smtp_port(value),
             }
             .ok_or_else(|| JobError::Permanent("smtp_port is not a port number".into()))?;
             let password = reply.secrets.get("smtp_password").and_then(Value::as_str);

@@ -9,35 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-/// How the connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tls {
-    /// Plain connection upgraded with STARTTLS, which the server must offer (port 587).
-    StartTls,
-    /// TLS from the first byte (port 465).
-    Implicit,
-    /// No TLS: only for a relay on a trusted network; credentials are then refused.
-    None,
-}
-
-impl Tls {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "starttls" | "true" => Some(Tls::StartTls),
-            "tls" | "implicit" | "ssl" => Some(Tls::Implicit),
-            "none" | "false" | "plain" => Some(Tls::None),
-            _ => None,
-        }
-    }
-
-    pub fn default_port(self) -> u16 {
-        match self {
-            Tls::StartTls => 587,
-            Tls::Implicit => 465,
-            Tls::None => 25,
-        }
-    }
-}
+/// How the connection is protected (an e-mail integration's `tls` setting).
+pub use crate::domain::integration::SmtpTls as Tls;
 
 pub struct Server<'a> {
     pub host: &'a str,
