@@ -65,6 +65,9 @@ fn seed(site: &mut Site) {
     site.throttle_children = Some("100".into());
     site.work_package("WP-1", Some("acc-lead"));
     site.work_package("WP-2", None);
+    // Every page's first version is by editor-1; later versions' authors are unknown (404).
+    site.users.insert("acc-ana".into(), "Ana Pérez".into());
+    site.users.insert("557058:editor-1".into(), "Edith Editor".into());
 }
 
 fn result<'a>(results: &'a [Value], page: &str, task: &str) -> &'a Value {
@@ -125,13 +128,17 @@ async fn confluence_tasks(backend: Backend) {
     assert_eq!(notes["linked_work_package"], "WP-1");
     assert_eq!(notes["request_user"], "ana");
     assert_eq!(notes["task_summary"], "Write the release notes");
-    assert_eq!(notes["assignee_name"], "acc-ana");
+    assert_eq!(notes["assignee_name"], "Ana Pérez", "the display name, as the automator gave it");
+    assert_eq!(notes["assignee_account_id"], "acc-ana");
     assert_eq!(notes["due_date"], "2026-12-01");
     assert_eq!(notes["status"], "incomplete");
     assert_eq!(notes["confluence_page_title"], "Project Alpha");
     assert_eq!(notes["confluence_page_url"], format!("{ORIGIN}/wiki/spaces/OPS/pages/100"));
     assert_eq!(notes["original_page_version"], 1);
-    assert_eq!(notes["original_page_version_by"], "557058:editor-1");
+    assert_eq!(notes["original_page_version_by"], "Edith Editor");
+    assert_eq!(notes["original_page_version_by_account_id"], "557058:editor-1");
+    let unassigned = result(&results, "101", "2");
+    assert_eq!((&unassigned["assignee_name"], &unassigned["assignee_account_id"]), (&Value::Null, &Value::Null));
     assert_eq!(notes["original_page_version_when"], "2026-11-01T10:00:00.000Z");
     assert_eq!(notes["context"], "Release\nBefore the beta & after QA.");
     let notes_key = notes["new_jira_task_key"].as_str().expect("key").to_string();
@@ -155,6 +162,13 @@ async fn confluence_tasks(backend: Backend) {
 
     {
         let s = site.lock().expect("lock");
+        // Eight tasks by one author, one of them assigned: each account asked about once.
+        let asked: Vec<(&str, usize)> = {
+            let mut asked: Vec<_> = s.user_lookups.iter().map(|(a, n)| (a.as_str(), *n)).collect();
+            asked.sort_unstable();
+            asked
+        };
+        assert_eq!(asked, [("557058:editor-1", 1), ("acc-ana", 1)]);
         assert_eq!(s.creates, 5, "one issue per synced task");
         assert!(s.throttle_children.is_none(), "the 429 was met and waited out");
         let created = s.issues.iter().find(|i| i["key"] == notes_key.as_str()).expect("issue");
