@@ -173,7 +173,8 @@ pub async fn undo_run(
     }
 }
 
-/// Starts undoing `items` (what a task sync answered), of run `of` when known.
+/// Starts undoing `items` (what a task sync answered), of run `of` — when not given, the
+/// tenant's run the items came from, if they name one — which is marked undone.
 pub async fn start_undo(
     store: &Store,
     integrations: &Integrations,
@@ -185,6 +186,10 @@ pub async fn start_undo(
     let items = undo::Item::parse_all(items)?;
     integration(integrations, tenant_id, project_id, IntegrationType::Jira).await?;
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
+    let of = match of {
+        Some(of) => Some(of.to_string()),
+        None => undo::run_of(store, tenant_id, project_id, &items).await?,
+    };
     let request = json!({"of": of, "items": items});
     Ok(store.create_sync_run(tenant_id, &run(UNDO, project_id, request), |id| job(UNDO_JOB, id)).await?)
 }

@@ -256,8 +256,12 @@ async fn confluence_tasks(backend: Backend) {
         (item["page"].as_str(), item["issue"].as_str()),
         (Some("already as at version 1"), Some("already in Backlog"))
     );
-    let s = site.lock().expect("lock");
-    assert_eq!((s.puts, s.transitions), (puts, transitions), "a repeated undo writes nothing");
+    {
+        let s = site.lock().expect("lock");
+        assert_eq!((s.puts, s.transitions), (puts, transitions), "a repeated undo writes nothing");
+    }
+    let detail = app.get(&format!("/api/v1/sync-runs/{run_id}")).await;
+    assert_eq!(detail.body["undone_by"], again.body["run_id"], "the whole answer names the run it undoes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
