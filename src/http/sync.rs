@@ -1,10 +1,12 @@
 //! Sync runs: Confluence tasks to Jira, undo, and the journal of a run; with the replaced
 //! automator's `/sync_task` and `/undo_sync_task` as aliases. A request starts a run (a
 //! queued job) and waits for it, bounded: 200 with the results, or 202 with the run id.
+//! `/sync_task` answers as the automator did, with the plain list (the run in headers).
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -46,30 +48,58 @@ pub struct RunAnswer {
     pub error: Option<String>,
 }
 
-/// Waits for the run, bounded, polling the store so that any instance's work is seen.
-async fn settle(s: &AppState, tenant_id: &str, mut run: SyncRun) -> Result<(StatusCode, Json<Value>), ApiError> {
+/// Waits for the run, bounded, polling the store so that any instance's work is seen; a
+/// failed run is an error. Answers the run as it then stands (`running` when the wait ended).
+async fn settle(s: &AppState, tenant_id: &str, mut run: SyncRun) -> Result<SyncRun, ApiError> {
     s.wake_workers.notify_one();
     let mut wait = super::settle::Settle::within(s.sync_wait);
     while run.status == "running" && wait.again().await {
         run = s.store.sync_run(tenant_id, &run.id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
     }
     match run.status.as_str() {
-        "running" => Ok((StatusCode::ACCEPTED, Json(answer(&run)))),
         "failed" => Err(ApiError::BadGateway(format!(
             "sync run {} failed: {}",
             run.id,
             run.error.as_deref().unwrap_or("no details")
         ))),
-        _ => Ok((StatusCode::OK, Json(answer(&run)))),
+        _ => Ok(run),
     }
 }
 
-async fn sync_tasks(
-    s: &AppState,
-    caller: &Caller,
-    project_id: &str,
-    request: &Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+/// The whole answer: 200 with the results, 202 while the run goes on.
+fn answered(run: &SyncRun) -> (StatusCode, Json<Value>) {
+    let status = if run.status == "running" { StatusCode::ACCEPTED } else { StatusCode::OK };
+    (status, Json(answer(run)))
+}
+
+/// `/sync_task`'s answer while its run goes on: where to follow it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StillRunning {
+    pub run_id: String,
+    /// `running`.
+    pub status: String,
+    pub message: String,
+}
+
+/// The replaced automator's answer: the plain list of results, the run named in `Location`
+/// and `X-Sync-Run-Id`. A run outlasting the wait has no list yet: 202 with the same headers
+/// and a [`StillRunning`] body, so a client reading only the status still learns where to look.
+fn listed(run: SyncRun) -> Response {
+    let location = format!("/api/v1/sync-runs/{}", run.id);
+    let headers = [(header::LOCATION, location.clone()), (HeaderName::from_static(RUN_ID_HEADER), run.id.clone())];
+    if run.status == "running" {
+        let message = format!("the sync is still running; its results will be at {location}");
+        let body = StillRunning { run_id: run.id, status: run.status, message };
+        return (StatusCode::ACCEPTED, headers, Json(body)).into_response();
+    }
+    let results = run.results.unwrap_or_else(|| Value::Array(Vec::new()));
+    (StatusCode::OK, headers, Json(results)).into_response()
+}
+
+/// The header naming the run behind a `/sync_task` answer.
+const RUN_ID_HEADER: &str = "x-sync-run-id";
+
+async fn sync_tasks(s: &AppState, caller: &Caller, project_id: &str, request: &Request) -> Result<SyncRun, ApiError> {
     request.validate()?;
     s.store.get_project(&caller.tenant_id, project_id).await.or_not_found("project")?;
     let run = crate::sync::start_task_sync(&s.store, &s.integrations, &caller.tenant_id, project_id, request).await?;
@@ -90,7 +120,7 @@ pub async fn sync_confluence_tasks(
     ApiPath(project_id): ApiPath<String>,
     ApiJson(request): ApiJson<Request>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    sync_tasks(&s, &caller, &project_id, &request).await
+    sync_tasks(&s, &caller, &project_id, &request).await.map(|run| answered(&run))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -102,15 +132,23 @@ pub struct LegacySyncTask {
 }
 
 #[utoipa::path(post, path = "/sync_task", tag = "legacy", request_body = LegacySyncTask,
-    responses((status = 200, body = RunAnswer), (status = 202, body = RunAnswer), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+    responses((status = 200, description = "The run finished: the plain list of results, one per open task found, as \
+                                            the replaced automator answered", body = Vec<Object>,
+               headers(("Location" = String, description = "/api/v1/sync-runs/{run_id}: the run and its journal"),
+                       ("X-Sync-Run-Id" = String, description = "The run's id"))),
+              (status = 202, description = "Still running when the wait ended: no list yet; follow the run at Location",
+               body = StillRunning,
+               headers(("Location" = String, description = "/api/v1/sync-runs/{run_id}"),
+                       ("X-Sync-Run-Id" = String, description = "The run's id"))),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 502, body = ErrorBody)))]
 pub async fn legacy_sync_task(
     State(s): State<AppState>,
     caller: Caller,
     ApiJson(input): ApiJson<LegacySyncTask>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let project_id = super::teams::project_or_default(&s, &caller, input.project_id).await?;
-    sync_tasks(&s, &caller, &project_id, &input.request).await
+    sync_tasks(&s, &caller, &project_id, &input.request).await.map(listed)
 }
 
 async fn sync_project(
@@ -123,7 +161,7 @@ async fn sync_project(
     s.store.get_project(&caller.tenant_id, project_id).await.or_not_found("project")?;
     let run =
         crate::sync::start_project_sync(&s.store, &s.integrations, &caller.tenant_id, project_id, request).await?;
-    settle(s, &caller.tenant_id, run).await
+    settle(s, &caller.tenant_id, run).await.map(|run| answered(&run))
 }
 
 #[utoipa::path(post, path = "/api/v1/projects/{id}/sync/jira-project", tag = "sync", params(("id" = String, Path)),
@@ -171,12 +209,15 @@ pub async fn undo_run(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let run = s.store.sync_run(&caller.tenant_id, &run_id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
     let undo = crate::sync::undo_run(&s.store, &s.integrations, &caller.tenant_id, &run).await?;
-    settle(&s, &caller.tenant_id, undo).await
+    settle(&s, &caller.tenant_id, undo).await.map(|run| answered(&run))
 }
 
 #[utoipa::path(post, path = "/undo_sync_task", tag = "legacy",
-    request_body(content = Object, description = "What /sync_task answered: its `results` list, or the whole answer \
-                                                   (with an optional `project_id`)"),
+    request_body(content = Object, description = "What /sync_task answered — the plain list of results (the run \
+                                                   is found from them: the tenant's task sync of the project whose \
+                                                   journal created every issue they name, which is marked undone) \
+                                                   — or a whole answer `{run_id, results}` (with an optional \
+                                                   `project_id`)"),
     responses((status = 200, body = RunAnswer), (status = 202, body = RunAnswer), (status = 400, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn legacy_undo_sync_task(
@@ -197,14 +238,15 @@ pub async fn legacy_undo_sync_task(
         _ => return Err(ApiError::Validation("expected the results list, or an answer with `results`".into())),
     };
     let project_id = super::teams::project_or_default(&s, &caller, project_id).await?;
-    // Only a run of this tenant is marked undone; the items are what the caller sent.
+    // Only a run of this tenant is marked undone; the items are what the caller sent. A
+    // plain list (or an unknown run id) leaves finding the run to the items themselves.
     let of = match of {
         Some(id) => s.store.sync_run(&caller.tenant_id, &id).await?.map(|r| r.id),
         None => None,
     };
     let undo = crate::sync::start_undo(&s.store, &s.integrations, &caller.tenant_id, &project_id, of.as_deref(), items)
         .await?;
-    settle(&s, &caller.tenant_id, undo).await
+    settle(&s, &caller.tenant_id, undo).await.map(|run| answered(&run))
 }
 
 /// A run and its journal.

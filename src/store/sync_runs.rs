@@ -315,6 +315,47 @@ impl Store {
         Ok(())
     }
 
+    /// Which of `steps` the tenant's finished `kind` runs of the project journaled with
+    /// `action`: (run id, step, reference) each. How a run is found again from what it
+    /// answered; another tenant's runs are never seen.
+    pub async fn journaled_steps(
+        &self,
+        tenant_id: &str,
+        project_id: &str,
+        kind: &str,
+        action: &str,
+        steps: &[String],
+    ) -> Result<Vec<(String, String, String)>> {
+        let mut found = Vec::new();
+        // Bounded batches keep every query well under the backends' limits on parameters.
+        for batch in steps.chunks(500) {
+            let rows: Vec<(String, String, String)> = read!(self, |pool| {
+                // Project-wide runs have no task: `task_id IS NULL` lets the (tenant, task)
+                // index skip the project's many tracker runs; each step is a primary-key probe.
+                let mut q = sqlx::QueryBuilder::new(
+                    "SELECT c.run_id, c.step, c.reference FROM sync_runs r JOIN sync_changes c ON c.run_id = r.id
+                     WHERE r.task_id IS NULL AND r.status = 'done' AND r.tenant_id = ",
+                );
+                q.push_bind(tenant_id)
+                    .push(" AND r.project_id = ")
+                    .push_bind(project_id)
+                    .push(" AND r.kind = ")
+                    .push_bind(kind)
+                    .push(" AND c.action = ")
+                    .push_bind(action)
+                    .push(" AND c.step IN (");
+                let mut list = q.separated(", ");
+                for step in batch {
+                    list.push_bind(step.as_str());
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(pool).await?
+            });
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
     /// Notes that run `id` was undone by run `by`.
     pub async fn mark_sync_undone(&self, tenant_id: &str, id: &str, by: &str) -> Result<()> {
         write!(self, |pool| {

@@ -80,10 +80,15 @@ struct Found {
     confluence_task_id: String,
     task_summary: String,
     status: String,
-    assignee_name: Option<String>,
+    /// The mentioned user's account id (`assignee_name` in plans written before results
+    /// carried display names).
+    #[serde(alias = "assignee_name")]
+    assignee_account_id: Option<String>,
     due_date: Option<String>,
     original_page_version: i64,
-    original_page_version_by: String,
+    /// The account that wrote the version (`original_page_version_by` in older plans).
+    #[serde(alias = "original_page_version_by")]
+    original_page_version_by_account_id: String,
     original_page_version_when: String,
     context: Option<String>,
 }
@@ -123,7 +128,7 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError
     let mut packages: HashMap<String, Result<Option<String>, String>> = HashMap::new();
     for (i, item) in plan.items.iter().enumerate() {
         let (Some(package), None) = (&item.linked_work_package, &item.skipped) else { continue };
-        let step = format!("create:{}:{}", item.task.confluence_page_id, item.task.confluence_task_id);
+        let step = create_step(&item.task.confluence_page_id, &item.task.confluence_task_id);
         if let Some(done) = c.done(&step).await? {
             created.insert(i, outcome(&done));
             continue;
@@ -224,11 +229,16 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError
                    "new_jira_task_key": null, "linked_work_package": null})
         })
         .collect();
+    let names = display_names(shared, &c, &plan).await;
+    let name = |account: &str| names.get(account).cloned().unwrap_or_else(|| account.to_string());
     for (i, item) in plan.items.iter().enumerate() {
         let mut result = match serde_json::to_value(&item.task) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
+        // Display names as the replaced automator gave them; the account ids beside them.
+        result.insert("assignee_name".into(), json!(item.task.assignee_account_id.as_deref().map(name)));
+        result.insert("original_page_version_by".into(), json!(name(&item.task.original_page_version_by_account_id)));
         let (status, key, error) = match (&item.skipped, created.get(&i)) {
             (Some(skipped), _) => (skipped.clone(), None, None),
             (None, Some(Ok(key))) => ("Success".to_string(), Some(key.clone()), None),
@@ -252,6 +262,22 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError
     super::finish(&c, &Value::Array(results)).await?;
     tracing::info!(run_id = %c.run.id, tasks = plan.items.len(), "Confluence task sync finished");
     Ok(())
+}
+
+/// The journal step of creating the issue for task `task_id` of page `page_id`: it names
+/// the task in the run, so the results of a run find the run again.
+pub fn create_step(page_id: &str, task_id: &str) -> String {
+    format!("create:{page_id}:{task_id}")
+}
+
+/// The display names of the accounts the results name (page authors, assignees).
+async fn display_names(shared: &Shared, c: &Context<'_>, plan: &Plan) -> HashMap<String, String> {
+    let mut accounts: Vec<&str> = Vec::new();
+    for item in &plan.items {
+        accounts.push(&item.task.original_page_version_by_account_id);
+        accounts.extend(item.task.assignee_account_id.as_deref());
+    }
+    shared.names.names(&c.jira_id, accounts, &c.jira).await
 }
 
 /// A journaled create: the issue's key, or why it failed.
@@ -350,10 +376,10 @@ fn found(
         confluence_task_id: id,
         task_summary: summary,
         status: "incomplete".into(),
-        assignee_name: assignee,
+        assignee_account_id: assignee,
         due_date: Some(due.unwrap_or_else(|| default_due.to_string())),
         original_page_version: page.version,
-        original_page_version_by: page.version_by.clone(),
+        original_page_version_by_account_id: page.version_by.clone(),
         original_page_version_when: page.version_when.clone(),
         context: Some(context).filter(|c| !c.is_empty()),
     }
@@ -413,7 +439,7 @@ async fn create(
         issue_type: setting(&c.jira_settings, "task_issue_type").unwrap_or("Task"),
         summary: &task.task_summary,
         description: &description,
-        assignee: task.assignee_name.as_deref().or(package_assignee.as_deref()),
+        assignee: task.assignee_account_id.as_deref().or(package_assignee.as_deref()),
         due_date: task.due_date.as_deref(),
         origin: (&task.confluence_page_url, &task.confluence_page_title),
     };

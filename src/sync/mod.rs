@@ -6,6 +6,7 @@
 pub mod confluence_tasks;
 pub mod generate;
 pub mod jira_project;
+mod names;
 pub mod undo;
 
 use std::sync::Arc;
@@ -47,10 +48,12 @@ pub enum SyncError {
 pub(crate) struct Shared {
     integrations: Integrations,
     http: reqwest::Client,
+    /// Display names of Atlassian accounts, per Jira integration, for every run here.
+    names: names::NameCache,
 }
 
 pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwest::Client) {
-    let shared = Arc::new(Shared { integrations, http });
+    let shared = Arc::new(Shared { integrations, http, names: names::NameCache::default() });
     let for_sync = shared.clone();
     registry.register(TASK_SYNC_JOB, move |ctx: JobContext| {
         let shared = for_sync.clone();
@@ -170,7 +173,8 @@ pub async fn undo_run(
     }
 }
 
-/// Starts undoing `items` (what a task sync answered), of run `of` when known.
+/// Starts undoing `items` (what a task sync answered), of run `of` — when not given, the
+/// tenant's run the items came from, if they name one — which is marked undone.
 pub async fn start_undo(
     store: &Store,
     integrations: &Integrations,
@@ -182,6 +186,10 @@ pub async fn start_undo(
     let items = undo::Item::parse_all(items)?;
     integration(integrations, tenant_id, project_id, IntegrationType::Jira).await?;
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
+    let of = match of {
+        Some(of) => Some(of.to_string()),
+        None => undo::run_of(store, tenant_id, project_id, &items).await?,
+    };
     let request = json!({"of": of, "items": items});
     Ok(store.create_sync_run(tenant_id, &run(UNDO, project_id, request), |id| job(UNDO_JOB, id)).await?)
 }
@@ -221,6 +229,8 @@ pub(crate) struct Context<'a> {
     pub ctx: &'a JobContext,
     pub run: SyncRun,
     pub jira: Jira,
+    /// The Jira integration's id (what its cached user names are kept under).
+    pub jira_id: String,
     pub jira_settings: serde_json::Map<String, Value>,
     pub confluence: Confluence,
     /// Out of retries: a step that would be retried fails instead, so the run ends.
@@ -292,14 +302,15 @@ pub(crate) async fn context<'a>(shared: &Shared, ctx: &'a JobContext) -> Result<
         let (confluence_record, confluence_secrets) = connected(IntegrationType::Confluence).await?;
         let jira = Jira::new(shared.http.clone(), &jira_record.settings, &jira_secrets)?;
         let confluence = Confluence::new(shared.http.clone(), &confluence_record.settings, &confluence_secrets)?;
-        Ok::<_, JobError>((jira, jira_record.settings, confluence))
+        Ok::<_, JobError>((jira, jira_record.id, jira_record.settings, confluence))
     };
     match loaded.await {
-        Ok((jira, jira_settings, confluence)) => Ok(Some(Context {
+        Ok((jira, jira_id, jira_settings, confluence)) => Ok(Some(Context {
             ctx,
             last_attempt: ctx.job.attempts >= ctx.job.max_attempts,
             run,
             jira,
+            jira_id,
             jira_settings,
             confluence,
         })),

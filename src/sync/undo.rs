@@ -2,13 +2,15 @@
 //! issue moves to Backlog (the Jira integration's `undo_status`). It takes exactly what the
 //! sync answered; running it again finds everything already undone and changes nothing.
 
+use std::collections::{BTreeSet, HashSet};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Context, Shared, SyncError};
 use crate::domain::integration::setting;
 use crate::jobs::{JobContext, JobError};
-use crate::store::NewChange;
+use crate::store::{NewChange, Store};
 use crate::trackers::confluence::Written;
 
 /// What undo reads from one result of a sync; other fields are ignored.
@@ -54,6 +56,51 @@ impl Item {
         }
         Some((self.confluence_page_id.as_deref()?, self.original_page_version?))
     }
+
+    /// For an item the sync changed: the journal step that created its issue, and the key.
+    fn created(&self) -> Option<(String, &str)> {
+        let (page, _) = self.synced()?;
+        let step = super::confluence_tasks::create_step(page, self.confluence_task_id.as_deref()?);
+        Some((step, self.new_jira_task_key.as_deref()?))
+    }
+}
+
+/// The task sync of the project that `items` came from: the one run of the tenant whose
+/// journal created every issue the items name, each for the item's page and task. `None`
+/// when the items name no issue, or not all of one run's (then no run is marked undone).
+pub async fn run_of(
+    store: &Store,
+    tenant_id: &str,
+    project_id: &str,
+    items: &[Item],
+) -> Result<Option<String>, SyncError> {
+    let created: Vec<(String, &str)> = items.iter().filter_map(Item::created).collect();
+    if created.is_empty() {
+        return Ok(None);
+    }
+    let steps: Vec<String> =
+        created.iter().map(|(step, _)| step.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let journaled = store.journaled_steps(tenant_id, project_id, super::CONFLUENCE_TASKS, "create", &steps).await?;
+    let mut runs: Option<HashSet<&str>> = None;
+    for (step, key) in &created {
+        let holding: HashSet<&str> =
+            journaled.iter().filter(|(_, s, r)| s == step && r == key).map(|(run, _, _)| run.as_str()).collect();
+        runs = Some(match runs {
+            None => holding,
+            Some(runs) => &runs & &holding,
+        });
+    }
+    let runs = runs.unwrap_or_default();
+    if runs.len() == 1 {
+        return Ok(runs.into_iter().next().map(str::to_string));
+    }
+    tracing::info!(
+        tenant_id,
+        project_id,
+        candidates = runs.len(),
+        "the results to undo are not one task sync's: no run is marked undone"
+    );
+    Ok(None)
 }
 
 pub(crate) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {

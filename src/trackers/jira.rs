@@ -292,6 +292,19 @@ impl Jira {
         }
     }
 
+    /// The display name of Atlassian account `account_id` (`GET /user?accountId=`). Account
+    /// ids are the same in every Atlassian product, so this names Confluence's users too.
+    pub async fn user_name(&self, account_id: &str) -> TrackerResult<String> {
+        let query =
+            serde_urlencoded::to_string([("accountId", account_id)]).map_err(|e| JobError::Permanent(e.to_string()))?;
+        let user = self.call(Method::GET, &format!("/user?{query}"), None).await?;
+        user["displayName"]
+            .as_str()
+            .filter(|name| !name.trim().is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| JobError::Permanent(format!("Jira answered no displayName for account {account_id}")))
+    }
+
     /// Moves the issue to the status named `status` (case-insensitive); false when it is
     /// there already.
     pub async fn move_to(&self, key: &str, status: &str) -> TrackerResult<bool> {

@@ -1,7 +1,7 @@
 //! A fake Atlassian site for tests: Confluence REST v2 (storage bodies, versions, 409 on a
 //! stale version, cursor-paginated children, 429 with Retry-After, v2 error bodies), v1
 //! content search, and Jira REST v3 (search/jql, create under a parent, transitions, 400
-//! validation errors), with an optional delay on every answer. Self-contained: the
+//! validation errors, the user lookup), with an optional delay on every answer. Self-contained: the
 //! benchmarks include it too.
 
 use std::collections::HashMap;
@@ -52,6 +52,12 @@ pub struct Site {
     /// What goes wrong with the next requests, one each.
     pub trouble: std::collections::VecDeque<Trouble>,
     pub troubles_met: usize,
+    /// Display names by Atlassian account id, served by Jira's user lookup; others are 404.
+    pub users: HashMap<String, String>,
+    /// User lookups asked, per account id.
+    pub user_lookups: HashMap<String, usize>,
+    /// Answer every user lookup with 500, as a site whose user service is down.
+    pub users_down: bool,
 }
 
 pub type Shared = Arc<Mutex<Site>>;
@@ -322,6 +328,37 @@ async fn remote_link(headers: HeaderMap, Json(body): Json<Value>) -> Response {
     (AxumStatus::CREATED, Json(json!({"id": 1, "self": "…"}))).into_response()
 }
 
+/// Jira's `GET /rest/api/3/user?accountId=`: the account's profile, as privacy allows.
+async fn user(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    if !authorized(&headers) {
+        return jira_denied();
+    }
+    let mut site = s.lock().expect("lock");
+    let Some(account) = q.get("accountId").cloned() else {
+        return (AxumStatus::BAD_REQUEST, Json(json!({"errorMessages": ["accountId is required"], "errors": {}})))
+            .into_response();
+    };
+    *site.user_lookups.entry(account.clone()).or_default() += 1;
+    if site.users_down {
+        return (
+            AxumStatus::INTERNAL_SERVER_ERROR,
+            Json(json!({"errorMessages": ["Internal server error"], "errors": {}})),
+        )
+            .into_response();
+    }
+    let Some(name) = site.users.get(&account).cloned() else {
+        let message = "Specified user does not exist or you do not have required permissions";
+        return (AxumStatus::NOT_FOUND, Json(json!({"errorMessages": [message], "errors": {}}))).into_response();
+    };
+    let avatar = format!("https://avatar-management.example/{account}/48x48.png");
+    Json(json!({"self": format!("{ORIGIN}/rest/api/3/user?accountId={account}"), "accountId": account,
+                "accountType": "atlassian", "emailAddress": null, "avatarUrls": {"48x48": avatar},
+                "displayName": name, "active": true, "timeZone": "Europe/Madrid", "locale": "en_US",
+                "groups": {"size": 1, "items": []}, "applicationRoles": {"size": 1, "items": []},
+                "expand": "groups,applicationRoles"}))
+    .into_response()
+}
+
 const STATUSES: [(&str, &str, &str); 3] =
     [("11", "Backlog", "new"), ("21", "In Progress", "indeterminate"), ("31", "Done", "done")];
 
@@ -392,6 +429,7 @@ pub async fn fake_site(seed: impl FnOnce(&mut Site)) -> (String, Shared) {
         .route("/rest/api/3/issue/{key}", get(issue))
         .route("/rest/api/3/issue/{key}/remotelink", post(remote_link))
         .route("/rest/api/3/issue/{key}/transitions", get(transitions).post(transition))
+        .route("/rest/api/3/user", get(user))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), slow))
         .with_state(shared.clone());
     (serve(router).await, shared)

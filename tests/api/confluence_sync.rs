@@ -3,7 +3,7 @@
 //! once (re-applied after a 409), the run is journaled, and undo puts everything back,
 //! harmlessly when repeated.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::atlassian::{ORIGIN, Shared, Site, fake_site, macro_for, task, tasks};
@@ -65,6 +65,9 @@ fn seed(site: &mut Site) {
     site.throttle_children = Some("100".into());
     site.work_package("WP-1", Some("acc-lead"));
     site.work_package("WP-2", None);
+    // Every page's first version is by editor-1; later versions' authors are unknown (404).
+    site.users.insert("acc-ana".into(), "Ana Pérez".into());
+    site.users.insert("557058:editor-1".into(), "Edith Editor".into());
 }
 
 fn result<'a>(results: &'a [Value], page: &str, task: &str) -> &'a Value {
@@ -125,13 +128,17 @@ async fn confluence_tasks(backend: Backend) {
     assert_eq!(notes["linked_work_package"], "WP-1");
     assert_eq!(notes["request_user"], "ana");
     assert_eq!(notes["task_summary"], "Write the release notes");
-    assert_eq!(notes["assignee_name"], "acc-ana");
+    assert_eq!(notes["assignee_name"], "Ana Pérez", "the display name, as the automator gave it");
+    assert_eq!(notes["assignee_account_id"], "acc-ana");
     assert_eq!(notes["due_date"], "2026-12-01");
     assert_eq!(notes["status"], "incomplete");
     assert_eq!(notes["confluence_page_title"], "Project Alpha");
     assert_eq!(notes["confluence_page_url"], format!("{ORIGIN}/wiki/spaces/OPS/pages/100"));
     assert_eq!(notes["original_page_version"], 1);
-    assert_eq!(notes["original_page_version_by"], "557058:editor-1");
+    assert_eq!(notes["original_page_version_by"], "Edith Editor");
+    assert_eq!(notes["original_page_version_by_account_id"], "557058:editor-1");
+    let unassigned = result(&results, "101", "2");
+    assert_eq!((&unassigned["assignee_name"], &unassigned["assignee_account_id"]), (&Value::Null, &Value::Null));
     assert_eq!(notes["original_page_version_when"], "2026-11-01T10:00:00.000Z");
     assert_eq!(notes["context"], "Release\nBefore the beta & after QA.");
     let notes_key = notes["new_jira_task_key"].as_str().expect("key").to_string();
@@ -155,6 +162,13 @@ async fn confluence_tasks(backend: Backend) {
 
     {
         let s = site.lock().expect("lock");
+        // Eight tasks by one author, one of them assigned: each account asked about once.
+        let asked: Vec<(&str, usize)> = {
+            let mut asked: Vec<_> = s.user_lookups.iter().map(|(a, n)| (a.as_str(), *n)).collect();
+            asked.sort_unstable();
+            asked
+        };
+        assert_eq!(asked, [("557058:editor-1", 1), ("acc-ana", 1)]);
         assert_eq!(s.creates, 5, "one issue per synced task");
         assert!(s.throttle_children.is_none(), "the 429 was met and waited out");
         let created = s.issues.iter().find(|i| i["key"] == notes_key.as_str()).expect("issue");
@@ -242,8 +256,12 @@ async fn confluence_tasks(backend: Backend) {
         (item["page"].as_str(), item["issue"].as_str()),
         (Some("already as at version 1"), Some("already in Backlog"))
     );
-    let s = site.lock().expect("lock");
-    assert_eq!((s.puts, s.transitions), (puts, transitions), "a repeated undo writes nothing");
+    {
+        let s = site.lock().expect("lock");
+        assert_eq!((s.puts, s.transitions), (puts, transitions), "a repeated undo writes nothing");
+    }
+    let detail = app.get(&format!("/api/v1/sync-runs/{run_id}")).await;
+    assert_eq!(detail.body["undone_by"], again.body["run_id"], "the whole answer names the run it undoes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,13 +301,13 @@ async fn legacy_sync_task(backend: Backend) {
 
     let res = app.post("/sync_task", tiny).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let results = res.body["results"].as_array().expect("results");
+    let results = res.body.as_array().expect("the plain list of results");
     // The tiny link names page 105 ("aQ" is 0x69): one task, under WP-1 through its ancestors.
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[0]["status_text"], "Success");
     assert_eq!(results[0]["linked_work_package"], "WP-1");
     assert_eq!(results[0]["request_user"], "bo");
-    let undo = app.post("/undo_sync_task", res.body["results"].clone()).await;
+    let undo = app.post("/undo_sync_task", res.body.clone()).await;
     assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
     assert_eq!(undo.body["results"][0]["status_text"], "Undone");
 }
@@ -306,18 +324,185 @@ async fn legacy_sync_task_postgres() {
 
 /// Connects the project's Jira and Confluence to the site.
 pub async fn connect(app: &TestApp, project: &str, site: &str) {
+    connect_as(app, &app.key, project, site).await;
+}
+
+/// Connects, as the holder of `key`, the project's Jira and Confluence to the site.
+async fn connect_as(app: &TestApp, key: &str, project: &str, site: &str) {
     for (kind, settings) in [
         ("jira", json!({"site_url": site, "email": "bot@acme.test", "project_key": "WP"})),
         ("confluence", json!({"site_url": site, "email": "bot@acme.test"})),
     ] {
-        let res = app
-            .post(
-                &format!("/api/v1/projects/{project}/integrations"),
-                json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}}),
-            )
-            .await;
+        let body = json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}});
+        let res =
+            app.request(Method::POST, &format!("/api/v1/projects/{project}/integrations"), Some(key), Some(body)).await;
         assert_eq!(res.status, reqwest::StatusCode::CREATED, "{}", res.body);
     }
+}
+
+/// The caller's default project ("Inbox"), made by a first alias call that finds nothing
+/// connected.
+async fn default_project(app: &TestApp, key: &str, site_url: &str) -> String {
+    let body = json!({"confluence_page_urls": [format!("{site_url}/wiki/x/aQ")]});
+    let res = app.request(Method::POST, "/sync_task", Some(key), Some(body)).await;
+    assert_eq!((res.status, res.code()), (StatusCode::BAD_REQUEST, "not_connected"), "{}", res.body);
+    let projects = app.request(Method::GET, "/api/v1/projects", Some(key), None).await;
+    projects.body["items"][0]["id"].as_str().expect("default project").to_string()
+}
+
+/// `/sync_task` answers the plain list with the run in `Location` and `X-Sync-Run-Id`; that
+/// run's answer as read at `Location` is the same list.
+async fn listed_run(app: &TestApp, res: &crate::helpers::Resp) -> String {
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.is_array(), "the plain list of results: {}", res.body);
+    let header = |name: &str| res.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let run_id = header("x-sync-run-id").expect("X-Sync-Run-Id");
+    let location = header("location").expect("Location");
+    assert_eq!(location, format!("/api/v1/sync-runs/{run_id}"));
+    let run = app.get(&location).await;
+    assert_eq!((run.status, &run.body["kind"]), (StatusCode::OK, &json!("confluence-tasks")), "{}", run.body);
+    assert_eq!(run.body["results"], res.body);
+    run_id
+}
+
+/// The alias answers as the replaced automator did, and takes that list back: the run is
+/// found from its results (this tenant's only), its pages restored, its issues moved back.
+async fn legacy_list_answer(backend: Backend) {
+    let (site_url, site) = fake_site(seed).await;
+    let (other_url, other_site) = fake_site(|_| {}).await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = default_project(&app, &app.key, &site_url).await;
+    connect(&app, &project, &site_url).await;
+
+    let tree = json!({"confluence_page_urls": [format!("{site_url}/wiki/spaces/OPS/pages/100")],
+                      "context": {"request_user": "ana"}});
+    let res = app.post("/sync_task", tree).await;
+    let run_id = listed_run(&app, &res).await;
+    let results = res.body.as_array().expect("list").clone();
+    let notes = result(&results, "100", "1");
+    assert_eq!((notes["status_text"].as_str(), notes["assignee_name"].as_str()), (Some("Success"), Some("Ana Pérez")));
+    assert_eq!(notes["original_page_version_by"], "Edith Editor");
+    assert_eq!(notes["original_page_version_by_account_id"], "557058:editor-1");
+    let created = results.iter().filter(|r| r["status_text"] == "Success").count();
+    assert_eq!(created, 5);
+
+    // Another run by the same author asks nobody: the name is cached for the integration.
+    let orphan =
+        app.post("/sync_task", json!({"confluence_page_urls": [format!("{site_url}/wiki/display/OPS/Orphan")]}));
+    let orphan = orphan.await;
+    listed_run(&app, &orphan).await;
+    assert_eq!(orphan.body[0]["original_page_version_by"], "Edith Editor");
+    assert_eq!(site.lock().expect("lock").user_lookups.get("557058:editor-1"), Some(&1));
+
+    // Another tenant sending this tenant's list acts on its own site, and marks no run of ours.
+    let other =
+        app.post("/api/v1/tenants", json!({"name": "Other"})).await.body["api_key"].as_str().expect("key").to_string();
+    let other_project = default_project(&app, &other, &other_url).await;
+    connect_as(&app, &other, &other_project, &other_url).await;
+    let (puts, transitions) = {
+        let s = site.lock().expect("lock");
+        (s.puts, s.transitions)
+    };
+    let foreign = app.request(Method::POST, "/undo_sync_task", Some(&other), Some(res.body.clone())).await;
+    assert_eq!(foreign.status, StatusCode::OK, "{}", foreign.body);
+    let foreign_run = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/sync-runs/{}", foreign.body["run_id"].as_str().unwrap_or("-")),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(foreign_run.body["request"]["of"], Value::Null, "{}", foreign_run.body);
+    assert_eq!(app.get(&format!("/api/v1/sync-runs/{run_id}")).await.body["undone_by"], Value::Null);
+    {
+        let s = site.lock().expect("lock");
+        assert_eq!((s.puts, s.transitions), (puts, transitions), "nothing of ours was touched");
+    }
+    assert!(other_site.lock().expect("lock").pages.is_empty());
+
+    // This tenant's plain list: the run is found, undone and marked.
+    let undo = app.post("/undo_sync_task", res.body.clone()).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    let undone = undo.body["results"].as_array().expect("results");
+    let item = undone.iter().find(|r| r["new_jira_task_key"] == notes["new_jira_task_key"]).expect("item");
+    assert_eq!(
+        (item["page"].as_str(), item["issue"].as_str()),
+        (Some("restored to version 1"), Some("moved to Backlog"))
+    );
+    {
+        let s = site.lock().expect("lock");
+        for page in ["100", "101", "102", "105"] {
+            let p = &s.pages[page];
+            assert_eq!(p.versions.last().map(|v| &v.body), p.versions.first().map(|v| &v.body), "page {page}");
+        }
+        let backlog = s.issues.iter().filter(|i| i["fields"]["status"]["name"] == "Backlog").count();
+        assert_eq!(backlog, created);
+    }
+    let run = app.get(&format!("/api/v1/sync-runs/{run_id}")).await;
+    assert_eq!(run.body["undone_by"], undo.body["run_id"], "{}", run.body);
+    let undo_run = app.get(&format!("/api/v1/sync-runs/{}", undo.body["run_id"].as_str().unwrap_or("-"))).await;
+    assert_eq!(undo_run.body["request"]["of"], run_id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_list_answer_sqlite() {
+    legacy_list_answer(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_list_answer_postgres() {
+    legacy_list_answer(Backend::Postgres).await;
+}
+
+/// A run outlasting the wait: 202 naming the run in the same headers, with a body saying it
+/// is still running. And names when the user lookup is down: the account ids stand in, the
+/// sync goes on, and the next run asks again (a failure is not cached).
+async fn legacy_still_running(backend: Backend) {
+    let (site_url, site) = fake_site(seed).await;
+    site.lock().expect("lock").users_down = true;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.sync_wait_secs = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let project = default_project(&app, &app.key, &site_url).await;
+    connect(&app, &project, &site_url).await;
+    let orphan = json!({"confluence_page_urls": [format!("{site_url}/wiki/display/OPS/Orphan")]});
+    let res = app.post("/sync_task", orphan.clone()).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    let run_id = res.headers.get("x-sync-run-id").and_then(|v| v.to_str().ok()).expect("X-Sync-Run-Id").to_string();
+    let location = format!("/api/v1/sync-runs/{run_id}");
+    assert_eq!(res.headers.get("location").and_then(|v| v.to_str().ok()), Some(location.as_str()));
+    assert_eq!((res.body["run_id"].as_str(), res.body["status"].as_str()), (Some(run_id.as_str()), Some("running")));
+    assert!(res.body["message"].as_str().is_some_and(|m| m.contains(&location)), "{}", res.body);
+
+    let run = crate::helpers::finished(&app, &location).await;
+    assert_eq!(run["status"], "done", "a failing user lookup does not fail the sync: {run}");
+    let first = &run["results"][0];
+    assert_eq!(first["status_text"], "Skipped - No Work Package found");
+    assert_eq!(first["original_page_version_by"], "557058:editor-1", "the account id stands in for the name");
+    assert_eq!(first["original_page_version_by_account_id"], "557058:editor-1");
+
+    site.lock().expect("lock").users_down = false;
+    let res = app.post("/sync_task", orphan).await;
+    let again = res.headers.get("x-sync-run-id").and_then(|v| v.to_str().ok()).expect("run id").to_string();
+    let run = crate::helpers::finished(&app, &format!("/api/v1/sync-runs/{again}")).await;
+    assert_eq!(run["results"][0]["original_page_version_by"], "Edith Editor");
+    assert_eq!(site.lock().expect("lock").user_lookups.get("557058:editor-1"), Some(&2), "asked again after failing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_still_running_sqlite() {
+    legacy_still_running(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_still_running_postgres() {
+    legacy_still_running(Backend::Postgres).await;
 }
 
 /// `taskbridge admin generate-confluence-tree` builds a tree from the Jira project's work
