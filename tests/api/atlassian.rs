@@ -58,6 +58,15 @@ pub struct Site {
     pub user_lookups: HashMap<String, usize>,
     /// Answer every user lookup with 500, as a site whose user service is down.
     pub users_down: bool,
+    /// The workflow's statuses `(transition id, name, category)`; Backlog, In Progress and
+    /// Done when empty.
+    pub workflow: Vec<(&'static str, &'static str, &'static str)>,
+}
+
+impl Site {
+    fn statuses(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        if self.workflow.is_empty() { STATUSES.to_vec() } else { self.workflow.clone() }
+    }
 }
 
 pub type Shared = Arc<Mutex<Site>>;
@@ -362,11 +371,12 @@ async fn user(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<HashM
 const STATUSES: [(&str, &str, &str); 3] =
     [("11", "Backlog", "new"), ("21", "In Progress", "indeterminate"), ("31", "Done", "done")];
 
-async fn transitions(headers: HeaderMap) -> Response {
+async fn transitions(State(s): State<Shared>, headers: HeaderMap) -> Response {
     if !authorized(&headers) {
         return jira_denied();
     }
-    let list: Vec<Value> = STATUSES
+    let statuses = s.lock().expect("lock").statuses();
+    let list: Vec<Value> = statuses
         .iter()
         .map(|(id, name, category)| {
             json!({"id": id, "name": format!("Move to {name}"), "hasScreen": false, "isAvailable": true,
@@ -388,7 +398,7 @@ async fn transition(
     let mut site = s.lock().expect("lock");
     site.transitions += 1;
     let id = b["transition"]["id"].as_str().unwrap_or_default();
-    let Some((_, name, category)) = STATUSES.iter().find(|(i, _, _)| *i == id) else {
+    let Some((_, name, category)) = site.statuses().into_iter().find(|(i, _, _)| *i == id) else {
         return (AxumStatus::BAD_REQUEST, Json(json!({"errorMessages": ["Unknown transition"], "errors": {}})))
             .into_response();
     };

@@ -322,6 +322,62 @@ async fn legacy_sync_task_postgres() {
     legacy_sync_task(Backend::Postgres).await;
 }
 
+/// A team whose workflow has no Backlog names its own issue type and undo status: the sync
+/// creates that type and its undo moves the issues to that status.
+async fn undo_to_the_teams_own_status(backend: Backend) {
+    let (site_url, site) = fake_site(|s| {
+        seed(s);
+        s.workflow = vec![("11", "Open", "new"), ("21", "Doing", "indeterminate"), ("31", "Closed", "done")];
+    })
+    .await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("alpha").await;
+    for (kind, settings) in [
+        (
+            "jira",
+            json!({"site_url": site_url, "email": "bot@acme.test", "project_key": "WP",
+                   "task_issue_type": "Sub-task", "undo_status": "Open"}),
+        ),
+        ("confluence", json!({"site_url": site_url, "email": "bot@acme.test"})),
+    ] {
+        let body = json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}});
+        app.integration(&project, body).await;
+    }
+    let urls = json!([format!("{site_url}/wiki/spaces/OPS/pages/105/Deep")]);
+    let res = app
+        .post(&format!("/api/v1/projects/{project}/sync/confluence-tasks"), json!({"confluence_page_urls": urls}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let key = res.body["results"][0]["new_jira_task_key"].as_str().expect("an issue").to_string();
+    {
+        let s = site.lock().expect("lock");
+        let issue = s.issues.iter().find(|i| i["key"] == key.as_str()).expect("issue");
+        assert_eq!(issue["fields"]["issuetype"]["name"], "Sub-task", "{issue}");
+    }
+    let run = res.body["run_id"].as_str().expect("run");
+    let undo = app.post(&format!("/api/v1/sync-runs/{run}/undo"), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    let item = &undo.body["results"][0];
+    assert_eq!(
+        (item["status_text"].as_str(), item["issue"].as_str()),
+        (Some("Undone"), Some("moved to Open")),
+        "{item}"
+    );
+    let s = site.lock().expect("lock");
+    let issue = s.issues.iter().find(|i| i["key"] == key.as_str()).expect("issue");
+    assert_eq!(issue["fields"]["status"]["name"], "Open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_to_the_teams_own_status_sqlite() {
+    undo_to_the_teams_own_status(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_to_the_teams_own_status_postgres() {
+    undo_to_the_teams_own_status(Backend::Postgres).await;
+}
+
 /// Connects the project's Jira and Confluence to the site.
 pub async fn connect(app: &TestApp, project: &str, site: &str) {
     connect_as(app, &app.key, project, site).await;
