@@ -114,7 +114,7 @@ pub fn analyze(tasks: &[Task], projects: &[Project], now: DateTime<Utc>) -> Vec<
             }
         }
     }
-    findings.extend(overloaded(&open));
+    findings.extend(workload(&open).overloaded);
     findings.extend(projects.iter().filter_map(|p| at_risk(p, &open, today)));
     findings.sort_by(|a, b| {
         (a.kind, &a.project_id, &a.assignee, &a.task_ids).cmp(&(b.kind, &b.project_id, &b.assignee, &b.task_ids))
@@ -122,43 +122,71 @@ pub fn analyze(tasks: &[Task], projects: &[Project], now: DateTime<Utc>) -> Vec<
     findings
 }
 
-/// Assignees carrying far more than the team's median: at least twice the median and three
-/// more open tasks, or twice the median and a day more of estimated work. A team needs
-/// three people for a median to mean anything.
-fn overloaded(open: &[&Task]) -> Vec<Finding> {
+/// How open work is spread over the people who have it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// Each assignee with their open task ids and estimated minutes, most tasks first.
+    pub people: Vec<(String, Vec<String>, i64)>,
+    /// Open tasks nobody has.
+    pub unassigned: usize,
+    pub median_open_tasks: f64,
+    pub median_estimate_minutes: f64,
+    /// Findings for those carrying far more than the team (see [`workload`]).
+    pub overloaded: Vec<Finding>,
+}
+
+/// The load of each assignee among `open`, and who is overloaded: at least twice the
+/// team's median and three more open tasks, or twice the median and a day more of
+/// estimated work. A team needs three people for a median to mean anything.
+pub fn workload(open: &[&Task]) -> Workload {
     let mut load: BTreeMap<&str, (Vec<String>, i64)> = BTreeMap::new();
+    let mut unassigned = 0;
     for task in open {
-        if let Some(who) = task.assigned_to.as_deref() {
-            let entry = load.entry(who).or_default();
-            entry.0.push(task.id.clone());
-            entry.1 += task.time_estimate.unwrap_or(0);
+        match task.assigned_to.as_deref() {
+            Some(who) => {
+                let entry = load.entry(who).or_default();
+                entry.0.push(task.id.clone());
+                entry.1 += task.time_estimate.unwrap_or(0);
+            }
+            None => unassigned += 1,
         }
-    }
-    if load.len() < 3 {
-        return Vec::new();
     }
     let median_count = median(&mut load.values().map(|(ids, _)| ids.len() as i64).collect::<Vec<_>>());
     let median_minutes = median(&mut load.values().map(|(_, m)| *m).collect::<Vec<_>>());
-    load.into_iter()
-        .filter(|(_, (ids, minutes))| {
-            let count = ids.len() as f64;
-            let by_count = count >= 2.0 * median_count && count >= median_count + 3.0;
-            let by_time = *minutes as f64 >= 2.0 * median_minutes && *minutes as f64 >= median_minutes + 8.0 * 60.0;
-            by_count || by_time
-        })
-        .map(|(who, (ids, minutes))| Finding {
-            kind: Kind::Overloaded,
-            assignee: Some(who.to_string()),
-            project_id: None,
-            evidence: json!({"open_tasks": ids.len(), "team_median_open_tasks": median_count,
-                             "estimate_minutes": minutes, "team_median_estimate_minutes": median_minutes}),
-            recommendation: format!(
-                "{who} has {} open tasks against a team median of {median_count}: move some to someone with room.",
-                ids.len()
-            ),
-            task_ids: ids,
-        })
-        .collect()
+    let overloaded = if load.len() < 3 {
+        Vec::new()
+    } else {
+        load.iter()
+            .filter(|(_, (ids, minutes))| {
+                let count = ids.len() as f64;
+                let by_count = count >= 2.0 * median_count && count >= median_count + 3.0;
+                let by_time = *minutes as f64 >= 2.0 * median_minutes && *minutes as f64 >= median_minutes + 8.0 * 60.0;
+                by_count || by_time
+            })
+            .map(|(who, (ids, minutes))| Finding {
+                kind: Kind::Overloaded,
+                assignee: Some(who.to_string()),
+                project_id: None,
+                evidence: json!({"open_tasks": ids.len(), "team_median_open_tasks": median_count,
+                                 "estimate_minutes": minutes, "team_median_estimate_minutes": median_minutes}),
+                recommendation: format!(
+                    "{who} has {} open tasks against a team median of {median_count}: move some to someone with room.",
+                    ids.len()
+                ),
+                task_ids: ids.clone(),
+            })
+            .collect()
+    };
+    let mut people: Vec<(String, Vec<String>, i64)> =
+        load.into_iter().map(|(who, (ids, minutes))| (who.to_string(), ids, minutes)).collect();
+    people.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+    Workload {
+        people,
+        unassigned,
+        median_open_tasks: median_count,
+        median_estimate_minutes: median_minutes,
+        overloaded,
+    }
 }
 
 /// A project past its deadline with work open, or whose remaining estimate does not fit in

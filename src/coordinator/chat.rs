@@ -8,18 +8,28 @@ use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::analysis::{self, Workload};
 use super::commands::{self, Command, TaskRef};
-use super::retrieve::{self, Question, Window};
-use super::{Coordinator, CoordinatorError, MAX_TASKS};
-use crate::domain::ai::{self, Action, Chat, Proposal};
+use super::question::{self, Intent, Question};
+use super::retrieve::{self, MAX_HITS};
+use super::{Coordinator, CoordinatorError, MAX_TASKS, answer};
+use crate::dedup::text::word_terms;
+use crate::domain::ai::{self, Action, Chat, Conversation, Proposal, Role};
 use crate::domain::comment::Comment;
+use crate::domain::list::{Page, TaskFilter, TaskQuery, TaskSort, TaskSortField};
 use crate::domain::project::Project;
-use crate::domain::task::{Task, TaskStatus};
+use crate::domain::task::Task;
 use crate::domain::tenant::Caller;
 use crate::store::ai::Exchange;
 
 /// How many matching comments one answer reads.
 const MAX_COMMENTS: i64 = 200;
+/// How many people a question's names are matched against.
+const MAX_ASSIGNEES: i64 = 10_000;
+/// How many of the latest changed tasks a question about changes reads.
+const MAX_CHANGED: u32 = 500;
+/// How many earlier questions a pronoun ("her tasks") looks back through for a name.
+const LOOK_BACK: usize = 10;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChatAnswer {
@@ -37,12 +47,20 @@ pub struct ChatAnswer {
 
 /// What the workspace holds for one question.
 pub(super) struct Grounding {
+    /// The open tasks in scope.
     pub tasks: Vec<Task>,
+    /// The tasks the answer is about, best first, at most [`MAX_HITS`].
     pub hits: Vec<Task>,
+    /// How many tasks answer the question in all (`hits` stops at [`MAX_HITS`]).
+    pub matched: usize,
     pub question: Question,
     pub projects: Vec<Project>,
     /// Comments that mention what the question is about.
     pub comments: Vec<Comment>,
+    /// Everyone the tenant's tasks are assigned to.
+    pub assignees: Vec<String>,
+    /// For a question about load: how the open work in scope is spread.
+    pub workload: Option<Workload>,
 }
 
 impl Coordinator {
@@ -56,7 +74,7 @@ impl Coordinator {
             None => None,
         };
         let today = Utc::now().date_naive();
-        let grounding = self.ground(tenant, chat.project_id.as_deref(), &chat.message, today).await?;
+        let grounding = self.ground(tenant, chat.project_id.as_deref(), &chat.message, earlier.as_ref(), today).await?;
         if let Some(answer) = self.ask_model(caller, &chat, earlier.as_ref(), &grounding, today).await? {
             return Ok(answer);
         }
@@ -64,7 +82,12 @@ impl Coordinator {
         let (proposals, problems) =
             self.proposals(tenant, chat.project_id.as_deref(), &grounding.tasks, parsed).await?;
         let (answer, cited) = if proposals.is_empty() && problems.is_empty() {
-            (describe_hits(&grounding.question, &grounding.hits), grounding.hits.iter().map(|t| t.id.clone()).collect())
+            // A question not understood is answered with nothing in it: there is nothing to cite.
+            let cited = match grounding.question.intent {
+                Intent::Unknown => Vec::new(),
+                _ => grounding.hits.iter().map(|t| t.id.clone()).collect(),
+            };
+            (answer::builtin(&grounding), cited)
         } else {
             let cited: BTreeSet<String> = proposals.iter().filter_map(|p| p.task_id().map(str::to_string)).collect();
             (describe_proposals(&proposals, &problems), cited.into_iter().collect())
@@ -78,6 +101,7 @@ impl Coordinator {
         tenant: &str,
         project_id: Option<&str>,
         message: &str,
+        earlier: Option<&Conversation>,
         today: NaiveDate,
     ) -> Result<Grounding, CoordinatorError> {
         let projects = match project_id {
@@ -87,12 +111,69 @@ impl Coordinator {
             None => super::all_projects(&self.store, tenant).await?,
         };
         let tasks = self.store.open_tasks(tenant, project_id, MAX_TASKS).await?;
-        let assignees: BTreeSet<&str> = tasks.iter().filter_map(|t| t.assigned_to.as_deref()).collect();
-        let question = retrieve::understand(message, &assignees.into_iter().collect::<Vec<_>>(), today);
-        let words = retrieve::written_words(message, &question.terms, 5);
+        // People are the tenant's, not only the scope's: someone with no task in this
+        // project is still someone, not a topic.
+        let assignees = self.store.assignees(tenant, MAX_ASSIGNEES).await?;
+        let names: Vec<&str> = assignees.iter().map(String::as_str).collect();
+        let mut question = question::understand(message, &names, today);
+        if question.pronoun.is_some()
+            && let Some(people) = earlier.and_then(|c| named_before(c, &names, today))
+        {
+            question.refer_to(people);
+        }
+        let terms: Vec<String> = question.words_to_check().iter().flat_map(|w| word_terms(w)).collect();
+        let words = retrieve::written_words(message, &terms, 5);
         let comments = self.store.comments_about(tenant, &[], &words, MAX_COMMENTS).await?;
-        let hits = retrieve::rank(&question, &tasks, &projects, &comments, today).into_iter().cloned().collect();
-        Ok(Grounding { tasks, hits, question, projects, comments })
+        let changed = match (question.intent, question.since) {
+            (Intent::Changes(_), Some(since)) => self.changed_since(tenant, project_id, since).await?,
+            _ => Vec::new(),
+        };
+        let known =
+            retrieve::mentioned(&terms, &tasks.iter().chain(&changed).collect::<Vec<_>>(), &projects, &comments);
+        let question = question.settle(|t| known.contains(t));
+        let mut workload = None;
+        let found: Vec<&Task> = match question.intent {
+            Intent::Changes(_) => retrieve::changed(&question, &changed, &projects, &comments),
+            Intent::Load => {
+                let spread = analysis::workload(&retrieve::due_in_window(&question, &tasks));
+                // Listed: the named people's tasks, else the overloaded people's.
+                let mut whose = question.clone();
+                if whose.people.is_empty() {
+                    whose.people = spread.overloaded.iter().filter_map(|f| f.assignee.clone()).collect();
+                }
+                let found = if whose.people.is_empty() {
+                    Vec::new()
+                } else {
+                    retrieve::rank(&whose, &tasks, &projects, &comments, today)
+                };
+                workload = Some(spread);
+                found
+            }
+            _ => retrieve::rank(&question, &tasks, &projects, &comments, today),
+        };
+        let matched = found.len();
+        let hits = found.into_iter().take(MAX_HITS).cloned().collect();
+        Ok(Grounding { tasks, hits, matched, question, projects, comments, assignees, workload })
+    }
+
+    /// The tasks (open or done) of the scope changed on or after the start of `since`,
+    /// latest first, at most [`MAX_CHANGED`].
+    async fn changed_since(
+        &self,
+        tenant: &str,
+        project_id: Option<&str>,
+        since: NaiveDate,
+    ) -> Result<Vec<Task>, CoordinatorError> {
+        let from = since.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_else(Utc::now);
+        let query = TaskQuery {
+            filter: TaskFilter { project_id: project_id.map(str::to_string), ..TaskFilter::default() },
+            sort: TaskSort { field: TaskSortField::UpdatedAt, descending: true },
+            page: Page::first(MAX_CHANGED),
+        };
+        let mut tasks = self.store.list_tasks(tenant, &query).await?;
+        tasks.truncate(MAX_CHANGED as usize);
+        tasks.retain(|t| t.updated_at >= from);
+        Ok(tasks)
     }
 
     /// The proposals of the builtin commands, and what could not be proposed and why.
@@ -232,50 +313,22 @@ fn by_title<'a>(open: &'a [Task], title: &str) -> Result<&'a Task, String> {
     }
 }
 
+/// The people the latest earlier question that named someone named: whom "her" refers to.
+fn named_before(c: &Conversation, names: &[&str], today: NaiveDate) -> Option<Vec<String>> {
+    c.turns
+        .iter()
+        .rev()
+        .filter(|t| t.role == Role::User)
+        .take(LOOK_BACK)
+        .map(|t| question::understand(&t.content, names, today).people)
+        .find(|people| !people.is_empty())
+}
+
 /// What a reminder asked for in a chat says when the request gives no text.
 fn default_reminder(t: &Task) -> String {
     let who = t.assigned_to.as_deref().map(|a| format!("@{}, ", a.trim_start_matches('@'))).unwrap_or_default();
     let due = t.due_date.map(|d| format!(" (due {d})")).unwrap_or_default();
     capitalize(&format!("{who}a reminder about \"{}\"{due}: how is it going?", t.title))
-}
-
-/// One line per task: what a person needs to see at a glance.
-fn task_line(t: &Task) -> String {
-    let who = t.assigned_to.as_deref().map(|a| format!("assigned to {a}")).unwrap_or_else(|| "unassigned".into());
-    let due = t.due_date.map(|d| format!(", due {d}")).unwrap_or_default();
-    format!("- {} [{}]: {}, {} priority, {who}{due}", t.title, t.id, status_words(t.status), t.priority.as_str())
-}
-
-fn status_words(s: TaskStatus) -> &'static str {
-    match s {
-        TaskStatus::Todo => "to do",
-        TaskStatus::InProgress => "in progress",
-        TaskStatus::Done => "done",
-    }
-}
-
-fn describe_hits(q: &Question, hits: &[Task]) -> String {
-    let mut what = String::from("open tasks");
-    if let Some(p) = &q.person {
-        what.push_str(&format!(" assigned to {p}"));
-    }
-    match q.window {
-        Some(Window::DueBy(day)) => what.push_str(&format!(" due by {day} (or in progress without a due date)")),
-        Some(Window::Overdue(_)) => what.push_str(" past their due date"),
-        None => {}
-    }
-    if !q.terms.is_empty() {
-        what.push_str(&format!(" about {}", q.terms.join(", ")));
-    }
-    if q.blocking {
-        what.push_str(", blocked or high priority first");
-    }
-    if hits.is_empty() {
-        return format!("I found no {what}.");
-    }
-    let intro = if q.is_open_ended() { "The most pressing open tasks".to_string() } else { capitalize(&what) };
-    let lines: Vec<String> = hits.iter().map(task_line).collect();
-    format!("{intro} ({}):\n{}", hits.len(), lines.join("\n"))
 }
 
 pub(super) fn describe_proposals(proposals: &[Proposal], problems: &[String]) -> String {

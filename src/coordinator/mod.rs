@@ -3,10 +3,12 @@
 
 pub mod actions;
 pub mod analysis;
+mod answer;
 mod chat;
 mod commands;
 pub mod follow_up;
 mod model;
+mod question;
 mod retrieve;
 mod tools;
 

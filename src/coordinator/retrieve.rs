@@ -1,92 +1,20 @@
-//! Finding the tasks a question is about: who it names, the time it asks about, whether
-//! it asks what blocks something, and the words it shares with tasks, their projects and
-//! their comments. Deterministic, so a builtin answer is the same for the same data.
+//! Finding the tasks a question (read by `question`) is about: whose they are, when they
+//! are due, what blocks them, and the words they share with the question through their
+//! own text, their project and their comments. Deterministic, so a builtin answer is the
+//! same for the same data.
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{NaiveDate, Utc};
 
+use super::question::{Change, Intent, Question, Window};
 use crate::dedup::text::word_terms;
 use crate::domain::comment::Comment;
 use crate::domain::project::Project;
 use crate::domain::task::{Priority, Task, TaskStatus};
 
-/// The most tasks one answer cites.
-pub const MAX_HITS: usize = 10;
-
-/// Words that say what kind of question it is, not what it is about.
-const CUES: &str = "block blocker blocked blocking week today tonight tomorrow overdue late due have has work task tasks \
-                    does doing this open assign assigned show list stuck left anything everything something going \
-                    happening status update updates news tell give please holding";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
-    /// Due on or before this day.
-    DueBy(NaiveDate),
-    /// Due before this day.
-    Overdue(NaiveDate),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Question {
-    /// The assignee it names, as the tasks spell it.
-    pub person: Option<String>,
-    pub window: Option<Window>,
-    /// "What is blocking …": high-priority and blocked work first.
-    pub blocking: bool,
-    /// What it is about, as comparable terms.
-    pub terms: Vec<String>,
-}
-
-impl Question {
-    pub fn is_open_ended(&self) -> bool {
-        self.person.is_none() && self.window.is_none() && !self.blocking && self.terms.is_empty()
-    }
-}
-
-/// The Sunday ending the week of `day`.
-pub fn end_of_week(day: NaiveDate) -> NaiveDate {
-    day + chrono::Duration::days(i64::from(6 - day.weekday().num_days_from_monday()))
-}
-
-/// Reads `text` against the people who have tasks (`assignees`) as of `today`.
-pub fn understand(text: &str, assignees: &[&str], today: NaiveDate) -> Question {
-    let lower = text.to_lowercase();
-    let words: Vec<String> = lower
-        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '.' && c != '-' && c != '_')
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).trim_end_matches("'s").to_string())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let person = assignees
-        .iter()
-        .find(|a| {
-            let a = a.to_lowercase();
-            let first = a.split_whitespace().next().unwrap_or("").to_string();
-            words.iter().any(|w| *w == a || *w == first || a.split('@').next() == Some(w.as_str()))
-        })
-        .map(|a| a.to_string());
-    let has = |phrase: &str| lower.contains(phrase);
-    let window = if has("overdue") || has("late") || has("past due") {
-        Some(Window::Overdue(today))
-    } else if has("this week") || has("by friday") || has("end of the week") {
-        Some(Window::DueBy(end_of_week(today)))
-    } else if has("today") || has("tonight") {
-        Some(Window::DueBy(today))
-    } else if has("tomorrow") {
-        Some(Window::DueBy(today + chrono::Duration::days(1)))
-    } else {
-        None
-    };
-    let blocking = ["block", "stuck", "holding up", "holds up", "in the way"].iter().any(|c| has(c));
-    let named: HashSet<String> = person.iter().flat_map(|p| word_terms(p)).collect();
-    let cues: HashSet<String> = word_terms(CUES).into_iter().collect();
-    let mut terms: Vec<String> = word_terms(text)
-        .into_iter()
-        .filter(|t| !cues.contains(t) && !named.contains(t) && t.chars().count() > 1)
-        .collect();
-    terms.dedup();
-    Question { person, window, blocking, terms }
-}
+/// The most tasks one answer lists and cites.
+pub const MAX_HITS: usize = 25;
 
 /// The words of `text` as written (lower-cased) that give one of `terms`, at most `max`:
 /// what a plain text search looks for, since a stemmed term ("deliveri") is not in the text.
@@ -113,7 +41,79 @@ fn terms_of(text: &str) -> HashSet<String> {
     word_terms(text).into_iter().collect()
 }
 
-/// The open tasks that answer `q`, best first, at most [`MAX_HITS`].
+/// Whether `a` and `b` name the same person: case and a leading `@` aside.
+pub fn same_person(a: &str, b: &str) -> bool {
+    a.trim_start_matches('@').to_lowercase() == b.trim_start_matches('@').to_lowercase()
+}
+
+/// What a question is matched against: project names by id, and comments by task.
+struct Context<'a> {
+    project_names: HashMap<&'a str, &'a str>,
+    said: HashMap<&'a str, String>,
+}
+
+impl<'a> Context<'a> {
+    fn new(projects: &'a [Project], comments: &'a [Comment]) -> Self {
+        let project_names = projects.iter().map(|p| (p.id.as_str(), p.name.as_str())).collect();
+        let mut said: HashMap<&str, String> = HashMap::new();
+        for c in comments {
+            let text = said.entry(c.task_id.as_str()).or_default();
+            text.push(' ');
+            text.push_str(&c.content);
+        }
+        Context { project_names, said }
+    }
+
+    fn haystack(&self, t: &Task) -> Haystack {
+        Haystack {
+            title: terms_of(&t.title),
+            labels: terms_of(&t.labels.join(" ")),
+            project: terms_of(self.project_names.get(t.project_id.as_str()).copied().unwrap_or("")),
+            body: terms_of(&format!("{} {}", t.description, self.said.get(t.id.as_str()).map_or("", |s| s))),
+        }
+    }
+}
+
+/// Whether `t` passes the question's filters on who has it, its priority and its status.
+fn fits(q: &Question, t: &Task) -> bool {
+    let whose =
+        q.people.is_empty() || t.assigned_to.as_deref().is_some_and(|a| q.people.iter().any(|p| same_person(a, p)));
+    whose
+        && (!q.unassigned || t.assigned_to.is_none())
+        && q.priority.is_none_or(|p| t.priority == p)
+        && (!q.in_progress || t.status == TaskStatus::InProgress)
+}
+
+fn in_window(w: Option<Window>, t: &Task) -> bool {
+    match w {
+        Some(Window::DueBy(day)) => {
+            t.due_date.is_some_and(|d| d <= day) || (t.due_date.is_none() && t.status == TaskStatus::InProgress)
+        }
+        Some(Window::Overdue(day)) => t.due_date.is_some_and(|d| d < day),
+        Some(Window::DueBetween(from, to)) => t.due_date.is_some_and(|d| from <= d && d <= to),
+        None => true,
+    }
+}
+
+/// The open tasks of `tasks` due in the question's window (all of them without one).
+pub fn due_in_window<'a>(q: &Question, tasks: &'a [Task]) -> Vec<&'a Task> {
+    tasks.iter().filter(|t| t.status != TaskStatus::Done && in_window(q.window, t)).collect()
+}
+
+/// How much `t` is about the question's terms: title words count most, comments least.
+fn relevance(q: &Question, hay: &Haystack) -> i64 {
+    q.terms
+        .iter()
+        .map(|term| {
+            3 * i64::from(hay.title.contains(term))
+                + 2 * i64::from(hay.labels.contains(term))
+                + 2 * i64::from(hay.project.contains(term))
+                + i64::from(hay.body.contains(term))
+        })
+        .sum()
+}
+
+/// The open tasks that answer `q`, best first.
 pub fn rank<'a>(
     q: &Question,
     tasks: &'a [Task],
@@ -121,44 +121,13 @@ pub fn rank<'a>(
     comments: &[Comment],
     today: NaiveDate,
 ) -> Vec<&'a Task> {
-    let project_names: HashMap<&str, &str> = projects.iter().map(|p| (p.id.as_str(), p.name.as_str())).collect();
-    let mut said: HashMap<&str, String> = HashMap::new();
-    for c in comments {
-        let text = said.entry(c.task_id.as_str()).or_default();
-        text.push(' ');
-        text.push_str(&c.content);
-    }
+    let context = Context::new(projects, comments);
     let mut scored: Vec<(i64, &Task)> = tasks
         .iter()
-        .filter(|t| t.status != TaskStatus::Done)
-        .filter(|t| match &q.person {
-            Some(p) => t.assigned_to.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(p)),
-            None => true,
-        })
-        .filter(|t| match q.window {
-            Some(Window::DueBy(day)) => {
-                t.due_date.is_some_and(|d| d <= day) || (t.due_date.is_none() && t.status == TaskStatus::InProgress)
-            }
-            Some(Window::Overdue(day)) => t.due_date.is_some_and(|d| d < day),
-            None => true,
-        })
+        .filter(|t| t.status != TaskStatus::Done && fits(q, t) && in_window(q.window, t))
         .filter_map(|t| {
-            let hay = Haystack {
-                title: terms_of(&t.title),
-                labels: terms_of(&t.labels.join(" ")),
-                project: terms_of(project_names.get(t.project_id.as_str()).copied().unwrap_or("")),
-                body: terms_of(&format!("{} {}", t.description, said.get(t.id.as_str()).map_or("", |s| s))),
-            };
-            let relevance: i64 = q
-                .terms
-                .iter()
-                .map(|term| {
-                    3 * i64::from(hay.title.contains(term))
-                        + 2 * i64::from(hay.labels.contains(term))
-                        + 2 * i64::from(hay.project.contains(term))
-                        + i64::from(hay.body.contains(term))
-                })
-                .sum();
+            let hay = context.haystack(t);
+            let relevance = relevance(q, &hay);
             if !q.terms.is_empty() && relevance == 0 {
                 return None;
             }
@@ -180,12 +149,61 @@ pub fn rank<'a>(
             .then_with(|| x.due_date.unwrap_or(NaiveDate::MAX).cmp(&y.due_date.unwrap_or(NaiveDate::MAX)))
             .then_with(|| x.id.cmp(&y.id))
     });
-    scored.into_iter().take(MAX_HITS).map(|(_, t)| t).collect()
+    scored.into_iter().map(|(_, t)| t).collect()
+}
+
+/// The tasks among `changed` (open or done) that answer a question about changes since
+/// `q.since`, latest change first.
+pub fn changed<'a>(q: &Question, changed: &'a [Task], projects: &[Project], comments: &[Comment]) -> Vec<&'a Task> {
+    let since = q.since.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc()).unwrap_or_else(Utc::now);
+    let context = Context::new(projects, comments);
+    let mut out: Vec<&Task> = changed
+        .iter()
+        .filter(|t| t.updated_at >= since && fits(q, t))
+        .filter(|t| match q.intent {
+            Intent::Changes(Change::Created) => t.created_at >= since,
+            Intent::Changes(Change::Completed) => t.status == TaskStatus::Done,
+            _ => true,
+        })
+        .filter(|t| q.terms.is_empty() || relevance(q, &context.haystack(t)) > 0)
+        .collect();
+    out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.id.cmp(&b.id)));
+    out
+}
+
+/// Which of `terms` the tasks, their projects or `comments` mention: the workspace's side
+/// of telling a topic from a word it does not know.
+pub fn mentioned(terms: &[String], tasks: &[&Task], projects: &[Project], comments: &[Comment]) -> HashSet<String> {
+    let wanted: HashSet<&str> = terms.iter().map(String::as_str).collect();
+    let mut found = HashSet::new();
+    if wanted.is_empty() {
+        return found;
+    }
+    let mut take = |text: &str| {
+        for t in word_terms(text) {
+            if wanted.contains(t.as_str()) {
+                found.insert(t);
+            }
+        }
+    };
+    for t in tasks {
+        take(&t.title);
+        take(&t.labels.join(" "));
+        take(&t.description);
+    }
+    for p in projects {
+        take(&p.name);
+    }
+    for c in comments {
+        take(&c.content);
+    }
+    found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coordinator::question::understand;
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")

@@ -205,6 +205,14 @@ impl Store {
         self.with_labels(rows).await
     }
 
+    /// The distinct assignees of the tenant's tasks, open or done, at most `limit`: the
+    /// people a chat question can name.
+    pub async fn assignees(&self, tenant_id: &str, limit: i64) -> Result<Vec<String>> {
+        let sql = "SELECT DISTINCT assigned_to FROM tasks WHERE tenant_id = $1 AND assigned_to IS NOT NULL \
+                   ORDER BY assigned_to LIMIT $2";
+        Ok(read!(self, |pool| sqlx::query_scalar(sql).bind(tenant_id).bind(limit).fetch_all(pool).await?))
+    }
+
     /// The tenant's open tasks past their due date before `today`, or in progress and
     /// unchanged since `idle_since`, earliest due first, at most `limit`: what follow-ups
     /// look at.

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, both_backends, execute_sql, titled};
+use crate::helpers::{TestApp, both_backends, execute_sql, set_time, titled};
 
 fn days_from_today(days: i64) -> String {
     (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).to_string()
@@ -230,3 +230,123 @@ async fn chat_commands_propose_actions_that_wait_for_approval(app: TestApp) {
     assert_eq!(app.get(&format!("/api/v1/tasks/{login}")).await.body["status"], "todo");
 }
 both_backends!(chat_commands_propose_actions_that_wait_for_approval);
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+fn answer_of(v: &Value) -> &str {
+    v["answer"].as_str().expect("answer")
+}
+
+/// Everyday questions read without a model: a person's plate, load, time and changes, and
+/// "I don't know" rather than a wrong reading.
+async fn chat_understands_everyday_questions_without_a_model(app: TestApp) {
+    let ops = app.project("Operations").await;
+    let id = |v: Value| v["id"].as_str().expect("id").to_string();
+    // Ana has twelve open tasks, two of them overdue, and one done; Bob and Cy two each.
+    let mut ana = Vec::new();
+    for (i, topic) in ["contract", "invoice", "audit", "roadmap", "hiring", "budget", "offsite", "vendor", "report"]
+        .iter()
+        .chain(&["training", "backup", "license"])
+        .enumerate()
+    {
+        let due = match i {
+            0 | 1 => Some(days_from_today(-3)),
+            2 => Some(days_from_today(20)),
+            _ => None,
+        };
+        ana.push(id(app
+            .task(&ops, json!({"title": format!("Review the {topic}"), "assigned_to": "Ana", "due_date": due}))
+            .await));
+    }
+    let overdue = sorted(ana[..2].to_vec());
+    app.task(&ops, json!({"title": "Old Ana chore", "assigned_to": "Ana", "status": "done"})).await;
+    let bob = vec![
+        id(app.task(&ops, json!({"title": "Patch the servers", "assigned_to": "bob"})).await),
+        id(app.task(&ops, json!({"title": "Rotate the keys", "assigned_to": "bob"})).await),
+    ];
+    for title in ["Plan the party", "Order laptops"] {
+        app.task(&ops, json!({"title": title, "assigned_to": "cy"})).await;
+    }
+
+    // The issue's own example: Ana's open tasks, all of them, cited, and no "plate" anywhere.
+    for question in
+        ["What does ana have on her plate?", "what is @Ana working on", "ana's tasks", "show me tasks for Ana"]
+    {
+        let plate = chat(&app, json!({"message": question})).await;
+        assert_eq!(sorted(ids(&plate["cited_task_ids"])), sorted(ana.clone()), "{question}: {plate}");
+        let answer = answer_of(&plate);
+        assert!(answer.starts_with("Open tasks assigned to Ana (12):"), "{question}: {answer}");
+        assert!(!answer.contains("plate") && !answer.contains("past their due date"), "{answer}");
+        assert!(!answer.contains("Old Ana chore") && !answer.contains("Patch the servers"), "{answer}");
+        assert_eq!(plate["actions"], json!([]));
+    }
+    // A person and a time together.
+    let late = chat(&app, json!({"message": "ana's overdue tasks"})).await;
+    assert_eq!(sorted(ids(&late["cited_task_ids"])), overdue, "{late}");
+
+    // A pronoun in the same conversation refers to the person named before.
+    let conversation = late["conversation_id"].as_str().expect("conversation").to_string();
+    let hers =
+        chat(&app, json!({"message": "and what is due in 3 weeks for her?", "conversation_id": conversation})).await;
+    assert_eq!(sorted(ids(&hers["cited_task_ids"])), sorted(ana[..3].to_vec()), "{hers}");
+
+    // Load: Ana carries six times the team's median.
+    let load = chat(&app, json!({"message": "Who has too much work?"})).await;
+    let answer = answer_of(&load);
+    assert!(answer.starts_with("Ana has 12 open tasks against a team median of 2"), "{answer}");
+    assert!(answer.contains("Open tasks per person: Ana 12, bob 2, cy 2."), "{answer}");
+    assert_eq!(sorted(ids(&load["cited_task_ids"])), sorted(ana.clone()), "{load}");
+    let busy = chat(&app, json!({"message": "how busy is bob?"})).await;
+    assert!(answer_of(&busy).starts_with("bob has 2 open task(s) against a team median of 2: not too much."), "{busy}");
+    assert_eq!(sorted(ids(&busy["cited_task_ids"])), sorted(bob.clone()), "{busy}");
+
+    // Changes: everything so far is three days old; then one task moves, one is done and
+    // one is new.
+    let old = chrono::Utc::now() - chrono::Duration::days(3);
+    let listed = app.get("/api/v1/tasks?limit=200").await.body;
+    for task in listed["items"].as_array().expect("items") {
+        let task_id = task["id"].as_str().expect("id");
+        set_time(&app, "tasks", "updated_at", task_id, old).await;
+        set_time(&app, "tasks", "created_at", task_id, old).await;
+    }
+    let moved = app.patch(&format!("/api/v1/tasks/{}", ana[5]), json!({"status": "in_progress"})).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    let closed = app.patch(&format!("/api/v1/tasks/{}", bob[0]), json!({"status": "done"})).await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
+    let new = id(app.task(&ops, json!({"title": "Write the changelog", "assigned_to": "cy"})).await);
+    let changes = chat(&app, json!({"message": "What changed since yesterday?"})).await;
+    assert_eq!(
+        sorted(ids(&changes["cited_task_ids"])),
+        sorted(vec![ana[5].clone(), bob[0].clone(), new.clone()]),
+        "{changes}"
+    );
+    let answer = answer_of(&changes);
+    assert!(answer.starts_with("Tasks changed since "), "{answer}");
+    assert!(answer.contains("Write the changelog") && answer.contains("now done"), "{answer}");
+    let created = chat(&app, json!({"message": "what was created since yesterday"})).await;
+    assert_eq!(ids(&created["cited_task_ids"]), [new], "{created}");
+    let done = chat(&app, json!({"message": "what got done yesterday?"})).await;
+    assert_eq!(ids(&done["cited_task_ids"]), [bob[0].clone()], "{done}");
+
+    // Not understood: said so, with questions that work, and nothing cited.
+    for question in ["What is the airspeed velocity of an unladen swallow?", "hello", "what is dave working on?"] {
+        let lost = chat(&app, json!({"message": question})).await;
+        let answer = answer_of(&lost);
+        assert!(answer.starts_with("I don't know how to answer that yet"), "{question}: {answer}");
+        assert!(
+            answer.contains("Who has too much work?") && answer.contains("What changed since yesterday?"),
+            "{answer}"
+        );
+        assert_eq!(lost["cited_task_ids"], json!([]), "{question}: {lost}");
+        assert_eq!(lost["actions"], json!([]));
+    }
+    let dave = chat(&app, json!({"message": "what is dave working on?"})).await;
+    assert!(
+        answer_of(&dave).contains("nobody called \"dave\" has tasks here (people with tasks: Ana, bob, cy)"),
+        "{dave}"
+    );
+}
+both_backends!(chat_understands_everyday_questions_without_a_model);
