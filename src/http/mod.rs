@@ -123,6 +123,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
         .routes(routes!(metrics::render))
+        .routes(routes!(tenants::me))
         .routes(routes!(tenants::create_tenant))
         .routes(routes!(tenants::create_key, tenants::list_keys))
         .routes(routes!(tenants::delete_key))

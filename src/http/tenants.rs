@@ -12,7 +12,7 @@ use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pages::{ApiKeyPage, paginate};
 use crate::domain::list::{PageParams, id_cursor};
-use crate::domain::tenant::{Caller, NewApiKeyInput, NewTenantInput, Role};
+use crate::domain::tenant::{ApiKey, Caller, NewApiKeyInput, NewTenantInput, Role, Tenant};
 
 /// A new tenant with its first admin key, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
@@ -31,6 +31,34 @@ pub struct CreatedApiKey {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub api_key: String,
+}
+
+/// Who a key is: its tenant, its role and the project the aliases act on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub tenant: Tenant,
+    pub role: Role,
+    /// The key itself (id, name, role), never its secret.
+    pub key: ApiKey,
+    /// The tenant's default project, where the replaced systems' routes act when no
+    /// project is named (made, as "Inbox", on first use).
+    pub default_project: ProjectRef,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "tenants",
+    responses((status = 200, description = "The calling key's tenant, role and default project", body = Me),
+              (status = 401, body = ErrorBody)))]
+pub async fn me(State(s): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
+    let (tenant, key) = s.store.caller_details(&caller).await.or_not_found("tenant")?;
+    let project_id = s.store.default_project(&caller.tenant_id).await.or_not_found("tenant")?;
+    let project = s.store.get_project(&caller.tenant_id, &project_id).await.or_not_found("project")?;
+    Ok(Json(Me { tenant, role: caller.role, key, default_project: ProjectRef { id: project.id, name: project.name } }))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = NewTenantInput,

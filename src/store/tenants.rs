@@ -112,6 +112,25 @@ impl Store {
         }))
     }
 
+    /// The caller's tenant and key as listed (never the key's secret).
+    pub async fn caller_details(&self, caller: &Caller) -> Result<(Tenant, ApiKey)> {
+        let tenant: Option<(String, String, DateTime<Utc>)> = read!(self, |pool| {
+            sqlx::query_as("SELECT id, name, created_at FROM tenants WHERE id = $1")
+                .bind(&caller.tenant_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        let (id, name, created_at) = tenant.ok_or(StoreError::NotFound)?;
+        let key: Option<KeyRow> = read!(self, |pool| {
+            sqlx::query_as("SELECT * FROM api_keys WHERE id = $1 AND tenant_id = $2")
+                .bind(&caller.key_id)
+                .bind(&caller.tenant_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok((Tenant { id, name, created_at }, key.ok_or(StoreError::NotFound)?.into_key()?))
+    }
+
     /// Creates a tenant with its first (admin) key; answers the key in clear, once.
     pub async fn create_tenant(&self, name: &str) -> Result<(Tenant, String)> {
         let key = crate::domain::tenant::generate_key()?;

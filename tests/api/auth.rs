@@ -106,3 +106,38 @@ async fn tenants_are_created_by_the_default_admin_only(app: TestApp) {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 both_backends!(tenants_are_created_by_the_default_admin_only);
+
+/// A key learns its tenant, its role and the project the aliases act on.
+async fn a_key_knows_its_tenant_and_default_project(app: TestApp) {
+    let me = app.get("/api/v1/me").await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body["tenant"]["id"], "00000000-0000-7000-8000-000000000001");
+    assert_eq!(me.body["role"], "admin");
+    assert_eq!(me.body["key"]["role"], "admin");
+    assert!(me.body["key"].get("api_key").is_none() && !me.body.to_string().contains(&app.key), "no secret");
+    let default_project = me.body["default_project"]["id"].as_str().expect("default project").to_string();
+    assert_eq!(me.body["default_project"]["name"], "Inbox");
+    assert_eq!(app.get("/api/v1/me/").await.body, me.body, "asked again: the same project, not another");
+    // It is the project the replaced systems' routes act on.
+    let task = app.post("/taiga/create-task", json!({"title": "Where does this go?"})).await;
+    assert_eq!(task.body["project_id"], default_project.as_str());
+
+    let res = app.post("/api/v1/tenants", json!({"name": "Acme"})).await;
+    let acme_id = res.body["id"].as_str().expect("tenant").to_string();
+    let acme = app.with_key(res.body["api_key"].as_str().expect("key"));
+    let member = acme.send(Method::POST, "/api/v1/api-keys", Some(json!({"name": "bot", "role": "member"}))).await;
+    let member = app.with_key(member.body["api_key"].as_str().expect("key"));
+    let theirs = member.send(Method::GET, "/api/v1/me", None).await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    assert_eq!(
+        (theirs.body["tenant"]["id"].as_str(), theirs.body["tenant"]["name"].as_str()),
+        (Some(acme_id.as_str()), Some("Acme"))
+    );
+    assert_eq!((theirs.body["role"].as_str(), theirs.body["key"]["name"].as_str()), (Some("member"), Some("bot")));
+    assert_ne!(theirs.body["default_project"]["id"], default_project.as_str(), "each tenant has its own");
+    let acme_projects = acme.send(Method::GET, "/api/v1/projects", None).await.body;
+    assert_eq!(acme_projects["items"][0]["id"], theirs.body["default_project"]["id"]);
+
+    assert_eq!(app.request(Method::GET, "/api/v1/me", None, None).await.status, StatusCode::UNAUTHORIZED);
+}
+both_backends!(a_key_knows_its_tenant_and_default_project);

@@ -161,6 +161,7 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
         "GET /health",
         "GET /ready",
         "GET /metrics",
+        "GET /api/v1/me",
         "POST /api/v1/messages",
         "GET /api/v1/messages/{id}",
         "GET /api/v1/jobs",
