@@ -177,10 +177,13 @@ impl<'a> Storage<'a> {
 
     /// Inside a macro that shows other pages' content.
     fn displayed(&self, el: usize) -> bool {
-        self.ancestors(el).any(|a| {
-            self.is(a, "ac:structured-macro")
-                && self.attr(a, "ac:name").is_some_and(|n| DISPLAY_MACROS.contains(&n.to_ascii_lowercase().as_str()))
-        })
+        self.ancestors(el).any(|a| self.is_display_macro(a))
+    }
+
+    /// A macro that shows other pages' content.
+    fn is_display_macro(&self, el: usize) -> bool {
+        self.is(el, "ac:structured-macro")
+            && self.attr(el, "ac:name").is_some_and(|n| DISPLAY_MACROS.contains(&n.to_ascii_lowercase().as_str()))
     }
 
     /// Elements in document order under `el` (depth first), skipping subtrees `skip` refuses.
@@ -197,14 +200,14 @@ impl<'a> Storage<'a> {
         out
     }
 
-    /// The elements named `name` under `el` that are not inside another one.
-    fn outermost(&self, el: usize, name: &str) -> Vec<usize> {
+    /// The elements under `el` that `wanted` takes and that are not inside another one.
+    fn outermost(&self, el: usize, wanted: &dyn Fn(usize) -> bool) -> Vec<usize> {
         let mut found = Vec::new();
         for &c in &self.elements[el].children {
-            if self.is(c, name) {
+            if wanted(c) {
                 found.push(c);
             } else {
-                found.extend(self.outermost(c, name));
+                found.extend(self.outermost(c, wanted));
             }
         }
         found
@@ -461,7 +464,10 @@ impl Writer<'_, '_> {
             url = escape(&link.url)
         ));
         if let Some(body) = body {
-            for nested in doc.outermost(body, "ac:task-list") {
+            // A macro showing other pages' tasks moves out whole: its lists stay inside it,
+            // where they are not the page's own (moved out alone they would become so).
+            let kept = |e: usize| doc.is(e, "ac:task-list") || doc.is_display_macro(e);
+            for nested in doc.outermost(body, &kept) {
                 self.element(nested, out);
                 // Moved out of a task left unclosed, it must close itself now, or it would
                 // swallow what follows.

@@ -206,3 +206,19 @@ proptest! {
         prop_assert!(again.tasks().iter().all(|t| t.complete || !open.contains(&t.id)));
     }
 }
+
+/// A task whose body holds a macro showing other pages' tasks: rewriting the task keeps
+/// the macro around them, so they do not become the page's own (found by the fuzzer).
+#[test]
+fn a_display_macro_in_a_rewritten_task_keeps_its_tasks() {
+    let page = "<ac:task><ac:task-id>1</ac:task-id><ac:task-body>See <ac:structured-macro ac:name=\"jira\">\
+                <ac:parameter ac:name=\"key\">A-1</ac:parameter><ac:task-list><ac:task><ac:task-id>7</ac:task-id>\
+                </ac:task></ac:task-list></ac:structured-macro></ac:task-body></ac:task>";
+    let page = format!("<ac:task-list>{page}</ac:task-list>");
+    let doc = Storage::parse(&page);
+    assert_eq!(doc.tasks().iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["1"]);
+    let out = doc.rewrite(&links(&["1"]));
+    assert!(out.contains("<ac:structured-macro ac:name=\"jira\">"), "{out}");
+    let again = Storage::parse(&out);
+    assert!(again.tasks().is_empty(), "{out}");
+}
