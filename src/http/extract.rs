@@ -82,6 +82,22 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A caller holding an admin key: what changes where the tenant's data and secrets go
+/// (integrations, their OAuth installs) takes it; a member key gets 403.
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if !caller.is_admin() {
+            return Err(ApiError::Forbidden("this needs an admin key"));
+        }
+        Ok(Admin(caller))
+    }
+}
+
 fn presented_key(parts: &Parts) -> Option<&str> {
     if let Some(value) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(value.trim()).filter(|v| !v.is_empty());

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{Admin, ApiJson, ApiPath};
 use super::pages::IntegrationPage;
 use crate::domain::integration::{Integration, IntegrationPatchInput, NewIntegrationInput};
 use crate::domain::tenant::Caller;
@@ -23,12 +23,14 @@ fn not_found(what: &'static str) -> impl Fn(IntegrationError) -> ApiError {
 
 #[utoipa::path(post, path = "/api/v1/projects/{id}/integrations", params(("id" = String, Path)), tag = "integrations",
     request_body = NewIntegrationInput,
-    responses((status = 201, body = Integration), (status = 404, body = ErrorBody),
+    responses((status = 201, body = Integration),
+              (status = 403, description = "Only admin keys change integrations", body = ErrorBody),
+              (status = 404, body = ErrorBody),
               (status = 409, description = "The project already has an integration of this type (outgoing webhooks excepted)", body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn create_integration(
     State(s): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiPath(project_id): ApiPath<String>,
     ApiJson(input): ApiJson<NewIntegrationInput>,
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
@@ -61,10 +63,11 @@ pub async fn get_integration(
 
 #[utoipa::path(patch, path = "/api/v1/projects/{id}/integrations/{integration_id}", params(("id" = String, Path), ("integration_id" = String, Path)), tag = "integrations",
     request_body = IntegrationPatchInput,
-    responses((status = 200, body = Integration), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Integration), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
 pub async fn update_integration(
     State(s): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiPath((project_id, id)): ApiPath<(String, String)>,
     ApiJson(patch): ApiJson<IntegrationPatchInput>,
 ) -> Result<Json<Integration>, ApiError> {
@@ -76,10 +79,11 @@ pub async fn update_integration(
 }
 
 #[utoipa::path(delete, path = "/api/v1/projects/{id}/integrations/{integration_id}", params(("id" = String, Path), ("integration_id" = String, Path)), tag = "integrations",
-    responses((status = 204, description = "Deleted with its secrets"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted with its secrets"), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn delete_integration(
     State(s): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiPath((project_id, id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     s.integrations.get(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?;
@@ -99,11 +103,8 @@ pub async fn delete_integration(
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn disconnect_integration(
     State(s): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ApiPath((project_id, id)): ApiPath<(String, String)>,
 ) -> Result<Json<Integration>, ApiError> {
-    if !caller.is_admin() {
-        return Err(ApiError::Forbidden("disconnecting an integration needs an admin key"));
-    }
     Ok(Json(s.oauth.disconnect(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?))
 }

@@ -152,7 +152,9 @@ impl Store {
     }
 
     async fn connect_sqlite(url: &str, options: &StoreOptions) -> Result<Self> {
-        let base = SqliteConnectOptions::from_str(url)?
+        let parsed = SqliteConnectOptions::from_str(url)?;
+        owner_only(parsed.get_filename())?;
+        let base = parsed
             .synchronous(SqliteSynchronous::Normal)
             .pragma("cache_size", "-16384")
             .foreign_keys(true)
@@ -222,6 +224,34 @@ impl Store {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Makes the database file readable by its owner only, creating it so when it does not
+/// exist yet: it holds every tenant's data. SQLite gives its WAL and shared-memory files the
+/// database file's permissions; ones left by an earlier version are tightened too.
+fn owner_only(path: &std::path::Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let name = path.as_os_str().to_string_lossy();
+        if name.is_empty() || name == ":memory:" {
+            return Ok(());
+        }
+        let io = |e: std::io::Error| StoreError::Database(sqlx::Error::Io(e));
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{name}{suffix}"));
+            match std::fs::metadata(&file) {
+                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+                }
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Turns a stored enum text back into its type, or reports the row as corrupt.

@@ -248,3 +248,53 @@ async fn jira_takes_the_task_sync_settings(app: TestApp) {
     assert_eq!(app.get(&one).await.body["settings"]["undo_status"], "Open");
 }
 both_backends!(jira_takes_the_task_sync_settings);
+
+/// Where a tenant's data and secrets go is an admin's decision: a member key reads
+/// integrations (never their secrets) but cannot create, change, delete, disconnect or
+/// install one, and a refused call changes nothing.
+async fn member_keys_read_integrations_but_do_not_change_them(app: TestApp) {
+    use reqwest::Method;
+    let project = app.project("hooks").await;
+    let base = format!("/api/v1/projects/{project}/integrations");
+    let hook = app
+        .integration(
+            &project,
+            json!({"type": "webhook", "settings": {"url": "https://hooks.example.org/in"},
+                   "secrets": {"signing_secret": "whsec-0123456789"}}),
+        )
+        .await;
+    let one = format!("{base}/{hook}");
+    let created = app.post("/api/v1/api-keys", json!({"name": "helper", "role": "member"})).await;
+    let member = app.with_key(created.body["api_key"].as_str().expect("key"));
+
+    let listed = member.send(Method::GET, &base, None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let read = member.send(Method::GET, &one, None).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["secrets_set"], json!(["signing_secret"]));
+    for body in [&listed.body, &read.body] {
+        assert!(!body.to_string().contains("whsec-0123456789"), "no secret in a member's read: {body}");
+    }
+
+    let attempts = [
+        (Method::POST, base.clone(), Some(json!({"type": "telegram", "secrets": {"bot_token": "123:abc"}}))),
+        (Method::PATCH, one.clone(), Some(json!({"settings": {"url": "https://attacker.example/collect"}}))),
+        (Method::PATCH, one.clone(), Some(json!({"secrets": {"signing_secret": "known-to-the-member"}}))),
+        (Method::DELETE, one.clone(), None),
+        (Method::POST, format!("{one}/disconnect"), Some(json!({}))),
+        (Method::GET, format!("{base}/slack/install"), None),
+    ];
+    for (method, path, body) in attempts {
+        let res = member.send(method.clone(), &path, body).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{method} {path}: {}", res.body);
+        assert_eq!(res.code(), "forbidden");
+    }
+    let after = app.get(&one).await.body;
+    assert_eq!(after["settings"]["url"], "https://hooks.example.org/in", "the events still go where the admin said");
+    assert_eq!(after["status"], "active");
+    assert_eq!(app.get(&base).await.body["items"].as_array().map(Vec::len), Some(1), "nothing created or deleted");
+    // The admin still can.
+    let res = app.patch(&one, json!({"settings": {"url": "https://hooks.example.org/v2"}})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+}
+both_backends!(member_keys_read_integrations_but_do_not_change_them);

@@ -53,3 +53,26 @@ async fn instances_starting_together_bootstrap_once_postgres() {
     drop(apps);
     drop(db);
 }
+
+/// The SQLite database holds every tenant's data: it and its WAL and shared-memory files
+/// are readable by their owner only, and a file an earlier version left open to others is
+/// tightened at the next start.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_files_are_private_sqlite() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await.expect("sqlite");
+    let path = app.database_url.trim_start_matches("sqlite://").to_string();
+    app.project("private").await;
+    let mode =
+        |p: &str| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or_else(|e| panic!("{p}: {e}"));
+    for file in [path.clone(), format!("{path}-wal"), format!("{path}-shm")] {
+        assert_eq!(mode(&file), 0o600, "{file}");
+    }
+    let url = app.database_url.clone();
+    let db = app.stop().await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let again = spawn_on(db, url, Backend::Sqlite).await;
+    assert_eq!(mode(&path), 0o600, "tightened at start");
+    assert_eq!(again.get("/api/v1/projects").await.body["items"].as_array().map(Vec::len), Some(1));
+}
