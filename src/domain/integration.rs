@@ -227,7 +227,7 @@ pub fn check_settings(
             "issue_type" | "task_issue_type" | "undo_status" if kind == IntegrationType::Jira => match value {
                 Value::Null => {}
                 Value::String(name) => {
-                    validate::required_text("settings", name, 255)
+                    validate::required_line("settings", name, 255)
                         .map_err(|_| DomainError::invalid("settings", format!("{key} must be a non-empty name")))?;
                 }
                 _ => return Err(DomainError::invalid("settings", format!("{key} must be a name"))),

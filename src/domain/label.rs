@@ -39,7 +39,7 @@ impl NewLabelInput {
     pub fn validate(self) -> Result<NewLabel, DomainError> {
         Ok(NewLabel {
             project_id: validate::required_text("project_id", &self.project_id, 64)?,
-            name: validate::required_text("name", &self.name, NAME_MAX)?,
+            name: validate::required_line("name", &self.name, NAME_MAX)?,
             color: match self.color {
                 None => DEFAULT_COLOR.to_string(),
                 Some(c) => color(&c)?,
@@ -65,7 +65,7 @@ pub struct LabelPatch {
 impl LabelPatchInput {
     pub fn validate(self) -> Result<LabelPatch, DomainError> {
         Ok(LabelPatch {
-            name: self.name.map(|n| validate::required_text("name", &n, NAME_MAX)).transpose()?,
+            name: self.name.map(|n| validate::required_line("name", &n, NAME_MAX)).transpose()?,
             color: self.color.map(|c| color(&c)).transpose()?,
         })
     }

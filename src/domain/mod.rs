@@ -14,7 +14,7 @@ pub mod team;
 pub mod tenant;
 mod validate;
 
-pub use validate::DomainError;
+pub use validate::{DomainError, is_disguising};
 
 /// Deserialises a field that distinguishes "absent" (outer `None`) from "null" (`Some(None)`),
 /// so a PATCH can clear a value as well as leave it alone.

@@ -82,7 +82,7 @@ pub struct NewProject {
 impl NewProjectInput {
     pub fn validate(self) -> Result<NewProject, DomainError> {
         Ok(NewProject {
-            name: validate::required_text("name", &self.name, NAME_MAX)?,
+            name: validate::required_line("name", &self.name, NAME_MAX)?,
             description: validate::free_text(
                 "description",
                 self.description.as_deref().unwrap_or(""),
@@ -123,7 +123,7 @@ pub struct ProjectPatch {
 impl ProjectPatchInput {
     pub fn validate(self) -> Result<ProjectPatch, DomainError> {
         Ok(ProjectPatch {
-            name: self.name.map(|n| validate::required_text("name", &n, NAME_MAX)).transpose()?,
+            name: self.name.map(|n| validate::required_line("name", &n, NAME_MAX)).transpose()?,
             description: self
                 .description
                 .map(|d| validate::free_text("description", &d, DESCRIPTION_MAX))

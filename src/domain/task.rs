@@ -133,7 +133,7 @@ impl NewTaskInput {
     pub fn validate(self) -> Result<NewTask, DomainError> {
         Ok(NewTask {
             project_id: validate::required_text("project_id", &self.project_id, 64)?,
-            title: validate::required_text("title", &self.title, TITLE_MAX)?,
+            title: validate::required_line("title", &self.title, TITLE_MAX)?,
             description: validate::free_text(
                 "description",
                 self.description.as_deref().unwrap_or(""),
@@ -200,7 +200,7 @@ impl TaskPatch {
 impl TaskPatchInput {
     pub fn validate(self) -> Result<TaskPatch, DomainError> {
         Ok(TaskPatch {
-            title: self.title.map(|t| validate::required_text("title", &t, TITLE_MAX)).transpose()?,
+            title: self.title.map(|t| validate::required_line("title", &t, TITLE_MAX)).transpose()?,
             description: self
                 .description
                 .map(|d| validate::free_text("description", &d, DESCRIPTION_MAX))
@@ -235,7 +235,7 @@ fn label_names(names: Vec<String>) -> Result<Vec<String>, DomainError> {
     }
     let mut out: Vec<String> = Vec::with_capacity(names.len());
     for name in names {
-        let name = validate::required_text("labels", &name, label::NAME_MAX)?;
+        let name = validate::required_line("labels", &name, label::NAME_MAX)?;
         if !out.contains(&name) {
             out.push(name);
         }

@@ -27,7 +27,7 @@ pub struct NewTeam {
 impl NewTeam {
     pub fn validate(name: &str, description: Option<&str>) -> Result<Self, DomainError> {
         Ok(NewTeam {
-            name: validate::required_text("team_name", name, 200)?,
+            name: validate::required_line("team_name", name, 200)?,
             description: validate::free_text("team_description", description.unwrap_or(""), 5000)?,
         })
     }

@@ -77,7 +77,7 @@ pub struct NewTenantInput {
 
 impl NewTenantInput {
     pub fn validate(self) -> Result<String, DomainError> {
-        validate::required_text("name", &self.name, 200)
+        validate::required_line("name", &self.name, 200)
     }
 }
 

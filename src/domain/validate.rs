@@ -24,18 +24,44 @@ pub fn required_text(field: &'static str, value: &str, max: usize) -> Result<Str
     Ok(trimmed.to_string())
 }
 
+/// A required single line such as a title or a name: as [`required_text`], and without
+/// the characters that make it read as something else (see [`is_disguising`]).
+pub fn required_line(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
+    let line = required_text(field, value, max)?;
+    undisguised(field, &line)?;
+    Ok(line)
+}
+
+/// Characters a single line must not hold, because what others read would not be what it
+/// is: control characters (newline and tab aside) and the bidirectional embeddings,
+/// overrides and isolates (U+202E shows `gnp.exe` as `exe.png`).
+pub fn is_disguising(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+fn undisguised(field: &'static str, value: &str) -> Result<(), DomainError> {
+    match value.chars().find(|c| is_disguising(*c)) {
+        Some(c) => Err(DomainError::invalid(
+            field,
+            format!("must not contain control or text-direction characters (found U+{:04X})", u32::from(c)),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// An optional free text (may be empty), at most `max` characters.
 pub fn free_text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
     limit(field, value, max)?;
     Ok(value.to_string())
 }
 
-/// An optional short name such as an assignee; blank means "none".
+/// An optional short name such as an assignee, on one line; blank means "none".
 pub fn optional_name(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, DomainError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => {
             limit(field, v, max)?;
+            undisguised(field, v)?;
             Ok(Some(v.to_string()))
         }
     }
@@ -90,6 +116,20 @@ mod tests {
         assert!(required_text("title", &"x".repeat(11), 10).is_err());
         assert!(required_text("title", &"é".repeat(10), 10).is_ok());
         assert!(required_text("title", "a\0b", 10).is_err());
+    }
+
+    #[test]
+    fn lines_refuse_what_disguises_them() {
+        assert!(required_line("title", "Fix the \u{202E}gnp.exe upload", 100).is_err());
+        assert!(required_line("title", "Bell\u{7} ringing", 100).is_err());
+        assert!(required_line("title", "Escape \u{1b}[31m red", 100).is_err());
+        assert!(required_line("title", "isolate \u{2067}x\u{2069}", 100).is_err());
+        assert!(optional_name("assigned_to", Some("ana\u{202D}"), 100).is_err());
+        assert_eq!(
+            required_line("title", "Résumé – 日本語 עברית\tok", 100).as_deref(),
+            Ok("Résumé – 日本語 עברית\tok")
+        );
+        assert!(required_text("content", "a comment may quote \u{202E} as it was", 100).is_ok());
     }
 
     #[test]

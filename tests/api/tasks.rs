@@ -188,3 +188,48 @@ async fn every_sort_pages_through_all_tasks_in_order(app: TestApp) {
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
 }
 both_backends!(every_sort_pages_through_all_tasks_in_order);
+
+/// What one tenant writes on a line others read cannot pretend to be something else:
+/// control and text-direction characters are refused in titles and names (nothing is
+/// stored), kept in free text, and left out of titles drafted from requests.
+async fn lines_others_read_refuse_disguising_characters(app: TestApp) {
+    let project = app.project("clean").await;
+    let refused = [
+        ("/api/v1/tasks", json!({"project_id": project, "title": "Invoice \u{202E}fdp.exe"})),
+        ("/api/v1/tasks", json!({"project_id": project, "title": "Red \u{1b}[31malert"})),
+        ("/api/v1/tasks", json!({"project_id": project, "title": "ok", "assigned_to": "ana\u{2066}"})),
+        ("/api/v1/tasks", json!({"project_id": project, "title": "ok", "labels": ["bug\u{7}"]})),
+        ("/api/v1/projects", json!({"name": "Fin\u{202D}ance"})),
+        ("/api/v1/labels", json!({"project_id": project, "name": "x\u{8}y"})),
+        ("/api/v1/tenants", json!({"name": "Acme\u{202E}"})),
+        ("/api/v1/api-keys", json!({"name": "bot\u{0}"})),
+    ];
+    for (path, body) in refused {
+        let res = app.post(path, body.clone()).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{path} {body}: {}", res.body);
+        assert_eq!(res.code(), "validation_failed");
+    }
+    assert_eq!(app.get(&format!("/api/v1/tasks?project_id={project}")).await.body["items"], json!([]));
+    assert_eq!(app.get("/api/v1/projects").await.body["items"].as_array().map(Vec::len), Some(1));
+
+    let task = app
+        .task(&project, json!({"title": "Résumé – 日本語 עברית", "description": "quote: \u{202E}abc\nline two"}))
+        .await;
+    assert_eq!(task["title"], "Résumé – 日本語 עברית");
+    assert_eq!(task["description"], "quote: \u{202E}abc\nline two", "free text is kept as written");
+    let id = task["id"].as_str().expect("id");
+    let res = app.patch(&format!("/api/v1/tasks/{id}"), json!({"title": "now \u{202E}spoofed"})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.get(&format!("/api/v1/tasks/{id}")).await.body["title"], "Résumé – 日本語 עברית");
+
+    let m = app
+        .post(
+            "/api/v1/messages?wait=true",
+            json!({"project_id": project, "text": "Please rename the \u{202E}fdp.exe attachment"}),
+        )
+        .await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.body);
+    let title = m.body["draft"]["title"].as_str().unwrap_or_default().to_string();
+    assert!(!title.contains('\u{202E}') && title.contains("fdp.exe"), "{title}");
+}
+both_backends!(lines_others_read_refuse_disguising_characters);

@@ -264,9 +264,12 @@ pub fn shorten(s: &str) -> String {
     finish(s)
 }
 
-/// Capitalised, single-spaced, at most 80 characters cut at a word boundary.
+/// Capitalised, single-spaced, without control or text-direction characters, at most 80
+/// characters cut at a word boundary.
 fn finish(s: &str) -> String {
-    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // A title is a line others read: nothing that would make it read as something else.
+    let visible: String = s.chars().filter(|c| !crate::domain::is_disguising(*c)).collect();
+    let joined = visible.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out = String::new();
     for word in joined.split(' ') {
         let len = out.chars().count() + word.chars().count() + usize::from(!out.is_empty());
