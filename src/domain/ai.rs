@@ -264,8 +264,10 @@ pub struct Action {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Who spoke in a chat; named `ChatRole` in the API document, apart from a key's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ChatRole)]
 pub enum Role {
     User,
     Assistant,

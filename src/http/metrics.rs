@@ -101,7 +101,8 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
-    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)",
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
     let stats = state.store.pool_stats();
     state.metrics.pool_size.set(i64::from(stats.size));

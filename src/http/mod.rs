@@ -204,13 +204,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of [`api_router`].
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut doc = api_router().split_for_parts().1;
+    openapi::complete(&mut doc);
+    doc
 }
 
 /// The complete application: routes, OpenAPI, and the middleware every request passes.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     let max_upload_bytes = state.max_upload_bytes;
-    let (router, doc) = api_router().split_for_parts();
+    let (router, mut doc) = api_router().split_for_parts();
+    openapi::complete(&mut doc);
     let doc = Arc::new(doc);
     let router = router
         .route(

@@ -44,3 +44,50 @@ impl Modify for Security {
         ]);
     }
 }
+
+/// Adds the answers every operation of a kind can give, which no handler declares itself:
+/// 401 where a key is needed, 400 where a path, query or body is parsed (malformed JSON,
+/// an invalid path or query), 413 and 415 where a body is read. Run once the routes are in.
+pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let public =
+                operation.security.as_ref().is_some_and(|s| s.iter().any(|r| *r == SecurityRequirement::default()));
+            let has_body = operation.request_body.is_some();
+            let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                responses.entry(status.to_string()).or_insert_with(|| error_response(description));
+            };
+            if !public {
+                add("401", "No API key, or not a valid one");
+            }
+            if has_body || has_parameters {
+                add("400", "Malformed JSON, or an invalid path or query parameter");
+            }
+            if has_body {
+                add("413", "The body is larger than the limit");
+                add("415", "The body is not of the documented content type");
+            }
+        }
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+        .build()
+        .into()
+}

@@ -42,6 +42,7 @@ pub struct TicketPage {
 
 #[utoipa::path(get, path = "/integrations/zendesk/tickets", tag = "legacy", params(TicketParams),
     responses((status = 200, body = TicketPage), (status = 404, description = "No Zendesk integration", body = ErrorBody),
+              (status = 400, description = "`not_connected`: the integration lacks its subdomain or credentials", body = ErrorBody),
               (status = 502, description = "Zendesk failed", body = ErrorBody)))]
 pub async fn list_tickets(
     State(s): State<AppState>,
@@ -58,7 +59,9 @@ pub async fn list_tickets(
         .ok_or_else(|| ApiError::NotFound("the project has no zendesk integration".into()))?;
     let (record, secrets) = s.integrations.with_secrets(&caller.tenant_id, &integration.id).await?;
     let upstream = |e: JobError| ApiError::BadGateway(e.to_string());
-    let zendesk = Zendesk::new(s.outbound.http.clone(), &record.settings, &secrets).map_err(upstream)?;
+    // An integration missing what a call needs is the caller's to complete, not Zendesk failing.
+    let not_connected = |e: JobError| ApiError::BadRequest { code: "not_connected", message: e.to_string() };
+    let zendesk = Zendesk::new(s.outbound.http.clone(), &record.settings, &secrets).map_err(not_connected)?;
     let listing = zendesk.list(params.cursor.as_deref()).await.map_err(upstream)?;
     let tickets = listing
         .items

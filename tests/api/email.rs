@@ -27,61 +27,9 @@ struct SmtpServer {
     _child: tokio::process::Child,
 }
 
-/// The Python that runs the SMTP server: a virtual environment of the tests' own holding
-/// aiosmtpd, made on first use and kept under the target directory for later runs, so an
-/// externally managed system Python (Debian 12, Ubuntu 23.04 and later) is never installed into.
-fn smtp_python() -> PathBuf {
-    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    PYTHON.get_or_init(make_smtp_venv).clone()
-}
-
-fn has_aiosmtpd(python: &std::path::Path) -> bool {
-    std::process::Command::new(python)
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn make_smtp_venv() -> PathBuf {
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let venv = base.join("smtp-venv");
-    let python = venv.join("bin").join("python");
-    if has_aiosmtpd(&python) {
-        return python;
-    }
-    match std::process::Command::new("python3").arg("--version").stdout(Stdio::null()).status() {
-        Ok(s) if s.success() => {}
-        _ => panic!(
-            "the e-mail tests need Python 3: install python3 and python3-venv (apt-get install python3 python3-venv)"
-        ),
-    }
-    // Made aside and moved into place at once: test processes running side by side never
-    // see half a virtual environment.
-    let staging = base.join(format!("smtp-venv-{}", uuid::Uuid::new_v4().simple()));
-    let made = std::process::Command::new("python3").arg("-m").arg("venv").arg(&staging).status();
-    assert!(
-        made.is_ok_and(|s| s.success()),
-        "`python3 -m venv` failed: install python3-venv (apt-get install python3-venv) for the e-mail tests"
-    );
-    let installed = std::process::Command::new(staging.join("bin").join("python"))
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "aiosmtpd"])
-        .status();
-    assert!(installed.is_ok_and(|s| s.success()), "installing aiosmtpd into {} failed", staging.display());
-    if !has_aiosmtpd(&python) {
-        // A broken leftover is replaced; a complete one another process made just now is kept.
-        let _ = std::fs::remove_dir_all(&venv);
-    }
-    if std::fs::rename(&staging, &venv).is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    assert!(has_aiosmtpd(&python), "no aiosmtpd in {} after installing it", venv.display());
-    python
-}
-
 impl SmtpServer {
     async fn start(user: &str, password: &str) -> SmtpServer {
-        let mut child = tokio::process::Command::new(smtp_python())
+        let mut child = tokio::process::Command::new(crate::helpers::python_with("smtp-venv", "aiosmtpd", "aiosmtpd"))
             .arg(fixture("support/smtp_server.py"))
             .arg(fixture("fixtures/tls/server.pem"))
             .arg(fixture("fixtures/tls/server-key.pem"))

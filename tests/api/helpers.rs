@@ -514,3 +514,64 @@ pub async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = 
     .await;
     outputs.into_iter().flatten().collect()
 }
+
+/// A Python of the tests' own in which `module` imports (after installing `requirement`):
+/// a virtual environment `name` made on first use and kept under the target directory for
+/// later runs, so an externally managed system Python (Debian 12, Ubuntu 23.04 and later)
+/// is never installed into. Used for real peers written in Python (an SMTP server, a
+/// schema fuzzer).
+pub fn python_with(name: &str, requirement: &str, module: &str) -> PathBuf {
+    static MADE: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, python)) = made.iter().find(|(n, _)| n == name) {
+        return python.clone();
+    }
+    let python = make_venv(name, requirement, module);
+    made.push((name.to_string(), python.clone()));
+    python
+}
+
+fn imports(python: &std::path::Path, module: &str) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn make_venv(name: &str, requirement: &str, module: &str) -> PathBuf {
+    use std::process::{Command, Stdio};
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let venv = base.join(name);
+    let python = venv.join("bin").join("python");
+    if imports(&python, module) {
+        return python;
+    }
+    match Command::new("python3").arg("--version").stdout(Stdio::null()).status() {
+        Ok(s) if s.success() => {}
+        _ => {
+            panic!("these tests need Python 3: install python3 and python3-venv (apt-get install python3 python3-venv)")
+        }
+    }
+    // Made aside and moved into place at once: test processes running side by side never
+    // see half a virtual environment.
+    let staging = base.join(format!("{name}-{}", uuid::Uuid::new_v4().simple()));
+    let made = Command::new("python3").arg("-m").arg("venv").arg(&staging).status();
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "`python3 -m venv` failed: install python3-venv (apt-get install python3-venv) for these tests"
+    );
+    let installed = Command::new(staging.join("bin").join("python"))
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement])
+        .status();
+    assert!(installed.is_ok_and(|s| s.success()), "installing {requirement} into {} failed", staging.display());
+    if !imports(&python, module) {
+        // A broken leftover is replaced; a complete one another process made just now is kept.
+        let _ = std::fs::remove_dir_all(&venv);
+    }
+    if std::fs::rename(&staging, &venv).is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    assert!(imports(&python, module), "no {module} in {} after installing {requirement}", venv.display());
+    python
+}

@@ -35,6 +35,7 @@ mod openapi;
 mod outgoing_webhooks;
 mod projects;
 mod restart;
+mod schema_fuzz;
 mod shutdown;
 mod slack;
 mod sync_crash;
