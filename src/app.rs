@@ -89,7 +89,8 @@ impl Application {
             states,
             store.clone(),
             integrations.clone(),
-            outbound.http.clone(),
+            // Only the operator's OAuth endpoints are called (see `Outbound`).
+            outbound.operator.clone(),
             &config.public_url(),
             &config.frontend_url(),
         );

@@ -138,7 +138,7 @@ async fn deliver(
         .reply(Reply {
             client: &out.http,
             tls: &out.tls,
-            allow_private: out.allow_private,
+            guard: out.guard,
             bot: &out.bot,
             settings: &record.settings,
             secrets,

@@ -139,7 +139,7 @@ impl Channel for Slack {
                 .query(&[("channel", channel), ("ts", ts), ("oldest", ts), ("inclusive", "true"), ("limit", "2")])
                 .send()
                 .await
-                .map_err(|e| JobError::Retry(format!("Slack conversations.replies: {}", e.without_url())))?;
+                .map_err(|e| crate::channels::transport_failure("Slack conversations.replies", e))?;
             if !res.status().is_success() {
                 return Err(http_failure(res.status(), res.headers(), "Slack conversations.replies"));
             }
@@ -194,7 +194,7 @@ impl Channel for Slack {
                     .json(&json!({"response_type": "in_channel", "text": reply.text}))
                     .send()
                     .await
-                    .map_err(|e| JobError::Retry(format!("Slack response_url: {}", e.without_url())))?;
+                    .map_err(|e| crate::channels::transport_failure("Slack response_url", e))?;
                 if !res.status().is_success() {
                     return Err(http_failure(res.status(), res.headers(), "Slack response_url"));
                 }
@@ -217,7 +217,7 @@ impl Channel for Slack {
                 .json(&body)
                 .send()
                 .await
-                .map_err(|e| JobError::Retry(format!("Slack chat.postMessage: {}", e.without_url())))?;
+                .map_err(|e| crate::channels::transport_failure("Slack chat.postMessage", e))?;
             if !res.status().is_success() {
                 return Err(http_failure(res.status(), res.headers(), "Slack chat.postMessage"));
             }

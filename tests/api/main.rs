@@ -37,6 +37,7 @@ mod projects;
 mod restart;
 mod shutdown;
 mod slack;
+mod ssrf;
 mod sync_crash;
 mod taiga;
 mod tasks;
