@@ -165,6 +165,8 @@ pub struct Reply<'a> {
     pub tls: &'a std::sync::Arc<rustls::ClientConfig>,
     /// The SSRF guard, for connections made without `client` (SMTP).
     pub guard: crate::integrations::ssrf::Guard,
+    /// The hosts a Slack `response_url` may point at.
+    pub slack_response_hosts: &'a [String],
     /// Bot Framework tokens (Teams bots).
     pub bot: &'a botframework::BotFramework,
     pub settings: &'a Map<String, Value>,

@@ -12,6 +12,9 @@ use rustls::pki_types::pem::PemObject;
 
 use crate::integrations::ssrf::{self, Guard};
 
+/// Where a Slack `response_url` may lead unless configured otherwise (Slack's own host).
+pub const SLACK_RESPONSE_HOSTS: &[&str] = &["hooks.slack.com"];
+
 /// The split: `http` is guarded and takes every URL a tenant stored, a webhook carried or
 /// a provider answered; `operator` is not, and takes only endpoints from the operator's
 /// configuration (`TASKBRIDGE_OAUTH_*` URLs, whose `{subdomain}`/`{tenant}` a tenant fills
@@ -24,6 +27,8 @@ pub struct Outbound {
     /// The guard's policy, for connections made without `http` (SMTP).
     pub guard: Guard,
     pub bot: Arc<super::botframework::BotFramework>,
+    /// The hosts a Slack `response_url` may point at (`TASKBRIDGE_SLACK_RESPONSE_URL_HOSTS`).
+    pub slack_response_hosts: Arc<[String]>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +87,14 @@ impl Outbound {
         let http = ssrf::connect::install(http, guard).build().map_err(|e| OutboundError::Client(e.to_string()))?;
         let operator = operator.build().map_err(|e| OutboundError::Client(e.to_string()))?;
         let bot = Arc::new(super::botframework::BotFramework::new(None, None, operator.clone()));
-        Ok(Outbound { http, operator, tls: Arc::new(tls), guard, bot })
+        let slack_response_hosts = SLACK_RESPONSE_HOSTS.iter().map(|h| h.to_string()).collect();
+        Ok(Outbound { http, operator, tls: Arc::new(tls), guard, bot, slack_response_hosts })
+    }
+
+    /// The hosts a Slack `response_url` may point at (tests add their fake's address).
+    pub fn with_slack_response_hosts(mut self, hosts: &[String]) -> Self {
+        self.slack_response_hosts = hosts.iter().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
+        self
     }
 
     /// Where the Bot Framework's OpenID metadata and token endpoint are (tests use fakes).

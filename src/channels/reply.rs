@@ -139,6 +139,7 @@ async fn deliver(
             client: &out.http,
             tls: &out.tls,
             guard: out.guard,
+            slack_response_hosts: &out.slack_response_hosts,
             bot: &out.bot,
             settings: &record.settings,
             secrets,

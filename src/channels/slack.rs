@@ -9,6 +9,7 @@ use super::{
     Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest,
     http_failure,
 };
+use crate::integrations::ssrf::check_on_hosts;
 use crate::jobs::JobError;
 
 pub struct Slack;
@@ -187,7 +188,11 @@ impl Channel for Slack {
 
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
         Box::pin(async move {
-            if let Some(url) = reply.reply_to["response_url"].as_str() {
+            if let Some(url) = reply.reply_to["response_url"].as_str().filter(|u| !u.is_empty()) {
+                // Whoever holds the signing secret (the tenant) chooses it: only Slack's own
+                // hosts are called, and the client's guard still checks where they point.
+                let url = check_on_hosts(url, reply.slack_response_hosts, "a Slack response_url")
+                    .map_err(|refused| JobError::Permanent(format!("Slack response_url: refused: {refused}")))?;
                 let res = reply
                     .client
                     .post(url)

@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use taskbridge::channels::slack::sign;
 
-use crate::helpers::{Backend, each_backend, spawn_app_with};
+use crate::helpers::{Backend, TestApp, each_backend, spawn_app_with};
+
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 /// A listener counting the connections it accepts (and closing them at once).
 async fn listener(addr: &str) -> (u16, Arc<AtomicUsize>) {
@@ -25,6 +28,117 @@ async fn listener(addr: &str) -> (u16, Arc<AtomicUsize>) {
     });
     (port, count)
 }
+
+async fn slack_integration(app: &TestApp) -> String {
+    let project = app.project("slack").await;
+    let res = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "slack", "secrets": {"signing_secret": SECRET, "bot_token": "xoxb-test"}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.id()
+}
+
+/// A signed slash command whose answer goes to `response_url`.
+async fn slash_command(app: &TestApp, integration: &str, text: &str, response_url: &str) {
+    let form = serde_urlencoded::to_string([
+        ("command", "/task"),
+        ("text", text),
+        ("user_name", "mallory"),
+        ("channel_id", "C9"),
+        ("response_url", response_url),
+        ("trigger_id", &format!("trigger-{}", uuid::Uuid::new_v4().simple())),
+    ])
+    .expect("form");
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let res = app
+        .raw()
+        .post(format!("{}/webhooks/slack/{integration}", app.base))
+        .header("x-slack-request-timestamp", &ts)
+        .header("x-slack-signature", sign(SECRET, &ts, form.as_bytes()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// The answers sent (or not) to Slack, once `n` of them have settled.
+async fn settled_answers(app: &TestApp, n: usize) -> Vec<Value> {
+    let mut answers = Vec::new();
+    for _ in 0..400 {
+        let history = app.get("/api/v1/history?platform=slack").await.body;
+        answers = history["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| i["direction"] == "out" && matches!(i["status"].as_str(), Some("sent" | "failed")))
+            .cloned()
+            .collect();
+        if answers.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    answers
+}
+
+/// Slack's hosts include the test's loopback addresses here, so the address guard alone
+/// must refuse them: nothing arrives, and each answer is recorded as refused.
+async fn response_url_to_loopback_is_refused(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.slack_response_url_hosts = vec!["127.0.0.1".into(), "[::1]".into()];
+    })
+    .await
+    else {
+        return;
+    };
+    let (port, count) = listener("127.0.0.1:0").await;
+    let (port6, count6) = listener("[::1]:0").await;
+    let integration = slack_integration(&app).await;
+    slash_command(&app, &integration, "renew the TLS certificate", &format!("http://127.0.0.1:{port}/x")).await;
+    slash_command(&app, &integration, "rotate the database password", &format!("http://[::1]:{port6}/x")).await;
+
+    let answers = settled_answers(&app, 2).await;
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    for answer in &answers {
+        assert_eq!(answer["status"], "failed", "{answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(error.contains("refused") && error.contains("loopback address"), "{answer}");
+    }
+    let jobs = app.get("/api/v1/jobs?status=dead").await.body;
+    let replies: Vec<&Value> =
+        jobs["items"].as_array().into_iter().flatten().filter(|j| j["kind"] == "channel.reply").collect();
+    assert_eq!(replies.len(), 2, "refused for good, not retried: {jobs}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(count.load(Ordering::SeqCst), 0, "nothing reached 127.0.0.1");
+    assert_eq!(count6.load(Ordering::SeqCst), 0, "nothing reached [::1]");
+}
+each_backend!(response_url_to_loopback_is_refused);
+
+/// Private addresses allowed (as for a LAN tracker), a `response_url` must still be on
+/// Slack's hosts: refused before any connection, whether it points here or elsewhere.
+async fn response_url_must_be_on_slacks_hosts(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let (port, count) = listener("127.0.0.1:0").await;
+    let integration = slack_integration(&app).await;
+    slash_command(&app, &integration, "renew the TLS certificate", &format!("http://127.0.0.1:{port}/x")).await;
+    slash_command(&app, &integration, "rotate the keys", "https://hooks.slack.com.evil.example/commands/T1/2/x").await;
+
+    let answers = settled_answers(&app, 2).await;
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    for answer in &answers {
+        assert_eq!(answer["status"], "failed", "{answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(error.contains("not one of the hosts allowed") && error.contains("hooks.slack.com"), "{answer}");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(count.load(Ordering::SeqCst), 0, "nothing reached the listener");
+}
+each_backend!(response_url_must_be_on_slacks_hosts);
 
 /// Integrations saved while private addresses were allowed, used after a restart without
 /// it: Taiga's login, Jira's Basic-authenticated calls and Telegram's send (its token in

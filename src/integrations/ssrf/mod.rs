@@ -120,5 +120,27 @@ fn normalise_name(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// A host as written in an allow-list or a URL, in one spelling: addresses canonical and
+/// without brackets, names normalised.
+fn host_key(host: &str) -> String {
+    let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => normalise_name(bare),
+    }
+}
+
+/// Checks that `raw` points at one of `hosts` (any port): for URLs a platform sends in a
+/// webhook that may only ever lead back to that platform (Slack's `response_url`). The
+/// address guard still applies when the connection is made.
+pub fn check_on_hosts(raw: &str, hosts: &[String], what: &'static str) -> Result<Url, Refused> {
+    let url = parse(raw)?;
+    let host = host_key(url.host_str().ok_or(Refused::NoHost)?);
+    if hosts.iter().any(|h| host_key(h) == host) {
+        return Ok(url);
+    }
+    Err(Refused::NotAllowedHost { host, what, allowed: hosts.join(", ") })
+}
+
 #[cfg(test)]
 mod tests;

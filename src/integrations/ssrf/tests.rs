@@ -163,3 +163,38 @@ fn refusals_say_why_and_how() {
         Some("127.0.0.1 is a loopback address (set TASKBRIDGE_ALLOW_PRIVATE_URLS=true to allow)")
     );
 }
+
+#[test]
+fn platform_urls_stay_on_the_platforms_hosts() {
+    let slack = vec!["hooks.slack.com".to_string()];
+    for ok in [
+        "https://hooks.slack.com/commands/T1/2/x",
+        "https://HOOKS.slack.com./commands/T1/2/x",
+        "https://hooks.slack.com:443/commands",
+    ] {
+        assert!(check_on_hosts(ok, &slack, "Slack response_url").is_ok(), "{ok}");
+    }
+    for bad in [
+        "https://hooks.slack.com.evil.example/x",
+        "https://evil.example/hooks.slack.com",
+        "https://evil.example/?hooks.slack.com",
+        "https://hooks.slack.com@evil.example/",
+        "https://slack.com/x",
+        "https://x.hooks.slack.com/x",
+        "http://127.0.0.1/x",
+        "ftp://hooks.slack.com/x",
+    ] {
+        assert!(check_on_hosts(bad, &slack, "Slack response_url").is_err(), "{bad}");
+    }
+    let why = check_on_hosts("https://evil.example/x", &slack, "Slack response_url").err().map(|e| e.to_string());
+    assert_eq!(
+        why.as_deref(),
+        Some("evil.example is not one of the hosts allowed for Slack response_url (hooks.slack.com)")
+    );
+    // Tests list their fakes' addresses, in either IPv6 spelling.
+    let local = vec!["127.0.0.1".to_string(), "[::1]".to_string(), "0:0::1".to_string()];
+    assert!(check_on_hosts("http://127.0.0.1:9/x", &local, "x").is_ok());
+    assert!(check_on_hosts("http://[::1]:9/x", &local, "x").is_ok());
+    assert!(check_on_hosts("http://2130706433:9/x", &local, "x").is_ok());
+    assert!(check_on_hosts("http://localhost:9/x", &local, "x").is_err());
+}
