@@ -65,7 +65,8 @@ impl Application {
             config.allow_private_urls,
             Duration::from_secs(config.outbound_timeout_secs.max(1)),
         )?
-        .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref());
+        .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref())
+        .with_slack_response_hosts(&config.slack_response_url_hosts);
         crate::channels::register(&mut registry, integrations.clone(), outbound.clone());
         crate::trackers::push::register(
             &mut registry,
@@ -89,7 +90,8 @@ impl Application {
             states,
             store.clone(),
             integrations.clone(),
-            outbound.http.clone(),
+            // Only the operator's OAuth endpoints are called (see `Outbound`).
+            outbound.operator.clone(),
             &config.public_url(),
             &config.frontend_url(),
         );

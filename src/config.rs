@@ -142,6 +142,10 @@ pub struct Config {
     /// Allow tenant-configured URLs on loopback and private networks (a Jira on the LAN, tests).
     #[arg(long, env = "TASKBRIDGE_ALLOW_PRIVATE_URLS", default_value_t = false)]
     pub allow_private_urls: bool,
+    /// The hosts a Slack slash command's `response_url` may point at (comma-separated);
+    /// others are never called, whatever the command says.
+    #[arg(long, env = "TASKBRIDGE_SLACK_RESPONSE_URL_HOSTS", value_delimiter = ',', default_value = "hooks.slack.com")]
+    pub slack_response_url_hosts: Vec<String>,
     /// A PEM bundle of CA certificates trusted besides the public roots, for outbound TLS
     /// (an internal mail relay, a tracker behind a company CA).
     #[arg(long, env = "TASKBRIDGE_EXTRA_CA_FILE")]
@@ -276,6 +280,7 @@ impl Config {
             redis_url: None,
             oauth: crate::oauth::OAuthSettings::from_env(|_| None),
             allow_private_urls: false,
+            slack_response_url_hosts: vec!["hooks.slack.com".into()],
             extra_ca_file: None,
             botframework_openid_url: None,
             botframework_token_url: None,

@@ -131,8 +131,7 @@ async fn deliver(integrations: &Integrations, http: &reqwest::Client, ctx: JobCo
     let (Some(url), Some(secret)) = (setting(&record.settings, "url"), setting(&secrets, "signing_secret")) else {
         return Err(JobError::Permanent("the webhook has no url or signing_secret".into()));
     };
-    // The SSRF guard again: the address may have changed since the URL was accepted.
-    crate::integrations::ssrf::check_url(url, integrations.allows_private_urls()).map_err(JobError::Permanent)?;
+    // The client's SSRF guard checks where the URL points now, not only when it was saved.
     let body = ctx.job.payload["body"].to_string();
     let timestamp = chrono::Utc::now().timestamp();
     let event = ctx.job.payload["body"]["event"].as_str().unwrap_or_default();
@@ -147,7 +146,7 @@ async fn deliver(integrations: &Integrations, http: &reqwest::Client, ctx: JobCo
         .body(body)
         .send()
         .await
-        .map_err(|e| JobError::Retry(format!("webhook delivery failed: {}", e.without_url())))?;
+        .map_err(|e| crate::channels::transport_failure("webhook delivery failed", e))?;
     let status = res.status();
     if status.is_success() {
         tracing::info!(integration_id = id, event, "webhook delivered");

@@ -43,6 +43,8 @@ pub struct Audio {
 
 impl Transcriber {
     pub fn new(config: TranscriberConfig) -> Self {
+        // Not the guarded client: only the operator's `TASKBRIDGE_TRANSCRIBE_BASE_URL` is
+        // called (a local whisper server is normal), never a URL a tenant supplied.
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(config.timeout)

@@ -130,29 +130,33 @@ struct CachedKeys {
 pub struct BotFramework {
     openid_url: String,
     token_url: String,
+    /// Reaches the two configured endpoints above, and nothing else (outside the SSRF guard).
+    operator: reqwest::Client,
     keys: tokio::sync::Mutex<Option<CachedKeys>>,
     /// Held across the fetch, so concurrent answers share one token request.
     tokens: tokio::sync::Mutex<HashMap<String, (String, Instant)>>,
 }
 
 impl BotFramework {
-    pub fn new(openid_url: Option<&str>, token_url: Option<&str>) -> Self {
+    pub fn new(openid_url: Option<&str>, token_url: Option<&str>, operator: reqwest::Client) -> Self {
         BotFramework {
             openid_url: openid_url.unwrap_or(DEFAULT_OPENID_URL).to_string(),
             token_url: token_url.unwrap_or(DEFAULT_TOKEN_URL).to_string(),
+            operator,
             keys: tokio::sync::Mutex::new(None),
             tokens: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
-    /// The signing keys, fetched when missing or old, or when `kid` is not among them.
-    pub async fn keys(&self, client: &reqwest::Client, kid: Option<&str>) -> Result<Vec<Key>, BotError> {
+    /// The signing keys, fetched when missing or old, or when `kid` is not among them. The
+    /// metadata names where the keys are: that URL is fetched through `guarded`.
+    pub async fn keys(&self, guarded: &reqwest::Client, kid: Option<&str>) -> Result<Vec<Key>, BotError> {
         let mut cached = self.keys.lock().await;
         let fresh = cached.as_ref().is_some_and(|c| c.fetched.elapsed() < KEYS_TTL);
         let knows_kid = cached.as_ref().is_some_and(|c| kid.is_none_or(|kid| c.keys.iter().any(|k| k.kid == kid)));
         let may_refresh = cached.as_ref().is_none_or(|c| c.fetched.elapsed() >= REFRESH_FLOOR);
         if !(fresh && knows_kid) && may_refresh {
-            match self.fetch_keys(client).await {
+            match self.fetch_keys(guarded).await {
                 Ok(keys) => *cached = Some(CachedKeys { keys, fetched: Instant::now() }),
                 // Keys rotate slowly: the last ones known beat refusing every activity.
                 Err(e) if cached.is_some() => tracing::warn!(error = %e, "Bot Framework keys not refreshed"),
@@ -162,14 +166,14 @@ impl BotFramework {
         Ok(cached.as_ref().map(|c| c.keys.clone()).unwrap_or_default())
     }
 
-    async fn fetch_keys(&self, client: &reqwest::Client) -> Result<Vec<Key>, BotError> {
-        let metadata = get_json(client, &self.openid_url).await?;
+    async fn fetch_keys(&self, guarded: &reqwest::Client) -> Result<Vec<Key>, BotError> {
+        let metadata = get_json(&self.operator, &self.openid_url).await?;
         let jwks_uri = metadata["jwks_uri"].as_str().ok_or(BotError::Keys("metadata without jwks_uri".into()))?;
-        Ok(parse_keys(&get_json(client, jwks_uri).await?))
+        Ok(parse_keys(&get_json(guarded, jwks_uri).await?))
     }
 
     /// A token for posting as the bot `app_id`, reused until shortly before it expires.
-    pub async fn token(&self, client: &reqwest::Client, app_id: &str, password: &str) -> Result<String, BotError> {
+    pub async fn token(&self, app_id: &str, password: &str) -> Result<String, BotError> {
         // Keyed by the credentials, not the app id alone: a wrong or rotated password must not
         // ride on a token another integration obtained.
         use sha2::Digest;
@@ -181,7 +185,8 @@ impl BotFramework {
         {
             return Ok(token.clone());
         }
-        let res = client
+        let res = self
+            .operator
             .post(&self.token_url)
             .form(&[
                 ("grant_type", "client_credentials"),
@@ -191,7 +196,7 @@ impl BotFramework {
             ])
             .send()
             .await
-            .map_err(|e| BotError::Token(format!("Bot Framework token: {}", e.without_url())))?;
+            .map_err(|e| BotError::Token(format!("Bot Framework token: {}", crate::integrations::ssrf::describe(e))))?;
         let status = res.status();
         let body: Value = res.json().await.unwrap_or_default();
         let Some(token) = body["access_token"].as_str() else {
@@ -207,7 +212,7 @@ impl BotFramework {
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, BotError> {
-    let failed = |e: reqwest::Error| BotError::Keys(e.without_url().to_string());
+    let failed = |e: reqwest::Error| BotError::Keys(crate::integrations::ssrf::describe(e));
     let res = client.get(url).send().await.and_then(reqwest::Response::error_for_status).map_err(failed)?;
     res.json().await.map_err(failed)
 }

@@ -108,7 +108,7 @@ impl Channel for Discord {
                 .send()
                 .await
                 // Without the URL: it carries the interaction token.
-                .map_err(|e| JobError::Retry(format!("Discord: {}", e.without_url())))?;
+                .map_err(|e| crate::channels::transport_failure("Discord", e))?;
             if res.status().is_success() {
                 return Ok(());
             }

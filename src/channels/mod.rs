@@ -163,8 +163,10 @@ pub struct Reply<'a> {
     pub client: &'a reqwest::Client,
     /// TLS for protocols other than HTTP (SMTP).
     pub tls: &'a std::sync::Arc<rustls::ClientConfig>,
-    /// Whether hosts may resolve to private addresses (`TASKBRIDGE_ALLOW_PRIVATE_URLS`).
-    pub allow_private: bool,
+    /// The SSRF guard, for connections made without `client` (SMTP).
+    pub guard: crate::integrations::ssrf::Guard,
+    /// The hosts a Slack `response_url` may point at.
+    pub slack_response_hosts: &'a [String],
     /// Bot Framework tokens (Teams bots).
     pub bot: &'a botframework::BotFramework,
     pub settings: &'a Map<String, Value>,
@@ -218,6 +220,16 @@ pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {
 /// mentions (`commands`, the default).
 pub fn every_message_is_a_request(settings: &Map<String, Value>) -> bool {
     settings.get("mode").and_then(Value::as_str) == Some("all")
+}
+
+/// Maps a request that got no answer to the queue's retry rules: the SSRF guard's refusal
+/// fails for good, with its reason; anything else (unreachable, timed out) is retried. The
+/// URL is left out of the message: it may carry a token.
+pub fn transport_failure(what: &str, e: reqwest::Error) -> JobError {
+    match crate::integrations::ssrf::refusal(&e) {
+        Some(refused) => JobError::Permanent(format!("{what}: refused: {refused}")),
+        None => JobError::Retry(format!("{what}: {}", e.without_url())),
+    }
 }
 
 /// Maps an HTTP answer of a platform API to the queue's retry rules.

@@ -138,7 +138,8 @@ async fn deliver(
         .reply(Reply {
             client: &out.http,
             tls: &out.tls,
-            allow_private: out.allow_private,
+            guard: out.guard,
+            slack_response_hosts: &out.slack_response_hosts,
             bot: &out.bot,
             settings: &record.settings,
             secrets,

@@ -9,6 +9,7 @@ use super::{
     Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest,
     http_failure,
 };
+use crate::integrations::ssrf::check_on_hosts;
 use crate::jobs::JobError;
 
 pub struct Slack;
@@ -139,7 +140,7 @@ impl Channel for Slack {
                 .query(&[("channel", channel), ("ts", ts), ("oldest", ts), ("inclusive", "true"), ("limit", "2")])
                 .send()
                 .await
-                .map_err(|e| JobError::Retry(format!("Slack conversations.replies: {}", e.without_url())))?;
+                .map_err(|e| crate::channels::transport_failure("Slack conversations.replies", e))?;
             if !res.status().is_success() {
                 return Err(http_failure(res.status(), res.headers(), "Slack conversations.replies"));
             }
@@ -187,14 +188,18 @@ impl Channel for Slack {
 
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
         Box::pin(async move {
-            if let Some(url) = reply.reply_to["response_url"].as_str() {
+            if let Some(url) = reply.reply_to["response_url"].as_str().filter(|u| !u.is_empty()) {
+                // Whoever holds the signing secret (the tenant) chooses it: only Slack's own
+                // hosts are called, and the client's guard still checks where they point.
+                let url = check_on_hosts(url, reply.slack_response_hosts, "a Slack response_url")
+                    .map_err(|refused| JobError::Permanent(format!("Slack response_url: refused: {refused}")))?;
                 let res = reply
                     .client
                     .post(url)
                     .json(&json!({"response_type": "in_channel", "text": reply.text}))
                     .send()
                     .await
-                    .map_err(|e| JobError::Retry(format!("Slack response_url: {}", e.without_url())))?;
+                    .map_err(|e| crate::channels::transport_failure("Slack response_url", e))?;
                 if !res.status().is_success() {
                     return Err(http_failure(res.status(), res.headers(), "Slack response_url"));
                 }
@@ -217,7 +222,7 @@ impl Channel for Slack {
                 .json(&body)
                 .send()
                 .await
-                .map_err(|e| JobError::Retry(format!("Slack chat.postMessage: {}", e.without_url())))?;
+                .map_err(|e| crate::channels::transport_failure("Slack chat.postMessage", e))?;
             if !res.status().is_success() {
                 return Err(http_failure(res.status(), res.headers(), "Slack chat.postMessage"));
             }

@@ -108,7 +108,7 @@ async fn reply_as_bot(reply: Reply<'_>) -> Result<(), JobError> {
     ) else {
         return Err(JobError::Permanent("the request has no conversation to answer".into()));
     };
-    let token = reply.bot.token(reply.client, app_id, password).await.map_err(|e| JobError::Retry(e.to_string()))?;
+    let token = reply.bot.token(app_id, password).await.map_err(|e| JobError::Retry(e.to_string()))?;
     let mut url = reqwest::Url::parse(service_url)
         .map_err(|_| JobError::Permanent(format!("serviceUrl {service_url:?} is not a URL")))?;
     // Conversation ids carry `:`, `@` and `;`: each is one path segment, encoded.
@@ -125,7 +125,7 @@ async fn reply_as_bot(reply: Reply<'_>) -> Result<(), JobError> {
         .json(&body)
         .send()
         .await
-        .map_err(|e| JobError::Retry(format!("Bot Connector: {}", e.without_url())))?;
+        .map_err(|e| crate::channels::transport_failure("Bot Connector", e))?;
     let status = res.status();
     if status.is_success() {
         return Ok(());

@@ -106,7 +106,7 @@ impl Channel for Telegram {
                 .send()
                 .await
                 // Without the URL: it carries the bot token.
-                .map_err(|e| JobError::Retry(format!("Telegram sendMessage: {}", e.without_url())))?;
+                .map_err(|e| crate::channels::transport_failure("Telegram sendMessage", e))?;
             let status = res.status();
             let headers = res.headers().clone();
             let answer: Value = res.json().await.unwrap_or_default();

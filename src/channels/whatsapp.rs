@@ -166,7 +166,7 @@ impl Channel for WhatsApp {
                 .form(&form)
                 .send()
                 .await
-                .map_err(|e| JobError::Retry(format!("Twilio Messages: {e}")))?;
+                .map_err(|e| crate::channels::transport_failure("Twilio Messages", e))?;
             let status = res.status();
             if status.is_success() {
                 return Ok(());

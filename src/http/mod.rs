@@ -89,13 +89,15 @@ impl AppState {
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         let cipher = crate::integrations::Cipher::from_key(&hex).expect("a 32-byte key is valid");
         let integrations = Integrations::new(store.clone(), cipher, "http://localhost", true);
+        let outbound = crate::channels::Outbound::new(None, true, Duration::from_secs(20))
+            .expect("the default outbound configuration is valid");
         AppState {
             oauth: crate::oauth::OAuth::new(
                 crate::oauth::OAuthSettings::from_env(|_| None),
                 crate::oauth::state::States::Database(store.clone()),
                 store.clone(),
                 integrations.clone(),
-                reqwest::Client::new(),
+                outbound.operator.clone(),
                 "http://localhost",
                 "http://localhost",
             ),
@@ -109,8 +111,7 @@ impl AppState {
             sync_wait: Duration::from_secs(300),
             tracker_poll: None,
             transcriber: None,
-            outbound: crate::channels::Outbound::new(None, true, Duration::from_secs(20))
-                .expect("the default outbound configuration is valid"),
+            outbound,
             max_upload_bytes: 25 * 1024 * 1024,
         }
     }

@@ -60,7 +60,7 @@ impl Integrations {
     }
 
     fn url_check(&self) -> impl Fn(&str) -> Result<(), String> + '_ {
-        move |url| ssrf::check_url(url, self.allow_private_urls)
+        move |url| ssrf::Guard::new(self.allow_private_urls).check_url(url).map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// Seals `secrets` into the record (names kept in clear, sorted).
@@ -294,10 +294,6 @@ impl Integrations {
         record.last_error = Some(why.chars().take(500).collect());
         record.updated_at = crate::store::now();
         Ok(self.store.save_integration(tenant_id, &record).await?)
-    }
-
-    pub fn allows_private_urls(&self) -> bool {
-        self.allow_private_urls
     }
 
     pub fn public_url(&self) -> &str {

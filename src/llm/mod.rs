@@ -160,6 +160,8 @@ pub struct ProviderConfig {
 
 impl ProviderConfig {
     pub fn build(&self) -> Arc<dyn LanguageModel> {
+        // Not the guarded client: the base URL is the operator's configuration (a local
+        // Ollama is normal), and no tenant or webhook ever supplies a URL this client calls.
         let client = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .user_agent(concat!("taskbridge/", env!("CARGO_PKG_VERSION")))

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::providers::{OAuthSettings, Provider, ProviderSettings};
 use crate::domain::integration::IntegrationType;
+use crate::integrations::ssrf::describe;
 
 /// One integration record an install writes: `settings` hold only how it was made and when
 /// its token expires; what describes the install — workspace, guild, site, account and
@@ -62,7 +63,7 @@ fn reason(answer: &Value) -> String {
 
 async fn post(request: reqwest::RequestBuilder, provider: Provider) -> Result<Value, String> {
     let name = provider.as_str();
-    let res = request.send().await.map_err(|e| format!("{name} token request failed: {}", e.without_url()))?;
+    let res = request.send().await.map_err(|e| format!("{name} token request failed: {}", describe(e)))?;
     let status = res.status();
     let answer: Value = res.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
@@ -188,7 +189,7 @@ async fn accessible_site(http: &reqwest::Client, url: &str, token: &str) -> Resu
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| format!("Atlassian's site list failed: {}", e.without_url()))?;
+        .map_err(|e| format!("Atlassian's site list failed: {}", describe(e)))?;
     if !res.status().is_success() {
         return Err(format!("Atlassian's site list answered {}", res.status().as_u16()));
     }
@@ -246,7 +247,7 @@ pub async fn refresh(
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| RefreshError::Unreachable(format!("{name} token refresh failed: {}", e.without_url())))?;
+        .map_err(|e| RefreshError::Unreachable(format!("{name} token refresh failed: {}", describe(e))))?;
     let status = res.status();
     let answer: Value = res.json().await.unwrap_or(Value::Null);
     if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {

@@ -104,10 +104,9 @@ impl OAuth {
             _ => self.http.post(&url).bearer_auth(token),
         };
         let name = provider.as_str();
-        let res = request
-            .send()
-            .await
-            .map_err(|e| format!("{name} could not be reached to revoke the token: {}", e.without_url()))?;
+        let res = request.send().await.map_err(|e| {
+            format!("{name} could not be reached to revoke the token: {}", crate::integrations::ssrf::describe(e))
+        })?;
         let status = res.status();
         let answer: Value = res.json().await.unwrap_or(Value::Null);
         // Slack answers 200 with `ok: false`; a token already gone counts as revoked.

@@ -147,7 +147,7 @@ pub(crate) async fn send_json(
     explain: fn(&serde_json::Value) -> String,
 ) -> TrackerResult<serde_json::Value> {
     let what = format!("{tracker} {what}");
-    let res = request.send().await.map_err(|e| JobError::Retry(format!("{what}: {}", e.without_url())))?;
+    let res = request.send().await.map_err(|e| crate::channels::transport_failure(&what, e))?;
     let status = res.status();
     let headers = res.headers().clone();
     let answer = if status == reqwest::StatusCode::NO_CONTENT {

@@ -38,6 +38,7 @@ mod restart;
 mod schema_fuzz;
 mod shutdown;
 mod slack;
+mod ssrf;
 mod sync_crash;
 mod taiga;
 mod tasks;

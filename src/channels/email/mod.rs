@@ -128,7 +128,7 @@ impl Channel for Email {
                 tls,
                 credentials,
                 client_name: from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost"),
-                allow_internal: reply.allow_private,
+                guard: reply.guard,
             };
             smtp::send(&server, reply.tls, from, &[to], &message.to_bytes(), SEND_TIMEOUT).await.map_err(|e| match e {
                 smtp::SmtpError::Transient(m) => JobError::Retry(m),

@@ -20,8 +20,8 @@ pub struct Server<'a> {
     pub credentials: Option<(&'a str, &'a str)>,
     /// The name this client gives in EHLO.
     pub client_name: &'a str,
-    /// Whether the host may resolve to a private or loopback address (the SSRF guard).
-    pub allow_internal: bool,
+    /// Where connections may go (the SSRF guard), checked on the addresses resolved.
+    pub guard: crate::integrations::ssrf::Guard,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,16 +192,19 @@ async fn deliver(
         .map_err(|e| io_error(&format!("resolve {target}"), e))?
         .collect();
     // Connect to exactly the addresses checked, so a second lookup cannot point elsewhere.
+    let mut refused = None;
     let allowed: Vec<_> = addresses
         .into_iter()
-        .filter(|a| server.allow_internal || !crate::integrations::ssrf::is_internal(a.ip()))
+        .filter(|a| match server.guard.check_ip(a.ip(), &a.ip().to_string()) {
+            Ok(()) => true,
+            Err(why) => {
+                refused.get_or_insert(why);
+                false
+            }
+        })
         .collect();
-    if allowed.is_empty() {
-        return Err(SmtpError::Permanent(format!(
-            "SMTP host {} resolves only to private or internal addresses \
-             (set TASKBRIDGE_ALLOW_PRIVATE_URLS=true to allow)",
-            server.host
-        )));
+    if let (true, Some(why)) = (allowed.is_empty(), refused) {
+        return Err(SmtpError::Permanent(format!("SMTP host {}: refused: {why}", server.host)));
     }
     let tcp = TcpStream::connect(&allowed[..]).await.map_err(|e| io_error(&format!("connect to {target}"), e))?;
     let _ = tcp.set_nodelay(true);
@@ -291,6 +294,36 @@ mod tests {
         assert!(envelope_address("ana@example.com").is_ok());
         assert!(envelope_address("ana@example.com>\r\nRCPT TO:<x@y").is_err());
         assert!(envelope_address("no-at-sign").is_err());
+    }
+
+    /// The SMTP client connects by itself: the guard is checked on what the host resolves
+    /// to, before connecting, in every spelling of loopback.
+    #[tokio::test]
+    async fn the_guard_refuses_internal_relays_before_connecting() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let tls = Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        );
+        let guard = crate::integrations::ssrf::Guard::new(false);
+        for host in ["127.0.0.1", "localhost", "2130706433", "[::ffff:127.0.0.1]"] {
+            let server = Server { host, port, tls: Tls::None, credentials: None, client_name: "t", guard };
+            let sent = send(&server, &tls, "a@example.com", &["b@example.com"], b"x", Duration::from_secs(5)).await;
+            match sent {
+                Err(SmtpError::Permanent(why)) => assert!(why.contains("refused"), "{host}: {why}"),
+                other => panic!("{host}: {other:?}"),
+            }
+        }
+        let open = crate::integrations::ssrf::Guard::new(true);
+        let server = Server { host: "0.0.0.0", port, tls: Tls::None, credentials: None, client_name: "t", guard: open };
+        let sent = send(&server, &tls, "a@example.com", &["b@example.com"], b"x", Duration::from_secs(5)).await;
+        assert!(matches!(&sent, Err(SmtpError::Permanent(why)) if why.contains("never a destination")), "{sent:?}");
+        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(accepted.is_err(), "nothing connected");
     }
 
     #[test]
