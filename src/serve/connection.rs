@@ -40,7 +40,7 @@ impl Drop for Slot {
 
 /// What every connection shares with the accept loop.
 pub(super) struct Shared {
-    pub http1: http1::Builder,
+    pub http1: Arc<http1::Builder>,
     pub router: Router,
     pub timeouts: Timeouts,
     pub graceful: GracefulShutdown,
@@ -54,18 +54,26 @@ pub(super) struct Shared {
 pub(super) fn spawn(stream: TcpStream, permit: OwnedSemaphorePermit, shared: &Shared) {
     let slot = Slot::take(permit, shared.metrics.clone());
     let activity = Activity::new();
-    let io = TokioIo::new(Observed::new(stream, activity.clone()));
     let service = Tracked { router: shared.router.clone(), activity: activity.clone() };
-    let connection = shared.graceful.watch(shared.http1.serve_connection(io, service));
+    let http1 = shared.http1.clone();
+    let graceful = shared.graceful.watcher();
     let timeouts = shared.timeouts;
     let stopping = shared.stopping.clone();
     tokio::spawn(async move {
-        tokio::select! {
-            served = connection => {
-                if let Err(e) = served {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                }
+        let served = async {
+            // hyper gives a connection its buffers (8 KiB each way) when it starts; one
+            // that has sent nothing yet is served once it does, holding none until then.
+            if let Err(e) = stream.readable().await {
+                tracing::debug!(error = %e, "connection failed before its first byte");
+                return;
             }
+            let io = TokioIo::new(Observed::new(stream, activity.clone()));
+            if let Err(e) = graceful.watch(http1.serve_connection(io, service)).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        };
+        tokio::select! {
+            () = served => {}
             why = activity.expired(timeouts) => {
                 // Nothing is in flight (the clock only runs between requests): dropping the
                 // connection closes the socket and frees its buffers.

@@ -61,7 +61,7 @@ pub async fn serve(
     http1.header_read_timeout(None).max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BYTES));
     let (stopping_tx, stopping) = watch::channel(false);
     let shared = connection::Shared {
-        http1,
+        http1: Arc::new(http1),
         router,
         timeouts: limits.timeouts,
         graceful: GracefulShutdown::new(),
