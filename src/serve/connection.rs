@@ -63,7 +63,8 @@ pub(super) fn spawn(stream: TcpStream, permit: OwnedSemaphorePermit, shared: &Sh
         let served = async {
             // hyper gives a connection its buffers (8 KiB each way) when it starts; one
             // that has sent nothing yet is served once it does, holding none until then.
-            if let Err(e) = stream.readable().await {
+            // A peek, not `readable()`: that answers ready at once for a new socket.
+            if let Err(e) = stream.peek(&mut [0u8; 1]).await {
                 tracing::debug!(error = %e, "connection failed before its first byte");
                 return;
             }
