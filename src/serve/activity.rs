@@ -5,7 +5,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -52,6 +52,10 @@ pub struct Activity {
     last_io: AtomicU64,
     head_started: AtomicU64,
     in_flight: AtomicUsize,
+    /// Answers whose body hyper has not taken whole yet.
+    sending: AtomicUsize,
+    /// The last write found the socket full: hyper holds bytes the client has not taken.
+    write_blocked: AtomicBool,
     changed: Notify,
 }
 
@@ -64,6 +68,8 @@ impl Activity {
             last_io: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            sending: AtomicUsize::new(0),
+            write_blocked: AtomicBool::new(false),
             changed: Notify::new(),
         })
     }
@@ -91,6 +97,10 @@ impl Activity {
         self.last_io.store(self.now(), Ordering::Relaxed);
     }
 
+    fn write_polled<T>(&self, polled: &Poll<io::Result<T>>) {
+        self.write_blocked.store(polled.is_pending(), Ordering::Relaxed);
+    }
+
     /// The head of a request is complete (the service is called); until the guard drops,
     /// no clock runs: a slow handler is not an idle connection.
     pub fn request_started(self: &Arc<Self>) -> InFlight {
@@ -100,9 +110,20 @@ impl Activity {
         InFlight(self.clone())
     }
 
-    /// No request is being handled: between requests, or in the middle of a head.
+    /// An answer's body starts on its way; until the guard drops (hyper drops the body once
+    /// it has taken all of it), the connection is not idle for a shutdown. The idle clock
+    /// does run: it is pushed by every write, so only a client that stops reading is cut.
+    pub fn answer_started(self: &Arc<Self>) -> Sending {
+        self.sending.fetch_add(1, Ordering::AcqRel);
+        Sending(self.clone())
+    }
+
+    /// Neither a request being handled nor an answer being sent (by the handler, or by hyper
+    /// from its buffer): between requests, or in the middle of a head.
     pub fn is_idle(&self) -> bool {
         self.in_flight.load(Ordering::Acquire) == 0
+            && self.sending.load(Ordering::Acquire) == 0
+            && !self.write_blocked.load(Ordering::Relaxed)
     }
 
     /// When the connection must go, and why, given what it is doing now; `None` while a
@@ -156,6 +177,16 @@ impl Drop for InFlight {
     }
 }
 
+/// An answer being sent.
+#[derive(Debug)]
+pub struct Sending(Arc<Activity>);
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.0.sending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A socket that tells its [`Activity`] when bytes move.
 #[derive(Debug)]
 pub struct Observed<S> {
@@ -183,6 +214,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Observed<S> {
 impl<S: AsyncWrite + Unpin> AsyncWrite for Observed<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.activity.write_polled(&polled);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.wrote();
         }
@@ -195,6 +227,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Observed<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.activity.write_polled(&polled);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.wrote();
         }

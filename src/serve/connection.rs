@@ -5,9 +5,10 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
-use axum::response::Response;
+use axum::body::{Body, Bytes};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -16,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tower::ServiceExt;
 
-use super::activity::{Activity, InFlight, Observed, Timeouts};
+use super::activity::{Activity, InFlight, Observed, Sending, Timeouts};
 use crate::http::ConnectionMetrics;
 
 /// A slot of the cap, given back (and the gauge lowered) however the connection ends.
@@ -82,17 +83,17 @@ pub(super) fn spawn(stream: TcpStream, permit: OwnedSemaphorePermit, shared: &Sh
                 slot.metrics.timed_out(why.as_str());
             }
             () = idle_at_shutdown(&activity, stopping) => {
-                tracing::debug!("closing a connection with no request in flight at shutdown");
+                tracing::debug!("closing a connection with nothing in flight at shutdown");
             }
         }
         drop(slot);
     });
 }
 
-/// Completes when the server stops while this connection has no request in flight. hyper's
-/// graceful shutdown closes a connection after its request, and between requests, but
-/// waits on one that has not finished (or begun) its first head; nothing is lost closing
-/// that one, and the stop need not wait for its timeout.
+/// Completes when the server stops while this connection has no request in flight and no
+/// answer on its way. hyper's graceful shutdown closes a connection after its answer, and
+/// between requests, but waits on one that has not finished (or begun) its first head;
+/// nothing is lost closing that one, and the stop need not wait for its timeout.
 async fn idle_at_shutdown(activity: &Activity, mut stopping: watch::Receiver<bool>) {
     let stopped = stopping.wait_for(|stopping| *stopping).await.is_ok();
     if !stopped || !activity.is_idle() {
@@ -108,18 +109,46 @@ struct Tracked {
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for Tracked {
-    type Response = Response;
+    type Response = hyper::Response<Answer>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         // Called once the head is parsed, before the handler runs.
         let in_flight: InFlight = self.activity.request_started();
         let router = self.router.clone();
+        let activity = self.activity.clone();
         Box::pin(async move {
-            let response = router.oneshot(request).await;
+            let Ok(response) = router.oneshot(request).await;
+            let sending = activity.answer_started();
             drop(in_flight);
-            response
+            Ok(response.map(|body| Answer { body, _sending: sending }))
         })
+    }
+}
+
+/// A response body that tells the connection when it has been sent: hyper drops it then.
+pub(super) struct Answer {
+    body: Body,
+    _sending: Sending,
+}
+
+impl http_body::Body for Answer {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }

@@ -229,3 +229,42 @@ async fn a_shutdown_closes_connections_with_no_request_in_flight_at_once() {
     tokio::time::timeout(limit, app.wait_stopped()).await.expect("stopped without waiting for the grace period");
     assert!(stopping.elapsed() < limit);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_lets_a_response_still_being_sent_finish() {
+    let mut app = app(|c| c.shutdown_grace_secs = 60).await;
+    // An answer of ~8 MB, more than the kernel's socket buffers take: most of it is still
+    // the server's to send when the stop comes.
+    let project = app.project("large answer").await;
+    let description = "d".repeat(20_000);
+    for i in 0..400 {
+        app.task(&project, serde_json::json!({"title": format!("task {i}"), "description": description})).await;
+    }
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("receive buffer");
+    let mut stream = socket.connect(addr(&app).parse().expect("address")).await.expect("connect");
+    let head = format!(
+        "GET /api/tasks?project_id={project} HTTP/1.1\r\nHost: taskbridge\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        app.key
+    );
+    stream.write_all(head.as_bytes()).await.expect("request written");
+    let mut received = vec![0u8; 1024];
+    let n = tokio::time::timeout(PATIENCE, stream.read(&mut received)).await.expect("answer begins").expect("read");
+    received.truncate(n);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    app.begin_shutdown();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut received)).await.expect("answer ends");
+    let text = String::from_utf8_lossy(&received);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+        .and_then(|v| v.parse().ok())
+        .expect("content-length");
+    assert!(length > 6_000_000, "the answer is too small to test this: {length} bytes");
+    assert_eq!(body.len(), length, "the answer was cut at shutdown");
+    app.wait_stopped().await;
+}
