@@ -22,8 +22,6 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("server: {0}")]
-    Serve(std::io::Error),
     #[error("encryption key: {0}")]
     Crypto(#[from] crate::integrations::CryptoError),
     #[error("outbound connections: {0}")]
@@ -37,6 +35,7 @@ pub struct Application {
     state: AppState,
     workers: Option<Workers>,
     max_body_bytes: usize,
+    limits: crate::serve::Limits,
     grace: Duration,
     bootstrap: Bootstrap,
 }
@@ -123,6 +122,7 @@ impl Application {
             state,
             workers,
             max_body_bytes: config.max_body_bytes,
+            limits: config.connection_limits(),
             grace: Duration::from_secs(config.shutdown_grace_secs),
             bootstrap,
         })
@@ -144,9 +144,10 @@ impl Application {
     /// the grace period.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartupError> {
         let store = self.state.store.clone();
+        let connections = self.state.metrics.connections();
         let router = http::app(self.state, self.max_body_bytes);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+        let server = crate::serve::serve(self.listener, router, self.limits, connections, async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
@@ -161,7 +162,7 @@ impl Application {
             tokio::time::sleep(grace).await;
         };
         let outcome = tokio::select! {
-            served = server => served.map_err(StartupError::Serve),
+            () = server => Ok(()),
             () = deadline => {
                 tracing::warn!(grace_secs = grace.as_secs(), "grace period over; dropping unfinished requests");
                 Ok(())

@@ -67,6 +67,21 @@ pub struct Config {
     /// Seconds in-flight requests get to finish after a shutdown signal.
     #[arg(long, env = "TASKBRIDGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    /// Client connections open at once; more are answered 503 and closed. Keep it below the
+    /// open-files limit (`ulimit -n`).
+    #[arg(long, env = "TASKBRIDGE_MAX_CONNECTIONS", default_value_t = 1000)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's head (request line and headers), counted
+    /// from its first byte, or from the connection for its first request.
+    #[arg(long, env = "TASKBRIDGE_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit between requests before it is closed.
+    #[arg(long, env = "TASKBRIDGE_IDLE_TIMEOUT_SECS", default_value_t = 75)]
+    pub idle_timeout_secs: u64,
+    /// Largest request head (request line and headers) in bytes; larger ones get 431. Also
+    /// the most a connection's read buffer grows to (at least 8192).
+    #[arg(long, env = "TASKBRIDGE_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
     /// Job workers in this instance; 0 runs the HTTP API only.
     #[arg(long, env = "TASKBRIDGE_WORKERS", default_value_t = 4)]
     pub workers: usize,
@@ -197,6 +212,18 @@ impl Config {
         }))
     }
 
+    /// The limits on client connections.
+    pub fn connection_limits(&self) -> crate::serve::Limits {
+        crate::serve::Limits {
+            max_connections: self.max_connections.max(1),
+            timeouts: crate::serve::Timeouts {
+                header_read: std::time::Duration::from_secs(self.header_read_timeout_secs.max(1)),
+                idle: std::time::Duration::from_secs(self.idle_timeout_secs.max(1)),
+            },
+            max_header_bytes: self.max_header_bytes,
+        }
+    }
+
     /// The tracker polling interval, when polling is on.
     pub fn tracker_poll(&self) -> Option<std::time::Duration> {
         (self.tracker_poll_secs > 0).then(|| std::time::Duration::from_secs(self.tracker_poll_secs))
@@ -258,6 +285,10 @@ impl Config {
             log_format: LogFormat::Text,
             log_file: None,
             shutdown_grace_secs: 5,
+            max_connections: 1000,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 75,
+            max_header_bytes: 16 * 1024,
             workers: 2,
             job_lease_secs: 30,
             job_poll_ms: 50,

@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests by route and status, latency, database pool.
+//! Prometheus metrics: requests by route and status, latency, database pool, client
+//! connections.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,11 +40,45 @@ pub struct Metrics {
     pool_idle: Gauge,
     llm_fallbacks: Counter,
     jobs: Family<JobLabels, Gauge>,
+    connections: ConnectionMetrics,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabels {
     status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// The figures of the accept loop (`crate::serve`), which updates them.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionMetrics {
+    open: Gauge,
+    refused: Counter,
+    timed_out: Family<ReasonLabels, Counter>,
+}
+
+impl ConnectionMetrics {
+    pub fn opened(&self) {
+        self.open.inc();
+    }
+
+    pub fn closed(&self) {
+        self.open.dec();
+    }
+
+    /// A connection turned away at the connection cap.
+    pub fn refused(&self) {
+        self.refused.inc();
+    }
+
+    /// A connection closed by a timeout: `header` or `idle`.
+    pub fn timed_out(&self, reason: &'static str) {
+        self.timed_out.get_or_create(&ReasonLabels { reason }).inc();
+    }
 }
 
 impl Metrics {
@@ -67,7 +102,24 @@ impl Metrics {
         );
         let jobs = Family::<JobLabels, Gauge>::default();
         registry.register("jobs", "Jobs in the queue by status", jobs.clone());
-        Arc::new(Metrics { registry, requests, latency, pool_size, pool_idle, llm_fallbacks, jobs })
+        let connections = ConnectionMetrics::default();
+        registry.register("http_connections", "Open client connections", connections.open.clone());
+        registry.register(
+            "http_connections_refused",
+            "Client connections turned away at the connection cap (TASKBRIDGE_MAX_CONNECTIONS)",
+            connections.refused.clone(),
+        );
+        registry.register(
+            "http_connection_timeouts",
+            "Client connections closed for a request head not finished in time (header) or for sitting unused (idle)",
+            connections.timed_out.clone(),
+        );
+        Arc::new(Metrics { registry, requests, latency, pool_size, pool_idle, llm_fallbacks, jobs, connections })
+    }
+
+    /// The figures the accept loop updates.
+    pub fn connections(&self) -> ConnectionMetrics {
+        self.connections.clone()
     }
 
     /// The counter the language model's fallback increments.

@@ -50,7 +50,7 @@ use crate::integrations::Integrations;
 use crate::store::Store;
 use error::ApiError;
 pub use extract::BodyLimit;
-pub use metrics::Metrics;
+pub use metrics::{ConnectionMetrics, Metrics};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

@@ -13,6 +13,7 @@ mod binary;
 mod comments;
 mod concurrent_intake;
 mod confluence_sync;
+mod connections;
 mod dedup;
 mod discord;
 mod email;
