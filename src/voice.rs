@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config::Secret;
+use crate::domain::secret::Secret;
 
 #[derive(Debug, Clone)]
 pub struct TranscriberConfig {

@@ -9,6 +9,7 @@ pub mod label;
 pub mod list;
 pub mod message;
 pub mod project;
+pub mod secret;
 pub mod task;
 pub mod team;
 pub mod tenant;

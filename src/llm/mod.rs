@@ -154,7 +154,7 @@ pub struct ProviderConfig {
     pub provider: Provider,
     pub base_url: Option<String>,
     pub model: Option<String>,
-    pub api_key: Option<crate::config::Secret>,
+    pub api_key: Option<crate::domain::secret::Secret>,
     pub timeout: std::time::Duration,
 }
 

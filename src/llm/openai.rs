@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{DraftRequest, LanguageModel, LlmError, LlmFuture, Reply, Tool, Turn, http, prompt};
-use crate::config::Secret;
 use crate::domain::message::TaskDraft;
+use crate::domain::secret::Secret;
 
 pub struct OpenAi {
     client: reqwest::Client,

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use crate::config::Secret;
 use crate::domain::integration::IntegrationType;
+use crate::domain::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Provider {
