@@ -5,6 +5,7 @@ pub mod comment;
 pub mod delivery;
 pub mod event;
 pub mod integration;
+pub mod job;
 pub mod label;
 pub mod list;
 pub mod message;

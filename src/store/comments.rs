@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use super::links::enqueue_if_linked;
 use super::{Result, Store, StoreError, read, write};
 use crate::domain::comment::{Comment, NewComment};
+use crate::domain::job::NewJob;
 use crate::domain::list::Page;
 use crate::domain::new_id;
-use crate::jobs::NewJob;
 
 #[derive(sqlx::FromRow)]
 struct CommentRow {

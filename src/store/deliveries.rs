@@ -6,9 +6,9 @@ use serde_json::Value;
 use super::jobs::enqueue_job;
 use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::delivery::{Delivery, DeliveryStatus, HistoryItem, NewDelivery};
+use crate::domain::job::NewJob;
 use crate::domain::list::Page;
 use crate::domain::new_id;
-use crate::jobs::NewJob;
 
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {

@@ -79,7 +79,7 @@ fn json(v: &impl serde::Serialize) -> Result<String> {
 /// subscribers should not grow the queue with every change.
 macro_rules! enqueue_if_subscribed {
     ($tx:expr, $tenant_id:expr, $project_id:expr, $jobs:expr, $now:expr) => {{
-        let jobs: &[crate::jobs::NewJob] = $jobs;
+        let jobs: &[crate::domain::job::NewJob] = $jobs;
         if !jobs.is_empty() {
             let subscribed: Option<i32> = sqlx::query_scalar(
                 "SELECT 1 FROM integrations WHERE tenant_id = $1 AND project_id = $2 AND kind = 'webhook'

@@ -5,9 +5,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{Backend, Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::job::{ClaimedJob, Job, JobStatus, NewJob};
 use crate::domain::list::Page;
 use crate::domain::new_id;
-use crate::jobs::{ClaimedJob, Job, JobStatus, NewJob};
 
 #[derive(sqlx::FromRow)]
 struct JobRow {
@@ -51,7 +51,7 @@ const COLUMNS: &str =
 /// write's transaction, so "persist and enqueue" is one atomic step.
 macro_rules! enqueue_job {
     ($executor:expr, $tenant_id:expr, $job:expr, $now:expr) => {{
-        let job: &crate::jobs::NewJob = $job;
+        let job: &crate::domain::job::NewJob = $job;
         sqlx::query(
             "INSERT INTO jobs (id, tenant_id, kind, payload, idempotency_key, status, attempts, max_attempts,
                                run_at, created_at, updated_at)

@@ -8,10 +8,10 @@ use super::jobs::enqueue_job;
 use super::links::enqueue_if_linked;
 use super::tasks::{add_labels, insert_task};
 use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::job::NewJob;
 use crate::domain::message::{Candidate, Message, MessageStatus, NewMessage, TaskDraft};
 use crate::domain::new_id;
 use crate::domain::task::NewTask;
-use crate::jobs::NewJob;
 
 #[derive(sqlx::FromRow)]
 struct MessageRow {

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::jobs::enqueue_job;
 use super::{Result, Store, StoreError, read, write};
+use crate::domain::job::NewJob;
 use crate::domain::list::Page;
-use crate::jobs::NewJob;
 
 /// Inserts a run (`status` `running`, or `done` with its results when it ended at once),
 /// unless a run of that id exists.

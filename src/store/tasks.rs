@@ -5,10 +5,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::job::NewJob;
 use crate::domain::list::{SortValue, TaskQuery, TaskSortField};
 use crate::domain::new_id;
 use crate::domain::task::{NewTask, Priority, Task, TaskPatch, TaskStatus};
-use crate::jobs::NewJob;
 
 /// What duplicate search indexes of a task.
 #[derive(Debug, sqlx::FromRow)]

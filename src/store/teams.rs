@@ -85,7 +85,7 @@ impl Store {
         tenant_id: &str,
         task: &NewTask,
         team: &NewTeam,
-        jobs: impl Fn(&str) -> Vec<crate::jobs::NewJob>,
+        jobs: impl Fn(&str) -> Vec<crate::domain::job::NewJob>,
     ) -> Result<(Task, Team)> {
         let now = super::now();
         let task_id = new_id();
