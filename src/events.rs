@@ -17,11 +17,38 @@ use crate::domain::comment::Comment;
 use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
 use crate::domain::task::Task;
 use crate::integrations::{IntegrationError, Integrations};
-use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::StoreError;
 use crate::store::integrations::IntegrationRecord;
 
-pub const DELIVER_JOB: &str = "webhook.deliver";
+/// The `webhook.deliver` job: one event (`body`) POSTed to one webhook.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Deliver {
+    pub integration_id: String,
+    pub body: Event,
+}
+
+/// An event as delivered. Its members are in name order, as the queue's JSON holds them, so
+/// the body signed and sent is the same bytes on every retry.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    pub data: Value,
+    pub event: String,
+    pub id: String,
+    pub occurred_at: String,
+    pub project_id: String,
+}
+
+impl JobKind for Deliver {
+    const KIND: &'static str = "webhook.deliver";
+    /// A receiver may be down for a while: about a day of backoff before giving up.
+    const MAX_ATTEMPTS: i32 = 16;
+
+    /// One delivery per webhook and event: a second run of the announcement queues nothing new.
+    fn idempotency_key(&self) -> String {
+        format!("webhook:{}:{}", self.integration_id, self.body.id)
+    }
+}
 
 /// The signature of a delivery: hex HMAC-SHA256 of `"{timestamp}.{body}"`.
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
@@ -35,16 +62,32 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 /// project has an active webhook), carrying the task or comment as the change left it, so an
 /// event is never lost to a crash after the commit and always says what happened then. When
 /// it runs it queues one delivery per active webhook of the project that takes the event.
-pub const ANNOUNCE_JOB: &str = "webhook.announce";
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Announce {
+    pub event: String,
+    pub event_id: String,
+    pub occurred_at: String,
+    pub project_id: String,
+    pub data: Value,
+}
+
+impl JobKind for Announce {
+    const KIND: &'static str = "webhook.announce";
+
+    fn idempotency_key(&self) -> String {
+        format!("announce:{}", self.event_id)
+    }
+}
 
 fn announce(event: &'static str, project_id: &str, data: Value) -> NewJob {
-    let id = crate::domain::new_id();
-    let occurred_at = chrono::Utc::now().to_rfc3339();
-    NewJob::new(
-        ANNOUNCE_JOB,
-        format!("announce:{id}"),
-        json!({"event": event, "event_id": id, "occurred_at": occurred_at, "project_id": project_id, "data": data}),
-    )
+    Announce {
+        event: event.to_string(),
+        event_id: crate::domain::new_id(),
+        occurred_at: chrono::Utc::now().to_rfc3339(),
+        project_id: project_id.to_string(),
+        data,
+    }
+    .job()
 }
 
 fn task_data(task: &Task) -> Value {
@@ -75,32 +118,25 @@ pub fn comment_created(project_id: &str, comment: &Comment) -> Vec<NewJob> {
     vec![announce("comment.created", project_id, json!({"task_id": comment.task_id, "comment": comment}))]
 }
 
-async fn fan_out(ctx: JobContext) -> Result<(), JobError> {
+async fn fan_out(ctx: JobContext, announced: Announce) -> Result<(), JobError> {
     let retry = |e: StoreError| JobError::Retry(e.to_string());
     let tenant = &ctx.job.tenant_id;
-    let p = &ctx.job.payload;
-    let (Some(event), Some(id), Some(project_id)) =
-        (p["event"].as_str(), p["event_id"].as_str(), p["project_id"].as_str())
-    else {
-        return Err(JobError::Permanent("payload has no event, event_id or project_id".into()));
-    };
-    let body = json!({"id": id, "event": event, "occurred_at": p["occurred_at"], "project_id": project_id,
-                      "data": p["data"]});
-    let hooks = ctx.store.list_integrations(tenant, project_id).await.map_err(retry)?;
+    let event = announced.event.as_str();
+    let hooks = ctx.store.list_integrations(tenant, &announced.project_id).await.map_err(retry)?;
     let takes = |h: &&IntegrationRecord| {
         h.kind == IntegrationType::Webhook
             && h.status == IntegrationStatus::Active
             && crate::domain::event::subscribed(setting(&h.settings, "events"), event)
     };
+    let body = Event {
+        data: announced.data,
+        event: announced.event.clone(),
+        id: announced.event_id,
+        occurred_at: announced.occurred_at,
+        project_id: announced.project_id,
+    };
     for hook in hooks.iter().filter(takes) {
-        // One delivery per webhook and event: a second run of this job queues nothing new.
-        let mut job = NewJob::new(
-            DELIVER_JOB,
-            format!("webhook:{}:{id}", hook.id),
-            json!({"integration_id": hook.id, "body": body}),
-        );
-        // A receiver may be down for a while: about a day of backoff before giving up.
-        job.max_attempts = 16;
+        let job = Deliver { integration_id: hook.id.clone(), body: body.clone() }.job();
         ctx.store.enqueue(tenant, &job).await.map_err(retry)?;
     }
     Ok(())
@@ -108,18 +144,21 @@ async fn fan_out(ctx: JobContext) -> Result<(), JobError> {
 
 pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwest::Client) {
     let shared = Arc::new((integrations, http));
-    registry.register(ANNOUNCE_JOB, fan_out);
-    registry.register(DELIVER_JOB, move |ctx: JobContext| {
+    registry.handle(fan_out);
+    registry.handle(move |ctx: JobContext, job: Deliver| {
         let shared = shared.clone();
-        async move { deliver(&shared.0, &shared.1, ctx).await }
+        async move { deliver(&shared.0, &shared.1, ctx, job).await }
     });
 }
 
-async fn deliver(integrations: &Integrations, http: &reqwest::Client, ctx: JobContext) -> Result<(), JobError> {
+async fn deliver(
+    integrations: &Integrations,
+    http: &reqwest::Client,
+    ctx: JobContext,
+    job: Deliver,
+) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let Some(id) = ctx.job.payload["integration_id"].as_str() else {
-        return Err(JobError::Permanent("payload has no integration_id".into()));
-    };
+    let id = job.integration_id.as_str();
     let (record, secrets) = match integrations.with_secrets(tenant, id).await {
         Ok(found) => found,
         Err(IntegrationError::Store(StoreError::NotFound)) => return Ok(()), // unsubscribed meanwhile
@@ -132,10 +171,9 @@ async fn deliver(integrations: &Integrations, http: &reqwest::Client, ctx: JobCo
         return Err(JobError::Permanent("the webhook has no url or signing_secret".into()));
     };
     // The client's SSRF guard checks where the URL points now, not only when it was saved.
-    let body = ctx.job.payload["body"].to_string();
+    let body = serde_json::to_string(&job.body).map_err(|e| JobError::Permanent(e.to_string()))?;
     let timestamp = chrono::Utc::now().timestamp();
-    let event = ctx.job.payload["body"]["event"].as_str().unwrap_or_default();
-    let delivery = ctx.job.payload["body"]["id"].as_str().unwrap_or_default();
+    let (event, delivery) = (job.body.event.as_str(), job.body.id.as_str());
     let res = http
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -6,27 +6,42 @@ use std::sync::Arc;
 use super::reply::{store_failure, with_secrets};
 use super::{Fetch, Outbound, adapter};
 use crate::integrations::Integrations;
-use crate::jobs::{JobContext, JobError, Registry};
+use crate::jobs::{JobContext, JobError, JobKind, Registry};
 use crate::store::StoreError;
 
-pub const FETCH_JOB: &str = "channel.fetch";
+/// The `channel.fetch` job: item `external_id` of integration `integration_id`, with what
+/// the webhook said of it (`data`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FetchRequest {
+    pub integration_id: String,
+    pub external_id: String,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+impl JobKind for FetchRequest {
+    const KIND: &'static str = "channel.fetch";
+
+    fn idempotency_key(&self) -> String {
+        format!("fetch:{}:{}", self.integration_id, self.external_id)
+    }
+}
 
 pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, Outbound)>) {
-    registry.register(FETCH_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: FetchRequest| {
         let shared = shared.clone();
-        async move { fetch(&shared.0, &shared.1, ctx).await }
+        async move { fetch(&shared.0, &shared.1, ctx, job).await }
     });
 }
 
-async fn fetch(integrations: &Integrations, out: &Outbound, ctx: JobContext) -> Result<(), JobError> {
+async fn fetch(
+    integrations: &Integrations,
+    out: &Outbound,
+    ctx: JobContext,
+    job: FetchRequest,
+) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let payload = &ctx.job.payload;
-    let (Some(integration_id), Some(external_id)) =
-        (payload["integration_id"].as_str(), payload["external_id"].as_str())
-    else {
-        return Err(JobError::Permanent("payload has no integration_id or external_id".into()));
-    };
-    let (record, secrets) = with_secrets(integrations, tenant, integration_id).await?;
+    let (record, secrets) = with_secrets(integrations, tenant, &job.integration_id).await?;
     let channel = adapter(record.kind)
         .ok_or_else(|| JobError::Permanent(format!("no channel adapter for {}", record.kind.as_str())))?;
     let fetched = channel
@@ -34,8 +49,8 @@ async fn fetch(integrations: &Integrations, out: &Outbound, ctx: JobContext) -> 
             client: &out.http,
             settings: &record.settings,
             secrets: &secrets,
-            external_id,
-            data: &payload["data"],
+            external_id: &job.external_id,
+            data: &job.data,
         })
         .await?;
     let Some(request) = fetched else { return Ok(()) };

@@ -24,9 +24,9 @@ use crate::domain::integration::IntegrationType;
 use crate::domain::message::{NewMessage, Origin};
 use crate::jobs::JobError;
 
-pub use deferred::FETCH_JOB;
+pub use deferred::FetchRequest;
 pub use outbound::{Outbound, OutboundError};
-pub use reply::{SEND_JOB, reply_text, send_job};
+pub use reply::{AnswerMessage, SendDelivery, reply_text, send_job};
 
 /// Registers the channels' jobs: answers, sends and deferred requests.
 pub fn register(

@@ -8,29 +8,53 @@ use serde_json::{Map, Value};
 use super::{Channel, Outbound, Reply, adapter};
 use crate::domain::delivery::{Delivery, DeliveryStatus, NewDelivery};
 use crate::domain::message::{Message, MessageStatus};
-use crate::intake::REPLY_JOB;
 use crate::integrations::{IntegrationError, Integrations};
-use crate::jobs::{JobContext, JobError, Registry};
+use crate::jobs::{JobContext, JobError, JobKind, Registry};
 use crate::store::StoreError;
 use crate::store::integrations::IntegrationRecord as Integration;
 
-/// Sends a message recorded as a delivery (`POST …/send`, follow-ups).
-pub const SEND_JOB: &str = "channel.send";
+/// The `channel.reply` job: answers message `message_id` in its conversation.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AnswerMessage {
+    pub message_id: String,
+}
+
+impl JobKind for AnswerMessage {
+    const KIND: &'static str = "channel.reply";
+
+    fn idempotency_key(&self) -> String {
+        format!("reply:{}", self.message_id)
+    }
+}
+
+/// The `channel.send` job: sends a message recorded as a delivery (`POST …/send`, follow-ups).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SendDelivery {
+    pub delivery_id: String,
+}
+
+impl JobKind for SendDelivery {
+    const KIND: &'static str = "channel.send";
+
+    fn idempotency_key(&self) -> String {
+        format!("send:{}", self.delivery_id)
+    }
+}
 
 /// The job sending delivery `delivery_id`.
 pub fn send_job(delivery_id: &str) -> crate::jobs::NewJob {
-    crate::jobs::NewJob::new(SEND_JOB, format!("send:{delivery_id}"), serde_json::json!({"delivery_id": delivery_id}))
+    SendDelivery { delivery_id: delivery_id.to_string() }.job()
 }
 
 pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, Outbound)>) {
     let for_answers = shared.clone();
-    registry.register(REPLY_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: AnswerMessage| {
         let shared = for_answers.clone();
-        async move { answer(&shared.0, &shared.1, ctx).await }
+        async move { answer(&shared.0, &shared.1, ctx, &job.message_id).await }
     });
-    registry.register(SEND_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: SendDelivery| {
         let shared = shared.clone();
-        async move { send(&shared.0, &shared.1, ctx).await }
+        async move { send(&shared.0, &shared.1, ctx, &job.delivery_id).await }
     });
 }
 
@@ -41,11 +65,13 @@ pub(super) fn store_failure(e: StoreError) -> JobError {
     }
 }
 
-async fn answer(integrations: &Integrations, out: &Outbound, ctx: JobContext) -> Result<(), JobError> {
+async fn answer(
+    integrations: &Integrations,
+    out: &Outbound,
+    ctx: JobContext,
+    message_id: &str,
+) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let message_id = ctx.job.payload["message_id"]
-        .as_str()
-        .ok_or_else(|| JobError::Permanent("payload has no message_id".into()))?;
     let message = ctx.store.get_message(tenant, message_id).await.map_err(store_failure)?;
     let Some((integration_id, reply_to)) = ctx.store.message_origin(tenant, message_id).await.map_err(store_failure)?
     else {
@@ -77,11 +103,8 @@ async fn answer(integrations: &Integrations, out: &Outbound, ctx: JobContext) ->
     deliver(&ctx, out, channel, &record, &secrets, &delivery, &new.target).await
 }
 
-async fn send(integrations: &Integrations, out: &Outbound, ctx: JobContext) -> Result<(), JobError> {
+async fn send(integrations: &Integrations, out: &Outbound, ctx: JobContext, id: &str) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let id = ctx.job.payload["delivery_id"]
-        .as_str()
-        .ok_or_else(|| JobError::Permanent("payload has no delivery_id".into()))?;
     let (delivery, target) = ctx.store.delivery(tenant, id).await.map_err(store_failure)?;
     if delivery.status == DeliveryStatus::Sent {
         return Ok(());
@@ -150,7 +173,7 @@ async fn deliver(
     let recorded = match &result {
         Ok(()) => ctx.store.finish_delivery(tenant, &delivery.id, DeliveryStatus::Sent, None).await,
         Err(e) => {
-            let last = matches!(e, JobError::Permanent(_)) || ctx.job.attempts >= ctx.job.max_attempts;
+            let last = e.is_permanent() || ctx.job.attempts >= ctx.job.max_attempts;
             let status = if last { DeliveryStatus::Failed } else { DeliveryStatus::Queued };
             ctx.store.finish_delivery(tenant, &delivery.id, status, Some(&e.to_string())).await
         }

@@ -10,18 +10,30 @@ use serde_json::{Value, json};
 use super::{Coordinator, CoordinatorError};
 use crate::domain::ai::{Action, ActionStatus, Change, Proposal};
 use crate::domain::tenant::Caller;
-use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::{Store, StoreError};
 
-pub const ACTION_JOB: &str = "ai.action";
+/// The `ai.action` job: carries out approved action `action_id`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunAction {
+    pub action_id: String,
+}
+
+impl JobKind for RunAction {
+    const KIND: &'static str = "ai.action";
+
+    fn idempotency_key(&self) -> String {
+        format!("ai-action:{}", self.action_id)
+    }
+}
 
 /// The job carrying out approved action `action_id`.
 pub fn action_job(action_id: &str) -> NewJob {
-    NewJob::new(ACTION_JOB, format!("ai-action:{action_id}"), json!({"action_id": action_id}))
+    RunAction { action_id: action_id.to_string() }.job()
 }
 
 pub fn register(registry: &mut Registry) {
-    registry.register(ACTION_JOB, run);
+    registry.handle(|ctx, job: RunAction| run(ctx, job.action_id));
 }
 
 impl Coordinator {
@@ -52,10 +64,9 @@ impl From<StoreError> for Failure {
     }
 }
 
-async fn run(ctx: JobContext) -> Result<(), JobError> {
+async fn run(ctx: JobContext, id: String) -> Result<(), JobError> {
     let tenant = ctx.job.tenant_id.as_str();
-    let id =
-        ctx.job.payload["action_id"].as_str().ok_or_else(|| JobError::Permanent("payload has no action_id".into()))?;
+    let id = id.as_str();
     let action = match ctx.store.get_action(tenant, id).await {
         Ok(a) => a,
         Err(StoreError::NotFound) => return Ok(()),

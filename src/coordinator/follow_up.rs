@@ -22,13 +22,41 @@ use crate::domain::delivery::{NewDelivery, SendInput};
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::domain::task::Task;
 use crate::domain::tenant::DEFAULT_TENANT_ID;
-use crate::jobs::{JobContext, JobError, NewJob, Registry, slot_of, slot_start};
+use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry, slot_of, slot_start};
 use crate::store::ai::NewFollowUp;
 use crate::store::integrations::IntegrationRecord;
 use crate::store::{Store, StoreError};
 
-pub const SCHEDULE_JOB: &str = "ai.follow_ups";
-pub const TENANT_JOB: &str = "ai.follow_ups.tenant";
+/// The `ai.follow_ups` job: the fan-out of time slot `slot` to every tenant.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FollowUps {
+    pub slot: i64,
+}
+
+impl JobKind for FollowUps {
+    const KIND: &'static str = "ai.follow_ups";
+
+    fn idempotency_key(&self) -> String {
+        format!("follow-ups:{}", self.slot)
+    }
+}
+
+/// The `ai.follow_ups.tenant` job: one tenant's check in slot `slot` (the tenant is the job's).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TenantFollowUps {
+    pub slot: i64,
+    /// Only the key names it: the job runs under the tenant.
+    #[serde(skip)]
+    tenant_id: String,
+}
+
+impl JobKind for TenantFollowUps {
+    const KIND: &'static str = "ai.follow_ups.tenant";
+
+    fn idempotency_key(&self) -> String {
+        format!("follow-ups:{}:{}", self.slot, self.tenant_id)
+    }
+}
 /// Who approves the follow-ups of a project that opted in.
 pub const POLICY: &str = "policy:auto_follow_ups";
 /// Tenants queued per page of the fan-out.
@@ -36,17 +64,17 @@ const TENANT_PAGE: i64 = 500;
 
 /// The fan-out of slot `slot`.
 pub fn schedule_job(slot: i64, interval: Duration) -> NewJob {
-    NewJob::new(SCHEDULE_JOB, format!("follow-ups:{slot}"), json!({"slot": slot})).at(slot_start(slot, interval))
+    FollowUps { slot }.job().at(slot_start(slot, interval))
 }
 
 fn tenant_job(tenant_id: &str, slot: i64) -> NewJob {
-    NewJob::new(TENANT_JOB, format!("follow-ups:{slot}:{tenant_id}"), json!({"slot": slot}))
+    TenantFollowUps { slot, tenant_id: tenant_id.to_string() }.job()
 }
 
 pub fn register(registry: &mut Registry, interval: Option<Duration>) {
     let Some(interval) = interval else { return };
-    registry.register(SCHEDULE_JOB, move |ctx| fan_out(ctx, interval));
-    registry.register(TENANT_JOB, check_tenant);
+    registry.handle(move |ctx, job: FollowUps| fan_out(ctx, job.slot, interval));
+    registry.handle(|ctx, _: TenantFollowUps| check_tenant(ctx));
 }
 
 /// Starts the chain (a no-op when it runs already): the current slot's fan-out.
@@ -55,8 +83,7 @@ pub async fn start(store: &Store, interval: Option<Duration>) -> Result<(), Stor
     store.enqueue(DEFAULT_TENANT_ID, &schedule_job(slot_of(Utc::now(), interval), interval)).await.map(|_| ())
 }
 
-async fn fan_out(ctx: JobContext, interval: Duration) -> Result<(), JobError> {
-    let slot = ctx.job.payload["slot"].as_i64().ok_or_else(|| JobError::Permanent("payload has no slot".into()))?;
+async fn fan_out(ctx: JobContext, slot: i64, interval: Duration) -> Result<(), JobError> {
     let retry = |e: StoreError| JobError::Retry(e.to_string());
     let mut after = String::new();
     loop {

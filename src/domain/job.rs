@@ -2,6 +2,7 @@
 //! and its workers in `jobs`; both speak these types, neither imports the other for them.
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -73,7 +74,39 @@ pub struct NewJob {
     pub run_at: Option<DateTime<Utc>>,
 }
 
+/// A kind of job, as a type: its name, its payload (the type itself, serialized) and the key
+/// that makes queueing the same work twice a no-op. A kind is defined beside its handler;
+/// producers build the value and queue [`NewJob::of`] it, and the workers' registry parses
+/// the payload back into the same type before the handler sees it, so both ends are checked
+/// by the compiler.
+pub trait JobKind: Serialize + DeserializeOwned + Send + 'static {
+    /// The name stored with the job and listed by the API.
+    const KIND: &'static str;
+    /// Attempts before the job is given up (`dead`).
+    const MAX_ATTEMPTS: i32 = DEFAULT_MAX_ATTEMPTS;
+
+    fn idempotency_key(&self) -> String;
+
+    /// This job, ready to queue.
+    fn job(&self) -> NewJob {
+        NewJob::of(self)
+    }
+}
+
 impl NewJob {
+    /// A typed job, ready to queue.
+    pub fn of<J: JobKind>(job: &J) -> Self {
+        NewJob {
+            kind: J::KIND,
+            // A payload is a plain struct of strings and numbers: it always serializes.
+            payload: serde_json::to_value(job).unwrap_or(serde_json::Value::Null),
+            idempotency_key: job.idempotency_key(),
+            max_attempts: J::MAX_ATTEMPTS,
+            run_at: None,
+        }
+    }
+
+    /// An untyped job (the queue's own tests); the application's jobs are [`JobKind`]s.
     pub fn new(kind: &'static str, idempotency_key: impl Into<String>, payload: serde_json::Value) -> Self {
         NewJob {
             kind,

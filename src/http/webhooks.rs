@@ -15,6 +15,7 @@ use super::extract::ApiPath;
 use crate::channels::{BotCheck, Inbound, WebhookError, WebhookRequest, adapter};
 use crate::domain::integration::IntegrationType;
 use crate::integrations::IntegrationError;
+use crate::jobs::JobKind;
 use crate::store::StoreError;
 
 /// Teams waits five seconds for an outgoing webhook's answer.
@@ -85,11 +86,7 @@ pub async fn receive(
         Inbound::Request(r) => r,
         Inbound::Fetch { external_id, data } => {
             // Persisted before the answer; a redelivery finds the job and adds nothing.
-            let job = crate::jobs::NewJob::new(
-                crate::channels::FETCH_JOB,
-                format!("fetch:{}:{external_id}", record.id),
-                json!({"integration_id": record.id, "external_id": external_id, "data": data}),
-            );
+            let job = crate::channels::FetchRequest { integration_id: record.id.clone(), external_id, data }.job();
             if s.store.enqueue(&tenant_id, &job).await? {
                 s.wake_workers.notify_one();
             } else {

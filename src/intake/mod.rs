@@ -4,18 +4,27 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
-
+use crate::channels::AnswerMessage;
 use crate::dedup::Finder;
 use crate::domain::message::{Message, NewMessage, TaskDraft};
 use crate::domain::task::{NewTask, TaskStatus};
-use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::llm::{DraftRequest, WithFallback};
 use crate::store::{Created, Outcome, Store, StoreError};
 
-pub const PROCESS_JOB: &str = "intake.process";
-/// Answers a webhook message in its conversation; handled by the channels module.
-pub const REPLY_JOB: &str = "channel.reply";
+/// The `intake.process` job: message `message_id` to its outcome.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ProcessMessage {
+    pub message_id: String,
+}
+
+impl JobKind for ProcessMessage {
+    const KIND: &'static str = "intake.process";
+
+    fn idempotency_key(&self) -> String {
+        format!("intake:{}", self.message_id)
+    }
+}
 
 pub struct Intake {
     store: Store,
@@ -25,7 +34,7 @@ pub struct Intake {
 
 /// The job that processes message `message_id`, to be written with the message.
 pub fn process_job(message_id: &str) -> NewJob {
-    NewJob::new(PROCESS_JOB, format!("intake:{message_id}"), json!({ "message_id": message_id }))
+    ProcessMessage { message_id: message_id.to_string() }.job()
 }
 
 impl Intake {
@@ -36,9 +45,9 @@ impl Intake {
     /// Registers the processing job with the workers.
     pub fn register(self: &Arc<Self>, registry: &mut Registry) {
         let intake = self.clone();
-        registry.register(PROCESS_JOB, move |ctx: JobContext| {
+        registry.handle(move |ctx: JobContext, job: ProcessMessage| {
             let intake = intake.clone();
-            async move { intake.run_job(ctx).await }
+            async move { intake.run_job(ctx, &job.message_id).await }
         });
     }
 
@@ -47,10 +56,7 @@ impl Intake {
         self.store.create_message(tenant_id, new, process_job).await
     }
 
-    async fn run_job(&self, ctx: JobContext) -> Result<(), JobError> {
-        let message_id = ctx.job.payload["message_id"]
-            .as_str()
-            .ok_or_else(|| JobError::Permanent("payload has no message_id".into()))?;
+    async fn run_job(&self, ctx: JobContext, message_id: &str) -> Result<(), JobError> {
         let outcome = self.process(&ctx.job.tenant_id, message_id).await;
         match outcome {
             Ok(()) => Ok(()),
@@ -90,10 +96,7 @@ impl Intake {
         // project are drafted in parallel; only deciding and writing take turns.
         let draft = self.llm.draft(&request).await;
         // A message from a conversation is answered there, once its outcome is recorded.
-        let reply = message
-            .integration_id
-            .as_ref()
-            .map(|_| NewJob::new(REPLY_JOB, format!("reply:{message_id}"), json!({ "message_id": message_id })));
+        let reply = message.integration_id.as_ref().map(|_| AnswerMessage { message_id: message_id.to_string() }.job());
         // A new task goes to the project's trackers too, through the queue.
         let pushes: Vec<NewJob> =
             crate::trackers::push::tracker_integrations(&self.store, tenant_id, &message.project_id)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use crate::domain::job::{ClaimedJob, DEFAULT_MAX_ATTEMPTS, Job, JobStatus, NewJob};
+pub use crate::domain::job::{ClaimedJob, DEFAULT_MAX_ATTEMPTS, Job, JobKind, JobStatus, NewJob};
 pub use worker::{Handler, HandlerFuture, JobContext, Registry, WorkerOptions, Workers};
 
 /// How a handler failed, which decides what happens next.
@@ -24,6 +24,35 @@ pub enum JobError {
     /// Retrying cannot help (bad payload, validation refused by a tracker, …).
     #[error("{0}")]
     Permanent(String),
+    /// What the job works on no longer exists (a tracker answered 404, a record was
+    /// deleted): permanent too, but a step that removes the thing counts it as done.
+    #[error("{0}")]
+    Gone(String),
+}
+
+impl JobError {
+    /// Whether retrying cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, JobError::Permanent(_) | JobError::Gone(_))
+    }
+
+    /// The message of a failure retrying cannot help, or the error itself when it can.
+    pub fn into_permanent(self) -> Result<String, JobError> {
+        match self {
+            JobError::Permanent(m) | JobError::Gone(m) => Ok(m),
+            other => Err(other),
+        }
+    }
+}
+
+/// A record the job needs is gone for good; any other storage failure may pass.
+impl From<crate::store::StoreError> for JobError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::NotFound => JobError::Gone(e.to_string()),
+            other => JobError::Retry(other.to_string()),
+        }
+    }
 }
 
 /// The time slot `at` falls in, for work repeated every `interval` (slots count from the

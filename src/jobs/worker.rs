@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::{ClaimedJob, JobError, backoff, jitter};
+use super::{ClaimedJob, JobError, JobKind, backoff, jitter};
 use crate::store::Store;
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
@@ -38,6 +38,26 @@ impl Registry {
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
         self.handlers.insert(kind, Arc::new(move |ctx| Box::pin(handler(ctx))));
+    }
+
+    /// Registers the handler of job kind `J`: it gets the payload parsed back into `J`; a
+    /// payload that does not parse fails the job for good (retrying cannot fix it).
+    pub fn handle<J, F, Fut>(&mut self, handler: F)
+    where
+        J: JobKind,
+        F: Fn(JobContext, J) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        self.handlers.insert(
+            J::KIND,
+            Arc::new(move |ctx: JobContext| match serde_json::from_value::<J>(ctx.job.payload.clone()) {
+                Ok(payload) => Box::pin(handler(ctx, payload)) as HandlerFuture,
+                Err(e) => {
+                    let why = format!("the payload is not a {} job: {e}", J::KIND);
+                    Box::pin(async move { Err(JobError::Permanent(why)) })
+                }
+            }),
+        );
     }
 
     fn get(&self, kind: &str) -> Option<&Handler> {
@@ -191,7 +211,7 @@ impl Worker {
             Ok(()) => self.store.complete_job(job).await,
             Err(err) => {
                 let retry_at = match err {
-                    JobError::Permanent(_) => None,
+                    JobError::Permanent(_) | JobError::Gone(_) => None,
                     _ if job.attempts >= job.max_attempts => None,
                     JobError::RetryAfter { after, .. } => Some(*after),
                     JobError::Retry(_) => Some(backoff(job.attempts, jitter())),

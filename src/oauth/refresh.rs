@@ -9,18 +9,38 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::OAuth;
 use super::exchange::{RefreshError, refresh, refreshed};
 use super::providers::Provider;
 use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
 use crate::integrations::IntegrationError;
-use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::StoreError;
 use crate::store::integrations::IntegrationRecord;
 
-pub const REFRESH_JOB: &str = "oauth.refresh";
+/// The `oauth.refresh` job: the token of integration `integration_id` that expires at
+/// `expires_at` (RFC 3339).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RefreshToken {
+    pub integration_id: String,
+    /// The record's project (older jobs name only their record).
+    #[serde(default)]
+    pub project_id: Option<String>,
+    pub expires_at: String,
+    /// What the token was granted to (the record, or the project's Atlassian grant): the
+    /// records sharing a token name one job. Only the key needs it.
+    #[serde(skip)]
+    grant: String,
+}
+
+impl JobKind for RefreshToken {
+    const KIND: &'static str = "oauth.refresh";
+
+    fn idempotency_key(&self) -> String {
+        format!("oauth-refresh:{}:{}", self.grant, self.expires_at)
+    }
+}
 
 /// How long before expiry a token is refreshed.
 pub const LEAD: Duration = Duration::from_secs(300);
@@ -47,18 +67,19 @@ pub fn refresh_job(id: &str, kind: IntegrationType, project_id: &str, expires_at
         Some(Provider::Atlassian) => format!("{project_id}:atlassian"),
         _ => id.to_string(),
     };
-    let job = NewJob::new(
-        REFRESH_JOB,
-        format!("oauth-refresh:{grant}:{expires_at}"),
-        json!({"integration_id": id, "project_id": project_id, "expires_at": expires_at}),
-    );
-    Some(job.at(due))
+    let job = RefreshToken {
+        integration_id: id.to_string(),
+        project_id: Some(project_id.to_string()),
+        expires_at: expires_at.to_string(),
+        grant,
+    };
+    Some(job.job().at(due))
 }
 
 pub fn register(registry: &mut Registry, oauth: Arc<OAuth>) {
-    registry.register(REFRESH_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: RefreshToken| {
         let oauth = oauth.clone();
-        async move { run(&oauth, ctx).await }
+        async move { run(&oauth, ctx, job).await }
     });
 }
 
@@ -69,16 +90,12 @@ fn failure(e: IntegrationError) -> JobError {
     }
 }
 
-async fn run(oauth: &OAuth, ctx: JobContext) -> Result<(), JobError> {
+async fn run(oauth: &OAuth, ctx: JobContext, job: RefreshToken) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let (Some(id), Some(expires_at)) =
-        (ctx.job.payload["integration_id"].as_str(), ctx.job.payload["expires_at"].as_str())
-    else {
-        return Err(JobError::Permanent("payload has no integration_id or expires_at".into()));
-    };
+    let (id, expires_at) = (job.integration_id.as_str(), job.expires_at.as_str());
     // The project, named by the job (older jobs name only their record).
-    let project = match ctx.job.payload["project_id"].as_str() {
-        Some(project) => project.to_string(),
+    let project = match job.project_id {
+        Some(project) => project,
         None => match oauth.integrations.with_secrets(tenant, id).await {
             Ok((record, _)) => record.project_id,
             Err(IntegrationError::Store(StoreError::NotFound)) => return Ok(()), // disconnected meanwhile

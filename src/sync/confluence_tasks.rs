@@ -108,8 +108,8 @@ struct Plan {
     unresolved: Vec<(String, String)>,
 }
 
-pub(crate) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
-    let Some(c) = super::context(shared, &ctx).await? else { return Ok(()) };
+pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Result<(), JobError> {
+    let Some(c) = super::context(shared, &ctx, run_id).await? else { return Ok(()) };
     let request: Request = serde_json::from_value(c.run.request.clone())
         .map_err(|e| JobError::Permanent(format!("the run's request is unreadable: {e}")))?;
     let plan = match c.run.plan.clone() {
@@ -290,7 +290,7 @@ fn outcome(done: &crate::store::SyncChange) -> Result<String, String> {
 }
 
 fn missing(e: &JobError) -> bool {
-    matches!(e, JobError::Permanent(m) if m.contains(" answered 404:"))
+    matches!(e, JobError::Gone(_))
 }
 
 /// Walks every requested tree once, recording each open task and its work package.

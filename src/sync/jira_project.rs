@@ -115,8 +115,8 @@ fn title_key(title: &str) -> Option<&str> {
     issue_project(key).map(|_| key)
 }
 
-pub(crate) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
-    let Some(c) = super::context(shared, &ctx).await? else { return Ok(()) };
+pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Result<(), JobError> {
+    let Some(c) = super::context(shared, &ctx, run_id).await? else { return Ok(()) };
     let request: ProjectRequest = serde_json::from_value(c.run.request.clone())
         .map_err(|e| JobError::Permanent(format!("the run's request is unreadable: {e}")))?;
     let (root, issues, existing) = match read(&c, &request).await {

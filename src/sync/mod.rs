@@ -15,14 +15,44 @@ use serde_json::{Value, json};
 
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::integrations::{IntegrationError, Integrations};
-use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
 use crate::trackers::confluence::Confluence;
 use crate::trackers::jira::Jira;
 
-pub const TASK_SYNC_JOB: &str = "sync.confluence_tasks";
-pub const UNDO_JOB: &str = "sync.undo";
-pub const JIRA_PROJECT_JOB: &str = "sync.jira_project";
+/// A job that carries out sync run `run_id`, one type per kind of run.
+macro_rules! run_job {
+    ($(#[$doc:meta])* $name:ident = $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+        pub struct $name {
+            pub run_id: String,
+        }
+
+        impl JobKind for $name {
+            const KIND: &'static str = $kind;
+            /// A run may wait out long rate limits; its steps are journaled, so retries are cheap.
+            const MAX_ATTEMPTS: i32 = 12;
+
+            fn idempotency_key(&self) -> String {
+                format!("sync:{}", self.run_id)
+            }
+        }
+    };
+}
+
+run_job!(
+    /// A Confluence task sync run.
+    ConfluenceTaskSync = "sync.confluence_tasks"
+);
+run_job!(
+    /// A Jira project mirror run.
+    JiraProjectSync = "sync.jira_project"
+);
+run_job!(
+    /// The undo of a task sync or project mirror run.
+    UndoSync = "sync.undo"
+);
 
 /// Kinds of runs, as journaled.
 pub const CONFLUENCE_TASKS: &str = "confluence-tasks";
@@ -55,26 +85,24 @@ pub(crate) struct Shared {
 pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwest::Client) {
     let shared = Arc::new(Shared { integrations, http, names: names::NameCache::default() });
     let for_sync = shared.clone();
-    registry.register(TASK_SYNC_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: ConfluenceTaskSync| {
         let shared = for_sync.clone();
-        async move { confluence_tasks::run(&shared, ctx).await }
+        async move { confluence_tasks::run(&shared, ctx, &job.run_id).await }
     });
     let for_projects = shared.clone();
-    registry.register(JIRA_PROJECT_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: JiraProjectSync| {
         let shared = for_projects.clone();
-        async move { jira_project::run(&shared, ctx).await }
+        async move { jira_project::run(&shared, ctx, &job.run_id).await }
     });
-    registry.register(UNDO_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: UndoSync| {
         let shared = shared.clone();
-        async move { undo::run(&shared, ctx).await }
+        async move { undo::run(&shared, ctx, &job.run_id).await }
     });
 }
 
-fn job(kind: &'static str, run_id: &str) -> NewJob {
-    // A run may wait out long rate limits; its steps are journaled, so retries are cheap.
-    let mut job = NewJob::new(kind, format!("sync:{run_id}"), json!({"run_id": run_id}));
-    job.max_attempts = 12;
-    job
+/// The job of run `run_id`, of kind `J`.
+fn job<J: JobKind>(of: fn(String) -> J, run_id: &str) -> NewJob {
+    of(run_id.to_string()).job()
 }
 
 /// A project-wide run of `kind`.
@@ -111,7 +139,9 @@ pub async fn start_task_sync(
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
     Ok(store
-        .create_sync_run(tenant_id, &run(CONFLUENCE_TASKS, project_id, request), |id| job(TASK_SYNC_JOB, id))
+        .create_sync_run(tenant_id, &run(CONFLUENCE_TASKS, project_id, request), |id| {
+            job(|run_id| ConfluenceTaskSync { run_id }, id)
+        })
         .await?)
 }
 
@@ -128,7 +158,9 @@ pub async fn start_project_sync(
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
     Ok(store
-        .create_sync_run(tenant_id, &run(JIRA_PROJECT, project_id, request), |id| job(JIRA_PROJECT_JOB, id))
+        .create_sync_run(tenant_id, &run(JIRA_PROJECT, project_id, request), |id| {
+            job(|run_id| JiraProjectSync { run_id }, id)
+        })
         .await?)
 }
 
@@ -159,7 +191,7 @@ pub async fn undo_run(
                 integration(integrations, tenant_id, &run.project_id, IntegrationType::Confluence).await?;
                 let request = json!({"of": run.id, "kind": JIRA_PROJECT});
                 let undo = crate::store::NewRun { kind: UNDO, project_id: &run.project_id, task_id: None, request };
-                Ok(store.create_sync_run(tenant_id, &undo, |id| job(UNDO_JOB, id)).await?)
+                Ok(store.create_sync_run(tenant_id, &undo, |id| job(|run_id| UndoSync { run_id }, id)).await?)
             }
         },
         (CONFLUENCE_TASKS, "done") => {
@@ -191,7 +223,9 @@ pub async fn start_undo(
         None => undo::run_of(store, tenant_id, project_id, &items).await?,
     };
     let request = json!({"of": of, "items": items});
-    Ok(store.create_sync_run(tenant_id, &run(UNDO, project_id, request), |id| job(UNDO_JOB, id)).await?)
+    Ok(store
+        .create_sync_run(tenant_id, &run(UNDO, project_id, request), |id| job(|run_id| UndoSync { run_id }, id))
+        .await?)
 }
 
 /// The project's Jira and Confluence clients (for tools outside a run).
@@ -260,7 +294,7 @@ impl Context<'_> {
     /// `Ok(message)` is a failure to record for the step.
     pub fn settle(&self, e: JobError) -> Result<String, JobError> {
         match e {
-            JobError::Permanent(m) => Ok(m),
+            JobError::Permanent(m) | JobError::Gone(m) => Ok(m),
             JobError::Retry(m) | JobError::RetryAfter { message: m, .. } if self.last_attempt => Ok(m),
             other => Err(other),
         }
@@ -273,11 +307,12 @@ fn retry(e: StoreError) -> JobError {
 
 /// Loads the run and the project's Jira and Confluence for a job; `None` when the run
 /// has already ended.
-pub(crate) async fn context<'a>(shared: &Shared, ctx: &'a JobContext) -> Result<Option<Context<'a>>, JobError> {
+pub(crate) async fn context<'a>(
+    shared: &Shared,
+    ctx: &'a JobContext,
+    run_id: &str,
+) -> Result<Option<Context<'a>>, JobError> {
     let tenant = &ctx.job.tenant_id;
-    let Some(run_id) = ctx.job.payload["run_id"].as_str() else {
-        return Err(JobError::Permanent("payload has no run_id".into()));
-    };
     let run = ctx
         .store
         .sync_run(tenant, run_id)
@@ -314,7 +349,7 @@ pub(crate) async fn context<'a>(shared: &Shared, ctx: &'a JobContext) -> Result<
             jira_settings,
             confluence,
         })),
-        Err(JobError::Permanent(m)) => {
+        Err(JobError::Permanent(m) | JobError::Gone(m)) => {
             // The run cannot start at all: it ends failed, visibly.
             ctx.store.finish_sync_run(tenant, run_id, Err(&m)).await.map_err(retry)?;
             Err(JobError::Permanent(m))

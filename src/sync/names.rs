@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::jobs::JobError;
 use crate::trackers::TrackerFuture;
 
 /// Where names come from: a site's user lookup.
@@ -95,7 +94,7 @@ impl NameCache {
                         name
                     }
                     Err(e) => {
-                        site_down = !matches!(e, JobError::Permanent(_));
+                        site_down = !e.is_permanent();
                         tracing::warn!(integration, account, error = %e, skipping_the_rest = site_down,
                             "user lookup failed: the account id stands for the display name");
                         account.to_string()
@@ -113,6 +112,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+    use crate::jobs::JobError;
 
     /// Names every account but `gone` (unknown) and `down` (the site fails), counting the
     /// questions.

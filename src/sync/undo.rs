@@ -103,8 +103,8 @@ pub async fn run_of(
     Ok(None)
 }
 
-pub(crate) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
-    let Some(c) = super::context(shared, &ctx).await? else { return Ok(()) };
+pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Result<(), JobError> {
+    let Some(c) = super::context(shared, &ctx, run_id).await? else { return Ok(()) };
     if c.run.request["kind"] == super::JIRA_PROJECT {
         return undo_mirror(&c).await;
     }

@@ -6,14 +6,27 @@
 use serde_json::{Value, json};
 
 use super::push::{Shared, TRACKER_COMMENT, store_failure, tracker_for, with_secrets};
-use crate::jobs::{JobContext, JobError, NewJob};
+use crate::jobs::{JobContext, JobError, JobKind, NewJob};
 use crate::store::{NewChange, NewRun};
 
-pub const COMMENT_JOB: &str = "tracker.comment";
+/// The `tracker.comment` job: comment `comment_id` of task `task_id` to its tracker items.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CommentItems {
+    pub task_id: String,
+    pub comment_id: String,
+}
+
+impl JobKind for CommentItems {
+    const KIND: &'static str = "tracker.comment";
+
+    fn idempotency_key(&self) -> String {
+        format!("comment:{}", self.comment_id)
+    }
+}
 
 /// The job writing comment `comment_id` of task `task_id` to its tracker items.
 pub fn comment_job(task_id: &str, comment_id: &str) -> NewJob {
-    NewJob::new(COMMENT_JOB, format!("comment:{comment_id}"), json!({"task_id": task_id, "comment_id": comment_id}))
+    CommentItems { task_id: task_id.to_string(), comment_id: comment_id.to_string() }.job()
 }
 
 /// Adds a comment here: queued for the task's tracker items in the same transaction, and
@@ -48,16 +61,13 @@ fn text(comment: &crate::domain::comment::Comment) -> String {
     format!("{}\n\n— {who}, in taskbridge ({})", comment.content, marker(&comment.id))
 }
 
-pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+pub(super) async fn run(shared: &Shared, ctx: JobContext, job: CommentItems) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let p = &ctx.job.payload;
-    let (Some(task_id), Some(comment_id)) = (p["task_id"].as_str(), p["comment_id"].as_str()) else {
-        return Err(JobError::Permanent("payload has no task_id or comment_id".into()));
-    };
+    let (task_id, comment_id) = (job.task_id.as_str(), job.comment_id.as_str());
+    let request = json!({"task_id": task_id, "comment_id": comment_id});
     let comment = ctx.store.get_comment(tenant, comment_id).await.map_err(store_failure)?;
     let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
-    let new =
-        NewRun { kind: TRACKER_COMMENT, project_id: &task.project_id, task_id: Some(task_id), request: p.clone() };
+    let new = NewRun { kind: TRACKER_COMMENT, project_id: &task.project_id, task_id: Some(task_id), request };
     let run = ctx.store.open_sync_run(tenant, &ctx.job.id, &new).await.map_err(store_failure)?;
     if run.status != "running" {
         return Ok(());
@@ -77,7 +87,7 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError
             let (action, after) = match written.await {
                 Ok(id) => ("commented", json!({"item": item, "comment_id": id, "text": body})),
                 // One tracker refusing does not keep the comment from the others.
-                Err(JobError::Permanent(m)) => ("failed", json!({"item": item, "error": m})),
+                Err(JobError::Permanent(m) | JobError::Gone(m)) => ("failed", json!({"item": item, "error": m})),
                 Err(retry) => return Err(retry),
             };
             let change =

@@ -2,24 +2,33 @@
 //! a page per run, so duplicate detection sees work tracked there before anything new is
 //! created anywhere. Items made from taskbridge tasks (they carry a marker) are skipped.
 
-use serde_json::json;
-
 use super::push::{Shared, store_failure, tracker_for, with_secrets};
 use super::{Listed, is_marker};
 use crate::domain::task::{NewTask, Priority};
-use crate::jobs::{JobContext, JobError, NewJob};
+use crate::jobs::{JobContext, JobError, JobKind, NewJob};
 use crate::store::integrations::IntegrationRecord;
 use crate::store::{Store, StoreError, TaskLink};
 
-pub const IMPORT_JOB: &str = "tracker.import";
+/// The `tracker.import` job: the page at `cursor` (the first when `None`) of backfill `run`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ImportPage {
+    pub integration_id: String,
+    pub run: String,
+    pub cursor: Option<String>,
+}
+
+impl JobKind for ImportPage {
+    const KIND: &'static str = "tracker.import";
+
+    fn idempotency_key(&self) -> String {
+        format!("import:{}:{}:{}", self.integration_id, self.run, self.cursor.as_deref().unwrap_or("first"))
+    }
+}
 
 /// The job importing the page at `cursor` (the first when `None`) of run `run`.
 pub fn import_job(integration_id: &str, run: &str, cursor: Option<&str>) -> NewJob {
-    NewJob::new(
-        IMPORT_JOB,
-        format!("import:{integration_id}:{run}:{}", cursor.unwrap_or("first")),
-        json!({"integration_id": integration_id, "run": run, "cursor": cursor}),
-    )
+    ImportPage { integration_id: integration_id.to_string(), run: run.to_string(), cursor: cursor.map(str::to_string) }
+        .job()
 }
 
 /// Starts a backfill: `Conflict` while one is running.
@@ -69,13 +78,9 @@ fn task_of(project_id: &str, listed: &Listed) -> NewTask {
     }
 }
 
-pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+pub(super) async fn run(shared: &Shared, ctx: JobContext, job: ImportPage) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let p = &ctx.job.payload;
-    let (Some(integration_id), Some(run)) = (p["integration_id"].as_str(), p["run"].as_str()) else {
-        return Err(JobError::Permanent("payload has no integration_id or run".into()));
-    };
-    let cursor = p["cursor"].as_str();
+    let (integration_id, run, cursor) = (job.integration_id.as_str(), job.run.as_str(), job.cursor.as_deref());
     let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
     let listing = async {
         let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
@@ -86,7 +91,7 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError
     let (record, listing) = match listing {
         Ok(found) => found,
         Err(e) => {
-            if matches!(e, JobError::Permanent(_)) || last_attempt {
+            if e.is_permanent() || last_attempt {
                 let _ = ctx.store.record_import_page(tenant, integration_id, 0, 0, Some(Some(&e.to_string()))).await;
             }
             return Err(e);

@@ -124,7 +124,7 @@ pub fn is_marker(label: &str) -> bool {
 }
 
 /// A tracker's refusal in the queue's terms: 429 and 5xx retry (after `Retry-After` when
-/// given), other statuses fail for good with the tracker's own words.
+/// given), other statuses fail for good with the tracker's own words (404 as gone).
 pub(crate) fn failure(
     status: reqwest::StatusCode,
     headers: &reqwest::header::HeaderMap,
@@ -135,7 +135,8 @@ pub(crate) fn failure(
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         return crate::channels::http_failure(status, headers, what);
     }
-    JobError::Permanent(format!("{what}: {tracker} answered {}: {explained}", status.as_u16()))
+    let message = format!("{what}: {tracker} answered {}: {explained}", status.as_u16());
+    if status == reqwest::StatusCode::NOT_FOUND { JobError::Gone(message) } else { JobError::Permanent(message) }
 }
 
 /// Sends a tracker request and reads its JSON answer (`null` for 204), or fails in the
@@ -161,7 +162,7 @@ pub(crate) async fn send_json(
 /// An undo of a create whose item is already gone is done.
 pub(crate) fn deleted<T>(result: TrackerResult<T>) -> TrackerResult<()> {
     match result {
-        Err(JobError::Permanent(m)) if m.contains(" answered 404:") => Ok(()),
+        Err(JobError::Gone(_)) => Ok(()),
         other => other.map(|_| ()),
     }
 }

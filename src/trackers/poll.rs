@@ -8,16 +8,28 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::push::{Shared, is_tracker, store_failure, tracker_for, with_secrets};
 use super::{Listed, is_marker};
 use crate::domain::integration::{Integration, IntegrationStatus};
 use crate::domain::task::{TaskPatch, TaskStatus};
-use crate::jobs::{JobContext, JobError, NewJob, slot_of, slot_start};
+use crate::jobs::{JobContext, JobError, JobKind, NewJob, slot_of, slot_start};
 use crate::store::{PollOutcome, Store, StoreError};
 
-pub const POLL_JOB: &str = "tracker.poll";
+/// The `tracker.poll` job: integration `integration_id`'s poll of time slot `slot`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PollTracker {
+    pub integration_id: String,
+    pub slot: i64,
+}
+
+impl JobKind for PollTracker {
+    const KIND: &'static str = "tracker.poll";
+
+    fn idempotency_key(&self) -> String {
+        format!("poll:{}:{}", self.integration_id, self.slot)
+    }
+}
 
 /// Changes are read from a minute before the cursor: clocks differ, and a change seen
 /// twice is harmless.
@@ -27,12 +39,7 @@ const MAX_PAGES: usize = 50;
 
 /// The poll of `integration_id` in time slot `slot`.
 pub fn poll_job(integration_id: &str, slot: i64, interval: Duration) -> NewJob {
-    NewJob::new(
-        POLL_JOB,
-        format!("poll:{integration_id}:{slot}"),
-        json!({"integration_id": integration_id, "slot": slot}),
-    )
-    .at(slot_start(slot, interval))
+    PollTracker { integration_id: integration_id.to_string(), slot }.job().at(slot_start(slot, interval))
 }
 
 /// Schedules the next poll of an integration (a no-op when it is scheduled already).
@@ -69,16 +76,18 @@ pub async fn schedule_all(store: &Store, interval: Duration) -> Result<usize, St
     Ok(scheduled)
 }
 
-pub(super) async fn run(shared: &Shared, ctx: JobContext, interval: Duration) -> Result<(), JobError> {
+pub(super) async fn run(
+    shared: &Shared,
+    ctx: JobContext,
+    job: PollTracker,
+    interval: Duration,
+) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let p = &ctx.job.payload;
-    let (Some(integration_id), Some(slot)) = (p["integration_id"].as_str(), p["slot"].as_i64()) else {
-        return Err(JobError::Permanent("payload has no integration_id or slot".into()));
-    };
+    let (integration_id, slot) = (job.integration_id.as_str(), job.slot);
     let (record, secrets) = match with_secrets(shared, tenant, integration_id).await {
         Ok(found) => found,
         // Deleted: its chain ends here.
-        Err(JobError::Permanent(_)) => return Ok(()),
+        Err(JobError::Permanent(_) | JobError::Gone(_)) => return Ok(()),
         Err(e) => return Err(e),
     };
     if record.status != IntegrationStatus::Active || !is_tracker(record.kind) {

@@ -10,15 +10,81 @@ use super::taiga::{Sessions, Taiga};
 use super::zendesk::Zendesk;
 use super::{Item, Tracker, marker};
 use crate::domain::integration::IntegrationType;
+use crate::domain::task::TaskStatus;
 use crate::integrations::{IntegrationError, Integrations};
-use crate::jobs::{JobContext, JobError, NewJob, Registry};
+use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::integrations::IntegrationRecord;
 use crate::store::{FinishedRun, NewChange, NewRun, StoreError, TaskLink};
 
-pub const PUSH_JOB: &str = "tracker.push";
-pub const TRANSITION_JOB: &str = "tracker.transition";
-pub const UPDATE_JOB: &str = "tracker.update";
-pub const UNDO_JOB: &str = "tracker.undo";
+/// The `tracker.push` job: a task to tracker `integration_id`, named by its id or by the
+/// message it is made from (which may turn out a duplicate, then nothing is pushed).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PushTask {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    pub integration_id: String,
+}
+
+impl JobKind for PushTask {
+    const KIND: &'static str = "tracker.push";
+
+    fn idempotency_key(&self) -> String {
+        match (&self.task_id, &self.message_id) {
+            (Some(task), _) => format!("push-task:{task}:{}", self.integration_id),
+            (None, message) => format!("push:{}:{}", message.as_deref().unwrap_or_default(), self.integration_id),
+        }
+    }
+}
+
+/// The `tracker.transition` job: item `external_id` (linked to task `task_id`) moved to `status`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TransitionItem {
+    pub task_id: String,
+    pub integration_id: String,
+    pub external_id: String,
+    pub status: TaskStatus,
+}
+
+impl JobKind for TransitionItem {
+    const KIND: &'static str = "tracker.transition";
+
+    /// Every change is its own job, in the order made.
+    fn idempotency_key(&self) -> String {
+        format!("transition:{}:{}:{}", self.task_id, self.integration_id, crate::domain::new_id())
+    }
+}
+
+/// The `tracker.update` job: item `external_id` rewritten from task `task_id` as it is then.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct UpdateItem {
+    pub task_id: String,
+    pub integration_id: String,
+    pub external_id: String,
+}
+
+impl JobKind for UpdateItem {
+    const KIND: &'static str = "tracker.update";
+
+    fn idempotency_key(&self) -> String {
+        format!("update:{}:{}:{}", self.task_id, self.integration_id, crate::domain::new_id())
+    }
+}
+
+/// The `tracker.undo` job: carries out undo run `run_id`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct UndoTrackerRun {
+    pub run_id: String,
+}
+
+impl JobKind for UndoTrackerRun {
+    const KIND: &'static str = "tracker.undo";
+
+    fn idempotency_key(&self) -> String {
+        format!("sync:{}", self.run_id)
+    }
+}
 
 /// The kinds of sync run a push, a transition and an update are journaled as.
 pub const TRACKER_PUSH: &str = "tracker-push";
@@ -33,11 +99,7 @@ pub fn is_tracker(kind: IntegrationType) -> bool {
 
 /// The job pushing task `task_id` to `integration_id`.
 pub fn push_task_job(task_id: &str, integration_id: &str) -> NewJob {
-    NewJob::new(
-        PUSH_JOB,
-        format!("push-task:{task_id}:{integration_id}"),
-        json!({"task_id": task_id, "integration_id": integration_id}),
-    )
+    PushTask { message_id: None, task_id: Some(task_id.to_string()), integration_id: integration_id.to_string() }.job()
 }
 
 /// The project's active tracker integrations, which its new tasks are pushed to.
@@ -100,11 +162,8 @@ pub async fn delete_task(store: &crate::store::Store, tenant_id: &str, task_id: 
 
 /// The job pushing the task that message `message_id` creates to `integration_id`.
 pub fn push_job(message_id: &str, integration_id: &str) -> NewJob {
-    NewJob::new(
-        PUSH_JOB,
-        format!("push:{message_id}:{integration_id}"),
-        json!({"message_id": message_id, "integration_id": integration_id}),
-    )
+    PushTask { message_id: Some(message_id.to_string()), task_id: None, integration_id: integration_id.to_string() }
+        .job()
 }
 
 /// Updates a task here and queues, for each tracker item linked to it except in the
@@ -134,14 +193,18 @@ pub async fn update_task(
                 if Some(integration) == from {
                     return jobs;
                 }
-                let mut payload = json!({"task_id": task_id, "integration_id": integration, "external_id": external});
-                let key = |what: &str| format!("{what}:{task_id}:{integration}:{}", crate::domain::new_id());
+                let (task_id, integration_id, external_id) =
+                    (task_id.to_string(), integration.to_string(), external.to_string());
                 if fields {
-                    jobs.push(NewJob::new(UPDATE_JOB, key("update"), payload.clone()));
+                    let update = UpdateItem {
+                        task_id: task_id.clone(),
+                        integration_id: integration_id.clone(),
+                        external_id: external_id.clone(),
+                    };
+                    jobs.push(update.job());
                 }
                 if let Some(status) = status {
-                    payload["status"] = json!(status.as_str());
-                    jobs.push(NewJob::new(TRANSITION_JOB, key("transition"), payload));
+                    jobs.push(TransitionItem { task_id, integration_id, external_id, status }.job());
                 }
                 jobs
             },
@@ -166,43 +229,47 @@ pub fn register(
     let shared = Arc::new(Shared { integrations, http, sessions: Arc::default() });
     if let Some(interval) = poll {
         let for_polls = shared.clone();
-        registry.register(super::poll::POLL_JOB, move |ctx: JobContext| {
+        registry.handle(move |ctx: JobContext, job: super::poll::PollTracker| {
             let shared = for_polls.clone();
-            async move { super::poll::run(&shared, ctx, interval).await }
+            async move { super::poll::run(&shared, ctx, job, interval).await }
         });
     }
     let for_pushes = shared.clone();
-    registry.register(PUSH_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: PushTask| {
         let shared = for_pushes.clone();
-        async move { push(&shared, ctx).await }
+        async move { push(&shared, ctx, job).await }
     });
     let for_transitions = shared.clone();
-    registry.register(TRANSITION_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: TransitionItem| {
         let shared = for_transitions.clone();
         async move {
-            let status = ctx.job.payload["status"].as_str().and_then(crate::domain::task::TaskStatus::parse);
-            let status = status.ok_or_else(|| JobError::Permanent("payload has no status".into()))?;
-            write_linked(&shared, &ctx, Write::Transition(status)).await
+            let linked =
+                Linked { task_id: job.task_id, integration_id: job.integration_id, external_id: job.external_id };
+            write_linked(&shared, &ctx, Write::Transition(job.status), &linked).await
         }
     });
     let for_updates = shared.clone();
-    registry.register(UPDATE_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: UpdateItem| {
         let shared = for_updates.clone();
-        async move { write_linked(&shared, &ctx, Write::Update).await }
+        async move {
+            let linked =
+                Linked { task_id: job.task_id, integration_id: job.integration_id, external_id: job.external_id };
+            write_linked(&shared, &ctx, Write::Update, &linked).await
+        }
     });
     let for_comments = shared.clone();
-    registry.register(super::comment::COMMENT_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: super::comment::CommentItems| {
         let shared = for_comments.clone();
-        async move { super::comment::run(&shared, ctx).await }
+        async move { super::comment::run(&shared, ctx, job).await }
     });
     let for_undo = shared.clone();
-    registry.register(UNDO_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: UndoTrackerRun| {
         let shared = for_undo.clone();
-        async move { super::undo::run(&shared, ctx).await }
+        async move { super::undo::run(&shared, ctx, &job.run_id).await }
     });
-    registry.register(super::import::IMPORT_JOB, move |ctx: JobContext| {
+    registry.handle(move |ctx: JobContext, job: super::import::ImportPage| {
         let shared = shared.clone();
-        async move { super::import::run(&shared, ctx).await }
+        async move { super::import::run(&shared, ctx, job).await }
     });
 }
 
@@ -213,16 +280,14 @@ pub(super) fn store_failure(e: StoreError) -> JobError {
     }
 }
 
-async fn push(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+async fn push(shared: &Shared, ctx: JobContext, job: PushTask) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let message_id = ctx.job.payload["message_id"].as_str().unwrap_or_default();
-    let Some(integration_id) = ctx.job.payload["integration_id"].as_str() else {
-        return Err(JobError::Permanent("payload has no integration_id".into()));
-    };
-    let task_id = match ctx.job.payload["task_id"].as_str() {
-        Some(task_id) => task_id.to_string(),
+    let integration_id = job.integration_id.as_str();
+    let task_id = match job.task_id {
+        Some(task_id) => task_id,
         None => {
-            let message = ctx.store.get_message(tenant, message_id).await.map_err(store_failure)?;
+            let message_id = job.message_id.unwrap_or_default();
+            let message = ctx.store.get_message(tenant, &message_id).await.map_err(store_failure)?;
             let created = message.status == crate::domain::message::MessageStatus::Created;
             match message.task_id.filter(|_| created) {
                 Some(task_id) => task_id,
@@ -321,6 +386,13 @@ fn item_of(shared: &Shared, task: &crate::domain::task::Task) -> Item {
     }
 }
 
+/// The item a change is written to, and the task it is linked to.
+struct Linked {
+    task_id: String,
+    integration_id: String,
+    external_id: String,
+}
+
 /// A change here written to a linked tracker item.
 #[derive(Clone, Copy)]
 enum Write {
@@ -334,20 +406,21 @@ enum Write {
 /// the item before and after, so it can be explained and undone. What was there before is
 /// fixed by the first attempt: a retry after a crash mid-way finds the item already changed
 /// and must not take that as "before".
-async fn write_linked(shared: &Shared, ctx: &JobContext, write: Write) -> Result<(), JobError> {
+async fn write_linked(shared: &Shared, ctx: &JobContext, write: Write, linked: &Linked) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let p = &ctx.job.payload;
-    let (Some(task_id), Some(integration_id), Some(external_id)) =
-        (p["task_id"].as_str(), p["integration_id"].as_str(), p["external_id"].as_str())
-    else {
-        return Err(JobError::Permanent("payload has no task_id, integration_id or external_id".into()));
-    };
+    let (task_id, integration_id, external_id) =
+        (linked.task_id.as_str(), linked.integration_id.as_str(), linked.external_id.as_str());
+    // The run's request is the job as queued.
+    let mut request = json!({"task_id": task_id, "integration_id": integration_id, "external_id": external_id});
+    if let Write::Transition(status) = write {
+        request["status"] = json!(status);
+    }
     let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
     let kind = match write {
         Write::Transition(_) => TRACKER_TRANSITION,
         Write::Update => TRACKER_UPDATE,
     };
-    let new = NewRun { kind, project_id: &task.project_id, task_id: Some(task_id), request: p.clone() };
+    let new = NewRun { kind, project_id: &task.project_id, task_id: Some(task_id), request };
     let run = ctx.store.open_sync_run(tenant, &ctx.job.id, &new).await.map_err(store_failure)?;
     if run.status != "running" {
         return Ok(());
@@ -394,7 +467,7 @@ async fn write_linked(shared: &Shared, ctx: &JobContext, write: Write) -> Result
             tracing::info!(integration_id, external_id, kind, "tracker item changed");
             Ok(())
         }
-        Err(JobError::Permanent(m)) => {
+        Err(JobError::Permanent(m) | JobError::Gone(m)) => {
             ctx.store.finish_sync_run(tenant, &run.id, Err(&m)).await.map_err(store_failure)?;
             Err(JobError::Permanent(m))
         }
@@ -412,4 +485,32 @@ fn with_fields(mut item: serde_json::Value, fields: serde_json::Value) -> serde_
 pub(super) fn journaled(record: &IntegrationRecord, item: &super::External) -> serde_json::Value {
     json!({"tracker": record.kind.as_str(), "integration_id": record.id, "external_id": item.id,
            "external_ref": item.reference, "url": item.url, "title": item.title, "status": item.status})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracker_jobs_queue_the_payloads_their_handlers_read() {
+        let transition = TransitionItem {
+            task_id: "t".into(),
+            integration_id: "i".into(),
+            external_id: "e".into(),
+            status: TaskStatus::InProgress,
+        }
+        .job();
+        assert_eq!(transition.kind, "tracker.transition");
+        let expected = json!({"task_id": "t", "integration_id": "i", "external_id": "e", "status": "in_progress"});
+        assert_eq!(transition.payload, expected);
+        assert!(transition.idempotency_key.starts_with("transition:t:i:"));
+        let from_message = push_job("m", "i");
+        assert_eq!(from_message.payload, json!({"message_id": "m", "integration_id": "i"}));
+        assert_eq!(from_message.idempotency_key, "push:m:i");
+        let of_task = push_task_job("t", "i");
+        assert_eq!(of_task.payload, json!({"task_id": "t", "integration_id": "i"}));
+        assert_eq!(of_task.idempotency_key, "push-task:t:i");
+        let parsed: PushTask = serde_json::from_value(of_task.payload).expect("parses back");
+        assert_eq!((parsed.task_id.as_deref(), parsed.message_id), (Some("t"), None));
+    }
 }

@@ -247,7 +247,24 @@ impl Taiga {
         Ok((status, headers, answer))
     }
 
-    /// An authenticated call; a 401 renews the token and tries once more.
+    /// An authenticated call, whatever Taiga answers; a 401 renews the token and tries once more.
+    async fn answer(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        query: &[(&str, String)],
+    ) -> TrackerResult<(StatusCode, reqwest::header::HeaderMap, Value)> {
+        let auth = self.authorization().await?;
+        let answered = self.raw(method.clone(), path, Some(&auth), body, query).await?;
+        if answered.0 == StatusCode::UNAUTHORIZED && matches!(self.credentials, Credentials::Password { .. }) {
+            let token = self.renew().await?;
+            return self.raw(method, path, Some(&format!("Bearer {token}")), body, query).await;
+        }
+        Ok(answered)
+    }
+
+    /// An authenticated call that must succeed.
     async fn call(
         &self,
         method: Method,
@@ -255,12 +272,7 @@ impl Taiga {
         body: Option<&Value>,
         query: &[(&str, String)],
     ) -> TrackerResult<Value> {
-        let auth = self.authorization().await?;
-        let (mut status, mut headers, mut answer) = self.raw(method.clone(), path, Some(&auth), body, query).await?;
-        if status == StatusCode::UNAUTHORIZED && matches!(self.credentials, Credentials::Password { .. }) {
-            let token = self.renew().await?;
-            (status, headers, answer) = self.raw(method, path, Some(&format!("Bearer {token}")), body, query).await?;
-        }
+        let (status, headers, answer) = self.answer(method, path, body, query).await?;
         if status.is_success() { Ok(answer) } else { Err(failure(status, &headers, &answer, &format!("Taiga {path}"))) }
     }
 
@@ -354,10 +366,12 @@ impl Taiga {
             let current = self.call(Method::GET, &path, None, &[]).await?;
             let mut body = fields.clone();
             body["version"] = current["version"].clone();
-            match self.call(Method::PATCH, &path, Some(&body), &[]).await {
-                Ok(updated) => return self.external(project, &updated),
-                Err(JobError::Permanent(m)) if attempt < 2 && m.contains("version") => attempt += 1,
-                Err(e) => return Err(e),
+            let (status, headers, answer) = self.answer(Method::PATCH, &path, Some(&body), &[]).await?;
+            match status {
+                s if s.is_success() => return self.external(project, &answer),
+                // Taiga refuses a stale `version` with a 400 naming that field.
+                StatusCode::BAD_REQUEST if attempt < 2 && !answer["version"].is_null() => attempt += 1,
+                _ => return Err(failure(status, &headers, &answer, &format!("Taiga {path}"))),
             }
         }
     }

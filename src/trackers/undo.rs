@@ -8,10 +8,10 @@
 use serde_json::{Value, json};
 
 use super::push::{
-    Shared, TRACKER_COMMENT, TRACKER_PUSH, TRACKER_TRANSITION, TRACKER_UPDATE, UNDO_JOB, journaled, store_failure,
-    tracker_for, with_secrets,
+    Shared, TRACKER_COMMENT, TRACKER_PUSH, TRACKER_TRANSITION, TRACKER_UPDATE, UndoTrackerRun, journaled,
+    store_failure, tracker_for, with_secrets,
 };
-use crate::jobs::{JobContext, JobError, NewJob};
+use crate::jobs::{JobContext, JobError, JobKind};
 use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
 
 /// Starts undoing tracker run `of` (a finished, not yet undone push or transition).
@@ -22,16 +22,11 @@ pub async fn start(store: &Store, tenant_id: &str, of: &SyncRun) -> Result<SyncR
         task_id: of.task_id.as_deref(),
         request: json!({"of": of.id}),
     };
-    store
-        .create_sync_run(tenant_id, &run, |id| NewJob::new(UNDO_JOB, format!("sync:{id}"), json!({"run_id": id})))
-        .await
+    store.create_sync_run(tenant_id, &run, |id| UndoTrackerRun { run_id: id.to_string() }.job()).await
 }
 
-pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError> {
+pub(super) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let Some(run_id) = ctx.job.payload["run_id"].as_str() else {
-        return Err(JobError::Permanent("payload has no run_id".into()));
-    };
     let undo = ctx.store.sync_run(tenant, run_id).await.map_err(store_failure)?;
     let Some(undo) = undo.filter(|r| r.status == "running") else { return Ok(()) };
     let of = undo.request["of"].as_str().unwrap_or_default();
@@ -52,7 +47,7 @@ pub(super) async fn run(shared: &Shared, ctx: JobContext) -> Result<(), JobError
             ctx.store.mark_sync_undone(tenant, of, run_id).await.map_err(store_failure)?;
             Ok(())
         }
-        Err(JobError::Permanent(m)) => {
+        Err(JobError::Permanent(m) | JobError::Gone(m)) => {
             ctx.store.finish_sync_run(tenant, run_id, Err(&m)).await.map_err(store_failure)?;
             Err(JobError::Permanent(m))
         }

@@ -183,6 +183,50 @@ async fn retry_after_and_permanent_errors(store: Store) {
 }
 on_both!(retry_after_and_permanent_errors);
 
+/// A job kind as the application defines one: its payload is a struct.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Greet {
+    name: String,
+    times: u32,
+}
+
+impl taskbridge::jobs::JobKind for Greet {
+    const KIND: &'static str = "test.greet";
+    const MAX_ATTEMPTS: i32 = 3;
+
+    fn idempotency_key(&self) -> String {
+        format!("greet:{}", self.name)
+    }
+}
+
+async fn typed_jobs_carry_their_payload_and_refuse_another(store: Store) {
+    use taskbridge::jobs::JobKind;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut registry = Registry::default();
+    let into = seen.clone();
+    registry.handle(move |_ctx, greet: Greet| {
+        let into = into.clone();
+        async move {
+            into.lock().expect("lock").push((greet.name, greet.times));
+            Ok(())
+        }
+    });
+    let job = Greet { name: "ana".into(), times: 2 }.job();
+    assert_eq!((job.kind, job.idempotency_key.as_str(), job.max_attempts), ("test.greet", "greet:ana", 3));
+    assert_eq!(job.payload, json!({"name": "ana", "times": 2}));
+    store.enqueue(TENANT, &job).await.expect("enqueue");
+    // A payload of another shape (written by an older version, say) fails for good, saying why.
+    store.enqueue(TENANT, &NewJob::new("test.greet", "bad", json!({"name": "bo"}))).await.expect("enqueue");
+    let workers = Workers::start(store.clone(), registry, fast(2));
+    wait_for(&store, &job_id(&store, "greet:ana").await, JobStatus::Succeeded).await;
+    let bad = wait_for(&store, &job_id(&store, "bad").await, JobStatus::Dead).await;
+    assert_eq!(bad.attempts, 1);
+    assert!(bad.last_error.unwrap_or_default().contains("not a test.greet job"));
+    assert_eq!(*seen.lock().expect("lock"), vec![("ana".to_string(), 2)]);
+    workers.shutdown().await;
+}
+on_both!(typed_jobs_carry_their_payload_and_refuse_another);
+
 async fn a_long_job_keeps_its_lease(store: Store) {
     let mut registry = Registry::default();
     registry.register("test.slow", |_ctx| async {
