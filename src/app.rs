@@ -25,7 +25,7 @@ pub enum StartupError {
     #[error("encryption key: {0}")]
     Crypto(#[from] crate::integrations::CryptoError),
     #[error("outbound connections: {0}")]
-    Outbound(#[from] crate::channels::OutboundError),
+    Outbound(#[from] crate::outbound::OutboundError),
     #[error("TASKBRIDGE_REDIS_URL: {0}")]
     Redis(String),
 }
@@ -59,14 +59,15 @@ impl Application {
         crate::coordinator::follow_up::start(&store, config.follow_ups()).await?;
         let integrations =
             Integrations::new(store.clone(), config.cipher()?, &config.public_url(), config.allow_private_urls);
-        let outbound = crate::channels::Outbound::new(
+        let outbound = crate::outbound::Outbound::new(
             config.extra_ca_file.as_deref(),
             config.allow_private_urls,
             Duration::from_secs(config.outbound_timeout_secs.max(1)),
-        )?
-        .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref())
-        .with_slack_response_hosts(&config.slack_response_url_hosts);
-        crate::channels::register(&mut registry, integrations.clone(), outbound.clone());
+        )?;
+        let channel_clients = crate::channels::ChannelClients::new(outbound.clone())
+            .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref())
+            .with_slack_response_hosts(&config.slack_response_url_hosts);
+        crate::channels::register(&mut registry, integrations.clone(), channel_clients.clone());
         crate::trackers::push::register(
             &mut registry,
             integrations.clone(),
@@ -115,6 +116,7 @@ impl Application {
             tracker_poll: config.tracker_poll(),
             transcriber: config.transcriber(),
             outbound,
+            bot: channel_clients.bot,
             max_upload_bytes: config.max_upload_bytes,
         };
         Ok(Application {

@@ -184,7 +184,7 @@ async fn deliver(
         .body(body)
         .send()
         .await
-        .map_err(|e| crate::channels::transport_failure("webhook delivery failed", e))?;
+        .map_err(|e| crate::outbound::transport_failure("webhook delivery failed", e))?;
     let status = res.status();
     if status.is_success() {
         tracing::info!(integration_id = id, event, "webhook delivered");
@@ -194,7 +194,7 @@ async fn deliver(
     if status == reqwest::StatusCode::REQUEST_TIMEOUT {
         return Err(JobError::Retry("the webhook receiver timed out (408)".into()));
     }
-    Err(crate::channels::http_failure(status, res.headers(), "the webhook receiver"))
+    Err(crate::outbound::http_failure(status, res.headers(), "the webhook receiver"))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod integrations;
 pub mod jobs;
 pub mod llm;
 pub mod oauth;
+pub mod outbound;
 pub mod serve;
 pub mod store;
 pub mod sync;

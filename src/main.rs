@@ -215,7 +215,7 @@ async fn generate_tree(
         taskbridge::integrations::Integrations::new(store, cipher, &config.public_url(), config.allow_private_urls);
     let timeout = std::time::Duration::from_secs(config.outbound_timeout_secs.max(1));
     let outbound =
-        taskbridge::channels::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls, timeout)
+        taskbridge::outbound::Outbound::new(config.extra_ca_file.as_deref(), config.allow_private_urls, timeout)
             .map_err(|e| e.to_string())?;
     let (jira, confluence) = taskbridge::sync::atlassian(&integrations, outbound.http, tenant, &project).await?;
     let mut progress = |done: usize, total: usize| {

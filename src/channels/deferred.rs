@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::reply::{store_failure, with_secrets};
-use super::{Fetch, Outbound, adapter};
+use super::{Fetch, ChannelClients, adapter};
 use crate::integrations::Integrations;
 use crate::jobs::{JobContext, JobError, JobKind, Registry};
 use crate::store::StoreError;
@@ -27,7 +27,7 @@ impl JobKind for FetchRequest {
     }
 }
 
-pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, Outbound)>) {
+pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, ChannelClients)>) {
     registry.handle(move |ctx: JobContext, job: FetchRequest| {
         let shared = shared.clone();
         async move { fetch(&shared.0, &shared.1, ctx, job).await }
@@ -36,7 +36,7 @@ pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, Outbo
 
 async fn fetch(
     integrations: &Integrations,
-    out: &Outbound,
+    out: &ChannelClients,
     ctx: JobContext,
     job: FetchRequest,
 ) -> Result<(), JobError> {
@@ -46,7 +46,7 @@ async fn fetch(
         .ok_or_else(|| JobError::Permanent(format!("no channel adapter for {}", record.kind.as_str())))?;
     let fetched = channel
         .fetch(Fetch {
-            client: &out.http,
+            client: &out.out.http,
             settings: &record.settings,
             secrets: &secrets,
             external_id: &job.external_id,

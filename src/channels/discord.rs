@@ -4,7 +4,8 @@
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::{Map, Value, json};
 
-use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, http_failure};
+use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use crate::outbound::http_failure;
 use crate::jobs::JobError;
 
 pub struct Discord;
@@ -108,7 +109,7 @@ impl Channel for Discord {
                 .send()
                 .await
                 // Without the URL: it carries the interaction token.
-                .map_err(|e| crate::channels::transport_failure("Discord", e))?;
+                .map_err(|e| crate::outbound::transport_failure("Discord", e))?;
             if res.status().is_success() {
                 return Ok(());
             }

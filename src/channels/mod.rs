@@ -3,10 +3,10 @@
 //! decide nothing about tasks. Adding a platform is one file and one line in [`adapter`].
 
 pub mod botframework;
+mod clients;
 mod deferred;
 pub mod discord;
 pub mod email;
-mod outbound;
 mod reply;
 pub mod slack;
 pub mod teams;
@@ -24,17 +24,17 @@ use crate::domain::integration::IntegrationType;
 use crate::domain::message::{NewMessage, Origin};
 use crate::jobs::JobError;
 
+pub use clients::{ChannelClients, SLACK_RESPONSE_HOSTS};
 pub use deferred::FetchRequest;
-pub use outbound::{Outbound, OutboundError};
 pub use reply::{AnswerMessage, SendDelivery, reply_text, send_job};
 
 /// Registers the channels' jobs: answers, sends and deferred requests.
 pub fn register(
     registry: &mut crate::jobs::Registry,
     integrations: crate::integrations::Integrations,
-    outbound: Outbound,
+    clients: ChannelClients,
 ) {
-    let shared = std::sync::Arc::new((integrations, outbound));
+    let shared = std::sync::Arc::new((integrations, clients));
     reply::register(registry, shared.clone());
     deferred::register(registry, shared);
 }
@@ -138,13 +138,7 @@ pub enum Inbound {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
-    #[error("{0}")]
-    Unauthorized(&'static str),
-    #[error("{0}")]
-    Malformed(String),
-}
+pub use crate::domain::webhook::WebhookError;
 
 pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>;
 pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<InboundRequest>, JobError>> + Send + 'a>>;
@@ -220,33 +214,4 @@ pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {
 /// mentions (`commands`, the default).
 pub fn every_message_is_a_request(settings: &Map<String, Value>) -> bool {
     settings.get("mode").and_then(Value::as_str) == Some("all")
-}
-
-/// Maps a request that got no answer to the queue's retry rules: the SSRF guard's refusal
-/// fails for good, with its reason; anything else (unreachable, timed out) is retried. The
-/// URL is left out of the message: it may carry a token.
-pub fn transport_failure(what: &str, e: reqwest::Error) -> JobError {
-    match crate::integrations::ssrf::refusal(&e) {
-        Some(refused) => JobError::Permanent(format!("{what}: refused: {refused}")),
-        None => JobError::Retry(format!("{what}: {}", e.without_url())),
-    }
-}
-
-/// Maps an HTTP answer of a platform API to the queue's retry rules.
-pub fn http_failure(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap, what: &str) -> JobError {
-    let message = format!("{what} answered HTTP {}", status.as_u16());
-    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
-        let after = headers
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite())
-            .map(|s| std::time::Duration::from_secs_f64(s.clamp(0.0, 3600.0)))
-            .unwrap_or(std::time::Duration::from_secs(30));
-        JobError::RetryAfter { after, message }
-    } else if status.is_server_error() {
-        JobError::Retry(message)
-    } else {
-        JobError::Permanent(message)
-    }
 }

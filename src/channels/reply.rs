@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{Channel, Outbound, Reply, adapter};
+use super::{Channel, ChannelClients, Reply, adapter};
 use crate::domain::delivery::{Delivery, DeliveryStatus, NewDelivery};
 use crate::domain::message::{Message, MessageStatus};
 use crate::integrations::{IntegrationError, Integrations};
@@ -46,7 +46,7 @@ pub fn send_job(delivery_id: &str) -> crate::jobs::NewJob {
     SendDelivery { delivery_id: delivery_id.to_string() }.job()
 }
 
-pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, Outbound)>) {
+pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, ChannelClients)>) {
     let for_answers = shared.clone();
     registry.handle(move |ctx: JobContext, job: AnswerMessage| {
         let shared = for_answers.clone();
@@ -67,7 +67,7 @@ pub(super) fn store_failure(e: StoreError) -> JobError {
 
 async fn answer(
     integrations: &Integrations,
-    out: &Outbound,
+    out: &ChannelClients,
     ctx: JobContext,
     message_id: &str,
 ) -> Result<(), JobError> {
@@ -103,7 +103,7 @@ async fn answer(
     deliver(&ctx, out, channel, &record, &secrets, &delivery, &new.target).await
 }
 
-async fn send(integrations: &Integrations, out: &Outbound, ctx: JobContext, id: &str) -> Result<(), JobError> {
+async fn send(integrations: &Integrations, out: &ChannelClients, ctx: JobContext, id: &str) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let (delivery, target) = ctx.store.delivery(tenant, id).await.map_err(store_failure)?;
     if delivery.status == DeliveryStatus::Sent {
@@ -136,7 +136,7 @@ pub(super) async fn with_secrets(
 /// queued with the last error while retries remain.
 async fn deliver(
     ctx: &JobContext,
-    out: &Outbound,
+    out: &ChannelClients,
     channel: &dyn Channel,
     record: &Integration,
     secrets: &Map<String, Value>,
@@ -159,9 +159,9 @@ async fn deliver(
     }
     let result = channel
         .reply(Reply {
-            client: &out.http,
-            tls: &out.tls,
-            guard: out.guard,
+            client: &out.out.http,
+            tls: &out.out.tls,
+            guard: out.out.guard,
             slack_response_hosts: &out.slack_response_hosts,
             bot: &out.bot,
             settings: &record.settings,

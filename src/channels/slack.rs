@@ -7,9 +7,9 @@ use sha2::Sha256;
 
 use super::{
     Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest,
-    http_failure,
 };
 use crate::integrations::ssrf::check_on_hosts;
+use crate::outbound::http_failure;
 use crate::jobs::JobError;
 
 pub struct Slack;
@@ -140,7 +140,7 @@ impl Channel for Slack {
                 .query(&[("channel", channel), ("ts", ts), ("oldest", ts), ("inclusive", "true"), ("limit", "2")])
                 .send()
                 .await
-                .map_err(|e| crate::channels::transport_failure("Slack conversations.replies", e))?;
+                .map_err(|e| crate::outbound::transport_failure("Slack conversations.replies", e))?;
             if !res.status().is_success() {
                 return Err(http_failure(res.status(), res.headers(), "Slack conversations.replies"));
             }
@@ -199,7 +199,7 @@ impl Channel for Slack {
                     .json(&json!({"response_type": "in_channel", "text": reply.text}))
                     .send()
                     .await
-                    .map_err(|e| crate::channels::transport_failure("Slack response_url", e))?;
+                    .map_err(|e| crate::outbound::transport_failure("Slack response_url", e))?;
                 if !res.status().is_success() {
                     return Err(http_failure(res.status(), res.headers(), "Slack response_url"));
                 }
@@ -222,7 +222,7 @@ impl Channel for Slack {
                 .json(&body)
                 .send()
                 .await
-                .map_err(|e| crate::channels::transport_failure("Slack chat.postMessage", e))?;
+                .map_err(|e| crate::outbound::transport_failure("Slack chat.postMessage", e))?;
             if !res.status().is_success() {
                 return Err(http_failure(res.status(), res.headers(), "Slack chat.postMessage"));
             }

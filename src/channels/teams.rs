@@ -125,12 +125,12 @@ async fn reply_as_bot(reply: Reply<'_>) -> Result<(), JobError> {
         .json(&body)
         .send()
         .await
-        .map_err(|e| crate::channels::transport_failure("Bot Connector", e))?;
+        .map_err(|e| crate::outbound::transport_failure("Bot Connector", e))?;
     let status = res.status();
     if status.is_success() {
         return Ok(());
     }
-    Err(super::http_failure(status, res.headers(), "Bot Connector"))
+    Err(crate::outbound::http_failure(status, res.headers(), "Bot Connector"))
 }
 
 impl Channel for Teams {

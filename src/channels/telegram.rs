@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, http_failure};
+use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use crate::outbound::http_failure;
 use crate::jobs::JobError;
 
 pub struct Telegram;
@@ -106,7 +107,7 @@ impl Channel for Telegram {
                 .send()
                 .await
                 // Without the URL: it carries the bot token.
-                .map_err(|e| crate::channels::transport_failure("Telegram sendMessage", e))?;
+                .map_err(|e| crate::outbound::transport_failure("Telegram sendMessage", e))?;
             let status = res.status();
             let headers = res.headers().clone();
             let answer: Value = res.json().await.unwrap_or_default();

@@ -9,7 +9,8 @@ use serde_json::{Map, Value, json};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::{Answer, Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, http_failure};
+use super::{Answer, Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use crate::outbound::http_failure;
 use crate::jobs::JobError;
 
 pub struct WhatsApp;
@@ -166,7 +167,7 @@ impl Channel for WhatsApp {
                 .form(&form)
                 .send()
                 .await
-                .map_err(|e| crate::channels::transport_failure("Twilio Messages", e))?;
+                .map_err(|e| crate::outbound::transport_failure("Twilio Messages", e))?;
             let status = res.status();
             if status.is_success() {
                 return Ok(());

@@ -114,7 +114,7 @@ async fn execute(store: &Store, tenant: &str, action: &Action) -> Result<Value, 
             let delivery = once(earlier, async || {
                 let task = store.get_task(tenant, &task_id).await?;
                 let integrations = store.list_integrations(tenant, &task.project_id).await?;
-                let Some(new) = super::follow_up::route(store, tenant, &task, &integrations, &message).await? else {
+                let Some(new) = super::route::route(store, tenant, &task, &integrations, &message).await? else {
                     return Err(Failure::Refused(
                         "the task has no conversation to answer in, and no assignee e-mail address with an \
                          e-mail integration in its project"

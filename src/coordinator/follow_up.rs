@@ -13,13 +13,11 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::actions::action_job;
 use super::analysis::{self, Kind};
+use super::route::route;
 use crate::domain::ai::FollowUp;
-use crate::domain::delivery::{NewDelivery, SendInput};
-use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::domain::task::Task;
 use crate::domain::tenant::DEFAULT_TENANT_ID;
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry, slot_of, slot_start};
@@ -179,60 +177,6 @@ pub fn reminder_text(task: &Task, kind: Kind, now: DateTime<Utc>) -> String {
             ask("how is it going, and is anything blocking it?")
         ),
     }
-}
-
-/// Where a message about `task` goes, given its project's `integrations`: the conversation
-/// its request came from when that platform can answer there, else its assignee's e-mail
-/// through the project's e-mail integration; `None` when neither exists.
-pub async fn route(
-    store: &Store,
-    tenant_id: &str,
-    task: &Task,
-    integrations: &[IntegrationRecord],
-    text: &str,
-) -> Result<Option<NewDelivery>, StoreError> {
-    let active = |i: &&IntegrationRecord| i.status == IntegrationStatus::Active;
-    if let Some((integration_id, reply_to)) = store.task_origin(tenant_id, &task.id).await? {
-        let origin = integrations.iter().filter(active).find(|i| i.id == integration_id);
-        if let Some(record) =
-            origin.filter(|r| crate::channels::adapter(r.kind).is_some_and(|c| c.sends_reply(&reply_to)))
-        {
-            return Ok(Some(NewDelivery {
-                project_id: task.project_id.clone(),
-                integration_id,
-                platform: record.kind,
-                message_id: None,
-                recipient: task.assigned_to.clone().unwrap_or_else(|| "the conversation".into()),
-                subject: None,
-                text: text.to_string(),
-                target: reply_to,
-            }));
-        }
-    }
-    let Some(assignee) = task.assigned_to.as_deref().filter(|a| a.contains('@') && !a.starts_with('@')) else {
-        return Ok(None);
-    };
-    let Some(email) = integrations.iter().filter(active).find(|i| i.kind == IntegrationType::Email) else {
-        return Ok(None);
-    };
-    let input = SendInput {
-        to: Some(json!(assignee)),
-        text: Some(text.to_string()),
-        subject: Some(format!("Follow-up: {}", task.title.chars().take(200).collect::<String>())),
-        project_id: None,
-    };
-    // An assignee that is not an address is simply not reachable this way.
-    let Ok((recipient, target, subject)) = input.target(IntegrationType::Email) else { return Ok(None) };
-    Ok(Some(NewDelivery {
-        project_id: task.project_id.clone(),
-        integration_id: email.id.clone(),
-        platform: IntegrationType::Email,
-        message_id: None,
-        recipient,
-        subject,
-        text: text.to_string(),
-        target,
-    }))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod answer;
 mod chat;
 mod commands;
 pub mod follow_up;
+pub mod route;
 mod model;
 mod question;
 mod retrieve;

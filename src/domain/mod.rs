@@ -14,6 +14,7 @@ pub mod secret;
 pub mod task;
 pub mod team;
 pub mod tenant;
+pub mod webhook;
 mod validate;
 
 pub use validate::{DomainError, is_disguising};

@@ -69,8 +69,10 @@ pub struct AppState {
     pub tracker_poll: Option<Duration>,
     /// Speech to text, when a server is configured.
     pub transcriber: Option<crate::voice::Transcriber>,
-    /// Outbound connections (and the Bot Framework keys webhooks are checked against).
-    pub outbound: crate::channels::Outbound,
+    /// Outbound connections.
+    pub outbound: crate::outbound::Outbound,
+    /// The Bot Framework keys Microsoft Teams webhooks are checked against.
+    pub bot: Arc<crate::channels::botframework::BotFramework>,
     /// Largest upload (voice recordings), which is larger than the JSON body limit.
     pub max_upload_bytes: usize,
     pub integrations: Integrations,
@@ -89,8 +91,9 @@ impl AppState {
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         let cipher = crate::integrations::Cipher::from_key(&hex).expect("a 32-byte key is valid");
         let integrations = Integrations::new(store.clone(), cipher, "http://localhost", true);
-        let outbound = crate::channels::Outbound::new(None, true, Duration::from_secs(20))
+        let outbound = crate::outbound::Outbound::new(None, true, Duration::from_secs(20))
             .expect("the default outbound configuration is valid");
+        let bot = crate::channels::ChannelClients::new(outbound.clone()).bot;
         AppState {
             oauth: crate::oauth::OAuth::new(
                 crate::oauth::OAuthSettings::from_env(|_| None),
@@ -112,6 +115,7 @@ impl AppState {
             tracker_poll: None,
             transcriber: None,
             outbound,
+            bot,
             max_upload_bytes: 25 * 1024 * 1024,
         }
     }

@@ -64,7 +64,7 @@ pub async fn receive(
         && let Some(id) = record.settings.get("app_id").and_then(|v| v.as_str())
     {
         let kid = crate::channels::botframework::key_id(token.trim());
-        keys = s.outbound.bot.keys(&s.outbound.http, kid.as_deref()).await.map_err(|e| {
+        keys = s.bot.keys(&s.outbound.http, kid.as_deref()).await.map_err(|e| {
             tracing::warn!(error = %e, "Bot Framework keys unavailable");
             ApiError::Unavailable("the Bot Framework signing keys cannot be fetched; retry later".into())
         })?;

@@ -5,9 +5,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha1::Sha1;
 
-use crate::channels::WebhookError;
 use crate::domain::integration::IntegrationType;
 use crate::domain::task::TaskStatus;
+use crate::domain::webhook::WebhookError;
 
 /// A tracker's webhook, verified and read; `Ok(None)` when it tells of nothing to mirror.
 /// `Err(Unauthorized)` when it is not signed by the tracker, `None` for trackers without

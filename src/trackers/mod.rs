@@ -133,7 +133,7 @@ pub(crate) fn failure(
     explained: String,
 ) -> JobError {
     if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        return crate::channels::http_failure(status, headers, what);
+        return crate::outbound::http_failure(status, headers, what);
     }
     let message = format!("{what}: {tracker} answered {}: {explained}", status.as_u16());
     if status == reqwest::StatusCode::NOT_FOUND { JobError::Gone(message) } else { JobError::Permanent(message) }
@@ -148,7 +148,7 @@ pub(crate) async fn send_json(
     explain: fn(&serde_json::Value) -> String,
 ) -> TrackerResult<serde_json::Value> {
     let what = format!("{tracker} {what}");
-    let res = request.send().await.map_err(|e| crate::channels::transport_failure(&what, e))?;
+    let res = request.send().await.map_err(|e| crate::outbound::transport_failure(&what, e))?;
     let status = res.status();
     let headers = res.headers().clone();
     let answer = if status == reqwest::StatusCode::NO_CONTENT {

@@ -240,7 +240,7 @@ impl Taiga {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let res = request.send().await.map_err(|e| crate::channels::transport_failure(&format!("Taiga {path}"), e))?;
+        let res = request.send().await.map_err(|e| crate::outbound::transport_failure(&format!("Taiga {path}"), e))?;
         let status = res.status();
         let headers = res.headers().clone();
         let answer = res.json().await.unwrap_or(Value::Null);

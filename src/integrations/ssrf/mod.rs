@@ -12,7 +12,7 @@
 //! Endpoints from the operator's configuration are trusted and reached by clients no tenant
 //! URL goes to, outside the guard: the language model and transcription servers (a local
 //! Ollama is normal), the OAuth providers' and the Bot Framework's endpoints
-//! (`channels::Outbound::operator`).
+//! (`outbound::Outbound::operator`).
 
 pub mod connect;
 pub mod ranges;

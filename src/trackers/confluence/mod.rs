@@ -247,7 +247,7 @@ impl Confluence {
             "version": {"number": version, "message": message},
         }));
         let what = format!("Confluence update of page {}", page.id);
-        let res = request.send().await.map_err(|e| crate::channels::transport_failure(&what, e))?;
+        let res = request.send().await.map_err(|e| crate::outbound::transport_failure(&what, e))?;
         let status = res.status();
         let headers = res.headers().clone();
         let answer: Value = res.json().await.unwrap_or(Value::Null);

@@ -2,6 +2,8 @@
 //! trusting the public web roots plus the PEM bundle in `TASKBRIDGE_EXTRA_CA_FILE` (an
 //! internal CA of a self-hosted mail relay or tracker). The client carries the SSRF guard
 //! (`integrations::ssrf`): every connection it makes is checked, whoever asked for it.
+//! Channels, trackers and webhooks alike map what a platform answered to the queue's retry
+//! rules here.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,9 +13,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use crate::integrations::ssrf::{self, Guard};
-
-/// Where a Slack `response_url` may lead unless configured otherwise (Slack's own host).
-pub const SLACK_RESPONSE_HOSTS: &[&str] = &["hooks.slack.com"];
+use crate::jobs::JobError;
 
 /// The split: `http` is guarded and takes every URL a tenant stored, a webhook carried or
 /// a provider answered; `operator` is not, and takes only endpoints from the operator's
@@ -26,9 +26,6 @@ pub struct Outbound {
     pub tls: Arc<rustls::ClientConfig>,
     /// The guard's policy, for connections made without `http` (SMTP).
     pub guard: Guard,
-    pub bot: Arc<super::botframework::BotFramework>,
-    /// The hosts a Slack `response_url` may point at (`TASKBRIDGE_SLACK_RESPONSE_URL_HOSTS`).
-    pub slack_response_hosts: Arc<[String]>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,21 +83,36 @@ impl Outbound {
         let guard = Guard::new(allow_private);
         let http = ssrf::connect::install(http, guard).build().map_err(|e| OutboundError::Client(e.to_string()))?;
         let operator = operator.build().map_err(|e| OutboundError::Client(e.to_string()))?;
-        let bot = Arc::new(super::botframework::BotFramework::new(None, None, operator.clone()));
-        let slack_response_hosts = SLACK_RESPONSE_HOSTS.iter().map(|h| h.to_string()).collect();
-        Ok(Outbound { http, operator, tls: Arc::new(tls), guard, bot, slack_response_hosts })
+        Ok(Outbound { http, operator, tls: Arc::new(tls), guard })
     }
+}
 
-    /// The hosts a Slack `response_url` may point at (tests add their fake's address).
-    pub fn with_slack_response_hosts(mut self, hosts: &[String]) -> Self {
-        self.slack_response_hosts = hosts.iter().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
-        self
+/// Maps a request that got no answer to the queue's retry rules: the SSRF guard's refusal
+/// fails for good, with its reason; anything else (unreachable, timed out) is retried. The
+/// URL is left out of the message: it may carry a token.
+pub fn transport_failure(what: &str, e: reqwest::Error) -> JobError {
+    match ssrf::refusal(&e) {
+        Some(refused) => JobError::Permanent(format!("{what}: refused: {refused}")),
+        None => JobError::Retry(format!("{what}: {}", e.without_url())),
     }
+}
 
-    /// Where the Bot Framework's OpenID metadata and token endpoint are (tests use fakes).
-    pub fn with_bot_framework(mut self, openid_url: Option<&str>, token_url: Option<&str>) -> Self {
-        self.bot = Arc::new(super::botframework::BotFramework::new(openid_url, token_url, self.operator.clone()));
-        self
+/// Maps an HTTP answer of a platform API to the queue's retry rules.
+pub fn http_failure(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap, what: &str) -> JobError {
+    let message = format!("{what} answered HTTP {}", status.as_u16());
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        let after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite())
+            .map(|s| Duration::from_secs_f64(s.clamp(0.0, 3600.0)))
+            .unwrap_or(Duration::from_secs(30));
+        JobError::RetryAfter { after, message }
+    } else if status.is_server_error() {
+        JobError::Retry(message)
+    } else {
+        JobError::Permanent(message)
     }
 }
 
