@@ -68,16 +68,19 @@ impl Application {
             .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref())
             .with_slack_response_hosts(&config.slack_response_url_hosts);
         crate::channels::register(&mut registry, integrations.clone(), channel_clients.clone());
-        crate::trackers::push::register(
+        crate::intake::deferred::register(&mut registry, integrations.clone(), channel_clients.clone());
+        let trackers = crate::trackers::Trackers::new(integrations.clone(), outbound.http.clone());
+        crate::tasks::register(&mut registry, &trackers);
+        crate::sync::register(
             &mut registry,
             integrations.clone(),
             outbound.http.clone(),
+            &trackers,
             config.tracker_poll(),
         );
         if let Some(interval) = config.tracker_poll() {
-            crate::trackers::poll::schedule_all(&store, interval).await?;
+            crate::sync::poll::schedule_all(&store, interval).await?;
         }
-        crate::sync::register(&mut registry, integrations.clone(), outbound.http.clone());
         crate::events::register(&mut registry, integrations.clone(), outbound.http.clone());
         let states = match &config.redis_url {
             Some(url) => crate::oauth::state::States::Redis(

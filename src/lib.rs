@@ -1,4 +1,26 @@
 //! taskbridge: turns conversations into tracked work.
+//!
+//! # Layers
+//!
+//! Modules are layered; each uses only its own layer and those below it, and no two
+//! modules use each other (checked by a test in `src/layers.rs`). Lowest first:
+//!
+//! 1. `domain`: the types and rules every layer speaks (tasks, messages, integrations,
+//!    jobs as data, secrets, validation). Imports nothing of the crate.
+//! 2. `store` (PostgreSQL and SQLite), `jobs` (the durable queue and its workers; typed job
+//!    kinds are defined beside their handlers, higher up).
+//! 3. Plumbing: `integrations` (records, sealed secrets, the SSRF guard), `outbound` (the
+//!    shared HTTP client and how a platform's failure maps to retries), `llm`, `dedup`,
+//!    `voice`.
+//! 4. Adapters, which only talk to their platform and decide nothing about tasks:
+//!    `channels` (chat platforms), `trackers` (Taiga, Jira, Confluence, Zendesk), `events`
+//!    (outgoing webhooks), `oauth` (providers' installs and token refresh).
+//! 5. Services: `tasks` (every change to a task and who hears of it; the one rule for a
+//!    tracker's change), `intake` (a request to a task or a duplicate), `sync` (sync runs,
+//!    tracker polling and import, undo), `coordinator` (the AI coordinator).
+//! 6. `http`: thin handlers over the services.
+//! 7. `serve`: the accept loop.
+//! 8. `config`, `telemetry`, `app`: reading the environment and wiring it all up.
 
 pub mod app;
 pub mod channels;
@@ -17,6 +39,10 @@ pub mod outbound;
 pub mod serve;
 pub mod store;
 pub mod sync;
+pub mod tasks;
 pub mod telemetry;
 pub mod trackers;
 pub mod voice;
+
+#[cfg(test)]
+mod layers;

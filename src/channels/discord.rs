@@ -5,8 +5,8 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::{Map, Value, json};
 
 use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
-use crate::outbound::http_failure;
 use crate::jobs::JobError;
+use crate::outbound::http_failure;
 
 pub struct Discord;
 

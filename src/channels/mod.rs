@@ -4,7 +4,6 @@
 
 pub mod botframework;
 mod clients;
-mod deferred;
 pub mod discord;
 pub mod email;
 mod reply;
@@ -25,18 +24,15 @@ use crate::domain::message::{NewMessage, Origin};
 use crate::jobs::JobError;
 
 pub use clients::{ChannelClients, SLACK_RESPONSE_HOSTS};
-pub use deferred::FetchRequest;
-pub use reply::{AnswerMessage, SendDelivery, reply_text, send_job};
+pub use reply::{AnswerMessage, SendDelivery, reply_text, send_job, store_failure, with_secrets};
 
-/// Registers the channels' jobs: answers, sends and deferred requests.
+/// Registers the channels' jobs: answers and sends.
 pub fn register(
     registry: &mut crate::jobs::Registry,
     integrations: crate::integrations::Integrations,
     clients: ChannelClients,
 ) {
-    let shared = std::sync::Arc::new((integrations, clients));
-    reply::register(registry, shared.clone());
-    deferred::register(registry, shared);
+    reply::register(registry, std::sync::Arc::new((integrations, clients)));
 }
 
 /// A webhook as received: raw bytes, because signatures cover them exactly.

@@ -58,7 +58,7 @@ pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, Chann
     });
 }
 
-pub(super) fn store_failure(e: StoreError) -> JobError {
+pub fn store_failure(e: StoreError) -> JobError {
     match e {
         StoreError::NotFound => JobError::Permanent("the message or its integration no longer exists".into()),
         other => JobError::Retry(other.to_string()),
@@ -121,7 +121,7 @@ async fn send(integrations: &Integrations, out: &ChannelClients, ctx: JobContext
     deliver(&ctx, out, channel, &record, &secrets, &delivery, &target).await
 }
 
-pub(super) async fn with_secrets(
+pub async fn with_secrets(
     integrations: &Integrations,
     tenant: &str,
     integration_id: &str,

@@ -5,12 +5,10 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::{
-    Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest,
-};
+use super::{Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
 use crate::integrations::ssrf::check_on_hosts;
-use crate::outbound::http_failure;
 use crate::jobs::JobError;
+use crate::outbound::http_failure;
 
 pub struct Slack;
 

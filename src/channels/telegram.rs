@@ -4,8 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
-use crate::outbound::http_failure;
 use crate::jobs::JobError;
+use crate::outbound::http_failure;
 
 pub struct Telegram;
 

@@ -10,8 +10,8 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::{Answer, Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
-use crate::outbound::http_failure;
 use crate::jobs::JobError;
+use crate::outbound::http_failure;
 
 pub struct WhatsApp;
 

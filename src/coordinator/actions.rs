@@ -94,17 +94,17 @@ async fn execute(store: &Store, tenant: &str, action: &Action) -> Result<Value, 
     Ok(match proposal.change().map_err(refused)? {
         Change::Create(new) => {
             let task = once(store.get_task(tenant, &action.id).await, async || {
-                Ok(crate::trackers::push::create_task_as(store, tenant, Some(&action.id), &new).await?)
+                Ok(crate::tasks::create_task_as(store, tenant, Some(&action.id), &new).await?)
             })
             .await?;
             json!({"task": task})
         }
         Change::Update { task_id, patch } => {
-            json!({"task": crate::trackers::push::update_task(store, tenant, &task_id, &patch, None).await?})
+            json!({"task": crate::tasks::update_task(store, tenant, &task_id, &patch, None).await?})
         }
         Change::Comment(new) => {
             let comment = once(store.get_comment(tenant, &action.id).await, async || {
-                Ok(crate::trackers::comment::add_comment_as(store, tenant, Some(&action.id), &new).await?)
+                Ok(crate::tasks::comment::add_comment_as(store, tenant, Some(&action.id), &new).await?)
             })
             .await?;
             json!({"comment": comment})

@@ -7,10 +7,10 @@ mod answer;
 mod chat;
 mod commands;
 pub mod follow_up;
-pub mod route;
 mod model;
 mod question;
 mod retrieve;
+pub mod route;
 mod tools;
 
 use std::sync::Arc;

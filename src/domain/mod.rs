@@ -14,8 +14,8 @@ pub mod secret;
 pub mod task;
 pub mod team;
 pub mod tenant;
-pub mod webhook;
 mod validate;
+pub mod webhook;
 
 pub use validate::{DomainError, is_disguising};
 

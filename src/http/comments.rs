@@ -34,8 +34,7 @@ pub async fn create_comment(
     ApiJson(input): ApiJson<NewCommentInput>,
 ) -> Result<(StatusCode, Json<Comment>), ApiError> {
     let new = input.validate()?;
-    let comment =
-        crate::trackers::comment::add_comment(&s.store, &caller.tenant_id, &new).await.or_not_found("task")?;
+    let comment = crate::tasks::comment::add_comment(&s.store, &caller.tenant_id, &new).await.or_not_found("task")?;
     Ok((StatusCode::CREATED, Json(comment)))
 }
 

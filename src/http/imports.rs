@@ -24,10 +24,10 @@ pub async fn start_import(
     ApiPath((project_id, integration_id)): ApiPath<(String, String)>,
 ) -> Result<(StatusCode, Json<ImportProgress>), ApiError> {
     let integration = s.integrations.get(&caller.tenant_id, &project_id, &integration_id).await?;
-    if !crate::trackers::push::is_tracker(integration.kind) {
+    if !crate::trackers::is_tracker(integration.kind) {
         return Err(ApiError::Validation(format!("{} is not a tracker: nothing to import", integration.kind.as_str())));
     }
-    let progress = crate::trackers::import::start(&s.store, &caller.tenant_id, &integration.id).await?;
+    let progress = crate::sync::import::start(&s.store, &caller.tenant_id, &integration.id).await?;
     s.wake_workers.notify_one();
     Ok((StatusCode::ACCEPTED, Json(progress)))
 }

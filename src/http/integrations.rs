@@ -36,7 +36,7 @@ pub async fn create_integration(
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
     let created = s.integrations.create(&caller.tenant_id, &project_id, input).await.map_err(not_found("project"))?;
     tracing::info!(integration_id = %created.id, kind = created.kind.as_str(), "integration created");
-    crate::trackers::poll::start(&s.store, &caller.tenant_id, &created, s.tracker_poll).await;
+    crate::sync::poll::start(&s.store, &caller.tenant_id, &created, s.tracker_poll).await;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -74,7 +74,7 @@ pub async fn update_integration(
     let updated =
         s.integrations.update(&caller.tenant_id, &project_id, &id, patch).await.map_err(not_found("integration"))?;
     // A polling chain that ended (its job died) starts again when the integration is fixed.
-    crate::trackers::poll::start(&s.store, &caller.tenant_id, &updated, s.tracker_poll).await;
+    crate::sync::poll::start(&s.store, &caller.tenant_id, &updated, s.tracker_poll).await;
     Ok(Json(updated))
 }
 

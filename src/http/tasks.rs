@@ -22,7 +22,7 @@ pub async fn create_task(
     ApiJson(input): ApiJson<NewTaskInput>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
     let new = input.validate()?;
-    let task = crate::trackers::push::create_task(&s.store, &caller.tenant_id, &new).await.or_not_found("project")?;
+    let task = crate::tasks::create_task(&s.store, &caller.tenant_id, &new).await.or_not_found("project")?;
     s.wake_workers.notify_one(); // pushes to the project's trackers
     Ok((StatusCode::CREATED, Json(task)))
 }
@@ -70,7 +70,7 @@ pub async fn update_task(
     ApiJson(input): ApiJson<TaskPatchInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = input.validate()?;
-    let task = crate::trackers::push::update_task(&s.store, &caller.tenant_id, &id, &patch, None).await;
+    let task = crate::tasks::update_task(&s.store, &caller.tenant_id, &id, &patch, None).await;
     let task = task.or_not_found("task")?;
     s.wake_workers.notify_one(); // status changes travel to linked trackers
     Ok(Json(task))
@@ -85,7 +85,7 @@ pub async fn set_task_status(
     ApiJson(input): ApiJson<StatusInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = TaskPatch::status(input.status);
-    let task = crate::trackers::push::update_task(&s.store, &caller.tenant_id, &id, &patch, None).await;
+    let task = crate::tasks::update_task(&s.store, &caller.tenant_id, &id, &patch, None).await;
     let task = task.or_not_found("task")?;
     s.wake_workers.notify_one(); // status changes travel to linked trackers
     Ok(Json(task))
@@ -98,6 +98,6 @@ pub async fn delete_task(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    crate::trackers::push::delete_task(&s.store, &caller.tenant_id, &id).await.or_not_found("task")?;
+    crate::tasks::delete_task(&s.store, &caller.tenant_id, &id).await.or_not_found("task")?;
     Ok(StatusCode::NO_CONTENT)
 }

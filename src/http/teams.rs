@@ -97,7 +97,7 @@ pub async fn taiga_create_task(
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
     let project_id = project_or_default(&s, &caller, input.project_id).await?;
     let new = task_input(project_id, input.title, input.description).validate()?;
-    let task = crate::trackers::push::create_task(&s.store, &caller.tenant_id, &new).await.or_not_found("project")?;
+    let task = crate::tasks::create_task(&s.store, &caller.tenant_id, &new).await.or_not_found("project")?;
     s.wake_workers.notify_one(); // pushes to the project's trackers
     Ok((StatusCode::CREATED, Json(task)))
 }
@@ -112,8 +112,8 @@ pub async fn create_task_with_team(
     let team = NewTeam::validate(&input.team_name, input.team_description.as_deref())?;
     let project_id = project_or_default(&s, &caller, input.project_id).await?;
     let new = task_input(project_id, input.title, input.team_description).validate()?;
-    let trackers = crate::trackers::push::tracker_integrations(&s.store, &caller.tenant_id, &new.project_id).await?;
-    let pushes = |task_id: &str| trackers.iter().map(|i| crate::trackers::push::push_task_job(task_id, i)).collect();
+    let trackers = crate::tasks::tracker_integrations(&s.store, &caller.tenant_id, &new.project_id).await?;
+    let pushes = |task_id: &str| trackers.iter().map(|i| crate::tasks::push_task_job(task_id, i)).collect();
     let (task, team) =
         s.store.create_task_with_team(&caller.tenant_id, &new, &team, pushes).await.or_not_found("project")?;
     s.wake_workers.notify_one();

@@ -17,6 +17,7 @@ use crate::domain::integration::IntegrationType;
 use crate::integrations::IntegrationError;
 use crate::jobs::JobKind;
 use crate::store::StoreError;
+use crate::tasks::mirror::{Mirrored, TrackerChange, mirror};
 
 /// Teams waits five seconds for an outgoing webhook's answer.
 const INLINE_WAIT: std::time::Duration = std::time::Duration::from_millis(4000);
@@ -38,7 +39,7 @@ pub async fn receive(
     let unknown = || ApiError::not_found("integration");
     let kind = IntegrationType::parse(&platform).ok_or_else(unknown)?;
     let channel = adapter(kind);
-    if channel.is_none() && !crate::trackers::push::is_tracker(kind) {
+    if channel.is_none() && !crate::trackers::is_tracker(kind) {
         return Err(unknown());
     }
     let (tenant_id, record, secrets) = s.integrations.for_webhook(&integration_id).await.map_err(|e| match e {
@@ -86,7 +87,7 @@ pub async fn receive(
         Inbound::Request(r) => r,
         Inbound::Fetch { external_id, data } => {
             // Persisted before the answer; a redelivery finds the job and adds nothing.
-            let job = crate::channels::FetchRequest { integration_id: record.id.clone(), external_id, data }.job();
+            let job = crate::intake::FetchRequest { integration_id: record.id.clone(), external_id, data }.job();
             if s.store.enqueue(&tenant_id, &job).await? {
                 s.wake_workers.notify_one();
             } else {
@@ -141,21 +142,10 @@ async fn tracker_change(
             ApiError::Unauthorized("the request is not signed by the tracker")
         }
     })?;
-    if let Some(change) = change
-        && let Some(task_id) = s.store.linked_task(tenant_id, integration_id, &change.external_id).await?
-    {
-        let current = s.store.get_task(tenant_id, &task_id).await?;
-        let mut patch = crate::domain::task::TaskPatch::default();
-        if current.status != change.status {
-            patch.status = Some(change.status);
-        }
-        if let Some(assignee) = change.assignee.filter(|a| *a != current.assigned_to) {
-            patch.assigned_to = Some(assignee);
-        }
-        if patch.status.is_some() || patch.assigned_to.is_some() {
-            crate::trackers::push::update_task(&s.store, tenant_id, &task_id, &patch, Some(integration_id)).await?;
+    if let Some(change) = change {
+        let mirrored = TrackerChange { status: change.status, assignee: change.assignee, changed_at: None };
+        if mirror(&s.store, tenant_id, integration_id, &change.external_id, &mirrored).await? == Mirrored::Changed {
             s.wake_workers.notify_one();
-            tracing::info!(%task_id, integration_id, "task changed in the tracker");
         }
     }
     Ok((StatusCode::OK, Json(json!({"ok": true}))).into_response())

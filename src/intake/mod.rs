@@ -2,6 +2,8 @@
 //! for the same work among the project's tasks, then either create the task or add the
 //! request to the existing one, all as one durable, idempotent job.
 
+pub mod deferred;
+
 use std::sync::Arc;
 
 use crate::channels::AnswerMessage;
@@ -25,6 +27,8 @@ impl JobKind for ProcessMessage {
         format!("intake:{}", self.message_id)
     }
 }
+
+pub use deferred::FetchRequest;
 
 pub struct Intake {
     store: Store,
@@ -98,13 +102,12 @@ impl Intake {
         // A message from a conversation is answered there, once its outcome is recorded.
         let reply = message.integration_id.as_ref().map(|_| AnswerMessage { message_id: message_id.to_string() }.job());
         // A new task goes to the project's trackers too, through the queue.
-        let pushes: Vec<NewJob> =
-            crate::trackers::push::tracker_integrations(&self.store, tenant_id, &message.project_id)
-                .await
-                .map_err(retry)?
-                .iter()
-                .map(|integration| crate::trackers::push::push_job(message_id, integration))
-                .collect();
+        let pushes: Vec<NewJob> = crate::tasks::tracker_integrations(&self.store, tenant_id, &message.project_id)
+            .await
+            .map_err(retry)?
+            .iter()
+            .map(|integration| crate::tasks::push_job(message_id, integration))
+            .collect();
         let prepared = Prepared { message: &message, draft: &draft, reply: reply.as_ref(), pushes: &pushes };
         for _ in 0..MAX_DECISIONS {
             if self.decide_and_finish(tenant_id, &prepared).await? {
@@ -135,7 +138,7 @@ impl Intake {
             score,
             follow_up: p.reply,
             on_created: p.pushes,
-            on_commented: Some(crate::trackers::comment::comment_job),
+            on_commented: Some(crate::tasks::comment::comment_job),
             announce_created: crate::events::task_created,
             announce_commented: crate::events::comment_created,
         };

@@ -5,8 +5,11 @@
 
 pub mod confluence_tasks;
 pub mod generate;
+pub mod import;
 pub mod jira_project;
 mod names;
+pub mod poll;
+pub mod tracker_undo;
 pub mod undo;
 
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
+use crate::trackers::Trackers;
 use crate::trackers::confluence::Confluence;
 use crate::trackers::jira::Jira;
 
@@ -82,7 +86,32 @@ pub(crate) struct Shared {
     names: names::NameCache,
 }
 
-pub fn register(registry: &mut Registry, integrations: Integrations, http: reqwest::Client) {
+/// Registers the sync jobs: task syncs, project mirrors and their undo; tracker imports,
+/// the undo of tracker runs and, every `poll` when set, tracker polls.
+pub fn register(
+    registry: &mut Registry,
+    integrations: Integrations,
+    http: reqwest::Client,
+    trackers: &Arc<Trackers>,
+    poll: Option<std::time::Duration>,
+) {
+    if let Some(interval) = poll {
+        let for_polls = trackers.clone();
+        registry.handle(move |ctx: JobContext, job: poll::PollTracker| {
+            let shared = for_polls.clone();
+            async move { poll::run(&shared, ctx, job, interval).await }
+        });
+    }
+    let for_undo = trackers.clone();
+    registry.handle(move |ctx: JobContext, job: tracker_undo::UndoTrackerRun| {
+        let shared = for_undo.clone();
+        async move { tracker_undo::run(&shared, ctx, &job.run_id).await }
+    });
+    let for_imports = trackers.clone();
+    registry.handle(move |ctx: JobContext, job: import::ImportPage| {
+        let shared = for_imports.clone();
+        async move { import::run(&shared, ctx, job).await }
+    });
     let shared = Arc::new(Shared { integrations, http, names: names::NameCache::default() });
     let for_sync = shared.clone();
     registry.handle(move |ctx: JobContext, job: ConfluenceTaskSync| {
@@ -176,14 +205,14 @@ pub async fn undo_run(
 ) -> Result<SyncRun, SyncError> {
     match (run.kind.as_str(), run.status.as_str()) {
         (
-            crate::trackers::push::TRACKER_PUSH
-            | crate::trackers::push::TRACKER_TRANSITION
-            | crate::trackers::push::TRACKER_UPDATE
-            | crate::trackers::push::TRACKER_COMMENT,
+            crate::tasks::TRACKER_PUSH
+            | crate::tasks::TRACKER_TRANSITION
+            | crate::tasks::TRACKER_UPDATE
+            | crate::tasks::TRACKER_COMMENT,
             "done",
         ) => match &run.undone_by {
             Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),
-            None => Ok(crate::trackers::undo::start(store, tenant_id, run).await?),
+            None => Ok(tracker_undo::start(store, tenant_id, run).await?),
         },
         (JIRA_PROJECT, "done") => match &run.undone_by {
             Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),

@@ -4,16 +4,14 @@
 //! by the first attempt instead of making a second one.
 
 pub mod atlassian;
-pub mod comment;
 pub mod confluence;
-pub mod import;
+mod connected;
 pub mod inbound;
 pub mod jira;
-pub mod poll;
-pub mod push;
 pub mod taiga;
-pub mod undo;
 pub mod zendesk;
+
+pub use connected::{Trackers, is_tracker, journaled, store_failure, tracker_for, with_secrets};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -7,17 +7,29 @@
 
 use serde_json::{Value, json};
 
-use super::push::{
-    Shared, TRACKER_COMMENT, TRACKER_PUSH, TRACKER_TRANSITION, TRACKER_UPDATE, UndoTrackerRun, journaled,
-    store_failure, tracker_for, with_secrets,
-};
 use crate::jobs::{JobContext, JobError, JobKind};
 use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
+use crate::tasks::{TRACKER_COMMENT, TRACKER_PUSH, TRACKER_TRANSITION, TRACKER_UPDATE};
+use crate::trackers::{Trackers, journaled, store_failure, tracker_for, with_secrets};
+
+/// The `tracker.undo` job: carries out undo run `run_id`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct UndoTrackerRun {
+    pub run_id: String,
+}
+
+impl JobKind for UndoTrackerRun {
+    const KIND: &'static str = "tracker.undo";
+
+    fn idempotency_key(&self) -> String {
+        format!("sync:{}", self.run_id)
+    }
+}
 
 /// Starts undoing tracker run `of` (a finished, not yet undone push or transition).
 pub async fn start(store: &Store, tenant_id: &str, of: &SyncRun) -> Result<SyncRun, StoreError> {
     let run = NewRun {
-        kind: crate::sync::UNDO,
+        kind: super::UNDO,
         project_id: &of.project_id,
         task_id: of.task_id.as_deref(),
         request: json!({"of": of.id}),
@@ -25,7 +37,7 @@ pub async fn start(store: &Store, tenant_id: &str, of: &SyncRun) -> Result<SyncR
     store.create_sync_run(tenant_id, &run, |id| UndoTrackerRun { run_id: id.to_string() }.job()).await
 }
 
-pub(super) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Result<(), JobError> {
+pub(super) async fn run(shared: &Trackers, ctx: JobContext, run_id: &str) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let undo = ctx.store.sync_run(tenant, run_id).await.map_err(store_failure)?;
     let Some(undo) = undo.filter(|r| r.status == "running") else { return Ok(()) };
@@ -70,7 +82,7 @@ async fn journaled_item(ctx: &JobContext, run: &SyncRun, step: &str) -> Result<(
 }
 
 /// Deletes the pushed item (once: the step is journaled) and unlinks the task.
-async fn delete_item(shared: &Shared, ctx: &JobContext, undo: &SyncRun, pushed: &SyncRun) -> Result<Value, JobError> {
+async fn delete_item(shared: &Trackers, ctx: &JobContext, undo: &SyncRun, pushed: &SyncRun) -> Result<Value, JobError> {
     let tenant = &ctx.job.tenant_id;
     let (item, integration_id, external_id) = journaled_item(ctx, pushed, "create").await?;
     let Some(task_id) = pushed.request["task_id"].as_str() else {
@@ -97,7 +109,7 @@ async fn delete_item(shared: &Shared, ctx: &JobContext, undo: &SyncRun, pushed: 
 /// Puts the item back as the run's `step` found it: in its status (a transition) or with
 /// its fields (an update). A repeat writes the same again, which is harmless.
 async fn put_back(
-    shared: &Shared,
+    shared: &Trackers,
     ctx: &JobContext,
     undo: &SyncRun,
     changed: &SyncRun,
@@ -134,7 +146,7 @@ async fn put_back(
 
 /// Takes the comment back from each item it was written to, each once.
 async fn take_back_comments(
-    shared: &Shared,
+    shared: &Trackers,
     ctx: &JobContext,
     undo: &SyncRun,
     commented: &SyncRun,

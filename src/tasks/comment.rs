@@ -3,11 +3,14 @@
 //! however often the job runs, as one `tracker-comment` run (the job's id is the run's)
 //! with a journaled step per item, so it can be explained and undone.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
-use super::push::{Shared, TRACKER_COMMENT, store_failure, tracker_for, with_secrets};
-use crate::jobs::{JobContext, JobError, JobKind, NewJob};
+use super::TRACKER_COMMENT;
+use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::{NewChange, NewRun};
+use crate::trackers::{Trackers, store_failure, tracker_for, with_secrets};
 
 /// The `tracker.comment` job: comment `comment_id` of task `task_id` to its tracker items.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -61,7 +64,15 @@ fn text(comment: &crate::domain::comment::Comment) -> String {
     format!("{}\n\n— {who}, in taskbridge ({})", comment.content, marker(&comment.id))
 }
 
-pub(super) async fn run(shared: &Shared, ctx: JobContext, job: CommentItems) -> Result<(), JobError> {
+pub(super) fn register(registry: &mut Registry, trackers: &Arc<Trackers>) {
+    let trackers = trackers.clone();
+    registry.handle(move |ctx: JobContext, job: CommentItems| {
+        let shared = trackers.clone();
+        async move { run(&shared, ctx, job).await }
+    });
+}
+
+async fn run(shared: &Trackers, ctx: JobContext, job: CommentItems) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let (task_id, comment_id) = (job.task_id.as_str(), job.comment_id.as_str());
     let request = json!({"task_id": task_id, "comment_id": comment_id});

@@ -1,20 +1,17 @@
-//! The `tracker.push` job: a task made from a request is created in the project's connected
-//! tracker and linked, exactly once however often the job runs.
+//! The task service's tracker jobs: a task made here is created in each of the project's
+//! trackers and linked (`tracker.push`), exactly once however often the job runs; a change
+//! made here is written to each linked item (`tracker.transition`, `tracker.update`),
+//! journaled so it can be explained and undone.
 
 use std::sync::Arc;
 
 use serde_json::json;
 
-use super::jira::Jira;
-use super::taiga::{Sessions, Taiga};
-use super::zendesk::Zendesk;
-use super::{Item, Tracker, marker};
-use crate::domain::integration::IntegrationType;
+use super::{TRACKER_PUSH, TRACKER_TRANSITION, TRACKER_UPDATE};
 use crate::domain::task::TaskStatus;
-use crate::integrations::{IntegrationError, Integrations};
-use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
-use crate::store::integrations::IntegrationRecord;
-use crate::store::{FinishedRun, NewChange, NewRun, StoreError, TaskLink};
+use crate::jobs::{JobContext, JobError, JobKind, Registry};
+use crate::store::{FinishedRun, NewChange, NewRun, TaskLink};
+use crate::trackers::{Item, Trackers, journaled, marker, store_failure, tracker_for, with_secrets};
 
 /// The `tracker.push` job: a task to tracker `integration_id`, named by its id or by the
 /// message it is made from (which may turn out a duplicate, then nothing is pushed).
@@ -72,174 +69,14 @@ impl JobKind for UpdateItem {
     }
 }
 
-/// The `tracker.undo` job: carries out undo run `run_id`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct UndoTrackerRun {
-    pub run_id: String,
-}
-
-impl JobKind for UndoTrackerRun {
-    const KIND: &'static str = "tracker.undo";
-
-    fn idempotency_key(&self) -> String {
-        format!("sync:{}", self.run_id)
-    }
-}
-
-/// The kinds of sync run a push, a transition and an update are journaled as.
-pub const TRACKER_PUSH: &str = "tracker-push";
-pub const TRACKER_TRANSITION: &str = "tracker-transition";
-pub const TRACKER_UPDATE: &str = "tracker-update";
-pub const TRACKER_COMMENT: &str = "tracker-comment";
-
-/// The integration types that are trackers tasks are pushed to.
-pub fn is_tracker(kind: IntegrationType) -> bool {
-    matches!(kind, IntegrationType::Taiga | IntegrationType::Jira | IntegrationType::Zendesk)
-}
-
-/// The job pushing task `task_id` to `integration_id`.
-pub fn push_task_job(task_id: &str, integration_id: &str) -> NewJob {
-    PushTask { message_id: None, task_id: Some(task_id.to_string()), integration_id: integration_id.to_string() }.job()
-}
-
-/// The project's active tracker integrations, which its new tasks are pushed to.
-pub async fn tracker_integrations(
-    store: &crate::store::Store,
-    tenant_id: &str,
-    project_id: &str,
-) -> Result<Vec<String>, StoreError> {
-    Ok(pushes_to(&store.list_integrations(tenant_id, project_id).await?))
-}
-
-/// Of a project's integrations, the trackers its new tasks are pushed to.
-fn pushes_to(integrations: &[IntegrationRecord]) -> Vec<String> {
-    integrations
-        .iter()
-        .filter(|i| is_tracker(i.kind) && i.status == crate::domain::integration::IntegrationStatus::Active)
-        // A Jira connected through OAuth pushes once an admin has chosen its project.
-        .filter(|i| {
-            i.kind != IntegrationType::Jira || crate::domain::integration::setting(&i.settings, "project_key").is_some()
-        })
-        .map(|i| i.id.clone())
-        .collect()
-}
-
-/// Creates a task here and queues its push to the project's trackers, in one transaction.
-pub async fn create_task(
-    store: &crate::store::Store,
-    tenant_id: &str,
-    new: &crate::domain::task::NewTask,
-) -> Result<crate::domain::task::Task, StoreError> {
-    create_task_as(store, tenant_id, None, new).await
-}
-
-/// [`create_task`] with the id the task takes (a new one when `None`; a taken id fails): a
-/// caller that may run twice names it and looks for it first, so it never makes a copy.
-pub async fn create_task_as(
-    store: &crate::store::Store,
-    tenant_id: &str,
-    id: Option<&str>,
-    new: &crate::domain::task::NewTask,
-) -> Result<crate::domain::task::Task, StoreError> {
-    let integrations = store.list_integrations(tenant_id, &new.project_id).await?;
-    store
-        .create_task_syncing(
-            tenant_id,
-            id,
-            new,
-            &pushes_to(&integrations),
-            |task, integration| Some(push_task_job(task, integration)),
-            crate::events::task_created,
-        )
-        .await
-}
-
-/// Deletes a task here (its tracker items stay) and announces it to the project's webhooks.
-pub async fn delete_task(store: &crate::store::Store, tenant_id: &str, task_id: &str) -> Result<(), StoreError> {
-    let task = store.get_task(tenant_id, task_id).await?;
-    store.delete_task(tenant_id, task_id, &crate::events::task_deleted(&task)).await
-}
-
-/// The job pushing the task that message `message_id` creates to `integration_id`.
-pub fn push_job(message_id: &str, integration_id: &str) -> NewJob {
-    PushTask { message_id: Some(message_id.to_string()), task_id: None, integration_id: integration_id.to_string() }
-        .job()
-}
-
-/// Updates a task here and queues, for each tracker item linked to it except in the
-/// tracker the change came from (`from`), the status change and the change of its other
-/// fields, in the same transaction.
-pub async fn update_task(
-    store: &crate::store::Store,
-    tenant_id: &str,
-    task_id: &str,
-    patch: &crate::domain::task::TaskPatch,
-    from: Option<&str>,
-) -> Result<crate::domain::task::Task, StoreError> {
-    let status = patch.status;
-    let fields = patch.title.is_some()
-        || patch.description.is_some()
-        || patch.priority.is_some()
-        || patch.assigned_to.is_some()
-        || patch.due_date.is_some()
-        || patch.labels.is_some();
-    store
-        .update_task_syncing(
-            tenant_id,
-            task_id,
-            patch,
-            |integration, external| {
-                let mut jobs = Vec::new();
-                if Some(integration) == from {
-                    return jobs;
-                }
-                let (task_id, integration_id, external_id) =
-                    (task_id.to_string(), integration.to_string(), external.to_string());
-                if fields {
-                    let update = UpdateItem {
-                        task_id: task_id.clone(),
-                        integration_id: integration_id.clone(),
-                        external_id: external_id.clone(),
-                    };
-                    jobs.push(update.job());
-                }
-                if let Some(status) = status {
-                    jobs.push(TransitionItem { task_id, integration_id, external_id, status }.job());
-                }
-                jobs
-            },
-            |task| crate::events::task_updated(task, status.is_some()),
-        )
-        .await
-}
-
-pub(super) struct Shared {
-    integrations: Integrations,
-    http: reqwest::Client,
-    sessions: Arc<Sessions>,
-}
-
-/// Registers the tracker jobs; `poll` is the polling interval (no polling when `None`).
-pub fn register(
-    registry: &mut Registry,
-    integrations: Integrations,
-    http: reqwest::Client,
-    poll: Option<std::time::Duration>,
-) {
-    let shared = Arc::new(Shared { integrations, http, sessions: Arc::default() });
-    if let Some(interval) = poll {
-        let for_polls = shared.clone();
-        registry.handle(move |ctx: JobContext, job: super::poll::PollTracker| {
-            let shared = for_polls.clone();
-            async move { super::poll::run(&shared, ctx, job, interval).await }
-        });
-    }
-    let for_pushes = shared.clone();
+/// Registers the jobs writing tasks to trackers.
+pub(super) fn register(registry: &mut Registry, trackers: &Arc<Trackers>) {
+    let for_pushes = trackers.clone();
     registry.handle(move |ctx: JobContext, job: PushTask| {
         let shared = for_pushes.clone();
         async move { push(&shared, ctx, job).await }
     });
-    let for_transitions = shared.clone();
+    let for_transitions = trackers.clone();
     registry.handle(move |ctx: JobContext, job: TransitionItem| {
         let shared = for_transitions.clone();
         async move {
@@ -248,7 +85,7 @@ pub fn register(
             write_linked(&shared, &ctx, Write::Transition(job.status), &linked).await
         }
     });
-    let for_updates = shared.clone();
+    let for_updates = trackers.clone();
     registry.handle(move |ctx: JobContext, job: UpdateItem| {
         let shared = for_updates.clone();
         async move {
@@ -257,30 +94,9 @@ pub fn register(
             write_linked(&shared, &ctx, Write::Update, &linked).await
         }
     });
-    let for_comments = shared.clone();
-    registry.handle(move |ctx: JobContext, job: super::comment::CommentItems| {
-        let shared = for_comments.clone();
-        async move { super::comment::run(&shared, ctx, job).await }
-    });
-    let for_undo = shared.clone();
-    registry.handle(move |ctx: JobContext, job: UndoTrackerRun| {
-        let shared = for_undo.clone();
-        async move { super::undo::run(&shared, ctx, &job.run_id).await }
-    });
-    registry.handle(move |ctx: JobContext, job: super::import::ImportPage| {
-        let shared = shared.clone();
-        async move { super::import::run(&shared, ctx, job).await }
-    });
 }
 
-pub(super) fn store_failure(e: StoreError) -> JobError {
-    match e {
-        StoreError::NotFound => JobError::Permanent("the task or its integration no longer exists".into()),
-        other => JobError::Retry(other.to_string()),
-    }
-}
-
-async fn push(shared: &Shared, ctx: JobContext, job: PushTask) -> Result<(), JobError> {
+async fn push(shared: &Trackers, ctx: JobContext, job: PushTask) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let integration_id = job.integration_id.as_str();
     let task_id = match job.task_id {
@@ -342,38 +158,8 @@ async fn push(shared: &Shared, ctx: JobContext, job: PushTask) -> Result<(), Job
     Ok(())
 }
 
-pub(super) async fn with_secrets(
-    shared: &Shared,
-    tenant: &str,
-    integration_id: &str,
-) -> Result<(IntegrationRecord, serde_json::Map<String, serde_json::Value>), JobError> {
-    shared.integrations.with_secrets(tenant, integration_id).await.map_err(|e| match e {
-        IntegrationError::Store(s) => store_failure(s),
-        other => JobError::Permanent(other.to_string()),
-    })
-}
-
-pub(super) fn tracker_for(
-    shared: &Shared,
-    record: &IntegrationRecord,
-    secrets: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Box<dyn Tracker>, JobError> {
-    match record.kind {
-        IntegrationType::Taiga => Ok(Box::new(Taiga::new(
-            shared.http.clone(),
-            &record.id,
-            &record.settings,
-            secrets,
-            shared.sessions.clone(),
-        )?)),
-        IntegrationType::Jira => Ok(Box::new(Jira::new(shared.http.clone(), &record.settings, secrets)?)),
-        IntegrationType::Zendesk => Ok(Box::new(Zendesk::new(shared.http.clone(), &record.settings, secrets)?)),
-        other => Err(JobError::Permanent(format!("{} is not a tracker", other.as_str()))),
-    }
-}
-
 /// The task as a tracker item.
-fn item_of(shared: &Shared, task: &crate::domain::task::Task) -> Item {
+fn item_of(shared: &Trackers, task: &crate::domain::task::Task) -> Item {
     Item {
         title: task.title.clone(),
         description: task.description.clone(),
@@ -406,7 +192,7 @@ enum Write {
 /// the item before and after, so it can be explained and undone. What was there before is
 /// fixed by the first attempt: a retry after a crash mid-way finds the item already changed
 /// and must not take that as "before".
-async fn write_linked(shared: &Shared, ctx: &JobContext, write: Write, linked: &Linked) -> Result<(), JobError> {
+async fn write_linked(shared: &Trackers, ctx: &JobContext, write: Write, linked: &Linked) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let (task_id, integration_id, external_id) =
         (linked.task_id.as_str(), linked.integration_id.as_str(), linked.external_id.as_str());
@@ -481,15 +267,10 @@ fn with_fields(mut item: serde_json::Value, fields: serde_json::Value) -> serde_
     item
 }
 
-/// An item as a run's journal keeps it.
-pub(super) fn journaled(record: &IntegrationRecord, item: &super::External) -> serde_json::Value {
-    json!({"tracker": record.kind.as_str(), "integration_id": record.id, "external_id": item.id,
-           "external_ref": item.reference, "url": item.url, "title": item.title, "status": item.status})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tasks::{push_job, push_task_job};
 
     #[test]
     fn tracker_jobs_queue_the_payloads_their_handlers_read() {

@@ -2,12 +2,11 @@
 //! a page per run, so duplicate detection sees work tracked there before anything new is
 //! created anywhere. Items made from taskbridge tasks (they carry a marker) are skipped.
 
-use super::push::{Shared, store_failure, tracker_for, with_secrets};
-use super::{Listed, is_marker};
 use crate::domain::task::{NewTask, Priority};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob};
 use crate::store::integrations::IntegrationRecord;
 use crate::store::{Store, StoreError, TaskLink};
+use crate::trackers::{Listed, Trackers, is_marker, store_failure, tracker_for, with_secrets};
 
 /// The `tracker.import` job: the page at `cursor` (the first when `None`) of backfill `run`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -78,7 +77,7 @@ fn task_of(project_id: &str, listed: &Listed) -> NewTask {
     }
 }
 
-pub(super) async fn run(shared: &Shared, ctx: JobContext, job: ImportPage) -> Result<(), JobError> {
+pub(super) async fn run(shared: &Trackers, ctx: JobContext, job: ImportPage) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let (integration_id, run, cursor) = (job.integration_id.as_str(), job.run.as_str(), job.cursor.as_deref());
     let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;

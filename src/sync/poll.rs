@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::push::{Shared, is_tracker, store_failure, tracker_for, with_secrets};
-use super::{Listed, is_marker};
 use crate::domain::integration::{Integration, IntegrationStatus};
-use crate::domain::task::{TaskPatch, TaskStatus};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, slot_of, slot_start};
 use crate::store::{PollOutcome, Store, StoreError};
+use crate::tasks::mirror::{Mirrored, TrackerChange, mirror};
+use crate::trackers::{Listed, Trackers, is_marker, is_tracker, store_failure, tracker_for, with_secrets};
 
 /// The `tracker.poll` job: integration `integration_id`'s poll of time slot `slot`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -77,7 +76,7 @@ pub async fn schedule_all(store: &Store, interval: Duration) -> Result<usize, St
 }
 
 pub(super) async fn run(
-    shared: &Shared,
+    shared: &Trackers,
     ctx: JobContext,
     job: PollTracker,
     interval: Duration,
@@ -148,13 +147,8 @@ fn next_cursor(
     if complete { started } else { latest.map_or(cursor, |at| at.max(cursor)) }
 }
 
-/// Whether a linked task takes the tracker's status: it differs, and the tracker changed
-/// it later than the task was changed here (a change made here is on its way there and wins).
-fn follows(listed: &Listed, status: TaskStatus, updated_at: DateTime<Utc>) -> bool {
-    listed.status != status && listed.updated_at.is_none_or(|at| at > updated_at)
-}
-
-/// One changed item: a linked task follows its status; an unknown item becomes a task.
+/// One changed item: a linked task follows it (by the task service's one rule); an unknown
+/// item becomes a task.
 async fn apply(
     ctx: &JobContext,
     record: &crate::store::integrations::IntegrationRecord,
@@ -162,24 +156,13 @@ async fn apply(
     outcome: &mut PollOutcome,
 ) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    match ctx.store.linked_task(tenant, &record.id, &listed.item.id).await.map_err(store_failure)? {
-        Some(task_id) => {
-            let task = match ctx.store.get_task(tenant, &task_id).await {
-                Ok(task) => task,
-                Err(StoreError::NotFound) => return Ok(()),
-                Err(e) => return Err(store_failure(e)),
-            };
-            if follows(listed, task.status, task.updated_at) {
-                let patch = TaskPatch::status(listed.status);
-                super::push::update_task(&ctx.store, tenant, &task_id, &patch, Some(&record.id))
-                    .await
-                    .map_err(store_failure)?;
-                outcome.changed += 1;
-            }
-        }
+    let change = TrackerChange { status: listed.status, assignee: None, changed_at: listed.updated_at };
+    match mirror(&ctx.store, tenant, &record.id, &listed.item.id, &change).await.map_err(store_failure)? {
+        Mirrored::Changed => outcome.changed += 1,
+        Mirrored::Unchanged => {}
         // Made from a task here and not linked yet (its push is under way): not new work.
-        None if listed.labels.iter().any(|l| is_marker(l)) => {}
-        None => {
+        Mirrored::NotLinked if listed.labels.iter().any(|l| is_marker(l)) => {}
+        Mirrored::NotLinked => {
             if super::import::import_item(&ctx.store, tenant, record, listed).await? {
                 outcome.imported += 1;
             }
@@ -214,9 +197,30 @@ mod tests {
 
     #[test]
     fn a_task_follows_only_a_later_different_status() {
+        use crate::domain::task::{Priority, Task, TaskStatus};
         let at = |s: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).expect("time");
+        // A poll's change as the task service's one rule takes it.
+        let follows = |listed: &Listed, status: TaskStatus, updated_at: DateTime<Utc>| {
+            let task = Task {
+                id: "t".into(),
+                project_id: "p".into(),
+                title: "Task".into(),
+                description: String::new(),
+                status,
+                priority: Priority::Medium,
+                assigned_to: None,
+                time_estimate: None,
+                time_spent: 0,
+                due_date: None,
+                labels: Vec::new(),
+                created_at: updated_at,
+                updated_at,
+            };
+            let change = TrackerChange { status: listed.status, assignee: None, changed_at: listed.updated_at };
+            crate::tasks::mirror::patch_for(&task, &change).is_some_and(|p| p.status.is_some())
+        };
         let listed = |status, updated_at| Listed {
-            item: super::super::External {
+            item: crate::trackers::External {
                 id: "1".into(),
                 reference: "#1".into(),
                 url: None,

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use super::reply::{store_failure, with_secrets};
-use super::{Fetch, ChannelClients, adapter};
+use crate::channels::{ChannelClients, Fetch, adapter, store_failure, with_secrets};
 use crate::integrations::Integrations;
 use crate::jobs::{JobContext, JobError, JobKind, Registry};
 use crate::store::StoreError;
@@ -27,7 +26,9 @@ impl JobKind for FetchRequest {
     }
 }
 
-pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, ChannelClients)>) {
+/// Registers the `channel.fetch` job.
+pub fn register(registry: &mut Registry, integrations: Integrations, clients: ChannelClients) {
+    let shared = Arc::new((integrations, clients));
     registry.handle(move |ctx: JobContext, job: FetchRequest| {
         let shared = shared.clone();
         async move { fetch(&shared.0, &shared.1, ctx, job).await }
@@ -55,7 +56,7 @@ async fn fetch(
         .await?;
     let Some(request) = fetched else { return Ok(()) };
     let new = request.into_message(record.kind, &record.id, &record.project_id);
-    match ctx.store.create_message(tenant, &new, crate::intake::process_job).await {
+    match ctx.store.create_message(tenant, &new, super::process_job).await {
         // Another reaction to the same message, or a run after a crash: one request.
         Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
         Err(e) => Err(store_failure(e)),

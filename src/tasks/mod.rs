@@ -1,0 +1,140 @@
+//! The task service: creating, updating, deleting and commenting on tasks, and deciding
+//! who hears of each change: the project's trackers (through queued jobs written in the
+//! same transaction as the change) and its outgoing webhooks (announced likewise). HTTP
+//! handlers, intake, the coordinator's actions and tracker polling and webhooks all change
+//! tasks through here; tracker adapters only talk to their tracker. A change that came from
+//! a tracker is mirrored by one rule ([`mirror`]), however it was heard of.
+
+pub mod comment;
+pub mod mirror;
+pub mod push;
+
+use std::sync::Arc;
+
+use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
+use crate::domain::task::{NewTask, Task, TaskPatch};
+use crate::jobs::{JobKind, NewJob, Registry};
+use crate::store::integrations::IntegrationRecord;
+use crate::store::{Store, StoreError};
+use crate::trackers::{Trackers, is_tracker};
+
+pub use comment::{CommentItems, add_comment, add_comment_as, comment_job};
+pub use push::{PushTask, TransitionItem, UpdateItem};
+
+/// The kinds of sync run a push, a transition and an update are journaled as.
+pub const TRACKER_PUSH: &str = "tracker-push";
+pub const TRACKER_TRANSITION: &str = "tracker-transition";
+pub const TRACKER_UPDATE: &str = "tracker-update";
+pub const TRACKER_COMMENT: &str = "tracker-comment";
+
+/// Registers the jobs that write tasks and comments to trackers.
+pub fn register(registry: &mut Registry, trackers: &Arc<Trackers>) {
+    push::register(registry, trackers);
+    comment::register(registry, trackers);
+}
+
+/// The job pushing task `task_id` to `integration_id`.
+pub fn push_task_job(task_id: &str, integration_id: &str) -> NewJob {
+    PushTask { message_id: None, task_id: Some(task_id.to_string()), integration_id: integration_id.to_string() }.job()
+}
+
+/// The project's active tracker integrations, which its new tasks are pushed to.
+pub async fn tracker_integrations(store: &Store, tenant_id: &str, project_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(pushes_to(&store.list_integrations(tenant_id, project_id).await?))
+}
+
+/// Of a project's integrations, the trackers its new tasks are pushed to.
+fn pushes_to(integrations: &[IntegrationRecord]) -> Vec<String> {
+    integrations
+        .iter()
+        .filter(|i| is_tracker(i.kind) && i.status == IntegrationStatus::Active)
+        // A Jira connected through OAuth pushes once an admin has chosen its project.
+        .filter(|i| i.kind != IntegrationType::Jira || setting(&i.settings, "project_key").is_some())
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+/// Creates a task here and queues its push to the project's trackers, in one transaction.
+pub async fn create_task(store: &Store, tenant_id: &str, new: &NewTask) -> Result<Task, StoreError> {
+    create_task_as(store, tenant_id, None, new).await
+}
+
+/// [`create_task`] with the id the task takes (a new one when `None`; a taken id fails): a
+/// caller that may run twice names it and looks for it first, so it never makes a copy.
+pub async fn create_task_as(
+    store: &Store,
+    tenant_id: &str,
+    id: Option<&str>,
+    new: &NewTask,
+) -> Result<Task, StoreError> {
+    let integrations = store.list_integrations(tenant_id, &new.project_id).await?;
+    store
+        .create_task_syncing(
+            tenant_id,
+            id,
+            new,
+            &pushes_to(&integrations),
+            |task, integration| Some(push_task_job(task, integration)),
+            crate::events::task_created,
+        )
+        .await
+}
+
+/// Deletes a task here (its tracker items stay) and announces it to the project's webhooks.
+pub async fn delete_task(store: &Store, tenant_id: &str, task_id: &str) -> Result<(), StoreError> {
+    let task = store.get_task(tenant_id, task_id).await?;
+    store.delete_task(tenant_id, task_id, &crate::events::task_deleted(&task)).await
+}
+
+/// The job pushing the task that message `message_id` creates to `integration_id`.
+pub fn push_job(message_id: &str, integration_id: &str) -> NewJob {
+    PushTask { message_id: Some(message_id.to_string()), task_id: None, integration_id: integration_id.to_string() }
+        .job()
+}
+
+/// Updates a task here and queues, for each tracker item linked to it except in the
+/// tracker the change came from (`from`), the status change and the change of its other
+/// fields, in the same transaction.
+pub async fn update_task(
+    store: &Store,
+    tenant_id: &str,
+    task_id: &str,
+    patch: &TaskPatch,
+    from: Option<&str>,
+) -> Result<Task, StoreError> {
+    let status = patch.status;
+    let fields = patch.title.is_some()
+        || patch.description.is_some()
+        || patch.priority.is_some()
+        || patch.assigned_to.is_some()
+        || patch.due_date.is_some()
+        || patch.labels.is_some();
+    store
+        .update_task_syncing(
+            tenant_id,
+            task_id,
+            patch,
+            |integration, external| {
+                let mut jobs = Vec::new();
+                if Some(integration) == from {
+                    return jobs;
+                }
+                let (task_id, integration_id, external_id) =
+                    (task_id.to_string(), integration.to_string(), external.to_string());
+                if fields {
+                    let update = UpdateItem {
+                        task_id: task_id.clone(),
+                        integration_id: integration_id.clone(),
+                        external_id: external_id.clone(),
+                    };
+                    jobs.push(update.job());
+                }
+                if let Some(status) = status {
+                    jobs.push(TransitionItem { task_id, integration_id, external_id, status }.job());
+                }
+                jobs
+            },
+            |task| crate::events::task_updated(task, status.is_some()),
+        )
+        .await
+}
