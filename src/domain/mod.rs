@@ -11,6 +11,7 @@ pub mod list;
 pub mod message;
 pub mod project;
 pub mod secret;
+pub mod sync_run;
 pub mod task;
 pub mod team;
 pub mod tenant;

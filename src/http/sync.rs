@@ -16,6 +16,7 @@ use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pages::paginate;
 use crate::domain::list::{PageParams, id_cursor};
+use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::domain::tenant::Caller;
 use crate::store::{RunFilter, SyncRun};
 use crate::sync::confluence_tasks::Request;
@@ -53,11 +54,11 @@ pub struct RunAnswer {
 async fn settle(s: &AppState, tenant_id: &str, mut run: SyncRun) -> Result<SyncRun, ApiError> {
     s.wake_workers.notify_one();
     let mut wait = super::settle::Settle::within(s.sync_wait);
-    while run.status == "running" && wait.again().await {
+    while run.status == SyncRunStatus::Running && wait.again().await {
         run = s.store.sync_run(tenant_id, &run.id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
     }
-    match run.status.as_str() {
-        "failed" => Err(ApiError::BadGateway(format!(
+    match run.status {
+        SyncRunStatus::Failed => Err(ApiError::BadGateway(format!(
             "sync run {} failed: {}",
             run.id,
             run.error.as_deref().unwrap_or("no details")
@@ -68,7 +69,7 @@ async fn settle(s: &AppState, tenant_id: &str, mut run: SyncRun) -> Result<SyncR
 
 /// The whole answer: 200 with the results, 202 while the run goes on.
 fn answered(run: &SyncRun) -> (StatusCode, Json<Value>) {
-    let status = if run.status == "running" { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let status = if run.status == SyncRunStatus::Running { StatusCode::ACCEPTED } else { StatusCode::OK };
     (status, Json(answer(run)))
 }
 
@@ -77,7 +78,7 @@ fn answered(run: &SyncRun) -> (StatusCode, Json<Value>) {
 pub struct StillRunning {
     pub run_id: String,
     /// `running`.
-    pub status: String,
+    pub status: SyncRunStatus,
     pub message: String,
 }
 
@@ -87,7 +88,7 @@ pub struct StillRunning {
 fn listed(run: SyncRun) -> Response {
     let location = format!("/api/v1/sync-runs/{}", run.id);
     let headers = [(header::LOCATION, location.clone()), (HeaderName::from_static(RUN_ID_HEADER), run.id.clone())];
-    if run.status == "running" {
+    if run.status == SyncRunStatus::Running {
         let message = format!("the sync is still running; its results will be at {location}");
         let body = StillRunning { run_id: run.id, status: run.status, message };
         return (StatusCode::ACCEPTED, headers, Json(body)).into_response();
@@ -256,9 +257,8 @@ pub struct RunDetail {
     pub project_id: String,
     /// The task a tracker run (push, transition, their undo) acted for.
     pub task_id: Option<String>,
-    /// `confluence-tasks`, `jira-project`, `tracker-push`, `tracker-transition` or `undo`.
-    pub kind: String,
-    pub status: String,
+    pub kind: SyncRunKind,
+    pub status: SyncRunStatus,
     #[schema(value_type = Object)]
     pub request: Value,
     #[schema(value_type = Vec<Object>)]

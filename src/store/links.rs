@@ -80,7 +80,15 @@ impl Store {
             if inserted == 1
                 && let Some(run_id) = &link.sync_run_id
             {
-                insert_run!(&mut *tx, run_id, tenant_id, &run.run, "done", Some(&run.results), now);
+                insert_run!(
+                    &mut *tx,
+                    run_id,
+                    tenant_id,
+                    &run.run,
+                    crate::domain::sync_run::SyncRunStatus::Done,
+                    Some(&run.results),
+                    now
+                );
                 insert_change!(&mut *tx, run_id, &run.change, now);
             }
             tx.commit().await?;

@@ -8,14 +8,16 @@ use super::jobs::enqueue_job;
 use super::{Result, Store, StoreError, read, write};
 use crate::domain::job::NewJob;
 use crate::domain::list::Page;
+pub use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 
 /// Inserts a run (`status` `running`, or `done` with its results when it ended at once),
 /// unless a run of that id exists.
 macro_rules! insert_run {
     ($executor:expr, $id:expr, $tenant_id:expr, $run:expr, $status:expr, $results:expr, $now:expr) => {{
         let run: &crate::store::NewRun<'_> = $run;
-        let status: &str = $status;
-        let finished: Option<chrono::DateTime<chrono::Utc>> = (status != "running").then_some($now);
+        let status: crate::domain::sync_run::SyncRunStatus = $status;
+        let finished: Option<chrono::DateTime<chrono::Utc>> =
+            (status != crate::domain::sync_run::SyncRunStatus::Running).then_some($now);
         sqlx::query(
             "INSERT INTO sync_runs (id, tenant_id, project_id, task_id, kind, status, request, results, created_at,
                                     updated_at, finished_at)
@@ -26,8 +28,8 @@ macro_rules! insert_run {
         .bind($tenant_id)
         .bind(run.project_id)
         .bind(run.task_id)
-        .bind(run.kind)
-        .bind(status)
+        .bind(run.kind.as_str())
+        .bind(status.as_str())
         .bind(run.request.to_string())
         .bind($results.map(|r: &serde_json::Value| r.to_string()))
         .bind($now)
@@ -69,9 +71,8 @@ pub struct SyncRun {
     pub project_id: String,
     /// The task a tracker run acted for.
     pub task_id: Option<String>,
-    pub kind: String,
-    /// `running`, `done` or `failed`.
-    pub status: String,
+    pub kind: SyncRunKind,
+    pub status: SyncRunStatus,
     pub request: Value,
     pub plan: Option<Value>,
     pub results: Option<Value>,
@@ -101,14 +102,16 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
-impl From<RunRow> for SyncRun {
-    fn from(r: RunRow) -> Self {
-        SyncRun {
+impl TryFrom<RunRow> for SyncRun {
+    type Error = StoreError;
+
+    fn try_from(r: RunRow) -> Result<Self> {
+        Ok(SyncRun {
+            kind: super::parse_enum("sync_runs.kind", &r.kind, SyncRunKind::parse)?,
+            status: super::parse_enum("sync_runs.status", &r.status, SyncRunStatus::parse)?,
             id: r.id,
             project_id: r.project_id,
             task_id: r.task_id,
-            kind: r.kind,
-            status: r.status,
             request: json(&r.request),
             plan: r.plan.as_deref().map(json),
             results: r.results.as_deref().map(json),
@@ -116,7 +119,7 @@ impl From<RunRow> for SyncRun {
             undone_by: r.undone_by,
             created_at: r.created_at,
             finished_at: r.finished_at,
-        }
+        })
     }
 }
 
@@ -174,7 +177,7 @@ pub struct FinishedRun<'a> {
 /// A run to record: what kind, for which project (and task), asked what.
 #[derive(Debug, Clone)]
 pub struct NewRun<'a> {
-    pub kind: &'a str,
+    pub kind: SyncRunKind,
     pub project_id: &'a str,
     pub task_id: Option<&'a str>,
     pub request: Value,
@@ -217,7 +220,7 @@ impl Store {
         let job = job(&id);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            insert_run!(&mut *tx, &id, tenant_id, run, "running", None, now);
+            insert_run!(&mut *tx, &id, tenant_id, run, SyncRunStatus::Running, None, now);
             let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
             tx.commit().await?;
         });
@@ -229,7 +232,7 @@ impl Store {
     pub async fn open_sync_run(&self, tenant_id: &str, id: &str, run: &NewRun<'_>) -> Result<SyncRun> {
         let now = super::now();
         write!(self, |pool| {
-            insert_run!(pool, id, tenant_id, run, "running", None, now);
+            insert_run!(pool, id, tenant_id, run, SyncRunStatus::Running, None, now);
         });
         self.sync_run(tenant_id, id).await?.ok_or(StoreError::NotFound)
     }
@@ -258,14 +261,14 @@ impl Store {
             q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(page.limit) + 1);
             q.build_query_as().fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(SyncRun::from).collect())
+        rows.into_iter().map(SyncRun::try_from).collect()
     }
 
     pub async fn sync_run(&self, tenant_id: &str, id: &str) -> Result<Option<SyncRun>> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND id = $2");
         let row: Option<RunRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
-        Ok(row.map(SyncRun::from))
+        row.map(SyncRun::try_from).transpose()
     }
 
     /// Fixes the run's plan unless an earlier attempt already did; answers the plan kept.
@@ -295,8 +298,8 @@ impl Store {
     ) -> Result<()> {
         let now = super::now();
         let (status, results, error) = match outcome {
-            Ok(results) => ("done", Some(results.to_string()), None),
-            Err(e) => ("failed", None, Some(e.chars().take(2000).collect::<String>())),
+            Ok(results) => (SyncRunStatus::Done.as_str(), Some(results.to_string()), None),
+            Err(e) => (SyncRunStatus::Failed.as_str(), None, Some(e.chars().take(2000).collect::<String>())),
         };
         write!(self, |pool| {
             sqlx::query(
@@ -322,7 +325,7 @@ impl Store {
         &self,
         tenant_id: &str,
         project_id: &str,
-        kind: &str,
+        kind: SyncRunKind,
         action: &str,
         steps: &[String],
     ) -> Result<Vec<(String, String, String)>> {
@@ -340,7 +343,7 @@ impl Store {
                     .push(" AND r.project_id = ")
                     .push_bind(project_id)
                     .push(" AND r.kind = ")
-                    .push_bind(kind)
+                    .push_bind(kind.as_str())
                     .push(" AND c.action = ")
                     .push_bind(action)
                     .push(" AND c.step IN (");

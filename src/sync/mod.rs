@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
+use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
@@ -57,11 +58,6 @@ run_job!(
     /// The undo of a task sync or project mirror run.
     UndoSync = "sync.undo"
 );
-
-/// Kinds of runs, as journaled.
-pub const CONFLUENCE_TASKS: &str = "confluence-tasks";
-pub const UNDO: &str = "undo";
-pub const JIRA_PROJECT: &str = "jira-project";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -135,7 +131,7 @@ fn job<J: JobKind>(of: fn(String) -> J, run_id: &str) -> NewJob {
 }
 
 /// A project-wide run of `kind`.
-fn run<'a>(kind: &'a str, project_id: &'a str, request: Value) -> NewRun<'a> {
+fn run<'a>(kind: SyncRunKind, project_id: &'a str, request: Value) -> NewRun<'a> {
     NewRun { kind, project_id, task_id: None, request }
 }
 
@@ -168,7 +164,7 @@ pub async fn start_task_sync(
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
     Ok(store
-        .create_sync_run(tenant_id, &run(CONFLUENCE_TASKS, project_id, request), |id| {
+        .create_sync_run(tenant_id, &run(SyncRunKind::ConfluenceTasks, project_id, request), |id| {
             job(|run_id| ConfluenceTaskSync { run_id }, id)
         })
         .await?)
@@ -187,7 +183,7 @@ pub async fn start_project_sync(
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
     Ok(store
-        .create_sync_run(tenant_id, &run(JIRA_PROJECT, project_id, request), |id| {
+        .create_sync_run(tenant_id, &run(SyncRunKind::JiraProject, project_id, request), |id| {
             job(|run_id| JiraProjectSync { run_id }, id)
         })
         .await?)
@@ -203,34 +199,37 @@ pub async fn undo_run(
     tenant_id: &str,
     run: &SyncRun,
 ) -> Result<SyncRun, SyncError> {
-    match (run.kind.as_str(), run.status.as_str()) {
-        (
-            crate::tasks::TRACKER_PUSH
-            | crate::tasks::TRACKER_TRANSITION
-            | crate::tasks::TRACKER_UPDATE
-            | crate::tasks::TRACKER_COMMENT,
-            "done",
-        ) => match &run.undone_by {
+    match (run.kind, run.status) {
+        (kind, SyncRunStatus::Done) if kind.is_tracker_run() => match &run.undone_by {
             Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),
             None => Ok(tracker_undo::start(store, tenant_id, run).await?),
         },
-        (JIRA_PROJECT, "done") => match &run.undone_by {
+        (SyncRunKind::JiraProject, SyncRunStatus::Done) => match &run.undone_by {
             Some(by) => Ok(store.sync_run(tenant_id, by).await?.ok_or(StoreError::NotFound)?),
             None => {
                 integration(integrations, tenant_id, &run.project_id, IntegrationType::Confluence).await?;
-                let request = json!({"of": run.id, "kind": JIRA_PROJECT});
-                let undo = crate::store::NewRun { kind: UNDO, project_id: &run.project_id, task_id: None, request };
+                let request = json!({"of": run.id, "kind": SyncRunKind::JiraProject});
+                let undo = crate::store::NewRun {
+                    kind: SyncRunKind::Undo,
+                    project_id: &run.project_id,
+                    task_id: None,
+                    request,
+                };
                 Ok(store.create_sync_run(tenant_id, &undo, |id| job(|run_id| UndoSync { run_id }, id)).await?)
             }
         },
-        (CONFLUENCE_TASKS, "done") => {
+        (SyncRunKind::ConfluenceTasks, SyncRunStatus::Done) => {
             let items = match run.results.clone() {
                 Some(Value::Array(items)) => items,
                 _ => Vec::new(),
             };
             start_undo(store, integrations, tenant_id, &run.project_id, Some(&run.id), items).await
         }
-        _ => Err(SyncError::NotUndoable { id: run.id.clone(), kind: run.kind.clone(), status: run.status.clone() }),
+        _ => Err(SyncError::NotUndoable {
+            id: run.id.clone(),
+            kind: run.kind.as_str().to_string(),
+            status: run.status.as_str().to_string(),
+        }),
     }
 }
 
@@ -253,7 +252,9 @@ pub async fn start_undo(
     };
     let request = json!({"of": of, "items": items});
     Ok(store
-        .create_sync_run(tenant_id, &run(UNDO, project_id, request), |id| job(|run_id| UndoSync { run_id }, id))
+        .create_sync_run(tenant_id, &run(SyncRunKind::Undo, project_id, request), |id| {
+            job(|run_id| UndoSync { run_id }, id)
+        })
         .await?)
 }
 
@@ -348,7 +349,7 @@ pub(crate) async fn context<'a>(
         .await
         .map_err(retry)?
         .ok_or_else(|| JobError::Permanent(format!("sync run {run_id} does not exist")))?;
-    if run.status != "running" {
+    if run.status != SyncRunStatus::Running {
         return Ok(None);
     }
     let connected = async |kind| {

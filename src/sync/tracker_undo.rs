@@ -7,9 +7,9 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::jobs::{JobContext, JobError, JobKind};
 use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
-use crate::tasks::{TRACKER_COMMENT, TRACKER_PUSH, TRACKER_TRANSITION, TRACKER_UPDATE};
 use crate::trackers::{Trackers, journaled, store_failure, tracker_for, with_secrets};
 
 /// The `tracker.undo` job: carries out undo run `run_id`.
@@ -29,7 +29,7 @@ impl JobKind for UndoTrackerRun {
 /// Starts undoing tracker run `of` (a finished, not yet undone push or transition).
 pub async fn start(store: &Store, tenant_id: &str, of: &SyncRun) -> Result<SyncRun, StoreError> {
     let run = NewRun {
-        kind: super::UNDO,
+        kind: SyncRunKind::Undo,
         project_id: &of.project_id,
         task_id: of.task_id.as_deref(),
         request: json!({"of": of.id}),
@@ -40,17 +40,17 @@ pub async fn start(store: &Store, tenant_id: &str, of: &SyncRun) -> Result<SyncR
 pub(super) async fn run(shared: &Trackers, ctx: JobContext, run_id: &str) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let undo = ctx.store.sync_run(tenant, run_id).await.map_err(store_failure)?;
-    let Some(undo) = undo.filter(|r| r.status == "running") else { return Ok(()) };
+    let Some(undo) = undo.filter(|r| r.status == SyncRunStatus::Running) else { return Ok(()) };
     let of = undo.request["of"].as_str().unwrap_or_default();
     let outcome = async {
         let original = ctx.store.sync_run(tenant, of).await.map_err(store_failure)?;
         let original = original.ok_or_else(|| JobError::Permanent(format!("sync run {of} does not exist")))?;
-        match original.kind.as_str() {
-            TRACKER_PUSH => delete_item(shared, &ctx, &undo, &original).await,
-            TRACKER_TRANSITION => put_back(shared, &ctx, &undo, &original, "transition").await,
-            TRACKER_UPDATE => put_back(shared, &ctx, &undo, &original, "update").await,
-            TRACKER_COMMENT => take_back_comments(shared, &ctx, &undo, &original).await,
-            other => Err(JobError::Permanent(format!("a {other} run is not undone here"))),
+        match original.kind {
+            SyncRunKind::TrackerPush => delete_item(shared, &ctx, &undo, &original).await,
+            SyncRunKind::TrackerTransition => put_back(shared, &ctx, &undo, &original, "transition").await,
+            SyncRunKind::TrackerUpdate => put_back(shared, &ctx, &undo, &original, "update").await,
+            SyncRunKind::TrackerComment => take_back_comments(shared, &ctx, &undo, &original).await,
+            other => Err(JobError::Permanent(format!("a {} run is not undone here", other.as_str()))),
         }
     };
     match outcome.await {

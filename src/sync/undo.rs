@@ -80,7 +80,9 @@ pub async fn run_of(
     }
     let steps: Vec<String> =
         created.iter().map(|(step, _)| step.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    let journaled = store.journaled_steps(tenant_id, project_id, super::CONFLUENCE_TASKS, "create", &steps).await?;
+    let journaled = store
+        .journaled_steps(tenant_id, project_id, crate::domain::sync_run::SyncRunKind::ConfluenceTasks, "create", &steps)
+        .await?;
     let mut runs: Option<HashSet<&str>> = None;
     for (step, key) in &created {
         let holding: HashSet<&str> =
@@ -105,7 +107,7 @@ pub async fn run_of(
 
 pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Result<(), JobError> {
     let Some(c) = super::context(shared, &ctx, run_id).await? else { return Ok(()) };
-    if c.run.request["kind"] == super::JIRA_PROJECT {
+    if c.run.request["kind"] == crate::domain::sync_run::SyncRunKind::JiraProject.as_str() {
         return undo_mirror(&c).await;
     }
     let items: Vec<Item> = serde_json::from_value(c.run.request["items"].clone())

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::TRACKER_COMMENT;
+use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::{NewChange, NewRun};
 use crate::trackers::{Trackers, store_failure, tracker_for, with_secrets};
@@ -78,9 +78,10 @@ async fn run(shared: &Trackers, ctx: JobContext, job: CommentItems) -> Result<()
     let request = json!({"task_id": task_id, "comment_id": comment_id});
     let comment = ctx.store.get_comment(tenant, comment_id).await.map_err(store_failure)?;
     let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
-    let new = NewRun { kind: TRACKER_COMMENT, project_id: &task.project_id, task_id: Some(task_id), request };
+    let new =
+        NewRun { kind: SyncRunKind::TrackerComment, project_id: &task.project_id, task_id: Some(task_id), request };
     let run = ctx.store.open_sync_run(tenant, &ctx.job.id, &new).await.map_err(store_failure)?;
-    if run.status != "running" {
+    if run.status != SyncRunStatus::Running {
         return Ok(());
     }
     let body = text(&comment);

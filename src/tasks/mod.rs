@@ -21,12 +21,6 @@ use crate::trackers::{Trackers, is_tracker};
 pub use comment::{CommentItems, add_comment, add_comment_as, comment_job};
 pub use push::{PushTask, TransitionItem, UpdateItem};
 
-/// The kinds of sync run a push, a transition and an update are journaled as.
-pub const TRACKER_PUSH: &str = "tracker-push";
-pub const TRACKER_TRANSITION: &str = "tracker-transition";
-pub const TRACKER_UPDATE: &str = "tracker-update";
-pub const TRACKER_COMMENT: &str = "tracker-comment";
-
 /// Registers the jobs that write tasks and comments to trackers.
 pub fn register(registry: &mut Registry, trackers: &Arc<Trackers>) {
     push::register(registry, trackers);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{TRACKER_PUSH, TRACKER_TRANSITION, TRACKER_UPDATE};
+use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::domain::task::TaskStatus;
 use crate::jobs::{JobContext, JobError, JobKind, Registry};
 use crate::store::{FinishedRun, NewChange, NewRun, TaskLink};
@@ -138,7 +138,7 @@ async fn push(shared: &Trackers, ctx: JobContext, job: PushTask) -> Result<(), J
     let pushed = journaled(&record, &created);
     let run = FinishedRun {
         run: NewRun {
-            kind: TRACKER_PUSH,
+            kind: SyncRunKind::TrackerPush,
             project_id: &task.project_id,
             task_id: Some(&task.id),
             request: json!({"task_id": task.id, "integration_id": record.id}),
@@ -203,12 +203,12 @@ async fn write_linked(shared: &Trackers, ctx: &JobContext, write: Write, linked:
     }
     let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
     let kind = match write {
-        Write::Transition(_) => TRACKER_TRANSITION,
-        Write::Update => TRACKER_UPDATE,
+        Write::Transition(_) => SyncRunKind::TrackerTransition,
+        Write::Update => SyncRunKind::TrackerUpdate,
     };
     let new = NewRun { kind, project_id: &task.project_id, task_id: Some(task_id), request };
     let run = ctx.store.open_sync_run(tenant, &ctx.job.id, &new).await.map_err(store_failure)?;
-    if run.status != "running" {
+    if run.status != SyncRunStatus::Running {
         return Ok(());
     }
     let outcome = async {
@@ -250,7 +250,7 @@ async fn write_linked(shared: &Trackers, ctx: &JobContext, write: Write, linked:
     match outcome.await {
         Ok(results) => {
             ctx.store.finish_sync_run(tenant, &run.id, Ok(&results)).await.map_err(store_failure)?;
-            tracing::info!(integration_id, external_id, kind, "tracker item changed");
+            tracing::info!(integration_id, external_id, kind = kind.as_str(), "tracker item changed");
             Ok(())
         }
         Err(JobError::Permanent(m) | JobError::Gone(m)) => {
