@@ -6,9 +6,9 @@ pub mod botframework;
 mod clients;
 pub mod discord;
 pub mod email;
+pub mod msteams;
 mod reply;
 pub mod slack;
-pub mod teams;
 pub mod telegram;
 pub mod whatsapp;
 
@@ -198,7 +198,7 @@ pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {
     match kind {
         IntegrationType::Slack => Some(&slack::Slack),
         IntegrationType::Discord => Some(&discord::Discord),
-        IntegrationType::Teams => Some(&teams::Teams),
+        IntegrationType::MsTeams => Some(&msteams::MsTeams),
         IntegrationType::Telegram => Some(&telegram::Telegram),
         IntegrationType::Whatsapp => Some(&whatsapp::WhatsApp),
         IntegrationType::Email => Some(&email::Email),

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use super::{Coordinator, CoordinatorError};
-use crate::domain::ai::{Action, ActionStatus, Change, Proposal};
+use crate::domain::coordinator::{Action, ActionStatus, Change, Proposal};
 use crate::domain::tenant::Caller;
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::{Store, StoreError};

@@ -14,13 +14,13 @@ use super::question::{self, Intent, Question};
 use super::retrieve::{self, MAX_HITS};
 use super::{Coordinator, CoordinatorError, MAX_TASKS, answer};
 use crate::dedup::text::word_terms;
-use crate::domain::ai::{self, Action, Chat, Conversation, Proposal, Role};
 use crate::domain::comment::Comment;
+use crate::domain::coordinator::{self as proposals, Action, Chat, Conversation, Proposal, Role};
 use crate::domain::list::{Page, TaskFilter, TaskQuery, TaskSort, TaskSortField};
 use crate::domain::project::Project;
 use crate::domain::task::Task;
 use crate::domain::tenant::Caller;
-use crate::store::ai::Exchange;
+use crate::store::coordinator::Exchange;
 
 /// How many matching comments one answer reads.
 const MAX_COMMENTS: i64 = 200;
@@ -189,7 +189,7 @@ impl Coordinator {
         for command in parsed {
             let proposal = match command {
                 Err(why) => Err(why),
-                Ok(Command::Create { title }) => Ok(Proposal::CreateTask(ai::CreateTask {
+                Ok(Command::Create { title }) => Ok(Proposal::CreateTask(proposals::CreateTask {
                     project_id: self.target_project(tenant, project_id).await?,
                     title,
                     description: None,
@@ -201,25 +201,25 @@ impl Coordinator {
                 Ok(Command::Assign { task, to }) => self
                     .resolve(tenant, open, &task)
                     .await?
-                    .map(|t| Proposal::Assign(ai::Assign { task_id: t.id, assigned_to: to })),
+                    .map(|t| Proposal::Assign(proposals::Assign { task_id: t.id, assigned_to: to })),
                 Ok(Command::Status { task, status }) => self
                     .resolve(tenant, open, &task)
                     .await?
-                    .map(|t| Proposal::SetStatus(ai::SetStatus { task_id: t.id, status })),
+                    .map(|t| Proposal::SetStatus(proposals::SetStatus { task_id: t.id, status })),
                 Ok(Command::Priority { task, priority }) => self
                     .resolve(tenant, open, &task)
                     .await?
-                    .map(|t| Proposal::SetPriority(ai::SetPriority { task_id: t.id, priority })),
+                    .map(|t| Proposal::SetPriority(proposals::SetPriority { task_id: t.id, priority })),
                 Ok(Command::Due { task, date }) => self.resolve(tenant, open, &task).await?.map(|t| {
-                    Proposal::SetDueDate(ai::SetDueDate { task_id: t.id, due_date: date.map(|d| d.to_string()) })
+                    Proposal::SetDueDate(proposals::SetDueDate { task_id: t.id, due_date: date.map(|d| d.to_string()) })
                 }),
                 Ok(Command::Comment { task, content }) => self
                     .resolve(tenant, open, &task)
                     .await?
-                    .map(|t| Proposal::Comment(ai::CommentOn { task_id: t.id, content })),
+                    .map(|t| Proposal::Comment(proposals::CommentOn { task_id: t.id, content })),
                 Ok(Command::FollowUp { task, message }) => self.resolve(tenant, open, &task).await?.map(|t| {
                     let message = message.unwrap_or_else(|| default_reminder(&t));
-                    Proposal::SendFollowUp(ai::FollowUp { task_id: t.id, message })
+                    Proposal::SendFollowUp(proposals::FollowUp { task_id: t.id, message })
                 }),
             };
             match proposal.and_then(|p| p.change().map(|_| p).map_err(|e| e.to_string())) {

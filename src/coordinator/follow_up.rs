@@ -17,11 +17,11 @@ use chrono::{DateTime, Utc};
 use super::actions::action_job;
 use super::analysis::{self, Kind};
 use super::route::route;
-use crate::domain::ai::FollowUp;
+use crate::domain::coordinator::FollowUp;
 use crate::domain::task::Task;
 use crate::domain::tenant::DEFAULT_TENANT_ID;
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry, slot_of, slot_start};
-use crate::store::ai::NewFollowUp;
+use crate::store::coordinator::NewFollowUp;
 use crate::store::integrations::IntegrationRecord;
 use crate::store::{Store, StoreError};
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::chat::{ChatAnswer, Grounding, describe_proposals};
 use super::{Coordinator, CoordinatorError, Finding, tools};
-use crate::domain::ai::{Chat, Conversation, Proposal, Role as TurnRole};
+use crate::domain::coordinator::{Chat, Conversation, Proposal, Role as TurnRole};
 use crate::domain::task::Task;
 use crate::domain::tenant::Caller;
 use crate::llm::{Role, Turn};

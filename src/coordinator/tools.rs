@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::domain::ai::Proposal;
+use crate::domain::coordinator::Proposal;
 use crate::llm::{Tool, ToolCall};
 
 fn object(required: &[&str], properties: Value) -> Value {

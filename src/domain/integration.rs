@@ -14,7 +14,9 @@ use super::validate::{self, DomainError};
 pub enum IntegrationType {
     Slack,
     Discord,
-    Teams,
+    /// Microsoft Teams (a bot or an outgoing webhook); `teams` on the wire.
+    #[serde(rename = "teams")]
+    MsTeams,
     Telegram,
     Whatsapp,
     Email,
@@ -36,7 +38,7 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 11] = [
         &["public_key", "bot_token", "access_token", "refresh_token", "webhook_url"],
         &["application_id"],
     ),
-    (IntegrationType::Teams, "teams", &["hmac_secret", "app_password", "access_token", "refresh_token"], &["app_id"]),
+    (IntegrationType::MsTeams, "teams", &["hmac_secret", "app_password", "access_token", "refresh_token"], &["app_id"]),
     (IntegrationType::Telegram, "telegram", &["secret_token", "bot_token"], &[]),
     (IntegrationType::Whatsapp, "whatsapp", &["auth_token"], &["account_sid", "from_number"]),
     (

@@ -1,7 +1,7 @@
 //! The tracker's data model and its validation rules. No I/O happens here.
 
-pub mod ai;
 pub mod comment;
+pub mod coordinator;
 pub mod delivery;
 pub mod event;
 pub mod integration;

@@ -53,13 +53,13 @@ pub async fn send_message(
 }
 
 /// The aliases act on the project's integration of the platform.
-async fn send_via(
+pub(in crate::http) async fn send_via(
     s: &AppState,
     caller: &Caller,
     kind: IntegrationType,
     input: SendInput,
 ) -> Result<(StatusCode, Json<Delivery>), ApiError> {
-    let project_id = super::teams::project_or_default(s, caller, input.project_id.clone()).await?;
+    let project_id = super::projects::project_or_default(s, caller, input.project_id.clone()).await?;
     let integration = s
         .integrations
         .list(&caller.tenant_id, &project_id)
@@ -68,36 +68,6 @@ async fn send_via(
         .find(|i| i.kind == kind)
         .ok_or_else(|| ApiError::NotFound(format!("the project has no {} integration", kind.as_str())))?;
     Ok((StatusCode::ACCEPTED, Json(queue_send(s, caller, &integration, &input).await?)))
-}
-
-#[utoipa::path(post, path = "/integrations/whatsapp/send", tag = "legacy", request_body = SendInput,
-    responses((status = 202, body = Delivery), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn send_whatsapp(
-    State(s): State<AppState>,
-    caller: Caller,
-    ApiJson(input): ApiJson<SendInput>,
-) -> Result<(StatusCode, Json<Delivery>), ApiError> {
-    send_via(&s, &caller, IntegrationType::Whatsapp, input).await
-}
-
-#[utoipa::path(post, path = "/integrations/telegram/send", tag = "legacy", request_body = SendInput,
-    responses((status = 202, body = Delivery), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn send_telegram(
-    State(s): State<AppState>,
-    caller: Caller,
-    ApiJson(input): ApiJson<SendInput>,
-) -> Result<(StatusCode, Json<Delivery>), ApiError> {
-    send_via(&s, &caller, IntegrationType::Telegram, input).await
-}
-
-#[utoipa::path(post, path = "/integrations/email/send", tag = "legacy", request_body = SendInput,
-    responses((status = 202, body = Delivery), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn send_email(
-    State(s): State<AppState>,
-    caller: Caller,
-    ApiJson(input): ApiJson<SendInput>,
-) -> Result<(StatusCode, Json<Delivery>), ApiError> {
-    send_via(&s, &caller, IntegrationType::Email, input).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -131,14 +101,4 @@ pub async fn history(
     let items = s.store.history(&caller.tenant_id, platform, &page).await?;
     let (items, next_cursor) = paginate(items, page.limit, |i| id_cursor(&i.id));
     Ok(Json(HistoryPage { items, next_cursor }))
-}
-
-#[utoipa::path(get, path = "/integrations/history", tag = "legacy", params(HistoryParams),
-    responses((status = 200, body = HistoryPage), (status = 400, body = ErrorBody)))]
-pub async fn legacy_history(
-    state: State<AppState>,
-    caller: Caller,
-    params: ApiQuery<HistoryParams>,
-) -> Result<Json<HistoryPage>, ApiError> {
-    history(state, caller, params).await
 }

@@ -1,8 +1,8 @@
 //! The HTTP API: routers, middleware, errors and the OpenAPI document. Handlers are thin:
 //! they validate through the domain and call the store.
 
-mod ai;
 mod comments;
+mod coordinator;
 mod deliveries;
 pub mod error;
 mod extract;
@@ -22,11 +22,9 @@ mod projects;
 mod settle;
 mod sync;
 mod tasks;
-mod teams;
 mod tenants;
 mod voice;
 mod webhooks;
-mod zendesk;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,71 +138,79 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(links::task_links))
         .routes(routes!(imports::start_import, imports::import_progress))
         .routes(routes!(imports::poll_state))
-        .routes(routes!(zendesk::list_tickets))
+        .routes(routes!(legacy::zendesk::list_tickets))
         .routes(routes!(sync::sync_confluence_tasks))
-        .routes(routes!(sync::legacy_sync_task))
+        .routes(routes!(legacy::sync::legacy_sync_task))
         .routes(routes!(sync::undo_run))
-        .routes(routes!(sync::legacy_undo_sync_task))
+        .routes(routes!(legacy::sync::legacy_undo_sync_task))
         .routes(routes!(sync::get_run))
         .routes(routes!(sync::list_runs))
         .routes(routes!(sync::sync_jira_project))
-        .routes(routes!(sync::legacy_sync_project))
+        .routes(routes!(legacy::sync::legacy_sync_project))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::get_comment, comments::update_comment, comments::delete_comment))
         .routes(routes!(labels::create_label, labels::list_labels))
         .routes(routes!(labels::get_label, labels::update_label, labels::delete_label))
         .routes(routes!(messages::create_message))
         .routes(routes!(messages::get_message))
-        .routes(routes!(ai::analyze))
-        .routes(routes!(ai::legacy_analyze))
-        .routes(routes!(ai::suggestions))
-        .routes(routes!(ai::legacy_suggestions))
-        .routes(routes!(ai::chat))
-        .routes(routes!(ai::legacy_chat))
-        .routes(routes!(ai::get_conversation))
-        .routes(routes!(ai::list_actions))
-        .routes(routes!(ai::legacy_list_actions))
-        .routes(routes!(ai::get_action))
-        .routes(routes!(ai::approve_action))
-        .routes(routes!(ai::reject_action))
-        .routes(routes!(ai::check_follow_ups))
+        .routes(routes!(coordinator::analyze))
+        .routes(routes!(legacy::coordinator::legacy_analyze))
+        .routes(routes!(coordinator::suggestions))
+        .routes(routes!(legacy::coordinator::legacy_suggestions))
+        .routes(routes!(coordinator::chat))
+        .routes(routes!(legacy::coordinator::legacy_chat))
+        .routes(routes!(coordinator::get_conversation))
+        .routes(routes!(coordinator::list_actions))
+        .routes(routes!(legacy::coordinator::legacy_list_actions))
+        .routes(routes!(coordinator::get_action))
+        .routes(routes!(coordinator::approve_action))
+        .routes(routes!(coordinator::reject_action))
+        .routes(routes!(coordinator::check_follow_ups))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::retry_job))
-        .routes(routes!(teams::teams_message))
-        .routes(routes!(teams::taiga_create_task))
-        .routes(routes!(teams::create_task_with_team))
-        .routes(routes!(teams::team_by_task))
+        .routes(routes!(legacy::teams_taiga::teams_message))
+        .routes(routes!(legacy::teams_taiga::taiga_create_task))
+        .routes(routes!(legacy::teams_taiga::create_task_with_team))
+        .routes(routes!(legacy::teams_taiga::team_by_task))
         .routes(routes!(webhooks::receive))
         .routes(routes!(deliveries::send_message))
-        .routes(routes!(deliveries::send_whatsapp))
-        .routes(routes!(deliveries::send_telegram))
-        .routes(routes!(deliveries::send_email))
+        .routes(routes!(legacy::deliveries::send_whatsapp))
+        .routes(routes!(legacy::deliveries::send_telegram))
+        .routes(routes!(legacy::deliveries::send_email))
         .routes(routes!(deliveries::history))
-        .routes(routes!(deliveries::legacy_history))
+        .routes(routes!(legacy::deliveries::legacy_history))
         .merge(
             // Uploads are bounded by the handler (`max_upload_bytes`), not the JSON limit.
             OpenApiRouter::new()
                 .routes(routes!(voice::transcribe))
-                .routes(routes!(voice::legacy_transcribe))
+                .routes(routes!(legacy::voice::legacy_transcribe))
                 .layer(DefaultBodyLimit::disable()),
         )
         .routes(routes!(integrations::create_integration, integrations::list_integrations))
         .routes(routes!(integrations::disconnect_integration))
         .routes(routes!(oauth::install_url))
-        .routes(routes!(oauth::legacy_install_url))
+        .routes(routes!(legacy::oauth::legacy_install_url))
         .routes(routes!(oauth::callback))
         .routes(routes!(
             integrations::get_integration,
             integrations::update_integration,
             integrations::delete_integration
         ))
-        .routes(routes!(legacy::legacy_list_projects, legacy::legacy_create_project))
-        .routes(routes!(legacy::legacy_get_project, legacy::legacy_update_project, legacy::legacy_delete_project))
-        .routes(routes!(legacy::legacy_list_tasks, legacy::legacy_create_task))
-        .routes(routes!(legacy::legacy_get_task, legacy::legacy_update_task, legacy::legacy_delete_task))
-        .routes(routes!(legacy::legacy_set_task_status))
-        .routes(routes!(legacy::legacy_list_comments, legacy::legacy_create_comment))
-        .routes(routes!(legacy::legacy_get_comment, legacy::legacy_update_comment, legacy::legacy_delete_comment))
+        .routes(routes!(legacy::pm::legacy_list_projects, legacy::pm::legacy_create_project))
+        .routes(routes!(
+            legacy::pm::legacy_get_project,
+            legacy::pm::legacy_update_project,
+            legacy::pm::legacy_delete_project
+        ))
+        .routes(routes!(legacy::pm::legacy_list_tasks, legacy::pm::legacy_create_task))
+        .routes(routes!(legacy::pm::legacy_get_task, legacy::pm::legacy_update_task, legacy::pm::legacy_delete_task))
+        .routes(routes!(legacy::pm::legacy_set_task_status))
+        .routes(routes!(legacy::pm::legacy_list_comments, legacy::pm::legacy_create_comment))
+        .routes(routes!(
+            legacy::pm::legacy_get_comment,
+            legacy::pm::legacy_update_comment,
+            legacy::pm::legacy_delete_comment
+        ))
 }
 
 /// The OpenAPI document of [`api_router`].

@@ -48,7 +48,7 @@ pub struct InstallAnswer {
     pub oauth_url: String,
 }
 
-async fn install(
+pub(in crate::http) async fn install(
     s: &AppState,
     caller: &Caller,
     project_id: &str,
@@ -75,24 +75,6 @@ pub async fn install_url(
     ApiPath((project_id, kind)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<InstallParams>,
 ) -> Result<Json<InstallAnswer>, ApiError> {
-    install(&s, &caller, &project_id, &kind, params).await
-}
-
-#[utoipa::path(get, path = "/v1/tenants/{tenant_id}/projects/{project_id}/integrations/{integration_type}/install",
-    tag = "legacy",
-    params(("tenant_id" = String, Path), ("project_id" = String, Path), ("integration_type" = String, Path), InstallParams),
-    responses((status = 200, body = InstallAnswer), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, description = "Not the caller's tenant, or no such project", body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
-pub async fn legacy_install_url(
-    State(s): State<AppState>,
-    caller: Caller,
-    ApiPath((tenant_id, project_id, kind)): ApiPath<(String, String, String)>,
-    ApiQuery(params): ApiQuery<InstallParams>,
-) -> Result<Json<InstallAnswer>, ApiError> {
-    if tenant_id != caller.tenant_id {
-        return Err(ApiError::not_found("project"));
-    }
     install(&s, &caller, &project_id, &kind, params).await
 }
 

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::ai::Action;
 use crate::domain::comment::Comment;
+use crate::domain::coordinator::Action;
 use crate::domain::integration::Integration;
 use crate::domain::label::Label;
 use crate::domain::project::Project;

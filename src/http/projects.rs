@@ -67,3 +67,15 @@ pub async fn delete_project(
     s.store.delete_project(&caller.tenant_id, &id).await.or_not_found("project")?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The project named, or the caller's default project ("Inbox", made on first use) when none is.
+pub(in crate::http) async fn project_or_default(
+    s: &AppState,
+    caller: &Caller,
+    given: Option<String>,
+) -> Result<String, ApiError> {
+    match given.filter(|p| !p.trim().is_empty()) {
+        Some(p) => Ok(p),
+        None => Ok(s.store.default_project(&caller.tenant_id).await.or_not_found("tenant")?),
+    }
+}

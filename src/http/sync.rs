@@ -51,7 +51,7 @@ pub struct RunAnswer {
 
 /// Waits for the run, bounded, polling the store so that any instance's work is seen; a
 /// failed run is an error. Answers the run as it then stands (`running` when the wait ended).
-async fn settle(s: &AppState, tenant_id: &str, mut run: SyncRun) -> Result<SyncRun, ApiError> {
+pub(in crate::http) async fn settle(s: &AppState, tenant_id: &str, mut run: SyncRun) -> Result<SyncRun, ApiError> {
     s.wake_workers.notify_one();
     let mut wait = super::settle::Settle::within(s.sync_wait);
     while run.status == SyncRunStatus::Running && wait.again().await {
@@ -68,7 +68,7 @@ async fn settle(s: &AppState, tenant_id: &str, mut run: SyncRun) -> Result<SyncR
 }
 
 /// The whole answer: 200 with the results, 202 while the run goes on.
-fn answered(run: &SyncRun) -> (StatusCode, Json<Value>) {
+pub(in crate::http) fn answered(run: &SyncRun) -> (StatusCode, Json<Value>) {
     let status = if run.status == SyncRunStatus::Running { StatusCode::ACCEPTED } else { StatusCode::OK };
     (status, Json(answer(run)))
 }
@@ -85,7 +85,7 @@ pub struct StillRunning {
 /// The replaced automator's answer: the plain list of results, the run named in `Location`
 /// and `X-Sync-Run-Id`. A run outlasting the wait has no list yet: 202 with the same headers
 /// and a [`StillRunning`] body, so a client reading only the status still learns where to look.
-fn listed(run: SyncRun) -> Response {
+pub(in crate::http) fn listed(run: SyncRun) -> Response {
     let location = format!("/api/v1/sync-runs/{}", run.id);
     let headers = [(header::LOCATION, location.clone()), (HeaderName::from_static(RUN_ID_HEADER), run.id.clone())];
     if run.status == SyncRunStatus::Running {
@@ -100,7 +100,12 @@ fn listed(run: SyncRun) -> Response {
 /// The header naming the run behind a `/sync_task` answer.
 const RUN_ID_HEADER: &str = "x-sync-run-id";
 
-async fn sync_tasks(s: &AppState, caller: &Caller, project_id: &str, request: &Request) -> Result<SyncRun, ApiError> {
+pub(in crate::http) async fn sync_tasks(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &str,
+    request: &Request,
+) -> Result<SyncRun, ApiError> {
     request.validate()?;
     s.store.get_project(&caller.tenant_id, project_id).await.or_not_found("project")?;
     let run = crate::sync::start_task_sync(&s.store, &s.integrations, &caller.tenant_id, project_id, request).await?;
@@ -132,27 +137,7 @@ pub struct LegacySyncTask {
     pub request: Request,
 }
 
-#[utoipa::path(post, path = "/sync_task", tag = "legacy", request_body = LegacySyncTask,
-    responses((status = 200, description = "The run finished: the plain list of results, one per open task found, as \
-                                            the replaced automator answered", body = Vec<Object>,
-               headers(("Location" = String, description = "/api/v1/sync-runs/{run_id}: the run and its journal"),
-                       ("X-Sync-Run-Id" = String, description = "The run's id"))),
-              (status = 202, description = "Still running when the wait ended: no list yet; follow the run at Location",
-               body = StillRunning,
-               headers(("Location" = String, description = "/api/v1/sync-runs/{run_id}"),
-                       ("X-Sync-Run-Id" = String, description = "The run's id"))),
-              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
-              (status = 502, body = ErrorBody)))]
-pub async fn legacy_sync_task(
-    State(s): State<AppState>,
-    caller: Caller,
-    ApiJson(input): ApiJson<LegacySyncTask>,
-) -> Result<Response, ApiError> {
-    let project_id = super::teams::project_or_default(&s, &caller, input.project_id).await?;
-    sync_tasks(&s, &caller, &project_id, &input.request).await.map(listed)
-}
-
-async fn sync_project(
+pub(in crate::http) async fn sync_project(
     s: &AppState,
     caller: &Caller,
     project_id: &str,
@@ -187,18 +172,6 @@ pub struct LegacySyncProject {
     pub request: ProjectRequest,
 }
 
-#[utoipa::path(post, path = "/sync_project", tag = "legacy", request_body = LegacySyncProject,
-    responses((status = 200, body = RunAnswer), (status = 202, body = RunAnswer), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
-pub async fn legacy_sync_project(
-    State(s): State<AppState>,
-    caller: Caller,
-    ApiJson(input): ApiJson<LegacySyncProject>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let project_id = super::teams::project_or_default(&s, &caller, input.project_id).await?;
-    sync_project(&s, &caller, &project_id, &input.request).await
-}
-
 #[utoipa::path(post, path = "/api/v1/sync-runs/{id}/undo", tag = "sync", params(("id" = String, Path)),
     responses((status = 200, description = "Pages restored and issues moved back, one result per item", body = RunAnswer),
               (status = 202, body = RunAnswer), (status = 404, body = ErrorBody),
@@ -210,43 +183,6 @@ pub async fn undo_run(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let run = s.store.sync_run(&caller.tenant_id, &run_id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
     let undo = crate::sync::undo_run(&s.store, &s.integrations, &caller.tenant_id, &run).await?;
-    settle(&s, &caller.tenant_id, undo).await.map(|run| answered(&run))
-}
-
-#[utoipa::path(post, path = "/undo_sync_task", tag = "legacy",
-    request_body(content = Object, description = "What /sync_task answered — the plain list of results (the run \
-                                                   is found from them: the tenant's task sync of the project whose \
-                                                   journal created every issue they name, which is marked undone) \
-                                                   — or a whole answer `{run_id, results}` (with an optional \
-                                                   `project_id`)"),
-    responses((status = 200, body = RunAnswer), (status = 202, body = RunAnswer), (status = 400, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
-pub async fn legacy_undo_sync_task(
-    State(s): State<AppState>,
-    caller: Caller,
-    ApiJson(body): ApiJson<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (items, project_id, of) = match body {
-        Value::Array(items) => (items, None, None),
-        Value::Object(mut answer) => {
-            let project = answer.get("project_id").and_then(Value::as_str).map(str::to_string);
-            let of = answer.get("run_id").and_then(Value::as_str).map(str::to_string);
-            match answer.remove("results") {
-                Some(Value::Array(items)) => (items, project, of),
-                _ => return Err(ApiError::Validation("expected the results list, or an answer with `results`".into())),
-            }
-        }
-        _ => return Err(ApiError::Validation("expected the results list, or an answer with `results`".into())),
-    };
-    let project_id = super::teams::project_or_default(&s, &caller, project_id).await?;
-    // Only a run of this tenant is marked undone; the items are what the caller sent. A
-    // plain list (or an unknown run id) leaves finding the run to the items themselves.
-    let of = match of {
-        Some(id) => s.store.sync_run(&caller.tenant_id, &id).await?.map(|r| r.id),
-        None => None,
-    };
-    let undo = crate::sync::start_undo(&s.store, &s.integrations, &caller.tenant_id, &project_id, of.as_deref(), items)
-        .await?;
     settle(&s, &caller.tenant_id, undo).await.map(|run| answered(&run))
 }
 

@@ -96,7 +96,7 @@ pub async fn transcribe(
     if audio.bytes.is_empty() {
         return Err(ApiError::Validation("file: the recording is empty".into()));
     }
-    let project_id = super::teams::project_or_default(&s, &caller, project_id).await?;
+    let project_id = super::projects::project_or_default(&s, &caller, project_id).await?;
     // Checked before the (paid, slow) transcription.
     s.store.get_project(&caller.tenant_id, &project_id).await.or_not_found("project")?;
     let transcript = transcriber.transcribe(audio, language.as_deref()).await.map_err(|e| match e {
@@ -120,20 +120,4 @@ pub async fn transcribe(
     }
     let (status, Json(message)) = super::messages::answer_with_outcome(&s, &caller.tenant_id, message).await?;
     Ok((status, Json(Transcribed { transcript, message })))
-}
-
-/// The replaced coordination backend's route for the same upload.
-#[utoipa::path(post, path = "/integrations/voice/transcribe", tag = "legacy", params(WaitParams),
-    request_body(content = VoiceUpload, content_type = "multipart/form-data"),
-    responses(
-        (status = 202, description = "Transcribed, persisted and queued", body = Transcribed),
-        (status = 200, description = "With wait=true: processed, with its outcome", body = Transcribed),
-        (status = 422, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn legacy_transcribe(
-    state: State<AppState>,
-    caller: Caller,
-    params: ApiQuery<WaitParams>,
-    form: ApiMultipart,
-) -> Result<(StatusCode, Json<Transcribed>), ApiError> {
-    transcribe(state, caller, params, form).await
 }

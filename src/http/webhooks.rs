@@ -60,7 +60,7 @@ pub async fn receive(
     let mut keys = Vec::new();
     let mut app_id = None;
     let bearer = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.split_once(' '));
-    if let (IntegrationType::Teams, Some((scheme, token))) = (kind, bearer)
+    if let (IntegrationType::MsTeams, Some((scheme, token))) = (kind, bearer)
         && scheme.eq_ignore_ascii_case("bearer")
         && let Some(id) = record.settings.get("app_id").and_then(|v| v.as_str())
     {

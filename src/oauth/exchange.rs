@@ -166,7 +166,7 @@ pub async fn exchange(
         }
         Provider::Teams => {
             about.insert("ms_tenant".into(), json!(settings.teams_tenant));
-            vec![record(IntegrationType::Teams, routing, tokens, about)]
+            vec![record(IntegrationType::MsTeams, routing, tokens, about)]
         }
         Provider::Zendesk => vec![record(IntegrationType::Zendesk, routing, tokens, about)],
         Provider::Atlassian => {

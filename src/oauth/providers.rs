@@ -55,7 +55,7 @@ impl Provider {
         match self {
             Provider::Slack => &[IntegrationType::Slack],
             Provider::Discord => &[IntegrationType::Discord],
-            Provider::Teams => &[IntegrationType::Teams],
+            Provider::Teams => &[IntegrationType::MsTeams],
             Provider::Atlassian => &[IntegrationType::Jira, IntegrationType::Confluence],
             Provider::Zendesk => &[IntegrationType::Zendesk],
         }

@@ -50,7 +50,7 @@ pub fn provider_of(kind: IntegrationType) -> Option<Provider> {
     match kind {
         IntegrationType::Slack => Some(Provider::Slack),
         IntegrationType::Discord => Some(Provider::Discord),
-        IntegrationType::Teams => Some(Provider::Teams),
+        IntegrationType::MsTeams => Some(Provider::Teams),
         IntegrationType::Jira | IntegrationType::Confluence => Some(Provider::Atlassian),
         IntegrationType::Zendesk => Some(Provider::Zendesk),
         _ => None,

@@ -3,8 +3,8 @@
 //! Each query is written once and compiled for both backends by the `read!`/`write!`
 //! macros, which keeps native column types on each side (an `AnyPool` would not).
 
-pub mod ai;
 mod comments;
+pub mod coordinator;
 mod deliveries;
 mod imports;
 pub mod integrations;

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use taskbridge::channels::teams::sign;
+use taskbridge::channels::msteams::sign;
 
 use crate::helpers::{TestApp, both_backends};
 

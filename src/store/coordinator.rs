@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::jobs::enqueue_job;
 use super::{Result, Store, StoreError, read, write};
-use crate::domain::ai::{Action, ActionStatus, ChatTurn, Conversation, FollowUp, Proposal, Role};
+use crate::domain::coordinator::{Action, ActionStatus, ChatTurn, Conversation, FollowUp, Proposal, Role};
 use crate::domain::job::NewJob;
 use crate::domain::list::Page;
 use crate::domain::new_id;

@@ -8,13 +8,13 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::AppState;
-use super::error::{ApiError, ErrorBody, NotFoundExt};
-use super::extract::{ApiJson, ApiPath};
 use crate::domain::message::{Message, NewMessageInput};
 use crate::domain::task::{NewTaskInput, Task};
 use crate::domain::team::{NewTeam, Team};
 use crate::domain::tenant::Caller;
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody, NotFoundExt};
+use crate::http::extract::{ApiJson, ApiPath};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TeamsMessageInput {
@@ -52,17 +52,6 @@ pub struct TaskWithTeam {
     pub team: Team,
 }
 
-pub(super) async fn project_or_default(
-    s: &AppState,
-    caller: &Caller,
-    given: Option<String>,
-) -> Result<String, ApiError> {
-    match given.filter(|p| !p.trim().is_empty()) {
-        Some(p) => Ok(p),
-        None => Ok(s.store.default_project(&caller.tenant_id).await.or_not_found("tenant")?),
-    }
-}
-
 #[utoipa::path(post, path = "/teams", tag = "legacy", request_body = TeamsMessageInput,
     responses(
         (status = 200, description = "Checked for a similar task, enriched, and created or linked", body = Message),
@@ -73,7 +62,7 @@ pub async fn teams_message(
     caller: Caller,
     ApiJson(input): ApiJson<TeamsMessageInput>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
-    let project_id = project_or_default(&s, &caller, input.project_id).await?;
+    let project_id = crate::http::projects::project_or_default(&s, &caller, input.project_id).await?;
     let new = NewMessageInput {
         text: input.text,
         project_id,
@@ -84,8 +73,8 @@ pub async fn teams_message(
         received_at: None,
     }
     .validate()?;
-    let message = super::messages::accept(&s, &caller.tenant_id, &new).await.or_not_found("project")?;
-    super::messages::answer_with_outcome(&s, &caller.tenant_id, message).await
+    let message = crate::http::messages::accept(&s, &caller.tenant_id, &new).await.or_not_found("project")?;
+    crate::http::messages::answer_with_outcome(&s, &caller.tenant_id, message).await
 }
 
 #[utoipa::path(post, path = "/taiga/create-task", tag = "legacy", request_body = TaigaTaskInput,
@@ -95,7 +84,7 @@ pub async fn taiga_create_task(
     caller: Caller,
     ApiJson(input): ApiJson<TaigaTaskInput>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
-    let project_id = project_or_default(&s, &caller, input.project_id).await?;
+    let project_id = crate::http::projects::project_or_default(&s, &caller, input.project_id).await?;
     let new = task_input(project_id, input.title, input.description).validate()?;
     let task = crate::tasks::create_task(&s.store, &caller.tenant_id, &new).await.or_not_found("project")?;
     s.wake_workers.notify_one(); // pushes to the project's trackers
@@ -110,7 +99,7 @@ pub async fn create_task_with_team(
     ApiJson(input): ApiJson<TaskWithTeamInput>,
 ) -> Result<(StatusCode, Json<TaskWithTeam>), ApiError> {
     let team = NewTeam::validate(&input.team_name, input.team_description.as_deref())?;
-    let project_id = project_or_default(&s, &caller, input.project_id).await?;
+    let project_id = crate::http::projects::project_or_default(&s, &caller, input.project_id).await?;
     let new = task_input(project_id, input.title, input.team_description).validate()?;
     let trackers = crate::tasks::tracker_integrations(&s.store, &caller.tenant_id, &new.project_id).await?;
     let pushes = |task_id: &str| trackers.iter().map(|i| crate::tasks::push_task_job(task_id, i)).collect();

@@ -13,7 +13,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pages::{ActionPage, paginate};
 use crate::coordinator::{Analysis, ChatAnswer, Suggestions};
 use crate::domain::DomainError;
-use crate::domain::ai::{Action, ActionStatus, ChatInput, Conversation};
+use crate::domain::coordinator::{Action, ActionStatus, ChatInput, Conversation};
 use crate::domain::list::{PageParams, id_cursor};
 use crate::domain::tenant::Caller;
 
@@ -36,16 +36,6 @@ pub async fn analyze(
     Ok(Json(s.coordinator.analyze(&caller.tenant_id, project).await.or_not_found("project")?))
 }
 
-#[utoipa::path(post, path = "/ai/analyze", tag = "legacy", request_body = AnalyzeInput,
-    responses((status = 200, body = Analysis), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn legacy_analyze(
-    state: State<AppState>,
-    caller: Caller,
-    body: ApiJson<AnalyzeInput>,
-) -> Result<Json<Analysis>, ApiError> {
-    analyze(state, caller, body).await
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SuggestionParams {
@@ -65,16 +55,6 @@ pub async fn suggestions(
     Ok(Json(s.coordinator.suggestions(&caller.tenant_id, project).await.or_not_found("project")?))
 }
 
-#[utoipa::path(get, path = "/ai/suggestions", tag = "legacy", params(SuggestionParams),
-    responses((status = 200, body = Suggestions), (status = 404, body = ErrorBody)))]
-pub async fn legacy_suggestions(
-    state: State<AppState>,
-    caller: Caller,
-    params: ApiQuery<SuggestionParams>,
-) -> Result<Json<Suggestions>, ApiError> {
-    suggestions(state, caller, params).await
-}
-
 #[utoipa::path(post, path = "/api/v1/ai/chat", tag = "ai", request_body = ChatInput,
     responses((status = 200, description = "The answer, the task ids it is based on, and the ids of the actions it proposes (each waits for approval)",
                body = ChatAnswer),
@@ -85,16 +65,6 @@ pub async fn chat(
     ApiJson(input): ApiJson<ChatInput>,
 ) -> Result<Json<ChatAnswer>, ApiError> {
     Ok(Json(s.coordinator.chat(&caller, input.validate()?).await?))
-}
-
-#[utoipa::path(post, path = "/ai/chat", tag = "legacy", request_body = ChatInput,
-    responses((status = 200, body = ChatAnswer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn legacy_chat(
-    state: State<AppState>,
-    caller: Caller,
-    body: ApiJson<ChatInput>,
-) -> Result<Json<ChatAnswer>, ApiError> {
-    chat(state, caller, body).await
 }
 
 #[utoipa::path(get, path = "/api/v1/ai/conversations/{id}", params(("id" = String, Path)), tag = "ai",
@@ -137,16 +107,6 @@ pub async fn list_actions(
     let page = PageParams { limit: params.limit, cursor: params.cursor }.validate().map_err(ApiError::invalid_query)?;
     let items = s.store.list_actions(&caller.tenant_id, status, &page).await?;
     Ok(Json(ActionPage::new(paginate(items, page.limit, |a| id_cursor(&a.id)))))
-}
-
-#[utoipa::path(get, path = "/ai/actions", tag = "legacy", params(ActionListParams),
-    responses((status = 200, body = ActionPage), (status = 400, body = ErrorBody)))]
-pub async fn legacy_list_actions(
-    state: State<AppState>,
-    caller: Caller,
-    params: ApiQuery<ActionListParams>,
-) -> Result<Json<ActionPage>, ApiError> {
-    list_actions(state, caller, params).await
 }
 
 #[utoipa::path(get, path = "/api/v1/ai/actions/{id}", params(("id" = String, Path)), tag = "ai",

@@ -6,11 +6,11 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
-use super::error::{ApiError, ErrorBody};
-use super::extract::ApiQuery;
 use crate::domain::integration::IntegrationType;
 use crate::domain::tenant::Caller;
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::ApiQuery;
 use crate::jobs::JobError;
 use crate::trackers::Tracker;
 use crate::trackers::zendesk::Zendesk;
@@ -49,7 +49,7 @@ pub async fn list_tickets(
     caller: Caller,
     ApiQuery(params): ApiQuery<TicketParams>,
 ) -> Result<Json<TicketPage>, ApiError> {
-    let project_id = super::teams::project_or_default(&s, &caller, params.project_id).await?;
+    let project_id = crate::http::projects::project_or_default(&s, &caller, params.project_id).await?;
     let integration = s
         .integrations
         .list(&caller.tenant_id, &project_id)

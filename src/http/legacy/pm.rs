@@ -6,15 +6,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::pages::paginate;
-use super::{AppState, comments, projects, tasks};
 use crate::domain::comment::{Comment, CommentPatchInput, NewCommentInput};
 use crate::domain::list::{Cursor, MAX_LIMIT, PageParams, TaskListParams, id_cursor};
 use crate::domain::project::{NewProjectInput, Project, ProjectPatchInput};
 use crate::domain::task::{NewTaskInput, StatusInput, Task, TaskPatchInput};
 use crate::domain::tenant::Caller;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::pages::paginate;
+use crate::http::{AppState, comments, projects, tasks};
 
 /// A plain-array list stops here; the v1 routes page through any number.
 pub const LEGACY_LIST_MAX: usize = 10_000;

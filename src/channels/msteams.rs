@@ -11,7 +11,7 @@ use sha2::Sha256;
 use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, botframework};
 use crate::jobs::JobError;
 
-pub struct Teams;
+pub struct MsTeams;
 
 /// `HMAC <base64(HMAC-SHA256(base64_decode(token), body))>`.
 pub fn sign(security_token: &str, body: &[u8]) -> Option<String> {
@@ -133,7 +133,7 @@ async fn reply_as_bot(reply: Reply<'_>) -> Result<(), JobError> {
     Err(crate::outbound::http_failure(status, res.headers(), "Bot Connector"))
 }
 
-impl Channel for Teams {
+impl Channel for MsTeams {
     fn verify(&self, r: &WebhookRequest<'_>, secrets: &Map<String, Value>) -> Result<(), WebhookError> {
         use subtle::ConstantTimeEq;
         if let Some(token) = bearer(r) {
@@ -228,7 +228,7 @@ mod tests {
         fn parsing_arbitrary_bytes_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let headers = axum::http::HeaderMap::new();
             let r = WebhookRequest { headers: &headers, body: &body, url: "", bot: None, now: chrono::Utc::now() };
-            let _ = Teams.parse(&r, &Map::new());
+            let _ = MsTeams.parse(&r, &Map::new());
         }
 
         #[test]
