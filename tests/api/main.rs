@@ -1,6 +1,7 @@
 //! Integration tests: each starts the real server on a random port over a fresh database
 //! and talks HTTP to it, on SQLite and (with `TEST_DATABASE_URL`) PostgreSQL.
 
+mod fakes;
 mod helpers;
 
 mod ai;

@@ -1,0 +1,5 @@
+//! Local fakes of the platforms taskbridge talks to, each written once and shared by the
+//! tests that need it: every fake serves on a free loopback port and records what it was
+//! sent, so a test can check both what taskbridge answered and what reached the platform.
+
+pub mod telegram;
