@@ -348,11 +348,11 @@ pub async fn serve(app: axum::Router) -> String {
 }
 
 /// What a fake's next requests meet instead of an answer, one trouble each.
-pub type TroubleQueue = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<crate::atlassian::Trouble>>>;
+pub type TroubleQueue = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<crate::fakes::Trouble>>>;
 
 /// Serves `app` like [`serve`], its first requests meeting `troubles` (a late answer, a
 /// server error); the queue shows which were met.
-pub async fn serve_troubled(app: axum::Router, troubles: &[crate::atlassian::Trouble]) -> (String, TroubleQueue) {
+pub async fn serve_troubled(app: axum::Router, troubles: &[crate::fakes::Trouble]) -> (String, TroubleQueue) {
     async fn meet(
         axum::extract::State(queue): axum::extract::State<TroubleQueue>,
         request: axum::extract::Request,
@@ -361,8 +361,8 @@ pub async fn serve_troubled(app: axum::Router, troubles: &[crate::atlassian::Tro
         use axum::response::IntoResponse;
         let trouble = queue.lock().expect("lock").pop_front();
         match trouble {
-            Some(crate::atlassian::Trouble::Slow(d)) => tokio::time::sleep(d).await,
-            Some(crate::atlassian::Trouble::Status(code)) => {
+            Some(crate::fakes::Trouble::Slow(d)) => tokio::time::sleep(d).await,
+            Some(crate::fakes::Trouble::Status(code)) => {
                 let status =
                     axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
                 let body = serde_json::json!({"error": status.canonical_reason().unwrap_or("error")});

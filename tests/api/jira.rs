@@ -12,7 +12,7 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::atlassian::Trouble;
+use crate::fakes::atlassian::Trouble;
 use crate::helpers::{Backend, TestApp, TroubleQueue, dead_jobs, finished_run, spawn_app_with};
 
 #[derive(Default)]

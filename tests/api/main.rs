@@ -8,7 +8,6 @@ mod ai;
 mod ai_chat;
 mod ai_follow_ups;
 mod ai_model;
-mod atlassian;
 mod auth;
 mod binary;
 mod comments;

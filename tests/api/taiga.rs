@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::atlassian::Trouble;
+use crate::fakes::Trouble;
 use crate::helpers::{Backend, TestApp, TroubleQueue, finished_run, spawn_app_with};
 
 #[derive(Default)]

@@ -2,4 +2,7 @@
 //! tests that need it: every fake serves on a free loopback port and records what it was
 //! sent, so a test can check both what taskbridge answered and what reached the platform.
 
+pub mod atlassian;
 pub mod telegram;
+
+pub use atlassian::Trouble;
