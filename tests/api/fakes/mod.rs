@@ -6,6 +6,7 @@
 
 pub mod atlassian;
 pub mod jira;
+pub mod taiga;
 pub mod telegram;
 
 pub use atlassian::Trouble;
