@@ -451,7 +451,7 @@ async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> Value {
 /// opens it after a restart; no token, client secret or state reaches the logs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oauth_install_survives_a_key_rotation_and_keeps_tokens_out_of_logs() {
-    let (fake, _shared) = crate::oauth::fake_provider().await;
+    let (fake, _shared) = crate::fakes::oauth::fake_provider().await;
     let dir = std::env::temp_dir().join(format!("taskbridge-bin-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
     let log_file = dir.join("taskbridge.log");
