@@ -6,6 +6,7 @@
 
 pub mod atlassian;
 pub mod jira;
+pub mod llm;
 pub mod oauth;
 pub mod taiga;
 pub mod telegram;
