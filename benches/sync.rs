@@ -11,7 +11,7 @@ use serde_json::json;
 mod support;
 
 #[allow(dead_code)]
-#[path = "../tests/api/atlassian.rs"]
+#[path = "../tests/api/fakes/atlassian.rs"]
 mod atlassian;
 
 use support::{Server, env_or};

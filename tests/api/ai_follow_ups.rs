@@ -8,8 +8,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::fakes::telegram::{SECRET, Seen as Sent, deliver, fake_telegram, update};
 use crate::helpers::{Backend, TestApp, backdate, each_backend, execute_sql, set_time, spawn_app_with};
-use crate::telegram::{SECRET, Seen as Sent, deliver, fake_telegram, update};
 
 /// A project with a Telegram integration and a task made from a request in its group;
 /// answers (project, task id).

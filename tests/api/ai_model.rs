@@ -7,21 +7,20 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode as AxumStatus;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use taskbridge::llm::Provider;
 
+use crate::fakes::llm::{Seen, fake_llm};
 use crate::helpers::{Backend, TestApp, each_backend, fallbacks};
 use crate::llm::with_provider;
 
 /// A scripted model: each request takes the next reply (a 500 once the script is out).
-#[derive(Clone, Default)]
 struct Script {
     replies: Arc<Mutex<VecDeque<Value>>>,
-    seen: Arc<Mutex<Vec<Value>>>,
+    seen: Seen,
 }
 
 impl Script {
@@ -30,27 +29,25 @@ impl Script {
     }
 
     fn requests(&self) -> Vec<Value> {
-        self.seen.lock().expect("lock").clone()
-    }
-}
-
-async fn answer(State(script): State<Script>, Json(body): Json<Value>) -> Response {
-    script.seen.lock().expect("lock").push(body);
-    match script.replies.lock().expect("lock").pop_front() {
-        Some(reply) => Json(reply).into_response(),
-        None => {
-            (AxumStatus::INTERNAL_SERVER_ERROR, Json(json!({"error": {"message": "model crashed"}}))).into_response()
-        }
+        self.seen.lock().expect("lock").iter().map(|(_, body)| body.clone()).collect()
     }
 }
 
 async fn fake_model() -> (String, Script) {
-    let script = Script::default();
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(answer))
-        .route("/api/chat", axum::routing::post(answer))
-        .with_state(script.clone());
-    (crate::helpers::serve(app).await, script)
+    let replies: Arc<Mutex<VecDeque<Value>>> = Arc::default();
+    let script = replies.clone();
+    let (base, seen) = fake_llm(move |_, _| {
+        let reply = script.lock().expect("lock").pop_front();
+        async move {
+            match reply {
+                Some(reply) => Json(reply).into_response(),
+                None => (AxumStatus::INTERNAL_SERVER_ERROR, Json(json!({"error": {"message": "model crashed"}})))
+                    .into_response(),
+            }
+        }
+    })
+    .await;
+    (base, Script { replies, seen })
 }
 
 /// An OpenAI chat completion: `content` and calls as (name, arguments).

@@ -326,31 +326,30 @@ async fn accepted_messages_survive_crashes_postgres() {
 /// A language model that takes `latency` per answer, drafting "Request N" from a message
 /// "… request number N …"; the number of calls it has had.
 async fn slow_model(latency: Duration) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::response::IntoResponse;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let calls = std::sync::Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
-    let app = axum::Router::new().route(
-        "/v1/chat/completions",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let calls = counted.clone();
-            async move {
-                calls.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(latency).await;
-                let text = body.to_string();
-                let n: String = text
-                    .split("request number ")
-                    .nth(1)
-                    .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
-                    .unwrap_or_default();
-                let draft = serde_json::json!({"title": format!("Request {n}"), "description": "", "priority": "medium",
-                                               "due_date": null, "labels": [], "assigned_to": null});
-                axum::Json(serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion", "model": "m",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": draft.to_string()}}]}))
-            }
-        }),
-    );
-    (crate::helpers::serve(app).await, calls)
+    let (base, _) = crate::fakes::llm::fake_llm(move |_, body| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(latency).await;
+            let text = body.to_string();
+            let n: String = text
+                .split("request number ")
+                .nth(1)
+                .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+                .unwrap_or_default();
+            let draft = serde_json::json!({"title": format!("Request {n}"), "description": "", "priority": "medium",
+                                           "due_date": null, "labels": [], "assigned_to": null});
+            axum::Json(serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion", "model": "m",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": draft.to_string()}}]}))
+            .into_response()
+        }
+    })
+    .await;
+    (base, calls)
 }
 
 /// SIGKILL in the middle of a burst of 50 messages, with the default lease: after the
@@ -451,7 +450,7 @@ async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> Value {
 /// opens it after a restart; no token, client secret or state reaches the logs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oauth_install_survives_a_key_rotation_and_keeps_tokens_out_of_logs() {
-    let (fake, _shared) = crate::oauth::fake_provider().await;
+    let (fake, _shared) = crate::fakes::oauth::fake_provider().await;
     let dir = std::env::temp_dir().join(format!("taskbridge-bin-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
     let log_file = dir.join("taskbridge.log");

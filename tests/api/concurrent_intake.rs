@@ -49,7 +49,7 @@ async fn outcome(app: &TestApp, id: &str) -> Value {
 }
 
 /// Exactly one created, the rest duplicates of it; one task in taskbridge and one in Taiga.
-async fn assert_one_task(app: &TestApp, project: &str, outcomes: &[Value], taiga: &crate::taiga::Shared) {
+async fn assert_one_task(app: &TestApp, project: &str, outcomes: &[Value], taiga: &crate::fakes::taiga::Shared) {
     let created: Vec<&Value> = outcomes.iter().filter(|m| m["status"] == "created").collect();
     assert_eq!(created.len(), 1, "exactly one request became a task: {outcomes:#?}");
     let task_id = &created[0]["task_id"];
@@ -76,10 +76,10 @@ async fn assert_one_task(app: &TestApp, project: &str, outcomes: &[Value], taiga
 }
 
 async fn identical_requests_at_once_make_one_task(backend: Backend) {
-    let (fake, taiga, _) = crate::taiga::fake_taiga(&[]).await;
+    let (fake, taiga, _) = crate::fakes::taiga::fake_taiga(&[]).await;
     let Some(app) = spawn_app_with(backend, many_workers).await else { return };
     let project = app.project("ops").await;
-    app.integration(&project, crate::taiga::taiga_integration(&fake)).await;
+    app.integration(&project, crate::fakes::taiga::taiga_integration(&fake)).await;
     let outcomes = post_all_at_once(&[&app], &project).await;
     assert_one_task(&app, &project, &outcomes, &taiga).await;
 }
@@ -90,7 +90,7 @@ each_backend!(identical_requests_at_once_make_one_task);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn identical_requests_at_two_instances_make_one_task_postgres() {
     let Some((db, url)) = TestDb::create(Backend::Postgres).await else { return };
-    let (fake, taiga, _) = crate::taiga::fake_taiga(&[]).await;
+    let (fake, taiga, _) = crate::fakes::taiga::fake_taiga(&[]).await;
     let config = |url: &str| {
         let mut config = taskbridge::config::Config::for_tests(url, ADMIN_KEY);
         many_workers(&mut config);
@@ -99,7 +99,7 @@ async fn identical_requests_at_two_instances_make_one_task_postgres() {
     let first = spawn_configured(db, config(&url), Backend::Postgres).await;
     let second = spawn_configured(TestDb::Borrowed, config(&url), Backend::Postgres).await;
     let project = first.project("ops").await;
-    first.integration(&project, crate::taiga::taiga_integration(&fake)).await;
+    first.integration(&project, crate::fakes::taiga::taiga_integration(&fake)).await;
     // Both instances have looked at the project before the burst: each holds an index of it.
     for app in [&first, &second] {
         let warm = app

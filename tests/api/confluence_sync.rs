@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::atlassian::{ORIGIN, Shared, Site, fake_site, macro_for, task, tasks};
+use crate::fakes::atlassian::{ORIGIN, Shared, Site, fake_site, macro_for, task, tasks};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 
 /// Project Alpha (work package WP-1) with children Design, Ops (its own WP-2), Excerpt and
@@ -292,7 +292,7 @@ async fn legacy_sync_task(backend: Backend) {
     assert_eq!(site.lock().expect("lock").creates, 0);
 
     // Confluence refusing the credentials fails the run as a whole, visibly.
-    site.lock().expect("lock").trouble.push_back(crate::atlassian::Trouble::Status(401));
+    site.lock().expect("lock").trouble.push_back(crate::fakes::atlassian::Trouble::Status(401));
     let refused = app.post("/sync_task", tiny.clone()).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::BAD_GATEWAY, "upstream_failed"), "{}", refused.body);
     let message = refused.body["error"]["message"].as_str().unwrap_or_default();

@@ -69,24 +69,8 @@ crate::helpers::each_backend!(the_jobs_gauge_follows_the_queue);
 /// With Jira and Confluence connected to the default project, readiness also reads the
 /// current user of each (the replaced automator's check): a refused token is not ready.
 async fn readiness_checks_the_default_projects_jira_and_confluence(app: TestApp) {
-    use axum::http::HeaderMap;
-    async fn me(headers: HeaderMap) -> (axum::http::StatusCode, &'static str) {
-        let good = format!(
-            "Basic {}",
-            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "bot@example.org:t0ken")
-        );
-        if headers.get("authorization").is_some_and(|v| v == good.as_str()) {
-            (axum::http::StatusCode::OK, r#"{"accountId": "5b10"}"#)
-        } else {
-            (axum::http::StatusCode::UNAUTHORIZED, r#"{"errorMessages": ["Unauthorized"]}"#)
-        }
-    }
-    let fake = crate::helpers::serve(
-        axum::Router::new()
-            .route("/rest/api/3/myself", axum::routing::get(me))
-            .route("/wiki/rest/api/user/current", axum::routing::get(me)),
-    )
-    .await;
+    use crate::fakes::atlassian::{basic, fake_site};
+    let (fake, _site) = fake_site(|s| s.options.credentials = vec![basic("bot@example.org", "t0ken")]).await;
     // The default project, as the replaced routes create it.
     let task = app.post("/taiga/create-task", serde_json::json!({"title": "x", "description": "y"})).await;
     let project = task.body["project_id"].as_str().expect("project").to_string();

@@ -348,11 +348,11 @@ pub async fn serve(app: axum::Router) -> String {
 }
 
 /// What a fake's next requests meet instead of an answer, one trouble each.
-pub type TroubleQueue = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<crate::atlassian::Trouble>>>;
+pub type TroubleQueue = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<crate::fakes::Trouble>>>;
 
 /// Serves `app` like [`serve`], its first requests meeting `troubles` (a late answer, a
 /// server error); the queue shows which were met.
-pub async fn serve_troubled(app: axum::Router, troubles: &[crate::atlassian::Trouble]) -> (String, TroubleQueue) {
+pub async fn serve_troubled(app: axum::Router, troubles: &[crate::fakes::Trouble]) -> (String, TroubleQueue) {
     async fn meet(
         axum::extract::State(queue): axum::extract::State<TroubleQueue>,
         request: axum::extract::Request,
@@ -361,8 +361,8 @@ pub async fn serve_troubled(app: axum::Router, troubles: &[crate::atlassian::Tro
         use axum::response::IntoResponse;
         let trouble = queue.lock().expect("lock").pop_front();
         match trouble {
-            Some(crate::atlassian::Trouble::Slow(d)) => tokio::time::sleep(d).await,
-            Some(crate::atlassian::Trouble::Status(code)) => {
+            Some(crate::fakes::Trouble::Slow(d)) => tokio::time::sleep(d).await,
+            Some(crate::fakes::Trouble::Status(code)) => {
                 let status =
                     axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
                 let body = serde_json::json!({"error": status.canonical_reason().unwrap_or("error")});
@@ -574,4 +574,77 @@ fn make_venv(name: &str, requirement: &str, module: &str) -> PathBuf {
     }
     assert!(imports(&python, module), "no {module} in {} after installing {requirement}", venv.display());
     python
+}
+
+/// `value` with the keys of every object in sorted order, whatever order it was built in.
+pub fn sorted_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted_keys(&map[k]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Compares `actual` with the committed snapshot `tests/api/snapshots/{name}`; with
+/// `UPDATE_SNAPSHOTS=1` set, writes `actual` there instead (and passes). A mismatch fails
+/// with where the two first differ and how to accept the change.
+pub fn assert_snapshot(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/api/snapshots").join(name);
+    let shown = format!("tests/api/snapshots/{name}");
+    if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("snapshot folder");
+        // Written aside and moved into place, so a reader never sees half a file.
+        let staging = path.with_extension(format!("new-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&staging, actual).expect("snapshot written");
+        std::fs::rename(&staging, &path).expect("snapshot moved into place");
+        eprintln!("{shown} updated: review the diff before committing it");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("no snapshot {shown} ({e}): run with UPDATE_SNAPSHOTS=1 to write it, then review and commit it")
+    });
+    if expected == actual {
+        return;
+    }
+    let (old, new): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let report = first_differences(&old, &new, 30).join("\n");
+    panic!(
+        "{name} differs from the snapshot {shown}; the first differing lines (- snapshot, + now, with \
+         their line numbers):\n{report}\nIf the change is intended, run `UPDATE_SNAPSHOTS=1 cargo test \
+         --test api {}` and review the diff of {shown} before committing it.",
+        name.split('.').next().unwrap_or(name),
+    );
+}
+
+/// The first `most` lines that differ between `old` and `new`, as `-` (only in `old`) and
+/// `+` (only in `new`) with their line numbers: a small diff that, past a difference, goes
+/// on from the nearest point where both agree again for three lines.
+fn first_differences(old: &[&str], new: &[&str], most: usize) -> Vec<String> {
+    const REACH: usize = 500;
+    let agree = |i: usize, j: usize| (0..3).all(|k| old.get(i + k) == new.get(j + k));
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < old.len() || j < new.len() {
+        if old.get(i).is_some() && old.get(i) == new.get(j) {
+            (i, j) = (i + 1, j + 1);
+            continue;
+        }
+        let (left, right) = (old.len() - i, new.len() - j);
+        let (a, b) = (1..=REACH)
+            .flat_map(|k| (0..=k).map(move |a| (a, k - a)))
+            .find(|&(a, b)| a <= left && b <= right && agree(i + a, j + b))
+            .unwrap_or((left, right));
+        out.extend(old[i..i + a].iter().enumerate().map(|(k, l)| format!("-{:>6} | {l}", i + k + 1)));
+        out.extend(new[j..j + b].iter().enumerate().map(|(k, l)| format!("+{:>6} | {l}", j + k + 1)));
+        (i, j) = (i + a, j + b);
+        if out.len() >= most {
+            out.truncate(most);
+            out.push("   ... (more differences follow)".into());
+            break;
+        }
+    }
+    out
 }

@@ -3,33 +3,20 @@
 //! requests received, newest first, page by page.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode as AxumStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::fakes::telegram::{Seen, fake_telegram_knowing};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 
-type Seen = Arc<Mutex<Vec<Value>>>;
+/// The chat the fake Bot API knows: others get Telegram's "chat not found".
+const CHAT: i64 = -1001234567890;
 
-/// A Bot API fake that knows one chat: others get Telegram's "chat not found".
-async fn fake_telegram() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    async fn send(State(seen): State<Seen>, Json(body): Json<Value>) -> (AxumStatus, Json<Value>) {
-        seen.lock().expect("lock").push(body.clone());
-        if body["chat_id"] == json!(-1001234567890i64) {
-            (AxumStatus::OK, Json(json!({"ok": true, "result": {"message_id": 99}})))
-        } else {
-            let error = json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"});
-            (AxumStatus::BAD_REQUEST, Json(error))
-        }
-    }
-    let app = axum::Router::new().route("/{bot}/sendMessage", axum::routing::post(send)).with_state(seen.clone());
-    (crate::helpers::serve(app).await, seen)
+/// The bodies of the messages Telegram was sent, in order.
+fn sent_bodies(seen: &Seen) -> Vec<Value> {
+    seen.lock().expect("lock").iter().map(|(_, body)| body.clone()).collect()
 }
 
 async fn history_until(app: &TestApp, query: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -46,7 +33,7 @@ async fn history_until(app: &TestApp, query: &str, done: impl Fn(&Value) -> bool
 
 async fn history(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
-    let (fake, seen) = fake_telegram().await;
+    let (fake, seen) = fake_telegram_knowing(&[CHAT]).await;
     let project = app.project("ops").await;
     let integration = app
         .post(
@@ -138,7 +125,7 @@ async fn history(backend: Backend) {
     assert!(created.windows(2).all(|w| w[0] >= w[1]), "{created:?}");
 
     // What Telegram received: the send stands alone, the answer replies to the request.
-    let bodies = seen.lock().expect("lock").clone();
+    let bodies = sent_bodies(&seen);
     let first = bodies.iter().find(|b| b["text"] == "Deploy at 17:00").expect("the send");
     assert!(first.get("reply_parameters").is_none(), "{first}");
     let answer = bodies.iter().find(|b| b["text"].as_str().unwrap_or_default().starts_with("Created")).expect("answer");
@@ -185,7 +172,7 @@ async fn history(backend: Backend) {
     let path = format!("/api/v1/projects/{project}/integrations/{integration}/send");
     let res = app.request(reqwest::Method::POST, &path, Some(&other_key), Some(send)).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
-    assert!(seen.lock().expect("lock").iter().all(|b| b["text"] != "spoofed"));
+    assert!(sent_bodies(&seen).iter().all(|b| b["text"] != "spoofed"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,7 +197,7 @@ async fn a_send_interrupted_midway_is_not_repeated(backend: Backend) {
     else {
         return;
     };
-    let (fake, seen) = fake_telegram().await;
+    let (fake, seen) = fake_telegram_knowing(&[CHAT]).await;
     let project = app.project("ops").await;
     let created = app
         .post(

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use std::time::Duration;
 
-use crate::atlassian::{Site, Trouble, fake_site};
 use crate::confluence_sync::connect;
+use crate::fakes::atlassian::{Site, Trouble, fake_site};
 use crate::helpers::{Backend, spawn_app_with};
 
 fn seed(site: &mut Site) {
@@ -27,7 +27,7 @@ fn seed(site: &mut Site) {
     site.trouble.extend([Trouble::Slow(Duration::from_secs(3)), Trouble::Status(500)]);
 }
 
-fn title_of(site: &crate::atlassian::Shared, id: &str) -> (Option<String>, String) {
+fn title_of(site: &crate::fakes::atlassian::Shared, id: &str) -> (Option<String>, String) {
     let s = site.lock().expect("lock");
     let page = &s.pages[id];
     (page.parent.clone(), page.versions.last().map(|v| v.title.clone()).unwrap_or_default())

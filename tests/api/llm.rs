@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use taskbridge::llm::Provider;
 
+use crate::fakes::llm::{Api, Seen, fake_llm};
 use crate::helpers::{Backend, TestApp, fallbacks, spawn_app_with};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -23,10 +23,9 @@ enum Mode {
     Hijacked,
 }
 
-#[derive(Clone)]
 struct Fake {
     mode: Arc<Mutex<Mode>>,
-    seen: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
+    seen: Seen,
 }
 
 const GOOD_DRAFT: &str = r#"{"title":"Add SSO login to the admin console","description":"Admins need single sign-on.","priority":"high","due_date":"2026-12-04","labels":["security","admin"],"assigned_to":"@ana"}"#;
@@ -54,30 +53,21 @@ fn answer(mode: Mode, ollama: bool) -> Response {
     }
 }
 
-async fn openai(State(fake): State<Fake>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    respond(fake, headers, body, false).await
-}
-
-async fn ollama(State(fake): State<Fake>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    respond(fake, headers, body, true).await
-}
-
-async fn respond(fake: Fake, headers: HeaderMap, body: Value, is_ollama: bool) -> Response {
-    fake.seen.lock().expect("lock").push((headers, body));
-    let mode = *fake.mode.lock().expect("lock");
-    if mode == Mode::Slow {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-    answer(mode, is_ollama)
-}
-
+/// The fake model, answering as its mode says (a slow answer comes after five seconds).
 async fn start_fake() -> (String, Fake) {
-    let fake = Fake { mode: Arc::new(Mutex::new(Mode::Good)), seen: Arc::default() };
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(openai))
-        .route("/api/chat", axum::routing::post(ollama))
-        .with_state(fake.clone());
-    (crate::helpers::serve(app).await, fake)
+    let mode = Arc::new(Mutex::new(Mode::Good));
+    let current = mode.clone();
+    let (base, seen) = fake_llm(move |api, _| {
+        let mode = *current.lock().expect("lock");
+        async move {
+            if mode == Mode::Slow {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            answer(mode, api == Api::Ollama)
+        }
+    })
+    .await;
+    (base, Fake { mode, seen })
 }
 
 pub async fn with_provider(backend: Backend, provider: Provider, base: &str) -> Option<TestApp> {

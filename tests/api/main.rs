@@ -1,13 +1,13 @@
 //! Integration tests: each starts the real server on a random port over a fresh database
 //! and talks HTTP to it, on SQLite and (with `TEST_DATABASE_URL`) PostgreSQL.
 
+mod fakes;
 mod helpers;
 
 mod ai;
 mod ai_chat;
 mod ai_follow_ups;
 mod ai_model;
-mod atlassian;
 mod auth;
 mod binary;
 mod comments;

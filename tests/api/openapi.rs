@@ -183,3 +183,21 @@ async fn the_document_is_valid_and_matches_the_router(app: TestApp) {
     assert_eq!(built, doc);
 }
 both_backends!(the_document_is_valid_and_matches_the_router);
+
+/// The document, pretty-printed with sorted keys, is the committed snapshot
+/// `tests/api/snapshots/openapi.json`: any change to the API shows in review as a diff of
+/// that file (`UPDATE_SNAPSHOTS=1` writes it anew). Two servers serve the same document, so
+/// the snapshot depends on nothing but the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_is_the_committed_snapshot() {
+    let mut documents = Vec::new();
+    for _ in 0..2 {
+        let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await.expect("sqlite");
+        let res = app.request(Method::GET, "/openapi.json", None, None).await;
+        assert_eq!(res.status, StatusCode::OK);
+        let text = serde_json::to_string_pretty(&crate::helpers::sorted_keys(&res.body)).expect("serialises");
+        documents.push(text + "\n");
+    }
+    assert_eq!(documents[0], documents[1], "the document differs between two servers");
+    crate::helpers::assert_snapshot("openapi.json", &documents[0]);
+}

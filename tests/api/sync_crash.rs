@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::atlassian::{Shared, Site, fake_site, macro_for, task, tasks};
 use crate::binary::{Running, start};
+use crate::fakes::atlassian::{Shared, Site, fake_site, macro_for, task, tasks};
 
 const PAGES: usize = 12;
 const TASKS_PER_PAGE: u32 = 5;

@@ -1,46 +1,13 @@
 //! Telegram end to end: updates with the webhook's secret token, a local fake of the Bot
 //! API, one task and one reply per update however often it is delivered.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::{Path, State};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, spawn_app_with};
-
-pub const SECRET: &str = "tb_webhook-secret_123";
-
-pub type Seen = Arc<Mutex<Vec<(String, Value)>>>;
-
-pub async fn fake_telegram() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    async fn send(State(seen): State<Seen>, Path(bot): Path<String>, Json(body): Json<Value>) -> Json<Value> {
-        seen.lock().expect("lock").push((bot, body));
-        Json(json!({"ok": true, "result": {"message_id": 43}}))
-    }
-    let app = axum::Router::new().route("/{bot}/sendMessage", axum::routing::post(send)).with_state(seen.clone());
-    (crate::helpers::serve(app).await, seen)
-}
-
-pub fn update(id: i64, text: &str) -> Value {
-    json!({"update_id": id, "message": {"message_id": 42, "date": 1767225600,
-        "from": {"id": 123456789, "is_bot": false, "first_name": "Ana", "username": "anap"},
-        "chat": {"id": -1001234567890i64, "type": "supergroup", "title": "Ops team"},
-        "text": text, "message_thread_id": 7}})
-}
-
-pub async fn deliver(app: &TestApp, integration: &str, body: &Value, secret: Option<&str>) -> (StatusCode, Value) {
-    let mut req = app.raw().post(format!("{}/webhooks/telegram/{integration}", app.base)).json(body);
-    if let Some(secret) = secret {
-        req = req.header("X-Telegram-Bot-Api-Secret-Token", secret);
-    }
-    let res = req.send().await.expect("sent");
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
+use crate::fakes::telegram::{SECRET, deliver, fake_telegram, update};
+use crate::helpers::{Backend, spawn_app_with};
 
 async fn telegram(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };

@@ -13,7 +13,7 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::atlassian::Trouble;
+use crate::fakes::Trouble;
 use crate::helpers::{Backend, TestApp, TroubleQueue, finished_run, spawn_app_with};
 
 /// The tickets; each keeps its comments under `_comments` (never served with the ticket).

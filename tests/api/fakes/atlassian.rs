@@ -1,7 +1,11 @@
-//! A fake Atlassian site for tests: Confluence REST v2 (storage bodies, versions, 409 on a
-//! stale version, cursor-paginated children, 429 with Retry-After, v2 error bodies), v1
-//! content search, and Jira REST v3 (search/jql, create under a parent, transitions, 400
-//! validation errors, the user lookup), with an optional delay on every answer. Self-contained: the
+//! A fake Atlassian site for tests, the one fake of Jira and of Confluence: Confluence REST
+//! v2 (storage bodies, versions, 409 on a stale version, cursor-paginated children, 429 with
+//! Retry-After, v2 error bodies), v1 content search and the current user; Jira REST v3
+//! (search/jql with token pages, create (under a parent, 429 with Retry-After, 400 validation
+//! errors), edit, delete, comments, remote links, transitions, the user lookup, `myself`), also
+//! through Atlassian's gateway as OAuth installs reach it; with an optional delay on every
+//! answer and troubles (a late answer, an error status) met by the next requests.
+//! [`Options`] holds what differs between the tests that use it. Self-contained: the
 //! benchmarks include it too.
 
 use std::collections::HashMap;
@@ -31,14 +35,30 @@ pub struct Page {
 
 #[derive(Default)]
 pub struct Site {
+    /// How the site answers where the tests that use it differ.
+    pub options: Options,
     pub pages: HashMap<String, Page>,
     /// Children in order, per parent.
     pub children: HashMap<String, Vec<String>>,
     /// Answer the next children listing of this page with 429.
     pub throttle_children: Option<String>,
+    /// Jira's issues, in the order made. Add them with [`Site::push_issue`] (or the helpers
+    /// beside it) so that the key and label indexes follow; they are rebuilt when the list
+    /// changes size behind their back.
     pub issues: Vec<Value>,
+    /// Issues created (not counting refused attempts).
     pub creates: usize,
+    /// Create requests, refused or not.
+    pub create_attempts: usize,
+    /// Transitions asked for, valid or not.
     pub transitions: usize,
+    /// Issue edits asked for (`PUT /issue/{key}`).
+    pub edits: usize,
+    /// Comments per issue key, as Jira keeps them (ADF bodies).
+    pub comments: Vec<(String, Value)>,
+    pub comment_posts: usize,
+    /// Remote links per issue key (one per global id).
+    pub remote_links: Vec<(String, Value)>,
     pub puts: usize,
     /// Writes per page.
     pub puts_by_page: HashMap<String, usize>,
@@ -63,6 +83,44 @@ pub struct Site {
     pub workflow: Vec<(&'static str, &'static str, &'static str)>,
 }
 
+/// What differs between the tests that use the site; the defaults are what the Confluence
+/// tests and the sync benchmark expect.
+pub struct Options {
+    /// The `Authorization` values accepted, by Confluence and Jira alike.
+    pub credentials: Vec<String>,
+    /// The most issues a search page holds, whatever `maxResults` asks.
+    pub page_size: usize,
+    /// An issue created gets the number `key_base` + issues created so far (with itself).
+    pub key_base: usize,
+    /// The first this many create requests are answered 429 with `Retry-After: 1`.
+    pub throttled_creates: usize,
+    /// The projects issues can be created in (any when empty); others are Jira's 400.
+    pub projects: Vec<String>,
+    /// The comment post of this number (from 1) is written, but its answer is lost (502).
+    pub lost_comment_answer: Option<usize>,
+    /// What every remote link's URL must contain (a Confluence page by default).
+    pub remote_links_to: &'static str,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            credentials: vec![basic("bot@acme.test", "atl-token-1")],
+            page_size: 3,
+            key_base: 100,
+            throttled_creates: 0,
+            projects: Vec::new(),
+            lost_comment_answer: None,
+            remote_links_to: "/pages/",
+        }
+    }
+}
+
+/// The `Authorization` value of an API token.
+pub fn basic(email: &str, token: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{email}:{token}")))
+}
+
 impl Site {
     fn statuses(&self) -> Vec<(&'static str, &'static str, &'static str)> {
         if self.workflow.is_empty() { STATUSES.to_vec() } else { self.workflow.clone() }
@@ -82,9 +140,20 @@ pub enum Trouble {
 
 pub const ORIGIN: &str = "https://acme.atlassian.net";
 
-fn authorized(headers: &HeaderMap) -> bool {
-    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("bot@acme.test:atl-token-1"));
-    headers.get("authorization").is_some_and(|v| v == expected.as_str())
+fn authorized(site: &Site, headers: &HeaderMap) -> bool {
+    headers.get("authorization").is_some_and(|v| site.options.credentials.iter().any(|c| v == c.as_str()))
+}
+
+/// The 401 each API answers: Confluence v2's error list, Confluence v1's status and message,
+/// Jira's error messages.
+fn denied(path: &str) -> Response {
+    if path.contains("/wiki/api/v2/") {
+        v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized")
+    } else if path.contains("/wiki/rest/") {
+        (AxumStatus::UNAUTHORIZED, Json(json!({"statusCode": 401, "message": "Unauthorized"}))).into_response()
+    } else {
+        jira_denied()
+    }
 }
 
 fn v2_error(status: AxumStatus, title: &str) -> Response {
@@ -105,13 +174,9 @@ fn page_json(id: &str, page: &Page, number: usize) -> Value {
 
 async fn get_page(
     State(s): State<Shared>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorized(&headers) {
-        return v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized");
-    }
     assert_eq!(q.get("body-format").map(String::as_str), Some("storage"));
     let site = s.lock().expect("lock");
     let Some(page) = site.pages.get(&id) else { return v2_error(AxumStatus::NOT_FOUND, "Not Found") };
@@ -122,15 +187,7 @@ async fn get_page(
     Json(page_json(&id, page, number)).into_response()
 }
 
-async fn put_page(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Json(b): Json<Value>,
-) -> Response {
-    if !authorized(&headers) {
-        return v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized");
-    }
+async fn put_page(State(s): State<Shared>, Path(id): Path<String>, Json(b): Json<Value>) -> Response {
     let mut site = s.lock().expect("lock");
     site.puts += 1;
     *site.puts_by_page.entry(id.clone()).or_default() += 1;
@@ -156,10 +213,7 @@ async fn put_page(
     Json(page_json(&id, page, number)).into_response()
 }
 
-async fn create_page(State(s): State<Shared>, headers: HeaderMap, Json(b): Json<Value>) -> Response {
-    if !authorized(&headers) {
-        return v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized");
-    }
+async fn create_page(State(s): State<Shared>, Json(b): Json<Value>) -> Response {
     let mut site = s.lock().expect("lock");
     let title = b["title"].as_str().unwrap_or_default().to_string();
     if site.pages.values().any(|p| p.versions.last().is_some_and(|v| v.title == title)) {
@@ -177,10 +231,7 @@ async fn create_page(State(s): State<Shared>, headers: HeaderMap, Json(b): Json<
 }
 
 /// Deletion moves a page to the trash: it is gone from the tree and from reads.
-async fn delete_page(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if !authorized(&headers) {
-        return v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized");
-    }
+async fn delete_page(State(s): State<Shared>, Path(id): Path<String>) -> Response {
     let mut site = s.lock().expect("lock");
     if site.pages.remove(&id).is_none() {
         return v2_error(AxumStatus::NOT_FOUND, "Not Found");
@@ -194,13 +245,9 @@ async fn delete_page(State(s): State<Shared>, headers: HeaderMap, Path(id): Path
 
 async fn children(
     State(s): State<Shared>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorized(&headers) {
-        return v2_error(AxumStatus::UNAUTHORIZED, "Unauthorized");
-    }
     let mut site = s.lock().expect("lock");
     if site.throttle_children.as_deref() == Some(id.as_str()) {
         site.throttle_children = None;
@@ -224,14 +271,7 @@ async fn children(
     Json(json!({"results": results, "_links": links})).into_response()
 }
 
-async fn content_by_title(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    if !authorized(&headers) {
-        return (AxumStatus::UNAUTHORIZED, Json(json!({"statusCode": 401, "message": "Unauthorized"}))).into_response();
-    }
+async fn content_by_title(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
     let site = s.lock().expect("lock");
     let results: Vec<Value> = site
         .pages
@@ -247,117 +287,212 @@ fn jira_denied() -> Response {
         .into_response()
 }
 
-async fn search(State(s): State<Shared>, headers: HeaderMap, Json(q): Json<Value>) -> Response {
-    if !authorized(&headers) {
-        return jira_denied();
-    }
+fn jira_error(status: AxumStatus, message: &str) -> Response {
+    (status, Json(json!({"errorMessages": [message], "errors": {}}))).into_response()
+}
+
+fn no_issue() -> Response {
+    jira_error(AxumStatus::NOT_FOUND, "Issue does not exist")
+}
+
+/// Now, as Jira writes times.
+pub fn jira_time() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+}
+
+/// `GET /rest/api/3/myself` and Confluence's `GET /wiki/rest/api/user/current`: who the
+/// credentials are (what readiness checks).
+async fn myself() -> Response {
+    Json(json!({"accountId": "5b10", "displayName": "taskbridge bot", "active": true})).into_response()
+}
+
+async fn search(State(s): State<Shared>, Json(q): Json<Value>) -> Response {
     let jql = q["jql"].as_str().unwrap_or_default();
     let quoted = |after: &str| jql.split(after).nth(1).and_then(|r| r.split('"').next()).map(str::to_string);
     let (label, project) = (quoted("labels = \""), quoted("project = \""));
-    let site = s.lock().expect("lock");
+    // `updated >= "-15m"`: relative minutes, as the poller asks.
+    let since = jql
+        .split("updated >= \"-")
+        .nth(1)
+        .and_then(|r| r.split('m').next())
+        .and_then(|m| m.parse::<i64>().ok())
+        .map(|m| chrono::Utc::now() - chrono::Duration::minutes(m));
+    let mut site = s.lock().expect("lock");
+    site.fresh();
     // Markers are looked up through an index, so that large benchmark runs stay linear.
     let candidates: Vec<&Value> = match &label {
         Some(l) => site.labelled.get(l).into_iter().flatten().map(|&i| &site.issues[i]).collect(),
         None => site.issues.iter().collect(),
     };
-    let issues: Vec<Value> = candidates
+    let mut issues: Vec<Value> = candidates
         .into_iter()
         .filter(|i| {
             label.as_ref().is_none_or(|l| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|x| x == l)))
                 && project.as_ref().is_none_or(|p| i["key"].as_str().is_some_and(|k| k.starts_with(&format!("{p}-"))))
+                && since.is_none_or(|since| {
+                    i["fields"]["updated"]
+                        .as_str()
+                        .and_then(|u| chrono::DateTime::parse_from_str(u, "%Y-%m-%dT%H:%M:%S%.f%z").ok())
+                        .is_some_and(|u| u >= since)
+                })
         })
         .cloned()
         .collect();
-    // Token pagination as /search/jql does it: three at most per page, no total.
-    let start: usize =
-        q["nextPageToken"].as_str().and_then(|t| t.strip_prefix("t")).and_then(|t| t.parse().ok()).unwrap_or(0);
-    let size = q["maxResults"].as_u64().unwrap_or(50).min(3) as usize;
+    if since.is_some() {
+        issues.sort_by(|a, b| a["fields"]["updated"].as_str().cmp(&b["fields"]["updated"].as_str()));
+    }
+    // Token pagination as /search/jql does it: no total, a nextPageToken until isLast. A
+    // token is only good for the query that gave it (the JQL's length stands in for it).
+    let size = q["maxResults"].as_u64().unwrap_or(50).min(site.options.page_size as u64) as usize;
+    let start = match q["nextPageToken"].as_str() {
+        None => 0,
+        Some(token) => match token.strip_prefix(&format!("q{}-page-", jql.len())).and_then(|n| n.parse().ok()) {
+            Some(start) => start,
+            None => return jira_error(AxumStatus::BAD_REQUEST, "The provided next page token is invalid or expired."),
+        },
+    };
     let page: Vec<Value> = issues.iter().skip(start).take(size).cloned().collect();
     let last = start + size >= issues.len();
     let mut answer = json!({"issues": page, "isLast": last});
     if !last {
-        answer["nextPageToken"] = json!(format!("t{}", start + size));
+        answer["nextPageToken"] = json!(format!("q{}-page-{}", jql.len(), start + size));
     }
     Json(answer).into_response()
 }
 
-async fn create_issue(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    if !authorized(&headers) {
-        return jira_denied();
+async fn create_issue(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
+    let mut site = s.lock().expect("lock");
+    site.fresh();
+    site.create_attempts += 1;
+    if site.create_attempts <= site.options.throttled_creates {
+        return (
+            AxumStatus::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            Json(json!({"errorMessages": ["Rate limit exceeded."]})),
+        )
+            .into_response();
     }
     let fields = &body["fields"];
-    let summary = fields["summary"].as_str().unwrap_or_default();
-    if summary.contains("FAIL") {
-        return (
-            AxumStatus::BAD_REQUEST,
-            Json(json!({"errorMessages": [], "errors": {"summary": "Summary contains a forbidden word."}})),
-        )
-            .into_response();
+    let invalid = |field: &str, message: &str| {
+        (AxumStatus::BAD_REQUEST, Json(json!({"errorMessages": [], "errors": {field: message}}))).into_response()
+    };
+    if fields["summary"].as_str().unwrap_or_default().contains("FAIL") {
+        return invalid("summary", "Summary contains a forbidden word.");
     }
-    let mut site = s.lock().expect("lock");
-    let parent = fields["parent"]["key"].as_str().unwrap_or_default().to_string();
-    if !site.index.contains_key(&parent) {
-        return (
-            AxumStatus::BAD_REQUEST,
-            Json(json!({"errorMessages": [], "errors": {"parent": "Parent not found."}})),
-        )
-            .into_response();
+    let project = fields["project"]["key"].as_str().unwrap_or_default();
+    if !site.options.projects.is_empty() && !site.options.projects.iter().any(|p| p == project) {
+        return invalid("project", "valid project is required");
+    }
+    if let Some(parent) = fields["parent"]["key"].as_str()
+        && !site.index.contains_key(parent)
+    {
+        return invalid("parent", "Parent not found.");
     }
     site.creates += 1;
-    let project = fields["project"]["key"].as_str().unwrap_or_default();
-    let key = format!("{project}-{}", 100 + site.creates);
+    let n = site.options.key_base + site.creates;
+    let (id, key) = (format!("{}", 10000 + n), format!("{project}-{n}"));
     let mut stored = fields.clone();
     stored["status"] = json!({"name": "To Do", "statusCategory": {"key": "new"}});
-    for label in stored["labels"].as_array().cloned().unwrap_or_default() {
-        let position = site.issues.len();
-        site.labelled.entry(label.as_str().unwrap_or_default().to_string()).or_default().push(position);
-    }
-    site.push_issue(json!({"id": key, "key": key, "fields": stored}));
-    (AxumStatus::CREATED, Json(json!({"id": key, "key": key, "self": format!("{ORIGIN}/rest/api/3/issue/{key}")})))
+    stored["updated"] = json!(jira_time());
+    site.push_issue(json!({"id": id, "key": key, "fields": stored}));
+    (AxumStatus::CREATED, Json(json!({"id": id, "key": key, "self": format!("{ORIGIN}/rest/api/3/issue/{id}")})))
         .into_response()
 }
 
-async fn issue(State(s): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Response {
-    if !authorized(&headers) {
-        return jira_denied();
-    }
-    let site = s.lock().expect("lock");
+async fn issue(State(s): State<Shared>, Path(key): Path<String>) -> Response {
+    let mut site = s.lock().expect("lock");
+    site.fresh();
     match site.index.get(&key).map(|&i| &site.issues[i]) {
         Some(issue) => Json(issue.clone()).into_response(),
-        None => (AxumStatus::NOT_FOUND, Json(json!({"errorMessages": ["Issue does not exist"], "errors": {}})))
-            .into_response(),
+        None => no_issue(),
     }
 }
 
-async fn remote_link(headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    if !authorized(&headers) {
-        return jira_denied();
+/// Edits the fields given; 204 as Jira answers.
+async fn edit_issue(State(s): State<Shared>, Path(key): Path<String>, Json(body): Json<Value>) -> Response {
+    let mut site = s.lock().expect("lock");
+    site.fresh();
+    site.edits += 1;
+    let Some(&position) = site.index.get(&key) else { return no_issue() };
+    let issue = &mut site.issues[position];
+    for (field, value) in body["fields"].as_object().into_iter().flatten() {
+        issue["fields"][field] = value.clone();
     }
-    assert!(body["object"]["url"].as_str().is_some_and(|u| u.contains("/pages/")), "{body}");
+    issue["fields"]["updated"] = json!(jira_time());
+    // Its labels may have changed.
+    site.reindex();
+    AxumStatus::NO_CONTENT.into_response()
+}
+
+async fn delete_issue(State(s): State<Shared>, Path(key): Path<String>) -> Response {
+    let mut site = s.lock().expect("lock");
+    let before = site.issues.len();
+    site.issues.retain(|i| i["key"] != key.as_str());
+    if site.issues.len() == before {
+        return no_issue();
+    }
+    site.reindex();
+    AxumStatus::NO_CONTENT.into_response()
+}
+
+/// Comments, two a page whatever is asked, so that finding one needs the paging.
+async fn comments(
+    State(s): State<Shared>,
+    Path(key): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let site = s.lock().expect("lock");
+    let all: Vec<Value> = site.comments.iter().filter(|(k, _)| *k == key).map(|(_, c)| c.clone()).collect();
+    let start: usize = q.get("startAt").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let page: Vec<Value> = all.iter().skip(start).take(2).cloned().collect();
+    Json(json!({"startAt": start, "maxResults": 2, "total": all.len(), "comments": page})).into_response()
+}
+
+async fn add_comment(State(s): State<Shared>, Path(key): Path<String>, Json(body): Json<Value>) -> Response {
+    let mut site = s.lock().expect("lock");
+    site.comment_posts += 1;
+    let comment = json!({"id": format!("{}", 20000 + site.comment_posts), "body": body["body"]});
+    site.comments.push((key, comment.clone()));
+    if site.options.lost_comment_answer == Some(site.comment_posts) {
+        // Written, but the answer is lost on the way back.
+        return (AxumStatus::BAD_GATEWAY, "upstream timed out").into_response();
+    }
+    (AxumStatus::CREATED, Json(comment)).into_response()
+}
+
+async fn delete_comment(State(s): State<Shared>, Path((key, id)): Path<(String, String)>) -> Response {
+    let mut site = s.lock().expect("lock");
+    let before = site.comments.len();
+    site.comments.retain(|(k, c)| !(*k == key && c["id"] == id.as_str()));
+    if site.comments.len() == before {
+        return jira_error(AxumStatus::NOT_FOUND, "Can not find a comment");
+    }
+    AxumStatus::NO_CONTENT.into_response()
+}
+
+/// A remote link is kept per issue and global id (a second with the same id replaces it).
+async fn remote_link(State(s): State<Shared>, Path(key): Path<String>, Json(body): Json<Value>) -> Response {
+    let mut site = s.lock().expect("lock");
+    let to = site.options.remote_links_to;
+    assert!(body["object"]["url"].as_str().is_some_and(|u| u.contains(to)), "{body}");
+    site.remote_links.retain(|(k, l)| !(k == &key && l["globalId"] == body["globalId"]));
+    site.remote_links.push((key, body));
     (AxumStatus::CREATED, Json(json!({"id": 1, "self": "…"}))).into_response()
 }
 
 /// Jira's `GET /rest/api/3/user?accountId=`: the account's profile, as privacy allows.
-async fn user(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
-    if !authorized(&headers) {
-        return jira_denied();
-    }
+async fn user(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
     let mut site = s.lock().expect("lock");
     let Some(account) = q.get("accountId").cloned() else {
-        return (AxumStatus::BAD_REQUEST, Json(json!({"errorMessages": ["accountId is required"], "errors": {}})))
-            .into_response();
+        return jira_error(AxumStatus::BAD_REQUEST, "accountId is required");
     };
     *site.user_lookups.entry(account.clone()).or_default() += 1;
     if site.users_down {
-        return (
-            AxumStatus::INTERNAL_SERVER_ERROR,
-            Json(json!({"errorMessages": ["Internal server error"], "errors": {}})),
-        )
-            .into_response();
+        return jira_error(AxumStatus::INTERNAL_SERVER_ERROR, "Internal server error");
     }
     let Some(name) = site.users.get(&account).cloned() else {
         let message = "Specified user does not exist or you do not have required permissions";
-        return (AxumStatus::NOT_FOUND, Json(json!({"errorMessages": [message], "errors": {}}))).into_response();
+        return jira_error(AxumStatus::NOT_FOUND, message);
     };
     let avatar = format!("https://avatar-management.example/{account}/48x48.png");
     Json(json!({"self": format!("{ORIGIN}/rest/api/3/user?accountId={account}"), "accountId": account,
@@ -371,10 +506,7 @@ async fn user(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<HashM
 const STATUSES: [(&str, &str, &str); 3] =
     [("11", "Backlog", "new"), ("21", "In Progress", "indeterminate"), ("31", "Done", "done")];
 
-async fn transitions(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if !authorized(&headers) {
-        return jira_denied();
-    }
+async fn transitions(State(s): State<Shared>) -> Response {
     let statuses = s.lock().expect("lock").statuses();
     let list: Vec<Value> = statuses
         .iter()
@@ -386,24 +518,17 @@ async fn transitions(State(s): State<Shared>, headers: HeaderMap) -> Response {
     Json(json!({"transitions": list})).into_response()
 }
 
-async fn transition(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-    Json(b): Json<Value>,
-) -> Response {
-    if !authorized(&headers) {
-        return jira_denied();
-    }
+async fn transition(State(s): State<Shared>, Path(key): Path<String>, Json(b): Json<Value>) -> Response {
     let mut site = s.lock().expect("lock");
+    site.fresh();
     site.transitions += 1;
     let id = b["transition"]["id"].as_str().unwrap_or_default();
     let Some((_, name, category)) = site.statuses().into_iter().find(|(i, _, _)| *i == id) else {
-        return (AxumStatus::BAD_REQUEST, Json(json!({"errorMessages": ["Unknown transition"], "errors": {}})))
-            .into_response();
+        return jira_error(AxumStatus::BAD_REQUEST, "Unknown transition");
     };
     if let Some(issue) = site.index.get(&key).copied().map(|i| &mut site.issues[i]) {
         issue["fields"]["status"] = json!({"name": name, "statusCategory": {"key": category}});
+        issue["fields"]["updated"] = json!(jira_time());
     }
     AxumStatus::NO_CONTENT.into_response()
 }
@@ -429,29 +554,42 @@ pub fn tasks(items: &[String]) -> String {
 pub async fn fake_site(seed: impl FnOnce(&mut Site)) -> (String, Shared) {
     let shared: Shared = Arc::default();
     seed(&mut shared.lock().expect("lock"));
-    let router = axum::Router::new()
+    (serve(router(shared.clone())).await, shared)
+}
+
+/// The site's routes over `shared`, to serve (the Jira API also through Atlassian's
+/// gateway for the cloud id `cloud-1`, as OAuth installs reach it).
+pub fn router(shared: Shared) -> axum::Router {
+    let api = axum::Router::new()
         .route("/wiki/api/v2/pages", post(create_page))
         .route("/wiki/api/v2/pages/{id}", get(get_page).put(put_page).delete(delete_page))
         .route("/wiki/api/v2/pages/{id}/children", get(children))
         .route("/wiki/rest/api/content", get(content_by_title))
+        .route("/wiki/rest/api/user/current", get(myself))
+        .route("/rest/api/3/myself", get(myself))
         .route("/rest/api/3/search/jql", post(search))
         .route("/rest/api/3/issue", post(create_issue))
-        .route("/rest/api/3/issue/{key}", get(issue))
+        .route("/rest/api/3/issue/{key}", get(issue).put(edit_issue).delete(delete_issue))
         .route("/rest/api/3/issue/{key}/remotelink", post(remote_link))
+        .route("/rest/api/3/issue/{key}/comment", get(comments).post(add_comment))
+        .route("/rest/api/3/issue/{key}/comment/{id}", axum::routing::delete(delete_comment))
         .route("/rest/api/3/issue/{key}/transitions", get(transitions).post(transition))
-        .route("/rest/api/3/user", get(user))
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), slow))
-        .with_state(shared.clone());
-    (serve(router).await, shared)
+        .route("/rest/api/3/user", get(user));
+    axum::Router::new()
+        .nest("/ex/jira/cloud-1", api.clone())
+        .merge(api)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
+        .with_state(shared)
 }
 
-/// Answers after the site's delay, like a remote service far away.
-async fn slow(State(s): State<Shared>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let (delay, trouble) = {
+/// In front of every route: the next trouble, if any, then the site's delay (like a remote
+/// service far away), then the credentials (a 401 in the API's own shape).
+async fn gate(State(s): State<Shared>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (delay, trouble, authorized) = {
         let mut site = s.lock().expect("lock");
         let trouble = site.trouble.pop_front();
         site.troubles_met += usize::from(trouble.is_some());
-        (site.delay, trouble)
+        (site.delay, trouble, authorized(&site, request.headers()))
     };
     match trouble {
         Some(Trouble::Slow(d)) => tokio::time::sleep(d).await,
@@ -463,6 +601,9 @@ async fn slow(State(s): State<Shared>, request: axum::extract::Request, next: ax
     }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if !authorized {
+        return denied(request.uri().path());
     }
     next.run(request).await
 }
@@ -484,9 +625,36 @@ impl Site {
         }
     }
 
-    fn push_issue(&mut self, issue: Value) {
-        self.index.insert(issue["key"].as_str().unwrap_or_default().to_string(), self.issues.len());
+    /// Adds an issue as it is (its key and labels indexed).
+    pub fn push_issue(&mut self, issue: Value) {
+        self.fresh();
+        self.index_issue(self.issues.len(), &issue);
         self.issues.push(issue);
+    }
+
+    fn index_issue(&mut self, position: usize, issue: &Value) {
+        self.index.insert(issue["key"].as_str().unwrap_or_default().to_string(), position);
+        for label in issue["fields"]["labels"].as_array().into_iter().flatten() {
+            self.labelled.entry(label.as_str().unwrap_or_default().to_string()).or_default().push(position);
+        }
+    }
+
+    /// Rebuilds the key and label indexes from the issues.
+    fn reindex(&mut self) {
+        self.index.clear();
+        self.labelled.clear();
+        let issues = std::mem::take(&mut self.issues);
+        for (position, issue) in issues.iter().enumerate() {
+            self.index_issue(position, issue);
+        }
+        self.issues = issues;
+    }
+
+    /// Reindexes when issues were added or removed without the indexes.
+    fn fresh(&mut self) {
+        if self.index.len() != self.issues.len() {
+            self.reindex();
+        }
     }
 
     /// Adds an issue of type `kind` (a sub-task type when `subtask`) under `parent`.

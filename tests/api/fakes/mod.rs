@@ -1,0 +1,14 @@
+//! Local fakes of the platforms taskbridge talks to, each written once and shared by the
+//! tests that need it: every fake serves on a free loopback port and records what it was
+//! sent, so a test can check both what taskbridge answered and what reached the platform.
+//! Where tests need a platform to answer differently, the fake takes options rather than
+//! being written again.
+
+pub mod atlassian;
+pub mod jira;
+pub mod llm;
+pub mod oauth;
+pub mod taiga;
+pub mod telegram;
+
+pub use atlassian::Trouble;

@@ -1,0 +1,77 @@
+//! Telegram: a fake of the Bot API's `sendMessage` that records what it is sent, and
+//! updates delivered to taskbridge's webhook as Telegram delivers them.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode as AxumStatus;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+/// The webhook secret token the tests configure and Telegram sends back.
+pub const SECRET: &str = "tb_webhook-secret_123";
+
+/// The messages sent, in order: (the path's `bot<token>`, the request body).
+pub type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A Bot API that answers every chat.
+pub async fn fake_telegram() -> (String, Seen) {
+    serve(None).await
+}
+
+/// A Bot API that knows only `chats`: a message to any other gets Telegram's "chat not
+/// found" (400). Every message is recorded, answered or not.
+pub async fn fake_telegram_knowing(chats: &[i64]) -> (String, Seen) {
+    serve(Some(chats.to_vec())).await
+}
+
+#[derive(Clone)]
+struct Fake {
+    known: Option<Arc<Vec<i64>>>,
+    seen: Seen,
+}
+
+async fn serve(known: Option<Vec<i64>>) -> (String, Seen) {
+    let fake = Fake { known: known.map(Arc::new), seen: Seen::default() };
+    async fn send(
+        State(fake): State<Fake>,
+        Path(bot): Path<String>,
+        Json(body): Json<Value>,
+    ) -> (AxumStatus, Json<Value>) {
+        let known = fake.known.as_ref().is_none_or(|chats| chats.iter().any(|c| body["chat_id"] == json!(c)));
+        fake.seen.lock().expect("lock").push((bot, body));
+        if known {
+            (AxumStatus::OK, Json(json!({"ok": true, "result": {"message_id": 43}})))
+        } else {
+            let error = json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"});
+            (AxumStatus::BAD_REQUEST, Json(error))
+        }
+    }
+    let seen = fake.seen.clone();
+    let app = axum::Router::new().route("/{bot}/sendMessage", axum::routing::post(send)).with_state(fake);
+    (crate::helpers::serve(app).await, seen)
+}
+
+/// An update as Telegram sends it: `text` from Ana in the "Ops team" supergroup, in the
+/// thread 7, as message 42.
+pub fn update(id: i64, text: &str) -> Value {
+    json!({"update_id": id, "message": {"message_id": 42, "date": 1767225600,
+        "from": {"id": 123456789, "is_bot": false, "first_name": "Ana", "username": "anap"},
+        "chat": {"id": -1001234567890i64, "type": "supergroup", "title": "Ops team"},
+        "text": text, "message_thread_id": 7}})
+}
+
+/// Delivers `body` to the webhook of `integration`, with `secret` as Telegram's secret
+/// token header (none when `None`); the status and the JSON answered (`null` if none).
+pub async fn deliver(app: &TestApp, integration: &str, body: &Value, secret: Option<&str>) -> (StatusCode, Value) {
+    let mut req = app.raw().post(format!("{}/webhooks/telegram/{integration}", app.base)).json(body);
+    if let Some(secret) = secret {
+        req = req.header("X-Telegram-Bot-Api-Secret-Token", secret);
+    }
+    let res = req.send().await.expect("sent");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
