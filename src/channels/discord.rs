@@ -101,7 +101,8 @@ impl Channel for Discord {
             else {
                 return Err(JobError::Permanent("no interaction to answer".into()));
             };
-            let base = reply.settings.get("api_base_url").and_then(Value::as_str).unwrap_or(DEFAULT_API);
+            let typed = super::ChannelSettings::read(reply.settings);
+            let base = typed.api(DEFAULT_API);
             let res = reply
                 .client
                 .patch(format!("{}/webhooks/{app}/{token}/messages/@original", base.trim_end_matches('/')))

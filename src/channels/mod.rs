@@ -8,6 +8,7 @@ pub mod discord;
 pub mod email;
 pub mod msteams;
 mod reply;
+mod settings;
 pub mod slack;
 pub mod telegram;
 pub mod whatsapp;
@@ -25,6 +26,7 @@ use crate::jobs::JobError;
 
 pub use clients::{ChannelClients, SLACK_RESPONSE_HOSTS};
 pub use reply::{AnswerMessage, SendDelivery, reply_text, send_job, store_failure, with_secrets};
+pub use settings::ChannelSettings;
 
 /// Registers the channels' jobs: answers and sends.
 pub fn register(
@@ -209,5 +211,5 @@ pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {
 /// `settings.mode`: whether every message is a request (`all`) or only commands and
 /// mentions (`commands`, the default).
 pub fn every_message_is_a_request(settings: &Map<String, Value>) -> bool {
-    settings.get("mode").and_then(Value::as_str) == Some("all")
+    ChannelSettings::read(settings).every_message_is_a_request()
 }

@@ -91,11 +91,9 @@ fn parse_bot(activity: &Value, settings: &Map<String, Value>) -> Result<Inbound,
 }
 
 async fn reply_as_bot(reply: Reply<'_>) -> Result<(), JobError> {
-    let app_id = reply
-        .settings
-        .get("app_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| JobError::Permanent("the Teams integration has no app_id".into()))?;
+    let settings = super::ChannelSettings::read(reply.settings);
+    let app_id =
+        settings.app_id.as_deref().ok_or_else(|| JobError::Permanent("the Teams integration has no app_id".into()))?;
     let password = reply
         .secrets
         .get("app_password")

@@ -128,7 +128,8 @@ impl Channel for Slack {
             let (Some(channel), Some(ts)) = (fetch.data["channel"].as_str(), fetch.data["ts"].as_str()) else {
                 return Err(JobError::Permanent("the reaction names no message".into()));
             };
-            let base = fetch.settings.get("api_base_url").and_then(Value::as_str).unwrap_or(DEFAULT_API);
+            let typed = super::ChannelSettings::read(fetch.settings);
+            let base = typed.api(DEFAULT_API);
             let res = fetch
                 .client
                 .get(format!("{}/conversations.replies", base.trim_end_matches('/')))
@@ -208,7 +209,8 @@ impl Channel for Slack {
                 .get("bot_token")
                 .and_then(Value::as_str)
                 .ok_or_else(|| JobError::Permanent("the Slack integration has no bot_token".into()))?;
-            let base = reply.settings.get("api_base_url").and_then(Value::as_str).unwrap_or(DEFAULT_API);
+            let typed = super::ChannelSettings::read(reply.settings);
+            let base = typed.api(DEFAULT_API);
             let mut body = json!({"channel": reply.reply_to["channel"], "text": reply.text, "unfurl_links": false});
             if let Some(ts) = reply.reply_to["thread_ts"].as_str() {
                 body["thread_ts"] = Value::String(ts.to_string());
@@ -274,7 +276,8 @@ fn parse_command(body: &[u8]) -> Result<Inbound, WebhookError> {
 /// The configured reaction (`settings.reaction`, default `ticket`) on a message makes that
 /// message a request; its text is read later, by [`Slack::fetch`].
 fn parse_reaction(event: &Value, settings: &Map<String, Value>) -> Inbound {
-    let wanted = settings.get("reaction").and_then(Value::as_str).map(|r| r.trim_matches(':')).unwrap_or("ticket");
+    let typed = super::ChannelSettings::read(settings);
+    let wanted = typed.reaction.as_deref().map(|r| r.trim_matches(':')).unwrap_or("ticket");
     let item = &event["item"];
     let (Some(channel), Some(ts)) = (item["channel"].as_str(), item["ts"].as_str()) else {
         return Inbound::Ignore;

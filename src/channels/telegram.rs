@@ -91,7 +91,8 @@ impl Channel for Telegram {
                 .get("bot_token")
                 .and_then(Value::as_str)
                 .ok_or_else(|| JobError::Permanent("the Telegram integration has no bot_token".into()))?;
-            let base = reply.settings.get("api_base_url").and_then(Value::as_str).unwrap_or(DEFAULT_API);
+            let typed = super::ChannelSettings::read(reply.settings);
+            let base = typed.api(DEFAULT_API);
             let mut body = json!({"chat_id": reply.reply_to["chat_id"], "text": reply.text});
             // Answers reply to the request; messages sent on request stand alone.
             if let Some(message_id) = reply.reply_to.get("message_id").filter(|m| !m.is_null()) {

@@ -141,22 +141,21 @@ impl Channel for WhatsApp {
                 .get("auth_token")
                 .and_then(Value::as_str)
                 .ok_or_else(|| JobError::Permanent("the WhatsApp integration has no auth_token".into()))?;
-            let account = reply
-                .settings
-                .get("account_sid")
-                .and_then(Value::as_str)
+            let settings = super::ChannelSettings::read(reply.settings);
+            let account = settings
+                .account_sid
+                .as_deref()
                 .ok_or_else(|| JobError::Permanent("the WhatsApp integration has no account_sid".into()))?;
             // The configured sender, else the number the request was sent to.
-            let from = reply
-                .settings
-                .get("from_number")
-                .and_then(Value::as_str)
+            let from = settings
+                .from_number
+                .as_deref()
                 .or(reply.reply_to["from"].as_str())
                 .ok_or_else(|| JobError::Permanent("the WhatsApp integration has no from_number".into()))?;
             let to = reply.reply_to["to"]
                 .as_str()
                 .ok_or_else(|| JobError::Permanent("the request has no sender to answer".into()))?;
-            let base = reply.settings.get("api_base_url").and_then(Value::as_str).unwrap_or(DEFAULT_API);
+            let base = settings.api(DEFAULT_API);
             let url = format!("{}/2010-04-01/Accounts/{account}/Messages.json", base.trim_end_matches('/'));
             let form =
                 [("From", whatsapp_address(from)), ("To", whatsapp_address(to)), ("Body", reply.text.to_string())];

@@ -182,6 +182,19 @@ pub fn setting<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     map.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Deserializes a setting as [`setting`] reads it (a non-blank string, trimmed; anything
+/// else is absent), for the typed settings structs adapters read their integration with.
+pub fn non_blank<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Value::deserialize(d)?;
+    Ok(value.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string))
+}
+
+/// An integration's settings as the typed struct `T` (whose fields read with [`non_blank`] and
+/// default when absent, so reading never fails: what is missing is the adapter's to refuse).
+pub fn typed<T: serde::de::DeserializeOwned + Default>(settings: &Map<String, Value>) -> T {
+    serde_json::from_value(Value::Object(settings.clone())).unwrap_or_default()
+}
+
 /// A value requests are routed by: the setting, or else what an OAuth install sealed about
 /// itself (`secrets.installation`: a cloud id, a site, an account, a tenant).
 pub fn routed<'a>(settings: &'a Map<String, Value>, secrets: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

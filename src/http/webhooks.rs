@@ -62,7 +62,7 @@ pub async fn receive(
     let bearer = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.split_once(' '));
     if let (IntegrationType::MsTeams, Some((scheme, token))) = (kind, bearer)
         && scheme.eq_ignore_ascii_case("bearer")
-        && let Some(id) = record.settings.get("app_id").and_then(|v| v.as_str())
+        && let Some(id) = crate::channels::ChannelSettings::read(&record.settings).app_id
     {
         let kid = crate::channels::botframework::key_id(token.trim());
         keys = s.bot.keys(&s.outbound.http, kid.as_deref()).await.map_err(|e| {

@@ -10,7 +10,6 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::{Context, Shared, SyncError};
-use crate::domain::integration::setting;
 use crate::jobs::{JobContext, JobError};
 use crate::store::NewChange;
 use crate::trackers::confluence::storage::{IssueLink, Storage};
@@ -436,7 +435,7 @@ async fn create(
         .push_str(&format!("\n\nRequested by {} (taskbridge sync run {}).", request.context.request_user, c.run.id));
     let child = ChildIssue {
         parent: package,
-        issue_type: setting(&c.jira_settings, "task_issue_type").unwrap_or("Task"),
+        issue_type: c.jira_settings.task_issue_type.as_deref().unwrap_or("Task"),
         summary: &task.task_summary,
         description: &description,
         assignee: task.assignee_account_id.as_deref().or(package_assignee.as_deref()),

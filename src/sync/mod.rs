@@ -295,7 +295,7 @@ pub(crate) struct Context<'a> {
     pub jira: Jira,
     /// The Jira integration's id (what its cached user names are kept under).
     pub jira_id: String,
-    pub jira_settings: serde_json::Map<String, Value>,
+    pub jira_settings: crate::trackers::jira::JiraSettings,
     pub confluence: Confluence,
     /// Out of retries: a step that would be retried fails instead, so the run ends.
     pub last_attempt: bool,
@@ -371,12 +371,12 @@ pub(crate) async fn context<'a>(
     };
     match loaded.await {
         Ok((jira, jira_id, jira_settings, confluence)) => Ok(Some(Context {
+            jira_settings: crate::trackers::jira::JiraSettings::read(&jira_settings),
             ctx,
             last_attempt: ctx.job.attempts >= ctx.job.max_attempts,
             run,
             jira,
             jira_id,
-            jira_settings,
             confluence,
         })),
         Err(JobError::Permanent(m) | JobError::Gone(m)) => {

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Context, Shared, SyncError};
-use crate::domain::integration::setting;
 use crate::jobs::{JobContext, JobError};
 use crate::store::{NewChange, Store};
 use crate::trackers::confluence::Written;
@@ -112,7 +111,7 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
     }
     let items: Vec<Item> = serde_json::from_value(c.run.request["items"].clone())
         .map_err(|e| JobError::Permanent(format!("the run's request is unreadable: {e}")))?;
-    let target = setting(&c.jira_settings, "undo_status").unwrap_or("Backlog").to_string();
+    let target = c.jira_settings.undo_status.clone().unwrap_or_else(|| "Backlog".into());
 
     // Each page once, to the oldest version the results name for it.
     let mut pages: Vec<(&str, i64)> = Vec::new();

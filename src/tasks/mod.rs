@@ -11,11 +11,12 @@ pub mod push;
 
 use std::sync::Arc;
 
-use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
+use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::domain::task::{NewTask, Task, TaskPatch};
 use crate::jobs::{JobKind, NewJob, Registry};
 use crate::store::integrations::IntegrationRecord;
 use crate::store::{Store, StoreError};
+use crate::trackers::jira::JiraSettings;
 use crate::trackers::{Trackers, is_tracker};
 
 pub use comment::{CommentItems, add_comment, add_comment_as, comment_job};
@@ -43,7 +44,7 @@ fn pushes_to(integrations: &[IntegrationRecord]) -> Vec<String> {
         .iter()
         .filter(|i| is_tracker(i.kind) && i.status == IntegrationStatus::Active)
         // A Jira connected through OAuth pushes once an admin has chosen its project.
-        .filter(|i| i.kind != IntegrationType::Jira || setting(&i.settings, "project_key").is_some())
+        .filter(|i| i.kind != IntegrationType::Jira || JiraSettings::read(&i.settings).project_key.is_some())
         .map(|i| i.id.clone())
         .collect()
 }

@@ -8,9 +8,36 @@ use serde_json::{Map, Value, json};
 
 use super::atlassian::Access;
 use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
-use crate::domain::integration::setting;
+use crate::domain::integration::{non_blank, typed};
 use crate::domain::task::TaskStatus;
 use crate::jobs::JobError;
+
+/// A Jira integration's settings (its credentials are [`Access`]'s).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct JiraSettings {
+    /// The project new issues go to.
+    #[serde(deserialize_with = "non_blank")]
+    pub project_key: Option<String>,
+    /// The issue type of pushed tasks (`Task` when not set).
+    #[serde(deserialize_with = "non_blank")]
+    pub issue_type: Option<String>,
+    /// The epic or parent pushed issues go under.
+    #[serde(deserialize_with = "non_blank")]
+    pub parent_key: Option<String>,
+    /// The issue type of a Confluence task sync's issues (`Task` when not set).
+    #[serde(deserialize_with = "non_blank")]
+    pub task_issue_type: Option<String>,
+    /// The status an undone sync's issues go back to (`Backlog` when not set).
+    #[serde(deserialize_with = "non_blank")]
+    pub undo_status: Option<String>,
+}
+
+impl JiraSettings {
+    pub fn read(settings: &Map<String, Value>) -> Self {
+        typed(settings)
+    }
+}
 
 pub struct Jira {
     http: reqwest::Client,
@@ -78,12 +105,13 @@ impl Jira {
     ) -> Result<Self, JobError> {
         let missing = |what: &str| JobError::Permanent(format!("the Jira integration has no {what}"));
         let access = Access::new("jira", "Jira", settings, secrets)?;
+        let typed = JiraSettings::read(settings);
         Ok(Jira {
             http,
             access,
-            project_key: setting(settings, "project_key").ok_or_else(|| missing("project_key"))?.to_string(),
-            issue_type: setting(settings, "issue_type").unwrap_or("Task").to_string(),
-            parent_key: setting(settings, "parent_key").map(str::to_string),
+            project_key: typed.project_key.ok_or_else(|| missing("project_key"))?,
+            issue_type: typed.issue_type.unwrap_or_else(|| "Task".into()),
+            parent_key: typed.parent_key,
         })
     }
 

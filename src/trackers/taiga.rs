@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
 use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
-use crate::domain::integration::setting;
+use crate::domain::integration::{non_blank, setting, typed};
 use crate::domain::task::{Priority, TaskStatus};
 use crate::jobs::JobError;
 
@@ -99,6 +99,22 @@ fn tags_of(item: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A Taiga integration's settings (its token or password are secrets).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+struct TaigaSettings {
+    /// The API root (Taiga's cloud when not set).
+    #[serde(deserialize_with = "non_blank")]
+    api_base_url: Option<String>,
+    #[serde(deserialize_with = "non_blank")]
+    username: Option<String>,
+    #[serde(deserialize_with = "non_blank")]
+    project_slug: Option<String>,
+    /// `task` (the default) or `userstory`.
+    #[serde(deserialize_with = "non_blank")]
+    item_type: Option<String>,
+}
+
 impl Taiga {
     /// A page of the project's items: all of them by creation, or those modified since
     /// `since` by modification.
@@ -147,7 +163,8 @@ impl Taiga {
         sessions: Arc<Sessions>,
     ) -> Result<Self, JobError> {
         let missing = |what: &str| JobError::Permanent(format!("the Taiga integration has no {what}"));
-        let credentials = match (setting(secrets, "token"), setting(settings, "username"), setting(secrets, "password"))
+        let settings: TaigaSettings = typed(settings);
+        let credentials = match (setting(secrets, "token"), settings.username.as_deref(), setting(secrets, "password"))
         {
             (Some(token), _, _) => Credentials::Application(token.to_string()),
             (None, Some(username), Some(password)) => {
@@ -155,17 +172,17 @@ impl Taiga {
             }
             _ => return Err(missing("token, or username and password")),
         };
-        let collection = match setting(settings, "item_type") {
+        let collection = match settings.item_type.as_deref() {
             None | Some("task") => "tasks",
             Some("userstory" | "user_story") => "userstories",
             Some(other) => return Err(JobError::Permanent(format!("unknown Taiga item_type {other:?}"))),
         };
         Ok(Taiga {
             http,
-            base: setting(settings, "api_base_url").unwrap_or(DEFAULT_API).trim_end_matches('/').to_string(),
+            base: settings.api_base_url.as_deref().unwrap_or(DEFAULT_API).trim_end_matches('/').to_string(),
             integration_id: integration_id.to_string(),
             credentials,
-            project_slug: setting(settings, "project_slug").ok_or_else(|| missing("project_slug"))?.to_string(),
+            project_slug: settings.project_slug.ok_or_else(|| missing("project_slug"))?,
             collection,
             sessions,
         })

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
-use crate::domain::integration::setting;
+use crate::domain::integration::{non_blank, setting, typed};
 use crate::domain::task::{Priority, TaskStatus};
 use crate::jobs::JobError;
 
@@ -50,6 +50,19 @@ fn status_of(ticket: &Value) -> TaskStatus {
     }
 }
 
+/// A Zendesk integration's settings beyond its `subdomain` (which an OAuth install may
+/// hold instead, see `routed`); its API token or access token are secrets.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+struct ZendeskSettings {
+    /// The API root (`https://{subdomain}.zendesk.com/api/v2` when not set).
+    #[serde(deserialize_with = "non_blank")]
+    api_base_url: Option<String>,
+    /// The agent an API token belongs to.
+    #[serde(deserialize_with = "non_blank")]
+    email: Option<String>,
+}
+
 impl Zendesk {
     pub fn new(
         http: reqwest::Client,
@@ -58,7 +71,8 @@ impl Zendesk {
     ) -> Result<Self, JobError> {
         let missing = |what: &str| JobError::Permanent(format!("the Zendesk integration has no {what}"));
         let subdomain = crate::domain::integration::routed(settings, secrets, "subdomain");
-        let base = match (setting(settings, "api_base_url"), subdomain) {
+        let settings: ZendeskSettings = typed(settings);
+        let base = match (settings.api_base_url.as_deref(), subdomain) {
             (Some(url), _) => url.trim_end_matches('/').to_string(),
             (None, Some(sub)) => format!("https://{sub}.zendesk.com/api/v2"),
             (None, None) => return Err(missing("subdomain")),
@@ -71,7 +85,7 @@ impl Zendesk {
             auth: match setting(secrets, "access_token") {
                 Some(token) => Auth::Bearer(token.to_string()),
                 None => Auth::Token {
-                    email: setting(settings, "email").ok_or_else(|| missing("email"))?.to_string(),
+                    email: settings.email.ok_or_else(|| missing("email"))?,
                     token: setting(secrets, "api_token").ok_or_else(|| missing("api_token"))?.to_string(),
                 },
             },

@@ -12,8 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::ChannelSettings;
 use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
-use crate::domain::integration::setting;
 use crate::jobs::JobError;
 
 pub struct Email;
@@ -51,7 +51,8 @@ impl Channel for Email {
 
     fn parse(&self, r: &WebhookRequest<'_>, settings: &Map<String, Value>) -> Result<Inbound, WebhookError> {
         let mail = mime::parse(r.body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
-        let ours = setting(settings, "from_address").is_some_and(|a| a.eq_ignore_ascii_case(&mail.from_address));
+        let ours =
+            ChannelSettings::read(settings).from_address.is_some_and(|a| a.eq_ignore_ascii_case(&mail.from_address));
         // Never answer a machine or ourselves: that is how mail loops start.
         if mail.automatic || ours {
             return Ok(Inbound::Ignore);
@@ -86,8 +87,9 @@ impl Channel for Email {
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
         Box::pin(async move {
             let missing = |what: &str| JobError::Permanent(format!("the e-mail integration has no {what}"));
-            let host = setting(reply.settings, "smtp_host").ok_or_else(|| missing("smtp_host"))?;
-            let from = setting(reply.settings, "from_address").ok_or_else(|| missing("from_address"))?;
+            let typed = ChannelSettings::read(reply.settings);
+            let host = typed.smtp_host.as_deref().ok_or_else(|| missing("smtp_host"))?;
+            let from = typed.from_address.as_deref().ok_or_else(|| missing("from_address"))?;
             // Checked when the integration was saved; an older record may still hold nonsense.
             let tls = smtp::Tls::of(reply.settings)
                 .ok_or_else(|| JobError::Permanent(format!("unknown tls mode {}", reply.settings["tls"])))?;
@@ -97,7 +99,7 @@ impl Channel for Email {
             }
             .ok_or_else(|| JobError::Permanent("smtp_port is not a port number".into()))?;
             let password = reply.secrets.get("smtp_password").and_then(Value::as_str);
-            let credentials = match (setting(reply.settings, "smtp_user"), password) {
+            let credentials = match (typed.smtp_user.as_deref(), password) {
                 (Some(user), Some(password)) => Some((user, password)),
                 (None, None) => None,
                 _ => return Err(JobError::Permanent("smtp_user and smtp_password go together".into())),
