@@ -41,7 +41,7 @@ impl Coordinator {
     pub async fn decide(&self, caller: &Caller, id: &str, approve: bool) -> Result<Action, CoordinatorError> {
         let by = format!("key:{}", caller.key_id);
         self.store
-            .decide_action(&caller.tenant_id, id, approve, &by, action_job)
+            .decide_action(&caller.tenant_id, id, approve, &by, &action_job(id))
             .await
             .map_err(CoordinatorError::or_missing("action"))
     }
@@ -121,7 +121,7 @@ async fn execute(store: &Store, tenant: &str, action: &Action) -> Result<Value, 
                             .into(),
                     ));
                 };
-                Ok(store.create_delivery_as(tenant, Some(&action.id), &new, crate::channels::send_job).await?)
+                Ok(store.create_delivery(tenant, &action.id, &new, &crate::channels::send_job(&action.id)).await?)
             })
             .await?;
             json!({"delivery": delivery})

@@ -149,7 +149,8 @@ pub async fn run(store: &Store, tenant_id: &str, now: DateTime<Utc>) -> Result<C
             day: now.date_naive(),
             approved_by: auto.contains(task.project_id.as_str()).then_some(POLICY),
         };
-        if let Some(id) = store.propose_follow_up(tenant_id, &new, action_job).await? {
+        let id = crate::domain::new_id();
+        if let Some(id) = store.propose_follow_up(tenant_id, &id, &new, &action_job(&id)).await? {
             checked.actions.push(id);
         }
     }

@@ -32,7 +32,8 @@ async fn queue_send(
         text: input.text.as_deref().map(str::trim).unwrap_or_default().to_string(),
         target,
     };
-    let delivery = s.store.create_delivery(&caller.tenant_id, &new, crate::channels::send_job).await?;
+    let id = crate::domain::new_id();
+    let delivery = s.store.create_delivery(&caller.tenant_id, &id, &new, &crate::channels::send_job(&id)).await?;
     s.wake_workers.notify_one();
     Ok(delivery)
 }

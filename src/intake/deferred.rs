@@ -56,7 +56,8 @@ async fn fetch(
         .await?;
     let Some(request) = fetched else { return Ok(()) };
     let new = request.into_message(record.kind, &record.id, &record.project_id);
-    match ctx.store.create_message(tenant, &new, super::process_job).await {
+    let id = crate::domain::new_id();
+    match ctx.store.create_message(tenant, &id, &new, &super::process_job(&id)).await {
         // Another reaction to the same message, or a run after a crash: one request.
         Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
         Err(e) => Err(store_failure(e)),

@@ -57,7 +57,8 @@ impl Intake {
 
     /// Accepts a message: persisted together with its processing job before this returns.
     pub async fn accept(&self, tenant_id: &str, new: &NewMessage) -> Result<Message, StoreError> {
-        self.store.create_message(tenant_id, new, process_job).await
+        let id = crate::domain::new_id();
+        self.store.create_message(tenant_id, &id, new, &process_job(&id)).await
     }
 
     async fn run_job(&self, ctx: JobContext, message_id: &str) -> Result<(), JobError> {

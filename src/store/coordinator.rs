@@ -321,19 +321,19 @@ impl Store {
         rows.into_iter().map(Action::try_from).collect()
     }
 
-    /// Approves (queuing `execute(action_id)` in the same transaction) or rejects a
-    /// pending action, once: `Conflict` when it was already decided.
+    /// Approves (queuing `execute`, the job carrying it out, in the same transaction) or
+    /// rejects a pending action, once: `Conflict` when it was already decided.
     pub async fn decide_action(
         &self,
         tenant_id: &str,
         id: &str,
         approve: bool,
         decided_by: &str,
-        execute: fn(&str) -> NewJob,
+        execute: &NewJob,
     ) -> Result<Action> {
         let now = super::now();
         let status = if approve { ActionStatus::Approved } else { ActionStatus::Rejected };
-        let job = execute(id);
+        let job = execute;
         let decided = write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(
@@ -349,7 +349,7 @@ impl Store {
             .await?
             .rows_affected();
             if changed == 1 && approve {
-                let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+                let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             }
             tx.commit().await?;
             changed == 1
@@ -407,17 +407,19 @@ impl Store {
     /// Records a follow-up unless the task had one that day (its key `follow-up:{task}:{day}`),
     /// or an earlier one for the task still waits, is being sent, or was decided that day (a
     /// reminder approved late is still the day's only one); an approved one has its job
-    /// queued in the same transaction. Answers the new action's id.
+    /// queued (`execute`) in the same transaction. The action takes id `id`; answers it when
+    /// it was made.
     pub async fn propose_follow_up(
         &self,
         tenant_id: &str,
+        id: &str,
         new: &NewFollowUp<'_>,
-        execute: fn(&str) -> NewJob,
+        execute: &NewJob,
     ) -> Result<Option<String>> {
         let now = super::now();
         let proposal = Proposal::SendFollowUp(new.follow_up.clone());
-        let action = new_action(&proposal, None, "follow-ups", new.approved_by, now);
-        let job = execute(&action.id);
+        let action = Action { id: id.to_string(), ..new_action(&proposal, None, "follow-ups", new.approved_by, now) };
+        let job = execute;
         let task_prefix = format!("follow-up:{}:", new.follow_up.task_id);
         let dedupe_key = format!("{task_prefix}{}", new.day);
         let day_start = new.day.and_time(chrono::NaiveTime::MIN).and_utc();
@@ -438,7 +440,7 @@ impl Store {
             }
             let inserted = insert_action!(tx, tenant_id, &action, Some(dedupe_key.as_str()));
             if inserted == 1 && new.approved_by.is_some() {
-                let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+                let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             }
             tx.commit().await?;
             inserted == 1

@@ -96,35 +96,23 @@ macro_rules! insert_delivery {
 }
 
 impl Store {
-    /// Records a message to send and enqueues the job that sends it, in one transaction.
+    /// Records a message to send, as delivery `id` (a taken id fails), and enqueues `job`,
+    /// which sends it, in one transaction.
     pub async fn create_delivery(
         &self,
         tenant_id: &str,
+        id: &str,
         new: &NewDelivery,
-        job: impl Fn(&str) -> NewJob,
-    ) -> Result<Delivery> {
-        self.create_delivery_as(tenant_id, None, new, job).await
-    }
-
-    /// [`Store::create_delivery`] with the id it takes (a new one when `None`; a taken id
-    /// fails).
-    pub async fn create_delivery_as(
-        &self,
-        tenant_id: &str,
-        id: Option<&str>,
-        new: &NewDelivery,
-        job: impl Fn(&str) -> NewJob,
+        job: &NewJob,
     ) -> Result<Delivery> {
         let now = super::now();
-        let id = id.map(str::to_string).unwrap_or_else(new_id);
-        let job = job(&id);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            insert_delivery!(&mut *tx, &id, tenant_id, new, now);
-            let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+            insert_delivery!(&mut *tx, id, tenant_id, new, now);
+            let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             tx.commit().await?;
         });
-        Ok(self.delivery(tenant_id, &id).await?.0)
+        Ok(self.delivery(tenant_id, id).await?.0)
     }
 
     /// The answer to a request, recorded once however often its job runs.

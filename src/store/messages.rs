@@ -126,17 +126,11 @@ macro_rules! record_outcome {
 
 impl Store {
     /// Persists a message and enqueues its processing in one transaction: once this
-    /// returns, the message will be processed even if the process dies right away.
-    pub async fn create_message(
-        &self,
-        tenant_id: &str,
-        new: &NewMessage,
-        job: impl Fn(&str) -> NewJob,
-    ) -> Result<Message> {
+    /// returns, the message will be processed even if the process dies right away. The
+    /// message takes id `id`; `job` is its processing.
+    pub async fn create_message(&self, tenant_id: &str, id: &str, new: &NewMessage, job: &NewJob) -> Result<Message> {
         let now = super::now();
-        let id = new_id();
         let received_at = new.received_at.unwrap_or(now);
-        let job = job(&id);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
@@ -146,7 +140,7 @@ impl Store {
                  WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)
                  ON CONFLICT (integration_id, external_id) DO NOTHING",
             )
-            .bind(&id)
+            .bind(id)
             .bind(tenant_id)
             .bind(&new.project_id)
             .bind(&new.text)
@@ -169,11 +163,11 @@ impl Store {
                     None => StoreError::NotFound,
                 });
             }
-            let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+            let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             tx.commit().await?;
         });
         Ok(Message {
-            id,
+            id: id.to_string(),
             project_id: new.project_id.clone(),
             text: new.text.clone(),
             author: new.author.clone(),

@@ -207,24 +207,16 @@ const RUN_COLUMNS: &str =
 const CHANGE_COLUMNS: &str = "step, seq, target, reference, action, before, after, created_at";
 
 impl Store {
-    /// Records a run and queues the job that performs it (`job` built from the run's id),
-    /// in one transaction.
-    pub async fn create_sync_run(
-        &self,
-        tenant_id: &str,
-        run: &NewRun<'_>,
-        job: impl FnOnce(&str) -> NewJob,
-    ) -> Result<SyncRun> {
-        let id = crate::domain::new_id();
+    /// Records run `id` and queues `job`, which performs it, in one transaction.
+    pub async fn create_sync_run(&self, tenant_id: &str, id: &str, run: &NewRun<'_>, job: &NewJob) -> Result<SyncRun> {
         let now = super::now();
-        let job = job(&id);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            insert_run!(&mut *tx, &id, tenant_id, run, SyncRunStatus::Running, None, now);
-            let _ = enqueue_job!(&mut *tx, tenant_id, &job, now);
+            insert_run!(&mut *tx, id, tenant_id, run, SyncRunStatus::Running, None, now);
+            let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             tx.commit().await?;
         });
-        self.sync_run(tenant_id, &id).await?.ok_or(StoreError::NotFound)
+        self.sync_run(tenant_id, id).await?.ok_or(StoreError::NotFound)
     }
 
     /// Records run `id` as running unless it exists (a job's retry opens it again); answers

@@ -79,17 +79,17 @@ impl Store {
     }
 
     /// Creates a task and a team (with the default channels) linked to it, atomically.
-    /// `jobs(task_id)` are enqueued in the same transaction (pushes to trackers).
+    /// The task takes id `task_id`; `follow_ups` are enqueued in the same transaction
+    /// (pushes to trackers).
     pub async fn create_task_with_team(
         &self,
         tenant_id: &str,
+        task_id: &str,
         task: &NewTask,
         team: &NewTeam,
-        jobs: impl Fn(&str) -> Vec<crate::domain::job::NewJob>,
+        follow_ups: &[crate::domain::job::NewJob],
     ) -> Result<(Task, Team)> {
         let now = super::now();
-        let task_id = new_id();
-        let follow_ups = jobs(&task_id);
         let team = Team {
             id: new_id(),
             name: team.name.clone(),
@@ -100,7 +100,7 @@ impl Store {
         let channels = serde_json::to_string(&team.channels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            insert_task!(tx, tenant_id, &task_id, task, now);
+            insert_task!(tx, tenant_id, task_id, task, now);
             sqlx::query(
                 "INSERT INTO teams (id, tenant_id, name, description, channels, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -113,16 +113,16 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             sqlx::query("INSERT INTO task_teams (task_id, team_id) VALUES ($1, $2)")
-                .bind(&task_id)
+                .bind(task_id)
                 .bind(&team.id)
                 .execute(&mut *tx)
                 .await?;
-            for job in &follow_ups {
+            for job in follow_ups {
                 let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, job, now);
             }
             tx.commit().await?;
         });
-        Ok((new_task_view(task_id, task, now), team))
+        Ok((new_task_view(task_id.to_string(), task, now), team))
     }
 
     /// The team linked to one of the tenant's tasks.

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::integrations::{IntegrationError, Integrations};
-use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
+use crate::jobs::{JobContext, JobError, JobKind, Registry};
 use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};
 use crate::trackers::Trackers;
 use crate::trackers::confluence::Confluence;
@@ -125,9 +125,16 @@ pub fn register(
     });
 }
 
-/// The job of run `run_id`, of kind `J`.
-fn job<J: JobKind>(of: fn(String) -> J, run_id: &str) -> NewJob {
-    of(run_id.to_string()).job()
+/// Records run `new` with a new id and queues the job `of` makes of that id (the run's
+/// kind of job), in one transaction.
+async fn start<J: JobKind>(
+    store: &Store,
+    tenant_id: &str,
+    new: &NewRun<'_>,
+    of: fn(String) -> J,
+) -> Result<SyncRun, StoreError> {
+    let id = crate::domain::new_id();
+    store.create_sync_run(tenant_id, &id, new, &of(id.clone()).job()).await
 }
 
 /// A project-wide run of `kind`.
@@ -163,11 +170,8 @@ pub async fn start_task_sync(
     integration(integrations, tenant_id, project_id, IntegrationType::Jira).await?;
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
-    Ok(store
-        .create_sync_run(tenant_id, &run(SyncRunKind::ConfluenceTasks, project_id, request), |id| {
-            job(|run_id| ConfluenceTaskSync { run_id }, id)
-        })
-        .await?)
+    let new = run(SyncRunKind::ConfluenceTasks, project_id, request);
+    Ok(start(store, tenant_id, &new, |run_id| ConfluenceTaskSync { run_id }).await?)
 }
 
 /// Starts mirroring a Jira project into a Confluence page tree.
@@ -182,11 +186,8 @@ pub async fn start_project_sync(
     integration(integrations, tenant_id, project_id, IntegrationType::Jira).await?;
     integration(integrations, tenant_id, project_id, IntegrationType::Confluence).await?;
     let request = serde_json::to_value(request).map_err(|e| SyncError::Invalid(e.to_string()))?;
-    Ok(store
-        .create_sync_run(tenant_id, &run(SyncRunKind::JiraProject, project_id, request), |id| {
-            job(|run_id| JiraProjectSync { run_id }, id)
-        })
-        .await?)
+    let new = run(SyncRunKind::JiraProject, project_id, request);
+    Ok(start(store, tenant_id, &new, |run_id| JiraProjectSync { run_id }).await?)
 }
 
 /// Undoes a finished run: a task sync by its results, a project mirror by deleting the
@@ -215,7 +216,7 @@ pub async fn undo_run(
                     task_id: None,
                     request,
                 };
-                Ok(store.create_sync_run(tenant_id, &undo, |id| job(|run_id| UndoSync { run_id }, id)).await?)
+                Ok(start(store, tenant_id, &undo, |run_id| UndoSync { run_id }).await?)
             }
         },
         (SyncRunKind::ConfluenceTasks, SyncRunStatus::Done) => {
@@ -251,11 +252,8 @@ pub async fn start_undo(
         None => undo::run_of(store, tenant_id, project_id, &items).await?,
     };
     let request = json!({"of": of, "items": items});
-    Ok(store
-        .create_sync_run(tenant_id, &run(SyncRunKind::Undo, project_id, request), |id| {
-            job(|run_id| UndoSync { run_id }, id)
-        })
-        .await?)
+    let new = run(SyncRunKind::Undo, project_id, request);
+    Ok(start(store, tenant_id, &new, |run_id| UndoSync { run_id }).await?)
 }
 
 /// The project's Jira and Confluence clients (for tools outside a run).

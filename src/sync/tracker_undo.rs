@@ -34,7 +34,8 @@ pub async fn start(store: &Store, tenant_id: &str, of: &SyncRun) -> Result<SyncR
         task_id: of.task_id.as_deref(),
         request: json!({"of": of.id}),
     };
-    store.create_sync_run(tenant_id, &run, |id| UndoTrackerRun { run_id: id.to_string() }.job()).await
+    let id = crate::domain::new_id();
+    store.create_sync_run(tenant_id, &id, &run, &UndoTrackerRun { run_id: id.clone() }.job()).await
 }
 
 pub(super) async fn run(shared: &Trackers, ctx: JobContext, run_id: &str) -> Result<(), JobError> {

@@ -75,6 +75,23 @@ pub async fn create_task_as(
         .await
 }
 
+/// Creates a task and a team linked to it (the replaced Teams→Taiga service's records), and
+/// queues the task's push to the project's trackers, in one transaction.
+pub async fn create_task_with_team(
+    store: &Store,
+    tenant_id: &str,
+    new: &NewTask,
+    team: &crate::domain::team::NewTeam,
+) -> Result<(Task, crate::domain::team::Team), StoreError> {
+    let task_id = crate::domain::new_id();
+    let pushes: Vec<NewJob> = tracker_integrations(store, tenant_id, &new.project_id)
+        .await?
+        .iter()
+        .map(|integration| push_task_job(&task_id, integration))
+        .collect();
+    store.create_task_with_team(tenant_id, &task_id, new, team, &pushes).await
+}
+
 /// Deletes a task here (its tracker items stay) and announces it to the project's webhooks.
 pub async fn delete_task(store: &Store, tenant_id: &str, task_id: &str) -> Result<(), StoreError> {
     let task = store.get_task(tenant_id, task_id).await?;

@@ -101,10 +101,8 @@ pub async fn create_task_with_team(
     let team = NewTeam::validate(&input.team_name, input.team_description.as_deref())?;
     let project_id = crate::http::projects::project_or_default(&s, &caller, input.project_id).await?;
     let new = task_input(project_id, input.title, input.team_description).validate()?;
-    let trackers = crate::tasks::tracker_integrations(&s.store, &caller.tenant_id, &new.project_id).await?;
-    let pushes = |task_id: &str| trackers.iter().map(|i| crate::tasks::push_task_job(task_id, i)).collect();
     let (task, team) =
-        s.store.create_task_with_team(&caller.tenant_id, &new, &team, pushes).await.or_not_found("project")?;
+        crate::tasks::create_task_with_team(&s.store, &caller.tenant_id, &new, &team).await.or_not_found("project")?;
     s.wake_workers.notify_one();
     Ok((StatusCode::CREATED, Json(TaskWithTeam { task, team })))
 }
