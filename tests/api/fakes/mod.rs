@@ -8,6 +8,7 @@ pub mod atlassian;
 pub mod jira;
 pub mod llm;
 pub mod oauth;
+pub mod slack;
 pub mod taiga;
 pub mod telegram;
 
