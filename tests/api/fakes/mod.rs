@@ -5,6 +5,7 @@
 //! being written again.
 
 pub mod atlassian;
+pub mod discord;
 pub mod jira;
 pub mod llm;
 pub mod oauth;
