@@ -12,5 +12,6 @@ pub mod oauth;
 pub mod slack;
 pub mod taiga;
 pub mod telegram;
+pub mod twilio;
 
 pub use atlassian::Trouble;
