@@ -8,6 +8,7 @@ pub mod atlassian;
 pub mod discord;
 pub mod jira;
 pub mod llm;
+pub mod microsoft;
 pub mod oauth;
 pub mod slack;
 pub mod taiga;
