@@ -14,5 +14,6 @@ pub mod slack;
 pub mod taiga;
 pub mod telegram;
 pub mod twilio;
+pub mod zendesk;
 
 pub use atlassian::Trouble;
