@@ -14,6 +14,7 @@ pub mod slack;
 pub mod taiga;
 pub mod telegram;
 pub mod twilio;
+pub mod webhook;
 pub mod zendesk;
 
 pub use atlassian::Trouble;
