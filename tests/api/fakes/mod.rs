@@ -11,6 +11,7 @@ pub mod llm;
 pub mod microsoft;
 pub mod oauth;
 pub mod slack;
+pub mod smtp;
 pub mod speech;
 pub mod taiga;
 pub mod telegram;
