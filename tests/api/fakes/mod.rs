@@ -1,6 +1,7 @@
-//! Local fakes of the platforms taskbridge talks to, each written once and shared by the
-//! tests that need it: every fake serves on a free loopback port and records what it was
-//! sent, so a test can check both what taskbridge answered and what reached the platform.
+//! Local fakes of the platforms taskbridge talks to, one file each, written once and shared
+//! by the tests that need it: this is where to find how a platform is faked. Every fake
+//! serves on a free loopback port and records what it was sent, so a test can check both
+//! what taskbridge answered and what reached the platform.
 //! Where tests need a platform to answer differently, the fake takes options rather than
 //! being written again.
 
