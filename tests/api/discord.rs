@@ -1,34 +1,14 @@
 //! Discord end to end: interactions signed with Ed25519 as Discord signs them, PING/PONG,
 //! the deferred `/task` command answered by editing the original response on a local fake.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::{Path, State};
 use ed25519_dalek::{Signer, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::fakes::discord::fake_discord;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
-
-type Seen = Arc<Mutex<Vec<(String, String, Value)>>>;
-
-async fn fake_discord() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    async fn edit(
-        State(seen): State<Seen>,
-        Path((app, token)): Path<(String, String)>,
-        Json(body): Json<Value>,
-    ) -> Json<Value> {
-        seen.lock().expect("lock").push((app, token, body));
-        Json(json!({"id": "1", "content": "ok"}))
-    }
-    let app = axum::Router::new()
-        .route("/webhooks/{app}/{token}/messages/@original", axum::routing::patch(edit))
-        .with_state(seen.clone());
-    (crate::helpers::serve(app).await, seen)
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -3,73 +3,15 @@
 //! answered over SMTP with STARTTLS and AUTH through a real SMTP server process (aiosmtpd) on
 //! loopback, threaded under the request.
 
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use serde_json::json;
 
+use crate::fakes::smtp::{self, SmtpServer};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 
 const SECRET: &str = "gateway-shared-secret-0123";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join(name)
-}
-
-/// A real SMTP server in its own process, killed when dropped.
-struct SmtpServer {
-    port: u16,
-    received: Arc<Mutex<Vec<Value>>>,
-    _child: tokio::process::Child,
-}
-
-impl SmtpServer {
-    async fn start(user: &str, password: &str) -> SmtpServer {
-        let mut child = tokio::process::Command::new(crate::helpers::python_with("smtp-venv", "aiosmtpd", "aiosmtpd"))
-            .arg(fixture("support/smtp_server.py"))
-            .arg(fixture("fixtures/tls/server.pem"))
-            .arg(fixture("fixtures/tls/server-key.pem"))
-            .args([user, password])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the SMTP server");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the SMTP server starts within 20 s")
-            .expect("read")
-            .expect("a READY line");
-        let port = ready.strip_prefix("READY ").and_then(|p| p.parse().ok()).expect("READY <port>");
-        let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let sink = received.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Ok(v) = serde_json::from_str(&line) {
-                    sink.lock().expect("lock").push(v);
-                }
-            }
-        });
-        SmtpServer { port, received, _child: child }
-    }
-
-    /// The messages received once there are `n`, or after five seconds.
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
-        for _ in 0..200 {
-            if self.received.lock().expect("lock").len() >= n {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        self.received.lock().expect("lock").clone()
-    }
-}
 
 async fn post_mail(app: &TestApp, integration: &str, raw: &str, auth: Option<(&str, &str)>) -> StatusCode {
     let mut req = app
@@ -150,7 +92,7 @@ async fn email(backend: Backend) {
     let smtp = SmtpServer::start("tasks@taskbridge.example", "smtp-password-1").await;
     let Some(app) = spawn_app_with(backend, |c| {
         c.allow_private_urls = true;
-        c.extra_ca_file = Some(fixture("fixtures/tls/ca.pem"));
+        c.extra_ca_file = Some(smtp::ca_file());
     })
     .await
     else {

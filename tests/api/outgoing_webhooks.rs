@@ -2,36 +2,15 @@
 //! subscribes to, signed (HMAC-SHA256 over timestamp and body), retried through the queue
 //! with the same delivery id, against a local receiver.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::fakes::webhook::{Received, receiver};
 use crate::helpers::{Backend, spawn_app_with};
-
-/// Requests received: (headers as a JSON object, body), the first answered 500.
-type Received = Arc<Mutex<Vec<(Value, String)>>>;
-
-async fn receiver() -> (String, Received) {
-    let received: Received = Arc::default();
-    async fn hook(State(r): State<Received>, headers: HeaderMap, body: String) -> AxumStatus {
-        let headers: serde_json::Map<String, Value> = headers
-            .iter()
-            .filter(|(k, _)| k.as_str().starts_with("x-taskbridge"))
-            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or_default())))
-            .collect();
-        let mut all = r.lock().expect("lock");
-        all.push((Value::Object(headers), body));
-        if all.len() == 1 { AxumStatus::INTERNAL_SERVER_ERROR } else { AxumStatus::NO_CONTENT }
-    }
-    let app = axum::Router::new().route("/hooks/taskbridge", axum::routing::post(hook)).with_state(received.clone());
-    (format!("{}/hooks/taskbridge", crate::helpers::serve(app).await), received)
-}
 
 /// Deliveries of `event` received (successful or not), once `count` have arrived.
 async fn deliveries(received: &Received, event: &str, count: usize) -> Vec<(Value, Value)> {

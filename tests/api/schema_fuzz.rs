@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::fakes::speech::fake_whisper_saying;
 use crate::helpers::{Backend, spawn_app_with};
 
 /// The fuzzer, pinned: a new release may check differently.
@@ -12,18 +13,10 @@ const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 /// Generated cases per operation; about a minute for the whole API on 2 cores.
 const CASES_PER_OPERATION: &str = "25";
 
-/// A speech-to-text server that answers every upload, so the voice routes are reachable.
-async fn fake_transcriber() -> String {
-    let app = axum::Router::new().route(
-        "/v1/audio/transcriptions",
-        axum::routing::post(|| async { axum::Json(serde_json::json!({"text": "Order new chairs for the office"})) }),
-    );
-    crate::helpers::serve(app).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_answers_as_documented() {
-    let transcriber = fake_transcriber().await;
+    // A speech-to-text server that answers every upload, so the voice routes are reachable.
+    let (transcriber, _) = fake_whisper_saying("Order new chairs for the office").await;
     let app = spawn_app_with(Backend::Sqlite, |c| {
         c.transcribe_base_url = Some(transcriber);
         c.message_wait_secs = 1;

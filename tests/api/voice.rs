@@ -1,53 +1,12 @@
 //! Voice requests: a recording uploaded as multipart, transcribed by a local fake of an
 //! OpenAI-compatible `/v1/audio/transcriptions` server, and fed into intake.
 
-use std::sync::{Arc, Mutex};
-
-use axum::extract::{Multipart, State};
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
+use crate::fakes::speech::fake_whisper;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
-
-/// What the fake received: (Authorization, fields other than the file, file name, file bytes).
-type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>, String, Vec<u8>)>>>;
-
-async fn fake_whisper() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    async fn transcribe(State(seen): State<Seen>, headers: HeaderMap, mut form: Multipart) -> (AxumStatus, String) {
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let (mut fields, mut file_name, mut file) = (Vec::new(), String::new(), Vec::new());
-        while let Ok(Some(field)) = form.next_field().await {
-            let name = field.name().unwrap_or_default().to_string();
-            if name == "file" {
-                file_name = field.file_name().unwrap_or_default().to_string();
-                file = field.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
-            } else {
-                fields.push((name, field.text().await.unwrap_or_default()));
-            }
-        }
-        seen.lock().expect("lock").push((auth, fields, file_name, file.clone()));
-        // The audio content decides the answer, as a real recogniser's would.
-        match file.as_slice() {
-            b"noise" => (AxumStatus::OK, json!({"text": "  "}).to_string()),
-            b"broken" => (
-                AxumStatus::BAD_REQUEST,
-                json!({"error": {"message": "Invalid file format.", "type": "invalid_request_error"}}).to_string(),
-            ),
-            b"overloaded" => (AxumStatus::SERVICE_UNAVAILABLE, json!({"error": {"message": "busy"}}).to_string()),
-            _ => (
-                AxumStatus::OK,
-                json!({"text": "We need to renew the TLS certificate of the billing API before Friday, it is urgent."})
-                    .to_string(),
-            ),
-        }
-    }
-    let app =
-        axum::Router::new().route("/v1/audio/transcriptions", axum::routing::post(transcribe)).with_state(seen.clone());
-    (crate::helpers::serve(app).await, seen)
-}
 
 fn recording(bytes: &[u8], project: Option<&str>) -> Form {
     let part = Part::bytes(bytes.to_vec()).file_name("note.ogg").mime_str("audio/ogg").expect("mime");

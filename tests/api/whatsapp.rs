@@ -3,56 +3,17 @@
 //! fake of the Messages API — which rate-limits the first attempt — per message, however often
 //! Twilio delivers it.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use reqwest::StatusCode;
 use serde_json::json;
 use taskbridge::channels::whatsapp::sign;
 
+use crate::fakes::twilio::fake_twilio;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 
 const TOKEN: &str = "12345678901234567890123456789012";
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
-
-type Form = Vec<(String, String)>;
-
-#[derive(Default)]
-struct Fake {
-    calls: usize,
-    /// (account in the path, Authorization header, form fields)
-    sent: Vec<(String, String, Form)>,
-}
-
-type Seen = Arc<Mutex<Fake>>;
-
-async fn fake_twilio() -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    async fn send(
-        State(seen): State<Seen>,
-        Path(account): Path<String>,
-        headers: HeaderMap,
-        body: String,
-    ) -> (AxumStatus, [(&'static str, &'static str); 1], String) {
-        let mut fake = seen.lock().expect("lock");
-        fake.calls += 1;
-        if fake.calls == 1 {
-            let error = json!({"code": 20429, "message": "Too Many Requests", "more_info": "https://www.twilio.com/docs/errors/20429", "status": 429});
-            return (AxumStatus::TOO_MANY_REQUESTS, [("retry-after", "1")], error.to_string());
-        }
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let form = form_urlencoded::parse(body.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        fake.sent.push((account, auth, form));
-        let ok = json!({"sid": "SM0123", "status": "queued", "body": "…"});
-        (AxumStatus::CREATED, [("content-type", "application/json")], ok.to_string())
-    }
-    let app = axum::Router::new()
-        .route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(send))
-        .with_state(seen.clone());
-    (crate::helpers::serve(app).await, seen)
-}
 
 fn message(sid: &str, body: &str) -> Vec<(String, String)> {
     [
