@@ -133,18 +133,22 @@ impl Intake {
         let query = format!("{}\n{}", draft.title, message.text);
         let (candidates, decision) = self.dedup.decide(tenant_id, &message.project_id, &query).await.map_err(retry)?;
         let score = (!candidates.is_empty()).then(|| crate::dedup::round(decision.score));
+        let duplicate_of = candidates.first().filter(|_| decision.is_duplicate);
+        // A duplicate becomes a comment on its task, written to the task's trackers too.
+        let comment_id = crate::domain::new_id();
+        let sync = duplicate_of.map(|best| crate::tasks::comment_job(&best.task_id, &comment_id));
         let outcome = Outcome {
             draft,
             candidates: &candidates,
             score,
             follow_up: p.reply,
             on_created: p.pushes,
-            on_commented: Some(crate::tasks::comment::comment_job),
+            on_commented: sync.as_ref().map(|job| (comment_id.as_str(), job)),
             announce_created: crate::events::task_created,
             announce_commented: crate::events::comment_created,
         };
 
-        if let Some(best) = candidates.first().filter(|_| decision.is_duplicate) {
+        if let Some(best) = duplicate_of {
             let comment = also_requested(message);
             match self
                 .store

@@ -7,7 +7,6 @@ use super::{Result, Store, StoreError, read, write};
 use crate::domain::comment::{Comment, NewComment};
 use crate::domain::job::NewJob;
 use crate::domain::list::Page;
-use crate::domain::new_id;
 
 #[derive(sqlx::FromRow)]
 struct CommentRow {
@@ -65,32 +64,32 @@ macro_rules! insert_comment {
 pub(crate) use insert_comment;
 
 impl Store {
-    /// Adds a comment (with id `id`, or a new one; a taken id fails) to one of the tenant's
-    /// tasks; `NotFound` when the task is not theirs. In the same transaction it enqueues
-    /// `sync(task_id, comment_id)` when the task is linked to tracker items (the comment is
-    /// written there too), and `announce(project_id, comment)` when the project has webhooks.
+    /// Adds comment `id` (a taken id fails) to one of the tenant's tasks; `NotFound` when the
+    /// task is not theirs. In the same transaction it enqueues `sync` when the task is linked
+    /// to tracker items (the comment is written there too), and `announce(project_id,
+    /// comment)` when the project has webhooks.
     pub async fn create_comment(
         &self,
         tenant_id: &str,
-        id: Option<&str>,
+        id: &str,
         new: &NewComment,
-        sync: fn(&str, &str) -> NewJob,
+        sync: &NewJob,
         announce: fn(&str, &Comment) -> Vec<NewJob>,
     ) -> Result<Comment> {
         let now = super::now();
         let comment = Comment {
-            id: id.map(str::to_string).unwrap_or_else(new_id),
+            id: id.to_string(),
             task_id: new.task_id.clone(),
             content: new.content.clone(),
             author: new.author.clone(),
             created_at: now,
             updated_at: now,
         };
-        let job = sync(&comment.task_id, &comment.id);
+        let job = sync;
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let project_id = insert_comment!(tx, tenant_id, &comment);
-            enqueue_if_linked!(tx, tenant_id, &comment.task_id, &job, now);
+            enqueue_if_linked!(tx, tenant_id, &comment.task_id, job, now);
             super::integrations::enqueue_if_subscribed!(
                 tx,
                 tenant_id,

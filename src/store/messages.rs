@@ -76,9 +76,9 @@ pub struct Outcome<'a> {
     pub follow_up: Option<&'a NewJob>,
     /// Enqueued only when a task is created (pushing it to connected trackers).
     pub on_created: &'a [NewJob],
-    /// For a duplicate whose task is linked to tracker items: the job writing the comment
-    /// there, from the task's and the comment's ids.
-    pub on_commented: Option<fn(&str, &str) -> NewJob>,
+    /// For a duplicate whose task is linked to tracker items: the comment's id and the job
+    /// writing it there.
+    pub on_commented: Option<(&'a str, &'a NewJob)>,
     /// Announcing a created task, and a duplicate's comment (with the task's project), in
     /// the same transaction when the project has webhooks.
     pub announce_created: fn(&crate::domain::task::Task) -> Vec<NewJob>,
@@ -285,7 +285,7 @@ impl Store {
         let now = super::now();
         let (draft, candidates) = encode(outcome)?;
         let made = crate::domain::comment::Comment {
-            id: new_id(),
+            id: outcome.on_commented.map_or_else(new_id, |(id, _)| id.to_string()),
             task_id: existing_task_id.to_string(),
             content: comment.to_string(),
             author: author.map(str::to_string),
@@ -307,8 +307,8 @@ impl Store {
             );
             // The task went away since it was found: `NotFound` lets the caller decide again.
             let project_id = super::comments::insert_comment!(tx, tenant_id, &made);
-            if let Some(sync) = outcome.on_commented {
-                enqueue_if_linked!(tx, tenant_id, existing_task_id, &sync(existing_task_id, &made.id), now);
+            if let Some((_, sync)) = outcome.on_commented {
+                enqueue_if_linked!(tx, tenant_id, existing_task_id, sync, now);
             }
             if let Some(job) = outcome.follow_up {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);

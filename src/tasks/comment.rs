@@ -50,7 +50,9 @@ pub async fn add_comment_as(
     id: Option<&str>,
     new: &crate::domain::comment::NewComment,
 ) -> Result<crate::domain::comment::Comment, crate::store::StoreError> {
-    store.create_comment(tenant_id, id, new, comment_job, crate::events::comment_created).await
+    let id = id.map_or_else(crate::domain::new_id, str::to_string);
+    let sync = comment_job(&new.task_id, &id);
+    store.create_comment(tenant_id, &id, new, &sync, crate::events::comment_created).await
 }
 
 /// The marker a comment carries in trackers, by which a retry finds it.
