@@ -172,7 +172,8 @@ fn compatible(kind: Kind, a: &str, b: &str) -> bool {
         }
         // "/api/orders" and "/api/orders/{id}"; "orders.customer_id" and "customer_id".
         Kind::Path | Kind::Dotted => {
-            let parts = |s: &str| s.split(['.', '/', ':']).filter(|p| !p.is_empty()).map(String::from).collect::<Vec<_>>();
+            let parts =
+                |s: &str| s.split(['.', '/', ':']).filter(|p| !p.is_empty()).map(String::from).collect::<Vec<_>>();
             let (pa, pb) = (parts(a), parts(b));
             let (short, long) = if pa.len() <= pb.len() { (&pa, &pb) } else { (&pb, &pa) };
             !short.is_empty() && (long.starts_with(short) || long.ends_with(short))
@@ -220,9 +221,13 @@ fn quotes(line: &str) -> Vec<&str> {
 
 /// Surrounding punctuation off a whitespace-separated token.
 fn trim(token: &str) -> &str {
-    let t = token.trim_start_matches(|c: char| matches!(c, '(' | '[' | '{' | '"' | '\'' | '`' | '<' | '*' | '«' | '“' | '‘'));
+    let t = token
+        .trim_start_matches(|c: char| matches!(c, '(' | '[' | '{' | '"' | '\'' | '`' | '<' | '*' | '«' | '“' | '‘'));
     let t = t.trim_end_matches(|c: char| {
-        matches!(c, ')' | ']' | '}' | '"' | '\'' | '`' | '>' | '*' | '»' | '”' | '’' | ',' | ';' | ':' | '!' | '?' | '.')
+        matches!(
+            c,
+            ')' | ']' | '}' | '"' | '\'' | '`' | '>' | '*' | '»' | '”' | '’' | ',' | ';' | ':' | '!' | '?' | '.'
+        )
     });
     let t = t.strip_suffix("'s").or_else(|| t.strip_suffix("’s")).unwrap_or(t);
     // A parametrised test's parameters (`test_upload[#textarea]`): one test, one piece of work.
@@ -453,7 +458,9 @@ fn closed_class(text: &str, lower: &str, initial: bool) -> Option<(Kind, &'stati
     let proper = capitalised && !initial;
     let found = match lower {
         "may" if proper => (Kind::Month, "may"),
-        "jan" | "feb" | "mar" | "apr" | "jun" | "jul" | "aug" | "sep" | "sept" | "oct" | "nov" | "dec" if capitalised => {
+        "jan" | "feb" | "mar" | "apr" | "jun" | "jul" | "aug" | "sep" | "sept" | "oct" | "nov" | "dec"
+            if capitalised =>
+        {
             (Kind::Month, month_abbreviation(lower))
         }
         "windows" if capitalised => (Kind::Platform, "windows"),
@@ -710,7 +717,8 @@ fn table(lower: &str) -> Option<(Kind, &'static str)> {
 
 /// Words that are capitalised without being names.
 const NOT_NAMES: [&str; 16] = [
-    "i", "i'm", "i've", "i'd", "i'll", "ok", "okay", "please", "pls", "hi", "hello", "hey", "thanks", "thank", "fyi", "asap",
+    "i", "i'm", "i've", "i'd", "i'll", "ok", "okay", "please", "pls", "hi", "hello", "hey", "thanks", "thank", "fyi",
+    "asap",
 ];
 
 /// A capitalised word inside a sentence: a person, customer, product or place.
@@ -827,8 +835,16 @@ mod tests {
         ("Reboot node-3 in the cluster", "Reboot node-7 in the cluster", Some(Kind::Code)),
         ("Add the 2.4.0 changelog to the docs site", "Add the 2.3.1 changelog to the docs site", Some(Kind::Number)),
         ("Release v2.3.1 to customers", "Release v2.3.2 to customers", Some(Kind::Number)),
-        ("Upgrade PostgreSQL to 17 on the reporting server", "Upgrade PostgreSQL to 16 on the reporting server", Some(Kind::Number)),
-        ("Ticket #4478: customer cannot download invoices", "Ticket #4471: customer cannot download invoices", Some(Kind::Number)),
+        (
+            "Upgrade PostgreSQL to 17 on the reporting server",
+            "Upgrade PostgreSQL to 16 on the reporting server",
+            Some(Kind::Number),
+        ),
+        (
+            "Ticket #4478: customer cannot download invoices",
+            "Ticket #4471: customer cannot download invoices",
+            Some(Kind::Number),
+        ),
         ("Raise the upload limit to 100 MB", "Raise the upload limit to 50 MB", Some(Kind::Number)),
         ("Fix the broken link in the May newsletter", "Fix the broken link in the March newsletter", Some(Kind::Month)),
         ("Schedule the penetration test for June", "Schedule the penetration test for January", Some(Kind::Month)),
@@ -836,29 +852,77 @@ mod tests {
         ("Archive the 2023 invoices", "Archive the 2024 invoices", Some(Kind::Year)),
         ("Move the standup to Tuesday", "Move the standup to Thursday", Some(Kind::Weekday)),
         ("Investigate the 500 errors on /api/payments", "Investigate the 500 errors on /api/orders", Some(Kind::Path)),
-        ("Renew the TLS certificate of api.example.com", "Renew the TLS certificate of shop.example.com", Some(Kind::Dotted)),
+        (
+            "Renew the TLS certificate of api.example.com",
+            "Renew the TLS certificate of shop.example.com",
+            Some(Kind::Dotted),
+        ),
         ("Add an index on orders.created_at", "Add an index on orders.customer_id", Some(Kind::Dotted)),
-        ("Book flights to Dublin for the sales offsite", "Book flights to Lisbon for the sales offsite", Some(Kind::Place)),
+        (
+            "Book flights to Dublin for the sales offsite",
+            "Book flights to Lisbon for the sales offsite",
+            Some(Kind::Place),
+        ),
         ("Localize the checkout for Mexico", "Localize the checkout for Brazil", Some(Kind::Place)),
         ("The date picker is broken in Safari", "The date picker is broken in Firefox", Some(Kind::Browser)),
-        ("Fix the crash when opening PDF attachments on iOS", "Fix the crash when opening PDF attachments on Android", Some(Kind::Platform)),
-        ("Disable the legacy SOAP endpoint in production", "Disable the legacy SOAP endpoint in staging", Some(Kind::Environment)),
-        ("Give Ana write access to the billing bucket", "Give Ana read access to the billing bucket", Some(Kind::Access)),
-        ("Add Slack notifications for successful deployments", "Add Slack notifications for failed deployments", Some(Kind::Outcome)),
+        (
+            "Fix the crash when opening PDF attachments on iOS",
+            "Fix the crash when opening PDF attachments on Android",
+            Some(Kind::Platform),
+        ),
+        (
+            "Disable the legacy SOAP endpoint in production",
+            "Disable the legacy SOAP endpoint in staging",
+            Some(Kind::Environment),
+        ),
+        (
+            "Give Ana write access to the billing bucket",
+            "Give Ana read access to the billing bucket",
+            Some(Kind::Access),
+        ),
+        (
+            "Add Slack notifications for successful deployments",
+            "Add Slack notifications for failed deployments",
+            Some(Kind::Outcome),
+        ),
         ("Turn on two-factor login for contractors", "Turn off two-factor login for contractors", Some(Kind::Switch)),
         ("Send the NDA to Umbrella for signature", "Send the NDA to Initech for signature", Some(Kind::Name)),
-        ("Move the Kibana dashboards to the new folder structure", "Move the Grafana dashboards to the new folder structure", Some(Kind::Name)),
-        ("Write unit tests for the shipping calculator", "Write unit tests for the tax calculator", Some(Kind::Wording)),
-        ("Prepare the onboarding kit for the new accountant", "Prepare the onboarding kit for the new designer", Some(Kind::Wording)),
-        ("The \"Save\" button does nothing on the invoice form", "The \"Cancel\" button does nothing on the invoice form", Some(Kind::Quoted)),
-        ("An internal error occurred during: 'Updating index'", "An internal error occurred during: 'Computing tooltip'", Some(Kind::Quoted)),
+        (
+            "Move the Kibana dashboards to the new folder structure",
+            "Move the Grafana dashboards to the new folder structure",
+            Some(Kind::Name),
+        ),
+        (
+            "Write unit tests for the shipping calculator",
+            "Write unit tests for the tax calculator",
+            Some(Kind::Wording),
+        ),
+        (
+            "Prepare the onboarding kit for the new accountant",
+            "Prepare the onboarding kit for the new designer",
+            Some(Kind::Wording),
+        ),
+        (
+            "The \"Save\" button does nothing on the invoice form",
+            "The \"Cancel\" button does nothing on the invoice form",
+            Some(Kind::Quoted),
+        ),
+        (
+            "An internal error occurred during: 'Updating index'",
+            "An internal error occurred during: 'Computing tooltip'",
+            Some(Kind::Quoted),
+        ),
         // The same work in other words: never blocked.
         ("the us-east-1 redis cache needs a restart", "Restart the Redis cache in us-east-1", None),
         ("help center should be available in Portuguese", "Add Portuguese to the help center", None),
         ("a link in the March newsletter doesn't work", "Fix the broken link in the March newsletter", None),
         ("reporting server: move postgres to version 16", "Upgrade PostgreSQL to 16 on the reporting server", None),
         ("4471 - invoices fail to download for the customer", "Ticket 4471: customer cannot download invoices", None),
-        ("we need plane tickets to Lisbon for the sales team offsite", "Book flights to Lisbon for the sales offsite", None),
+        (
+            "we need plane tickets to Lisbon for the sales team offsite",
+            "Book flights to Lisbon for the sales offsite",
+            None,
+        ),
         ("post to Slack when a deploy fails", "Add Slack notifications for failed deployments", None),
         ("turn off the old SOAP API on staging", "Disable the legacy SOAP endpoint in staging", None),
         ("auth service helm values: replicas 3", "Update the Helm chart to 3 replicas for the auth service", None),
@@ -870,16 +934,28 @@ mod tests {
         ("Android app crashes on PDF attachments", "Fix the crash when opening PDF attachments on Android", None),
         ("orders table needs an index for customer_id lookups", "Add an index on orders.customer_id", None),
         ("Initech needs to sign our NDA, send it over", "Send the NDA to Initech for signature", None),
-        ("\"Switch to tab\" is shown for the wrong tab", "Intermittently, \"Switch to Tab\" is shown incorrectly", None),
+        (
+            "\"Switch to tab\" is shown for the wrong tab",
+            "Intermittently, \"Switch to Tab\" is shown incorrectly",
+            None,
+        ),
         ("Flaky test_upload[#textarea] on CI", "Flaky test_upload[#input] on CI", None),
         ("Flaky SelectionTest#unselect on CI", "Flaky SelectionTest#paste on CI", None),
-        ("ClassCastException when running Checkout from Quick Access", "AIOOBE when running Checkout from Quick Access", None),
+        (
+            "ClassCastException when running Checkout from Quick Access",
+            "AIOOBE when running Checkout from Quick Access",
+            None,
+        ),
         ("Rename the “Export” menu item", "Rename the \"Export\" menu item", None),
         ("Renew the Figma license for the design team", "Renew the Figma licence for the design team", None),
         ("Translate the pricing page into German", "Translate the pricing page into German", None),
         // A detail only one side has does not block.
         ("Translate the pricing page into German by Friday", "Translate the pricing page into German", None),
-        ("Hi Bob, the Grafana dashboards should move to the new folders", "Move the Grafana dashboards to the new folder structure", None),
+        (
+            "Hi Bob, the Grafana dashboards should move to the new folders",
+            "Move the Grafana dashboards to the new folder structure",
+            None,
+        ),
         ("Crash on startup since 2.3.1 on Android and iOS", "Crash on startup on Android", None),
         // Title Case says nothing about names; "may" and "windows" in lower case are words.
         ("Tabs Color Not Visible In Dark Theme", "Tab Colours Are Invisible With Dark Themes", None),
