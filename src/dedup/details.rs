@@ -149,9 +149,10 @@ impl Facts {
         self.details
             .iter()
             .filter(|(kind, value)| {
-                !other.words.contains(value)
-                    && !(*kind == Kind::Quoted && value.split(' ').all(|w| other.words.contains(w)))
-                    && !other.details.iter().any(|(k, v)| k == kind && compatible(*kind, value, v))
+                let mentioned = other.words.contains(value)
+                    || (*kind == Kind::Quoted && value.split(' ').all(|w| other.words.contains(w)))
+                    || other.details.iter().any(|(k, v)| k == kind && compatible(*kind, value, v));
+                !mentioned
             })
             .cloned()
             .collect()
@@ -221,14 +222,8 @@ fn quotes(line: &str) -> Vec<&str> {
 
 /// Surrounding punctuation off a whitespace-separated token.
 fn trim(token: &str) -> &str {
-    let t = token
-        .trim_start_matches(|c: char| matches!(c, '(' | '[' | '{' | '"' | '\'' | '`' | '<' | '*' | '«' | '“' | '‘'));
-    let t = t.trim_end_matches(|c: char| {
-        matches!(
-            c,
-            ')' | ']' | '}' | '"' | '\'' | '`' | '>' | '*' | '»' | '”' | '’' | ',' | ';' | ':' | '!' | '?' | '.'
-        )
-    });
+    let t = token.trim_start_matches(['(', '[', '{', '"', '\'', '`', '<', '*', '«', '“', '‘']);
+    let t = t.trim_end_matches([')', ']', '}', '"', '\'', '`', '>', '*', '»', '”', '’', ',', ';', ':', '!', '?', '.']);
     let t = t.strip_suffix("'s").or_else(|| t.strip_suffix("’s")).unwrap_or(t);
     // A parametrised test's parameters (`test_upload[#textarea]`): one test, one piece of work.
     match t.find('[') {
@@ -792,7 +787,8 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
 const SWAP_CONTEXT: usize = 2;
 
 /// A sentence of `request` that is the candidate's sentence with exactly one content word
-/// swapped for an unrelated one, in the same place: the pair of swapped words.
+/// other than the first swapped for an unrelated one, in the same place: the pair of swapped
+/// words.
 fn swapped_word(request: &str, candidate: &str) -> Option<(String, String)> {
     let theirs_marked = content_words_marked(candidate);
     let theirs: Vec<String> = theirs_marked.iter().map(|(w, _)| w.clone()).collect();
@@ -806,7 +802,11 @@ fn swapped_word(request: &str, candidate: &str) -> Option<(String, String)> {
             continue;
         }
         let differing: Vec<usize> = (0..ours.len()).filter(|&i| ours[i] != theirs[i]).collect();
-        if let [i] = differing[..] {
+        // The first word says how the work is asked for ("Add" / "Set up" / "Create"), not
+        // which work it is.
+        if let [i] = differing[..]
+            && i > 0
+        {
             let (a, b) = (&ours[i], &theirs[i]);
             let unrelated = !same_word(a, b) && !theirs.contains(a) && !ours.contains(b);
             if unrelated && ours_marked[i].1 && theirs_marked[i].1 {
@@ -939,6 +939,8 @@ mod tests {
             "Intermittently, \"Switch to Tab\" is shown incorrectly",
             None,
         ),
+        ("Set up a staging database for the mobile team", "Add a staging database for the mobile team", None),
+        ("Create the onboarding kit for the new designer", "Prepare the onboarding kit for the new designer", None),
         ("Flaky test_upload[#textarea] on CI", "Flaky test_upload[#input] on CI", None),
         ("Flaky SelectionTest#unselect on CI", "Flaky SelectionTest#paste on CI", None),
         (
