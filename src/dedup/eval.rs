@@ -64,6 +64,9 @@ pub fn run(corpus: &str, queries: &str, settings: Settings, out: &mut impl Write
             "predicted_id": best.map(|c| c.id.as_str()),
             "score": if best.is_some() { super::round(decision.score) } else { 0.0 },
             "is_duplicate": decision.is_duplicate,
+            "decision": if decision.is_duplicate { "duplicate" } else { "new" },
+            "conflict": decision.conflict.as_ref().map(ToString::to_string),
+            "candidates": decision.candidates.iter().take(super::REPORTED).map(|c| c.id.as_str()).collect::<Vec<_>>(),
         });
         writeln!(out, "{line}").map_err(EvalError::Write)?;
     }

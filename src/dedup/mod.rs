@@ -5,7 +5,10 @@
 //! task created a moment ago elsewhere is seen. The decision score is the best candidate's
 //! similarity less a quarter of the runner-up's: a request that resembles many tasks a
 //! little is less likely a duplicate of one than a request that resembles one task clearly.
+//! A confident candidate is still not merged when a key detail of the request differs from
+//! the candidate's ([`details`]: "… into Japanese" is not "… into German").
 
+pub mod details;
 pub mod eval;
 mod index;
 pub mod text;
@@ -15,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
+pub use details::Conflict;
 pub use index::{Index, Scored};
 
 use crate::domain::message::Candidate;
@@ -46,7 +50,11 @@ impl Default for Settings {
 pub struct Decision {
     pub candidates: Vec<Scored>,
     pub score: f64,
+    /// True only for an automatic merge: the score reaches the threshold and no key detail
+    /// of the request conflicts with the best candidate's.
     pub is_duplicate: bool,
+    /// The key detail that kept a confident candidate from being merged.
+    pub conflict: Option<Conflict>,
 }
 
 impl Settings {
@@ -56,7 +64,9 @@ impl Settings {
         let best = candidates.first().map(|c| c.similarity).unwrap_or(0.0);
         let second = candidates.get(1).map(|c| c.similarity).unwrap_or(0.0);
         let score = best - MARGIN * second;
-        Decision { is_duplicate: !candidates.is_empty() && score >= self.threshold, candidates, score }
+        let confident = !candidates.is_empty() && score >= self.threshold;
+        let conflict = candidates.first().filter(|_| confident).and_then(|c| details::conflict(query, &c.title));
+        Decision { is_duplicate: confident && conflict.is_none(), conflict, candidates, score }
     }
 }
 

@@ -145,12 +145,12 @@ const STOPWORDS: [&str; 135] = [
 
 pub const CHAR_N: (usize, usize) = (3, 5);
 
-fn is_stopword(w: &str) -> bool {
+pub(crate) fn is_stopword(w: &str) -> bool {
     STOPWORDS.contains(&w)
 }
 
 /// Maximal runs of letters and digits; everything else separates.
-fn runs(text: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn runs(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_alphanumeric()).filter(|r| !r.is_empty())
 }
 
@@ -193,7 +193,7 @@ fn camel_parts(run: &str) -> Vec<&str> {
 }
 
 /// A deterministic suffix stripper; the stem keeps at least three characters.
-fn stem(w: &str) -> String {
+pub(crate) fn stem(w: &str) -> String {
     // Suffixes are ASCII; the length rule counts bytes, as measured on the dev set.
     let n = w.len();
     if n <= 3 || w.chars().all(char::is_numeric) {
