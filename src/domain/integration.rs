@@ -192,7 +192,7 @@ pub fn non_blank<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 /// An integration's settings as the typed struct `T` (whose fields read with [`non_blank`] and
 /// default when absent, so reading never fails: what is missing is the adapter's to refuse).
 pub fn typed<T: serde::de::DeserializeOwned + Default>(settings: &Map<String, Value>) -> T {
-    serde_json::from_value(Value::Object(settings.clone())).unwrap_or_default()
+    T::deserialize(settings).unwrap_or_default()
 }
 
 /// A value requests are routed by: the setting, or else what an OAuth install sealed about

@@ -35,14 +35,6 @@ impl JobError {
     pub fn is_permanent(&self) -> bool {
         matches!(self, JobError::Permanent(_) | JobError::Gone(_))
     }
-
-    /// The message of a failure retrying cannot help, or the error itself when it can.
-    pub fn into_permanent(self) -> Result<String, JobError> {
-        match self {
-            JobError::Permanent(m) | JobError::Gone(m) => Ok(m),
-            other => Err(other),
-        }
-    }
 }
 
 /// A record the job needs is gone for good; any other storage failure may pass.

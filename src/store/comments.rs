@@ -85,11 +85,10 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
-        let job = sync;
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let project_id = insert_comment!(tx, tenant_id, &comment);
-            enqueue_if_linked!(tx, tenant_id, &comment.task_id, job, now);
+            enqueue_if_linked!(tx, tenant_id, &comment.task_id, sync, now);
             super::integrations::enqueue_if_subscribed!(
                 tx,
                 tenant_id,

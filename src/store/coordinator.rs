@@ -333,7 +333,6 @@ impl Store {
     ) -> Result<Action> {
         let now = super::now();
         let status = if approve { ActionStatus::Approved } else { ActionStatus::Rejected };
-        let job = execute;
         let decided = write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(
@@ -349,7 +348,7 @@ impl Store {
             .await?
             .rows_affected();
             if changed == 1 && approve {
-                let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
+                let _ = enqueue_job!(&mut *tx, tenant_id, execute, now);
             }
             tx.commit().await?;
             changed == 1
@@ -419,7 +418,6 @@ impl Store {
         let now = super::now();
         let proposal = Proposal::SendFollowUp(new.follow_up.clone());
         let action = Action { id: id.to_string(), ..new_action(&proposal, None, "follow-ups", new.approved_by, now) };
-        let job = execute;
         let task_prefix = format!("follow-up:{}:", new.follow_up.task_id);
         let dedupe_key = format!("{task_prefix}{}", new.day);
         let day_start = new.day.and_time(chrono::NaiveTime::MIN).and_utc();
@@ -440,7 +438,7 @@ impl Store {
             }
             let inserted = insert_action!(tx, tenant_id, &action, Some(dedupe_key.as_str()));
             if inserted == 1 && new.approved_by.is_some() {
-                let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
+                let _ = enqueue_job!(&mut *tx, tenant_id, execute, now);
             }
             tx.commit().await?;
             inserted == 1

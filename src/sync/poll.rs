@@ -197,25 +197,11 @@ mod tests {
 
     #[test]
     fn a_task_follows_only_a_later_different_status() {
-        use crate::domain::task::{Priority, Task, TaskStatus};
+        use crate::domain::task::TaskStatus;
         let at = |s: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).expect("time");
         // A poll's change as the task service's one rule takes it.
         let follows = |listed: &Listed, status: TaskStatus, updated_at: DateTime<Utc>| {
-            let task = Task {
-                id: "t".into(),
-                project_id: "p".into(),
-                title: "Task".into(),
-                description: String::new(),
-                status,
-                priority: Priority::Medium,
-                assigned_to: None,
-                time_estimate: None,
-                time_spent: 0,
-                due_date: None,
-                labels: Vec::new(),
-                created_at: updated_at,
-                updated_at,
-            };
+            let task = crate::tasks::mirror::task_fixture(status, None, updated_at);
             let change = TrackerChange { status: listed.status, assignee: None, changed_at: listed.updated_at };
             crate::tasks::mirror::patch_for(&task, &change).is_some_and(|p| p.status.is_some())
         };

@@ -77,11 +77,14 @@ pub(super) fn register(registry: &mut Registry, trackers: &Arc<Trackers>) {
 async fn run(shared: &Trackers, ctx: JobContext, job: CommentItems) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let (task_id, comment_id) = (job.task_id.as_str(), job.comment_id.as_str());
-    let request = json!({"task_id": task_id, "comment_id": comment_id});
     let comment = ctx.store.get_comment(tenant, comment_id).await.map_err(store_failure)?;
     let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
-    let new =
-        NewRun { kind: SyncRunKind::TrackerComment, project_id: &task.project_id, task_id: Some(task_id), request };
+    let new = NewRun {
+        kind: SyncRunKind::TrackerComment,
+        project_id: &task.project_id,
+        task_id: Some(task_id),
+        request: ctx.job.payload.clone(),
+    };
     let run = ctx.store.open_sync_run(tenant, &ctx.job.id, &new).await.map_err(store_failure)?;
     if run.status != SyncRunStatus::Running {
         return Ok(());

@@ -66,31 +66,37 @@ pub async fn mirror(
     Ok(Mirrored::Changed)
 }
 
+/// A task in `status`, assigned to `assigned_to`, last changed here at `updated_at`: what the
+/// rule is tested against (here and by polling's tests).
+#[cfg(test)]
+pub(crate) fn task_fixture(status: TaskStatus, assigned_to: Option<&str>, updated_at: DateTime<Utc>) -> Task {
+    Task {
+        id: "t".into(),
+        project_id: "p".into(),
+        title: "Task".into(),
+        description: String::new(),
+        status,
+        priority: crate::domain::task::Priority::Medium,
+        assigned_to: assigned_to.map(str::to_string),
+        time_estimate: None,
+        time_spent: 0,
+        due_date: None,
+        labels: Vec::new(),
+        created_at: updated_at,
+        updated_at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::task::Priority;
 
     fn at(s: i64) -> DateTime<Utc> {
         DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).expect("time")
     }
 
     fn task(status: TaskStatus, assigned_to: Option<&str>) -> Task {
-        Task {
-            id: "t".into(),
-            project_id: "p".into(),
-            title: "Task".into(),
-            description: String::new(),
-            status,
-            priority: Priority::Medium,
-            assigned_to: assigned_to.map(str::to_string),
-            time_estimate: None,
-            time_spent: 0,
-            due_date: None,
-            labels: Vec::new(),
-            created_at: at(0),
-            updated_at: at(100),
-        }
+        task_fixture(status, assigned_to, at(100))
     }
 
     fn change(status: TaskStatus, assignee: Option<Option<&str>>, changed_at: Option<i64>) -> TrackerChange {

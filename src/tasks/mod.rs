@@ -20,7 +20,7 @@ use crate::trackers::jira::JiraSettings;
 use crate::trackers::{Trackers, is_tracker};
 
 pub use comment::{CommentItems, add_comment, add_comment_as, comment_job};
-pub use push::{PushTask, TransitionItem, UpdateItem};
+pub use push::{LinkedItem, PushTask, TransitionItem, UpdateItem};
 
 /// Registers the jobs that write tasks and comments to trackers.
 pub fn register(registry: &mut Registry, trackers: &Arc<Trackers>) {
@@ -131,18 +131,16 @@ pub async fn update_task(
                 if Some(integration) == from {
                     return jobs;
                 }
-                let (task_id, integration_id, external_id) =
-                    (task_id.to_string(), integration.to_string(), external.to_string());
+                let item = LinkedItem {
+                    task_id: task_id.to_string(),
+                    integration_id: integration.to_string(),
+                    external_id: external.to_string(),
+                };
                 if fields {
-                    let update = UpdateItem {
-                        task_id: task_id.clone(),
-                        integration_id: integration_id.clone(),
-                        external_id: external_id.clone(),
-                    };
-                    jobs.push(update.job());
+                    jobs.push(UpdateItem { item: item.clone() }.job());
                 }
                 if let Some(status) = status {
-                    jobs.push(TransitionItem { task_id, integration_id, external_id, status }.job());
+                    jobs.push(TransitionItem { item, status }.job());
                 }
                 jobs
             },

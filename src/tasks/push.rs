@@ -38,9 +38,8 @@ impl JobKind for PushTask {
 /// The `tracker.transition` job: item `external_id` (linked to task `task_id`) moved to `status`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TransitionItem {
-    pub task_id: String,
-    pub integration_id: String,
-    pub external_id: String,
+    #[serde(flatten)]
+    pub item: LinkedItem,
     pub status: TaskStatus,
 }
 
@@ -49,23 +48,37 @@ impl JobKind for TransitionItem {
 
     /// Every change is its own job, in the order made.
     fn idempotency_key(&self) -> String {
-        format!("transition:{}:{}:{}", self.task_id, self.integration_id, crate::domain::new_id())
+        self.item.key("transition")
     }
 }
 
 /// The `tracker.update` job: item `external_id` rewritten from task `task_id` as it is then.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct UpdateItem {
+    #[serde(flatten)]
+    pub item: LinkedItem,
+}
+
+/// A tracker item `external_id` in integration `integration_id`, linked to task `task_id`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LinkedItem {
     pub task_id: String,
     pub integration_id: String,
     pub external_id: String,
+}
+
+impl LinkedItem {
+    /// Every change written to an item is its own job, in the order made.
+    fn key(&self, what: &str) -> String {
+        format!("{what}:{}:{}:{}", self.task_id, self.integration_id, crate::domain::new_id())
+    }
 }
 
 impl JobKind for UpdateItem {
     const KIND: &'static str = "tracker.update";
 
     fn idempotency_key(&self) -> String {
-        format!("update:{}:{}:{}", self.task_id, self.integration_id, crate::domain::new_id())
+        self.item.key("update")
     }
 }
 
@@ -79,20 +92,12 @@ pub(super) fn register(registry: &mut Registry, trackers: &Arc<Trackers>) {
     let for_transitions = trackers.clone();
     registry.handle(move |ctx: JobContext, job: TransitionItem| {
         let shared = for_transitions.clone();
-        async move {
-            let linked =
-                Linked { task_id: job.task_id, integration_id: job.integration_id, external_id: job.external_id };
-            write_linked(&shared, &ctx, Write::Transition(job.status), &linked).await
-        }
+        async move { write_linked(&shared, &ctx, Write::Transition(job.status), &job.item).await }
     });
     let for_updates = trackers.clone();
     registry.handle(move |ctx: JobContext, job: UpdateItem| {
         let shared = for_updates.clone();
-        async move {
-            let linked =
-                Linked { task_id: job.task_id, integration_id: job.integration_id, external_id: job.external_id };
-            write_linked(&shared, &ctx, Write::Update, &linked).await
-        }
+        async move { write_linked(&shared, &ctx, Write::Update, &job.item).await }
     });
 }
 
@@ -172,13 +177,6 @@ fn item_of(shared: &Trackers, task: &crate::domain::task::Task) -> Item {
     }
 }
 
-/// The item a change is written to, and the task it is linked to.
-struct Linked {
-    task_id: String,
-    integration_id: String,
-    external_id: String,
-}
-
 /// A change here written to a linked tracker item.
 #[derive(Clone, Copy)]
 enum Write {
@@ -192,21 +190,16 @@ enum Write {
 /// the item before and after, so it can be explained and undone. What was there before is
 /// fixed by the first attempt: a retry after a crash mid-way finds the item already changed
 /// and must not take that as "before".
-async fn write_linked(shared: &Trackers, ctx: &JobContext, write: Write, linked: &Linked) -> Result<(), JobError> {
+async fn write_linked(shared: &Trackers, ctx: &JobContext, write: Write, linked: &LinkedItem) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
     let (task_id, integration_id, external_id) =
         (linked.task_id.as_str(), linked.integration_id.as_str(), linked.external_id.as_str());
-    // The run's request is the job as queued.
-    let mut request = json!({"task_id": task_id, "integration_id": integration_id, "external_id": external_id});
-    if let Write::Transition(status) = write {
-        request["status"] = json!(status);
-    }
     let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
     let kind = match write {
         Write::Transition(_) => SyncRunKind::TrackerTransition,
         Write::Update => SyncRunKind::TrackerUpdate,
     };
-    let new = NewRun { kind, project_id: &task.project_id, task_id: Some(task_id), request };
+    let new = NewRun { kind, project_id: &task.project_id, task_id: Some(task_id), request: ctx.job.payload.clone() };
     let run = ctx.store.open_sync_run(tenant, &ctx.job.id, &new).await.map_err(store_failure)?;
     if run.status != SyncRunStatus::Running {
         return Ok(());
@@ -274,13 +267,8 @@ mod tests {
 
     #[test]
     fn tracker_jobs_queue_the_payloads_their_handlers_read() {
-        let transition = TransitionItem {
-            task_id: "t".into(),
-            integration_id: "i".into(),
-            external_id: "e".into(),
-            status: TaskStatus::InProgress,
-        }
-        .job();
+        let item = LinkedItem { task_id: "t".into(), integration_id: "i".into(), external_id: "e".into() };
+        let transition = TransitionItem { item, status: TaskStatus::InProgress }.job();
         assert_eq!(transition.kind, "tracker.transition");
         let expected = json!({"task_id": "t", "integration_id": "i", "external_id": "e", "status": "in_progress"});
         assert_eq!(transition.payload, expected);
