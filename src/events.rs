@@ -10,14 +10,13 @@
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::Sha256;
 
-use crate::domain::comment::Comment;
+use crate::domain::event::Announcement;
 use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
-use crate::domain::task::Task;
 use crate::integrations::{IntegrationError, Integrations};
-use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
+use crate::jobs::{JobContext, JobError, JobKind, Registry};
 use crate::store::StoreError;
 use crate::store::integrations::IntegrationRecord;
 
@@ -58,67 +57,8 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Announces events: the job is enqueued in the transaction of the change itself (when the
-/// project has an active webhook), carrying the task or comment as the change left it, so an
-/// event is never lost to a crash after the commit and always says what happened then. When
-/// it runs it queues one delivery per active webhook of the project that takes the event.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Announce {
-    pub event: String,
-    pub event_id: String,
-    pub occurred_at: String,
-    pub project_id: String,
-    pub data: Value,
-}
-
-impl JobKind for Announce {
-    const KIND: &'static str = "webhook.announce";
-
-    fn idempotency_key(&self) -> String {
-        format!("announce:{}", self.event_id)
-    }
-}
-
-fn announce(event: &'static str, project_id: &str, data: Value) -> NewJob {
-    Announce {
-        event: event.to_string(),
-        event_id: crate::domain::new_id(),
-        occurred_at: chrono::Utc::now().to_rfc3339(),
-        project_id: project_id.to_string(),
-        data,
-    }
-    .job()
-}
-
-fn task_data(task: &Task) -> Value {
-    serde_json::to_value(task).unwrap_or_default()
-}
-
-/// `task.created`.
-pub fn task_created(task: &Task) -> Vec<NewJob> {
-    vec![announce("task.created", &task.project_id, task_data(task))]
-}
-
-/// `task.updated`, and `task.status_changed` when the status changed.
-pub fn task_updated(task: &Task, status_changed: bool) -> Vec<NewJob> {
-    let mut jobs = vec![announce("task.updated", &task.project_id, task_data(task))];
-    if status_changed {
-        jobs.push(announce("task.status_changed", &task.project_id, task_data(task)));
-    }
-    jobs
-}
-
-/// `task.deleted`, carrying the task as it last was.
-pub fn task_deleted(task: &Task) -> Vec<NewJob> {
-    vec![announce("task.deleted", &task.project_id, task_data(task))]
-}
-
-/// `comment.created` for a comment in `project_id`.
-pub fn comment_created(project_id: &str, comment: &Comment) -> Vec<NewJob> {
-    vec![announce("comment.created", project_id, json!({"task_id": comment.task_id, "comment": comment}))]
-}
-
-async fn fan_out(ctx: JobContext, announced: Announce) -> Result<(), JobError> {
+/// Queues one delivery of an announced event per active webhook of the project that takes it.
+async fn fan_out(ctx: JobContext, announced: Announcement) -> Result<(), JobError> {
     let retry = |e: StoreError| JobError::Retry(e.to_string());
     let tenant = &ctx.job.tenant_id;
     let event = announced.event.as_str();

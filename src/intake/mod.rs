@@ -144,8 +144,6 @@ impl Intake {
             follow_up: p.reply,
             on_created: p.pushes,
             on_commented: sync.as_ref().map(|job| (comment_id.as_str(), job)),
-            announce_created: crate::events::task_created,
-            announce_commented: crate::events::comment_created,
         };
 
         if let Some(best) = duplicate_of {

@@ -66,16 +66,9 @@ pub(crate) use insert_comment;
 impl Store {
     /// Adds comment `id` (a taken id fails) to one of the tenant's tasks; `NotFound` when the
     /// task is not theirs. In the same transaction it enqueues `sync` when the task is linked
-    /// to tracker items (the comment is written there too), and `announce(project_id,
-    /// comment)` when the project has webhooks.
-    pub async fn create_comment(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        new: &NewComment,
-        sync: &NewJob,
-        announce: fn(&str, &Comment) -> Vec<NewJob>,
-    ) -> Result<Comment> {
+    /// to tracker items (the comment is written there too), and announces the comment when
+    /// the project has webhooks.
+    pub async fn create_comment(&self, tenant_id: &str, id: &str, new: &NewComment, sync: &NewJob) -> Result<Comment> {
         let now = super::now();
         let comment = Comment {
             id: id.to_string(),
@@ -89,13 +82,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             let project_id = insert_comment!(tx, tenant_id, &comment);
             enqueue_if_linked!(tx, tenant_id, &comment.task_id, sync, now);
-            super::integrations::enqueue_if_subscribed!(
-                tx,
-                tenant_id,
-                &project_id,
-                &announce(&project_id, &comment),
-                now
-            );
+            let announcements = crate::domain::event::comment_created(&project_id, &comment);
+            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announcements, now);
             tx.commit().await?;
         });
         Ok(comment)

@@ -79,10 +79,6 @@ pub struct Outcome<'a> {
     /// For a duplicate whose task is linked to tracker items: the comment's id and the job
     /// writing it there.
     pub on_commented: Option<(&'a str, &'a NewJob)>,
-    /// Announcing a created task, and a duplicate's comment (with the task's project), in
-    /// the same transaction when the project has webhooks.
-    pub announce_created: fn(&crate::domain::task::Task) -> Vec<NewJob>,
-    pub announce_commented: fn(&str, &crate::domain::comment::Comment) -> Vec<NewJob>,
 }
 
 /// A project's intake position, read before a duplicate decision (see [`Store::intake_turn`]).
@@ -257,7 +253,8 @@ impl Store {
             // Stamped under the lock, so the project's tasks commit in the order of their
             // times and an index reading changes since a time misses none of them.
             let now = super::now();
-            let announcements = (outcome.announce_created)(&super::tasks::new_task_view(task_id.clone(), task, now));
+            let announcements =
+                crate::domain::event::task_created(&super::tasks::new_task_view(task_id.clone(), task, now));
             record_outcome!(tx, "created", &task_id, outcome.score, &draft, &candidates, now, message_id, tenant_id);
             insert_task!(tx, tenant_id, &task_id, task, now);
             if let Some(job) = outcome.follow_up {
@@ -313,7 +310,7 @@ impl Store {
             if let Some(job) = outcome.follow_up {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             }
-            let announcements = (outcome.announce_commented)(&project_id, &made);
+            let announcements = crate::domain::event::comment_created(&project_id, &made);
             super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announcements, now);
             tx.commit().await?;
         });

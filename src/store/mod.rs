@@ -35,6 +35,7 @@ pub use links::TaskLink;
 pub use messages::{Created, IntakeTurn, Outcome};
 pub use polls::{PollOutcome, PollState};
 pub use sync_runs::{FinishedRun, NewChange, NewRun, RunFilter, SyncChange, SyncRun};
+pub use tasks::Updated;
 pub use tenants::Bootstrap;
 
 #[derive(Debug, thiserror::Error)]

@@ -93,6 +93,28 @@ macro_rules! add_labels {
 
 /// Inserts a task with its labels inside a transaction; `NotFound` (returned from the
 /// enclosing function) when the project is not the tenant's.
+/// The tenant's task `$id` with its labels, read inside transaction `$tx` (`None` when
+/// there is none).
+macro_rules! task_in_tx {
+    ($tx:expr, $tenant_id:expr, $id:expr) => {{
+        let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2");
+        let row: Option<TaskRow> = sqlx::query_as(&sql).bind($id).bind($tenant_id).fetch_optional(&mut *$tx).await?;
+        match row {
+            None => None,
+            Some(row) => {
+                let names: Vec<String> = sqlx::query_scalar(
+                    "SELECT l.name FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = $1
+                     ORDER BY l.name",
+                )
+                .bind($id)
+                .fetch_all(&mut *$tx)
+                .await?;
+                Some(row.into_task(names)?)
+            }
+        }
+    }};
+}
+
 macro_rules! insert_task {
     ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $now:expr) => {{
         let new: &crate::domain::task::NewTask = $new;
@@ -145,33 +167,31 @@ pub(crate) fn new_task_view(id: String, new: &NewTask, now: DateTime<Utc>) -> Ta
     }
 }
 
+/// What [`Store::update_task_syncing`] did.
+#[derive(Debug)]
+pub enum Updated {
+    /// The task as the change left it.
+    Task(Task),
+    /// The task's tracker links are not those its jobs were made for: nothing was written.
+    LinksChanged,
+}
+
 impl Store {
     /// Creates a task in one of the tenant's projects; `NotFound` when the project is not theirs.
     pub async fn create_task(&self, tenant_id: &str, new: &NewTask) -> Result<Task> {
-        self.create_task_syncing(tenant_id, None, new, &[] as &[String], |_, _| None, |_| Vec::new()).await
+        self.create_task_syncing(tenant_id, &new_id(), new, &[]).await
     }
 
-    /// Creates a task (with id `id`, or a new one; a taken id fails) and, in the same
-    /// transaction, the jobs `sync(task_id, integration_id)` for each of `integrations`
-    /// (pushing it to connected trackers) and `announce(task)` when the project has webhooks.
-    pub async fn create_task_syncing<I: AsRef<str>>(
-        &self,
-        tenant_id: &str,
-        id: Option<&str>,
-        new: &NewTask,
-        integrations: &[I],
-        sync: impl Fn(&str, &str) -> Option<NewJob>,
-        announce: impl Fn(&Task) -> Vec<NewJob>,
-    ) -> Result<Task> {
+    /// Creates task `id` (a taken id fails) and, in the same transaction, enqueues `jobs`
+    /// (pushing it to connected trackers) and announces it when the project has webhooks.
+    pub async fn create_task_syncing(&self, tenant_id: &str, id: &str, new: &NewTask, jobs: &[NewJob]) -> Result<Task> {
         let now = super::now();
-        let id = id.map(str::to_string).unwrap_or_else(new_id);
-        let jobs: Vec<NewJob> = integrations.iter().filter_map(|i| sync(&id, i.as_ref())).collect();
-        let task = new_task_view(id, new, now);
-        let announcements = announce(&task);
+        let task = new_task_view(id.to_string(), new, now);
+        let announcements = crate::domain::event::task_created(&task);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             insert_task!(tx, tenant_id, &task.id, new, now);
-            for job in &jobs {
+            for job in jobs {
                 let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, job, now);
             }
             super::integrations::enqueue_if_subscribed!(tx, tenant_id, &new.project_id, &announcements, now);
@@ -316,21 +336,19 @@ impl Store {
         self.with_labels(rows).await
     }
 
-    pub async fn update_task(&self, tenant_id: &str, id: &str, patch: &TaskPatch) -> Result<Task> {
-        self.update_task_syncing(tenant_id, id, patch, |_, _| Vec::new(), |_| Vec::new()).await
-    }
-
-    /// Updates a task and, in the same transaction, enqueues `sync(integration_id,
-    /// external_id)` for each tracker item linked to it, so a change cannot be applied here
-    /// and lost on its way to the trackers.
+    /// Updates a task and, in the same transaction, enqueues `jobs` (writing the change to
+    /// the tracker items linked to it) and announces it when the project has webhooks, so a
+    /// change cannot be applied here and lost on its way. `jobs` were made for the links
+    /// in `links` (integration id, item id): when the task's links are no longer those,
+    /// nothing is written and [`Updated::LinksChanged`] asks for jobs made again.
     pub async fn update_task_syncing(
         &self,
         tenant_id: &str,
         id: &str,
         patch: &TaskPatch,
-        sync: impl Fn(&str, &str) -> Vec<NewJob>,
-        announce: impl Fn(&Task) -> Vec<NewJob>,
-    ) -> Result<Task> {
+        links: &[(String, String)],
+        jobs: &[NewJob],
+    ) -> Result<Updated> {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -368,47 +386,45 @@ impl Store {
                 sqlx::query("DELETE FROM task_labels WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
                 add_labels!(tx, tenant_id, &project_id, id, names, now);
             }
-            let links: Vec<(String, String)> = sqlx::query_as(
+            let mut now_linked: Vec<(String, String)> = sqlx::query_as(
                 "SELECT integration_id, external_id FROM task_links WHERE tenant_id = $1 AND task_id = $2",
             )
             .bind(tenant_id)
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
-            for job in links.iter().flat_map(|(integration, external)| sync(integration, external)) {
-                let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, &job, now);
+            now_linked.sort();
+            let mut seen = links.to_vec();
+            seen.sort();
+            if now_linked != seen {
+                return Ok(Updated::LinksChanged);
+            }
+            for job in jobs {
+                let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, job, now);
             }
             // The task as this change left it, read in the transaction: what it announces.
-            let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2");
-            let row: TaskRow = sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_one(&mut *tx).await?;
-            let names: Vec<String> = sqlx::query_scalar(
-                "SELECT l.name FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = $1
-                 ORDER BY l.name",
-            )
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-            let task = row.into_task(names)?;
-            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announce(&task), now);
+            let task = task_in_tx!(tx, tenant_id, id).ok_or(StoreError::NotFound)?;
+            let announcements = crate::domain::event::task_updated(&task, patch.status.is_some());
+            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announcements, now);
             tx.commit().await?;
-            Ok(task)
+            Ok(Updated::Task(task))
         })
     }
 
-    /// Deletes a task and, in the same transaction, queues `announce` when its project has
-    /// webhooks.
-    pub async fn delete_task(&self, tenant_id: &str, id: &str, announce: &[NewJob]) -> Result<()> {
+    /// Deletes a task and, in the same transaction, announces it (as it last was) when its
+    /// project has webhooks.
+    pub async fn delete_task(&self, tenant_id: &str, id: &str) -> Result<()> {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let project_id: Option<String> =
-                sqlx::query_scalar("DELETE FROM tasks WHERE id = $1 AND tenant_id = $2 RETURNING project_id")
-                    .bind(id)
-                    .bind(tenant_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let project_id = project_id.ok_or(StoreError::NotFound)?;
-            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, announce, now);
+            let task = task_in_tx!(tx, tenant_id, id).ok_or(StoreError::NotFound)?;
+            sqlx::query("DELETE FROM tasks WHERE id = $1 AND tenant_id = $2")
+                .bind(id)
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?;
+            let announcements = crate::domain::event::task_deleted(&task);
+            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &task.project_id, &announcements, now);
             tx.commit().await?;
         });
         Ok(())

@@ -80,7 +80,8 @@ impl Store {
 
     /// Creates a task and a team (with the default channels) linked to it, atomically.
     /// The task takes id `task_id`; `follow_ups` are enqueued in the same transaction
-    /// (pushes to trackers).
+    /// (pushes to trackers), and the task is announced when the project has webhooks, as
+    /// every other created task is.
     pub async fn create_task_with_team(
         &self,
         tenant_id: &str,
@@ -98,6 +99,8 @@ impl Store {
             created_at: now,
         };
         let channels = serde_json::to_string(&team.channels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let created = new_task_view(task_id.to_string(), task, now);
+        let announcements = crate::domain::event::task_created(&created);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             insert_task!(tx, tenant_id, task_id, task, now);
@@ -120,9 +123,10 @@ impl Store {
             for job in follow_ups {
                 let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, job, now);
             }
+            super::integrations::enqueue_if_subscribed!(tx, tenant_id, &task.project_id, &announcements, now);
             tx.commit().await?;
         });
-        Ok((new_task_view(task_id.to_string(), task, now), team))
+        Ok((created, team))
     }
 
     /// The team linked to one of the tenant's tasks.

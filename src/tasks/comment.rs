@@ -52,7 +52,7 @@ pub async fn add_comment_as(
 ) -> Result<crate::domain::comment::Comment, crate::store::StoreError> {
     let id = id.map_or_else(crate::domain::new_id, str::to_string);
     let sync = comment_job(&new.task_id, &id);
-    store.create_comment(tenant_id, &id, new, &sync, crate::events::comment_created).await
+    store.create_comment(tenant_id, &id, new, &sync).await
 }
 
 /// The marker a comment carries in trackers, by which a retry finds it.

@@ -15,7 +15,7 @@ use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::domain::task::{NewTask, Task, TaskPatch};
 use crate::jobs::{JobKind, NewJob, Registry};
 use crate::store::integrations::IntegrationRecord;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Updated};
 use crate::trackers::jira::JiraSettings;
 use crate::trackers::{Trackers, is_tracker};
 
@@ -63,16 +63,9 @@ pub async fn create_task_as(
     new: &NewTask,
 ) -> Result<Task, StoreError> {
     let integrations = store.list_integrations(tenant_id, &new.project_id).await?;
-    store
-        .create_task_syncing(
-            tenant_id,
-            id,
-            new,
-            &pushes_to(&integrations),
-            |task, integration| Some(push_task_job(task, integration)),
-            crate::events::task_created,
-        )
-        .await
+    let id = id.map_or_else(crate::domain::new_id, str::to_string);
+    let pushes: Vec<NewJob> = pushes_to(&integrations).iter().map(|i| push_task_job(&id, i)).collect();
+    store.create_task_syncing(tenant_id, &id, new, &pushes).await
 }
 
 /// Creates a task and a team linked to it (the replaced Teams→Taiga service's records), and
@@ -92,10 +85,10 @@ pub async fn create_task_with_team(
     store.create_task_with_team(tenant_id, &task_id, new, team, &pushes).await
 }
 
-/// Deletes a task here (its tracker items stay) and announces it to the project's webhooks.
+/// Deletes a task here (its tracker items stay); the store announces it to the project's
+/// webhooks.
 pub async fn delete_task(store: &Store, tenant_id: &str, task_id: &str) -> Result<(), StoreError> {
-    let task = store.get_task(tenant_id, task_id).await?;
-    store.delete_task(tenant_id, task_id, &crate::events::task_deleted(&task)).await
+    store.delete_task(tenant_id, task_id).await
 }
 
 /// The job pushing the task that message `message_id` creates to `integration_id`.
@@ -121,30 +114,32 @@ pub async fn update_task(
         || patch.assigned_to.is_some()
         || patch.due_date.is_some()
         || patch.labels.is_some();
-    store
-        .update_task_syncing(
-            tenant_id,
-            task_id,
-            patch,
-            |integration, external| {
-                let mut jobs = Vec::new();
-                if Some(integration) == from {
-                    return jobs;
-                }
-                let item = LinkedItem {
-                    task_id: task_id.to_string(),
-                    integration_id: integration.to_string(),
-                    external_id: external.to_string(),
-                };
-                if fields {
-                    jobs.push(UpdateItem { item: item.clone() }.job());
-                }
-                if let Some(status) = status {
-                    jobs.push(TransitionItem { item, status }.job());
-                }
-                jobs
-            },
-            |task| crate::events::task_updated(task, status.is_some()),
-        )
-        .await
+    // The jobs are made for the links read here; the store writes them only if those are
+    // still the task's links when it applies the change (a push may link one meanwhile).
+    loop {
+        let links: Vec<(String, String)> = store
+            .task_links(tenant_id, task_id)
+            .await?
+            .into_iter()
+            .map(|l| (l.integration_id, l.external_id))
+            .collect();
+        let mut jobs = Vec::new();
+        for (integration, external) in links.iter().filter(|(integration, _)| Some(integration.as_str()) != from) {
+            let item = LinkedItem {
+                task_id: task_id.to_string(),
+                integration_id: integration.clone(),
+                external_id: external.clone(),
+            };
+            if fields {
+                jobs.push(UpdateItem { item: item.clone() }.job());
+            }
+            if let Some(status) = status {
+                jobs.push(TransitionItem { item, status }.job());
+            }
+        }
+        match store.update_task_syncing(tenant_id, task_id, patch, &links, &jobs).await? {
+            Updated::Task(task) => return Ok(task),
+            Updated::LinksChanged => continue,
+        }
+    }
 }

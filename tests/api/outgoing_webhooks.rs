@@ -171,6 +171,48 @@ async fn events_are_queued_with_the_change(backend: Backend) {
     assert_eq!(of("task.deleted", "done").map(|j| j["payload"]["project_id"].clone()), Some(json!(project)));
 }
 
+/// A task made through the replaced service's team route is announced like any other.
+async fn tasks_made_with_a_team_are_announced(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.workers = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("ops").await;
+    let hook =
+        json!({"type": "webhook", "settings": {"url": "http://127.0.0.1:9/hook"}, "secrets": {"signing_secret": "s"}});
+    app.integration(&project, hook).await;
+    let res = app
+        .post(
+            "/teams/create-task-with-team",
+            json!({"title": "Plan the offsite", "team_name": "Offsite crew", "project_id": project}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let jobs = app.get("/api/v1/jobs?status=queued&limit=200").await.body;
+    let announced: Vec<&Value> = jobs["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|j| j["kind"] == "webhook.announce" && j["payload"]["event"] == "task.created")
+        .collect();
+    assert_eq!(announced.len(), 1, "{jobs}");
+    assert_eq!(announced[0]["payload"]["data"]["title"], "Plan the offsite");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_made_with_a_team_are_announced_sqlite() {
+    tasks_made_with_a_team_are_announced(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_made_with_a_team_are_announced_postgres() {
+    tasks_made_with_a_team_are_announced(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_queued_with_the_change_sqlite() {
     events_are_queued_with_the_change(Backend::Sqlite).await;

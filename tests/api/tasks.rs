@@ -233,3 +233,24 @@ async fn lines_others_read_refuse_disguising_characters(app: TestApp) {
     assert!(!title.contains('\u{202E}') && title.contains("fdp.exe"), "{title}");
 }
 both_backends!(lines_others_read_refuse_disguising_characters);
+
+/// A change's tracker jobs are made for the links the service read; when the task's links
+/// are no longer those as the change is applied, the store writes nothing and says so, and
+/// the service makes the jobs again.
+async fn an_update_made_for_other_links_writes_nothing(app: TestApp) {
+    use taskbridge::store::{Store, StoreOptions, Updated};
+    let project = app.project("links").await;
+    let task = app.task(&project, json!({"title": "Replace the UPS battery"})).await;
+    let id = task["id"].as_str().expect("id").to_string();
+    let store = Store::connect(&app.database_url, &StoreOptions::default()).await.expect("store");
+    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
+    let patch =
+        taskbridge::domain::task::TaskPatch { title: Some("Replace both UPS batteries".into()), ..Default::default() };
+    let seen = [("an-integration".to_string(), "item-1".to_string())];
+    let stale = store.update_task_syncing(tenant, &id, &patch, &seen, &[]).await.expect("update");
+    assert!(matches!(stale, Updated::LinksChanged), "{stale:?}");
+    assert_eq!(app.get(&format!("/api/v1/tasks/{id}")).await.body["title"], "Replace the UPS battery");
+    let done = store.update_task_syncing(tenant, &id, &patch, &[], &[]).await.expect("update");
+    assert!(matches!(done, Updated::Task(ref t) if t.title == "Replace both UPS batteries"), "{done:?}");
+}
+both_backends!(an_update_made_for_other_links_writes_nothing);
