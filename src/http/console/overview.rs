@@ -138,7 +138,7 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
                     tbody {
                         @for p in &problems {
                             tr {
-                                td { a href=(format!("/projects/{}", p.project_id)) { (p.name) } " " span.muted { "(" (p.kind) ")" } }
+                                td { a href=(format!("/projects/{}/integrations", p.project_id)) { (p.name) } " " span.muted { "(" (p.kind) ")" } }
                                 td { span class=(format!("pill {}", p.status)) { (p.status) } }
                                 td { (p.last_error.as_deref().unwrap_or("—")) }
                             }
