@@ -121,6 +121,7 @@ impl Application {
             outbound,
             bot: channel_clients.bot,
             max_upload_bytes: config.max_upload_bytes,
+            console: config.console(),
         };
         Ok(Application {
             listener,

@@ -119,9 +119,12 @@ pub struct Config {
     #[arg(long, env = "TASKBRIDGE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// The front end the OAuth callback sends admins back to (`/dashboard?integration=…`);
-    /// default the public URL.
+    /// default the public URL, where the web console's overview is that page.
     #[arg(long, env = "TASKBRIDGE_FRONTEND_URL")]
     pub frontend_url: Option<String>,
+    /// A web console session ends after this many minutes without a request.
+    #[arg(long, env = "TASKBRIDGE_CONSOLE_IDLE_MINUTES", default_value_t = 480, value_parser = clap::value_parser!(u64).range(1..))]
+    pub console_idle_minutes: u64,
     /// Redis (`redis://[:password@]host[:port][/db]`) for OAuth states shared by every
     /// instance; the database keeps them when unset.
     #[arg(long, env = "TASKBRIDGE_REDIS_URL", hide_env_values = true, value_parser = parse_any_secret)]
@@ -213,6 +216,14 @@ impl Config {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
     }
 
+    /// How the web console's sessions behave: `Secure` cookies when the public URL is https.
+    pub fn console(&self) -> crate::http::console::Settings {
+        crate::http::console::Settings {
+            idle: std::time::Duration::from_secs(self.console_idle_minutes.saturating_mul(60)),
+            ..crate::http::console::Settings::for_public_url(&self.public_url())
+        }
+    }
+
     pub fn frontend_url(&self) -> String {
         self.frontend_url.clone().unwrap_or_else(|| self.public_url())
     }
@@ -283,6 +294,7 @@ impl Config {
             encryption_key_file: PathBuf::from("taskbridge.key"),
             public_url: Some("https://taskbridge.example".into()),
             frontend_url: Some("https://app.taskbridge.example".into()),
+            console_idle_minutes: 480,
             redis_url: None,
             oauth: crate::oauth::OAuthSettings::from_env(|_| None),
             allow_private_urls: false,

@@ -2,6 +2,7 @@
 //! they validate through the domain and call the store.
 
 mod comments;
+pub mod console;
 mod coordinator;
 mod deliveries;
 pub mod error;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub integrations: Integrations,
     pub oauth: Arc<crate::oauth::OAuth>,
     pub coordinator: Arc<crate::coordinator::Coordinator>,
+    /// How the web console's sessions behave.
+    pub console: console::Settings,
 }
 
 impl AppState {
@@ -115,6 +118,7 @@ impl AppState {
             outbound,
             bot,
             max_upload_bytes: 25 * 1024 * 1024,
+            console: console::Settings::default(),
         }
     }
 }
@@ -234,6 +238,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .merge(console::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

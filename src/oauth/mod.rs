@@ -219,8 +219,11 @@ impl OAuth {
     /// Completes an install; answers where the browser goes next (always the front end).
     pub async fn callback(&self, kind: &str, callback: &Callback) -> String {
         match self.complete(kind, callback).await {
-            Ok(provider) => {
-                format!("{}/dashboard?integration={}&status=success", self.frontend_url, provider.as_str())
+            Ok((provider, workspace)) => {
+                let mut query = vec![("integration", provider.as_str()), ("status", "success")];
+                query.extend(workspace.as_deref().map(|w| ("workspace", w)));
+                let query = serde_urlencoded::to_string(query).unwrap_or_default();
+                format!("{}/dashboard?{query}", self.frontend_url)
             }
             Err(code) => {
                 let query = serde_urlencoded::to_string([("integration", kind), ("status", "error"), ("error", &code)])
@@ -230,7 +233,9 @@ impl OAuth {
         }
     }
 
-    async fn complete(&self, kind: &str, callback: &Callback) -> Result<Provider, String> {
+    /// Installs what the provider granted; answers the provider and the workspace (team,
+    /// guild, site or account) it was installed into, when the provider named one.
+    async fn complete(&self, kind: &str, callback: &Callback) -> Result<(Provider, Option<String>), String> {
         let provider = Provider::parse(kind).ok_or("unknown_integration")?;
         let name = provider.as_str();
         if callback.error.as_deref().is_some_and(|e| !e.is_empty()) {
@@ -263,6 +268,7 @@ impl OAuth {
                 return Err("token_exchange_failed".into());
             }
         };
+        let mut workspace = None;
         for mut record in records {
             record.installation.insert("installed_by".into(), json!(pending.key_id));
             record.installation.insert("installed_at".into(), json!(chrono::Utc::now().to_rfc3339()));
@@ -271,6 +277,10 @@ impl OAuth {
                 record.installation.insert(key.clone(), value.clone());
             }
             record.installation.retain(|_, v| !v.is_null());
+            let named = ["team_name", "guild_name", "site_name", "subdomain"]
+                .iter()
+                .find_map(|field| record.installation.get(*field).and_then(Value::as_str).filter(|n| !n.is_empty()));
+            workspace = workspace.or(named.map(str::to_string));
             // Sealed with the tokens: what the install is about stays encrypted at rest.
             record.secrets.insert("installation".into(), Value::Object(record.installation.clone()));
             let saved = self
@@ -288,6 +298,6 @@ impl OAuth {
             }
         }
         tracing::info!(provider = name, project_id = %pending.project_id, "integration installed with OAuth");
-        Ok(provider)
+        Ok((provider, workspace))
     }
 }

@@ -40,6 +40,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(16, "0016_ai_chat"),
     migration!(17, "0017_webhook_subscribers"),
     migration!(18, "0018_intake_turns"),
+    migration!(19, "0019_console_sessions"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -4,6 +4,7 @@
 //! macros, which keeps native column types on each side (an `AnyPool` would not).
 
 mod comments;
+mod console;
 pub mod coordinator;
 mod deliveries;
 mod imports;
@@ -29,6 +30,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use console::{ConsoleSession, Counts, IntegrationProblem};
 pub use imports::ImportProgress;
 pub use links::TaskLink;
 pub use messages::{Created, IntakeTurn, Outcome};

@@ -498,7 +498,7 @@ async fn an_oauth_install_survives_a_key_rotation_and_keeps_tokens_out_of_logs()
         assert_eq!(res.status(), 302);
         let location = res.headers()["location"].to_str().expect("location").to_string();
         let expected = if code == "good-code" { "status=success" } else { "error=token_exchange_failed" };
-        assert!(location.ends_with(expected), "{location}");
+        assert!(location.contains(expected), "{location}");
         states.push(state);
     }
     let integrations = get_json(&client, &format!("{}/api/v1/projects/{project}/integrations", first.base), &key).await;

@@ -14,6 +14,7 @@ mod comments;
 mod concurrent_intake;
 mod confluence_sync;
 mod connections;
+mod console;
 mod dedup;
 mod discord;
 mod email;

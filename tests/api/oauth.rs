@@ -76,8 +76,20 @@ fn failed(kind: &str, code: &str) -> String {
     format!("{FRONTEND}/dashboard?integration={kind}&status=error&error={code}")
 }
 
+/// Where a successful install sends the browser: the overview, naming the provider and the
+/// workspace (team, guild, site, account or Microsoft tenant) the fakes answer for it.
 fn succeeded(kind: &str) -> String {
-    format!("{FRONTEND}/dashboard?integration={kind}&status=success")
+    let workspace = match kind {
+        "slack" => "Slack+Softball+Team",
+        "discord" => "Ops+Guild",
+        "atlassian" => "Acme",
+        "zendesk" => "acme",
+        _ => "",
+    };
+    match workspace {
+        "" => format!("{FRONTEND}/dashboard?integration={kind}&status=success"),
+        w => format!("{FRONTEND}/dashboard?integration={kind}&status=success&workspace={w}"),
+    }
 }
 
 async fn integration(app: &TestApp, project: &str, kind: &str) -> Value {

@@ -1,0 +1,189 @@
+//! `/projects`: list, create and edit projects, through the same validation and store
+//! calls as `/api/v1/projects`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use maud::{Markup, html};
+
+use super::forms::{self, Errors};
+use super::layout::{self, Section, csrf_field};
+use super::session::Form;
+use super::{PageResult, Session};
+use crate::domain::list::{PageParams, id_cursor};
+use crate::domain::project::{NewProjectInput, Project, ProjectPatchInput, ProjectStatus};
+use crate::http::AppState;
+use crate::http::error::{ApiError, NotFoundExt};
+use crate::http::pages::paginate;
+
+const STATUSES: &[(&str, &str)] = &[("active", "Active"), ("on_hold", "On hold"), ("completed", "Completed")];
+const FIELDS: &[&str] = &["name", "description", "status", "deadline", "auto_follow_ups"];
+
+/// What a project form shows: the values last entered and the error they met.
+struct Values {
+    name: String,
+    description: String,
+    status: String,
+    deadline: String,
+    auto_follow_ups: bool,
+}
+
+impl Values {
+    fn empty() -> Self {
+        Values {
+            name: String::new(),
+            description: String::new(),
+            status: "active".into(),
+            deadline: String::new(),
+            auto_follow_ups: false,
+        }
+    }
+
+    fn of(p: &Project) -> Self {
+        Values {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            status: p.status.as_str().into(),
+            deadline: p.deadline.map(|d| d.to_string()).unwrap_or_default(),
+            auto_follow_ups: p.auto_follow_ups,
+        }
+    }
+
+    fn posted(form: &Form) -> Self {
+        Values {
+            name: form.text("name"),
+            description: form.text("description"),
+            status: form.text("status"),
+            deadline: form.text("deadline"),
+            auto_follow_ups: form.checked("auto_follow_ups"),
+        }
+    }
+
+    fn status(&self) -> Result<ProjectStatus, crate::domain::DomainError> {
+        ProjectStatus::parse(&self.status)
+            .ok_or_else(|| crate::domain::DomainError::invalid("status", "must be one of active, completed, on_hold"))
+    }
+}
+
+fn fields(values: &Values, errors: &Errors) -> Markup {
+    html! {
+        @if let Some(other) = errors.other(FIELDS) { p.error-message role="alert" { (other) } }
+        (forms::input("text", "name", "Name", &values.name, errors, None, true))
+        (forms::textarea("description", "Description", &values.description, errors))
+        (forms::select("status", "Status", STATUSES, &values.status, errors))
+        (forms::input("date", "deadline", "Deadline", &values.deadline, errors, Some("Optional, YYYY-MM-DD."), false))
+        (forms::checkbox("auto_follow_ups", "Send follow-ups by itself", values.auto_follow_ups,
+            Some("The coordinator reminds people of overdue and stale tasks without asking for approval first.")))
+    }
+}
+
+pub async fn list(State(s): State<AppState>, session: Session, Query(params): Query<PageParams>) -> PageResult {
+    list_page(&s, &session, &params, &Values::empty(), &Errors::none()).await
+}
+
+async fn list_page(
+    s: &AppState,
+    session: &Session,
+    params: &PageParams,
+    values: &Values,
+    errors: &Errors,
+) -> PageResult {
+    let page = params.validate().map_err(ApiError::invalid_query)?;
+    let items = s.store.list_projects(&session.caller.tenant_id, &page).await?;
+    let (projects, next) = paginate(items, page.limit, |p| id_cursor(&p.id));
+    let body = html! {
+        h1 { "Projects" }
+        @if projects.is_empty() && params.cursor.is_none() {
+            p.empty { "No projects yet — create the first one below." }
+        } @else {
+            div.table-wrap {
+                table {
+                    thead { tr { th { "Name" } th { "Status" } th.optional { "Deadline" } } }
+                    tbody {
+                        @for p in &projects {
+                            tr {
+                                td { a href=(format!("/projects/{}", p.id)) { (p.name) } }
+                                td { span class=(format!("pill {}", p.status.as_str())) { (p.status.as_str()) } }
+                                td.optional { (p.deadline.map(|d| d.to_string()).unwrap_or_else(|| "—".into())) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = next { p { a href=(format!("/projects?cursor={next}")) { "Next page" } } }
+        }
+        h2 id="new" { "New project" }
+        form.stack.card method="post" action="/projects" aria-labelledby="new" {
+            (csrf_field(session))
+            (fields(values, errors))
+            div.actions { button type="submit" { "Create project" } }
+        }
+    };
+    let status = if errors.any() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, layout::page(session, Section::Projects, "Projects", body)).into_response())
+}
+
+pub async fn create(State(s): State<AppState>, form: Form) -> PageResult {
+    let values = Values::posted(&form);
+    let input = values.status().map(|status| NewProjectInput {
+        name: values.name.clone(),
+        description: Some(values.description.clone()),
+        status: Some(status),
+        deadline: Some(values.deadline.clone()).filter(|d| !d.trim().is_empty()),
+        auto_follow_ups: Some(values.auto_follow_ups),
+    });
+    match input.and_then(NewProjectInput::validate) {
+        Ok(new) => {
+            let project = s.store.create_project(&form.session.caller.tenant_id, &new).await?;
+            Ok(Redirect::to(&format!("/projects/{}", project.id)).into_response())
+        }
+        Err(err) => list_page(&s, &form.session, &PageParams::default(), &values, &Errors::from(err)).await,
+    }
+}
+
+pub async fn show(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> PageResult {
+    let project = s.store.get_project(&session.caller.tenant_id, &id).await.or_not_found("project")?;
+    Ok(project_page(&session, &project, &Values::of(&project), &Errors::none(), StatusCode::OK))
+}
+
+fn project_page(
+    session: &Session,
+    project: &Project,
+    values: &Values,
+    errors: &Errors,
+    status: StatusCode,
+) -> axum::response::Response {
+    let body = html! {
+        p { a href="/projects" { "← Projects" } }
+        h1 { (project.name) }
+        h2 id="edit" { "Edit project" }
+        form.stack.card method="post" action=(format!("/projects/{}", project.id)) aria-labelledby="edit" {
+            (csrf_field(session))
+            (fields(values, errors))
+            div.actions { button type="submit" { "Save" } }
+        }
+    };
+    (status, layout::page(session, Section::Projects, &project.name, body)).into_response()
+}
+
+pub async fn update(State(s): State<AppState>, Path(id): Path<String>, form: Form) -> PageResult {
+    let tenant = &form.session.caller.tenant_id;
+    let project = s.store.get_project(tenant, &id).await.or_not_found("project")?;
+    let values = Values::posted(&form);
+    let input = values.status().map(|status| ProjectPatchInput {
+        name: Some(values.name.clone()),
+        description: Some(values.description.clone()),
+        status: Some(status),
+        deadline: Some(Some(values.deadline.clone()).filter(|d| !d.trim().is_empty())),
+        auto_follow_ups: Some(values.auto_follow_ups),
+    });
+    match input.and_then(ProjectPatchInput::validate) {
+        Ok(patch) => {
+            s.store.update_project(tenant, &id, &patch).await.or_not_found("project")?;
+            Ok(Redirect::to(&format!("/projects/{id}")).into_response())
+        }
+        Err(err) => {
+            Ok(project_page(&form.session, &project, &values, &Errors::from(err), StatusCode::UNPROCESSABLE_ENTITY))
+        }
+    }
+}
