@@ -120,7 +120,7 @@ pub async fn team_by_task(
 
 fn task_input(project_id: String, title: String, description: Option<String>) -> NewTaskInput {
     NewTaskInput {
-        project_id: project_id.into(),
+        project_id,
         title,
         description,
         status: None,
