@@ -197,6 +197,17 @@ impl Store {
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
+    /// The requests that created a task or were merged into it, oldest first (at most `limit`).
+    pub async fn messages_for_task(&self, tenant_id: &str, task_id: &str, limit: u32) -> Result<Vec<Message>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages WHERE tenant_id = $1 AND task_id = $2 ORDER BY received_at, id LIMIT $3"
+        );
+        let rows: Vec<MessageRow> = read!(self, |pool| {
+            sqlx::query_as(&sql).bind(tenant_id).bind(task_id).bind(i64::from(limit)).fetch_all(pool).await?
+        });
+        rows.into_iter().map(Message::try_from).collect()
+    }
+
     /// Marks a message as being processed, unless it already has its outcome.
     pub async fn mark_processing(&self, tenant_id: &TenantId, id: &str) -> Result<()> {
         let now = super::now();

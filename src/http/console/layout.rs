@@ -10,10 +10,16 @@ use super::assets;
 pub enum Section {
     Overview,
     Projects,
+    Tasks,
+    Board,
 }
 
-const SECTIONS: &[(Section, &str, &str)] =
-    &[(Section::Overview, "/dashboard", "Overview"), (Section::Projects, "/projects", "Projects")];
+const SECTIONS: &[(Section, &str, &str)] = &[
+    (Section::Overview, "/dashboard", "Overview"),
+    (Section::Projects, "/projects", "Projects"),
+    (Section::Tasks, "/tasks", "Tasks"),
+    (Section::Board, "/board", "Board"),
+];
 
 fn head(title: &str) -> Markup {
     html! {

@@ -10,6 +10,7 @@ mod layout;
 mod overview;
 mod projects;
 mod session;
+mod tasks;
 
 use std::time::Duration;
 
@@ -55,6 +56,14 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(overview::dashboard))
         .route("/projects", get(projects::list).post(projects::create))
         .route("/projects/{id}", get(projects::show).post(projects::update))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/{id}", get(tasks::show).post(tasks::update))
+        .route("/tasks/{id}/status", post(tasks::set_status))
+        .route("/tasks/{id}/delete", post(tasks::delete))
+        .route("/tasks/{id}/comments", post(tasks::add_comment))
+        .route("/comments/{id}", post(tasks::edit_comment))
+        .route("/comments/{id}/delete", post(tasks::delete_comment))
+        .route("/board", get(tasks::board))
         .layer(middleware::from_fn(security_headers))
         .route("/assets/{version}/{file}", get(assets::serve))
 }

@@ -113,7 +113,7 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
         div.grid {
             @for (status, label) in [("todo", "To do"), ("in_progress", "In progress"), ("done", "Done")] {
                 div.card {
-                    span.figure { (count(&tasks, status)) }
+                    a.figure href=(format!("/tasks?status={status}")) { (count(&tasks, status)) }
                     span.figure-label { (label) }
                 }
             }
@@ -122,7 +122,7 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
         div.grid {
             div.card { span.figure { (received) } span.figure-label { "received since midnight (UTC)" } }
             div.card {
-                span.figure { (count(&requests, "created")) }
+                a.figure href="/tasks?sort=-created_at" { (count(&requests, "created")) }
                 span.figure-label { "became new tasks" }
             }
             div.card { span.figure { (count(&requests, "duplicate")) } span.figure-label { "were already tracked (duplicates)" } }

@@ -99,13 +99,17 @@ async fn list_page(
         } @else {
             div.table-wrap {
                 table {
-                    thead { tr { th { "Name" } th { "Status" } th.optional { "Deadline" } } }
+                    thead { tr { th { "Name" } th { "Status" } th.optional { "Deadline" } th { "Open" } } }
                     tbody {
                         @for p in &projects {
                             tr {
                                 td { a href=(format!("/projects/{}", p.id)) { (p.name) } }
                                 td { span class=(format!("pill {}", p.status.as_str())) { (p.status.as_str()) } }
                                 td.optional { (p.deadline.map(|d| d.to_string()).unwrap_or_else(|| "—".into())) }
+                                td.actions {
+                                    a href=(format!("/tasks?project_id={}", p.id)) { "Tasks" }
+                                    a href=(format!("/board?project_id={}", p.id)) { "Board" }
+                                }
                             }
                         }
                     }
@@ -157,6 +161,10 @@ fn project_page(
     let body = html! {
         p { a href="/projects" { "← Projects" } }
         h1 { (project.name) }
+        div.actions {
+            a.button.secondary href=(format!("/tasks?project_id={}", project.id)) { "Tasks" }
+            a.button.secondary href=(format!("/board?project_id={}", project.id)) { "Board" }
+        }
         h2 id="edit" { "Edit project" }
         form.stack.card method="post" action=(format!("/projects/{}", project.id)) aria-labelledby="edit" {
             (csrf_field(session))

@@ -3,6 +3,7 @@
 mod overview;
 mod projects;
 mod sessions;
+mod tasks;
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;

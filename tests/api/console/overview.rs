@@ -32,10 +32,16 @@ async fn the_overview_counts_the_tenants_work(app: TestApp) {
     let page = browser.get("/dashboard").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     let html = &page.html;
-    assert!(html.contains("<span class=\"figure\">3</span><span class=\"figure-label\">To do</span>"), "{html}");
-    assert!(html.contains("<span class=\"figure\">1</span><span class=\"figure-label\">In progress</span>"), "{html}");
+    assert!(
+        html.contains("<a class=\"figure\" href=\"/tasks?status=todo\">3</a><span class=\"figure-label\">To do</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/tasks?status=in_progress\">1</a><span class=\"figure-label\">In progress</span>"),
+        "{html}"
+    );
     assert!(html.contains("<span class=\"figure\">1</span><span class=\"figure-label\">received since"), "{html}");
-    assert!(html.contains("<span class=\"figure\">1</span><span class=\"figure-label\">became new tasks"), "{html}");
+    assert!(html.contains(">1</a><span class=\"figure-label\">became new tasks"), "{html}");
     // The broken integration, its error escaped.
     assert!(
         html.contains("Team &lt;b&gt;chat&lt;/b&gt;") && html.contains("token_revoked &lt;i&gt;x&lt;/i&gt;"),
