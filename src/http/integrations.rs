@@ -1,5 +1,6 @@
 //! `/api/v1/projects/{id}/integrations`: per-project platform connections.
 
+use crate::domain::id::{IntegrationId, ProjectId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,7 +32,7 @@ fn not_found(what: &'static str) -> impl Fn(IntegrationError) -> ApiError {
 pub async fn create_integration(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiPath(project_id): ApiPath<String>,
+    ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(input): ApiJson<NewIntegrationInput>,
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
     let created = s.integrations.create(&caller.tenant_id, &project_id, input).await.map_err(not_found("project"))?;
@@ -45,7 +46,7 @@ pub async fn create_integration(
 pub async fn list_integrations(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(project_id): ApiPath<String>,
+    ApiPath(project_id): ApiPath<ProjectId>,
 ) -> Result<Json<IntegrationPage>, ApiError> {
     let items = s.integrations.list(&caller.tenant_id, &project_id).await.map_err(not_found("project"))?;
     Ok(Json(IntegrationPage::new((items, None))))
@@ -56,7 +57,7 @@ pub async fn list_integrations(
 pub async fn get_integration(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath((project_id, id)): ApiPath<(String, String)>,
+    ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<Json<Integration>, ApiError> {
     Ok(Json(s.integrations.get(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?))
 }
@@ -68,7 +69,7 @@ pub async fn get_integration(
 pub async fn update_integration(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiPath((project_id, id)): ApiPath<(String, String)>,
+    ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
     ApiJson(patch): ApiJson<IntegrationPatchInput>,
 ) -> Result<Json<Integration>, ApiError> {
     let updated =
@@ -84,7 +85,7 @@ pub async fn update_integration(
 pub async fn delete_integration(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiPath((project_id, id)): ApiPath<(String, String)>,
+    ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<StatusCode, ApiError> {
     s.integrations.get(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?;
     // Best effort: a token the provider cannot be told about still goes with the record.
@@ -104,7 +105,7 @@ pub async fn delete_integration(
 pub async fn disconnect_integration(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiPath((project_id, id)): ApiPath<(String, String)>,
+    ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<Json<Integration>, ApiError> {
     Ok(Json(s.oauth.disconnect(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?))
 }
