@@ -70,20 +70,20 @@ async fn bench_backend(label: &str, url: &str) {
     // 2. Seed up to BENCH_TASKS tasks in a second project, through the store.
     let target: usize = env_or("BENCH_TASKS", 100_000);
     let big_id = support::create_project(&client, &base, KEY, "big").await;
-    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
     let seed_started = Instant::now();
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let mut seeders = Vec::new();
     let per = target / 4;
     for s in 0..4 {
         let (store, big_id) = (store.clone(), big_id.clone());
+        let tenant = taskbridge::domain::tenant::default_tenant();
         let mut rng = XorShift(rng.next() | 1);
         seeders.push(tokio::spawn(async move {
             for i in 0..per {
                 let w1 = WORDS[rng.below(16)];
                 let w2 = WORDS[rng.below(16)];
                 let new = NewTask {
-                    project_id: big_id.clone(),
+                    project_id: big_id.as_str().into(),
                     title: format!("{w1} {w2} problem {s}-{i}"),
                     description: format!("Customers report that {w1} breaks when {w2} is used."),
                     status: [TaskStatus::Todo, TaskStatus::InProgress, TaskStatus::Done][rng.below(3)],
@@ -94,7 +94,7 @@ async fn bench_backend(label: &str, url: &str) {
                     due_date: chrono::NaiveDate::from_ymd_opt(2026, 1 + rng.below(12) as u32, 1 + rng.below(28) as u32),
                     labels: if rng.below(10) == 0 { vec!["bug".into()] } else { vec![] },
                 };
-                store.create_task(tenant, &new).await.expect("seed");
+                store.create_task(&tenant, &new).await.expect("seed");
             }
         }));
     }

@@ -7,6 +7,7 @@
 //! deduplicate on), `X-Taskbridge-Timestamp` (Unix seconds) and `X-Taskbridge-Signature:
 //! sha256=<hex HMAC-SHA256 of "{timestamp}.{body}" with the signing secret>`.
 
+use crate::domain::id::{IntegrationId, ProjectId};
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
@@ -23,7 +24,7 @@ use crate::store::integrations::IntegrationRecord;
 /// The `webhook.deliver` job: one event (`body`) POSTed to one webhook.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Deliver {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     pub body: Event,
 }
 
@@ -35,7 +36,7 @@ pub struct Event {
     pub event: String,
     pub id: String,
     pub occurred_at: String,
-    pub project_id: String,
+    pub project_id: ProjectId,
 }
 
 impl JobKind for Deliver {
@@ -98,7 +99,7 @@ async fn deliver(
     job: Deliver,
 ) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let id = job.integration_id.as_str();
+    let id = &job.integration_id;
     let (record, secrets) = match integrations.with_secrets(tenant, id).await {
         Ok(found) => found,
         Err(IntegrationError::Store(StoreError::NotFound)) => return Ok(()), // unsubscribed meanwhile
@@ -127,7 +128,7 @@ async fn deliver(
         .map_err(|e| crate::outbound::transport_failure("webhook delivery failed", e))?;
     let status = res.status();
     if status.is_success() {
-        tracing::info!(integration_id = id, event, "webhook delivered");
+        tracing::info!(integration_id = id.as_str(), event, "webhook delivered");
         return Ok(());
     }
     // 408 and 429 are worth waiting for, like 5xx; another 4xx is the receiver's refusal.

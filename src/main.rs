@@ -205,9 +205,9 @@ async fn generate_tree(
 ) -> Result<(), String> {
     let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
     let store = Store::connect(&config.database_url, &options).await.map_err(|e| e.to_string())?;
-    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
+    let tenant = &taskbridge::domain::tenant::default_tenant();
     let project = match project_id {
-        Some(p) => p,
+        Some(p) => p.into(),
         None => store.default_project(tenant).await.map_err(|e| format!("no default project: {e}"))?,
     };
     let cipher = config.cipher().map_err(|e| e.to_string())?;

@@ -13,6 +13,7 @@ pub mod slack;
 pub mod telegram;
 pub mod whatsapp;
 
+use crate::domain::id::{IntegrationId, ProjectId};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -98,17 +99,22 @@ pub struct InboundRequest {
 
 impl InboundRequest {
     /// The message this request becomes in `project_id`, remembering where it came from.
-    pub fn into_message(self, kind: IntegrationType, integration_id: &str, project_id: &str) -> NewMessage {
+    pub fn into_message(
+        self,
+        kind: IntegrationType,
+        integration_id: &IntegrationId,
+        project_id: &ProjectId,
+    ) -> NewMessage {
         NewMessage {
             text: self.text.chars().take(crate::domain::message::TEXT_MAX).collect(),
-            project_id: project_id.to_string(),
+            project_id: project_id.clone(),
             author: self.author,
             source: kind.as_str().to_string(),
             channel: self.channel,
             thread_ref: self.thread_ref,
             received_at: None,
             origin: Some(Origin {
-                integration_id: integration_id.to_string(),
+                integration_id: integration_id.clone(),
                 external_id: self.external_id,
                 reply_to: self.reply_to,
             }),

@@ -1,6 +1,7 @@
 //! The `channel.reply` job: answers a webhook message in its conversation once intake has
 //! recorded the outcome (enqueued in the same transaction, so no answer is ever lost).
 
+use crate::domain::id::{IntegrationId, TenantId};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -123,8 +124,8 @@ async fn send(integrations: &Integrations, out: &ChannelClients, ctx: JobContext
 
 pub async fn with_secrets(
     integrations: &Integrations,
-    tenant: &str,
-    integration_id: &str,
+    tenant: &TenantId,
+    integration_id: &IntegrationId,
 ) -> Result<(Integration, Map<String, Value>), JobError> {
     integrations.with_secrets(tenant, integration_id).await.map_err(|e| match e {
         IntegrationError::Store(s) => store_failure(s),
@@ -186,7 +187,12 @@ async fn deliver(
 }
 
 /// What the conversation is told about a message's outcome.
-pub async fn reply_text(store: &crate::store::Store, tenant_id: &str, message: &Message, public_url: &str) -> String {
+pub async fn reply_text(
+    store: &crate::store::Store,
+    tenant_id: &TenantId,
+    message: &Message,
+    public_url: &str,
+) -> String {
     let title = match &message.task_id {
         Some(id) => store.get_task(tenant_id, id).await.map(|t| t.title).unwrap_or_default(),
         None => String::new(),

@@ -5,6 +5,7 @@
 //! An edit run again writes the same values again (at least once): only a person's edit
 //! in that instant between would be written over.
 
+use crate::domain::id::{TaskId, TenantId};
 use serde_json::{Value, json};
 
 use super::{Coordinator, CoordinatorError};
@@ -65,7 +66,7 @@ impl From<StoreError> for Failure {
 }
 
 async fn run(ctx: JobContext, id: String) -> Result<(), JobError> {
-    let tenant = ctx.job.tenant_id.as_str();
+    let tenant = &ctx.job.tenant_id;
     let id = id.as_str();
     let action = match ctx.store.get_action(tenant, id).await {
         Ok(a) => a,
@@ -88,13 +89,14 @@ async fn run(ctx: JobContext, id: String) -> Result<(), JobError> {
     finished.map(|_| ()).map_err(|e| JobError::Retry(e.to_string()))
 }
 
-async fn execute(store: &Store, tenant: &str, action: &Action) -> Result<Value, Failure> {
+async fn execute(store: &Store, tenant: &TenantId, action: &Action) -> Result<Value, Failure> {
     let refused = |e: crate::domain::DomainError| Failure::Refused(e.to_string());
     let proposal = Proposal::read(&action.kind, action.params.clone()).map_err(refused)?;
     Ok(match proposal.change().map_err(refused)? {
         Change::Create(new) => {
-            let task = once(store.get_task(tenant, &action.id).await, async || {
-                Ok(crate::tasks::create_task_as(store, tenant, Some(&action.id), &new).await?)
+            let id = TaskId::from(&action.id);
+            let task = once(store.get_task(tenant, &id).await, async || {
+                Ok(crate::tasks::create_task_as(store, tenant, Some(&id), &new).await?)
             })
             .await?;
             json!({"task": task})

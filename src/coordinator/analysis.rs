@@ -2,6 +2,7 @@
 //! evidence and a recommendation, the same every time for the same data. A language model
 //! may word the summary; it never decides what is found.
 
+use crate::domain::id::ProjectId;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -35,7 +36,8 @@ pub struct Finding {
     pub kind: Kind,
     pub task_ids: Vec<String>,
     pub assignee: Option<String>,
-    pub project_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub project_id: Option<ProjectId>,
     /// The figures behind the finding.
     #[schema(value_type = Object)]
     pub evidence: Value,
@@ -66,7 +68,7 @@ pub fn analyze(tasks: &[Task], projects: &[Project], now: DateTime<Utc>) -> Vec<
     for task in &open {
         let base = |kind, evidence: Value, recommendation: String| Finding {
             kind,
-            task_ids: vec![task.id.clone()],
+            task_ids: vec![task.id.to_string()],
             assignee: task.assigned_to.clone(),
             project_id: Some(task.project_id.clone()),
             evidence,
@@ -145,7 +147,7 @@ pub fn workload(open: &[&Task]) -> Workload {
         match task.assigned_to.as_deref() {
             Some(who) => {
                 let entry = load.entry(who).or_default();
-                entry.0.push(task.id.clone());
+                entry.0.push(task.id.to_string());
                 entry.1 += task.time_estimate.unwrap_or(0);
             }
             None => unassigned += 1,
@@ -200,7 +202,7 @@ fn at_risk(project: &Project, open: &[&Task], today: NaiveDate) -> Option<Findin
     if tasks.is_empty() {
         return None;
     }
-    let task_ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
+    let task_ids: Vec<String> = tasks.iter().map(|t| t.id.to_string()).collect();
     let remaining: i64 = tasks.iter().map(|t| (t.time_estimate.unwrap_or(0) - t.time_spent).max(0)).sum();
     let people = tasks.iter().filter_map(|t| t.assigned_to.as_deref()).collect::<std::collections::BTreeSet<_>>().len();
     let finding = |evidence: Value, recommendation: String| Finding {

@@ -2,6 +2,7 @@
 //! their ids, and changes proposed as actions that wait for a person. Nothing said in a
 //! chat changes the workspace by itself.
 
+use crate::domain::id::{ProjectId, TaskId, TenantId};
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, Utc};
@@ -65,7 +66,7 @@ pub(super) struct Grounding {
 
 impl Coordinator {
     pub async fn chat(&self, caller: &Caller, chat: Chat) -> Result<ChatAnswer, CoordinatorError> {
-        let tenant = caller.tenant_id.as_str();
+        let tenant = &caller.tenant_id;
         // Read once: it must exist, and a model is given its history.
         let earlier = match &chat.conversation_id {
             Some(id) => Some(
@@ -74,22 +75,21 @@ impl Coordinator {
             None => None,
         };
         let today = Utc::now().date_naive();
-        let grounding = self.ground(tenant, chat.project_id.as_deref(), &chat.message, earlier.as_ref(), today).await?;
+        let grounding = self.ground(tenant, chat.project_id.as_ref(), &chat.message, earlier.as_ref(), today).await?;
         if let Some(answer) = self.ask_model(caller, &chat, earlier.as_ref(), &grounding, today).await? {
             return Ok(answer);
         }
         let parsed = commands::parse(&chat.message, today);
-        let (proposals, problems) =
-            self.proposals(tenant, chat.project_id.as_deref(), &grounding.tasks, parsed).await?;
+        let (proposals, problems) = self.proposals(tenant, chat.project_id.as_ref(), &grounding.tasks, parsed).await?;
         let (answer, cited) = if proposals.is_empty() && problems.is_empty() {
             // A question not understood is answered with nothing in it: there is nothing to cite.
             let cited = match grounding.question.intent {
                 Intent::Unknown => Vec::new(),
-                _ => grounding.hits.iter().map(|t| t.id.clone()).collect(),
+                _ => grounding.hits.iter().map(|t| t.id.to_string()).collect(),
             };
             (answer::builtin(&grounding), cited)
         } else {
-            let cited: BTreeSet<String> = proposals.iter().filter_map(|p| p.task_id().map(str::to_string)).collect();
+            let cited: BTreeSet<String> = proposals.iter().filter_map(|p| p.task_id().map(TaskId::to_string)).collect();
             (describe_proposals(&proposals, &problems), cited.into_iter().collect())
         };
         self.record(caller, &chat, &answer, cited, &proposals, "builtin").await
@@ -98,8 +98,8 @@ impl Coordinator {
     /// The open tasks in scope and those the message is about.
     pub(super) async fn ground(
         &self,
-        tenant: &str,
-        project_id: Option<&str>,
+        tenant: &TenantId,
+        project_id: Option<&ProjectId>,
         message: &str,
         earlier: Option<&Conversation>,
         today: NaiveDate,
@@ -160,13 +160,13 @@ impl Coordinator {
     /// latest first, at most [`MAX_CHANGED`].
     async fn changed_since(
         &self,
-        tenant: &str,
-        project_id: Option<&str>,
+        tenant: &TenantId,
+        project_id: Option<&ProjectId>,
         since: NaiveDate,
     ) -> Result<Vec<Task>, CoordinatorError> {
         let from = since.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_else(Utc::now);
         let query = TaskQuery {
-            filter: TaskFilter { project_id: project_id.map(str::to_string), ..TaskFilter::default() },
+            filter: TaskFilter { project_id: project_id.cloned(), ..TaskFilter::default() },
             sort: TaskSort { field: TaskSortField::UpdatedAt, descending: true },
             page: Page::first(MAX_CHANGED),
         };
@@ -179,8 +179,8 @@ impl Coordinator {
     /// The proposals of the builtin commands, and what could not be proposed and why.
     async fn proposals(
         &self,
-        tenant: &str,
-        project_id: Option<&str>,
+        tenant: &TenantId,
+        project_id: Option<&ProjectId>,
         open: &[Task],
         parsed: Vec<Result<Command, String>>,
     ) -> Result<(Vec<Proposal>, Vec<String>), CoordinatorError> {
@@ -231,9 +231,13 @@ impl Coordinator {
     }
 
     /// The project new tasks go to: the one in scope, else the tenant's default.
-    pub(super) async fn target_project(&self, tenant: &str, scope: Option<&str>) -> Result<String, CoordinatorError> {
+    pub(super) async fn target_project(
+        &self,
+        tenant: &TenantId,
+        scope: Option<&ProjectId>,
+    ) -> Result<ProjectId, CoordinatorError> {
         match scope {
-            Some(p) => Ok(p.to_string()),
+            Some(p) => Ok(p.clone()),
             None => Ok(self.store.default_project(tenant).await?),
         }
     }
@@ -241,12 +245,12 @@ impl Coordinator {
     /// The task `r` names: any of the tenant's tasks by id, an open one by title.
     async fn resolve(
         &self,
-        tenant: &str,
+        tenant: &TenantId,
         open: &[Task],
         r: &TaskRef,
     ) -> Result<Result<Task, String>, CoordinatorError> {
         match r {
-            TaskRef::Id(id) => match self.store.get_task(tenant, id).await {
+            TaskRef::Id(id) => match self.store.get_task(tenant, &TaskId::from(id)).await {
                 Ok(task) => Ok(Ok(task)),
                 Err(crate::store::StoreError::NotFound) => Ok(Err(format!("there is no task {id}"))),
                 Err(e) => Err(e.into()),
@@ -265,7 +269,7 @@ impl Coordinator {
         proposals: &[Proposal],
         answered_by: &str,
     ) -> Result<ChatAnswer, CoordinatorError> {
-        let tenant = caller.tenant_id.as_str();
+        let tenant = &caller.tenant_id;
         let started_by = format!("key:{}", caller.key_id);
         let exchange = Exchange {
             conversation_id: chat.conversation_id.as_deref(),

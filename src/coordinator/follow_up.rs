@@ -8,6 +8,7 @@
 //! `ai.follow_ups.tenant` job per tenant for the slot; the slot in each idempotency key
 //! keeps one of each however many instances run.
 
+use crate::domain::id::{ProjectId, TenantId};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -19,7 +20,7 @@ use super::analysis::{self, Kind};
 use super::route::route;
 use crate::domain::coordinator::FollowUp;
 use crate::domain::task::Task;
-use crate::domain::tenant::DEFAULT_TENANT_ID;
+use crate::domain::tenant::default_tenant;
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry, slot_of, slot_start};
 use crate::store::coordinator::NewFollowUp;
 use crate::store::integrations::IntegrationRecord;
@@ -45,7 +46,7 @@ pub struct TenantFollowUps {
     pub slot: i64,
     /// Only the key names it: the job runs under the tenant.
     #[serde(skip)]
-    tenant_id: String,
+    tenant_id: TenantId,
 }
 
 impl JobKind for TenantFollowUps {
@@ -65,8 +66,8 @@ pub fn schedule_job(slot: i64, interval: Duration) -> NewJob {
     FollowUps { slot }.job().at(slot_start(slot, interval))
 }
 
-fn tenant_job(tenant_id: &str, slot: i64) -> NewJob {
-    TenantFollowUps { slot, tenant_id: tenant_id.to_string() }.job()
+fn tenant_job(tenant_id: &TenantId, slot: i64) -> NewJob {
+    TenantFollowUps { slot, tenant_id: tenant_id.clone() }.job()
 }
 
 pub fn register(registry: &mut Registry, interval: Option<Duration>) {
@@ -78,12 +79,12 @@ pub fn register(registry: &mut Registry, interval: Option<Duration>) {
 /// Starts the chain (a no-op when it runs already): the current slot's fan-out.
 pub async fn start(store: &Store, interval: Option<Duration>) -> Result<(), StoreError> {
     let Some(interval) = interval else { return Ok(()) };
-    store.enqueue(DEFAULT_TENANT_ID, &schedule_job(slot_of(Utc::now(), interval), interval)).await.map(|_| ())
+    store.enqueue(&default_tenant(), &schedule_job(slot_of(Utc::now(), interval), interval)).await.map(|_| ())
 }
 
 async fn fan_out(ctx: JobContext, slot: i64, interval: Duration) -> Result<(), JobError> {
     let retry = |e: StoreError| JobError::Retry(e.to_string());
-    let mut after = String::new();
+    let mut after = TenantId::default();
     loop {
         let tenants = ctx.store.tenant_ids(&after, TENANT_PAGE).await.map_err(retry)?;
         for tenant in &tenants {
@@ -95,7 +96,7 @@ async fn fan_out(ctx: JobContext, slot: i64, interval: Duration) -> Result<(), J
         }
     }
     let next = (slot + 1).max(slot_of(Utc::now(), interval) + 1);
-    ctx.store.enqueue(DEFAULT_TENANT_ID, &schedule_job(next, interval)).await.map_err(retry)?;
+    ctx.store.enqueue(&default_tenant(), &schedule_job(next, interval)).await.map_err(retry)?;
     let kept = Utc::now() - chrono::Duration::hours(24);
     if let Err(e) = ctx.store.forget_succeeded_jobs("follow-ups:", kept).await {
         tracing::warn!(error = %e, "could not forget finished follow-up checks");
@@ -119,12 +120,12 @@ pub struct Checked {
 
 /// Looks at the tenant's open tasks as of `now` and makes a follow-up for each overdue or
 /// stale one that can be reached and has none today.
-pub async fn run(store: &Store, tenant_id: &str, now: DateTime<Utc>) -> Result<Checked, StoreError> {
+pub async fn run(store: &Store, tenant_id: &TenantId, now: DateTime<Utc>) -> Result<Checked, StoreError> {
     let idle_since = now - chrono::Duration::days(analysis::STALE_DAYS);
     let tasks = store.tasks_to_follow_up(tenant_id, now.date_naive(), idle_since, super::MAX_TASKS).await?;
     let projects = super::all_projects(store, tenant_id).await?;
     let auto: HashSet<&str> = projects.iter().filter(|p| p.auto_follow_ups).map(|p| p.id.as_str()).collect();
-    let mut integrations: HashMap<String, Vec<IntegrationRecord>> = HashMap::new();
+    let mut integrations: HashMap<ProjectId, Vec<IntegrationRecord>> = HashMap::new();
     let mut checked = Checked::default();
     let mut seen = HashSet::new();
     for finding in analysis::analyze(&tasks, &[], now) {
@@ -141,7 +142,7 @@ pub async fn run(store: &Store, tenant_id: &str, now: DateTime<Utc>) -> Result<C
             Entry::Vacant(slot) => slot.insert(store.list_integrations(tenant_id, &task.project_id).await?),
         };
         if route(store, tenant_id, task, in_project, &message).await?.is_none() {
-            checked.unreachable.push(task.id.clone());
+            checked.unreachable.push(task.id.to_string());
             continue;
         }
         let new = NewFollowUp {
@@ -223,7 +224,7 @@ mod tests {
         let job = schedule_job(493_000, interval);
         assert_eq!(job.idempotency_key, "follow-ups:493000");
         assert_eq!(job.run_at.map(|t| t.timestamp()), Some(493_000 * 3600));
-        assert_eq!(tenant_job("tn", 7).idempotency_key, "follow-ups:7:tn");
+        assert_eq!(tenant_job(&"tn".into(), 7).idempotency_key, "follow-ups:7:tn");
         assert_eq!(slot_of(at("2026-12-04T10:30:00Z"), interval), at("2026-12-04T10:00:00Z").timestamp() / 3600);
     }
 }

@@ -13,6 +13,7 @@ mod retrieve;
 pub mod route;
 mod tools;
 
+use crate::domain::id::{ProjectId, TenantId};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -75,7 +76,7 @@ pub struct Analysis {
 impl Coordinator {
     /// Analyses the tenant's workspace, or one project of it; a language model, when one
     /// is configured, writes the summary.
-    pub async fn analyze(&self, tenant_id: &str, project_id: Option<&str>) -> Result<Analysis, StoreError> {
+    pub async fn analyze(&self, tenant_id: &TenantId, project_id: Option<&ProjectId>) -> Result<Analysis, StoreError> {
         let store = &self.store;
         let projects = match project_id {
             Some(id) => vec![store.get_project(tenant_id, id).await?],
@@ -102,7 +103,11 @@ impl Coordinator {
 
     /// The follow-ups of the latest analysis (of the project, or of the whole workspace); an
     /// analysis is made first when there is none yet.
-    pub async fn suggestions(&self, tenant_id: &str, project_id: Option<&str>) -> Result<Suggestions, StoreError> {
+    pub async fn suggestions(
+        &self,
+        tenant_id: &TenantId,
+        project_id: Option<&ProjectId>,
+    ) -> Result<Suggestions, StoreError> {
         let store = &self.store;
         if let Some(project) = project_id {
             store.get_project(tenant_id, project).await?;
@@ -128,7 +133,8 @@ pub struct Suggestion {
     pub finding_kind: Kind,
     pub task_ids: Vec<String>,
     pub assignee: Option<String>,
-    pub project_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub project_id: Option<ProjectId>,
     pub message: String,
 }
 
@@ -169,14 +175,14 @@ fn suggest(latest: Analysis) -> Suggestions {
     Suggestions { analysis_id: latest.id, generated_at: latest.generated_at, suggestions }
 }
 
-async fn all_projects(store: &Store, tenant_id: &str) -> Result<Vec<crate::domain::project::Project>, StoreError> {
+async fn all_projects(store: &Store, tenant_id: &TenantId) -> Result<Vec<crate::domain::project::Project>, StoreError> {
     let mut all = Vec::new();
     let mut page = Page::first(200);
     loop {
         let mut batch = store.list_projects(tenant_id, &page).await?;
         let more = batch.len() > 200;
         batch.truncate(200);
-        let last = batch.last().map(|p| p.id.clone());
+        let last = batch.last().map(|p| p.id.to_string());
         all.extend(batch);
         match (more, last) {
             (true, Some(id)) => {

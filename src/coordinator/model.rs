@@ -4,6 +4,7 @@
 //! only ever proposes. Without a model (the builtin provider holds no conversation) or when
 //! it fails, the callers answer by their rules.
 
+use crate::domain::id::{TaskId, TenantId};
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
@@ -54,7 +55,7 @@ impl Coordinator {
         grounding: &Grounding,
         today: NaiveDate,
     ) -> Result<Option<ChatAnswer>, CoordinatorError> {
-        let tenant = caller.tenant_id.as_str();
+        let tenant = &caller.tenant_id;
         let mut turns = vec![Turn::new(Role::System, CHAT_SYSTEM)];
         let relevant: BTreeSet<&str> = grounding.hits.iter().map(|t| t.id.as_str()).collect();
         let data = json!({
@@ -84,7 +85,7 @@ impl Coordinator {
         ));
         let Some(reply) = self.llm.converse(&turns, &tools::all()).await else { return Ok(None) };
 
-        let default_project = self.target_project(tenant, chat.project_id.as_deref()).await?;
+        let default_project = self.target_project(tenant, chat.project_id.as_ref()).await?;
         let mut proposals = Vec::new();
         let mut problems = Vec::new();
         for call in &reply.tool_calls {
@@ -103,11 +104,15 @@ impl Coordinator {
         let answer = if parts.is_empty() { "I have nothing to add.".to_string() } else { parts.join("\n\n") };
         // Cited: the open tasks the answer names, and those the proposals change; when it
         // names none, the tasks it was given.
-        let mut cited: BTreeSet<String> =
-            grounding.tasks.iter().filter(|t| reply.content.contains(&t.id)).map(|t| t.id.clone()).collect();
-        cited.extend(proposals.iter().filter_map(|p| p.task_id().map(str::to_string)));
+        let mut cited: BTreeSet<String> = grounding
+            .tasks
+            .iter()
+            .filter(|t| reply.content.contains(t.id.as_str()))
+            .map(|t| t.id.to_string())
+            .collect();
+        cited.extend(proposals.iter().filter_map(|p| p.task_id().map(TaskId::to_string)));
         let cited: Vec<String> = if cited.is_empty() && !reply.content.is_empty() {
-            grounding.hits.iter().map(|t| t.id.clone()).collect()
+            grounding.hits.iter().map(|t| t.id.to_string()).collect()
         } else {
             cited.into_iter().collect()
         };
@@ -116,7 +121,7 @@ impl Coordinator {
     }
 
     /// Whether what `p` changes is the tenant's: its task, or the new task's project.
-    async fn exists(&self, tenant: &str, p: &Proposal) -> Result<Result<(), String>, CoordinatorError> {
+    async fn exists(&self, tenant: &TenantId, p: &Proposal) -> Result<Result<(), String>, CoordinatorError> {
         let found = match (p.task_id(), p) {
             (Some(id), _) => self.store.get_task(tenant, id).await.map(|_| ()),
             (None, Proposal::CreateTask(c)) => self.store.get_project(tenant, &c.project_id).await.map(|_| ()),

@@ -2,6 +2,7 @@
 //! assignee's e-mail. Follow-ups choose it when they propose a reminder, and an approved
 //! action chooses it again when it sends one.
 
+use crate::domain::id::TenantId;
 use serde_json::json;
 
 use crate::domain::delivery::{NewDelivery, SendInput};
@@ -15,7 +16,7 @@ use crate::store::{Store, StoreError};
 /// through the project's e-mail integration; `None` when neither exists.
 pub async fn route(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     task: &Task,
     integrations: &[IntegrationRecord],
     text: &str,

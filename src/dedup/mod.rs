@@ -13,6 +13,7 @@ pub mod eval;
 mod index;
 pub mod text;
 
+use crate::domain::id::{ProjectId, TenantId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -90,7 +91,7 @@ impl Finder {
         Arc::new(Finder { store, settings, projects: Mutex::new(HashMap::new()) })
     }
 
-    fn project(&self, project_id: &str) -> Arc<tokio::sync::Mutex<ProjectIndex>> {
+    fn project(&self, project_id: &ProjectId) -> Arc<tokio::sync::Mutex<ProjectIndex>> {
         let mut projects = self.projects.lock().unwrap_or_else(|e| e.into_inner());
         projects
             .entry(project_id.to_string())
@@ -102,7 +103,12 @@ impl Finder {
     }
 
     /// Candidates for `text` among the project's tasks, best first, and the decision.
-    pub async fn decide(&self, tenant_id: &str, project_id: &str, text: &str) -> Result<(Vec<Candidate>, Decision)> {
+    pub async fn decide(
+        &self,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+        text: &str,
+    ) -> Result<(Vec<Candidate>, Decision)> {
         let project = self.project(project_id);
         let mut guard = project.lock().await;
         self.refresh(tenant_id, project_id, &mut guard).await?;
@@ -121,7 +127,7 @@ impl Finder {
             .candidates
             .iter()
             .take(REPORTED)
-            .map(|c| Candidate { task_id: c.id.clone(), title: c.title.clone(), score: round(c.similarity) })
+            .map(|c| Candidate { task_id: c.id.as_str().into(), title: c.title.clone(), score: round(c.similarity) })
             .collect();
         Ok((candidates, decision))
     }
@@ -129,14 +135,14 @@ impl Finder {
     /// Reads the tasks changed since the last look into the index. The last
     /// [`OVERLAP`] is read again, so a write that committed after a later one is not missed;
     /// rows already indexed at their version are skipped.
-    async fn refresh(&self, tenant_id: &str, project_id: &str, project: &mut ProjectIndex) -> Result<()> {
+    async fn refresh(&self, tenant_id: &TenantId, project_id: &ProjectId, project: &mut ProjectIndex) -> Result<()> {
         const BATCH: usize = 5000;
         let mut cursor = project.seen.as_ref().map(|(at, _)| (*at - OVERLAP, String::new()));
         loop {
             let batch = self.store.tasks_changed_since(tenant_id, project_id, cursor.as_ref(), BATCH).await?;
             let n = batch.len();
             for t in batch {
-                let key = (t.updated_at, t.id);
+                let key = (t.updated_at, t.id.into_string());
                 if project.versions.get(&key.1) != Some(&key.0) {
                     project.index.upsert(&key.1, &t.title, &t.description);
                     project.versions.insert(key.1.clone(), key.0);

@@ -1,5 +1,6 @@
 //! Comments on tasks.
 
+use crate::domain::id::TaskId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,7 +13,8 @@ pub const AUTHOR_MAX: usize = 200;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Comment {
     pub id: String,
-    pub task_id: String,
+    #[schema(value_type = String)]
+    pub task_id: TaskId,
     pub content: String,
     pub author: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -29,7 +31,7 @@ pub struct NewCommentInput {
 
 #[derive(Debug, Clone)]
 pub struct NewComment {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub content: String,
     pub author: Option<String>,
 }
@@ -37,7 +39,7 @@ pub struct NewComment {
 impl NewCommentInput {
     pub fn validate(self) -> Result<NewComment, DomainError> {
         Ok(NewComment {
-            task_id: validate::required_text("task_id", &self.task_id, 64)?,
+            task_id: validate::required_text("task_id", &self.task_id, 64)?.into(),
             content: validate::required_text("content", &self.content, CONTENT_MAX)?,
             author: validate::optional_name("author", self.author.as_deref(), AUTHOR_MAX)?,
         })

@@ -2,6 +2,7 @@
 //! and the conversations they come from. A proposal is checked by the same rules as the
 //! API's own request bodies, so a model cannot propose what a person could not ask for.
 
+use crate::domain::id::{ProjectId, TaskId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -67,7 +68,7 @@ pub enum Proposal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -85,21 +86,21 @@ pub struct CreateTask {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Assign {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub assigned_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetStatus {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub status: TaskStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetPriority {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub priority: Priority,
 }
 
@@ -107,14 +108,14 @@ pub struct SetPriority {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetDueDate {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub due_date: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommentOn {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub content: String,
 }
 
@@ -122,7 +123,7 @@ pub struct CommentOn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUp {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub message: String,
 }
 
@@ -130,9 +131,9 @@ pub struct FollowUp {
 #[derive(Debug, Clone)]
 pub enum Change {
     Create(NewTask),
-    Update { task_id: String, patch: TaskPatch },
+    Update { task_id: TaskId, patch: TaskPatch },
     Comment(NewComment),
-    FollowUp { task_id: String, message: String },
+    FollowUp { task_id: TaskId, message: String },
 }
 
 impl Proposal {
@@ -158,7 +159,7 @@ impl Proposal {
     }
 
     /// The task it changes (none for a new task).
-    pub fn task_id(&self) -> Option<&str> {
+    pub fn task_id(&self) -> Option<&TaskId> {
         match self {
             Proposal::CreateTask(_) => None,
             Proposal::Assign(p) => Some(&p.task_id),
@@ -176,14 +177,14 @@ impl Proposal {
 
     /// The validated change, by the rules of the task and comment request bodies.
     pub fn change(&self) -> Result<Change, DomainError> {
-        let update = |task_id: &str, patch: TaskPatchInput| -> Result<Change, DomainError> {
-            let task_id = validate::required_text("task_id", task_id, 64)?;
+        let update = |task_id: &TaskId, patch: TaskPatchInput| -> Result<Change, DomainError> {
+            let task_id = validate::required_text("task_id", task_id, 64)?.into();
             Ok(Change::Update { task_id, patch: patch.validate()? })
         };
         match self {
             Proposal::CreateTask(p) => Ok(Change::Create(
                 NewTaskInput {
-                    project_id: p.project_id.clone(),
+                    project_id: p.project_id.to_string(),
                     title: p.title.clone(),
                     description: p.description.clone(),
                     status: None,
@@ -210,11 +211,15 @@ impl Proposal {
                 update(&p.task_id, TaskPatchInput { due_date: Some(p.due_date.clone()), ..TaskPatchInput::default() })
             }
             Proposal::Comment(p) => Ok(Change::Comment(
-                NewCommentInput { task_id: p.task_id.clone(), content: p.content.clone(), author: Some(AUTHOR.into()) }
-                    .validate()?,
+                NewCommentInput {
+                    task_id: p.task_id.to_string(),
+                    content: p.content.clone(),
+                    author: Some(AUTHOR.into()),
+                }
+                .validate()?,
             )),
             Proposal::SendFollowUp(p) => Ok(Change::FollowUp {
-                task_id: validate::required_text("task_id", &p.task_id, 64)?,
+                task_id: validate::required_text("task_id", &p.task_id, 64)?.into(),
                 message: validate::required_text("message", &p.message, super::delivery::TEXT_MAX)?,
             }),
         }
@@ -318,7 +323,7 @@ pub struct ChatInput {
 pub struct Chat {
     pub message: String,
     pub conversation_id: Option<String>,
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
 }
 
 impl ChatInput {
@@ -327,7 +332,7 @@ impl ChatInput {
         Ok(Chat {
             message: validate::required_text("message", &self.message, MESSAGE_MAX)?,
             conversation_id: id("conversation_id", self.conversation_id)?,
-            project_id: id("project_id", self.project_id)?,
+            project_id: id("project_id", self.project_id)?.map(Into::into),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Deliveries: what taskbridge sends into conversations (answers to requests, and messages
 //! sent on request), and the history of a tenant's conversations both ways.
 
+use crate::domain::id::{IntegrationId, ProjectId, TaskId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -43,8 +44,10 @@ impl DeliveryStatus {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Delivery {
     pub id: String,
-    pub project_id: String,
-    pub integration_id: String,
+    #[schema(value_type = String)]
+    pub project_id: ProjectId,
+    #[schema(value_type = String)]
+    pub integration_id: IntegrationId,
     pub platform: String,
     /// The request this answers, for answers.
     pub message_id: Option<String>,
@@ -60,8 +63,8 @@ pub struct Delivery {
 /// A delivery about to be written.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
-    pub project_id: String,
-    pub integration_id: String,
+    pub project_id: ProjectId,
+    pub integration_id: IntegrationId,
     pub platform: IntegrationType,
     pub message_id: Option<String>,
     pub recipient: String,
@@ -159,15 +162,18 @@ pub struct HistoryItem {
     pub direction: String,
     /// The platform (`slack`, `email`…), or the request's source (`api`, `voice`).
     pub platform: String,
-    pub project_id: String,
-    pub integration_id: Option<String>,
+    #[schema(value_type = String)]
+    pub project_id: ProjectId,
+    #[schema(value_type = Option<String>)]
+    pub integration_id: Option<IntegrationId>,
     /// Who wrote it (in) or who it went to (out).
     pub counterpart: Option<String>,
     pub channel: Option<String>,
     pub text: String,
     /// The request's status (`queued` … `created`, `duplicate`) or the delivery's.
     pub status: String,
-    pub task_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub task_id: Option<TaskId>,
     /// For answers: the request answered.
     pub message_id: Option<String>,
     pub error: Option<String>,

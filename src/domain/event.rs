@@ -7,6 +7,7 @@
 //! lives here, beside the events, because the store writes it; `events` handles it, fanning
 //! it out to the webhooks that take the event, and delivers each.
 
+use crate::domain::id::ProjectId;
 use serde_json::{Value, json};
 
 use super::comment::Comment;
@@ -37,7 +38,7 @@ pub struct Announcement {
     pub event: String,
     pub event_id: String,
     pub occurred_at: String,
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub data: Value,
 }
 
@@ -49,12 +50,12 @@ impl JobKind for Announcement {
     }
 }
 
-fn announce(event: &'static str, project_id: &str, data: Value) -> NewJob {
+fn announce(event: &'static str, project_id: &ProjectId, data: Value) -> NewJob {
     Announcement {
         event: event.to_string(),
         event_id: super::new_id(),
         occurred_at: chrono::Utc::now().to_rfc3339(),
-        project_id: project_id.to_string(),
+        project_id: project_id.into(),
         data,
     }
     .job()
@@ -84,7 +85,7 @@ pub fn task_deleted(task: &Task) -> Vec<NewJob> {
 }
 
 /// `comment.created` for a comment in `project_id`.
-pub fn comment_created(project_id: &str, comment: &Comment) -> Vec<NewJob> {
+pub fn comment_created(project_id: &ProjectId, comment: &Comment) -> Vec<NewJob> {
     vec![announce("comment.created", project_id, json!({"task_id": comment.task_id, "comment": comment}))]
 }
 

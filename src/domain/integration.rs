@@ -2,6 +2,7 @@
 //! its settings and (encrypted) secrets. The shape is a contract: other programs configure
 //! taskbridge through it (`shared/contracts/integrations.md`).
 
+use crate::domain::id::{IntegrationId, ProjectId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -130,8 +131,10 @@ impl IntegrationStatus {
 /// An integration as every answer shows it: which secrets are set, never their values.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Integration {
-    pub id: String,
-    pub project_id: String,
+    #[schema(value_type = String)]
+    pub id: IntegrationId,
+    #[schema(value_type = String)]
+    pub project_id: ProjectId,
     #[serde(rename = "type")]
     pub kind: IntegrationType,
     pub name: String,

@@ -1,6 +1,7 @@
 //! Jobs as data: what is queued, claimed and listed. The queue's table lives in the store
 //! and its workers in `jobs`; both speak these types, neither imports the other for them.
 
+use crate::domain::id::TenantId;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -129,7 +130,7 @@ pub const DEFAULT_MAX_ATTEMPTS: i32 = 8;
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub kind: String,
     pub payload: serde_json::Value,
     pub attempts: i32,

@@ -1,5 +1,6 @@
 //! Labels: per-project names with a colour, attached to tasks.
 
+use crate::domain::id::ProjectId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,7 +13,8 @@ pub const DEFAULT_COLOR: &str = "#6b7280";
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Label {
     pub id: String,
-    pub project_id: String,
+    #[schema(value_type = String)]
+    pub project_id: ProjectId,
     pub name: String,
     /// `#rrggbb`
     pub color: String,
@@ -30,7 +32,7 @@ pub struct NewLabelInput {
 
 #[derive(Debug, Clone)]
 pub struct NewLabel {
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub name: String,
     pub color: String,
 }
@@ -38,7 +40,7 @@ pub struct NewLabel {
 impl NewLabelInput {
     pub fn validate(self) -> Result<NewLabel, DomainError> {
         Ok(NewLabel {
-            project_id: validate::required_text("project_id", &self.project_id, 64)?,
+            project_id: validate::required_text("project_id", &self.project_id, 64)?.into(),
             name: validate::required_line("name", &self.name, NAME_MAX)?,
             color: match self.color {
                 None => DEFAULT_COLOR.to_string(),

@@ -1,6 +1,7 @@
 //! Listing: filters, sort orders and opaque keyset cursors, so pages stay stable while
 //! rows are added or removed.
 
+use crate::domain::id::ProjectId;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -193,7 +194,7 @@ pub struct TaskListParams {
 
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
     pub statuses: Vec<TaskStatus>,
     pub assigned_to: Option<String>,
     pub label: Option<String>,
@@ -213,7 +214,7 @@ impl TaskListParams {
     pub fn validate(&self) -> Result<TaskQuery, DomainError> {
         let sort = TaskSort::parse(self.sort.as_deref().unwrap_or("created_at"))?;
         let filter = TaskFilter {
-            project_id: non_blank(&self.project_id),
+            project_id: non_blank(&self.project_id).map(Into::into),
             statuses: list_of("status", &self.status, TaskStatus::parse, "todo, in_progress, done")?,
             assigned_to: non_blank(&self.assigned_to),
             label: non_blank(&self.label),

@@ -1,5 +1,6 @@
 //! Messages: requests that arrived from a conversation, and what intake made of them.
 
+use crate::domain::id::{IntegrationId, ProjectId, TaskId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -64,7 +65,8 @@ pub struct TaskDraft {
 /// An existing task that may describe the same work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Candidate {
-    pub task_id: String,
+    #[schema(value_type = String)]
+    pub task_id: TaskId,
     pub title: String,
     pub score: f64,
 }
@@ -72,18 +74,21 @@ pub struct Candidate {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
     pub id: String,
-    pub project_id: String,
+    #[schema(value_type = String)]
+    pub project_id: ProjectId,
     pub text: String,
     pub author: Option<String>,
     pub source: String,
     pub channel: Option<String>,
     pub thread_ref: Option<String>,
     /// The integration it came through, if it came through a webhook.
-    pub integration_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub integration_id: Option<IntegrationId>,
     pub received_at: DateTime<Utc>,
     pub status: MessageStatus,
     /// The created task, or the existing one for a duplicate.
-    pub task_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub task_id: Option<TaskId>,
     /// Similarity of the best candidate.
     pub score: Option<f64>,
     pub error: Option<String>,
@@ -115,7 +120,7 @@ pub struct NewMessageInput {
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub text: String,
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub author: Option<String>,
     pub source: String,
     pub channel: Option<String>,
@@ -128,7 +133,7 @@ pub struct NewMessage {
 /// Where a webhook message came from, and where its answer goes.
 #[derive(Debug, Clone)]
 pub struct Origin {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     /// The platform's id of the event; a redelivery with the same id is the same message.
     pub external_id: String,
     /// Platform-specific reply address (channel and thread, response URL, chat id, …).
@@ -139,7 +144,7 @@ impl NewMessageInput {
     pub fn validate(self) -> Result<NewMessage, DomainError> {
         Ok(NewMessage {
             text: validate::required_text("text", &self.text, TEXT_MAX)?,
-            project_id: validate::required_text("project_id", &self.project_id, 64)?,
+            project_id: validate::required_text("project_id", &self.project_id, 64)?.into(),
             author: validate::optional_name("author", self.author.as_deref(), 200)?,
             source: validate::optional_name("source", self.source.as_deref(), 50)?.unwrap_or_else(|| "api".into()),
             channel: validate::optional_name("channel", self.channel.as_deref(), 200)?,

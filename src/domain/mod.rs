@@ -4,6 +4,7 @@ pub mod comment;
 pub mod coordinator;
 pub mod delivery;
 pub mod event;
+pub mod id;
 pub mod integration;
 pub mod job;
 pub mod label;

@@ -1,5 +1,6 @@
 //! Projects: a named body of work with a status and an optional deadline.
 
+use crate::domain::id::ProjectId;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -39,7 +40,8 @@ impl ProjectStatus {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Project {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: ProjectId,
     pub name: String,
     pub description: String,
     pub status: ProjectStatus,

@@ -1,5 +1,6 @@
 //! Tasks: the unit of tracked work.
 
+use crate::domain::id::{ProjectId, TaskId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -70,8 +71,10 @@ impl Priority {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Task {
-    pub id: String,
-    pub project_id: String,
+    #[schema(value_type = String)]
+    pub id: TaskId,
+    #[schema(value_type = String)]
+    pub project_id: ProjectId,
     pub title: String,
     pub description: String,
     pub status: TaskStatus,
@@ -117,7 +120,7 @@ pub struct NewTaskInput {
 
 #[derive(Debug, Clone)]
 pub struct NewTask {
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub title: String,
     pub description: String,
     pub status: TaskStatus,
@@ -132,7 +135,7 @@ pub struct NewTask {
 impl NewTaskInput {
     pub fn validate(self) -> Result<NewTask, DomainError> {
         Ok(NewTask {
-            project_id: validate::required_text("project_id", &self.project_id, 64)?,
+            project_id: validate::required_text("project_id", &self.project_id, 64)?.into(),
             title: validate::required_line("title", &self.title, TITLE_MAX)?,
             description: validate::free_text(
                 "description",

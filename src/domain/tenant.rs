@@ -1,5 +1,6 @@
 //! Tenants and their API keys.
 
+use crate::domain::id::TenantId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -9,6 +10,11 @@ use super::validate::{self, DomainError};
 
 /// The tenant that exists from the first start; its admins may create other tenants.
 pub const DEFAULT_TENANT_ID: &str = "00000000-0000-7000-8000-000000000001";
+
+/// [`DEFAULT_TENANT_ID`] as an id.
+pub fn default_tenant() -> TenantId {
+    TenantId::from(DEFAULT_TENANT_ID)
+}
 const KEY_PREFIX: &str = "tb_";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
@@ -38,7 +44,8 @@ impl Role {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Tenant {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: TenantId,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
@@ -55,7 +62,7 @@ pub struct ApiKey {
 /// Who is calling: resolved from the API key on every request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub key_id: String,
     pub role: Role,
 }

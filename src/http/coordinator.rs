@@ -1,6 +1,7 @@
 //! `/api/v1/ai`: the coordinator's analysis of the workspace, its chat, and the actions it
 //! proposes, which wait for a person's approval.
 
+use crate::domain::id::ProjectId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,8 +33,8 @@ pub async fn analyze(
     caller: Caller,
     ApiJson(input): ApiJson<AnalyzeInput>,
 ) -> Result<Json<Analysis>, ApiError> {
-    let project = input.project_id.as_deref().map(str::trim).filter(|p| !p.is_empty());
-    Ok(Json(s.coordinator.analyze(&caller.tenant_id, project).await.or_not_found("project")?))
+    let project = input.project_id.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(ProjectId::from);
+    Ok(Json(s.coordinator.analyze(&caller.tenant_id, project.as_ref()).await.or_not_found("project")?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -51,8 +52,8 @@ pub async fn suggestions(
     caller: Caller,
     ApiQuery(params): ApiQuery<SuggestionParams>,
 ) -> Result<Json<Suggestions>, ApiError> {
-    let project = params.project_id.as_deref().map(str::trim).filter(|p| !p.is_empty());
-    Ok(Json(s.coordinator.suggestions(&caller.tenant_id, project).await.or_not_found("project")?))
+    let project = params.project_id.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(ProjectId::from);
+    Ok(Json(s.coordinator.suggestions(&caller.tenant_id, project.as_ref()).await.or_not_found("project")?))
 }
 
 #[utoipa::path(post, path = "/api/v1/ai/chat", tag = "ai", request_body = ChatInput,

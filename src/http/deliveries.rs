@@ -11,6 +11,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pages::paginate;
 use crate::domain::delivery::{Delivery, HistoryItem, NewDelivery, SendInput};
+use crate::domain::id::{IntegrationId, ProjectId};
 use crate::domain::integration::{Integration, IntegrationType};
 use crate::domain::list::{PageParams, id_cursor};
 use crate::domain::tenant::Caller;
@@ -46,7 +47,7 @@ async fn queue_send(
 pub async fn send_message(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath((project_id, integration_id)): ApiPath<(String, String)>,
+    ApiPath((project_id, integration_id)): ApiPath<(ProjectId, IntegrationId)>,
     ApiJson(input): ApiJson<SendInput>,
 ) -> Result<(StatusCode, Json<Delivery>), ApiError> {
     let integration = s.integrations.get(&caller.tenant_id, &project_id, &integration_id).await?;

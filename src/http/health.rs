@@ -58,9 +58,9 @@ pub async fn ready(State(s): State<AppState>) -> (StatusCode, Json<Readiness>) {
 /// an authenticated read of the current user, within three seconds.
 async fn atlassian(s: &AppState) -> (Option<&'static str>, Option<&'static str>) {
     use crate::domain::integration::IntegrationType;
-    use crate::domain::tenant::DEFAULT_TENANT_ID;
-    let Ok(project) = s.store.default_project(DEFAULT_TENANT_ID).await else { return (None, None) };
-    let Ok(records) = s.store.list_integrations(DEFAULT_TENANT_ID, &project).await else { return (None, None) };
+    let tenant = crate::domain::tenant::default_tenant();
+    let Ok(project) = s.store.default_project(&tenant).await else { return (None, None) };
+    let Ok(records) = s.store.list_integrations(&tenant, &project).await else { return (None, None) };
     let mut out = (None, None);
     for record in records {
         let (slot, path) = match record.kind {
@@ -68,7 +68,7 @@ async fn atlassian(s: &AppState) -> (Option<&'static str>, Option<&'static str>)
             IntegrationType::Confluence => (&mut out.1, "/rest/api/user/current"),
             _ => continue,
         };
-        let Ok((_, secrets)) = s.integrations.with_secrets(DEFAULT_TENANT_ID, &record.id).await else {
+        let Ok((_, secrets)) = s.integrations.with_secrets(&tenant, &record.id).await else {
             *slot = Some("unreachable");
             continue;
         };

@@ -1,6 +1,7 @@
 //! `/api/v1/projects/{id}/integrations/{integration_id}/import`: backfill a tracker's
 //! existing items into the project, and watch it progress.
 
+use crate::domain::id::{IntegrationId, ProjectId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,7 +22,7 @@ use crate::store::{ImportProgress, PollState};
 pub async fn start_import(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath((project_id, integration_id)): ApiPath<(String, String)>,
+    ApiPath((project_id, integration_id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<(StatusCode, Json<ImportProgress>), ApiError> {
     Ok((StatusCode::ACCEPTED, Json(start(&s, &caller, &project_id, &integration_id).await?)))
 }
@@ -49,7 +50,7 @@ pub(in crate::http) async fn start(
 pub async fn import_progress(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath((project_id, integration_id)): ApiPath<(String, String)>,
+    ApiPath((project_id, integration_id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<Json<ImportProgress>, ApiError> {
     let integration = s.integrations.get(&caller.tenant_id, &project_id, &integration_id).await?;
     let progress = s.store.import_progress(&caller.tenant_id, &integration.id).await?;
@@ -65,7 +66,7 @@ pub async fn import_progress(
 pub async fn poll_state(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath((project_id, integration_id)): ApiPath<(String, String)>,
+    ApiPath((project_id, integration_id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<Json<PollState>, ApiError> {
     let integration = s.integrations.get(&caller.tenant_id, &project_id, &integration_id).await?;
     let state = s.store.poll_state(&caller.tenant_id, &integration.id).await?;

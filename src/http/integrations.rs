@@ -1,5 +1,6 @@
 //! `/api/v1/projects/{id}/integrations`: per-project platform connections.
 
+use crate::domain::id::{IntegrationId, ProjectId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,7 +32,7 @@ fn not_found(what: &'static str) -> impl Fn(IntegrationError) -> ApiError {
 pub async fn create_integration(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiPath(project_id): ApiPath<String>,
+    ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(input): ApiJson<NewIntegrationInput>,
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
     Ok((StatusCode::CREATED, Json(create(&s, &caller, &project_id, input).await?)))
@@ -55,7 +56,7 @@ pub(in crate::http) async fn create(
 pub async fn list_integrations(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(project_id): ApiPath<String>,
+    ApiPath(project_id): ApiPath<ProjectId>,
 ) -> Result<Json<IntegrationPage>, ApiError> {
     let items = s.integrations.list(&caller.tenant_id, &project_id).await.map_err(not_found("project"))?;
     Ok(Json(IntegrationPage::new((items, None))))
@@ -66,7 +67,7 @@ pub async fn list_integrations(
 pub async fn get_integration(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath((project_id, id)): ApiPath<(String, String)>,
+    ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<Json<Integration>, ApiError> {
     Ok(Json(s.integrations.get(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?))
 }
@@ -78,7 +79,7 @@ pub async fn get_integration(
 pub async fn update_integration(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiPath((project_id, id)): ApiPath<(String, String)>,
+    ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
     ApiJson(patch): ApiJson<IntegrationPatchInput>,
 ) -> Result<Json<Integration>, ApiError> {
     Ok(Json(update(&s, &caller, &project_id, &id, patch).await?))
@@ -105,7 +106,7 @@ pub(in crate::http) async fn update(
 pub async fn delete_integration(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiPath((project_id, id)): ApiPath<(String, String)>,
+    ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<StatusCode, ApiError> {
     delete(&s, &caller, &project_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -131,7 +132,7 @@ pub(in crate::http) async fn delete(s: &AppState, caller: &Caller, project_id: &
 pub async fn disconnect_integration(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiPath((project_id, id)): ApiPath<(String, String)>,
+    ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<Json<Integration>, ApiError> {
     Ok(Json(disconnect(&s, &caller, &project_id, &id).await?))
 }

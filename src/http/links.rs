@@ -1,5 +1,6 @@
 //! `/api/v1/tasks/{id}/links`: where a task lives in connected trackers.
 
+use crate::domain::id::TaskId;
 use axum::Json;
 use axum::extract::State;
 
@@ -15,7 +16,7 @@ use crate::store::TaskLink;
 pub async fn task_links(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<TaskId>,
 ) -> Result<Json<Vec<TaskLink>>, ApiError> {
     s.store.get_task(&caller.tenant_id, &id).await.or_not_found("task")?;
     Ok(Json(s.store.task_links(&caller.tenant_id, &id).await?))

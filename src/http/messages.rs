@@ -1,5 +1,6 @@
 //! `/api/v1/messages`: requests in, outcomes out.
 
+use crate::domain::id::TenantId;
 use std::time::Duration;
 
 use axum::Json;
@@ -44,7 +45,7 @@ pub async fn create_message(
 }
 
 /// Accepts a message (persisted with its job) and wakes this instance's idle workers.
-pub(super) async fn accept(s: &AppState, tenant_id: &str, new: &NewMessage) -> Result<Message, StoreError> {
+pub(super) async fn accept(s: &AppState, tenant_id: &TenantId, new: &NewMessage) -> Result<Message, StoreError> {
     let message = s.intake.accept(tenant_id, new).await?;
     s.wake_workers.notify_one();
     Ok(message)
@@ -53,7 +54,7 @@ pub(super) async fn accept(s: &AppState, tenant_id: &str, new: &NewMessage) -> R
 /// Waits for the outcome: 200 with it, or 202 if it is still pending when the wait ends.
 pub(super) async fn answer_with_outcome(
     s: &AppState,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     message: Message,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let message = wait_for_outcome(s, tenant_id, message).await?;
@@ -63,14 +64,14 @@ pub(super) async fn answer_with_outcome(
 
 /// Polls until the message has its outcome or the wait limit passes. Polling the store
 /// (rather than waiting on this instance) sees an outcome written by any instance.
-async fn wait_for_outcome(s: &AppState, tenant_id: &str, message: Message) -> Result<Message, ApiError> {
+async fn wait_for_outcome(s: &AppState, tenant_id: &TenantId, message: Message) -> Result<Message, ApiError> {
     wait_at_most(s, tenant_id, message, s.message_wait).await
 }
 
 /// Like [`wait_for_outcome`], with its own limit.
 pub(super) async fn wait_at_most(
     s: &AppState,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     mut message: Message,
     limit: Duration,
 ) -> Result<Message, ApiError> {

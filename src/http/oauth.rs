@@ -1,6 +1,7 @@
 //! OAuth installs: the authorize URL for a project (and the replaced system's alias), and
 //! the public callback the provider sends the browser back to.
 
+use crate::domain::id::ProjectId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -51,7 +52,7 @@ pub struct InstallAnswer {
 pub(in crate::http) async fn install(
     s: &AppState,
     caller: &Caller,
-    project_id: &str,
+    project_id: &ProjectId,
     kind: &str,
     params: InstallParams,
 ) -> Result<Json<InstallAnswer>, ApiError> {
@@ -72,7 +73,7 @@ pub(in crate::http) async fn install(
 pub async fn install_url(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath((project_id, kind)): ApiPath<(String, String)>,
+    ApiPath((project_id, kind)): ApiPath<(ProjectId, String)>,
     ApiQuery(params): ApiQuery<InstallParams>,
 ) -> Result<Json<InstallAnswer>, ApiError> {
     install(&s, &caller, &project_id, &kind, params).await

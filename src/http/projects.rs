@@ -1,5 +1,6 @@
 //! `/api/v1/projects`
 
+use crate::domain::id::ProjectId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -40,7 +41,7 @@ pub async fn list_projects(
 pub async fn get_project(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<ProjectId>,
 ) -> Result<Json<Project>, ApiError> {
     Ok(Json(s.store.get_project(&caller.tenant_id, &id).await.or_not_found("project")?))
 }
@@ -50,7 +51,7 @@ pub async fn get_project(
 pub async fn update_project(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<ProjectId>,
     ApiJson(input): ApiJson<ProjectPatchInput>,
 ) -> Result<Json<Project>, ApiError> {
     let patch = input.validate()?;
@@ -62,7 +63,7 @@ pub async fn update_project(
 pub async fn delete_project(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<ProjectId>,
 ) -> Result<StatusCode, ApiError> {
     s.store.delete_project(&caller.tenant_id, &id).await.or_not_found("project")?;
     Ok(StatusCode::NO_CONTENT)
@@ -73,9 +74,9 @@ pub(in crate::http) async fn project_or_default(
     s: &AppState,
     caller: &Caller,
     given: Option<String>,
-) -> Result<String, ApiError> {
+) -> Result<ProjectId, ApiError> {
     match given.filter(|p| !p.trim().is_empty()) {
-        Some(p) => Ok(p),
+        Some(p) => Ok(p.into()),
         None => Ok(s.store.default_project(&caller.tenant_id).await.or_not_found("tenant")?),
     }
 }

@@ -3,6 +3,7 @@
 //! queued job) and waits for it, bounded: 200 with the results, or 202 with the run id.
 //! `/sync_task` answers as the automator did, with the plain list (the run in headers).
 
+use crate::domain::id::{ProjectId, TaskId, TenantId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, StatusCode, header};
@@ -51,7 +52,7 @@ pub struct RunAnswer {
 
 /// Waits for the run, bounded, polling the store so that any instance's work is seen; a
 /// failed run is an error. Answers the run as it then stands (`running` when the wait ended).
-pub(in crate::http) async fn settle(s: &AppState, tenant_id: &str, mut run: SyncRun) -> Result<SyncRun, ApiError> {
+pub(in crate::http) async fn settle(s: &AppState, tenant_id: &TenantId, mut run: SyncRun) -> Result<SyncRun, ApiError> {
     s.wake_workers.notify_one();
     let mut wait = super::settle::Settle::within(s.sync_wait);
     while run.status == SyncRunStatus::Running && wait.again().await {
@@ -103,7 +104,7 @@ const RUN_ID_HEADER: &str = "x-sync-run-id";
 pub(in crate::http) async fn sync_tasks(
     s: &AppState,
     caller: &Caller,
-    project_id: &str,
+    project_id: &ProjectId,
     request: &Request,
 ) -> Result<SyncRun, ApiError> {
     request.validate()?;
@@ -123,7 +124,7 @@ pub(in crate::http) async fn sync_tasks(
 pub async fn sync_confluence_tasks(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(project_id): ApiPath<String>,
+    ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(request): ApiJson<Request>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     sync_tasks(&s, &caller, &project_id, &request).await.map(|run| answered(&run))
@@ -140,7 +141,7 @@ pub struct LegacySyncTask {
 pub(in crate::http) async fn sync_project(
     s: &AppState,
     caller: &Caller,
-    project_id: &str,
+    project_id: &ProjectId,
     request: &ProjectRequest,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     request.validate()?;
@@ -158,7 +159,7 @@ pub(in crate::http) async fn sync_project(
 pub async fn sync_jira_project(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(project_id): ApiPath<String>,
+    ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(request): ApiJson<ProjectRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     sync_project(&s, &caller, &project_id, &request).await
@@ -190,9 +191,11 @@ pub async fn undo_run(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunDetail {
     pub id: String,
-    pub project_id: String,
+    #[schema(value_type = String)]
+    pub project_id: ProjectId,
     /// The task a tracker run (push, transition, their undo) acted for.
-    pub task_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub task_id: Option<TaskId>,
     pub kind: SyncRunKind,
     pub status: SyncRunStatus,
     #[schema(value_type = Object)]
@@ -271,8 +274,11 @@ pub async fn list_runs(
 ) -> Result<Json<RunPage>, ApiError> {
     let page = PageParams { limit: params.limit, cursor: params.cursor }.validate().map_err(ApiError::invalid_query)?;
     let given = |v: Option<String>| v.filter(|v| !v.is_empty());
-    let filter =
-        RunFilter { project_id: given(params.project_id), task_id: given(params.task_id), kind: given(params.kind) };
+    let filter = RunFilter {
+        project_id: given(params.project_id).map(Into::into),
+        task_id: given(params.task_id).map(Into::into),
+        kind: given(params.kind),
+    };
     let runs = s.store.list_sync_runs(&caller.tenant_id, &filter, &page).await?;
     let (runs, next_cursor) = paginate(runs, page.limit, |r| id_cursor(&r.id));
     let mut items = Vec::with_capacity(runs.len());

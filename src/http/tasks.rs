@@ -1,5 +1,6 @@
 //! `/api/v1/tasks`
 
+use crate::domain::id::TaskId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -47,7 +48,7 @@ pub(super) async fn page(
     let items = store.list_tasks(&caller.tenant_id, query).await?;
     let sort = query.sort;
     Ok(paginate(items, query.page.limit, |t| {
-        Cursor { sort: sort.name(), key: sort.key_of(t), id: t.id.clone() }.encode()
+        Cursor { sort: sort.name(), key: sort.key_of(t), id: t.id.to_string() }.encode()
     }))
 }
 
@@ -56,7 +57,7 @@ pub(super) async fn page(
 pub async fn get_task(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<TaskId>,
 ) -> Result<Json<Task>, ApiError> {
     Ok(Json(s.store.get_task(&caller.tenant_id, &id).await.or_not_found("task")?))
 }
@@ -66,7 +67,7 @@ pub async fn get_task(
 pub async fn update_task(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<TaskId>,
     ApiJson(input): ApiJson<TaskPatchInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = input.validate()?;
@@ -81,7 +82,7 @@ pub async fn update_task(
 pub async fn set_task_status(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<TaskId>,
     ApiJson(input): ApiJson<StatusInput>,
 ) -> Result<Json<Task>, ApiError> {
     let patch = TaskPatch::status(input.status);
@@ -96,7 +97,7 @@ pub async fn set_task_status(
 pub async fn delete_task(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<TaskId>,
 ) -> Result<StatusCode, ApiError> {
     crate::tasks::delete_task(&s.store, &caller.tenant_id, &id).await.or_not_found("task")?;
     Ok(StatusCode::NO_CONTENT)

@@ -58,7 +58,12 @@ pub async fn me(State(s): State<AppState>, caller: Caller) -> Result<Json<Me>, A
     let (tenant, key) = s.store.caller_details(&caller).await.or_not_found("tenant")?;
     let project_id = s.store.default_project(&caller.tenant_id).await.or_not_found("tenant")?;
     let project = s.store.get_project(&caller.tenant_id, &project_id).await.or_not_found("project")?;
-    Ok(Json(Me { tenant, role: caller.role, key, default_project: ProjectRef { id: project.id, name: project.name } }))
+    Ok(Json(Me {
+        tenant,
+        role: caller.role,
+        key,
+        default_project: ProjectRef { id: project.id.into(), name: project.name },
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = NewTenantInput,
@@ -78,7 +83,7 @@ pub async fn create_tenant(
     tracing::info!(tenant_id = %tenant.id, "tenant created");
     Ok((
         StatusCode::CREATED,
-        Json(CreatedTenant { id: tenant.id, name: tenant.name, created_at: tenant.created_at, api_key }),
+        Json(CreatedTenant { id: tenant.id.into(), name: tenant.name, created_at: tenant.created_at, api_key }),
     ))
 }
 

@@ -107,7 +107,7 @@ pub async fn transcribe(
     let text: String = transcript.chars().take(crate::domain::message::TEXT_MAX).collect();
     let input = NewMessageInput {
         text,
-        project_id,
+        project_id: project_id.into(),
         author,
         source: Some("voice".into()),
         channel,

@@ -1,6 +1,7 @@
 //! `/webhooks/{platform}/{integration_id}`: verified as the platform signs, persisted and
 //! queued, acknowledged within the platform's deadline; processing happens later.
 
+use crate::domain::id::{IntegrationId, TenantId};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
@@ -31,7 +32,7 @@ const INLINE_WAIT: std::time::Duration = std::time::Duration::from_millis(4000);
         (status = 404, body = ErrorBody)))]
 pub async fn receive(
     State(s): State<AppState>,
-    ApiPath((platform, integration_id)): ApiPath<(String, String)>,
+    ApiPath((platform, integration_id)): ApiPath<(String, IntegrationId)>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
@@ -126,9 +127,9 @@ pub async fn receive(
 /// item's status. The tracker it came from is not sent the change back.
 async fn tracker_change(
     s: &AppState,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     kind: IntegrationType,
-    integration_id: &str,
+    integration_id: &IntegrationId,
     headers: &HeaderMap,
     body: &[u8],
     secrets: &serde_json::Map<String, serde_json::Value>,
@@ -138,7 +139,7 @@ async fn tracker_change(
     let change = read.map_err(|e| match e {
         WebhookError::Malformed(m) => ApiError::BadRequest { code: "malformed_webhook", message: m },
         WebhookError::Unauthorized(why) => {
-            tracing::warn!(integration_id, reason = %why, "tracker webhook refused");
+            tracing::warn!(%integration_id, reason = %why, "tracker webhook refused");
             ApiError::Unauthorized("the request is not signed by the tracker")
         }
     })?;

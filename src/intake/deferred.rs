@@ -1,6 +1,7 @@
 //! The `channel.fetch` job: a request the webhook only pointed at (a Slack reaction names a
 //! message, not its text) is read from the platform, then accepted like any other.
 
+use crate::domain::id::IntegrationId;
 use std::sync::Arc;
 
 use crate::channels::{ChannelClients, Fetch, adapter, store_failure, with_secrets};
@@ -12,7 +13,7 @@ use crate::store::StoreError;
 /// the webhook said of it (`data`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FetchRequest {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     pub external_id: String,
     #[serde(default)]
     pub data: serde_json::Value,

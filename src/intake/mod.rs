@@ -4,6 +4,7 @@
 
 pub mod deferred;
 
+use crate::domain::id::TenantId;
 use std::sync::Arc;
 
 use crate::channels::AnswerMessage;
@@ -56,7 +57,7 @@ impl Intake {
     }
 
     /// Accepts a message: persisted together with its processing job before this returns.
-    pub async fn accept(&self, tenant_id: &str, new: &NewMessage) -> Result<Message, StoreError> {
+    pub async fn accept(&self, tenant_id: &TenantId, new: &NewMessage) -> Result<Message, StoreError> {
         let id = crate::domain::new_id();
         self.store.create_message(tenant_id, &id, new, &process_job(&id)).await
     }
@@ -78,7 +79,7 @@ impl Intake {
     /// Processes one message to exactly one outcome. Safe to run again after a crash at
     /// any point: the outcome and the task are written in one transaction, and a message
     /// that already has its outcome is left alone.
-    pub async fn process(&self, tenant_id: &str, message_id: &str) -> Result<(), JobError> {
+    pub async fn process(&self, tenant_id: &TenantId, message_id: &str) -> Result<(), JobError> {
         let message = match self.store.get_message(tenant_id, message_id).await {
             Ok(m) => m,
             Err(StoreError::NotFound) => return Ok(()), // deleted with its project
@@ -121,7 +122,7 @@ impl Intake {
     /// Decides between duplicate and new against the project's tasks as they are now, and
     /// writes the outcome. False when another request of the project became a task after
     /// the decision was made: the decision is stale and must be made again.
-    async fn decide_and_finish(&self, tenant_id: &str, p: &Prepared<'_>) -> Result<bool, JobError> {
+    async fn decide_and_finish(&self, tenant_id: &TenantId, p: &Prepared<'_>) -> Result<bool, JobError> {
         let (message, draft) = (p.message, p.draft);
         let message_id = message.id.as_str();
         // Read before the search: a create that commits after this moves the turn on.
@@ -191,7 +192,7 @@ impl Intake {
         }
     }
 
-    async fn project_gone(&self, tenant_id: &str, message_id: &str) -> Result<bool, JobError> {
+    async fn project_gone(&self, tenant_id: &TenantId, message_id: &str) -> Result<bool, JobError> {
         self.store.fail_message(tenant_id, message_id, "the project no longer exists").await.map_err(retry)?;
         Ok(true)
     }

@@ -7,6 +7,7 @@ pub mod ssrf;
 
 pub use crypto::{Cipher, CryptoError};
 
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use serde_json::{Map, Value};
 
 use crate::domain::DomainError;
@@ -88,8 +89,8 @@ impl Integrations {
 
     pub async fn create(
         &self,
-        tenant_id: &str,
-        project_id: &str,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
         input: NewIntegrationInput,
     ) -> Result<Integration, IntegrationError> {
         check_settings(input.kind, &input.settings, &self.url_check())?;
@@ -116,7 +117,12 @@ impl Integrations {
     }
 
     /// One integration, with what its OAuth install is about (opened from the sealed blob).
-    pub async fn get(&self, tenant_id: &str, project_id: &str, id: &str) -> Result<Integration, IntegrationError> {
+    pub async fn get(
+        &self,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+        id: &IntegrationId,
+    ) -> Result<Integration, IntegrationError> {
         let record = self.store.get_integration(tenant_id, project_id, id).await?;
         let installation = self.open(&record).ok().and_then(|mut s| s.remove("installation"));
         let mut view = self.view(record);
@@ -124,7 +130,11 @@ impl Integrations {
         Ok(view)
     }
 
-    pub async fn list(&self, tenant_id: &str, project_id: &str) -> Result<Vec<Integration>, IntegrationError> {
+    pub async fn list(
+        &self,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+    ) -> Result<Vec<Integration>, IntegrationError> {
         // An unknown project answers 404 rather than an empty list.
         self.store.get_project(tenant_id, project_id).await?;
         let records = self.store.list_integrations(tenant_id, project_id).await?;
@@ -133,9 +143,9 @@ impl Integrations {
 
     pub async fn update(
         &self,
-        tenant_id: &str,
-        project_id: &str,
-        id: &str,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+        id: &IntegrationId,
         patch: IntegrationPatchInput,
     ) -> Result<Integration, IntegrationError> {
         let mut record = self.store.get_integration(tenant_id, project_id, id).await?;
@@ -164,15 +174,20 @@ impl Integrations {
         Ok(self.view(record))
     }
 
-    pub async fn delete(&self, tenant_id: &str, project_id: &str, id: &str) -> Result<(), IntegrationError> {
+    pub async fn delete(
+        &self,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+        id: &IntegrationId,
+    ) -> Result<(), IntegrationError> {
         Ok(self.store.delete_integration(tenant_id, project_id, id).await?)
     }
 
     /// A webhook's integration: its tenant, record and secrets in clear.
     pub async fn for_webhook(
         &self,
-        id: &str,
-    ) -> Result<(String, IntegrationRecord, Map<String, Value>), IntegrationError> {
+        id: &IntegrationId,
+    ) -> Result<(TenantId, IntegrationRecord, Map<String, Value>), IntegrationError> {
         let (tenant_id, record) = self.store.integration_for_webhook(id).await?;
         let secrets = self.open(&record)?;
         Ok((tenant_id, record, secrets))
@@ -181,11 +196,11 @@ impl Integrations {
     /// An integration of a tenant with its secrets in clear, for replies.
     pub async fn with_secrets(
         &self,
-        tenant_id: &str,
-        id: &str,
+        tenant_id: &TenantId,
+        id: &IntegrationId,
     ) -> Result<(IntegrationRecord, Map<String, Value>), IntegrationError> {
         let (owner, record, secrets) = self.for_webhook(id).await?;
-        if owner != tenant_id {
+        if owner != *tenant_id {
             return Err(IntegrationError::Store(StoreError::NotFound));
         }
         Ok((record, secrets))
@@ -196,8 +211,8 @@ impl Integrations {
     /// again. Settings and secrets here come from the provider, not from a request.
     pub async fn install(
         &self,
-        tenant_id: &str,
-        project_id: &str,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
         kind: crate::domain::integration::IntegrationType,
         settings: &Map<String, Value>,
         secrets: &Map<String, Value>,
@@ -241,9 +256,9 @@ impl Integrations {
     /// provider could not be told, if it could not) until it is installed again or deleted.
     pub async fn revoke(
         &self,
-        tenant_id: &str,
-        project_id: &str,
-        id: &str,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+        id: &IntegrationId,
         provider_failure: Option<String>,
     ) -> Result<Integration, IntegrationError> {
         let mut record = self.store.get_integration(tenant_id, project_id, id).await?;
@@ -262,15 +277,15 @@ impl Integrations {
     /// nothing is written and `None` answered: a newer state wins).
     pub async fn apply_refresh(
         &self,
-        tenant_id: &str,
-        id: &str,
+        tenant_id: &TenantId,
+        id: &IntegrationId,
         expires_at: &str,
         settings: &Map<String, Value>,
         secrets: &Map<String, Value>,
     ) -> Result<Option<Integration>, IntegrationError> {
         let (owner, mut record, mut sealed) = self.for_webhook(id).await?;
         let current = crate::domain::integration::setting(&record.settings, "expires_at");
-        if owner != tenant_id
+        if owner != *tenant_id
             || record.status == crate::domain::integration::IntegrationStatus::Revoked
             || current != Some(expires_at)
         {
@@ -288,7 +303,12 @@ impl Integrations {
     }
 
     /// Marks the integration `error` with why (a failed token refresh); its secrets stay.
-    pub async fn mark_error(&self, tenant_id: &str, id: &str, why: &str) -> Result<(), IntegrationError> {
+    pub async fn mark_error(
+        &self,
+        tenant_id: &TenantId,
+        id: &IntegrationId,
+        why: &str,
+    ) -> Result<(), IntegrationError> {
         let (_, mut record, _) = self.for_webhook(id).await?;
         record.status = crate::domain::integration::IntegrationStatus::Error;
         record.last_error = Some(why.chars().take(500).collect());
@@ -303,9 +323,9 @@ impl Integrations {
     /// The secrets in clear, for the adapter that calls the platform. Never for an answer.
     pub async fn secrets(
         &self,
-        tenant_id: &str,
-        project_id: &str,
-        id: &str,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+        id: &IntegrationId,
     ) -> Result<Map<String, Value>, IntegrationError> {
         let record = self.store.get_integration(tenant_id, project_id, id).await?;
         self.open(&record)

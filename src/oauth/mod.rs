@@ -9,6 +9,7 @@ pub mod redis;
 pub mod refresh;
 pub mod state;
 
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -84,7 +85,7 @@ impl OAuth {
     /// Revokes an installed token at its provider, where the provider allows it; `Err`
     /// says why it could not (the disconnect goes on regardless). Records not installed
     /// with OAuth have nothing to revoke.
-    pub async fn revoke_at_provider(&self, tenant_id: &str, id: &str) -> Result<(), String> {
+    pub async fn revoke_at_provider(&self, tenant_id: &TenantId, id: &IntegrationId) -> Result<(), String> {
         let (record, secrets) = self.integrations.with_secrets(tenant_id, id).await.map_err(|e| e.to_string())?;
         let installed = record.settings.get("auth").and_then(Value::as_str) == Some("oauth");
         let (Some(provider), true) = (refresh::provider_of(record.kind), installed) else { return Ok(()) };
@@ -122,17 +123,17 @@ impl OAuth {
     /// deleted, the record left `revoked`.
     pub async fn disconnect(
         &self,
-        tenant_id: &str,
-        project_id: &str,
-        id: &str,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+        id: &IntegrationId,
     ) -> Result<crate::domain::integration::Integration, crate::integrations::IntegrationError> {
         self.integrations.get(tenant_id, project_id, id).await?;
         let failure = self.revoke_at_provider(tenant_id, id).await.err();
         if let Some(why) = &failure {
-            tracing::warn!(integration_id = id, why, "the token could not be revoked at the provider");
+            tracing::warn!(integration_id = id.as_str(), why, "the token could not be revoked at the provider");
         }
         let revoked = self.integrations.revoke(tenant_id, project_id, id, failure).await?;
-        tracing::info!(integration_id = id, "integration disconnected");
+        tracing::info!(integration_id = %id, "integration disconnected");
         Ok(revoked)
     }
 
@@ -149,7 +150,7 @@ impl OAuth {
     pub async fn install_url(
         &self,
         caller: &Caller,
-        project_id: &str,
+        project_id: &ProjectId,
         kind: &str,
         options: &InstallOptions,
     ) -> Result<String, OAuthError> {
@@ -183,7 +184,7 @@ impl OAuth {
         let verifier = if provider.pkce() { Some(state::random_token()?) } else { None };
         let pending = Pending {
             tenant_id: caller.tenant_id.clone(),
-            project_id: project_id.to_string(),
+            project_id: project_id.clone(),
             key_id: caller.key_id.clone(),
             provider: provider.as_str().to_string(),
             verifier: verifier.clone(),

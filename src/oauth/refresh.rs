@@ -5,6 +5,7 @@
 //! still connected. A refused refresh marks the integrations `error` and says why; an
 //! unreachable provider is retried, and marks them only when the job runs out of attempts.
 
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,10 +24,10 @@ use crate::store::integrations::IntegrationRecord;
 /// `expires_at` (RFC 3339).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RefreshToken {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     /// The record's project (older jobs name only their record).
     #[serde(default)]
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
     pub expires_at: String,
     /// What the token was granted to (the record, or the project's Atlassian grant): the
     /// records sharing a token name one job. Only the key needs it.
@@ -60,7 +61,7 @@ pub fn provider_of(kind: IntegrationType) -> Option<Provider> {
 /// The job refreshing the token of integration `id` (of `kind`, in `project_id`) that
 /// expires at `expires_at` (RFC 3339), due `LEAD` before then (at once when that has
 /// passed). The records sharing a token name one job.
-pub fn refresh_job(id: &str, kind: IntegrationType, project_id: &str, expires_at: &str) -> Option<NewJob> {
+pub fn refresh_job(id: &str, kind: IntegrationType, project_id: &ProjectId, expires_at: &str) -> Option<NewJob> {
     let expiry: DateTime<Utc> = DateTime::parse_from_rfc3339(expires_at).ok()?.with_timezone(&Utc);
     let due = (expiry - chrono::Duration::from_std(LEAD).ok()?).max(Utc::now());
     let grant = match provider_of(kind) {
@@ -68,8 +69,8 @@ pub fn refresh_job(id: &str, kind: IntegrationType, project_id: &str, expires_at
         _ => id.to_string(),
     };
     let job = RefreshToken {
-        integration_id: id.to_string(),
-        project_id: Some(project_id.to_string()),
+        integration_id: id.into(),
+        project_id: Some(project_id.clone()),
         expires_at: expires_at.to_string(),
         grant,
     };
@@ -92,7 +93,7 @@ fn failure(e: IntegrationError) -> JobError {
 
 async fn run(oauth: &OAuth, ctx: JobContext, job: RefreshToken) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let (id, expires_at) = (job.integration_id.as_str(), job.expires_at.as_str());
+    let (id, expires_at) = (&job.integration_id, job.expires_at.as_str());
     // The project, named by the job (older jobs name only their record).
     let project = match job.project_id {
         Some(project) => project,
@@ -107,18 +108,18 @@ async fn run(oauth: &OAuth, ctx: JobContext, job: RefreshToken) -> Result<(), Jo
     // project's Jira and Confluence alike (and rotate), its other record of that grant. One
     // disconnected, installed again or refreshed already (a newer job holds the token) is
     // left out; with none left there is nothing to do.
-    let own_provider = listed.iter().find(|r| r.id == id).and_then(|r| provider_of(r.kind));
+    let own_provider = listed.iter().find(|r| r.id == *id).and_then(|r| provider_of(r.kind));
     let atlassian = own_provider.is_none_or(|p| p == Provider::Atlassian);
     let sharing: Vec<&IntegrationRecord> = listed
         .iter()
-        .filter(|r| r.id == id || (atlassian && provider_of(r.kind) == Some(Provider::Atlassian)))
+        .filter(|r| r.id == *id || (atlassian && provider_of(r.kind) == Some(Provider::Atlassian)))
         .filter(|r| {
             r.status != IntegrationStatus::Revoked
                 && setting(&r.settings, "auth") == Some("oauth")
                 && setting(&r.settings, "expires_at") == Some(expires_at)
         })
         .collect();
-    let Some(holder) = sharing.iter().find(|r| r.id == id).or(sharing.first()) else { return Ok(()) };
+    let Some(holder) = sharing.iter().find(|r| r.id == *id).or(sharing.first()) else { return Ok(()) };
     let (record, secrets) = match oauth.integrations.with_secrets(tenant, &holder.id).await {
         Ok(found) => found,
         Err(IntegrationError::Store(StoreError::NotFound)) => return Ok(()),
@@ -129,7 +130,7 @@ async fn run(oauth: &OAuth, ctx: JobContext, job: RefreshToken) -> Result<(), Jo
         for integration in &sharing {
             oauth.integrations.mark_error(tenant, &integration.id, &why).await.map_err(failure)?;
         }
-        tracing::warn!(integration_id = id, why, "token refresh failed");
+        tracing::warn!(integration_id = id.as_str(), why, "token refresh failed");
         Err(JobError::Permanent(why))
     };
     let Some(client) = oauth.settings.providers.get(&provider) else {
@@ -166,12 +167,12 @@ async fn run(oauth: &OAuth, ctx: JobContext, job: RefreshToken) -> Result<(), Jo
     for job in &next {
         ctx.store.enqueue(tenant, job).await.map_err(|e| JobError::Retry(e.to_string()))?;
     }
-    tracing::info!(integration_id = id, provider = provider.as_str(), "token refreshed");
+    tracing::info!(integration_id = %id, provider = provider.as_str(), "token refreshed");
     Ok(())
 }
 
 /// Queues the first refresh of a fresh install's token, when it expires and can be refreshed.
-pub async fn schedule(oauth: &OAuth, tenant_id: &str, integration: &crate::domain::integration::Integration) {
+pub async fn schedule(oauth: &OAuth, tenant_id: &TenantId, integration: &crate::domain::integration::Integration) {
     let refreshable = integration.secrets_set.iter().any(|s| s == "refresh_token");
     let Some(job) = setting(&integration.settings, "expires_at")
         .filter(|_| refreshable)

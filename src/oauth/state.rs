@@ -3,6 +3,7 @@
 //! one is configured (so every instance sees them), in the database otherwise; either way
 //! under the state's SHA-256, never the state itself.
 
+use crate::domain::id::{ProjectId, TenantId};
 use std::time::Duration;
 
 use base64::Engine;
@@ -20,8 +21,8 @@ pub const LIFETIME: Duration = Duration::from_secs(600);
 /// What a state stands for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
-    pub tenant_id: String,
-    pub project_id: String,
+    pub tenant_id: TenantId,
+    pub project_id: ProjectId,
     /// The API key that started the install.
     pub key_id: String,
     pub provider: String,

@@ -1,5 +1,7 @@
 //! Comments on tasks.
 
+use crate::domain::id::TaskId;
+use crate::domain::id::TenantId;
 use chrono::{DateTime, Utc};
 
 use super::links::enqueue_if_linked;
@@ -11,7 +13,7 @@ use crate::domain::list::Page;
 #[derive(sqlx::FromRow)]
 struct CommentRow {
     id: String,
-    task_id: String,
+    task_id: TaskId,
     content: String,
     author: Option<String>,
     created_at: DateTime<Utc>,
@@ -38,7 +40,7 @@ const COLUMNS: &str = "id, task_id, content, author, created_at, updated_at";
 macro_rules! insert_comment {
     ($tx:expr, $tenant_id:expr, $comment:expr) => {{
         let c: &crate::domain::comment::Comment = $comment;
-        let project_id: Option<String> =
+        let project_id: Option<crate::domain::id::ProjectId> =
             sqlx::query_scalar("SELECT project_id FROM tasks WHERE id = $1 AND tenant_id = $2")
                 .bind(&c.task_id)
                 .bind($tenant_id)
@@ -68,7 +70,13 @@ impl Store {
     /// task is not theirs. In the same transaction it enqueues `sync` when the task is linked
     /// to tracker items (the comment is written there too), and announces the comment when
     /// the project has webhooks.
-    pub async fn create_comment(&self, tenant_id: &str, id: &str, new: &NewComment, sync: &NewJob) -> Result<Comment> {
+    pub async fn create_comment(
+        &self,
+        tenant_id: &TenantId,
+        id: &str,
+        new: &NewComment,
+        sync: &NewJob,
+    ) -> Result<Comment> {
         let now = super::now();
         let comment = Comment {
             id: id.to_string(),
@@ -89,14 +97,19 @@ impl Store {
         Ok(comment)
     }
 
-    pub async fn get_comment(&self, tenant_id: &str, id: &str) -> Result<Comment> {
+    pub async fn get_comment(&self, tenant_id: &TenantId, id: &str) -> Result<Comment> {
         let sql = format!("SELECT {COLUMNS} FROM comments WHERE id = $1 AND tenant_id = $2");
         let row: Option<CommentRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.map(Comment::from).ok_or(StoreError::NotFound)
     }
 
-    pub async fn list_comments(&self, tenant_id: &str, task_id: Option<&str>, page: &Page) -> Result<Vec<Comment>> {
+    pub async fn list_comments(
+        &self,
+        tenant_id: &TenantId,
+        task_id: Option<&str>,
+        page: &Page,
+    ) -> Result<Vec<Comment>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let rows: Vec<CommentRow> = read!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM comments WHERE tenant_id = "));
@@ -111,7 +124,7 @@ impl Store {
         Ok(rows.into_iter().map(Comment::from).collect())
     }
 
-    pub async fn update_comment(&self, tenant_id: &str, id: &str, content: Option<&str>) -> Result<Comment> {
+    pub async fn update_comment(&self, tenant_id: &TenantId, id: &str, content: Option<&str>) -> Result<Comment> {
         let now = super::now();
         let affected = write!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new("UPDATE comments SET updated_at = ");
@@ -132,7 +145,7 @@ impl Store {
     /// or mention one of `words` (lower-case), for grounding the coordinator's answers.
     pub async fn comments_about(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         task_ids: &[String],
         words: &[String],
         limit: i64,
@@ -161,7 +174,7 @@ impl Store {
         Ok(rows.into_iter().map(Comment::from).collect())
     }
 
-    pub async fn delete_comment(&self, tenant_id: &str, id: &str) -> Result<()> {
+    pub async fn delete_comment(&self, tenant_id: &TenantId, id: &str) -> Result<()> {
         self.delete_owned("comments", tenant_id, id).await
     }
 }

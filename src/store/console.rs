@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Result, Store, parse_enum, read, write};
+use crate::domain::id::TenantId;
 use crate::domain::tenant::{Caller, Role};
 
 /// A live console session: who it acts as, and the token its forms must carry.
@@ -29,7 +30,7 @@ pub struct IntegrationProblem {
 
 #[derive(sqlx::FromRow)]
 struct SessionRow {
-    tenant_id: String,
+    tenant_id: TenantId,
     key_id: String,
     role: String,
     tenant_name: String,

@@ -1,5 +1,6 @@
 //! What the AI coordinator keeps: its analyses, its conversations and the actions it proposes.
 
+use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
@@ -14,13 +15,18 @@ use crate::domain::new_id;
 #[derive(Debug, Clone)]
 pub struct StoredAnalysis {
     pub id: String,
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
     pub result: Value,
     pub created_at: DateTime<Utc>,
 }
 
 impl Store {
-    pub async fn save_analysis(&self, tenant_id: &str, project_id: Option<&str>, result: &Value) -> Result<String> {
+    pub async fn save_analysis(
+        &self,
+        tenant_id: &TenantId,
+        project_id: Option<&ProjectId>,
+        result: &Value,
+    ) -> Result<String> {
         let id = crate::domain::new_id();
         let now = super::now();
         write!(self, |pool| {
@@ -39,7 +45,11 @@ impl Store {
     }
 
     /// The tenant's latest analysis (of `project_id` when given, else of the whole workspace).
-    pub async fn latest_analysis(&self, tenant_id: &str, project_id: Option<&str>) -> Result<Option<StoredAnalysis>> {
+    pub async fn latest_analysis(
+        &self,
+        tenant_id: &TenantId,
+        project_id: Option<&ProjectId>,
+    ) -> Result<Option<StoredAnalysis>> {
         let row: Option<(String, Option<String>, String, DateTime<Utc>)> = read!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(
                 "SELECT id, project_id, result, created_at FROM ai_analyses WHERE tenant_id = ",
@@ -54,7 +64,7 @@ impl Store {
         });
         Ok(row.map(|(id, project_id, result, created_at)| StoredAnalysis {
             id,
-            project_id,
+            project_id: project_id.map(Into::into),
             result: serde_json::from_str(&result).unwrap_or(Value::Null),
             created_at,
         }))
@@ -213,7 +223,7 @@ impl Store {
     /// Writes a chat exchange in one transaction: the conversation (started, or
     /// `NotFound` when the one to continue is not the tenant's), both turns, and each
     /// proposal as a pending action.
-    pub async fn record_exchange(&self, tenant_id: &str, ex: &Exchange<'_>) -> Result<Recorded> {
+    pub async fn record_exchange(&self, tenant_id: &TenantId, ex: &Exchange<'_>) -> Result<Recorded> {
         let now = super::now();
         let conversation_id = ex.conversation_id.map(str::to_string).unwrap_or_else(new_id);
         let actions: Vec<Action> =
@@ -258,7 +268,7 @@ impl Store {
         Ok(Recorded { conversation_id, actions })
     }
 
-    pub async fn get_conversation(&self, tenant_id: &str, id: &str) -> Result<Conversation> {
+    pub async fn get_conversation(&self, tenant_id: &TenantId, id: &str) -> Result<Conversation> {
         let head: Option<(String, DateTime<Utc>, DateTime<Utc>)> = read!(self, |pool| {
             sqlx::query_as(
                 "SELECT started_by, created_at, updated_at FROM ai_conversations WHERE id = $1 AND tenant_id = $2",
@@ -291,7 +301,7 @@ impl Store {
         Ok(Conversation { id: id.to_string(), started_by, turns, created_at, updated_at })
     }
 
-    pub async fn get_action(&self, tenant_id: &str, id: &str) -> Result<Action> {
+    pub async fn get_action(&self, tenant_id: &TenantId, id: &str) -> Result<Action> {
         let sql = format!("SELECT {ACTION_COLUMNS} FROM ai_actions WHERE id = $1 AND tenant_id = $2");
         let row: Option<ActionRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
@@ -302,7 +312,7 @@ impl Store {
     /// than the page's limit, for the next cursor.
     pub async fn list_actions(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         status: Option<ActionStatus>,
         page: &Page,
     ) -> Result<Vec<Action>> {
@@ -325,7 +335,7 @@ impl Store {
     /// rejects a pending action, once: `Conflict` when it was already decided.
     pub async fn decide_action(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         id: &str,
         approve: bool,
         decided_by: &str,
@@ -364,7 +374,7 @@ impl Store {
     /// `approved` (already finished by an earlier run).
     pub async fn finish_action(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         id: &str,
         outcome: std::result::Result<&Value, &str>,
     ) -> Result<bool> {
@@ -410,7 +420,7 @@ impl Store {
     /// it was made.
     pub async fn propose_follow_up(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         id: &str,
         new: &NewFollowUp<'_>,
         execute: &NewJob,
@@ -448,8 +458,8 @@ impl Store {
 
     /// Where a task's request came from: the integration and reply address of the latest
     /// message that created it or was linked to it, if that came through a platform.
-    pub async fn task_origin(&self, tenant_id: &str, task_id: &str) -> Result<Option<(String, Value)>> {
-        let row: Option<(String, String)> = read!(self, |pool| {
+    pub async fn task_origin(&self, tenant_id: &TenantId, task_id: &TaskId) -> Result<Option<(IntegrationId, Value)>> {
+        let row: Option<(IntegrationId, String)> = read!(self, |pool| {
             sqlx::query_as(
                 "SELECT integration_id, reply_to FROM messages
                  WHERE tenant_id = $1 AND task_id = $2 AND integration_id IS NOT NULL AND reply_to IS NOT NULL

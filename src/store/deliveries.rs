@@ -1,5 +1,7 @@
 //! Deliveries (messages sent into conversations) and the history both ways.
 
+use crate::domain::id::TenantId;
+use crate::domain::id::{IntegrationId, ProjectId, TaskId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -13,8 +15,8 @@ use crate::domain::new_id;
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {
     id: String,
-    project_id: String,
-    integration_id: String,
+    project_id: ProjectId,
+    integration_id: IntegrationId,
     platform: String,
     message_id: Option<String>,
     recipient: String,
@@ -58,13 +60,13 @@ struct HistoryRow {
     id: String,
     direction: String,
     platform: String,
-    project_id: String,
-    integration_id: Option<String>,
+    project_id: ProjectId,
+    integration_id: Option<IntegrationId>,
     counterpart: Option<String>,
     channel: Option<String>,
     text: String,
     status: String,
-    task_id: Option<String>,
+    task_id: Option<TaskId>,
     message_id: Option<String>,
     error: Option<String>,
     created_at: DateTime<Utc>,
@@ -100,7 +102,7 @@ impl Store {
     /// which sends it, in one transaction.
     pub async fn create_delivery(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         id: &str,
         new: &NewDelivery,
         job: &NewJob,
@@ -116,7 +118,7 @@ impl Store {
     }
 
     /// The answer to a request, recorded once however often its job runs.
-    pub async fn delivery_for_answer(&self, tenant_id: &str, new: &NewDelivery) -> Result<Delivery> {
+    pub async fn delivery_for_answer(&self, tenant_id: &TenantId, new: &NewDelivery) -> Result<Delivery> {
         let now = super::now();
         let id = new_id();
         write!(self, |pool| {
@@ -130,7 +132,7 @@ impl Store {
     }
 
     /// A delivery and its target.
-    pub async fn delivery(&self, tenant_id: &str, id: &str) -> Result<(Delivery, Value)> {
+    pub async fn delivery(&self, tenant_id: &TenantId, id: &str) -> Result<(Delivery, Value)> {
         let sql = format!("SELECT {COLUMNS} FROM deliveries WHERE tenant_id = $1 AND id = $2");
         let row: Option<DeliveryRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
@@ -139,7 +141,7 @@ impl Store {
 
     /// Marks a queued delivery as being sent; false when it is not queued (sent, failed,
     /// or left mid-send by a run that died).
-    pub async fn claim_delivery(&self, tenant_id: &str, id: &str) -> Result<bool> {
+    pub async fn claim_delivery(&self, tenant_id: &TenantId, id: &str) -> Result<bool> {
         let now = super::now();
         let claimed = write!(self, |pool| {
             sqlx::query(
@@ -158,7 +160,7 @@ impl Store {
 
     pub async fn finish_delivery(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         id: &str,
         status: DeliveryStatus,
         error: Option<&str>,
@@ -182,7 +184,7 @@ impl Store {
 
     /// Requests received and messages sent, newest first (ids are time-ordered). One row
     /// more than the page is returned, to tell whether another page follows.
-    pub async fn history(&self, tenant_id: &str, platform: Option<&str>, page: &Page) -> Result<Vec<HistoryItem>> {
+    pub async fn history(&self, tenant_id: &TenantId, platform: Option<&str>, page: &Page) -> Result<Vec<HistoryItem>> {
         let before = page.after.as_ref().map(|c| c.id.clone());
         let limit = i64::from(page.limit) + 1;
         let (received, sent): (Vec<HistoryRow>, Vec<HistoryRow>) = read!(self, |pool| {

@@ -1,6 +1,7 @@
 //! Backfills of trackers' existing items: each item becomes a linked task once, and the
 //! progress is kept for `GET …/import`.
 
+use crate::domain::id::{IntegrationId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -13,7 +14,8 @@ use crate::domain::task::NewTask;
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ImportProgress {
-    pub integration_id: String,
+    #[schema(value_type = String)]
+    pub integration_id: IntegrationId,
     /// `running`, `done` or `failed`.
     pub status: String,
     /// Items that became tasks.
@@ -31,7 +33,7 @@ const COLUMNS: &str = "integration_id, status, imported, skipped, pages, error, 
 
 impl Store {
     /// Starts (or restarts) the import of an integration; `Conflict` while one runs.
-    pub async fn start_import(&self, tenant_id: &str, integration_id: &str) -> Result<ImportProgress> {
+    pub async fn start_import(&self, tenant_id: &TenantId, integration_id: &IntegrationId) -> Result<ImportProgress> {
         let now = super::now();
         let started = write!(self, |pool| {
             sqlx::query(
@@ -54,7 +56,11 @@ impl Store {
         self.import_progress(tenant_id, integration_id).await?.ok_or(StoreError::NotFound)
     }
 
-    pub async fn import_progress(&self, tenant_id: &str, integration_id: &str) -> Result<Option<ImportProgress>> {
+    pub async fn import_progress(
+        &self,
+        tenant_id: &TenantId,
+        integration_id: &IntegrationId,
+    ) -> Result<Option<ImportProgress>> {
         let sql = format!("SELECT {COLUMNS} FROM tracker_imports WHERE tenant_id = $1 AND integration_id = $2");
         Ok(read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(integration_id).fetch_optional(pool).await?))
     }
@@ -62,8 +68,8 @@ impl Store {
     /// Adds a page's counts; `finished` with or without an error ends the run.
     pub async fn record_import_page(
         &self,
-        tenant_id: &str,
-        integration_id: &str,
+        tenant_id: &TenantId,
+        integration_id: &IntegrationId,
         imported: i64,
         skipped: i64,
         finished: Option<Option<&str>>,
@@ -96,7 +102,7 @@ impl Store {
 
     /// Creates the task for a tracker item and links it, in one transaction; false (and
     /// nothing written) when the item is already linked to a task.
-    pub async fn import_task(&self, tenant_id: &str, new: &NewTask, link: &TaskLink) -> Result<bool> {
+    pub async fn import_task(&self, tenant_id: &TenantId, new: &NewTask, link: &TaskLink) -> Result<bool> {
         let now = super::now();
         let id = new_id();
         let created = write!(self, |pool| {

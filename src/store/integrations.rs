@@ -1,18 +1,18 @@
 //! Integration records. The store keeps what it is given: secrets arrive sealed and leave
 //! sealed; only the integrations module opens them.
 
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
-use crate::domain::new_id;
 
 /// A stored integration, secrets still sealed.
 #[derive(Debug, Clone)]
 pub struct IntegrationRecord {
-    pub id: String,
-    pub project_id: String,
+    pub id: IntegrationId,
+    pub project_id: ProjectId,
     pub kind: IntegrationType,
     pub name: String,
     pub settings: Map<String, Value>,
@@ -26,8 +26,8 @@ pub struct IntegrationRecord {
 
 #[derive(sqlx::FromRow)]
 struct Row {
-    id: String,
-    project_id: String,
+    id: IntegrationId,
+    project_id: ProjectId,
     kind: String,
     name: String,
     settings: String,
@@ -41,7 +41,7 @@ struct Row {
 
 #[derive(sqlx::FromRow)]
 struct WebhookRow {
-    tenant_id: String,
+    tenant_id: TenantId,
     #[sqlx(flatten)]
     row: Row,
 }
@@ -102,7 +102,7 @@ pub(crate) use enqueue_if_subscribed;
 impl Store {
     /// Creates an integration of one of the tenant's projects. `NotFound` when the project
     /// is not theirs; `Conflict` when the project already has one of this type.
-    pub async fn create_integration(&self, tenant_id: &str, record: &IntegrationRecord) -> Result<()> {
+    pub async fn create_integration(&self, tenant_id: &TenantId, record: &IntegrationRecord) -> Result<()> {
         let (settings, names) = (json(&record.settings)?, json(&record.secret_names)?);
         let inserted = write!(self, |pool| {
             sqlx::query(
@@ -132,7 +132,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn get_integration(&self, tenant_id: &str, project_id: &str, id: &str) -> Result<IntegrationRecord> {
+    pub async fn get_integration(
+        &self,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+        id: &IntegrationId,
+    ) -> Result<IntegrationRecord> {
         let sql = format!("SELECT {COLUMNS} FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3");
         let row: Option<Row> = read!(self, |pool| {
             sqlx::query_as(&sql).bind(id).bind(project_id).bind(tenant_id).fetch_optional(pool).await?
@@ -142,14 +147,18 @@ impl Store {
 
     /// The integration a webhook names, with its tenant: webhooks carry no API key, the
     /// integration's secrets authenticate them.
-    pub async fn integration_for_webhook(&self, id: &str) -> Result<(String, IntegrationRecord)> {
+    pub async fn integration_for_webhook(&self, id: &IntegrationId) -> Result<(TenantId, IntegrationRecord)> {
         let sql = format!("SELECT tenant_id, {COLUMNS} FROM integrations WHERE id = $1");
         let row: Option<WebhookRow> = read!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
         let row = row.ok_or(StoreError::NotFound)?;
         Ok((row.tenant_id, row.row.try_into()?))
     }
 
-    pub async fn list_integrations(&self, tenant_id: &str, project_id: &str) -> Result<Vec<IntegrationRecord>> {
+    pub async fn list_integrations(
+        &self,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+    ) -> Result<Vec<IntegrationRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM integrations WHERE project_id = $1 AND tenant_id = $2 ORDER BY id");
         let rows: Vec<Row> =
             read!(self, |pool| sqlx::query_as(&sql).bind(project_id).bind(tenant_id).fetch_all(pool).await?);
@@ -157,7 +166,7 @@ impl Store {
     }
 
     /// Writes back the name, settings, sealed secrets, status and last error of an integration.
-    pub async fn save_integration(&self, tenant_id: &str, record: &IntegrationRecord) -> Result<()> {
+    pub async fn save_integration(&self, tenant_id: &TenantId, record: &IntegrationRecord) -> Result<()> {
         if self.write_integration(tenant_id, record, None).await? { Ok(()) } else { Err(StoreError::NotFound) }
     }
 
@@ -165,7 +174,7 @@ impl Store {
     /// `updated_at` when read); false when someone did (nothing written).
     pub async fn save_integration_if_unchanged(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         record: &IntegrationRecord,
         seen: DateTime<Utc>,
     ) -> Result<bool> {
@@ -174,7 +183,7 @@ impl Store {
 
     async fn write_integration(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         record: &IntegrationRecord,
         seen: Option<DateTime<Utc>>,
     ) -> Result<bool> {
@@ -203,7 +212,12 @@ impl Store {
         Ok(updated == 1)
     }
 
-    pub async fn delete_integration(&self, tenant_id: &str, project_id: &str, id: &str) -> Result<()> {
+    pub async fn delete_integration(
+        &self,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+        id: &IntegrationId,
+    ) -> Result<()> {
         let deleted = write!(self, |pool| {
             sqlx::query("DELETE FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3")
                 .bind(id)
@@ -255,15 +269,15 @@ impl Store {
 
 /// A new record with fresh id and timestamps.
 pub fn new_record(
-    project_id: &str,
+    project_id: &ProjectId,
     kind: IntegrationType,
     name: String,
     settings: Map<String, Value>,
 ) -> IntegrationRecord {
     let now = super::now();
     IntegrationRecord {
-        id: new_id(),
-        project_id: project_id.to_string(),
+        id: IntegrationId::generate(),
+        project_id: project_id.clone(),
         kind,
         name,
         settings,

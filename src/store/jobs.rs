@@ -1,5 +1,6 @@
 //! The job queue's table: enqueue, claim with a lease, settle, list, replay.
 
+use crate::domain::id::TenantId;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -77,7 +78,7 @@ pub(crate) use enqueue_job;
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
     id: String,
-    tenant_id: String,
+    tenant_id: TenantId,
     kind: String,
     payload: String,
     attempts: i32,
@@ -86,7 +87,7 @@ struct ClaimRow {
 
 impl Store {
     /// Enqueues `job`; false when a job with its idempotency key already exists.
-    pub async fn enqueue(&self, tenant_id: &str, job: &NewJob) -> Result<bool> {
+    pub async fn enqueue(&self, tenant_id: &TenantId, job: &NewJob) -> Result<bool> {
         let now = super::now();
         Ok(write!(self, |pool| enqueue_job!(pool, tenant_id, job, now)))
     }
@@ -188,14 +189,14 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub async fn get_job(&self, tenant_id: &str, id: &str) -> Result<Job> {
+    pub async fn get_job(&self, tenant_id: &TenantId, id: &str) -> Result<Job> {
         let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1 AND tenant_id = $2");
         let row: Option<JobRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
-    pub async fn list_jobs(&self, tenant_id: &str, status: Option<JobStatus>, page: &Page) -> Result<Vec<Job>> {
+    pub async fn list_jobs(&self, tenant_id: &TenantId, status: Option<JobStatus>, page: &Page) -> Result<Vec<Job>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let rows: Vec<JobRow> = read!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM jobs WHERE tenant_id = "));
@@ -212,7 +213,7 @@ impl Store {
 
     /// Puts a failed or dead job back in the queue to run now, with fresh attempts.
     /// `Conflict` when it is queued, running or already succeeded.
-    pub async fn retry_job(&self, tenant_id: &str, id: &str) -> Result<Job> {
+    pub async fn retry_job(&self, tenant_id: &TenantId, id: &str) -> Result<Job> {
         let now = super::now();
         // The answer is the job as this update left it: a worker may claim it a moment later.
         let sql = format!(

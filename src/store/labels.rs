@@ -1,5 +1,7 @@
 //! Labels of a project.
 
+use crate::domain::id::ProjectId;
+use crate::domain::id::TenantId;
 use chrono::{DateTime, Utc};
 
 use super::{Result, Store, StoreError, read, write};
@@ -10,7 +12,7 @@ use crate::domain::new_id;
 #[derive(sqlx::FromRow)]
 struct LabelRow {
     id: String,
-    project_id: String,
+    project_id: ProjectId,
     name: String,
     color: String,
     created_at: DateTime<Utc>,
@@ -25,7 +27,7 @@ impl From<LabelRow> for Label {
 const COLUMNS: &str = "id, project_id, name, color, created_at";
 
 impl Store {
-    pub async fn create_label(&self, tenant_id: &str, new: &NewLabel) -> Result<Label> {
+    pub async fn create_label(&self, tenant_id: &TenantId, new: &NewLabel) -> Result<Label> {
         let label = Label {
             id: new_id(),
             project_id: new.project_id.clone(),
@@ -56,14 +58,14 @@ impl Store {
         Ok(label)
     }
 
-    pub async fn get_label(&self, tenant_id: &str, id: &str) -> Result<Label> {
+    pub async fn get_label(&self, tenant_id: &TenantId, id: &str) -> Result<Label> {
         let sql = format!("SELECT {COLUMNS} FROM labels WHERE id = $1 AND tenant_id = $2");
         let row: Option<LabelRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.map(Label::from).ok_or(StoreError::NotFound)
     }
 
-    pub async fn list_labels(&self, tenant_id: &str, project_id: Option<&str>, page: &Page) -> Result<Vec<Label>> {
+    pub async fn list_labels(&self, tenant_id: &TenantId, project_id: Option<&str>, page: &Page) -> Result<Vec<Label>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let rows: Vec<LabelRow> = read!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM labels WHERE tenant_id = "));
@@ -78,7 +80,7 @@ impl Store {
         Ok(rows.into_iter().map(Label::from).collect())
     }
 
-    pub async fn update_label(&self, tenant_id: &str, id: &str, patch: &LabelPatch) -> Result<Label> {
+    pub async fn update_label(&self, tenant_id: &TenantId, id: &str, patch: &LabelPatch) -> Result<Label> {
         let affected = write!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new("UPDATE labels SET id = id");
             if let Some(name) = &patch.name {
@@ -101,7 +103,7 @@ impl Store {
     }
 
     /// Deletes the label and takes it off every task.
-    pub async fn delete_label(&self, tenant_id: &str, id: &str) -> Result<()> {
+    pub async fn delete_label(&self, tenant_id: &TenantId, id: &str) -> Result<()> {
         self.delete_owned("labels", tenant_id, id).await
     }
 }

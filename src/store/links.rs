@@ -1,5 +1,6 @@
 //! Links between taskbridge tasks and the items that mirror them in connected trackers.
 
+use crate::domain::id::{IntegrationId, TaskId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -53,8 +54,10 @@ pub(crate) use enqueue_if_linked;
 /// A task's counterpart in a tracker.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct TaskLink {
-    pub task_id: String,
-    pub integration_id: String,
+    #[schema(value_type = String)]
+    pub task_id: TaskId,
+    #[schema(value_type = String)]
+    pub integration_id: IntegrationId,
     /// `taiga`, `jira`…
     pub tracker: String,
     /// The tracker's id of the item.
@@ -72,7 +75,7 @@ impl Store {
     /// Records a pushed item's link and the finished run journaling the push (`run`: its
     /// id, request, results and change), in one transaction; an existing link of the task
     /// to that integration is kept, and then nothing is journaled.
-    pub async fn link_pushed(&self, tenant_id: &str, link: &TaskLink, run: &FinishedRun<'_>) -> Result<bool> {
+    pub async fn link_pushed(&self, tenant_id: &TenantId, link: &TaskLink, run: &FinishedRun<'_>) -> Result<bool> {
         let now = super::now();
         let linked = write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -98,7 +101,12 @@ impl Store {
     }
 
     /// Removes the task's link to an integration (its item was deleted by an undo).
-    pub async fn unlink_task(&self, tenant_id: &str, task_id: &str, integration_id: &str) -> Result<()> {
+    pub async fn unlink_task(
+        &self,
+        tenant_id: &TenantId,
+        task_id: &TaskId,
+        integration_id: &IntegrationId,
+    ) -> Result<()> {
         write!(self, |pool| {
             sqlx::query("DELETE FROM task_links WHERE tenant_id = $1 AND task_id = $2 AND integration_id = $3")
                 .bind(tenant_id)
@@ -113,10 +121,10 @@ impl Store {
     /// The task linked to a tracker item.
     pub async fn linked_task(
         &self,
-        tenant_id: &str,
-        integration_id: &str,
+        tenant_id: &TenantId,
+        integration_id: &IntegrationId,
         external_id: &str,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<TaskId>> {
         Ok(read!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT task_id FROM task_links WHERE tenant_id = $1 AND integration_id = $2 AND external_id = $3",
@@ -129,7 +137,7 @@ impl Store {
         }))
     }
 
-    pub async fn task_links(&self, tenant_id: &str, task_id: &str) -> Result<Vec<TaskLink>> {
+    pub async fn task_links(&self, tenant_id: &TenantId, task_id: &TaskId) -> Result<Vec<TaskLink>> {
         Ok(read!(self, |pool| {
             sqlx::query_as(
                 "SELECT task_id, integration_id, tracker, external_id, external_ref, url, sync_run_id, created_at

@@ -2,6 +2,7 @@
 //! on an existing one) and the message's status are written in one transaction, so a crash
 //! at any moment leaves either nothing or everything.
 
+use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use chrono::{DateTime, Utc};
 
 use super::jobs::enqueue_job;
@@ -16,16 +17,16 @@ use crate::domain::task::NewTask;
 #[derive(sqlx::FromRow)]
 struct MessageRow {
     id: String,
-    project_id: String,
+    project_id: ProjectId,
     text: String,
     author: Option<String>,
     source: String,
     channel: Option<String>,
     thread_ref: Option<String>,
-    integration_id: Option<String>,
+    integration_id: Option<IntegrationId>,
     received_at: DateTime<Utc>,
     status: String,
-    task_id: Option<String>,
+    task_id: Option<TaskId>,
     score: Option<f64>,
     error: Option<String>,
     draft: Option<String>,
@@ -89,7 +90,7 @@ pub struct IntakeTurn(i64);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {
     /// The task, created with the outcome.
-    Task(String),
+    Task(TaskId),
     /// Another create of the project committed since the decision: decide again.
     Stale,
 }
@@ -124,7 +125,13 @@ impl Store {
     /// Persists a message and enqueues its processing in one transaction: once this
     /// returns, the message will be processed even if the process dies right away. The
     /// message takes id `id`; `job` is its processing.
-    pub async fn create_message(&self, tenant_id: &str, id: &str, new: &NewMessage, job: &NewJob) -> Result<Message> {
+    pub async fn create_message(
+        &self,
+        tenant_id: &TenantId,
+        id: &str,
+        new: &NewMessage,
+        job: &NewJob,
+    ) -> Result<Message> {
         let now = super::now();
         let received_at = new.received_at.unwrap_or(now);
         write!(self, |pool| {
@@ -183,7 +190,7 @@ impl Store {
         })
     }
 
-    pub async fn get_message(&self, tenant_id: &str, id: &str) -> Result<Message> {
+    pub async fn get_message(&self, tenant_id: &TenantId, id: &str) -> Result<Message> {
         let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1 AND tenant_id = $2");
         let row: Option<MessageRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
@@ -202,7 +209,7 @@ impl Store {
     }
 
     /// Marks a message as being processed, unless it already has its outcome.
-    pub async fn mark_processing(&self, tenant_id: &str, id: &str) -> Result<()> {
+    pub async fn mark_processing(&self, tenant_id: &TenantId, id: &str) -> Result<()> {
         let now = super::now();
         write!(self, |pool| {
             sqlx::query(
@@ -220,7 +227,7 @@ impl Store {
 
     /// Where intake stands in `project_id`: read before a duplicate decision, it makes the
     /// create that follows conditional on no other intake create having committed since.
-    pub async fn intake_turn(&self, tenant_id: &str, project_id: &str) -> Result<IntakeTurn> {
+    pub async fn intake_turn(&self, tenant_id: &TenantId, project_id: &ProjectId) -> Result<IntakeTurn> {
         let seq: Option<i64> = read!(self, |pool| {
             sqlx::query_scalar("SELECT intake_seq FROM projects WHERE id = $1 AND tenant_id = $2")
                 .bind(project_id)
@@ -237,13 +244,13 @@ impl Store {
     /// when the message already has an outcome: no second task is ever created for one message.
     pub async fn finish_created(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         message_id: &str,
         task: &NewTask,
         outcome: &Outcome<'_>,
         turn: IntakeTurn,
     ) -> Result<Created> {
-        let task_id = new_id();
+        let task_id = TaskId::generate();
         let (draft, candidates) = encode(outcome)?;
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -283,9 +290,9 @@ impl Store {
     /// Records a duplicate: the request becomes a comment on the existing task (its id answered).
     pub async fn finish_duplicate(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         message_id: &str,
-        existing_task_id: &str,
+        existing_task_id: &TaskId,
         comment: &str,
         author: Option<&str>,
         outcome: &Outcome<'_>,
@@ -294,7 +301,7 @@ impl Store {
         let (draft, candidates) = encode(outcome)?;
         let made = crate::domain::comment::Comment {
             id: outcome.on_commented.map_or_else(new_id, |(id, _)| id.to_string()),
-            task_id: existing_task_id.to_string(),
+            task_id: existing_task_id.clone(),
             content: comment.to_string(),
             author: author.map(str::to_string),
             created_at: now,
@@ -329,8 +336,12 @@ impl Store {
     }
 
     /// Where the answer to a webhook message goes: its integration and reply address.
-    pub async fn message_origin(&self, tenant_id: &str, id: &str) -> Result<Option<(String, serde_json::Value)>> {
-        let row: Option<(Option<String>, Option<String>)> = read!(self, |pool| {
+    pub async fn message_origin(
+        &self,
+        tenant_id: &TenantId,
+        id: &str,
+    ) -> Result<Option<(IntegrationId, serde_json::Value)>> {
+        let row: Option<(Option<IntegrationId>, Option<String>)> = read!(self, |pool| {
             sqlx::query_as("SELECT integration_id, reply_to FROM messages WHERE id = $1 AND tenant_id = $2")
                 .bind(id)
                 .bind(tenant_id)
@@ -349,7 +360,7 @@ impl Store {
     }
 
     /// Records that a message could not be processed.
-    pub async fn fail_message(&self, tenant_id: &str, id: &str, error: &str) -> Result<()> {
+    pub async fn fail_message(&self, tenant_id: &TenantId, id: &str, error: &str) -> Result<()> {
         let now = super::now();
         write!(self, |pool| {
             sqlx::query(

@@ -22,6 +22,7 @@ mod tasks;
 mod teams;
 mod tenants;
 
+use crate::domain::id::TenantId;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -198,7 +199,7 @@ impl Store {
 
     /// Deletes one of the tenant's rows of `table` (dependent rows go by cascade);
     /// `NotFound` when the tenant has no such row.
-    async fn delete_owned(&self, table: &'static str, tenant_id: &str, id: &str) -> Result<()> {
+    async fn delete_owned(&self, table: &'static str, tenant_id: &TenantId, id: &str) -> Result<()> {
         let sql = format!("DELETE FROM {table} WHERE id = $1 AND tenant_id = $2");
         let affected =
             write!(self, |pool| sqlx::query(&sql).bind(id).bind(tenant_id).execute(pool).await?.rows_affected());

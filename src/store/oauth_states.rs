@@ -1,5 +1,6 @@
 //! OAuth states kept in the database (when no Redis is configured): put once, taken once.
 
+use crate::domain::id::{ProjectId, TenantId};
 use chrono::{DateTime, Utc};
 
 use super::{Result, Store, write};
@@ -7,8 +8,8 @@ use super::{Result, Store, write};
 /// A state's binding, as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StoredState {
-    pub tenant_id: String,
-    pub project_id: String,
+    pub tenant_id: TenantId,
+    pub project_id: ProjectId,
     pub key_id: String,
     pub provider: String,
     pub verifier: Option<String>,

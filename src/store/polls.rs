@@ -1,5 +1,6 @@
 //! Where polling each tracker for changes stands.
 
+use crate::domain::id::{IntegrationId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -9,7 +10,8 @@ use crate::domain::integration::{IntegrationStatus, IntegrationType};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct PollState {
-    pub integration_id: String,
+    #[schema(value_type = String)]
+    pub integration_id: IntegrationId,
     /// Changes at or after this time may not have been seen yet.
     pub cursor: DateTime<Utc>,
     pub polls: i64,
@@ -32,7 +34,7 @@ pub struct PollOutcome {
 }
 
 impl Store {
-    pub async fn poll_state(&self, tenant_id: &str, integration_id: &str) -> Result<Option<PollState>> {
+    pub async fn poll_state(&self, tenant_id: &TenantId, integration_id: &IntegrationId) -> Result<Option<PollState>> {
         Ok(read!(self, |pool| {
             sqlx::query_as(
                 "SELECT integration_id, cursor, polls, changed, imported, last_error, last_polled_at
@@ -45,7 +47,12 @@ impl Store {
         }))
     }
 
-    pub async fn record_poll(&self, tenant_id: &str, integration_id: &str, outcome: &PollOutcome) -> Result<()> {
+    pub async fn record_poll(
+        &self,
+        tenant_id: &TenantId,
+        integration_id: &IntegrationId,
+        outcome: &PollOutcome,
+    ) -> Result<()> {
         let now = super::now();
         let error = outcome.error.as_ref().map(|e| e.chars().take(2000).collect::<String>());
         write!(self, |pool| {
@@ -71,8 +78,8 @@ impl Store {
     }
 
     /// Every active integration, across tenants: `(tenant_id, integration_id, type)`.
-    pub async fn active_integrations(&self) -> Result<Vec<(String, String, IntegrationType)>> {
-        let rows: Vec<(String, String, String)> = read!(self, |pool| {
+    pub async fn active_integrations(&self) -> Result<Vec<(TenantId, IntegrationId, IntegrationType)>> {
+        let rows: Vec<(TenantId, IntegrationId, String)> = read!(self, |pool| {
             sqlx::query_as("SELECT tenant_id, id, kind FROM integrations WHERE status = $1 ORDER BY tenant_id, id")
                 .bind(IntegrationStatus::Active.as_str())
                 .fetch_all(pool)

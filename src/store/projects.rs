@@ -1,15 +1,15 @@
 //! Projects.
 
+use crate::domain::id::{ProjectId, TenantId};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::list::Page;
-use crate::domain::new_id;
 use crate::domain::project::{NewProject, Project, ProjectPatch, ProjectStatus};
 
 #[derive(sqlx::FromRow)]
 struct ProjectRow {
-    id: String,
+    id: ProjectId,
     name: String,
     description: String,
     status: String,
@@ -39,10 +39,10 @@ impl TryFrom<ProjectRow> for Project {
 const COLUMNS: &str = "id, name, description, status, deadline, auto_follow_ups, created_at, updated_at";
 
 impl Store {
-    pub async fn create_project(&self, tenant_id: &str, new: &NewProject) -> Result<Project> {
+    pub async fn create_project(&self, tenant_id: &TenantId, new: &NewProject) -> Result<Project> {
         let now = super::now();
         let project = Project {
-            id: new_id(),
+            id: ProjectId::generate(),
             name: new.name.clone(),
             description: new.description.clone(),
             status: new.status,
@@ -72,7 +72,7 @@ impl Store {
         Ok(project)
     }
 
-    pub async fn get_project(&self, tenant_id: &str, id: &str) -> Result<Project> {
+    pub async fn get_project(&self, tenant_id: &TenantId, id: &ProjectId) -> Result<Project> {
         let sql = format!("SELECT {COLUMNS} FROM projects WHERE id = $1 AND tenant_id = $2");
         let row: Option<ProjectRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
@@ -80,7 +80,7 @@ impl Store {
     }
 
     /// One page more than asked for is fetched, so the caller knows whether more follow.
-    pub async fn list_projects(&self, tenant_id: &str, page: &Page) -> Result<Vec<Project>> {
+    pub async fn list_projects(&self, tenant_id: &TenantId, page: &Page) -> Result<Vec<Project>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let sql = format!("SELECT {COLUMNS} FROM projects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
         let rows: Vec<ProjectRow> = read!(self, |pool| {
@@ -89,7 +89,7 @@ impl Store {
         rows.into_iter().map(Project::try_from).collect()
     }
 
-    pub async fn update_project(&self, tenant_id: &str, id: &str, patch: &ProjectPatch) -> Result<Project> {
+    pub async fn update_project(&self, tenant_id: &TenantId, id: &ProjectId, patch: &ProjectPatch) -> Result<Project> {
         let now = super::now();
         let affected = write!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new("UPDATE projects SET updated_at = ");
@@ -119,7 +119,7 @@ impl Store {
     }
 
     /// Deletes the project with its tasks, labels and comments.
-    pub async fn delete_project(&self, tenant_id: &str, id: &str) -> Result<()> {
+    pub async fn delete_project(&self, tenant_id: &TenantId, id: &ProjectId) -> Result<()> {
         self.delete_owned("projects", tenant_id, id).await
     }
 }

@@ -1,6 +1,7 @@
 //! Sync runs and their journal: each change a run made to another system, once per step,
 //! with what was there before and after.
 
+use crate::domain::id::{ProjectId, TaskId, TenantId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -68,9 +69,9 @@ pub(crate) use insert_change;
 #[derive(Debug, Clone)]
 pub struct SyncRun {
     pub id: String,
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// The task a tracker run acted for.
-    pub task_id: Option<String>,
+    pub task_id: Option<TaskId>,
     pub kind: SyncRunKind,
     pub status: SyncRunStatus,
     pub request: Value,
@@ -85,8 +86,8 @@ pub struct SyncRun {
 #[derive(sqlx::FromRow)]
 struct RunRow {
     id: String,
-    project_id: String,
-    task_id: Option<String>,
+    project_id: ProjectId,
+    task_id: Option<TaskId>,
     kind: String,
     status: String,
     request: String,
@@ -178,16 +179,16 @@ pub struct FinishedRun<'a> {
 #[derive(Debug, Clone)]
 pub struct NewRun<'a> {
     pub kind: SyncRunKind,
-    pub project_id: &'a str,
-    pub task_id: Option<&'a str>,
+    pub project_id: &'a ProjectId,
+    pub task_id: Option<&'a TaskId>,
     pub request: Value,
 }
 
 /// Which runs to list.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
-    pub project_id: Option<String>,
-    pub task_id: Option<String>,
+    pub project_id: Option<ProjectId>,
+    pub task_id: Option<TaskId>,
     pub kind: Option<String>,
 }
 
@@ -208,7 +209,13 @@ const CHANGE_COLUMNS: &str = "step, seq, target, reference, action, before, afte
 
 impl Store {
     /// Records run `id` and queues `job`, which performs it, in one transaction.
-    pub async fn create_sync_run(&self, tenant_id: &str, id: &str, run: &NewRun<'_>, job: &NewJob) -> Result<SyncRun> {
+    pub async fn create_sync_run(
+        &self,
+        tenant_id: &TenantId,
+        id: &str,
+        run: &NewRun<'_>,
+        job: &NewJob,
+    ) -> Result<SyncRun> {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -221,7 +228,7 @@ impl Store {
 
     /// Records run `id` as running unless it exists (a job's retry opens it again); answers
     /// it as it is.
-    pub async fn open_sync_run(&self, tenant_id: &str, id: &str, run: &NewRun<'_>) -> Result<SyncRun> {
+    pub async fn open_sync_run(&self, tenant_id: &TenantId, id: &str, run: &NewRun<'_>) -> Result<SyncRun> {
         let now = super::now();
         write!(self, |pool| {
             insert_run!(pool, id, tenant_id, run, SyncRunStatus::Running, None, now);
@@ -230,17 +237,17 @@ impl Store {
     }
 
     /// Runs matching the filter, newest first, a page (and one more) at a time.
-    pub async fn list_sync_runs(&self, tenant_id: &str, filter: &RunFilter, page: &Page) -> Result<Vec<SyncRun>> {
+    pub async fn list_sync_runs(&self, tenant_id: &TenantId, filter: &RunFilter, page: &Page) -> Result<Vec<SyncRun>> {
         let rows: Vec<RunRow> = read!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE tenant_id = "));
             q.push_bind(tenant_id);
             for (column, value) in [
-                (" AND project_id = ", &filter.project_id),
-                (" AND task_id = ", &filter.task_id),
-                (" AND kind = ", &filter.kind),
+                (" AND project_id = ", filter.project_id.as_deref()),
+                (" AND task_id = ", filter.task_id.as_deref()),
+                (" AND kind = ", filter.kind.as_deref()),
             ] {
                 if let Some(value) = value {
-                    q.push(column).push_bind(value.as_str());
+                    q.push(column).push_bind(value);
                 }
             }
             if let Some(after) = &page.after {
@@ -256,7 +263,7 @@ impl Store {
         rows.into_iter().map(SyncRun::try_from).collect()
     }
 
-    pub async fn sync_run(&self, tenant_id: &str, id: &str) -> Result<Option<SyncRun>> {
+    pub async fn sync_run(&self, tenant_id: &TenantId, id: &str) -> Result<Option<SyncRun>> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND id = $2");
         let row: Option<RunRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
@@ -264,7 +271,7 @@ impl Store {
     }
 
     /// Fixes the run's plan unless an earlier attempt already did; answers the plan kept.
-    pub async fn set_sync_plan(&self, tenant_id: &str, id: &str, plan: &Value) -> Result<Value> {
+    pub async fn set_sync_plan(&self, tenant_id: &TenantId, id: &str, plan: &Value) -> Result<Value> {
         let now = super::now();
         write!(self, |pool| {
             sqlx::query(
@@ -284,7 +291,7 @@ impl Store {
     /// Ends the run: `done` with its results, or `failed` with why.
     pub async fn finish_sync_run(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         id: &str,
         outcome: std::result::Result<&Value, &str>,
     ) -> Result<()> {
@@ -315,8 +322,8 @@ impl Store {
     /// answered; another tenant's runs are never seen.
     pub async fn journaled_steps(
         &self,
-        tenant_id: &str,
-        project_id: &str,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
         kind: SyncRunKind,
         action: &str,
         steps: &[String],
@@ -352,7 +359,7 @@ impl Store {
     }
 
     /// Notes that run `id` was undone by run `by`.
-    pub async fn mark_sync_undone(&self, tenant_id: &str, id: &str, by: &str) -> Result<()> {
+    pub async fn mark_sync_undone(&self, tenant_id: &TenantId, id: &str, by: &str) -> Result<()> {
         write!(self, |pool| {
             sqlx::query("UPDATE sync_runs SET undone_by = $1 WHERE tenant_id = $2 AND id = $3")
                 .bind(by)

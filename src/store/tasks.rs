@@ -1,5 +1,6 @@
 //! Tasks, their labels, and the filtered, keyset-paginated task list.
 
+use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -7,13 +8,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::job::NewJob;
 use crate::domain::list::{SortValue, TaskQuery, TaskSortField};
-use crate::domain::new_id;
 use crate::domain::task::{NewTask, Priority, Task, TaskPatch, TaskStatus};
 
 /// What duplicate search indexes of a task.
 #[derive(Debug, sqlx::FromRow)]
 pub struct IndexedTask {
-    pub id: String,
+    pub id: TaskId,
     pub title: String,
     pub description: String,
     pub updated_at: DateTime<Utc>,
@@ -21,8 +21,8 @@ pub struct IndexedTask {
 
 #[derive(sqlx::FromRow)]
 struct TaskRow {
-    id: String,
-    project_id: String,
+    id: TaskId,
+    project_id: ProjectId,
     title: String,
     description: String,
     status: String,
@@ -149,7 +149,7 @@ macro_rules! insert_task {
 pub(crate) use {add_labels, insert_task};
 
 /// What a freshly inserted task looks like, without reading it back.
-pub(crate) fn new_task_view(id: String, new: &NewTask, now: DateTime<Utc>) -> Task {
+pub(crate) fn new_task_view(id: TaskId, new: &NewTask, now: DateTime<Utc>) -> Task {
     Task {
         id,
         project_id: new.project_id.clone(),
@@ -178,15 +178,21 @@ pub enum Updated {
 
 impl Store {
     /// Creates a task in one of the tenant's projects; `NotFound` when the project is not theirs.
-    pub async fn create_task(&self, tenant_id: &str, new: &NewTask) -> Result<Task> {
-        self.create_task_syncing(tenant_id, &new_id(), new, &[]).await
+    pub async fn create_task(&self, tenant_id: &TenantId, new: &NewTask) -> Result<Task> {
+        self.create_task_syncing(tenant_id, &TaskId::generate(), new, &[]).await
     }
 
     /// Creates task `id` (a taken id fails) and, in the same transaction, enqueues `jobs`
     /// (pushing it to connected trackers) and announces it when the project has webhooks.
-    pub async fn create_task_syncing(&self, tenant_id: &str, id: &str, new: &NewTask, jobs: &[NewJob]) -> Result<Task> {
+    pub async fn create_task_syncing(
+        &self,
+        tenant_id: &TenantId,
+        id: &TaskId,
+        new: &NewTask,
+        jobs: &[NewJob],
+    ) -> Result<Task> {
         let now = super::now();
-        let task = new_task_view(id.to_string(), new, now);
+        let task = new_task_view(id.clone(), new, now);
         let announcements = crate::domain::event::task_created(&task);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -200,19 +206,24 @@ impl Store {
         Ok(task)
     }
 
-    pub async fn get_task(&self, tenant_id: &str, id: &str) -> Result<Task> {
+    pub async fn get_task(&self, tenant_id: &TenantId, id: &TaskId) -> Result<Task> {
         let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2");
         let row: Option<TaskRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         let row = row.ok_or(StoreError::NotFound)?;
         let mut labels = self.labels_of(&[row.id.as_str()]).await?;
-        let names = labels.remove(&row.id).unwrap_or_default();
+        let names = labels.remove(row.id.as_str()).unwrap_or_default();
         row.into_task(names)
     }
 
     /// The open (not done) tasks of the tenant, or of one project, at most `limit`, oldest
     /// first: what the coordinator analyses.
-    pub async fn open_tasks(&self, tenant_id: &str, project_id: Option<&str>, limit: i64) -> Result<Vec<Task>> {
+    pub async fn open_tasks(
+        &self,
+        tenant_id: &TenantId,
+        project_id: Option<&ProjectId>,
+        limit: i64,
+    ) -> Result<Vec<Task>> {
         let rows: Vec<TaskRow> = read!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks t WHERE t.tenant_id = "));
             q.push_bind(tenant_id).push(" AND t.status <> 'done'");
@@ -227,7 +238,7 @@ impl Store {
 
     /// The distinct assignees of the tenant's tasks, open or done, at most `limit`: the
     /// people a chat question can name.
-    pub async fn assignees(&self, tenant_id: &str, limit: i64) -> Result<Vec<String>> {
+    pub async fn assignees(&self, tenant_id: &TenantId, limit: i64) -> Result<Vec<String>> {
         let sql = "SELECT DISTINCT assigned_to FROM tasks WHERE tenant_id = $1 AND assigned_to IS NOT NULL \
                    ORDER BY assigned_to LIMIT $2";
         Ok(read!(self, |pool| sqlx::query_scalar(sql).bind(tenant_id).bind(limit).fetch_all(pool).await?))
@@ -238,7 +249,7 @@ impl Store {
     /// look at.
     pub async fn tasks_to_follow_up(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         today: chrono::NaiveDate,
         idle_since: DateTime<Utc>,
         limit: i64,
@@ -255,7 +266,7 @@ impl Store {
     }
 
     /// One page of tasks (plus one row, to tell whether another page follows).
-    pub async fn list_tasks(&self, tenant_id: &str, query: &TaskQuery) -> Result<Vec<Task>> {
+    pub async fn list_tasks(&self, tenant_id: &TenantId, query: &TaskQuery) -> Result<Vec<Task>> {
         let rows: Vec<TaskRow> = read!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks t WHERE t.tenant_id = "));
             q.push_bind(tenant_id);
@@ -343,10 +354,10 @@ impl Store {
     /// nothing is written and [`Updated::LinksChanged`] asks for jobs made again.
     pub async fn update_task_syncing(
         &self,
-        tenant_id: &str,
-        id: &str,
+        tenant_id: &TenantId,
+        id: &TaskId,
         patch: &TaskPatch,
-        links: &[(String, String)],
+        links: &[(IntegrationId, String)],
         jobs: &[NewJob],
     ) -> Result<Updated> {
         let now = super::now();
@@ -386,7 +397,7 @@ impl Store {
                 sqlx::query("DELETE FROM task_labels WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
                 add_labels!(tx, tenant_id, &project_id, id, names, now);
             }
-            let mut now_linked: Vec<(String, String)> = sqlx::query_as(
+            let mut now_linked: Vec<(IntegrationId, String)> = sqlx::query_as(
                 "SELECT integration_id, external_id FROM task_links WHERE tenant_id = $1 AND task_id = $2",
             )
             .bind(tenant_id)
@@ -413,7 +424,7 @@ impl Store {
 
     /// Deletes a task and, in the same transaction, announces it (as it last was) when its
     /// project has webhooks.
-    pub async fn delete_task(&self, tenant_id: &str, id: &str) -> Result<()> {
+    pub async fn delete_task(&self, tenant_id: &TenantId, id: &TaskId) -> Result<()> {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -431,7 +442,7 @@ impl Store {
     }
 
     /// Which of `ids` are tasks of the tenant.
-    pub async fn existing_task_ids(&self, tenant_id: &str, ids: &[String]) -> Result<HashSet<String>> {
+    pub async fn existing_task_ids(&self, tenant_id: &TenantId, ids: &[String]) -> Result<HashSet<String>> {
         if ids.is_empty() {
             return Ok(HashSet::new());
         }
@@ -452,8 +463,8 @@ impl Store {
     /// search index needs to catch up.
     pub async fn tasks_changed_since(
         &self,
-        tenant_id: &str,
-        project_id: &str,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
         after: Option<&(DateTime<Utc>, String)>,
         limit: usize,
     ) -> Result<Vec<IndexedTask>> {
@@ -477,7 +488,7 @@ impl Store {
         let mut labels = self.labels_of(&ids).await?;
         rows.into_iter()
             .map(|row| {
-                let names = labels.remove(&row.id).unwrap_or_default();
+                let names = labels.remove(row.id.as_str()).unwrap_or_default();
                 row.into_task(names)
             })
             .collect()

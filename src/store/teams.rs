@@ -1,5 +1,6 @@
 //! Default projects, and teams linked to tasks.
 
+use crate::domain::id::{ProjectId, TaskId, TenantId};
 use chrono::{DateTime, Utc};
 
 use super::tasks::{add_labels, insert_task, new_task_view};
@@ -36,8 +37,8 @@ impl TryFrom<TeamRow> for Team {
 impl Store {
     /// The tenant's default project ("Inbox"), created on first use. Concurrent first uses
     /// agree on one project.
-    pub async fn default_project(&self, tenant_id: &str) -> Result<String> {
-        let current: Option<Option<String>> = read!(self, |pool| {
+    pub async fn default_project(&self, tenant_id: &TenantId) -> Result<ProjectId> {
+        let current: Option<Option<ProjectId>> = read!(self, |pool| {
             sqlx::query_scalar("SELECT default_project_id FROM tenants WHERE id = $1")
                 .bind(tenant_id)
                 .fetch_optional(pool)
@@ -69,7 +70,7 @@ impl Store {
         }
         // Another request was first: use its project and drop ours.
         self.delete_project(tenant_id, &project.id).await?;
-        let id: Option<String> = read!(self, |pool| {
+        let id: Option<ProjectId> = read!(self, |pool| {
             sqlx::query_scalar("SELECT default_project_id FROM tenants WHERE id = $1")
                 .bind(tenant_id)
                 .fetch_one(pool)
@@ -84,8 +85,8 @@ impl Store {
     /// every other created task is.
     pub async fn create_task_with_team(
         &self,
-        tenant_id: &str,
-        task_id: &str,
+        tenant_id: &TenantId,
+        task_id: &TaskId,
         task: &NewTask,
         team: &NewTeam,
         follow_ups: &[crate::domain::job::NewJob],
@@ -99,7 +100,7 @@ impl Store {
             created_at: now,
         };
         let channels = serde_json::to_string(&team.channels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let created = new_task_view(task_id.to_string(), task, now);
+        let created = new_task_view(task_id.clone(), task, now);
         let announcements = crate::domain::event::task_created(&created);
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -130,7 +131,7 @@ impl Store {
     }
 
     /// The team linked to one of the tenant's tasks.
-    pub async fn team_by_task(&self, tenant_id: &str, task_id: &str) -> Result<Team> {
+    pub async fn team_by_task(&self, tenant_id: &TenantId, task_id: &TaskId) -> Result<Team> {
         let row: Option<TeamRow> = read!(self, |pool| {
             sqlx::query_as(
                 "SELECT t.id, t.name, t.description, t.channels, t.created_at

@@ -1,5 +1,6 @@
 //! Tenants and API keys.
 
+use crate::domain::id::TenantId;
 use chrono::{DateTime, Utc};
 
 use super::{Result, Store, StoreError, parse_enum, read, write};
@@ -41,7 +42,7 @@ pub enum Bootstrap {
 #[derive(sqlx::FromRow)]
 struct KeyRow {
     id: String,
-    tenant_id: String,
+    tenant_id: TenantId,
     name: String,
     role: String,
     key_hash: String,
@@ -128,13 +129,13 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        Ok((Tenant { id, name, created_at }, key.ok_or(StoreError::NotFound)?.into_key()?))
+        Ok((Tenant { id: id.into(), name, created_at }, key.ok_or(StoreError::NotFound)?.into_key()?))
     }
 
     /// Creates a tenant with its first (admin) key; answers the key in clear, once.
     pub async fn create_tenant(&self, name: &str) -> Result<(Tenant, String)> {
         let key = crate::domain::tenant::generate_key()?;
-        let tenant = Tenant { id: new_id(), name: name.to_string(), created_at: super::now() };
+        let tenant = Tenant { id: TenantId::generate(), name: name.to_string(), created_at: super::now() };
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
@@ -150,7 +151,7 @@ impl Store {
     }
 
     /// Tenant ids after `after`, in order, at most `limit`: for work done per tenant.
-    pub async fn tenant_ids(&self, after: &str, limit: i64) -> Result<Vec<String>> {
+    pub async fn tenant_ids(&self, after: &str, limit: i64) -> Result<Vec<TenantId>> {
         Ok(read!(self, |pool| {
             sqlx::query_scalar("SELECT id FROM tenants WHERE id > $1 ORDER BY id LIMIT $2")
                 .bind(after)
@@ -160,14 +161,14 @@ impl Store {
         }))
     }
 
-    pub async fn create_api_key(&self, tenant_id: &str, new: &NewApiKey) -> Result<(ApiKey, String)> {
+    pub async fn create_api_key(&self, tenant_id: &TenantId, new: &NewApiKey) -> Result<(ApiKey, String)> {
         let key = crate::domain::tenant::generate_key()?;
         let now = super::now();
         let id = write!(self, |pool| insert_key!(pool, tenant_id, &new.name, new.role, &key, now));
         Ok((ApiKey { id, name: new.name.clone(), role: new.role, created_at: now }, key))
     }
 
-    pub async fn list_api_keys(&self, tenant_id: &str, page: &Page) -> Result<Vec<ApiKey>> {
+    pub async fn list_api_keys(&self, tenant_id: &TenantId, page: &Page) -> Result<Vec<ApiKey>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let rows: Vec<KeyRow> = read!(self, |pool| {
             sqlx::query_as("SELECT * FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3")
@@ -182,7 +183,7 @@ impl Store {
 
     /// Deletes a key of the tenant. The tenant's last admin key cannot go: nobody could
     /// manage the tenant afterwards.
-    pub async fn delete_api_key(&self, tenant_id: &str, key_id: &str) -> Result<()> {
+    pub async fn delete_api_key(&self, tenant_id: &TenantId, key_id: &str) -> Result<()> {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let role: Option<String> = sqlx::query_scalar("SELECT role FROM api_keys WHERE id = $1 AND tenant_id = $2")

@@ -2,6 +2,7 @@
 //! a page per run, so duplicate detection sees work tracked there before anything new is
 //! created anywhere. Items made from taskbridge tasks (they carry a marker) are skipped.
 
+use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use crate::domain::task::{NewTask, Priority};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob};
 use crate::store::integrations::IntegrationRecord;
@@ -11,7 +12,7 @@ use crate::trackers::{Listed, Trackers, is_marker, store_failure, tracker_for, w
 /// The `tracker.import` job: the page at `cursor` (the first when `None`) of backfill `run`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ImportPage {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     pub run: String,
     pub cursor: Option<String>,
 }
@@ -25,16 +26,16 @@ impl JobKind for ImportPage {
 }
 
 /// The job importing the page at `cursor` (the first when `None`) of run `run`.
-pub fn import_job(integration_id: &str, run: &str, cursor: Option<&str>) -> NewJob {
-    ImportPage { integration_id: integration_id.to_string(), run: run.to_string(), cursor: cursor.map(str::to_string) }
+pub fn import_job(integration_id: &IntegrationId, run: &str, cursor: Option<&str>) -> NewJob {
+    ImportPage { integration_id: integration_id.clone(), run: run.to_string(), cursor: cursor.map(str::to_string) }
         .job()
 }
 
 /// Starts a backfill: `Conflict` while one is running.
 pub async fn start(
     store: &Store,
-    tenant_id: &str,
-    integration_id: &str,
+    tenant_id: &TenantId,
+    integration_id: &IntegrationId,
 ) -> Result<crate::store::ImportProgress, StoreError> {
     let progress = store.start_import(tenant_id, integration_id).await?;
     let run = progress.started_at.timestamp_micros().to_string();
@@ -45,12 +46,12 @@ pub async fn start(
 /// Imports a tracker item as a task linked to it; false when it is linked already.
 pub(super) async fn import_item(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     record: &IntegrationRecord,
     listed: &Listed,
 ) -> Result<bool, JobError> {
     let link = TaskLink {
-        task_id: String::new(),
+        task_id: TaskId::default(),
         integration_id: record.id.clone(),
         tracker: record.kind.as_str().to_string(),
         external_id: listed.item.id.clone(),
@@ -62,9 +63,9 @@ pub(super) async fn import_item(
     store.import_task(tenant_id, &task_of(&record.project_id, listed), &link).await.map_err(store_failure)
 }
 
-fn task_of(project_id: &str, listed: &Listed) -> NewTask {
+fn task_of(project_id: &ProjectId, listed: &Listed) -> NewTask {
     NewTask {
-        project_id: project_id.to_string(),
+        project_id: project_id.clone(),
         title: listed.item.title.chars().take(500).collect(),
         description: listed.description.clone(),
         status: listed.status,
@@ -79,7 +80,7 @@ fn task_of(project_id: &str, listed: &Listed) -> NewTask {
 
 pub(super) async fn run(shared: &Trackers, ctx: JobContext, job: ImportPage) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let (integration_id, run, cursor) = (job.integration_id.as_str(), job.run.as_str(), job.cursor.as_deref());
+    let (integration_id, run, cursor) = (&job.integration_id, job.run.as_str(), job.cursor.as_deref());
     let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
     let listing = async {
         let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
@@ -113,6 +114,6 @@ pub(super) async fn run(shared: &Trackers, ctx: JobContext, job: ImportPage) -> 
     if let Some(next) = listing.next.as_deref() {
         ctx.store.enqueue(tenant, &import_job(integration_id, run, Some(next))).await.map_err(store_failure)?;
     }
-    tracing::info!(integration_id, imported, skipped, "tracker page imported");
+    tracing::info!(%integration_id, imported, skipped, "tracker page imported");
     Ok(())
 }

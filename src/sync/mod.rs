@@ -12,6 +12,7 @@ pub mod poll;
 pub mod tracker_undo;
 pub mod undo;
 
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -129,7 +130,7 @@ pub fn register(
 /// kind of job), in one transaction.
 async fn start<J: JobKind>(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     new: &NewRun<'_>,
     of: fn(String) -> J,
 ) -> Result<SyncRun, StoreError> {
@@ -138,17 +139,17 @@ async fn start<J: JobKind>(
 }
 
 /// A project-wide run of `kind`.
-fn run<'a>(kind: SyncRunKind, project_id: &'a str, request: Value) -> NewRun<'a> {
+fn run<'a>(kind: SyncRunKind, project_id: &'a ProjectId, request: Value) -> NewRun<'a> {
     NewRun { kind, project_id, task_id: None, request }
 }
 
 /// The project's active integration of `kind`.
 async fn integration(
     integrations: &Integrations,
-    tenant_id: &str,
-    project_id: &str,
+    tenant_id: &TenantId,
+    project_id: &ProjectId,
     kind: IntegrationType,
-) -> Result<String, SyncError> {
+) -> Result<IntegrationId, SyncError> {
     integrations
         .list(tenant_id, project_id)
         .await?
@@ -162,8 +163,8 @@ async fn integration(
 pub async fn start_task_sync(
     store: &Store,
     integrations: &Integrations,
-    tenant_id: &str,
-    project_id: &str,
+    tenant_id: &TenantId,
+    project_id: &ProjectId,
     request: &confluence_tasks::Request,
 ) -> Result<SyncRun, SyncError> {
     request.validate()?;
@@ -178,8 +179,8 @@ pub async fn start_task_sync(
 pub async fn start_project_sync(
     store: &Store,
     integrations: &Integrations,
-    tenant_id: &str,
-    project_id: &str,
+    tenant_id: &TenantId,
+    project_id: &ProjectId,
     request: &jira_project::ProjectRequest,
 ) -> Result<SyncRun, SyncError> {
     request.validate()?;
@@ -197,7 +198,7 @@ pub async fn start_project_sync(
 pub async fn undo_run(
     store: &Store,
     integrations: &Integrations,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     run: &SyncRun,
 ) -> Result<SyncRun, SyncError> {
     match (run.kind, run.status) {
@@ -239,8 +240,8 @@ pub async fn undo_run(
 pub async fn start_undo(
     store: &Store,
     integrations: &Integrations,
-    tenant_id: &str,
-    project_id: &str,
+    tenant_id: &TenantId,
+    project_id: &ProjectId,
     of: Option<&str>,
     items: Vec<Value>,
 ) -> Result<SyncRun, SyncError> {
@@ -260,8 +261,8 @@ pub async fn start_undo(
 pub async fn atlassian(
     integrations: &Integrations,
     http: reqwest::Client,
-    tenant_id: &str,
-    project_id: &str,
+    tenant_id: &TenantId,
+    project_id: &ProjectId,
 ) -> Result<(Jira, Confluence), String> {
     let mut clients = Vec::new();
     for kind in [IntegrationType::Jira, IntegrationType::Confluence] {
@@ -292,7 +293,7 @@ pub(crate) struct Context<'a> {
     pub run: SyncRun,
     pub jira: Jira,
     /// The Jira integration's id (what its cached user names are kept under).
-    pub jira_id: String,
+    pub jira_id: IntegrationId,
     pub jira_settings: crate::trackers::jira::JiraSettings,
     pub confluence: Confluence,
     /// Out of retries: a step that would be retried fails instead, so the run ends.
@@ -300,7 +301,7 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn tenant(&self) -> &str {
+    fn tenant(&self) -> &TenantId {
         &self.ctx.job.tenant_id
     }
 

@@ -5,6 +5,7 @@
 //! poll schedules the next; the slot in the idempotency key keeps one chain per integration
 //! however many instances schedule it.
 
+use crate::domain::id::{IntegrationId, TenantId};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,7 +19,7 @@ use crate::trackers::{Listed, Trackers, is_marker, is_tracker, store_failure, tr
 /// The `tracker.poll` job: integration `integration_id`'s poll of time slot `slot`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PollTracker {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     pub slot: i64,
 }
 
@@ -37,15 +38,15 @@ const OVERLAP: chrono::Duration = chrono::Duration::seconds(60);
 const MAX_PAGES: usize = 50;
 
 /// The poll of `integration_id` in time slot `slot`.
-pub fn poll_job(integration_id: &str, slot: i64, interval: Duration) -> NewJob {
-    PollTracker { integration_id: integration_id.to_string(), slot }.job().at(slot_start(slot, interval))
+pub fn poll_job(integration_id: &IntegrationId, slot: i64, interval: Duration) -> NewJob {
+    PollTracker { integration_id: integration_id.clone(), slot }.job().at(slot_start(slot, interval))
 }
 
 /// Schedules the next poll of an integration (a no-op when it is scheduled already).
 pub async fn schedule(
     store: &Store,
-    tenant_id: &str,
-    integration_id: &str,
+    tenant_id: &TenantId,
+    integration_id: &IntegrationId,
     interval: Duration,
 ) -> Result<(), StoreError> {
     let slot = slot_of(Utc::now(), interval) + 1;
@@ -54,7 +55,7 @@ pub async fn schedule(
 
 /// Starts polling `integration` when polling is on and it is an active tracker (a no-op
 /// when its chain runs already). Best effort: what is not scheduled now is at the next start.
-pub async fn start(store: &Store, tenant_id: &str, integration: &Integration, interval: Option<Duration>) {
+pub async fn start(store: &Store, tenant_id: &TenantId, integration: &Integration, interval: Option<Duration>) {
     let Some(interval) = interval else { return };
     if !is_tracker(integration.kind) || integration.status != IntegrationStatus::Active {
         return;
@@ -82,7 +83,7 @@ pub(super) async fn run(
     interval: Duration,
 ) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let (integration_id, slot) = (job.integration_id.as_str(), job.slot);
+    let (integration_id, slot) = (&job.integration_id, job.slot);
     let (record, secrets) = match with_secrets(shared, tenant, integration_id).await {
         Ok(found) => found,
         // Deleted: its chain ends here.
@@ -122,7 +123,7 @@ pub(super) async fn run(
     }
     ctx.store.record_poll(tenant, integration_id, &outcome).await.map_err(store_failure)?;
     if let Some(error) = &outcome.error {
-        tracing::warn!(integration_id, %error, "tracker poll incomplete");
+        tracing::warn!(%integration_id, %error, "tracker poll incomplete");
     }
     // The next poll, however this one went: the chain goes on.
     let next = (slot + 1).max(slot_of(Utc::now(), interval) + 1);
@@ -130,7 +131,7 @@ pub(super) async fn run(
     // The poll state keeps what matters; a day of finished polls is kept for inspection.
     let kept = Utc::now() - chrono::Duration::hours(24);
     if let Err(e) = ctx.store.forget_succeeded_jobs(&format!("poll:{integration_id}:"), kept).await {
-        tracing::warn!(integration_id, error = %e, "could not forget finished polls");
+        tracing::warn!(%integration_id, error = %e, "could not forget finished polls");
     }
     Ok(())
 }
@@ -181,7 +182,7 @@ mod tests {
         let at = DateTime::<Utc>::from_timestamp(1_800_000_123, 0).expect("time");
         let slot = slot_of(at, interval);
         assert_eq!(slot, 1_800_000_123 / 300);
-        let job = poll_job("i-1", slot + 1, interval);
+        let job = poll_job(&"i-1".into(), slot + 1, interval);
         assert_eq!(job.idempotency_key, format!("poll:i-1:{}", slot + 1));
         assert_eq!(job.run_at.map(|t| t.timestamp()), Some((slot + 1) * 300));
     }

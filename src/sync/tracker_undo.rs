@@ -5,6 +5,7 @@
 //! task here keeps what it was given (the change was
 //! made here); polling mirrors the item.
 
+use crate::domain::id::{IntegrationId, TaskId, TenantId};
 use serde_json::{Value, json};
 
 use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
@@ -27,11 +28,11 @@ impl JobKind for UndoTrackerRun {
 }
 
 /// Starts undoing tracker run `of` (a finished, not yet undone push or transition).
-pub async fn start(store: &Store, tenant_id: &str, of: &SyncRun) -> Result<SyncRun, StoreError> {
+pub async fn start(store: &Store, tenant_id: &TenantId, of: &SyncRun) -> Result<SyncRun, StoreError> {
     let run = NewRun {
         kind: SyncRunKind::Undo,
         project_id: &of.project_id,
-        task_id: of.task_id.as_deref(),
+        task_id: of.task_id.as_ref(),
         request: json!({"of": of.id}),
     };
     let id = crate::domain::new_id();
@@ -69,13 +70,17 @@ pub(super) async fn run(shared: &Trackers, ctx: JobContext, run_id: &str) -> Res
 }
 
 /// The item a run's step journaled (after the change), with the ids undo needs.
-async fn journaled_item(ctx: &JobContext, run: &SyncRun, step: &str) -> Result<(Value, String, String), JobError> {
+async fn journaled_item(
+    ctx: &JobContext,
+    run: &SyncRun,
+    step: &str,
+) -> Result<(Value, IntegrationId, String), JobError> {
     let change = ctx.store.sync_change(&run.id, step).await.map_err(store_failure)?;
     let item =
         change.and_then(|c| c.after).ok_or_else(|| JobError::Permanent(format!("run {} did no {step}", run.id)))?;
     match (item["integration_id"].as_str(), item["external_id"].as_str()) {
         (Some(integration), Some(external)) => {
-            let ids = (integration.to_string(), external.to_string());
+            let ids = (IntegrationId::from(integration), external.to_string());
             Ok((item, ids.0, ids.1))
         }
         _ => Err(JobError::Permanent(format!("run {} does not name the item it changed", run.id))),
@@ -102,8 +107,8 @@ async fn delete_item(shared: &Trackers, ctx: &JobContext, undo: &SyncRun, pushed
         };
         ctx.store.record_sync_change(&undo.id, &change).await.map_err(store_failure)?;
     }
-    ctx.store.unlink_task(tenant, task_id, &integration_id).await.map_err(store_failure)?;
-    tracing::info!(task_id, integration_id, external_id, "pushed item deleted by an undo");
+    ctx.store.unlink_task(tenant, &TaskId::from(task_id), &integration_id).await.map_err(store_failure)?;
+    tracing::info!(task_id, %integration_id, external_id, "pushed item deleted by an undo");
     Ok(json!([{"task_id": task_id, "status": "deleted", "item": item}]))
 }
 
@@ -141,7 +146,7 @@ async fn put_back(
         after: Some(restored.clone()),
     };
     ctx.store.record_sync_change(&undo.id, &change).await.map_err(store_failure)?;
-    tracing::info!(integration_id, external_id, step, "tracker item put back by an undo");
+    tracing::info!(%integration_id, external_id, step, "tracker item put back by an undo");
     Ok(json!([{"task_id": changed.task_id, "status": "restored", "item": restored}]))
 }
 
@@ -165,7 +170,7 @@ async fn take_back_comments(
         };
         let step = format!("uncomment:{integration_id}");
         if ctx.store.sync_change(&undo.id, &step).await.map_err(store_failure)?.is_none() {
-            let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
+            let (record, secrets) = with_secrets(shared, tenant, &IntegrationId::from(integration_id)).await?;
             let text = after["text"].as_str().unwrap_or_default();
             tracker_for(shared, &record, &secrets)?.uncomment(external_id, comment_id, text).await?;
             let taken_back = NewChange {

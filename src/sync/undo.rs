@@ -2,6 +2,7 @@
 //! issue moves to Backlog (the Jira integration's `undo_status`). It takes exactly what the
 //! sync answered; running it again finds everything already undone and changes nothing.
 
+use crate::domain::id::{ProjectId, TenantId};
 use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -69,8 +70,8 @@ impl Item {
 /// when the items name no issue, or not all of one run's (then no run is marked undone).
 pub async fn run_of(
     store: &Store,
-    tenant_id: &str,
-    project_id: &str,
+    tenant_id: &TenantId,
+    project_id: &ProjectId,
     items: &[Item],
 ) -> Result<Option<String>, SyncError> {
     let created: Vec<(String, &str)> = items.iter().filter_map(Item::created).collect();
@@ -96,8 +97,8 @@ pub async fn run_of(
         return Ok(runs.into_iter().next().map(str::to_string));
     }
     tracing::info!(
-        tenant_id,
-        project_id,
+        %tenant_id,
+        %project_id,
         candidates = runs.len(),
         "the results to undo are not one task sync's: no run is marked undone"
     );

@@ -3,6 +3,7 @@
 //! however often the job runs, as one `tracker-comment` run (the job's id is the run's)
 //! with a journaled step per item, so it can be explained and undone.
 
+use crate::domain::id::{TaskId, TenantId};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -15,7 +16,7 @@ use crate::trackers::{Trackers, store_failure, tracker_for, with_secrets};
 /// The `tracker.comment` job: comment `comment_id` of task `task_id` to its tracker items.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CommentItems {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub comment_id: String,
 }
 
@@ -28,15 +29,15 @@ impl JobKind for CommentItems {
 }
 
 /// The job writing comment `comment_id` of task `task_id` to its tracker items.
-pub fn comment_job(task_id: &str, comment_id: &str) -> NewJob {
-    CommentItems { task_id: task_id.to_string(), comment_id: comment_id.to_string() }.job()
+pub fn comment_job(task_id: &TaskId, comment_id: &str) -> NewJob {
+    CommentItems { task_id: task_id.clone(), comment_id: comment_id.to_string() }.job()
 }
 
 /// Adds a comment here: queued for the task's tracker items in the same transaction, and
 /// announced to the project's webhooks once committed.
 pub async fn add_comment(
     store: &crate::store::Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     new: &crate::domain::comment::NewComment,
 ) -> Result<crate::domain::comment::Comment, crate::store::StoreError> {
     add_comment_as(store, tenant_id, None, new).await
@@ -46,7 +47,7 @@ pub async fn add_comment(
 /// a caller that may run twice names it and looks for it first.
 pub async fn add_comment_as(
     store: &crate::store::Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     id: Option<&str>,
     new: &crate::domain::comment::NewComment,
 ) -> Result<crate::domain::comment::Comment, crate::store::StoreError> {
@@ -76,7 +77,7 @@ pub(super) fn register(registry: &mut Registry, trackers: &Arc<Trackers>) {
 
 async fn run(shared: &Trackers, ctx: JobContext, job: CommentItems) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let (task_id, comment_id) = (job.task_id.as_str(), job.comment_id.as_str());
+    let (task_id, comment_id) = (&job.task_id, job.comment_id.as_str());
     let comment = ctx.store.get_comment(tenant, comment_id).await.map_err(store_failure)?;
     let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
     let new = NewRun {
@@ -118,6 +119,6 @@ async fn run(shared: &Trackers, ctx: JobContext, job: CommentItems) -> Result<()
         }
     }
     ctx.store.finish_sync_run(tenant, &run.id, Ok(&Value::Array(results))).await.map_err(store_failure)?;
-    tracing::info!(task_id, comment_id, "comment written to the task's tracker items");
+    tracing::info!(%task_id, comment_id, "comment written to the task's tracker items");
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! says, unless the task was changed here after the tracker changed the item (that change
 //! is on its way there and wins). The tracker the change came from is not sent it back.
 
+use crate::domain::id::{IntegrationId, TenantId};
 use chrono::{DateTime, Utc};
 
 use crate::domain::task::{Task, TaskPatch, TaskStatus};
@@ -47,8 +48,8 @@ pub fn patch_for(task: &Task, change: &TrackerChange) -> Option<TaskPatch> {
 /// Mirrors a change of item `external_id` in tracker `integration_id` to the task linked to it.
 pub async fn mirror(
     store: &Store,
-    tenant_id: &str,
-    integration_id: &str,
+    tenant_id: &TenantId,
+    integration_id: &IntegrationId,
     external_id: &str,
     change: &TrackerChange,
 ) -> Result<Mirrored, StoreError> {
@@ -62,7 +63,7 @@ pub async fn mirror(
     };
     let Some(patch) = patch_for(&task, change) else { return Ok(Mirrored::Unchanged) };
     super::update_task(store, tenant_id, &task_id, &patch, Some(integration_id)).await?;
-    tracing::info!(%task_id, integration_id, "task changed in the tracker");
+    tracing::info!(%task_id, %integration_id, "task changed in the tracker");
     Ok(Mirrored::Changed)
 }
 

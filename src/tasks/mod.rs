@@ -9,6 +9,7 @@ pub mod comment;
 pub mod mirror;
 pub mod push;
 
+use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use std::sync::Arc;
 
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
@@ -29,17 +30,21 @@ pub fn register(registry: &mut Registry, trackers: &Arc<Trackers>) {
 }
 
 /// The job pushing task `task_id` to `integration_id`.
-pub fn push_task_job(task_id: &str, integration_id: &str) -> NewJob {
-    PushTask { message_id: None, task_id: Some(task_id.to_string()), integration_id: integration_id.to_string() }.job()
+pub fn push_task_job(task_id: &TaskId, integration_id: &IntegrationId) -> NewJob {
+    PushTask { message_id: None, task_id: Some(task_id.clone()), integration_id: integration_id.clone() }.job()
 }
 
 /// The project's active tracker integrations, which its new tasks are pushed to.
-pub async fn tracker_integrations(store: &Store, tenant_id: &str, project_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn tracker_integrations(
+    store: &Store,
+    tenant_id: &TenantId,
+    project_id: &ProjectId,
+) -> Result<Vec<IntegrationId>, StoreError> {
     Ok(pushes_to(&store.list_integrations(tenant_id, project_id).await?))
 }
 
 /// Of a project's integrations, the trackers its new tasks are pushed to.
-fn pushes_to(integrations: &[IntegrationRecord]) -> Vec<String> {
+fn pushes_to(integrations: &[IntegrationRecord]) -> Vec<IntegrationId> {
     integrations
         .iter()
         .filter(|i| is_tracker(i.kind) && i.status == IntegrationStatus::Active)
@@ -50,7 +55,7 @@ fn pushes_to(integrations: &[IntegrationRecord]) -> Vec<String> {
 }
 
 /// Creates a task here and queues its push to the project's trackers, in one transaction.
-pub async fn create_task(store: &Store, tenant_id: &str, new: &NewTask) -> Result<Task, StoreError> {
+pub async fn create_task(store: &Store, tenant_id: &TenantId, new: &NewTask) -> Result<Task, StoreError> {
     create_task_as(store, tenant_id, None, new).await
 }
 
@@ -58,12 +63,12 @@ pub async fn create_task(store: &Store, tenant_id: &str, new: &NewTask) -> Resul
 /// caller that may run twice names it and looks for it first, so it never makes a copy.
 pub async fn create_task_as(
     store: &Store,
-    tenant_id: &str,
-    id: Option<&str>,
+    tenant_id: &TenantId,
+    id: Option<&TaskId>,
     new: &NewTask,
 ) -> Result<Task, StoreError> {
     let integrations = store.list_integrations(tenant_id, &new.project_id).await?;
-    let id = id.map_or_else(crate::domain::new_id, str::to_string);
+    let id = id.cloned().unwrap_or_else(TaskId::generate);
     let pushes: Vec<NewJob> = pushes_to(&integrations).iter().map(|i| push_task_job(&id, i)).collect();
     store.create_task_syncing(tenant_id, &id, new, &pushes).await
 }
@@ -72,11 +77,11 @@ pub async fn create_task_as(
 /// queues the task's push to the project's trackers, in one transaction.
 pub async fn create_task_with_team(
     store: &Store,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     new: &NewTask,
     team: &crate::domain::team::NewTeam,
 ) -> Result<(Task, crate::domain::team::Team), StoreError> {
-    let task_id = crate::domain::new_id();
+    let task_id = TaskId::generate();
     let pushes: Vec<NewJob> = tracker_integrations(store, tenant_id, &new.project_id)
         .await?
         .iter()
@@ -87,14 +92,13 @@ pub async fn create_task_with_team(
 
 /// Deletes a task here (its tracker items stay); the store announces it to the project's
 /// webhooks.
-pub async fn delete_task(store: &Store, tenant_id: &str, task_id: &str) -> Result<(), StoreError> {
+pub async fn delete_task(store: &Store, tenant_id: &TenantId, task_id: &TaskId) -> Result<(), StoreError> {
     store.delete_task(tenant_id, task_id).await
 }
 
 /// The job pushing the task that message `message_id` creates to `integration_id`.
-pub fn push_job(message_id: &str, integration_id: &str) -> NewJob {
-    PushTask { message_id: Some(message_id.to_string()), task_id: None, integration_id: integration_id.to_string() }
-        .job()
+pub fn push_job(message_id: &str, integration_id: &IntegrationId) -> NewJob {
+    PushTask { message_id: Some(message_id.to_string()), task_id: None, integration_id: integration_id.clone() }.job()
 }
 
 /// Updates a task here and queues, for each tracker item linked to it except in the
@@ -102,10 +106,10 @@ pub fn push_job(message_id: &str, integration_id: &str) -> NewJob {
 /// fields, in the same transaction.
 pub async fn update_task(
     store: &Store,
-    tenant_id: &str,
-    task_id: &str,
+    tenant_id: &TenantId,
+    task_id: &TaskId,
     patch: &TaskPatch,
-    from: Option<&str>,
+    from: Option<&IntegrationId>,
 ) -> Result<Task, StoreError> {
     let status = patch.status;
     let fields = patch.title.is_some()
@@ -117,16 +121,16 @@ pub async fn update_task(
     // The jobs are made for the links read here; the store writes them only if those are
     // still the task's links when it applies the change (a push may link one meanwhile).
     loop {
-        let links: Vec<(String, String)> = store
+        let links: Vec<(IntegrationId, String)> = store
             .task_links(tenant_id, task_id)
             .await?
             .into_iter()
             .map(|l| (l.integration_id, l.external_id))
             .collect();
         let mut jobs = Vec::new();
-        for (integration, external) in links.iter().filter(|(integration, _)| Some(integration.as_str()) != from) {
+        for (integration, external) in links.iter().filter(|(integration, _)| Some(integration) != from) {
             let item = LinkedItem {
-                task_id: task_id.to_string(),
+                task_id: task_id.clone(),
                 integration_id: integration.clone(),
                 external_id: external.clone(),
             };

@@ -3,6 +3,7 @@
 //! made here is written to each linked item (`tracker.transition`, `tracker.update`),
 //! journaled so it can be explained and undone.
 
+use crate::domain::id::{IntegrationId, TaskId};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -20,8 +21,8 @@ pub struct PushTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_id: Option<String>,
-    pub integration_id: String,
+    pub task_id: Option<TaskId>,
+    pub integration_id: IntegrationId,
 }
 
 impl JobKind for PushTask {
@@ -62,8 +63,8 @@ pub struct UpdateItem {
 /// A tracker item `external_id` in integration `integration_id`, linked to task `task_id`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LinkedItem {
-    pub task_id: String,
-    pub integration_id: String,
+    pub task_id: TaskId,
+    pub integration_id: IntegrationId,
     pub external_id: String,
 }
 
@@ -103,7 +104,7 @@ pub(super) fn register(registry: &mut Registry, trackers: &Arc<Trackers>) {
 
 async fn push(shared: &Trackers, ctx: JobContext, job: PushTask) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let integration_id = job.integration_id.as_str();
+    let integration_id = &job.integration_id;
     let task_id = match job.task_id {
         Some(task_id) => task_id,
         None => {
@@ -122,7 +123,7 @@ async fn push(shared: &Trackers, ctx: JobContext, job: PushTask) -> Result<(), J
         .await
         .map_err(store_failure)?
         .iter()
-        .any(|l| l.integration_id == integration_id)
+        .any(|l| l.integration_id == *integration_id)
     {
         return Ok(());
     }
@@ -192,8 +193,7 @@ enum Write {
 /// and must not take that as "before".
 async fn write_linked(shared: &Trackers, ctx: &JobContext, write: Write, linked: &LinkedItem) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
-    let (task_id, integration_id, external_id) =
-        (linked.task_id.as_str(), linked.integration_id.as_str(), linked.external_id.as_str());
+    let (task_id, integration_id, external_id) = (&linked.task_id, &linked.integration_id, linked.external_id.as_str());
     let task = ctx.store.get_task(tenant, task_id).await.map_err(store_failure)?;
     let kind = match write {
         Write::Transition(_) => SyncRunKind::TrackerTransition,
@@ -243,7 +243,7 @@ async fn write_linked(shared: &Trackers, ctx: &JobContext, write: Write, linked:
     match outcome.await {
         Ok(results) => {
             ctx.store.finish_sync_run(tenant, &run.id, Ok(&results)).await.map_err(store_failure)?;
-            tracing::info!(integration_id, external_id, kind = kind.as_str(), "tracker item changed");
+            tracing::info!(%integration_id, external_id, kind = kind.as_str(), "tracker item changed");
             Ok(())
         }
         Err(JobError::Permanent(m) | JobError::Gone(m)) => {
@@ -273,10 +273,10 @@ mod tests {
         let expected = json!({"task_id": "t", "integration_id": "i", "external_id": "e", "status": "in_progress"});
         assert_eq!(transition.payload, expected);
         assert!(transition.idempotency_key.starts_with("transition:t:i:"));
-        let from_message = push_job("m", "i");
+        let from_message = push_job("m", &"i".into());
         assert_eq!(from_message.payload, json!({"message_id": "m", "integration_id": "i"}));
         assert_eq!(from_message.idempotency_key, "push:m:i");
-        let of_task = push_task_job("t", "i");
+        let of_task = push_task_job(&"t".into(), &"i".into());
         assert_eq!(of_task.payload, json!({"task_id": "t", "integration_id": "i"}));
         assert_eq!(of_task.idempotency_key, "push-task:t:i");
         let parsed: PushTask = serde_json::from_value(of_task.payload).expect("parses back");

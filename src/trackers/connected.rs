@@ -2,6 +2,7 @@
 //! built. Shared by the task service (changes written to trackers) and sync (polls,
 //! imports, undo); the adapters themselves only talk to their tracker.
 
+use crate::domain::id::{IntegrationId, TenantId};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -43,8 +44,8 @@ pub fn store_failure(e: StoreError) -> JobError {
 
 pub async fn with_secrets(
     shared: &Trackers,
-    tenant: &str,
-    integration_id: &str,
+    tenant: &TenantId,
+    integration_id: &IntegrationId,
 ) -> Result<(IntegrationRecord, serde_json::Map<String, serde_json::Value>), JobError> {
     shared.integrations.with_secrets(tenant, integration_id).await.map_err(|e| match e {
         IntegrationError::Store(s) => store_failure(s),

@@ -3,6 +3,7 @@
 //! created with subject, description, status, tags, due date and assignee, found again by
 //! their marker tag.
 
+use crate::domain::id::IntegrationId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -157,7 +158,7 @@ impl Taiga {
 
     pub fn new(
         http: reqwest::Client,
-        integration_id: &str,
+        integration_id: &IntegrationId,
         settings: &Map<String, Value>,
         secrets: &Map<String, Value>,
         sessions: Arc<Sessions>,

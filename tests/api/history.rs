@@ -221,7 +221,7 @@ async fn a_send_interrupted_midway_is_not_repeated(backend: Backend) {
     // The dead worker's claim, as it left it.
     let store =
         taskbridge::store::Store::connect(&url, &taskbridge::store::StoreOptions::default()).await.expect("store");
-    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
+    let tenant = &taskbridge::domain::tenant::default_tenant();
     assert!(store.claim_delivery(tenant, &delivery).await.expect("claim"));
     assert!(!store.claim_delivery(tenant, &delivery).await.expect("claim"), "a delivery is claimed once");
     store.close().await;

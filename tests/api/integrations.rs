@@ -2,6 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use taskbridge::domain::id::{IntegrationId, ProjectId};
 use taskbridge::integrations::Integrations;
 use taskbridge::store::{Store, StoreOptions};
 
@@ -56,8 +57,9 @@ async fn integrations_follow_the_contract(app: TestApp) {
     let config = taskbridge::config::Config::for_tests(&app.database_url, "unused-key-0123456789");
     let store = Store::connect(&app.database_url, &StoreOptions::default()).await.expect("store");
     let integrations = Integrations::new(store, config.cipher().expect("cipher"), "https://x", false);
-    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
-    let secrets = integrations.secrets(tenant, &project, &id).await.expect("secrets");
+    let tenant = &taskbridge::domain::tenant::default_tenant();
+    let secrets =
+        integrations.secrets(tenant, &ProjectId::from(&project), &IntegrationId::from(&id)).await.expect("secrets");
     assert_eq!(secrets["bot_token"], "xoxb-new");
     let raw: (String, Option<String>) = raw_row(&app.database_url, &id).await;
     assert!(!raw.0.contains("xoxb") && !raw.1.clone().unwrap_or_default().contains("xoxb"), "{raw:?}");
@@ -160,17 +162,29 @@ async fn secrets_are_resealed_with_a_new_key(app: TestApp) {
     let store = Store::connect(&app.database_url, &StoreOptions::default()).await.expect("store");
     let rotated = taskbridge::integrations::rotate::rotate_key(&store, &old, &new).await.expect("rotated");
     assert_eq!(rotated, 2);
-    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
+    let tenant = &taskbridge::domain::tenant::default_tenant();
     let with_new = Integrations::new(store.clone(), new.clone(), "https://x", false);
-    assert_eq!(with_new.secrets(tenant, &project, &id).await.expect("opens")["bot_token"], "xoxb-rotate-me");
-    assert_eq!(with_new.secrets(tenant, &project, &telegram).await.expect("opens")["bot_token"], "123:tg");
+    assert_eq!(
+        with_new.secrets(tenant, &ProjectId::from(&project), &IntegrationId::from(&id)).await.expect("opens")["bot_token"],
+        "xoxb-rotate-me"
+    );
+    assert_eq!(
+        with_new.secrets(tenant, &ProjectId::from(&project), &IntegrationId::from(&telegram)).await.expect("opens")["bot_token"],
+        "123:tg"
+    );
     let with_old = Integrations::new(store.clone(), old.clone(), "https://x", false);
-    assert!(with_old.secrets(tenant, &project, &id).await.is_err(), "the old key opens nothing now");
+    assert!(
+        with_old.secrets(tenant, &ProjectId::from(&project), &IntegrationId::from(&id)).await.is_err(),
+        "the old key opens nothing now"
+    );
 
     // Rotating again from the old key: refused, nothing changed.
     let err = taskbridge::integrations::rotate::rotate_key(&store, &old, &new).await.expect_err("refused");
     assert!(err.to_string().contains("cannot be opened"), "{err}");
-    assert_eq!(with_new.secrets(tenant, &project, &id).await.expect("still opens")["signing_secret"], "sign-me");
+    assert_eq!(
+        with_new.secrets(tenant, &ProjectId::from(&project), &IntegrationId::from(&id)).await.expect("still opens")["signing_secret"],
+        "sign-me"
+    );
 }
 both_backends!(secrets_are_resealed_with_a_new_key);
 

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use taskbridge::domain::tenant::DEFAULT_TENANT_ID as TENANT;
+use taskbridge::domain::id::TenantId;
+
+static TENANT: std::sync::LazyLock<TenantId> = std::sync::LazyLock::new(taskbridge::domain::tenant::default_tenant);
 use taskbridge::jobs::{JobError, JobStatus, NewJob, Registry, WorkerOptions, Workers};
 use taskbridge::store::{Store, StoreOptions};
 
@@ -25,18 +27,18 @@ fn fast(concurrency: usize) -> WorkerOptions {
 
 async fn wait_for(store: &Store, id: &str, status: JobStatus) -> taskbridge::jobs::Job {
     for _ in 0..400 {
-        let job = store.get_job(TENANT, id).await.expect("job");
+        let job = store.get_job(&TENANT, id).await.expect("job");
         if job.status == status {
             return job;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("job {id} never reached {status:?}: {:?}", store.get_job(TENANT, id).await);
+    panic!("job {id} never reached {status:?}: {:?}", store.get_job(&TENANT, id).await);
 }
 
 async fn job_id(store: &Store, key: &str) -> String {
     let page = taskbridge::domain::list::Page::first(200);
-    let jobs = store.list_jobs(TENANT, None, &page).await.expect("list");
+    let jobs = store.list_jobs(&TENANT, None, &page).await.expect("list");
     jobs.into_iter().find(|j| j.idempotency_key == key).expect("enqueued").id
 }
 
@@ -63,9 +65,9 @@ macro_rules! on_both {
 
 async fn enqueueing_is_idempotent(store: Store) {
     let job = NewJob::new("test.noop", "same-key", json!({"n": 1}));
-    assert!(store.enqueue(TENANT, &job).await.expect("first"));
-    assert!(!store.enqueue(TENANT, &job).await.expect("second"));
-    let jobs = store.list_jobs(TENANT, None, &taskbridge::domain::list::Page::first(50)).await.expect("list");
+    assert!(store.enqueue(&TENANT, &job).await.expect("first"));
+    assert!(!store.enqueue(&TENANT, &job).await.expect("second"));
+    let jobs = store.list_jobs(&TENANT, None, &taskbridge::domain::list::Page::first(50)).await.expect("list");
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].status, JobStatus::Queued);
 }
@@ -73,7 +75,7 @@ on_both!(enqueueing_is_idempotent);
 
 async fn concurrent_claims_never_hand_out_a_job_twice(store: Store) {
     for i in 0..120 {
-        store.enqueue(TENANT, &NewJob::new("test.noop", format!("k{i}"), json!({}))).await.expect("enqueue");
+        store.enqueue(&TENANT, &NewJob::new("test.noop", format!("k{i}"), json!({}))).await.expect("enqueue");
     }
     let mut claimers = Vec::new();
     for _ in 0..6 {
@@ -97,7 +99,7 @@ async fn concurrent_claims_never_hand_out_a_job_twice(store: Store) {
 on_both!(concurrent_claims_never_hand_out_a_job_twice);
 
 async fn an_expired_lease_lets_another_worker_take_over(store: Store) {
-    store.enqueue(TENANT, &NewJob::new("test.noop", "lease", json!({}))).await.expect("enqueue");
+    store.enqueue(&TENANT, &NewJob::new("test.noop", "lease", json!({}))).await.expect("enqueue");
     let first = store.claim_job(Duration::from_millis(300)).await.expect("claim").expect("job");
     assert_eq!(first.attempts, 1);
     assert!(store.claim_job(Duration::from_secs(60)).await.expect("claim").is_none(), "leased");
@@ -108,7 +110,7 @@ async fn an_expired_lease_lets_another_worker_take_over(store: Store) {
     // The first worker, back from the dead, can no longer settle it.
     assert!(!store.complete_job(&first).await.expect("complete"));
     assert!(store.complete_job(&second).await.expect("complete"));
-    assert_eq!(store.get_job(TENANT, &first.id).await.expect("job").status, JobStatus::Succeeded);
+    assert_eq!(store.get_job(&TENANT, &first.id).await.expect("job").status, JobStatus::Succeeded);
 }
 on_both!(an_expired_lease_lets_another_worker_take_over);
 
@@ -125,7 +127,7 @@ async fn failures_retry_with_backoff_then_die(store: Store) {
     });
     let mut job = NewJob::new("test.flaky", "flaky", json!({}));
     job.max_attempts = 2;
-    store.enqueue(TENANT, &job).await.expect("enqueue");
+    store.enqueue(&TENANT, &job).await.expect("enqueue");
     let id = job_id(&store, "flaky").await;
     let workers = Workers::start(store.clone(), registry, fast(2));
 
@@ -138,7 +140,7 @@ async fn failures_retry_with_backoff_then_die(store: Store) {
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 
     // A person can replay it.
-    let replayed = store.retry_job(TENANT, &id).await.expect("retry");
+    let replayed = store.retry_job(&TENANT, &id).await.expect("retry");
     assert_eq!(replayed.status, JobStatus::Queued);
     assert_eq!(replayed.attempts, 0);
     wait_for(&store, &id, JobStatus::Failed).await;
@@ -163,9 +165,9 @@ async fn retry_after_and_permanent_errors(store: Store) {
         Ok(())
     });
     for (kind, key) in [("test.throttled", "t"), ("test.invalid", "i"), ("test.panics", "p"), ("test.ok", "o")] {
-        store.enqueue(TENANT, &NewJob::new(kind, key, json!({"n": 7}))).await.expect("enqueue");
+        store.enqueue(&TENANT, &NewJob::new(kind, key, json!({"n": 7}))).await.expect("enqueue");
     }
-    store.enqueue(TENANT, &NewJob::new("test.unknown", "u", json!({}))).await.expect("enqueue");
+    store.enqueue(&TENANT, &NewJob::new("test.unknown", "u", json!({}))).await.expect("enqueue");
     let workers = Workers::start(store.clone(), registry, fast(2));
 
     let throttled = wait_for(&store, &job_id(&store, "t").await, JobStatus::Failed).await;
@@ -214,9 +216,9 @@ async fn typed_jobs_carry_their_payload_and_refuse_another(store: Store) {
     let job = Greet { name: "ana".into(), times: 2 }.job();
     assert_eq!((job.kind, job.idempotency_key.as_str(), job.max_attempts), ("test.greet", "greet:ana", 3));
     assert_eq!(job.payload, json!({"name": "ana", "times": 2}));
-    store.enqueue(TENANT, &job).await.expect("enqueue");
+    store.enqueue(&TENANT, &job).await.expect("enqueue");
     // A payload of another shape (written by an older version, say) fails for good, saying why.
-    store.enqueue(TENANT, &NewJob::new("test.greet", "bad", json!({"name": "bo"}))).await.expect("enqueue");
+    store.enqueue(&TENANT, &NewJob::new("test.greet", "bad", json!({"name": "bo"}))).await.expect("enqueue");
     let workers = Workers::start(store.clone(), registry, fast(2));
     wait_for(&store, &job_id(&store, "greet:ana").await, JobStatus::Succeeded).await;
     let bad = wait_for(&store, &job_id(&store, "bad").await, JobStatus::Dead).await;
@@ -233,7 +235,7 @@ async fn a_long_job_keeps_its_lease(store: Store) {
         tokio::time::sleep(Duration::from_millis(2500)).await;
         Ok(())
     });
-    store.enqueue(TENANT, &NewJob::new("test.slow", "slow", json!({}))).await.expect("enqueue");
+    store.enqueue(&TENANT, &NewJob::new("test.slow", "slow", json!({}))).await.expect("enqueue");
     let id = job_id(&store, "slow").await;
     let options =
         WorkerOptions { concurrency: 1, lease: Duration::from_millis(900), poll_interval: Duration::from_millis(20) };
@@ -253,7 +255,7 @@ on_both!(a_long_job_keeps_its_lease);
 async fn old_succeeded_jobs_of_a_prefix_are_forgotten(store: Store) {
     let old = chrono::Utc::now() - chrono::Duration::days(2);
     for key in ["poll:a_1:1", "poll:a_1:2", "poll:a_1:3", "poll:ab1:1", "other:a_1:1"] {
-        store.enqueue(TENANT, &NewJob::new("test.noop", key, json!({"key": key})).at(old)).await.expect("enqueue");
+        store.enqueue(&TENANT, &NewJob::new("test.noop", key, json!({"key": key})).at(old)).await.expect("enqueue");
     }
     let mut settled = 0;
     while let Some(job) = store.claim_job(Duration::from_secs(60)).await.expect("claim") {
@@ -265,11 +267,11 @@ async fn old_succeeded_jobs_of_a_prefix_are_forgotten(store: Store) {
         settled += 1;
     }
     assert_eq!(settled, 5);
-    store.enqueue(TENANT, &NewJob::new("test.noop", "poll:a_1:9", json!({})).at(old)).await.expect("queued");
+    store.enqueue(&TENANT, &NewJob::new("test.noop", "poll:a_1:9", json!({})).at(old)).await.expect("queued");
     let forgotten = store.forget_succeeded_jobs("poll:a_1:", chrono::Utc::now() - chrono::Duration::days(1)).await;
     assert_eq!(forgotten.expect("forget"), 2);
     let left: HashSet<String> = store
-        .list_jobs(TENANT, None, &taskbridge::domain::list::Page::first(50))
+        .list_jobs(&TENANT, None, &taskbridge::domain::list::Page::first(50))
         .await
         .expect("list")
         .into_iter()

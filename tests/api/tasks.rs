@@ -241,12 +241,12 @@ async fn an_update_made_for_other_links_writes_nothing(app: TestApp) {
     use taskbridge::store::{Store, StoreOptions, Updated};
     let project = app.project("links").await;
     let task = app.task(&project, json!({"title": "Replace the UPS battery"})).await;
-    let id = task["id"].as_str().expect("id").to_string();
+    let id = taskbridge::domain::id::TaskId::from(task["id"].as_str().expect("id"));
     let store = Store::connect(&app.database_url, &StoreOptions::default()).await.expect("store");
-    let tenant = taskbridge::domain::tenant::DEFAULT_TENANT_ID;
+    let tenant = &taskbridge::domain::tenant::default_tenant();
     let patch =
         taskbridge::domain::task::TaskPatch { title: Some("Replace both UPS batteries".into()), ..Default::default() };
-    let seen = [("an-integration".to_string(), "item-1".to_string())];
+    let seen = [("an-integration".into(), "item-1".to_string())];
     let stale = store.update_task_syncing(tenant, &id, &patch, &seen, &[]).await.expect("update");
     assert!(matches!(stale, Updated::LinksChanged), "{stale:?}");
     assert_eq!(app.get(&format!("/api/v1/tasks/{id}")).await.body["title"], "Replace the UPS battery");

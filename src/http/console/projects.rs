@@ -10,6 +10,7 @@ use super::forms::{self, Errors};
 use super::layout::{self, Section, csrf_field};
 use super::session::Form;
 use super::{PageResult, Session};
+use crate::domain::id::ProjectId;
 use crate::domain::list::{PageParams, id_cursor};
 use crate::domain::project::{NewProjectInput, Project, ProjectPatchInput, ProjectStatus};
 use crate::http::AppState;
@@ -146,7 +147,7 @@ pub async fn create(State(s): State<AppState>, form: Form) -> PageResult {
     }
 }
 
-pub async fn show(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> PageResult {
+pub async fn show(State(s): State<AppState>, session: Session, Path(id): Path<ProjectId>) -> PageResult {
     let project = s.store.get_project(&session.caller.tenant_id, &id).await.or_not_found("project")?;
     Ok(project_page(&session, &project, &Values::of(&project), &Errors::none(), StatusCode::OK))
 }
@@ -176,7 +177,7 @@ fn project_page(
     (status, layout::page(session, Section::Projects, &project.name, body)).into_response()
 }
 
-pub async fn update(State(s): State<AppState>, Path(id): Path<String>, form: Form) -> PageResult {
+pub async fn update(State(s): State<AppState>, Path(id): Path<ProjectId>, form: Form) -> PageResult {
     let tenant = &form.session.caller.tenant_id;
     let project = s.store.get_project(tenant, &id).await.or_not_found("project")?;
     let values = Values::posted(&form);

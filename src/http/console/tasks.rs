@@ -13,6 +13,7 @@ use super::session::Form;
 use super::{PageResult, Session};
 use crate::domain::DomainError;
 use crate::domain::comment::{CommentPatchInput, NewCommentInput};
+use crate::domain::id::{ProjectId, TaskId};
 use crate::domain::list::{Page, TaskListParams};
 use crate::domain::project::Project;
 use crate::domain::task::{NewTaskInput, Priority, Task, TaskPatch, TaskPatchInput, TaskStatus};
@@ -90,7 +91,7 @@ impl Values {
 
     fn of(t: &Task) -> Self {
         Values {
-            project_id: t.project_id.clone(),
+            project_id: t.project_id.to_string(),
             title: t.title.clone(),
             description: t.description.clone(),
             status: t.status.as_str().into(),
@@ -326,7 +327,7 @@ pub async fn board(State(s): State<AppState>, session: Session, Query(q): Query<
     let projects = projects(&s, &session).await?;
     let project_id = q.project_id.filter(|p| !p.is_empty());
     if let Some(id) = &project_id {
-        s.store.get_project(&session.caller.tenant_id, id).await.or_not_found("project")?;
+        s.store.get_project(&session.caller.tenant_id, &ProjectId::from(id)).await.or_not_found("project")?;
     }
     let mut columns = Vec::new();
     for (status, _) in STATUSES {
@@ -396,7 +397,7 @@ fn moves(status: TaskStatus) -> Vec<(TaskStatus, &'static str)> {
 }
 
 /// Moves a task to another status (the board's buttons), then goes back.
-pub async fn set_status(State(s): State<AppState>, Path(id): Path<String>, form: Form) -> PageResult {
+pub async fn set_status(State(s): State<AppState>, Path(id): Path<TaskId>, form: Form) -> PageResult {
     let status = TaskStatus::parse(form.get("status").unwrap_or_default())
         .ok_or_else(|| DomainError::invalid("status", "must be one of todo, in_progress, done"))?;
     crate::tasks::update_task(&s.store, &form.session.caller.tenant_id, &id, &TaskPatch::status(status), None)
@@ -410,7 +411,7 @@ pub async fn set_status(State(s): State<AppState>, Path(id): Path<String>, form:
     Ok(Redirect::to(&back).into_response())
 }
 
-pub async fn show(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> PageResult {
+pub async fn show(State(s): State<AppState>, session: Session, Path(id): Path<TaskId>) -> PageResult {
     let task = s.store.get_task(&session.caller.tenant_id, &id).await.or_not_found("task")?;
     task_page(&s, &session, &task, &Values::of(&task), &Errors::none()).await
 }
@@ -507,7 +508,7 @@ async fn task_page(s: &AppState, session: &Session, task: &Task, values: &Values
     Ok((status, layout::page(session, Section::Tasks, &task.title, body)).into_response())
 }
 
-pub async fn update(State(s): State<AppState>, Path(id): Path<String>, form: Form) -> PageResult {
+pub async fn update(State(s): State<AppState>, Path(id): Path<TaskId>, form: Form) -> PageResult {
     let tenant = &form.session.caller.tenant_id;
     let task = s.store.get_task(tenant, &id).await.or_not_found("task")?;
     let values = Values::posted(&form);
@@ -521,7 +522,7 @@ pub async fn update(State(s): State<AppState>, Path(id): Path<String>, form: For
     }
 }
 
-pub async fn delete(State(s): State<AppState>, Path(id): Path<String>, form: Form) -> PageResult {
+pub async fn delete(State(s): State<AppState>, Path(id): Path<TaskId>, form: Form) -> PageResult {
     let task = s.store.get_task(&form.session.caller.tenant_id, &id).await.or_not_found("task")?;
     crate::tasks::delete_task(&s.store, &form.session.caller.tenant_id, &id).await.or_not_found("task")?;
     Ok(Redirect::to(&format!("/tasks?project_id={}", task.project_id)).into_response())

@@ -1,5 +1,6 @@
 //! The replaced systems' oauth routes, over the v1 handlers of `http::oauth`.
 
+use crate::domain::id::{ProjectId, TenantId};
 use axum::Json;
 use axum::extract::State;
 
@@ -18,7 +19,7 @@ use crate::http::oauth::*;
 pub async fn legacy_install_url(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath((tenant_id, project_id, kind)): ApiPath<(String, String, String)>,
+    ApiPath((tenant_id, project_id, kind)): ApiPath<(TenantId, ProjectId, String)>,
     ApiQuery(params): ApiQuery<InstallParams>,
 ) -> Result<Json<InstallAnswer>, ApiError> {
     if tenant_id != caller.tenant_id {

@@ -2,6 +2,7 @@
 //! They share the v1 handlers; the differences are the replaced system's: `PUT` updates
 //! (partially, like v1's `PATCH`) and lists answer a plain JSON array of every match.
 
+use crate::domain::id::{ProjectId, TaskId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -53,7 +54,7 @@ pub async fn legacy_create_project(
 pub async fn legacy_get_project(
     state: State<AppState>,
     caller: Caller,
-    id: ApiPath<String>,
+    id: ApiPath<ProjectId>,
 ) -> Result<Json<Project>, ApiError> {
     projects::get_project(state, caller, id).await
 }
@@ -63,7 +64,7 @@ pub async fn legacy_get_project(
 pub async fn legacy_update_project(
     state: State<AppState>,
     caller: Caller,
-    id: ApiPath<String>,
+    id: ApiPath<ProjectId>,
     body: ApiJson<ProjectPatchInput>,
 ) -> Result<Json<Project>, ApiError> {
     projects::update_project(state, caller, id, body).await
@@ -74,7 +75,7 @@ pub async fn legacy_update_project(
 pub async fn legacy_delete_project(
     state: State<AppState>,
     caller: Caller,
-    id: ApiPath<String>,
+    id: ApiPath<ProjectId>,
 ) -> Result<StatusCode, ApiError> {
     projects::delete_project(state, caller, id).await
 }
@@ -118,7 +119,7 @@ pub async fn legacy_create_task(
 pub async fn legacy_get_task(
     state: State<AppState>,
     caller: Caller,
-    id: ApiPath<String>,
+    id: ApiPath<TaskId>,
 ) -> Result<Json<Task>, ApiError> {
     tasks::get_task(state, caller, id).await
 }
@@ -128,7 +129,7 @@ pub async fn legacy_get_task(
 pub async fn legacy_update_task(
     state: State<AppState>,
     caller: Caller,
-    id: ApiPath<String>,
+    id: ApiPath<TaskId>,
     body: ApiJson<TaskPatchInput>,
 ) -> Result<Json<Task>, ApiError> {
     tasks::update_task(state, caller, id, body).await
@@ -139,7 +140,7 @@ pub async fn legacy_update_task(
 pub async fn legacy_set_task_status(
     state: State<AppState>,
     caller: Caller,
-    id: ApiPath<String>,
+    id: ApiPath<TaskId>,
     body: ApiJson<StatusInput>,
 ) -> Result<Json<Task>, ApiError> {
     tasks::set_task_status(state, caller, id, body).await
@@ -150,7 +151,7 @@ pub async fn legacy_set_task_status(
 pub async fn legacy_delete_task(
     state: State<AppState>,
     caller: Caller,
-    id: ApiPath<String>,
+    id: ApiPath<TaskId>,
 ) -> Result<StatusCode, ApiError> {
     tasks::delete_task(state, caller, id).await
 }

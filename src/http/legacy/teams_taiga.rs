@@ -2,6 +2,7 @@
 //! the tracker. Without a `project_id` they act on the caller's tenant's default project
 //! ("Inbox", created on first use).
 
+use crate::domain::id::TaskId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -65,7 +66,7 @@ pub async fn teams_message(
     let project_id = crate::http::projects::project_or_default(&s, &caller, input.project_id).await?;
     let new = NewMessageInput {
         text: input.text,
-        project_id,
+        project_id: project_id.into(),
         author: input.author,
         source: Some("teams".into()),
         channel: input.channel,
@@ -85,7 +86,7 @@ pub async fn taiga_create_task(
     ApiJson(input): ApiJson<TaigaTaskInput>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
     let project_id = crate::http::projects::project_or_default(&s, &caller, input.project_id).await?;
-    let new = task_input(project_id, input.title, input.description).validate()?;
+    let new = task_input(project_id.into(), input.title, input.description).validate()?;
     let task = crate::tasks::create_task(&s.store, &caller.tenant_id, &new).await.or_not_found("project")?;
     s.wake_workers.notify_one(); // pushes to the project's trackers
     Ok((StatusCode::CREATED, Json(task)))
@@ -100,7 +101,7 @@ pub async fn create_task_with_team(
 ) -> Result<(StatusCode, Json<TaskWithTeam>), ApiError> {
     let team = NewTeam::validate(&input.team_name, input.team_description.as_deref())?;
     let project_id = crate::http::projects::project_or_default(&s, &caller, input.project_id).await?;
-    let new = task_input(project_id, input.title, input.team_description).validate()?;
+    let new = task_input(project_id.into(), input.title, input.team_description).validate()?;
     let (task, team) =
         crate::tasks::create_task_with_team(&s.store, &caller.tenant_id, &new, &team).await.or_not_found("project")?;
     s.wake_workers.notify_one();
@@ -112,7 +113,7 @@ pub async fn create_task_with_team(
 pub async fn team_by_task(
     State(s): State<AppState>,
     caller: Caller,
-    ApiPath(task_id): ApiPath<String>,
+    ApiPath(task_id): ApiPath<TaskId>,
 ) -> Result<Json<Team>, ApiError> {
     Ok(Json(s.store.team_by_task(&caller.tenant_id, &task_id).await.or_not_found("team for this task")?))
 }
