@@ -31,8 +31,8 @@ pub async fn start_import(
 pub(in crate::http) async fn start(
     s: &AppState,
     caller: &Caller,
-    project_id: &str,
-    integration_id: &str,
+    project_id: &ProjectId,
+    integration_id: &IntegrationId,
 ) -> Result<ImportProgress, ApiError> {
     let integration = s.integrations.get(&caller.tenant_id, project_id, integration_id).await?;
     if !crate::trackers::is_tracker(integration.kind) {

@@ -42,7 +42,7 @@ pub async fn create_integration(
 pub(in crate::http) async fn create(
     s: &AppState,
     caller: &Caller,
-    project_id: &str,
+    project_id: &ProjectId,
     input: NewIntegrationInput,
 ) -> Result<Integration, ApiError> {
     let created = s.integrations.create(&caller.tenant_id, project_id, input).await.map_err(not_found("project"))?;
@@ -89,8 +89,8 @@ pub async fn update_integration(
 pub(in crate::http) async fn update(
     s: &AppState,
     caller: &Caller,
-    project_id: &str,
-    id: &str,
+    project_id: &ProjectId,
+    id: &IntegrationId,
     patch: IntegrationPatchInput,
 ) -> Result<Integration, ApiError> {
     let updated =
@@ -113,7 +113,12 @@ pub async fn delete_integration(
 }
 
 /// Deletes an integration with its secrets, revoking its token at the provider first.
-pub(in crate::http) async fn delete(s: &AppState, caller: &Caller, project_id: &str, id: &str) -> Result<(), ApiError> {
+pub(in crate::http) async fn delete(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &ProjectId,
+    id: &IntegrationId,
+) -> Result<(), ApiError> {
     s.integrations.get(&caller.tenant_id, project_id, id).await.map_err(not_found("integration"))?;
     // Best effort: a token the provider cannot be told about still goes with the record.
     if let Err(why) = s.oauth.revoke_at_provider(&caller.tenant_id, id).await {
@@ -141,8 +146,8 @@ pub async fn disconnect_integration(
 pub(in crate::http) async fn disconnect(
     s: &AppState,
     caller: &Caller,
-    project_id: &str,
-    id: &str,
+    project_id: &ProjectId,
+    id: &IntegrationId,
 ) -> Result<Integration, ApiError> {
     s.oauth.disconnect(&caller.tenant_id, project_id, id).await.map_err(not_found("integration"))
 }

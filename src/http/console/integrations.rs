@@ -13,6 +13,7 @@ use super::layout::{self, Section, csrf_field};
 use super::overview::provider_name;
 use super::session::Form;
 use super::{PageResult, Session};
+use crate::domain::id::{IntegrationId, ProjectId};
 use crate::domain::integration::{Integration, IntegrationPatchInput, IntegrationType, NewIntegrationInput};
 use crate::domain::project::Project;
 use crate::http::AppState;
@@ -130,14 +131,14 @@ struct Failed {
     message: String,
 }
 
-pub async fn list(State(s): State<AppState>, session: Session, Path(project_id): Path<String>) -> PageResult {
+pub async fn list(State(s): State<AppState>, session: Session, Path(project_id): Path<ProjectId>) -> PageResult {
     page(&s, &session, &project_id, None, StatusCode::OK).await
 }
 
 async fn page(
     s: &AppState,
     session: &Session,
-    project_id: &str,
+    project_id: &ProjectId,
     failed: Option<Failed>,
     status: StatusCode,
 ) -> PageResult {
@@ -209,7 +210,7 @@ fn integration_card(
     session: &Session,
     project: &Project,
     i: &Integration,
-    tracker: Option<&(String, Option<crate::store::PollState>, Option<crate::store::ImportProgress>)>,
+    tracker: Option<&(IntegrationId, Option<crate::store::PollState>, Option<crate::store::ImportProgress>)>,
     admin: bool,
     failed: Option<String>,
 ) -> Markup {
@@ -363,7 +364,7 @@ fn posted(form: &Form, kind: IntegrationType, blank_clears: bool) -> (Map<String
 }
 
 /// A refused change is shown in its form; other failures are error pages.
-async fn refused(s: &AppState, session: &Session, project_id: &str, form: String, err: ApiError) -> PageResult {
+async fn refused(s: &AppState, session: &Session, project_id: &ProjectId, form: String, err: ApiError) -> PageResult {
     match err {
         ApiError::Validation(message) | ApiError::Conflict(message) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -376,7 +377,7 @@ async fn refused(s: &AppState, session: &Session, project_id: &str, form: String
     }
 }
 
-pub async fn create(State(s): State<AppState>, Path(project_id): Path<String>, form: Form) -> PageResult {
+pub async fn create(State(s): State<AppState>, Path(project_id): Path<ProjectId>, form: Form) -> PageResult {
     require_admin(&form.session)?;
     let raw = form.text("type");
     let kind = IntegrationType::parse(&raw)
@@ -391,7 +392,7 @@ pub async fn create(State(s): State<AppState>, Path(project_id): Path<String>, f
 
 pub async fn update(
     State(s): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
+    Path((project_id, id)): Path<(ProjectId, IntegrationId)>,
     form: Form,
 ) -> PageResult {
     require_admin(&form.session)?;
@@ -405,13 +406,13 @@ pub async fn update(
     let patch = IntegrationPatchInput { name: form.get("name").map(str::to_string), settings, secrets };
     match crate::http::integrations::update(&s, caller, &project_id, &id, patch).await {
         Ok(_) => Ok(Redirect::to(&format!("/projects/{project_id}/integrations")).into_response()),
-        Err(err) => refused(&s, &form.session, &project_id, id, err).await,
+        Err(err) => refused(&s, &form.session, &project_id, id.into_string(), err).await,
     }
 }
 
 pub async fn disconnect(
     State(s): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
+    Path((project_id, id)): Path<(ProjectId, IntegrationId)>,
     form: Form,
 ) -> PageResult {
     require_admin(&form.session)?;
@@ -421,7 +422,7 @@ pub async fn disconnect(
 
 pub async fn delete(
     State(s): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
+    Path((project_id, id)): Path<(ProjectId, IntegrationId)>,
     form: Form,
 ) -> PageResult {
     require_admin(&form.session)?;
@@ -431,20 +432,20 @@ pub async fn delete(
 
 pub async fn import(
     State(s): State<AppState>,
-    Path((project_id, id)): Path<(String, String)>,
+    Path((project_id, id)): Path<(ProjectId, IntegrationId)>,
     form: Form,
 ) -> PageResult {
     match crate::http::imports::start(&s, &form.session.caller, &project_id, &id).await {
         Ok(_) => Ok(Redirect::to(&format!("/projects/{project_id}/integrations")).into_response()),
         Err(ApiError::NotFound(_)) => Err(ApiError::not_found("integration").into()),
-        Err(err) => refused(&s, &form.session, &project_id, id, err).await,
+        Err(err) => refused(&s, &form.session, &project_id, id.into_string(), err).await,
     }
 }
 
 /// Starts an OAuth install: the browser goes on to the provider, and comes back to the overview.
 pub async fn connect(
     State(s): State<AppState>,
-    Path((project_id, provider)): Path<(String, String)>,
+    Path((project_id, provider)): Path<(ProjectId, String)>,
     form: Form,
 ) -> PageResult {
     let params = InstallParams {
