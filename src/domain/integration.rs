@@ -198,6 +198,29 @@ pub fn typed<T: serde::de::DeserializeOwned + Default>(settings: &Map<String, Va
     T::deserialize(settings).unwrap_or_default()
 }
 
+/// What an OAuth install keeps in an integration's settings about its grant: `auth` is
+/// `oauth` for an installed integration (not one made with a pasted token), and the access
+/// token expires at `expires_at` (RFC 3339), which a refresh moves on.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OAuthGrant {
+    #[serde(deserialize_with = "non_blank")]
+    pub auth: Option<String>,
+    #[serde(deserialize_with = "non_blank")]
+    pub expires_at: Option<String>,
+}
+
+impl OAuthGrant {
+    pub fn read(settings: &Map<String, Value>) -> Self {
+        typed(settings)
+    }
+
+    /// Whether the integration was installed through OAuth.
+    pub fn installed(&self) -> bool {
+        self.auth.as_deref() == Some("oauth")
+    }
+}
+
 /// A value requests are routed by: the setting, or else what an OAuth install sealed about
 /// itself (`secrets.installation`: a cloud id, a site, an account, a tenant).
 pub fn routed<'a>(settings: &'a Map<String, Value>, secrets: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

@@ -284,10 +284,10 @@ impl Integrations {
         secrets: &Map<String, Value>,
     ) -> Result<Option<Integration>, IntegrationError> {
         let (owner, mut record, mut sealed) = self.for_webhook(id).await?;
-        let current = crate::domain::integration::setting(&record.settings, "expires_at");
+        let current = crate::domain::integration::OAuthGrant::read(&record.settings).expires_at;
         if owner != *tenant_id
             || record.status == crate::domain::integration::IntegrationStatus::Revoked
-            || current != Some(expires_at)
+            || current.as_deref() != Some(expires_at)
         {
             return Ok(None);
         }
