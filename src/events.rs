@@ -7,7 +7,6 @@
 //! deduplicate on), `X-Taskbridge-Timestamp` (Unix seconds) and `X-Taskbridge-Signature:
 //! sha256=<hex HMAC-SHA256 of "{timestamp}.{body}" with the signing secret>`.
 
-use crate::domain::id::{IntegrationId, ProjectId};
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
@@ -15,6 +14,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::domain::event::Announcement;
+use crate::domain::id::{IntegrationId, ProjectId};
 use crate::domain::integration::{IntegrationStatus, IntegrationType, non_blank, setting, typed};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, JobKind, Registry};

@@ -2,12 +2,12 @@
 //! its settings and (encrypted) secrets. The shape is a contract: other programs configure
 //! taskbridge through it (`shared/contracts/integrations.md`).
 
-use crate::domain::id::{IntegrationId, ProjectId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::id::{IntegrationId, ProjectId};
 use super::validate::{self, DomainError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -7,10 +7,10 @@ pub mod ssrf;
 
 pub use crypto::{Cipher, CryptoError};
 
-use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use serde_json::{Map, Value};
 
 use crate::domain::DomainError;
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use crate::domain::integration::{
     Integration, IntegrationPatchInput, NewIntegrationInput, check_record, check_secrets, check_settings, merge,
     name_or_default,

@@ -9,7 +9,6 @@ pub mod redis;
 pub mod refresh;
 pub mod state;
 
-use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -17,6 +16,7 @@ use serde_json::{Map, Value, json};
 pub use providers::{OAuthSettings, Provider};
 use state::{Pending, States};
 
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use crate::domain::integration::plain_name;
 use crate::domain::tenant::Caller;
 use crate::integrations::Integrations;

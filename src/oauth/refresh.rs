@@ -5,7 +5,6 @@
 //! still connected. A refused refresh marks the integrations `error` and says why; an
 //! unreachable provider is retried, and marks them only when the job runs out of attempts.
 
-use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use chrono::{DateTime, Utc};
 use super::OAuth;
 use super::exchange::{RefreshError, refresh, refreshed};
 use super::providers::Provider;
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use crate::domain::integration::{IntegrationStatus, IntegrationType, OAuthGrant, setting};
 use crate::integrations::IntegrationError;
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};

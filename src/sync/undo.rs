@@ -2,13 +2,13 @@
 //! issue moves to Backlog (the Jira integration's `undo_status`). It takes exactly what the
 //! sync answered; running it again finds everything already undone and changes nothing.
 
-use crate::domain::id::{ProjectId, TenantId};
 use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Context, Shared, SyncError};
+use crate::domain::id::{ProjectId, TenantId};
 use crate::jobs::{JobContext, JobError};
 use crate::store::{NewChange, Store};
 use crate::trackers::confluence::Written;
