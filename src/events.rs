@@ -7,7 +7,6 @@
 //! deduplicate on), `X-Taskbridge-Timestamp` (Unix seconds) and `X-Taskbridge-Signature:
 //! sha256=<hex HMAC-SHA256 of "{timestamp}.{body}" with the signing secret>`.
 
-use crate::domain::id::{IntegrationId, ProjectId};
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
@@ -15,7 +14,8 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::domain::event::Announcement;
-use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
+use crate::domain::id::{IntegrationId, ProjectId};
+use crate::domain::integration::{IntegrationStatus, IntegrationType, non_blank, setting, typed};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, JobKind, Registry};
 use crate::store::StoreError;
@@ -50,6 +50,24 @@ impl JobKind for Deliver {
     }
 }
 
+/// An outgoing webhook's settings (its signing secret is a secret).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+struct WebhookSettings {
+    /// Where deliveries are POSTed.
+    #[serde(deserialize_with = "non_blank")]
+    url: Option<String>,
+    /// The events it takes, comma-separated; all when not set.
+    #[serde(deserialize_with = "non_blank")]
+    events: Option<String>,
+}
+
+impl WebhookSettings {
+    fn read(settings: &serde_json::Map<String, Value>) -> Self {
+        typed(settings)
+    }
+}
+
 /// The signature of a delivery: hex HMAC-SHA256 of `"{timestamp}.{body}"`.
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     let mut mac =
@@ -67,7 +85,7 @@ async fn fan_out(ctx: JobContext, announced: Announcement) -> Result<(), JobErro
     let takes = |h: &&IntegrationRecord| {
         h.kind == IntegrationType::Webhook
             && h.status == IntegrationStatus::Active
-            && crate::domain::event::subscribed(setting(&h.settings, "events"), event)
+            && crate::domain::event::subscribed(WebhookSettings::read(&h.settings).events.as_deref(), event)
     };
     let body = Event {
         data: announced.data,
@@ -108,7 +126,8 @@ async fn deliver(
     if record.status != IntegrationStatus::Active {
         return Ok(());
     }
-    let (Some(url), Some(secret)) = (setting(&record.settings, "url"), setting(&secrets, "signing_secret")) else {
+    let settings = WebhookSettings::read(&record.settings);
+    let (Some(url), Some(secret)) = (settings.url.as_deref(), setting(&secrets, "signing_secret")) else {
         return Err(JobError::Permanent("the webhook has no url or signing_secret".into()));
     };
     // The client's SSRF guard checks where the URL points now, not only when it was saved.

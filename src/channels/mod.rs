@@ -13,7 +13,6 @@ pub mod slack;
 pub mod telegram;
 pub mod whatsapp;
 
-use crate::domain::id::{IntegrationId, ProjectId};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -21,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::domain::id::{IntegrationId, ProjectId};
 use crate::domain::integration::IntegrationType;
 use crate::domain::message::{NewMessage, Origin};
 use crate::jobs::JobError;

@@ -1,13 +1,13 @@
 //! The `channel.reply` job: answers a webhook message in its conversation once intake has
 //! recorded the outcome (enqueued in the same transaction, so no answer is ever lost).
 
-use crate::domain::id::{IntegrationId, TenantId};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use super::{Channel, ChannelClients, Reply, adapter};
 use crate::domain::delivery::{Delivery, DeliveryStatus, NewDelivery};
+use crate::domain::id::{IntegrationId, TenantId};
 use crate::domain::message::{Message, MessageStatus};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, JobKind, Registry};

@@ -5,11 +5,11 @@
 //! An edit run again writes the same values again (at least once): only a person's edit
 //! in that instant between would be written over.
 
-use crate::domain::id::{TaskId, TenantId};
 use serde_json::{Value, json};
 
 use super::{Coordinator, CoordinatorError};
 use crate::domain::coordinator::{Action, ActionStatus, Change, Proposal};
+use crate::domain::id::{TaskId, TenantId};
 use crate::domain::tenant::Caller;
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::{Store, StoreError};

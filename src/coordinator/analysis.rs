@@ -2,7 +2,6 @@
 //! evidence and a recommendation, the same every time for the same data. A language model
 //! may word the summary; it never decides what is found.
 
-use crate::domain::id::ProjectId;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -10,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use crate::domain::id::ProjectId;
 use crate::domain::project::Project;
 use crate::domain::task::{Priority, Task, TaskStatus};
 

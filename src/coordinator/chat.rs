@@ -2,7 +2,6 @@
 //! their ids, and changes proposed as actions that wait for a person. Nothing said in a
 //! chat changes the workspace by itself.
 
-use crate::domain::id::{ProjectId, TaskId, TenantId};
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, Utc};
@@ -17,6 +16,7 @@ use super::{Coordinator, CoordinatorError, MAX_TASKS, answer};
 use crate::dedup::text::word_terms;
 use crate::domain::comment::Comment;
 use crate::domain::coordinator::{self as proposals, Action, Chat, Conversation, Proposal, Role};
+use crate::domain::id::{ProjectId, TaskId, TenantId};
 use crate::domain::list::{Page, TaskFilter, TaskQuery, TaskSort, TaskSortField};
 use crate::domain::project::Project;
 use crate::domain::task::Task;

@@ -8,7 +8,6 @@
 //! `ai.follow_ups.tenant` job per tenant for the slot; the slot in each idempotency key
 //! keeps one of each however many instances run.
 
-use crate::domain::id::{ProjectId, TenantId};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -19,6 +18,7 @@ use super::actions::action_job;
 use super::analysis::{self, Kind};
 use super::route::route;
 use crate::domain::coordinator::FollowUp;
+use crate::domain::id::{ProjectId, TenantId};
 use crate::domain::task::Task;
 use crate::domain::tenant::default_tenant;
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry, slot_of, slot_start};

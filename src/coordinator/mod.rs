@@ -13,12 +13,12 @@ mod retrieve;
 pub mod route;
 mod tools;
 
-use crate::domain::id::{ProjectId, TenantId};
 use std::sync::Arc;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::id::{ProjectId, TenantId};
 use crate::domain::list::Page;
 use crate::llm::WithFallback;
 use crate::store::{Store, StoreError};

@@ -4,7 +4,6 @@
 //! only ever proposes. Without a model (the builtin provider holds no conversation) or when
 //! it fails, the callers answer by their rules.
 
-use crate::domain::id::{TaskId, TenantId};
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
@@ -13,6 +12,7 @@ use serde_json::{Value, json};
 use super::chat::{ChatAnswer, Grounding, describe_proposals};
 use super::{Coordinator, CoordinatorError, Finding, tools};
 use crate::domain::coordinator::{Chat, Conversation, Proposal, Role as TurnRole};
+use crate::domain::id::{TaskId, TenantId};
 use crate::domain::task::Task;
 use crate::domain::tenant::Caller;
 use crate::llm::{Role, Turn};

@@ -2,10 +2,10 @@
 //! assignee's e-mail. Follow-ups choose it when they propose a reminder, and an approved
 //! action chooses it again when it sends one.
 
-use crate::domain::id::TenantId;
 use serde_json::json;
 
 use crate::domain::delivery::{NewDelivery, SendInput};
+use crate::domain::id::TenantId;
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::domain::task::Task;
 use crate::store::integrations::IntegrationRecord;

@@ -13,7 +13,6 @@ pub mod eval;
 mod index;
 pub mod text;
 
-use crate::domain::id::{ProjectId, TenantId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +21,7 @@ use chrono::{DateTime, Utc};
 pub use details::Conflict;
 pub use index::{Index, Scored};
 
+use crate::domain::id::{ProjectId, TenantId};
 use crate::domain::message::Candidate;
 use crate::store::{Result, Store};
 

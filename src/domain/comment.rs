@@ -1,10 +1,10 @@
 //! Comments on tasks.
 
-use crate::domain::id::TaskId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::id::TaskId;
 use super::validate::{self, DomainError};
 
 pub const CONTENT_MAX: usize = 20_000;

@@ -2,13 +2,13 @@
 //! and the conversations they come from. A proposal is checked by the same rules as the
 //! API's own request bodies, so a model cannot propose what a person could not ask for.
 
-use crate::domain::id::{ProjectId, TaskId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::comment::{NewComment, NewCommentInput};
+use super::id::{ProjectId, TaskId};
 use super::task::{NewTask, NewTaskInput, Priority, TaskPatch, TaskPatchInput, TaskStatus};
 use super::validate::{self, DomainError};
 

@@ -1,12 +1,12 @@
 //! Deliveries: what taskbridge sends into conversations (answers to requests, and messages
 //! sent on request), and the history of a tenant's conversations both ways.
 
-use crate::domain::id::{IntegrationId, ProjectId, TaskId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::id::{IntegrationId, ProjectId, TaskId};
 use super::integration::IntegrationType;
 use super::validate::DomainError;
 

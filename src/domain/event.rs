@@ -7,10 +7,10 @@
 //! lives here, beside the events, because the store writes it; `events` handles it, fanning
 //! it out to the webhooks that take the event, and delivers each.
 
-use crate::domain::id::ProjectId;
 use serde_json::{Value, json};
 
 use super::comment::Comment;
+use super::id::ProjectId;
 use super::job::{JobKind, NewJob};
 use super::task::Task;
 

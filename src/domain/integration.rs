@@ -2,12 +2,12 @@
 //! its settings and (encrypted) secrets. The shape is a contract: other programs configure
 //! taskbridge through it (`shared/contracts/integrations.md`).
 
-use crate::domain::id::{IntegrationId, ProjectId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::id::{IntegrationId, ProjectId};
 use super::validate::{self, DomainError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -196,6 +196,29 @@ pub fn non_blank<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 /// default when absent, so reading never fails: what is missing is the adapter's to refuse).
 pub fn typed<T: serde::de::DeserializeOwned + Default>(settings: &Map<String, Value>) -> T {
     T::deserialize(settings).unwrap_or_default()
+}
+
+/// What an OAuth install keeps in an integration's settings about its grant: `auth` is
+/// `oauth` for an installed integration (not one made with a pasted token), and the access
+/// token expires at `expires_at` (RFC 3339), which a refresh moves on.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OAuthGrant {
+    #[serde(deserialize_with = "non_blank")]
+    pub auth: Option<String>,
+    #[serde(deserialize_with = "non_blank")]
+    pub expires_at: Option<String>,
+}
+
+impl OAuthGrant {
+    pub fn read(settings: &Map<String, Value>) -> Self {
+        typed(settings)
+    }
+
+    /// Whether the integration was installed through OAuth.
+    pub fn installed(&self) -> bool {
+        self.auth.as_deref() == Some("oauth")
+    }
 }
 
 /// A value requests are routed by: the setting, or else what an OAuth install sealed about

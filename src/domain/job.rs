@@ -1,11 +1,12 @@
 //! Jobs as data: what is queued, claimed and listed. The queue's table lives in the store
 //! and its workers in `jobs`; both speak these types, neither imports the other for them.
 
-use crate::domain::id::TenantId;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::domain::id::TenantId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -1,10 +1,10 @@
 //! Labels: per-project names with a colour, attached to tasks.
 
-use crate::domain::id::ProjectId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::id::ProjectId;
 use super::validate::{self, DomainError};
 
 pub const NAME_MAX: usize = 50;

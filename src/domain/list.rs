@@ -1,13 +1,13 @@
 //! Listing: filters, sort orders and opaque keyset cursors, so pages stay stable while
 //! rows are added or removed.
 
-use crate::domain::id::ProjectId;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
+use super::id::ProjectId;
 use super::task::{Priority, Task, TaskStatus};
 use super::validate::{self, DomainError};
 

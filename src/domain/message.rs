@@ -1,10 +1,10 @@
 //! Messages: requests that arrived from a conversation, and what intake made of them.
 
-use crate::domain::id::{IntegrationId, ProjectId, TaskId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::id::{IntegrationId, ProjectId, TaskId};
 use super::task::Priority;
 use super::validate::{self, DomainError};
 

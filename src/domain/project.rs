@@ -1,10 +1,10 @@
 //! Projects: a named body of work with a status and an optional deadline.
 
-use crate::domain::id::ProjectId;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::id::ProjectId;
 use super::validate::{self, DomainError};
 
 pub const NAME_MAX: usize = 200;

@@ -1,10 +1,10 @@
 //! Tasks: the unit of tracked work.
 
-use crate::domain::id::{ProjectId, TaskId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::id::{ProjectId, TaskId};
 use super::label;
 use super::validate::{self, DomainError};
 

@@ -1,11 +1,11 @@
 //! Tenants and their API keys.
 
-use crate::domain::id::TenantId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::id::TenantId;
 use super::validate::{self, DomainError};
 
 /// The tenant that exists from the first start; its admins may create other tenants.

@@ -1,7 +1,6 @@
 //! `/api/v1/ai`: the coordinator's analysis of the workspace, its chat, and the actions it
 //! proposes, which wait for a person's approval.
 
-use crate::domain::id::ProjectId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,6 +14,7 @@ use super::pages::{ActionPage, paginate};
 use crate::coordinator::{Analysis, ChatAnswer, Suggestions};
 use crate::domain::DomainError;
 use crate::domain::coordinator::{Action, ActionStatus, ChatInput, Conversation};
+use crate::domain::id::ProjectId;
 use crate::domain::list::{PageParams, id_cursor};
 use crate::domain::tenant::Caller;
 

@@ -1,7 +1,6 @@
 //! `/api/v1/projects/{id}/integrations/{integration_id}/import`: backfill a tracker's
 //! existing items into the project, and watch it progress.
 
-use crate::domain::id::{IntegrationId, ProjectId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +8,7 @@ use axum::http::StatusCode;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
+use crate::domain::id::{IntegrationId, ProjectId};
 use crate::domain::tenant::Caller;
 use crate::store::{ImportProgress, PollState};
 

@@ -1,6 +1,5 @@
 //! `/api/v1/projects/{id}/integrations`: per-project platform connections.
 
-use crate::domain::id::{IntegrationId, ProjectId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +8,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Admin, ApiJson, ApiPath};
 use super::pages::IntegrationPage;
+use crate::domain::id::{IntegrationId, ProjectId};
 use crate::domain::integration::{Integration, IntegrationPatchInput, NewIntegrationInput};
 use crate::domain::tenant::Caller;
 use crate::integrations::IntegrationError;

@@ -1,12 +1,12 @@
 //! `/api/v1/tasks/{id}/links`: where a task lives in connected trackers.
 
-use crate::domain::id::TaskId;
 use axum::Json;
 use axum::extract::State;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::ApiPath;
+use crate::domain::id::TaskId;
 use crate::domain::tenant::Caller;
 use crate::store::TaskLink;
 

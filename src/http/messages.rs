@@ -1,6 +1,5 @@
 //! `/api/v1/messages`: requests in, outcomes out.
 
-use crate::domain::id::TenantId;
 use std::time::Duration;
 
 use axum::Json;
@@ -12,6 +11,7 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::domain::id::TenantId;
 use crate::domain::message::{Message, NewMessage, NewMessageInput};
 use crate::domain::tenant::Caller;
 use crate::store::StoreError;

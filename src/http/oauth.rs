@@ -1,7 +1,6 @@
 //! OAuth installs: the authorize URL for a project (and the replaced system's alias), and
 //! the public callback the provider sends the browser back to.
 
-use crate::domain::id::ProjectId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -12,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
+use crate::domain::id::ProjectId;
 use crate::domain::tenant::Caller;
 use crate::oauth::{Callback, InstallOptions, OAuthError};
 use crate::store::StoreError;

@@ -1,6 +1,5 @@
 //! `/api/v1/projects`
 
-use crate::domain::id::ProjectId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +8,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pages::{ProjectPage, paginate};
+use crate::domain::id::ProjectId;
 use crate::domain::list::{PageParams, id_cursor as cursor};
 use crate::domain::project::{NewProjectInput, Project, ProjectPatchInput};
 use crate::domain::tenant::Caller;

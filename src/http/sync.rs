@@ -3,7 +3,6 @@
 //! queued job) and waits for it, bounded: 200 with the results, or 202 with the run id.
 //! `/sync_task` answers as the automator did, with the plain list (the run in headers).
 
-use crate::domain::id::{ProjectId, TaskId, TenantId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, StatusCode, header};
@@ -16,6 +15,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pages::paginate;
+use crate::domain::id::{ProjectId, TaskId, TenantId};
 use crate::domain::list::{PageParams, id_cursor};
 use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::domain::tenant::Caller;

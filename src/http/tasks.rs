@@ -1,6 +1,5 @@
 //! `/api/v1/tasks`
 
-use crate::domain::id::TaskId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +8,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pages::{TaskPage, paginate};
+use crate::domain::id::TaskId;
 use crate::domain::list::{Cursor, TaskListParams, TaskQuery};
 use crate::domain::task::{NewTaskInput, StatusInput, Task, TaskPatch, TaskPatchInput};
 use crate::domain::tenant::Caller;

@@ -1,7 +1,6 @@
 //! `/webhooks/{platform}/{integration_id}`: verified as the platform signs, persisted and
 //! queued, acknowledged within the platform's deadline; processing happens later.
 
-use crate::domain::id::{IntegrationId, TenantId};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
@@ -14,6 +13,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiPath;
 use crate::channels::{BotCheck, Inbound, WebhookError, WebhookRequest, adapter};
+use crate::domain::id::{IntegrationId, TenantId};
 use crate::domain::integration::IntegrationType;
 use crate::integrations::IntegrationError;
 use crate::jobs::JobKind;

@@ -1,10 +1,10 @@
 //! The `channel.fetch` job: a request the webhook only pointed at (a Slack reaction names a
 //! message, not its text) is read from the platform, then accepted like any other.
 
-use crate::domain::id::IntegrationId;
 use std::sync::Arc;
 
 use crate::channels::{ChannelClients, Fetch, adapter, store_failure, with_secrets};
+use crate::domain::id::IntegrationId;
 use crate::integrations::Integrations;
 use crate::jobs::{JobContext, JobError, JobKind, Registry};
 use crate::store::StoreError;

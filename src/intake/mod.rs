@@ -4,11 +4,11 @@
 
 pub mod deferred;
 
-use crate::domain::id::TenantId;
 use std::sync::Arc;
 
 use crate::channels::AnswerMessage;
 use crate::dedup::Finder;
+use crate::domain::id::TenantId;
 use crate::domain::message::{Message, NewMessage, TaskDraft};
 use crate::domain::task::{NewTask, TaskStatus};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};

@@ -7,10 +7,10 @@ pub mod ssrf;
 
 pub use crypto::{Cipher, CryptoError};
 
-use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use serde_json::{Map, Value};
 
 use crate::domain::DomainError;
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use crate::domain::integration::{
     Integration, IntegrationPatchInput, NewIntegrationInput, check_record, check_secrets, check_settings, merge,
     name_or_default,
@@ -284,10 +284,10 @@ impl Integrations {
         secrets: &Map<String, Value>,
     ) -> Result<Option<Integration>, IntegrationError> {
         let (owner, mut record, mut sealed) = self.for_webhook(id).await?;
-        let current = crate::domain::integration::setting(&record.settings, "expires_at");
+        let current = crate::domain::integration::OAuthGrant::read(&record.settings).expires_at;
         if owner != *tenant_id
             || record.status == crate::domain::integration::IntegrationStatus::Revoked
-            || current != Some(expires_at)
+            || current.as_deref() != Some(expires_at)
         {
             return Ok(None);
         }

@@ -9,7 +9,6 @@ pub mod redis;
 pub mod refresh;
 pub mod state;
 
-use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -17,6 +16,7 @@ use serde_json::{Map, Value, json};
 pub use providers::{OAuthSettings, Provider};
 use state::{Pending, States};
 
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use crate::domain::integration::plain_name;
 use crate::domain::tenant::Caller;
 use crate::integrations::Integrations;
@@ -87,7 +87,7 @@ impl OAuth {
     /// with OAuth have nothing to revoke.
     pub async fn revoke_at_provider(&self, tenant_id: &TenantId, id: &IntegrationId) -> Result<(), String> {
         let (record, secrets) = self.integrations.with_secrets(tenant_id, id).await.map_err(|e| e.to_string())?;
-        let installed = record.settings.get("auth").and_then(Value::as_str) == Some("oauth");
+        let installed = crate::domain::integration::OAuthGrant::read(&record.settings).installed();
         let (Some(provider), true) = (refresh::provider_of(record.kind), installed) else { return Ok(()) };
         let token =
             ["access_token", "bot_token"].iter().find_map(|name| crate::domain::integration::setting(&secrets, name));

@@ -5,7 +5,6 @@
 //! still connected. A refused refresh marks the integrations `error` and says why; an
 //! unreachable provider is retried, and marks them only when the job runs out of attempts.
 
-use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,8 @@ use chrono::{DateTime, Utc};
 use super::OAuth;
 use super::exchange::{RefreshError, refresh, refreshed};
 use super::providers::Provider;
-use crate::domain::integration::{IntegrationStatus, IntegrationType, setting};
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
+use crate::domain::integration::{IntegrationStatus, IntegrationType, OAuthGrant, setting};
 use crate::integrations::IntegrationError;
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::StoreError;
@@ -114,9 +114,10 @@ async fn run(oauth: &OAuth, ctx: JobContext, job: RefreshToken) -> Result<(), Jo
         .iter()
         .filter(|r| r.id == *id || (atlassian && provider_of(r.kind) == Some(Provider::Atlassian)))
         .filter(|r| {
+            let grant = OAuthGrant::read(&r.settings);
             r.status != IntegrationStatus::Revoked
-                && setting(&r.settings, "auth") == Some("oauth")
-                && setting(&r.settings, "expires_at") == Some(expires_at)
+                && grant.installed()
+                && grant.expires_at.as_deref() == Some(expires_at)
         })
         .collect();
     let Some(holder) = sharing.iter().find(|r| r.id == *id).or(sharing.first()) else { return Ok(()) };
@@ -160,8 +161,9 @@ async fn run(oauth: &OAuth, ctx: JobContext, job: RefreshToken) -> Result<(), Jo
             continue;
         };
         next.extend(
-            setting(&saved.settings, "expires_at")
-                .and_then(|at| refresh_job(&saved.id, saved.kind, &saved.project_id, at)),
+            OAuthGrant::read(&saved.settings)
+                .expires_at
+                .and_then(|at| refresh_job(&saved.id, saved.kind, &saved.project_id, &at)),
         );
     }
     for job in &next {
@@ -174,9 +176,10 @@ async fn run(oauth: &OAuth, ctx: JobContext, job: RefreshToken) -> Result<(), Jo
 /// Queues the first refresh of a fresh install's token, when it expires and can be refreshed.
 pub async fn schedule(oauth: &OAuth, tenant_id: &TenantId, integration: &crate::domain::integration::Integration) {
     let refreshable = integration.secrets_set.iter().any(|s| s == "refresh_token");
-    let Some(job) = setting(&integration.settings, "expires_at")
+    let Some(job) = OAuthGrant::read(&integration.settings)
+        .expires_at
         .filter(|_| refreshable)
-        .and_then(|at| refresh_job(&integration.id, integration.kind, &integration.project_id, at))
+        .and_then(|at| refresh_job(&integration.id, integration.kind, &integration.project_id, &at))
     else {
         return;
     };

@@ -3,7 +3,6 @@
 //! one is configured (so every instance sees them), in the database otherwise; either way
 //! under the state's SHA-256, never the state itself.
 
-use crate::domain::id::{ProjectId, TenantId};
 use std::time::Duration;
 
 use base64::Engine;
@@ -13,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::redis::Redis;
+use crate::domain::id::{ProjectId, TenantId};
 use crate::store::Store;
 use crate::store::oauth_states::StoredState;
 

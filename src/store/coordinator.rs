@@ -1,12 +1,12 @@
 //! What the AI coordinator keeps: its analyses, its conversations and the actions it proposes.
 
-use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::jobs::enqueue_job;
 use super::{Result, Store, StoreError, read, write};
 use crate::domain::coordinator::{Action, ActionStatus, ChatTurn, Conversation, FollowUp, Proposal, Role};
+use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use crate::domain::job::NewJob;
 use crate::domain::list::Page;
 use crate::domain::new_id;

@@ -1,7 +1,6 @@
 //! Backfills of trackers' existing items: each item becomes a linked task once, and the
 //! progress is kept for `GET …/import`.
 
-use crate::domain::id::{IntegrationId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -9,6 +8,7 @@ use utoipa::ToSchema;
 use super::links::{TaskLink, insert_link};
 use super::tasks::{add_labels, insert_task};
 use super::{Result, Store, StoreError, read, write};
+use crate::domain::id::{IntegrationId, TenantId};
 use crate::domain::new_id;
 use crate::domain::task::NewTask;
 

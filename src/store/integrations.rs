@@ -1,11 +1,11 @@
 //! Integration records. The store keeps what it is given: secrets arrive sealed and leave
 //! sealed; only the integrations module opens them.
 
-use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
 
 /// A stored integration, secrets still sealed.

@@ -1,11 +1,11 @@
 //! The job queue's table: enqueue, claim with a lease, settle, list, replay.
 
-use crate::domain::id::TenantId;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::{Backend, Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::id::TenantId;
 use crate::domain::job::{ClaimedJob, Job, JobStatus, NewJob};
 use crate::domain::list::Page;
 use crate::domain::new_id;

@@ -1,9 +1,10 @@
 //! Links between taskbridge tasks and the items that mirror them in connected trackers.
 
-use crate::domain::id::{IntegrationId, TaskId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::domain::id::{IntegrationId, TaskId, TenantId};
 
 use super::sync_runs::{FinishedRun, insert_change, insert_run};
 use super::{Result, Store, read, write};

@@ -2,13 +2,13 @@
 //! on an existing one) and the message's status are written in one transaction, so a crash
 //! at any moment leaves either nothing or everything.
 
-use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use chrono::{DateTime, Utc};
 
 use super::jobs::enqueue_job;
 use super::links::enqueue_if_linked;
 use super::tasks::{add_labels, insert_task};
 use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use crate::domain::job::NewJob;
 use crate::domain::message::{Candidate, Message, MessageStatus, NewMessage, TaskDraft};
 use crate::domain::new_id;

@@ -22,9 +22,10 @@ mod tasks;
 mod teams;
 mod tenants;
 
-use crate::domain::id::TenantId;
 use std::str::FromStr;
 use std::time::Duration;
+
+use crate::domain::id::TenantId;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

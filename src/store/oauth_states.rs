@@ -1,7 +1,8 @@
 //! OAuth states kept in the database (when no Redis is configured): put once, taken once.
 
-use crate::domain::id::{ProjectId, TenantId};
 use chrono::{DateTime, Utc};
+
+use crate::domain::id::{ProjectId, TenantId};
 
 use super::{Result, Store, write};
 

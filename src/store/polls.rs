@@ -1,11 +1,11 @@
 //! Where polling each tracker for changes stands.
 
-use crate::domain::id::{IntegrationId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Result, Store, parse_enum, read, write};
+use crate::domain::id::{IntegrationId, TenantId};
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]

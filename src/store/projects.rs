@@ -1,9 +1,9 @@
 //! Projects.
 
-use crate::domain::id::{ProjectId, TenantId};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::id::{ProjectId, TenantId};
 use crate::domain::list::Page;
 use crate::domain::project::{NewProject, Project, ProjectPatch, ProjectStatus};
 

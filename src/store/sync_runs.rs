@@ -1,12 +1,12 @@
 //! Sync runs and their journal: each change a run made to another system, once per step,
 //! with what was there before and after.
 
-use crate::domain::id::{ProjectId, TaskId, TenantId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::jobs::enqueue_job;
 use super::{Result, Store, StoreError, read, write};
+use crate::domain::id::{ProjectId, TaskId, TenantId};
 use crate::domain::job::NewJob;
 use crate::domain::list::Page;
 pub use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};

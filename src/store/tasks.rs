@@ -1,11 +1,11 @@
 //! Tasks, their labels, and the filtered, keyset-paginated task list.
 
-use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use crate::domain::job::NewJob;
 use crate::domain::list::{SortValue, TaskQuery, TaskSortField};
 use crate::domain::task::{NewTask, Priority, Task, TaskPatch, TaskStatus};

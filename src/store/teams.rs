@@ -1,10 +1,10 @@
 //! Default projects, and teams linked to tasks.
 
-use crate::domain::id::{ProjectId, TaskId, TenantId};
 use chrono::{DateTime, Utc};
 
 use super::tasks::{add_labels, insert_task, new_task_view};
 use super::{Result, Store, StoreError, read, write};
+use crate::domain::id::{ProjectId, TaskId, TenantId};
 use crate::domain::new_id;
 use crate::domain::project::{NewProject, ProjectStatus};
 use crate::domain::task::{NewTask, Task};

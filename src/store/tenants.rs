@@ -1,9 +1,9 @@
 //! Tenants and API keys.
 
-use crate::domain::id::TenantId;
 use chrono::{DateTime, Utc};
 
 use super::{Result, Store, StoreError, parse_enum, read, write};
+use crate::domain::id::TenantId;
 use crate::domain::list::Page;
 use crate::domain::new_id;
 use crate::domain::tenant::{ApiKey, Caller, DEFAULT_TENANT_ID, NewApiKey, Role, Tenant, hash_key};

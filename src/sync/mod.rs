@@ -12,11 +12,11 @@ pub mod poll;
 pub mod tracker_undo;
 pub mod undo;
 
-use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::integrations::{IntegrationError, Integrations};

@@ -5,11 +5,11 @@
 //! poll schedules the next; the slot in the idempotency key keeps one chain per integration
 //! however many instances schedule it.
 
-use crate::domain::id::{IntegrationId, TenantId};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::id::{IntegrationId, TenantId};
 use crate::domain::integration::{Integration, IntegrationStatus};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, slot_of, slot_start};
 use crate::store::{PollOutcome, Store, StoreError};

@@ -5,9 +5,9 @@
 //! task here keeps what it was given (the change was
 //! made here); polling mirrors the item.
 
-use crate::domain::id::{IntegrationId, TaskId, TenantId};
 use serde_json::{Value, json};
 
+use crate::domain::id::{IntegrationId, TaskId, TenantId};
 use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::jobs::{JobContext, JobError, JobKind};
 use crate::store::{NewChange, NewRun, Store, StoreError, SyncRun};

@@ -2,13 +2,13 @@
 //! issue moves to Backlog (the Jira integration's `undo_status`). It takes exactly what the
 //! sync answered; running it again finds everything already undone and changes nothing.
 
-use crate::domain::id::{ProjectId, TenantId};
 use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Context, Shared, SyncError};
+use crate::domain::id::{ProjectId, TenantId};
 use crate::jobs::{JobContext, JobError};
 use crate::store::{NewChange, Store};
 use crate::trackers::confluence::Written;
@@ -252,6 +252,7 @@ async fn undo_mirror(c: &Context<'_>) -> Result<(), JobError> {
     changes.retain(|change| change.action == "create" || change.action == "update");
     changes.sort_by_key(|change| std::cmp::Reverse(change.seq));
     let mut results = Vec::new();
+    let mut complete = true;
     for change in &changes {
         let page = change.reference.as_str();
         let issue = change.after.as_ref().map(|a| a["issue"].clone()).unwrap_or_default();
@@ -284,12 +285,15 @@ async fn undo_mirror(c: &Context<'_>) -> Result<(), JobError> {
         let status_text = match done.action.as_str() {
             "deleted" => "Deleted".to_string(),
             "restore" => format!("Restored to version {}", after["restored"]),
-            _ => format!("Failed - {}", after["error"].as_str().unwrap_or_default()),
+            _ => {
+                complete = false;
+                format!("Failed - {}", after["error"].as_str().unwrap_or_default())
+            }
         };
         results.push(json!({"page_id": page, "issue": issue, "status_text": status_text}));
     }
     // Only a complete undo stands for the run: after a failure, asking again tries again.
-    if !results.iter().any(|r| r["status_text"].as_str().is_some_and(|s| s.starts_with("Failed"))) {
+    if complete {
         c.store().mark_sync_undone(c.tenant(), &of, &c.run.id).await.map_err(super::retry)?;
     }
     super::finish(c, &Value::Array(results)).await?;

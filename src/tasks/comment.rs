@@ -3,11 +3,11 @@
 //! however often the job runs, as one `tracker-comment` run (the job's id is the run's)
 //! with a journaled step per item, so it can be explained and undone.
 
-use crate::domain::id::{TaskId, TenantId};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::domain::id::{TaskId, TenantId};
 use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::store::{NewChange, NewRun};

@@ -3,9 +3,9 @@
 //! says, unless the task was changed here after the tracker changed the item (that change
 //! is on its way there and wins). The tracker the change came from is not sent it back.
 
-use crate::domain::id::{IntegrationId, TenantId};
 use chrono::{DateTime, Utc};
 
+use crate::domain::id::{IntegrationId, TenantId};
 use crate::domain::task::{Task, TaskPatch, TaskStatus};
 use crate::store::{Store, StoreError};
 

@@ -9,9 +9,9 @@ pub mod comment;
 pub mod mirror;
 pub mod push;
 
-use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use std::sync::Arc;
 
+use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::domain::task::{NewTask, Task, TaskPatch};
 use crate::jobs::{JobKind, NewJob, Registry};

@@ -3,11 +3,11 @@
 //! made here is written to each linked item (`tracker.transition`, `tracker.update`),
 //! journaled so it can be explained and undone.
 
-use crate::domain::id::{IntegrationId, TaskId};
 use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::domain::id::{IntegrationId, TaskId};
 use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::domain::task::TaskStatus;
 use crate::jobs::{JobContext, JobError, JobKind, Registry};

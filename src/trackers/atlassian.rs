@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::domain::integration::{routed, setting};
+use crate::domain::integration::{non_blank, routed, setting, typed};
 use crate::jobs::JobError;
 
 /// Where the REST API is served and people's links point.
@@ -24,6 +24,20 @@ enum Auth {
 /// Atlassian's API gateway, where OAuth calls go.
 const GATEWAY: &str = "https://api.atlassian.com";
 
+/// The settings a Jira or Confluence integration reaches Atlassian with, beside `site_url`
+/// and `cloud_id` (which an OAuth install may keep in its sealed installation instead, see
+/// [`routed`]) and its secrets (`access_token`, or `api_token` with `email`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+struct AtlassianSettings {
+    /// The OAuth gateway (Atlassian's when not set; a local fake in tests).
+    #[serde(deserialize_with = "non_blank")]
+    api_base_url: Option<String>,
+    /// The account an API token belongs to.
+    #[serde(deserialize_with = "non_blank")]
+    email: Option<String>,
+}
+
 impl Access {
     /// `product` is `jira` or `confluence` (as the gateway names them), `what` the
     /// integration's name in errors.
@@ -34,19 +48,20 @@ impl Access {
         secrets: &Map<String, Value>,
     ) -> Result<Self, JobError> {
         let missing = |field: &str| JobError::Permanent(format!("the {what} integration has no {field}"));
+        let given: AtlassianSettings = typed(settings);
         let site = routed(settings, secrets, "site_url").ok_or_else(|| missing("site_url"))?;
         let site = site.trim_end_matches('/').to_string();
         match setting(secrets, "access_token") {
             Some(token) => {
                 let cloud = routed(settings, secrets, "cloud_id").ok_or_else(|| missing("cloud_id"))?;
-                let gateway = setting(settings, "api_base_url").unwrap_or(GATEWAY).trim_end_matches('/');
+                let gateway = given.api_base_url.as_deref().unwrap_or(GATEWAY).trim_end_matches('/');
                 Ok(Access { site, api: format!("{gateway}/ex/{product}/{cloud}"), auth: Auth::Bearer(token.into()) })
             }
             None => Ok(Access {
                 api: site.clone(),
                 site,
                 auth: Auth::Basic {
-                    email: setting(settings, "email").ok_or_else(|| missing("email"))?.to_string(),
+                    email: given.email.ok_or_else(|| missing("email"))?,
                     token: setting(secrets, "api_token").ok_or_else(|| missing("api_token"))?.to_string(),
                 },
             }),

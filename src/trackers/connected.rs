@@ -2,7 +2,6 @@
 //! built. Shared by the task service (changes written to trackers) and sync (polls,
 //! imports, undo); the adapters themselves only talk to their tracker.
 
-use crate::domain::id::{IntegrationId, TenantId};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -11,6 +10,7 @@ use super::jira::Jira;
 use super::taiga::{Sessions, Taiga};
 use super::zendesk::Zendesk;
 use super::{External, Tracker};
+use crate::domain::id::{IntegrationId, TenantId};
 use crate::domain::integration::IntegrationType;
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::JobError;

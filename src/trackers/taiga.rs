@@ -3,7 +3,6 @@
 //! created with subject, description, status, tags, due date and assignee, found again by
 //! their marker tag.
 
-use crate::domain::id::IntegrationId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -13,6 +12,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
 use super::{External, Item, Listed, Listing, Tracker, TrackerFuture, TrackerResult};
+use crate::domain::id::IntegrationId;
 use crate::domain::integration::{non_blank, setting, typed};
 use crate::domain::task::{Priority, TaskStatus};
 use crate::jobs::JobError;

@@ -1,9 +1,9 @@
 //! The replaced systems' oauth routes, over the v1 handlers of `http::oauth`.
 
-use crate::domain::id::{ProjectId, TenantId};
 use axum::Json;
 use axum::extract::State;
 
+use crate::domain::id::{ProjectId, TenantId};
 use crate::domain::tenant::Caller;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};

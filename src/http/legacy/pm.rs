@@ -2,12 +2,12 @@
 //! They share the v1 handlers; the differences are the replaced system's: `PUT` updates
 //! (partially, like v1's `PATCH`) and lists answer a plain JSON array of every match.
 
-use crate::domain::id::{ProjectId, TaskId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::domain::comment::{Comment, CommentPatchInput, NewCommentInput};
+use crate::domain::id::{ProjectId, TaskId};
 use crate::domain::list::{Cursor, MAX_LIMIT, PageParams, TaskListParams, id_cursor};
 use crate::domain::project::{NewProjectInput, Project, ProjectPatchInput};
 use crate::domain::task::{NewTaskInput, StatusInput, Task, TaskPatchInput};

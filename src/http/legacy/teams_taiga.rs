@@ -2,13 +2,13 @@
 //! the tracker. Without a `project_id` they act on the caller's tenant's default project
 //! ("Inbox", created on first use).
 
-use crate::domain::id::TaskId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::id::TaskId;
 use crate::domain::message::{Message, NewMessageInput};
 use crate::domain::task::{NewTaskInput, Task};
 use crate::domain::team::{NewTeam, Team};
