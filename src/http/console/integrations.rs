@@ -453,8 +453,24 @@ pub async fn connect(
         ms_tenant: form.get("ms_tenant").map(str::to_string),
     };
     match crate::http::oauth::install(&s, &form.session.caller, &project_id, &provider, params).await {
-        Ok(answer) => Ok(Redirect::to(&answer.0.oauth_url).into_response()),
+        Ok(answer) => Ok(continue_to(&provider, &answer.0.oauth_url).into_response()),
         Err(err @ (ApiError::NotFound(_) | ApiError::Forbidden(_))) => Err(err.into()),
         Err(err) => refused(&s, &form.session, &project_id, provider, err).await,
     }
+}
+
+/// The page that sends the browser on to the provider. Not a redirect: the policy's
+/// `form-action 'self'` would stop a form's answer from leading to another origin, while a
+/// page of this origin may move on by itself.
+fn continue_to(provider: &str, url: &str) -> Markup {
+    let name = provider_name(provider);
+    layout::bare(
+        &format!("Continue to {name}"),
+        html! {
+            meta http-equiv="refresh" content=(format!("0;url={url}"));
+            h1 { "Continue to " (name) }
+            p { "Approve taskbridge's access at " (name) "; you come back to the overview afterwards." }
+            p { a.button href=(url) { "Continue to " (name) } }
+        },
+    )
 }
