@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::dedup::{self, Finder};
+use crate::dedup::Finder;
 use crate::http::{self, AppState, Metrics};
 use crate::intake::Intake;
 use crate::integrations::Integrations;
@@ -28,6 +28,8 @@ pub enum StartupError {
     Outbound(#[from] crate::outbound::OutboundError),
     #[error("TASKBRIDGE_REDIS_URL: {0}")]
     Redis(String),
+    #[error("TASKBRIDGE_DEDUP_THRESHOLD / TASKBRIDGE_DEDUP_SUGGEST_AT: {0}")]
+    Bands(#[from] crate::domain::DomainError),
 }
 
 pub struct Application {
@@ -49,7 +51,7 @@ impl Application {
             TcpListener::bind(config.addr).await.map_err(|source| StartupError::Bind { addr: config.addr, source })?;
         let metrics = Metrics::new();
         let llm = Arc::new(WithFallback::new(config.llm_provider().build()).counting_in(metrics.llm_fallbacks()));
-        let dedup = Finder::new(store.clone(), dedup::Settings { threshold: config.dedup_threshold });
+        let dedup = Finder::new(store.clone(), config.duplicate_bands()?);
         let coordinator = crate::coordinator::Coordinator::new(store.clone(), llm.clone());
         let intake = Intake::new(store.clone(), llm, dedup);
         let mut registry = Registry::default();

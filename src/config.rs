@@ -163,9 +163,14 @@ pub struct Config {
     /// Largest upload accepted (voice recordings), in bytes.
     #[arg(long, env = "TASKBRIDGE_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_upload_bytes: usize,
-    /// Duplicate decision threshold (0–1): higher merges less often.
-    #[arg(long, env = "TASKBRIDGE_DEDUP_THRESHOLD", default_value_t = crate::dedup::DEFAULT_THRESHOLD)]
+    /// Duplicate decisions scoring this (0–1) or more are merged on their own, unless a key
+    /// detail differs: higher merges less often. A project may set its own bands.
+    #[arg(long, env = "TASKBRIDGE_DEDUP_THRESHOLD", default_value_t = crate::dedup::DEFAULT_MERGE_AT)]
     pub dedup_threshold: f64,
+    /// Decisions scoring this (0–1) or more, below the threshold, make a task that names its
+    /// likely duplicates for a person to merge.
+    #[arg(long, env = "TASKBRIDGE_DEDUP_SUGGEST_AT", default_value_t = crate::dedup::DEFAULT_SUGGEST_AT)]
+    pub dedup_suggest_at: f64,
 }
 
 fn parse_any_secret(raw: &str) -> Result<Secret, String> {
@@ -205,6 +210,16 @@ impl Config {
     /// The tracker polling interval, when polling is on.
     pub fn tracker_poll(&self) -> Option<std::time::Duration> {
         (self.tracker_poll_secs > 0).then(|| std::time::Duration::from_secs(self.tracker_poll_secs))
+    }
+
+    /// The service's duplicate bands, checked as a project's are.
+    pub fn duplicate_bands(&self) -> Result<crate::dedup::Settings, crate::domain::DomainError> {
+        let bands = crate::domain::project::DuplicateBands {
+            merge_at: self.dedup_threshold,
+            suggest_at: self.dedup_suggest_at,
+        }
+        .validate()?;
+        Ok(crate::dedup::Settings { merge_at: bands.merge_at, suggest_at: bands.suggest_at })
     }
 
     /// The follow-up check interval, when the check is on.
@@ -283,7 +298,8 @@ impl Config {
             tracker_poll_secs: 0,
             follow_up_secs: 0,
             outbound_timeout_secs: 20,
-            dedup_threshold: crate::dedup::DEFAULT_THRESHOLD,
+            dedup_threshold: crate::dedup::DEFAULT_MERGE_AT,
+            dedup_suggest_at: crate::dedup::DEFAULT_SUGGEST_AT,
             llm: crate::llm::Provider::Builtin,
             llm_base_url: None,
             llm_model: None,

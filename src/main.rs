@@ -36,9 +36,12 @@ enum Command {
         /// JSON lines `{"text"}`: the incoming requests.
         #[arg(long)]
         queries: String,
-        /// Decision threshold (default: the service's own).
+        /// The merge band's lower bound (default: the service's own).
         #[arg(long)]
         threshold: Option<f64>,
+        /// The suggestion band's lower bound (default: the service's own).
+        #[arg(long)]
+        suggest_at: Option<f64>,
     },
 }
 
@@ -106,10 +109,13 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let config = cli.config.with_oauth_from_env();
-    if let Some(Command::EvalDedup { corpus, queries, threshold }) = &cli.command {
+    if let Some(Command::EvalDedup { corpus, queries, threshold, suggest_at }) = &cli.command {
         let mut settings = taskbridge::dedup::Settings::default();
         if let Some(t) = threshold {
-            settings.threshold = *t;
+            settings.merge_at = *t;
+        }
+        if let Some(t) = suggest_at {
+            settings.suggest_at = *t;
         }
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());

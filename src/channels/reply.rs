@@ -200,6 +200,15 @@ pub async fn reply_text(
     let link = |id: &str| format!("{public_url}/api/v1/tasks/{id}");
     match (message.status, &message.task_id) {
         (MessageStatus::Created, Some(id)) => format!("Created task “{title}”: {}", link(id)),
+        (MessageStatus::PossibleDuplicate, Some(id)) => match message.candidates.first() {
+            Some(similar) => format!(
+                "Created task “{title}”: {} — it may be the same work as “{}”: {}",
+                link(id),
+                similar.title,
+                link(&similar.task_id)
+            ),
+            None => format!("Created task “{title}”: {}", link(id)),
+        },
         (MessageStatus::Duplicate, Some(id)) => {
             format!("Already tracked as “{title}” — I added your request to it: {}", link(id))
         }

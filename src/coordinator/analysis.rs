@@ -296,6 +296,7 @@ mod tests {
             status: ProjectStatus::default(),
             deadline: NaiveDate::parse_from_str(deadline, "%Y-%m-%d").ok(),
             auto_follow_ups: false,
+            duplicate_bands: None,
             created_at: at("2026-11-01T09:00:00Z"),
             updated_at: at("2026-11-01T09:00:00Z"),
         }

@@ -63,8 +63,8 @@ pub fn run(corpus: &str, queries: &str, settings: Settings, out: &mut impl Write
             "query_index": i,
             "predicted_id": best.map(|c| c.id.as_str()),
             "score": if best.is_some() { super::round(decision.score) } else { 0.0 },
-            "is_duplicate": decision.is_duplicate,
-            "decision": if decision.is_duplicate { "duplicate" } else { "new" },
+            "is_duplicate": decision.is_duplicate(),
+            "decision": decision.verdict.as_str(),
             "conflict": decision.conflict.as_ref().map(ToString::to_string),
             "candidates": decision.candidates.iter().take(super::REPORTED).map(|c| c.id.as_str()).collect::<Vec<_>>(),
         });

@@ -27,22 +27,49 @@ use crate::store::{Result, Store};
 
 /// How much of the runner-up's similarity is subtracted from the best one's.
 pub const MARGIN: f64 = 0.25;
-/// Decision scores at or above this are duplicates (chosen on the development set, see
+/// Decision scores at or above this are merged on their own, when no key detail conflicts
+/// (chosen on the development sets for precision: a wrong merge loses a request; see
 /// docs/benchmarks.md).
-pub const DEFAULT_THRESHOLD: f64 = 0.42;
+pub const DEFAULT_MERGE_AT: f64 = 0.65;
+/// Decision scores at or above this (below [`DEFAULT_MERGE_AT`], or with a conflicting
+/// detail) make a new task that names its likely duplicates for a person to merge.
+pub const DEFAULT_SUGGEST_AT: f64 = 0.30;
 /// Candidates reported with a decision.
 pub const REPORTED: usize = 5;
 /// Changes are re-read this far back, so a write that committed late is not missed.
 const OVERLAP: chrono::Duration = chrono::Duration::seconds(2);
 
-#[derive(Debug, Clone, Copy)]
+/// The bands of the decision score: merged at or above `merge_at`, suggested at or above
+/// `suggest_at`, new below. A project may set its own (see `Project::duplicate_merge_at`).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
-    pub threshold: f64,
+    pub merge_at: f64,
+    pub suggest_at: f64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { threshold: DEFAULT_THRESHOLD }
+        Settings { merge_at: DEFAULT_MERGE_AT, suggest_at: DEFAULT_SUGGEST_AT }
+    }
+}
+
+/// What a request is, next to the project's tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The same work as the best candidate, surely: merged into it.
+    Duplicate,
+    /// Perhaps the same work: a new task, with its candidates kept for a person to judge.
+    PossibleDuplicate,
+    New,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Duplicate => "duplicate",
+            Verdict::PossibleDuplicate => "possible_duplicate",
+            Verdict::New => "new",
+        }
     }
 }
 
@@ -51,11 +78,19 @@ impl Default for Settings {
 pub struct Decision {
     pub candidates: Vec<Scored>,
     pub score: f64,
-    /// True only for an automatic merge: the score reaches the threshold and no key detail
-    /// of the request conflicts with the best candidate's.
-    pub is_duplicate: bool,
+    /// `Duplicate` only when the score reaches the merge band and no key detail of the
+    /// request conflicts with the best candidate's; such a conflict makes a confident
+    /// candidate a possible duplicate at most.
+    pub verdict: Verdict,
     /// The key detail that kept a confident candidate from being merged.
     pub conflict: Option<Conflict>,
+}
+
+impl Decision {
+    /// Whether the request is merged into the best candidate on its own.
+    pub fn is_duplicate(&self) -> bool {
+        self.verdict == Verdict::Duplicate
+    }
 }
 
 impl Settings {
@@ -65,9 +100,17 @@ impl Settings {
         let best = candidates.first().map(|c| c.similarity).unwrap_or(0.0);
         let second = candidates.get(1).map(|c| c.similarity).unwrap_or(0.0);
         let score = best - MARGIN * second;
-        let confident = !candidates.is_empty() && score >= self.threshold;
+        let found = !candidates.is_empty();
+        let confident = found && score >= self.merge_at;
         let conflict = candidates.first().filter(|_| confident).and_then(|c| details::conflict(query, &c.title));
-        Decision { is_duplicate: confident && conflict.is_none(), conflict, candidates, score }
+        let verdict = if confident && conflict.is_none() {
+            Verdict::Duplicate
+        } else if found && (confident || score >= self.suggest_at) {
+            Verdict::PossibleDuplicate
+        } else {
+            Verdict::New
+        };
+        Decision { verdict, conflict, candidates, score }
     }
 }
 
@@ -102,17 +145,24 @@ impl Finder {
             .clone()
     }
 
-    /// Candidates for `text` among the project's tasks, best first, and the decision.
+    /// The service's default bands, for a project that sets none of its own.
+    pub fn settings(&self) -> Settings {
+        self.settings
+    }
+
+    /// Candidates for `text` among the project's tasks, best first, and the decision made
+    /// with `bands`.
     pub async fn decide(
         &self,
         tenant_id: &TenantId,
         project_id: &ProjectId,
         text: &str,
+        bands: Settings,
     ) -> Result<(Vec<Candidate>, Decision)> {
         let project = self.project(project_id);
         let mut guard = project.lock().await;
         self.refresh(tenant_id, project_id, &mut guard).await?;
-        let mut decision = self.settings.decide(&guard.index, text);
+        let mut decision = bands.decide(&guard.index, text);
         // Tasks deleted since they were indexed drop out here.
         let ids: Vec<String> = decision.candidates.iter().map(|c| c.id.clone()).collect();
         let existing = self.store.existing_task_ids(tenant_id, &ids).await?;
@@ -121,7 +171,7 @@ impl Finder {
                 guard.index.remove(gone);
                 guard.versions.remove(gone);
             }
-            decision = self.settings.decide(&guard.index, text);
+            decision = bands.decide(&guard.index, text);
         }
         let candidates = decision
             .candidates

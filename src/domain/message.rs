@@ -19,6 +19,9 @@ pub enum MessageStatus {
     Created,
     /// The same work was already tracked: `task_id` is the existing task.
     Duplicate,
+    /// A new task was created (`task_id`), though it may be the same work as one of its
+    /// `candidates`: a person can merge it.
+    PossibleDuplicate,
     Failed,
 }
 
@@ -29,6 +32,7 @@ impl MessageStatus {
             MessageStatus::Processing => "processing",
             MessageStatus::Created => "created",
             MessageStatus::Duplicate => "duplicate",
+            MessageStatus::PossibleDuplicate => "possible_duplicate",
             MessageStatus::Failed => "failed",
         }
     }
@@ -39,13 +43,25 @@ impl MessageStatus {
             "processing" => Some(Self::Processing),
             "created" => Some(Self::Created),
             "duplicate" => Some(Self::Duplicate),
+            "possible_duplicate" => Some(Self::PossibleDuplicate),
             "failed" => Some(Self::Failed),
             _ => None,
         }
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, MessageStatus::Created | MessageStatus::Duplicate | MessageStatus::Failed)
+        matches!(
+            self,
+            MessageStatus::Created
+                | MessageStatus::Duplicate
+                | MessageStatus::PossibleDuplicate
+                | MessageStatus::Failed
+        )
+    }
+
+    /// Whether the message made a task of its own.
+    pub fn made_task(self) -> bool {
+        matches!(self, MessageStatus::Created | MessageStatus::PossibleDuplicate)
     }
 }
 

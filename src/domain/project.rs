@@ -38,6 +38,30 @@ impl ProjectStatus {
     }
 }
 
+/// Where a project's duplicate decisions fall (scores run from 0 to 1): a request whose best
+/// candidate scores `merge_at` or more, with no key detail that differs, is merged into it;
+/// one scoring `suggest_at` or more becomes a new task that names its likely duplicates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateBands {
+    pub merge_at: f64,
+    pub suggest_at: f64,
+}
+
+impl DuplicateBands {
+    /// Both within 0–1, and suggesting from no higher than merging.
+    pub fn validate(self) -> Result<Self, DomainError> {
+        let within = |v: f64| v.is_finite() && (0.0..=1.0).contains(&v);
+        if !within(self.merge_at) || !within(self.suggest_at) {
+            return Err(DomainError::invalid("duplicate_bands", "merge_at and suggest_at must be between 0 and 1"));
+        }
+        if self.suggest_at > self.merge_at {
+            return Err(DomainError::invalid("duplicate_bands", "suggest_at must not be above merge_at"));
+        }
+        Ok(self)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Project {
     #[schema(value_type = String)]
@@ -51,6 +75,8 @@ pub struct Project {
     /// The coordinator sends reminders about overdue and stale tasks by itself instead of
     /// proposing them for approval.
     pub auto_follow_ups: bool,
+    /// The project's own duplicate bands; the service's defaults when null.
+    pub duplicate_bands: Option<DuplicateBands>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -69,6 +95,9 @@ pub struct NewProjectInput {
     /// Send reminders about overdue and stale tasks without asking first (default false).
     #[serde(default)]
     pub auto_follow_ups: Option<bool>,
+    /// Where duplicates are merged and suggested; the service's defaults when left out.
+    #[serde(default)]
+    pub duplicate_bands: Option<DuplicateBands>,
 }
 
 /// A validated project creation.
@@ -79,6 +108,7 @@ pub struct NewProject {
     pub status: ProjectStatus,
     pub deadline: Option<NaiveDate>,
     pub auto_follow_ups: bool,
+    pub duplicate_bands: Option<DuplicateBands>,
 }
 
 impl NewProjectInput {
@@ -93,6 +123,7 @@ impl NewProjectInput {
             status: self.status.unwrap_or_default(),
             deadline: validate::optional_date("deadline", self.deadline.as_deref())?,
             auto_follow_ups: self.auto_follow_ups.unwrap_or(false),
+            duplicate_bands: self.duplicate_bands.map(DuplicateBands::validate).transpose()?,
         })
     }
 }
@@ -111,6 +142,10 @@ pub struct ProjectPatchInput {
     pub deadline: Option<Option<String>>,
     #[serde(default)]
     pub auto_follow_ups: Option<bool>,
+    /// `null` goes back to the service's defaults.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<DuplicateBands>)]
+    pub duplicate_bands: Option<Option<DuplicateBands>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -120,6 +155,7 @@ pub struct ProjectPatch {
     pub status: Option<ProjectStatus>,
     pub deadline: Option<Option<NaiveDate>>,
     pub auto_follow_ups: Option<bool>,
+    pub duplicate_bands: Option<Option<DuplicateBands>>,
 }
 
 impl ProjectPatchInput {
@@ -133,6 +169,7 @@ impl ProjectPatchInput {
             status: self.status,
             deadline: self.deadline.map(|d| validate::optional_date("deadline", d.as_deref())).transpose()?,
             auto_follow_ups: self.auto_follow_ups,
+            duplicate_bands: self.duplicate_bands.map(|b| b.map(DuplicateBands::validate).transpose()).transpose()?,
         })
     }
 }
@@ -145,6 +182,15 @@ mod tests {
     fn a_project_needs_a_name() {
         let input: NewProjectInput = serde_json::from_str(r#"{"name": "  "}"#).expect("json");
         assert!(input.validate().is_err());
+    }
+
+    #[test]
+    fn duplicate_bands_are_ordered_within_zero_to_one() {
+        let ok = DuplicateBands { merge_at: 0.7, suggest_at: 0.4 };
+        assert_eq!(ok.validate().ok(), Some(ok));
+        for (merge_at, suggest_at) in [(0.4, 0.7), (1.2, 0.4), (0.7, -0.1), (f64::NAN, 0.1)] {
+            assert!(DuplicateBands { merge_at, suggest_at }.validate().is_err(), "{merge_at} {suggest_at}");
+        }
     }
 
     #[test]

@@ -88,6 +88,15 @@ impl Intake {
         if message.status.is_final() {
             return Ok(());
         }
+        // The project's own duplicate bands, or the service's.
+        let bands = match self.store.get_project(tenant_id, &message.project_id).await {
+            Ok(project) => project.duplicate_bands.map_or(self.dedup.settings(), |b| crate::dedup::Settings {
+                merge_at: b.merge_at,
+                suggest_at: b.suggest_at,
+            }),
+            Err(StoreError::NotFound) => return self.project_gone(tenant_id, message_id).await.map(|_| ()),
+            Err(e) => return Err(retry(e)),
+        };
         self.store.mark_processing(tenant_id, message_id).await.map_err(retry)?;
 
         let request = DraftRequest {
@@ -110,7 +119,7 @@ impl Intake {
             .iter()
             .map(|integration| crate::tasks::push_job(message_id, integration))
             .collect();
-        let prepared = Prepared { message: &message, draft: &draft, reply: reply.as_ref(), pushes: &pushes };
+        let prepared = Prepared { message: &message, draft: &draft, reply: reply.as_ref(), pushes: &pushes, bands };
         for _ in 0..MAX_DECISIONS {
             if self.decide_and_finish(tenant_id, &prepared).await? {
                 return Ok(());
@@ -132,9 +141,10 @@ impl Intake {
             Err(e) => return Err(retry(e)),
         };
         let query = format!("{}\n{}", draft.title, message.text);
-        let (candidates, decision) = self.dedup.decide(tenant_id, &message.project_id, &query).await.map_err(retry)?;
+        let (candidates, decision) =
+            self.dedup.decide(tenant_id, &message.project_id, &query, p.bands).await.map_err(retry)?;
         let score = (!candidates.is_empty()).then(|| crate::dedup::round(decision.score));
-        let duplicate_of = candidates.first().filter(|_| decision.is_duplicate);
+        let duplicate_of = candidates.first().filter(|_| decision.is_duplicate());
         // A duplicate becomes a comment on its task, written to the task's trackers too.
         let comment_id = crate::domain::new_id();
         let sync = duplicate_of.map(|best| crate::tasks::comment_job(&best.task_id, &comment_id));
@@ -177,9 +187,10 @@ impl Intake {
             due_date: draft.due_date,
             labels: draft.labels.clone(),
         };
-        match self.store.finish_created(tenant_id, message_id, &task, &outcome, turn).await {
+        let possible = decision.verdict == crate::dedup::Verdict::PossibleDuplicate;
+        match self.store.finish_created(tenant_id, message_id, &task, &outcome, turn, possible).await {
             Ok(Created::Task(task_id)) => {
-                tracing::info!(message_id, %task_id, "task created from message");
+                tracing::info!(message_id, %task_id, possible_duplicate = possible, "task created from message");
                 Ok(true)
             }
             Ok(Created::Stale) => {
@@ -204,6 +215,7 @@ struct Prepared<'a> {
     draft: &'a TaskDraft,
     reply: Option<&'a NewJob>,
     pushes: &'a [NewJob],
+    bands: crate::dedup::Settings,
 }
 
 /// How often one run decides again because others of the project became tasks meanwhile,

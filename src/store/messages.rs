@@ -242,6 +242,7 @@ impl Store {
     /// at `turn`: otherwise nothing is written and [`Created::Stale`] asks for a new decision
     /// (another request of the project became a task meanwhile, on any instance). `Conflict`
     /// when the message already has an outcome: no second task is ever created for one message.
+    /// `possible_duplicate` records the message as perhaps the same work as its candidates.
     pub async fn finish_created(
         &self,
         tenant_id: &TenantId,
@@ -249,7 +250,9 @@ impl Store {
         task: &NewTask,
         outcome: &Outcome<'_>,
         turn: IntakeTurn,
+        possible_duplicate: bool,
     ) -> Result<Created> {
+        let status = if possible_duplicate { MessageStatus::PossibleDuplicate } else { MessageStatus::Created };
         let task_id = TaskId::generate();
         let (draft, candidates) = encode(outcome)?;
         write!(self, |pool| {
@@ -273,7 +276,17 @@ impl Store {
             let now = super::now();
             let announcements =
                 crate::domain::event::task_created(&super::tasks::new_task_view(task_id.clone(), task, now));
-            record_outcome!(tx, "created", &task_id, outcome.score, &draft, &candidates, now, message_id, tenant_id);
+            record_outcome!(
+                tx,
+                status.as_str(),
+                &task_id,
+                outcome.score,
+                &draft,
+                &candidates,
+                now,
+                message_id,
+                tenant_id
+            );
             insert_task!(tx, tenant_id, &task_id, task, now);
             if let Some(job) = outcome.follow_up {
                 let _ = enqueue_job!(&mut *tx, tenant_id, job, now);

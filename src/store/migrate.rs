@@ -41,6 +41,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(17, "0017_webhook_subscribers"),
     migration!(18, "0018_intake_turns"),
     migration!(19, "0019_console_sessions"),
+    migration!(20, "0020_duplicate_bands"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::id::{ProjectId, TenantId};
 use crate::domain::list::Page;
-use crate::domain::project::{NewProject, Project, ProjectPatch, ProjectStatus};
+use crate::domain::project::{DuplicateBands, NewProject, Project, ProjectPatch, ProjectStatus};
 
 #[derive(sqlx::FromRow)]
 struct ProjectRow {
@@ -15,6 +15,8 @@ struct ProjectRow {
     status: String,
     deadline: Option<NaiveDate>,
     auto_follow_ups: bool,
+    duplicate_merge_at: Option<f64>,
+    duplicate_suggest_at: Option<f64>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -30,13 +32,18 @@ impl TryFrom<ProjectRow> for Project {
             description: r.description,
             deadline: r.deadline,
             auto_follow_ups: r.auto_follow_ups,
+            duplicate_bands: match (r.duplicate_merge_at, r.duplicate_suggest_at) {
+                (Some(merge_at), Some(suggest_at)) => Some(DuplicateBands { merge_at, suggest_at }),
+                _ => None,
+            },
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-const COLUMNS: &str = "id, name, description, status, deadline, auto_follow_ups, created_at, updated_at";
+const COLUMNS: &str = "id, name, description, status, deadline, auto_follow_ups, duplicate_merge_at, \
+                       duplicate_suggest_at, created_at, updated_at";
 
 impl Store {
     pub async fn create_project(&self, tenant_id: &TenantId, new: &NewProject) -> Result<Project> {
@@ -48,14 +55,15 @@ impl Store {
             status: new.status,
             deadline: new.deadline,
             auto_follow_ups: new.auto_follow_ups,
+            duplicate_bands: new.duplicate_bands,
             created_at: now,
             updated_at: now,
         };
         write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO projects (id, tenant_id, name, description, status, deadline, auto_follow_ups,
-                                       created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                       duplicate_merge_at, duplicate_suggest_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&project.id)
             .bind(tenant_id)
@@ -64,6 +72,8 @@ impl Store {
             .bind(project.status.as_str())
             .bind(project.deadline)
             .bind(project.auto_follow_ups)
+            .bind(project.duplicate_bands.map(|b| b.merge_at))
+            .bind(project.duplicate_bands.map(|b| b.suggest_at))
             .bind(now)
             .bind(now)
             .execute(pool)
@@ -108,6 +118,10 @@ impl Store {
             }
             if let Some(auto) = patch.auto_follow_ups {
                 q.push(", auto_follow_ups = ").push_bind(auto);
+            }
+            if let Some(bands) = patch.duplicate_bands {
+                q.push(", duplicate_merge_at = ").push_bind(bands.map(|b| b.merge_at));
+                q.push(", duplicate_suggest_at = ").push_bind(bands.map(|b| b.suggest_at));
             }
             q.push(" WHERE id = ").push_bind(id).push(" AND tenant_id = ").push_bind(tenant_id);
             q.build().execute(pool).await?.rows_affected()

@@ -55,6 +55,7 @@ impl Store {
             status: ProjectStatus::Active,
             deadline: None,
             auto_follow_ups: false,
+            duplicate_bands: None,
         };
         let project = self.create_project(tenant_id, &inbox).await?;
         let claimed = write!(self, |pool| {

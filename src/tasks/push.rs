@@ -110,7 +110,7 @@ async fn push(shared: &Trackers, ctx: JobContext, job: PushTask) -> Result<(), J
         None => {
             let message_id = job.message_id.unwrap_or_default();
             let message = ctx.store.get_message(tenant, &message_id).await.map_err(store_failure)?;
-            let created = message.status == crate::domain::message::MessageStatus::Created;
+            let created = message.status.made_task();
             match message.task_id.filter(|_| created) {
                 Some(task_id) => task_id,
                 None => return Ok(()), // a duplicate: the existing task is already where it belongs

@@ -101,3 +101,57 @@ fn eval_dedup_prints_one_decision_per_query() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent.jsonl"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Three outcomes: merged when surely the same work, created naming its likely duplicate when
+/// perhaps (or when a key detail differs), created when new; and a project's own bands.
+async fn requests_are_merged_suggested_or_created(app: TestApp) {
+    let project = app.project("web").await;
+    let send = async |text: &str| {
+        let res = app.post("/api/v1/messages?wait=true", json!({"project_id": project, "text": text})).await;
+        assert_eq!(res.status, reqwest::StatusCode::OK, "{}", res.body);
+        res.body
+    };
+    let german = send("Translate the pricing page into German").await;
+    assert_eq!(german["status"], "created", "{german}");
+    let german_task = german["task_id"].clone();
+
+    // Another language is other work: a task of its own, naming the similar one.
+    let japanese = send("Translate the pricing page into Japanese").await;
+    assert_eq!(japanese["status"], "possible_duplicate", "{japanese}");
+    assert_ne!(japanese["task_id"], german_task);
+    assert_eq!(japanese["candidates"][0]["task_id"], german_task, "{japanese}");
+    let id = japanese["id"].as_str().expect("id");
+    let shown = app.get(&format!("/api/v1/messages/{id}")).await.body;
+    assert_eq!(
+        (shown["status"].as_str(), &shown["candidates"][0]["task_id"]),
+        (Some("possible_duplicate"), &german_task)
+    );
+    let task = japanese["task_id"].as_str().expect("task");
+    assert_eq!(app.get(&format!("/api/v1/tasks/{task}")).await.status, reqwest::StatusCode::OK);
+
+    // The same request again is merged; something new is created.
+    let again = send("Translate the pricing page into German").await;
+    assert_eq!((again["status"].as_str(), &again["task_id"]), (Some("duplicate"), &german_task), "{again}");
+    assert_eq!(send("Order new office chairs for the second floor").await["status"], "created");
+
+    // A project that merges nothing on its own: the same request is only suggested.
+    let path = format!("/api/v1/projects/{project}");
+    for bad in [
+        json!({"merge_at": 0.3, "suggest_at": 0.6}),
+        json!({"merge_at": 1.5, "suggest_at": 0.2}),
+        json!({"merge_at": 0.9}),
+    ] {
+        let res = app.patch(&path, json!({"duplicate_bands": bad})).await;
+        assert_eq!(res.status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", res.body);
+    }
+    assert_eq!(app.get(&path).await.body["duplicate_bands"], Value::Null, "a refused change changes nothing");
+    let strict = app.patch(&path, json!({"duplicate_bands": {"merge_at": 1.0, "suggest_at": 0.2}})).await;
+    assert_eq!(strict.body["duplicate_bands"], json!({"merge_at": 1.0, "suggest_at": 0.2}), "{}", strict.body);
+    let suggested = send("Translate the pricing page into German").await;
+    assert_eq!(suggested["status"], "possible_duplicate", "{suggested}");
+    assert_eq!(suggested["candidates"][0]["task_id"], german_task);
+    // Back to the service's bands.
+    assert_eq!(app.patch(&path, json!({"duplicate_bands": null})).await.body["duplicate_bands"], Value::Null);
+    assert_eq!(send("Translate the pricing page into German").await["status"], "duplicate");
+}
+crate::helpers::both_backends!(requests_are_merged_suggested_or_created);

@@ -12,14 +12,17 @@ async fn teams_routes_alias_the_pipeline(app: TestApp) {
     assert_eq!(res.body["source"], "teams");
     assert_eq!(res.body["draft"]["priority"], "high");
     let inbox = res.body["project_id"].as_str().expect("project").to_string();
+    let first = res.body["task_id"].clone();
     let projects = app.get("/api/v1/projects").await.body;
     assert_eq!(projects["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(projects["items"][0]["name"], "Inbox");
 
-    // Without the trailing slash, and a similar request links instead of creating.
+    // Without the trailing slash, and a similar request: not merged on a guess (the default
+    // merge band is strict), but created naming the likely duplicate for a person to merge.
     let res = app.post("/teams", json!({"text": "can someone set up a staging database for the mobile team?"})).await;
     assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.body["status"], "duplicate", "{}", res.body);
+    assert_eq!(res.body["status"], "possible_duplicate", "{}", res.body);
+    assert_eq!(res.body["candidates"][0]["task_id"], first, "{}", res.body);
     assert_eq!(res.body["project_id"], inbox.as_str());
 
     let res =

@@ -64,6 +64,50 @@ async fn telegram(backend: Backend) {
     assert_eq!(app.get("/api/v1/tasks").await.body["items"].as_array().map(Vec::len), Some(1));
 }
 
+/// A request that may repeat a task becomes its own task, and the answer names the likely one.
+async fn a_possible_duplicate_is_named_in_the_answer(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let (fake, seen) = fake_telegram().await;
+    let project = app.project("telegram").await;
+    let integration = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "telegram", "settings": {"api_base_url": fake},
+                   "secrets": {"secret_token": SECRET, "bot_token": "123:ABC"}}),
+        )
+        .await
+        .id();
+    let replies = async |n: usize| {
+        for _ in 0..400 {
+            if seen.lock().expect("lock").len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        seen.lock().expect("lock").clone()
+    };
+    let first = update(727000011, "/task Translate the pricing page into German");
+    assert_eq!(deliver(&app, &integration, &first, Some(SECRET)).await.0, StatusCode::OK);
+    assert_eq!(replies(1).await.len(), 1);
+    let second = update(727000012, "/task Translate the pricing page into Japanese");
+    assert_eq!(deliver(&app, &integration, &second, Some(SECRET)).await.0, StatusCode::OK);
+    let answered = replies(2).await;
+    let text = answered.get(1).and_then(|(_, body)| body["text"].as_str()).unwrap_or_default().to_string();
+    assert!(text.starts_with("Created task “Translate the pricing page into Japanese”"), "{answered:?}");
+    assert!(text.contains("it may be the same work as “Translate the pricing page into German”"), "{text}");
+    assert_eq!(app.get("/api/v1/tasks").await.body["items"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_possible_duplicate_is_named_in_the_answer_sqlite() {
+    a_possible_duplicate_is_named_in_the_answer(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_possible_duplicate_is_named_in_the_answer_postgres() {
+    a_possible_duplicate_is_named_in_the_answer(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telegram_webhooks_sqlite() {
     telegram(Backend::Sqlite).await;

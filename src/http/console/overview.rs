@@ -122,8 +122,14 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
         div.grid {
             div.card { span.figure { (received) } span.figure-label { "received since midnight (UTC)" } }
             div.card {
-                a.figure href="/tasks?sort=-created_at" { (count(&requests, "created")) }
+                a.figure href="/tasks?sort=-created_at" {
+                    (count(&requests, "created") + count(&requests, "possible_duplicate"))
+                }
                 span.figure-label { "became new tasks" }
+            }
+            div.card {
+                span.figure { (count(&requests, "possible_duplicate")) }
+                span.figure-label { "of them may repeat a task (possible duplicates)" }
             }
             div.card { span.figure { (count(&requests, "duplicate")) } span.figure-label { "were already tracked (duplicates)" } }
             div.card { span.figure { (count(&requests, "failed")) } span.figure-label { "failed" } }

@@ -137,6 +137,7 @@ pub async fn create(State(s): State<AppState>, form: Form) -> PageResult {
         status: Some(status),
         deadline: Some(values.deadline.clone()).filter(|d| !d.trim().is_empty()),
         auto_follow_ups: Some(values.auto_follow_ups),
+        duplicate_bands: None,
     });
     match input.and_then(NewProjectInput::validate) {
         Ok(new) => {
@@ -187,6 +188,8 @@ pub async fn update(State(s): State<AppState>, Path(id): Path<ProjectId>, form: 
         status: Some(status),
         deadline: Some(Some(values.deadline.clone()).filter(|d| !d.trim().is_empty())),
         auto_follow_ups: Some(values.auto_follow_ups),
+        // The bands are set through the API; the form leaves them as they are.
+        duplicate_bands: None,
     });
     match input.and_then(ProjectPatchInput::validate) {
         Ok(patch) => {

@@ -1,0 +1,3 @@
+-- A project's own duplicate bands (issue 21): both set, or both NULL for the service's defaults.
+ALTER TABLE projects ADD COLUMN duplicate_merge_at REAL;
+ALTER TABLE projects ADD COLUMN duplicate_suggest_at REAL;
