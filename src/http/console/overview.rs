@@ -132,6 +132,10 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
                 span.figure-label { "of them may repeat a task (possible duplicates)" }
             }
             div.card { span.figure { (count(&requests, "duplicate")) } span.figure-label { "were already tracked (duplicates)" } }
+            div.card {
+                span.figure { (count(&requests, "possible_duplicate")) }
+                span.figure-label { "became tasks that may be duplicates" }
+            }
             div.card { span.figure { (count(&requests, "failed")) } span.figure-label { "failed" } }
         }
         h2 { "Integrations with a problem" }
