@@ -1,5 +1,6 @@
 //! HTTP benchmarks of the tracker API: task-create throughput and latency, and task-list
-//! latency over 100,000 tasks in one project. Runs on SQLite, and on PostgreSQL when
+//! latency over 100,000 tasks in one project; then the web console's overview, filtered task
+//! list and board over the same tasks. Runs on SQLite, and on PostgreSQL when
 //! `BENCH_DATABASE_URL` (or `TEST_DATABASE_URL`) names a server where it may create a
 //! database. `cargo bench --bench api`; figures go to docs/benchmarks.md.
 //!
@@ -149,6 +150,40 @@ async fn bench_backend(label: &str, url: &str) {
             ms(p50),
             ms(p99)
         );
+    }
+
+    // 4. Web console pages over the same 100,000 tasks, as a signed-in browser asks for them:
+    //    the whole answer (session lookup, queries, rendering) for one client, sequentially.
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let signed_in = browser.post(format!("{base}/sign-in")).form(&[("key", KEY)]).send().await.expect("sign in");
+    assert_eq!(signed_in.status().as_u16(), 303, "signed in");
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let pages = [
+        ("overview /dashboard", "/dashboard".to_string()),
+        (
+            "task list, status + priority filter, sorted by due date",
+            format!("/tasks?project_id={big_id}&status=todo&priority=high&sort=due_date"),
+        ),
+        ("task list, text search q=invoice", format!("/tasks?project_id={big_id}&q=invoice")),
+        ("board of the project", format!("/board?project_id={big_id}")),
+    ];
+    for (name, path) in pages {
+        let mut samples = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            let res = browser.get(format!("{base}{path}")).header("cookie", &cookie).send().await.expect("page");
+            assert_eq!(res.status().as_u16(), 200, "{path}");
+            let _ = res.bytes().await;
+            samples.push(t.elapsed());
+        }
+        let (p50, p99) = (pct(&mut samples, 0.5), pct(&mut samples, 0.99));
+        println!("| {label} | console: {name} ({} tasks) | | {} | {} | 200 requests |", per * 4, ms(p50), ms(p99));
     }
 
     server.stop().await;

@@ -24,13 +24,23 @@ pub async fn start_import(
     caller: Caller,
     ApiPath((project_id, integration_id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<(StatusCode, Json<ImportProgress>), ApiError> {
-    let integration = s.integrations.get(&caller.tenant_id, &project_id, &integration_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(start(&s, &caller, &project_id, &integration_id).await?)))
+}
+
+/// Starts importing a tracker's items into the project (the API and the console).
+pub(in crate::http) async fn start(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &ProjectId,
+    integration_id: &IntegrationId,
+) -> Result<ImportProgress, ApiError> {
+    let integration = s.integrations.get(&caller.tenant_id, project_id, integration_id).await?;
     if !crate::trackers::is_tracker(integration.kind) {
         return Err(ApiError::Validation(format!("{} is not a tracker: nothing to import", integration.kind.as_str())));
     }
     let progress = crate::sync::import::start(&s.store, &caller.tenant_id, &integration.id).await?;
     s.wake_workers.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(progress)))
+    Ok(progress)
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{id}/integrations/{integration_id}/import", tag = "integrations",

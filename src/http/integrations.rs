@@ -35,10 +35,20 @@ pub async fn create_integration(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(input): ApiJson<NewIntegrationInput>,
 ) -> Result<(StatusCode, Json<Integration>), ApiError> {
-    let created = s.integrations.create(&caller.tenant_id, &project_id, input).await.map_err(not_found("project"))?;
+    Ok((StatusCode::CREATED, Json(create(&s, &caller, &project_id, input).await?)))
+}
+
+/// Creates an integration and starts polling it when it is a tracker (the API and the console).
+pub(in crate::http) async fn create(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &ProjectId,
+    input: NewIntegrationInput,
+) -> Result<Integration, ApiError> {
+    let created = s.integrations.create(&caller.tenant_id, project_id, input).await.map_err(not_found("project"))?;
     tracing::info!(integration_id = %created.id, kind = created.kind.as_str(), "integration created");
     crate::sync::poll::start(&s.store, &caller.tenant_id, &created, s.tracker_poll).await;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(created)
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{id}/integrations", params(("id" = String, Path)), tag = "integrations",
@@ -72,11 +82,22 @@ pub async fn update_integration(
     ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
     ApiJson(patch): ApiJson<IntegrationPatchInput>,
 ) -> Result<Json<Integration>, ApiError> {
+    Ok(Json(update(&s, &caller, &project_id, &id, patch).await?))
+}
+
+/// Changes an integration's settings and secrets (the API and the console).
+pub(in crate::http) async fn update(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &ProjectId,
+    id: &IntegrationId,
+    patch: IntegrationPatchInput,
+) -> Result<Integration, ApiError> {
     let updated =
-        s.integrations.update(&caller.tenant_id, &project_id, &id, patch).await.map_err(not_found("integration"))?;
+        s.integrations.update(&caller.tenant_id, project_id, id, patch).await.map_err(not_found("integration"))?;
     // A polling chain that ended (its job died) starts again when the integration is fixed.
     crate::sync::poll::start(&s.store, &caller.tenant_id, &updated, s.tracker_poll).await;
-    Ok(Json(updated))
+    Ok(updated)
 }
 
 #[utoipa::path(delete, path = "/api/v1/projects/{id}/integrations/{integration_id}", params(("id" = String, Path), ("integration_id" = String, Path)), tag = "integrations",
@@ -87,14 +108,25 @@ pub async fn delete_integration(
     Admin(caller): Admin,
     ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<StatusCode, ApiError> {
-    s.integrations.get(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?;
+    delete(&s, &caller, &project_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes an integration with its secrets, revoking its token at the provider first.
+pub(in crate::http) async fn delete(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &ProjectId,
+    id: &IntegrationId,
+) -> Result<(), ApiError> {
+    s.integrations.get(&caller.tenant_id, project_id, id).await.map_err(not_found("integration"))?;
     // Best effort: a token the provider cannot be told about still goes with the record.
-    if let Err(why) = s.oauth.revoke_at_provider(&caller.tenant_id, &id).await {
+    if let Err(why) = s.oauth.revoke_at_provider(&caller.tenant_id, id).await {
         tracing::warn!(integration_id = %id, why, "the token could not be revoked at the provider");
     }
-    s.integrations.delete(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?;
+    s.integrations.delete(&caller.tenant_id, project_id, id).await.map_err(not_found("integration"))?;
     tracing::info!(integration_id = %id, "integration deleted");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/api/v1/projects/{id}/integrations/{integration_id}/disconnect",
@@ -107,5 +139,15 @@ pub async fn disconnect_integration(
     Admin(caller): Admin,
     ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
 ) -> Result<Json<Integration>, ApiError> {
-    Ok(Json(s.oauth.disconnect(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?))
+    Ok(Json(disconnect(&s, &caller, &project_id, &id).await?))
+}
+
+/// Disconnects an integration: its token revoked where the provider allows, secrets gone.
+pub(in crate::http) async fn disconnect(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &ProjectId,
+    id: &IntegrationId,
+) -> Result<Integration, ApiError> {
+    s.oauth.disconnect(&caller.tenant_id, project_id, id).await.map_err(not_found("integration"))
 }

@@ -94,14 +94,24 @@ pub async fn create_key(
     caller: Caller,
     ApiJson(input): ApiJson<NewApiKeyInput>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    require_admin(&caller)?;
-    let new = input.validate()?;
-    let (key, api_key) = s.store.create_api_key(&caller.tenant_id, &new).await?;
-    tracing::info!(key_id = %key.id, role = key.role.as_str(), "api key created");
+    let (key, api_key) = new_key(&s, &caller, input).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey { id: key.id, name: key.name, role: key.role, created_at: key.created_at, api_key }),
     ))
+}
+
+/// Creates an API key (admins only); answers it with its secret, to be shown once.
+pub(in crate::http) async fn new_key(
+    s: &AppState,
+    caller: &Caller,
+    input: NewApiKeyInput,
+) -> Result<(ApiKey, String), ApiError> {
+    require_admin(caller)?;
+    let new = input.validate()?;
+    let (key, api_key) = s.store.create_api_key(&caller.tenant_id, &new).await?;
+    tracing::info!(key_id = %key.id, role = key.role.as_str(), "api key created");
+    Ok((key, api_key))
 }
 
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", params(PageParams),
@@ -125,12 +135,18 @@ pub async fn delete_key(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    require_admin(&caller)?;
-    s.store.delete_api_key(&caller.tenant_id, &id).await.or_not_found("api key")?;
-    tracing::info!(key_id = %id, "api key deleted");
+    remove_key(&s, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+/// Deletes an API key (admins only); the tenant's last admin key stays (409).
+pub(in crate::http) async fn remove_key(s: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    require_admin(caller)?;
+    s.store.delete_api_key(&caller.tenant_id, id).await.or_not_found("api key")?;
+    tracing::info!(key_id = %id, "api key deleted");
+    Ok(())
+}
+
+pub(in crate::http) fn require_admin(caller: &Caller) -> Result<(), ApiError> {
     if caller.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("this needs an admin key")) }
 }

@@ -137,6 +137,11 @@ impl OAuth {
         Ok(revoked)
     }
 
+    /// The providers whose client id and secret are configured, in a fixed order.
+    pub fn configured(&self) -> Vec<Provider> {
+        providers::ALL.into_iter().filter(|p| self.settings.providers.contains_key(p)).collect()
+    }
+
     pub fn redirect_uri(&self, provider: Provider) -> String {
         format!("{}/api/public/integrations/{}/callback", self.public_url, provider.as_str())
     }

@@ -40,7 +40,8 @@ impl Provider {
         }
     }
 
-    fn env_name(self) -> &'static str {
+    /// The provider's part of its `TASKBRIDGE_OAUTH_*` variables.
+    pub fn env_name(self) -> &'static str {
         match self {
             Provider::Slack => "SLACK",
             Provider::Discord => "DISCORD",

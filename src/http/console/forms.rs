@@ -116,3 +116,23 @@ pub fn checkbox(name: &str, label: &str, checked: bool, hint: Option<&str>) -> M
         }
     }
 }
+
+/// A filter's text input (a search form): its own id, so it never collides with the fields
+/// of a form on the same page.
+pub fn filter_input(kind: &str, name: &str, label: &str, value: &str) -> Markup {
+    let id = format!("filter-{name}");
+    wrap(&id, label, None, None, html! { input id=(id) type=(kind) name=(name) value=(value); })
+}
+
+/// A filter's choice among `(value, label)` options.
+pub fn filter_select(name: &str, label: &str, options: &[(&str, &str)], selected: &str) -> Markup {
+    let id = format!("filter-{name}");
+    let input = html! {
+        select id=(id) name=(name) {
+            @for (value, text) in options {
+                option value=(value) selected[*value == selected] { (text) }
+            }
+        }
+    };
+    wrap(&id, label, None, None, input)
+}

@@ -12,6 +12,7 @@ pub enum Section {
     Projects,
     Tasks,
     Board,
+    ApiKeys,
 }
 
 const SECTIONS: &[(Section, &str, &str)] = &[
@@ -19,6 +20,7 @@ const SECTIONS: &[(Section, &str, &str)] = &[
     (Section::Projects, "/projects", "Projects"),
     (Section::Tasks, "/tasks", "Tasks"),
     (Section::Board, "/board", "Board"),
+    (Section::ApiKeys, "/api-keys", "API keys"),
 ];
 
 fn head(title: &str) -> Markup {
@@ -46,8 +48,10 @@ pub fn page(session: &Session, current: Section, title: &str, body: Markup) -> M
                     nav aria-label="Main" {
                         ul {
                             @for (section, href, label) in SECTIONS {
-                                li {
-                                    a href=(href) aria-current=[(*section == current).then_some("page")] { (label) }
+                                @if *section != Section::ApiKeys || session.caller.is_admin() {
+                                    li {
+                                        a href=(href) aria-current=[(*section == current).then_some("page")] { (label) }
+                                    }
                                 }
                             }
                         }

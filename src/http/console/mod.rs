@@ -6,6 +6,8 @@
 
 mod assets;
 mod forms;
+mod integrations;
+mod keys;
 mod layout;
 mod overview;
 mod projects;
@@ -64,6 +66,14 @@ pub fn router() -> Router<AppState> {
         .route("/comments/{id}", post(tasks::edit_comment))
         .route("/comments/{id}/delete", post(tasks::delete_comment))
         .route("/board", get(tasks::board))
+        .route("/api-keys", get(keys::list).post(keys::create))
+        .route("/api-keys/{id}/delete", post(keys::delete))
+        .route("/projects/{id}/integrations", get(integrations::list).post(integrations::create))
+        .route("/projects/{id}/integrations/connect/{provider}", post(integrations::connect))
+        .route("/projects/{id}/integrations/{integration_id}", post(integrations::update))
+        .route("/projects/{id}/integrations/{integration_id}/disconnect", post(integrations::disconnect))
+        .route("/projects/{id}/integrations/{integration_id}/delete", post(integrations::delete))
+        .route("/projects/{id}/integrations/{integration_id}/import", post(integrations::import))
         .layer(middleware::from_fn(security_headers))
         .route("/assets/{version}/{file}", get(assets::serve))
 }
@@ -79,7 +89,7 @@ async fn security_headers(req: axum::extract::Request, next: Next) -> Response {
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
     response

@@ -132,6 +132,10 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
                 span.figure-label { "of them may repeat a task (possible duplicates)" }
             }
             div.card { span.figure { (count(&requests, "duplicate")) } span.figure-label { "were already tracked (duplicates)" } }
+            div.card {
+                span.figure { (count(&requests, "possible_duplicate")) }
+                span.figure-label { "became tasks that may be duplicates" }
+            }
             div.card { span.figure { (count(&requests, "failed")) } span.figure-label { "failed" } }
         }
         h2 { "Integrations with a problem" }
@@ -144,7 +148,7 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
                     tbody {
                         @for p in &problems {
                             tr {
-                                td { a href=(format!("/projects/{}", p.project_id)) { (p.name) } " " span.muted { "(" (p.kind) ")" } }
+                                td { a href=(format!("/projects/{}/integrations", p.project_id)) { (p.name) } " " span.muted { "(" (p.kind) ")" } }
                                 td { span class=(format!("pill {}", p.status)) { (p.status) } }
                                 td { (p.last_error.as_deref().unwrap_or("—")) }
                             }

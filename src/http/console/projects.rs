@@ -109,6 +109,7 @@ async fn list_page(
                                 td.actions {
                                     a href=(format!("/tasks?project_id={}", p.id)) { "Tasks" }
                                     a href=(format!("/board?project_id={}", p.id)) { "Board" }
+                                    a href=(format!("/projects/{}/integrations", p.id)) { "Integrations" }
                                 }
                             }
                         }
@@ -165,6 +166,7 @@ fn project_page(
         div.actions {
             a.button.secondary href=(format!("/tasks?project_id={}", project.id)) { "Tasks" }
             a.button.secondary href=(format!("/board?project_id={}", project.id)) { "Board" }
+            a.button.secondary href=(format!("/projects/{}/integrations", project.id)) { "Integrations" }
         }
         h2 id="edit" { "Edit project" }
         form.stack.card method="post" action=(format!("/projects/{}", project.id)) aria-labelledby="edit" {

@@ -241,19 +241,18 @@ async fn list_page(
     status_options.extend_from_slice(STATUSES);
     let mut priority_options = vec![("", "Any priority")];
     priority_options.extend_from_slice(PRIORITIES);
-    let none = Errors::none();
     let body = html! {
         h1 { "Tasks" }
         form.card method="get" action="/tasks" role="search" aria-label="Filter tasks" {
             div.filters {
-                (forms::select("project_id", "Project", &project_options, &v(&params.project_id), &none))
-                (forms::select("status", "Status", &status_options, &v(&params.status), &none))
-                (forms::select("priority", "Priority", &priority_options, &v(&params.priority), &none))
-                (forms::input("text", "assigned_to", "Assigned to", &v(&params.assigned_to), &none, None, false))
-                (forms::input("text", "label", "Label", &v(&params.label), &none, None, false))
-                (forms::input("date", "due_before", "Due on or before", &v(&params.due_before), &none, None, false))
-                (forms::input("search", "q", "Text", &v(&params.q), &none, None, false))
-                (forms::select("sort", "Sort", SORTS, params.sort.as_deref().unwrap_or("created_at"), &none))
+                (forms::filter_select("project_id", "Project", &project_options, &v(&params.project_id)))
+                (forms::filter_select("status", "Status", &status_options, &v(&params.status)))
+                (forms::filter_select("priority", "Priority", &priority_options, &v(&params.priority)))
+                (forms::filter_input("text", "assigned_to", "Assigned to", &v(&params.assigned_to)))
+                (forms::filter_input("text", "label", "Label", &v(&params.label)))
+                (forms::filter_input("date", "due_before", "Due on or before", &v(&params.due_before)))
+                (forms::filter_input("search", "q", "Text", &v(&params.q)))
+                (forms::filter_select("sort", "Sort", SORTS, params.sort.as_deref().unwrap_or("created_at")))
             }
             div.actions { button type="submit" { "Show" } a href="/tasks" { "Clear filters" } }
         }
@@ -352,7 +351,7 @@ pub async fn board(State(s): State<AppState>, session: Session, Query(q): Query<
         h1 { "Board" }
         form.card method="get" action="/board" aria-label="Choose a project" {
             div.filters {
-                (forms::select("project_id", "Project", &project_options, project_id.as_deref().unwrap_or(""), &Errors::none()))
+                (forms::filter_select("project_id", "Project", &project_options, project_id.as_deref().unwrap_or("")))
             }
             div.actions { button type="submit" { "Show" } }
         }

@@ -1,5 +1,7 @@
 //! The web console, page by page: sessions, CSRF, escaping, tenant isolation, secrets.
 
+mod browser;
+mod integrations;
 mod overview;
 mod projects;
 mod sessions;

@@ -105,7 +105,7 @@ async fn pages_are_served_under_a_strict_policy_and_assets_are_cached() {
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'") && csp.contains("form-action 'self'"), "{csp}");
     assert_eq!(page.headers["x-frame-options"], "DENY");
-    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["referrer-policy"], "same-origin");
     assert_eq!(page.headers["cache-control"], "no-store");
     assert!(!page.html.contains("<script>") && !page.html.contains(" style="), "no inline script or style");
 

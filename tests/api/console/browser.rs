@@ -1,0 +1,376 @@
+//! The console in a real headless Chromium, driven over WebDriver (chromedriver) against the
+//! real binary: sign in, a project, a task created, edited and moved on the board, Slack
+//! connected through OAuth against a local fake provider, an OAuth failure explained, Taiga
+//! connected through its form with its secret never shown again, API keys, sign out.
+//!
+//! The WebDriver client is the few commands this needs, spoken over the HTTP client the tests
+//! already use. With `TEST_BROWSER` set (CI sets it) a missing browser fails the test;
+//! without it the test says so and does nothing. With `SCREENSHOT_DIR` set, each page is
+//! saved there as a PNG (the README's pictures come from `docs/screenshots/`).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use base64::Engine;
+use serde_json::{Value, json};
+
+const KEY: &str = "tb_browser-test-admin-key-0123456789";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const TAIGA_PASSWORD: &str = "taiga-password-never-shown";
+
+struct Driver {
+    http: reqwest::Client,
+    base: String,
+    chromedriver: Child,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.chromedriver.kill();
+        let _ = self.chromedriver.wait();
+    }
+}
+
+fn found(program: &str) -> bool {
+    Command::new(program).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+impl Driver {
+    /// chromedriver on a free loopback port, with one headless Chromium session.
+    async fn start() -> Option<Driver> {
+        let required = std::env::var_os("TEST_BROWSER").is_some();
+        if !found("chromedriver") || !found("chromium") {
+            assert!(!required, "TEST_BROWSER is set but chromium or chromedriver is missing");
+            eprintln!(
+                "chromium or chromedriver is missing (apt-get install chromium chromium-driver): browser test not run"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let chromedriver = Command::new("chromedriver")
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let mut driver =
+            Driver { http: reqwest::Client::new(), base: format!("http://127.0.0.1:{port}"), chromedriver };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = driver.http.get(format!("{}/status", driver.base)).send().await;
+            if let Ok(res) = ready
+                && res.json::<Value>().await.is_ok_and(|v| v["value"]["ready"] == true)
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000",
+                     "--no-first-run", "--disable-extensions"]}}}});
+        let session = driver.command(reqwest::Method::POST, "/session", Some(caps)).await;
+        let id = session["sessionId"].as_str().expect("session id").to_string();
+        driver.base = format!("{}/session/{id}", driver.base);
+        Some(driver)
+    }
+
+    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        req = req.json(&body.unwrap_or_else(|| json!({})));
+        let res = req.send().await.expect("webdriver answers");
+        let status = res.status();
+        let value: Value = res.json().await.expect("webdriver json");
+        assert!(status.is_success(), "webdriver {path}: {value}");
+        value["value"].clone()
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let res = self.http.get(format!("{}{path}", self.base)).send().await.expect("webdriver answers");
+        let status = res.status();
+        let value: Value = res.json().await.expect("webdriver json");
+        assert!(status.is_success(), "webdriver {path}: {value}");
+        value["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+    }
+
+    async fn url(&self) -> String {
+        self.get("/url").await.as_str().unwrap_or_default().to_string()
+    }
+
+    async fn source(&self) -> String {
+        self.get("/source").await.as_str().unwrap_or_default().to_string()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let res = self
+                .http
+                .post(format!("{}/element", self.base))
+                .json(&json!({"using": "css selector", "value": css}))
+                .send()
+                .await
+                .expect("webdriver answers");
+            let ok = res.status().is_success();
+            let value: Value = res.json().await.expect("json");
+            if ok {
+                return value["value"][ELEMENT]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("element {css}: {value}"))
+                    .to_string();
+            }
+            assert!(Instant::now() < deadline, "no element {css} on {}: {value}", self.url().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.command(reqwest::Method::POST, &format!("/element/{id}/clear"), None).await;
+        self.command(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.command(reqwest::Method::POST, &format!("/element/{id}/click"), None).await;
+    }
+
+    /// Waits until the page's address contains `part` (after a click that navigates).
+    async fn wait_url(&self, part: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self.url().await;
+            if url.contains(part) && self.ready().await {
+                return;
+            }
+            assert!(Instant::now() < deadline, "still at {url}, waiting for {part}: {}", self.source().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the page shows `text`.
+    async fn wait_text(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let source = self.source().await;
+            if source.contains(text) {
+                return source;
+            }
+            assert!(Instant::now() < deadline, "{text:?} not on {}: {source}", self.url().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn ready(&self) -> bool {
+        let state = self
+            .command(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({"script": "return document.readyState", "args": []})),
+            )
+            .await;
+        state == "complete"
+    }
+
+    /// No alert is open (an unescaped `<script>alert(1)</script>` would have opened one).
+    async fn no_alert(&self) {
+        let res = self.http.get(format!("{}/alert/text", self.base)).send().await.expect("answers");
+        assert_eq!(res.status().as_u16(), 404, "an alert is open: {}", res.text().await.unwrap_or_default());
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("SCREENSHOT_DIR") else { return };
+        let png = self.get("/screenshot").await;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().expect("base64")).expect("png");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), bytes).expect("screenshot written");
+    }
+
+    async fn quit(&self) {
+        let _ = self.http.delete(&self.base).send().await;
+    }
+}
+
+/// A Slack stand-in: its authorize page sends the browser straight back with a code, its
+/// token endpoint answers for a workspace.
+async fn fake_slack() -> String {
+    #[derive(serde::Deserialize)]
+    struct Authorize {
+        redirect_uri: String,
+        state: String,
+    }
+    async fn authorize(Query(q): Query<Authorize>) -> impl IntoResponse {
+        let query = serde_urlencoded::to_string([("code", "good-code"), ("state", q.state.as_str())]).expect("query");
+        Redirect::to(&format!("{}?{query}", q.redirect_uri))
+    }
+    async fn token(State(()): State<()>, body: String) -> axum::Json<Value> {
+        let ok = body.contains("code=good-code") && body.contains("client_secret=slack-secret");
+        axum::Json(if ok {
+            json!({"ok": true, "access_token": "xoxb-browser-test", "token_type": "bot", "scope": "chat:write",
+                   "bot_user_id": "U1", "app_id": "A1", "team": {"id": "T1", "name": "Acme Workspace"}})
+        } else {
+            json!({"ok": false, "error": "invalid_code"})
+        })
+    }
+    let app = axum::Router::new().route("/authorize", get(authorize)).route("/token", post(token)).with_state(());
+    crate::helpers::serve(app).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_uses_the_console_in_chromium() {
+    let Some(driver) = Driver::start().await else { return };
+    let slack = fake_slack().await;
+    let dir = std::env::temp_dir().join(format!("taskbridge-browser-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (authorize, token) = (format!("{slack}/authorize"), format!("{slack}/token"));
+    let mut app = crate::binary::start(
+        &dir,
+        &[
+            ("TASKBRIDGE_API_KEY", KEY),
+            ("TASKBRIDGE_LOG", "warn"),
+            ("TASKBRIDGE_ALLOW_PRIVATE_URLS", "true"),
+            ("TASKBRIDGE_OAUTH_SLACK_CLIENT_ID", "slack-client"),
+            ("TASKBRIDGE_OAUTH_SLACK_CLIENT_SECRET", "slack-secret"),
+            ("TASKBRIDGE_OAUTH_SLACK_AUTHORIZE_URL", &authorize),
+            ("TASKBRIDGE_OAUTH_SLACK_TOKEN_URL", &token),
+        ],
+    );
+    app.wait_healthy().await;
+    let base = app.base.clone();
+    let api = reqwest::Client::new();
+
+    // Signing in: the address of the service leads to the sign-in page.
+    driver.goto(&format!("{base}/")).await;
+    driver.wait_url("/sign-in").await;
+    driver.wait_text("Sign in to taskbridge").await;
+    driver.screenshot("sign-in").await;
+    driver.fill("#key", KEY).await;
+    driver.click("form[action='/sign-in'] button[type=submit]").await;
+    driver.wait_url("/dashboard").await;
+    driver.wait_text("Tasks by status").await;
+
+    // A project.
+    driver.goto(&format!("{base}/projects")).await;
+    driver.fill("#f-name", "Website relaunch").await;
+    driver.fill("#f-description", "The new public website, live before the spring campaign.").await;
+    driver.fill("#f-deadline", "03/31/2027").await;
+    driver.click("form[action='/projects'] button[type=submit]").await;
+    driver.wait_text("Edit project").await;
+    let project = driver.url().await.rsplit('/').next().expect("project id").to_string();
+    let got: Value = api
+        .get(format!("{base}/api/v1/projects/{project}"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (got["name"].as_str(), got["deadline"].as_str()),
+        (Some("Website relaunch"), Some("2027-03-31")),
+        "{got}"
+    );
+
+    // Tasks: one created with a hostile title, which stays text.
+    driver.goto(&format!("{base}/tasks?project_id={project}")).await;
+    for (title, priority) in [("Write the launch announcement", "medium"), ("Move DNS to the new host", "high")] {
+        driver.fill("#f-title", title).await;
+        driver.click(&format!("#f-priority option[value='{priority}']")).await;
+        driver.click("form[method=post][action='/tasks'] button[type=submit]").await;
+        driver.wait_text("Details").await;
+        driver.goto(&format!("{base}/tasks?project_id={project}")).await;
+    }
+    driver.fill("#f-title", "<script>alert(1)</script> Fix the login form").await;
+    driver.fill("#f-labels", "frontend, bug").await;
+    driver.click("form[method=post][action='/tasks'] button[type=submit]").await;
+    driver.wait_text("Details").await;
+    driver.no_alert().await;
+    let task = driver.url().await.rsplit('/').next().expect("task id").to_string();
+    // Edited on its page.
+    driver.fill("#f-assigned_to", "ana").await;
+    driver.fill("#f-description", "Users with a long e-mail address cannot sign in.").await;
+    driver.click(&format!("form[action='/tasks/{task}'] button[type=submit]")).await;
+    driver.wait_text("value=\"ana\"").await;
+    driver.fill("#f-content", "Reproduced on Firefox and Chromium.").await;
+    driver.click(&format!("form[action='/tasks/{task}/comments'] button[type=submit]")).await;
+    driver.wait_text("Reproduced on Firefox and Chromium.").await;
+    driver.no_alert().await;
+    driver.screenshot("task").await;
+    driver.goto(&format!("{base}/tasks?project_id={project}")).await;
+    driver.wait_text("Fix the login form").await;
+    driver.no_alert().await;
+    driver.screenshot("tasks").await;
+
+    // Moved on the board.
+    driver.goto(&format!("{base}/board?project_id={project}")).await;
+    driver.click(&format!("form[action='/tasks/{task}/status'] button")).await;
+    driver.wait_url("/board").await;
+    let got: Value = api
+        .get(format!("{base}/api/v1/tasks/{task}"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!((got["status"].as_str(), got["assigned_to"].as_str()), (Some("in_progress"), Some("ana")), "{got}");
+    driver.no_alert().await;
+    driver.screenshot("board").await;
+
+    // Slack through OAuth: to the provider and back to the overview with the result.
+    driver.goto(&format!("{base}/projects/{project}/integrations")).await;
+    driver.click(&format!("form[action='/projects/{project}/integrations/connect/slack'] button")).await;
+    driver.wait_url("status=success").await;
+    driver.wait_text("Slack is connected").await;
+    assert!(driver.source().await.contains("Acme Workspace"));
+    driver.screenshot("overview-oauth-success").await;
+    // A refused install explains itself.
+    driver.goto(&format!("{base}/api/public/integrations/slack/callback?error=access_denied")).await;
+    driver.wait_text("Connecting Slack failed.").await;
+    assert!(driver.source().await.contains("cancelled or refused at Slack"));
+    driver.screenshot("overview-oauth-error").await;
+
+    // Taiga through its form; the password is never shown again.
+    driver.goto(&format!("{base}/projects/{project}/integrations")).await;
+    driver.click("details:has(#new-taiga-name) > summary").await;
+    driver.fill("#new-taiga-name", "Taiga (web team)").await;
+    driver.fill("#new-taiga-api_base_url", "https://taiga.example.org/api/v1").await;
+    driver.fill("#new-taiga-username", "taskbridge-bot").await;
+    driver.fill("#new-taiga-project_slug", "website").await;
+    driver.fill("#new-taiga-password", TAIGA_PASSWORD).await;
+    driver.click("details:has(#new-taiga-name) button[type=submit]").await;
+    let source = driver.wait_text("Taiga (web team)").await;
+    assert!(!source.contains(TAIGA_PASSWORD), "the secret is write-only");
+    assert!(source.contains("<dt>Secrets set</dt><dd>password</dd>"), "{source}");
+    driver.screenshot("integrations").await;
+
+    driver.goto(&format!("{base}/dashboard")).await;
+    driver.wait_text("Tasks by status").await;
+    driver.screenshot("overview").await;
+    driver.goto(&format!("{base}/api-keys")).await;
+    driver.wait_text("bootstrap admin").await;
+    driver.screenshot("api-keys").await;
+    driver.goto(&format!("{base}/projects")).await;
+    driver.wait_text("Website relaunch").await;
+    driver.screenshot("projects").await;
+
+    // Signing out: the pages are gone.
+    driver.click("form[action='/sign-out'] button").await;
+    driver.wait_url("/sign-in").await;
+    driver.goto(&format!("{base}/tasks/{task}")).await;
+    driver.wait_url("/sign-in").await;
+    assert!(!driver.source().await.contains("Fix the login form"));
+
+    driver.quit().await;
+    assert!(app.terminate().success());
+}
