@@ -304,6 +304,8 @@ async fn a_person_uses_the_console_in_chromium() {
     driver.click(&format!("form[action='/tasks/{task}/comments'] button[type=submit]")).await;
     driver.wait_text("Reproduced on Firefox and Chromium.").await;
     driver.no_alert().await;
+    driver.goto(&format!("{base}/tasks/{task}")).await;
+    driver.wait_text("Reproduced on Firefox and Chromium.").await;
     driver.screenshot("task").await;
     driver.goto(&format!("{base}/tasks?project_id={project}")).await;
     driver.wait_text("Fix the login form").await;
@@ -357,6 +359,12 @@ async fn a_person_uses_the_console_in_chromium() {
     driver.goto(&format!("{base}/dashboard")).await;
     driver.wait_text("Tasks by status").await;
     driver.screenshot("overview").await;
+    // Readable at a phone's width too.
+    driver.command(reqwest::Method::POST, "/window/rect", Some(json!({"width": 390, "height": 844}))).await;
+    driver.goto(&format!("{base}/board?project_id={project}")).await;
+    driver.wait_text("In progress").await;
+    driver.screenshot("board-phone").await;
+    driver.command(reqwest::Method::POST, "/window/rect", Some(json!({"width": 1280, "height": 1000}))).await;
     driver.goto(&format!("{base}/api-keys")).await;
     driver.wait_text("bootstrap admin").await;
     driver.screenshot("api-keys").await;
