@@ -127,10 +127,6 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
                 }
                 span.figure-label { "became new tasks" }
             }
-            div.card {
-                span.figure { (count(&requests, "possible_duplicate")) }
-                span.figure-label { "of them may repeat a task (possible duplicates)" }
-            }
             div.card { span.figure { (count(&requests, "duplicate")) } span.figure-label { "were already tracked (duplicates)" } }
             div.card {
                 span.figure { (count(&requests, "possible_duplicate")) }
