@@ -465,7 +465,15 @@ async fn task_page(s: &AppState, session: &Session, task: &Task, values: &Values
                 tbody { @for m in &requests { tr {
                     td { (m.text) }
                     td { (m.author.as_deref().unwrap_or("—")) " " span.muted { "via " (m.source) } }
-                    td { (m.status.as_str()) @if let Some(score) = m.score { " " span.muted { "(similarity " (format!("{score:.2}")) ")" } } }
+                    td {
+                        (m.status.as_str()) @if let Some(score) = m.score { " " span.muted { "(similarity " (format!("{score:.2}")) ")" } }
+                        // A possible duplicate names the task it may repeat, for a person to judge.
+                        @if m.status == crate::domain::message::MessageStatus::PossibleDuplicate {
+                            @if let Some(similar) = m.candidates.first() {
+                                br; "may repeat " a href=(format!("/tasks/{}", similar.task_id)) { (similar.title) }
+                            }
+                        }
+                    }
                     td.optional { (m.received_at.format("%Y-%m-%d %H:%M")) }
                 } } }
             } }

@@ -259,4 +259,16 @@ async fn the_task_page_shows_the_requests_behind_it() {
     assert!(page.html.contains("Please renew the TLS certificate of &lt;the&gt; shop"), "{}", page.html);
     assert!(page.html.contains("<td>ana <span class=\"muted\">via api</span></td><td>created"), "{}", page.html);
     assert!(page.html.contains("Not in any tracker yet."), "{}", page.html);
+
+    // A request that may repeat another task names it on its own task's page.
+    let res = app
+        .post(
+            "/api/v1/messages?wait=true",
+            json!({"text": "Please renew the TLS certificate of the blog", "project_id": project}),
+        )
+        .await;
+    assert_eq!(res.body["status"], "possible_duplicate", "{}", res.body);
+    let similar = res.body["task_id"].as_str().expect("task");
+    let page = browser.get(&format!("/tasks/{similar}")).await;
+    assert!(page.html.contains(&format!("may repeat <a href=\"/tasks/{task}\">")), "{}", page.html);
 }
