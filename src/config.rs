@@ -219,7 +219,7 @@ impl Config {
             suggest_at: self.dedup_suggest_at,
         }
         .validate()?;
-        Ok(crate::dedup::Settings { merge_at: bands.merge_at, suggest_at: bands.suggest_at })
+        Ok(bands.into())
     }
 
     /// The follow-up check interval, when the check is on.

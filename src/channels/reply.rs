@@ -199,16 +199,16 @@ pub async fn reply_text(
     };
     let link = |id: &str| format!("{public_url}/api/v1/tasks/{id}");
     match (message.status, &message.task_id) {
-        (MessageStatus::Created, Some(id)) => format!("Created task “{title}”: {}", link(id)),
-        (MessageStatus::PossibleDuplicate, Some(id)) => match message.candidates.first() {
-            Some(similar) => format!(
-                "Created task “{title}”: {} — it may be the same work as “{}”: {}",
-                link(id),
-                similar.title,
-                link(&similar.task_id)
-            ),
-            None => format!("Created task “{title}”: {}", link(id)),
-        },
+        (MessageStatus::Created | MessageStatus::PossibleDuplicate, Some(id)) => {
+            let created = format!("Created task “{title}”: {}", link(id));
+            // A possible duplicate names the task it may repeat.
+            match message.candidates.first().filter(|_| message.status == MessageStatus::PossibleDuplicate) {
+                Some(similar) => {
+                    format!("{created} — it may be the same work as “{}”: {}", similar.title, link(&similar.task_id))
+                }
+                None => created,
+            }
+        }
         (MessageStatus::Duplicate, Some(id)) => {
             format!("Already tracked as “{title}” — I added your request to it: {}", link(id))
         }

@@ -53,6 +53,12 @@ impl Default for Settings {
     }
 }
 
+impl From<crate::domain::project::DuplicateBands> for Settings {
+    fn from(b: crate::domain::project::DuplicateBands) -> Self {
+        Settings { merge_at: b.merge_at, suggest_at: b.suggest_at }
+    }
+}
+
 /// What a request is, next to the project's tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {

@@ -88,15 +88,6 @@ impl Intake {
         if message.status.is_final() {
             return Ok(());
         }
-        // The project's own duplicate bands, or the service's.
-        let bands = match self.store.get_project(tenant_id, &message.project_id).await {
-            Ok(project) => project.duplicate_bands.map_or(self.dedup.settings(), |b| crate::dedup::Settings {
-                merge_at: b.merge_at,
-                suggest_at: b.suggest_at,
-            }),
-            Err(StoreError::NotFound) => return self.project_gone(tenant_id, message_id).await.map(|_| ()),
-            Err(e) => return Err(retry(e)),
-        };
         self.store.mark_processing(tenant_id, message_id).await.map_err(retry)?;
 
         let request = DraftRequest {
@@ -119,7 +110,7 @@ impl Intake {
             .iter()
             .map(|integration| crate::tasks::push_job(message_id, integration))
             .collect();
-        let prepared = Prepared { message: &message, draft: &draft, reply: reply.as_ref(), pushes: &pushes, bands };
+        let prepared = Prepared { message: &message, draft: &draft, reply: reply.as_ref(), pushes: &pushes };
         for _ in 0..MAX_DECISIONS {
             if self.decide_and_finish(tenant_id, &prepared).await? {
                 return Ok(());
@@ -135,14 +126,15 @@ impl Intake {
         let (message, draft) = (p.message, p.draft);
         let message_id = message.id.as_str();
         // Read before the search: a create that commits after this moves the turn on.
-        let turn = match self.store.intake_turn(tenant_id, &message.project_id).await {
-            Ok(turn) => turn,
+        // The project's own duplicate bands come with it (the service's when it sets none).
+        let (turn, bands) = match self.store.intake_turn(tenant_id, &message.project_id).await {
+            Ok((turn, bands)) => (turn, bands.map_or(self.dedup.settings(), Into::into)),
             Err(StoreError::NotFound) => return self.project_gone(tenant_id, message_id).await,
             Err(e) => return Err(retry(e)),
         };
         let query = format!("{}\n{}", draft.title, message.text);
         let (candidates, decision) =
-            self.dedup.decide(tenant_id, &message.project_id, &query, p.bands).await.map_err(retry)?;
+            self.dedup.decide(tenant_id, &message.project_id, &query, bands).await.map_err(retry)?;
         let score = (!candidates.is_empty()).then(|| crate::dedup::round(decision.score));
         let duplicate_of = candidates.first().filter(|_| decision.is_duplicate());
         // A duplicate becomes a comment on its task, written to the task's trackers too.
@@ -215,7 +207,6 @@ struct Prepared<'a> {
     draft: &'a TaskDraft,
     reply: Option<&'a NewJob>,
     pushes: &'a [NewJob],
-    bands: crate::dedup::Settings,
 }
 
 /// How often one run decides again because others of the project became tasks meanwhile,

@@ -12,6 +12,7 @@ use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use crate::domain::job::NewJob;
 use crate::domain::message::{Candidate, Message, MessageStatus, NewMessage, TaskDraft};
 use crate::domain::new_id;
+use crate::domain::project::DuplicateBands;
 use crate::domain::task::NewTask;
 
 #[derive(sqlx::FromRow)]
@@ -227,15 +228,24 @@ impl Store {
 
     /// Where intake stands in `project_id`: read before a duplicate decision, it makes the
     /// create that follows conditional on no other intake create having committed since.
-    pub async fn intake_turn(&self, tenant_id: &TenantId, project_id: &ProjectId) -> Result<IntakeTurn> {
-        let seq: Option<i64> = read!(self, |pool| {
-            sqlx::query_scalar("SELECT intake_seq FROM projects WHERE id = $1 AND tenant_id = $2")
-                .bind(project_id)
-                .bind(tenant_id)
-                .fetch_optional(pool)
-                .await?
+    /// The project's own duplicate bands (if it sets them) come with it, from the same row.
+    pub async fn intake_turn(
+        &self,
+        tenant_id: &TenantId,
+        project_id: &ProjectId,
+    ) -> Result<(IntakeTurn, Option<DuplicateBands>)> {
+        let row: Option<(i64, Option<f64>, Option<f64>)> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT intake_seq, duplicate_merge_at, duplicate_suggest_at FROM projects
+                 WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(project_id)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?
         });
-        seq.map(IntakeTurn).ok_or(StoreError::NotFound)
+        let (seq, merge_at, suggest_at) = row.ok_or(StoreError::NotFound)?;
+        Ok((IntakeTurn(seq), super::projects::bands(merge_at, suggest_at)))
     }
 
     /// Creates the task and records the outcome atomically, if the project's intake is still

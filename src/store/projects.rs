@@ -32,14 +32,16 @@ impl TryFrom<ProjectRow> for Project {
             description: r.description,
             deadline: r.deadline,
             auto_follow_ups: r.auto_follow_ups,
-            duplicate_bands: match (r.duplicate_merge_at, r.duplicate_suggest_at) {
-                (Some(merge_at), Some(suggest_at)) => Some(DuplicateBands { merge_at, suggest_at }),
-                _ => None,
-            },
+            duplicate_bands: bands(r.duplicate_merge_at, r.duplicate_suggest_at),
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
+}
+
+/// A project's own duplicate bands, stored as two columns set together.
+pub(crate) fn bands(merge_at: Option<f64>, suggest_at: Option<f64>) -> Option<DuplicateBands> {
+    Some(DuplicateBands { merge_at: merge_at?, suggest_at: suggest_at? })
 }
 
 const COLUMNS: &str = "id, name, description, status, deadline, auto_follow_ups, duplicate_merge_at, \

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::fakes::webhook::{Received, receiver};
-use crate::helpers::{Backend, spawn_app_with};
+use crate::helpers::{Backend, TestApp, spawn_app_with};
 
 /// Deliveries of `event` received (successful or not), once `count` have arrived.
 async fn deliveries(received: &Received, event: &str, count: usize) -> Vec<(Value, Value)> {
@@ -116,24 +116,32 @@ async fn task_events_reach_subscribers(backend: Backend) {
     assert!(other.lock().expect("lock").iter().all(|(h, _)| h["x-taskbridge-event"] == "task.updated"));
 }
 
-/// Events are queued in the transaction of the change itself, with what the change left:
-/// with no worker running, each change already has its announcement in the queue when it is
-/// answered, written at the change's own instant; a project nobody subscribes to queues none.
-async fn events_are_queued_with_the_change(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| {
+/// An instance whose queue nobody works, so what a change queued can be read back.
+async fn without_workers(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |c| {
         c.allow_private_urls = true;
         c.workers = 0;
     })
     .await
-    else {
-        return;
-    };
-    let quiet = app.project("nobody listens").await;
-    app.task(&quiet, json!({"title": "Water the plants"})).await;
+}
+
+/// A project with an active outgoing webhook (its receiver is never reached here).
+async fn subscribed(app: &TestApp) -> String {
     let project = app.project("ops").await;
     let hook =
         json!({"type": "webhook", "settings": {"url": "http://127.0.0.1:9/hook"}, "secrets": {"signing_secret": "s"}});
     app.integration(&project, hook).await;
+    project
+}
+
+/// Events are queued in the transaction of the change itself, with what the change left:
+/// with no worker running, each change already has its announcement in the queue when it is
+/// answered, written at the change's own instant; a project nobody subscribes to queues none.
+async fn events_are_queued_with_the_change(backend: Backend) {
+    let Some(app) = without_workers(backend).await else { return };
+    let quiet = app.project("nobody listens").await;
+    app.task(&quiet, json!({"title": "Water the plants"})).await;
+    let project = subscribed(&app).await;
     let created = app.task(&project, json!({"title": "Rotate the keys"})).await;
     let task = created["id"].as_str().expect("id").to_string();
     let moved = app.patch(&format!("/api/v1/tasks/{task}/status"), json!({"status": "in_progress"})).await.body;
@@ -173,18 +181,8 @@ async fn events_are_queued_with_the_change(backend: Backend) {
 
 /// A task made through the replaced service's team route is announced like any other.
 async fn tasks_made_with_a_team_are_announced(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| {
-        c.allow_private_urls = true;
-        c.workers = 0;
-    })
-    .await
-    else {
-        return;
-    };
-    let project = app.project("ops").await;
-    let hook =
-        json!({"type": "webhook", "settings": {"url": "http://127.0.0.1:9/hook"}, "secrets": {"signing_secret": "s"}});
-    app.integration(&project, hook).await;
+    let Some(app) = without_workers(backend).await else { return };
+    let project = subscribed(&app).await;
     let res = app
         .post(
             "/teams/create-task-with-team",

@@ -6,11 +6,13 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::fakes::telegram::{SECRET, deliver, fake_telegram, update};
-use crate::helpers::{Backend, spawn_app_with};
+use crate::fakes::telegram::{SECRET, Seen, deliver, fake_telegram, update};
+use crate::helpers::{Backend, TestApp, spawn_app_with};
 
-async fn telegram(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+/// An instance with a Telegram integration speaking to a fake Bot API, whose sent messages
+/// are in `seen`.
+async fn connected(backend: Backend) -> Option<(TestApp, String, Seen)> {
+    let app = spawn_app_with(backend, |c| c.allow_private_urls = true).await?;
     let (fake, seen) = fake_telegram().await;
     let project = app.project("telegram").await;
     let integration = app
@@ -21,6 +23,11 @@ async fn telegram(backend: Backend) {
         )
         .await
         .id();
+    Some((app, integration, seen))
+}
+
+async fn telegram(backend: Backend) {
+    let Some((app, integration, seen)) = connected(backend).await else { return };
 
     let request = update(727000001, "/task@TaskBridgeBot Fix the login page before Friday");
     // Refused without the right secret token; nothing stored.
@@ -66,17 +73,7 @@ async fn telegram(backend: Backend) {
 
 /// A request that may repeat a task becomes its own task, and the answer names the likely one.
 async fn a_possible_duplicate_is_named_in_the_answer(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
-    let (fake, seen) = fake_telegram().await;
-    let project = app.project("telegram").await;
-    let integration = app
-        .post(
-            &format!("/api/v1/projects/{project}/integrations"),
-            json!({"type": "telegram", "settings": {"api_base_url": fake},
-                   "secrets": {"secret_token": SECRET, "bot_token": "123:ABC"}}),
-        )
-        .await
-        .id();
+    let Some((app, integration, seen)) = connected(backend).await else { return };
     let replies = async |n: usize| {
         for _ in 0..400 {
             if seen.lock().expect("lock").len() >= n {
