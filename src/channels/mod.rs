@@ -26,7 +26,10 @@ use crate::domain::message::{NewMessage, Origin};
 use crate::jobs::JobError;
 
 pub use clients::{ChannelClients, SLACK_RESPONSE_HOSTS};
-pub use reply::{AnswerMessage, SendDelivery, reply_text, send_job, store_failure, with_secrets};
+pub use reply::{
+    AnswerMessage, SendDelivery, decision_job, decision_text, outcome_job, reply_text, send_job, store_failure,
+    with_secrets,
+};
 pub use settings::ChannelSettings;
 
 /// Registers the channels' jobs: answers and sends.

@@ -8,24 +8,40 @@ use serde_json::{Map, Value};
 use super::{Channel, ChannelClients, Reply, adapter};
 use crate::domain::delivery::{Delivery, DeliveryStatus, NewDelivery};
 use crate::domain::id::{IntegrationId, TenantId};
-use crate::domain::message::{Message, MessageStatus};
+use crate::domain::message::{Decision, DecisionAction, Message, MessageStatus};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, JobKind, Registry};
 use crate::store::StoreError;
 use crate::store::integrations::IntegrationRecord as Integration;
 
-/// The `channel.reply` job: answers message `message_id` in its conversation.
+/// The `channel.reply` job: answers message `message_id` in its conversation, with its
+/// outcome, or with a person's decision `decision_id` on it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AnswerMessage {
     pub message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_id: Option<String>,
 }
 
 impl JobKind for AnswerMessage {
     const KIND: &'static str = "channel.reply";
 
     fn idempotency_key(&self) -> String {
-        format!("reply:{}", self.message_id)
+        match &self.decision_id {
+            Some(decision) => format!("reply:{}:{decision}", self.message_id),
+            None => format!("reply:{}", self.message_id),
+        }
     }
+}
+
+/// The job answering message `message_id` with its outcome.
+pub fn outcome_job(message_id: &str) -> crate::jobs::NewJob {
+    AnswerMessage { message_id: message_id.to_string(), decision_id: None }.job()
+}
+
+/// The job answering message `message_id` with a person's decision `decision_id`.
+pub fn decision_job(message_id: &str, decision_id: &str) -> crate::jobs::NewJob {
+    AnswerMessage { message_id: message_id.to_string(), decision_id: Some(decision_id.to_string()) }.job()
 }
 
 /// The `channel.send` job: sends a message recorded as a delivery (`POST …/send`, follow-ups).
@@ -51,7 +67,7 @@ pub(super) fn register(registry: &mut Registry, shared: Arc<(Integrations, Chann
     let for_answers = shared.clone();
     registry.handle(move |ctx: JobContext, job: AnswerMessage| {
         let shared = for_answers.clone();
-        async move { answer(&shared.0, &shared.1, ctx, &job.message_id).await }
+        async move { answer(&shared.0, &shared.1, ctx, &job).await }
     });
     registry.handle(move |ctx: JobContext, job: SendDelivery| {
         let shared = shared.clone();
@@ -70,9 +86,10 @@ async fn answer(
     integrations: &Integrations,
     out: &ChannelClients,
     ctx: JobContext,
-    message_id: &str,
+    job: &AnswerMessage,
 ) -> Result<(), JobError> {
     let tenant = &ctx.job.tenant_id;
+    let message_id = job.message_id.as_str();
     let message = ctx.store.get_message(tenant, message_id).await.map_err(store_failure)?;
     let Some((integration_id, reply_to)) = ctx.store.message_origin(tenant, message_id).await.map_err(store_failure)?
     else {
@@ -84,7 +101,13 @@ async fn answer(
     if !channel.sends_reply(&reply_to) {
         return Ok(());
     }
-    let text = reply_text(&ctx.store, tenant, &message, integrations.public_url()).await;
+    let text = match &job.decision_id {
+        Some(id) => {
+            let decision = ctx.store.decision(tenant, id).await.map_err(store_failure)?;
+            decision_text(&ctx.store, tenant, &decision, integrations.public_url()).await
+        }
+        None => reply_text(&ctx.store, tenant, &message, integrations.public_url()).await,
+    };
     let new = NewDelivery {
         project_id: message.project_id.clone(),
         integration_id,
@@ -97,7 +120,8 @@ async fn answer(
     };
     // Recorded once, before sending: a run after a crash finds it and does not send twice
     // what was already sent.
-    let delivery = ctx.store.delivery_for_answer(tenant, &new).await.map_err(store_failure)?;
+    let answer = job.decision_id.as_deref().unwrap_or(crate::store::OUTCOME_ANSWER);
+    let delivery = ctx.store.delivery_for_answer(tenant, &new, answer).await.map_err(store_failure)?;
     if delivery.status == DeliveryStatus::Sent {
         return Ok(());
     }
@@ -212,9 +236,33 @@ pub async fn reply_text(
         (MessageStatus::Duplicate, Some(id)) => {
             format!("Already tracked as “{title}” — I added your request to it: {}", link(id))
         }
+        // Said honestly: nothing is tracked yet, a person decides first (and, if they were
+        // quicker than this answer, their decision is answered on its own).
+        (MessageStatus::NeedsTriage | MessageStatus::Declined, _) => {
+            let asked = message.draft.as_ref().map(|d| format!(" “{}”", d.title)).unwrap_or_default();
+            format!("Received your request{asked}. Someone will review it and answer here.")
+        }
         _ => format!(
             "Sorry, I could not turn this into a task{}.",
             message.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
         ),
+    }
+}
+
+/// What the conversation is told about a person's decision on its request.
+pub async fn decision_text(
+    store: &crate::store::Store,
+    tenant_id: &TenantId,
+    decision: &Decision,
+    public_url: &str,
+) -> String {
+    let task = async |id: &crate::domain::id::TaskId| {
+        let title = store.get_task(tenant_id, id).await.map(|t| t.title).unwrap_or_default();
+        format!("“{title}”: {public_url}/api/v1/tasks/{id}")
+    };
+    match (decision.action, &decision.task_id) {
+        (DecisionAction::Accept, Some(id)) => format!("Tracked as {}", task(id).await),
+        (DecisionAction::Merge, Some(id)) => format!("Added to {}", task(id).await),
+        _ => format!("Not taken: {}", decision.reason.as_deref().unwrap_or("no reason given")),
     }
 }

@@ -297,6 +297,7 @@ mod tests {
             deadline: NaiveDate::parse_from_str(deadline, "%Y-%m-%d").ok(),
             auto_follow_ups: false,
             duplicate_bands: None,
+            intake_mode: Default::default(),
             created_at: at("2026-11-01T09:00:00Z"),
             updated_at: at("2026-11-01T09:00:00Z"),
         }

@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::id::{IntegrationId, ProjectId, TaskId};
-use super::task::Priority;
+use super::list::{Page, PageParams};
+use super::task::{NewTask, NewTaskInput, Priority};
 use super::validate::{self, DomainError};
 
 pub const TEXT_MAX: usize = 20_000;
@@ -22,6 +23,11 @@ pub enum MessageStatus {
     /// A new task was created (`task_id`), though it may be the same work as one of its
     /// `candidates`: a person can merge it.
     PossibleDuplicate,
+    /// The project triages its requests: no task yet; `draft` and `candidates` wait for a
+    /// person to accept, merge or decline it.
+    NeedsTriage,
+    /// A person declined it (`decision.reason` says why).
+    Declined,
     Failed,
 }
 
@@ -33,6 +39,8 @@ impl MessageStatus {
             MessageStatus::Created => "created",
             MessageStatus::Duplicate => "duplicate",
             MessageStatus::PossibleDuplicate => "possible_duplicate",
+            MessageStatus::NeedsTriage => "needs_triage",
+            MessageStatus::Declined => "declined",
             MessageStatus::Failed => "failed",
         }
     }
@@ -44,20 +52,20 @@ impl MessageStatus {
             "created" => Some(Self::Created),
             "duplicate" => Some(Self::Duplicate),
             "possible_duplicate" => Some(Self::PossibleDuplicate),
+            "needs_triage" => Some(Self::NeedsTriage),
+            "declined" => Some(Self::Declined),
             "failed" => Some(Self::Failed),
             _ => None,
         }
     }
 
+    /// Whether intake is done with it (a message waiting for triage is: a person decides now).
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            MessageStatus::Created
-                | MessageStatus::Duplicate
-                | MessageStatus::PossibleDuplicate
-                | MessageStatus::Failed
-        )
+        !matches!(self, MessageStatus::Queued | MessageStatus::Processing)
     }
+
+    pub const ALL: &'static str =
+        "queued, processing, created, duplicate, possible_duplicate, needs_triage, declined, failed";
 
     /// Whether the message made a task of its own.
     pub fn made_task(self) -> bool {
@@ -110,8 +118,133 @@ pub struct Message {
     pub error: Option<String>,
     pub draft: Option<TaskDraft>,
     pub candidates: Vec<Candidate>,
+    /// The person's decision on it, if one was made (triage, or a later merge).
+    pub decision: Option<Decision>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a person decided about a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionAction {
+    /// Made a task of it (`task_id`).
+    Accept,
+    /// Added it to an existing task (`task_id`) as a comment.
+    Merge,
+    /// Did not take it (`reason`).
+    Decline,
+}
+
+impl DecisionAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionAction::Accept => "accept",
+            DecisionAction::Merge => "merge",
+            DecisionAction::Decline => "decline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "accept" => Some(Self::Accept),
+            "merge" => Some(Self::Merge),
+            "decline" => Some(Self::Decline),
+            _ => None,
+        }
+    }
+}
+
+/// A decision on a request, journaled with who made it and when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Decision {
+    pub id: String,
+    pub action: DecisionAction,
+    /// The task made (accept) or merged into (merge).
+    #[schema(value_type = Option<String>)]
+    pub task_id: Option<TaskId>,
+    /// A possible duplicate merged later: the task that had been made for it, now closed.
+    #[schema(value_type = Option<String>)]
+    pub closed_task_id: Option<TaskId>,
+    /// The request's comment on the task merged into.
+    pub comment_id: Option<String>,
+    pub reason: Option<String>,
+    /// The API key that decided.
+    pub decided_by_key_id: String,
+    /// That key's name when it decided.
+    pub decided_by: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+pub const REASON_MAX: usize = 2_000;
+
+/// Body of `POST /api/v1/messages/{id}/accept`: changes to the draft before it becomes a
+/// task (absent fields keep the draft's; `null` clears `assigned_to` or `due_date`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInput {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assigned_to: Option<Option<String>>,
+    /// `YYYY-MM-DD`, or `null` for none.
+    #[serde(default, deserialize_with = "super::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub due_date: Option<Option<String>>,
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+}
+
+impl AcceptInput {
+    /// The task the draft becomes with these edits, validated as a task creation is.
+    pub fn apply(self, project_id: &ProjectId, draft: &TaskDraft) -> Result<NewTask, DomainError> {
+        NewTaskInput {
+            project_id: project_id.to_string(),
+            title: self.title.unwrap_or_else(|| draft.title.clone()),
+            description: Some(self.description.unwrap_or_else(|| draft.description.clone())),
+            status: None,
+            priority: Some(self.priority.unwrap_or(draft.priority)),
+            assigned_to: self.assigned_to.unwrap_or_else(|| draft.assigned_to.clone()),
+            time_estimate: None,
+            time_spent: None,
+            due_date: self.due_date.unwrap_or_else(|| draft.due_date.map(|d| d.format("%Y-%m-%d").to_string())),
+            labels: Some(self.labels.unwrap_or_else(|| draft.labels.clone())),
+        }
+        .validate()
+    }
+}
+
+/// Body of `POST /api/v1/messages/{id}/merge`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeInput {
+    /// Any task of the message's project.
+    pub task_id: String,
+}
+
+impl MergeInput {
+    pub fn validate(self) -> Result<TaskId, DomainError> {
+        Ok(validate::required_text("task_id", &self.task_id, 64)?.into())
+    }
+}
+
+/// Body of `POST /api/v1/messages/{id}/decline`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineInput {
+    /// Why it is not taken; told to the requester.
+    pub reason: String,
+}
+
+impl DeclineInput {
+    pub fn validate(self) -> Result<String, DomainError> {
+        validate::required_text("reason", &self.reason, REASON_MAX)
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -168,5 +301,41 @@ impl NewMessageInput {
             received_at: self.received_at,
             origin: None,
         })
+    }
+}
+
+/// Query string of the message list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessageListParams {
+    /// One status: `needs_triage` lists the triage queue.
+    pub status: Option<String>,
+    pub project_id: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Filters of the message list.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub status: Option<MessageStatus>,
+    pub project_id: Option<ProjectId>,
+}
+
+impl MessageListParams {
+    /// The filter and page asked for; newest first, so pages are cut by id like other lists.
+    pub fn validate(&self) -> Result<(MessageFilter, Page), DomainError> {
+        let blank = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let status = blank(&self.status)
+            .map(|s| {
+                MessageStatus::parse(&s).ok_or_else(|| {
+                    DomainError::invalid("status", format!("{s:?} is not one of {}", MessageStatus::ALL))
+                })
+            })
+            .transpose()?;
+        let page = PageParams { limit: self.limit, cursor: self.cursor.clone() }.validate()?;
+        Ok((MessageFilter { status, project_id: blank(&self.project_id).map(Into::into) }, page))
     }
 }

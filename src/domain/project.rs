@@ -38,6 +38,33 @@ impl ProjectStatus {
     }
 }
 
+/// How a project's requests become tasks: by themselves (`auto`, the default), or each one
+/// waits as `needs_triage` until a person accepts, merges or declines it (`triage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IntakeMode {
+    #[default]
+    Auto,
+    Triage,
+}
+
+impl IntakeMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntakeMode::Auto => "auto",
+            IntakeMode::Triage => "triage",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(Self::Auto),
+            "triage" => Some(Self::Triage),
+            _ => None,
+        }
+    }
+}
+
 /// Where a project's duplicate decisions fall (scores run from 0 to 1): a request whose best
 /// candidate scores `merge_at` or more, with no key detail that differs, is merged into it;
 /// one scoring `suggest_at` or more becomes a new task that names its likely duplicates.
@@ -77,6 +104,7 @@ pub struct Project {
     pub auto_follow_ups: bool,
     /// The project's own duplicate bands; the service's defaults when null.
     pub duplicate_bands: Option<DuplicateBands>,
+    pub intake_mode: IntakeMode,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -98,6 +126,9 @@ pub struct NewProjectInput {
     /// Where duplicates are merged and suggested; the service's defaults when left out.
     #[serde(default)]
     pub duplicate_bands: Option<DuplicateBands>,
+    /// `auto` (default) or `triage`.
+    #[serde(default)]
+    pub intake_mode: Option<IntakeMode>,
 }
 
 /// A validated project creation.
@@ -109,6 +140,7 @@ pub struct NewProject {
     pub deadline: Option<NaiveDate>,
     pub auto_follow_ups: bool,
     pub duplicate_bands: Option<DuplicateBands>,
+    pub intake_mode: IntakeMode,
 }
 
 impl NewProjectInput {
@@ -124,6 +156,7 @@ impl NewProjectInput {
             deadline: validate::optional_date("deadline", self.deadline.as_deref())?,
             auto_follow_ups: self.auto_follow_ups.unwrap_or(false),
             duplicate_bands: self.duplicate_bands.map(DuplicateBands::validate).transpose()?,
+            intake_mode: self.intake_mode.unwrap_or_default(),
         })
     }
 }
@@ -146,6 +179,8 @@ pub struct ProjectPatchInput {
     #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<DuplicateBands>)]
     pub duplicate_bands: Option<Option<DuplicateBands>>,
+    #[serde(default)]
+    pub intake_mode: Option<IntakeMode>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -156,6 +191,7 @@ pub struct ProjectPatch {
     pub deadline: Option<Option<NaiveDate>>,
     pub auto_follow_ups: Option<bool>,
     pub duplicate_bands: Option<Option<DuplicateBands>>,
+    pub intake_mode: Option<IntakeMode>,
 }
 
 impl ProjectPatchInput {
@@ -170,6 +206,7 @@ impl ProjectPatchInput {
             deadline: self.deadline.map(|d| validate::optional_date("deadline", d.as_deref())).transpose()?,
             auto_follow_ups: self.auto_follow_ups,
             duplicate_bands: self.duplicate_bands.map(|b| b.map(DuplicateBands::validate).transpose()).transpose()?,
+            intake_mode: self.intake_mode,
         })
     }
 }

@@ -138,6 +138,18 @@ impl From<crate::coordinator::CoordinatorError> for ApiError {
     }
 }
 
+impl From<crate::intake::triage::DecisionError> for ApiError {
+    fn from(err: crate::intake::triage::DecisionError) -> Self {
+        use crate::intake::triage::DecisionError;
+        match err {
+            DecisionError::NotFound(what) => ApiError::not_found(what),
+            DecisionError::Conflict(why) => ApiError::Conflict(why),
+            DecisionError::Invalid(e) => e.into(),
+            DecisionError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::integrations::IntegrationError> for ApiError {
     fn from(err: crate::integrations::IntegrationError) -> Self {
         use crate::integrations::IntegrationError;

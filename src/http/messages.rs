@@ -11,8 +11,10 @@ use utoipa::IntoParams;
 use super::AppState;
 use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pages::{MessagePage, paginate};
 use crate::domain::id::TenantId;
-use crate::domain::message::{Message, NewMessage, NewMessageInput};
+use crate::domain::list::id_cursor;
+use crate::domain::message::{Message, MessageListParams, NewMessage, NewMessageInput};
 use crate::domain::tenant::Caller;
 use crate::store::StoreError;
 
@@ -90,4 +92,16 @@ pub async fn get_message(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Message>, ApiError> {
     Ok(Json(s.store.get_message(&caller.tenant_id, &id).await.or_not_found("message")?))
+}
+
+#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(MessageListParams),
+    responses((status = 200, description = "Newest first", body = MessagePage), (status = 400, body = ErrorBody)))]
+pub async fn list_messages(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<MessageListParams>,
+) -> Result<Json<MessagePage>, ApiError> {
+    let (filter, page) = params.validate().map_err(ApiError::invalid_query)?;
+    let items = s.store.list_messages(&caller.tenant_id, &filter, &page).await?;
+    Ok(Json(MessagePage::new(paginate(items, page.limit, |m| id_cursor(&m.id)))))
 }

@@ -24,6 +24,7 @@ mod settle;
 mod sync;
 mod tasks;
 mod tenants;
+mod triage;
 mod voice;
 mod webhooks;
 
@@ -155,8 +156,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(comments::get_comment, comments::update_comment, comments::delete_comment))
         .routes(routes!(labels::create_label, labels::list_labels))
         .routes(routes!(labels::get_label, labels::update_label, labels::delete_label))
-        .routes(routes!(messages::create_message))
+        .routes(routes!(messages::create_message, messages::list_messages))
         .routes(routes!(messages::get_message))
+        .routes(routes!(triage::accept))
+        .routes(routes!(triage::merge))
+        .routes(routes!(triage::decline))
         .routes(routes!(coordinator::analyze))
         .routes(routes!(legacy::coordinator::legacy_analyze))
         .routes(routes!(coordinator::suggestions))

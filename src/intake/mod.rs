@@ -3,13 +3,14 @@
 //! request to the existing one, all as one durable, idempotent job.
 
 pub mod deferred;
+pub mod triage;
 
 use std::sync::Arc;
 
-use crate::channels::AnswerMessage;
 use crate::dedup::Finder;
 use crate::domain::id::TenantId;
 use crate::domain::message::{Message, NewMessage, TaskDraft};
+use crate::domain::project::IntakeMode;
 use crate::domain::task::{NewTask, TaskStatus};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
 use crate::llm::{DraftRequest, WithFallback};
@@ -102,7 +103,7 @@ impl Intake {
         // project are drafted in parallel; only deciding and writing take turns.
         let draft = self.llm.draft(&request).await;
         // A message from a conversation is answered there, once its outcome is recorded.
-        let reply = message.integration_id.as_ref().map(|_| AnswerMessage { message_id: message_id.to_string() }.job());
+        let reply = message.integration_id.as_ref().map(|_| crate::channels::outcome_job(message_id));
         // A new task goes to the project's trackers too, through the queue.
         let pushes: Vec<NewJob> = crate::tasks::tracker_integrations(&self.store, tenant_id, &message.project_id)
             .await
@@ -127,11 +128,12 @@ impl Intake {
         let message_id = message.id.as_str();
         // Read before the search: a create that commits after this moves the turn on.
         // The project's own duplicate bands come with it (the service's when it sets none).
-        let (turn, bands) = match self.store.intake_turn(tenant_id, &message.project_id).await {
-            Ok((turn, bands)) => (turn, bands.map_or(self.dedup.settings(), Into::into)),
+        let project = match self.store.intake_turn(tenant_id, &message.project_id).await {
+            Ok(project) => project,
             Err(StoreError::NotFound) => return self.project_gone(tenant_id, message_id).await,
             Err(e) => return Err(retry(e)),
         };
+        let (turn, bands) = (project.turn, project.bands.map_or(self.dedup.settings(), Into::into));
         let query = format!("{}\n{}", draft.title, message.text);
         let (candidates, decision) =
             self.dedup.decide(tenant_id, &message.project_id, &query, bands).await.map_err(retry)?;
@@ -148,6 +150,17 @@ impl Intake {
             on_created: p.pushes,
             on_commented: sync.as_ref().map(|job| (comment_id.as_str(), job)),
         };
+
+        if project.mode == IntakeMode::Triage {
+            // A person decides; the candidates and draft wait with the request.
+            return match self.store.finish_needs_triage(tenant_id, message_id, &outcome).await {
+                Ok(()) | Err(StoreError::Conflict(_)) => {
+                    tracing::info!(message_id, "request waits for triage");
+                    Ok(true)
+                }
+                Err(e) => Err(retry(e)),
+            };
+        }
 
         if let Some(best) = duplicate_of {
             let comment = also_requested(message);
@@ -219,7 +232,7 @@ fn retry(e: StoreError) -> JobError {
 }
 
 /// The comment a duplicate request leaves on the task it duplicates.
-fn also_requested(message: &Message) -> String {
+pub(crate) fn also_requested(message: &Message) -> String {
     let mut who = String::from("Also requested");
     if let Some(author) = &message.author {
         who.push_str(&format!(" by {author}"));

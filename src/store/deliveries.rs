@@ -72,14 +72,19 @@ struct HistoryRow {
     created_at: DateTime<Utc>,
 }
 
+/// Inserts delivery `$id`, unless the request already has answer `$answer` (`outcome` for
+/// intake's, a decision's id for a person's).
+/// The answer intake gives a request (its outcome), as told apart from a person's decisions.
+pub const OUTCOME: &str = "outcome";
+
 macro_rules! insert_delivery {
-    ($executor:expr, $id:expr, $tenant_id:expr, $new:expr, $now:expr) => {{
+    ($executor:expr, $id:expr, $tenant_id:expr, $new:expr, $answer:expr, $now:expr) => {{
         let new: &NewDelivery = $new;
         sqlx::query(
             "INSERT INTO deliveries (id, tenant_id, project_id, integration_id, platform, message_id, recipient,
-                                     subject, text, target, status, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11)
-             ON CONFLICT (message_id) DO NOTHING",
+                                     subject, text, target, status, created_at, updated_at, answer)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11, $12)
+             ON CONFLICT (message_id, answer) DO NOTHING",
         )
         .bind($id)
         .bind($tenant_id)
@@ -92,6 +97,7 @@ macro_rules! insert_delivery {
         .bind(&new.text)
         .bind(new.target.to_string())
         .bind($now)
+        .bind($answer)
         .execute($executor)
         .await?
     }};
@@ -110,7 +116,7 @@ impl Store {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            insert_delivery!(&mut *tx, id, tenant_id, new, now);
+            insert_delivery!(&mut *tx, id, tenant_id, new, OUTCOME, now);
             let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
             tx.commit().await?;
         });
@@ -118,16 +124,19 @@ impl Store {
     }
 
     /// The answer to a request, recorded once however often its job runs.
-    pub async fn delivery_for_answer(&self, tenant_id: &TenantId, new: &NewDelivery) -> Result<Delivery> {
+    /// `answer` tells a request's answers apart: [`OUTCOME`] for intake's, a decision's id
+    /// for a person's.
+    pub async fn delivery_for_answer(&self, tenant_id: &TenantId, new: &NewDelivery, answer: &str) -> Result<Delivery> {
         let now = super::now();
         let id = new_id();
         write!(self, |pool| {
-            insert_delivery!(pool, &id, tenant_id, new, now);
+            insert_delivery!(pool, &id, tenant_id, new, answer, now);
         });
         let message_id = new.message_id.as_deref().unwrap_or_default();
-        let sql = format!("SELECT {COLUMNS} FROM deliveries WHERE tenant_id = $1 AND message_id = $2");
-        let row: Option<DeliveryRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(message_id).fetch_optional(pool).await?);
+        let sql = format!("SELECT {COLUMNS} FROM deliveries WHERE tenant_id = $1 AND message_id = $2 AND answer = $3");
+        let row: Option<DeliveryRow> = read!(self, |pool| {
+            sqlx::query_as(&sql).bind(tenant_id).bind(message_id).bind(answer).fetch_optional(pool).await?
+        });
         Ok(row.ok_or(StoreError::NotFound)?.into_parts()?.0)
     }
 

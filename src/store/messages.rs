@@ -12,11 +12,11 @@ use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use crate::domain::job::NewJob;
 use crate::domain::message::{Candidate, Message, MessageStatus, NewMessage, TaskDraft};
 use crate::domain::new_id;
-use crate::domain::project::DuplicateBands;
+use crate::domain::project::{DuplicateBands, IntakeMode};
 use crate::domain::task::NewTask;
 
 #[derive(sqlx::FromRow)]
-struct MessageRow {
+pub(super) struct MessageRow {
     id: String,
     project_id: ProjectId,
     text: String,
@@ -34,6 +34,8 @@ struct MessageRow {
     candidates: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    decision: super::decisions::DecisionRow,
 }
 
 impl TryFrom<MessageRow> for Message {
@@ -48,6 +50,7 @@ impl TryFrom<MessageRow> for Message {
                 Some(c) => serde_json::from_str(c).map_err(|e| corrupt("candidates", e))?,
                 None => Vec::new(),
             },
+            decision: r.decision.into_decision()?,
             id: r.id,
             project_id: r.project_id,
             text: r.text,
@@ -66,8 +69,15 @@ impl TryFrom<MessageRow> for Message {
     }
 }
 
-const COLUMNS: &str = "id, project_id, text, author, source, channel, thread_ref, integration_id, received_at, status, task_id, \
-                       score, error, draft, candidates, created_at, updated_at";
+/// A message's columns with its current decision's, over `messages m` (see [`FROM`]).
+pub(super) const COLUMNS: &str = "m.id, m.project_id, m.text, m.author, m.source, m.channel, m.thread_ref, \
+    m.integration_id, m.received_at, m.status, m.task_id, m.score, m.error, m.draft, m.candidates, m.created_at, \
+    m.updated_at, d.id AS d_id, d.action AS d_action, d.task_id AS d_task_id, d.closed_task_id AS d_closed_task_id, \
+    d.comment_id AS d_comment_id, d.reason AS d_reason, d.decided_by_key_id AS d_decided_by_key_id, \
+    d.decided_by AS d_decided_by, d.decided_at AS d_decided_at";
+
+/// Messages with their current decision.
+pub(super) const FROM: &str = "messages m LEFT JOIN message_decisions d ON d.id = m.decision_id";
 
 /// What intake decided, with what it saw.
 pub struct Outcome<'a> {
@@ -86,6 +96,15 @@ pub struct Outcome<'a> {
 /// A project's intake position, read before a duplicate decision (see [`Store::intake_turn`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntakeTurn(i64);
+
+/// How a project takes requests now: its intake position, duplicate bands and mode.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProjectIntake {
+    pub turn: IntakeTurn,
+    /// The project's own bands, if it sets them.
+    pub bands: Option<DuplicateBands>,
+    pub mode: IntakeMode,
+}
 
 /// What [`Store::finish_created`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,13 +205,14 @@ impl Store {
             error: None,
             draft: None,
             candidates: Vec::new(),
+            decision: None,
             created_at: now,
             updated_at: now,
         })
     }
 
     pub async fn get_message(&self, tenant_id: &TenantId, id: &str) -> Result<Message> {
-        let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1 AND tenant_id = $2");
+        let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE m.id = $1 AND m.tenant_id = $2");
         let row: Option<MessageRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.try_into()
@@ -201,7 +221,7 @@ impl Store {
     /// The requests that created a task or were merged into it, oldest first (at most `limit`).
     pub async fn messages_for_task(&self, tenant_id: &str, task_id: &str, limit: u32) -> Result<Vec<Message>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM messages WHERE tenant_id = $1 AND task_id = $2 ORDER BY received_at, id LIMIT $3"
+            "SELECT {COLUMNS} FROM {FROM} WHERE m.tenant_id = $1 AND m.task_id = $2 ORDER BY m.received_at, m.id LIMIT $3"
         );
         let rows: Vec<MessageRow> = read!(self, |pool| {
             sqlx::query_as(&sql).bind(tenant_id).bind(task_id).bind(i64::from(limit)).fetch_all(pool).await?
@@ -228,15 +248,12 @@ impl Store {
 
     /// Where intake stands in `project_id`: read before a duplicate decision, it makes the
     /// create that follows conditional on no other intake create having committed since.
-    /// The project's own duplicate bands (if it sets them) come with it, from the same row.
-    pub async fn intake_turn(
-        &self,
-        tenant_id: &TenantId,
-        project_id: &ProjectId,
-    ) -> Result<(IntakeTurn, Option<DuplicateBands>)> {
-        let row: Option<(i64, Option<f64>, Option<f64>)> = read!(self, |pool| {
+    /// The project's own duplicate bands (if it sets them) and its intake mode come with it,
+    /// from the same row.
+    pub async fn intake_turn(&self, tenant_id: &TenantId, project_id: &ProjectId) -> Result<ProjectIntake> {
+        let row: Option<(i64, Option<f64>, Option<f64>, String)> = read!(self, |pool| {
             sqlx::query_as(
-                "SELECT intake_seq, duplicate_merge_at, duplicate_suggest_at FROM projects
+                "SELECT intake_seq, duplicate_merge_at, duplicate_suggest_at, intake_mode FROM projects
                  WHERE id = $1 AND tenant_id = $2",
             )
             .bind(project_id)
@@ -244,8 +261,44 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        let (seq, merge_at, suggest_at) = row.ok_or(StoreError::NotFound)?;
-        Ok((IntakeTurn(seq), super::projects::bands(merge_at, suggest_at)))
+        let (seq, merge_at, suggest_at, mode) = row.ok_or(StoreError::NotFound)?;
+        Ok(ProjectIntake {
+            turn: IntakeTurn(seq),
+            bands: super::projects::bands(merge_at, suggest_at),
+            mode: parse_enum("projects.intake_mode", &mode, IntakeMode::parse)?,
+        })
+    }
+
+    /// Records that a request waits for a person (the project triages): its draft and
+    /// candidates are kept, no task is made. `Conflict` when it already has an outcome.
+    pub async fn finish_needs_triage(
+        &self,
+        tenant_id: &TenantId,
+        message_id: &str,
+        outcome: &Outcome<'_>,
+    ) -> Result<()> {
+        let now = super::now();
+        let (draft, candidates) = encode(outcome)?;
+        let no_task: Option<&str> = None;
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            record_outcome!(
+                tx,
+                MessageStatus::NeedsTriage.as_str(),
+                no_task,
+                outcome.score,
+                &draft,
+                &candidates,
+                now,
+                message_id,
+                tenant_id
+            );
+            if let Some(job) = outcome.follow_up {
+                let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// Creates the task and records the outcome atomically, if the project's intake is still

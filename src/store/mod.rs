@@ -6,6 +6,7 @@
 mod comments;
 mod console;
 pub mod coordinator;
+mod decisions;
 mod deliveries;
 mod imports;
 pub mod integrations;
@@ -32,9 +33,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use console::{ConsoleSession, Counts, IntegrationProblem};
+pub use decisions::MergeComment;
+pub use deliveries::OUTCOME as OUTCOME_ANSWER;
 pub use imports::ImportProgress;
 pub use links::TaskLink;
-pub use messages::{Created, IntakeTurn, Outcome};
+pub use messages::{Created, IntakeTurn, Outcome, ProjectIntake};
 pub use polls::{PollOutcome, PollState};
 pub use sync_runs::{FinishedRun, NewChange, NewRun, RunFilter, SyncChange, SyncRun};
 pub use tasks::Updated;

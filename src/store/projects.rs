@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::id::{ProjectId, TenantId};
 use crate::domain::list::Page;
-use crate::domain::project::{DuplicateBands, NewProject, Project, ProjectPatch, ProjectStatus};
+use crate::domain::project::{DuplicateBands, IntakeMode, NewProject, Project, ProjectPatch, ProjectStatus};
 
 #[derive(sqlx::FromRow)]
 struct ProjectRow {
@@ -17,6 +17,7 @@ struct ProjectRow {
     auto_follow_ups: bool,
     duplicate_merge_at: Option<f64>,
     duplicate_suggest_at: Option<f64>,
+    intake_mode: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -33,6 +34,7 @@ impl TryFrom<ProjectRow> for Project {
             deadline: r.deadline,
             auto_follow_ups: r.auto_follow_ups,
             duplicate_bands: bands(r.duplicate_merge_at, r.duplicate_suggest_at),
+            intake_mode: parse_enum("projects.intake_mode", &r.intake_mode, IntakeMode::parse)?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -45,7 +47,7 @@ pub(crate) fn bands(merge_at: Option<f64>, suggest_at: Option<f64>) -> Option<Du
 }
 
 const COLUMNS: &str = "id, name, description, status, deadline, auto_follow_ups, duplicate_merge_at, \
-                       duplicate_suggest_at, created_at, updated_at";
+                       duplicate_suggest_at, intake_mode, created_at, updated_at";
 
 impl Store {
     pub async fn create_project(&self, tenant_id: &TenantId, new: &NewProject) -> Result<Project> {
@@ -58,14 +60,15 @@ impl Store {
             deadline: new.deadline,
             auto_follow_ups: new.auto_follow_ups,
             duplicate_bands: new.duplicate_bands,
+            intake_mode: new.intake_mode,
             created_at: now,
             updated_at: now,
         };
         write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO projects (id, tenant_id, name, description, status, deadline, auto_follow_ups,
-                                       duplicate_merge_at, duplicate_suggest_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                       duplicate_merge_at, duplicate_suggest_at, intake_mode, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&project.id)
             .bind(tenant_id)
@@ -76,6 +79,7 @@ impl Store {
             .bind(project.auto_follow_ups)
             .bind(project.duplicate_bands.map(|b| b.merge_at))
             .bind(project.duplicate_bands.map(|b| b.suggest_at))
+            .bind(project.intake_mode.as_str())
             .bind(now)
             .bind(now)
             .execute(pool)
@@ -124,6 +128,9 @@ impl Store {
             if let Some(bands) = patch.duplicate_bands {
                 q.push(", duplicate_merge_at = ").push_bind(bands.map(|b| b.merge_at));
                 q.push(", duplicate_suggest_at = ").push_bind(bands.map(|b| b.suggest_at));
+            }
+            if let Some(mode) = patch.intake_mode {
+                q.push(", intake_mode = ").push_bind(mode.as_str());
             }
             q.push(" WHERE id = ").push_bind(id).push(" AND tenant_id = ").push_bind(tenant_id);
             q.build().execute(pool).await?.rows_affected()

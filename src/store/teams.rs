@@ -56,6 +56,7 @@ impl Store {
             deadline: None,
             auto_follow_ups: false,
             duplicate_bands: None,
+            intake_mode: Default::default(),
         };
         let project = self.create_project(tenant_id, &inbox).await?;
         let claimed = write!(self, |pool| {

@@ -67,10 +67,20 @@ pub async fn create_task_as(
     id: Option<&TaskId>,
     new: &NewTask,
 ) -> Result<Task, StoreError> {
-    let integrations = store.list_integrations(tenant_id, &new.project_id).await?;
     let id = id.cloned().unwrap_or_else(TaskId::generate);
-    let pushes: Vec<NewJob> = pushes_to(&integrations).iter().map(|i| push_task_job(&id, i)).collect();
+    let pushes = new_task_pushes(store, tenant_id, &new.project_id, &id).await?;
     store.create_task_syncing(tenant_id, &id, new, &pushes).await
+}
+
+/// The jobs pushing new task `task_id` of `project_id` to the project's trackers, written in
+/// the transaction that makes the task (here, or in a triage decision).
+pub async fn new_task_pushes(
+    store: &Store,
+    tenant_id: &TenantId,
+    project_id: &ProjectId,
+    task_id: &TaskId,
+) -> Result<Vec<NewJob>, StoreError> {
+    Ok(tracker_integrations(store, tenant_id, project_id).await?.iter().map(|i| push_task_job(task_id, i)).collect())
 }
 
 /// Creates a task and a team linked to it (the replaced Teams→Taiga service's records), and

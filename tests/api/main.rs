@@ -47,6 +47,7 @@ mod tasks;
 mod teams;
 mod teams_bot;
 mod telegram;
+mod triage;
 mod voice;
 mod whatsapp;
 mod zendesk;

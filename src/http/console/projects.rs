@@ -138,6 +138,7 @@ pub async fn create(State(s): State<AppState>, form: Form) -> PageResult {
         deadline: Some(values.deadline.clone()).filter(|d| !d.trim().is_empty()),
         auto_follow_ups: Some(values.auto_follow_ups),
         duplicate_bands: None,
+        intake_mode: None,
     });
     match input.and_then(NewProjectInput::validate) {
         Ok(new) => {
@@ -190,6 +191,7 @@ pub async fn update(State(s): State<AppState>, Path(id): Path<ProjectId>, form: 
         auto_follow_ups: Some(values.auto_follow_ups),
         // The bands are set through the API; the form leaves them as they are.
         duplicate_bands: None,
+        intake_mode: None,
     });
     match input.and_then(ProjectPatchInput::validate) {
         Ok(patch) => {

@@ -1,0 +1,67 @@
+//! `/api/v1/messages/{id}/accept|merge|decline`: a person's decision on a request.
+
+use axum::Json;
+use axum::extract::State;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath};
+use crate::domain::message::{AcceptInput, DeclineInput, MergeInput, Message};
+use crate::domain::tenant::Caller;
+use crate::intake::triage;
+
+#[utoipa::path(post, path = "/api/v1/messages/{id}/accept", params(("id" = String, Path)), tag = "messages",
+    request_body(content = AcceptInput, description = "Changes to the draft; `{}` takes it as it is"),
+    responses(
+        (status = 200, description = "The task was made (`task_id`) and the requester is answered", body = Message),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Already decided, or not waiting for triage", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn accept(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<AcceptInput>,
+) -> Result<Json<Message>, ApiError> {
+    let message = triage::accept(&s.store, &caller, &id, input).await?;
+    s.wake_workers.notify_one(); // the push to trackers and the answer
+    Ok(Json(message))
+}
+
+#[utoipa::path(post, path = "/api/v1/messages/{id}/merge", params(("id" = String, Path)), tag = "messages",
+    request_body = MergeInput,
+    responses(
+        (status = 200, description = "Added to the task as a comment; a possible duplicate's own task is closed", body = Message),
+        (status = 404, description = "No such message, or no such task in the message's project", body = ErrorBody),
+        (status = 409, description = "Already decided, or neither waiting for triage nor a possible duplicate", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn merge(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<MergeInput>,
+) -> Result<Json<Message>, ApiError> {
+    let task_id = input.validate()?;
+    let message = triage::merge(&s.store, &caller, &id, &task_id).await?;
+    s.wake_workers.notify_one();
+    Ok(Json(message))
+}
+
+#[utoipa::path(post, path = "/api/v1/messages/{id}/decline", params(("id" = String, Path)), tag = "messages",
+    request_body = DeclineInput,
+    responses(
+        (status = 200, description = "Declined; the requester is told the reason", body = Message),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Already decided, or not waiting for triage", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn decline(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<DeclineInput>,
+) -> Result<Json<Message>, ApiError> {
+    let reason = input.validate()?;
+    let message = triage::decline(&s.store, &caller, &id, reason).await?;
+    s.wake_workers.notify_one();
+    Ok(Json(message))
+}
