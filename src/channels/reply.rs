@@ -263,6 +263,7 @@ pub async fn decision_text(
     match (decision.action, &decision.task_id) {
         (DecisionAction::Accept, Some(id)) => format!("Tracked as {}", task(id).await),
         (DecisionAction::Merge, Some(id)) => format!("Added to {}", task(id).await),
+        (DecisionAction::Unmerge, Some(id)) => format!("Tracked on its own as {}", task(id).await),
         _ => format!("Not taken: {}", decision.reason.as_deref().unwrap_or("no reason given")),
     }
 }

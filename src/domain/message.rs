@@ -118,6 +118,8 @@ pub struct Message {
     pub error: Option<String>,
     pub draft: Option<TaskDraft>,
     pub candidates: Vec<Candidate>,
+    /// For a duplicate: the request's comment on the task it was merged into.
+    pub comment_id: Option<String>,
     /// The person's decision on it, if one was made (triage, or a later merge).
     pub decision: Option<Decision>,
     pub created_at: DateTime<Utc>,
@@ -134,6 +136,9 @@ pub enum DecisionAction {
     Merge,
     /// Did not take it (`reason`).
     Decline,
+    /// Undid a merge (by intake or a person): the comment removed (`comment_id`), the request
+    /// its own task again (`task_id`).
+    Unmerge,
 }
 
 impl DecisionAction {
@@ -142,6 +147,7 @@ impl DecisionAction {
             DecisionAction::Accept => "accept",
             DecisionAction::Merge => "merge",
             DecisionAction::Decline => "decline",
+            DecisionAction::Unmerge => "unmerge",
         }
     }
 
@@ -150,6 +156,7 @@ impl DecisionAction {
             "accept" => Some(Self::Accept),
             "merge" => Some(Self::Merge),
             "decline" => Some(Self::Decline),
+            "unmerge" => Some(Self::Unmerge),
             _ => None,
         }
     }
@@ -160,13 +167,13 @@ impl DecisionAction {
 pub struct Decision {
     pub id: String,
     pub action: DecisionAction,
-    /// The task made (accept) or merged into (merge).
+    /// The task made (accept), merged into (merge), or the request's own again (unmerge).
     #[schema(value_type = Option<String>)]
     pub task_id: Option<TaskId>,
     /// A possible duplicate merged later: the task that had been made for it, now closed.
     #[schema(value_type = Option<String>)]
     pub closed_task_id: Option<TaskId>,
-    /// The request's comment on the task merged into.
+    /// The request's comment on the task merged into (merge), or the one removed (unmerge).
     pub comment_id: Option<String>,
     pub reason: Option<String>,
     /// The API key that decided.

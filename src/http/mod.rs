@@ -161,6 +161,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(triage::accept))
         .routes(routes!(triage::merge))
         .routes(routes!(triage::decline))
+        .routes(routes!(triage::unmerge))
+        .routes(routes!(triage::decisions))
         .routes(routes!(coordinator::analyze))
         .routes(routes!(legacy::coordinator::legacy_analyze))
         .routes(routes!(coordinator::suggestions))

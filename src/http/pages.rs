@@ -7,7 +7,7 @@ use crate::domain::comment::Comment;
 use crate::domain::coordinator::Action;
 use crate::domain::integration::Integration;
 use crate::domain::label::Label;
-use crate::domain::message::Message;
+use crate::domain::message::{Decision, Message};
 use crate::domain::project::Project;
 use crate::domain::task::Task;
 use crate::domain::tenant::ApiKey;
@@ -45,6 +45,7 @@ macro_rules! page_type {
 page_type!(ProjectPage, Project);
 page_type!(TaskPage, Task);
 page_type!(MessagePage, Message);
+page_type!(DecisionPage, Decision);
 page_type!(CommentPage, Comment);
 page_type!(LabelPage, Label);
 page_type!(ApiKeyPage, ApiKey);

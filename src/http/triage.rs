@@ -1,11 +1,13 @@
-//! `/api/v1/messages/{id}/accept|merge|decline`: a person's decision on a request.
+//! `/api/v1/messages/{id}/accept|merge|decline|unmerge`: a person's decision on a request,
+//! and `…/decisions`, the journal of them.
 
 use axum::Json;
 use axum::extract::State;
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::{ApiJson, ApiPath};
+use super::pages::DecisionPage;
 use crate::domain::message::{AcceptInput, DeclineInput, MergeInput, Message};
 use crate::domain::tenant::Caller;
 use crate::intake::triage;
@@ -64,4 +66,33 @@ pub async fn decline(
     let message = triage::decline(&s.store, &caller, &id, reason).await?;
     s.wake_workers.notify_one();
     Ok(Json(message))
+}
+
+#[utoipa::path(post, path = "/api/v1/messages/{id}/unmerge", params(("id" = String, Path)), tag = "messages",
+    responses(
+        (status = 200, description = "The request's comment is removed from the task it was merged into, and the request \
+            is its own task again (`created`; a possible duplicate merged later: its task reopened, `possible_duplicate`)", body = Message),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Not a merged request, or merged before merges could be undone", body = ErrorBody)))]
+pub async fn unmerge(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Message>, ApiError> {
+    let message = triage::unmerge(&s.store, &caller, &id).await?;
+    s.wake_workers.notify_one();
+    Ok(Json(message))
+}
+
+#[utoipa::path(get, path = "/api/v1/messages/{id}/decisions", params(("id" = String, Path)), tag = "messages",
+    responses((status = 200, description = "Every decision on the request, oldest first (one page)", body = DecisionPage),
+              (status = 404, body = ErrorBody)))]
+pub async fn decisions(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<DecisionPage>, ApiError> {
+    s.store.get_message(&caller.tenant_id, &id).await.or_not_found("message")?;
+    let items = s.store.decisions_of(&caller.tenant_id, &id).await?;
+    Ok(Json(DecisionPage::new((items, None))))
 }

@@ -10,6 +10,11 @@
 //! with a comment naming the task it was merged into, rather than deleted: a delete would
 //! leave its tracker items open and orphan its comments and any requests merged into it,
 //! and there is no `cancelled` status to set instead.
+//!
+//! A merge (intake's or a person's) can be undone: the request's comment is removed from the
+//! task it was merged into and the request is its own task again — made from its draft, or,
+//! for a possible duplicate merged later, its closed task reopened. The comment's copies in
+//! trackers stay, as for any comment deleted here.
 
 use crate::domain::DomainError;
 use crate::domain::comment::{Comment, NewComment};
@@ -17,7 +22,7 @@ use crate::domain::id::TaskId;
 use crate::domain::message::{AcceptInput, Decision, DecisionAction, Message, MessageStatus};
 use crate::domain::task::{TaskPatch, TaskStatus};
 use crate::domain::tenant::Caller;
-use crate::store::{MergeComment, Store, StoreError};
+use crate::store::{MergeComment, OwnTask, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecisionError {
@@ -126,6 +131,47 @@ pub async fn decline(
     finish(store, caller, &message, decided).await
 }
 
+/// Undoes the merge of a duplicate request, whoever merged it.
+pub async fn unmerge(store: &Store, caller: &Caller, message_id: &str) -> Result<Message, DecisionError> {
+    let tenant = &caller.tenant_id;
+    let message = store.get_message(tenant, message_id).await?;
+    expect(&message, &[MessageStatus::Duplicate], "unmerged")?;
+    let comment_id = message.comment_id.clone().ok_or_else(|| {
+        DecisionError::Conflict(format!(
+            "message {} was merged before merges could be undone: its comment is not known",
+            message.id
+        ))
+    })?;
+    // A possible duplicate merged later gets its own task back, if it is still there.
+    let closed = message.decision.as_ref().filter(|d| d.action == DecisionAction::Merge);
+    let reopen = match closed.and_then(|d| d.closed_task_id.clone()) {
+        Some(own) => match store.get_task(tenant, &own).await {
+            Ok(_) => Some(own),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(DecisionError::Store(e)),
+        },
+        None => None,
+    };
+    let task_id = reopen.clone().unwrap_or_else(TaskId::generate);
+    let mut decision = decision(store, caller, DecisionAction::Unmerge, Some(task_id.clone())).await?;
+    decision.comment_id = Some(comment_id.clone());
+    let reply = answer(&message, &decision);
+    let decided = if reopen.is_some() {
+        store.decide_unmerge(tenant, &message, &comment_id, &decision, &OwnTask::Reopened, reply.as_ref()).await
+    } else {
+        let draft = message.draft.as_ref().ok_or_else(|| DecisionError::Conflict("the request has no draft".into()))?;
+        let task = AcceptInput::default().apply(&message.project_id, draft)?;
+        let pushes = crate::tasks::new_task_pushes(store, tenant, &message.project_id, &task_id).await?;
+        let own = OwnTask::Made { task: &task, pushes: &pushes };
+        store.decide_unmerge(tenant, &message, &comment_id, &decision, &own, reply.as_ref()).await
+    };
+    let unmerged = finish(store, caller, &message, decided).await?;
+    if let Some(own) = reopen {
+        reopen_unmerged(store, caller, &own, &decision.decided_by).await?;
+    }
+    Ok(unmerged)
+}
+
 /// The message's status if it is one of `allowed`, else the conflict to answer.
 fn expect(message: &Message, allowed: &[MessageStatus], what: &str) -> Result<MessageStatus, DecisionError> {
     if allowed.contains(&message.status) {
@@ -213,6 +259,25 @@ async fn close_merged(
         Err(e) => return Err(DecisionError::Store(e)),
     }
     match crate::tasks::update_task(store, tenant, own, &TaskPatch::status(TaskStatus::Done), None).await {
+        Ok(_) | Err(StoreError::NotFound) => Ok(()),
+        Err(e) => Err(DecisionError::Store(e)),
+    }
+}
+
+/// Reopens a possible duplicate's own task once its merge is undone, saying why.
+async fn reopen_unmerged(store: &Store, caller: &Caller, own: &TaskId, by: &str) -> Result<(), DecisionError> {
+    let tenant = &caller.tenant_id;
+    let note = NewComment {
+        task_id: own.clone(),
+        content: format!("Unmerged by {by}: this request is tracked here again."),
+        author: Some(by.to_string()),
+    };
+    match crate::tasks::add_comment(store, tenant, &note).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(DecisionError::Store(e)),
+    }
+    match crate::tasks::update_task(store, tenant, own, &TaskPatch::status(TaskStatus::Todo), None).await {
         Ok(_) | Err(StoreError::NotFound) => Ok(()),
         Err(e) => Err(DecisionError::Store(e)),
     }

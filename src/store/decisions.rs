@@ -17,6 +17,19 @@ use crate::domain::list::Page;
 use crate::domain::message::{Decision, DecisionAction, Message, MessageFilter, MessageStatus};
 use crate::domain::task::NewTask;
 
+/// The journal's columns as [`DecisionRow`] reads them.
+const DECISION_COLUMNS: &str = "id AS d_id, action AS d_action, task_id AS d_task_id, \
+    closed_task_id AS d_closed_task_id, comment_id AS d_comment_id, reason AS d_reason, \
+    decided_by_key_id AS d_decided_by_key_id, decided_by AS d_decided_by, decided_at AS d_decided_at";
+
+/// The task a request has again once its merge is undone.
+pub enum OwnTask<'a> {
+    /// Made now from the request's draft, with its pushes to the project's trackers.
+    Made { task: &'a NewTask, pushes: &'a [NewJob] },
+    /// The possible duplicate's own task, closed by the merge: reopened (by the caller).
+    Reopened,
+}
+
 /// A message's current decision, as joined in (all NULL when it has none).
 #[derive(sqlx::FromRow)]
 pub(super) struct DecisionRow {
@@ -54,13 +67,13 @@ impl DecisionRow {
 }
 
 /// Claims message `$id` for a decision if it is still in status `$from`, giving it status
-/// `$to`, task `$task_id` and decision `$decision_id`; otherwise the enclosing function
-/// returns `Conflict` (someone decided first, or it is not in that state) and the
-/// transaction is rolled back.
+/// `$to`, task `$task_id`, merge comment `$comment_id` and decision `$decision_id`;
+/// otherwise the enclosing function returns `Conflict` (someone decided first, or it is not
+/// in that state) and the transaction is rolled back.
 macro_rules! claim {
-    ($tx:expr, $tenant:expr, $id:expr, $from:expr, $to:expr, $task_id:expr, $decision_id:expr, $now:expr) => {{
+    ($tx:expr, $tenant:expr, $id:expr, $from:expr, $to:expr, $task_id:expr, $comment_id:expr, $decision_id:expr, $now:expr) => {{
         let claimed = sqlx::query(
-            "UPDATE messages SET status = $1, task_id = $2, decision_id = $3, updated_at = $4
+            "UPDATE messages SET status = $1, task_id = $2, decision_id = $3, updated_at = $4, comment_id = $8
              WHERE id = $5 AND tenant_id = $6 AND status = $7",
         )
         .bind($to.as_str())
@@ -70,6 +83,7 @@ macro_rules! claim {
         .bind($id)
         .bind($tenant)
         .bind($from.as_str())
+        .bind($comment_id)
         .execute(&mut *$tx)
         .await?
         .rows_affected();
@@ -104,6 +118,8 @@ macro_rules! journal {
     }};
 }
 
+const NO_COMMENT: Option<&str> = None;
+
 /// What a merge writes on the task merged into.
 pub struct MergeComment<'a> {
     pub comment: &'a Comment,
@@ -137,6 +153,7 @@ impl Store {
                 MessageStatus::NeedsTriage,
                 MessageStatus::Created,
                 task_id,
+                NO_COMMENT,
                 &decision.id,
                 now
             );
@@ -167,7 +184,17 @@ impl Store {
         let comment = merge.comment;
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            claim!(tx, tenant_id, &message.id, from, MessageStatus::Duplicate, &comment.task_id, &decision.id, now);
+            claim!(
+                tx,
+                tenant_id,
+                &message.id,
+                from,
+                MessageStatus::Duplicate,
+                &comment.task_id,
+                Some(&comment.id),
+                &decision.id,
+                now
+            );
             journal!(tx, tenant_id, &message.id, decision);
             let project_id = super::comments::insert_comment!(tx, tenant_id, comment);
             if project_id != message.project_id {
@@ -204,6 +231,7 @@ impl Store {
                 MessageStatus::NeedsTriage,
                 MessageStatus::Declined,
                 no_task,
+                NO_COMMENT,
                 &decision.id,
                 now
             );
@@ -216,20 +244,77 @@ impl Store {
         Ok(())
     }
 
+    /// Undoes a merge of `message` (status `duplicate`): its comment `comment_id` is removed
+    /// from the task merged into and the request is its own task again, `own` — made now, or
+    /// (a possible duplicate merged later) its closed one, reopened by the caller. The
+    /// decision is journaled and the answer queued, in one transaction. `Conflict` when the
+    /// message is no longer that merge.
+    pub async fn decide_unmerge(
+        &self,
+        tenant_id: &TenantId,
+        message: &Message,
+        comment_id: &str,
+        decision: &Decision,
+        own: &OwnTask<'_>,
+        reply: Option<&NewJob>,
+    ) -> Result<()> {
+        let task_id = decision.task_id.as_ref().ok_or_else(|| StoreError::Corrupt("unmerge without a task".into()))?;
+        let now = super::now();
+        let (to, made) = match own {
+            OwnTask::Made { task, pushes } => (MessageStatus::Created, Some((*task, *pushes))),
+            OwnTask::Reopened => (MessageStatus::PossibleDuplicate, None),
+        };
+        write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            // Only the very merge the caller saw: its comment is the message's still.
+            let still: Option<Option<String>> =
+                sqlx::query_scalar("SELECT comment_id FROM messages WHERE id = $1 AND tenant_id = $2")
+                    .bind(&message.id)
+                    .bind(tenant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if still.flatten().as_deref() != Some(comment_id) {
+                return Err(StoreError::Conflict("the message was decided meanwhile".into()));
+            }
+            claim!(tx, tenant_id, &message.id, MessageStatus::Duplicate, to, task_id, NO_COMMENT, &decision.id, now);
+            journal!(tx, tenant_id, &message.id, decision);
+            sqlx::query("DELETE FROM comments WHERE id = $1 AND tenant_id = $2")
+                .bind(comment_id)
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?;
+            if let Some((task, pushes)) = made {
+                insert_task!(tx, tenant_id, task_id, task, now);
+                for job in pushes {
+                    let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
+                }
+                let view = super::tasks::new_task_view(task_id.clone(), task, now);
+                let announcements = crate::domain::event::task_created(&view);
+                super::integrations::enqueue_if_subscribed!(tx, tenant_id, &task.project_id, &announcements, now);
+            }
+            if let Some(job) = reply {
+                let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A message's decisions, oldest first: its journal.
+    pub async fn decisions_of(&self, tenant_id: &TenantId, message_id: &str) -> Result<Vec<Decision>> {
+        let sql = format!(
+            "SELECT {DECISION_COLUMNS} FROM message_decisions WHERE message_id = $1 AND tenant_id = $2 ORDER BY id"
+        );
+        let rows: Vec<DecisionRow> =
+            read!(self, |pool| { sqlx::query_as(&sql).bind(message_id).bind(tenant_id).fetch_all(pool).await? });
+        rows.into_iter().filter_map(|r| r.into_decision().transpose()).collect()
+    }
+
     /// One decision of the journal.
     pub async fn decision(&self, tenant_id: &TenantId, id: &str) -> Result<Decision> {
-        let row: Option<DecisionRow> = read!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id AS d_id, action AS d_action, task_id AS d_task_id, closed_task_id AS d_closed_task_id,
-                        comment_id AS d_comment_id, reason AS d_reason, decided_by_key_id AS d_decided_by_key_id,
-                        decided_by AS d_decided_by, decided_at AS d_decided_at
-                 FROM message_decisions WHERE id = $1 AND tenant_id = $2",
-            )
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(pool)
-            .await?
-        });
+        let sql = format!("SELECT {DECISION_COLUMNS} FROM message_decisions WHERE id = $1 AND tenant_id = $2");
+        let row: Option<DecisionRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.into_decision()?.ok_or(StoreError::NotFound)
     }
 

@@ -32,6 +32,7 @@ pub(super) struct MessageRow {
     error: Option<String>,
     draft: Option<String>,
     candidates: Option<String>,
+    comment_id: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     #[sqlx(flatten)]
@@ -63,6 +64,7 @@ impl TryFrom<MessageRow> for Message {
             task_id: r.task_id,
             score: r.score,
             error: r.error,
+            comment_id: r.comment_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -71,8 +73,8 @@ impl TryFrom<MessageRow> for Message {
 
 /// A message's columns with its current decision's, over `messages m` (see [`FROM`]).
 pub(super) const COLUMNS: &str = "m.id, m.project_id, m.text, m.author, m.source, m.channel, m.thread_ref, \
-    m.integration_id, m.received_at, m.status, m.task_id, m.score, m.error, m.draft, m.candidates, m.created_at, \
-    m.updated_at, d.id AS d_id, d.action AS d_action, d.task_id AS d_task_id, d.closed_task_id AS d_closed_task_id, \
+    m.integration_id, m.received_at, m.status, m.task_id, m.score, m.error, m.draft, m.candidates, m.comment_id, \
+    m.created_at, m.updated_at, d.id AS d_id, d.action AS d_action, d.task_id AS d_task_id, d.closed_task_id AS d_closed_task_id, \
     d.comment_id AS d_comment_id, d.reason AS d_reason, d.decided_by_key_id AS d_decided_by_key_id, \
     d.decided_by AS d_decided_by, d.decided_at AS d_decided_at";
 
@@ -205,6 +207,7 @@ impl Store {
             error: None,
             draft: None,
             candidates: Vec::new(),
+            comment_id: None,
             decision: None,
             created_at: now,
             updated_at: now,
@@ -398,6 +401,13 @@ impl Store {
             );
             // The task went away since it was found: `NotFound` lets the caller decide again.
             let project_id = super::comments::insert_comment!(tx, tenant_id, &made);
+            // Kept so the merge can be undone.
+            sqlx::query("UPDATE messages SET comment_id = $1 WHERE id = $2 AND tenant_id = $3")
+                .bind(&made.id)
+                .bind(message_id)
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?;
             if let Some((_, sync)) = outcome.on_commented {
                 enqueue_if_linked!(tx, tenant_id, existing_task_id, sync, now);
             }

@@ -43,6 +43,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(19, "0019_console_sessions"),
     migration!(20, "0020_duplicate_bands"),
     migration!(22, "0022_triage"),
+    migration!(23, "0023_merge_comments"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

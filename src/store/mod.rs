@@ -33,7 +33,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use console::{ConsoleSession, Counts, IntegrationProblem};
-pub use decisions::MergeComment;
+pub use decisions::{MergeComment, OwnTask};
 pub use deliveries::OUTCOME as OUTCOME_ANSWER;
 pub use imports::ImportProgress;
 pub use links::TaskLink;

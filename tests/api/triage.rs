@@ -476,5 +476,135 @@ async fn the_requester_hears_a_merge_on_slack(backend: Backend) {
     assert!(text.starts_with("Added to “Translate the pricing page into German”"), "{text}");
     assert!(text.contains(task_id), "{text}");
     assert_eq!(answers[1]["thread_ts"], "1767225599.000100", "in the requester's thread: {answers:?}");
+
+    // Undone: the requester hears their request is tracked on its own.
+    let undone = app.post(&decide(id, "unmerge"), json!({})).await;
+    assert_eq!(undone.status, StatusCode::OK, "{}", undone.body);
+    let answers = posted(&wait_for(&seen, 3).await);
+    let text = answers.get(2).and_then(|a| a["text"].as_str()).unwrap_or_default();
+    assert!(text.starts_with("Tracked on its own as “"), "{answers:?}");
+    assert!(text.contains(undone.body["task_id"].as_str().expect("own task")), "{text}");
 }
 each_backend!(the_requester_hears_a_merge_on_slack);
+
+async fn decisions_of(app: &TestApp, id: &str) -> Vec<String> {
+    let journal = app.get(&format!("/api/v1/messages/{id}/decisions")).await;
+    assert_eq!(journal.status, StatusCode::OK, "{}", journal.body);
+    let items = journal.body["items"].as_array().cloned().unwrap_or_default();
+    items.iter().filter_map(|d| d["action"].as_str().map(str::to_string)).collect()
+}
+
+/// A merge, by a person or by intake, is undone: the comment removed from the task, the
+/// request its own task again; journaled, once.
+async fn a_merge_is_undone(app: TestApp) {
+    // A person's merge in triage.
+    let project = triage_project(&app, "web").await;
+    let target = app.task(&project, json!({"title": "Add a dark mode"})).await["id"].as_str().expect("id").to_string();
+    let id = request(&app, &project, "Add a high-contrast mode for the settings page").await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let draft_title = message(&app, &id).await["draft"]["title"].clone();
+    assert_eq!(app.post(&decide(&id, "merge"), json!({"task_id": target})).await.status, StatusCode::OK);
+    assert_eq!(comments_of(&app, &target).await.len(), 1);
+    assert!(message(&app, &id).await["comment_id"].is_string());
+
+    let undone = app.post(&decide(&id, "unmerge"), json!({})).await;
+    assert_eq!(undone.status, StatusCode::OK, "{}", undone.body);
+    let own = undone.body["task_id"].as_str().expect("own task").to_string();
+    assert_ne!(own, target);
+    assert_eq!((&undone.body["status"], &undone.body["comment_id"]), (&json!("created"), &Value::Null));
+    assert_eq!(undone.body["decision"]["action"], "unmerge");
+    assert!(comments_of(&app, &target).await.is_empty(), "the comment is removed");
+    assert_eq!(app.get(&format!("/api/v1/tasks/{own}")).await.body["title"], draft_title);
+    assert_eq!(decisions_of(&app, &id).await, ["merge", "unmerge"], "both are journaled");
+    for (what, body) in [("unmerge", json!({})), ("merge", json!({"task_id": target})), ("accept", json!({}))] {
+        assert_eq!(app.post(&decide(&id, what), body).await.status, StatusCode::CONFLICT, "{what}");
+    }
+    assert_eq!(tasks_of(&app, &project).await.len(), 2);
+
+    // Intake's own merge: the worst mistake, a different request swallowed, is undone too.
+    let auto = app.project("auto").await;
+    let first = request(&app, &auto, "Migrate the wiki to Confluence").await;
+    let again = request(&app, &auto, "can someone migrate our wiki to confluence?").await;
+    assert_eq!(again["status"], "duplicate", "{again}");
+    let swallowed = again["id"].as_str().expect("id");
+    let existing = first["task_id"].as_str().expect("task");
+    assert_eq!(comments_of(&app, existing).await.len(), 1);
+    let undone = app.post(&decide(swallowed, "unmerge"), json!({})).await;
+    assert_eq!(undone.status, StatusCode::OK, "{}", undone.body);
+    assert_eq!(undone.body["status"], "created");
+    assert!(comments_of(&app, existing).await.is_empty());
+    assert_eq!(tasks_of(&app, &auto).await.len(), 2);
+    assert_eq!(decisions_of(&app, swallowed).await, ["unmerge"]);
+
+    // A merge made before merges could be undone (its comment unknown) is refused, unchanged.
+    let old = request(&app, &auto, "Migrate the wiki to Confluence").await;
+    assert_eq!(old["status"], "duplicate", "{old}");
+    let old = old["id"].as_str().expect("id");
+    crate::helpers::execute_sql(&app, "UPDATE messages SET comment_id = NULL WHERE id = $1", &[old]).await;
+    let refused = app.post(&decide(old, "unmerge"), json!({})).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(refused.body["error"]["message"].as_str().is_some_and(|m| m.contains("before merges could be undone")));
+    assert_eq!(message(&app, old).await["status"], "duplicate");
+
+    // Nothing else is unmerged, and another tenant's key finds nothing.
+    let waiting = request(&app, &project, "Rename the staging database").await["id"].as_str().expect("id").to_string();
+    assert_eq!(app.post(&decide(&waiting, "unmerge"), json!({})).await.status, StatusCode::CONFLICT);
+    let b_key =
+        app.post("/api/v1/tenants", json!({"name": "B"})).await.body["api_key"].as_str().expect("key").to_string();
+    let b = app.with_key(&b_key);
+    assert_eq!(
+        b.send(reqwest::Method::POST, &decide(old, "unmerge"), Some(json!({}))).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        b.send(reqwest::Method::GET, &format!("/api/v1/messages/{id}/decisions"), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+both_backends!(a_merge_is_undone);
+
+/// A possible duplicate merged later and then unmerged gets its own task back, reopened.
+async fn an_unmerged_possible_duplicate_gets_its_task_back(app: TestApp) {
+    let project = app.project("web").await;
+    let german = request(&app, &project, "Translate the pricing page into German").await;
+    let german_task = german["task_id"].as_str().expect("task").to_string();
+    let japanese = request(&app, &project, "Translate the pricing page into Japanese").await;
+    assert_eq!(japanese["status"], "possible_duplicate", "{japanese}");
+    let (id, own) = (japanese["id"].as_str().expect("id"), japanese["task_id"].as_str().expect("task"));
+    assert_eq!(app.post(&decide(id, "merge"), json!({"task_id": german_task})).await.status, StatusCode::OK);
+    assert_eq!(app.get(&format!("/api/v1/tasks/{own}")).await.body["status"], "done");
+
+    let undone = app.post(&decide(id, "unmerge"), json!({})).await;
+    assert_eq!(undone.status, StatusCode::OK, "{}", undone.body);
+    assert_eq!((&undone.body["status"], &undone.body["task_id"]), (&json!("possible_duplicate"), &json!(own)));
+    assert_eq!(app.get(&format!("/api/v1/tasks/{own}")).await.body["status"], "todo", "reopened");
+    assert!(comments_of(&app, own).await.iter().any(|c| c.contains("Unmerged by")));
+    assert!(!comments_of(&app, &german_task).await.iter().any(|c| c.contains("into Japanese")));
+    assert_eq!(tasks_of(&app, &project).await.len(), 2, "no task made: its own came back");
+    // Still a possible duplicate: it can be merged again.
+    assert_eq!(app.post(&decide(id, "merge"), json!({"task_id": german_task})).await.status, StatusCode::OK);
+    assert_eq!(decisions_of(&app, id).await, ["merge", "unmerge", "merge"]);
+}
+both_backends!(an_unmerged_possible_duplicate_gets_its_task_back);
+
+/// Undoing one merge twice at once: one undo, one task.
+async fn unmerges_made_at_once_are_taken_once(app: TestApp) {
+    let project = triage_project(&app, "web").await;
+    let target =
+        app.task(&project, json!({"title": "Keep the docs up to date"})).await["id"].as_str().expect("id").to_string();
+    for round in 0..4 {
+        let id =
+            request(&app, &project, &format!("Document release {round}")).await["id"].as_str().expect("id").to_string();
+        assert_eq!(app.post(&decide(&id, "merge"), json!({"task_id": target})).await.status, StatusCode::OK);
+        let path = decide(&id, "unmerge");
+        let answers = join_all((0..3).map(|_| app.post(&path, json!({})))).await;
+        let statuses: Vec<StatusCode> = answers.iter().map(|r| r.status).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 2, "{statuses:?}");
+    }
+    assert_eq!(tasks_of(&app, &project).await.len(), 5, "the target and one task per undone merge");
+    assert!(comments_of(&app, &target).await.is_empty());
+}
+both_backends!(unmerges_made_at_once_are_taken_once);
