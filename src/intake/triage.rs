@@ -9,7 +9,9 @@
 //! (status `done`, through the task service, so linked tracker items are transitioned too)
 //! with a comment naming the task it was merged into, rather than deleted: a delete would
 //! leave its tracker items open and orphan its comments and any requests merged into it,
-//! and there is no `cancelled` status to set instead.
+//! and there is no `cancelled` status to set instead. The close follows the merge's
+//! transaction: a process that dies in between leaves that task open, the safe side (a person
+//! can close it; no request is lost).
 //!
 //! A merge (intake's or a person's) can be undone: the request's comment is removed from the
 //! task it was merged into and the request is its own task again — made from its draft, or,

@@ -608,3 +608,69 @@ async fn unmerges_made_at_once_are_taken_once(app: TestApp) {
     assert!(comments_of(&app, &target).await.is_empty());
 }
 both_backends!(unmerges_made_at_once_are_taken_once);
+
+/// Decisions go through the task service: an accepted request's task is pushed to the
+/// project's tracker and announced to its webhooks, a merge's comment reaches the tracker
+/// item, and nothing is pushed while a request waits.
+async fn decisions_reach_trackers_and_webhooks(backend: Backend) {
+    use crate::fakes::taiga::{fake_taiga, taiga_integration};
+    let (fake, taiga, _) = fake_taiga(&[]).await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = triage_project(&app, "ops").await;
+    app.integration(&project, taiga_integration(&fake)).await;
+    // A subscriber that never answers: its announcements stay in the queue to be read.
+    let hook =
+        json!({"type": "webhook", "settings": {"url": "http://127.0.0.1:9/hook"}, "secrets": {"signing_secret": "s"}});
+    app.integration(&project, hook).await;
+
+    let first = request(&app, &project, "Fix the checkout 500 error").await["id"].as_str().expect("id").to_string();
+    let second =
+        request(&app, &project, "The checkout fails with a 500 again").await["id"].as_str().expect("id").to_string();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(taiga.lock().expect("lock").tasks.is_empty(), "nothing is pushed before a decision");
+
+    let accepted = app.post(&decide(&first, "accept"), json!({"title": "Fix the checkout error"})).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    let task = accepted.body["task_id"].as_str().expect("task").to_string();
+    let mut links = Value::Null;
+    for _ in 0..400 {
+        links = app.get(&format!("/api/v1/tasks/{task}/links")).await.body;
+        if links.as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(links[0]["tracker"], "taiga", "{links}");
+    assert_eq!(taiga.lock().expect("lock").tasks.len(), 1);
+    assert_eq!(taiga.lock().expect("lock").tasks[0]["subject"], "Fix the checkout error");
+
+    assert_eq!(app.post(&decide(&second, "merge"), json!({"task_id": task})).await.status, StatusCode::OK);
+    let mut noted = Vec::new();
+    for _ in 0..400 {
+        noted = taiga.lock().expect("lock").history.clone();
+        if !noted.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        noted[0].1["comment"].as_str().is_some_and(|c| c.contains("The checkout fails with a 500 again")),
+        "{noted:?}"
+    );
+
+    let jobs = app.get("/api/v1/jobs?limit=200").await.body;
+    let announced: Vec<(String, Value)> = jobs["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|j| j["kind"] == "webhook.announce")
+        .map(|j| (j["payload"]["event"].as_str().unwrap_or_default().to_string(), j["payload"]["data"].clone()))
+        .collect();
+    assert!(
+        announced.iter().any(|(e, d)| e == "task.created" && d["title"] == "Fix the checkout error"),
+        "{announced:?}"
+    );
+    assert!(announced.iter().any(|(e, d)| e == "comment.created" && d["task_id"] == task.as_str()), "{announced:?}");
+    assert_eq!(announced.iter().filter(|(e, _)| e == "task.created").count(), 1, "{announced:?}");
+}
+each_backend!(decisions_reach_trackers_and_webhooks);
