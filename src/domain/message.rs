@@ -346,3 +346,66 @@ impl MessageListParams {
         Ok((MessageFilter { status, project_id: blank(&self.project_id).map(Into::into) }, page))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft() -> TaskDraft {
+        TaskDraft {
+            title: "Fix the login page".into(),
+            description: "It fails on mobile.".into(),
+            priority: Priority::High,
+            due_date: NaiveDate::from_ymd_opt(2030, 1, 31),
+            labels: vec!["web".into()],
+            assigned_to: Some("ana".into()),
+        }
+    }
+
+    fn edits(json: &str) -> AcceptInput {
+        serde_json::from_str(json).expect("json")
+    }
+
+    #[test]
+    fn accepting_keeps_the_draft_where_nothing_is_edited() {
+        let project = ProjectId::from("p1");
+        let task = edits("{}").apply(&project, &draft()).expect("valid");
+        assert_eq!(
+            (task.title.as_str(), task.priority, task.assigned_to.as_deref()),
+            ("Fix the login page", Priority::High, Some("ana"))
+        );
+        assert_eq!(
+            (task.due_date, task.labels.clone()),
+            (NaiveDate::from_ymd_opt(2030, 1, 31), vec!["web".to_string()])
+        );
+
+        let task = edits(r#"{"title": "Login on mobile", "assigned_to": null, "due_date": null, "labels": []}"#)
+            .apply(&project, &draft())
+            .expect("valid");
+        assert_eq!((task.title.as_str(), task.assigned_to, task.due_date), ("Login on mobile", None, None));
+        assert!(task.labels.is_empty());
+    }
+
+    #[test]
+    fn accepting_validates_edits_as_a_task_creation() {
+        let project = ProjectId::from("p1");
+        let long_name = format!(r#"{{"assigned_to": "{}"}}"#, "a".repeat(201));
+        for bad in [r#"{"title": " "}"#, r#"{"due_date": "friday"}"#, long_name.as_str()] {
+            assert!(edits(bad).apply(&project, &draft()).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<AcceptInput>(r#"{"assignee": "ana"}"#).is_err(), "unknown fields are refused");
+    }
+
+    #[test]
+    fn the_message_list_takes_one_known_status() {
+        let params = MessageListParams { status: Some("needs_triage".into()), ..Default::default() };
+        assert_eq!(params.validate().expect("valid").0.status, Some(MessageStatus::NeedsTriage));
+        let params = MessageListParams { status: Some("waiting".into()), ..Default::default() };
+        assert!(params.validate().is_err());
+        let params = MessageListParams { limit: Some(0), ..Default::default() };
+        assert!(params.validate().is_err());
+        for status in MessageStatus::ALL.split(", ") {
+            assert_eq!(MessageStatus::parse(status).map(MessageStatus::as_str), Some(status));
+        }
+    }
+}
