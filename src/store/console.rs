@@ -124,13 +124,17 @@ impl Store {
         Ok(())
     }
 
-    /// The tenant's tasks counted by status.
+    /// The tenant's tasks counted by status, from the per-project counts that triggers on
+    /// `tasks` keep (migration 0021): a few rows per project, however many tasks there are.
     pub async fn task_counts(&self, tenant_id: &str) -> Result<Counts> {
         Ok(read!(self, |pool| {
-            sqlx::query_as("SELECT status, COUNT(*) FROM tasks WHERE tenant_id = $1 GROUP BY status")
-                .bind(tenant_id)
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(
+                "SELECT status, CAST(SUM(tasks) AS BIGINT) FROM task_status_counts WHERE tenant_id = $1
+                 GROUP BY status",
+            )
+            .bind(tenant_id)
+            .fetch_all(pool)
+            .await?
         }))
     }
 

@@ -42,6 +42,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(18, "0018_intake_turns"),
     migration!(19, "0019_console_sessions"),
     migration!(20, "0020_duplicate_bands"),
+    migration!(21, "0021_task_status_counts"),
     migration!(22, "0022_triage"),
     migration!(23, "0023_merge_comments"),
 ];
