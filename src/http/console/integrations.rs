@@ -173,10 +173,9 @@ async fn page(
             } @else {
                 div.actions {
                     @for provider in &configured {
-                        (connect_button(session, &project, *provider))
+                        (connect_button(session, &project, *provider, failed_for(provider.as_str())))
                     }
                 }
-                @if let Some(message) = configured.iter().find_map(|p| failed_for(p.as_str())) { p.error-message role="alert" { (message) } }
                 @let missing: Vec<&str> = crate::oauth::providers::ALL.iter().filter(|p| !configured.contains(p)).map(|p| p.env_name()).collect();
                 @if !missing.is_empty() {
                     p.muted { "Not configured: " (missing.join(", ")) " — set TASKBRIDGE_OAUTH_<NAME>_CLIENT_ID and _CLIENT_SECRET to add them." }
@@ -192,16 +191,40 @@ async fn page(
         .into_response())
 }
 
-fn connect_button(session: &Session, project: &Project, provider: Provider) -> Markup {
+/// The detail an install of `provider` may ask for: (form field, label, placeholder,
+/// required, hint). The API's install takes the same field as a query parameter.
+fn install_detail(provider: Provider) -> Option<(&'static str, &'static str, &'static str, bool, &'static str)> {
+    match provider {
+        Provider::Zendesk => Some(("subdomain", "Zendesk account", "acme (for acme.zendesk.com)", true, "")),
+        Provider::Teams => Some((
+            "ms_tenant",
+            "Microsoft tenant (optional)",
+            "contoso.onmicrosoft.com or the directory id",
+            false,
+            "Blank: the server's TASKBRIDGE_OAUTH_TEAMS_TENANT, else any work or school account (common).",
+        )),
+        _ => None,
+    }
+}
+
+fn connect_button(session: &Session, project: &Project, provider: Provider, failed: Option<String>) -> Markup {
+    let id = |what: &str| format!("connect-{}-{what}", provider.as_str());
     html! {
         form.inline method="post" action=(format!("/projects/{}/integrations/connect/{}", project.id, provider.as_str())) {
             (csrf_field(session))
-            @if provider == Provider::Zendesk {
-                label for="zendesk-subdomain" { "Zendesk account " }
-                input id="zendesk-subdomain" type="text" name="subdomain" placeholder="acme (for acme.zendesk.com)" required;
+            @if let Some((name, label, placeholder, required, hint)) = install_detail(provider) {
+                @let described: Vec<String> = [(!hint.is_empty()).then(|| id("hint")), failed.as_ref().map(|_| id("error"))].into_iter().flatten().collect();
+                label for=(id(name)) { (label) " " }
+                input id=(id(name)) type="text" name=(name) placeholder=(placeholder) required[required]
+                    aria-invalid=[failed.as_ref().map(|_| "true")]
+                    aria-describedby=[(!described.is_empty()).then(|| described.join(" "))];
                 " "
+                button type="submit" { "Connect with " (provider_name(provider.as_str())) }
+                @if !hint.is_empty() { p.hint id=(id("hint")) { (hint) } }
+            } @else {
+                button type="submit" { "Connect with " (provider_name(provider.as_str())) }
             }
-            button type="submit" { "Connect with " (provider_name(provider.as_str())) }
+            @if let Some(message) = &failed { p.error-message id=(id("error")) role="alert" { (message) } }
         }
     }
 }

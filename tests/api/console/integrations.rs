@@ -140,6 +140,56 @@ async fn configured_providers_get_a_connect_button() {
     assert!(page.html.contains("OAuth for discord is not configured"), "{}", page.html);
 }
 
+/// Teams installs may name the Microsoft tenant to sign in to, as the API's install takes
+/// `ms_tenant`; a refused one is explained next to its field in the API's words.
+#[tokio::test]
+async fn the_teams_button_asks_for_the_microsoft_tenant() {
+    let oauth = taskbridge::oauth::OAuthSettings::from_env(|name| match name {
+        "TASKBRIDGE_OAUTH_TEAMS_CLIENT_ID" => Some("teams-client".into()),
+        "TASKBRIDGE_OAUTH_TEAMS_CLIENT_SECRET" => Some("teams-secret".into()),
+        _ => None,
+    });
+    let app = spawn_app_with(Backend::Sqlite, move |c| c.oauth = oauth).await.expect("app");
+    let project = app.project("ops").await;
+    let base = format!("/projects/{project}/integrations");
+    let mut browser = Browser::signed_in(&app, ADMIN_KEY).await;
+    let page = browser.get(&base).await;
+    assert!(
+        page.html.contains("<label for=\"connect-teams-ms_tenant\">Microsoft tenant (optional) </label>")
+            && page.html.contains("name=\"ms_tenant\""),
+        "{}",
+        page.html
+    );
+
+    let connect = format!("{base}/connect/teams");
+    let page = browser.submit(&base, &connect, &[("ms_tenant", "contoso.onmicrosoft.com")]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(
+        page.html.contains("url=https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize?"),
+        "{}",
+        page.html
+    );
+    // Left blank: the server's default tenant.
+    let page = browser.submit(&base, &connect, &[("ms_tenant", "")]).await;
+    assert!(page.html.contains("url=https://login.microsoftonline.com/common/oauth2/v2.0/authorize?"), "{}", page.html);
+
+    let page = browser.submit(&base, &connect, &[("ms_tenant", "contoso/../x")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.html);
+    let api = app.get(&format!("/api/v1/projects/{project}/integrations/teams/install?ms_tenant=contoso/../x")).await;
+    let words = api.body["error"]["message"].as_str().expect("the API's message").to_string();
+    assert!(
+        page.html
+            .contains(&format!("<p class=\"error-message\" id=\"connect-teams-error\" role=\"alert\">{words}</p>")),
+        "{words}: {}",
+        page.html
+    );
+    assert!(
+        page.html.contains("aria-invalid=\"true\" aria-describedby=\"connect-teams-hint connect-teams-error\""),
+        "{}",
+        page.html
+    );
+}
+
 #[tokio::test]
 async fn api_keys_are_shown_once_and_only_to_admins() {
     let app = crate::helpers::spawn_app(Backend::Sqlite).await.expect("app");
