@@ -23,13 +23,18 @@ use crate::store::StoreError;
 
 const STATUSES: &[(&str, &str)] = &[("todo", "To do"), ("in_progress", "In progress"), ("done", "Done")];
 const PRIORITIES: &[(&str, &str)] = &[("low", "Low"), ("medium", "Medium"), ("high", "High")];
+/// Every sort `GET /api/v1/tasks` takes: each field both ways (a test checks the two agree).
 const SORTS: &[(&str, &str)] = &[
     ("created_at", "Oldest first"),
     ("-created_at", "Newest first"),
     ("-updated_at", "Recently changed"),
-    ("due_date", "Due soonest"),
+    ("updated_at", "Longest unchanged"),
+    ("due_date", "Due soonest (undated last)"),
+    ("-due_date", "Due latest (undated first)"),
     ("-priority", "Highest priority"),
+    ("priority", "Lowest priority"),
     ("title", "Title A–Z"),
+    ("-title", "Title Z–A"),
 ];
 const FIELDS: &[&str] = &[
     "project_id",
@@ -175,7 +180,11 @@ fn minutes(field: &'static str, raw: &str) -> Result<Option<i64>, DomainError> {
     }
 }
 
-fn task_fields(values: &Values, errors: &Errors, projects: Option<&[Project]>) -> Markup {
+/// How many of a project's labels the task page names as a hint.
+const LABELS_NAMED: u32 = 30;
+
+/// The task form's fields; `known` are the project's labels, named as a hint.
+fn task_fields(values: &Values, errors: &Errors, projects: Option<&[Project]>, known: &[String]) -> Markup {
     let options: Vec<(&str, &str)> =
         projects.unwrap_or_default().iter().map(|p| (p.id.as_str(), p.name.as_str())).collect();
     html! {
@@ -191,7 +200,20 @@ fn task_fields(values: &Values, errors: &Errors, projects: Option<&[Project]>) -
             (forms::input("number", "time_estimate", "Estimate (minutes)", &values.time_estimate, errors, None, false))
             (forms::input("number", "time_spent", "Time spent (minutes)", &values.time_spent, errors, None, false))
         }
-        (forms::input("text", "labels", "Labels", &values.labels, errors, Some("Separated by commas; new labels are created in the project."), false))
+        @let current = values.labels();
+        @let others: Vec<&str> = known.iter().map(String::as_str).filter(|k| !current.iter().any(|c| c == k)).collect();
+        @let hint = if others.is_empty() { "New labels are created in the project.".to_string() }
+            else { format!("New labels are created in the project. Also in this project: {}.", others.join(", ")) };
+        @if !current.is_empty() && !values.project_id.is_empty() {
+            p.chips aria-label="Labels now" {
+                @for label in &current {
+                    a.pill href=(format!("/tasks?{}", serde_urlencoded::to_string([("project_id", values.project_id.as_str()), ("label", label.as_str())]).unwrap_or_default()))
+                        title=(format!("Tasks labelled {label}")) { (label) }
+                    " "
+                }
+            }
+        }
+        (forms::input("text", "labels", "Labels (separated by commas)", &values.labels, errors, Some(&hint), false))
     }
 }
 
@@ -287,7 +309,7 @@ async fn list_page(
         } @else {
             form.stack.card method="post" action="/tasks" aria-labelledby="new" {
                 (csrf_field(session))
-                (task_fields(values, errors, Some(&projects)))
+                (task_fields(values, errors, Some(&projects), &[]))
                 div.actions { button type="submit" { "Create task" } }
             }
         }
@@ -412,18 +434,59 @@ pub async fn set_status(State(s): State<AppState>, Path(id): Path<TaskId>, form:
 
 pub async fn show(State(s): State<AppState>, session: Session, Path(id): Path<TaskId>) -> PageResult {
     let task = s.store.get_task(&session.caller.tenant_id, &id).await.or_not_found("task")?;
-    task_page(&s, &session, &task, &Values::of(&task), &Errors::none()).await
+    task_page(&s, &session, &task, &Values::of(&task), &Errors::none(), None).await
 }
 
-async fn task_page(s: &AppState, session: &Session, task: &Task, values: &Values, errors: &Errors) -> PageResult {
+/// A comment form answered with an error: shown again in place, with what was typed and the
+/// API's words next to the field.
+struct CommentFailed {
+    /// The comment being edited; `None` for the new comment's form.
+    comment_id: Option<String>,
+    content: String,
+    errors: Errors,
+}
+
+impl CommentFailed {
+    fn of(&self, comment_id: Option<&str>) -> Option<&CommentFailed> {
+        (self.comment_id.as_deref() == comment_id).then_some(self)
+    }
+}
+
+/// An existing comment's text field, with the error of its last save if it failed.
+fn comment_field(id: &str, content: &str, failed: Option<&CommentFailed>) -> Markup {
+    let field = format!("comment-{id}");
+    let error = failed.and_then(|f| f.errors.of("content"));
+    let content = failed.map(|f| f.content.as_str()).unwrap_or(content);
+    html! {
+        div.field {
+            label for=(field) { "Comment" }
+            textarea id=(field) name="content" required aria-invalid=[error.as_ref().map(|_| "true")]
+                aria-describedby=[error.as_ref().map(|_| format!("{field}-error"))] { (content) }
+            @if let Some(error) = &error { p.error-message id=(format!("{field}-error")) { (error) } }
+        }
+    }
+}
+
+async fn task_page(
+    s: &AppState,
+    session: &Session,
+    task: &Task,
+    values: &Values,
+    errors: &Errors,
+    comment: Option<&CommentFailed>,
+) -> PageResult {
     let tenant = &session.caller.tenant_id;
     let comments_page = crate::domain::list::PageParams { limit: Some(200), cursor: None }.validate()?;
-    let (project, comments, links, requests) = tokio::try_join!(
+    let labels_page = Page::first(LABELS_NAMED);
+    let (project, comments, links, requests, known_labels) = tokio::try_join!(
         s.store.get_project(tenant, &task.project_id),
         s.store.list_comments(tenant, Some(&task.id), &comments_page),
         s.store.task_links(tenant, &task.id),
         s.store.messages_for_task(tenant, &task.id, REQUESTS_SHOWN),
+        s.store.list_labels(tenant, Some(task.project_id.as_str()), &labels_page),
     )?;
+    let mut known_labels: Vec<String> = known_labels.into_iter().take(LABELS_NAMED as usize).map(|l| l.name).collect();
+    known_labels.sort();
     let body = html! {
         p { a href=(format!("/tasks?project_id={}", project.id)) { "← Tasks of " (project.name) } }
         h1 { (task.title) }
@@ -432,7 +495,7 @@ async fn task_page(s: &AppState, session: &Session, task: &Task, values: &Values
         h2 id="edit" { "Details" }
         form.stack.card method="post" action=(format!("/tasks/{}", task.id)) aria-labelledby="edit" {
             (csrf_field(session))
-            (task_fields(values, errors, None))
+            (task_fields(values, errors, None, &known_labels))
             div.actions { button type="submit" { "Save" } }
         }
 
@@ -487,10 +550,7 @@ async fn task_page(s: &AppState, session: &Session, task: &Task, values: &Values
                     @if c.updated_at != c.created_at { " · edited" } }
                 form.stack method="post" action=(format!("/comments/{}", c.id)) {
                     (csrf_field(session))
-                    div.field {
-                        label for=(format!("comment-{}", c.id)) { "Comment" }
-                        textarea id=(format!("comment-{}", c.id)) name="content" required { (c.content) }
-                    }
+                    (comment_field(&c.id, &c.content, comment.and_then(|f| f.of(Some(&c.id)))))
                     div.actions { button.small type="submit" { "Save comment" } }
                 }
                 form.inline method="post" action=(format!("/comments/{}/delete", c.id)) data-confirm="Delete this comment?" {
@@ -501,7 +561,9 @@ async fn task_page(s: &AppState, session: &Session, task: &Task, values: &Values
         }
         form.stack.card method="post" action=(format!("/tasks/{}/comments", task.id)) aria-label="Add a comment" {
             (csrf_field(session))
-            (forms::textarea("content", "New comment", "", &Errors::none()))
+            @let new = comment.and_then(|f| f.of(None));
+            (forms::textarea("content", "New comment", new.map(|f| f.content.as_str()).unwrap_or_default(),
+                new.map(|f| &f.errors).unwrap_or(&Errors::none())))
             div.actions { button type="submit" { "Add comment" } }
         }
 
@@ -511,7 +573,7 @@ async fn task_page(s: &AppState, session: &Session, task: &Task, values: &Values
             button.danger type="submit" { "Delete task" }
         }
     };
-    let status = if errors.any() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if errors.any() || comment.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, layout::page(session, Section::Tasks, &task.title, body)).into_response())
 }
 
@@ -525,7 +587,7 @@ pub async fn update(State(s): State<AppState>, Path(id): Path<TaskId>, form: For
             s.wake_workers.notify_one(); // changes travel to linked trackers
             Ok(Redirect::to(&format!("/tasks/{id}")).into_response())
         }
-        Err(err) => task_page(&s, &form.session, &task, &values, &Errors::from(err)).await,
+        Err(err) => task_page(&s, &form.session, &task, &values, &Errors::from(err), None).await,
     }
 }
 
@@ -535,21 +597,39 @@ pub async fn delete(State(s): State<AppState>, Path(id): Path<TaskId>, form: For
     Ok(Redirect::to(&format!("/tasks?project_id={}", task.project_id)).into_response())
 }
 
-pub async fn add_comment(State(s): State<AppState>, Path(id): Path<String>, form: Form) -> PageResult {
-    let input = NewCommentInput { task_id: id.clone(), content: form.text("content"), author: None };
-    let new = input.validate()?;
+/// The task page again, with a comment form's error in place.
+async fn comment_refused(s: &AppState, form: &Form, task_id: &TaskId, failed: CommentFailed) -> PageResult {
+    let task = s.store.get_task(&form.session.caller.tenant_id, task_id).await.or_not_found("task")?;
+    task_page(s, &form.session, &task, &Values::of(&task), &Errors::none(), Some(&failed)).await
+}
+
+pub async fn add_comment(State(s): State<AppState>, Path(id): Path<TaskId>, form: Form) -> PageResult {
+    let content = form.text("content");
+    let input = NewCommentInput { task_id: id.to_string(), content: content.clone(), author: None };
+    let new = match input.validate() {
+        Ok(new) => new,
+        Err(err) => {
+            let failed = CommentFailed { comment_id: None, content, errors: Errors::from(err) };
+            return comment_refused(&s, &form, &id, failed).await;
+        }
+    };
     crate::tasks::comment::add_comment(&s.store, &form.session.caller.tenant_id, &new).await.or_not_found("task")?;
     s.wake_workers.notify_one(); // comments travel to linked trackers
     Ok(Redirect::to(&format!("/tasks/{id}#comments")).into_response())
 }
 
 pub async fn edit_comment(State(s): State<AppState>, Path(id): Path<String>, form: Form) -> PageResult {
-    let content = CommentPatchInput { content: Some(form.text("content")) }.validate()?;
-    let comment = s
-        .store
-        .update_comment(&form.session.caller.tenant_id, &id, content.as_deref())
-        .await
-        .or_not_found("comment")?;
+    let tenant = &form.session.caller.tenant_id;
+    let text = form.text("content");
+    let content = match (CommentPatchInput { content: Some(text.clone()) }).validate() {
+        Ok(content) => content,
+        Err(err) => {
+            let comment = s.store.get_comment(tenant, &id).await.or_not_found("comment")?;
+            let failed = CommentFailed { comment_id: Some(id), content: text, errors: Errors::from(err) };
+            return comment_refused(&s, &form, &comment.task_id, failed).await;
+        }
+    };
+    let comment = s.store.update_comment(tenant, &id, content.as_deref()).await.or_not_found("comment")?;
     Ok(Redirect::to(&format!("/tasks/{}#comments", comment.task_id)).into_response())
 }
 

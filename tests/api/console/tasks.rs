@@ -200,6 +200,30 @@ async fn tasks_are_created_edited_moved_and_commented(app: TestApp) {
     let page = browser.submit(&format!("/tasks/{id}"), &format!("/comments/{comment}"), &[("content", "second")]).await;
     assert_eq!(page.location(), format!("/tasks/{id}#comments"));
     assert_eq!(app.get(&format!("/api/v1/comments/{comment}")).await.body["content"], "second");
+    // A comment the API refuses stays on the page, its error next to its field in the API's words.
+    let api = app.post("/api/v1/comments", json!({"task_id": id, "content": "  "})).await;
+    assert_eq!(api.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", api.body);
+    let words = api.body["error"]["message"].as_str().expect("message").to_string();
+    let page = browser.submit(&format!("/tasks/{id}"), &format!("/tasks/{id}/comments"), &[("content", "  ")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.html);
+    assert!(
+        page.html.contains(&format!("<p class=\"error-message\" id=\"f-content-error\">{words}</p>")),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("id=\"f-content\" name=\"content\" aria-invalid=\"true\""), "{}", page.html);
+    let page = browser.submit(&format!("/tasks/{id}"), &format!("/comments/{comment}"), &[("content", "")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.html);
+    assert!(
+        page.html.contains(&format!("<p class=\"error-message\" id=\"comment-{comment}-error\">{words}</p>")),
+        "{}",
+        page.html
+    );
+    assert_eq!(app.get(&format!("/api/v1/comments/{comment}")).await.body["content"], "second", "nothing changed");
+    assert_eq!(
+        app.get(&format!("/api/v1/comments?task_id={id}")).await.body["items"].as_array().map(Vec::len),
+        Some(1)
+    );
 
     // Another tenant gets 404 pages and changes nothing.
     let key = other_tenant(&app).await;
@@ -271,4 +295,40 @@ async fn the_task_page_shows_the_requests_behind_it() {
     let similar = res.body["task_id"].as_str().expect("task");
     let page = browser.get(&format!("/tasks/{similar}")).await;
     assert!(page.html.contains(&format!("may repeat <a href=\"/tasks/{task}\">")), "{}", page.html);
+}
+
+/// The sort menu offers every sort the API takes (each field, both ways), and each works.
+#[tokio::test]
+async fn the_sort_menu_offers_every_sort_the_api_takes() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await.expect("app");
+    let project = app.project("ops").await;
+    let task = app.task(&project, json!({"title": "Renew", "labels": ["infra", "urgent <now>"]})).await;
+    app.task(&project, json!({"title": "Other", "labels": ["later"]})).await;
+    let mut browser = Browser::signed_in(&app, ADMIN_KEY).await;
+    let page = browser.get("/tasks").await;
+    let menu = page.html.split("<select id=\"filter-sort\"").nth(1).and_then(|m| m.split("</select>").next());
+    let menu = menu.unwrap_or_else(|| panic!("a sort menu: {}", page.html)).to_string();
+    for field in ["created_at", "updated_at", "due_date", "priority", "title"] {
+        for sort in [field.to_string(), format!("-{field}")] {
+            assert_eq!(app.get(&format!("/api/v1/tasks?sort={sort}")).await.status, StatusCode::OK, "{sort}");
+            assert!(menu.contains(&format!("<option value=\"{sort}\"")), "{sort} offered: {menu}");
+            let listed = browser.get(&format!("/tasks?sort={sort}")).await;
+            assert_eq!(listed.status, StatusCode::OK);
+            assert!(!listed.html.contains("error-message"), "{sort}: {}", listed.html);
+            assert!(listed.html.contains(&format!("<option value=\"{sort}\" selected>")), "{sort} kept");
+        }
+    }
+    assert_eq!(app.get("/api/v1/tasks?sort=colour").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(menu.matches("<option ").count(), 10, "no sort the API lacks: {menu}");
+
+    // The task page shows its labels as chips linking to their lists, and names the others.
+    let id = task["id"].as_str().expect("id");
+    let page = browser.get(&format!("/tasks/{id}")).await;
+    assert!(
+        page.html
+            .contains(&format!("<a class=\"pill\" href=\"/tasks?project_id={project}&amp;label=urgent+%3Cnow%3E\"")),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("Also in this project: later."), "{}", page.html);
 }
