@@ -14,7 +14,7 @@ use crate::domain::list::{PageParams, id_cursor};
 use crate::domain::tenant::Caller;
 use crate::jobs::{Job, JobStatus};
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct JobListParams {
     /// `queued`, `running`, `succeeded`, `failed` or `dead`.
@@ -32,6 +32,16 @@ pub async fn list_jobs(
     caller: Caller,
     ApiQuery(params): ApiQuery<JobListParams>,
 ) -> Result<Json<JobPage>, ApiError> {
+    Ok(Json(JobPage::new(page(&s, &caller, &params).await?)))
+}
+
+/// One page of the caller's jobs and the next page's cursor, as `GET /api/v1/jobs` answers
+/// (the console's list too).
+pub(in crate::http) async fn page(
+    s: &AppState,
+    caller: &Caller,
+    params: &JobListParams,
+) -> Result<(Vec<Job>, Option<String>), ApiError> {
     let status = match params.status.as_deref().filter(|v| !v.is_empty()) {
         None => None,
         Some(v) => Some(JobStatus::parse(v).ok_or_else(|| {
@@ -41,9 +51,11 @@ pub async fn list_jobs(
             ))
         })?),
     };
-    let page = PageParams { limit: params.limit, cursor: params.cursor }.validate().map_err(ApiError::invalid_query)?;
+    let page = PageParams { limit: params.limit, cursor: params.cursor.clone() }
+        .validate()
+        .map_err(ApiError::invalid_query)?;
     let items = s.store.list_jobs(&caller.tenant_id, status, &page).await?;
-    Ok(Json(JobPage::new(paginate(items, page.limit, |j| id_cursor(&j.id)))))
+    Ok(paginate(items, page.limit, |j| id_cursor(&j.id)))
 }
 
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", params(("id" = String, Path)), tag = "jobs",

@@ -12,6 +12,7 @@ pub enum Section {
     Projects,
     Tasks,
     Board,
+    Jobs,
     ApiKeys,
 }
 
@@ -20,6 +21,7 @@ const SECTIONS: &[(Section, &str, &str)] = &[
     (Section::Projects, "/projects", "Projects"),
     (Section::Tasks, "/tasks", "Tasks"),
     (Section::Board, "/board", "Board"),
+    (Section::Jobs, "/jobs", "Jobs"),
     (Section::ApiKeys, "/api-keys", "API keys"),
 ];
 

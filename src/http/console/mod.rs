@@ -7,6 +7,7 @@
 mod assets;
 mod forms;
 mod integrations;
+mod jobs;
 mod keys;
 mod layout;
 mod overview;
@@ -66,6 +67,7 @@ pub fn router() -> Router<AppState> {
         .route("/comments/{id}", post(tasks::edit_comment))
         .route("/comments/{id}/delete", post(tasks::delete_comment))
         .route("/board", get(tasks::board))
+        .route("/jobs", get(jobs::list))
         .route("/api-keys", get(keys::list).post(keys::create))
         .route("/api-keys/{id}/delete", post(keys::delete))
         .route("/projects/{id}/integrations", get(integrations::list).post(integrations::create))

@@ -156,8 +156,8 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
         h2 { "Jobs" }
         div.grid {
             div.card {
-                span.figure { (dead) }
-                span.figure-label { "jobs failed for good (dead letters); see " code { "GET /api/v1/jobs?status=dead" } }
+                a.figure href="/jobs?status=dead" { (dead) }
+                span.figure-label { "jobs given up after failing (dead letters)" }
             }
         }
     };

@@ -2,6 +2,7 @@
 
 mod browser;
 mod integrations;
+mod jobs;
 mod overview;
 mod projects;
 mod sessions;
