@@ -1,7 +1,10 @@
 //! The console in a real headless Chromium, driven over WebDriver (chromedriver) against the
 //! real binary: sign in, a project, a task created, edited and moved on the board, Slack
 //! connected through OAuth against a local fake provider, an OAuth failure explained, Taiga
-//! connected through its form with its secret never shown again, API keys, sign out.
+//! connected through its form with its secret never shown again, then disconnected and
+//! deleted through their confirmations, an API key created and shown once, sign out. Signing
+//! in and moving a task on the board are done by keyboard alone (Tab, typing, Enter), and
+//! every page is checked at a phone's width (390 px) for sideways scrolling.
 //!
 //! The WebDriver client is the few commands this needs, spoken over the HTTP client the tests
 //! already use. With `TEST_BROWSER` set (CI sets it) a missing browser fails the test;
@@ -20,6 +23,9 @@ use serde_json::{Value, json};
 const KEY: &str = "tb_browser-test-admin-key-0123456789";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const TAIGA_PASSWORD: &str = "taiga-password-never-shown";
+/// WebDriver's codes for the Tab and Enter keys.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
 
 struct Driver {
     http: reqwest::Client,
@@ -169,6 +175,15 @@ impl Driver {
         }
     }
 
+    /// Waits until the page no longer shows `text`.
+    async fn wait_gone(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.source().await.contains(text) {
+            assert!(Instant::now() < deadline, "{text:?} still on {}", self.url().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn ready(&self) -> bool {
         let state = self
             .command(
@@ -192,6 +207,63 @@ impl Driver {
         let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().expect("base64")).expect("png");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), bytes).expect("screenshot written");
+    }
+
+    /// Runs `script` in the page; its return value.
+    async fn script(&self, script: &str) -> Value {
+        self.command(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await
+    }
+
+    /// Presses and releases keys as a keyboard would (WebDriver key actions), e.g. TAB, ENTER
+    /// or the characters of a text.
+    async fn keys(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|k| {
+                [json!({"type": "keyDown", "value": k.to_string()}), json!({"type": "keyUp", "value": k.to_string()})]
+            })
+            .collect();
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.command(reqwest::Method::POST, "/actions", Some(body)).await;
+    }
+
+    /// Presses Tab until the focused element is the one `css` names (at most `max` times):
+    /// it is reachable by keyboard in the page's own order.
+    async fn tab_to(&self, css: &str, max: usize) {
+        let focused = format!("return document.activeElement === document.querySelector({})", json!(css));
+        for _ in 0..max {
+            self.keys(TAB).await;
+            if self.script(&focused).await == true {
+                return;
+            }
+        }
+        panic!("{css} not reached with {max} presses of Tab on {}", self.url().await);
+    }
+
+    /// The text of the open `confirm()` dialog; accepts it or dismisses it.
+    async fn answer_confirm(&self, accept: bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let text = loop {
+            let res = self.http.get(format!("{}/alert/text", self.base)).send().await.expect("answers");
+            if res.status().is_success() {
+                break res.json::<Value>().await.expect("json")["value"].as_str().unwrap_or_default().to_string();
+            }
+            assert!(Instant::now() < deadline, "no confirmation was asked");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let answer = if accept { "/alert/accept" } else { "/alert/dismiss" };
+        self.command(reqwest::Method::POST, answer, None).await;
+        text
+    }
+
+    /// At a phone's width the page scrolls only downwards: nothing sticks out sideways.
+    async fn fits_the_width(&self) {
+        let sizes = self
+            .script("var d = document.documentElement; return [d.scrollWidth, d.clientWidth, window.innerWidth]")
+            .await;
+        let (scroll, client, inner) = (sizes[0].as_i64(), sizes[1].as_i64(), sizes[2].as_i64());
+        assert!(inner.is_some_and(|w| w <= 400), "the window is a phone's width: {sizes}");
+        assert!(scroll <= client, "{} scrolls sideways at a phone's width: {sizes}", self.url().await);
     }
 
     async fn quit(&self) {
@@ -224,6 +296,20 @@ async fn fake_slack() -> String {
     crate::helpers::serve(app).await
 }
 
+/// Reads `url` with the admin key until `done` holds for its JSON (a form's effect, after the
+/// browser sent it).
+async fn until(api: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got: Value = api.get(url).bearer_auth(KEY).send().await.expect("get").json().await.expect("json");
+        if done(&got) {
+            return got;
+        }
+        assert!(Instant::now() < deadline, "{url} never got there: {got}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_uses_the_console_in_chromium() {
     let Some(driver) = Driver::start().await else { return };
@@ -252,8 +338,10 @@ async fn a_person_uses_the_console_in_chromium() {
     driver.wait_url("/sign-in").await;
     driver.wait_text("Sign in to taskbridge").await;
     driver.screenshot("sign-in").await;
-    driver.fill("#key", KEY).await;
-    driver.click("form[action='/sign-in'] button[type=submit]").await;
+    // By keyboard alone: Tab to the key's field, type it, Enter.
+    driver.tab_to("#key", 5).await;
+    driver.keys(KEY).await;
+    driver.keys(ENTER).await;
     driver.wait_url("/dashboard").await;
     driver.wait_text("Tasks by status").await;
 
@@ -312,20 +400,14 @@ async fn a_person_uses_the_console_in_chromium() {
     driver.no_alert().await;
     driver.screenshot("tasks").await;
 
-    // Moved on the board.
+    // Moved on the board, by keyboard: Tab to the task's button, Enter.
     driver.goto(&format!("{base}/board?project_id={project}")).await;
-    driver.click(&format!("form[action='/tasks/{task}/status'] button")).await;
+    driver.wait_text("In progress").await;
+    driver.tab_to(&format!("form[action='/tasks/{task}/status'] button"), 40).await;
+    driver.keys(ENTER).await;
+    let got = until(&api, &format!("{base}/api/v1/tasks/{task}"), |t| t["status"] == "in_progress").await;
+    assert_eq!(got["assigned_to"].as_str(), Some("ana"), "{got}");
     driver.wait_url("/board").await;
-    let got: Value = api
-        .get(format!("{base}/api/v1/tasks/{task}"))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!((got["status"].as_str(), got["assigned_to"].as_str()), (Some("in_progress"), Some("ana")), "{got}");
     driver.no_alert().await;
     driver.screenshot("board").await;
 
@@ -356,18 +438,78 @@ async fn a_person_uses_the_console_in_chromium() {
     assert!(source.contains("<dt>Secrets set</dt><dd>password</dd>"), "{source}");
     driver.screenshot("integrations").await;
 
+    // Disconnecting asks first: dismissed, nothing changes; accepted, the secrets are gone.
+    let listed = until(&api, &format!("{base}/api/v1/projects/{project}/integrations"), |_| true).await;
+    let taiga = listed["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["type"] == "taiga"))
+        .and_then(|i| i["id"].as_str())
+        .expect("the Taiga integration")
+        .to_string();
+    let taiga_url = format!("{base}/api/v1/projects/{project}/integrations/{taiga}");
+    let form = format!("form[action='/projects/{project}/integrations/{taiga}");
+    driver.click(&format!("{form}/disconnect'] button")).await;
+    let question = driver.answer_confirm(false).await;
+    assert!(question.starts_with("Disconnect Taiga (web team)?"), "{question}");
+    let got = until(&api, &taiga_url, |_| true).await;
+    assert_eq!((got["status"].as_str(), got["secrets_set"].clone()), (Some("active"), json!(["password"])), "{got}");
+    driver.click(&format!("{form}/disconnect'] button")).await;
+    driver.answer_confirm(true).await;
+    until(&api, &taiga_url, |i| i["status"] == "revoked" && i["secrets_set"] == json!([])).await;
+    driver.wait_text("pill revoked").await;
+    // Deleting asks too; accepted, it is gone.
+    driver.click(&format!("{form}/delete'] button")).await;
+    let question = driver.answer_confirm(true).await;
+    assert!(question.starts_with("Delete Taiga (web team)? This cannot be undone."), "{question}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api.get(&taiga_url).bearer_auth(KEY).send().await.expect("get").status() != 404 {
+        assert!(Instant::now() < deadline, "the integration was not deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    driver.wait_gone("Taiga (web team)").await;
+
     driver.goto(&format!("{base}/dashboard")).await;
     driver.wait_text("Tasks by status").await;
     driver.screenshot("overview").await;
-    // Readable at a phone's width too.
+    // Readable at a phone's width too: no page scrolls sideways.
     driver.command(reqwest::Method::POST, "/window/rect", Some(json!({"width": 390, "height": 844}))).await;
-    driver.goto(&format!("{base}/board?project_id={project}")).await;
-    driver.wait_text("In progress").await;
-    driver.screenshot("board-phone").await;
+    for (path, text) in [
+        ("/dashboard".to_string(), "Tasks by status"),
+        (format!("/board?project_id={project}"), "In progress"),
+        (format!("/tasks?project_id={project}"), "New task"),
+        (format!("/tasks/{task}"), "Comments"),
+        ("/projects".to_string(), "Website relaunch"),
+        (format!("/projects/{project}"), "Edit project"),
+        (format!("/projects/{project}/integrations"), "Connect with a token"),
+        ("/api-keys".to_string(), "New key"),
+        ("/jobs".to_string(), "Filter jobs"),
+    ] {
+        driver.goto(&format!("{base}{path}")).await;
+        driver.wait_text(text).await;
+        driver.fits_the_width().await;
+        if path.starts_with("/board") {
+            driver.screenshot("board-phone").await;
+        }
+    }
     driver.command(reqwest::Method::POST, "/window/rect", Some(json!({"width": 1280, "height": 1000}))).await;
+
+    // An API key: created, shown once, working, never shown again.
     driver.goto(&format!("{base}/api-keys")).await;
     driver.wait_text("bootstrap admin").await;
+    driver.fill("#f-name", "CI pipeline").await;
+    driver.click("#f-role option[value='member']").await;
+    driver.click("form[action='/api-keys'] button[type=submit]").await;
+    driver.wait_text("id=\"new-key\"").await;
+    let new_key = driver.script("return document.getElementById('new-key').value").await;
+    let new_key = new_key.as_str().expect("the new key").to_string();
+    assert!(new_key.starts_with("tb_"), "{new_key}");
     driver.screenshot("api-keys").await;
+    let me = api.get(format!("{base}/api/v1/me")).bearer_auth(&new_key).send().await.expect("me");
+    assert_eq!(me.status().as_u16(), 200);
+    assert_eq!(me.json::<Value>().await.expect("json")["role"], "member");
+    driver.goto(&format!("{base}/api-keys")).await;
+    let source = driver.wait_text("CI pipeline").await;
+    assert!(!source.contains(&new_key), "shown once only");
     driver.goto(&format!("{base}/projects")).await;
     driver.wait_text("Website relaunch").await;
     driver.screenshot("projects").await;
