@@ -55,7 +55,13 @@ pub struct RunAnswer {
 pub(in crate::http) async fn settle(s: &AppState, tenant_id: &TenantId, mut run: SyncRun) -> Result<SyncRun, ApiError> {
     s.wake_workers.notify_one();
     let mut wait = super::settle::Settle::within(s.sync_wait);
-    while run.status == SyncRunStatus::Running && wait.again().await {
+    // Poll the status alone; the whole run (plan and results, megabytes for a large tree)
+    // is read once, when it has ended or the wait is over.
+    let mut status = run.status;
+    while status == SyncRunStatus::Running && wait.again().await {
+        status = s.store.sync_run_status(tenant_id, &run.id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
+    }
+    if status != run.status {
         run = s.store.sync_run(tenant_id, &run.id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
     }
     match run.status {

@@ -270,6 +270,19 @@ impl Store {
         row.map(SyncRun::try_from).transpose()
     }
 
+    /// Only the run's status: what a bounded wait polls, without reading (and parsing) its
+    /// plan and results, which grow with the run.
+    pub async fn sync_run_status(&self, tenant_id: &TenantId, id: &str) -> Result<Option<SyncRunStatus>> {
+        let status: Option<String> = read!(self, |pool| {
+            sqlx::query_scalar("SELECT status FROM sync_runs WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        status.map(|s| super::parse_enum("sync_runs.status", &s, SyncRunStatus::parse)).transpose()
+    }
+
     /// Fixes the run's plan unless an earlier attempt already did; answers the plan kept.
     pub async fn set_sync_plan(&self, tenant_id: &TenantId, id: &str, plan: &Value) -> Result<Value> {
         let now = super::now();
