@@ -1,9 +1,11 @@
 //! A Confluence task sync of a large page tree against the fake Atlassian site of the tests
-//! (no delay): how long one run takes to plan the tree, create an issue per open task
+//! (no delay unless `BENCH_DELAY_MS`): how long one run takes to plan the tree, create an issue per open task
 //! (marker search, create, remote link) and rewrite every page, with its journal.
 //! `cargo bench --bench sync`; PostgreSQL too when `BENCH_DATABASE_URL` or
 //! `TEST_DATABASE_URL` is set. Knobs: `BENCH_BACKENDS`, `BENCH_SECTIONS` (default 10),
-//! `BENCH_PAGES_PER_SECTION` (default 99), `BENCH_TASKS_PER_PAGE` (default 10).
+//! `BENCH_PAGES_PER_SECTION` (default 99), `BENCH_TASKS_PER_PAGE` (default 10), `BENCH_DELAY_MS`
+//! (every answer of the site takes this long, default 0), `BENCH_IN_FLIGHT` (the integrations'
+//! `max_in_flight`, the service's default when unset).
 
 use std::time::{Duration, Instant};
 
@@ -50,7 +52,12 @@ async fn bench(label: &str, url: &str) {
     let (sections, pages, tasks) =
         (env_or("BENCH_SECTIONS", 10), env_or("BENCH_PAGES_PER_SECTION", 99), env_or("BENCH_TASKS_PER_PAGE", 10u32));
     let mut page_count = 0;
-    let (site_url, site) = atlassian::fake_site(|s| page_count = tree(s, sections, pages, tasks)).await;
+    let delay = Duration::from_millis(env_or("BENCH_DELAY_MS", 0));
+    let (site_url, site) = atlassian::fake_site(|s| {
+        s.delay = delay;
+        page_count = tree(s, sections, pages, tasks);
+    })
+    .await;
     let task_count = (page_count - 1) * tasks as usize;
     let mut config = Config::for_tests(url, KEY);
     config.allow_private_urls = true;
@@ -62,6 +69,10 @@ async fn bench(label: &str, url: &str) {
         ("jira", json!({"site_url": site_url, "email": "bot@acme.test", "project_key": "WP"})),
         ("confluence", json!({"site_url": site_url, "email": "bot@acme.test"})),
     ] {
+        let mut settings = settings;
+        if let Ok(limit) = std::env::var("BENCH_IN_FLIGHT") {
+            settings["max_in_flight"] = json!(limit.parse::<u64>().expect("BENCH_IN_FLIGHT is a number"));
+        }
         let body = json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}});
         support::expect_status(
             client.post(format!("{base}/api/v1/projects/{project}/integrations")).bearer_auth(KEY).json(&body),
@@ -89,8 +100,9 @@ async fn bench(label: &str, url: &str) {
     };
     assert_eq!((results, creates), (task_count, task_count), "one issue per task");
     println!(
-        "| {label} | Confluence task sync, one run, fake site without delay | {:.0} tasks/s | – | – | {page_count} pages, \
-         {task_count} tasks, {puts} page writes in {elapsed:.1} s |",
+        "| {label} | Confluence task sync, one run, fake site answering in {} ms | {:.0} tasks/s | – | – | {page_count} pages, \
+         {task_count} tasks, {puts} page writes in {elapsed:.2} s |",
+        delay.as_millis(),
         task_count as f64 / elapsed
     );
     server.stop().await;

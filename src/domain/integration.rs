@@ -66,13 +66,24 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 11] = [
         &["api_token", "access_token", "refresh_token", "webhook_secret"],
         // `task_issue_type` and `undo_status` are the Confluence task sync's: the type of the
         // issues it creates (default Task) and the status its undo moves them to (Backlog).
-        &["site_url", "email", "cloud_id", "project_key", "issue_type", "parent_key", "task_issue_type", "undo_status"],
+        // `max_in_flight`: how many calls a sync run keeps in flight against the site (1–64).
+        &[
+            "site_url",
+            "email",
+            "cloud_id",
+            "project_key",
+            "issue_type",
+            "parent_key",
+            "task_issue_type",
+            "undo_status",
+            "max_in_flight",
+        ],
     ),
     (
         IntegrationType::Confluence,
         "confluence",
         &["api_token", "access_token", "refresh_token"],
-        &["site_url", "email", "cloud_id"],
+        &["site_url", "email", "cloud_id", "max_in_flight"],
     ),
     // `url` receives the events named in `events` (comma-separated; all when unset), each
     // signed with `signing_secret`.
@@ -192,6 +203,15 @@ pub fn non_blank<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     Ok(value.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string))
 }
 
+/// The range of an Atlassian integration's `max_in_flight`.
+pub const IN_FLIGHT: std::ops::RangeInclusive<u64> = 1..=64;
+
+/// `max_in_flight` when it is a number in [`IN_FLIGHT`] (anything else reads as unset).
+pub fn in_flight<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let value = Value::deserialize(d)?;
+    Ok(value.as_u64().filter(|n| IN_FLIGHT.contains(n)).and_then(|n| usize::try_from(n).ok()))
+}
+
 /// An integration's settings as the typed struct `T` (whose fields read with [`non_blank`] and
 /// default when absent, so reading never fails: what is missing is the adapter's to refuse).
 pub fn typed<T: serde::de::DeserializeOwned + Default>(settings: &Map<String, Value>) -> T {
@@ -272,6 +292,11 @@ pub fn check_settings(
                         .map_err(|_| DomainError::invalid("settings", format!("{key} must be a non-empty name")))?;
                 }
                 _ => return Err(DomainError::invalid("settings", format!("{key} must be a name"))),
+            },
+            "max_in_flight" if matches!(kind, IntegrationType::Jira | IntegrationType::Confluence) => match value {
+                Value::Null => {}
+                Value::Number(n) if n.as_u64().is_some_and(|n| IN_FLIGHT.contains(&n)) => {}
+                _ => return Err(DomainError::invalid("settings", "max_in_flight must be a whole number from 1 to 64")),
             },
             "tls" if kind == IntegrationType::Email => match value {
                 Value::Null | Value::Bool(_) => {}
@@ -485,6 +510,21 @@ mod tests {
         assert!(check(json!({"undo_status": "  "})).is_err());
         assert!(check(json!({"task_issue_type": 3})).is_err());
         assert!(check(json!({"undo_status": null})).is_ok(), "null removes it");
+    }
+
+    #[test]
+    fn atlassian_integrations_take_a_bounded_in_flight_limit() {
+        for kind in [IntegrationType::Jira, IntegrationType::Confluence] {
+            let check = |s: Value| check_settings(kind, s.as_object().expect("map"), &ok);
+            assert!(check(json!({"max_in_flight": 1})).is_ok());
+            assert!(check(json!({"max_in_flight": 64})).is_ok());
+            assert!(check(json!({"max_in_flight": null})).is_ok());
+            for bad in [json!(0), json!(65), json!(2.5), json!(-1), json!("8")] {
+                assert!(check(json!({"max_in_flight": bad})).is_err(), "{bad} refused");
+            }
+        }
+        let taiga = check_settings(IntegrationType::Taiga, json!({"max_in_flight": 4}).as_object().expect("map"), &ok);
+        assert!(taiga.is_err(), "not a Taiga setting");
     }
 
     #[test]

@@ -9,10 +9,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
+use tokio::sync::OnceCell;
+
+use super::pace::Pace;
+use super::steps;
 use super::{Context, Shared, SyncError};
 use crate::jobs::{JobContext, JobError};
 use crate::store::NewChange;
-use crate::trackers::confluence::storage::{IssueLink, Storage};
+use crate::trackers::confluence::storage::{IssueLink, PageTask, Storage};
 use crate::trackers::confluence::{Page, Written};
 use crate::trackers::jira::ChildIssue;
 
@@ -123,47 +127,26 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
     };
     let plan: Plan = serde_json::from_value(plan).map_err(|e| JobError::Permanent(format!("unreadable plan: {e}")))?;
 
-    let mut created: HashMap<usize, Result<String, String>> = HashMap::new();
-    let mut packages: HashMap<String, Result<Option<String>, String>> = HashMap::new();
+    // Nothing of this run was written before its first attempt: no issue to find again.
+    let first_attempt = c.ctx.job.attempts <= 1;
+    let jira_pace = Pace::new(c.jira_in_flight);
+    let packages: HashMap<&str, OnceCell<Result<Option<String>, String>>> =
+        plan.items.iter().filter_map(|i| i.linked_work_package.as_deref()).map(|p| (p, OnceCell::new())).collect();
+    let mut to_create: Vec<(usize, &Planned, &str)> = Vec::new();
     for (i, item) in plan.items.iter().enumerate() {
-        let (Some(package), None) = (&item.linked_work_package, &item.skipped) else { continue };
-        let step = create_step(&item.task.confluence_page_id, &item.task.confluence_task_id);
-        if let Some(done) = c.done(&step).await? {
-            created.insert(i, outcome(&done));
-            continue;
+        if let (Some(package), None) = (&item.linked_work_package, &item.skipped) {
+            to_create.push((i, item, package));
         }
-        let result = create(&c, &request, item, package, &mut packages).await;
-        let outcome = match result {
-            Ok(key) => {
-                c.journal(NewChange {
-                    step: &step,
-                    target: "jira-issue",
-                    reference: &key,
-                    action: "create",
-                    before: None,
-                    after: Some(json!({"key": key, "parent": package, "summary": item.task.task_summary})),
-                })
-                .await?;
-                Ok(key)
-            }
-            Err(e) => {
-                let message = c.settle(e)?;
-                c.journal(NewChange {
-                    step: &step,
-                    target: "jira-issue",
-                    reference: package,
-                    action: "failed",
-                    before: None,
-                    after: Some(json!({"error": message})),
-                })
-                .await?;
-                Err(message)
-            }
-        };
-        created.insert(i, outcome);
     }
+    let created: HashMap<usize, Result<String, String>> =
+        steps::run(c.jira_in_flight, to_create, |(i, item, package)| {
+            let on = Creating { c: &c, request: &request, pace: &jira_pace, packages: &packages, first_attempt };
+            async move { Ok((i, on.create_once(item, package).await?)) }
+        })
+        .await?
+        .into_iter()
+        .collect();
 
-    let mut page_errors: HashMap<&str, String> = HashMap::new();
     let mut pages: Vec<&str> = Vec::new();
     for (i, item) in plan.items.iter().enumerate() {
         let page = item.task.confluence_page_id.as_str();
@@ -171,54 +154,15 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
             pages.push(page);
         }
     }
-    for page in pages {
-        let step = format!("rewrite:{page}");
-        let done = match c.done(&step).await? {
-            Some(done) => done,
-            None => {
-                let links: HashMap<String, IssueLink> = plan
-                    .items
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, item)| item.task.confluence_page_id == page)
-                    .filter_map(|(i, item)| match created.get(&i) {
-                        Some(Ok(key)) => Some((
-                            item.task.confluence_task_id.clone(),
-                            IssueLink { key: key.clone(), url: c.jira.browse_url(key) },
-                        )),
-                        _ => None,
-                    })
-                    .collect();
-                let original =
-                    plan.items.iter().find(|i| i.task.confluence_page_id == page).map(|i| i.task.original_page_version);
-                let change = match rewrite(&c, page, &links).await {
-                    Ok((version, changed)) => NewChange {
-                        step: &step,
-                        target: "confluence-page",
-                        reference: page,
-                        action: "rewrite",
-                        before: Some(json!({"version": original})),
-                        after: Some(json!({"version": version, "changed": changed,
-                                           "tasks": links.keys().collect::<Vec<_>>()})),
-                    },
-                    Err(e) => NewChange {
-                        step: &step,
-                        target: "confluence-page",
-                        reference: page,
-                        action: "failed",
-                        before: Some(json!({"version": original})),
-                        after: Some(json!({"error": c.settle(e)?})),
-                    },
-                };
-                c.journal(change).await?;
-                c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?
-            }
-        };
-        if done.action == "failed" {
-            let error = done.after.as_ref().and_then(|a| a["error"].as_str()).unwrap_or_default();
-            page_errors.insert(page, error.to_string());
-        }
-    }
+    let confluence_pace = Pace::new(c.confluence_in_flight);
+    let page_errors: HashMap<&str, String> = steps::run(c.confluence_in_flight, pages, |page| {
+        let (c, plan, created, pace) = (&c, &plan, &created, &confluence_pace);
+        async move { Ok(rewrite_once(c, plan, created, pace, page).await?.map(|error| (page, error))) }
+    })
+    .await?
+    .into_iter()
+    .flatten()
+    .collect();
 
     let mut results: Vec<Value> = plan
         .unresolved
@@ -292,13 +236,15 @@ fn missing(e: &JobError) -> bool {
     matches!(e, JobError::Gone(_))
 }
 
-/// Walks every requested tree once, recording each open task and its work package.
+/// Walks every requested tree once, recording each open task and its work package, in the
+/// order of a depth-first walk (children in their order on the page tree).
 async fn plan(c: &Context<'_>, request: &Request) -> Result<Plan, JobError> {
     let default_due = c.run.created_at.date_naive() + chrono::Days::new(request.context.days_to_due_date as u64);
+    let pace = Pace::new(c.confluence_in_flight);
     let mut plan = Plan::default();
     let mut seen: HashSet<String> = HashSet::new();
     for url in &request.confluence_page_urls {
-        let root = match c.confluence.resolve(url).await {
+        let root = match pace.run(|_| c.confluence.resolve(url)).await {
             Ok(Some(id)) => id,
             Ok(None) => {
                 plan.unresolved.push((url.clone(), "Failed - Not a Confluence page address".into()));
@@ -310,28 +256,24 @@ async fn plan(c: &Context<'_>, request: &Request) -> Result<Plan, JobError> {
             }
             Err(e) => return Err(e),
         };
+        let mut walked = walk(c, &pace, &root, &seen).await?;
         let mut todo: Vec<(String, Option<String>, bool)> = vec![(root, None, true)];
         while let Some((id, inherited, is_root)) = todo.pop() {
             if !seen.insert(id.clone()) {
                 continue;
             }
-            let page = match c.confluence.page(&id, None).await {
-                Ok(page) => page,
-                Err(e) if missing(&e) => {
-                    if is_root {
-                        plan.unresolved.push((url.clone(), "Failed - Confluence page not found".into()));
-                    }
-                    continue; // deleted while the tree was walked
+            let Some(Some(page)) = walked.remove(&id) else {
+                if is_root {
+                    plan.unresolved.push((url.clone(), "Failed - Confluence page not found".into()));
                 }
-                Err(e) => return Err(e),
+                continue; // deleted while the tree was walked
             };
             let inherited = match (is_root, inherited) {
-                (true, _) => ancestors_package(c, &page).await?,
+                (true, _) => ancestors_package(c, &page.page).await?,
                 (false, inherited) => inherited,
             };
-            let doc = Storage::parse(&page.body);
-            for task in doc.tasks().into_iter().filter(|t| !t.complete) {
-                let package = doc.work_package(Some(&task.id)).or_else(|| inherited.clone());
+            for (task, own) in page.tasks {
+                let package = own.or_else(|| inherited.clone());
                 let skipped = if task.summary.trim().is_empty() {
                     Some("Skipped - Empty Task".to_string())
                 } else if package.is_none() {
@@ -345,18 +287,75 @@ async fn plan(c: &Context<'_>, request: &Request) -> Result<Plan, JobError> {
                     .collect::<Vec<_>>()
                     .join("\n");
                 plan.items.push(Planned {
-                    task: found(&page, task.id, task.summary, task.assignee, task.due_date, default_due, context),
+                    task: found(&page.page, task.id, task.summary, task.assignee, task.due_date, default_due, context),
                     linked_work_package: package,
                     skipped,
                 });
             }
-            let package = doc.work_package(None).or(inherited);
-            for (child, _) in c.confluence.children(&page.id).await?.into_iter().rev() {
+            let package = page.package.or(inherited);
+            for child in page.children.into_iter().rev() {
                 todo.push((child, package.clone(), false));
             }
         }
     }
     Ok(plan)
+}
+
+/// A page as the walk read it: its open tasks (each with the work package it names itself),
+/// the work package the page names, and its children in order. The body is not kept.
+struct Walked {
+    page: Page,
+    tasks: Vec<(PageTask, Option<String>)>,
+    package: Option<String>,
+    children: Vec<String>,
+}
+
+/// Reads the tree under `root` a level at a time, the pages of a level several at once;
+/// `None` for a page gone while the tree was walked. Pages `seen` under an earlier root are
+/// not read again.
+async fn walk(
+    c: &Context<'_>,
+    pace: &Pace,
+    root: &str,
+    seen: &HashSet<String>,
+) -> Result<HashMap<String, Option<Walked>>, JobError> {
+    let mut walked: HashMap<String, Option<Walked>> = HashMap::new();
+    let mut level = vec![root.to_string()];
+    while !level.is_empty() {
+        let read = steps::run(c.confluence_in_flight, level, |id| async move {
+            let page = match pace.run(|_| c.confluence.page(&id, None)).await {
+                Ok(page) => page,
+                Err(e) if missing(&e) => return Ok((id, None)),
+                Err(e) => return Err(e),
+            };
+            let children = pace.run(|_| c.confluence.children(&page.id)).await?;
+            let doc = Storage::parse(&page.body);
+            let tasks = doc
+                .tasks()
+                .into_iter()
+                .filter(|t| !t.complete)
+                .map(|t| {
+                    let own = doc.work_package(Some(&t.id));
+                    (t, own)
+                })
+                .collect();
+            let package = doc.work_package(None);
+            let page = Page { body: String::new(), ..page };
+            let children = children.into_iter().map(|(id, _)| id).collect();
+            Ok((id, Some(Walked { page, tasks, package, children })))
+        })
+        .await?;
+        level = Vec::new();
+        for (id, page) in read {
+            if let Some(page) = &page {
+                level.extend(page.children.iter().filter(|c| !walked.contains_key(*c) && !seen.contains(*c)).cloned());
+            }
+            walked.insert(id, page);
+        }
+        level.sort_unstable();
+        level.dedup();
+    }
+    Ok(walked)
 }
 
 fn found(
@@ -402,48 +401,156 @@ async fn ancestors_package(c: &Context<'_>, page: &Page) -> Result<Option<String
     Ok(None)
 }
 
-/// Creates (or finds again) the issue for a planned task.
-async fn create(
-    c: &Context<'_>,
-    request: &Request,
-    item: &Planned,
-    package: &str,
-    packages: &mut HashMap<String, Result<Option<String>, String>>,
-) -> Result<String, JobError> {
-    // The work package must exist; its assignee takes a task that mentions nobody.
-    if !packages.contains_key(package) {
-        let fetched = match c.jira.issue(package).await {
-            Ok(issue) => Ok(issue["fields"]["assignee"]["accountId"].as_str().map(str::to_string)),
-            Err(e) if missing(&e) => Err(format!("the work package {package} does not exist in Jira")),
-            Err(e) => return Err(e),
+/// What the creates of a run share: the run, its pace against Jira, and each work package
+/// (fetched once, by whichever create needs it first).
+struct Creating<'r, 'c> {
+    c: &'r Context<'c>,
+    request: &'r Request,
+    pace: &'r Pace,
+    packages: &'r HashMap<&'r str, OnceCell<Result<Option<String>, String>>>,
+    first_attempt: bool,
+}
+
+impl Creating<'_, '_> {
+    /// The journaled outcome of a task's create step: done before, or done now and journaled.
+    async fn create_once(&self, item: &Planned, package: &str) -> Result<Result<String, String>, JobError> {
+        let c = self.c;
+        let step = create_step(&item.task.confluence_page_id, &item.task.confluence_task_id);
+        if let Some(done) = c.done(&step).await? {
+            return Ok(outcome(&done));
+        }
+        match self.create(item, package).await {
+            Ok(key) => {
+                c.journal(NewChange {
+                    step: &step,
+                    target: "jira-issue",
+                    reference: &key,
+                    action: "create",
+                    before: None,
+                    after: Some(json!({"key": key, "parent": package, "summary": item.task.task_summary})),
+                })
+                .await?;
+                Ok(Ok(key))
+            }
+            Err(e) => {
+                let message = c.settle(e)?;
+                c.journal(NewChange {
+                    step: &step,
+                    target: "jira-issue",
+                    reference: package,
+                    action: "failed",
+                    before: None,
+                    after: Some(json!({"error": message})),
+                })
+                .await?;
+                Ok(Err(message))
+            }
+        }
+    }
+
+    /// Creates (or finds again) the issue for a planned task.
+    async fn create(&self, item: &Planned, package: &str) -> Result<String, JobError> {
+        let (c, request) = (self.c, self.request);
+        // The work package must exist; its assignee takes a task that mentions nobody.
+        let cell =
+            self.packages.get(package).ok_or_else(|| JobError::Permanent(format!("unplanned package {package}")))?;
+        let fetched = cell
+            .get_or_try_init(|| async {
+                match self.pace.run(|_| c.jira.issue(package)).await {
+                    Ok(issue) => Ok(Ok(issue["fields"]["assignee"]["accountId"].as_str().map(str::to_string))),
+                    Err(e) if missing(&e) => Ok(Err(format!("the work package {package} does not exist in Jira"))),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        let package_assignee = match fetched {
+            Ok(assignee) => assignee.clone(),
+            Err(e) => return Err(JobError::Permanent(e.clone())),
         };
-        packages.insert(package.to_string(), fetched);
+        let task = &item.task;
+        let mut description = format!(
+            "{}\n\nFrom the Confluence page \"{}\": {}",
+            task.task_summary, task.confluence_page_title, task.confluence_page_url
+        );
+        if let Some(context) = &task.context {
+            description.push_str(&format!("\n\n{context}"));
+        }
+        description.push_str(&format!(
+            "\n\nRequested by {} (taskbridge sync run {}).",
+            request.context.request_user, c.run.id
+        ));
+        let child = ChildIssue {
+            parent: package,
+            issue_type: c.jira_settings.task_issue_type.as_deref().unwrap_or("Task"),
+            summary: &task.task_summary,
+            description: &description,
+            assignee: task.assignee_account_id.as_deref().or(package_assignee.as_deref()),
+            due_date: task.due_date.as_deref(),
+            origin: (&task.confluence_page_url, &task.confluence_page_title),
+        };
+        let marker = format!("tb-sync-{}-{}-{}", c.run.id, task.confluence_page_id, task.confluence_task_id);
+        // A try after a pause may follow a create that went through: find it again.
+        self.pace.run(|again| c.jira.create_child(&child, &marker, again || !self.first_attempt)).await
     }
-    let package_assignee = match &packages[package] {
-        Ok(assignee) => assignee.clone(),
-        Err(e) => return Err(JobError::Permanent(e.clone())),
+}
+
+/// The journaled rewrite of one page with the issues created for its tasks: the page's
+/// error when it failed, `None` when it was rewritten (now or before).
+async fn rewrite_once(
+    c: &Context<'_>,
+    plan: &Plan,
+    created: &HashMap<usize, Result<String, String>>,
+    pace: &Pace,
+    page: &str,
+) -> Result<Option<String>, JobError> {
+    let step = format!("rewrite:{page}");
+    let done = match c.done(&step).await? {
+        Some(done) => done,
+        None => {
+            let links: HashMap<String, IssueLink> = plan
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(_, item)| item.task.confluence_page_id == page)
+                .filter_map(|(i, item)| match created.get(&i) {
+                    Some(Ok(key)) => Some((
+                        item.task.confluence_task_id.clone(),
+                        IssueLink { key: key.clone(), url: c.jira.browse_url(key) },
+                    )),
+                    _ => None,
+                })
+                .collect();
+            let original =
+                plan.items.iter().find(|i| i.task.confluence_page_id == page).map(|i| i.task.original_page_version);
+            // A rewrite re-reads the page first, so a try after a pause repeats nothing.
+            let change = match pace.run(|_| rewrite(c, page, &links)).await {
+                Ok((version, changed)) => NewChange {
+                    step: &step,
+                    target: "confluence-page",
+                    reference: page,
+                    action: "rewrite",
+                    before: Some(json!({"version": original})),
+                    after: Some(json!({"version": version, "changed": changed,
+                                       "tasks": links.keys().collect::<Vec<_>>()})),
+                },
+                Err(e) => NewChange {
+                    step: &step,
+                    target: "confluence-page",
+                    reference: page,
+                    action: "failed",
+                    before: Some(json!({"version": original})),
+                    after: Some(json!({"error": c.settle(e)?})),
+                },
+            };
+            c.journal(change).await?;
+            c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?
+        }
     };
-    let task = &item.task;
-    let mut description = format!(
-        "{}\n\nFrom the Confluence page \"{}\": {}",
-        task.task_summary, task.confluence_page_title, task.confluence_page_url
-    );
-    if let Some(context) = &task.context {
-        description.push_str(&format!("\n\n{context}"));
+    if done.action == "failed" {
+        let error = done.after.as_ref().and_then(|a| a["error"].as_str()).unwrap_or_default();
+        return Ok(Some(error.to_string()));
     }
-    description
-        .push_str(&format!("\n\nRequested by {} (taskbridge sync run {}).", request.context.request_user, c.run.id));
-    let child = ChildIssue {
-        parent: package,
-        issue_type: c.jira_settings.task_issue_type.as_deref().unwrap_or("Task"),
-        summary: &task.task_summary,
-        description: &description,
-        assignee: task.assignee_account_id.as_deref().or(package_assignee.as_deref()),
-        due_date: task.due_date.as_deref(),
-        origin: (&task.confluence_page_url, &task.confluence_page_title),
-    };
-    let marker = format!("tb-sync-{}-{}-{}", c.run.id, task.confluence_page_id, task.confluence_task_id);
-    c.jira.create_child(&child, &marker).await
+    Ok(None)
 }
 
 /// Rewrites the page's linked tasks, re-reading and re-applying on a version conflict.

@@ -8,7 +8,9 @@ pub mod generate;
 pub mod import;
 pub mod jira_project;
 mod names;
+pub mod pace;
 pub mod poll;
+mod steps;
 pub mod tracker_undo;
 pub mod undo;
 
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::domain::id::{IntegrationId, ProjectId, TenantId};
-use crate::domain::integration::{IntegrationStatus, IntegrationType};
+use crate::domain::integration::{IntegrationStatus, IntegrationType, typed};
 use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, JobKind, Registry};
@@ -296,6 +298,9 @@ pub(crate) struct Context<'a> {
     pub jira_id: IntegrationId,
     pub jira_settings: crate::trackers::jira::JiraSettings,
     pub confluence: Confluence,
+    /// How many calls the run keeps in flight against Jira and against Confluence.
+    pub jira_in_flight: usize,
+    pub confluence_in_flight: usize,
     /// Out of retries: a step that would be retried fails instead, so the run ends.
     pub last_attempt: bool,
 }
@@ -334,6 +339,14 @@ fn retry(e: StoreError) -> JobError {
     JobError::Retry(e.to_string())
 }
 
+/// An Atlassian integration's `max_in_flight`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct InFlight {
+    #[serde(deserialize_with = "crate::domain::integration::in_flight")]
+    max_in_flight: Option<usize>,
+}
+
 /// Loads the run and the project's Jira and Confluence for a job; `None` when the run
 /// has already ended.
 pub(crate) async fn context<'a>(
@@ -366,11 +379,15 @@ pub(crate) async fn context<'a>(
         let (confluence_record, confluence_secrets) = connected(IntegrationType::Confluence).await?;
         let jira = Jira::new(shared.http.clone(), &jira_record.settings, &jira_secrets)?;
         let confluence = Confluence::new(shared.http.clone(), &confluence_record.settings, &confluence_secrets)?;
-        Ok::<_, JobError>((jira, jira_record.id, jira_record.settings, confluence))
+        let in_flight = |settings| typed::<InFlight>(settings).max_in_flight.unwrap_or(pace::DEFAULT_IN_FLIGHT);
+        let in_flight = (in_flight(&jira_record.settings), in_flight(&confluence_record.settings));
+        Ok::<_, JobError>((jira, jira_record.id, jira_record.settings, confluence, in_flight))
     };
     match loaded.await {
-        Ok((jira, jira_id, jira_settings, confluence)) => Ok(Some(Context {
+        Ok((jira, jira_id, jira_settings, confluence, (jira_in_flight, confluence_in_flight))) => Ok(Some(Context {
             jira_settings: crate::trackers::jira::JiraSettings::read(&jira_settings),
+            jira_in_flight,
+            confluence_in_flight,
             ctx,
             last_attempt: ctx.job.attempts >= ctx.job.max_attempts,
             run,

@@ -260,17 +260,26 @@ impl Jira {
         self.call(Method::GET, &format!("/issue/{key}?fields=summary,status,assignee,issuetype"), None).await
     }
 
-    /// Creates the issue in its parent's project, or finds the one an earlier attempt
-    /// created (by the `marker` label); either way it links back to its origin.
-    pub async fn create_child(&self, child: &ChildIssue<'_>, marker: &str) -> TrackerResult<String> {
-        let query = json!({"jql": format!("labels = \"{marker}\""), "fields": ["labels"], "maxResults": 5});
-        let found = self.call(Method::POST, "/search/jql", Some(&query)).await?;
-        let existing = found["issues"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|i| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == marker)))
-            .and_then(|i| i["key"].as_str().map(str::to_string));
+    /// Creates the issue in its parent's project, or, when an earlier attempt may have
+    /// created it (`search_first`), finds that one by the `marker` label; either way it links
+    /// back to its origin (a link of the same global id is updated, not repeated).
+    pub async fn create_child(
+        &self,
+        child: &ChildIssue<'_>,
+        marker: &str,
+        search_first: bool,
+    ) -> TrackerResult<String> {
+        let mut existing = None;
+        if search_first {
+            let query = json!({"jql": format!("labels = \"{marker}\""), "fields": ["labels"], "maxResults": 5});
+            let found = self.call(Method::POST, "/search/jql", Some(&query)).await?;
+            existing = found["issues"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|i| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == marker)))
+                .and_then(|i| i["key"].as_str().map(str::to_string));
+        }
         let key = match existing {
             Some(key) => key,
             None => {

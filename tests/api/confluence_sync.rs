@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::fakes::atlassian::{ORIGIN, Shared, Site, fake_site, macro_for, task, tasks};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
+use std::time::Duration;
 
 /// Project Alpha (work package WP-1) with children Design, Ops (its own WP-2), Excerpt and
 /// Empty, whose child Deep inherits WP-1; and an Orphan page under no work package.
@@ -625,4 +626,79 @@ async fn generated_tree_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_tree_postgres() {
     generated_tree(Backend::Postgres).await;
+}
+
+/// With Atlassian answering in 20 ms, a run keeps several calls in flight, never more than
+/// each integration's `max_in_flight`; a burst of 429s pauses the run, which then finishes
+/// without a duplicate issue; and a first attempt searches for no issue it could not have
+/// made yet (only a try after a refusal looks for the issue it may have made).
+async fn calls_in_flight(backend: Backend) {
+    let (site_url, site) = fake_site(|s| {
+        s.options.throttled_creates = 12;
+        s.delay = Duration::from_millis(20);
+        s.add("1", None, "Programme", format!("<p>{}</p>", macro_for("WP-1")));
+        s.work_package("WP-1", None);
+        for p in 0..20 {
+            let items: Vec<String> =
+                (1..=10).map(|t| task(t, "incomplete", &format!("Task {t} of page {p}"))).collect();
+            s.add(&format!("p{p}"), Some("1"), &format!("Page {p}"), tasks(&items));
+        }
+    })
+    .await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("programme").await;
+    let integrations = format!("/api/v1/projects/{project}/integrations");
+    for bad in [json!(0), json!(65), json!("8")] {
+        let settings = json!({"site_url": site_url, "email": "bot@acme.test", "max_in_flight": bad});
+        let body = json!({"type": "jira", "settings": settings, "secrets": {"api_token": "atl-token-1"}});
+        let res = app.post(&integrations, body).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", res.body);
+    }
+    assert_eq!(app.get(&integrations).await.body["items"], json!([]), "nothing was made");
+    for (kind, limit) in [("jira", 6), ("confluence", 3)] {
+        let mut settings = json!({"site_url": site_url, "email": "bot@acme.test", "max_in_flight": limit});
+        if kind == "jira" {
+            settings["project_key"] = json!("WP");
+        }
+        let body = json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}});
+        let res = app.post(&integrations, body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+
+    let root = format!("{site_url}/wiki/spaces/OPS/pages/1");
+    let res = app
+        .post(&format!("/api/v1/projects/{project}/sync/confluence-tasks"), json!({"confluence_page_urls": [root]}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let results = res.body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 200);
+    assert!(results.iter().all(|r| r["status_text"] == "Success"), "{results:?}");
+
+    let s = site.lock().expect("lock");
+    assert_eq!((s.creates, s.create_attempts), (200, 212), "each refused create was tried again once it may");
+    let mut markers: Vec<&str> = s
+        .issues
+        .iter()
+        .flat_map(|i| i["fields"]["labels"].as_array().into_iter().flatten())
+        .filter_map(|l| l.as_str().filter(|l| l.starts_with("tb-sync-")))
+        .collect();
+    markers.sort_unstable();
+    markers.dedup();
+    assert_eq!(markers.len(), 200, "one issue per task, none twice");
+    assert_eq!(s.remote_links.len(), 200, "one link back per issue");
+    assert_eq!(s.searches, 12, "only the tries after a refusal looked for an issue made before");
+    assert_eq!(s.puts, 20, "every page rewritten once");
+    let flight = s.in_flight;
+    assert!((2..=6).contains(&flight.most_jira), "Jira calls in flight: {flight:?}");
+    assert!((2..=3).contains(&flight.most_confluence), "Confluence calls in flight: {flight:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_in_flight_sqlite() {
+    calls_in_flight(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_in_flight_postgres() {
+    calls_in_flight(Backend::Postgres).await;
 }

@@ -69,6 +69,10 @@ pub struct Site {
     pub labelled: HashMap<String, Vec<usize>>,
     /// How long every answer takes.
     pub delay: std::time::Duration,
+    /// Requests being answered now, and the most at once, by Jira and by Confluence.
+    pub in_flight: InFlight,
+    /// Searches asked (`POST /search/jql`).
+    pub searches: usize,
     /// What goes wrong with the next requests, one each.
     pub trouble: std::collections::VecDeque<Trouble>,
     pub troubles_met: usize,
@@ -81,6 +85,35 @@ pub struct Site {
     /// The workflow's statuses `(transition id, name, category)`; Backlog, In Progress and
     /// Done when empty.
     pub workflow: Vec<(&'static str, &'static str, &'static str)>,
+}
+
+/// Requests being answered at once, per product (the path tells: `/wiki/` is Confluence).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InFlight {
+    pub jira: usize,
+    pub confluence: usize,
+    pub most_jira: usize,
+    pub most_confluence: usize,
+}
+
+impl InFlight {
+    fn enter(&mut self, confluence: bool) {
+        if confluence {
+            self.confluence += 1;
+            self.most_confluence = self.most_confluence.max(self.confluence);
+        } else {
+            self.jira += 1;
+            self.most_jira = self.most_jira.max(self.jira);
+        }
+    }
+
+    fn leave(&mut self, confluence: bool) {
+        if confluence {
+            self.confluence -= 1;
+        } else {
+            self.jira -= 1;
+        }
+    }
 }
 
 /// What differs between the tests that use the site; the defaults are what the Confluence
@@ -319,6 +352,7 @@ async fn search(State(s): State<Shared>, Json(q): Json<Value>) -> Response {
         .map(|m| chrono::Utc::now() - chrono::Duration::minutes(m));
     let mut site = s.lock().expect("lock");
     site.fresh();
+    site.searches += 1;
     // Markers are looked up through an index, so that large benchmark runs stay linear.
     let candidates: Vec<&Value> = match &label {
         Some(l) => site.labelled.get(l).into_iter().flatten().map(|&i| &site.issues[i]).collect(),
@@ -585,12 +619,26 @@ pub fn router(shared: Shared) -> axum::Router {
 /// In front of every route: the next trouble, if any, then the site's delay (like a remote
 /// service far away), then the credentials (a 401 in the API's own shape).
 async fn gate(State(s): State<Shared>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let confluence = request.uri().path().contains("/wiki/");
     let (delay, trouble, authorized) = {
         let mut site = s.lock().expect("lock");
         let trouble = site.trouble.pop_front();
         site.troubles_met += usize::from(trouble.is_some());
+        site.in_flight.enter(confluence);
         (site.delay, trouble, authorized(&site, request.headers()))
     };
+    let response = answer(delay, trouble, authorized, request, next).await;
+    s.lock().expect("lock").in_flight.leave(confluence);
+    response
+}
+
+async fn answer(
+    delay: std::time::Duration,
+    trouble: Option<Trouble>,
+    authorized: bool,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     match trouble {
         Some(Trouble::Slow(d)) => tokio::time::sleep(d).await,
         Some(Trouble::Status(code)) => {
