@@ -142,6 +142,32 @@ async fn model_chat_proposes_through_tools_and_waits_for_approval(backend: Backe
     assert_eq!(approved.body["status"], "executed", "{}", approved.body);
     assert_eq!(app.get(&format!("/api/v1/tasks/{login}")).await.body["priority"], "high");
 
+    // The replaced backend's "pending actions" lists the one still waiting unless asked
+    // otherwise; the canonical route lists every action unless filtered.
+    let listed = |path: String| {
+        let app = &app;
+        async move {
+            let page = app.get(&path).await;
+            assert_eq!(page.status, 200, "{path}: {}", page.body);
+            let mut ids: Vec<String> = page.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|a| a["id"].as_str().expect("id").to_string())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut every = actions.clone();
+    every.sort();
+    assert_eq!(listed("/ai/actions".into()).await, [actions[2].clone()]);
+    assert_eq!(listed("/ai/actions?status=rejected".into()).await, [actions[0].clone()]);
+    assert_eq!(listed("/ai/actions?status=all".into()).await, every);
+    assert_eq!(listed("/api/v1/ai/actions".into()).await, every);
+    assert_eq!(listed("/api/v1/ai/actions?status=pending".into()).await, [actions[2].clone()]);
+    assert_eq!(app.get("/ai/actions?status=maybe").await.status, 400);
+
     // The conversation goes on with its history; an answer naming a task cites it.
     script.then(openai_reply(Some(&format!("Cy has the certificate renewal [{cert}].")), &[]));
     let conversation = first["conversation_id"].as_str().expect("conversation");

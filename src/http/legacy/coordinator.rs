@@ -42,12 +42,25 @@ pub async fn legacy_chat(
     chat(state, caller, body).await
 }
 
+/// The replaced backend's "pending actions": without `status` only pending ones are listed;
+/// `status=all` lists every action, as the canonical route does unfiltered.
 #[utoipa::path(get, path = "/ai/actions", tag = "legacy", params(ActionListParams),
-    responses((status = 200, body = ActionPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "Pending actions unless `status` says otherwise (`all` for every one), newest first",
+               body = ActionPage), (status = 400, body = ErrorBody)))]
 pub async fn legacy_list_actions(
     state: State<AppState>,
     caller: Caller,
-    params: ApiQuery<ActionListParams>,
+    ApiQuery(mut params): ApiQuery<ActionListParams>,
 ) -> Result<Json<ActionPage>, ApiError> {
-    list_actions(state, caller, params).await
+    params.status = legacy_status(params.status);
+    list_actions(state, caller, ApiQuery(params)).await
+}
+
+/// No status means pending; `all` means no filter; anything else is the canonical filter.
+fn legacy_status(status: Option<String>) -> Option<String> {
+    match status.as_deref().map(str::trim) {
+        None | Some("") => Some("pending".into()),
+        Some(v) if v.eq_ignore_ascii_case("all") => None,
+        Some(_) => status,
+    }
 }
