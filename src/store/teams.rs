@@ -132,13 +132,21 @@ impl Store {
         Ok((created, team))
     }
 
-    /// The team linked to one of the tenant's tasks.
+    /// The team linked to one of the tenant's tasks, found by the task's id or by a tracker's id
+    /// of it.
     pub async fn team_by_task(&self, tenant_id: &TenantId, task_id: &TaskId) -> Result<Team> {
         let row: Option<TeamRow> = read!(self, |pool| {
             sqlx::query_as(
+                // `$1` is the task's id or, as the replaced service knew it, its tracker
+                // id (Taiga's); the task's own id wins when both match.
                 "SELECT t.id, t.name, t.description, t.channels, t.created_at
                  FROM task_teams tt JOIN teams t ON t.id = tt.team_id
-                 WHERE tt.task_id = $1 AND t.tenant_id = $2",
+                 WHERE t.tenant_id = $2
+                   AND (tt.task_id = $1
+                        OR tt.task_id IN (SELECT l.task_id FROM task_links l
+                                          WHERE l.tenant_id = $2 AND l.external_id = $1))
+                 ORDER BY CASE WHEN tt.task_id = $1 THEN 0 ELSE 1 END, t.created_at
+                 LIMIT 1",
             )
             .bind(task_id)
             .bind(tenant_id)

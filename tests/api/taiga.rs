@@ -103,6 +103,14 @@ async fn taiga(backend: Backend) {
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     let moved = res.body["task"]["id"].as_str().expect("task id").to_string();
     assert_eq!(links_of(&app, &moved).await[0]["external_ref"], "#5");
+    // The replaced service found the team by Taiga's id of the task; both ids work.
+    let taiga_id = links_of(&app, &moved).await[0]["external_id"].as_str().expect("taiga id").to_string();
+    for key in [&moved, &taiga_id] {
+        let team = app.get(&format!("/teams/team-by-task/{key}")).await;
+        assert_eq!(team.status, StatusCode::OK, "{key}: {}", team.body);
+        assert_eq!(team.body["name"], "Move crew", "{}", team.body);
+    }
+    assert_eq!(app.get("/teams/team-by-task/999999").await.status, StatusCode::NOT_FOUND);
 
     // A duplicate request adds to the existing task and pushes nothing.
     let again = request(&app, &project, "Urgent: fix the checkout 500 error by 2026-12-04 @anap").await;

@@ -109,7 +109,8 @@ pub async fn create_task_with_team(
 }
 
 #[utoipa::path(get, path = "/teams/team-by-task/{task_id}", params(("task_id" = String, Path)), tag = "legacy",
-    responses((status = 200, body = Team), (status = 404, description = "No such task, or it has no team", body = ErrorBody)))]
+    responses((status = 200, description = "The team of the task with this id, or whose tracker item (Taiga's) has this id", body = Team),
+               (status = 404, description = "No such task, or it has no team", body = ErrorBody)))]
 pub async fn team_by_task(
     State(s): State<AppState>,
     caller: Caller,
