@@ -19,7 +19,10 @@ use crate::store::StoreError;
 impl From<OAuthError> for ApiError {
     fn from(e: OAuthError) -> Self {
         match e {
-            e @ OAuthError::UnknownProvider(_) => ApiError::Validation(e.to_string()),
+            // 400, as the replaced framework answered a type it does not install.
+            e @ OAuthError::UnknownProvider(_) => {
+                ApiError::BadRequest { code: "unsupported_integration", message: e.to_string() }
+            }
             e @ OAuthError::NotConfigured(..) => {
                 ApiError::BadRequest { code: "oauth_not_configured", message: e.to_string() }
             }
@@ -68,7 +71,7 @@ pub(in crate::http) async fn install(
     params(("id" = String, Path), ("integration_type" = String, Path, description = "slack, discord, teams, atlassian or zendesk"),
            InstallParams),
     responses((status = 200, description = "Where to send the admin to authorize", body = InstallAnswer),
-              (status = 400, description = "The provider is not configured", body = ErrorBody),
+              (status = 400, description = "The provider is not configured (`oauth_not_configured`), or the type does not install with OAuth (`unsupported_integration`)", body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn install_url(
     State(s): State<AppState>,

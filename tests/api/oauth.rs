@@ -334,8 +334,15 @@ async fn failures_redirect_with_their_code(backend: Backend) {
         .send(reqwest::Method::GET, &format!("/api/v1/projects/{project}/integrations/slack/install"), None)
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    // An unknown type is a bad request (400), on the v1 route and the replaced framework's.
     let res = app.get(&format!("/api/v1/projects/{project}/integrations/myspace/install")).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_eq!(res.body["error"]["code"], "unsupported_integration", "{}", res.body);
+    assert!(res.body["error"]["message"].as_str().is_some_and(|m| m.contains("\"myspace\"")), "{}", res.body);
+    let tenant = app.get("/api/v1/me").await.body["tenant"]["id"].as_str().expect("tenant").to_string();
+    let res = app.get(&format!("/v1/tenants/{tenant}/projects/{project}/integrations/myspace/install")).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_eq!(res.body["error"]["code"], "unsupported_integration", "{}", res.body);
     let res = app.get(&format!("/api/v1/projects/{project}/integrations/slack/install")).await;
     assert_eq!(res.status, StatusCode::OK);
 }
