@@ -64,6 +64,22 @@ async fn voice(backend: Backend) {
     assert_ne!(body["message"]["project_id"], json!(project));
     let queued = body["message"]["id"].as_str().expect("message id").to_string();
 
+    // create_task=false (query or form field): the transcript alone, no request stored.
+    let messages = app.get("/api/v1/messages?limit=200").await.body["items"].as_array().map(Vec::len);
+    let (status, body) =
+        upload(&app, "/integrations/voice/transcribe?create_task=false", recording(b"OggS3", None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["transcript"].as_str().unwrap_or_default().starts_with("We need to renew the TLS certificate"));
+    assert!(body.get("message").is_none(), "{body}");
+    let form = recording(b"OggS4", Some(&project)).text("create_task", "false");
+    let (status, body) = upload(&app, "/api/v1/voice/transcribe", form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("message").is_none(), "{body}");
+    let (status, _) =
+        upload(&app, "/api/v1/voice/transcribe", recording(b"OggS5", None).text("create_task", "perhaps")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.get("/api/v1/messages?limit=200").await.body["items"].as_array().map(Vec::len), messages);
+
     // Refusals: clear JSON errors, nothing stored.
     let messages_before = seen.lock().expect("lock").len();
     let (status, body) = upload(&app, "/api/v1/voice/transcribe", recording(b"broken", Some(&project))).await;
