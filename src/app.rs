@@ -68,7 +68,8 @@ impl Application {
         )?;
         let channel_clients = crate::channels::ChannelClients::new(outbound.clone())
             .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref())
-            .with_slack_response_hosts(&config.slack_response_url_hosts);
+            .with_slack_response_hosts(&config.slack_response_url_hosts)
+            .with_transcriber(config.transcriber());
         crate::channels::register(&mut registry, integrations.clone(), channel_clients.clone());
         crate::intake::deferred::register(&mut registry, integrations.clone(), channel_clients.clone());
         let trackers = crate::trackers::Trackers::new(integrations.clone(), outbound.http.clone());

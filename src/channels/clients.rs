@@ -16,13 +16,20 @@ pub struct ChannelClients {
     pub bot: Arc<BotFramework>,
     /// The hosts a Slack `response_url` may point at (`TASKBRIDGE_SLACK_RESPONSE_URL_HOSTS`).
     pub slack_response_hosts: Arc<[String]>,
+    /// Speech-to-text for voice notes (`TASKBRIDGE_TRANSCRIBE_BASE_URL`).
+    pub transcriber: Option<crate::voice::Transcriber>,
 }
 
 impl ChannelClients {
     pub fn new(out: Outbound) -> Self {
         let bot = Arc::new(BotFramework::new(None, None, out.operator.clone()));
         let slack_response_hosts = SLACK_RESPONSE_HOSTS.iter().map(|h| h.to_string()).collect();
-        ChannelClients { out, bot, slack_response_hosts }
+        ChannelClients { out, bot, slack_response_hosts, transcriber: None }
+    }
+
+    pub fn with_transcriber(mut self, transcriber: Option<crate::voice::Transcriber>) -> Self {
+        self.transcriber = transcriber;
+        self
     }
 
     /// The hosts a Slack `response_url` may point at (tests add their fake's address).

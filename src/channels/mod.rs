@@ -11,6 +11,7 @@ mod reply;
 mod settings;
 pub mod slack;
 pub mod telegram;
+pub mod voice;
 pub mod whatsapp;
 
 use std::future::Future;
@@ -143,6 +144,16 @@ pub enum Inbound {
         /// What `fetch` needs, in the adapter's terms.
         data: Value,
     },
+    /// A voice note: with speech-to-text configured, queued like [`Inbound::Fetch`] (its
+    /// `fetch` downloads and transcribes it) and answered with `ack`; without, handled as
+    /// `unheard`.
+    Voice {
+        external_id: String,
+        /// A [`voice::VoiceNote`].
+        data: Value,
+        ack: Option<Answer>,
+        unheard: Box<Inbound>,
+    },
 }
 
 pub use crate::domain::webhook::WebhookError;
@@ -157,6 +168,8 @@ pub struct Fetch<'a> {
     pub secrets: &'a Map<String, Value>,
     pub external_id: &'a str,
     pub data: &'a Value,
+    /// Speech-to-text, for voice notes.
+    pub transcriber: Option<&'a crate::voice::Transcriber>,
 }
 
 /// What an adapter needs to answer in a conversation.

@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use super::voice::{VoiceNote, file_name, hear, read_audio};
+use super::{Channel, Fetch, FetchFuture, Inbound, Reply, ReplyFuture, WebhookError, WebhookRequest};
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
 
@@ -46,10 +47,10 @@ impl Channel for Telegram {
             serde_json::from_slice(r.body).map_err(|e| WebhookError::Malformed(format!("not JSON: {e}")))?;
         let update_id = update["update_id"].as_i64().ok_or_else(|| WebhookError::Malformed("no update_id".into()))?;
         let message = &update["message"];
-        let Some(text) = message["text"].as_str() else { return Ok(Inbound::Ignore) };
         if message["from"]["is_bot"].as_bool() == Some(true) {
             return Ok(Inbound::Ignore);
         }
+        let Some(text) = message["text"].as_str() else { return Ok(voice_note(update_id, message, settings)) };
         let chat_id = message["chat"]["id"].clone();
         let request = match command_text(text) {
             Some("") => {
@@ -65,23 +66,51 @@ impl Channel for Telegram {
             None if super::every_message_is_a_request(settings) && !text.starts_with('/') => text.trim().to_string(),
             None => return Ok(Inbound::Ignore),
         };
-        let from = &message["from"];
-        let author = from["username"].as_str().or(from["first_name"].as_str()).map(str::to_string);
-        let chat = message["chat"]["title"].as_str().map(str::to_string).or_else(|| Some(chat_id.to_string()));
-        let mut reply_to = json!({"chat_id": chat_id, "message_id": message["message_id"]});
-        if let Some(thread) = message["message_thread_id"].as_i64() {
-            reply_to["message_thread_id"] = json!(thread);
-        }
-        Ok(Inbound::Request(InboundRequest {
-            text: request,
-            author,
-            channel: chat,
-            thread_ref: Some(format!("{}/{}", message["chat"]["id"], message["message_id"])),
-            external_id: update_id.to_string(),
-            reply_to,
-            ack: None,
-            answer_inline: false,
-        }))
+        Ok(Inbound::Request(where_from(update_id, message).into_request(request)))
+    }
+
+    /// Downloads a voice note (`getFile`, then the file) and transcribes it.
+    fn fetch<'a>(&'a self, fetch: Fetch<'a>) -> FetchFuture<'a> {
+        Box::pin(async move {
+            let token = fetch
+                .secrets
+                .get("bot_token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| JobError::Permanent("the Telegram integration has no bot_token".into()))?;
+            let note = VoiceNote::from_data(fetch.data)?;
+            let file_id = note.media["file_id"]
+                .as_str()
+                .ok_or_else(|| JobError::Permanent("the voice note has no file_id".into()))?;
+            let typed = super::ChannelSettings::read(fetch.settings);
+            let base = typed.api(DEFAULT_API).trim_end_matches('/');
+            let res = fetch
+                .client
+                .post(format!("{base}/bot{token}/getFile"))
+                .json(&json!({"file_id": file_id}))
+                .send()
+                .await
+                // Without the URL: it carries the bot token.
+                .map_err(|e| crate::outbound::transport_failure("Telegram getFile", e))?;
+            let status = res.status();
+            let headers = res.headers().clone();
+            let answer: Value = res.json().await.unwrap_or_default();
+            let Some(path) = answer["result"]["file_path"].as_str().filter(|_| answer["ok"] == true) else {
+                return Err(match answer["description"].as_str() {
+                    Some(d) if status.is_client_error() => JobError::Permanent(format!("Telegram getFile: {d}")),
+                    _ => crate::outbound::http_failure(status, &headers, "Telegram getFile"),
+                });
+            };
+            let res = fetch
+                .client
+                .get(format!("{base}/file/bot{token}/{path}"))
+                .send()
+                .await
+                .map_err(|e| crate::outbound::transport_failure("Telegram file download", e))?;
+            let bytes = read_audio(res, "Telegram file download").await?;
+            let content_type = note.media["mime_type"].as_str().unwrap_or("audio/ogg").to_string();
+            let audio = crate::voice::Audio { bytes, file_name: file_name(&content_type), content_type };
+            Ok(hear(fetch.transcriber, audio).await?.map(|text| note.into_request(text)))
+        })
     }
 
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
@@ -126,6 +155,48 @@ impl Channel for Telegram {
                 _ => Err(http_failure(status, &headers, "Telegram sendMessage")),
             }
         })
+    }
+}
+
+/// Who sent `message`, where, and where the answer goes: a request less its text.
+fn where_from(update_id: i64, message: &Value) -> VoiceNote {
+    let chat_id = message["chat"]["id"].clone();
+    let from = &message["from"];
+    let author = from["username"].as_str().or(from["first_name"].as_str()).map(str::to_string);
+    let chat = message["chat"]["title"].as_str().map(str::to_string).or_else(|| Some(chat_id.to_string()));
+    let mut reply_to = json!({"chat_id": chat_id, "message_id": message["message_id"]});
+    if let Some(thread) = message["message_thread_id"].as_i64() {
+        reply_to["message_thread_id"] = json!(thread);
+    }
+    VoiceNote {
+        media: Value::Null,
+        author,
+        channel: chat,
+        thread_ref: Some(format!("{}/{}", message["chat"]["id"], message["message_id"])),
+        external_id: update_id.to_string(),
+        reply_to,
+    }
+}
+
+/// A voice note (or audio file) is a request where a text would be: in `all` mode, or with
+/// a `/task` caption. Anything else without text is ignored.
+fn voice_note(update_id: i64, message: &Value, settings: &Map<String, Value>) -> Inbound {
+    let Some(audio) = [&message["voice"], &message["audio"]].into_iter().find(|a| a["file_id"].is_string()) else {
+        return Inbound::Ignore;
+    };
+    let caption = message["caption"].as_str().unwrap_or_default();
+    if !(super::every_message_is_a_request(settings) || command_text(caption).is_some()) {
+        return Inbound::Ignore;
+    }
+    let note = VoiceNote {
+        media: json!({"file_id": audio["file_id"], "mime_type": audio["mime_type"]}),
+        ..where_from(update_id, message)
+    };
+    Inbound::Voice {
+        external_id: update_id.to_string(),
+        data: serde_json::to_value(note).unwrap_or_default(),
+        ack: None,
+        unheard: Box::new(Inbound::Ignore),
     }
 }
 

@@ -9,7 +9,8 @@ use serde_json::{Map, Value, json};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
-use super::{Answer, Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use super::voice::{VoiceNote, file_name, hear, read_audio};
+use super::{Answer, Channel, Fetch, FetchFuture, Inbound, Reply, ReplyFuture, WebhookError, WebhookRequest};
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
 
@@ -114,24 +115,61 @@ impl Channel for WhatsApp {
             .ok_or_else(|| WebhookError::Malformed("no MessageSid".into()))?;
         let from = get("From").ok_or_else(|| WebhookError::Malformed("no From".into()))?;
         let text = get("Body").unwrap_or("").trim();
-        if text.is_empty() {
-            // A photo or voice note without words: say what is understood.
-            return Ok(Inbound::Respond {
-                status: axum::http::StatusCode::OK,
-                body: twiml(Some("Send me a text describing what needs doing and I will turn it into a task.")),
-            });
-        }
         let author = get("ProfileName").filter(|n| !n.is_empty()).unwrap_or(from);
-        Ok(Inbound::Request(InboundRequest {
-            text: text.to_string(),
+        let note = VoiceNote {
+            media: Value::Null,
             author: Some(author.to_string()),
             channel: Some(from.to_string()),
             thread_ref: Some(sid.to_string()),
             external_id: sid.to_string(),
             reply_to: json!({"to": from, "from": get("To")}),
-            ack: Some(twiml(None)),
-            answer_inline: false,
-        }))
+        };
+        if text.is_empty() {
+            // A photo, or a voice note that cannot be heard: say what is understood.
+            let unheard = Inbound::Respond {
+                status: axum::http::StatusCode::OK,
+                body: twiml(Some("Send me a text describing what needs doing and I will turn it into a task.")),
+            };
+            let audio = get("MediaContentType0").filter(|t| t.starts_with("audio/"));
+            let (Some(content_type), Some(url)) = (audio, get("MediaUrl0")) else { return Ok(unheard) };
+            let note = VoiceNote { media: json!({"url": url, "content_type": content_type}), ..note };
+            return Ok(Inbound::Voice {
+                external_id: sid.to_string(),
+                data: serde_json::to_value(note).unwrap_or_default(),
+                ack: Some(twiml(None)),
+                unheard: Box::new(unheard),
+            });
+        }
+        let mut request = note.into_request(text.to_string());
+        request.ack = Some(twiml(None));
+        Ok(Inbound::Request(request))
+    }
+
+    /// Downloads a voice note from Twilio's media URL and transcribes it.
+    fn fetch<'a>(&'a self, fetch: Fetch<'a>) -> FetchFuture<'a> {
+        Box::pin(async move {
+            let note = VoiceNote::from_data(fetch.data)?;
+            let url = note.media["url"]
+                .as_str()
+                .ok_or_else(|| JobError::Permanent("the voice note has no media URL".into()))?;
+            let settings = super::ChannelSettings::read(fetch.settings);
+            let base = settings.api(DEFAULT_API).trim_end_matches('/');
+            let mut request = fetch.client.get(url);
+            // Twilio's media may need the account's credentials; they go to Twilio's own
+            // API only, never to another host a media URL could name.
+            if url.starts_with(&format!("{base}/"))
+                && let (Some(account), Some(token)) =
+                    (settings.account_sid.as_deref(), fetch.secrets.get("auth_token").and_then(Value::as_str))
+            {
+                request = request.basic_auth(account, Some(token));
+            }
+            let res =
+                request.send().await.map_err(|e| crate::outbound::transport_failure("Twilio media download", e))?;
+            let bytes = read_audio(res, "Twilio media download").await?;
+            let content_type = note.media["content_type"].as_str().unwrap_or("audio/ogg").to_string();
+            let audio = crate::voice::Audio { bytes, file_name: file_name(&content_type), content_type };
+            Ok(hear(fetch.transcriber, audio).await?.map(|text| note.into_request(text)))
+        })
     }
 
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {

@@ -82,19 +82,25 @@ pub async fn receive(
         WebhookError::Malformed(m) => ApiError::BadRequest { code: "malformed_webhook", message: m },
         WebhookError::Unauthorized(m) => ApiError::Unauthorized(m),
     })?;
+    // A voice note is heard only where speech-to-text is configured.
+    let inbound = match inbound {
+        Inbound::Voice { unheard, .. } if s.transcriber.is_none() => *unheard,
+        other => other,
+    };
     let request = match inbound {
         Inbound::Respond { status, body } => return Ok((status, body).into_response()),
         Inbound::Ignore => return Ok(StatusCode::OK.into_response()),
         Inbound::Request(r) => r,
         Inbound::Fetch { external_id, data } => {
-            // Persisted before the answer; a redelivery finds the job and adds nothing.
-            let job = crate::intake::FetchRequest { integration_id: record.id.clone(), external_id, data }.job();
-            if s.store.enqueue(&tenant_id, &job).await? {
-                s.wake_workers.notify_one();
-            } else {
-                tracing::info!(integration_id = %record.id, "redelivered event ignored");
-            }
+            defer(&s, &tenant_id, &record.id, external_id, data).await?;
             return Ok((StatusCode::OK, Json(json!({"ok": true}))).into_response());
+        }
+        Inbound::Voice { external_id, data, ack, .. } => {
+            defer(&s, &tenant_id, &record.id, external_id, data).await?;
+            return Ok(match ack {
+                Some(ack) => (StatusCode::OK, ack).into_response(),
+                None => (StatusCode::OK, Json(json!({"ok": true}))).into_response(),
+            });
         }
     };
     let answer_inline = request.answer_inline;
@@ -121,6 +127,24 @@ pub async fn receive(
         Some(ack) => (StatusCode::OK, ack).into_response(),
         None => (StatusCode::OK, Json(json!({"ok": true}))).into_response(),
     })
+}
+
+/// Queues a request to be read from the platform (`channel.fetch`), persisted before the
+/// answer; a redelivery finds the job and adds nothing.
+async fn defer(
+    s: &AppState,
+    tenant_id: &TenantId,
+    integration_id: &IntegrationId,
+    external_id: String,
+    data: serde_json::Value,
+) -> Result<(), ApiError> {
+    let job = crate::intake::FetchRequest { integration_id: integration_id.clone(), external_id, data }.job();
+    if s.store.enqueue(tenant_id, &job).await? {
+        s.wake_workers.notify_one();
+    } else {
+        tracing::info!(integration_id = %integration_id, "redelivered event ignored");
+    }
+    Ok(())
 }
 
 /// A tracker telling of a change (Taiga webhooks): verified, then the linked task takes the

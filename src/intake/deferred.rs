@@ -1,5 +1,6 @@
 //! The `channel.fetch` job: a request the webhook only pointed at (a Slack reaction names a
-//! message, not its text) is read from the platform, then accepted like any other.
+//! message, not its text; a voice note must be downloaded and transcribed) is read from the
+//! platform, then accepted like any other.
 
 use std::sync::Arc;
 
@@ -53,6 +54,7 @@ async fn fetch(
             secrets: &secrets,
             external_id: &job.external_id,
             data: &job.data,
+            transcriber: out.transcriber.as_ref(),
         })
         .await?;
     let Some(request) = fetched else { return Ok(()) };

@@ -6,8 +6,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::fakes::telegram::{SECRET, Seen, deliver, fake_telegram, update};
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::fakes::speech::fake_whisper;
+use crate::fakes::telegram::{SECRET, Seen, deliver, fake_telegram, update, voice_update};
+use crate::helpers::{Backend, TestApp, each_backend, spawn_app_with};
 
 /// An instance with a Telegram integration speaking to a fake Bot API, whose sent messages
 /// are in `seen`.
@@ -69,7 +70,86 @@ async fn telegram(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["method"], "sendMessage");
     assert_eq!(app.get("/api/v1/tasks").await.body["items"].as_array().map(Vec::len), Some(1));
+
+    // Without speech-to-text a voice note, even a captioned one, is not a request.
+    let voice = voice_update(727000004, "AwADBAAD", Some("/task"));
+    assert_eq!(deliver(&app, &integration, &voice, Some(SECRET)).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let jobs = app.get("/api/v1/jobs?limit=200").await.body;
+    assert!(jobs["items"].as_array().expect("jobs").iter().all(|j| j["kind"] != "channel.fetch"), "{jobs}");
+    assert_eq!(app.get("/api/v1/tasks").await.body["items"].as_array().map(Vec::len), Some(1));
 }
+
+/// With a transcription server, a voice note is downloaded from Telegram, transcribed and
+/// becomes a request answered in its chat — once, however often it is delivered.
+async fn voice_notes_become_requests(backend: Backend) {
+    let (whisper, heard) = fake_whisper().await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.transcribe_base_url = Some(whisper.clone());
+    })
+    .await
+    else {
+        return;
+    };
+    let (fake, seen) = fake_telegram().await;
+    let project = app.project("telegram").await;
+    let integration = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "telegram", "settings": {"api_base_url": fake},
+                   "secrets": {"secret_token": SECRET, "bot_token": "123:ABC"}}),
+        )
+        .await
+        .id();
+
+    // In `commands` mode an uncaptioned voice note is chatter; a `/task` caption makes it a request.
+    let chatter = voice_update(727000101, "AwACAgQAAx", None);
+    assert_eq!(deliver(&app, &integration, &chatter, Some(SECRET)).await.0, StatusCode::OK);
+    let note = voice_update(727000102, "AwACAgQAAy", Some("/task"));
+    for _ in 0..2 {
+        assert_eq!(deliver(&app, &integration, &note, Some(SECRET)).await.0, StatusCode::OK);
+    }
+    for _ in 0..400 {
+        if !seen.lock().expect("lock").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let files: Vec<Vec<u8>> = heard.lock().expect("lock").iter().map(|(_, _, _, file)| file.clone()).collect();
+    assert_eq!(files, [b"OggS-AwACAgQAAy".to_vec()], "only the captioned note, once");
+    let replies = seen.lock().expect("lock").clone();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0].1["chat_id"], -1001234567890i64);
+    assert_eq!(replies[0].1["reply_parameters"]["message_id"], 42);
+    let tasks = app.get("/api/v1/tasks").await.body;
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(1), "{tasks}");
+    assert_eq!(tasks["items"][0]["title"], "Renew the TLS certificate of the billing API", "{tasks}");
+    let messages = app.get("/api/v1/messages").await.body;
+    assert_eq!(messages["items"][0]["source"], "telegram", "{messages}");
+    assert_eq!(messages["items"][0]["author"], "anap", "{messages}");
+
+    // A note Telegram no longer has fails its job with Telegram's reason; nothing is made.
+    let gone = voice_update(727000103, "gone", Some("/task"));
+    assert_eq!(deliver(&app, &integration, &gone, Some(SECRET)).await.0, StatusCode::OK);
+    let mut failed = None;
+    for _ in 0..400 {
+        let jobs = app.get("/api/v1/jobs?limit=200").await.body;
+        failed = jobs["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|j| j["kind"] == "channel.fetch" && j["status"] == "dead").cloned());
+        if failed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let failed = failed.expect("the fetch of the gone note failed");
+    assert!(failed["last_error"].as_str().unwrap_or_default().contains("invalid file_id"), "{failed}");
+    assert!(!failed.to_string().contains("123:ABC"), "no bot token in the job: {failed}");
+    assert_eq!(app.get("/api/v1/tasks").await.body["items"].as_array().map(Vec::len), Some(1));
+}
+each_backend!(voice_notes_become_requests);
 
 /// A request that may repeat a task becomes its own task, and the answer names the likely one.
 async fn a_possible_duplicate_is_named_in_the_answer(backend: Backend) {

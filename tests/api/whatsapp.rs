@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use taskbridge::channels::whatsapp::sign;
 
+use crate::fakes::speech::fake_whisper;
 use crate::fakes::twilio::fake_twilio;
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::helpers::{Backend, TestApp, each_backend, spawn_app_with};
 
 const TOKEN: &str = "12345678901234567890123456789012";
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
@@ -36,6 +37,16 @@ fn message(sid: &str, body: &str) -> Vec<(String, String)> {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// A voice note without text, its audio at Twilio's media URL on `api`.
+fn voice_note(sid: &str, api: &str) -> Vec<(String, String)> {
+    let mut fields = message(sid, "");
+    fields[1].1 = "1".into();
+    fields[3].1 = "audio".into();
+    fields.push(("MediaContentType0".into(), "audio/ogg".into()));
+    fields.push(("MediaUrl0".into(), format!("{api}/2010-04-01/Accounts/{ACCOUNT}/Messages/{sid}/Media/ME{sid}")));
+    fields
 }
 
 fn encode(fields: &[(String, String)]) -> String {
@@ -134,15 +145,76 @@ async fn whatsapp(backend: Backend) {
     assert_eq!(tasks["items"][0]["priority"], "high");
     assert!(tasks["items"][0]["description"].as_str().unwrap_or_default().contains("Ana Pérez"), "{tasks}");
 
-    // A voice note without text is answered at once and creates nothing.
-    let mut media = message("SM00000000002", "");
-    media[1].1 = "1".into();
+    // Without speech-to-text, a voice note without text is answered at once and creates nothing.
+    let media = voice_note("SM00000000002", &fake);
     let signature = sign(TOKEN, &url, &media);
     let (status, twiml) = deliver(&app, &integration, encode(&media), Some(signature)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(twiml.contains("<Message>"), "{twiml}");
     assert_eq!(app.get("/api/v1/tasks").await.body["items"].as_array().map(Vec::len), Some(1));
 }
+
+/// With a transcription server, a voice note's audio is downloaded from Twilio (with the
+/// account's credentials) and transcribed, and becomes a request.
+async fn voice_notes_become_requests(backend: Backend) {
+    let (whisper, heard) = fake_whisper().await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.transcribe_base_url = Some(whisper.clone());
+    })
+    .await
+    else {
+        return;
+    };
+    let (fake, seen) = fake_twilio().await;
+    let project = app.project("whatsapp").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "whatsapp", "settings": {"api_base_url": fake, "account_sid": ACCOUNT,
+                   "from_number": "+14155238886"}, "secrets": {"auth_token": TOKEN}}),
+        )
+        .await;
+    let integration = created.id();
+    let url = created.body["webhook_url"].as_str().expect("webhook_url").to_string();
+    let note = voice_note("SM00000000003", &fake);
+    let signature = sign(TOKEN, &url, &note);
+    for _ in 0..2 {
+        let (status, twiml) = deliver(&app, &integration, encode(&note), Some(signature.clone())).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(twiml.contains("<Response/>"), "acknowledged, answered later: {twiml}");
+    }
+    let mut tasks = Value::Null;
+    for _ in 0..400 {
+        tasks = app.get("/api/v1/tasks").await.body;
+        if tasks["items"].as_array().is_some_and(|t| !t.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(1), "{tasks}");
+    assert_eq!(tasks["items"][0]["title"], "Renew the TLS certificate of the billing API", "{tasks}");
+    assert!(tasks["items"][0]["description"].as_str().unwrap_or_default().contains("Ana Pérez"), "{tasks}");
+    let files: Vec<Vec<u8>> = heard.lock().expect("lock").iter().map(|(_, _, _, file)| file.clone()).collect();
+    assert_eq!(files, [b"OggS-MESM00000000003".to_vec()], "heard once");
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT}:{TOKEN}"));
+    assert_eq!(seen.lock().expect("lock").media, [format!("Basic {basic}")]);
+
+    // Media elsewhere than Twilio's API is fetched without the account's credentials.
+    let (other, other_seen) = fake_twilio().await;
+    let elsewhere = voice_note("SM00000000004", &other);
+    let signature = sign(TOKEN, &url, &elsewhere);
+    assert_eq!(deliver(&app, &integration, encode(&elsewhere), Some(signature)).await.0, StatusCode::OK);
+    for _ in 0..400 {
+        if !other_seen.lock().expect("lock").media.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(other_seen.lock().expect("lock").media, [String::new()]);
+}
+each_backend!(voice_notes_become_requests);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whatsapp_webhooks_sqlite() {

@@ -50,8 +50,30 @@ async fn serve(known: Option<Vec<i64>>) -> (String, Seen) {
             (AxumStatus::BAD_REQUEST, Json(error))
         }
     }
+    // Files: `getFile` names a path, the path serves `OggS-<file_id>` (a file id `gone` is
+    // Telegram's "invalid file_id").
+    async fn get_file(Json(body): Json<Value>) -> (AxumStatus, Json<Value>) {
+        match body["file_id"].as_str() {
+            Some(id) if id != "gone" => (
+                AxumStatus::OK,
+                Json(json!({"ok": true, "result": {"file_id": id, "file_path": format!("voice/{id}.oga")}})),
+            ),
+            _ => {
+                let error = json!({"ok": false, "error_code": 400, "description": "Bad Request: invalid file_id"});
+                (AxumStatus::BAD_REQUEST, Json(error))
+            }
+        }
+    }
+    async fn download(Path((_bot, path)): Path<(String, String)>) -> Vec<u8> {
+        let id = path.trim_start_matches("voice/").trim_end_matches(".oga");
+        format!("OggS-{id}").into_bytes()
+    }
     let seen = fake.seen.clone();
-    let app = axum::Router::new().route("/{bot}/sendMessage", axum::routing::post(send)).with_state(fake);
+    let app = axum::Router::new()
+        .route("/{bot}/sendMessage", axum::routing::post(send))
+        .route("/{bot}/getFile", axum::routing::post(get_file))
+        .route("/file/{bot}/{*path}", axum::routing::get(download))
+        .with_state(fake);
     (crate::helpers::serve(app).await, seen)
 }
 
@@ -62,6 +84,18 @@ pub fn update(id: i64, text: &str) -> Value {
         "from": {"id": 123456789, "is_bot": false, "first_name": "Ana", "username": "anap"},
         "chat": {"id": -1001234567890i64, "type": "supergroup", "title": "Ops team"},
         "text": text, "message_thread_id": 7}})
+}
+
+/// A voice note as Telegram sends it, from Ana in the "Ops team" supergroup, with `caption`.
+pub fn voice_update(id: i64, file_id: &str, caption: Option<&str>) -> Value {
+    let mut update = update(id, "");
+    let message = &mut update["message"];
+    message.as_object_mut().map(|m| m.remove("text"));
+    message["voice"] = json!({"file_id": file_id, "file_unique_id": "u1", "duration": 4, "mime_type": "audio/ogg"});
+    if let Some(caption) = caption {
+        message["caption"] = json!(caption);
+    }
+    update
 }
 
 /// Delivers `body` to the webhook of `integration`, with `secret` as Telegram's secret

@@ -17,6 +17,8 @@ pub struct Fake {
     pub calls: usize,
     /// (account in the path, Authorization header, form fields)
     pub sent: Vec<(String, String, Form)>,
+    /// The Authorization header of each media download.
+    pub media: Vec<String>,
 }
 
 pub type Seen = Arc<Mutex<Fake>>;
@@ -43,8 +45,20 @@ pub async fn fake_twilio() -> (String, Seen) {
         let ok = json!({"sid": "SM0123", "status": "queued", "body": "…"});
         (AxumStatus::CREATED, [("content-type", "application/json")], ok.to_string())
     }
+    // A message's media (a voice note): `OggS-<media sid>`, with the caller's credentials
+    // recorded.
+    async fn media(
+        State(seen): State<Seen>,
+        Path((_account, _message, media)): Path<(String, String, String)>,
+        headers: HeaderMap,
+    ) -> ([(&'static str, &'static str); 1], Vec<u8>) {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        seen.lock().expect("lock").media.push(auth);
+        ([("content-type", "audio/ogg")], format!("OggS-{media}").into_bytes())
+    }
     let app = axum::Router::new()
         .route("/2010-04-01/Accounts/{account}/Messages.json", axum::routing::post(send))
+        .route("/2010-04-01/Accounts/{account}/Messages/{message}/Media/{media}", axum::routing::get(media))
         .with_state(seen.clone());
     (crate::helpers::serve(app).await, seen)
 }
