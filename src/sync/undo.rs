@@ -2,12 +2,13 @@
 //! issue moves to Backlog (the Jira integration's `undo_status`). It takes exactly what the
 //! sync answered; running it again finds everything already undone and changes nothing.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Context, Shared, SyncError};
+use super::pace::Pace;
+use super::{Context, Shared, SyncError, steps};
 use crate::domain::id::{ProjectId, TenantId};
 use crate::jobs::{JobContext, JobError};
 use crate::store::{NewChange, Store};
@@ -122,42 +123,30 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
             None => pages.push((page, original)),
         }
     }
-    let mut page_outcomes: Vec<(&str, String)> = Vec::new();
-    for (page, version) in pages {
-        let step = format!("restore:{page}");
-        let done = match c.done(&step).await? {
-            Some(done) => done,
-            None => {
-                let change = match restore(&c, page, version).await {
-                    Ok((before, after)) => NewChange {
-                        step: &step,
-                        target: "confluence-page",
-                        reference: page,
-                        action: "restore",
-                        before: Some(json!({"version": before})),
-                        after: Some(json!({"version": after, "restored": version, "changed": after != before})),
-                    },
-                    Err(e) => NewChange {
-                        step: &step,
-                        target: "confluence-page",
-                        reference: page,
-                        action: "failed",
-                        before: None,
-                        after: Some(json!({"error": c.settle(e)?})),
-                    },
-                };
-                c.journal(change).await?;
-                c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?
-            }
-        };
-        let after = done.after.unwrap_or_default();
-        let outcome = match done.action.as_str() {
-            "restore" if after["changed"] == true => format!("restored to version {version}"),
-            "restore" => format!("already as at version {version}"),
-            _ => format!("failed: {}", after["error"].as_str().unwrap_or_default()),
-        };
-        page_outcomes.push((page, outcome));
-    }
+    // Pages, then issues, several at once (each step journaled on its own).
+    let confluence = Pace::new(c.confluence_in_flight);
+    let page_outcomes: HashMap<&str, String> = steps::run(c.confluence_in_flight, pages, |(page, version)| {
+        let (c, pace) = (&c, &confluence);
+        async move { Ok((page, restore_once(c, pace, page, version).await?)) }
+    })
+    .await?
+    .into_iter()
+    .collect();
+    let mut keys: Vec<&str> = items
+        .iter()
+        .filter(|item| item.synced().is_some())
+        .filter_map(|item| item.new_jira_task_key.as_deref())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let jira = Pace::new(c.jira_in_flight);
+    let moves: HashMap<&str, String> = steps::run(c.jira_in_flight, keys, |key| {
+        let (c, pace, target) = (&c, &jira, target.as_str());
+        async move { Ok((key, move_issue(c, pace, key, target).await?)) }
+    })
+    .await?
+    .into_iter()
+    .collect();
 
     let mut results = Vec::new();
     for item in &items {
@@ -172,11 +161,8 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
             results.push(result);
             continue;
         };
-        let page = page_outcomes.iter().find(|(p, _)| *p == page_id).map(|(_, o)| o.clone());
-        let issue = match &item.new_jira_task_key {
-            Some(key) => Some(move_issue(&c, key, &target).await?),
-            None => None,
-        };
+        let page = page_outcomes.get(page_id).cloned();
+        let issue = item.new_jira_task_key.as_deref().and_then(|key| moves.get(key).cloned());
         let failed = page.as_deref().is_some_and(|p| p.starts_with("failed"))
             || issue.as_deref().is_some_and(|i| i.starts_with("failed"));
         result["status_text"] = json!(if failed { "Failed - Undo incomplete" } else { "Undone" });
@@ -190,6 +176,43 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
     super::finish(&c, &Value::Array(results)).await?;
     tracing::info!(run_id = %c.run.id, items = items.len(), "sync undone");
     Ok(())
+}
+
+/// Restores the page once per run; answers what happened.
+async fn restore_once(c: &Context<'_>, pace: &Pace, page: &str, version: i64) -> Result<String, JobError> {
+    let step = format!("restore:{page}");
+    let done = match c.done(&step).await? {
+        Some(done) => done,
+        None => {
+            // A restore compares before it writes, so a try after a pause repeats nothing.
+            let change = match pace.run(|_| restore(c, page, version)).await {
+                Ok((before, after)) => NewChange {
+                    step: &step,
+                    target: "confluence-page",
+                    reference: page,
+                    action: "restore",
+                    before: Some(json!({"version": before})),
+                    after: Some(json!({"version": after, "restored": version, "changed": after != before})),
+                },
+                Err(e) => NewChange {
+                    step: &step,
+                    target: "confluence-page",
+                    reference: page,
+                    action: "failed",
+                    before: None,
+                    after: Some(json!({"error": c.settle(e)?})),
+                },
+            };
+            c.journal(change).await?;
+            c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?
+        }
+    };
+    let after = done.after.unwrap_or_default();
+    Ok(match done.action.as_str() {
+        "restore" if after["changed"] == true => format!("restored to version {version}"),
+        "restore" => format!("already as at version {version}"),
+        _ => format!("failed: {}", after["error"].as_str().unwrap_or_default()),
+    })
 }
 
 /// Writes the page's body and title at `version` as its newest version, unless they are
@@ -211,10 +234,11 @@ async fn restore(c: &Context<'_>, page_id: &str, version: i64) -> Result<(i64, i
 }
 
 /// Moves an issue to the undo status once per run; answers what happened.
-async fn move_issue(c: &Context<'_>, key: &str, target: &str) -> Result<String, JobError> {
+async fn move_issue(c: &Context<'_>, pace: &Pace, key: &str, target: &str) -> Result<String, JobError> {
     let step = format!("transition:{key}");
     if c.done(&step).await?.is_none() {
-        let change = match c.jira.move_to(key, target).await {
+        // A move reads the issue's status first, so a try after a pause repeats nothing.
+        let change = match pace.run(|_| c.jira.move_to(key, target)).await {
             Ok(moved) => NewChange {
                 step: &step,
                 target: "jira-issue",

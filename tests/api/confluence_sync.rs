@@ -674,20 +674,41 @@ async fn calls_in_flight(backend: Backend) {
     assert_eq!(results.len(), 200);
     assert!(results.iter().all(|r| r["status_text"] == "Success"), "{results:?}");
 
+    let run_id = res.body["run_id"].as_str().expect("run id").to_string();
+    {
+        let mut s = site.lock().expect("lock");
+        assert_eq!((s.creates, s.create_attempts), (200, 212), "each refused create was tried again once it may");
+        let mut markers: Vec<&str> = s
+            .issues
+            .iter()
+            .flat_map(|i| i["fields"]["labels"].as_array().into_iter().flatten())
+            .filter_map(|l| l.as_str().filter(|l| l.starts_with("tb-sync-")))
+            .collect();
+        markers.sort_unstable();
+        markers.dedup();
+        assert_eq!(markers.len(), 200, "one issue per task, none twice");
+        assert_eq!(s.remote_links.len(), 200, "one link back per issue");
+        assert_eq!(s.searches, 12, "only the tries after a refusal looked for an issue made before");
+        assert_eq!(s.puts, 20, "every page rewritten once");
+        let flight = s.in_flight;
+        assert!((2..=6).contains(&flight.most_jira), "Jira calls in flight: {flight:?}");
+        assert!((2..=3).contains(&flight.most_confluence), "Confluence calls in flight: {flight:?}");
+        s.in_flight = Default::default();
+    }
+
+    // The undo too: every page restored and every issue moved, several at a time.
+    let undo = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    let undone = undo.body["results"].as_array().expect("results");
+    assert_eq!(undone.len(), 200);
+    assert!(undone.iter().all(|r| r["status_text"] == "Undone" && r["issue"] == "moved to Backlog"), "{undone:?}");
     let s = site.lock().expect("lock");
-    assert_eq!((s.creates, s.create_attempts), (200, 212), "each refused create was tried again once it may");
-    let mut markers: Vec<&str> = s
-        .issues
-        .iter()
-        .flat_map(|i| i["fields"]["labels"].as_array().into_iter().flatten())
-        .filter_map(|l| l.as_str().filter(|l| l.starts_with("tb-sync-")))
-        .collect();
-    markers.sort_unstable();
-    markers.dedup();
-    assert_eq!(markers.len(), 200, "one issue per task, none twice");
-    assert_eq!(s.remote_links.len(), 200, "one link back per issue");
-    assert_eq!(s.searches, 12, "only the tries after a refusal looked for an issue made before");
-    assert_eq!(s.puts, 20, "every page rewritten once");
+    for p in 0..20 {
+        let page = &s.pages[&format!("p{p}")];
+        assert_eq!(page.versions.last().map(|v| &v.body), page.versions.first().map(|v| &v.body), "page p{p}");
+    }
+    let backlog = s.issues.iter().filter(|i| i["fields"]["status"]["name"] == "Backlog").count();
+    assert_eq!(backlog, 200);
     let flight = s.in_flight;
     assert!((2..=6).contains(&flight.most_jira), "Jira calls in flight: {flight:?}");
     assert!((2..=3).contains(&flight.most_confluence), "Confluence calls in flight: {flight:?}");
