@@ -7,6 +7,7 @@ mod clients;
 pub mod discord;
 pub mod email;
 pub mod msteams;
+mod notify;
 mod reply;
 mod settings;
 pub mod slack;
@@ -27,19 +28,22 @@ use crate::domain::message::{NewMessage, Origin};
 use crate::jobs::JobError;
 
 pub use clients::{ChannelClients, SLACK_RESPONSE_HOSTS};
+pub use notify::news_text;
 pub use reply::{
     AnswerMessage, SendDelivery, decision_job, decision_text, outcome_job, reply_text, send_job, store_failure,
     with_secrets,
 };
 pub use settings::ChannelSettings;
 
-/// Registers the channels' jobs: answers and sends.
+/// Registers the channels' jobs: answers, news for requesters, and sends.
 pub fn register(
     registry: &mut crate::jobs::Registry,
     integrations: crate::integrations::Integrations,
     clients: ChannelClients,
 ) {
-    reply::register(registry, std::sync::Arc::new((integrations, clients)));
+    let shared = std::sync::Arc::new((integrations, clients));
+    notify::register(registry, shared.clone());
+    reply::register(registry, shared);
 }
 
 /// A webhook as received: raw bytes, because signatures cover them exactly.

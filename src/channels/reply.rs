@@ -159,7 +159,7 @@ pub async fn with_secrets(
 
 /// Sends through the adapter and records how it went: sent, failed for good, or still
 /// queued with the last error while retries remain.
-async fn deliver(
+pub(super) async fn deliver(
     ctx: &JobContext,
     out: &ChannelClients,
     channel: &dyn Channel,

@@ -298,6 +298,7 @@ mod tests {
             auto_follow_ups: false,
             duplicate_bands: None,
             intake_mode: Default::default(),
+            notify_requester_on: Vec::new(),
             created_at: at("2026-11-01T09:00:00Z"),
             updated_at: at("2026-11-01T09:00:00Z"),
         }

@@ -10,6 +10,7 @@ pub mod job;
 pub mod label;
 pub mod list;
 pub mod message;
+pub mod notify;
 pub mod project;
 pub mod secret;
 pub mod sync_run;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::id::ProjectId;
+use super::notify::{self, RequesterEvent};
 use super::validate::{self, DomainError};
 
 pub const NAME_MAX: usize = 200;
@@ -105,6 +106,8 @@ pub struct Project {
     /// The project's own duplicate bands; the service's defaults when null.
     pub duplicate_bands: Option<DuplicateBands>,
     pub intake_mode: IntakeMode,
+    /// Which changes of a task made from a conversation are told in the request's thread.
+    pub notify_requester_on: Vec<RequesterEvent>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -129,6 +132,12 @@ pub struct NewProjectInput {
     /// `auto` (default) or `triage`.
     #[serde(default)]
     pub intake_mode: Option<IntakeMode>,
+    /// Which changes of a task made from a conversation are told in the request's thread:
+    /// `done`, `deleted`, `due_date`, `assigned`, `comment` (comments marked
+    /// `notify_requester`). Default `["done", "deleted", "comment"]`.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<RequesterEvent>>)]
+    pub notify_requester_on: Option<Vec<String>>,
 }
 
 /// A validated project creation.
@@ -141,6 +150,7 @@ pub struct NewProject {
     pub auto_follow_ups: bool,
     pub duplicate_bands: Option<DuplicateBands>,
     pub intake_mode: IntakeMode,
+    pub notify_requester_on: Vec<RequesterEvent>,
 }
 
 impl NewProjectInput {
@@ -157,6 +167,10 @@ impl NewProjectInput {
             auto_follow_ups: self.auto_follow_ups.unwrap_or(false),
             duplicate_bands: self.duplicate_bands.map(DuplicateBands::validate).transpose()?,
             intake_mode: self.intake_mode.unwrap_or_default(),
+            notify_requester_on: match &self.notify_requester_on {
+                Some(names) => notify::parse_setting(names)?,
+                None => notify::DEFAULT_EVENTS.to_vec(),
+            },
         })
     }
 }
@@ -181,6 +195,10 @@ pub struct ProjectPatchInput {
     pub duplicate_bands: Option<Option<DuplicateBands>>,
     #[serde(default)]
     pub intake_mode: Option<IntakeMode>,
+    /// Which changes are told in the request's thread (see project creation); `[]` tells none.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<RequesterEvent>>)]
+    pub notify_requester_on: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -192,6 +210,7 @@ pub struct ProjectPatch {
     pub auto_follow_ups: Option<bool>,
     pub duplicate_bands: Option<Option<DuplicateBands>>,
     pub intake_mode: Option<IntakeMode>,
+    pub notify_requester_on: Option<Vec<RequesterEvent>>,
 }
 
 impl ProjectPatchInput {
@@ -207,6 +226,7 @@ impl ProjectPatchInput {
             auto_follow_ups: self.auto_follow_ups,
             duplicate_bands: self.duplicate_bands.map(|b| b.map(DuplicateBands::validate).transpose()).transpose()?,
             intake_mode: self.intake_mode,
+            notify_requester_on: self.notify_requester_on.as_deref().map(notify::parse_setting).transpose()?,
         })
     }
 }

@@ -10,7 +10,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody, NotFoundExt};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pages::{CommentPage, paginate};
-use crate::domain::comment::{Comment, CommentPatchInput, NewCommentInput};
+use crate::domain::comment::{Comment, CommentPatchInput, CreateCommentInput};
 use crate::domain::list::{PageParams, id_cursor};
 use crate::domain::tenant::Caller;
 
@@ -25,13 +25,13 @@ pub struct CommentListParams {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/comments", tag = "comments", request_body = NewCommentInput,
+#[utoipa::path(post, path = "/api/v1/comments", tag = "comments", request_body = CreateCommentInput,
     responses((status = 201, body = Comment), (status = 404, description = "No such task", body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn create_comment(
     State(s): State<AppState>,
     caller: Caller,
-    ApiJson(input): ApiJson<NewCommentInput>,
+    ApiJson(input): ApiJson<CreateCommentInput>,
 ) -> Result<(StatusCode, Json<Comment>), ApiError> {
     let new = input.validate()?;
     let comment = crate::tasks::comment::add_comment(&s.store, &caller.tenant_id, &new).await.or_not_found("task")?;

@@ -253,6 +253,7 @@ async fn close_merged(
         task_id: own.clone(),
         content: format!("Merged into “{into_title}” ({into}) by {by}: the same work is tracked there."),
         author: Some(by.to_string()),
+        notify_requester: false,
     };
     // Deleted meanwhile: nothing is left to close.
     match crate::tasks::add_comment(store, tenant, &note).await {
@@ -273,6 +274,7 @@ async fn reopen_unmerged(store: &Store, caller: &Caller, own: &TaskId, by: &str)
         task_id: own.clone(),
         content: format!("Unmerged by {by}: this request is tracked here again."),
         author: Some(by.to_string()),
+        notify_requester: false,
     };
     match crate::tasks::add_comment(store, tenant, &note).await {
         Ok(_) => {}

@@ -68,8 +68,8 @@ pub(crate) use insert_comment;
 impl Store {
     /// Adds comment `id` (a taken id fails) to one of the tenant's tasks; `NotFound` when the
     /// task is not theirs. In the same transaction it enqueues `sync` when the task is linked
-    /// to tracker items (the comment is written there too), and announces the comment when
-    /// the project has webhooks.
+    /// to tracker items (the comment is written there too), announces the comment when
+    /// the project has webhooks, and tells the task's requesters when it is marked for them.
     pub async fn create_comment(
         &self,
         tenant_id: &TenantId,
@@ -92,6 +92,14 @@ impl Store {
             enqueue_if_linked!(tx, tenant_id, &comment.task_id, sync, now);
             let announcements = crate::domain::event::comment_created(&project_id, &comment);
             super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announcements, now);
+            if new.notify_requester {
+                let title: String = sqlx::query_scalar("SELECT title FROM tasks WHERE id = $1")
+                    .bind(&comment.task_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let news = crate::domain::notify::RequesterNews::of_comment(&comment.task_id, &title, &comment.id);
+                super::requesters::tell_requesters!(tx, tenant_id, &project_id, Some(news), now);
+            }
             tx.commit().await?;
         });
         Ok(comment)

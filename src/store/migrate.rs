@@ -45,6 +45,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(21, "0021_task_status_counts"),
     migration!(22, "0022_triage"),
     migration!(23, "0023_merge_comments"),
+    migration!(24, "0024_notify_requester"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -18,6 +18,7 @@ mod migrate;
 pub mod oauth_states;
 mod polls;
 mod projects;
+mod requesters;
 pub mod sync_runs;
 mod tasks;
 mod teams;

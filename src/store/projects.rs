@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::id::{ProjectId, TenantId};
 use crate::domain::list::Page;
+use crate::domain::notify;
 use crate::domain::project::{DuplicateBands, IntakeMode, NewProject, Project, ProjectPatch, ProjectStatus};
 
 #[derive(sqlx::FromRow)]
@@ -18,6 +19,7 @@ struct ProjectRow {
     duplicate_merge_at: Option<f64>,
     duplicate_suggest_at: Option<f64>,
     intake_mode: String,
+    notify_requester_on: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -35,6 +37,7 @@ impl TryFrom<ProjectRow> for Project {
             auto_follow_ups: r.auto_follow_ups,
             duplicate_bands: bands(r.duplicate_merge_at, r.duplicate_suggest_at),
             intake_mode: parse_enum("projects.intake_mode", &r.intake_mode, IntakeMode::parse)?,
+            notify_requester_on: notify::decode(&r.notify_requester_on),
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -47,7 +50,7 @@ pub(crate) fn bands(merge_at: Option<f64>, suggest_at: Option<f64>) -> Option<Du
 }
 
 const COLUMNS: &str = "id, name, description, status, deadline, auto_follow_ups, duplicate_merge_at, \
-                       duplicate_suggest_at, intake_mode, created_at, updated_at";
+                       duplicate_suggest_at, intake_mode, notify_requester_on, created_at, updated_at";
 
 impl Store {
     pub async fn create_project(&self, tenant_id: &TenantId, new: &NewProject) -> Result<Project> {
@@ -61,14 +64,16 @@ impl Store {
             auto_follow_ups: new.auto_follow_ups,
             duplicate_bands: new.duplicate_bands,
             intake_mode: new.intake_mode,
+            notify_requester_on: new.notify_requester_on.clone(),
             created_at: now,
             updated_at: now,
         };
         write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO projects (id, tenant_id, name, description, status, deadline, auto_follow_ups,
-                                       duplicate_merge_at, duplicate_suggest_at, intake_mode, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                       duplicate_merge_at, duplicate_suggest_at, intake_mode, notify_requester_on,
+                                       created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(&project.id)
             .bind(tenant_id)
@@ -80,6 +85,7 @@ impl Store {
             .bind(project.duplicate_bands.map(|b| b.merge_at))
             .bind(project.duplicate_bands.map(|b| b.suggest_at))
             .bind(project.intake_mode.as_str())
+            .bind(notify::encode(&project.notify_requester_on))
             .bind(now)
             .bind(now)
             .execute(pool)
@@ -131,6 +137,9 @@ impl Store {
             }
             if let Some(mode) = patch.intake_mode {
                 q.push(", intake_mode = ").push_bind(mode.as_str());
+            }
+            if let Some(events) = &patch.notify_requester_on {
+                q.push(", notify_requester_on = ").push_bind(notify::encode(events));
             }
             q.push(" WHERE id = ").push_bind(id).push(" AND tenant_id = ").push_bind(tenant_id);
             q.build().execute(pool).await?.rows_affected()

@@ -96,8 +96,12 @@ macro_rules! add_labels {
 /// The tenant's task `$id` with its labels, read inside transaction `$tx` (`None` when
 /// there is none).
 macro_rules! task_in_tx {
-    ($tx:expr, $tenant_id:expr, $id:expr) => {{
-        let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2");
+    ($tx:expr, $tenant_id:expr, $id:expr) => {
+        task_in_tx!($tx, $tenant_id, $id, "")
+    };
+    // `$lock`: a suffix locking the row till the transaction ends (PostgreSQL's `FOR UPDATE`).
+    ($tx:expr, $tenant_id:expr, $id:expr, $lock:expr) => {{
+        let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2{}", $lock);
         let row: Option<TaskRow> = sqlx::query_as(&sql).bind($id).bind($tenant_id).fetch_optional(&mut *$tx).await?;
         match row {
             None => None,
@@ -348,8 +352,9 @@ impl Store {
     }
 
     /// Updates a task and, in the same transaction, enqueues `jobs` (writing the change to
-    /// the tracker items linked to it) and announces it when the project has webhooks, so a
-    /// change cannot be applied here and lost on its way. `jobs` were made for the links
+    /// the tracker items linked to it), announces it when the project has webhooks and tells
+    /// the task's requesters what they care about of it, so a change cannot be applied here
+    /// and lost on its way. `jobs` were made for the links
     /// in `links` (integration id, item id): when the task's links are no longer those,
     /// nothing is written and [`Updated::LinksChanged`] asks for jobs made again.
     pub async fn update_task_syncing(
@@ -361,8 +366,15 @@ impl Store {
         jobs: &[NewJob],
     ) -> Result<Updated> {
         let now = super::now();
+        // Concurrent changes of one task are told one after the other, each from what the
+        // one before left (SQLite's writer is alone already).
+        let lock = match self.backend() {
+            super::Backend::Postgres => " FOR UPDATE",
+            super::Backend::Sqlite => "",
+        };
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
+            let before = task_in_tx!(tx, tenant_id, id, lock).ok_or(StoreError::NotFound)?;
             let mut q = sqlx::QueryBuilder::new("UPDATE tasks SET updated_at = ");
             q.push_bind(now);
             if let Some(v) = &patch.title {
@@ -417,13 +429,15 @@ impl Store {
             let task = task_in_tx!(tx, tenant_id, id).ok_or(StoreError::NotFound)?;
             let announcements = crate::domain::event::task_updated(&task, patch.status.is_some());
             super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announcements, now);
+            let news = crate::domain::notify::RequesterNews::of_update(&before, &task);
+            super::requesters::tell_requesters!(tx, tenant_id, &project_id, news, now);
             tx.commit().await?;
             Ok(Updated::Task(task))
         })
     }
 
     /// Deletes a task and, in the same transaction, announces it (as it last was) when its
-    /// project has webhooks.
+    /// project has webhooks and tells its requesters when the project tells deletions.
     pub async fn delete_task(&self, tenant_id: &TenantId, id: &TaskId) -> Result<()> {
         let now = super::now();
         write!(self, |pool| {
@@ -436,6 +450,8 @@ impl Store {
                 .await?;
             let announcements = crate::domain::event::task_deleted(&task);
             super::integrations::enqueue_if_subscribed!(tx, tenant_id, &task.project_id, &announcements, now);
+            let news = Some(crate::domain::notify::RequesterNews::of_deletion(&task));
+            super::requesters::tell_requesters!(tx, tenant_id, &task.project_id, news, now);
             tx.commit().await?;
         });
         Ok(())

@@ -57,6 +57,7 @@ impl Store {
             auto_follow_ups: false,
             duplicate_bands: None,
             intake_mode: Default::default(),
+            notify_requester_on: crate::domain::notify::DEFAULT_EVENTS.to_vec(),
         };
         let project = self.create_project(tenant_id, &inbox).await?;
         let claimed = write!(self, |pool| {

@@ -32,6 +32,7 @@ mod labels;
 mod legacy;
 mod llm;
 mod msteams;
+mod notify_requester;
 mod oauth;
 mod openapi;
 mod outgoing_webhooks;

@@ -139,6 +139,7 @@ pub async fn create(State(s): State<AppState>, form: Form) -> PageResult {
         auto_follow_ups: Some(values.auto_follow_ups),
         duplicate_bands: None,
         intake_mode: None,
+        notify_requester_on: None,
     });
     match input.and_then(NewProjectInput::validate) {
         Ok(new) => {
@@ -192,6 +193,7 @@ pub async fn update(State(s): State<AppState>, Path(id): Path<ProjectId>, form: 
         // The bands are set through the API; the form leaves them as they are.
         duplicate_bands: None,
         intake_mode: None,
+        notify_requester_on: None,
     });
     match input.and_then(ProjectPatchInput::validate) {
         Ok(patch) => {

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use crate::domain::comment::{Comment, CommentPatchInput, NewCommentInput};
+use crate::domain::comment::{Comment, CommentPatchInput, CreateCommentInput, NewCommentInput};
 use crate::domain::id::{ProjectId, TaskId};
 use crate::domain::list::{Cursor, MAX_LIMIT, PageParams, TaskListParams, id_cursor};
 use crate::domain::project::{NewProjectInput, Project, ProjectPatchInput};
@@ -182,9 +182,9 @@ pub async fn legacy_list_comments(
 pub async fn legacy_create_comment(
     state: State<AppState>,
     caller: Caller,
-    body: ApiJson<NewCommentInput>,
+    ApiJson(comment): ApiJson<NewCommentInput>,
 ) -> Result<(StatusCode, Json<Comment>), ApiError> {
-    comments::create_comment(state, caller, body).await
+    comments::create_comment(state, caller, ApiJson(CreateCommentInput { comment, notify_requester: None })).await
 }
 
 #[utoipa::path(get, path = "/api/comments/{id}", params(("id" = String, Path)), tag = "legacy",
