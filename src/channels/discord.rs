@@ -83,7 +83,9 @@ impl Channel for Discord {
                     channel: v["channel_id"].as_str().map(str::to_string),
                     thread_ref: v["channel_id"].as_str().map(str::to_string),
                     external_id: id.to_string(),
-                    reply_to: json!({"application_id": v["application_id"], "token": v["token"]}),
+                    // The token answers for 15 minutes; the channel, as the bot, later on.
+                    reply_to: json!({"application_id": v["application_id"], "token": v["token"],
+                                     "channel_id": v["channel_id"]}),
                     // Deferred: the answer edits the original response once intake is done.
                     ack: Some(json!({"type": 5}).into()),
                     answer_inline: false,
@@ -96,21 +98,33 @@ impl Channel for Discord {
 
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
         Box::pin(async move {
-            let (Some(app), Some(token)) =
-                (reply.reply_to["application_id"].as_str(), reply.reply_to["token"].as_str())
-            else {
-                return Err(JobError::Permanent("no interaction to answer".into()));
-            };
             let typed = super::ChannelSettings::read(reply.settings);
             let base = typed.api(DEFAULT_API);
-            let res = reply
-                .client
-                .patch(format!("{}/webhooks/{app}/{token}/messages/@original", base.trim_end_matches('/')))
-                .json(&json!({"content": reply.text, "allowed_mentions": {"parse": []}}))
-                .send()
-                .await
-                // Without the URL: it carries the interaction token.
-                .map_err(|e| crate::outbound::transport_failure("Discord", e))?;
+            let base = base.trim_end_matches('/');
+            let content = json!({"content": reply.text, "allowed_mentions": {"parse": []}});
+            let request = match (reply.reply_to["application_id"].as_str(), reply.reply_to["token"].as_str()) {
+                (Some(app), Some(token)) => {
+                    reply.client.patch(format!("{base}/webhooks/{app}/{token}/messages/@original")).json(&content)
+                }
+                // No interaction: a message to the channel, as the bot.
+                _ => {
+                    let channel = reply.reply_to["channel_id"]
+                        .as_str()
+                        .ok_or_else(|| JobError::Permanent("no interaction or channel to answer".into()))?;
+                    let token = reply
+                        .secrets
+                        .get("bot_token")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| JobError::Permanent("the Discord integration has no bot_token".into()))?;
+                    reply
+                        .client
+                        .post(format!("{base}/channels/{channel}/messages"))
+                        .header("authorization", format!("Bot {token}"))
+                        .json(&content)
+                }
+            };
+            // Without the URL: it carries the interaction token.
+            let res = request.send().await.map_err(|e| crate::outbound::transport_failure("Discord", e))?;
             if res.status().is_success() {
                 return Ok(());
             }
@@ -124,6 +138,12 @@ impl Channel for Discord {
             }
             Err(http_failure(status, &headers, "Discord webhook"))
         })
+    }
+
+    /// An interaction's token answers for 15 minutes and editing the first answer would
+    /// replace it: later news goes to the channel, as the bot.
+    fn later(&self, reply_to: &Value) -> Option<Value> {
+        reply_to["channel_id"].as_str().map(|channel| json!({"channel_id": channel}))
     }
 }
 

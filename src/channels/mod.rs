@@ -215,6 +215,12 @@ pub trait Channel: Send + Sync {
         true
     }
 
+    /// Where news about a request goes after its first answer: `reply_to`, unless that only
+    /// works for a short while after the request; `None` when there is no way back later.
+    fn later(&self, reply_to: &Value) -> Option<Value> {
+        Some(reply_to.clone())
+    }
+
     /// The webhook answer carrying `text`, for platforms that read the answer inline.
     fn inline_answer(&self, text: &str) -> Value {
         serde_json::json!({ "text": text })

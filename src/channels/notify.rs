@@ -44,9 +44,9 @@ async fn notify(
     let (record, secrets) = with_secrets(integrations, tenant, &integration_id).await?;
     let channel = adapter(record.kind)
         .ok_or_else(|| JobError::Permanent(format!("no channel adapter for {}", record.kind.as_str())))?;
-    if !channel.sends_reply(&reply_to) {
-        return Ok(());
-    }
+    let Some(reply_to) = channel.later(&reply_to).filter(|to| channel.sends_reply(to)) else {
+        return Ok(()); // the platform offers no way back into this conversation later
+    };
     let comment = match &job.news.comment_id {
         Some(id) => match ctx.store.get_comment(tenant, id).await {
             Ok(comment) => Some(comment),
@@ -110,6 +110,22 @@ pub fn news_text(news: &RequesterNews, comment: Option<&Comment>, public_url: &s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::integration::IntegrationType;
+    use serde_json::json;
+
+    #[test]
+    fn later_news_avoids_answers_that_expire() {
+        let later = |kind, to: serde_json::Value| adapter(kind).and_then(|c| c.later(&to));
+        let slash = json!({"response_url": "https://hooks.slack.com/commands/T1/1/x", "channel": "C1"});
+        assert_eq!(later(IntegrationType::Slack, slash), Some(json!({"channel": "C1"})));
+        let thread = json!({"channel": "C1", "thread_ts": "1.2"});
+        assert_eq!(later(IntegrationType::Slack, thread.clone()), Some(thread));
+        let interaction = json!({"application_id": "1", "token": "t", "channel_id": "42"});
+        assert_eq!(later(IntegrationType::Discord, interaction), Some(json!({"channel_id": "42"})));
+        assert_eq!(later(IntegrationType::Discord, json!({"application_id": "1", "token": "t"})), None);
+        let chat = json!({"chat_id": 1, "message_id": 2});
+        assert_eq!(later(IntegrationType::Telegram, chat.clone()), Some(chat));
+    }
 
     fn news(events: Vec<RequesterEvent>) -> RequesterNews {
         RequesterNews {

@@ -239,6 +239,15 @@ impl Channel for Slack {
             }
         })
     }
+
+    /// A slash command's `response_url` answers for 30 minutes: later news goes to its
+    /// channel with the bot token.
+    fn later(&self, reply_to: &Value) -> Option<Value> {
+        match reply_to["channel"].as_str().filter(|c| !c.is_empty()) {
+            Some(channel) if reply_to.get("response_url").is_some() => Some(json!({"channel": channel})),
+            _ => Some(reply_to.clone()),
+        }
+    }
 }
 
 fn parse_command(body: &[u8]) -> Result<Inbound, WebhookError> {

@@ -78,7 +78,8 @@ pub struct NewDelivery {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SendInput {
     /// WhatsApp: a phone number (`+34600111222`); Telegram: a chat id or `@channel`;
-    /// e-mail: an address. (`chat_id` is accepted for Telegram.)
+    /// e-mail: an address; Slack: a channel id (`C0123ABCD`, with the bot token); Discord:
+    /// a channel id (as the bot). (`chat_id` is accepted for Telegram.)
     #[serde(default, alias = "chat_id")]
     #[schema(value_type = Option<String>)]
     pub to: Option<Value>,
@@ -146,9 +147,28 @@ impl SendInput {
                 let target = json!({"to": to, "subject": subject, "message_id": null, "references": []});
                 Ok((to, target, Some(subject.to_string())))
             }
+            // A channel's id (`C0123ABCD`), posted to with the installed bot token.
+            IntegrationType::Slack => {
+                let id = to.strip_prefix('#').unwrap_or(&to);
+                if id.is_empty() || id.len() > 80 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                {
+                    return Err(DomainError::invalid("to", "must be a Slack channel id, e.g. C0123ABCD"));
+                }
+                Ok((to.clone(), json!({"channel": id}), None))
+            }
+            // A channel's snowflake id, posted to as the bot.
+            IntegrationType::Discord => {
+                if to.len() < 5 || to.len() > 25 || !to.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(DomainError::invalid("to", "must be a Discord channel id (digits)"));
+                }
+                Ok((to.clone(), json!({"channel_id": to}), None))
+            }
             other => Err(DomainError::invalid(
                 "platform",
-                format!("sending to {} is not supported (whatsapp, telegram and email are)", other.as_str()),
+                format!(
+                    "sending to {} is not supported (whatsapp, telegram, email, slack and discord are)",
+                    other.as_str()
+                ),
             )),
         }
     }
@@ -199,6 +219,12 @@ mod tests {
         assert!(input(json!("ana@example.org"), "hi").target(IntegrationType::Email).is_ok());
         assert!(input(json!("ana@example.org\r\nBcc: x@y.z"), "hi").target(IntegrationType::Email).is_err());
         assert!(input(json!("ana@example.org"), " ").target(IntegrationType::Email).is_err());
-        assert!(input(json!("C123"), "hi").target(IntegrationType::Slack).is_err());
+        let (_, target, _) = input(json!("C0123ABCD"), "hi").target(IntegrationType::Slack).expect("channel");
+        assert_eq!(target, json!({"channel": "C0123ABCD"}));
+        assert!(input(json!("general chat"), "hi").target(IntegrationType::Slack).is_err());
+        let (_, target, _) = input(json!("1234567890123456789"), "hi").target(IntegrationType::Discord).expect("id");
+        assert_eq!(target, json!({"channel_id": "1234567890123456789"}));
+        assert!(input(json!("#general"), "hi").target(IntegrationType::Discord).is_err());
+        assert!(input(json!("19:abc@thread.v2"), "hi").target(IntegrationType::MsTeams).is_err());
     }
 }

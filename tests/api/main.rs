@@ -10,6 +10,7 @@ mod ai_follow_ups;
 mod ai_model;
 mod auth;
 mod binary;
+mod chat_send;
 mod comments;
 mod concurrent_intake;
 mod confluence_sync;

@@ -1,5 +1,5 @@
 //! Discord: a fake of the interaction webhook that edits the original response (how a
-//! deferred command is answered), recording every edit.
+//! deferred command is answered) and of a bot's message to a channel, recording each.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,7 +7,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-/// The edits received, in order: (the application id, the interaction token, the body).
+/// The calls received, in order: an edit as (the application id, the interaction token, the
+/// body); a channel message as (`channels/{id}`, the Authorization header, the body).
 pub type Seen = Arc<Mutex<Vec<(String, String, Value)>>>;
 
 /// Discord's webhook endpoint for editing an interaction's original response.
@@ -21,8 +22,20 @@ pub async fn fake_discord() -> (String, Seen) {
         seen.lock().expect("lock").push((app, token, body));
         Json(json!({"id": "1", "content": "ok"}))
     }
+    /// A bot's message to a channel, recorded as (`channels/{id}`, its Authorization header, the body).
+    async fn post(
+        State(seen): State<Seen>,
+        Path(channel): Path<String>,
+        headers: axum::http::HeaderMap,
+        Json(body): Json<Value>,
+    ) -> Json<Value> {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        seen.lock().expect("lock").push((format!("channels/{channel}"), auth, body));
+        Json(json!({"id": "2", "channel_id": channel}))
+    }
     let app = axum::Router::new()
         .route("/webhooks/{app}/{token}/messages/@original", axum::routing::patch(edit))
+        .route("/channels/{channel}/messages", axum::routing::post(post))
         .with_state(seen.clone());
     (crate::helpers::serve(app).await, seen)
 }

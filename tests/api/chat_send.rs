@@ -1,0 +1,154 @@
+//! Proactive posting (issue 25): `POST …/integrations/{id}/send` posts to a Slack channel
+//! (`chat.postMessage` with the installed bot token) and to a Discord channel (as the bot),
+//! through the queue, against local fakes; and a Discord requester hears later news in the
+//! channel, as the bot, since the interaction's token is short-lived.
+
+use std::time::Duration;
+
+use ed25519_dalek::{Signer, SigningKey};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::fakes::discord::fake_discord;
+use crate::fakes::slack::fake_slack;
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+/// The delivery `id` once it is no longer queued or being sent.
+async fn sent(app: &TestApp, id: &str) -> Value {
+    for _ in 0..400 {
+        let history = app.get("/api/v1/history?limit=50").await.body;
+        let item = history["items"].as_array().and_then(|items| items.iter().find(|i| i["id"] == id).cloned());
+        if let Some(item) = item.filter(|i| !["queued", "sending"].contains(&i["status"].as_str().unwrap_or_default()))
+        {
+            return item;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("delivery {id} was not sent");
+}
+
+async fn posts_to_a_slack_channel(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let (fake, seen) = fake_slack().await;
+    let project = app.project("slack").await;
+    let integration = app
+        .integration(
+            &project,
+            json!({"type": "slack", "settings": {"api_base_url": format!("{fake}/api")},
+                   "secrets": {"signing_secret": "s", "bot_token": "xoxb-test"}}),
+        )
+        .await;
+    let send = format!("/api/v1/projects/{project}/integrations/{integration}/send");
+
+    // Not a channel id: refused, nothing queued.
+    let res = app.post(&send, json!({"to": "general chat", "text": "hi"})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body["error"]["message"].as_str().unwrap_or_default().contains("Slack channel id"), "{}", res.body);
+
+    let res = app.post(&send, json!({"to": "C0ALERTS", "text": "Deploy freeze from 18:00 today"})).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    assert_eq!(sent(&app, &res.id()).await["status"], "sent");
+    let calls = seen.lock().expect("lock").clone();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let (method, headers, body) = &calls[0];
+    assert_eq!(method, "chat.postMessage");
+    assert_eq!(headers.get("authorization").and_then(|v| v.to_str().ok()), Some("Bearer xoxb-test"));
+    assert_eq!((&body["channel"], &body["text"]), (&json!("C0ALERTS"), &json!("Deploy freeze from 18:00 today")));
+    assert!(body.get("thread_ts").is_none(), "a new message, not a reply: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_to_a_slack_channel_sqlite() {
+    posts_to_a_slack_channel(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_to_a_slack_channel_postgres() {
+    posts_to_a_slack_channel(Backend::Postgres).await;
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn posts_to_a_discord_channel_and_tells_requesters_there(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let (fake, seen) = fake_discord().await;
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let project = app.project("discord").await;
+    let integration = app
+        .integration(
+            &project,
+            json!({"type": "discord", "settings": {"api_base_url": fake},
+                   "secrets": {"public_key": hex(key.verifying_key().as_bytes()), "bot_token": "tok-bot"}}),
+        )
+        .await;
+    let send = format!("/api/v1/projects/{project}/integrations/{integration}/send");
+    let res = app.post(&send, json!({"to": "#general", "text": "hi"})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let res = app.post(&send, json!({"to": "1200000000000000002", "text": "Standup moved to 10:30"})).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    assert_eq!(sent(&app, &res.id()).await["status"], "sent");
+    {
+        let calls = seen.lock().expect("lock").clone();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!((calls[0].0.as_str(), calls[0].1.as_str()), ("channels/1200000000000000002", "Bot tok-bot"));
+        assert_eq!(calls[0].2["content"], "Standup moved to 10:30");
+    }
+
+    // A /task command is answered by editing the deferred response; news of its task later
+    // goes to the channel as the bot (the interaction's token lasts 15 minutes, and an edit
+    // would replace the first answer).
+    let command = json!({"id": "1300000000000000005", "application_id": "1234567890123456789", "type": 2,
+        "token": "tok-15-min", "version": 1, "guild_id": "1100000000000000004", "channel_id": "1200000000000000002",
+        "data": {"id": "1250000000000000003", "name": "task", "type": 1,
+                 "options": [{"name": "title", "type": 3, "value": "Rotate the staging database credentials"}]},
+        "member": {"user": {"id": "1000000000000000006", "username": "ana"}}})
+    .to_string();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let signature = key.sign(format!("{ts}{command}").as_bytes());
+    let res = app
+        .raw()
+        .post(format!("{}/webhooks/discord/{integration}", app.base))
+        .header("content-type", "application/json")
+        .header("X-Signature-Ed25519", hex(&signature.to_bytes()))
+        .header("X-Signature-Timestamp", ts)
+        .body(command)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut task_id = String::new();
+    for _ in 0..400 {
+        if seen.lock().expect("lock").len() >= 2 {
+            task_id = app.get("/api/v1/tasks").await.body["items"][0]["id"].as_str().unwrap_or_default().to_string();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(seen.lock().expect("lock")[1].1, "tok-15-min", "the first answer edits the deferred response");
+    let res = app.patch(&format!("/api/v1/tasks/{task_id}"), json!({"status": "done"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    for _ in 0..400 {
+        if seen.lock().expect("lock").len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let calls = seen.lock().expect("lock").clone();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!((calls[2].0.as_str(), calls[2].1.as_str()), ("channels/1200000000000000002", "Bot tok-bot"));
+    let text = calls[2].2["content"].as_str().unwrap_or_default();
+    assert!(text.starts_with("Update on “Rotate the staging database credentials”: it is done."), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_to_a_discord_channel_and_tells_requesters_there_sqlite() {
+    posts_to_a_discord_channel_and_tells_requesters_there(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_to_a_discord_channel_and_tells_requesters_there_postgres() {
+    posts_to_a_discord_channel_and_tells_requesters_there(Backend::Postgres).await;
+}
