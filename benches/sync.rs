@@ -5,7 +5,7 @@
 //! `TEST_DATABASE_URL` is set. Knobs: `BENCH_BACKENDS`, `BENCH_SECTIONS` (default 10),
 //! `BENCH_PAGES_PER_SECTION` (default 99), `BENCH_TASKS_PER_PAGE` (default 10), `BENCH_DELAY_MS`
 //! (every answer of the site takes this long, default 0), `BENCH_IN_FLIGHT` (the integrations'
-//! `max_in_flight`, the service's default when unset).
+//! `max_in_flight`, the service's default when unset), `BENCH_UNDO=1` (then undo the run, timed).
 
 use std::time::{Duration, Instant};
 
@@ -105,6 +105,26 @@ async fn bench(label: &str, url: &str) {
         delay.as_millis(),
         task_count as f64 / elapsed
     );
+    if std::env::var("BENCH_UNDO").is_ok_and(|v| v == "1") {
+        let run_id = answer["run_id"].as_str().expect("run id");
+        let started = Instant::now();
+        let res = client
+            .post(format!("{base}/api/v1/sync-runs/{run_id}/undo"))
+            .bearer_auth(KEY)
+            .timeout(Duration::from_secs(3600))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("undo answered");
+        let elapsed = started.elapsed().as_secs_f64();
+        assert_eq!(res.status().as_u16(), 200, "the undo finished within the wait");
+        println!(
+            "| {label} | its undo, fake site answering in {} ms | {:.0} tasks/s | – | – | {task_count} issues moved, \
+             {page_count} pages restored in {elapsed:.2} s |",
+            delay.as_millis(),
+            task_count as f64 / elapsed
+        );
+    }
     server.stop().await;
 }
 
