@@ -23,6 +23,21 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Import a replaced-services `.env`: its TAIGA_*, JIRA_*, CONFLUENCE_*, TWILIO_*,
+    /// TELEGRAM_*, ZENDESK_* and EMAIL_* variables become integrations of a project (secrets
+    /// sealed), OLLAMA_* and OPENAI_* become provider settings written to --env-out. Says
+    /// what it did and ignored; never prints a secret.
+    ImportEnv {
+        /// The old `.env` file.
+        #[arg(long, default_value = ".env")]
+        file: std::path::PathBuf,
+        /// The project (id or name) the integrations go to (default: the default project).
+        #[arg(long)]
+        project: Option<String>,
+        /// Where the provider settings are written (mode 0600; an existing file is kept).
+        #[arg(long, default_value = "taskbridge.env")]
+        env_out: std::path::PathBuf,
+    },
     /// Administration tools.
     Admin {
         #[command(subcommand)]
@@ -127,7 +142,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         println!("{}", doc.to_pretty_json().map_err(|e| e.to_string())?);
         return Ok(());
     }
-    let tool = matches!(cli.command, Some(Command::Admin { .. }));
+    let tool = matches!(cli.command, Some(Command::Admin { .. } | Command::ImportEnv { .. }));
     taskbridge::telemetry::init(&config, tool).map_err(|e| e.to_string())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
@@ -138,8 +153,136 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Serve => serve(config).await,
         Command::Admin { command } => admin(&config, command).await,
+        Command::ImportEnv { file, project, env_out } => import_env(&config, &file, project, &env_out).await,
         Command::Openapi | Command::EvalDedup { .. } => Ok(()),
     }
+}
+
+async fn import_env(
+    config: &Config,
+    file: &std::path::Path,
+    project: Option<String>,
+    env_out: &std::path::Path,
+) -> Result<(), String> {
+    use taskbridge::integrations::import_env::{Outcome, apply, plan};
+    let vars: Vec<(String, String)> = dotenvy::from_path_iter(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+        .collect::<Result<_, _>>()
+        // dotenvy's error names the line, never a value.
+        .map_err(|e| format!("{} is not a .env file: {e}", file.display()))?;
+    let plan = plan(&vars);
+    let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
+    let store = Store::connect(&config.database_url, &options).await.map_err(|e| e.to_string())?;
+    if let Bootstrap::Generated(key) =
+        store.bootstrap(config.api_key.as_ref().map(|k| k.expose())).await.map_err(|e| e.to_string())?
+    {
+        // As `serve` does on a first start: the operator's only chance to see it.
+        println!(
+            "taskbridge: created the default tenant. Its admin API key (shown once, keep it safe):\n\n    {key}\n"
+        );
+    }
+    let tenant = &taskbridge::domain::tenant::default_tenant();
+    let project = find_project(&store, tenant, project).await?;
+    println!("Importing {} into project {:?} ({})", file.display(), project.name, project.id);
+    let cipher = config.cipher().map_err(|e| e.to_string())?;
+    let integrations =
+        taskbridge::integrations::Integrations::new(store, cipher, &config.public_url(), config.allow_private_urls);
+    let outcomes = apply(&integrations, tenant, &project.id, plan.integrations).await.map_err(|e| e.to_string())?;
+    let mut failed = false;
+    for (kind, from, outcome) in outcomes {
+        let from = from.join(", ");
+        match outcome {
+            Outcome::Created { id, name } => {
+                println!("created {} integration {name:?} ({id}) from {from}", kind.as_str());
+                if let Some(hint) = after_import(kind) {
+                    println!("  note: {hint}");
+                }
+            }
+            Outcome::Kept { id } => {
+                println!("kept the project's existing {} integration ({id}); not imported: {from}", kind.as_str())
+            }
+            Outcome::Refused(why) => {
+                failed = true;
+                println!("not imported: {} integration from {from}: {why}", kind.as_str());
+            }
+        }
+    }
+    if !plan.provider.is_empty() {
+        let shown: Vec<String> = plan
+            .provider
+            .iter()
+            .map(|s| {
+                if s.secret {
+                    format!("{} (secret, from {})", s.name, s.from)
+                } else {
+                    format!("{}={} (from {})", s.name, s.value, s.from)
+                }
+            })
+            .collect();
+        if env_out.exists() {
+            println!(
+                "provider settings not written: {} exists; move it away or give --env-out. They would be: {}",
+                env_out.display(),
+                shown.join(", ")
+            );
+        } else {
+            let body: String = plan.provider.iter().map(|s| format!("{}={}\n", s.name, s.value)).collect();
+            write_private(env_out, &body).map_err(|e| format!("cannot write {}: {e}", env_out.display()))?;
+            println!(
+                "provider settings written to {} (add them to taskbridge's environment): {}",
+                env_out.display(),
+                shown.join(", ")
+            );
+        }
+    }
+    for (name, why) in &plan.ignored {
+        println!("ignored {name}: {why}");
+    }
+    if failed { Err("some integrations were not imported (see above)".into()) } else { Ok(()) }
+}
+
+/// What an imported integration still needs that the old services did not have.
+fn after_import(kind: taskbridge::domain::integration::IntegrationType) -> Option<&'static str> {
+    use taskbridge::domain::integration::IntegrationType;
+    match kind {
+        IntegrationType::Telegram => {
+            Some("to receive messages, set secrets.secret_token (PATCH the integration) and pass it to setWebhook")
+        }
+        IntegrationType::Email => {
+            Some("to receive mail from a gateway, set secrets.inbound_secret (PATCH the integration)")
+        }
+        IntegrationType::Taiga | IntegrationType::Jira => {
+            Some("tasks are pushed once settings name the tracker's project (Taiga project_slug, Jira project_key)")
+        }
+        _ => None,
+    }
+}
+
+/// Writes `body` to a new file only its owner may read.
+fn write_private(path: &std::path::Path, body: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(body.as_bytes())
+}
+
+async fn find_project(
+    store: &Store,
+    tenant: &taskbridge::domain::id::TenantId,
+    wanted: Option<String>,
+) -> Result<taskbridge::domain::project::Project, String> {
+    let Some(wanted) = wanted else {
+        let id = store.default_project(tenant).await.map_err(|e| format!("no default project: {e}"))?;
+        return store.get_project(tenant, &id).await.map_err(|e| e.to_string());
+    };
+    if let Ok(project) = store.get_project(tenant, &wanted.clone().into()).await {
+        return Ok(project);
+    }
+    let page = taskbridge::domain::list::Page::first(1000);
+    let projects = store.list_projects(tenant, &page).await.map_err(|e| e.to_string())?;
+    projects.into_iter().find(|p| p.name == wanted).ok_or_else(|| format!("no project with the id or name {wanted:?}"))
 }
 
 async fn rotate_key(config: &Config, new_key_file: Option<std::path::PathBuf>) -> Result<(), String> {

@@ -2,6 +2,7 @@
 //! tenant-configured URLs away from internal addresses.
 
 pub mod crypto;
+pub mod import_env;
 pub mod rotate;
 pub mod ssrf;
 

@@ -22,6 +22,7 @@ mod email;
 mod errors;
 mod health;
 mod history;
+mod import_env;
 mod intake;
 mod integrations;
 mod isolation;
