@@ -58,7 +58,7 @@ pub fn description(r: &DraftRequest) -> String {
     out
 }
 
-const LOW_CUES: [&str; 10] = [
+const LOW_CUES: [&str; 19] = [
     "when you have time",
     "when you get a chance",
     "whenever",
@@ -69,8 +69,17 @@ const LOW_CUES: [&str; 10] = [
     "someday",
     "no hurry",
     "at some point",
+    "no es urgente",
+    "sin prisa",
+    "nicht dringend",
+    "keine eile",
+    "pas urgent",
+    "pas pressé",
+    "rien de pressé",
+    "não é urgente",
+    "sem pressa",
 ];
-const HIGH_CUES: [&str; 18] = [
+const HIGH_CUES: [&str; 30] = [
     "urgent",
     "asap",
     "a.s.a.p",
@@ -89,6 +98,18 @@ const HIGH_CUES: [&str; 18] = [
     "is down",
     "production down",
     "showstopper",
+    "urgente",
+    "urgentemente",
+    "cuanto antes",
+    "lo antes posible",
+    "dringend",
+    "sofort",
+    "so schnell wie möglich",
+    "au plus vite",
+    "dès que possible",
+    "le plus vite possible",
+    "o mais rápido possível",
+    "o quanto antes",
 ];
 
 /// Priority from cues in the text; "not urgent" wins over "urgent".
@@ -222,6 +243,30 @@ mod tests {
         assert_eq!(priority("not urgent, when you have time"), Priority::Low);
         assert_eq!(priority("update the footer"), Priority::Medium);
         assert_eq!(priority("the blockers list"), Priority::Medium);
+        assert_eq!(priority("es urgente, la factura no sale"), Priority::High);
+        assert_eq!(priority("Bitte dringend prüfen"), Priority::High);
+        assert_eq!(priority("c'est urgent"), Priority::High);
+        assert_eq!(priority("preciso disso o quanto antes"), Priority::High);
+        assert_eq!(priority("nicht dringend, aber wichtig"), Priority::Low);
+        assert_eq!(priority("no es urgente"), Priority::Low);
+    }
+
+    #[test]
+    fn a_request_in_another_language_keeps_its_language() {
+        let d =
+            draft(&request("Hola equipo, por favor arreglar la exportación de facturas antes del viernes, es urgente"));
+        assert_eq!(d.title, "Arreglar la exportación de facturas");
+        assert_eq!(d.due_date.map(|d| d.to_string()).as_deref(), Some("2026-11-27"));
+        assert_eq!(d.priority, Priority::High);
+        let d = draft(&request("Hallo, bitte die Rechnungsvorlage bis Freitag aktualisieren, dringend"));
+        assert_eq!(d.title, "Die Rechnungsvorlage aktualisieren");
+        assert_eq!((d.due_date.map(|d| d.to_string()), d.priority), (Some("2026-11-27".into()), Priority::High));
+        let d = draft(&request("Bonjour, il faut corriger la page de connexion avant vendredi"));
+        assert_eq!(d.title, "Corriger la page de connexion");
+        assert_eq!(d.due_date.map(|d| d.to_string()).as_deref(), Some("2026-11-27"));
+        let d = draft(&request("Olá, precisamos atualizar o certificado até sexta"));
+        assert_eq!(d.title, "Atualizar o certificado");
+        assert_eq!(d.due_date.map(|d| d.to_string()).as_deref(), Some("2026-11-27"));
     }
 
     #[test]

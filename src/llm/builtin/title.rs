@@ -1,7 +1,7 @@
 //! A clean, imperative title: the request itself, without greetings, lead-ins, deadlines
 //! and trailing chatter.
 
-const GREETINGS: [&str; 14] = [
+const GREETINGS: [&str; 27] = [
     "hi",
     "hey",
     "hello",
@@ -16,10 +16,45 @@ const GREETINGS: [&str; 14] = [
     "everyone",
     "folks",
     "guys",
+    "hola",
+    "buenos días",
+    "buenas",
+    "equipo",
+    "hallo",
+    "guten morgen",
+    "guten tag",
+    "bonjour",
+    "salut",
+    "olá",
+    "oi",
+    "bom dia",
+    "pessoal",
 ];
 
 /// Lead-ins to drop; `true` when what follows is a thing to add rather than an action.
-const LEAD_INS: [(&str, bool); 31] = [
+/// Other languages' lead-ins are dropped without adding an English verb: the title stays in
+/// the request's language.
+const LEAD_INS: [(&str, bool); 66] = [
+    ("just a quick reminder", false),
+    ("just a reminder", false),
+    ("friendly reminder", false),
+    ("quick reminder", false),
+    ("reminder", false),
+    ("quick one", false),
+    ("quick question", false),
+    ("quick request", false),
+    ("heads up", false),
+    ("fyi", false),
+    ("i think we should", false),
+    ("i think we need to", false),
+    ("i think we need", true),
+    ("it would be great if someone could", false),
+    ("would be great if someone could", false),
+    ("would be great if we could", false),
+    ("would be great if you could", false),
+    ("would be great if", false),
+    ("would be nice if we could", false),
+    ("we could", false),
     ("it would be great if we could", false),
     ("it would be nice if we could", false),
     ("would it be possible to", false),
@@ -51,6 +86,21 @@ const LEAD_INS: [(&str, bool); 31] = [
     ("we want", true),
     ("i need", true),
     ("i'd like", true),
+    ("por favor", false),
+    ("necesitamos", false),
+    ("hay que", false),
+    ("podrías", false),
+    ("puedes", false),
+    ("wir müssen", false),
+    ("kannst du", false),
+    ("könntest du", false),
+    ("bitte", false),
+    ("il faut", false),
+    ("pouvez-vous", false),
+    ("peux-tu", false),
+    ("merci de", false),
+    ("precisamos", false),
+    ("podes", false),
 ];
 
 /// Words that start an imperative title as they are.
@@ -184,6 +234,21 @@ fn first_clause(line: &str) -> String {
         ", because",
         " - it",
         ", which",
+        ", es ",
+        ", está",
+        ", porque",
+        ", ya que",
+        " porque ",
+        ", weil",
+        " weil ",
+        ", das ist",
+        ", es ist",
+        ", c'est",
+        ", car ",
+        ", parce que",
+        " parce que ",
+        ", é ",
+        ", pois",
     ]
     .iter()
     .filter_map(|m| lower.find(m))
@@ -223,7 +288,10 @@ fn strip_lead_in(s: &str) -> (String, bool) {
         else {
             break;
         };
-        rest = rest[lead.len()..].trim_start_matches(|c: char| c == ',' || c.is_whitespace()).to_string();
+        // "Quick one: …", "Reminder - …", "FYI, …"
+        rest = rest[lead.len()..]
+            .trim_start_matches(|c: char| matches!(c, ',' | ':' | '-' | '—' | '–') || c.is_whitespace())
+            .to_string();
         thing = *is_thing;
         // "we need someone to …", "we need to …"
         for filler in ["someone to ", "somebody to ", "to "] {
@@ -242,8 +310,28 @@ fn strip_trailing_noise(s: &str) -> String {
         let before = rest.clone();
         rest = rest.trim_end_matches(|c: char| !c.is_alphanumeric() && !")]\"'%".contains(c)).to_string();
         let lower = rest.to_lowercase();
-        for noise in [" please", " pls", " thanks", " thank you", " thx", " asap", " urgently", " if possible", " too"]
-        {
+        for noise in [
+            " please",
+            " pls",
+            " thanks",
+            " thank you",
+            " thx",
+            " asap",
+            " urgently",
+            " if possible",
+            " too",
+            " por favor",
+            " gracias",
+            " bitte",
+            " danke",
+            " merci",
+            " s'il vous plaît",
+            " obrigado",
+            " obrigada",
+            " urgent",
+            " urgente",
+            " dringend",
+        ] {
             if lower.ends_with(noise) {
                 rest.truncate(rest.len() - noise.len());
             }
@@ -331,6 +419,24 @@ mod tests {
     fn deadlines_and_chatter_leave_the_title() {
         assert_eq!(t("Renew the domain by Dec 3 please!!"), "Renew the domain");
         assert_eq!(t("update pricing page asap. Marketing is waiting."), "Update pricing page");
+    }
+
+    #[test]
+    fn more_chatter_leaves_the_title() {
+        assert_eq!(t("Quick one: can you rotate the API keys?"), "Rotate the API keys");
+        assert_eq!(t("FYI the export button is broken"), "Fix export button");
+        assert_eq!(t("I think we should archive the old wiki"), "Archive the old wiki");
+        assert_eq!(t("Would be great if we could add SSO to the admin panel"), "Add SSO to the admin panel");
+        assert_eq!(t("Reminder: renew the domain by Dec 3"), "Renew the domain");
+        assert_eq!(t("Just a reminder - update the on-call rota"), "Update the on-call rota");
+    }
+
+    #[test]
+    fn other_languages_keep_their_words() {
+        assert_eq!(t("Hola, por favor revisar el contrato mañana"), "Revisar el contrato");
+        assert_eq!(t("Bitte die Rechnung bis Freitag schicken, danke"), "Die Rechnung schicken");
+        assert_eq!(t("Bonjour, merci de corriger la facture avant vendredi"), "Corriger la facture");
+        assert_eq!(t("Olá pessoal, precisamos renovar o domínio até sexta"), "Renovar o domínio");
     }
 
     #[test]
