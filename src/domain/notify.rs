@@ -188,22 +188,8 @@ mod tests {
     use super::*;
 
     fn task(status: TaskStatus, assigned_to: Option<&str>, due: Option<&str>) -> Task {
-        let now = chrono::Utc::now();
-        Task {
-            id: "t".into(),
-            project_id: "p".into(),
-            title: "Task".into(),
-            description: String::new(),
-            status,
-            priority: crate::domain::task::Priority::Medium,
-            assigned_to: assigned_to.map(str::to_string),
-            time_estimate: None,
-            time_spent: 0,
-            due_date: due.map(|d| d.parse().expect("date")),
-            labels: Vec::new(),
-            created_at: now,
-            updated_at: now,
-        }
+        let due_date = due.map(|d| d.parse().expect("date"));
+        Task { due_date, ..crate::domain::task::fixture(status, assigned_to, chrono::Utc::now()) }
     }
 
     #[test]

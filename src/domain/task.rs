@@ -247,6 +247,31 @@ fn label_names(names: Vec<String>) -> Result<Vec<String>, DomainError> {
     Ok(out)
 }
 
+/// A task in `status`, assigned to `assigned_to`, last changed at `updated_at`: what the rules
+/// about tasks (mirroring, polling, telling requesters) are tested against.
+#[cfg(test)]
+pub(crate) fn fixture(
+    status: TaskStatus,
+    assigned_to: Option<&str>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+) -> Task {
+    Task {
+        id: "t".into(),
+        project_id: "p".into(),
+        title: "Task".into(),
+        description: String::new(),
+        status,
+        priority: Priority::Medium,
+        assigned_to: assigned_to.map(str::to_string),
+        time_estimate: None,
+        time_spent: 0,
+        due_date: None,
+        labels: Vec::new(),
+        created_at: updated_at,
+        updated_at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

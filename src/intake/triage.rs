@@ -111,7 +111,9 @@ pub async fn merge(
     };
     let merged = finish(store, caller, &message, decided).await?;
     if let Some(own) = own {
-        close_merged(store, caller, &own, &target.title, &target.id, &decision.decided_by).await?;
+        let by = &decision.decided_by;
+        let why = format!("Merged into “{}” ({}) by {by}: the same work is tracked there.", target.title, target.id);
+        move_own_task(store, caller, &own, TaskStatus::Done, why, by).await?;
     }
     Ok(merged)
 }
@@ -169,7 +171,9 @@ pub async fn unmerge(store: &Store, caller: &Caller, message_id: &str) -> Result
     };
     let unmerged = finish(store, caller, &message, decided).await?;
     if let Some(own) = reopen {
-        reopen_unmerged(store, caller, &own, &decision.decided_by).await?;
+        let by = &decision.decided_by;
+        let why = format!("Unmerged by {by}: this request is tracked here again.");
+        move_own_task(store, caller, &own, TaskStatus::Todo, why, by).await?;
     }
     Ok(unmerged)
 }
@@ -239,49 +243,25 @@ async fn finish(
     }
 }
 
-/// Closes a possible duplicate's own task once its request was merged elsewhere, saying where.
-async fn close_merged(
+/// Moves a possible duplicate's own task to `status` with a comment saying why (closed when
+/// its request was merged elsewhere, reopened when that merge is undone); a task deleted
+/// meanwhile is left alone.
+async fn move_own_task(
     store: &Store,
     caller: &Caller,
     own: &TaskId,
-    into_title: &str,
-    into: &TaskId,
+    status: TaskStatus,
+    why: String,
     by: &str,
 ) -> Result<(), DecisionError> {
     let tenant = &caller.tenant_id;
-    let note = NewComment {
-        task_id: own.clone(),
-        content: format!("Merged into “{into_title}” ({into}) by {by}: the same work is tracked there."),
-        author: Some(by.to_string()),
-        notify_requester: false,
-    };
-    // Deleted meanwhile: nothing is left to close.
+    let note = NewComment { task_id: own.clone(), content: why, author: Some(by.to_string()), notify_requester: false };
     match crate::tasks::add_comment(store, tenant, &note).await {
         Ok(_) => {}
         Err(StoreError::NotFound) => return Ok(()),
         Err(e) => return Err(DecisionError::Store(e)),
     }
-    match crate::tasks::update_task(store, tenant, own, &TaskPatch::status(TaskStatus::Done), None).await {
-        Ok(_) | Err(StoreError::NotFound) => Ok(()),
-        Err(e) => Err(DecisionError::Store(e)),
-    }
-}
-
-/// Reopens a possible duplicate's own task once its merge is undone, saying why.
-async fn reopen_unmerged(store: &Store, caller: &Caller, own: &TaskId, by: &str) -> Result<(), DecisionError> {
-    let tenant = &caller.tenant_id;
-    let note = NewComment {
-        task_id: own.clone(),
-        content: format!("Unmerged by {by}: this request is tracked here again."),
-        author: Some(by.to_string()),
-        notify_requester: false,
-    };
-    match crate::tasks::add_comment(store, tenant, &note).await {
-        Ok(_) => {}
-        Err(StoreError::NotFound) => return Ok(()),
-        Err(e) => return Err(DecisionError::Store(e)),
-    }
-    match crate::tasks::update_task(store, tenant, own, &TaskPatch::status(TaskStatus::Todo), None).await {
+    match crate::tasks::update_task(store, tenant, own, &TaskPatch::status(status), None).await {
         Ok(_) | Err(StoreError::NotFound) => Ok(()),
         Err(e) => Err(DecisionError::Store(e)),
     }

@@ -202,7 +202,7 @@ mod tests {
         let at = |s: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + s, 0).expect("time");
         // A poll's change as the task service's one rule takes it.
         let follows = |listed: &Listed, status: TaskStatus, updated_at: DateTime<Utc>| {
-            let task = crate::tasks::mirror::task_fixture(status, None, updated_at);
+            let task = crate::domain::task::fixture(status, None, updated_at);
             let change = TrackerChange { status: listed.status, assignee: None, changed_at: listed.updated_at };
             crate::tasks::mirror::patch_for(&task, &change).is_some_and(|p| p.status.is_some())
         };

@@ -67,27 +67,6 @@ pub async fn mirror(
     Ok(Mirrored::Changed)
 }
 
-/// A task in `status`, assigned to `assigned_to`, last changed here at `updated_at`: what the
-/// rule is tested against (here and by polling's tests).
-#[cfg(test)]
-pub(crate) fn task_fixture(status: TaskStatus, assigned_to: Option<&str>, updated_at: DateTime<Utc>) -> Task {
-    Task {
-        id: "t".into(),
-        project_id: "p".into(),
-        title: "Task".into(),
-        description: String::new(),
-        status,
-        priority: crate::domain::task::Priority::Medium,
-        assigned_to: assigned_to.map(str::to_string),
-        time_estimate: None,
-        time_spent: 0,
-        due_date: None,
-        labels: Vec::new(),
-        created_at: updated_at,
-        updated_at,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,7 +76,7 @@ mod tests {
     }
 
     fn task(status: TaskStatus, assigned_to: Option<&str>) -> Task {
-        task_fixture(status, assigned_to, at(100))
+        crate::domain::task::fixture(status, assigned_to, at(100))
     }
 
     fn change(status: TaskStatus, assignee: Option<Option<&str>>, changed_at: Option<i64>) -> TrackerChange {
