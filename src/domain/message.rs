@@ -318,6 +318,10 @@ pub struct MessageListParams {
     /// One status: `needs_triage` lists the triage queue.
     pub status: Option<String>,
     pub project_id: Option<String>,
+    /// Where they came from (`slack`, `teams`, `email`, `api`, …).
+    pub source: Option<String>,
+    /// Received on or after this day (`YYYY-MM-DD`, from midnight UTC).
+    pub received_since: Option<String>,
     /// Items per page, 1–200 (default 50).
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -329,6 +333,8 @@ pub struct MessageListParams {
 pub struct MessageFilter {
     pub status: Option<MessageStatus>,
     pub project_id: Option<ProjectId>,
+    pub source: Option<String>,
+    pub received_since: Option<DateTime<Utc>>,
 }
 
 impl MessageListParams {
@@ -342,8 +348,14 @@ impl MessageListParams {
                 })
             })
             .transpose()?;
+        let source = validate::optional_name("source", blank(&self.source).as_deref(), 50)?;
+        let received_since = blank(&self.received_since)
+            .map(|d| validate::date("received_since", &d))
+            .transpose()?
+            .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
         let page = PageParams { limit: self.limit, cursor: self.cursor.clone() }.validate()?;
-        Ok((MessageFilter { status, project_id: blank(&self.project_id).map(Into::into) }, page))
+        let project_id = blank(&self.project_id).map(Into::into);
+        Ok((MessageFilter { status, project_id, source, received_since }, page))
     }
 }
 
@@ -403,6 +415,16 @@ mod tests {
         let params = MessageListParams { status: Some("waiting".into()), ..Default::default() };
         assert!(params.validate().is_err());
         let params = MessageListParams { limit: Some(0), ..Default::default() };
+        assert!(params.validate().is_err());
+        let params = MessageListParams {
+            source: Some(" slack ".into()),
+            received_since: Some("2026-12-07".into()),
+            ..Default::default()
+        };
+        let filter = params.validate().expect("valid").0;
+        assert_eq!(filter.source.as_deref(), Some("slack"));
+        assert_eq!(filter.received_since.map(|t| t.to_rfc3339()).as_deref(), Some("2026-12-07T00:00:00+00:00"));
+        let params = MessageListParams { received_since: Some("today".into()), ..Default::default() };
         assert!(params.validate().is_err());
         for status in MessageStatus::ALL.split(", ") {
             assert_eq!(MessageStatus::parse(status).map(MessageStatus::as_str), Some(status));

@@ -94,6 +94,21 @@ pub async fn get_message(
     Ok(Json(s.store.get_message(&caller.tenant_id, &id).await.or_not_found("message")?))
 }
 
+#[utoipa::path(post, path = "/api/v1/messages/{id}/retry", params(("id" = String, Path)), tag = "messages",
+    responses(
+        (status = 200, description = "Queued again (`queued`): processed from the start by its own job, with fresh attempts", body = Message),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The request did not fail (or was retried already)", body = ErrorBody)))]
+pub async fn retry_message(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Message>, ApiError> {
+    let message = crate::intake::retry_failed(&s.store, &caller.tenant_id, &id).await.or_not_found("message")?;
+    s.wake_workers.notify_one();
+    Ok(Json(message))
+}
+
 #[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(MessageListParams),
     responses((status = 200, description = "Newest first", body = MessagePage), (status = 400, body = ErrorBody)))]
 pub async fn list_messages(
@@ -101,7 +116,17 @@ pub async fn list_messages(
     caller: Caller,
     ApiQuery(params): ApiQuery<MessageListParams>,
 ) -> Result<Json<MessagePage>, ApiError> {
+    Ok(Json(MessagePage::new(page(&s.store, &caller, &params).await?)))
+}
+
+/// One page of the caller's messages and the next page's cursor, as `GET /api/v1/messages`
+/// answers (the console's inbox too).
+pub(in crate::http) async fn page(
+    store: &crate::store::Store,
+    caller: &Caller,
+    params: &MessageListParams,
+) -> Result<(Vec<Message>, Option<String>), ApiError> {
     let (filter, page) = params.validate().map_err(ApiError::invalid_query)?;
-    let items = s.store.list_messages(&caller.tenant_id, &filter, &page).await?;
-    Ok(Json(MessagePage::new(paginate(items, page.limit, |m| id_cursor(&m.id)))))
+    let items = store.list_messages(&caller.tenant_id, &filter, &page).await?;
+    Ok(paginate(items, page.limit, |m| id_cursor(&m.id)))
 }

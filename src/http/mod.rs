@@ -158,6 +158,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(labels::get_label, labels::update_label, labels::delete_label))
         .routes(routes!(messages::create_message, messages::list_messages))
         .routes(routes!(messages::get_message))
+        .routes(routes!(messages::retry_message))
         .routes(routes!(triage::accept))
         .routes(routes!(triage::merge))
         .routes(routes!(triage::decline))

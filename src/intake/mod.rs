@@ -214,6 +214,15 @@ impl Intake {
     }
 }
 
+/// Puts a failed request back in the queue (a person's retry, once what made it fail is
+/// fixed): processed again from the start by its own `intake.process` job, armed again with
+/// fresh attempts, exactly as when it arrived. `Conflict` unless it failed.
+pub async fn retry_failed(store: &Store, tenant_id: &TenantId, message_id: &str) -> Result<Message, StoreError> {
+    store.requeue_failed_message(tenant_id, message_id, &process_job(message_id)).await?;
+    tracing::info!(message_id, "failed request queued again");
+    store.get_message(tenant_id, message_id).await
+}
+
 /// What a message's outcome is written with, whichever it turns out to be.
 struct Prepared<'a> {
     message: &'a Message,

@@ -335,6 +335,12 @@ impl Store {
             if let Some(project_id) = &filter.project_id {
                 q.push(" AND m.project_id = ").push_bind(project_id);
             }
+            if let Some(source) = &filter.source {
+                q.push(" AND m.source = ").push_bind(source);
+            }
+            if let Some(since) = filter.received_since {
+                q.push(" AND m.received_at >= ").push_bind(since);
+            }
             if let Some(after) = &page.after {
                 q.push(" AND m.id < ").push_bind(&after.id);
             }

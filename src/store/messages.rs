@@ -445,6 +445,65 @@ impl Store {
         }
     }
 
+    /// Puts a failed message back in the queue: status `queued`, its error cleared, and its
+    /// processing job (`job`, the one it was accepted with) armed again with fresh attempts,
+    /// or enqueued anew if it is gone; in one transaction. `Conflict` when the message is
+    /// not `failed` (retried already, or never failed), `NotFound` when there is none.
+    pub async fn requeue_failed_message(&self, tenant_id: &TenantId, id: &str, job: &NewJob) -> Result<()> {
+        let now = super::now();
+        // `Some(status)` when the message was not failed (`None` inside: no such message).
+        let refused: Option<Option<String>> = write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let claimed = sqlx::query(
+                "UPDATE messages SET status = 'queued', error = NULL, updated_at = $1
+                 WHERE id = $2 AND tenant_id = $3 AND status = 'failed'",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                let status: Option<String> =
+                    sqlx::query_scalar("SELECT status FROM messages WHERE id = $1 AND tenant_id = $2")
+                        .bind(id)
+                        .bind(tenant_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                Some(status)
+            } else {
+                // A job still marked running (its last attempt is being recorded) is taken
+                // from its worker: that worker's settle finds it no longer running and writes
+                // nothing.
+                let rearmed = sqlx::query(
+                    "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $1,
+                                     lease_token = NULL, locked_until = NULL
+                     WHERE tenant_id = $2 AND idempotency_key = $3
+                       AND status IN ('failed', 'dead', 'succeeded', 'running')",
+                )
+                .bind(now)
+                .bind(tenant_id)
+                .bind(&job.idempotency_key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if rearmed == 0 {
+                    let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
+                }
+                tx.commit().await?;
+                None
+            }
+        });
+        match refused {
+            None => Ok(()),
+            Some(None) => Err(StoreError::NotFound),
+            Some(Some(status)) => {
+                Err(StoreError::Conflict(format!("message {id} is {status}; only a failed request can be retried")))
+            }
+        }
+    }
+
     /// Records that a message could not be processed.
     pub async fn fail_message(&self, tenant_id: &TenantId, id: &str, error: &str) -> Result<()> {
         let now = super::now();
