@@ -73,9 +73,15 @@ impl Store {
         Ok(())
     }
 
-    /// The unexpired session of this token hash, with the role its key has now; its
-    /// expiry moves `idle` past this use.
-    pub async fn console_session(&self, token_hash: &str, idle: chrono::TimeDelta) -> Result<Option<ConsoleSession>> {
+    /// The unexpired session of this token hash, with the role its key has now; when
+    /// `touch` (a person's request, not a page polling by itself), its expiry moves `idle`
+    /// past this use.
+    pub async fn console_session(
+        &self,
+        token_hash: &str,
+        idle: chrono::TimeDelta,
+        touch: bool,
+    ) -> Result<Option<ConsoleSession>> {
         let now = super::now();
         let row: Option<SessionRow> = read!(self, |pool| {
             sqlx::query_as(
@@ -90,7 +96,7 @@ impl Store {
             .await?
         });
         let Some(row) = row else { return Ok(None) };
-        if now - row.last_seen_at >= TOUCH_EVERY {
+        if touch && now - row.last_seen_at >= TOUCH_EVERY {
             write!(self, |pool| {
                 sqlx::query("UPDATE console_sessions SET last_seen_at = $2, expires_at = $3 WHERE token_hash = $1")
                     .bind(token_hash)

@@ -475,6 +475,25 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
+    /// The tenant's tasks among `ids` (in no particular order; missing ones are left out):
+    /// the tasks a page of requests names.
+    pub async fn tasks_by_ids(&self, tenant_id: &TenantId, ids: &[&str]) -> Result<Vec<Task>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<TaskRow> = read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks t WHERE t.tenant_id = "));
+            q.push_bind(tenant_id).push(" AND t.id IN (");
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            q.build_query_as().fetch_all(pool).await?
+        });
+        self.with_labels(rows).await
+    }
+
     /// Tasks of a project changed after `after` (updated_at, id), oldest first: what a
     /// search index needs to catch up.
     pub async fn tasks_changed_since(

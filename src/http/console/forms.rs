@@ -136,3 +136,18 @@ pub fn filter_select(name: &str, label: &str, options: &[(&str, &str)], selected
     };
     wrap(&id, label, None, None, input)
 }
+
+/// A list's query string without its `cursor`: the list's first page under the same filters.
+pub fn without_cursor(raw_query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .filter(|(k, _)| k != "cursor")
+        .collect()
+}
+
+/// The list's query string with `cursor` replaced, for the next page's link.
+pub fn with_cursor(raw_query: Option<&str>, cursor: &str) -> String {
+    let mut pairs = without_cursor(raw_query);
+    pairs.push(("cursor".into(), cursor.into()));
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}

@@ -9,6 +9,7 @@ use super::assets;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Overview,
+    Requests,
     Projects,
     Tasks,
     Board,
@@ -18,6 +19,7 @@ pub enum Section {
 
 const SECTIONS: &[(Section, &str, &str)] = &[
     (Section::Overview, "/dashboard", "Overview"),
+    (Section::Requests, "/requests", "Requests"),
     (Section::Projects, "/projects", "Projects"),
     (Section::Tasks, "/tasks", "Tasks"),
     (Section::Board, "/board", "Board"),

@@ -12,8 +12,10 @@ mod keys;
 mod layout;
 mod overview;
 mod projects;
+mod requests;
 mod session;
 mod tasks;
+mod triage;
 
 use std::time::Duration;
 
@@ -57,6 +59,13 @@ pub fn router() -> Router<AppState> {
         .route("/sign-in", get(session::sign_in_page).post(session::sign_in))
         .route("/sign-out", post(session::sign_out))
         .route("/dashboard", get(overview::dashboard))
+        .route("/requests", get(requests::list))
+        .route("/requests/feed", get(requests::feed))
+        .route("/requests/{id}", get(triage::show))
+        .route("/requests/{id}/accept", post(triage::accept))
+        .route("/requests/{id}/merge", post(triage::merge))
+        .route("/requests/{id}/decline", post(triage::decline))
+        .route("/requests/{id}/retry", post(triage::retry))
         .route("/projects", get(projects::list).post(projects::create))
         .route("/projects/{id}", get(projects::show).post(projects::update))
         .route("/tasks", get(tasks::list).post(tasks::create))

@@ -106,6 +106,12 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
         s.store.dead_job_count(tenant),
     )?;
     let received: i64 = requests.iter().map(|(_, n)| n).sum();
+    // The inbox under the figure's own filter: today's requests, of one outcome.
+    let today = |status: Option<&str>| {
+        let mut pairs = vec![("received_since", midnight.format("%Y-%m-%d").to_string())];
+        pairs.extend(status.map(|s| ("status", s.to_string())));
+        format!("/requests?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
+    };
     let body = html! {
         @if let Some(banner) = oauth_banner(&oauth) { (banner) }
         h1 { "Overview" }
@@ -120,19 +126,26 @@ pub async fn dashboard(State(s): State<AppState>, session: Session, Query(oauth)
         }
         h2 { "Requests received today" }
         div.grid {
-            div.card { span.figure { (received) } span.figure-label { "received since midnight (UTC)" } }
+            div.card { a.figure href=(today(None)) { (received) } span.figure-label { "received since midnight (UTC)" } }
             div.card {
                 a.figure href="/tasks?sort=-created_at" {
                     (count(&requests, "created") + count(&requests, "possible_duplicate"))
                 }
                 span.figure-label { "became new tasks" }
             }
-            div.card { span.figure { (count(&requests, "duplicate")) } span.figure-label { "were already tracked (duplicates)" } }
             div.card {
-                span.figure { (count(&requests, "possible_duplicate")) }
+                a.figure href=(today(Some("duplicate"))) { (count(&requests, "duplicate")) }
+                span.figure-label { "were already tracked (duplicates)" }
+            }
+            div.card {
+                a.figure href=(today(Some("possible_duplicate"))) { (count(&requests, "possible_duplicate")) }
                 span.figure-label { "became tasks that may be duplicates" }
             }
-            div.card { span.figure { (count(&requests, "failed")) } span.figure-label { "failed" } }
+            div.card {
+                a.figure href=(today(Some("needs_triage"))) { (count(&requests, "needs_triage")) }
+                span.figure-label { "wait for a person to triage them" }
+            }
+            div.card { a.figure href=(today(Some("failed"))) { (count(&requests, "failed")) } span.figure-label { "failed" } }
         }
         h2 { "Integrations with a problem" }
         @if problems.is_empty() {

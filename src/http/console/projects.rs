@@ -12,13 +12,15 @@ use super::session::Form;
 use super::{PageResult, Session};
 use crate::domain::id::ProjectId;
 use crate::domain::list::{PageParams, id_cursor};
-use crate::domain::project::{NewProjectInput, Project, ProjectPatchInput, ProjectStatus};
+use crate::domain::project::{IntakeMode, NewProjectInput, Project, ProjectPatchInput, ProjectStatus};
 use crate::http::AppState;
 use crate::http::error::{ApiError, NotFoundExt};
 use crate::http::pages::paginate;
 
 const STATUSES: &[(&str, &str)] = &[("active", "Active"), ("on_hold", "On hold"), ("completed", "Completed")];
-const FIELDS: &[&str] = &["name", "description", "status", "deadline", "auto_follow_ups"];
+const FIELDS: &[&str] = &["name", "description", "status", "deadline", "auto_follow_ups", "intake_mode"];
+const INTAKE_MODES: &[(&str, &str)] =
+    &[("auto", "Become tasks by themselves (auto)"), ("triage", "Wait for a person to decide (triage)")];
 
 /// What a project form shows: the values last entered and the error they met.
 struct Values {
@@ -27,6 +29,7 @@ struct Values {
     status: String,
     deadline: String,
     auto_follow_ups: bool,
+    intake_mode: String,
 }
 
 impl Values {
@@ -37,6 +40,7 @@ impl Values {
             status: "active".into(),
             deadline: String::new(),
             auto_follow_ups: false,
+            intake_mode: IntakeMode::default().as_str().into(),
         }
     }
 
@@ -47,6 +51,7 @@ impl Values {
             status: p.status.as_str().into(),
             deadline: p.deadline.map(|d| d.to_string()).unwrap_or_default(),
             auto_follow_ups: p.auto_follow_ups,
+            intake_mode: p.intake_mode.as_str().into(),
         }
     }
 
@@ -57,12 +62,23 @@ impl Values {
             status: form.text("status"),
             deadline: form.text("deadline"),
             auto_follow_ups: form.checked("auto_follow_ups"),
+            intake_mode: form.text("intake_mode"),
         }
     }
 
     fn status(&self) -> Result<ProjectStatus, crate::domain::DomainError> {
         ProjectStatus::parse(&self.status)
             .ok_or_else(|| crate::domain::DomainError::invalid("status", "must be one of active, completed, on_hold"))
+    }
+
+    /// The mode chosen; none when the form did not say (the project's stays).
+    fn intake_mode(&self) -> Result<Option<IntakeMode>, crate::domain::DomainError> {
+        match self.intake_mode.as_str() {
+            "" => Ok(None),
+            mode => IntakeMode::parse(mode)
+                .map(Some)
+                .ok_or_else(|| crate::domain::DomainError::invalid("intake_mode", "must be one of auto, triage")),
+        }
     }
 }
 
@@ -75,6 +91,7 @@ fn fields(values: &Values, errors: &Errors) -> Markup {
         (forms::input("date", "deadline", "Deadline", &values.deadline, errors, Some("Optional, YYYY-MM-DD."), false))
         (forms::checkbox("auto_follow_ups", "Send follow-ups by itself", values.auto_follow_ups,
             Some("The coordinator reminds people of overdue and stale tasks without asking for approval first.")))
+        (forms::select("intake_mode", "Requests from chats", INTAKE_MODES, &values.intake_mode, errors))
     }
 }
 
@@ -107,6 +124,7 @@ async fn list_page(
                                 td { span class=(format!("pill {}", p.status.as_str())) { (p.status.as_str()) } }
                                 td.optional { (p.deadline.map(|d| d.to_string()).unwrap_or_else(|| "—".into())) }
                                 td.actions {
+                                    a href=(format!("/requests?project_id={}", p.id)) { "Requests" }
                                     a href=(format!("/tasks?project_id={}", p.id)) { "Tasks" }
                                     a href=(format!("/board?project_id={}", p.id)) { "Board" }
                                     a href=(format!("/projects/{}/integrations", p.id)) { "Integrations" }
@@ -131,16 +149,17 @@ async fn list_page(
 
 pub async fn create(State(s): State<AppState>, form: Form) -> PageResult {
     let values = Values::posted(&form);
-    let input = values.status().map(|status| NewProjectInput {
-        name: values.name.clone(),
-        description: Some(values.description.clone()),
-        status: Some(status),
-        deadline: Some(values.deadline.clone()).filter(|d| !d.trim().is_empty()),
-        auto_follow_ups: Some(values.auto_follow_ups),
-        duplicate_bands: None,
-        intake_mode: None,
-        notify_requester_on: None,
-    });
+    let input =
+        values.status().and_then(|status| Ok((status, values.intake_mode()?))).map(|(status, mode)| NewProjectInput {
+            name: values.name.clone(),
+            description: Some(values.description.clone()),
+            status: Some(status),
+            deadline: Some(values.deadline.clone()).filter(|d| !d.trim().is_empty()),
+            auto_follow_ups: Some(values.auto_follow_ups),
+            duplicate_bands: None,
+            intake_mode: mode,
+            notify_requester_on: None,
+        });
     match input.and_then(NewProjectInput::validate) {
         Ok(new) => {
             let project = s.store.create_project(&form.session.caller.tenant_id, &new).await?;
@@ -166,6 +185,7 @@ fn project_page(
         p { a href="/projects" { "← Projects" } }
         h1 { (project.name) }
         div.actions {
+            a.button.secondary href=(format!("/requests?project_id={}", project.id)) { "Requests" }
             a.button.secondary href=(format!("/tasks?project_id={}", project.id)) { "Tasks" }
             a.button.secondary href=(format!("/board?project_id={}", project.id)) { "Board" }
             a.button.secondary href=(format!("/projects/{}/integrations", project.id)) { "Integrations" }
@@ -184,16 +204,18 @@ pub async fn update(State(s): State<AppState>, Path(id): Path<ProjectId>, form: 
     let tenant = &form.session.caller.tenant_id;
     let project = s.store.get_project(tenant, &id).await.or_not_found("project")?;
     let values = Values::posted(&form);
-    let input = values.status().map(|status| ProjectPatchInput {
-        name: Some(values.name.clone()),
-        description: Some(values.description.clone()),
-        status: Some(status),
-        deadline: Some(Some(values.deadline.clone()).filter(|d| !d.trim().is_empty())),
-        auto_follow_ups: Some(values.auto_follow_ups),
-        // The bands are set through the API; the form leaves them as they are.
-        duplicate_bands: None,
-        intake_mode: None,
-        notify_requester_on: None,
+    let input = values.status().and_then(|status| Ok((status, values.intake_mode()?))).map(|(status, mode)| {
+        ProjectPatchInput {
+            name: Some(values.name.clone()),
+            description: Some(values.description.clone()),
+            status: Some(status),
+            deadline: Some(Some(values.deadline.clone()).filter(|d| !d.trim().is_empty())),
+            auto_follow_ups: Some(values.auto_follow_ups),
+            // The bands are set through the API; the form leaves them as they are.
+            duplicate_bands: None,
+            intake_mode: mode,
+            notify_requester_on: None,
+        }
     });
     match input.and_then(ProjectPatchInput::validate) {
         Ok(patch) => {

@@ -34,11 +34,12 @@ pub struct Session {
 }
 
 impl Session {
-    /// The session the request's cookie names, if it is still alive.
-    async fn current(headers: &HeaderMap, state: &AppState) -> Result<Option<Session>, PageError> {
+    /// The session the request's cookie names, if it is still alive; `touch` keeps it alive
+    /// longer (a person's request).
+    async fn current(headers: &HeaderMap, state: &AppState, touch: bool) -> Result<Option<Session>, PageError> {
         let Some(token) = cookie(headers, cookie_name(state)) else { return Ok(None) };
         let idle = chrono::TimeDelta::from_std(state.console.idle).unwrap_or(chrono::TimeDelta::hours(8));
-        let found = state.store.console_session(&hash_key(token), idle).await?;
+        let found = state.store.console_session(&hash_key(token), idle, touch).await?;
         Ok(found.map(|s| Session { caller: s.caller, tenant_name: s.tenant_name, csrf_token: s.csrf_token }))
     }
 }
@@ -48,7 +49,23 @@ impl FromRequestParts<AppState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/dashboard");
-        Session::current(&parts.headers, state).await?.ok_or_else(|| PageError::SignIn { next: next.to_string() })
+        Session::current(&parts.headers, state, true).await?.ok_or_else(|| PageError::SignIn { next: next.to_string() })
+    }
+}
+
+/// The session of a page asking by itself (a script polling for news): it is not a person's
+/// activity, so it never keeps the session from ending after the idle time; without a live
+/// session the answer is a plain 401.
+pub struct Polling(pub Session);
+
+impl FromRequestParts<AppState> for Polling {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Session::current(&parts.headers, state, false).await? {
+            Some(session) => Ok(Polling(session)),
+            None => Err(ApiError::Unauthorized("the console session ended: sign in again").into()),
+        }
     }
 }
 
@@ -138,7 +155,7 @@ pub async fn sign_in_page(
     axum::extract::Query(q): axum::extract::Query<SignInQuery>,
 ) -> PageResult {
     let next = safe_next(q.next.as_deref());
-    if Session::current(&headers, &s).await?.is_some() {
+    if Session::current(&headers, &s, true).await?.is_some() {
         return Ok(Redirect::to(next).into_response());
     }
     Ok(sign_in_form(next, None).into_response())

@@ -62,7 +62,7 @@ fn status_label(status: TaskStatus) -> &'static str {
 }
 
 /// The tenant's projects, for choosing one (the first 200).
-async fn projects(s: &AppState, session: &Session) -> Result<Vec<Project>, ApiError> {
+pub(super) async fn projects(s: &AppState, session: &Session) -> Result<Vec<Project>, ApiError> {
     let mut items = s.store.list_projects(&session.caller.tenant_id, &Page::first(200)).await?;
     items.truncate(200);
     Ok(items)
@@ -221,16 +221,6 @@ fn labels(task: &Task) -> Markup {
     html! { @for label in &task.labels { span.pill { (label) } " " } }
 }
 
-/// The list's query string with `cursor` replaced, for the next page's link.
-fn with_cursor(raw_query: Option<&str>, cursor: &str) -> String {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .filter(|(k, _)| k != "cursor")
-        .collect();
-    pairs.push(("cursor".into(), cursor.into()));
-    serde_urlencoded::to_string(pairs).unwrap_or_default()
-}
-
 pub async fn list(State(s): State<AppState>, session: Session, uri: axum::http::Uri) -> PageResult {
     // Parsed and validated exactly as `GET /api/v1/tasks` parses its query.
     let params: TaskListParams = serde_urlencoded::from_str(uri.query().unwrap_or_default())
@@ -301,7 +291,7 @@ async fn list_page(
                     }
                 }
             }
-            @if let Some(next) = next { p { a href=(format!("/tasks?{}", with_cursor(raw_query, &next))) { "Next page" } } }
+            @if let Some(next) = next { p { a href=(format!("/tasks?{}", forms::with_cursor(raw_query, &next))) { "Next page" } } }
         }
         h2 id="new" { "New task" }
         @if projects.is_empty() {

@@ -5,8 +5,10 @@ mod integrations;
 mod jobs;
 mod overview;
 mod projects;
+mod requests;
 mod sessions;
 mod tasks;
+mod triage;
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
