@@ -67,7 +67,11 @@ impl Application {
             Duration::from_secs(config.outbound_timeout_secs.max(1)),
         )?;
         let channel_clients = crate::channels::ChannelClients::new(outbound.clone())
-            .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref())
+            .with_bot_framework(crate::channels::botframework::BotUrls {
+                openid: config.botframework_openid_url.as_deref(),
+                token: config.botframework_token_url.as_deref(),
+                service: config.botframework_service_url.as_deref(),
+            })
             .with_slack_response_hosts(&config.slack_response_url_hosts)
             .with_transcriber(config.transcriber());
         crate::channels::register(&mut registry, integrations.clone(), channel_clients.clone());

@@ -149,6 +149,9 @@ pub struct Config {
     /// Where Teams bots get their tokens (client credentials).
     #[arg(long, env = "TASKBRIDGE_BOTFRAMEWORK_TOKEN_URL")]
     pub botframework_token_url: Option<String>,
+    /// The Bot Connector proactive Teams messages go to (`…/send` to a conversation).
+    #[arg(long, env = "TASKBRIDGE_BOTFRAMEWORK_SERVICE_URL")]
+    pub botframework_service_url: Option<String>,
     /// Speech to text: base URL (without `/v1`) of an OpenAI-compatible server with
     /// `/v1/audio/transcriptions`; voice uploads answer 503 while unset.
     #[arg(long, env = "TASKBRIDGE_TRANSCRIBE_BASE_URL")]
@@ -318,6 +321,7 @@ impl Config {
             extra_ca_file: None,
             botframework_openid_url: None,
             botframework_token_url: None,
+            botframework_service_url: None,
             transcribe_base_url: None,
             transcribe_model: "whisper-1".into(),
             transcribe_api_key: None,

@@ -14,6 +14,9 @@ use serde_json::Value;
 pub const DEFAULT_OPENID_URL: &str = "https://login.botframework.com/v1/.well-known/openidconfiguration";
 pub const DEFAULT_TOKEN_URL: &str = "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token";
 pub const ISSUER: &str = "https://api.botframework.com";
+/// Where proactive messages go when no activity named a regional service URL: Microsoft's
+/// public global endpoint for Teams (`TeamsProactiveServiceEndpoints.publicGlobal`).
+pub const DEFAULT_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
 const SCOPE: &str = "https://api.botframework.com/.default";
 /// Clock skew the Bot Framework documents as acceptable.
 const SKEW_SECS: i64 = 300;
@@ -130,6 +133,7 @@ struct CachedKeys {
 pub struct BotFramework {
     openid_url: String,
     token_url: String,
+    service_url: String,
     /// Reaches the two configured endpoints above, and nothing else (outside the SSRF guard).
     operator: reqwest::Client,
     keys: tokio::sync::Mutex<Option<CachedKeys>>,
@@ -138,10 +142,11 @@ pub struct BotFramework {
 }
 
 impl BotFramework {
-    pub fn new(openid_url: Option<&str>, token_url: Option<&str>, operator: reqwest::Client) -> Self {
+    pub fn new(urls: BotUrls<'_>, operator: reqwest::Client) -> Self {
         BotFramework {
-            openid_url: openid_url.unwrap_or(DEFAULT_OPENID_URL).to_string(),
-            token_url: token_url.unwrap_or(DEFAULT_TOKEN_URL).to_string(),
+            openid_url: urls.openid.unwrap_or(DEFAULT_OPENID_URL).to_string(),
+            token_url: urls.token.unwrap_or(DEFAULT_TOKEN_URL).to_string(),
+            service_url: urls.service.unwrap_or(DEFAULT_SERVICE_URL).to_string(),
             operator,
             keys: tokio::sync::Mutex::new(None),
             tokens: tokio::sync::Mutex::new(HashMap::new()),
@@ -172,13 +177,19 @@ impl BotFramework {
         Ok(parse_keys(&get_json(guarded, jwks_uri).await?))
     }
 
+    /// The Bot Connector proactive messages go to when no activity named one.
+    pub fn service_url(&self) -> &str {
+        &self.service_url
+    }
+
+    /// Forgets the token cached for these credentials (the Bot Connector refused it).
+    pub async fn forget(&self, app_id: &str, password: &str) {
+        self.tokens.lock().await.remove(&token_key(app_id, password));
+    }
+
     /// A token for posting as the bot `app_id`, reused until shortly before it expires.
     pub async fn token(&self, app_id: &str, password: &str) -> Result<String, BotError> {
-        // Keyed by the credentials, not the app id alone: a wrong or rotated password must not
-        // ride on a token another integration obtained.
-        use sha2::Digest;
-        let key: String =
-            sha2::Sha256::digest(format!("{app_id}\0{password}")).iter().map(|b| format!("{b:02x}")).collect();
+        let key = token_key(app_id, password);
         let mut tokens = self.tokens.lock().await;
         if let Some((token, until)) = tokens.get(&key)
             && Instant::now() < *until
@@ -209,6 +220,22 @@ impl BotFramework {
         tokens.insert(key, (token.to_string(), Instant::now() + Duration::from_secs(lifetime)));
         Ok(token.to_string())
     }
+}
+
+/// The cache key of a bot token: the credentials, not the app id alone, so a wrong or rotated
+/// password never rides on a token another integration obtained.
+fn token_key(app_id: &str, password: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(format!("{app_id}\0{password}")).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where the Bot Framework is reached; `None` for Microsoft's own endpoints.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BotUrls<'a> {
+    pub openid: Option<&'a str>,
+    pub token: Option<&'a str>,
+    /// The Bot Connector for proactive messages.
+    pub service: Option<&'a str>,
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, BotError> {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::botframework::BotFramework;
+use super::botframework::{BotFramework, BotUrls};
 use crate::outbound::Outbound;
 
 /// Where a Slack `response_url` may lead unless configured otherwise (Slack's own host).
@@ -22,7 +22,7 @@ pub struct ChannelClients {
 
 impl ChannelClients {
     pub fn new(out: Outbound) -> Self {
-        let bot = Arc::new(BotFramework::new(None, None, out.operator.clone()));
+        let bot = Arc::new(BotFramework::new(BotUrls::default(), out.operator.clone()));
         let slack_response_hosts = SLACK_RESPONSE_HOSTS.iter().map(|h| h.to_string()).collect();
         ChannelClients { out, bot, slack_response_hosts, transcriber: None }
     }
@@ -38,9 +38,10 @@ impl ChannelClients {
         self
     }
 
-    /// Where the Bot Framework's OpenID metadata and token endpoint are (tests use fakes).
-    pub fn with_bot_framework(mut self, openid_url: Option<&str>, token_url: Option<&str>) -> Self {
-        self.bot = Arc::new(BotFramework::new(openid_url, token_url, self.out.operator.clone()));
+    /// Where the Bot Framework's OpenID metadata, token endpoint and proactive Bot Connector
+    /// are (tests use fakes).
+    pub fn with_bot_framework(mut self, urls: BotUrls<'_>) -> Self {
+        self.bot = Arc::new(BotFramework::new(urls, self.out.operator.clone()));
         self
     }
 }

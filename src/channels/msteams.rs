@@ -90,6 +90,9 @@ fn parse_bot(activity: &Value, settings: &Map<String, Value>) -> Result<Inbound,
     }))
 }
 
+/// Answers in the conversation as the bot: a reply to the request's activity, or (sent on
+/// request, `proactive`) a new message in the conversation, through the request's Bot
+/// Connector or else the configured one. A token the connector refuses is fetched anew once.
 async fn reply_as_bot(reply: Reply<'_>) -> Result<(), JobError> {
     let settings = super::ChannelSettings::read(reply.settings);
     let app_id =
@@ -99,36 +102,50 @@ async fn reply_as_bot(reply: Reply<'_>) -> Result<(), JobError> {
         .get("app_password")
         .and_then(Value::as_str)
         .ok_or_else(|| JobError::Permanent("the Teams integration has no app_password".into()))?;
-    let (Some(service_url), Some(conversation), Some(activity)) = (
-        reply.reply_to["service_url"].as_str(),
-        reply.reply_to["conversation"].as_str(),
-        reply.reply_to["activity"].as_str(),
-    ) else {
+    let to = &reply.reply_to;
+    let Some(conversation) = to["conversation"].as_str().filter(|c| !c.is_empty()) else {
         return Err(JobError::Permanent("the request has no conversation to answer".into()));
     };
-    let token = reply.bot.token(app_id, password).await.map_err(|e| JobError::Retry(e.to_string()))?;
+    let activity = to["activity"].as_str();
+    let service_url = to["service_url"].as_str().unwrap_or(reply.bot.service_url());
     let mut url = reqwest::Url::parse(service_url)
         .map_err(|_| JobError::Permanent(format!("serviceUrl {service_url:?} is not a URL")))?;
     // Conversation ids carry `:`, `@` and `;`: each is one path segment, encoded.
     url.path_segments_mut()
         .map_err(|_| JobError::Permanent("serviceUrl cannot take a path".into()))?
         .pop_if_empty()
-        .extend(["v3", "conversations", conversation, "activities", activity]);
-    let body = json!({"type": "message", "text": reply.text, "replyToId": activity,
-                      "from": {"id": reply.reply_to["bot"]}, "conversation": {"id": conversation}});
-    let res = reply
-        .client
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| crate::outbound::transport_failure("Bot Connector", e))?;
-    let status = res.status();
-    if status.is_success() {
-        return Ok(());
+        .extend(["v3", "conversations", conversation, "activities"])
+        .extend(activity);
+    let mut body = json!({"type": "message", "text": reply.text, "conversation": {"id": conversation}});
+    if let Some(activity) = activity {
+        body["replyToId"] = json!(activity);
     }
-    Err(crate::outbound::http_failure(status, res.headers(), "Bot Connector"))
+    if let Some(bot) = to["bot"].as_str() {
+        body["from"] = json!({"id": bot});
+    }
+    let mut refreshed = false;
+    loop {
+        let token = reply.bot.token(app_id, password).await.map_err(|e| JobError::Retry(e.to_string()))?;
+        let res = reply
+            .client
+            .post(url.clone())
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| crate::outbound::transport_failure("Bot Connector", e))?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED && !refreshed {
+            // A cached token revoked or expired early: one fresh token, then the answer stands.
+            reply.bot.forget(app_id, password).await;
+            refreshed = true;
+            continue;
+        }
+        return Err(crate::outbound::http_failure(status, res.headers(), "Bot Connector"));
+    }
 }
 
 impl Channel for MsTeams {
@@ -193,8 +210,10 @@ impl Channel for MsTeams {
         Box::pin(async move { if self.sends_reply(reply.reply_to) { reply_as_bot(reply).await } else { Ok(()) } })
     }
 
+    /// A bot's answers (they know their Bot Connector) and messages sent on request; an
+    /// outgoing webhook's request was answered inline.
     fn sends_reply(&self, reply_to: &Value) -> bool {
-        reply_to.get("service_url").is_some()
+        reply_to.get("service_url").is_some() || reply_to["proactive"] == true
     }
 
     fn inline_answer(&self, text: &str) -> Value {

@@ -79,7 +79,8 @@ pub struct NewDelivery {
 pub struct SendInput {
     /// WhatsApp: a phone number (`+34600111222`); Telegram: a chat id or `@channel`;
     /// e-mail: an address; Slack: a channel id (`C0123ABCD`, with the bot token); Discord:
-    /// a channel id (as the bot). (`chat_id` is accepted for Telegram.)
+    /// a channel id (as the bot); Teams: a conversation id the bot is in (`19:…@thread.tacv2`
+    /// for a channel, `a:…` for a personal chat). (`chat_id` is accepted for Telegram.)
     #[serde(default, alias = "chat_id")]
     #[schema(value_type = Option<String>)]
     pub to: Option<Value>,
@@ -163,10 +164,21 @@ impl SendInput {
                 }
                 Ok((to.clone(), json!({"channel_id": to}), None))
             }
+            // A conversation the bot is in, posted to through the Bot Connector.
+            IntegrationType::MsTeams => {
+                let (prefix, rest) = to.split_once(':').unwrap_or_default();
+                if prefix.is_empty() || rest.is_empty() || to.len() > 512 || !clean(&to) {
+                    return Err(DomainError::invalid(
+                        "to",
+                        "must be a Teams conversation id, e.g. 19:…@thread.tacv2 for a channel",
+                    ));
+                }
+                Ok((to.clone(), json!({"conversation": to, "proactive": true}), None))
+            }
             other => Err(DomainError::invalid(
                 "platform",
                 format!(
-                    "sending to {} is not supported (whatsapp, telegram, email, slack and discord are)",
+                    "sending to {} is not supported (whatsapp, telegram, email, slack, discord and teams are)",
                     other.as_str()
                 ),
             )),
@@ -225,6 +237,10 @@ mod tests {
         let (_, target, _) = input(json!("1234567890123456789"), "hi").target(IntegrationType::Discord).expect("id");
         assert_eq!(target, json!({"channel_id": "1234567890123456789"}));
         assert!(input(json!("#general"), "hi").target(IntegrationType::Discord).is_err());
-        assert!(input(json!("19:abc@thread.v2"), "hi").target(IntegrationType::MsTeams).is_err());
+        let (_, target, _) = input(json!("19:abc@thread.v2"), "hi").target(IntegrationType::MsTeams).expect("id");
+        assert_eq!(target, json!({"conversation": "19:abc@thread.v2", "proactive": true}));
+        assert!(input(json!("general"), "hi").target(IntegrationType::MsTeams).is_err());
+        assert!(input(json!("19:a b"), "hi").target(IntegrationType::MsTeams).is_err());
+        assert!(input(json!("x"), "hi").target(IntegrationType::Jira).is_err());
     }
 }

@@ -161,6 +161,10 @@ pub struct Integration {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub installation: Option<Value>,
+    /// Why taskbridge cannot post into this platform on its own (`…/send`, news for
+    /// requesters), naming exactly the settings or secrets missing; absent when it can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cannot_send: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -189,6 +193,31 @@ pub struct IntegrationPatchInput {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub secrets: Map<String, Value>,
+}
+
+/// Why an integration of `kind` with these settings and secrets cannot post into its platform
+/// on its own, naming exactly what is missing; `None` when it can (or the platform needs no
+/// more than it was created with).
+pub fn cannot_send(kind: IntegrationType, settings: &Map<String, Value>, secret_names: &[String]) -> Option<String> {
+    let has = |secret: &str| secret_names.iter().any(|s| s == secret);
+    let (platform, missing): (&str, Vec<&str>) = match kind {
+        IntegrationType::MsTeams => (
+            "Microsoft Teams",
+            [
+                (setting(settings, "app_id").is_none(), "settings.app_id (the bot's Microsoft App ID)"),
+                (!has("app_password"), "secrets.app_password (the bot's client secret)"),
+            ]
+            .into_iter()
+            .filter_map(|(missing, what)| missing.then_some(what))
+            .collect(),
+        ),
+        IntegrationType::Slack if !has("bot_token") && !has("webhook_url") => {
+            ("Slack", vec!["secrets.bot_token (the bot token, xoxb-…) or secrets.webhook_url (an incoming webhook)"])
+        }
+        IntegrationType::Discord if !has("bot_token") => ("Discord", vec!["secrets.bot_token (the bot's token)"]),
+        _ => return None,
+    };
+    (!missing.is_empty()).then(|| format!("To post into {platform}, set {}.", missing.join(" and ")))
 }
 
 /// A non-empty string setting (or secret) by name, trimmed.

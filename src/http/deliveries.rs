@@ -23,6 +23,9 @@ async fn queue_send(
     input: &SendInput,
 ) -> Result<Delivery, ApiError> {
     let (recipient, target, subject) = input.target(integration.kind)?;
+    if let Some(why) = &integration.cannot_send {
+        return Err(crate::domain::DomainError::invalid("integration", why.clone()).into());
+    }
     let new = NewDelivery {
         project_id: integration.project_id.clone(),
         integration_id: integration.id.clone(),

@@ -47,6 +47,7 @@ impl Integrations {
     fn view(&self, r: IntegrationRecord) -> Integration {
         Integration {
             webhook_url: format!("{}/webhooks/{}/{}", self.public_url, r.kind.as_str(), r.id),
+            cannot_send: crate::domain::integration::cannot_send(r.kind, &r.settings, &r.secret_names),
             id: r.id,
             project_id: r.project_id,
             kind: r.kind,

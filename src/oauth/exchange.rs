@@ -164,9 +164,20 @@ pub async fn exchange(
             secrets.extend(app_secrets);
             vec![record(IntegrationType::Discord, routing, secrets, about)]
         }
+        // The bot posts with its own credentials (client credentials at the Bot Framework):
+        // the OAuth app's unless a separate bot registration is configured, so an install
+        // can answer and send without settings written by hand.
         Provider::Teams => {
             about.insert("ms_tenant".into(), json!(settings.teams_tenant));
-            vec![record(IntegrationType::MsTeams, routing, tokens, about)]
+            let mut routing = routing;
+            routing.insert("app_id".into(), json!(settings.teams_bot_app_id.as_deref().unwrap_or(&client.client_id)));
+            let mut secrets = tokens;
+            match app_secrets.get("app_password") {
+                Some(password) => secrets.insert("app_password".into(), password.clone()),
+                None if settings.teams_bot_app_id.is_none() => secrets.insert("app_password".into(), json!(secret)),
+                None => None,
+            };
+            vec![record(IntegrationType::MsTeams, routing, secrets, about)]
         }
         Provider::Zendesk => vec![record(IntegrationType::Zendesk, routing, tokens, about)],
         Provider::Atlassian => {

@@ -165,6 +165,10 @@ pub struct OAuthSettings {
     pub providers: HashMap<Provider, ProviderSettings>,
     /// The Microsoft tenant sign-ins go to (`common`, `organizations`, a tenant id).
     pub teams_tenant: String,
+    /// The Teams bot's Microsoft App ID when the bot is registered apart from the OAuth app
+    /// (`TASKBRIDGE_OAUTH_TEAMS_BOT_APP_ID`, with `…_BOT_APP_PASSWORD`); by default the
+    /// OAuth app is the bot, and its client id and secret are the bot's credentials.
+    pub teams_bot_app_id: Option<String>,
     pub discord_permissions: String,
     /// Where Atlassian lists the sites a token reaches.
     pub atlassian_resources_url: String,
@@ -181,6 +185,7 @@ impl OAuthSettings {
         let get = |name: String| var(&name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let mut settings = OAuthSettings {
             teams_tenant: get("TASKBRIDGE_OAUTH_TEAMS_TENANT".into()).unwrap_or_else(|| "common".into()),
+            teams_bot_app_id: get("TASKBRIDGE_OAUTH_TEAMS_BOT_APP_ID".into()),
             discord_permissions: get("TASKBRIDGE_OAUTH_DISCORD_PERMISSIONS".into())
                 .unwrap_or_else(|| DISCORD_PERMISSIONS.into()),
             atlassian_resources_url: get("TASKBRIDGE_OAUTH_ATLASSIAN_RESOURCES_URL".into())
@@ -213,6 +218,7 @@ impl OAuthSettings {
             (Provider::Slack, "TASKBRIDGE_OAUTH_SLACK_SIGNING_SECRET", "signing_secret"),
             (Provider::Discord, "TASKBRIDGE_OAUTH_DISCORD_BOT_TOKEN", "bot_token"),
             (Provider::Discord, "TASKBRIDGE_OAUTH_DISCORD_PUBLIC_KEY", "public_key"),
+            (Provider::Teams, "TASKBRIDGE_OAUTH_TEAMS_BOT_APP_PASSWORD", "app_password"),
         ] {
             if let Some(value) = get(env.into()) {
                 settings.app_secrets.entry(provider).or_default().push((secret, Secret::new(value)));

@@ -152,3 +152,120 @@ async fn posts_to_a_discord_channel_and_tells_requesters_there_sqlite() {
 async fn posts_to_a_discord_channel_and_tells_requesters_there_postgres() {
     posts_to_a_discord_channel_and_tells_requesters_there(Backend::Postgres).await;
 }
+
+/// The ids of the project's integrations of `kind`.
+async fn integrations_of(app: &TestApp, project: &str, kind: &str) -> Vec<Value> {
+    let list = app.get(&format!("/api/v1/projects/{project}/integrations")).await.body;
+    list["items"].as_array().map(|i| i.iter().filter(|i| i["type"] == kind).cloned().collect()).unwrap_or_default()
+}
+
+const TEAMS_CHANNEL: &str = "19:ab12cd34@thread.tacv2";
+
+/// Teams through the Bot Connector: an integration that cannot post says exactly what it
+/// lacks; an OAuth install posts with the app's own credentials and nothing written by hand;
+/// the client-credentials token is reused, fetched anew once when the connector refuses it,
+/// and a 429 is retried after its Retry-After.
+async fn posts_to_a_teams_conversation(backend: Backend) {
+    let (bot, seen) = crate::fakes::microsoft::fake_microsoft().await;
+    let (provider, shared) = crate::fakes::oauth::fake_provider().await;
+    let oauth = crate::oauth::settings(&provider);
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.oauth = oauth;
+        c.botframework_token_url = Some(format!("{bot}/token"));
+        c.botframework_service_url = Some(format!("{bot}/"));
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("teams-send").await;
+
+    // An outgoing webhook only: it cannot post on its own, and says what it would need.
+    let hooked = app.project("teams-hook").await;
+    let hook = app
+        .integration(&hooked, json!({"type": "teams", "secrets": {"hmac_secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQ="}}))
+        .await;
+    let read = app.get(&format!("/api/v1/projects/{hooked}/integrations/{hook}")).await.body;
+    let why = read["cannot_send"].as_str().unwrap_or_default().to_string();
+    assert!(why.contains("settings.app_id") && why.contains("secrets.app_password"), "{read}");
+    let res = app
+        .post(
+            &format!("/api/v1/projects/{hooked}/integrations/{hook}/send"),
+            json!({"to": TEAMS_CHANNEL, "text": "hi"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(res.body["error"]["message"].as_str().map(|m| m.contains(&why)), Some(true), "{}", res.body);
+
+    // An OAuth install: the app's client id and secret are the bot's.
+    let (_, q) = crate::oauth::install(&app, &project, "teams", "").await;
+    shared.lock().expect("lock").challenges.push(q["code_challenge"].clone());
+    let landed = crate::oauth::callback(&app, "teams", &format!("?code=good-code&state={}", q["state"])).await;
+    assert!(landed.contains("status=success"), "{landed}");
+    let installed = integrations_of(&app, &project, "teams").await.into_iter().next().expect("the install");
+    assert_eq!(installed["settings"]["app_id"], "teams-client", "{installed}");
+    assert!(installed["secrets_set"].to_string().contains("app_password"), "{installed}");
+    assert!(installed.get("cannot_send").is_none(), "{installed}");
+    let send = format!("/api/v1/projects/{project}/integrations/{}/send", installed["id"].as_str().expect("id"));
+
+    let res = app.post(&send, json!({"to": "general", "text": "hi"})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let res = app.post(&send, json!({"to": TEAMS_CHANNEL, "text": "Release train leaves at 16:00"})).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    assert_eq!(sent(&app, &res.id()).await["status"], "sent");
+    {
+        let m = seen.lock().expect("lock");
+        assert_eq!(m.token_requests.len(), 1);
+        let form: std::collections::HashMap<String, String> =
+            form_urlencoded::parse(m.token_requests[0].as_bytes()).into_owned().collect();
+        assert_eq!(form["grant_type"], "client_credentials");
+        assert_eq!((form["client_id"].as_str(), form["client_secret"].as_str()), ("teams-client", "teams-secret"));
+        assert_eq!(form["scope"], "https://api.botframework.com/.default");
+        assert_eq!(m.posts.len(), 1);
+        let (path, auth, body) = &m.posts[0];
+        assert_eq!((path.as_str(), auth.as_str()), (TEAMS_CHANNEL, "Bearer bot-token-1"));
+        assert_eq!((&body["type"], &body["text"]), (&json!("message"), &json!("Release train leaves at 16:00")));
+        assert_eq!(body["conversation"]["id"], TEAMS_CHANNEL);
+        assert!(body.get("replyToId").is_none(), "a new message, not a reply: {body}");
+    }
+
+    // The token is reused while it lasts.
+    let res = app.post(&send, json!({"to": TEAMS_CHANNEL, "text": "second"})).await;
+    assert_eq!(sent(&app, &res.id()).await["status"], "sent");
+    assert_eq!(seen.lock().expect("lock").token_requests.len(), 1);
+
+    // Another token issued elsewhere invalidates the cached one: refused once, then a fresh one.
+    reqwest::Client::new()
+        .post(format!("{bot}/token"))
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("token");
+    let res = app.post(&send, json!({"to": TEAMS_CHANNEL, "text": "third"})).await;
+    assert_eq!(sent(&app, &res.id()).await["status"], "sent");
+    {
+        let m = seen.lock().expect("lock");
+        assert_eq!(m.token_requests.len(), 3);
+        let auths: Vec<&str> = m.posts[2..].iter().map(|p| p.1.as_str()).collect();
+        assert_eq!(auths, ["Bearer bot-token-1", "Bearer bot-token-3"]);
+    }
+
+    // Throttled: retried after Retry-After, sent once.
+    seen.lock().expect("lock").refuse.push_back(429);
+    let res = app.post(&send, json!({"to": TEAMS_CHANNEL, "text": "fourth"})).await;
+    assert_eq!(sent(&app, &res.id()).await["status"], "sent");
+    let m = seen.lock().expect("lock");
+    let fourth: Vec<&(String, String, Value)> = m.posts.iter().filter(|p| p.2["text"] == "fourth").collect();
+    assert_eq!(fourth.len(), 2, "one throttled, one accepted: {fourth:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_to_a_teams_conversation_sqlite() {
+    posts_to_a_teams_conversation(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_to_a_teams_conversation_postgres() {
+    posts_to_a_teams_conversation(Backend::Postgres).await;
+}

@@ -16,7 +16,7 @@ use crate::helpers::{Backend, TestApp, spawn_app_with};
 const FRONTEND: &str = "https://app.taskbridge.example";
 
 /// Providers configured as an operator would, their token endpoints on the fake.
-fn settings(fake: &str) -> OAuthSettings {
+pub(crate) fn settings(fake: &str) -> OAuthSettings {
     let mut env: HashMap<String, String> = HashMap::new();
     for (name, id) in
         [("SLACK", "slack"), ("DISCORD", "discord"), ("TEAMS", "teams"), ("ATLASSIAN", "atl"), ("ZENDESK", "zd")]
@@ -55,7 +55,12 @@ async fn spawn(backend: Backend, fake: &str, redis: Option<String>) -> Option<Te
 }
 
 /// The install URL for `kind` (200 expected), its query as a map.
-async fn install(app: &TestApp, project: &str, kind: &str, query: &str) -> (String, HashMap<String, String>) {
+pub(crate) async fn install(
+    app: &TestApp,
+    project: &str,
+    kind: &str,
+    query: &str,
+) -> (String, HashMap<String, String>) {
     let res = app.get(&format!("/api/v1/projects/{project}/integrations/{kind}/install{query}")).await;
     assert_eq!(res.status, StatusCode::OK, "{kind}: {}", res.body);
     let url = res.body["oauth_url"].as_str().expect("oauth_url").to_string();
@@ -64,7 +69,7 @@ async fn install(app: &TestApp, project: &str, kind: &str, query: &str) -> (Stri
 }
 
 /// The browser coming back: where the callback sends it.
-async fn callback(app: &TestApp, kind: &str, query: &str) -> String {
+pub(crate) async fn callback(app: &TestApp, kind: &str, query: &str) -> String {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let res =
         client.get(format!("{}/api/public/integrations/{kind}/callback{query}", app.base)).send().await.expect("sent");

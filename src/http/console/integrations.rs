@@ -246,6 +246,10 @@ fn integration_card(
             dl.facts {
                 dt { "Secrets set" }
                 dd { @if i.secrets_set.is_empty() { "none" } @else { (i.secrets_set.join(", ")) } }
+                @if let Some(why) = &i.cannot_send {
+                    dt { "Posting" }
+                    dd.error-message { (why) }
+                }
                 @if i.kind != IntegrationType::Webhook {
                     dt { label for=(url_id) { "Webhook URL" } }
                     dd {
