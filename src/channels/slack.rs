@@ -78,6 +78,51 @@ fn without_leading_mentions(text: &str) -> String {
     rest.to_string()
 }
 
+/// Whether a message goes through the install's incoming webhook: when asked for (`…/send`
+/// without a channel), or when there is no bot token and it is for the webhook's channel.
+fn through_webhook(reply: &Reply<'_>, has_token: bool) -> bool {
+    let channel = reply.reply_to["channel"].as_str();
+    reply.reply_to["webhook"] == true
+        || (!has_token && channel.is_some() && channel == webhook_channel(reply.settings, reply.secrets))
+}
+
+/// The channel an install's incoming webhook posts to.
+fn webhook_channel<'a>(settings: &'a Map<String, Value>, secrets: &'a Map<String, Value>) -> Option<&'a str> {
+    crate::domain::integration::routed(settings, secrets, "webhook_channel_id")
+}
+
+fn no_bot_token(reply: &Reply<'_>, has_webhook: bool) -> String {
+    match (has_webhook, webhook_channel(reply.settings, reply.secrets)) {
+        (true, Some(channel)) => {
+            format!("the Slack integration has no bot_token; its incoming webhook posts only to {channel}")
+        }
+        _ => "the Slack integration has no bot_token".into(),
+    }
+}
+
+/// Posts `body` to a URL of Slack's hooks (a command's `response_url`, an incoming webhook),
+/// which answer `ok` in plain text or an error code with a 4xx. Whoever holds the integration
+/// (the tenant) chooses the URL: only Slack's own hosts are called, and the client's guard
+/// still checks where they point.
+async fn post_to_hook(reply: &Reply<'_>, url: &str, body: &Value, what: &'static str) -> Result<(), JobError> {
+    let url = check_on_hosts(url, reply.slack_response_hosts, what)
+        .map_err(|refused| JobError::Permanent(format!("{what}: refused: {refused}")))?;
+    let res =
+        reply.client.post(url).json(body).send().await.map_err(|e| crate::outbound::transport_failure(what, e))?;
+    let status = res.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let headers = res.headers().clone();
+    let code: String = res.text().await.unwrap_or_default().chars().take(100).collect();
+    Err(match http_failure(status, &headers, what) {
+        JobError::Permanent(message) if !code.trim().is_empty() => {
+            JobError::Permanent(format!("{message}: {}", code.trim()))
+        }
+        other => other,
+    })
+}
+
 impl Channel for Slack {
     fn verify(&self, r: &WebhookRequest<'_>, secrets: &Map<String, Value>) -> Result<(), WebhookError> {
         use subtle::ConstantTimeEq;
@@ -188,27 +233,15 @@ impl Channel for Slack {
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
         Box::pin(async move {
             if let Some(url) = reply.reply_to["response_url"].as_str().filter(|u| !u.is_empty()) {
-                // Whoever holds the signing secret (the tenant) chooses it: only Slack's own
-                // hosts are called, and the client's guard still checks where they point.
-                let url = check_on_hosts(url, reply.slack_response_hosts, "a Slack response_url")
-                    .map_err(|refused| JobError::Permanent(format!("Slack response_url: refused: {refused}")))?;
-                let res = reply
-                    .client
-                    .post(url)
-                    .json(&json!({"response_type": "in_channel", "text": reply.text}))
-                    .send()
-                    .await
-                    .map_err(|e| crate::outbound::transport_failure("Slack response_url", e))?;
-                if !res.status().is_success() {
-                    return Err(http_failure(res.status(), res.headers(), "Slack response_url"));
-                }
-                return Ok(());
+                let body = json!({"response_type": "in_channel", "text": reply.text});
+                return post_to_hook(&reply, url, &body, "Slack response_url").await;
             }
-            let token = reply
-                .secrets
-                .get("bot_token")
-                .and_then(Value::as_str)
-                .ok_or_else(|| JobError::Permanent("the Slack integration has no bot_token".into()))?;
+            let webhook = reply.secrets.get("webhook_url").and_then(Value::as_str).filter(|u| !u.is_empty());
+            let token = reply.secrets.get("bot_token").and_then(Value::as_str);
+            if let Some(url) = webhook.filter(|_| through_webhook(&reply, token.is_some())) {
+                return post_to_hook(&reply, url, &json!({"text": reply.text}), "Slack incoming webhook").await;
+            }
+            let token = token.ok_or_else(|| JobError::Permanent(no_bot_token(&reply, webhook.is_some())))?;
             let typed = super::ChannelSettings::read(reply.settings);
             let base = typed.api(DEFAULT_API);
             let mut body = json!({"channel": reply.reply_to["channel"], "text": reply.text, "unfurl_links": false});

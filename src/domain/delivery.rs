@@ -78,7 +78,9 @@ pub struct NewDelivery {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SendInput {
     /// WhatsApp: a phone number (`+34600111222`); Telegram: a chat id or `@channel`;
-    /// e-mail: an address; Slack: a channel id (`C0123ABCD`, with the bot token); Discord:
+    /// e-mail: an address; Slack: a channel id (`C0123ABCD`, with the bot token, or through
+    /// the install's incoming webhook when it is that webhook's channel and there is no bot
+    /// token), or left out for the incoming webhook's own channel; Discord:
     /// a channel id (as the bot); Teams: a conversation id the bot is in (`19:…@thread.tacv2`
     /// for a channel, `a:…` for a personal chat). (`chat_id` is accepted for Telegram.)
     #[serde(default, alias = "chat_id")]
@@ -111,6 +113,10 @@ impl SendInput {
         let to = match &self.to {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             Some(Value::Number(n)) => n.to_string(),
+            // Slack without a channel: the install's incoming webhook, whose channel is fixed.
+            None | Some(Value::Null) if platform == IntegrationType::Slack => {
+                return Ok(("incoming webhook".into(), json!({"webhook": true}), None));
+            }
             _ => return Err(DomainError::invalid("to", "is required")),
         };
         let clean = |s: &str| !s.chars().any(|c| c.is_control() || c.is_whitespace());
@@ -186,6 +192,18 @@ impl SendInput {
     }
 }
 
+/// Refuses a target the integration cannot reach: Slack's incoming webhook when the install
+/// provided none.
+pub fn check_reachable(target: &Value, secrets_set: &[String]) -> Result<(), DomainError> {
+    if target["webhook"] == true && !secrets_set.iter().any(|s| s == "webhook_url") {
+        return Err(DomainError::invalid(
+            "to",
+            "is required: the integration has no incoming webhook (secrets.webhook_url) to post to",
+        ));
+    }
+    Ok(())
+}
+
 /// One entry of the conversation history: a request received or a message sent.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HistoryItem {
@@ -234,6 +252,9 @@ mod tests {
         let (_, target, _) = input(json!("C0123ABCD"), "hi").target(IntegrationType::Slack).expect("channel");
         assert_eq!(target, json!({"channel": "C0123ABCD"}));
         assert!(input(json!("general chat"), "hi").target(IntegrationType::Slack).is_err());
+        let (_, target, _) = input(Value::Null, "hi").target(IntegrationType::Slack).expect("webhook");
+        assert_eq!(target, json!({"webhook": true}));
+        assert!(input(Value::Null, "hi").target(IntegrationType::Discord).is_err());
         let (_, target, _) = input(json!("1234567890123456789"), "hi").target(IntegrationType::Discord).expect("id");
         assert_eq!(target, json!({"channel_id": "1234567890123456789"}));
         assert!(input(json!("#general"), "hi").target(IntegrationType::Discord).is_err());

@@ -23,6 +23,7 @@ async fn queue_send(
     input: &SendInput,
 ) -> Result<Delivery, ApiError> {
     let (recipient, target, subject) = input.target(integration.kind)?;
+    crate::domain::delivery::check_reachable(&target, &integration.secrets_set)?;
     if let Some(why) = &integration.cannot_send {
         return Err(crate::domain::DomainError::invalid("integration", why.clone()).into());
     }

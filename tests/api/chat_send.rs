@@ -269,3 +269,94 @@ async fn posts_to_a_teams_conversation_sqlite() {
 async fn posts_to_a_teams_conversation_postgres() {
     posts_to_a_teams_conversation(Backend::Postgres).await;
 }
+
+/// Slack's incoming webhook, as an OAuth install provides it: used when asked for (no `to`),
+/// and for its own channel when there is no bot token; an archived channel fails for good.
+async fn posts_through_a_slack_incoming_webhook(backend: Backend) {
+    let (slack, seen) = fake_slack().await;
+    let (provider, shared) = crate::fakes::oauth::fake_provider().await;
+    shared.lock().expect("lock").slack_webhook_url = Some(format!("{slack}/services/T1/B1/secret-hook"));
+    let oauth = crate::oauth::settings(&provider);
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.oauth = oauth;
+        c.slack_response_url_hosts = vec!["127.0.0.1".into()];
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("slack-hook").await;
+
+    // Without an incoming webhook, a channel must be named.
+    let other = app.project("slack-by-hand").await;
+    let by_hand = app
+        .integration(
+            &other,
+            json!({"type": "slack", "settings": {"api_base_url": format!("{slack}/api")},
+                   "secrets": {"signing_secret": "s", "bot_token": "xoxb-test"}}),
+        )
+        .await;
+    let res = app.post(&format!("/api/v1/projects/{other}/integrations/{by_hand}/send"), json!({"text": "hi"})).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body["error"]["message"].as_str().unwrap_or_default().contains("incoming webhook"), "{}", res.body);
+
+    let (_, q) = crate::oauth::install(&app, &project, "slack", "").await;
+    let landed = crate::oauth::callback(&app, "slack", &format!("?code=good-code&state={}", q["state"])).await;
+    assert!(landed.contains("status=success"), "{landed}");
+    let installed = integrations_of(&app, &project, "slack").await.into_iter().next().expect("the install");
+    let id = installed["id"].as_str().expect("id").to_string();
+    let path = format!("/api/v1/projects/{project}/integrations/{id}");
+    let res = app.patch(&path, json!({"settings": {"api_base_url": format!("{slack}/api")}})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let send = format!("{path}/send");
+    let calls =
+        |from: usize| seen.lock().expect("lock")[from..].iter().map(|c| (c.0.clone(), c.2.clone())).collect::<Vec<_>>();
+
+    // No channel: the incoming webhook, as Slack documents its payload.
+    let res = app.post(&send, json!({"text": "Maintenance window tonight 22:00-23:00"})).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    assert_eq!(res.body["recipient"], "incoming webhook");
+    assert_eq!(sent(&app, &res.id()).await["status"], "sent");
+    assert_eq!(
+        calls(0),
+        [("incoming_webhook/secret-hook".to_string(), json!({"text": "Maintenance window tonight 22:00-23:00"}))]
+    );
+    // A channel, with the bot token: chat.postMessage.
+    let res = app.post(&send, json!({"to": "C0LAN2Q65", "text": "with the bot"})).await;
+    assert_eq!(sent(&app, &res.id()).await["status"], "sent");
+    assert_eq!(calls(1)[0].0, "chat.postMessage");
+
+    // Without a bot token, the webhook's own channel goes through the webhook; another
+    // channel cannot be reached, and the error says why.
+    let res = app.patch(&path, json!({"secrets": {"bot_token": null}})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app.post(&send, json!({"to": "C0LAN2Q65", "text": "for #ops"})).await;
+    assert_eq!(sent(&app, &res.id()).await["status"], "sent");
+    assert_eq!(calls(2), [("incoming_webhook/secret-hook".to_string(), json!({"text": "for #ops"}))]);
+    let res = app.post(&send, json!({"to": "C0OTHER", "text": "elsewhere"})).await;
+    let failed = sent(&app, &res.id()).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"].as_str().unwrap_or_default().contains("posts only to C0LAN2Q65"), "{failed}");
+    assert_eq!(calls(3), []);
+
+    // An archived channel: Slack's 410 and its code, not retried.
+    let archived = format!("{slack}/services/T1/B1/archived");
+    let res = app.patch(&path, json!({"secrets": {"webhook_url": archived}})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app.post(&send, json!({"text": "too late"})).await;
+    let failed = sent(&app, &res.id()).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"].as_str().unwrap_or_default().contains("channel_is_archived"), "{failed}");
+    assert_eq!(calls(3).len(), 1, "tried once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_through_a_slack_incoming_webhook_sqlite() {
+    posts_through_a_slack_incoming_webhook(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_through_a_slack_incoming_webhook_postgres() {
+    posts_through_a_slack_incoming_webhook(Backend::Postgres).await;
+}

@@ -29,6 +29,8 @@ pub struct Fake {
     pub revoked: Vec<(String, String)>,
     /// Token requests, as received.
     pub requests: Vec<(String, Value)>,
+    /// The incoming webhook a Slack install gets (Slack's own URL by default).
+    pub slack_webhook_url: Option<String>,
 }
 
 pub type Shared = Arc<Mutex<Fake>>;
@@ -76,12 +78,14 @@ pub async fn fake_provider() -> (String, Shared) {
             // Slack answers 200 with ok: false.
             return Json(json!({"ok": false, "error": "invalid_code"})).into_response();
         }
+        let hook =
+            fake.slack_webhook_url.clone().unwrap_or("https://hooks.slack.com/services/T1/B1/secret-hook".into());
         Json(json!({"ok": true, "access_token": "xoxb-17653672481-oauth-bot", "token_type": "bot",
             "scope": "chat:write,commands", "bot_user_id": "U0KRQLJ9H", "app_id": "A0KRD7HC3",
             "team": {"id": "T9TK3CUKW", "name": "Slack Softball Team"}, "enterprise": null,
             "authed_user": {"id": "U1234"},
             "incoming_webhook": {"channel": "#ops", "channel_id": "C0LAN2Q65",
-                                 "url": "https://hooks.slack.com/services/T1/B1/secret-hook"}}))
+                                 "url": hook}}))
         .into_response()
     }
     async fn discord(State(s): State<Shared>, headers: HeaderMap, body: String) -> Response {

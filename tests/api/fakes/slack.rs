@@ -1,5 +1,5 @@
-//! Slack: a fake of the Web API's `chat.postMessage` and `conversations.replies`, and of a
-//! slash command's `response_url`, recording every call.
+//! Slack: a fake of the Web API's `chat.postMessage` and `conversations.replies`, of a
+//! slash command's `response_url` and of incoming webhooks, recording every call.
 
 use std::sync::{Arc, Mutex};
 
@@ -47,7 +47,22 @@ pub async fn fake_slack() -> (String, Seen) {
             {"type": "message", "user": "U0ANA", "text": "the export to <https://x.example/csv|CSV> times out for big workspaces",
              "ts": "1767225700.000200", "thread_ts": "1767225600.000100", "parent_user_id": "U0BOB"}]}))
     }
+    /// An incoming webhook answers `ok` in plain text; one whose channel was archived, 410
+    /// with the error code.
+    async fn incoming_webhook(
+        State(seen): State<Seen>,
+        axum::extract::Path(hook): axum::extract::Path<String>,
+        headers: HeaderMap,
+        Json(body): Json<Value>,
+    ) -> (axum::http::StatusCode, &'static str) {
+        seen.lock().expect("lock").push((format!("incoming_webhook/{hook}"), headers, body));
+        match hook.as_str() {
+            "archived" => (axum::http::StatusCode::GONE, "channel_is_archived"),
+            _ => (axum::http::StatusCode::OK, "ok"),
+        }
+    }
     let app = axum::Router::new()
+        .route("/services/T1/B1/{hook}", axum::routing::post(incoming_webhook))
         .route("/api/conversations.replies", axum::routing::get(replies))
         .route("/api/chat.postMessage", axum::routing::post(post_message))
         .route("/commands/T1/123/abc", axum::routing::post(response_url))
