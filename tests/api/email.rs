@@ -11,9 +11,9 @@ use serde_json::json;
 use crate::fakes::smtp::{self, SmtpServer};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 
-const SECRET: &str = "gateway-shared-secret-0123";
+pub(crate) const SECRET: &str = "gateway-shared-secret-0123";
 
-async fn post_mail(app: &TestApp, integration: &str, raw: &str, auth: Option<(&str, &str)>) -> StatusCode {
+pub(crate) async fn post_mail(app: &TestApp, integration: &str, raw: &str, auth: Option<(&str, &str)>) -> StatusCode {
     let mut req = app
         .raw()
         .post(format!("{}/webhooks/email/{integration}", app.base))
@@ -29,7 +29,7 @@ async fn post_mail(app: &TestApp, integration: &str, raw: &str, auth: Option<(&s
 
 /// Thunderbird-style: multipart/alternative, quoted-printable text, an RFC 2047 subject, a
 /// quoted earlier message and a signature.
-const ALTERNATIVE: &str = r#"Return-Path: <ana@example.org>
+pub(crate) const ALTERNATIVE: &str = r#"Return-Path: <ana@example.org>
 Message-ID: <c0ffee42-1@example.org>
 Date: Mon, 23 Nov 2026 09:12:44 +0100
 MIME-Version: 1.0

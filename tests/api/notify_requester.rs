@@ -305,3 +305,227 @@ async fn a_change_mirrored_from_a_tracker_is_told_sqlite() {
 async fn a_change_mirrored_from_a_tracker_is_told_postgres() {
     a_change_mirrored_from_a_tracker_is_told(Backend::Postgres).await;
 }
+
+/// The task made from the project's one request, once the request is answered.
+async fn the_task(app: &TestApp) -> String {
+    settled(app).await;
+    let tasks = app.get("/api/v1/tasks").await.body;
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(1), "{tasks}");
+    tasks["items"][0]["id"].as_str().expect("a task").to_string()
+}
+
+/// Marks `task_id` done and waits for what that sends.
+async fn mark_done(app: &TestApp, task_id: &str) {
+    let res = app.patch(&format!("/api/v1/tasks/{task_id}"), json!({"status": "done"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    settled(app).await;
+}
+
+/// A WhatsApp requester hears back through Twilio, on the number that asked.
+async fn a_whatsapp_requester_hears_back(backend: Backend) {
+    use crate::whatsapp::{ACCOUNT, TOKEN, deliver, encode, message};
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let (fake, seen) = crate::fakes::twilio::fake_twilio().await;
+    let project = app.project("whatsapp").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/integrations"),
+            json!({"type": "whatsapp", "settings": {"api_base_url": fake, "account_sid": ACCOUNT,
+                   "from_number": "+14155238886"}, "secrets": {"auth_token": TOKEN}}),
+        )
+        .await;
+    let integration = created.id();
+    let url = created.body["webhook_url"].as_str().expect("webhook_url").to_string();
+    let fields = message("SM0a1b2c3d4e", "the badge reader at door B rejects every card, please fix");
+    let signature = taskbridge::channels::whatsapp::sign(TOKEN, &url, &fields);
+    assert_eq!(deliver(&app, &integration, encode(&fields), Some(signature)).await.0, StatusCode::OK);
+    let task_id = the_task(&app).await;
+    assert_eq!(seen.lock().expect("lock").sent.len(), 1, "the first answer");
+
+    mark_done(&app, &task_id).await;
+    let sent = seen.lock().expect("lock").sent.clone();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let field = |name: &str| sent[1].2.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    assert_eq!((field("To"), field("From")), ("whatsapp:+34600111222".into(), "whatsapp:+14155238886".into()));
+    assert!(field("Body").starts_with("Update on “"), "{}", field("Body"));
+    assert!(field("Body").contains(": it is done.") && field("Body").ends_with(&format!("/api/v1/tasks/{task_id}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whatsapp_requester_hears_back_sqlite() {
+    a_whatsapp_requester_hears_back(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whatsapp_requester_hears_back_postgres() {
+    a_whatsapp_requester_hears_back(Backend::Postgres).await;
+}
+
+/// An e-mail requester hears back by mail, threaded under the request, through a real SMTP
+/// server.
+async fn an_email_requester_hears_back(backend: Backend) {
+    use crate::email::{ALTERNATIVE, SECRET, post_mail};
+    use crate::fakes::smtp::{self, SmtpServer};
+    let smtp = SmtpServer::start("tasks@taskbridge.example", "smtp-password-1").await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.extra_ca_file = Some(smtp::ca_file());
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("email").await;
+    let integration = app
+        .integration(
+            &project,
+            json!({"type": "email", "settings": {"smtp_host": "localhost", "smtp_port": smtp.port, "tls": "starttls",
+                   "smtp_user": "tasks@taskbridge.example", "from_address": "tasks@taskbridge.example"},
+                   "secrets": {"inbound_secret": SECRET, "smtp_password": "smtp-password-1"}}),
+        )
+        .await;
+    assert_eq!(post_mail(&app, &integration, ALTERNATIVE, Some(("header", SECRET))).await, StatusCode::OK);
+    let task_id = the_task(&app).await;
+    assert_eq!(smtp.wait_for(1).await.len(), 1, "the first answer");
+
+    mark_done(&app, &task_id).await;
+    let sent = smtp.wait_for(2).await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1]["rcpt_tos"], json!(["ana@example.org"]));
+    let data = sent[1]["data"].as_str().expect("data");
+    let mail = mail_parser::MessageParser::default().parse(data.as_bytes()).expect("a parseable mail");
+    assert_eq!(mail.in_reply_to().as_text(), Some("c0ffee42-1@example.org"), "threaded under the request");
+    let body = mail.body_text(0).expect("a text body");
+    assert!(body.starts_with("Update on “") && body.contains(": it is done."), "{body}");
+    assert!(body.trim_end().ends_with(&format!("/api/v1/tasks/{task_id}")), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_requester_hears_back_sqlite() {
+    an_email_requester_hears_back(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_requester_hears_back_postgres() {
+    an_email_requester_hears_back(Backend::Postgres).await;
+}
+
+/// A Teams requester hears back from the bot, as a reply to the request's activity.
+async fn a_teams_requester_hears_back(backend: Backend) {
+    use crate::teams_bot::{APP_ID, CONVERSATION, activity, claims, deliver};
+    let (fake, seen) = crate::fakes::microsoft::fake_microsoft().await;
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.botframework_openid_url = Some(format!("{fake}/openid"));
+        c.botframework_token_url = Some(format!("{fake}/token"));
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("teams").await;
+    let integration = app
+        .integration(
+            &project,
+            json!({"type": "teams", "settings": {"app_id": APP_ID}, "secrets": {"app_password": "bot-password-1"}}),
+        )
+        .await;
+    let service_url = format!("{fake}/");
+    let request = activity("1767225600123", &service_url, "<at>TaskBot</at> archive the old wiki", true, "channel");
+    let token = crate::fakes::microsoft::jwt(claims(&service_url), "test-key-1");
+    assert_eq!(deliver(&app, &integration, &request, Some(&token)).await, StatusCode::OK);
+    let task_id = the_task(&app).await;
+    assert_eq!(seen.lock().expect("lock").posts.len(), 1, "the first answer");
+
+    mark_done(&app, &task_id).await;
+    let posts = seen.lock().expect("lock").posts.clone();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    let (path, auth, body) = &posts[1];
+    assert_eq!(
+        (path.as_str(), auth.as_str()),
+        (format!("{CONVERSATION}|1767225600123").as_str(), "Bearer bot-token-1")
+    );
+    assert_eq!(body["replyToId"], "1767225600123");
+    let text = body["text"].as_str().unwrap_or_default();
+    assert!(text.starts_with("Update on “") && text.contains(": it is done."), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teams_requester_hears_back_sqlite() {
+    a_teams_requester_hears_back(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teams_requester_hears_back_postgres() {
+    a_teams_requester_hears_back(Backend::Postgres).await;
+}
+
+/// A task closed in Taiga and found by polling (no webhook) is done here, and its requester
+/// is told once, however many polls follow.
+async fn a_change_found_by_polling_is_told(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.tracker_poll_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let (telegram, seen) = fake_telegram().await;
+    let project = app.project("ops").await;
+    let integration = app
+        .integration(
+            &project,
+            json!({"type": "telegram", "settings": {"api_base_url": telegram},
+                   "secrets": {"secret_token": SECRET, "bot_token": "123:ABC"}}),
+        )
+        .await;
+    let (fake, taiga, _) = fake_taiga(&[]).await;
+    app.integration(&project, taiga_integration(&fake)).await;
+    let task_id =
+        task_from_telegram(&app, &integration, 727300001, "/task Replace the flickering lights in the lobby").await;
+    let mut external = None;
+    for _ in 0..400 {
+        let linked = app.get(&format!("/api/v1/tasks/{task_id}/links")).await.body;
+        external = linked[0]["external_id"].as_str().and_then(|e| e.parse::<i64>().ok());
+        if external.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let external = external.expect("pushed to Taiga");
+    {
+        let mut f = taiga.lock().expect("lock");
+        let item = f.tasks.iter_mut().find(|t| t["id"] == external).expect("the item in Taiga");
+        item["status"] = json!(12);
+        item["is_closed"] = json!(true);
+        item["modified_date"] = json!(crate::fakes::taiga::taiga_time());
+    }
+    let mut status = Value::Null;
+    for _ in 0..400 {
+        status = app.get(&format!("/api/v1/tasks/{task_id}")).await.body["status"].clone();
+        if status == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status, "done", "the poll mirrored Taiga's status");
+    settled(&app).await;
+    // Two more polls see the same closed item: nothing more is told.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    settled(&app).await;
+    let sent = telegram_sent(&seen);
+    assert_eq!(sent.len(), 2, "the answer, then the news once: {sent:?}");
+    assert_eq!((&sent[1].0, &sent[1].1), (&json!(OPS_CHAT), &json!(42)));
+    assert!(sent[1].3.starts_with("Update on “Replace the flickering lights in the lobby”: it is done."), "{sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_found_by_polling_is_told_sqlite() {
+    a_change_found_by_polling_is_told(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_found_by_polling_is_told_postgres() {
+    a_change_found_by_polling_is_told(Backend::Postgres).await;
+}

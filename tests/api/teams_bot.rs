@@ -10,17 +10,17 @@ use serde_json::{Value, json};
 use crate::fakes::microsoft::{fake_microsoft, jwt};
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 
-const APP_ID: &str = "2f1c7a4e-6d0b-4e39-9a8e-1b2c3d4e5f60";
+pub(crate) const APP_ID: &str = "2f1c7a4e-6d0b-4e39-9a8e-1b2c3d4e5f60";
 const BOT_ID: &str = "28:2f1c7a4e-6d0b-4e39-9a8e-1b2c3d4e5f60";
-const CONVERSATION: &str = "19:693e@thread.tacv2;messageid=1767225600123";
+pub(crate) const CONVERSATION: &str = "19:693e@thread.tacv2;messageid=1767225600123";
 
-fn claims(service_url: &str) -> Value {
+pub(crate) fn claims(service_url: &str) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({"serviceurl": service_url, "nbf": now - 60, "exp": now + 3600, "iss": "https://api.botframework.com",
            "aud": APP_ID})
 }
 
-fn activity(id: &str, service_url: &str, text: &str, mention: bool, conversation_type: &str) -> Value {
+pub(crate) fn activity(id: &str, service_url: &str, text: &str, mention: bool, conversation_type: &str) -> Value {
     let entities = if mention {
         json!([{"type": "mention", "mentioned": {"id": BOT_ID, "name": "TaskBot"}, "text": "<at>TaskBot</at>"}])
     } else {
@@ -33,7 +33,7 @@ fn activity(id: &str, service_url: &str, text: &str, mention: bool, conversation
            "entities": entities, "channelData": {"channel": {"id": "19:693e@thread.tacv2"}, "tenant": {"id": "t1"}}})
 }
 
-async fn deliver(app: &TestApp, integration: &str, body: &Value, token: Option<&str>) -> StatusCode {
+pub(crate) async fn deliver(app: &TestApp, integration: &str, body: &Value, token: Option<&str>) -> StatusCode {
     let mut req = app.raw().post(format!("{}/webhooks/teams/{integration}", app.base)).json(body);
     if let Some(token) = token {
         req = req.bearer_auth(token);

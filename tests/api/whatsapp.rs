@@ -13,10 +13,10 @@ use crate::fakes::speech::fake_whisper;
 use crate::fakes::twilio::fake_twilio;
 use crate::helpers::{Backend, TestApp, each_backend, spawn_app_with};
 
-const TOKEN: &str = "12345678901234567890123456789012";
-const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+pub(crate) const TOKEN: &str = "12345678901234567890123456789012";
+pub(crate) const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 
-fn message(sid: &str, body: &str) -> Vec<(String, String)> {
+pub(crate) fn message(sid: &str, body: &str) -> Vec<(String, String)> {
     [
         ("SmsMessageSid", sid),
         ("NumMedia", "0"),
@@ -49,12 +49,17 @@ fn voice_note(sid: &str, api: &str) -> Vec<(String, String)> {
     fields
 }
 
-fn encode(fields: &[(String, String)]) -> String {
+pub(crate) fn encode(fields: &[(String, String)]) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
 }
 
 /// Posts `body` with `signature` (none when `None`).
-async fn deliver(app: &TestApp, integration: &str, body: String, signature: Option<String>) -> (StatusCode, String) {
+pub(crate) async fn deliver(
+    app: &TestApp,
+    integration: &str,
+    body: String,
+    signature: Option<String>,
+) -> (StatusCode, String) {
     let mut req = app
         .raw()
         .post(format!("{}/webhooks/whatsapp/{integration}", app.base))
