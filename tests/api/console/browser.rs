@@ -4,7 +4,11 @@
 //! connected through its form with its secret never shown again, then disconnected and
 //! deleted through their confirmations, an API key created and shown once, sign out. Signing
 //! in and moving a task on the board are done by keyboard alone (Tab, typing, Enter), and
-//! every page is checked at a phone's width (390 px) for sideways scrolling.
+//! every page is checked at a phone's width (390 px) for sideways scrolling. Requests: one
+//! posted through Slack's signed webhook appears in the open inbox without a reload; a
+//! possible duplicate is merged from its page (M, Enter) and the fake Slack hears it in the
+//! thread; a request of a triage project (chosen on the project's form) is accepted with an
+//! edited title (A, typing, Enter).
 //!
 //! The WebDriver client is the few commands this needs, spoken over the HTTP client the tests
 //! already use. With `TEST_BROWSER` set (CI sets it) a missing browser fails the test;
@@ -296,6 +300,51 @@ async fn fake_slack() -> String {
     crate::helpers::serve(app).await
 }
 
+const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+/// Creates something through the API with the admin key; its id.
+async fn create(api: &reqwest::Client, url: &str, body: Value) -> String {
+    let res = api.post(url).bearer_auth(KEY).json(&body).send().await.expect("post");
+    assert_eq!(res.status().as_u16(), 201, "{url}");
+    res.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string()
+}
+
+/// A mention of the bot in a Slack channel, delivered to the integration's webhook as Slack
+/// signs it.
+async fn slack_event(api: &reqwest::Client, base: &str, integration: &str, event_id: &str, ts: &str, text: &str) {
+    let body = json!({"token": "x", "team_id": "T1", "type": "event_callback", "event_id": event_id, "event_time": 1,
+                      "event": {"type": "app_mention", "channel": "C0LAN2Q65", "user": "U061F7AUR", "text": text,
+                                "ts": ts, "event_ts": ts}})
+    .to_string();
+    let now = chrono::Utc::now().timestamp().to_string();
+    let res = api
+        .post(format!("{base}/webhooks/slack/{integration}"))
+        .header("x-slack-request-timestamp", &now)
+        .header("x-slack-signature", taskbridge::channels::slack::sign(SLACK_SECRET, &now, body.as_bytes()))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(res.status().as_u16(), 200, "the signed event is taken");
+}
+
+/// The first message the fake Slack was asked to post whose text starts with `start`.
+async fn slack_said(seen: &crate::fakes::slack::Seen, start: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let posted = seen.lock().expect("lock").iter().find_map(|(method, _, body)| {
+            (method == "chat.postMessage" && body["text"].as_str().is_some_and(|t| t.starts_with(start)))
+                .then(|| body.clone())
+        });
+        if let Some(body) = posted {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "Slack was never told {start:?}: {:?}", seen.lock().expect("lock"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Reads `url` with the admin key until `done` holds for its JSON (a form's effect, after the
 /// browser sent it).
 async fn until(api: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -411,6 +460,116 @@ async fn a_person_uses_the_console_in_chromium() {
     driver.no_alert().await;
     driver.screenshot("board").await;
 
+    // Requests. One arrives through Slack's signed webhook while the inbox is open and shows
+    // up without a reload; a possible duplicate is compared and merged from its page by
+    // keyboard, and Slack is told in the requester's thread.
+    let (slack_api, slack_seen) = crate::fakes::slack::fake_slack().await;
+    let slack_settings = json!({"api_base_url": format!("{slack_api}/api")});
+    let slack_secrets = json!({"signing_secret": SLACK_SECRET, "bot_token": "xoxb-test"});
+    let web_chat = create(
+        &api,
+        &format!("{base}/api/v1/projects/{project}/integrations"),
+        json!({"type": "slack", "name": "Web team chat", "settings": slack_settings, "secrets": slack_secrets}),
+    )
+    .await;
+    slack_event(&api, &base, &web_chat, "Ev1", "1767225599.000100", "<@U0BOT> Translate the pricing page into German")
+        .await;
+    let listed = format!("{base}/api/v1/messages?project_id={project}");
+    let german = until(&api, &listed, |l| l["items"][0]["status"] == "created").await["items"][0].clone();
+    driver.goto(&format!("{base}/requests?project_id={project}")).await;
+    driver.wait_text("Translate the pricing page into German").await;
+    driver.script("window.stillTheSamePage = true").await;
+    slack_event(
+        &api,
+        &base,
+        &web_chat,
+        "Ev2",
+        "1767225700.000200",
+        "<@U0BOT> Translate the pricing page into Japanese",
+    )
+    .await;
+    let japanese = until(&api, &listed, |l| {
+        l["items"].as_array().is_some_and(|i| i.len() == 2)
+            && !["queued", "processing"].contains(&l["items"][0]["status"].as_str().unwrap_or("queued"))
+    })
+    .await["items"][0]
+        .clone();
+    assert_eq!(japanese["status"], "possible_duplicate", "{japanese}");
+    let japanese_id = japanese["id"].as_str().expect("id").to_string();
+    driver.wait_text("Translate the pricing page into Japanese").await;
+    driver.wait_text("Compare and merge").await;
+    assert_eq!(driver.script("return window.stillTheSamePage === true").await, true, "no reload: the feed brought it");
+    driver.no_alert().await;
+    driver.screenshot("requests").await;
+    driver.click(&format!("tr[data-id='{japanese_id}'] td:last-child a[href='/requests/{japanese_id}']")).await;
+    driver.wait_text("Tasks it may repeat").await;
+    let german_task = german["task_id"].as_str().expect("task").to_string();
+    driver.wait_text(&format!("value=\"{german_task}\" checked")).await;
+    driver.screenshot("request-possible-duplicate").await;
+    // M moves to the merge's choice (the best candidate, checked); Enter merges.
+    driver.keys("m").await;
+    let on_choice = "var e = document.activeElement; return e.name === 'task_id' ? e.value : null";
+    assert_eq!(driver.script(on_choice).await, json!(german_task), "M moved to the merge's choice");
+    driver.keys(ENTER).await;
+    driver.wait_url("decided=1").await;
+    driver.wait_text("Merged: the request was added to the task.").await;
+    let said = slack_said(&slack_seen, "Added to “").await;
+    assert_eq!(said["thread_ts"], "1767225700.000200", "in the requester's thread: {said}");
+    assert!(said["text"].as_str().is_some_and(|t| t.contains(&german_task)), "{said}");
+
+    // A project that triages: chosen on its form; a request waits there and is accepted with
+    // an edited title from its page (A moves to the draft's title, Enter accepts).
+    driver.goto(&format!("{base}/projects")).await;
+    driver.fill("#f-name", "Support desk").await;
+    driver.click("#f-intake_mode option[value='triage']").await;
+    driver.click("form[action='/projects'] button[type=submit]").await;
+    driver.wait_text("Edit project").await;
+    let support = driver.url().await.rsplit('/').next().expect("project id").to_string();
+    let got = until(&api, &format!("{base}/api/v1/projects/{support}"), |_| true).await;
+    assert_eq!(got["intake_mode"], "triage", "{got}");
+    create(&api, &format!("{base}/api/v1/tasks"), json!({"project_id": support, "title": "Fix the invoice export"}))
+        .await;
+    let support_chat = create(
+        &api,
+        &format!("{base}/api/v1/projects/{support}/integrations"),
+        json!({"type": "slack", "name": "Support chat", "settings": {"api_base_url": format!("{slack_api}/api")},
+               "secrets": {"signing_secret": SLACK_SECRET, "bot_token": "xoxb-test"}}),
+    )
+    .await;
+    slack_event(
+        &api,
+        &base,
+        &support_chat,
+        "Ev3",
+        "1767225800.000300",
+        "<@U0BOT> the invoice export fails for March, please fix it by Friday",
+    )
+    .await;
+    let waiting = until(&api, &format!("{base}/api/v1/messages?project_id={support}&status=needs_triage"), |l| {
+        l["items"].as_array().is_some_and(|i| !i.is_empty())
+    })
+    .await["items"][0]
+        .clone();
+    let waiting_id = waiting["id"].as_str().expect("id").to_string();
+    driver.goto(&format!("{base}/requests?status=needs_triage")).await;
+    driver.click(&format!("a.button[href='/requests/{waiting_id}']")).await;
+    driver.wait_text("Accept and create the task").await;
+    driver.wait_text("Fix the invoice export").await;
+    driver.no_alert().await;
+    driver.screenshot("request-triage").await;
+    driver.keys("a").await;
+    assert_eq!(driver.script("return document.activeElement.id").await, "f-title", "A moved to the draft's title");
+    driver.fill("#f-title", "Invoice export fails for March").await;
+    driver.keys(ENTER).await;
+    driver.wait_url("decided=1").await;
+    driver.wait_text("Accepted: the task was created.").await;
+    let accepted = until(&api, &format!("{base}/api/v1/messages/{waiting_id}"), |m| m["status"] == "created").await;
+    let made =
+        until(&api, &format!("{base}/api/v1/tasks/{}", accepted["task_id"].as_str().expect("task")), |_| true).await;
+    assert_eq!(made["title"], "Invoice export fails for March", "{made}");
+    let said = slack_said(&slack_seen, "Tracked as “Invoice export fails for March”").await;
+    assert_eq!(said["thread_ts"], "1767225800.000300", "in the requester's thread: {said}");
+
     // Slack through OAuth: to the provider and back to the overview with the result.
     driver.goto(&format!("{base}/projects/{project}/integrations")).await;
     driver.click(&format!("form[action='/projects/{project}/integrations/connect/slack'] button")).await;
@@ -483,6 +642,9 @@ async fn a_person_uses_the_console_in_chromium() {
         (format!("/projects/{project}/integrations"), "Connect with a token"),
         ("/api-keys".to_string(), "New key"),
         ("/jobs".to_string(), "Filter jobs"),
+        (format!("/requests?project_id={project}"), "Every request received"),
+        (format!("/requests/{japanese_id}"), "Tasks it may repeat"),
+        (format!("/requests/{waiting_id}"), "Tasks it may repeat"),
     ] {
         driver.goto(&format!("{base}{path}")).await;
         driver.wait_text(text).await;
