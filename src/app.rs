@@ -108,6 +108,7 @@ impl Application {
         crate::oauth::refresh::register(&mut registry, oauth.clone());
         let options = WorkerOptions {
             concurrency: config.workers,
+            intake_concurrency: config.intake_workers,
             lease: Duration::from_secs(config.job_lease_secs.max(1)),
             poll_interval: Duration::from_millis(config.job_poll_ms.max(1)),
         };

@@ -57,9 +57,15 @@ pub struct Config {
     /// the most a connection's read buffer grows to (at least 8192).
     #[arg(long, env = "TASKBRIDGE_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
     pub max_header_bytes: usize,
-    /// Job workers in this instance; 0 runs the HTTP API only.
-    #[arg(long, env = "TASKBRIDGE_WORKERS", default_value_t = 4)]
+    /// Job workers in this instance for tracker pushes, syncs, deliveries and the rest;
+    /// 0 runs the HTTP API only (no workers of either pool).
+    #[arg(long, env = "TASKBRIDGE_WORKERS", default_value_t = 16)]
     pub workers: usize,
+    /// Job workers in this instance that turn requests into outcomes and answer them, apart
+    /// from the others so that a slow tracker never delays a request. Each mostly waits
+    /// on the language model, so many are cheap.
+    #[arg(long, env = "TASKBRIDGE_INTAKE_WORKERS", default_value_t = 16)]
+    pub intake_workers: usize,
     /// Seconds a worker's claim on a job lasts unless renewed (every third of it, while the
     /// job runs); a crashed worker's job runs again after it.
     #[arg(long, env = "TASKBRIDGE_JOB_LEASE_SECS", default_value_t = 30)]
@@ -294,6 +300,7 @@ impl Config {
             idle_timeout_secs: 75,
             max_header_bytes: 16 * 1024,
             workers: 2,
+            intake_workers: 2,
             job_lease_secs: 30,
             job_poll_ms: 50,
             message_wait_secs: 10,

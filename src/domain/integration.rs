@@ -52,13 +52,13 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 11] = [
         IntegrationType::Zendesk,
         "zendesk",
         &["signing_secret", "api_token", "access_token", "refresh_token"],
-        &["subdomain", "email"],
+        &["subdomain", "email", "max_in_flight"],
     ),
     (
         IntegrationType::Taiga,
         "taiga",
         &["password", "token", "webhook_key"],
-        &["username", "project_slug", "item_type"],
+        &["username", "project_slug", "item_type", "max_in_flight"],
     ),
     (
         IntegrationType::Jira,
@@ -66,7 +66,8 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 11] = [
         &["api_token", "access_token", "refresh_token", "webhook_secret"],
         // `task_issue_type` and `undo_status` are the Confluence task sync's: the type of the
         // issues it creates (default Task) and the status its undo moves them to (Backlog).
-        // `max_in_flight`: how many calls a sync run keeps in flight against the site (1–64).
+        // `max_in_flight` (every tracker): how many calls a sync run keeps in flight against
+        // the site, and how many task writes one instance makes to it at once (1–64, default 8).
         &[
             "site_url",
             "email",
@@ -232,13 +233,28 @@ pub fn non_blank<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     Ok(value.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string))
 }
 
-/// The range of an Atlassian integration's `max_in_flight`.
+/// The range of a tracker integration's `max_in_flight`.
 pub const IN_FLIGHT: std::ops::RangeInclusive<u64> = 1..=64;
+
+/// `max_in_flight` when an integration sets none: enough to hide a slow platform's latency,
+/// few enough not to look like a flood to it.
+pub const DEFAULT_IN_FLIGHT: usize = 8;
 
 /// `max_in_flight` when it is a number in [`IN_FLIGHT`] (anything else reads as unset).
 pub fn in_flight<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
     let value = Value::deserialize(d)?;
     Ok(value.as_u64().filter(|n| IN_FLIGHT.contains(n)).and_then(|n| usize::try_from(n).ok()))
+}
+
+/// A tracker integration's `max_in_flight`, or the default.
+pub fn max_in_flight(settings: &Map<String, Value>) -> usize {
+    #[derive(Default, Deserialize)]
+    #[serde(default)]
+    struct InFlight {
+        #[serde(deserialize_with = "in_flight")]
+        max_in_flight: Option<usize>,
+    }
+    typed::<InFlight>(settings).max_in_flight.unwrap_or(DEFAULT_IN_FLIGHT)
 }
 
 /// An integration's settings as the typed struct `T` (whose fields read with [`non_blank`] and
@@ -322,11 +338,26 @@ pub fn check_settings(
                 }
                 _ => return Err(DomainError::invalid("settings", format!("{key} must be a name"))),
             },
-            "max_in_flight" if matches!(kind, IntegrationType::Jira | IntegrationType::Confluence) => match value {
-                Value::Null => {}
-                Value::Number(n) if n.as_u64().is_some_and(|n| IN_FLIGHT.contains(&n)) => {}
-                _ => return Err(DomainError::invalid("settings", "max_in_flight must be a whole number from 1 to 64")),
-            },
+            "max_in_flight"
+                if matches!(
+                    kind,
+                    IntegrationType::Jira
+                        | IntegrationType::Confluence
+                        | IntegrationType::Taiga
+                        | IntegrationType::Zendesk
+                ) =>
+            {
+                match value {
+                    Value::Null => {}
+                    Value::Number(n) if n.as_u64().is_some_and(|n| IN_FLIGHT.contains(&n)) => {}
+                    _ => {
+                        return Err(DomainError::invalid(
+                            "settings",
+                            "max_in_flight must be a whole number from 1 to 64",
+                        ));
+                    }
+                }
+            }
             "tls" if kind == IntegrationType::Email => match value {
                 Value::Null | Value::Bool(_) => {}
                 Value::String(mode) if SmtpTls::parse(mode).is_some() => {}
@@ -542,8 +573,10 @@ mod tests {
     }
 
     #[test]
-    fn atlassian_integrations_take_a_bounded_in_flight_limit() {
-        for kind in [IntegrationType::Jira, IntegrationType::Confluence] {
+    fn trackers_take_a_bounded_in_flight_limit() {
+        for kind in
+            [IntegrationType::Jira, IntegrationType::Confluence, IntegrationType::Taiga, IntegrationType::Zendesk]
+        {
             let check = |s: Value| check_settings(kind, s.as_object().expect("map"), &ok);
             assert!(check(json!({"max_in_flight": 1})).is_ok());
             assert!(check(json!({"max_in_flight": 64})).is_ok());
@@ -552,8 +585,12 @@ mod tests {
                 assert!(check(json!({"max_in_flight": bad})).is_err(), "{bad} refused");
             }
         }
-        let taiga = check_settings(IntegrationType::Taiga, json!({"max_in_flight": 4}).as_object().expect("map"), &ok);
-        assert!(taiga.is_err(), "not a Taiga setting");
+        let slack = check_settings(IntegrationType::Slack, json!({"max_in_flight": 4}).as_object().expect("map"), &ok);
+        assert!(slack.is_err(), "not a chat platform's setting");
+        let read = |s: Value| max_in_flight(s.as_object().expect("map"));
+        assert_eq!(read(json!({"max_in_flight": 3})), 3);
+        assert_eq!(read(json!({})), DEFAULT_IN_FLIGHT);
+        assert_eq!(read(json!({"max_in_flight": 500})), DEFAULT_IN_FLIGHT, "out of range reads as unset");
     }
 
     #[test]

@@ -127,6 +127,35 @@ impl NewJob {
 
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 8;
 
+/// Which of an instance's worker pools runs a job. Turning a request into its outcome and
+/// answering the requester never waits behind tracker pushes, syncs or deliveries, which
+/// may be slow for reasons outside taskbridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Intake,
+    Work,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Intake, Lane::Work];
+
+    /// The lane of job kind `kind`: processing a request, fetching what it links to and
+    /// answering it are intake; everything else is work.
+    pub fn of(kind: &str) -> Lane {
+        match kind {
+            "intake.process" | "channel.fetch" | "channel.reply" => Lane::Intake,
+            _ => Lane::Work,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Intake => "intake",
+            Lane::Work => "work",
+        }
+    }
+}
+
 /// A job claimed by a worker: only the holder of `lease_token` may settle it.
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {

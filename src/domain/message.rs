@@ -286,6 +286,14 @@ pub struct NewMessage {
     pub origin: Option<Origin>,
 }
 
+/// What makes two requests' texts the same one said again: the words, whatever their case
+/// and spacing. A digest, so that it can be indexed however long the text.
+pub fn text_key(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let words: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
+    Sha256::digest(words.join(" ").as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
 /// Where a webhook message came from, and where its answer goes.
 #[derive(Debug, Clone)]
 pub struct Origin {
@@ -361,6 +369,14 @@ impl MessageListParams {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_same_words_make_the_same_key() {
+        let key = super::text_key("Fix the  login page\n");
+        assert_eq!(key, super::text_key("fix the login PAGE"));
+        assert_ne!(key, super::text_key("fix the logout page"));
+        assert_eq!(key.len(), 32);
+    }
+
     use super::*;
 
     fn draft() -> TaskDraft {

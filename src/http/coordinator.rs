@@ -130,12 +130,17 @@ pub async fn approve_action(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Action>), ApiError> {
-    let mut action = s.coordinator.decide(&caller, &id, true).await?;
-    s.wake_workers.notify_one();
-    let mut wait = super::settle::Settle::within(s.message_wait);
-    while action.status == ActionStatus::Approved && wait.again().await {
-        action = s.store.get_action(&caller.tenant_id, &id).await.or_not_found("action")?;
-    }
+    let watch = s.store.watch(&id);
+    let action = s.coordinator.decide(&caller, &id, true).await?;
+    s.wake_workers.wake(crate::jobs::Lane::Work);
+    let action = super::settle::until(
+        &watch,
+        s.message_wait,
+        action,
+        |a| a.status != ActionStatus::Approved,
+        || async { s.store.get_action(&caller.tenant_id, &id).await.or_not_found("action") },
+    )
+    .await?;
     let code = if action.status == ActionStatus::Approved { StatusCode::ACCEPTED } else { StatusCode::OK };
     Ok((code, Json(action)))
 }
@@ -160,7 +165,7 @@ pub async fn check_follow_ups(
 ) -> Result<Json<crate::coordinator::follow_up::Checked>, ApiError> {
     let checked = crate::coordinator::follow_up::run(&s.store, &caller.tenant_id, chrono::Utc::now()).await?;
     if !checked.actions.is_empty() {
-        s.wake_workers.notify_one();
+        s.wake_workers.wake(crate::jobs::Lane::Work);
     }
     Ok(Json(checked))
 }

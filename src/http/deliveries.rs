@@ -39,7 +39,7 @@ async fn queue_send(
     };
     let id = crate::domain::new_id();
     let delivery = s.store.create_delivery(&caller.tenant_id, &id, &new, &crate::channels::send_job(&id)).await?;
-    s.wake_workers.notify_one();
+    s.wake_workers.wake(crate::jobs::Lane::Work);
     Ok(delivery)
 }
 

@@ -39,7 +39,7 @@ pub(in crate::http) async fn start(
         return Err(ApiError::Validation(format!("{} is not a tracker: nothing to import", integration.kind.as_str())));
     }
     let progress = crate::sync::import::start(&s.store, &caller.tenant_id, &integration.id).await?;
-    s.wake_workers.notify_one();
+    s.wake_workers.wake(crate::jobs::Lane::Work);
     Ok(progress)
 }
 

@@ -67,6 +67,6 @@ pub async fn retry_job(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Job>, ApiError> {
     let job = s.store.retry_job(&caller.tenant_id, &id).await.or_not_found("job")?;
-    s.wake_workers.notify_one();
+    s.wake_workers.wake_all();
     Ok(Json(job))
 }

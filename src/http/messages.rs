@@ -49,7 +49,7 @@ pub async fn create_message(
 /// Accepts a message (persisted with its job) and wakes this instance's idle workers.
 pub(super) async fn accept(s: &AppState, tenant_id: &TenantId, new: &NewMessage) -> Result<Message, StoreError> {
     let message = s.intake.accept(tenant_id, new).await?;
-    s.wake_workers.notify_one();
+    s.wake_workers.wake(crate::jobs::Lane::Intake);
     Ok(message)
 }
 
@@ -64,8 +64,7 @@ pub(super) async fn answer_with_outcome(
     Ok((status, Json(message)))
 }
 
-/// Polls until the message has its outcome or the wait limit passes. Polling the store
-/// (rather than waiting on this instance) sees an outcome written by any instance.
+/// Waits until the message has its outcome (written by any instance) or the limit passes.
 async fn wait_for_outcome(s: &AppState, tenant_id: &TenantId, message: Message) -> Result<Message, ApiError> {
     wait_at_most(s, tenant_id, message, s.message_wait).await
 }
@@ -74,14 +73,19 @@ async fn wait_for_outcome(s: &AppState, tenant_id: &TenantId, message: Message) 
 pub(super) async fn wait_at_most(
     s: &AppState,
     tenant_id: &TenantId,
-    mut message: Message,
+    message: Message,
     limit: Duration,
 ) -> Result<Message, ApiError> {
-    let mut wait = super::settle::Settle::within(limit);
-    while !message.status.is_final() && wait.again().await {
-        message = s.store.get_message(tenant_id, &message.id).await.or_not_found("message")?;
-    }
-    Ok(message)
+    let watch = s.store.watch(&message.id);
+    let id = message.id.clone();
+    super::settle::until(
+        &watch,
+        limit,
+        message,
+        |m| m.status.is_final(),
+        || async { s.store.get_message(tenant_id, &id).await.or_not_found("message") },
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v1/messages/{id}", params(("id" = String, Path)), tag = "messages",

@@ -31,8 +31,6 @@ mod webhooks;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -60,7 +58,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub intake: Arc<Intake>,
     /// Wakes this instance's idle workers when it has just enqueued work.
-    pub wake_workers: Arc<Notify>,
+    pub wake_workers: Arc<crate::jobs::Waker>,
     /// The longest a `?wait=true` request waits for an outcome.
     pub message_wait: Duration,
     /// The longest a sync request waits for its run.
@@ -111,7 +109,7 @@ impl AppState {
             intake: Intake::new(store.clone(), llm, dedup),
             store,
             metrics: Metrics::new(),
-            wake_workers: Arc::new(Notify::new()),
+            wake_workers: Default::default(),
             message_wait: Duration::from_secs(10),
             sync_wait: Duration::from_secs(300),
             tracker_poll: None,

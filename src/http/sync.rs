@@ -53,14 +53,18 @@ pub struct RunAnswer {
 /// Waits for the run, bounded, polling the store so that any instance's work is seen; a
 /// failed run is an error. Answers the run as it then stands (`running` when the wait ended).
 pub(in crate::http) async fn settle(s: &AppState, tenant_id: &TenantId, mut run: SyncRun) -> Result<SyncRun, ApiError> {
-    s.wake_workers.notify_one();
-    let mut wait = super::settle::Settle::within(s.sync_wait);
-    // Poll the status alone; the whole run (plan and results, megabytes for a large tree)
+    let watch = s.store.watch(&run.id);
+    s.wake_workers.wake(crate::jobs::Lane::Work);
+    // Look at the status alone; the whole run (plan and results, megabytes for a large tree)
     // is read once, when it has ended or the wait is over.
-    let mut status = run.status;
-    while status == SyncRunStatus::Running && wait.again().await {
-        status = s.store.sync_run_status(tenant_id, &run.id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
-    }
+    let status = super::settle::until(
+        &watch,
+        s.sync_wait,
+        run.status,
+        |st| *st != SyncRunStatus::Running,
+        || async { s.store.sync_run_status(tenant_id, &run.id).await?.ok_or_else(|| ApiError::not_found("sync run")) },
+    )
+    .await?;
     if status != run.status {
         run = s.store.sync_run(tenant_id, &run.id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
     }

@@ -24,7 +24,7 @@ pub async fn create_task(
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
     let new = input.validate()?;
     let task = crate::tasks::create_task(&s.store, &caller.tenant_id, &new).await.or_not_found("project")?;
-    s.wake_workers.notify_one(); // pushes to the project's trackers
+    s.wake_workers.wake(crate::jobs::Lane::Work); // pushes to the project's trackers
     Ok((StatusCode::CREATED, Json(task)))
 }
 
@@ -73,7 +73,7 @@ pub async fn update_task(
     let patch = input.validate()?;
     let task = crate::tasks::update_task(&s.store, &caller.tenant_id, &id, &patch, None).await;
     let task = task.or_not_found("task")?;
-    s.wake_workers.notify_one(); // status changes travel to linked trackers
+    s.wake_workers.wake(crate::jobs::Lane::Work); // status changes travel to linked trackers
     Ok(Json(task))
 }
 
@@ -88,7 +88,7 @@ pub async fn set_task_status(
     let patch = TaskPatch::status(input.status);
     let task = crate::tasks::update_task(&s.store, &caller.tenant_id, &id, &patch, None).await;
     let task = task.or_not_found("task")?;
-    s.wake_workers.notify_one(); // status changes travel to linked trackers
+    s.wake_workers.wake(crate::jobs::Lane::Work); // status changes travel to linked trackers
     Ok(Json(task))
 }
 

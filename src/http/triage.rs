@@ -26,7 +26,7 @@ pub async fn accept(
     ApiJson(input): ApiJson<AcceptInput>,
 ) -> Result<Json<Message>, ApiError> {
     let message = triage::accept(&s.store, &caller, &id, input).await?;
-    s.wake_workers.notify_one(); // the push to trackers and the answer
+    s.wake_workers.wake_all(); // the push to trackers and the answer
     Ok(Json(message))
 }
 
@@ -45,7 +45,7 @@ pub async fn merge(
 ) -> Result<Json<Message>, ApiError> {
     let task_id = input.validate()?;
     let message = triage::merge(&s.store, &caller, &id, &task_id).await?;
-    s.wake_workers.notify_one();
+    s.wake_workers.wake_all();
     Ok(Json(message))
 }
 
@@ -64,7 +64,7 @@ pub async fn decline(
 ) -> Result<Json<Message>, ApiError> {
     let reason = input.validate()?;
     let message = triage::decline(&s.store, &caller, &id, reason).await?;
-    s.wake_workers.notify_one();
+    s.wake_workers.wake_all();
     Ok(Json(message))
 }
 
@@ -80,7 +80,7 @@ pub async fn unmerge(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Message>, ApiError> {
     let message = triage::unmerge(&s.store, &caller, &id).await?;
-    s.wake_workers.notify_one();
+    s.wake_workers.wake_all();
     Ok(Json(message))
 }
 

@@ -140,7 +140,7 @@ async fn defer(
 ) -> Result<(), ApiError> {
     let job = crate::intake::FetchRequest { integration_id: integration_id.clone(), external_id, data }.job();
     if s.store.enqueue(tenant_id, &job).await? {
-        s.wake_workers.notify_one();
+        s.wake_workers.wake(crate::jobs::Lane::Intake);
     } else {
         tracing::info!(integration_id = %integration_id, "redelivered event ignored");
     }
@@ -170,7 +170,7 @@ async fn tracker_change(
     if let Some(change) = change {
         let mirrored = TrackerChange { status: change.status, assignee: change.assignee, changed_at: None };
         if mirror(&s.store, tenant_id, integration_id, &change.external_id, &mirrored).await? == Mirrored::Changed {
-            s.wake_workers.notify_one();
+            s.wake_workers.wake(crate::jobs::Lane::Work);
         }
     }
     Ok((StatusCode::OK, Json(json!({"ok": true}))).into_response())

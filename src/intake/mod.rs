@@ -99,9 +99,6 @@ impl Intake {
             received_at: message.received_at,
             link: message.thread_ref.clone().filter(|r| r.starts_with("http")),
         };
-        // The model is asked outside the project's critical section, so requests of one
-        // project are drafted in parallel; only deciding and writing take turns.
-        let draft = self.llm.draft(&request).await;
         // A message from a conversation is answered there, once its outcome is recorded.
         let reply = message.integration_id.as_ref().map(|_| crate::channels::outcome_job(message_id));
         // A new task goes to the project's trackers too, through the queue.
@@ -111,9 +108,26 @@ impl Intake {
             .iter()
             .map(|integration| crate::tasks::push_job(message_id, integration))
             .collect();
+        if self.llm.asks_a_model() {
+            // A request plainly the same as a task of the project is merged before the model
+            // is asked: a duplicate costs no model call. Anything less clear waits for it.
+            // The same words said before were drafted then; that draft decides as the model's
+            // would (the builtin one is a rougher guess).
+            let quick = match self.store.repeated_draft(tenant_id, &message).await.map_err(retry)? {
+                Some(earlier) => earlier,
+                None => crate::llm::builtin::draft(&request),
+            };
+            let prepared = Prepared { message: &message, draft: &quick, reply: reply.as_ref(), pushes: &pushes };
+            if self.decide_and_finish(tenant_id, &prepared, Decide::OnlyDuplicate).await? == Step::Finished {
+                return Ok(());
+            }
+        }
+        // The model is asked outside the project's critical section, so requests of one
+        // project are drafted in parallel; only deciding and writing take turns.
+        let draft = self.llm.draft(&request).await;
         let prepared = Prepared { message: &message, draft: &draft, reply: reply.as_ref(), pushes: &pushes };
         for _ in 0..MAX_DECISIONS {
-            if self.decide_and_finish(tenant_id, &prepared).await? {
+            if self.decide_and_finish(tenant_id, &prepared, Decide::Any).await? == Step::Finished {
                 return Ok(());
             }
         }
@@ -121,9 +135,10 @@ impl Intake {
     }
 
     /// Decides between duplicate and new against the project's tasks as they are now, and
-    /// writes the outcome. False when another request of the project became a task after
-    /// the decision was made: the decision is stale and must be made again.
-    async fn decide_and_finish(&self, tenant_id: &TenantId, p: &Prepared<'_>) -> Result<bool, JobError> {
+    /// writes the outcome. `Stale` when another request of the project became a task after
+    /// the decision was made: the decision must be made again. With `OnlyDuplicate`, only a
+    /// merge is written (`Undecided` otherwise).
+    async fn decide_and_finish(&self, tenant_id: &TenantId, p: &Prepared<'_>, only: Decide) -> Result<Step, JobError> {
         let (message, draft) = (p.message, p.draft);
         let message_id = message.id.as_str();
         // Read before the search: a create that commits after this moves the turn on.
@@ -151,12 +166,15 @@ impl Intake {
             on_commented: sync.as_ref().map(|job| (comment_id.as_str(), job)),
         };
 
+        if only == Decide::OnlyDuplicate && (project.mode == IntakeMode::Triage || duplicate_of.is_none()) {
+            return Ok(Step::Undecided);
+        }
         if project.mode == IntakeMode::Triage {
             // A person decides; the candidates and draft wait with the request.
             return match self.store.finish_needs_triage(tenant_id, message_id, &outcome).await {
                 Ok(()) | Err(StoreError::Conflict(_)) => {
                     tracing::info!(message_id, "request waits for triage");
-                    Ok(true)
+                    Ok(Step::Finished)
                 }
                 Err(e) => Err(retry(e)),
             };
@@ -171,10 +189,11 @@ impl Intake {
             {
                 Ok(_) => {
                     tracing::info!(message_id, task_id = %best.task_id, score = decision.score, "request already tracked");
-                    return Ok(true);
+                    return Ok(Step::Finished);
                 }
-                Err(StoreError::Conflict(_)) => return Ok(true),
+                Err(StoreError::Conflict(_)) => return Ok(Step::Finished),
                 // The candidate was deleted in between: create a task instead.
+                Err(StoreError::NotFound) if only == Decide::OnlyDuplicate => return Ok(Step::Undecided),
                 Err(StoreError::NotFound) => {}
                 Err(e) => return Err(retry(e)),
             }
@@ -196,21 +215,21 @@ impl Intake {
         match self.store.finish_created(tenant_id, message_id, &task, &outcome, turn, possible).await {
             Ok(Created::Task(task_id)) => {
                 tracing::info!(message_id, %task_id, possible_duplicate = possible, "task created from message");
-                Ok(true)
+                Ok(Step::Finished)
             }
             Ok(Created::Stale) => {
                 tracing::debug!(message_id, "another request became a task meanwhile; deciding again");
-                Ok(false)
+                Ok(Step::Stale)
             }
-            Err(StoreError::Conflict(_)) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(Step::Finished),
             Err(StoreError::NotFound) => self.project_gone(tenant_id, message_id).await,
             Err(e) => Err(retry(e)),
         }
     }
 
-    async fn project_gone(&self, tenant_id: &TenantId, message_id: &str) -> Result<bool, JobError> {
+    async fn project_gone(&self, tenant_id: &TenantId, message_id: &str) -> Result<Step, JobError> {
         self.store.fail_message(tenant_id, message_id, "the project no longer exists").await.map_err(retry)?;
-        Ok(true)
+        Ok(Step::Finished)
     }
 }
 
@@ -221,6 +240,24 @@ pub async fn retry_failed(store: &Store, tenant_id: &TenantId, message_id: &str)
     store.requeue_failed_message(tenant_id, message_id, &process_job(message_id)).await?;
     tracing::info!(message_id, "failed request queued again");
     store.get_message(tenant_id, message_id).await
+}
+
+/// Which outcomes one decision may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decide {
+    Any,
+    OnlyDuplicate,
+}
+
+/// Where one decision left the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Its outcome is written (by this decision or an earlier one).
+    Finished,
+    /// Another request of the project became a task meanwhile: decide again.
+    Stale,
+    /// Not a clear duplicate; nothing written.
+    Undecided,
 }
 
 /// What a message's outcome is written with, whichever it turns out to be.
@@ -255,4 +292,18 @@ pub(crate) fn also_requested(message: &Message) -> String {
         message.received_at.format("%Y-%m-%d %H:%M UTC"),
         message.text.replace('\n', "\n> ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::job::Lane;
+    use crate::jobs::JobKind;
+
+    #[test]
+    fn a_request_and_its_answer_run_in_the_intake_lane() {
+        assert_eq!(Lane::of(super::process_job("m").kind), Lane::Intake);
+        assert_eq!(Lane::of(super::FetchRequest::KIND), Lane::Intake);
+        assert_eq!(Lane::of(crate::channels::outcome_job("m").kind), Lane::Intake);
+        assert_eq!(Lane::of(crate::tasks::comment_job(&"t".into(), "c").kind), Lane::Work);
+    }
 }

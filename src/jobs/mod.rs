@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use crate::domain::job::{ClaimedJob, DEFAULT_MAX_ATTEMPTS, Job, JobKind, JobStatus, NewJob};
-pub use worker::{Handler, HandlerFuture, JobContext, Registry, WorkerOptions, Workers};
+pub use crate::domain::job::{ClaimedJob, DEFAULT_MAX_ATTEMPTS, Job, JobKind, JobStatus, Lane, NewJob};
+pub use worker::{Handler, HandlerFuture, JobContext, Registry, Waker, WorkerOptions, Workers};
 
 /// How a handler failed, which decides what happens next.
 #[derive(Debug, thiserror::Error)]

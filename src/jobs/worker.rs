@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::{ClaimedJob, JobError, JobKind, backoff, jitter};
+use super::{ClaimedJob, JobError, JobKind, Lane, backoff, jitter};
 use crate::store::Store;
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
@@ -67,8 +67,11 @@ impl Registry {
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    /// Jobs run at once by this instance.
+    /// Jobs of the work lane (tracker pushes, syncs, deliveries, …) run at once by this instance.
     pub concurrency: usize,
+    /// Jobs of the intake lane (requests to their outcome, answers) run at once by this
+    /// instance; at least one.
+    pub intake_concurrency: usize,
     /// How long a claim lasts without being renewed before another worker may take the job.
     /// A running job's lease is renewed every third of it, so only a dead worker's job is
     /// taken over, within one lease.
@@ -79,64 +82,114 @@ pub struct WorkerOptions {
 
 impl Default for WorkerOptions {
     fn default() -> Self {
-        WorkerOptions { concurrency: 4, lease: Duration::from_secs(30), poll_interval: Duration::from_millis(500) }
+        WorkerOptions {
+            concurrency: 4,
+            intake_concurrency: 4,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(500),
+        }
     }
 }
 
-/// The running workers of one instance.
+/// Wakes idle workers of a lane when this instance queued work for it (other instances'
+/// work is found by polling).
+#[derive(Default)]
+pub struct Waker {
+    intake: Notify,
+    work: Notify,
+}
+
+impl Waker {
+    fn of(&self, lane: Lane) -> &Notify {
+        match lane {
+            Lane::Intake => &self.intake,
+            Lane::Work => &self.work,
+        }
+    }
+
+    /// Work was queued for `lane`.
+    pub fn wake(&self, lane: Lane) {
+        self.of(lane).notify_one();
+    }
+
+    /// Work was queued for both lanes (say a decision's answer and its tracker push).
+    pub fn wake_all(&self) {
+        self.intake.notify_one();
+        self.work.notify_one();
+    }
+
+    fn wake_every_worker(&self) {
+        self.intake.notify_waiters();
+        self.work.notify_waiters();
+    }
+}
+
+/// The running workers of one instance: a pool per lane.
 pub struct Workers {
-    wake: Arc<Notify>,
+    wake: Arc<Waker>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
 impl Workers {
     pub fn start(store: Store, registry: Registry, options: WorkerOptions) -> Self {
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(Waker::default());
         let (stop, stopped) = watch::channel(false);
         let registry = Arc::new(registry);
         let mut tasks = JoinSet::new();
-        for n in 0..options.concurrency.max(1) {
-            let worker = Worker {
-                n,
-                store: store.clone(),
-                registry: registry.clone(),
-                options: options.clone(),
-                wake: wake.clone(),
-                stopped: stopped.clone(),
+        for lane in Lane::ALL {
+            let size = match lane {
+                Lane::Intake => options.intake_concurrency,
+                Lane::Work => options.concurrency,
             };
-            tasks.spawn(worker.run());
+            for n in 0..size.max(1) {
+                let worker = Worker {
+                    n,
+                    lane,
+                    store: store.clone(),
+                    registry: registry.clone(),
+                    options: options.clone(),
+                    wake: wake.clone(),
+                    stopped: stopped.clone(),
+                };
+                tasks.spawn(worker.run());
+            }
         }
         Workers { wake, stop, tasks }
     }
 
-    pub fn waker(&self) -> Arc<Notify> {
+    pub fn waker(&self) -> Arc<Waker> {
         self.wake.clone()
     }
 
     /// Stops claiming and waits for the jobs in hand to be settled.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        self.wake.notify_waiters();
+        self.wake.wake_every_worker();
         while self.tasks.join_next().await.is_some() {}
     }
 }
 
 struct Worker {
     n: usize,
+    lane: Lane,
     store: Store,
     registry: Arc<Registry>,
     options: WorkerOptions,
-    wake: Arc<Notify>,
+    wake: Arc<Waker>,
     stopped: watch::Receiver<bool>,
 }
 
 impl Worker {
     async fn run(mut self) {
-        tracing::debug!(worker = self.n, "job worker started");
+        tracing::debug!(worker = self.n, lane = self.lane.as_str(), "job worker started");
         while !*self.stopped.borrow() {
-            match self.store.claim_job(self.options.lease).await {
-                Ok(Some(job)) => self.execute(job).await,
+            match self.store.claim_job(self.lane, self.options.lease).await {
+                Ok(Some(job)) => {
+                    // There may be more: a sibling looks, and wakes the next in turn.
+                    self.wake.wake(self.lane);
+                    self.execute(job).await
+                }
                 Ok(None) => self.idle().await,
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming a job failed");
@@ -147,9 +200,12 @@ impl Worker {
     }
 
     async fn idle(&mut self) {
+        // One worker per lane polls for other instances' work; the rest wait to be woken
+        // (rarely polling), so a large idle pool costs the database little.
+        let poll = if self.n == 0 { self.options.poll_interval } else { self.options.poll_interval * 10 };
         tokio::select! {
-            () = self.wake.notified() => {}
-            () = tokio::time::sleep(self.options.poll_interval) => {}
+            () = self.wake.of(self.lane).notified() => {}
+            () = tokio::time::sleep(poll) => {}
             _ = self.stopped.changed() => {}
         }
     }

@@ -207,6 +207,11 @@ impl WithFallback {
         self.primary.name()
     }
 
+    /// Whether drafting asks a model (rather than the builtin rules, which cost nothing).
+    pub fn asks_a_model(&self) -> bool {
+        self.primary.name() != Builtin.name()
+    }
+
     /// The model's next turn, or `None` when there is no model to ask (the builtin one)
     /// or it failed (logged and counted like a failed draft); the caller answers by rules.
     pub async fn converse(&self, turns: &[Turn], tools: &[Tool]) -> Option<Reply> {

@@ -398,6 +398,9 @@ impl Store {
             .await?
             .rows_affected()
         });
+        if changed == 1 {
+            self.announce(id).await;
+        }
         Ok(changed == 1)
     }
 }

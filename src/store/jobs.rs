@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Backend, Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::id::TenantId;
-use crate::domain::job::{ClaimedJob, Job, JobStatus, NewJob};
+use crate::domain::job::{ClaimedJob, Job, JobStatus, Lane, NewJob};
 use crate::domain::list::Page;
 use crate::domain::new_id;
 
@@ -55,8 +55,8 @@ macro_rules! enqueue_job {
         let job: &crate::domain::job::NewJob = $job;
         sqlx::query(
             "INSERT INTO jobs (id, tenant_id, kind, payload, idempotency_key, status, attempts, max_attempts,
-                               run_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $8, $7, $7)
+                               run_at, created_at, updated_at, lane)
+             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $8, $7, $7, $9)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(crate::domain::new_id())
@@ -67,6 +67,7 @@ macro_rules! enqueue_job {
         .bind(job.max_attempts)
         .bind($now)
         .bind(job.run_at.unwrap_or($now))
+        .bind(crate::domain::job::Lane::of(job.kind).as_str())
         .execute($executor)
         .await?
         .rows_affected()
@@ -92,10 +93,10 @@ impl Store {
         Ok(write!(self, |pool| enqueue_job!(pool, tenant_id, job, now)))
     }
 
-    /// Claims the next runnable job (due, or running under an expired lease) for `lease`.
+    /// Claims the next runnable job of `lane` (due, or running under an expired lease) for `lease`.
     /// On PostgreSQL, `SKIP LOCKED` lets many instances claim at once without ever handing
     /// the same job to two; SQLite's single writer gives the same guarantee.
-    pub async fn claim_job(&self, lease: Duration) -> Result<Option<ClaimedJob>> {
+    pub async fn claim_job(&self, lane: Lane, lease: Duration) -> Result<Option<ClaimedJob>> {
         let now = super::now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
         let token = new_id();
@@ -107,13 +108,14 @@ impl Store {
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1, locked_until = $2,
                              updated_at = $3
              WHERE id = (SELECT id FROM jobs
-                         WHERE (status IN ('queued', 'failed') AND run_at <= $3)
-                            OR (status = 'running' AND locked_until < $3)
+                         WHERE lane = $4
+                           AND ((status IN ('queued', 'failed') AND run_at <= $3)
+                                OR (status = 'running' AND locked_until < $3))
                          ORDER BY run_at LIMIT 1 {lock})
              RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
         );
         let row: Option<ClaimRow> = write!(self, |pool| {
-            sqlx::query_as(&sql).bind(&token).bind(until).bind(now).fetch_optional(pool).await?
+            sqlx::query_as(&sql).bind(&token).bind(until).bind(now).bind(lane.as_str()).fetch_optional(pool).await?
         });
         let Some(row) = row else { return Ok(None) };
         Ok(Some(ClaimedJob {

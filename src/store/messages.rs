@@ -160,8 +160,9 @@ impl Store {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
                 "INSERT INTO messages (id, tenant_id, project_id, text, author, source, channel, thread_ref,
-                                       received_at, status, created_at, updated_at, integration_id, external_id, reply_to)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10, $11, $12, $13
+                                       received_at, status, created_at, updated_at, integration_id, external_id, reply_to,
+                                       text_key)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10, $11, $12, $13, $14
                  WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)
                  ON CONFLICT (integration_id, external_id) DO NOTHING",
             )
@@ -178,6 +179,7 @@ impl Store {
             .bind(new.origin.as_ref().map(|o| o.integration_id.as_str()))
             .bind(new.origin.as_ref().map(|o| o.external_id.as_str()))
             .bind(new.origin.as_ref().map(|o| o.reply_to.to_string()))
+            .bind(crate::domain::message::text_key(&new.text))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -301,6 +303,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        self.announce(message_id).await;
         Ok(())
     }
 
@@ -363,6 +366,7 @@ impl Store {
             super::integrations::enqueue_if_subscribed!(tx, tenant_id, &task.project_id, &announcements, now);
             tx.commit().await?;
         });
+        self.announce(message_id).await;
         Ok(Created::Task(task_id))
     }
 
@@ -418,6 +422,7 @@ impl Store {
             super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announcements, now);
             tx.commit().await?;
         });
+        self.announce(message_id).await;
         Ok(made.id)
     }
 
@@ -504,6 +509,27 @@ impl Store {
         }
     }
 
+    /// The draft of the project's latest other request with the same words as `message`'s,
+    /// if one was drafted.
+    pub async fn repeated_draft(&self, tenant_id: &TenantId, message: &Message) -> Result<Option<TaskDraft>> {
+        let draft: Option<String> = read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT draft FROM messages
+                 WHERE project_id = $1 AND text_key = $2 AND tenant_id = $3 AND id <> $4 AND draft IS NOT NULL
+                 ORDER BY created_at DESC LIMIT 1",
+            )
+            .bind(&message.project_id)
+            .bind(crate::domain::message::text_key(&message.text))
+            .bind(tenant_id)
+            .bind(&message.id)
+            .fetch_optional(pool)
+            .await?
+        });
+        draft
+            .map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(format!("messages.draft: {e}"))))
+            .transpose()
+    }
+
     /// Records that a message could not be processed.
     pub async fn fail_message(&self, tenant_id: &TenantId, id: &str, error: &str) -> Result<()> {
         let now = super::now();
@@ -519,6 +545,7 @@ impl Store {
             .execute(pool)
             .await?;
         });
+        self.announce(id).await;
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ mod links;
 mod messages;
 mod migrate;
 pub mod oauth_states;
+mod outcomes;
 mod polls;
 mod projects;
 mod requesters;
@@ -39,6 +40,7 @@ pub use deliveries::OUTCOME as OUTCOME_ANSWER;
 pub use imports::ImportProgress;
 pub use links::TaskLink;
 pub use messages::{Created, IntakeTurn, Outcome, ProjectIntake};
+pub use outcomes::Watch;
 pub use polls::{PollOutcome, PollState};
 pub use sync_runs::{FinishedRun, NewChange, NewRun, RunFilter, SyncChange, SyncRun};
 pub use tasks::Updated;
@@ -102,6 +104,7 @@ pub struct PoolStats {
 #[derive(Clone)]
 pub struct Store {
     db: Db,
+    outcomes: std::sync::Arc<outcomes::Outcomes>,
 }
 
 /// Runs `$body` with `$pool` bound to the pool for reads, compiled once per backend.
@@ -152,7 +155,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(opts)
                 .await?;
-            Store { db: Db::Postgres(pool) }
+            Store { db: Db::Postgres(pool), outcomes: Default::default() }
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
@@ -178,13 +181,33 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(base.read_only(true))
             .await?;
-        Ok(Store { db: Db::Sqlite { read, write } })
+        Ok(Store { db: Db::Sqlite { read, write }, outcomes: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {
         match self.db {
             Db::Sqlite { .. } => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A wait for the outcome of record `id` (a message, a sync run, an action): woken by
+    /// [`Store::announce`] here or, on PostgreSQL, on any instance.
+    pub fn watch(&self, id: &str) -> Watch {
+        if let Db::Postgres(pool) = &self.db {
+            self.outcomes.listen(pool);
+        }
+        Watch::new(self.outcomes.clone(), id)
+    }
+
+    /// Says that record `id` reached its outcome, after it was committed. Best effort: a
+    /// waiter that misses it finds the outcome on its next look at the database.
+    async fn announce(&self, id: &str) {
+        self.outcomes.announce(id);
+        if let Db::Postgres(pool) = &self.db
+            && let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(outcomes::CHANNEL).bind(id).execute(pool).await
+        {
+            tracing::warn!(error = %e, "could not announce an outcome; waiters will poll");
         }
     }
 

@@ -327,6 +327,7 @@ impl Store {
             .execute(pool)
             .await?;
         });
+        self.announce(id).await;
         Ok(())
     }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::domain::id::{IntegrationId, ProjectId, TenantId};
-use crate::domain::integration::{IntegrationStatus, IntegrationType, typed};
+use crate::domain::integration::{IntegrationStatus, IntegrationType};
 use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::{JobContext, JobError, JobKind, Registry};
@@ -339,14 +339,6 @@ fn retry(e: StoreError) -> JobError {
     JobError::Retry(e.to_string())
 }
 
-/// An Atlassian integration's `max_in_flight`.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-struct InFlight {
-    #[serde(deserialize_with = "crate::domain::integration::in_flight")]
-    max_in_flight: Option<usize>,
-}
-
 /// Loads the run and the project's Jira and Confluence for a job; `None` when the run
 /// has already ended.
 pub(crate) async fn context<'a>(
@@ -379,7 +371,7 @@ pub(crate) async fn context<'a>(
         let (confluence_record, confluence_secrets) = connected(IntegrationType::Confluence).await?;
         let jira = Jira::new(shared.http.clone(), &jira_record.settings, &jira_secrets)?;
         let confluence = Confluence::new(shared.http.clone(), &confluence_record.settings, &confluence_secrets)?;
-        let in_flight = |settings| typed::<InFlight>(settings).max_in_flight.unwrap_or(pace::DEFAULT_IN_FLIGHT);
+        let in_flight = crate::domain::integration::max_in_flight;
         let in_flight = (in_flight(&jira_record.settings), in_flight(&confluence_record.settings));
         Ok::<_, JobError>((jira, jira_record.id, jira_record.settings, confluence, in_flight))
     };

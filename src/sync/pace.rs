@@ -12,8 +12,7 @@ use tokio::time::Instant;
 
 use crate::jobs::JobError;
 
-/// The in-flight limit when the integration names none.
-pub const DEFAULT_IN_FLIGHT: usize = 8;
+pub use crate::domain::integration::DEFAULT_IN_FLIGHT;
 /// The most an integration may ask for.
 pub const MAX_IN_FLIGHT: usize = 64;
 /// The longest pause waited in place; a longer one ends the attempt (the queue retries).

@@ -97,7 +97,9 @@ async fn run(shared: &Trackers, ctx: JobContext, job: CommentItems) -> Result<()
         if ctx.store.sync_change(&run.id, &step).await.map_err(store_failure)?.is_none() {
             let written = async {
                 let (record, secrets) = with_secrets(shared, tenant, &link.integration_id).await?;
-                tracker_for(shared, &record, &secrets)?.comment(&link.external_id, &body, &marker(comment_id)).await
+                let tracker = tracker_for(shared, &record, &secrets)?;
+                let _turn = shared.slot(&record).await;
+                tracker.comment(&link.external_id, &body, &marker(comment_id)).await
             };
             let reference = link.external_ref.as_deref().unwrap_or(&link.external_id);
             let item = json!({"tracker": link.tracker, "integration_id": link.integration_id,

@@ -130,7 +130,9 @@ async fn push(shared: &Trackers, ctx: JobContext, job: PushTask) -> Result<(), J
     let task = ctx.store.get_task(tenant, &task_id).await.map_err(store_failure)?;
     let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
     let tracker = tracker_for(shared, &record, &secrets)?;
+    let turn = shared.slot(&record).await;
     let created = tracker.create(&item_of(shared, &task), &marker(&task.id)).await?;
+    drop(turn);
     let link = TaskLink {
         task_id: task.id.clone(),
         integration_id: record.id.clone(),
@@ -207,6 +209,8 @@ async fn write_linked(shared: &Trackers, ctx: &JobContext, write: Write, linked:
     let outcome = async {
         let (record, secrets) = with_secrets(shared, tenant, integration_id).await?;
         let tracker = tracker_for(shared, &record, &secrets)?;
+        // Held for the read and the write: both are calls to the tracker.
+        let _turn = shared.slot(&record).await;
         let before = match run.plan.clone() {
             Some(plan) => plan,
             None => {

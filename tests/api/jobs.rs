@@ -9,7 +9,7 @@ use serde_json::json;
 use taskbridge::domain::id::TenantId;
 
 static TENANT: std::sync::LazyLock<TenantId> = std::sync::LazyLock::new(taskbridge::domain::tenant::default_tenant);
-use taskbridge::jobs::{JobError, JobStatus, NewJob, Registry, WorkerOptions, Workers};
+use taskbridge::jobs::{JobError, JobStatus, Lane, NewJob, Registry, WorkerOptions, Workers};
 use taskbridge::store::{Store, StoreOptions};
 
 use crate::helpers::{Backend, TestDb};
@@ -22,7 +22,12 @@ async fn store(backend: Backend) -> Option<(TestDb, Store)> {
 }
 
 fn fast(concurrency: usize) -> WorkerOptions {
-    WorkerOptions { concurrency, lease: Duration::from_secs(30), poll_interval: Duration::from_millis(20) }
+    WorkerOptions {
+        concurrency,
+        intake_concurrency: 1,
+        lease: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(20),
+    }
 }
 
 async fn wait_for(store: &Store, id: &str, status: JobStatus) -> taskbridge::jobs::Job {
@@ -82,7 +87,7 @@ async fn concurrent_claims_never_hand_out_a_job_twice(store: Store) {
         let store = store.clone();
         claimers.push(tokio::spawn(async move {
             let mut got = Vec::new();
-            while let Some(job) = store.claim_job(Duration::from_secs(60)).await.expect("claim") {
+            while let Some(job) = store.claim_job(Lane::Work, Duration::from_secs(60)).await.expect("claim") {
                 got.push(job.id);
             }
             got
@@ -100,11 +105,11 @@ on_both!(concurrent_claims_never_hand_out_a_job_twice);
 
 async fn an_expired_lease_lets_another_worker_take_over(store: Store) {
     store.enqueue(&TENANT, &NewJob::new("test.noop", "lease", json!({}))).await.expect("enqueue");
-    let first = store.claim_job(Duration::from_millis(300)).await.expect("claim").expect("job");
+    let first = store.claim_job(Lane::Work, Duration::from_millis(300)).await.expect("claim").expect("job");
     assert_eq!(first.attempts, 1);
-    assert!(store.claim_job(Duration::from_secs(60)).await.expect("claim").is_none(), "leased");
+    assert!(store.claim_job(Lane::Work, Duration::from_secs(60)).await.expect("claim").is_none(), "leased");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let second = store.claim_job(Duration::from_secs(60)).await.expect("claim").expect("taken over");
+    let second = store.claim_job(Lane::Work, Duration::from_secs(60)).await.expect("claim").expect("taken over");
     assert_eq!(second.id, first.id);
     assert_eq!(second.attempts, 2);
     // The first worker, back from the dead, can no longer settle it.
@@ -237,13 +242,17 @@ async fn a_long_job_keeps_its_lease(store: Store) {
     });
     store.enqueue(&TENANT, &NewJob::new("test.slow", "slow", json!({}))).await.expect("enqueue");
     let id = job_id(&store, "slow").await;
-    let options =
-        WorkerOptions { concurrency: 1, lease: Duration::from_millis(900), poll_interval: Duration::from_millis(20) };
+    let options = WorkerOptions {
+        concurrency: 1,
+        intake_concurrency: 1,
+        lease: Duration::from_millis(900),
+        poll_interval: Duration::from_millis(20),
+    };
     let workers = Workers::start(store.clone(), registry, options);
     wait_for(&store, &id, JobStatus::Running).await;
     // Well past the lease, another worker still cannot take it: the running one renews it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(store.claim_job(Duration::from_secs(60)).await.expect("claim").is_none(), "still leased");
+    assert!(store.claim_job(Lane::Work, Duration::from_secs(60)).await.expect("claim").is_none(), "still leased");
     let done = wait_for(&store, &id, JobStatus::Succeeded).await;
     assert_eq!(done.attempts, 1);
     workers.shutdown().await;
@@ -258,7 +267,7 @@ async fn old_succeeded_jobs_of_a_prefix_are_forgotten(store: Store) {
         store.enqueue(&TENANT, &NewJob::new("test.noop", key, json!({"key": key})).at(old)).await.expect("enqueue");
     }
     let mut settled = 0;
-    while let Some(job) = store.claim_job(Duration::from_secs(60)).await.expect("claim") {
+    while let Some(job) = store.claim_job(Lane::Work, Duration::from_secs(60)).await.expect("claim") {
         if job.payload["key"] == "poll:a_1:3" {
             store.fail_job(&job, "broken", None).await.expect("dead");
         } else {
@@ -284,3 +293,42 @@ async fn old_succeeded_jobs_of_a_prefix_are_forgotten(store: Store) {
     assert_eq!(recent, 0, "not older than the cut-off");
 }
 on_both!(old_succeeded_jobs_of_a_prefix_are_forgotten);
+
+/// A request's processing runs in its own pool: with every work-lane worker busy on a slow
+/// job (a tracker that does not answer), a request still reaches its outcome.
+async fn intake_does_not_wait_behind_slow_work(store: Store) {
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut registry = Registry::default();
+    let held = release.clone();
+    registry.register("tracker.push", move |_ctx| {
+        let held = held.clone();
+        async move {
+            let _permit = held.acquire().await;
+            Ok(())
+        }
+    });
+    let counter = ran.clone();
+    registry.register("intake.process", move |_ctx| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    store.enqueue(&TENANT, &NewJob::new("tracker.push", "slow-push", json!({}))).await.expect("enqueue");
+    let workers = Workers::start(store.clone(), registry, fast(1));
+    let push = job_id(&store, "slow-push").await;
+    wait_for(&store, &push, JobStatus::Running).await;
+
+    store.enqueue(&TENANT, &NewJob::new("intake.process", "request", json!({}))).await.expect("enqueue");
+    let request = job_id(&store, "request").await;
+    wait_for(&store, &request, JobStatus::Succeeded).await;
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(store.get_job(&TENANT, &push).await.expect("job").status, JobStatus::Running, "still held");
+
+    release.add_permits(1);
+    wait_for(&store, &push, JobStatus::Succeeded).await;
+    workers.shutdown().await;
+}
+on_both!(intake_does_not_wait_behind_slow_work);

@@ -234,3 +234,35 @@ async fn a_prompt_injection_still_yields_a_draft_sqlite() {
 async fn a_prompt_injection_still_yields_a_draft_postgres() {
     prompt_injection(Backend::Postgres).await;
 }
+
+/// The same request again is merged before the model is asked: a duplicate costs no model
+/// call. Something new is still drafted by the model.
+async fn repeats_skip_the_model(backend: Backend) {
+    let (base, fake) = start_fake().await;
+    let Some(app) = with_provider(backend, Provider::Openai, &base).await else { return };
+    let project = app.project("repeats").await;
+    let text = "hey @ana we need SSO for the admin console by Friday, security asked";
+    let first = send(&app, &project, text).await;
+    assert_eq!(first["status"], "created");
+    for _ in 0..2 {
+        let again = send(&app, &project, text).await;
+        assert_eq!(again["status"], "duplicate", "{again}");
+        assert_eq!(again["task_id"], first["task_id"]);
+    }
+    assert_eq!(fake.seen.lock().expect("lock").len(), 1, "only the first request asked the model");
+
+    let other = send(&app, &project, "the invoice PDF export shows the wrong currency symbol for yen").await;
+    // (The fake answers every request with the same title, so it may be suggested as one.)
+    assert_ne!(other["status"], "duplicate", "{other}");
+    assert_eq!(fake.seen.lock().expect("lock").len(), 2, "a new request is drafted by the model");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_request_costs_no_model_call_sqlite() {
+    repeats_skip_the_model(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_request_costs_no_model_call_postgres() {
+    repeats_skip_the_model(Backend::Postgres).await;
+}

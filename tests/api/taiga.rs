@@ -477,3 +477,48 @@ async fn taiga_transition_undo_sqlite() {
 async fn taiga_transition_undo_postgres() {
     taiga_transition_undo(Backend::Postgres).await;
 }
+
+/// Many workers hide a slow Taiga's latency, but no more than the integration's
+/// `max_in_flight` writes reach it at once.
+async fn taiga_writes_in_flight(backend: Backend) {
+    let (fake, shared, _) = fake_taiga(&[]).await;
+    shared.lock().expect("lock").create_delay = Duration::from_millis(150);
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.allow_private_urls = true;
+        c.workers = 8;
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("ops").await;
+    let mut refused = taiga_integration(&fake);
+    refused["settings"]["max_in_flight"] = json!(0);
+    let res = app.post(&format!("/api/v1/projects/{project}/integrations"), refused).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+
+    let mut limited = taiga_integration(&fake);
+    limited["settings"]["max_in_flight"] = json!(2);
+    app.integration(&project, limited).await;
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        let task = app.task(&project, json!({"title": format!("Rotate the key of service {n}")})).await;
+        tasks.push(task["id"].as_str().expect("task").to_string());
+    }
+    for task_id in &tasks {
+        assert_eq!(links_of(&app, task_id).await.as_array().map(Vec::len), Some(1), "{task_id} pushed once");
+    }
+    let fake = shared.lock().expect("lock");
+    assert_eq!(fake.tasks.len(), 10, "one item per task");
+    assert_eq!(fake.most_creating, 2, "two at a time: in parallel, and never more");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_writes_in_flight_sqlite() {
+    taiga_writes_in_flight(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taiga_writes_in_flight_postgres() {
+    taiga_writes_in_flight(Backend::Postgres).await;
+}

@@ -318,7 +318,7 @@ pub async fn create(State(s): State<AppState>, form: Form) -> PageResult {
     };
     match crate::tasks::create_task(&s.store, tenant, &new).await {
         Ok(task) => {
-            s.wake_workers.notify_one(); // pushes to the project's trackers
+            s.wake_workers.wake(crate::jobs::Lane::Work); // pushes to the project's trackers
             Ok(Redirect::to(&format!("/tasks/{}", task.id)).into_response())
         }
         Err(StoreError::NotFound) => {
@@ -414,7 +414,7 @@ pub async fn set_status(State(s): State<AppState>, Path(id): Path<TaskId>, form:
     crate::tasks::update_task(&s.store, &form.session.caller.tenant_id, &id, &TaskPatch::status(status), None)
         .await
         .or_not_found("task")?;
-    s.wake_workers.notify_one(); // status changes travel to linked trackers
+    s.wake_workers.wake(crate::jobs::Lane::Work); // status changes travel to linked trackers
     let back = match form.get("back") {
         Some(b) if b.starts_with("/board") && !b.contains("//") => b.to_string(),
         _ => format!("/tasks/{id}"),
@@ -574,7 +574,7 @@ pub async fn update(State(s): State<AppState>, Path(id): Path<TaskId>, form: For
     match values.patch_input().and_then(TaskPatchInput::validate) {
         Ok(patch) => {
             crate::tasks::update_task(&s.store, tenant, &id, &patch, None).await.or_not_found("task")?;
-            s.wake_workers.notify_one(); // changes travel to linked trackers
+            s.wake_workers.wake(crate::jobs::Lane::Work); // changes travel to linked trackers
             Ok(Redirect::to(&format!("/tasks/{id}")).into_response())
         }
         Err(err) => task_page(&s, &form.session, &task, &values, &Errors::from(err), None).await,
@@ -604,7 +604,7 @@ pub async fn add_comment(State(s): State<AppState>, Path(id): Path<TaskId>, form
         }
     };
     crate::tasks::comment::add_comment(&s.store, &form.session.caller.tenant_id, &new).await.or_not_found("task")?;
-    s.wake_workers.notify_one(); // comments travel to linked trackers
+    s.wake_workers.wake(crate::jobs::Lane::Work); // comments travel to linked trackers
     Ok(Redirect::to(&format!("/tasks/{id}#comments")).into_response())
 }
 

@@ -88,7 +88,7 @@ pub async fn taiga_create_task(
     let project_id = crate::http::projects::project_or_default(&s, &caller, input.project_id).await?;
     let new = task_input(project_id.into(), input.title, input.description).validate()?;
     let task = crate::tasks::create_task(&s.store, &caller.tenant_id, &new).await.or_not_found("project")?;
-    s.wake_workers.notify_one(); // pushes to the project's trackers
+    s.wake_workers.wake(crate::jobs::Lane::Work); // pushes to the project's trackers
     Ok((StatusCode::CREATED, Json(task)))
 }
 
@@ -104,7 +104,7 @@ pub async fn create_task_with_team(
     let new = task_input(project_id.into(), input.title, input.team_description).validate()?;
     let (task, team) =
         crate::tasks::create_task_with_team(&s.store, &caller.tenant_id, &new, &team).await.or_not_found("project")?;
-    s.wake_workers.notify_one();
+    s.wake_workers.wake(crate::jobs::Lane::Work);
     Ok((StatusCode::CREATED, Json(TaskWithTeam { task, team })))
 }
 

@@ -26,6 +26,11 @@ pub struct Fake {
     /// List calls asking for changes since a time (polls).
     pub change_lists: usize,
     pub tasks: Vec<Value>,
+    /// How long a create takes (none by default), how many are being made now, and the
+    /// most ever made at once: what a limit on calls in flight is checked against.
+    pub create_delay: std::time::Duration,
+    pub creating: usize,
+    pub most_creating: usize,
     /// History entries with comments: (task id, entry).
     pub history: Vec<(i64, Value)>,
 }
@@ -118,7 +123,15 @@ pub async fn fake_taiga(troubles: &[Trouble]) -> (String, Shared, TroubleQueue) 
         }
     }
     async fn create(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+        let delay = {
+            let mut fake = s.lock().expect("lock");
+            fake.creating += 1;
+            fake.most_creating = fake.most_creating.max(fake.creating);
+            fake.create_delay
+        };
+        tokio::time::sleep(delay).await;
         let mut fake = s.lock().expect("lock");
+        fake.creating -= 1;
         if !authorized(&mut fake, &headers) {
             return unauthorized();
         }
