@@ -174,7 +174,7 @@ fn an_unreachable_database_fails_start_up_with_a_clear_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database url"));
 }
 
-const REQUESTS: [&str; 30] = [
+pub(crate) const REQUESTS: [&str; 30] = [
     "Renew the TLS certificate of the status page",
     "Add OAuth2 login to the customer portal",
     "Translate the pricing page into German",
