@@ -109,7 +109,7 @@ pub async fn retry_message(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Message>, ApiError> {
     let message = crate::intake::retry_failed(&s.store, &caller.tenant_id, &id).await.or_not_found("message")?;
-    s.wake_workers.notify_one();
+    s.wake_workers.wake(crate::jobs::Lane::Intake);
     Ok(Json(message))
 }
 

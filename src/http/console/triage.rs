@@ -386,7 +386,7 @@ async fn decided(
 ) -> PageResult {
     let refused = match result {
         Ok(m) => {
-            s.wake_workers.notify_one(); // the task's pushes and the answer in the thread
+            s.wake_workers.wake_all(); // the task's pushes and the answer in the thread
             return Ok(Redirect::to(&format!("/requests/{}?decided=1", m.id)).into_response());
         }
         Err(DecisionError::Invalid(err)) => refused(Errors::from(err)),
@@ -429,7 +429,7 @@ pub async fn retry(State(s): State<AppState>, Path(id): Path<String>, form: Form
     let tenant = &form.session.caller.tenant_id;
     match crate::intake::retry_failed(&s.store, tenant, &id).await {
         Ok(_) => {
-            s.wake_workers.notify_one();
+            s.wake_workers.wake_all();
             let back = match form.get("back") {
                 Some(b) if b.starts_with("/requests") && !b.contains("//") && !b.contains('\\') => b.to_string(),
                 _ => format!("/requests/{id}"),
