@@ -211,10 +211,18 @@ impl Taiga {
         Ok(token.to_string())
     }
 
-    /// A new auth token from the refresh token, or from a new login when that fails.
-    async fn renew(&self) -> TrackerResult<String> {
-        let refresh = self.sessions.tokens.lock().await.get(&self.integration_id).and_then(|(_, r)| r.clone());
-        if let Some(refresh) = refresh {
+    /// A token to use instead of `failed`: the one another call already renewed it to, else a
+    /// new one from the refresh token, or from a new login when that fails. (Several calls
+    /// in flight meet the same expiry; only the first renews, so a refresh token used up by
+    /// it is not tried again.)
+    async fn renew(&self, failed: &str) -> TrackerResult<String> {
+        let session = self.sessions.tokens.lock().await.get(&self.integration_id).cloned();
+        if let Some((current, _)) = &session
+            && current != failed
+        {
+            return Ok(current.clone());
+        }
+        if let Some(refresh) = session.and_then(|(_, r)| r) {
             let body = json!({"refresh": refresh});
             let (status, _, answer) = self.raw(Method::POST, "/auth/refresh", None, Some(&body), &[]).await?;
             if let (true, Some(token)) = (status.is_success(), answer["auth_token"].as_str()) {
@@ -276,7 +284,7 @@ impl Taiga {
         let auth = self.authorization().await?;
         let answered = self.raw(method.clone(), path, Some(&auth), body, query).await?;
         if answered.0 == StatusCode::UNAUTHORIZED && matches!(self.credentials, Credentials::Password { .. }) {
-            let token = self.renew().await?;
+            let token = self.renew(auth.trim_start_matches("Bearer ")).await?;
             return self.raw(method, path, Some(&format!("Bearer {token}")), body, query).await;
         }
         Ok(answered)

@@ -479,7 +479,8 @@ async fn taiga_transition_undo_postgres() {
 }
 
 /// Many workers hide a slow Taiga's latency, but no more than the integration's
-/// `max_in_flight` writes reach it at once.
+/// `max_in_flight` writes reach it at once. (The fake's first token expires after two calls:
+/// the calls in flight that meet the expiry renew it once between them.)
 async fn taiga_writes_in_flight(backend: Backend) {
     let (fake, shared, _) = fake_taiga(&[]).await;
     shared.lock().expect("lock").create_delay = Duration::from_millis(150);
