@@ -46,6 +46,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(22, "0022_triage"),
     migration!(23, "0023_merge_comments"),
     migration!(24, "0024_notify_requester"),
+    migration!(27, "0027_mailbox_polls"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.
