@@ -358,7 +358,7 @@ fn fetched(untagged: &[Response], uid: u32) -> Option<&Response> {
     untagged.iter().find(|r| {
         r.text.starts_with("* ")
             && r.text.contains(" FETCH (")
-            && r.text.split(|c: char| c == '(' || c == ' ').collect::<Vec<_>>().windows(2).any(|w| {
+            && r.text.split(['(', ' ']).collect::<Vec<_>>().windows(2).any(|w| {
                 w[0].eq_ignore_ascii_case("UID") && w[1].trim_end_matches(')').parse::<u32>().ok() == Some(uid)
             })
     })
