@@ -76,6 +76,10 @@ impl Application {
             .with_transcriber(config.transcriber());
         crate::channels::register(&mut registry, integrations.clone(), channel_clients.clone());
         crate::intake::deferred::register(&mut registry, integrations.clone(), channel_clients.clone());
+        if let Some(interval) = config.mailbox_poll() {
+            crate::intake::mailbox::register(&mut registry, integrations.clone(), channel_clients.clone(), interval);
+            crate::intake::mailbox::schedule_all(&store, interval).await?;
+        }
         let trackers = crate::trackers::Trackers::new(integrations.clone(), outbound.http.clone());
         crate::tasks::register(&mut registry, &trackers);
         crate::sync::register(
@@ -125,6 +129,7 @@ impl Application {
             message_wait: Duration::from_secs(config.message_wait_secs),
             sync_wait: Duration::from_secs(config.sync_wait_secs),
             tracker_poll: config.tracker_poll(),
+            mailbox_poll: config.mailbox_poll(),
             transcriber: config.transcriber(),
             outbound,
             bot: channel_clients.bot,

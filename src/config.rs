@@ -84,6 +84,9 @@ pub struct Config {
     /// import); 0 turns polling off.
     #[arg(long, env = "TASKBRIDGE_TRACKER_POLL_SECS", default_value_t = 300)]
     pub tracker_poll_secs: u64,
+    /// How often e-mail integrations with a mailbox (`imap_host`) are polled; 0 turns it off.
+    #[arg(long, env = "TASKBRIDGE_MAILBOX_POLL_SECS", default_value_t = 60)]
+    pub mailbox_poll_secs: u64,
     /// How often the coordinator looks for overdue and stale tasks to follow up on (a
     /// reminder proposed, or sent where a project opted in); 0 turns it off.
     #[arg(long, env = "TASKBRIDGE_FOLLOW_UP_SECS", default_value_t = 3600)]
@@ -216,6 +219,11 @@ impl Config {
         }
     }
 
+    /// The mailbox polling interval, when polling is on.
+    pub fn mailbox_poll(&self) -> Option<std::time::Duration> {
+        (self.mailbox_poll_secs > 0).then(|| std::time::Duration::from_secs(self.mailbox_poll_secs))
+    }
+
     /// The tracker polling interval, when polling is on.
     pub fn tracker_poll(&self) -> Option<std::time::Duration> {
         (self.tracker_poll_secs > 0).then(|| std::time::Duration::from_secs(self.tracker_poll_secs))
@@ -306,6 +314,7 @@ impl Config {
             message_wait_secs: 10,
             sync_wait_secs: 300,
             tracker_poll_secs: 0,
+            mailbox_poll_secs: 0,
             follow_up_secs: 0,
             outbound_timeout_secs: 20,
             dedup_threshold: crate::dedup::DEFAULT_MERGE_AT,

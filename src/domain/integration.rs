@@ -45,8 +45,22 @@ const SHAPES: [(IntegrationType, &str, &[&str], &[&str]); 11] = [
     (
         IntegrationType::Email,
         "email",
-        &["inbound_secret", "smtp_password"],
-        &["smtp_host", "smtp_port", "smtp_user", "from_address", "tls"],
+        &["inbound_secret", "smtp_password", "imap_password"],
+        // `imap_*`: a mailbox polled for requests (`imap_tls`: tls, the default, or starttls;
+        // `imap_folder`, INBOX by default; `imap_move_to`: where taken mail goes, else marked seen).
+        &[
+            "smtp_host",
+            "smtp_port",
+            "smtp_user",
+            "from_address",
+            "tls",
+            "imap_host",
+            "imap_port",
+            "imap_user",
+            "imap_tls",
+            "imap_folder",
+            "imap_move_to",
+        ],
     ),
     (
         IntegrationType::Zendesk,
@@ -363,10 +377,25 @@ pub fn check_settings(
                 Value::String(mode) if SmtpTls::parse(mode).is_some() => {}
                 _ => return Err(DomainError::invalid("settings", "tls must be starttls, tls or none (or true/false)")),
             },
-            "smtp_port" if kind == IntegrationType::Email => match value {
+            "imap_tls" if kind == IntegrationType::Email => match value {
+                Value::Null => {}
+                Value::String(mode) if ImapTls::parse(mode).is_some() => {}
+                _ => return Err(DomainError::invalid("settings", "imap_tls must be tls or starttls")),
+            },
+            "imap_folder" | "imap_move_to" if kind == IntegrationType::Email => match value {
+                Value::Null => {}
+                Value::String(name) if folder_name(name) => {}
+                _ => {
+                    return Err(DomainError::invalid(
+                        "settings",
+                        format!("{key} must be a folder name: printable ASCII, at most 200 characters"),
+                    ));
+                }
+            },
+            "smtp_port" | "imap_port" if kind == IntegrationType::Email => match value {
                 Value::Null => {}
                 _ if smtp_port(value).is_some() => {}
-                _ => return Err(DomainError::invalid("settings", "smtp_port must be a port number (1-65535)")),
+                _ => return Err(DomainError::invalid("settings", format!("{key} must be a port number (1-65535)"))),
             },
             "events" if kind == IntegrationType::Webhook => match value {
                 Value::Null => {}
@@ -444,6 +473,49 @@ impl SmtpTls {
     }
 }
 
+/// How an e-mail integration's IMAP connection is secured: always with TLS (the password
+/// goes over it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapTls {
+    /// TLS from the first byte (port 993), the default.
+    Implicit,
+    /// Plain connection upgraded with STARTTLS, which the server must offer (port 143).
+    StartTls,
+}
+
+impl ImapTls {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tls" | "implicit" | "ssl" => Some(ImapTls::Implicit),
+            "starttls" => Some(ImapTls::StartTls),
+            _ => None,
+        }
+    }
+
+    /// The mode an e-mail integration's `imap_tls` setting names (TLS when unset).
+    pub fn of(settings: &Map<String, Value>) -> Option<Self> {
+        match settings.get("imap_tls") {
+            None | Some(Value::Null) => Some(ImapTls::Implicit),
+            Some(Value::String(s)) => ImapTls::parse(s),
+            Some(_) => None,
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            ImapTls::Implicit => 993,
+            ImapTls::StartTls => 143,
+        }
+    }
+}
+
+/// A folder name taskbridge sends to an IMAP server: printable ASCII (names in other
+/// scripts need IMAP's modified UTF-7), not empty, at most 200 characters.
+pub fn folder_name(name: &str) -> bool {
+    let name = name.trim();
+    !name.is_empty() && name.len() <= 200 && name.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+}
+
 /// An `smtp_port` setting as a port number (a number or a numeric string).
 pub fn smtp_port(value: &Value) -> Option<u16> {
     match value {
@@ -468,6 +540,14 @@ pub fn check_record(
             return Err(DomainError::invalid(
                 "settings.smtp_user",
                 "settings.smtp_user and secrets.smtp_password go together",
+            ));
+        }
+        let polled = setting(settings, "imap_host").is_some();
+        let imap = [setting(settings, "imap_user").is_some(), secrets_set.contains(&"imap_password")];
+        if polled && imap != [true, true] {
+            return Err(DomainError::invalid(
+                "settings.imap_host",
+                "a polled mailbox needs settings.imap_user and secrets.imap_password",
             ));
         }
         if (user || password) && SmtpTls::of(settings) == Some(SmtpTls::None) {

@@ -48,6 +48,7 @@ pub(in crate::http) async fn create(
     let created = s.integrations.create(&caller.tenant_id, project_id, input).await.map_err(not_found("project"))?;
     tracing::info!(integration_id = %created.id, kind = created.kind.as_str(), "integration created");
     crate::sync::poll::start(&s.store, &caller.tenant_id, &created, s.tracker_poll).await;
+    crate::intake::mailbox::start(&s.store, &caller.tenant_id, &created, s.mailbox_poll).await;
     Ok(created)
 }
 
@@ -97,6 +98,7 @@ pub(in crate::http) async fn update(
         s.integrations.update(&caller.tenant_id, project_id, id, patch).await.map_err(not_found("integration"))?;
     // A polling chain that ended (its job died) starts again when the integration is fixed.
     crate::sync::poll::start(&s.store, &caller.tenant_id, &updated, s.tracker_poll).await;
+    crate::intake::mailbox::start(&s.store, &caller.tenant_id, &updated, s.mailbox_poll).await;
     Ok(updated)
 }
 

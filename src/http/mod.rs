@@ -65,6 +65,8 @@ pub struct AppState {
     pub sync_wait: Duration,
     /// How often trackers are polled (off when `None`).
     pub tracker_poll: Option<Duration>,
+    /// How often mailboxes are polled, when they are.
+    pub mailbox_poll: Option<Duration>,
     /// Speech to text, when a server is configured.
     pub transcriber: Option<crate::voice::Transcriber>,
     /// Outbound connections.
@@ -113,6 +115,7 @@ impl AppState {
             message_wait: Duration::from_secs(10),
             sync_wait: Duration::from_secs(300),
             tracker_poll: None,
+            mailbox_poll: None,
             transcriber: None,
             outbound,
             bot,

@@ -3,6 +3,7 @@
 //! request to the existing one, all as one durable, idempotent job.
 
 pub mod deferred;
+pub mod mailbox;
 pub mod triage;
 
 use std::sync::Arc;

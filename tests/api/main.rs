@@ -34,6 +34,7 @@ mod json_fuzz;
 mod labels;
 mod legacy;
 mod llm;
+mod mailbox;
 mod msteams;
 mod notify_requester;
 mod oauth;

@@ -2,7 +2,9 @@
 //! secret in `X-Taskbridge-Secret` or HTTP basic auth) in, threaded SMTP answers out. An
 //! e-mail to the project's address is addressed to taskbridge, so each one is a request.
 
+pub mod imap;
 pub mod mime;
+mod net;
 pub mod smtp;
 
 use std::time::Duration;

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use super::net::{Io, NetError};
 
 /// How the connection is protected (an e-mail integration's `tls` setting).
 pub use crate::domain::integration::SmtpTls as Tls;
@@ -34,8 +35,14 @@ pub enum SmtpError {
     Permanent(String),
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+impl From<NetError> for SmtpError {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::Transient(m) => SmtpError::Transient(m),
+            NetError::Permanent(m) => SmtpError::Permanent(m),
+        }
+    }
+}
 
 struct Session {
     io: BufReader<Box<dyn Io>>,
@@ -120,18 +127,8 @@ fn data_block(message: &[u8]) -> Vec<u8> {
     out
 }
 
-fn server_name(host: &str) -> Result<rustls::pki_types::ServerName<'static>, SmtpError> {
-    rustls::pki_types::ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
-        .map_err(|_| SmtpError::Permanent(format!("SMTP host {host:?} is not a valid name")))
-}
-
 async fn handshake(stream: Box<dyn Io>, host: &str, tls: &Arc<rustls::ClientConfig>) -> Result<Box<dyn Io>, SmtpError> {
-    let connector = tokio_rustls::TlsConnector::from(tls.clone());
-    let stream = connector
-        .connect(server_name(host)?, stream)
-        .await
-        .map_err(|e| SmtpError::Transient(format!("SMTP TLS handshake with {host}: {e}")))?;
-    Ok(Box::new(stream))
+    Ok(super::net::handshake(stream, host, tls, "SMTP").await?)
 }
 
 fn offers(ehlo: &Answer, extension: &str) -> bool {
@@ -185,30 +182,7 @@ async fn deliver(
     if server.credentials.is_some() && server.tls == Tls::None {
         return Err(SmtpError::Permanent("refusing to send SMTP credentials without TLS".into()));
     }
-    let target = format!("{}:{}", server.host, server.port);
-    let host = server.host.trim_start_matches('[').trim_end_matches(']');
-    let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, server.port))
-        .await
-        .map_err(|e| io_error(&format!("resolve {target}"), e))?
-        .collect();
-    // Connect to exactly the addresses checked, so a second lookup cannot point elsewhere.
-    let mut refused = None;
-    let allowed: Vec<_> = addresses
-        .into_iter()
-        .filter(|a| match server.guard.check_ip(a.ip(), &a.ip().to_string()) {
-            Ok(()) => true,
-            Err(why) => {
-                refused.get_or_insert(why);
-                false
-            }
-        })
-        .collect();
-    if let (true, Some(why)) = (allowed.is_empty(), refused) {
-        return Err(SmtpError::Permanent(format!("SMTP host {}: refused: {why}", server.host)));
-    }
-    let tcp = TcpStream::connect(&allowed[..]).await.map_err(|e| io_error(&format!("connect to {target}"), e))?;
-    let _ = tcp.set_nodelay(true);
-    let mut stream: Box<dyn Io> = Box::new(tcp);
+    let mut stream = super::net::connect(server.host, server.port, server.guard, "SMTP").await?;
     if server.tls == Tls::Implicit {
         stream = handshake(stream, server.host, tls).await?;
     }

@@ -7,6 +7,7 @@
 
 pub mod atlassian;
 pub mod discord;
+pub mod dovecot;
 pub mod jira;
 pub mod llm;
 pub mod microsoft;
