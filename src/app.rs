@@ -89,10 +89,13 @@ impl Application {
             crate::sync::poll::schedule_all(&store, interval).await?;
         }
         crate::events::register(&mut registry, integrations.clone(), outbound.http.clone());
-        let states = match &config.redis_url {
-            Some(url) => crate::oauth::state::States::Redis(
-                crate::oauth::redis::Redis::parse(url.expose()).map_err(StartupError::Redis)?,
-            ),
+        let redis = match &config.redis_url {
+            Some(url) => Some(crate::redis::Redis::parse(url.expose()).map_err(StartupError::Redis)?),
+            None => None,
+        };
+        let limiter = config.limiter(redis.as_ref()).counting_unchecked_in(metrics.rate_limits_unchecked());
+        let states = match redis {
+            Some(redis) => crate::oauth::state::States::Redis(redis),
             None => crate::oauth::state::States::Database(store.clone()),
         };
         let oauth = crate::oauth::OAuth::new(
@@ -129,6 +132,7 @@ impl Application {
             bot: channel_clients.bot,
             max_upload_bytes: config.max_upload_bytes,
             console: config.console(),
+            limiter,
         };
         Ok(Application {
             listener,

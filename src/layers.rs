@@ -5,8 +5,8 @@
 /// The modules by layer, lowest first. A module may use its own layer and those below.
 const LAYERS: &[&[&str]] = &[
     &["domain"],
-    &["store", "jobs"],
-    &["integrations", "llm", "dedup", "outbound", "voice"],
+    &["store", "jobs", "redis"],
+    &["integrations", "llm", "dedup", "outbound", "voice", "limits"],
     &["channels", "trackers", "events", "oauth"],
     &["tasks", "intake", "sync", "coordinator"],
     &["http"],

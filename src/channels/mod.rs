@@ -225,6 +225,31 @@ pub trait Channel: Send + Sync {
     fn inline_answer(&self, text: &str) -> Value {
         serde_json::json!({ "text": text })
     }
+
+    /// How to turn `inbound` away while its integration is over its rate limit. `None` (the
+    /// default) answers 429 with `Retry-After`: the platform sends it again later. Where the
+    /// platform would not (a slash command, an interaction, an SMS webhook), the person is
+    /// told `text` instead, with a success status, so the platform never counts it as a
+    /// failing endpoint. Nothing is accepted either way.
+    fn over_limit(&self, _inbound: &Inbound, _text: &str) -> Option<Answer> {
+        None
+    }
+}
+
+/// What a person reads when their request is turned away over the rate limit.
+pub fn over_limit_text(retry_after_secs: u64) -> String {
+    format!(
+        "Too many requests are arriving here right now, so this one was not taken. \
+         Please send it again in {retry_after_secs} s."
+    )
+}
+
+impl Inbound {
+    /// Whether accepting this would store or queue work (what the rate limit counts);
+    /// handshakes and ignored events cost nothing.
+    pub fn makes_work(&self) -> bool {
+        matches!(self, Inbound::Request(_) | Inbound::Fetch { .. } | Inbound::Voice { .. })
+    }
 }
 
 /// The adapter of each platform that has one.

@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, botframework};
+use super::{Answer, Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, botframework};
 use crate::jobs::JobError;
 
 pub struct MsTeams;
@@ -218,6 +218,15 @@ impl Channel for MsTeams {
 
     fn inline_answer(&self, text: &str) -> Value {
         json!({"type": "message", "text": text})
+    }
+
+    /// An outgoing webhook is not sent again: its answer tells the person. A bot's activity
+    /// gets 429, which the Bot Connector retries.
+    fn over_limit(&self, inbound: &Inbound, text: &str) -> Option<Answer> {
+        match inbound {
+            Inbound::Request(r) if !self.sends_reply(&r.reply_to) => Some(self.inline_answer(text).into()),
+            _ => None,
+        }
     }
 }
 

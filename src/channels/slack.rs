@@ -5,7 +5,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::{Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use super::{
+    Answer, Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest,
+};
 use crate::integrations::ssrf::check_on_hosts;
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
@@ -271,6 +273,17 @@ impl Channel for Slack {
                 }
             }
         })
+    }
+
+    /// A slash command is not sent again: the person sees why, only to them. Events get
+    /// 429, which Slack retries (about a minute, then five, later).
+    fn over_limit(&self, inbound: &Inbound, text: &str) -> Option<Answer> {
+        match inbound {
+            Inbound::Request(r) if r.reply_to.get("response_url").is_some() => {
+                Some(json!({"response_type": "ephemeral", "text": text}).into())
+            }
+            _ => None,
+        }
     }
 
     /// A slash command's `response_url` answers for 30 minutes: later news goes to its

@@ -145,6 +145,12 @@ impl Channel for WhatsApp {
         Ok(Inbound::Request(request))
     }
 
+    /// Twilio does not retry a webhook answered with an error (unless the URL asks for it),
+    /// so the sender is told to send it again.
+    fn over_limit(&self, _inbound: &Inbound, text: &str) -> Option<Answer> {
+        Some(twiml(Some(text)))
+    }
+
     /// Downloads a voice note from Twilio's media URL and transcribes it.
     fn fetch<'a>(&'a self, fetch: Fetch<'a>) -> FetchFuture<'a> {
         Box::pin(async move {

@@ -80,6 +80,8 @@ pub struct AppState {
     pub coordinator: Arc<crate::coordinator::Coordinator>,
     /// How the web console's sessions behave.
     pub console: console::Settings,
+    /// Rate limits per API key and per webhook integration.
+    pub limiter: crate::limits::Limiter,
 }
 
 impl AppState {
@@ -120,6 +122,7 @@ impl AppState {
             bot,
             max_upload_bytes: 25 * 1024 * 1024,
             console: console::Settings::default(),
+            limiter: crate::limits::Limiter::off(),
         }
     }
 }

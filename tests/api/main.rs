@@ -32,6 +32,7 @@ mod jobs;
 mod json_fuzz;
 mod labels;
 mod legacy;
+mod limits;
 mod llm;
 mod msteams;
 mod notify_requester;
