@@ -147,6 +147,11 @@ pub struct Config {
     /// removes the limit.
     #[arg(long, env = "TASKBRIDGE_WEBHOOK_RATE_BURST", default_value = "200", value_parser = crate::limits::parse_burst)]
     pub webhook_rate_burst: crate::limits::Setting,
+    /// Origins whose front ends may call the API from a browser, exactly as the browser
+    /// sends them (`https://app.example.com,http://localhost:5173`); none by default. They may
+    /// send credentials; `*` allows every origin without credentials.
+    #[arg(long, env = "TASKBRIDGE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
     /// OAuth providers, read from `TASKBRIDGE_OAUTH_*` by [`Config::with_oauth_from_env`].
     #[arg(skip)]
     pub oauth: crate::oauth::OAuthSettings,
@@ -348,6 +353,7 @@ impl Config {
             rate_burst: crate::limits::Setting(None),
             webhook_rate_limit: crate::limits::Setting(None),
             webhook_rate_burst: crate::limits::Setting(None),
+            cors_origins: Vec::new(),
             oauth: crate::oauth::OAuthSettings::from_env(|_| None),
             allow_private_urls: false,
             slack_response_url_hosts: vec!["hooks.slack.com".into()],

@@ -16,6 +16,7 @@ mod concurrent_intake;
 mod confluence_sync;
 mod connections;
 mod console;
+mod cors;
 mod dedup;
 mod discord;
 mod email;
