@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["tasks", "intake", "sync", "coordinator"],
     &["http"],
     &["serve"],
-    &["config", "telemetry", "app"],
+    &["config", "telemetry", "app", "doctor"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -21,13 +21,15 @@
 //!    tracker polling and import, undo), `coordinator` (the AI coordinator).
 //! 6. `http`: thin handlers over the services.
 //! 7. `serve`: the accept loop.
-//! 8. `config`, `telemetry`, `app`: reading the environment and wiring it all up.
+//! 8. `config`, `telemetry`, `app`: reading the environment and wiring it all up; `doctor`,
+//!    which checks what the configuration names.
 
 pub mod app;
 pub mod channels;
 pub mod config;
 pub mod coordinator;
 pub mod dedup;
+pub mod doctor;
 pub mod domain;
 pub mod events;
 pub mod http;

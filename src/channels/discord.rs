@@ -5,6 +5,7 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::{Map, Value, json};
 
 use super::{Answer, Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use super::{Check, CheckFuture, check_call, check_secret};
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
 
@@ -96,6 +97,17 @@ impl Channel for Discord {
             Some(_) => Ok(ephemeral("Only the /task command is supported.")),
             None => Err(WebhookError::Malformed("interaction without type".into())),
         }
+    }
+
+    /// The bot's own user, with its token.
+    fn check<'a>(&'a self, check: Check<'a>) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let token = check_secret(check.secrets, "bot_token")?;
+            let base = super::ChannelSettings::read(check.settings).api(DEFAULT_API).trim_end_matches('/').to_string();
+            let request = check.client.get(format!("{base}/users/@me")).header("authorization", format!("Bot {token}"));
+            let me = check_call("Discord", request).await?;
+            Ok(format!("Discord answers: the bot {}", me["username"].as_str().unwrap_or("?")))
+        })
     }
 
     /// Discord does not send an interaction again: the person sees why instead.

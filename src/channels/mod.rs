@@ -162,6 +162,20 @@ pub enum Inbound {
 
 pub use crate::domain::webhook::WebhookError;
 
+/// What an adapter needs to reach its platform with an integration's credentials.
+pub struct Check<'a> {
+    pub client: &'a reqwest::Client,
+    pub settings: &'a Map<String, Value>,
+    pub secrets: &'a Map<String, Value>,
+    /// Bot Framework tokens (Teams bots).
+    pub bot: &'a botframework::BotFramework,
+}
+
+/// What the platform answered, in words, or why it could not be reached.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+
+pub use crate::outbound::{check_call, check_secret};
+
 pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>;
 pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<InboundRequest>, JobError>> + Send + 'a>>;
 
@@ -233,6 +247,12 @@ pub trait Channel: Send + Sync {
     /// failing endpoint. Nothing is accepted either way.
     fn over_limit(&self, _inbound: &Inbound, _text: &str) -> Option<Answer> {
         None
+    }
+
+    /// Reaches the platform with the integration's credentials (`taskbridge doctor`),
+    /// reading who it is there; platforms only ever calling taskbridge have nothing to reach.
+    fn check<'a>(&'a self, _check: Check<'a>) -> CheckFuture<'a> {
+        Box::pin(async { Ok("nothing to call: the platform calls taskbridge".to_string()) })
     }
 }
 

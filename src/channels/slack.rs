@@ -8,6 +8,7 @@ use sha2::Sha256;
 use super::{
     Answer, Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest,
 };
+use super::{Check, CheckFuture, check_call, check_secret};
 use crate::integrations::ssrf::check_on_hosts;
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
@@ -272,6 +273,26 @@ impl Channel for Slack {
                     Err(JobError::Permanent(format!("Slack chat.postMessage: {}", error.unwrap_or("not ok"))))
                 }
             }
+        })
+    }
+
+    /// `auth.test` with the bot token.
+    fn check<'a>(&'a self, check: Check<'a>) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let token = check_secret(check.secrets, "bot_token")?;
+            let base = super::ChannelSettings::read(check.settings).api(DEFAULT_API).trim_end_matches('/').to_string();
+            let answer = check_call("Slack", check.client.post(format!("{base}/auth.test")).bearer_auth(token)).await?;
+            if answer["ok"] != true {
+                return Err(format!(
+                    "Slack refuses the bot token: {}",
+                    answer["error"].as_str().unwrap_or("no reason")
+                ));
+            }
+            Ok(format!(
+                "Slack answers: the bot {} in {}",
+                answer["user"].as_str().unwrap_or("?"),
+                answer["team"].as_str().unwrap_or("?")
+            ))
         })
     }
 

@@ -19,6 +19,7 @@ mod console;
 mod cors;
 mod dedup;
 mod discord;
+mod doctor;
 mod email;
 mod errors;
 mod health;
