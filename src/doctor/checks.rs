@@ -247,7 +247,11 @@ pub async fn integrations(config: &Config, project: &str, report: &mut Report) {
         report.add(Level::Note, subject, "has no integrations");
     }
     let bot = crate::channels::ChannelClients::new(outbound.clone())
-        .with_bot_framework(config.botframework_openid_url.as_deref(), config.botframework_token_url.as_deref())
+        .with_bot_framework(crate::channels::botframework::BotUrls {
+            openid: config.botframework_openid_url.as_deref(),
+            token: config.botframework_token_url.as_deref(),
+            service: config.botframework_service_url.as_deref(),
+        })
         .bot;
     for record in records {
         let subject = format!("integration {} {:?} ({})", record.kind.as_str(), record.name, record.id);
