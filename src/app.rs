@@ -28,6 +28,8 @@ pub enum StartupError {
     Outbound(#[from] crate::outbound::OutboundError),
     #[error("TASKBRIDGE_REDIS_URL: {0}")]
     Redis(String),
+    #[error("TASKBRIDGE_CORS_ORIGINS: {0}")]
+    Cors(String),
     #[error("TASKBRIDGE_DEDUP_THRESHOLD / TASKBRIDGE_DEDUP_SUGGEST_AT: {0}")]
     Bands(#[from] crate::domain::DomainError),
 }
@@ -44,6 +46,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        let cors = crate::http::cors::Cors::new(&config.cors_origins).map_err(StartupError::Cors)?;
         let options = StoreOptions { max_connections: config.db_max_connections, ..StoreOptions::default() };
         let store = Store::connect(&config.database_url, &options).await?;
         let bootstrap = store.bootstrap(config.api_key.as_ref().map(|k| k.expose())).await?;
@@ -93,10 +96,13 @@ impl Application {
             crate::sync::poll::schedule_all(&store, interval).await?;
         }
         crate::events::register(&mut registry, integrations.clone(), outbound.http.clone());
-        let states = match &config.redis_url {
-            Some(url) => crate::oauth::state::States::Redis(
-                crate::oauth::redis::Redis::parse(url.expose()).map_err(StartupError::Redis)?,
-            ),
+        let redis = match &config.redis_url {
+            Some(url) => Some(crate::redis::Redis::parse(url.expose()).map_err(StartupError::Redis)?),
+            None => None,
+        };
+        let limiter = config.limiter(redis.as_ref()).counting_unchecked_in(metrics.rate_limits_unchecked());
+        let states = match redis {
+            Some(redis) => crate::oauth::state::States::Redis(redis),
             None => crate::oauth::state::States::Database(store.clone()),
         };
         let oauth = crate::oauth::OAuth::new(
@@ -135,6 +141,8 @@ impl Application {
             bot: channel_clients.bot,
             max_upload_bytes: config.max_upload_bytes,
             console: config.console(),
+            limiter,
+            cors,
         };
         Ok(Application {
             listener,

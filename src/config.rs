@@ -134,10 +134,33 @@ pub struct Config {
     /// A web console session ends after this many minutes without a request.
     #[arg(long, env = "TASKBRIDGE_CONSOLE_IDLE_MINUTES", default_value_t = 480, value_parser = clap::value_parser!(u64).range(1..))]
     pub console_idle_minutes: u64,
-    /// Redis (`redis://[:password@]host[:port][/db]`) for OAuth states shared by every
-    /// instance; the database keeps them when unset.
+    /// Redis (`redis://[:password@]host[:port][/db]`) for OAuth states and rate limits
+    /// shared by every instance; when unset the database keeps the states and each instance
+    /// its own limits.
     #[arg(long, env = "TASKBRIDGE_REDIS_URL", hide_env_values = true, value_parser = parse_any_secret)]
     pub redis_url: Option<Secret>,
+    /// Requests per second each API key may make on average (fractions allowed); `0` or
+    /// `off` removes the limit. Over it, requests are answered 429 with `Retry-After`.
+    #[arg(long, env = "TASKBRIDGE_RATE_LIMIT", default_value = "50", value_parser = crate::limits::parse_rate)]
+    pub rate_limit: crate::limits::Setting,
+    /// Requests an API key may make at once above its rate (the bucket's size); `0` or `off`
+    /// removes the limit.
+    #[arg(long, env = "TASKBRIDGE_RATE_BURST", default_value = "200", value_parser = crate::limits::parse_burst)]
+    pub rate_burst: crate::limits::Setting,
+    /// Webhook deliveries per second each integration may receive on average; `0` or `off`
+    /// removes the limit. Over it, platforms that retry get 429 with `Retry-After`, the
+    /// others an answer the person reads.
+    #[arg(long, env = "TASKBRIDGE_WEBHOOK_RATE_LIMIT", default_value = "20", value_parser = crate::limits::parse_rate)]
+    pub webhook_rate_limit: crate::limits::Setting,
+    /// Webhook deliveries an integration may receive at once above its rate; `0` or `off`
+    /// removes the limit.
+    #[arg(long, env = "TASKBRIDGE_WEBHOOK_RATE_BURST", default_value = "200", value_parser = crate::limits::parse_burst)]
+    pub webhook_rate_burst: crate::limits::Setting,
+    /// Origins whose front ends may call the API from a browser, exactly as the browser
+    /// sends them (`https://app.example.com,http://localhost:5173`); none by default. They may
+    /// send credentials; `*` allows every origin without credentials.
+    #[arg(long, env = "TASKBRIDGE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
     /// OAuth providers, read from `TASKBRIDGE_OAUTH_*` by [`Config::with_oauth_from_env`].
     #[arg(skip)]
     pub oauth: crate::oauth::OAuthSettings,
@@ -244,6 +267,16 @@ impl Config {
         (self.follow_up_secs > 0).then(|| std::time::Duration::from_secs(self.follow_up_secs))
     }
 
+    /// The rate limits: in Redis when it is configured, else in this instance's memory.
+    pub fn limiter(&self, redis: Option<&crate::redis::Redis>) -> crate::limits::Limiter {
+        let api_key = crate::limits::Rate::from_settings(self.rate_limit, self.rate_burst);
+        let webhook = crate::limits::Rate::from_settings(self.webhook_rate_limit, self.webhook_rate_burst);
+        match redis {
+            Some(redis) => crate::limits::Limiter::shared(api_key, webhook, redis),
+            None => crate::limits::Limiter::in_memory(api_key, webhook),
+        }
+    }
+
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
     }
@@ -331,6 +364,12 @@ impl Config {
             frontend_url: Some("https://app.taskbridge.example".into()),
             console_idle_minutes: 480,
             redis_url: None,
+            // Tests and benchmarks hammer one key; the limits' own tests turn them on.
+            rate_limit: crate::limits::Setting(None),
+            rate_burst: crate::limits::Setting(None),
+            webhook_rate_limit: crate::limits::Setting(None),
+            webhook_rate_burst: crate::limits::Setting(None),
+            cors_origins: Vec::new(),
             oauth: crate::oauth::OAuthSettings::from_env(|_| None),
             allow_private_urls: false,
             slack_response_url_hosts: vec!["hooks.slack.com".into()],

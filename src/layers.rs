@@ -5,13 +5,13 @@
 /// The modules by layer, lowest first. A module may use its own layer and those below.
 const LAYERS: &[&[&str]] = &[
     &["domain"],
-    &["store", "jobs"],
-    &["integrations", "llm", "dedup", "outbound", "voice"],
+    &["store", "jobs", "redis"],
+    &["integrations", "llm", "dedup", "outbound", "voice", "limits"],
     &["channels", "trackers", "events", "oauth"],
     &["tasks", "intake", "sync", "coordinator"],
     &["http"],
     &["serve"],
-    &["config", "telemetry", "app"],
+    &["config", "telemetry", "app", "doctor"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

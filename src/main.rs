@@ -38,6 +38,15 @@ enum Command {
         #[arg(long, default_value = "taskbridge.env")]
         env_out: std::path::PathBuf,
     },
+    /// Check the configuration and whether everything it names can be reached (the
+    /// database, Redis, the language model, speech to text; with --project, each of the
+    /// project's integrations). Prints what is wrong in plain words, never a secret, and
+    /// changes nothing; exits non-zero when something is wrong.
+    Doctor {
+        /// Also reach the platforms of this project's integrations (an id or a name).
+        #[arg(long)]
+        project: Option<String>,
+    },
     /// Administration tools.
     Admin {
         #[command(subcommand)]
@@ -137,6 +146,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         taskbridge::dedup::eval::run(corpus, queries, settings, &mut out).map_err(|e| e.to_string())?;
         return std::io::Write::flush(&mut out).map_err(|e| e.to_string());
     }
+    if let Some(Command::Doctor { project }) = &cli.command {
+        let report = taskbridge::doctor::examine(&config, project.as_deref()).await;
+        report.print(&mut std::io::stdout()).map_err(|e| e.to_string())?;
+        return match report.problems() {
+            0 => Ok(()),
+            n => Err(format!("doctor found {n} problem{}", if n == 1 { "" } else { "s" })),
+        };
+    }
     if let Some(Command::Openapi) = cli.command {
         let doc = taskbridge::http::openapi_document();
         println!("{}", doc.to_pretty_json().map_err(|e| e.to_string())?);
@@ -154,7 +171,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => serve(config).await,
         Command::Admin { command } => admin(&config, command).await,
         Command::ImportEnv { file, project, env_out } => import_env(&config, &file, project, &env_out).await,
-        Command::Openapi | Command::EvalDedup { .. } => Ok(()),
+        Command::Openapi | Command::EvalDedup { .. } | Command::Doctor { .. } => Ok(()),
     }
 }
 
@@ -277,12 +294,10 @@ async fn find_project(
         let id = store.default_project(tenant).await.map_err(|e| format!("no default project: {e}"))?;
         return store.get_project(tenant, &id).await.map_err(|e| e.to_string());
     };
-    if let Ok(project) = store.get_project(tenant, &wanted.clone().into()).await {
-        return Ok(project);
-    }
-    let page = taskbridge::domain::list::Page::first(1000);
-    let projects = store.list_projects(tenant, &page).await.map_err(|e| e.to_string())?;
-    projects.into_iter().find(|p| p.name == wanted).ok_or_else(|| format!("no project with the id or name {wanted:?}"))
+    store.find_project(tenant, &wanted).await.map_err(|e| match e {
+        taskbridge::store::StoreError::NotFound => format!("no project with the id or name {wanted:?}"),
+        other => other.to_string(),
+    })
 }
 
 async fn rotate_key(config: &Config, new_key_file: Option<std::path::PathBuf>) -> Result<(), String> {

@@ -116,6 +116,55 @@ pub fn http_failure(status: reqwest::StatusCode, headers: &reqwest::header::Head
     }
 }
 
+/// Sends a check's `request` and reads its JSON answer; the error says what went wrong in
+/// words, never with the URL (it may hold a token).
+pub async fn check_call(platform: &str, request: reqwest::RequestBuilder) -> Result<serde_json::Value, String> {
+    let res = request.send().await.map_err(|e| format!("{platform} cannot be reached: {}", describe(e)))?;
+    let status = res.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(format!("{platform} refuses the integration's credentials (HTTP {})", status.as_u16()));
+    }
+    if !status.is_success() {
+        return Err(format!("{platform} answers HTTP {}", status.as_u16()));
+    }
+    res.json().await.map_err(|e| format!("{platform} answers something that is not JSON: {}", e.without_url()))
+}
+
+/// A secret the check needs, or the words for its absence.
+pub fn check_secret<'a>(
+    secrets: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Result<&'a str, String> {
+    secrets.get(name).and_then(serde_json::Value::as_str).ok_or_else(|| format!("the integration has no {name}"))
+}
+
+/// A failed call in words, with its causes (`connection refused`) but without the URL,
+/// which may carry a token.
+pub fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut words = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        words.push_str(": ");
+        words.push_str(&c.to_string());
+        cause = c.source();
+    }
+    words
+}
+
+/// `url` fit to print: without its user, password and query string, which may hold secrets.
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

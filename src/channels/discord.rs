@@ -4,7 +4,8 @@
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::{Map, Value, json};
 
-use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use super::{Answer, Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use super::{Check, CheckFuture, check_call, check_secret};
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
 
@@ -27,10 +28,12 @@ fn hex_bytes<const N: usize>(hex: &str) -> Option<[u8; N]> {
 }
 
 fn ephemeral(text: &str) -> Inbound {
-    Inbound::Respond {
-        status: axum::http::StatusCode::OK,
-        body: json!({"type": 4, "data": {"content": text, "flags": 64, "allowed_mentions": {"parse": []}}}).into(),
-    }
+    Inbound::Respond { status: axum::http::StatusCode::OK, body: ephemeral_message(text) }
+}
+
+/// A message only the person who used the command sees.
+fn ephemeral_message(text: &str) -> Answer {
+    json!({"type": 4, "data": {"content": text, "flags": 64, "allowed_mentions": {"parse": []}}}).into()
 }
 
 impl Channel for Discord {
@@ -94,6 +97,22 @@ impl Channel for Discord {
             Some(_) => Ok(ephemeral("Only the /task command is supported.")),
             None => Err(WebhookError::Malformed("interaction without type".into())),
         }
+    }
+
+    /// The bot's own user, with its token.
+    fn check<'a>(&'a self, check: Check<'a>) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let token = check_secret(check.secrets, "bot_token")?;
+            let base = super::ChannelSettings::read(check.settings).api(DEFAULT_API).trim_end_matches('/').to_string();
+            let request = check.client.get(format!("{base}/users/@me")).header("authorization", format!("Bot {token}"));
+            let me = check_call("Discord", request).await?;
+            Ok(format!("Discord answers: the bot {}", me["username"].as_str().unwrap_or("?")))
+        })
+    }
+
+    /// Discord does not send an interaction again: the person sees why instead.
+    fn over_limit(&self, _inbound: &Inbound, text: &str) -> Option<Answer> {
+        Some(ephemeral_message(text))
     }
 
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {

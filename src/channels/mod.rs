@@ -162,6 +162,20 @@ pub enum Inbound {
 
 pub use crate::domain::webhook::WebhookError;
 
+/// What an adapter needs to reach its platform with an integration's credentials.
+pub struct Check<'a> {
+    pub client: &'a reqwest::Client,
+    pub settings: &'a Map<String, Value>,
+    pub secrets: &'a Map<String, Value>,
+    /// Bot Framework tokens (Teams bots).
+    pub bot: &'a botframework::BotFramework,
+}
+
+/// What the platform answered, in words, or why it could not be reached.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+
+pub use crate::outbound::{check_call, check_secret};
+
 pub type ReplyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>;
 pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<InboundRequest>, JobError>> + Send + 'a>>;
 
@@ -224,6 +238,37 @@ pub trait Channel: Send + Sync {
     /// The webhook answer carrying `text`, for platforms that read the answer inline.
     fn inline_answer(&self, text: &str) -> Value {
         serde_json::json!({ "text": text })
+    }
+
+    /// How to turn `inbound` away while its integration is over its rate limit. `None` (the
+    /// default) answers 429 with `Retry-After`: the platform sends it again later. Where the
+    /// platform would not (a slash command, an interaction, an SMS webhook), the person is
+    /// told `text` instead, with a success status, so the platform never counts it as a
+    /// failing endpoint. Nothing is accepted either way.
+    fn over_limit(&self, _inbound: &Inbound, _text: &str) -> Option<Answer> {
+        None
+    }
+
+    /// Reaches the platform with the integration's credentials (`taskbridge doctor`),
+    /// reading who it is there; platforms only ever calling taskbridge have nothing to reach.
+    fn check<'a>(&'a self, _check: Check<'a>) -> CheckFuture<'a> {
+        Box::pin(async { Ok("nothing to call: the platform calls taskbridge".to_string()) })
+    }
+}
+
+/// What a person reads when their request is turned away over the rate limit.
+pub fn over_limit_text(retry_after_secs: u64) -> String {
+    format!(
+        "Too many requests are arriving here right now, so this one was not taken. \
+         Please send it again in {retry_after_secs} s."
+    )
+}
+
+impl Inbound {
+    /// Whether accepting this would store or queue work (what the rate limit counts);
+    /// handshakes and ignored events cost nothing.
+    pub fn makes_work(&self) -> bool {
+        matches!(self, Inbound::Request(_) | Inbound::Fetch { .. } | Inbound::Voice { .. })
     }
 }
 

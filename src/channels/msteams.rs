@@ -8,7 +8,8 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, botframework};
+use super::{Answer, Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, botframework};
+use super::{Check, CheckFuture};
 use crate::jobs::JobError;
 
 pub struct MsTeams;
@@ -218,6 +219,32 @@ impl Channel for MsTeams {
 
     fn inline_answer(&self, text: &str) -> Value {
         json!({"type": "message", "text": text})
+    }
+
+    /// A bot gets a token with its app id and password; an outgoing webhook only receives.
+    fn check<'a>(&'a self, check: Check<'a>) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let app_id = super::ChannelSettings::read(check.settings).app_id;
+            let password = check.secrets.get("app_password").and_then(Value::as_str);
+            let (Some(app_id), Some(password)) = (app_id, password) else {
+                return Ok("an outgoing webhook: Teams calls taskbridge, nothing to call".to_string());
+            };
+            check
+                .bot
+                .token(&app_id, password)
+                .await
+                .map(|_| format!("the Bot Framework gives the bot {app_id} a token"))
+                .map_err(|e| format!("the Bot Framework gives the bot {app_id} no token: {e}"))
+        })
+    }
+
+    /// An outgoing webhook is not sent again: its answer tells the person. A bot's activity
+    /// gets 429, which the Bot Connector retries.
+    fn over_limit(&self, inbound: &Inbound, text: &str) -> Option<Answer> {
+        match inbound {
+            Inbound::Request(r) if !self.sends_reply(&r.reply_to) => Some(self.inline_answer(text).into()),
+            _ => None,
+        }
     }
 }
 

@@ -5,7 +5,10 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use super::{Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use super::{
+    Answer, Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest,
+};
+use super::{Check, CheckFuture, check_call, check_secret};
 use crate::integrations::ssrf::check_on_hosts;
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
@@ -271,6 +274,37 @@ impl Channel for Slack {
                 }
             }
         })
+    }
+
+    /// `auth.test` with the bot token.
+    fn check<'a>(&'a self, check: Check<'a>) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let token = check_secret(check.secrets, "bot_token")?;
+            let base = super::ChannelSettings::read(check.settings).api(DEFAULT_API).trim_end_matches('/').to_string();
+            let answer = check_call("Slack", check.client.post(format!("{base}/auth.test")).bearer_auth(token)).await?;
+            if answer["ok"] != true {
+                return Err(format!(
+                    "Slack refuses the bot token: {}",
+                    answer["error"].as_str().unwrap_or("no reason")
+                ));
+            }
+            Ok(format!(
+                "Slack answers: the bot {} in {}",
+                answer["user"].as_str().unwrap_or("?"),
+                answer["team"].as_str().unwrap_or("?")
+            ))
+        })
+    }
+
+    /// A slash command is not sent again: the person sees why, only to them. Events get
+    /// 429, which Slack retries (about a minute, then five, later).
+    fn over_limit(&self, inbound: &Inbound, text: &str) -> Option<Answer> {
+        match inbound {
+            Inbound::Request(r) if r.reply_to.get("response_url").is_some() => {
+                Some(json!({"response_type": "ephemeral", "text": text}).into())
+            }
+            _ => None,
+        }
     }
 
     /// A slash command's `response_url` answers for 30 minutes: later news goes to its

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::voice::{VoiceNote, file_name, hear, read_audio};
 use super::{Channel, Fetch, FetchFuture, Inbound, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use super::{Check, CheckFuture, check_call, check_secret};
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
 
@@ -24,6 +25,22 @@ fn command_text(text: &str) -> Option<&str> {
 }
 
 impl Channel for Telegram {
+    /// `getMe` with the bot token.
+    fn check<'a>(&'a self, check: Check<'a>) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let token = check_secret(check.secrets, "bot_token")?;
+            let base = super::ChannelSettings::read(check.settings).api(DEFAULT_API).trim_end_matches('/').to_string();
+            let me = check_call("Telegram", check.client.get(format!("{base}/bot{token}/getMe"))).await?;
+            if me["ok"] != true {
+                return Err(format!(
+                    "Telegram refuses the bot token: {}",
+                    me["description"].as_str().unwrap_or("no reason")
+                ));
+            }
+            Ok(format!("Telegram answers: the bot @{}", me["result"]["username"].as_str().unwrap_or("?")))
+        })
+    }
+
     fn verify(&self, r: &WebhookRequest<'_>, secrets: &Map<String, Value>) -> Result<(), WebhookError> {
         use subtle::ConstantTimeEq;
         let expected = secrets

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::voice::{VoiceNote, file_name, hear, read_audio};
 use super::{Answer, Channel, Fetch, FetchFuture, Inbound, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use super::{Check, CheckFuture, check_call, check_secret};
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
 
@@ -143,6 +144,30 @@ impl Channel for WhatsApp {
         let mut request = note.into_request(text.to_string());
         request.ack = Some(twiml(None));
         Ok(Inbound::Request(request))
+    }
+
+    /// The Twilio account, with its SID and auth token.
+    fn check<'a>(&'a self, check: Check<'a>) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let token = check_secret(check.secrets, "auth_token")?;
+            let settings = super::ChannelSettings::read(check.settings);
+            let account = settings.account_sid.as_deref().ok_or("the integration has no account_sid")?;
+            let base = settings.api(DEFAULT_API).trim_end_matches('/').to_string();
+            let request =
+                check.client.get(format!("{base}/2010-04-01/Accounts/{account}.json")).basic_auth(account, Some(token));
+            let found = check_call("Twilio", request).await?;
+            Ok(format!(
+                "Twilio answers: the account {:?} is {}",
+                found["friendly_name"].as_str().unwrap_or(account),
+                found["status"].as_str().unwrap_or("?")
+            ))
+        })
+    }
+
+    /// Twilio does not retry a webhook answered with an error (unless the URL asks for it),
+    /// so the sender is told to send it again.
+    fn over_limit(&self, _inbound: &Inbound, text: &str) -> Option<Answer> {
+        Some(twiml(Some(text)))
     }
 
     /// Downloads a voice note from Twilio's media URL and transcribes it.

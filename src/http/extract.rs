@@ -78,9 +78,22 @@ impl FromRequestParts<AppState> for Caller {
         let key = presented_key(parts).ok_or(ApiError::Unauthorized(
             "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>",
         ))?;
-        state.store.authenticate(key).await?.ok_or(ApiError::Unauthorized("the API key is not valid"))
+        let caller = state.store.authenticate(key).await?.ok_or(ApiError::Unauthorized("the API key is not valid"))?;
+        // Once per request, however many extractors ask for the caller.
+        if parts.extensions.insert(RateChecked).is_none() {
+            let scope = crate::limits::Scope::ApiKey;
+            if let Err(limited) = state.limiter.check(scope, &caller.key_id).await {
+                state.metrics.rate_limited(scope, "api", false);
+                return Err(ApiError::RateLimited { what: "this API key", limited });
+            }
+        }
+        Ok(caller)
     }
 }
+
+/// Marks a request whose API key has been counted against its rate limit.
+#[derive(Debug, Clone, Copy)]
+struct RateChecked;
 
 /// A caller holding an admin key: what changes where the tenant's data and secrets go
 /// (integrations, their OAuth installs) takes it; a member key gets 403.

@@ -41,6 +41,18 @@ pub struct Metrics {
     llm_fallbacks: Counter,
     jobs: Family<JobLabels, Gauge>,
     connections: ConnectionMetrics,
+    rate_limited: Family<LimitedLabels, Counter>,
+    rate_limits_unchecked: Counter,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitedLabels {
+    /// `api_key` or `webhook`.
+    scope: &'static str,
+    /// The webhook's platform; `api` for API keys.
+    platform: &'static str,
+    /// `429`, or `told` when the platform would not retry and the person was told instead.
+    answer: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -114,7 +126,30 @@ impl Metrics {
             "Client connections closed for a request head not finished in time (header) or for sitting unused (idle)",
             connections.timed_out.clone(),
         );
-        Arc::new(Metrics { registry, requests, latency, pool_size, pool_idle, llm_fallbacks, jobs, connections })
+        let rate_limited = Family::<LimitedLabels, Counter>::default();
+        registry.register(
+            "rate_limited_requests",
+            "Requests turned away over a rate limit, by scope (api_key, webhook), platform and answer (429, told)",
+            rate_limited.clone(),
+        );
+        let rate_limits_unchecked = Counter::default();
+        registry.register(
+            "rate_limit_unchecked_requests",
+            "Requests let through without a rate-limit check because Redis could not be reached",
+            rate_limits_unchecked.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            requests,
+            latency,
+            pool_size,
+            pool_idle,
+            llm_fallbacks,
+            jobs,
+            connections,
+            rate_limited,
+            rate_limits_unchecked,
+        })
     }
 
     /// The figures the accept loop updates.
@@ -125,6 +160,17 @@ impl Metrics {
     /// The counter the language model's fallback increments.
     pub fn llm_fallbacks(&self) -> Counter {
         self.llm_fallbacks.clone()
+    }
+
+    /// The counter the rate limiter increments when Redis fails and it lets a request pass.
+    pub fn rate_limits_unchecked(&self) -> Counter {
+        self.rate_limits_unchecked.clone()
+    }
+
+    /// A request turned away over a rate limit.
+    pub fn rate_limited(&self, scope: crate::limits::Scope, platform: &'static str, told: bool) {
+        let answer = if told { "told" } else { "429" };
+        self.rate_limited.get_or_create(&LimitedLabels { scope: scope.as_str(), platform, answer }).inc();
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

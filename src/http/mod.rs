@@ -4,6 +4,7 @@
 mod comments;
 pub mod console;
 mod coordinator;
+pub mod cors;
 mod deliveries;
 pub mod error;
 mod extract;
@@ -80,6 +81,10 @@ pub struct AppState {
     pub coordinator: Arc<crate::coordinator::Coordinator>,
     /// How the web console's sessions behave.
     pub console: console::Settings,
+    /// Rate limits per API key and per webhook integration.
+    pub limiter: crate::limits::Limiter,
+    /// Which other origins' front ends may call the API.
+    pub cors: cors::Cors,
 }
 
 impl AppState {
@@ -121,6 +126,8 @@ impl AppState {
             bot,
             max_upload_bytes: 25 * 1024 * 1024,
             console: console::Settings::default(),
+            limiter: crate::limits::Limiter::off(),
+            cors: cors::Cors::default(),
         }
     }
 }
@@ -235,6 +242,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 /// The complete application: routes, OpenAPI, and the middleware every request passes.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     let max_upload_bytes = state.max_upload_bytes;
+    let cors = state.cors.layer();
     let (router, mut doc) = api_router().split_for_parts();
     openapi::complete(&mut doc);
     let doc = Arc::new(doc);
@@ -261,6 +269,12 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     // The replaced systems' clients call routes with and without a trailing slash: it is
     // dropped before routing, so every route answers the same either way.
     let router = Router::new().fallback_service(ServiceBuilder::new().map_request(trim_trailing_slash).service(router));
+    // Outside everything else: preflights are answered before routing and authentication,
+    // and every answer (errors and 429s too) carries the headers a browser needs to read it.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
     router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

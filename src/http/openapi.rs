@@ -46,7 +46,7 @@ impl Modify for Security {
 }
 
 /// Adds the answers every operation of a kind can give, which no handler declares itself:
-/// 401 where a key is needed, 400 where a path, query or body is parsed (malformed JSON,
+/// 401 and 429 where a key is needed, 400 where a path, query or body is parsed (malformed JSON,
 /// an invalid path or query), 413 and 415 where a body is read. Run once the routes are in.
 pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
     for item in doc.paths.paths.values_mut() {
@@ -71,6 +71,10 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
             };
             if !public {
                 add("401", "No API key, or not a valid one");
+                add(
+                    "429",
+                    "The API key is over its rate limit (`TASKBRIDGE_RATE_LIMIT`); retry after `Retry-After` seconds",
+                );
             }
             if has_body || has_parameters {
                 add("400", "Malformed JSON, or an invalid path or query parameter");

@@ -17,6 +17,7 @@ use crate::domain::id::{IntegrationId, TenantId};
 use crate::domain::integration::IntegrationType;
 use crate::integrations::IntegrationError;
 use crate::jobs::JobKind;
+use crate::limits::Scope;
 use crate::store::StoreError;
 use crate::tasks::mirror::{Mirrored, TrackerChange, mirror};
 
@@ -29,6 +30,10 @@ const INLINE_WAIT: std::time::Duration = std::time::Duration::from_millis(4000);
     responses(
         (status = 200, description = "Accepted (or a handshake answered)"),
         (status = 401, description = "Bad, missing or stale signature; nothing stored", body = ErrorBody),
+        (status = 429, description = "The integration is over its rate limit (`TASKBRIDGE_WEBHOOK_RATE_LIMIT`); \
+            nothing stored, retry after `Retry-After` seconds. Platforms that do not retry (Slack slash commands, \
+            Discord interactions, Teams outgoing webhooks, Twilio) get 200 with a message saying so instead",
+            body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn receive(
     State(s): State<AppState>,
@@ -87,6 +92,18 @@ pub async fn receive(
         Inbound::Voice { unheard, .. } if s.transcriber.is_none() => *unheard,
         other => other,
     };
+    if inbound.makes_work()
+        && let Err(limited) = s.limiter.check(Scope::Webhook, record.id.as_str()).await
+    {
+        let told = channel.over_limit(&inbound, &crate::channels::over_limit_text(limited.retry_after_secs()));
+        s.metrics.rate_limited(Scope::Webhook, kind.as_str(), told.is_some());
+        tracing::warn!(integration_id = %record.id, retry_after_secs = limited.retry_after_secs(),
+            "webhook over its rate limit; nothing accepted");
+        return match told {
+            Some(answer) => Ok((StatusCode::OK, answer).into_response()),
+            None => Err(ApiError::RateLimited { what: "this integration", limited }),
+        };
+    }
     let request = match inbound {
         Inbound::Respond { status, body } => return Ok((status, body).into_response()),
         Inbound::Ignore => return Ok(StatusCode::OK.into_response()),
@@ -168,6 +185,12 @@ async fn tracker_change(
         }
     })?;
     if let Some(change) = change {
+        // Jira retries a 429; Taiga does not, and its next poll (TASKBRIDGE_TRACKER_POLL_SECS) brings the change.
+        if let Err(limited) = s.limiter.check(Scope::Webhook, integration_id.as_str()).await {
+            s.metrics.rate_limited(Scope::Webhook, kind.as_str(), false);
+            tracing::warn!(%integration_id, "tracker webhook over its rate limit; nothing accepted");
+            return Err(ApiError::RateLimited { what: "this integration", limited });
+        }
         let mirrored = TrackerChange { status: change.status, assignee: change.assignee, changed_at: None };
         if mirror(&s.store, tenant_id, integration_id, &change.external_id, &mirrored).await? == Mirrored::Changed {
             s.wake_workers.wake(crate::jobs::Lane::Work);

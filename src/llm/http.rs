@@ -13,7 +13,21 @@ pub async fn post_json(
     body: &Value,
     timeout: Duration,
 ) -> Result<Value, LlmError> {
-    let mut req = client.post(url).timeout(timeout).json(body);
+    send(client.post(url).json(body), bearer, timeout).await
+}
+
+/// A GET answered with JSON (a server's list of models).
+pub async fn get_json(
+    client: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+    timeout: Duration,
+) -> Result<Value, LlmError> {
+    send(client.get(url), bearer, timeout).await
+}
+
+async fn send(req: reqwest::RequestBuilder, bearer: Option<&str>, timeout: Duration) -> Result<Value, LlmError> {
+    let mut req = req.timeout(timeout);
     if let Some(key) = bearer {
         req = req.bearer_auth(key);
     }
@@ -31,7 +45,7 @@ fn classify(e: reqwest::Error, timeout: Duration) -> LlmError {
         LlmError::Timeout(timeout)
     } else {
         // Without the URL: it may carry credentials in a query string.
-        LlmError::Unreachable(e.without_url().to_string())
+        LlmError::Unreachable(crate::outbound::describe(e))
     }
 }
 

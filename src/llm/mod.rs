@@ -60,6 +60,18 @@ pub trait LanguageModel: Send + Sync {
         let _ = (turns, tools);
         Box::pin(async move { Err(LlmError::Unsupported(self.name())) })
     }
+
+    /// Whether the model can be used (the server answers and offers the model), said in
+    /// words for `taskbridge doctor`; providers with nothing to reach say so.
+    fn check(&self) -> LlmFuture<'_, String> {
+        Box::pin(async move { Ok(format!("{}: nothing to reach", self.name())) })
+    }
+}
+
+/// Whether `offered` (a server's model names) holds `model`; `name` and `name:latest` are one.
+fn offers(offered: &[&str], model: &str) -> bool {
+    let bare = |m: &str| m.strip_suffix(":latest").unwrap_or(m).to_string();
+    offered.iter().any(|o| bare(o) == bare(model))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

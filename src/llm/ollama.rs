@@ -25,6 +25,26 @@ impl LanguageModel for Ollama {
         "ollama"
     }
 
+    /// The pulled models (`/api/tags`) include this one.
+    fn check(&self) -> LlmFuture<'_, String> {
+        Box::pin(async move {
+            let url = format!("{}/api/tags", self.base_url);
+            let tags = http::get_json(&self.client, &url, None, self.timeout).await?;
+            let names: Vec<&str> =
+                tags["models"].as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
+            if !super::offers(&names, &self.model) {
+                return Err(LlmError::InvalidAnswer(format!(
+                    "Ollama at {} has no model {:?} (pull it with `ollama pull {}`); it has: {}",
+                    crate::outbound::shown_url(&self.base_url),
+                    self.model,
+                    self.model,
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                )));
+            }
+            Ok(format!("Ollama at {} answers and has {:?}", crate::outbound::shown_url(&self.base_url), self.model))
+        })
+    }
+
     fn draft<'a>(&'a self, request: &'a DraftRequest) -> LlmFuture<'a, TaskDraft> {
         Box::pin(async move {
             let body = json!({

@@ -40,6 +40,39 @@ impl LanguageModel for OpenAi {
         "openai"
     }
 
+    /// The server's models (`/v1/models`, with the key) include this one.
+    fn check(&self) -> LlmFuture<'_, String> {
+        Box::pin(async move {
+            let url = format!("{}/v1/models", self.base_url);
+            let key = self.api_key.as_ref().map(Secret::expose);
+            let models = match http::get_json(&self.client, &url, key, self.timeout).await {
+                Err(LlmError::Http { status: 401 | 403, .. }) => {
+                    return Err(LlmError::InvalidAnswer(format!(
+                        "the server at {} refuses {} (TASKBRIDGE_LLM_API_KEY)",
+                        crate::outbound::shown_url(&self.base_url),
+                        if key.is_some() { "the API key" } else { "calls without an API key" }
+                    )));
+                }
+                other => other?,
+            };
+            let ids: Vec<&str> =
+                models["data"].as_array().into_iter().flatten().filter_map(|m| m["id"].as_str()).collect();
+            if !super::offers(&ids, &self.model) {
+                return Err(LlmError::InvalidAnswer(format!(
+                    "the server at {} does not offer the model {:?} (TASKBRIDGE_LLM_MODEL); it offers: {}",
+                    crate::outbound::shown_url(&self.base_url),
+                    self.model,
+                    if ids.is_empty() { "none".to_string() } else { ids.join(", ") }
+                )));
+            }
+            Ok(format!(
+                "the server at {} answers and offers {:?}",
+                crate::outbound::shown_url(&self.base_url),
+                self.model
+            ))
+        })
+    }
+
     fn draft<'a>(&'a self, request: &'a DraftRequest) -> LlmFuture<'a, TaskDraft> {
         Box::pin(async move {
             let body = json!({

@@ -5,7 +5,6 @@
 
 pub mod exchange;
 pub mod providers;
-pub mod redis;
 pub mod refresh;
 pub mod state;
 

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::redis::Redis;
 use crate::domain::id::{ProjectId, TenantId};
+use crate::redis::Redis;
 use crate::store::Store;
 use crate::store::oauth_states::StoredState;
 

@@ -105,3 +105,15 @@ impl Store {
         }
     }
 }
+
+/// The migrations this binary knows.
+pub(super) fn known() -> usize {
+    MIGRATIONS.len()
+}
+
+/// The versions among `applied` that this binary does not know (a newer binary's).
+pub(super) fn pending_and_unknown(applied: &[i64]) -> (usize, usize) {
+    let pending = MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)).count();
+    let unknown = applied.iter().filter(|v| !MIGRATIONS.iter().any(|m| m.version == **v)).count();
+    (pending, unknown)
+}

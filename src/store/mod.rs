@@ -9,6 +9,7 @@ pub mod coordinator;
 mod decisions;
 mod deliveries;
 mod imports;
+pub mod inspect;
 pub mod integrations;
 mod jobs;
 mod labels;

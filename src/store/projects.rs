@@ -102,6 +102,15 @@ impl Store {
     }
 
     /// One page more than asked for is fetched, so the caller knows whether more follow.
+    /// The tenant's project with the id `wanted` or, failing that, the name.
+    pub async fn find_project(&self, tenant_id: &TenantId, wanted: &str) -> Result<Project> {
+        if let Ok(project) = self.get_project(tenant_id, &wanted.to_string().into()).await {
+            return Ok(project);
+        }
+        let projects = self.list_projects(tenant_id, &Page::first(1000)).await?;
+        projects.into_iter().find(|p| p.name == wanted).ok_or(StoreError::NotFound)
+    }
+
     pub async fn list_projects(&self, tenant_id: &TenantId, page: &Page) -> Result<Vec<Project>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let sql = format!("SELECT {COLUMNS} FROM projects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");

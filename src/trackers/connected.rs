@@ -99,3 +99,27 @@ pub fn journaled(record: &IntegrationRecord, item: &External) -> serde_json::Val
     json!({"tracker": record.kind.as_str(), "integration_id": record.id, "external_id": item.id,
            "external_ref": item.reference, "url": item.url, "title": item.title, "status": item.status})
 }
+
+/// Reaches the tracker with the integration's credentials (`taskbridge doctor`): the first
+/// page of its items, as a poll would read them (Confluence: the current user). What it
+/// answered in words, or why it could not be reached.
+pub async fn check(
+    integrations: &Integrations,
+    http: &reqwest::Client,
+    record: &IntegrationRecord,
+    secrets: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, String> {
+    let kind = record.kind.as_str();
+    if record.kind == IntegrationType::Confluence {
+        let access = super::atlassian::Access::new("confluence", "confluence", &record.settings, secrets)
+            .map_err(|e| format!("{kind}: {e}"))?;
+        let base = if access.api.ends_with("/wiki") { access.api.clone() } else { format!("{}/wiki", access.api) };
+        let request = access.authorize(http.get(format!("{base}/rest/api/user/current")));
+        let me = crate::outbound::check_call("Confluence", request).await?;
+        return Ok(format!("Confluence answers: signed in as {}", me["displayName"].as_str().unwrap_or("?")));
+    }
+    let shared = Trackers::new(integrations.clone(), http.clone());
+    let tracker = tracker_for(&shared, record, secrets).map_err(|e| format!("{kind}: {e}"))?;
+    let listing = tracker.list(None).await.map_err(|e| format!("{kind} cannot be read: {e}"))?;
+    Ok(format!("{kind} answers: {} items on the first page", listing.items.len()))
+}

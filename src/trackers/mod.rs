@@ -11,7 +11,7 @@ pub mod jira;
 pub mod taiga;
 pub mod zendesk;
 
-pub use connected::{Trackers, is_tracker, journaled, store_failure, tracker_for, with_secrets};
+pub use connected::{Trackers, check, is_tracker, journaled, store_failure, tracker_for, with_secrets};
 
 use std::future::Future;
 use std::pin::Pin;

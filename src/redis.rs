@@ -1,18 +1,28 @@
-//! The little of Redis the OAuth states need (SET with expiry, GETDEL), spoken in RESP over
-//! one connection per call: states are few, and a crate would cost more build than it saves.
+//! The little of Redis taskbridge needs (SET with expiry, GETDEL for OAuth states; a Lua
+//! script for the shared rate limits), spoken in RESP. A few connections are kept open
+//! between calls, since a rate limit is checked on every request; a crate would cost more
+//! build than it saves.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+/// Idle connections kept for the next calls; more are closed after use.
+const MAX_IDLE: usize = 16;
+
+type Connection = BufReader<TcpStream>;
+
 /// A Redis server: `redis://[:password@]host[:port][/db]` (or with `user:password@`).
+/// Clones share their idle connections.
 #[derive(Clone)]
 pub struct Redis {
     addr: String,
     auth: Option<(Option<String>, String)>,
     db: Option<u32>,
     timeout: Duration,
+    idle: Arc<Mutex<Vec<Connection>>>,
 }
 
 impl std::fmt::Debug for Redis {
@@ -24,8 +34,9 @@ impl std::fmt::Debug for Redis {
 enum Reply {
     Simple(String),
     Bulk(Option<String>),
-    #[cfg_attr(not(test), allow(dead_code))]
     Integer(i64),
+    /// An error reply (`-ERR …`, `-NOSCRIPT …`): the command ran and was refused.
+    Error(String),
 }
 
 impl Redis {
@@ -50,40 +61,75 @@ impl Redis {
             return Err("the Redis URL has no host".into());
         }
         let addr = if host.contains(':') { host.to_string() } else { format!("{host}:6379") };
-        Ok(Redis { addr, auth, db, timeout: Duration::from_secs(5) })
+        Ok(Redis { addr, auth, db, timeout: Duration::from_secs(5), idle: Arc::default() })
+    }
+
+    /// The same server and connections, each call bounded by `timeout`.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Redis { timeout, ..self.clone() }
+    }
+
+    /// `host:port`, for messages (never the password).
+    pub fn address(&self) -> &str {
+        &self.addr
+    }
+
+    async fn connect(&self) -> Result<Connection, String> {
+        let stream = TcpStream::connect(&self.addr).await.map_err(|e| format!("connect: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let mut stream = BufReader::new(stream);
+        if let Some((user, password)) = &self.auth {
+            let mut auth = vec!["AUTH"];
+            if let Some(user) = user {
+                auth.push(user);
+            }
+            auth.push(password);
+            expect_ok(exchange(&mut stream, &auth).await?, "AUTH")?;
+        }
+        if let Some(db) = self.db {
+            expect_ok(exchange(&mut stream, &["SELECT", &db.to_string()]).await?, "SELECT")?;
+        }
+        Ok(stream)
+    }
+
+    fn take_idle(&self) -> Option<Connection> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    fn give_back(&self, connection: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(connection);
+        }
     }
 
     async fn call(&self, command: &[&str]) -> Result<Reply, String> {
         let work = async {
-            let stream = TcpStream::connect(&self.addr).await.map_err(|e| format!("connect: {e}"))?;
-            let mut stream = BufReader::new(stream);
-            if let Some((user, password)) = &self.auth {
-                let mut auth = vec!["AUTH"];
-                if let Some(user) = user {
-                    auth.push(user);
-                }
-                auth.push(password);
-                exchange(&mut stream, &auth).await?;
+            // A kept connection the server has closed fails at once; a fresh one is tried then.
+            if let Some(mut connection) = self.take_idle()
+                && let Ok(reply) = exchange(&mut connection, command).await
+            {
+                self.give_back(connection);
+                return Ok(reply);
             }
-            if let Some(db) = self.db {
-                exchange(&mut stream, &["SELECT", &db.to_string()]).await?;
-            }
-            exchange(&mut stream, command).await
+            let mut connection = self.connect().await?;
+            let reply = exchange(&mut connection, command).await?;
+            self.give_back(connection);
+            Ok(reply)
         };
         tokio::time::timeout(self.timeout, work).await.map_err(|_| "Redis did not answer in time".to_string())?
     }
 
     pub async fn set_ex(&self, key: &str, value: &str, ttl: Duration) -> Result<(), String> {
-        match self.call(&["SET", key, value, "EX", &ttl.as_secs().max(1).to_string()]).await? {
-            Reply::Simple(ok) if ok == "OK" => Ok(()),
-            _ => Err("Redis refused the SET".into()),
-        }
+        expect_ok(self.call(&["SET", key, value, "EX", &ttl.as_secs().max(1).to_string()]).await?, "SET")
     }
 
     /// The value, removed in the same step (so it is answered once).
     pub async fn get_del(&self, key: &str) -> Result<Option<String>, String> {
         match self.call(&["GETDEL", key]).await? {
             Reply::Bulk(value) => Ok(value),
+            Reply::Error(e) => Err(format!("Redis: {e}")),
             _ => Err("Redis answered GETDEL oddly".into()),
         }
     }
@@ -91,7 +137,30 @@ impl Redis {
     pub async fn ping(&self) -> Result<(), String> {
         match self.call(&["PING"]).await? {
             Reply::Simple(pong) if pong == "PONG" => Ok(()),
+            Reply::Error(e) => Err(format!("Redis: {e}")),
             _ => Err("Redis answered PING oddly".into()),
+        }
+    }
+
+    /// Runs a Lua script that answers an integer: by its SHA-1 when the server has it
+    /// cached, sending the source once when it has not (`NOSCRIPT`).
+    pub async fn eval_integer(&self, script: &Script, keys: &[&str], args: &[&str]) -> Result<i64, String> {
+        let count = keys.len().to_string();
+        let mut command = vec!["EVALSHA", script.sha1.as_str(), count.as_str()];
+        command.extend_from_slice(keys);
+        command.extend_from_slice(args);
+        let reply = match self.call(&command).await? {
+            Reply::Error(e) if e.starts_with("NOSCRIPT") => {
+                command[0] = "EVAL";
+                command[1] = script.source;
+                self.call(&command).await?
+            }
+            other => other,
+        };
+        match reply {
+            Reply::Integer(n) => Ok(n),
+            Reply::Error(e) => Err(format!("Redis: {e}")),
+            _ => Err("the script answered something other than an integer".into()),
         }
     }
 
@@ -104,10 +173,32 @@ impl Redis {
     }
 }
 
+/// A Lua script and its SHA-1, under which Redis caches it.
+pub struct Script {
+    source: &'static str,
+    sha1: String,
+}
+
+impl Script {
+    pub fn new(source: &'static str) -> Self {
+        use sha1::Digest;
+        let sha1 = sha1::Sha1::digest(source.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        Script { source, sha1 }
+    }
+}
+
+fn expect_ok(reply: Reply, what: &str) -> Result<(), String> {
+    match reply {
+        Reply::Simple(ok) if ok == "OK" => Ok(()),
+        Reply::Error(e) => Err(format!("Redis refused the {what}: {e}")),
+        _ => Err(format!("Redis answered the {what} oddly")),
+    }
+}
+
 /// The largest value read back (a state's binding is well under 1 KiB).
 const MAX_REPLY: i64 = 1024 * 1024;
 
-async fn exchange(stream: &mut BufReader<TcpStream>, command: &[&str]) -> Result<Reply, String> {
+async fn exchange(stream: &mut Connection, command: &[&str]) -> Result<Reply, String> {
     let mut out = format!("*{}\r\n", command.len()).into_bytes();
     for part in command {
         out.extend_from_slice(format!("${}\r\n", part.len()).as_bytes());
@@ -124,7 +215,7 @@ async fn exchange(stream: &mut BufReader<TcpStream>, command: &[&str]) -> Result
     match kind {
         Some('+') => Ok(Reply::Simple(rest.to_string())),
         Some(':') => rest.parse().map(Reply::Integer).map_err(|_| "a bad integer reply".to_string()),
-        Some('-') => Err(format!("Redis: {rest}")),
+        Some('-') => Ok(Reply::Error(rest.to_string())),
         Some('$') => {
             let len: i64 = rest.parse().map_err(|_| "a bad bulk reply".to_string())?;
             if len < 0 {
