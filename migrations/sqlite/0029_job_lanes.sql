@@ -1,7 +1,7 @@
 -- Worker pools by lane: a request's processing and its answer never wait behind tracker,
 -- sync and delivery work. Each pool claims from its own lane through its own index.
 ALTER TABLE jobs ADD COLUMN lane TEXT NOT NULL DEFAULT 'work';
-UPDATE jobs SET lane = 'intake' WHERE kind IN ('intake.process', 'channel.fetch', 'channel.reply');
+UPDATE jobs SET lane = 'intake' WHERE kind IN ('channel.fetch', 'channel.reply') OR kind LIKE 'intake.%';
 CREATE INDEX jobs_lane_runnable ON jobs (lane, status, run_at);
 
 -- A request said again word for word is recognised by its text's digest: its earlier

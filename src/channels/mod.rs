@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::id::{IntegrationId, ProjectId};
 use crate::domain::integration::IntegrationType;
-use crate::domain::message::{NewMessage, Origin};
+use crate::domain::message::{NewMessage, Origin, ThreadReply};
 use crate::jobs::JobError;
 
 pub use clients::{ChannelClients, SLACK_RESPONSE_HOSTS};
@@ -158,6 +158,14 @@ pub enum Inbound {
         ack: Option<Answer>,
         unheard: Box<Inbound>,
     },
+    /// A plain reply in a conversation requests came from: perhaps the requester's answer to
+    /// the question asked there (intake decides); if not, handled as `otherwise`.
+    Reply {
+        reply: ThreadReply,
+        /// The webhook's answer when it was the answer.
+        ack: Option<Answer>,
+        otherwise: Box<Inbound>,
+    },
 }
 
 pub use crate::domain::webhook::WebhookError;
@@ -229,6 +237,12 @@ pub trait Channel: Send + Sync {
         true
     }
 
+    /// Whether a reply written where `reply_to` points comes back through the webhook as
+    /// [`Inbound::Reply`], so a question asked there can be answered.
+    fn hears_replies(&self, _reply_to: &Value) -> bool {
+        false
+    }
+
     /// Where news about a request goes after its first answer: `reply_to`, unless that only
     /// works for a short while after the request; `None` when there is no way back later.
     fn later(&self, reply_to: &Value) -> Option<Value> {
@@ -271,6 +285,10 @@ impl Inbound {
         matches!(self, Inbound::Request(_) | Inbound::Fetch { .. } | Inbound::Voice { .. })
     }
 }
+
+/// Set in an answer's `reply_to` when the answer asks the question about a possible
+/// duplicate (the request's id): adapters with buttons offer the answer *same* as one.
+pub const OFFER_SAME: &str = "offer_same";
 
 /// The adapter of each platform that has one.
 pub fn adapter(kind: IntegrationType) -> Option<&'static dyn Channel> {

@@ -10,6 +10,7 @@ use sha2::Sha256;
 
 use super::{Answer, Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest, botframework};
 use super::{Check, CheckFuture};
+use crate::domain::message::{Conversation, ThreadReply};
 use crate::jobs::JobError;
 
 pub struct MsTeams;
@@ -70,17 +71,38 @@ fn parse_bot(activity: &Value, settings: &Map<String, Value>) -> Result<Inbound,
         e["type"] == "mention" && e["mentioned"]["id"].as_str().is_some_and(|m| !bot_id.is_empty() && m == bot_id)
     });
     let personal = activity["conversation"]["conversationType"] == "personal";
-    if !(personal || mentioned || super::every_message_is_a_request(settings)) {
-        return Ok(Inbound::Ignore);
-    }
     let text = plain_text(activity["text"].as_str().unwrap_or_default());
     let conversation = activity["conversation"]["id"].as_str().unwrap_or_default();
     let service_url = activity["serviceUrl"].as_str().unwrap_or_default();
     if text.is_empty() || conversation.is_empty() {
         return Ok(Inbound::Ignore);
     }
-    Ok(Inbound::Request(InboundRequest {
+    let is_request = personal || mentioned || super::every_message_is_a_request(settings);
+    let request = if is_request {
+        Inbound::Request(bot_request(activity, id, &text, conversation, service_url, bot_id))
+    } else {
+        Inbound::Ignore
+    };
+    // Any message in the conversation may answer the question asked there.
+    let reply = ThreadReply {
+        external_id: format!("reply:{conversation}/{id}"),
         text,
+        author: activity["from"]["name"].as_str().map(str::to_string),
+        conversation: Conversation::Threads(vec![conversation.to_string()]),
+    };
+    Ok(Inbound::Reply { reply, ack: None, otherwise: Box::new(request) })
+}
+
+fn bot_request(
+    activity: &Value,
+    id: &str,
+    text: &str,
+    conversation: &str,
+    service_url: &str,
+    bot_id: &str,
+) -> InboundRequest {
+    InboundRequest {
+        text: text.to_string(),
         author: activity["from"]["name"].as_str().map(str::to_string),
         channel: activity["channelData"]["channel"]["id"].as_str().map(str::to_string),
         thread_ref: Some(conversation.to_string()),
@@ -88,7 +110,7 @@ fn parse_bot(activity: &Value, settings: &Map<String, Value>) -> Result<Inbound,
         reply_to: json!({"service_url": service_url, "conversation": conversation, "activity": id, "bot": bot_id}),
         ack: None,
         answer_inline: false,
-    }))
+    }
 }
 
 /// Answers in the conversation as the bot: a reply to the request's activity, or (sent on
@@ -215,6 +237,11 @@ impl Channel for MsTeams {
     /// outgoing webhook's request was answered inline.
     fn sends_reply(&self, reply_to: &Value) -> bool {
         reply_to.get("service_url").is_some() || reply_to["proactive"] == true
+    }
+
+    /// A bot hears its conversations; an outgoing webhook only messages that mention it.
+    fn hears_replies(&self, reply_to: &Value) -> bool {
+        self.sends_reply(reply_to)
     }
 
     fn inline_answer(&self, text: &str) -> Value {

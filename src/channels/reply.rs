@@ -101,13 +101,21 @@ async fn answer(
     if !channel.sends_reply(&reply_to) {
         return Ok(());
     }
+    // A possible duplicate asks whether it is the same work, where the answer can be heard.
+    let asks = job.decision_id.is_none()
+        && message.status == MessageStatus::PossibleDuplicate
+        && channel.hears_replies(&reply_to);
     let text = match &job.decision_id {
         Some(id) => {
             let decision = ctx.store.decision(tenant, id).await.map_err(store_failure)?;
             decision_text(&ctx.store, tenant, &decision, integrations.public_url()).await
         }
-        None => reply_text(&ctx.store, tenant, &message, integrations.public_url()).await,
+        None => reply_text(&ctx.store, tenant, &message, integrations.public_url(), asks).await,
     };
+    let mut reply_to = reply_to;
+    if let (true, Some(target)) = (asks, reply_to.as_object_mut()) {
+        target.insert(super::OFFER_SAME.into(), Value::String(message.id.clone()));
+    }
     let new = NewDelivery {
         project_id: message.project_id.clone(),
         integration_id,
@@ -210,12 +218,14 @@ pub(super) async fn deliver(
     result
 }
 
-/// What the conversation is told about a message's outcome.
+/// What the conversation is told about a message's outcome. `asks`: a possible duplicate
+/// asks whether it is the same work as its likely task (the requester may answer *same*).
 pub async fn reply_text(
     store: &crate::store::Store,
     tenant_id: &TenantId,
     message: &Message,
     public_url: &str,
+    asks: bool,
 ) -> String {
     let title = match &message.task_id {
         Some(id) => store.get_task(tenant_id, id).await.map(|t| t.title).unwrap_or_default(),
@@ -227,6 +237,19 @@ pub async fn reply_text(
             let created = format!("Created task “{title}”: {}", link(id));
             // A possible duplicate names the task it may repeat.
             match message.candidates.first().filter(|_| message.status == MessageStatus::PossibleDuplicate) {
+                Some(similar) if asks => {
+                    // Named as people know it: its tracker reference (ENG-12), if it has one.
+                    let known_as = match store.task_links(tenant_id, &similar.task_id).await {
+                        Ok(links) => links.into_iter().find_map(|l| l.external_ref).map(|r| format!("{r} ")),
+                        Err(_) => None,
+                    };
+                    format!(
+                        "{created}. Looks like {}“{}” ({}) — reply *same* to add your request there instead.",
+                        known_as.unwrap_or_default(),
+                        similar.title,
+                        link(&similar.task_id)
+                    )
+                }
                 Some(similar) => {
                     format!("{created} — it may be the same work as “{}”: {}", similar.title, link(&similar.task_id))
                 }

@@ -9,6 +9,7 @@ use super::{
     Answer, Channel, Fetch, FetchFuture, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest,
 };
 use super::{Check, CheckFuture, check_call, check_secret};
+use crate::domain::message::{Conversation, ThreadReply};
 use crate::integrations::ssrf::check_on_hosts;
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
@@ -251,6 +252,14 @@ impl Channel for Slack {
             if let Some(ts) = reply.reply_to["thread_ts"].as_str() {
                 body["thread_ts"] = Value::String(ts.to_string());
             }
+            // A question offers its answer as a button too (heard through interactivity).
+            if let Some(request) = reply.reply_to[super::OFFER_SAME].as_str() {
+                body["blocks"] = json!([
+                    {"type": "section", "text": {"type": "mrkdwn", "text": reply.text}},
+                    {"type": "actions", "elements": [{"type": "button", "action_id": SAME_BUTTON, "value": request,
+                        "text": {"type": "plain_text", "text": "Same — add my request there"}}]}
+                ]);
+            }
             let res = reply
                 .client
                 .post(format!("{}/chat.postMessage", base.trim_end_matches('/')))
@@ -307,6 +316,11 @@ impl Channel for Slack {
         }
     }
 
+    /// Answers posted in a thread (events, not slash commands) hear the thread's replies.
+    fn hears_replies(&self, reply_to: &Value) -> bool {
+        reply_to.get("response_url").is_none() && reply_to["thread_ts"].is_string()
+    }
+
     /// A slash command's `response_url` answers for 30 minutes: later news goes to its
     /// channel with the bot token.
     fn later(&self, reply_to: &Value) -> Option<Value> {
@@ -321,8 +335,8 @@ fn parse_command(body: &[u8]) -> Result<Inbound, WebhookError> {
     let fields: std::collections::HashMap<String, String> =
         serde_urlencoded::from_bytes(body).map_err(|e| WebhookError::Malformed(format!("bad form body: {e}")))?;
     let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
-    if fields.contains_key("payload") {
-        return Ok(Inbound::Ignore); // interactivity: nothing acts on it yet
+    if let Some(payload) = fields.get("payload") {
+        return Ok(interaction(payload));
     }
     let text = plain_text(get("text")).trim().to_string();
     if text.is_empty() {
@@ -347,6 +361,34 @@ fn parse_command(body: &[u8]) -> Result<Inbound, WebhookError> {
         ack: Some(json!({"response_type": "ephemeral", "text": "Got it — turning this into a task…"}).into()),
         answer_inline: false,
     }))
+}
+
+/// The `action_id` of the button that answers *same*.
+const SAME_BUTTON: &str = "same";
+
+/// An interactivity payload: a press of the *same* button under a question is the answer
+/// *same* from whoever pressed it, in the question's thread. Anything else is ignored.
+fn interaction(payload: &str) -> Inbound {
+    let Ok(v) = serde_json::from_str::<Value>(payload) else { return Inbound::Ignore };
+    let pressed = v["actions"].as_array().into_iter().flatten().any(|a| a["action_id"] == SAME_BUTTON);
+    let channel = v["channel"]["id"].as_str().or(v["container"]["channel_id"].as_str()).unwrap_or_default();
+    let message = &v["message"];
+    let thread_ts = message["thread_ts"].as_str().or(v["container"]["thread_ts"].as_str());
+    let (Some(thread_ts), Some(action_ts)) =
+        (thread_ts, v["actions"].as_array().and_then(|a| a.first()).and_then(|a| a["action_ts"].as_str()))
+    else {
+        return Inbound::Ignore;
+    };
+    if v["type"] != "block_actions" || !pressed || channel.is_empty() {
+        return Inbound::Ignore;
+    }
+    let reply = ThreadReply {
+        external_id: format!("button:{channel}:{thread_ts}:{action_ts}"),
+        text: "same".into(),
+        author: v["user"]["id"].as_str().map(str::to_string),
+        conversation: Conversation::Threads(vec![format!("{channel}/{thread_ts}")]),
+    };
+    Inbound::Reply { reply, ack: None, otherwise: Box::new(Inbound::Ignore) }
 }
 
 /// The configured reaction (`settings.reaction`, default `ticket`) on a message makes that
@@ -377,28 +419,42 @@ fn parse_event(v: &Value, settings: &Map<String, Value>) -> Result<Inbound, Webh
     if event["type"] == "reaction_added" {
         return Ok(parse_reaction(event, settings));
     }
+    // Never bots' messages or edits.
+    let by_a_person = event.get("subtype").is_none() && event.get("bot_id").is_none();
     let is_request = match event["type"].as_str() {
         Some("app_mention") => true,
-        // Plain messages count only in `all` mode, and never bots' or edits.
-        Some("message") => {
-            event.get("subtype").is_none()
-                && event.get("bot_id").is_none()
-                && super::every_message_is_a_request(settings)
-        }
+        // Plain messages count only in `all` mode.
+        Some("message") => by_a_person && super::every_message_is_a_request(settings),
         _ => false,
     };
-    if !is_request {
-        return Ok(Inbound::Ignore);
-    }
     let raw = event["text"].as_str().unwrap_or_default();
     let text = plain_text(&without_leading_mentions(raw)).trim().to_string();
-    if text.is_empty() {
-        return Ok(Inbound::Ignore);
-    }
     let channel = event["channel"].as_str().unwrap_or_default();
-    let thread_ts = event["thread_ts"].as_str().or(event["ts"].as_str()).unwrap_or_default();
-    Ok(Inbound::Request(InboundRequest {
-        text,
+    let ts = event["ts"].as_str().unwrap_or_default();
+    let thread_ts = event["thread_ts"].as_str().unwrap_or(ts);
+    let request = if is_request && !text.is_empty() {
+        Inbound::Request(request(event, event_id, &text, channel, thread_ts))
+    } else {
+        Inbound::Ignore
+    };
+    // A reply in a thread (a mention or not) may answer the question asked there.
+    let in_thread = matches!(event["type"].as_str(), Some("message" | "app_mention")) && thread_ts != ts;
+    if by_a_person && in_thread && !text.is_empty() && !channel.is_empty() {
+        let reply = ThreadReply {
+            // Slack sends a mention in a thread twice (`app_mention` and `message`): one reply.
+            external_id: format!("reply:{channel}:{ts}"),
+            text,
+            author: event["user"].as_str().map(str::to_string),
+            conversation: Conversation::Threads(vec![format!("{channel}/{thread_ts}")]),
+        };
+        return Ok(Inbound::Reply { reply, ack: None, otherwise: Box::new(request) });
+    }
+    Ok(request)
+}
+
+fn request(event: &Value, event_id: &str, text: &str, channel: &str, thread_ts: &str) -> InboundRequest {
+    InboundRequest {
+        text: text.to_string(),
         author: event["user"].as_str().map(str::to_string),
         channel: Some(channel.to_string()).filter(|c| !c.is_empty()),
         thread_ref: Some(format!("{channel}/{thread_ts}")),
@@ -406,7 +462,7 @@ fn parse_event(v: &Value, settings: &Map<String, Value>) -> Result<Inbound, Webh
         reply_to: json!({"channel": channel, "thread_ts": thread_ts}),
         ack: None,
         answer_inline: false,
-    }))
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::voice::{VoiceNote, file_name, hear, read_audio};
 use super::{Channel, Fetch, FetchFuture, Inbound, Reply, ReplyFuture, WebhookError, WebhookRequest};
 use super::{Check, CheckFuture, check_call, check_secret};
+use crate::domain::message::{Conversation, ThreadReply};
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
 
@@ -63,6 +64,9 @@ impl Channel for Telegram {
         let update: Value =
             serde_json::from_slice(r.body).map_err(|e| WebhookError::Malformed(format!("not JSON: {e}")))?;
         let update_id = update["update_id"].as_i64().ok_or_else(|| WebhookError::Malformed("no update_id".into()))?;
+        if update["callback_query"].is_object() {
+            return Ok(button(&update["callback_query"]));
+        }
         let message = &update["message"];
         if message["from"]["is_bot"].as_bool() == Some(true) {
             return Ok(Inbound::Ignore);
@@ -81,9 +85,11 @@ impl Channel for Telegram {
             }
             Some(rest) => rest.to_string(),
             None if super::every_message_is_a_request(settings) && !text.starts_with('/') => text.trim().to_string(),
-            None => return Ok(Inbound::Ignore),
+            None if text.starts_with('/') => return Ok(Inbound::Ignore),
+            None => return Ok(as_reply(update_id.to_string(), text, message, Inbound::Ignore)),
         };
-        Ok(Inbound::Request(where_from(update_id, message).into_request(request)))
+        let request = Inbound::Request(where_from(update_id, message).into_request(request));
+        Ok(as_reply(update_id.to_string(), text, message, request))
     }
 
     /// Downloads a voice note (`getFile`, then the file) and transcribes it.
@@ -147,6 +153,11 @@ impl Channel for Telegram {
             if let Some(thread) = reply.reply_to.get("message_thread_id") {
                 body["message_thread_id"] = thread.clone();
             }
+            // A question offers its answer as a button too.
+            if reply.reply_to[super::OFFER_SAME].is_string() {
+                let button = json!({"text": "Same — add my request there", "callback_data": SAME_BUTTON});
+                body["reply_markup"] = json!({"inline_keyboard": [[button]]});
+            }
             let res = reply
                 .client
                 .post(format!("{}/bot{token}/sendMessage", base.trim_end_matches('/')))
@@ -173,13 +184,75 @@ impl Channel for Telegram {
             }
         })
     }
+
+    /// Every chat with the bot sends it replies (in groups, when the bot may read them).
+    fn hears_replies(&self, _reply_to: &Value) -> bool {
+        true
+    }
+}
+
+/// The `callback_data` of the button that answers *same*.
+const SAME_BUTTON: &str = "same";
+
+/// The name a request's author has (see [`where_from`]).
+fn author_of(from: &Value) -> Option<String> {
+    from["username"].as_str().or(from["first_name"].as_str()).map(str::to_string)
+}
+
+/// A text in a chat, `otherwise` handled as `otherwise`: perhaps the answer to a question
+/// asked there. A reply to a person's message (the request itself) answers that request;
+/// any other, the requester's latest in the chat.
+fn as_reply(external_id: String, text: &str, message: &Value, otherwise: Inbound) -> Inbound {
+    let chat = message["chat"]["id"].to_string();
+    let replied = &message["reply_to_message"];
+    let conversation = match replied["message_id"].as_i64() {
+        Some(id) if replied["from"]["is_bot"] != true => Conversation::Threads(vec![format!("{chat}/{id}")]),
+        _ => Conversation::Chat(chat),
+    };
+    let reply = ThreadReply { external_id, text: text.to_string(), author: author_of(&message["from"]), conversation };
+    Inbound::Reply { reply, ack: None, otherwise: Box::new(otherwise) }
+}
+
+/// A press of the *same* button under a question: the answer *same* from whoever pressed it,
+/// about the request the question answered (the message the bot's answer replied to).
+fn button(query: &Value) -> Inbound {
+    let id = query["id"].as_str().unwrap_or_default();
+    // The button's spinner stops once the press is answered.
+    let answered = |text: Option<&str>| {
+        let mut method = json!({"method": "answerCallbackQuery", "callback_query_id": id});
+        if let Some(text) = text {
+            method["text"] = json!(text);
+        }
+        Inbound::Respond { status: axum::http::StatusCode::OK, body: method.into() }
+    };
+    let message = &query["message"];
+    if query["data"] != SAME_BUTTON || id.is_empty() || !message["chat"]["id"].is_i64() {
+        return answered(None);
+    }
+    let chat = message["chat"]["id"].to_string();
+    let conversation = match message["reply_to_message"]["message_id"].as_i64() {
+        Some(request) => Conversation::Threads(vec![format!("{chat}/{request}")]),
+        None => Conversation::Chat(chat),
+    };
+    let reply = ThreadReply {
+        external_id: format!("button:{id}"),
+        text: "same".into(),
+        author: author_of(&query["from"]),
+        conversation,
+    };
+    let ack = json!({"method": "answerCallbackQuery", "callback_query_id": id, "text": "Got it."});
+    Inbound::Reply {
+        reply,
+        ack: Some(ack.into()),
+        otherwise: Box::new(answered(Some("Only the person who asked can answer this."))),
+    }
 }
 
 /// Who sent `message`, where, and where the answer goes: a request less its text.
 fn where_from(update_id: i64, message: &Value) -> VoiceNote {
     let chat_id = message["chat"]["id"].clone();
     let from = &message["from"];
-    let author = from["username"].as_str().or(from["first_name"].as_str()).map(str::to_string);
+    let author = author_of(from);
     let chat = message["chat"]["title"].as_str().map(str::to_string).or_else(|| Some(chat_id.to_string()));
     let mut reply_to = json!({"chat_id": chat_id, "message_id": message["message_id"]});
     if let Some(thread) = message["message_thread_id"].as_i64() {

@@ -139,11 +139,12 @@ pub enum Lane {
 impl Lane {
     pub const ALL: [Lane; 2] = [Lane::Intake, Lane::Work];
 
-    /// The lane of job kind `kind`: processing a request, fetching what it links to and
-    /// answering it are intake; everything else is work.
+    /// The lane of job kind `kind`: processing a request (`intake.*`), fetching what it
+    /// links to and answering it are intake; everything else is work.
     pub fn of(kind: &str) -> Lane {
         match kind {
-            "intake.process" | "channel.fetch" | "channel.reply" => Lane::Intake,
+            "channel.fetch" | "channel.reply" => Lane::Intake,
+            k if k.starts_with("intake.") => Lane::Intake,
             _ => Lane::Work,
         }
     }

@@ -176,9 +176,10 @@ pub struct Decision {
     /// The request's comment on the task merged into (merge), or the one removed (unmerge).
     pub comment_id: Option<String>,
     pub reason: Option<String>,
-    /// The API key that decided.
+    /// The API key that decided; `requester` when the requester decided by answering the
+    /// question asked in their thread (a possible duplicate's "reply *same*").
     pub decided_by_key_id: String,
-    /// That key's name when it decided.
+    /// That key's name when it decided (or who the requester is).
     pub decided_by: String,
     pub decided_at: DateTime<Utc>,
 }
@@ -446,4 +447,27 @@ mod tests {
             assert_eq!(MessageStatus::parse(status).map(MessageStatus::as_str), Some(status));
         }
     }
+}
+
+/// Where a reply was written in a conversation, to find the request it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversation {
+    /// The request's own thread: any of these `thread_ref`s (one, or an e-mail's references).
+    Threads(Vec<String>),
+    /// Anywhere in a chat whose requests' `thread_ref`s read `{chat}/…` (Telegram): the
+    /// latest request there is the one answered.
+    Chat(String),
+}
+
+/// A plain reply someone wrote in a conversation a request came from: perhaps the answer to
+/// the question asked there ("reply *same* to add your request there").
+#[derive(Debug, Clone)]
+pub struct ThreadReply {
+    /// The platform's id of the reply (a redelivery carries the same).
+    pub external_id: String,
+    pub text: String,
+    /// Who wrote it, as the requests of the platform name their author; only the requester
+    /// answers for a request.
+    pub author: Option<String>,
+    pub conversation: Conversation,
 }

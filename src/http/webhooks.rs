@@ -15,6 +15,7 @@ use super::extract::ApiPath;
 use crate::channels::{BotCheck, Inbound, WebhookError, WebhookRequest, adapter};
 use crate::domain::id::{IntegrationId, TenantId};
 use crate::domain::integration::IntegrationType;
+use crate::intake::answer::Heard;
 use crate::integrations::IntegrationError;
 use crate::jobs::JobKind;
 use crate::limits::Scope;
@@ -87,6 +88,23 @@ pub async fn receive(
         WebhookError::Malformed(m) => ApiError::BadRequest { code: "malformed_webhook", message: m },
         WebhookError::Unauthorized(m) => ApiError::Unauthorized(m),
     })?;
+    // The requester's answer to a question asked in their thread merges their request;
+    // any other reply is a message like the rest.
+    let inbound = match inbound {
+        Inbound::Reply { reply, ack, otherwise } => {
+            match crate::intake::answer::hear(&s.store, &tenant_id, &record.id, &reply).await? {
+                Heard::NotAnAnswer => *otherwise,
+                Heard::Merging | Heard::Settled => {
+                    s.wake_workers.wake(crate::jobs::Lane::Intake);
+                    return Ok(match ack {
+                        Some(ack) => (StatusCode::OK, ack).into_response(),
+                        None => (StatusCode::OK, Json(json!({"ok": true}))).into_response(),
+                    });
+                }
+            }
+        }
+        other => other,
+    };
     // A voice note is heard only where speech-to-text is configured.
     let inbound = match inbound {
         Inbound::Voice { unheard, .. } if s.transcriber.is_none() => *unheard,
@@ -106,7 +124,7 @@ pub async fn receive(
     }
     let request = match inbound {
         Inbound::Respond { status, body } => return Ok((status, body).into_response()),
-        Inbound::Ignore => return Ok(StatusCode::OK.into_response()),
+        Inbound::Ignore | Inbound::Reply { .. } => return Ok(StatusCode::OK.into_response()),
         Inbound::Request(r) => r,
         Inbound::Fetch { external_id, data } => {
             defer(&s, &tenant_id, &record.id, external_id, data).await?;
@@ -131,7 +149,8 @@ pub async fn receive(
                 let message = super::messages::wait_at_most(&s, &tenant_id, message, INLINE_WAIT).await?;
                 if message.status.is_final() {
                     let text =
-                        crate::channels::reply_text(&s.store, &tenant_id, &message, s.integrations.public_url()).await;
+                        crate::channels::reply_text(&s.store, &tenant_id, &message, s.integrations.public_url(), false)
+                            .await;
                     return Ok((StatusCode::OK, Json(channel.inline_answer(&text))).into_response());
                 }
             }

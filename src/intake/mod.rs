@@ -2,6 +2,7 @@
 //! for the same work among the project's tasks, then either create the task or add the
 //! request to the existing one, all as one durable, idempotent job.
 
+pub mod answer;
 pub mod deferred;
 pub mod mailbox;
 pub mod triage;
@@ -56,6 +57,7 @@ impl Intake {
             let intake = intake.clone();
             async move { intake.run_job(ctx, &job.message_id).await }
         });
+        registry.handle(answer::run);
     }
 
     /// Accepts a message: persisted together with its processing job before this returns.

@@ -20,7 +20,7 @@
 
 use crate::domain::DomainError;
 use crate::domain::comment::{Comment, NewComment};
-use crate::domain::id::TaskId;
+use crate::domain::id::{TaskId, TenantId};
 use crate::domain::message::{AcceptInput, Decision, DecisionAction, Message, MessageStatus};
 use crate::domain::task::{TaskPatch, TaskStatus};
 use crate::domain::tenant::Caller;
@@ -61,11 +61,11 @@ pub async fn accept(
     let draft = message.draft.as_ref().ok_or_else(|| DecisionError::Conflict("the request has no draft".into()))?;
     let task = edits.apply(&message.project_id, draft)?;
     let task_id = TaskId::generate();
-    let decision = decision(store, caller, DecisionAction::Accept, Some(task_id.clone())).await?;
+    let decision = Decider::of(store, caller).await?.decision(DecisionAction::Accept, Some(task_id.clone()));
     let pushes = crate::tasks::new_task_pushes(store, tenant, &message.project_id, &task_id).await?;
     let reply = answer(&message, &decision);
     let decided = store.decide_accept(tenant, &message.id, &decision, &task, &pushes, reply.as_ref()).await;
-    finish(store, caller, &message, decided).await
+    finish(store, tenant, &message, decided).await
 }
 
 /// Merges a request waiting for triage, or a possible duplicate, into `task_id`: any task of
@@ -76,7 +76,17 @@ pub async fn merge(
     message_id: &str,
     task_id: &TaskId,
 ) -> Result<Message, DecisionError> {
-    let tenant = &caller.tenant_id;
+    merge_by(store, &Decider::of(store, caller).await?, message_id, task_id).await
+}
+
+/// [`merge`], decided by `by` (a key, or the requester answering in their thread).
+pub(crate) async fn merge_by(
+    store: &Store,
+    by: &Decider,
+    message_id: &str,
+    task_id: &TaskId,
+) -> Result<Message, DecisionError> {
+    let tenant = &by.tenant_id;
     let message = store.get_message(tenant, message_id).await?;
     let from = expect(&message, &[MessageStatus::NeedsTriage, MessageStatus::PossibleDuplicate], "merged")?;
     let target = match store.get_task(tenant, task_id).await {
@@ -89,7 +99,7 @@ pub async fn merge(
     if own.as_ref() == Some(&target.id) {
         return Err(DomainError::invalid("task_id", "is the task made for this request itself").into());
     }
-    let mut decision = decision(store, caller, DecisionAction::Merge, Some(target.id.clone())).await?;
+    let mut decision = by.decision(DecisionAction::Merge, Some(target.id.clone()));
     let now = crate::store::now();
     let comment = Comment {
         id: crate::domain::new_id(),
@@ -109,11 +119,11 @@ pub async fn merge(
         Err(StoreError::NotFound) => return Err(DecisionError::NotFound("task")),
         other => other,
     };
-    let merged = finish(store, caller, &message, decided).await?;
+    let merged = finish(store, tenant, &message, decided).await?;
     if let Some(own) = own {
         let by = &decision.decided_by;
         let why = format!("Merged into “{}” ({}) by {by}: the same work is tracked there.", target.title, target.id);
-        move_own_task(store, caller, &own, TaskStatus::Done, why, by).await?;
+        move_own_task(store, tenant, &own, TaskStatus::Done, why, by).await?;
     }
     Ok(merged)
 }
@@ -128,11 +138,11 @@ pub async fn decline(
     let tenant = &caller.tenant_id;
     let message = store.get_message(tenant, message_id).await?;
     expect(&message, &[MessageStatus::NeedsTriage], "declined")?;
-    let mut decision = decision(store, caller, DecisionAction::Decline, None).await?;
+    let mut decision = Decider::of(store, caller).await?.decision(DecisionAction::Decline, None);
     decision.reason = Some(reason);
     let reply = answer(&message, &decision);
     let decided = store.decide_decline(tenant, &message.id, &decision, reply.as_ref()).await;
-    finish(store, caller, &message, decided).await
+    finish(store, tenant, &message, decided).await
 }
 
 /// Undoes the merge of a duplicate request, whoever merged it.
@@ -157,7 +167,7 @@ pub async fn unmerge(store: &Store, caller: &Caller, message_id: &str) -> Result
         None => None,
     };
     let task_id = reopen.clone().unwrap_or_else(TaskId::generate);
-    let mut decision = decision(store, caller, DecisionAction::Unmerge, Some(task_id.clone())).await?;
+    let mut decision = Decider::of(store, caller).await?.decision(DecisionAction::Unmerge, Some(task_id.clone()));
     decision.comment_id = Some(comment_id.clone());
     let reply = answer(&message, &decision);
     let decided = if reopen.is_some() {
@@ -169,11 +179,11 @@ pub async fn unmerge(store: &Store, caller: &Caller, message_id: &str) -> Result
         let own = OwnTask::Made { task: &task, pushes: &pushes };
         store.decide_unmerge(tenant, &message, &comment_id, &decision, &own, reply.as_ref()).await
     };
-    let unmerged = finish(store, caller, &message, decided).await?;
+    let unmerged = finish(store, tenant, &message, decided).await?;
     if let Some(own) = reopen {
         let by = &decision.decided_by;
         let why = format!("Unmerged by {by}: this request is tracked here again.");
-        move_own_task(store, caller, &own, TaskStatus::Todo, why, by).await?;
+        move_own_task(store, tenant, &own, TaskStatus::Todo, why, by).await?;
     }
     Ok(unmerged)
 }
@@ -199,25 +209,49 @@ fn conflict(message: &Message, what: &str) -> String {
     }
 }
 
-/// A new decision by the caller's key, not yet written.
-async fn decision(
-    store: &Store,
-    caller: &Caller,
-    action: DecisionAction,
-    task_id: Option<TaskId>,
-) -> Result<Decision, DecisionError> {
-    let (_, key) = store.caller_details(caller).await.map_err(DecisionError::Store)?;
-    Ok(Decision {
-        id: crate::domain::new_id(),
-        action,
-        task_id,
-        closed_task_id: None,
-        comment_id: None,
-        reason: None,
-        decided_by_key_id: key.id,
-        decided_by: key.name,
-        decided_at: crate::store::now(),
-    })
+/// Who decides: an API key, or the requester answering the question asked in their thread.
+pub(crate) struct Decider {
+    pub tenant_id: TenantId,
+    /// The key's id; [`REQUESTER`] for the requester.
+    pub key_id: String,
+    /// The key's name when it decided, or the requester's.
+    pub name: String,
+}
+
+/// The `decided_by_key_id` of a decision the requester made by answering in their thread.
+pub const REQUESTER: &str = "requester";
+
+impl Decider {
+    /// The caller's key.
+    async fn of(store: &Store, caller: &Caller) -> Result<Decider, DecisionError> {
+        let (_, key) = store.caller_details(caller).await.map_err(DecisionError::Store)?;
+        Ok(Decider { tenant_id: caller.tenant_id.clone(), key_id: key.id, name: key.name })
+    }
+
+    /// The requester of `message`, answering in its conversation.
+    pub(crate) fn requester(tenant_id: &TenantId, message: &Message) -> Decider {
+        let who = message.author.as_deref().unwrap_or("unknown");
+        Decider {
+            tenant_id: tenant_id.clone(),
+            key_id: REQUESTER.into(),
+            name: format!("the requester ({who}, in {})", message.source),
+        }
+    }
+
+    /// A new decision of this decider, not yet written.
+    fn decision(&self, action: DecisionAction, task_id: Option<TaskId>) -> Decision {
+        Decision {
+            id: crate::domain::new_id(),
+            action,
+            task_id,
+            closed_task_id: None,
+            comment_id: None,
+            reason: None,
+            decided_by_key_id: self.key_id.clone(),
+            decided_by: self.name.clone(),
+            decided_at: crate::store::now(),
+        }
+    }
 }
 
 /// The answer in the requester's thread, for a request that came from one.
@@ -229,14 +263,14 @@ fn answer(message: &Message, decision: &Decision) -> Option<crate::jobs::NewJob>
 /// naming the one that won.
 async fn finish(
     store: &Store,
-    caller: &Caller,
+    tenant: &TenantId,
     before: &Message,
     decided: Result<(), StoreError>,
 ) -> Result<Message, DecisionError> {
     match decided {
-        Ok(()) => Ok(store.get_message(&caller.tenant_id, &before.id).await?),
+        Ok(()) => Ok(store.get_message(tenant, &before.id).await?),
         Err(StoreError::Conflict(_)) => {
-            let now = store.get_message(&caller.tenant_id, &before.id).await?;
+            let now = store.get_message(tenant, &before.id).await?;
             Err(DecisionError::Conflict(conflict(&now, "decided again")))
         }
         Err(e) => Err(e.into()),
@@ -248,13 +282,12 @@ async fn finish(
 /// meanwhile is left alone.
 async fn move_own_task(
     store: &Store,
-    caller: &Caller,
+    tenant: &TenantId,
     own: &TaskId,
     status: TaskStatus,
     why: String,
     by: &str,
 ) -> Result<(), DecisionError> {
-    let tenant = &caller.tenant_id;
     let note = NewComment { task_id: own.clone(), content: why, author: Some(by.to_string()), notify_requester: false };
     match crate::tasks::add_comment(store, tenant, &note).await {
         Ok(_) => {}

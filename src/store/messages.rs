@@ -10,7 +10,10 @@ use super::tasks::{add_labels, insert_task};
 use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::id::{IntegrationId, ProjectId, TaskId, TenantId};
 use crate::domain::job::NewJob;
-use crate::domain::message::{Candidate, Message, MessageStatus, NewMessage, TaskDraft};
+use crate::domain::message::{Candidate, Conversation, Message, MessageStatus, NewMessage, TaskDraft};
+
+/// An e-mail's references looked at, newest last (a long thread's oldest are dropped).
+const MAX_THREAD_REFS: usize = 20;
 use crate::domain::new_id;
 use crate::domain::project::{DuplicateBands, IntakeMode};
 use crate::domain::task::NewTask;
@@ -528,6 +531,51 @@ impl Store {
         draft
             .map(|d| serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(format!("messages.draft: {e}"))))
             .transpose()
+    }
+
+    /// The latest request by `author` in `conversation` of integration `integration_id`:
+    /// the one a plain reply there answers. Requests of another author, integration or
+    /// tenant are never found.
+    pub async fn latest_request_in(
+        &self,
+        tenant_id: &TenantId,
+        integration_id: &IntegrationId,
+        conversation: &Conversation,
+        author: &str,
+    ) -> Result<Option<Message>> {
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE m.tenant_id = $1 AND m.integration_id = $2 AND m.author = $3 AND "
+        );
+        // PostgreSQL compares byte-wise only under "C", as its index does.
+        let thread = match self.backend() {
+            super::Backend::Postgres => "m.thread_ref COLLATE \"C\"",
+            super::Backend::Sqlite => "m.thread_ref",
+        };
+        let refs: Vec<String> = match conversation {
+            Conversation::Threads(refs) => {
+                let refs: Vec<String> = refs.iter().rev().take(MAX_THREAD_REFS).cloned().collect();
+                if refs.is_empty() {
+                    return Ok(None);
+                }
+                let marks: Vec<String> = (0..refs.len()).map(|i| format!("${}", i + 4)).collect();
+                sql.push_str(&format!("{thread} IN ({})", marks.join(", ")));
+                refs
+            }
+            // `{chat}/` up to `{chat}0` ('0' follows '/'): a range the index serves.
+            Conversation::Chat(chat) => {
+                sql.push_str(&format!("{thread} >= $4 AND {thread} < $5"));
+                vec![format!("{chat}/"), format!("{chat}0")]
+            }
+        };
+        sql.push_str(" ORDER BY m.received_at DESC, m.id DESC LIMIT 1");
+        let row: Option<MessageRow> = read!(self, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(tenant_id).bind(integration_id).bind(author);
+            for r in &refs {
+                query = query.bind(r);
+            }
+            query.fetch_optional(pool).await?
+        });
+        row.map(Message::try_from).transpose()
     }
 
     /// Records that a message could not be processed.

@@ -47,6 +47,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(23, "0023_merge_comments"),
     migration!(24, "0024_notify_requester"),
     migration!(25, "0025_inbox_filters"),
+    migration!(26, "0026_thread_replies"),
     migration!(27, "0027_mailbox_polls"),
     migration!(29, "0029_job_lanes"),
 ];

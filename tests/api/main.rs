@@ -45,6 +45,7 @@ mod openapi;
 mod outgoing_webhooks;
 mod projects;
 mod restart;
+mod same_reply;
 mod schema_fuzz;
 mod shutdown;
 mod slack;

@@ -151,7 +151,8 @@ async fn voice_notes_become_requests(backend: Backend) {
 }
 each_backend!(voice_notes_become_requests);
 
-/// A request that may repeat a task becomes its own task, and the answer names the likely one.
+/// A request that may repeat a task becomes its own task, and the answer names the likely one
+/// and asks whether it is the same.
 async fn a_possible_duplicate_is_named_in_the_answer(backend: Backend) {
     let Some((app, integration, seen)) = connected(backend).await else { return };
     let replies = async |n: usize| {
@@ -171,7 +172,9 @@ async fn a_possible_duplicate_is_named_in_the_answer(backend: Backend) {
     let answered = replies(2).await;
     let text = answered.get(1).and_then(|(_, body)| body["text"].as_str()).unwrap_or_default().to_string();
     assert!(text.starts_with("Created task “Translate the pricing page into Japanese”"), "{answered:?}");
-    assert!(text.contains("it may be the same work as “Translate the pricing page into German”"), "{text}");
+    // Asked in the thread, where the requester can answer.
+    assert!(text.contains("Looks like “Translate the pricing page into German”"), "{text}");
+    assert!(text.contains("reply *same* to add your request there"), "{text}");
     assert_eq!(app.get("/api/v1/tasks").await.body["items"].as_array().map(Vec::len), Some(2));
 }
 

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::ChannelSettings;
 use super::{Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
+use crate::domain::message::{Conversation, ThreadReply};
 use crate::jobs::JobError;
 
 pub struct Email;
@@ -81,12 +82,22 @@ impl Channel for Email {
             // Without a Message-ID the same bytes are the same message.
             None => Sha256::digest(r.body).iter().map(|b| format!("{b:02x}")).collect(),
         };
-        Ok(Inbound::Request(InboundRequest {
+        let author = match &mail.from_name {
+            Some(name) => format!("{name} <{}>", mail.from_address),
+            None => mail.from_address.clone(),
+        };
+        // A reply to a request's thread may answer the question asked there: its first line,
+        // above what it quotes.
+        let answer = mail.body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default().to_string();
+        let reply = ThreadReply {
+            external_id: format!("reply:{external_id}"),
+            text: answer,
+            author: Some(author.clone()),
+            conversation: Conversation::Threads(mail.references.clone()),
+        };
+        let request = Inbound::Request(InboundRequest {
             text,
-            author: Some(match &mail.from_name {
-                Some(name) => format!("{name} <{}>", mail.from_address),
-                None => mail.from_address.clone(),
-            }),
+            author: Some(author),
             channel: Some(mail.to_address.clone().unwrap_or_else(|| "e-mail".into())),
             thread_ref: mail.message_id.clone(),
             external_id,
@@ -94,7 +105,16 @@ impl Channel for Email {
                              "message_id": mail.message_id, "references": mail.references}),
             ack: None,
             answer_inline: false,
-        }))
+        });
+        if mail.references.is_empty() {
+            return Ok(request);
+        }
+        Ok(Inbound::Reply { reply, ack: None, otherwise: Box::new(request) })
+    }
+
+    /// A reply to an answer comes back to the project's address.
+    fn hears_replies(&self, _reply_to: &Value) -> bool {
+        true
     }
 
     fn reply<'a>(&'a self, reply: Reply<'a>) -> ReplyFuture<'a> {
