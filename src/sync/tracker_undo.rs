@@ -57,8 +57,10 @@ pub(super) async fn run(shared: &Trackers, ctx: JobContext, run_id: &str) -> Res
     };
     match outcome.await {
         Ok(results) => {
-            ctx.store.finish_sync_run(tenant, run_id, Ok(&results)).await.map_err(store_failure)?;
+            // Marked before the run ends: whoever sees the undo finished also sees it stand
+            // for the run (asked again, the same undo answers).
             ctx.store.mark_sync_undone(tenant, of, run_id).await.map_err(store_failure)?;
+            ctx.store.finish_sync_run(tenant, run_id, Ok(&results)).await.map_err(store_failure)?;
             Ok(())
         }
         Err(JobError::Permanent(m) | JobError::Gone(m)) => {

@@ -82,17 +82,28 @@ async fn three_instances_one_killed(database_url: &str) {
     }
     let client = reqwest::Client::new();
     let first = &instances[0];
-    let (_, project) = call(&client, first, Method::POST, "/api/v1/projects", Some(json!({"name": "fleet"}))).await;
-    let project = project["id"].as_str().expect("project").to_string();
+    // The sync's project has the Atlassian site; the requests' project pushes to Taiga.
+    let mut projects = Vec::new();
+    for name in ["fleet", "programme"] {
+        let (_, project) = call(&client, first, Method::POST, "/api/v1/projects", Some(json!({"name": name}))).await;
+        projects.push(project["id"].as_str().expect("project").to_string());
+    }
+    let (project, programme) = (projects[0].clone(), projects[1].clone());
     let integrations = [
-        json!({"type": "jira", "settings": {"site_url": site_url, "email": "bot@acme.test", "project_key": "WP"},
+        (
+            &programme,
+            json!({"type": "jira", "settings": {"site_url": site_url, "email": "bot@acme.test", "project_key": "WP"},
                "secrets": {"api_token": "atl-token-1"}}),
-        json!({"type": "confluence", "settings": {"site_url": site_url, "email": "bot@acme.test"},
+        ),
+        (
+            &programme,
+            json!({"type": "confluence", "settings": {"site_url": site_url, "email": "bot@acme.test"},
                "secrets": {"api_token": "atl-token-1"}}),
-        taiga_integration(&taiga),
+        ),
+        (&project, taiga_integration(&taiga)),
     ];
-    for body in integrations {
-        let path = format!("/api/v1/projects/{project}/integrations");
+    for (at, body) in integrations {
+        let path = format!("/api/v1/projects/{at}/integrations");
         let (status, created) = call(&client, first, Method::POST, &path, Some(body)).await;
         assert_eq!(status, 201, "{created}");
     }
@@ -102,7 +113,7 @@ async fn three_instances_one_killed(database_url: &str) {
         &client,
         first,
         Method::POST,
-        &format!("/api/v1/projects/{project}/sync/confluence-tasks"),
+        &format!("/api/v1/projects/{programme}/sync/confluence-tasks"),
         Some(json!({"confluence_page_urls": [format!("{site_url}/wiki/spaces/OPS/pages/700")]})),
     )
     .await;
