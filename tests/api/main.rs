@@ -25,7 +25,6 @@ mod errors;
 mod health;
 mod history;
 mod import_env;
-mod instances;
 mod intake;
 mod integrations;
 mod isolation;
