@@ -27,24 +27,15 @@ pub async fn connect(
 ) -> Result<Box<dyn Io>, NetError> {
     let target = format!("{host}:{port}");
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare, port))
+    let addresses = tokio::net::lookup_host((bare, port))
         .await
-        .map_err(|e| NetError::Transient(format!("{what} resolve {target}: {e}")))?
-        .collect();
-    let mut refused = None;
-    let allowed: Vec<_> = addresses
-        .into_iter()
-        .filter(|a| match guard.check_ip(a.ip(), &a.ip().to_string()) {
-            Ok(()) => true,
-            Err(why) => {
-                refused.get_or_insert(why);
-                false
-            }
-        })
-        .collect();
-    if let (true, Some(why)) = (allowed.is_empty(), refused) {
-        return Err(NetError::Permanent(format!("{what} host {host}: refused: {why}")));
-    }
+        .map_err(|e| NetError::Transient(format!("{what} resolve {target}: {e}")))?;
+    let allowed = match guard.allowed(addresses) {
+        Ok(allowed) => allowed,
+        Err(Some(why)) => return Err(NetError::Permanent(format!("{what} host {host}: refused: {why}"))),
+        // Nothing resolved: connecting to nothing fails below, as a transient error.
+        Err(None) => Vec::new(),
+    };
     let tcp = TcpStream::connect(&allowed[..])
         .await
         .map_err(|e| NetError::Transient(format!("{what} connect to {target}: {e}")))?;

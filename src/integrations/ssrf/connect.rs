@@ -99,21 +99,14 @@ impl reqwest::dns::Resolve for Resolver {
         let guard = self.0;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let mut refused = None;
-            let allowed: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| match guard.check_ip(a.ip(), &a.ip().to_string()) {
-                    Ok(()) => true,
-                    Err(why) => {
-                        refused.get_or_insert(why);
-                        false
-                    }
-                })
-                .collect();
-            if allowed.is_empty() {
-                let why = refused.map_or_else(|| "no address".to_string(), |r| r.to_string());
-                return Err(Box::new(Refused::Resolved { host, why }) as BoxError);
-            }
+            let addresses = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let allowed = match guard.allowed(addresses) {
+                Ok(allowed) => allowed,
+                Err(refused) => {
+                    let why = refused.map_or_else(|| "no address".to_string(), |r| r.to_string());
+                    return Err(Box::new(Refused::Resolved { host, why }) as BoxError);
+                }
+            };
             let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
         })

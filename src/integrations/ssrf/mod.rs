@@ -73,6 +73,26 @@ impl Guard {
         }
     }
 
+    /// The resolved `addresses` that may be connected to; when none may, why the first
+    /// was refused (`None` when there was no address at all).
+    pub fn allowed(
+        self,
+        addresses: impl IntoIterator<Item = std::net::SocketAddr>,
+    ) -> Result<Vec<std::net::SocketAddr>, Option<Refused>> {
+        let mut refused = None;
+        let allowed: Vec<_> = addresses
+            .into_iter()
+            .filter(|a| match self.check_ip(a.ip(), &a.ip().to_string()) {
+                Ok(()) => true,
+                Err(why) => {
+                    refused.get_or_insert(why);
+                    false
+                }
+            })
+            .collect();
+        if allowed.is_empty() { Err(refused) } else { Ok(allowed) }
+    }
+
     /// Checks a host as a URL parser wrote it (`reqwest::Url::host_str`, or the `Uri` a
     /// connection is made to: IPv4 canonical, IPv6 in brackets): a literal address by its
     /// range, a name only if it is this machine's (other names are checked when resolved).
