@@ -55,16 +55,13 @@ async fn notify(
         },
         None => None,
     };
-    let new = NewDelivery {
-        project_id: message.project_id.clone(),
+    let new = NewDelivery::to_requester(
+        &message,
         integration_id,
-        platform: record.kind,
-        message_id: Some(message.id.clone()),
-        recipient: message.author.clone().or(message.channel.clone()).unwrap_or_else(|| "-".into()),
-        subject: None,
-        text: news_text(&job.news, comment.as_ref(), integrations.public_url()),
-        target: reply_to,
-    };
+        record.kind,
+        news_text(&job.news, comment.as_ref(), integrations.public_url()),
+        reply_to,
+    );
     // Recorded once under the change's name, before sending: a run after a crash finds it
     // and does not tell the same change twice.
     let answer = format!("notify:{}", job.news.change_id);

@@ -116,16 +116,7 @@ async fn answer(
     if let (true, Some(target)) = (asks, reply_to.as_object_mut()) {
         target.insert(super::OFFER_SAME.into(), Value::String(message.id.clone()));
     }
-    let new = NewDelivery {
-        project_id: message.project_id.clone(),
-        integration_id,
-        platform: record.kind,
-        message_id: Some(message.id.clone()),
-        recipient: message.author.clone().or(message.channel.clone()).unwrap_or_else(|| "-".into()),
-        subject: None,
-        text,
-        target: reply_to,
-    };
+    let new = NewDelivery::to_requester(&message, integration_id, record.kind, text, reply_to);
     // Recorded once, before sending: a run after a crash finds it and does not send twice
     // what was already sent.
     let answer = job.decision_id.as_deref().unwrap_or(crate::store::OUTCOME_ANSWER);

@@ -74,6 +74,28 @@ pub struct NewDelivery {
     pub target: Value,
 }
 
+impl NewDelivery {
+    /// `text` for the person who sent `message`, in its conversation (`target`).
+    pub fn to_requester(
+        message: &super::message::Message,
+        integration_id: IntegrationId,
+        platform: IntegrationType,
+        text: String,
+        target: Value,
+    ) -> Self {
+        NewDelivery {
+            project_id: message.project_id.clone(),
+            integration_id,
+            platform,
+            message_id: Some(message.id.clone()),
+            recipient: message.author.clone().or(message.channel.clone()).unwrap_or_else(|| "-".into()),
+            subject: None,
+            text,
+            target,
+        }
+    }
+}
+
 /// `POST …/send`: a message to someone on the integration's platform.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SendInput {
