@@ -91,10 +91,5 @@ async fn bench(label: &str, url: &str) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    println!("| backend | what | rate | p50 | p99 | notes |");
-    println!("| --- | --- | --- | --- | --- | --- |");
-    runtime.block_on(async {
-        support::on_backends(|label, url| async move { bench(label, &url).await }).await;
-    });
+    support::table_on_backends(|label, url| async move { bench(label, &url).await });
 }

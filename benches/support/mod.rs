@@ -186,3 +186,16 @@ where
         drop_postgres_database(&admin, &name).await;
     }
 }
+
+/// The whole of a benchmark whose every figure is a row of the usual table: its head, then
+/// `bench(label, url)` on each backend (see [`on_backends`]).
+pub fn table_on_backends<F, Fut>(bench: F)
+where
+    F: Fn(&'static str, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    println!("| backend | what | rate | p50 | p99 | notes |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    runtime.block_on(on_backends(bench));
+}
