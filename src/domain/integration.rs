@@ -255,7 +255,7 @@ pub const IN_FLIGHT: std::ops::RangeInclusive<u64> = 1..=64;
 pub const DEFAULT_IN_FLIGHT: usize = 8;
 
 /// `max_in_flight` when it is a number in [`IN_FLIGHT`] (anything else reads as unset).
-pub fn in_flight<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+fn in_flight<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
     let value = Value::deserialize(d)?;
     Ok(value.as_u64().filter(|n| IN_FLIGHT.contains(n)).and_then(|n| usize::try_from(n).ok()))
 }

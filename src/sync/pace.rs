@@ -12,7 +12,6 @@ use tokio::time::Instant;
 
 use crate::jobs::JobError;
 
-pub use crate::domain::integration::DEFAULT_IN_FLIGHT;
 /// The most an integration may ask for.
 pub const MAX_IN_FLIGHT: usize = 64;
 /// The longest pause waited in place; a longer one ends the attempt (the queue retries).
