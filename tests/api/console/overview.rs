@@ -42,6 +42,13 @@ async fn the_overview_counts_the_tenants_work(app: TestApp) {
     );
     assert!(html.contains(">1</a><span class=\"figure-label\">received since"), "{html}");
     assert!(html.contains(">1</a><span class=\"figure-label\">became new tasks"), "{html}");
+    // The request figures open the inbox under the same filter: today's requests.
+    let label = html.find("\">1</a><span class=\"figure-label\">received since").expect("figure");
+    let href = &html[html[..label].rfind("href=\"").expect("a link") + "href=\"".len()..label];
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(href, format!("/requests?received_since={today}"));
+    let inbox = browser.get(href).await;
+    assert_eq!(super::requests::rows(&inbox.html), vec![res.id()], "{}", inbox.html);
     // The broken integration, its error escaped.
     assert!(
         html.contains("Team &lt;b&gt;chat&lt;/b&gt;") && html.contains("token_revoked &lt;i&gt;x&lt;/i&gt;"),
