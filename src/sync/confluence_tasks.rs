@@ -3,13 +3,13 @@
 //! with a link to the issue. One result per task, in the fields the replaced automator
 //! answered with.
 
+mod issues;
+
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
-
-use tokio::sync::OnceCell;
 
 use super::pace::Pace;
 use super::steps;
@@ -18,7 +18,6 @@ use crate::jobs::{JobContext, JobError};
 use crate::store::NewChange;
 use crate::trackers::confluence::storage::{IssueLink, PageTask, Storage};
 use crate::trackers::confluence::{Page, Written};
-use crate::trackers::jira::ChildIssue;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Request {
@@ -129,23 +128,13 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
 
     // Nothing of this run was written before its first attempt: no issue to find again.
     let first_attempt = c.ctx.job.attempts <= 1;
-    let jira_pace = Pace::new(c.jira_in_flight);
-    let packages: HashMap<&str, OnceCell<Result<Option<String>, String>>> =
-        plan.items.iter().filter_map(|i| i.linked_work_package.as_deref()).map(|p| (p, OnceCell::new())).collect();
-    let mut to_create: Vec<(usize, &Planned, &str)> = Vec::new();
+    let mut to_create: Vec<issues::ToCreate> = Vec::new();
     for (i, item) in plan.items.iter().enumerate() {
         if let (Some(package), None) = (&item.linked_work_package, &item.skipped) {
             to_create.push((i, item, package));
         }
     }
-    let created: HashMap<usize, Result<String, String>> =
-        steps::run(c.jira_in_flight, to_create, |(i, item, package)| {
-            let on = Creating { c: &c, request: &request, pace: &jira_pace, packages: &packages, first_attempt };
-            async move { Ok((i, on.create_once(item, package).await?)) }
-        })
-        .await?
-        .into_iter()
-        .collect();
+    let created = issues::create_all(&c, &request, to_create, first_attempt).await?;
 
     let mut pages: Vec<&str> = Vec::new();
     for (i, item) in plan.items.iter().enumerate() {
@@ -399,99 +388,6 @@ async fn ancestors_package(c: &Context<'_>, page: &Page) -> Result<Option<String
         parent = ancestor.parent_id;
     }
     Ok(None)
-}
-
-/// What the creates of a run share: the run, its pace against Jira, and each work package
-/// (fetched once, by whichever create needs it first).
-struct Creating<'r, 'c> {
-    c: &'r Context<'c>,
-    request: &'r Request,
-    pace: &'r Pace,
-    packages: &'r HashMap<&'r str, OnceCell<Result<Option<String>, String>>>,
-    first_attempt: bool,
-}
-
-impl Creating<'_, '_> {
-    /// The journaled outcome of a task's create step: done before, or done now and journaled.
-    async fn create_once(&self, item: &Planned, package: &str) -> Result<Result<String, String>, JobError> {
-        let c = self.c;
-        let step = create_step(&item.task.confluence_page_id, &item.task.confluence_task_id);
-        if let Some(done) = c.done(&step).await? {
-            return Ok(outcome(&done));
-        }
-        match self.create(item, package).await {
-            Ok(key) => {
-                c.journal(NewChange {
-                    step: &step,
-                    target: "jira-issue",
-                    reference: &key,
-                    action: "create",
-                    before: None,
-                    after: Some(json!({"key": key, "parent": package, "summary": item.task.task_summary})),
-                })
-                .await?;
-                Ok(Ok(key))
-            }
-            Err(e) => {
-                let message = c.settle(e)?;
-                c.journal(NewChange {
-                    step: &step,
-                    target: "jira-issue",
-                    reference: package,
-                    action: "failed",
-                    before: None,
-                    after: Some(json!({"error": message})),
-                })
-                .await?;
-                Ok(Err(message))
-            }
-        }
-    }
-
-    /// Creates (or finds again) the issue for a planned task.
-    async fn create(&self, item: &Planned, package: &str) -> Result<String, JobError> {
-        let (c, request) = (self.c, self.request);
-        // The work package must exist; its assignee takes a task that mentions nobody.
-        let cell =
-            self.packages.get(package).ok_or_else(|| JobError::Permanent(format!("unplanned package {package}")))?;
-        let fetched = cell
-            .get_or_try_init(|| async {
-                match self.pace.run(|_| c.jira.issue(package)).await {
-                    Ok(issue) => Ok(Ok(issue["fields"]["assignee"]["accountId"].as_str().map(str::to_string))),
-                    Err(e) if missing(&e) => Ok(Err(format!("the work package {package} does not exist in Jira"))),
-                    Err(e) => Err(e),
-                }
-            })
-            .await?;
-        let package_assignee = match fetched {
-            Ok(assignee) => assignee.clone(),
-            Err(e) => return Err(JobError::Permanent(e.clone())),
-        };
-        let task = &item.task;
-        let mut description = format!(
-            "{}\n\nFrom the Confluence page \"{}\": {}",
-            task.task_summary, task.confluence_page_title, task.confluence_page_url
-        );
-        if let Some(context) = &task.context {
-            description.push_str(&format!("\n\n{context}"));
-        }
-        description.push_str(&format!(
-            "\n\nRequested by {} (taskbridge sync run {}).",
-            request.context.request_user, c.run.id
-        ));
-        let child = ChildIssue {
-            parent: package,
-            issue_type: c.jira_settings.task_issue_type.as_deref().unwrap_or("Task"),
-            summary: &task.task_summary,
-            description: &description,
-            assignee: task.assignee_account_id.as_deref().or(package_assignee.as_deref()),
-            due_date: task.due_date.as_deref(),
-            origin: (&task.confluence_page_url, &task.confluence_page_title),
-        };
-        let marker = format!("tb-sync-{}-{}-{}", c.run.id, task.confluence_page_id, task.confluence_task_id);
-        // A try after a pause may follow a create that went through: find it again.
-        self.pace.run(|again| c.jira.create_child(&child, &marker, again || !self.first_attempt)).await
-    }
 }
 
 /// The journaled rewrite of one page with the issues created for its tasks: the page's

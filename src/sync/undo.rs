@@ -13,6 +13,8 @@ use crate::domain::id::{ProjectId, TenantId};
 use crate::jobs::{JobContext, JobError};
 use crate::store::{NewChange, Store};
 use crate::trackers::confluence::Written;
+use crate::trackers::jira::Standing;
+use tokio::sync::OnceCell;
 
 /// What undo reads from one result of a sync; other fields are ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,15 +125,6 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
             None => pages.push((page, original)),
         }
     }
-    // Pages, then issues, several at once (each step journaled on its own).
-    let confluence = Pace::new(c.confluence_in_flight);
-    let page_outcomes: HashMap<&str, String> = steps::run(c.confluence_in_flight, pages, |(page, version)| {
-        let (c, pace) = (&c, &confluence);
-        async move { Ok((page, restore_once(c, pace, page, version).await?)) }
-    })
-    .await?
-    .into_iter()
-    .collect();
     let mut keys: Vec<&str> = items
         .iter()
         .filter(|item| item.synced().is_some())
@@ -139,14 +132,15 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let jira = Pace::new(c.jira_in_flight);
-    let moves: HashMap<&str, String> = steps::run(c.jira_in_flight, keys, |key| {
-        let (c, pace, target) = (&c, &jira, target.as_str());
-        async move { Ok((key, move_issue(c, pace, key, target).await?)) }
-    })
-    .await?
-    .into_iter()
-    .collect();
+    // Pages and issues at once, each several at a time (each step journaled on its own).
+    let confluence = Pace::new(c.confluence_in_flight);
+    let restores = steps::run(c.confluence_in_flight, pages, |(page, version)| {
+        let (c, pace) = (&c, &confluence);
+        async move { Ok((page, restore_once(c, pace, page, version).await?)) }
+    });
+    let (restored, moves) = tokio::join!(restores, move_issues(&c, keys, &target));
+    let page_outcomes: HashMap<&str, String> = restored?.into_iter().collect();
+    let moves = moves?;
 
     let mut results = Vec::new();
     for item in &items {
@@ -233,38 +227,93 @@ async fn restore(c: &Context<'_>, page_id: &str, version: i64) -> Result<(i64, i
     Err(JobError::Retry(format!("Confluence page {page_id} kept changing while it was restored")))
 }
 
-/// Moves an issue to the undo status once per run; answers what happened.
-async fn move_issue(c: &Context<'_>, pace: &Pace, key: &str, target: &str) -> Result<String, JobError> {
-    let step = format!("transition:{key}");
-    if c.done(&step).await?.is_none() {
-        // A move reads the issue's status first, so a try after a pause repeats nothing.
-        let change = match pace.run(|_| c.jira.move_to(key, target)).await {
-            Ok(moved) => NewChange {
-                step: &step,
-                target: "jira-issue",
-                reference: key,
-                action: "transition",
-                before: None,
-                after: Some(json!({"status": target, "changed": moved})),
-            },
-            Err(e) => NewChange {
-                step: &step,
-                target: "jira-issue",
-                reference: key,
-                action: "failed",
-                before: None,
-                after: Some(json!({"error": c.settle(e)?})),
-            },
-        };
-        c.journal(change).await?;
+/// Moves each issue to the undo status once per run; answers what happened to each. One
+/// search tells where the issues stand; issues of one type in one status take the same
+/// transition, looked up once. An issue the search did not show, a try after a pause, and
+/// an issue that refuses the shared transition are moved the careful way (status, then its
+/// own transitions).
+async fn move_issues<'k>(
+    c: &Context<'_>,
+    keys: Vec<&'k str>,
+    target: &str,
+) -> Result<HashMap<&'k str, String>, JobError> {
+    let pace = Pace::new(c.jira_in_flight);
+    let mut open = Vec::new();
+    for key in &keys {
+        if c.done(&format!("transition:{key}")).await?.is_none() {
+            open.push(*key);
+        }
     }
-    let done = c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?;
-    let after = done.after.unwrap_or_default();
-    Ok(match done.action.as_str() {
-        "transition" if after["changed"] == true => format!("moved to {target}"),
-        "transition" => format!("already in {target}"),
-        _ => format!("failed: {}", after["error"].as_str().unwrap_or_default()),
+    let standing = if open.is_empty() {
+        HashMap::new()
+    } else {
+        match pace.run(|_| c.jira.standing(&open)).await {
+            Ok(standing) => standing,
+            // A key Jira no longer knows fails the whole search: move each on its own.
+            Err(JobError::Permanent(e) | JobError::Gone(e)) => {
+                tracing::info!(run_id = %c.run.id, error = %e, "Jira's search for the issues failed: moving one by one");
+                HashMap::new()
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let routes: HashMap<&Standing, OnceCell<Option<String>>> =
+        standing.values().map(|s| (s, OnceCell::new())).collect();
+    let (pace, standing, routes) = (&pace, &standing, &routes);
+    Ok(steps::run(c.jira_in_flight, keys, |key| async move {
+        let step = format!("transition:{key}");
+        if c.done(&step).await?.is_none() {
+            let moved = pace
+                .run(|again| async move {
+                    match standing.get(key).filter(|_| !again) {
+                        Some(at) if at.status.eq_ignore_ascii_case(target) => Ok(false),
+                        Some(at) => {
+                            let route = routes[at].get_or_try_init(|| c.jira.transition_to(key, target)).await?;
+                            match route {
+                                Some(id) => match c.jira.take(key, id).await {
+                                    Ok(()) => Ok(true),
+                                    Err(JobError::Permanent(_)) => c.jira.move_to(key, target).await,
+                                    Err(e) => Err(e),
+                                },
+                                None => c.jira.move_to(key, target).await,
+                            }
+                        }
+                        None => c.jira.move_to(key, target).await,
+                    }
+                })
+                .await;
+            let change = match moved {
+                Ok(moved) => NewChange {
+                    step: &step,
+                    target: "jira-issue",
+                    reference: key,
+                    action: "transition",
+                    before: None,
+                    after: Some(json!({"status": target, "changed": moved})),
+                },
+                Err(e) => NewChange {
+                    step: &step,
+                    target: "jira-issue",
+                    reference: key,
+                    action: "failed",
+                    before: None,
+                    after: Some(json!({"error": c.settle(e)?})),
+                },
+            };
+            c.journal(change).await?;
+        }
+        let done = c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?;
+        let after = done.after.unwrap_or_default();
+        let outcome = match done.action.as_str() {
+            "transition" if after["changed"] == true => format!("moved to {target}"),
+            "transition" => format!("already in {target}"),
+            _ => format!("failed: {}", after["error"].as_str().unwrap_or_default()),
+        };
+        Ok((key, outcome))
     })
+    .await?
+    .into_iter()
+    .collect())
 }
 
 /// Undo of a project mirror: its journal, newest change first, inverted — a page it made is

@@ -2,6 +2,8 @@
 //! marker as a label (found again with the current `/search/jql`), a remote link back to
 //! taskbridge, transitions chosen by their target status, comments in ADF.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -87,12 +89,34 @@ fn editable(item: &Item, marker: &str) -> Value {
            "duedate": item.due_date.map(|d| d.to_string())})
 }
 
-/// Jira's errors (`{"errorMessages": [...], "errors": {"summary": "..."}}`) as one line.
+/// Where an issue stands: its status's name and its type (issues of one type in one
+/// status are offered the same transitions, unless a condition of the workflow differs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Standing {
+    pub status: String,
+    pub issue_type: String,
+}
+
+/// Whether transition `t` leads to the status named `status` (or is named so).
+fn leads_to(t: &Value, status: &str) -> bool {
+    let named = |v: &Value| v.as_str().is_some_and(|n| n.eq_ignore_ascii_case(status));
+    named(&t["to"]["name"]) || named(&t["name"])
+}
+
+/// At most this many issues are created by one bulk create (Jira's limit).
+pub const BULK_CREATE: usize = 50;
+
+/// Jira's errors (`{"errorMessages": [...], "errors": {"summary": "..."}}`, or a bulk
+/// create's list of them per issue) as one line.
 fn readable(body: &Value) -> String {
     let mut parts: Vec<String> =
         body["errorMessages"].as_array().into_iter().flatten().filter_map(|m| m.as_str().map(str::to_string)).collect();
     if let Some(fields) = body["errors"].as_object() {
         parts.extend(fields.iter().map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default())));
+    }
+    for element in body["errors"].as_array().into_iter().flatten() {
+        let n = element["failedElementNumber"].as_u64().map_or_else(|| "?".to_string(), |n| n.to_string());
+        parts.push(format!("issue {n}: {}", readable(&element["elementErrors"])));
     }
     if parts.is_empty() { "no details".into() } else { parts.join("; ") }
 }
@@ -142,16 +166,28 @@ impl Jira {
     /// Takes the first available transition that `wanted` accepts (it sees the whole
     /// transition: its name and its target `to`); false when there is none.
     async fn take_transition(&self, key: &str, wanted: impl Fn(&Value) -> bool) -> TrackerResult<bool> {
+        let Some(transition_id) = self.find_transition(key, wanted).await? else { return Ok(false) };
+        self.take(key, &transition_id).await?;
+        Ok(true)
+    }
+
+    /// The id of the first transition available to issue `key` that `wanted` accepts.
+    async fn find_transition(&self, key: &str, wanted: impl Fn(&Value) -> bool) -> TrackerResult<Option<String>> {
         let available = self.call(Method::GET, &format!("/issue/{key}/transitions"), None).await?;
-        let transition = available["transitions"]
+        Ok(available["transitions"]
             .as_array()
             .into_iter()
             .flatten()
-            .find(|t| wanted(t) && t["isAvailable"].as_bool() != Some(false));
-        let Some(transition_id) = transition.and_then(|t| t["id"].as_str()) else { return Ok(false) };
+            .find(|t| wanted(t) && t["isAvailable"].as_bool() != Some(false))
+            .and_then(|t| t["id"].as_str())
+            .map(str::to_string))
+    }
+
+    /// Takes transition `transition_id` of issue `key`.
+    pub async fn take(&self, key: &str, transition_id: &str) -> TrackerResult<()> {
         let body = json!({"transition": {"id": transition_id}});
         self.call(Method::POST, &format!("/issue/{key}/transitions"), Some(&body)).await?;
-        Ok(true)
+        Ok(())
     }
 
     /// The issue's comment holding `marker`, paging through them (oldest first).
@@ -260,54 +296,115 @@ impl Jira {
         self.call(Method::GET, &format!("/issue/{key}?fields=summary,status,assignee,issuetype"), None).await
     }
 
-    /// Creates the issue in its parent's project, or, when an earlier attempt may have
-    /// created it (`search_first`), finds that one by the `marker` label; either way it links
-    /// back to its origin (a link of the same global id is updated, not repeated).
-    pub async fn create_child(
+    /// Creates the issues (at most [`BULK_CREATE`], each with its marker label) in one call,
+    /// or, when an earlier attempt may have created some (`search_first`), finds those by their
+    /// markers and creates only the rest. Answers each issue's key, or Jira's reason for
+    /// refusing that one; the links back to the origins are [`Jira::link_origin`]'s.
+    pub async fn create_children(
         &self,
-        child: &ChildIssue<'_>,
-        marker: &str,
+        children: &[(ChildIssue<'_>, String)],
         search_first: bool,
-    ) -> TrackerResult<String> {
-        let mut existing = None;
+    ) -> TrackerResult<Vec<Result<String, String>>> {
+        let mut keys: Vec<Option<Result<String, String>>> = vec![None; children.len()];
         if search_first {
-            let query = json!({"jql": format!("labels = \"{marker}\""), "fields": ["labels"], "maxResults": 5});
-            let found = self.call(Method::POST, "/search/jql", Some(&query)).await?;
-            existing = found["issues"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|i| i["fields"]["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == marker)))
-                .and_then(|i| i["key"].as_str().map(str::to_string));
-        }
-        let key = match existing {
-            Some(key) => key,
-            None => {
-                let project = child.parent.rsplit_once('-').map_or(self.project_key.as_str(), |(p, _)| p);
-                let mut fields = json!({
-                    "project": {"key": project},
-                    "issuetype": {"name": child.issue_type},
-                    "parent": {"key": child.parent},
-                    "summary": child.summary.chars().take(255).collect::<String>(),
-                    "description": adf(child.description),
-                    "labels": [marker],
-                });
-                if let Some(account) = child.assignee {
-                    fields["assignee"] = json!({"id": account});
-                }
-                if let Some(due) = child.due_date {
-                    fields["duedate"] = json!(due);
-                }
-                let created = self.call(Method::POST, "/issue", Some(&json!({"fields": fields}))).await?;
-                created["key"].as_str().ok_or(JobError::Retry("Jira created no key".into()))?.to_string()
+            let found = self.marked(children.iter().map(|(_, marker)| marker.as_str())).await?;
+            for (key, (_, marker)) in keys.iter_mut().zip(children) {
+                *key = found.get(marker).cloned().map(Ok);
             }
+        }
+        let missing: Vec<usize> = (0..children.len()).filter(|&i| keys[i].is_none()).collect();
+        if !missing.is_empty() {
+            let updates: Vec<Value> =
+                missing.iter().map(|&i| json!({"fields": self.child_fields(&children[i].0, &children[i].1)})).collect();
+            let made = self.bulk_create(&updates).await?;
+            for (i, made) in missing.into_iter().zip(made) {
+                keys[i] = Some(made);
+            }
+        }
+        Ok(keys.into_iter().map(|k| k.unwrap_or_else(|| Err("Jira answered nothing for this issue".into()))).collect())
+    }
+
+    /// `POST /issue/bulk`: each update's key or the reason Jira refused it. Jira answers the
+    /// created issues in the order asked, leaving out the refused ones, which it names by
+    /// their position (`failedElementNumber`); 400 when it refused every one.
+    async fn bulk_create(&self, updates: &[Value]) -> TrackerResult<Vec<Result<String, String>>> {
+        let body = json!({"issueUpdates": updates});
+        let request = self
+            .access
+            .authorize(self.http.request(Method::POST, format!("{}/rest/api/3/issue/bulk", self.access.api)))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .json(&body);
+        let bulk = |status: reqwest::StatusCode, answer: &Value| {
+            status == reqwest::StatusCode::BAD_REQUEST && answer["errors"].is_array()
         };
+        let answer = super::send_json_keeping(request, "Jira", "/issue/bulk", readable, bulk).await?;
+        let mut refused: HashMap<u64, String> = HashMap::new();
+        for error in answer["errors"].as_array().into_iter().flatten() {
+            let Some(n) = error["failedElementNumber"].as_u64() else { continue };
+            let status = error["status"].as_u64().unwrap_or(400);
+            refused.insert(n, format!("Jira answered {status}: {}", readable(&error["elementErrors"])));
+        }
+        let mut created = answer["issues"].as_array().into_iter().flatten().map(|i| i["key"].as_str());
+        let mut made = Vec::with_capacity(updates.len());
+        for n in 0..updates.len() as u64 {
+            match refused.remove(&n) {
+                Some(reason) => made.push(Err(reason)),
+                None => match created.next().flatten() {
+                    Some(key) => made.push(Ok(key.to_string())),
+                    // Issues may exist that cannot be told apart: the next try finds them by marker.
+                    None => return Err(JobError::Retry("Jira's bulk create answered fewer issues than made".into())),
+                },
+            }
+        }
+        Ok(made)
+    }
+
+    /// The issues labelled with each of `markers`, by marker.
+    async fn marked<'m>(&self, markers: impl Iterator<Item = &'m str>) -> TrackerResult<HashMap<String, String>> {
+        let wanted: Vec<&str> = markers.collect();
+        let quoted: Vec<String> = wanted.iter().map(|m| format!("\"{m}\"")).collect();
+        let jql = format!("labels in ({})", quoted.join(", "));
+        let mut found = HashMap::new();
+        for issue in self.search_all(&jql, &["labels"]).await? {
+            let Some(key) = issue["key"].as_str() else { continue };
+            for label in issue["fields"]["labels"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                if wanted.contains(&label) {
+                    found.entry(label.to_string()).or_insert_with(|| key.to_string());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// A child issue's fields as Jira takes them, its marker among the labels.
+    fn child_fields(&self, child: &ChildIssue<'_>, marker: &str) -> Value {
+        let project = child.parent.rsplit_once('-').map_or(self.project_key.as_str(), |(p, _)| p);
+        let mut fields = json!({
+            "project": {"key": project},
+            "issuetype": {"name": child.issue_type},
+            "parent": {"key": child.parent},
+            "summary": child.summary.chars().take(255).collect::<String>(),
+            "description": adf(child.description),
+            "labels": [marker],
+        });
+        if let Some(account) = child.assignee {
+            fields["assignee"] = json!({"id": account});
+        }
+        if let Some(due) = child.due_date {
+            fields["duedate"] = json!(due);
+        }
+        fields
+    }
+
+    /// Links issue `key` back to the child's origin; a link of the same global id (the
+    /// marker's) is updated, not repeated, so a second try changes nothing.
+    pub async fn link_origin(&self, key: &str, child: ChildIssue<'_>, marker: &str) -> TrackerResult<()> {
         let (url, title) = child.origin;
         let remote = json!({"globalId": format!("taskbridge:{marker}"),
             "application": {"type": "com.atlassian.confluence", "name": "Confluence"},
             "object": {"url": url, "title": title}});
         self.call(Method::POST, &format!("/issue/{key}/remotelink"), Some(&remote)).await?;
-        Ok(key)
+        Ok(())
     }
 
     /// Every issue `jql` finds, with `fields`, across all token pages.
@@ -349,12 +446,40 @@ impl Jira {
         if issue["fields"]["status"]["name"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(status)) {
             return Ok(false);
         }
-        let named = |v: &Value| v.as_str().is_some_and(|n| n.eq_ignore_ascii_case(status));
-        if self.take_transition(key, |t| named(&t["to"]["name"]) || named(&t["name"])).await? {
+        if self.take_transition(key, |t| leads_to(t, status)).await? {
             Ok(true)
         } else {
             Err(JobError::Permanent(format!("Jira offers no transition of {key} to {status}")))
         }
+    }
+
+    /// The transition that takes issue `key` to the status named `status`, if it has one.
+    pub async fn transition_to(&self, key: &str, status: &str) -> TrackerResult<Option<String>> {
+        self.find_transition(key, |t| leads_to(t, status)).await
+    }
+
+    /// Where each of the issues stands (its status and type), in one search per hundred.
+    pub async fn standing(&self, keys: &[&str]) -> TrackerResult<HashMap<String, Standing>> {
+        let mut standing = HashMap::new();
+        for chunk in keys.chunks(100) {
+            let jql = format!("key in ({})", chunk.join(", "));
+            for issue in self.search_all(&jql, &["status", "issuetype"]).await? {
+                let Some(key) = issue["key"].as_str() else { continue };
+                let fields = &issue["fields"];
+                standing.insert(
+                    key.to_string(),
+                    Standing {
+                        status: fields["status"]["name"].as_str().unwrap_or_default().to_string(),
+                        issue_type: fields["issuetype"]["id"]
+                            .as_str()
+                            .or(fields["issuetype"]["name"].as_str())
+                            .unwrap_or_default()
+                            .to_string(),
+                    },
+                );
+            }
+        }
+        Ok(standing)
     }
 }
 

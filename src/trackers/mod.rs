@@ -145,6 +145,18 @@ pub(crate) async fn send_json(
     what: &str,
     explain: fn(&serde_json::Value) -> String,
 ) -> TrackerResult<serde_json::Value> {
+    send_json_keeping(request, tracker, what, explain, |_, _| false).await
+}
+
+/// [`send_json`], but an answer that `keep` accepts is read as an answer whatever its
+/// status (a bulk call's refusals listed per item).
+pub(crate) async fn send_json_keeping(
+    request: reqwest::RequestBuilder,
+    tracker: &str,
+    what: &str,
+    explain: fn(&serde_json::Value) -> String,
+    keep: impl Fn(reqwest::StatusCode, &serde_json::Value) -> bool,
+) -> TrackerResult<serde_json::Value> {
     let what = format!("{tracker} {what}");
     let res = request.send().await.map_err(|e| crate::outbound::transport_failure(&what, e))?;
     let status = res.status();
@@ -154,7 +166,11 @@ pub(crate) async fn send_json(
     } else {
         res.json().await.unwrap_or(serde_json::Value::Null)
     };
-    if status.is_success() { Ok(answer) } else { Err(failure(status, &headers, &what, tracker, explain(&answer))) }
+    if status.is_success() || keep(status, &answer) {
+        Ok(answer)
+    } else {
+        Err(failure(status, &headers, &what, tracker, explain(&answer)))
+    }
 }
 
 /// An undo of a create whose item is already gone is done.

@@ -634,7 +634,8 @@ async fn generated_tree_postgres() {
 /// made yet (only a try after a refusal looks for the issue it may have made).
 async fn calls_in_flight(backend: Backend) {
     let (site_url, site) = fake_site(|s| {
-        s.options.throttled_creates = 12;
+        // At most five refusals: a call refused a sixth time would end the attempt.
+        s.options.throttled_creates = 5;
         s.delay = Duration::from_millis(20);
         s.add("1", None, "Programme", format!("<p>{}</p>", macro_for("WP-1")));
         s.work_package("WP-1", None);
@@ -677,7 +678,12 @@ async fn calls_in_flight(backend: Backend) {
     let run_id = res.body["run_id"].as_str().expect("run id").to_string();
     {
         let mut s = site.lock().expect("lock");
-        assert_eq!((s.creates, s.create_attempts), (200, 212), "each refused create was tried again once it may");
+        assert_eq!(s.creates, 200);
+        assert_eq!(
+            (s.bulk_creates, s.create_attempts),
+            (4 + 5, 4 + 5),
+            "200 issues in four bulk creates of 50, each refused one tried again once it may"
+        );
         let mut markers: Vec<&str> = s
             .issues
             .iter()
@@ -688,7 +694,7 @@ async fn calls_in_flight(backend: Backend) {
         markers.dedup();
         assert_eq!(markers.len(), 200, "one issue per task, none twice");
         assert_eq!(s.remote_links.len(), 200, "one link back per issue");
-        assert_eq!(s.searches, 12, "only the tries after a refusal looked for an issue made before");
+        assert_eq!(s.searches, 5, "only the tries after a refusal looked for the issues made before");
         assert_eq!(s.puts, 20, "every page rewritten once");
         let flight = s.in_flight;
         assert!((2..=6).contains(&flight.most_jira), "Jira calls in flight: {flight:?}");
@@ -722,4 +728,106 @@ async fn calls_in_flight_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_in_flight_postgres() {
     calls_in_flight(Backend::Postgres).await;
+}
+
+/// An undo finds where every issue stands in one search and looks up the transition to the
+/// undo status once for issues of one type and status; an issue whose workflow refuses that
+/// transition is moved by its own, and when the search cannot be made (an issue was deleted
+/// since the sync) each issue is moved on its own.
+async fn undo_moves_each_issue_its_own_way(backend: Backend) {
+    let (site_url, site) = fake_site(|s| {
+        s.add("1", None, "Programme", format!("<p>{}</p>", macro_for("WP-1")));
+        s.work_package("WP-1", None);
+        for p in 0..4 {
+            let items: Vec<String> = (1..=2).map(|t| task(t, "incomplete", &format!("Task {t} of page {p}"))).collect();
+            s.add(&format!("p{p}"), Some("1"), &format!("Page {p}"), tasks(&items));
+        }
+    })
+    .await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("programme").await;
+    // One call at a time, so the issues are moved in the order of their keys.
+    for kind in ["jira", "confluence"] {
+        let mut settings = json!({"site_url": site_url, "email": "bot@acme.test", "max_in_flight": 1});
+        if kind == "jira" {
+            settings["project_key"] = json!("WP");
+        }
+        app.integration(&project, json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}}))
+            .await;
+    }
+    let (app, project, site_url) = (&app, &project, &site_url);
+    let sync = || async move {
+        let root = format!("{site_url}/wiki/spaces/OPS/pages/1");
+        let url = format!("/api/v1/projects/{project}/sync/confluence-tasks");
+        let res = app.post(&url, json!({"confluence_page_urls": [root]})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let results = res.body["results"].as_array().expect("results").clone();
+        assert_eq!(results.len(), 8);
+        assert!(results.iter().all(|r| r["status_text"] == "Success"), "{results:?}");
+        let mut keys: Vec<String> =
+            results.iter().filter_map(|r| r["new_jira_task_key"].as_str().map(str::to_string)).collect();
+        keys.sort_unstable_by_key(|k| k.trim_start_matches("WP-").parse::<u32>().unwrap_or_default());
+        (res.body["run_id"].as_str().expect("run id").to_string(), keys)
+    };
+    let undo = |run_id: String| async move {
+        let res = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        res.body["results"].as_array().expect("results").clone()
+    };
+    let counts = || {
+        let s = site.lock().expect("lock");
+        (s.searches, s.transition_lookups, s.transitions)
+    };
+
+    // The last issue's workflow reaches Backlog by a transition of its own.
+    let (run_id, keys) = sync().await;
+    let last = keys.last().expect("keys").clone();
+    site.lock().expect("lock").own_workflow.insert(last.clone(), vec![("12", "Backlog", "new")]);
+    let before = counts();
+    let undone = undo(run_id).await;
+    assert!(undone.iter().all(|r| r["status_text"] == "Undone" && r["issue"] == "moved to Backlog"), "{undone:?}");
+    let after = counts();
+    assert_eq!(after.0 - before.0, 3, "one search for where the issues stand (three pages of three)");
+    assert_eq!(after.1 - before.1, 2, "the transition looked up once, and once more for the issue that refused it");
+    assert_eq!(after.2 - before.2, 9, "eight moves, one of them tried with the shared transition first");
+    {
+        let s = site.lock().expect("lock");
+        for key in &keys {
+            let issue = s.issues.iter().find(|i| i["key"] == key.as_str()).expect("issue");
+            assert_eq!(issue["fields"]["status"]["name"], "Backlog", "{key}");
+        }
+    }
+
+    // An issue deleted since the sync: the search fails, each issue is moved on its own.
+    let (run_id, keys) = sync().await;
+    let gone = keys[0].clone();
+    assert_eq!(app.get(&format!("/api/v1/sync-runs/{run_id}")).await.body["status"], "done");
+    {
+        let mut s = site.lock().expect("lock");
+        s.issues.retain(|i| i["key"] != gone.as_str());
+    }
+    let before = counts();
+    let undone = undo(run_id).await;
+    for result in &undone {
+        if result["new_jira_task_key"] == gone.as_str() {
+            assert_eq!(result["status_text"], "Failed - Undo incomplete", "{result}");
+            assert!(result["issue"].as_str().is_some_and(|i| i.starts_with("failed")), "{result}");
+        } else {
+            assert_eq!((&result["status_text"], &result["issue"]), (&json!("Undone"), &json!("moved to Backlog")));
+        }
+    }
+    let after = counts();
+    assert_eq!(after.0 - before.0, 1, "the one search, refused");
+    assert_eq!(after.1 - before.1, 7, "each remaining issue's own transitions");
+    assert_eq!(after.2 - before.2, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_moves_each_issue_its_own_way_sqlite() {
+    undo_moves_each_issue_its_own_way(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_moves_each_issue_its_own_way_postgres() {
+    undo_moves_each_issue_its_own_way(Backend::Postgres).await;
 }

@@ -118,9 +118,10 @@ async fn sync_survives_kills(database_url: &str) {
     assert_eq!(started["status"], "running", "{started}");
     let run_id = started["run_id"].as_str().expect("run id").to_string();
 
-    // Cut it while issues are created, again later, and while pages are rewritten.
+    // Cut it once issues are made (in bulk) but not yet linked, again while they are linked,
+    // and while pages are rewritten.
     kill_when(&site, &mut running, &dir, &env, |s| s.creates >= 3).await;
-    kill_when(&site, &mut running, &dir, &env, |s| s.creates >= 30).await;
+    kill_when(&site, &mut running, &dir, &env, |s| s.remote_links.len() >= 30).await;
     kill_when(&site, &mut running, &dir, &env, |s| s.puts >= 3).await;
 
     let deadline = Instant::now() + Duration::from_secs(120);

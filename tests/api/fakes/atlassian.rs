@@ -48,8 +48,10 @@ pub struct Site {
     pub issues: Vec<Value>,
     /// Issues created (not counting refused attempts).
     pub creates: usize,
-    /// Create requests, refused or not.
+    /// Create requests (single or bulk), refused or not.
     pub create_attempts: usize,
+    /// Bulk create requests, refused or not.
+    pub bulk_creates: usize,
     /// Transitions asked for, valid or not.
     pub transitions: usize,
     /// Issue edits asked for (`PUT /issue/{key}`).
@@ -85,6 +87,11 @@ pub struct Site {
     /// The workflow's statuses `(transition id, name, category)`; Backlog, In Progress and
     /// Done when empty.
     pub workflow: Vec<(&'static str, &'static str, &'static str)>,
+    /// Issues whose transitions differ from the workflow's (a condition of Jira's workflows
+    /// can offer one issue other transitions than another of its type and status).
+    pub own_workflow: HashMap<String, Vec<(&'static str, &'static str, &'static str)>>,
+    /// Transition lists asked for (`GET /issue/{key}/transitions`).
+    pub transition_lookups: usize,
 }
 
 /// Requests being answered at once, per product (the path tells: `/wiki/` is Confluence).
@@ -125,7 +132,7 @@ pub struct Options {
     pub page_size: usize,
     /// An issue created gets the number `key_base` + issues created so far (with itself).
     pub key_base: usize,
-    /// The first this many create requests are answered 429 with `Retry-After: 1`.
+    /// The first this many create requests (single or bulk) are answered 429 with `Retry-After: 1`.
     pub throttled_creates: usize,
     /// The projects issues can be created in (any when empty); others are Jira's 400.
     pub projects: Vec<String>,
@@ -157,6 +164,11 @@ pub fn basic(email: &str, token: &str) -> String {
 impl Site {
     fn statuses(&self) -> Vec<(&'static str, &'static str, &'static str)> {
         if self.workflow.is_empty() { STATUSES.to_vec() } else { self.workflow.clone() }
+    }
+
+    /// The transitions issue `key` is offered.
+    fn statuses_of(&self, key: &str) -> Vec<(&'static str, &'static str, &'static str)> {
+        self.own_workflow.get(key).cloned().unwrap_or_else(|| self.statuses())
     }
 }
 
@@ -343,6 +355,10 @@ async fn search(State(s): State<Shared>, Json(q): Json<Value>) -> Response {
     let jql = q["jql"].as_str().unwrap_or_default();
     let quoted = |after: &str| jql.split(after).nth(1).and_then(|r| r.split('"').next()).map(str::to_string);
     let (label, project) = (quoted("labels = \""), quoted("project = \""));
+    // `labels in ("a", "b")`: any of the labels.
+    let labels: Option<Vec<String>> = jql.split("labels in (").nth(1).and_then(|r| r.split(')').next()).map(|list| {
+        list.split(',').map(|l| l.trim().trim_matches('"').to_string()).filter(|l| !l.is_empty()).collect()
+    });
     // `updated >= "-15m"`: relative minutes, as the poller asks.
     let since = jql
         .split("updated >= \"-")
@@ -354,9 +370,32 @@ async fn search(State(s): State<Shared>, Json(q): Json<Value>) -> Response {
     site.fresh();
     site.searches += 1;
     // Markers are looked up through an index, so that large benchmark runs stay linear.
-    let candidates: Vec<&Value> = match &label {
-        Some(l) => site.labelled.get(l).into_iter().flatten().map(|&i| &site.issues[i]).collect(),
-        None => site.issues.iter().collect(),
+    let candidates: Vec<&Value> = match (&label, &labels) {
+        (Some(l), _) => site.labelled.get(l).into_iter().flatten().map(|&i| &site.issues[i]).collect(),
+        (None, Some(ls)) => {
+            let mut at: Vec<usize> =
+                ls.iter().flat_map(|l| site.labelled.get(l).into_iter().flatten().copied()).collect();
+            at.sort_unstable();
+            at.dedup();
+            at.into_iter().map(|i| &site.issues[i]).collect()
+        }
+        (None, None) => match jql.split("key in (").nth(1).and_then(|r| r.split(')').next()) {
+            // `key in (A-1, A-2)`: Jira refuses the whole search when one key does not exist.
+            Some(list) => {
+                let mut found = Vec::new();
+                for key in list.split(',').map(|k| k.trim().trim_matches('"')).filter(|k| !k.is_empty()) {
+                    match site.index.get(key) {
+                        Some(&i) => found.push(&site.issues[i]),
+                        None => {
+                            let message = format!("An issue with key '{key}' does not exist for field 'key'.");
+                            return jira_error(AxumStatus::BAD_REQUEST, &message);
+                        }
+                    }
+                }
+                found
+            }
+            None => site.issues.iter().collect(),
+        },
     };
     let mut issues: Vec<Value> = candidates
         .into_iter()
@@ -394,33 +433,33 @@ async fn search(State(s): State<Shared>, Json(q): Json<Value>) -> Response {
     Json(answer).into_response()
 }
 
-async fn create_issue(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
-    let mut site = s.lock().expect("lock");
-    site.fresh();
+/// Answer to a create refused by the throttle: 429 with `Retry-After`.
+fn throttled(site: &mut Site) -> Option<Response> {
     site.create_attempts += 1;
-    if site.create_attempts <= site.options.throttled_creates {
-        return (
+    (site.create_attempts <= site.options.throttled_creates).then(|| {
+        (
             AxumStatus::TOO_MANY_REQUESTS,
             [("retry-after", "1")],
             Json(json!({"errorMessages": ["Rate limit exceeded."]})),
         )
-            .into_response();
-    }
-    let fields = &body["fields"];
-    let invalid = |field: &str, message: &str| {
-        (AxumStatus::BAD_REQUEST, Json(json!({"errorMessages": [], "errors": {field: message}}))).into_response()
-    };
+            .into_response()
+    })
+}
+
+/// Makes one issue from `fields` as Jira would: its id and key, or Jira's 400 errors.
+fn make_issue(site: &mut Site, fields: &Value) -> Result<(String, String), Value> {
+    let invalid = |field: &str, message: &str| json!({"errorMessages": [], "errors": {field: message}});
     if fields["summary"].as_str().unwrap_or_default().contains("FAIL") {
-        return invalid("summary", "Summary contains a forbidden word.");
+        return Err(invalid("summary", "Summary contains a forbidden word."));
     }
     let project = fields["project"]["key"].as_str().unwrap_or_default();
     if !site.options.projects.is_empty() && !site.options.projects.iter().any(|p| p == project) {
-        return invalid("project", "valid project is required");
+        return Err(invalid("project", "valid project is required"));
     }
     if let Some(parent) = fields["parent"]["key"].as_str()
         && !site.index.contains_key(parent)
     {
-        return invalid("parent", "Parent not found.");
+        return Err(invalid("parent", "Parent not found."));
     }
     site.creates += 1;
     let n = site.options.key_base + site.creates;
@@ -429,8 +468,49 @@ async fn create_issue(State(s): State<Shared>, Json(body): Json<Value>) -> Respo
     stored["status"] = json!({"name": "To Do", "statusCategory": {"key": "new"}});
     stored["updated"] = json!(jira_time());
     site.push_issue(json!({"id": id, "key": key, "fields": stored}));
-    (AxumStatus::CREATED, Json(json!({"id": id, "key": key, "self": format!("{ORIGIN}/rest/api/3/issue/{id}")})))
-        .into_response()
+    Ok((id, key))
+}
+
+async fn create_issue(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
+    let mut site = s.lock().expect("lock");
+    site.fresh();
+    if let Some(refused) = throttled(&mut site) {
+        return refused;
+    }
+    match make_issue(&mut site, &body["fields"]) {
+        Ok((id, key)) => (
+            AxumStatus::CREATED,
+            Json(json!({"id": id, "key": key, "self": format!("{ORIGIN}/rest/api/3/issue/{id}")})),
+        )
+            .into_response(),
+        Err(errors) => (AxumStatus::BAD_REQUEST, Json(errors)).into_response(),
+    }
+}
+
+/// `POST /issue/bulk`: up to 50 issues; the made ones listed in order, the refused ones by
+/// position (`failedElementNumber`); 201 when any was made, 400 when none was.
+async fn bulk_create(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
+    let mut site = s.lock().expect("lock");
+    site.fresh();
+    let updates = body["issueUpdates"].as_array().cloned().unwrap_or_default();
+    if updates.is_empty() || updates.len() > 50 {
+        return jira_error(AxumStatus::BAD_REQUEST, "issueUpdates must hold 1 to 50 issues.");
+    }
+    site.bulk_creates += 1;
+    if let Some(refused) = throttled(&mut site) {
+        return refused;
+    }
+    let (mut issues, mut errors) = (Vec::new(), Vec::new());
+    for (n, update) in updates.iter().enumerate() {
+        match make_issue(&mut site, &update["fields"]) {
+            Ok((id, key)) => {
+                issues.push(json!({"id": id, "key": key, "self": format!("{ORIGIN}/rest/api/3/issue/{id}")}))
+            }
+            Err(element) => errors.push(json!({"status": 400, "elementErrors": element, "failedElementNumber": n})),
+        }
+    }
+    let status = if issues.is_empty() { AxumStatus::BAD_REQUEST } else { AxumStatus::CREATED };
+    (status, Json(json!({"issues": issues, "errors": errors}))).into_response()
 }
 
 async fn issue(State(s): State<Shared>, Path(key): Path<String>) -> Response {
@@ -540,8 +620,10 @@ async fn user(State(s): State<Shared>, Query(q): Query<HashMap<String, String>>)
 const STATUSES: [(&str, &str, &str); 3] =
     [("11", "Backlog", "new"), ("21", "In Progress", "indeterminate"), ("31", "Done", "done")];
 
-async fn transitions(State(s): State<Shared>) -> Response {
-    let statuses = s.lock().expect("lock").statuses();
+async fn transitions(State(s): State<Shared>, Path(key): Path<String>) -> Response {
+    let mut site = s.lock().expect("lock");
+    site.transition_lookups += 1;
+    let statuses = site.statuses_of(&key);
     let list: Vec<Value> = statuses
         .iter()
         .map(|(id, name, category)| {
@@ -557,7 +639,7 @@ async fn transition(State(s): State<Shared>, Path(key): Path<String>, Json(b): J
     site.fresh();
     site.transitions += 1;
     let id = b["transition"]["id"].as_str().unwrap_or_default();
-    let Some((_, name, category)) = site.statuses().into_iter().find(|(i, _, _)| *i == id) else {
+    let Some((_, name, category)) = site.statuses_of(&key).into_iter().find(|(i, _, _)| *i == id) else {
         return jira_error(AxumStatus::BAD_REQUEST, "Unknown transition");
     };
     if let Some(issue) = site.index.get(&key).copied().map(|i| &mut site.issues[i]) {
@@ -603,6 +685,7 @@ pub fn router(shared: Shared) -> axum::Router {
         .route("/rest/api/3/myself", get(myself))
         .route("/rest/api/3/search/jql", post(search))
         .route("/rest/api/3/issue", post(create_issue))
+        .route("/rest/api/3/issue/bulk", post(bulk_create))
         .route("/rest/api/3/issue/{key}", get(issue).put(edit_issue).delete(delete_issue))
         .route("/rest/api/3/issue/{key}/remotelink", post(remote_link))
         .route("/rest/api/3/issue/{key}/comment", get(comments).post(add_comment))
