@@ -55,6 +55,8 @@ async fn bench(label: &str, url: &str) {
     let delay = Duration::from_millis(env_or("BENCH_DELAY_MS", 0));
     let (site_url, site) = atlassian::fake_site(|s| {
         s.delay = delay;
+        // As many issues a search page as Jira's /search/jql gives (the tests' fake gives 3).
+        s.options.page_size = 100;
         page_count = tree(s, sections, pages, tasks);
     })
     .await;

@@ -238,12 +238,9 @@ async fn move_issues<'k>(
     target: &str,
 ) -> Result<HashMap<&'k str, String>, JobError> {
     let pace = Pace::new(c.jira_in_flight);
-    let mut open = Vec::new();
-    for key in &keys {
-        if c.done(&format!("transition:{key}")).await?.is_none() {
-            open.push(*key);
-        }
-    }
+    let journaled = c.journaled().await?;
+    let open: Vec<&str> =
+        keys.iter().copied().filter(|key| !journaled.contains_key(&format!("transition:{key}"))).collect();
     let standing = if open.is_empty() {
         HashMap::new()
     } else {
@@ -259,52 +256,48 @@ async fn move_issues<'k>(
     };
     let routes: HashMap<&Standing, OnceCell<Option<String>>> =
         standing.values().map(|s| (s, OnceCell::new())).collect();
-    let (pace, standing, routes) = (&pace, &standing, &routes);
+    let (pace, standing, routes, journaled) = (&pace, &standing, &routes, &journaled);
     Ok(steps::run(c.jira_in_flight, keys, |key| async move {
         let step = format!("transition:{key}");
-        if c.done(&step).await?.is_none() {
-            let moved = pace
-                .run(|again| async move {
-                    match standing.get(key).filter(|_| !again) {
-                        Some(at) if at.status.eq_ignore_ascii_case(target) => Ok(false),
-                        Some(at) => {
-                            let route = routes[at].get_or_try_init(|| c.jira.transition_to(key, target)).await?;
-                            match route {
-                                Some(id) => match c.jira.take(key, id).await {
-                                    Ok(()) => Ok(true),
-                                    Err(JobError::Permanent(_)) => c.jira.move_to(key, target).await,
-                                    Err(e) => Err(e),
-                                },
-                                None => c.jira.move_to(key, target).await,
+        let (action, after) = match journaled.get(&step) {
+            Some(done) => (done.action.clone(), done.after.clone().unwrap_or_default()),
+            None => {
+                let moved = pace
+                    .run(|again| async move {
+                        match standing.get(key).filter(|_| !again) {
+                            Some(at) if at.status.eq_ignore_ascii_case(target) => Ok(false),
+                            Some(at) => {
+                                let route = routes[at].get_or_try_init(|| c.jira.transition_to(key, target)).await?;
+                                match route {
+                                    Some(id) => match c.jira.take(key, id).await {
+                                        Ok(()) => Ok(true),
+                                        Err(JobError::Permanent(_)) => c.jira.move_to(key, target).await,
+                                        Err(e) => Err(e),
+                                    },
+                                    None => c.jira.move_to(key, target).await,
+                                }
                             }
+                            None => c.jira.move_to(key, target).await,
                         }
-                        None => c.jira.move_to(key, target).await,
-                    }
+                    })
+                    .await;
+                let (action, after) = match moved {
+                    Ok(moved) => ("transition", json!({"status": target, "changed": moved})),
+                    Err(e) => ("failed", json!({"error": c.settle(e)?})),
+                };
+                c.journal(NewChange {
+                    step: &step,
+                    target: "jira-issue",
+                    reference: key,
+                    action,
+                    before: None,
+                    after: Some(after.clone()),
                 })
-                .await;
-            let change = match moved {
-                Ok(moved) => NewChange {
-                    step: &step,
-                    target: "jira-issue",
-                    reference: key,
-                    action: "transition",
-                    before: None,
-                    after: Some(json!({"status": target, "changed": moved})),
-                },
-                Err(e) => NewChange {
-                    step: &step,
-                    target: "jira-issue",
-                    reference: key,
-                    action: "failed",
-                    before: None,
-                    after: Some(json!({"error": c.settle(e)?})),
-                },
-            };
-            c.journal(change).await?;
-        }
-        let done = c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?;
-        let after = done.after.unwrap_or_default();
-        let outcome = match done.action.as_str() {
+                .await?;
+                (action.to_string(), after)
+            }
+        };
+        let outcome = match action.as_str() {
             "transition" if after["changed"] == true => format!("moved to {target}"),
             "transition" => format!("already in {target}"),
             _ => format!("failed: {}", after["error"].as_str().unwrap_or_default()),
