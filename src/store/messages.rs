@@ -147,9 +147,10 @@ macro_rules! record_outcome {
 }
 
 impl Store {
-    /// Persists a message and enqueues its processing in one transaction: once this
-    /// returns, the message will be processed even if the process dies right away. The
-    /// message takes id `id`; `job` is its processing.
+    /// Persists a message and enqueues its processing in one transaction (shared with the
+    /// messages accepted at the same moment: a group commit): once this returns, the message
+    /// will be processed even if the process dies right away. The message takes id `id`;
+    /// `job` is its processing.
     pub async fn create_message(
         &self,
         tenant_id: &TenantId,
@@ -159,43 +160,16 @@ impl Store {
     ) -> Result<Message> {
         let now = super::now();
         let received_at = new.received_at.unwrap_or(now);
-        write!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO messages (id, tenant_id, project_id, text, author, source, channel, thread_ref,
-                                       received_at, status, created_at, updated_at, integration_id, external_id, reply_to,
-                                       text_key)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10, $11, $12, $13, $14
-                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)
-                 ON CONFLICT (integration_id, external_id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(tenant_id)
-            .bind(&new.project_id)
-            .bind(&new.text)
-            .bind(&new.author)
-            .bind(&new.source)
-            .bind(&new.channel)
-            .bind(&new.thread_ref)
-            .bind(received_at)
-            .bind(now)
-            .bind(new.origin.as_ref().map(|o| o.integration_id.as_str()))
-            .bind(new.origin.as_ref().map(|o| o.external_id.as_str()))
-            .bind(new.origin.as_ref().map(|o| o.reply_to.to_string()))
-            .bind(crate::domain::message::text_key(&new.text))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                // A platform's redelivery of an event already received, or no such project.
-                return Err(match new.origin {
-                    Some(_) => StoreError::Conflict("this event was already received".into()),
-                    None => StoreError::NotFound,
-                });
-            }
-            let _ = enqueue_job!(&mut *tx, tenant_id, job, now);
-            tx.commit().await?;
-        });
+        self.accepts()
+            .accept(super::group_commit::Pending {
+                tenant_id: tenant_id.clone(),
+                id: id.to_string(),
+                new: new.clone(),
+                job: job.clone(),
+                now,
+                received_at,
+            })
+            .await?;
         Ok(Message {
             id: id.to_string(),
             project_id: new.project_id.clone(),

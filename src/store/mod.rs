@@ -8,6 +8,7 @@ mod console;
 pub mod coordinator;
 mod decisions;
 mod deliveries;
+mod group_commit;
 mod imports;
 pub mod inspect;
 pub mod integrations;
@@ -108,6 +109,8 @@ pub struct PoolStats {
 pub struct Store {
     db: Db,
     outcomes: std::sync::Arc<outcomes::Outcomes>,
+    /// The group commit of accepted messages, started on first use.
+    accepts: std::sync::Arc<std::sync::OnceLock<group_commit::Accepts>>,
 }
 
 /// Runs `$body` with `$pool` bound to the pool for reads, compiled once per backend.
@@ -145,6 +148,11 @@ impl Default for StoreOptions {
 }
 
 impl Store {
+    /// The group commit of accepted messages, its committers started on this runtime.
+    fn accepts(&self) -> &group_commit::Accepts {
+        self.accepts.get_or_init(|| group_commit::Accepts::start(self.db.clone()))
+    }
+
     /// Connects to `url` (`sqlite://path` or `postgres://…`) and runs the migrations.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self> {
         let store = if url.starts_with("sqlite:") {
@@ -158,7 +166,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(opts)
                 .await?;
-            Store { db: Db::Postgres(pool), outcomes: Default::default() }
+            Store { db: Db::Postgres(pool), outcomes: Default::default(), accepts: Default::default() }
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
@@ -184,7 +192,7 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(base.read_only(true))
             .await?;
-        Ok(Store { db: Db::Sqlite { read, write }, outcomes: Default::default() })
+        Ok(Store { db: Db::Sqlite { read, write }, outcomes: Default::default(), accepts: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {

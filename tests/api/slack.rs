@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use taskbridge::channels::slack::sign;
 
 use crate::fakes::slack::{Seen, fake_slack};
-use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::helpers::{Backend, TestApp, join_all, spawn_app_with};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
@@ -238,4 +238,70 @@ async fn slack_webhooks_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_webhooks_postgres() {
     slack(Backend::Postgres).await;
+}
+
+/// Requests accepted at the same moment are committed together (a group commit), yet each
+/// is answered for itself: every new event is kept once with its job, a redelivery of one
+/// event is kept once however many copies land in one commit, and a request for another
+/// tenant's project is 404 without failing the requests committed beside it.
+async fn accepted_together_answered_each(backend: Backend) {
+    let Some((app, integration, _fake, _seen)) = slack_app(backend).await else { return };
+    let project = app.project("api").await;
+    let other = app.post("/api/v1/tenants", json!({"name": "other"})).await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.body);
+    let other_key = other.body["api_key"].as_str().expect("key").to_string();
+    let elsewhere = app
+        .with_key(&other_key)
+        .send(reqwest::Method::POST, "/api/v1/projects", Some(json!({"name": "theirs"})))
+        .await
+        .id();
+
+    let events: Vec<String> = (0..60)
+        .map(|i| event(&format!("EvMany{i}"), &format!("<@U0LAN0Z89> please rotate certificate number {i}")))
+        .chain((0..20).map(|_| event("EvSame", "<@U0LAN0Z89> the printer on floor 3 is jammed")))
+        .collect();
+    let app = &app;
+    let deliveries = join_all(events.iter().map(|body| deliver(app, &integration, body, "application/json", |_| {})));
+    let posts = join_all((0..40).map(|i| {
+        let target = if i % 2 == 0 { project.clone() } else { elsewhere.clone() };
+        let body = json!({"project_id": target, "text": format!("Renew the domain example{i}.org")});
+        async move { app.post("/api/v1/messages", body).await }
+    }));
+    let (deliveries, posts) = tokio::join!(deliveries, posts);
+    for (status, body) in &deliveries {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+    }
+    for (i, res) in posts.iter().enumerate() {
+        if i % 2 == 0 {
+            assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+            let kept = app.get(&format!("/api/v1/messages/{}", res.id())).await;
+            assert_eq!(kept.status, StatusCode::OK, "accepted means kept: {}", kept.body);
+        } else {
+            assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+            assert_eq!(res.body["error"]["code"], "not_found", "{}", res.body);
+        }
+    }
+    let (mut processing, mut cursor) = (0, String::new());
+    loop {
+        let page = app.get(&format!("/api/v1/jobs?limit=200{cursor}")).await.body;
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        processing += items.iter().filter(|j| j["kind"] == "intake.process").count();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(processing, 60 + 1 + 20, "one processing job per kept request");
+    let listed = app.get(&format!("/api/v1/messages?project_id={project}&limit=200")).await;
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(20), "{}", listed.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_together_answered_each_sqlite() {
+    accepted_together_answered_each(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_together_answered_each_postgres() {
+    accepted_together_answered_each(Backend::Postgres).await;
 }
