@@ -77,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .route("/comments/{id}/delete", post(tasks::delete_comment))
         .route("/board", get(tasks::board))
         .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/api-keys", get(keys::list).post(keys::create))
         .route("/api-keys/{id}/delete", post(keys::delete))
         .route("/projects/{id}/integrations", get(integrations::list).post(integrations::create))
