@@ -7,6 +7,7 @@ mod overview;
 mod projects;
 mod requests;
 mod sessions;
+mod sync;
 mod tasks;
 mod triage;
 
