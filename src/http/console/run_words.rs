@@ -201,6 +201,25 @@ pub fn subject(r: &Value) -> (Markup, Markup, String) {
     (what, place, keys.join(", "))
 }
 
+/// An undo's result with what the undone run's result for the same Confluence task said
+/// of it (its summary, page title and address), for the fields the undo's result lacks.
+pub fn with_original(r: &Value, original: &[Value]) -> Value {
+    let same = |o: &&Value| {
+        r["confluence_task_id"].is_string()
+            && o["confluence_page_id"] == r["confluence_page_id"]
+            && o["confluence_task_id"] == r["confluence_task_id"]
+    };
+    let mut merged = r.clone();
+    if let (Some(o), Value::Object(fields)) = (original.iter().find(same), &mut merged) {
+        for key in ["task_summary", "confluence_page_title", "confluence_page_url", "linked_work_package"] {
+            if !fields.contains_key(key) {
+                fields.insert(key.into(), o[key].clone());
+            }
+        }
+    }
+    merged
+}
+
 /// A journal's before or after value in a line: its fields as `name: value`, cut when long.
 pub fn value_text(value: Option<&Value>) -> String {
     let line = match value {
@@ -279,6 +298,24 @@ mod tests {
         assert_eq!((failed.verdict, failed.error.as_deref()), (Verdict::Failed, Some("no space")));
         assert_eq!(outcome(&json!({"action": "unchanged"})).verdict, Verdict::Skipped);
         assert_eq!(outcome(&json!({"status": "transitioned"})).verdict, Verdict::Success);
+    }
+
+    #[test]
+    fn an_undo_names_its_tasks_as_the_undone_run_did() {
+        let original = [
+            json!({"confluence_page_id": "100", "confluence_task_id": "1", "task_summary": "Write the notes",
+                   "confluence_page_title": "Release"}),
+            json!({"confluence_page_id": "100", "confluence_task_id": "2", "task_summary": "Other"}),
+        ];
+        let undone = json!({"confluence_page_id": "100", "confluence_task_id": "1", "status_text": "Undone"});
+        let merged = with_original(&undone, &original);
+        assert_eq!(
+            (merged["task_summary"].as_str(), merged["confluence_page_title"].as_str()),
+            (Some("Write the notes"), Some("Release"))
+        );
+        assert_eq!(merged["status_text"], "Undone");
+        let unknown = json!({"confluence_page_id": "100", "confluence_task_id": "9"});
+        assert_eq!(with_original(&unknown, &original), unknown);
     }
 
     #[test]

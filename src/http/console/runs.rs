@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::layout::{self, Section, csrf_field};
-use super::run_words::{self, external_link, journal, kind_label, outcome, results, status_pill, subject, verdict};
+use super::run_words::{
+    self, external_link, journal, kind_label, outcome, results, status_pill, subject, verdict, with_original,
+};
 use super::session::Form;
 use super::sync::{requested_by, started_at};
 use super::{PageResult, Session};
@@ -58,6 +60,11 @@ async fn run_page(s: &AppState, session: &Session, run: &SyncRun, undone: bool, 
     let (project, changes) =
         tokio::try_join!(s.store.get_project(tenant, &run.project_id), s.store.sync_changes(&run.id))?;
     let of = run.request["of"].as_str();
+    // An undo's results name tasks by their ids; the run it undid says what they are.
+    let undid = match of {
+        Some(of) if run.kind == SyncRunKind::Undo => s.store.sync_run(tenant, of).await?,
+        _ => None,
+    };
     let title = title(run);
     let body = html! {
         p { a href="/sync" { "← Sync runs" } }
@@ -104,7 +111,7 @@ async fn run_page(s: &AppState, session: &Session, run: &SyncRun, undone: bool, 
         @if results(run).is_empty() {
             p.empty { @if run.status == SyncRunStatus::Running { "None yet." } @else { "This run has no results." } }
         } @else {
-            (results_table(run))
+            (results_table(run, undid.as_ref()))
         }
         h2 id="journal-h" { "Journal" }
         p.muted { "Every change the run made in another system, in order, with what was there before and after." }
@@ -129,7 +136,8 @@ fn asked(run: &SyncRun) -> Markup {
     }
 }
 
-fn results_table(run: &SyncRun) -> Markup {
+fn results_table(run: &SyncRun, undid: Option<&SyncRun>) -> Markup {
+    let original = undid.map_or(&[][..], results);
     html! {
         div.table-wrap { table {
             caption.visually-hidden { "Results of the run" }
@@ -138,7 +146,7 @@ fn results_table(run: &SyncRun) -> Markup {
                 th scope="col" { "Jira" }
             } }
             tbody { @for r in results(run) {
-                @let (what, place, keys) = subject(r);
+                @let (what, place, keys) = subject(&with_original(r, original));
                 tr {
                     td { (what) }
                     td { (place) }
@@ -157,7 +165,8 @@ pub async fn confirm(State(s): State<AppState>, session: Session, Path(id): Path
         Ok(restorations) => restorations,
         Err(err) => return refused(&s, &session, &run, ApiError::from(err)).await,
     };
-    let title = format!("Undo the {}?", title(&run).to_lowercase());
+    let title =
+        format!("Undo the {} of {}?", kind_label(run.kind).to_lowercase(), run.created_at.format("%Y-%m-%d %H:%M UTC"));
     let body = html! {
         p { a href=(format!("/sync/runs/{}", run.id)) { "← The run" } }
         h1 { (title) }

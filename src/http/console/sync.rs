@@ -123,9 +123,11 @@ async fn sync_page(s: &AppState, session: &Session, query: &ListQuery, started: 
             "project mirrored into Confluence pages, and each task's pushes, moves, updates and comments to its trackers. "
             "Every run journals what it changed, so it can be undone from its page."
         }
-        div.side-by-side {
-            (tasks_form(session, &projects, started))
-            (mirror_form(session, &projects, started))
+        @if let Some((which, _, why)) = &started.refused {
+            div.banner.bad role="alert" {
+                p { strong { "The sync was not started." } " " (why) }
+                p { a href=(match which { Which::Tasks => "#tasks-h", Which::Mirror => "#mirror-h" }) { "To the form" } }
+            }
         }
         h2 id="runs" { "Runs" }
         form.card method="get" action="/sync" role="search" aria-label="Filter sync runs" {
@@ -156,6 +158,11 @@ async fn sync_page(s: &AppState, session: &Session, query: &ListQuery, started: 
                 } } }
             } }
             @if let Some(link) = next_link { p { a href=(link) { "Next page" } } }
+        }
+        h2 id="start" { "Start a sync" }
+        div.side-by-side {
+            (tasks_form(session, &projects, started))
+            (mirror_form(session, &projects, started))
         }
     };
     let status = started.refused.as_ref().map_or(StatusCode::OK, |(_, status, _)| *status);
@@ -199,7 +206,7 @@ fn project_choice(name: &str, projects: &[Project], selected: &str) -> Markup {
 fn refusal(started: &Started, which: Which) -> Markup {
     let why = started.refused.as_ref().filter(|(refused, ..)| *refused == which).map(|(.., why)| why);
     html! {
-        @if let Some(why) = why { p.error-message role="alert" { (why) } }
+        @if let Some(why) = why { p.error-message { (why) } }
     }
 }
 
@@ -208,7 +215,7 @@ fn tasks_form(session: &Session, projects: &[Project], started: &Started) -> Mar
     let none = Errors::none();
     html! {
         section.card aria-labelledby="tasks-h" {
-            h2 id="tasks-h" { "Confluence tasks to Jira" }
+            h3 id="tasks-h" { "Confluence tasks to Jira" }
             p.muted { "The open tasks of each page's tree become Jira issues under the page's work package; the pages "
                       "then link to them." }
             form.stack method="post" action="/sync/confluence-tasks" aria-labelledby="tasks-h" {
@@ -238,7 +245,7 @@ fn mirror_form(session: &Session, projects: &[Project], started: &Started) -> Ma
     let none = Errors::none();
     html! {
         section.card aria-labelledby="mirror-h" {
-            h2 id="mirror-h" { "Mirror a Jira project" }
+            h3 id="mirror-h" { "Mirror a Jira project" }
             p.muted { "A Jira project's epics (or an issue's children) become a tree of Confluence pages under a page." }
             form.stack method="post" action="/sync/jira-project" aria-labelledby="mirror-h" {
                 (csrf_field(session))
