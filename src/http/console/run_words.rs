@@ -115,6 +115,11 @@ pub fn outcome(r: &Value) -> Outcome {
         Some("unchanged") => {
             Outcome { verdict: Verdict::Skipped, words: Some("already as in Jira".into()), error: None }
         }
+        // A tracker run: what was done, and the item's status after it.
+        Some(done) if text(&r["item"], "status").is_some() => {
+            let now = text(&r["item"], "status").unwrap_or_default();
+            Outcome { verdict: Verdict::Success, words: Some(format!("{done} (now {now})")), error }
+        }
         other => Outcome { verdict: Verdict::Success, words: other.map(str::to_string), error },
     }
 }
@@ -172,6 +177,7 @@ pub fn subject(r: &Value) -> (Markup, Markup, String) {
     let item = &r["item"];
     let what = text(r, "task_summary")
         .or_else(|| text(r, "page_title"))
+        .or_else(|| text(item, "title"))
         .or_else(|| text(item, "external_ref"))
         .or_else(|| text(r, "confluence_task_id").map(|_| "a task"))
         .unwrap_or("—")
@@ -180,6 +186,13 @@ pub fn subject(r: &Value) -> (Markup, Markup, String) {
     let page_id = text(r, "confluence_page_id").or_else(|| text(r, "page_id"));
     let page = text(r, "confluence_page_title").map(str::to_string).or_else(|| page_id.map(|p| format!("page {p}")));
     let url = text(r, "confluence_page_url").or_else(|| text(item, "url"));
+    // A tracker's item: the tracker and the item's reference.
+    let page = page.or_else(|| {
+        text(item, "external_ref").map(|reference| {
+            let tracker = text(item, "tracker").map_or("", target_label);
+            format!("{tracker} {reference}").trim().to_string()
+        })
+    });
     let place = match (page, url) {
         (Some(page), url) => external_link(url, &page),
         (None, Some(url)) => external_link(Some(url), url),
@@ -199,6 +212,53 @@ pub fn subject(r: &Value) -> (Markup, Markup, String) {
         keys.extend(text(r, "issue").map(str::to_string)); // a mirror's undo: the page's issue
     }
     (what, place, keys.join(", "))
+}
+
+/// Whether a run can be undone: what the undo service takes (a finished task sync, project
+/// mirror or tracker run).
+pub fn undoable(run: &SyncRun) -> bool {
+    run.status == SyncRunStatus::Done
+        && (run.kind.is_tracker_run() || matches!(run.kind, SyncRunKind::ConfluenceTasks | SyncRunKind::JiraProject))
+}
+
+/// A task's tracker runs (its pushes, moves, updates, comments and their undos), each with
+/// its undo, for the task's page.
+pub fn task_runs(runs: &[SyncRun]) -> Markup {
+    html! {
+        div.table-wrap { table {
+            caption.visually-hidden { "The task's changes in trackers" }
+            thead { tr {
+                th scope="col" { "When" } th scope="col" { "Change" } th scope="col" { "Item" }
+                th scope="col" { "Result" } th scope="col" { span.visually-hidden { "Undo" } }
+            } }
+            tbody { @for run in runs { tr {
+                td { a href=(format!("/sync/runs/{}", run.id)) {
+                    time datetime=(run.created_at.to_rfc3339()) { (run.created_at.format("%Y-%m-%d %H:%M:%S")) " UTC" }
+                } }
+                td { (kind_label(run.kind)) }
+                td { @for (i, r) in results(run).iter().enumerate() {
+                    @if i > 0 { br; }
+                    @let (_, place, _) = subject(r);
+                    (place)
+                } }
+                td {
+                    (status_pill(run.status))
+                    @for r in results(run) { " " (verdict(&outcome(r))) }
+                    @if let Some(error) = &run.error { br; span.error-message { (error) } }
+                }
+                td {
+                    @if let Some(by) = &run.undone_by {
+                        a href=(format!("/sync/runs/{by}")) { "undone" }
+                    } @else if undoable(run) {
+                        a.button.small.secondary href=(format!("/sync/runs/{}/undo", run.id))
+                            aria-label=(format!("Undo the change of {}", run.created_at.format("%Y-%m-%d %H:%M:%S"))) { "Undo…" }
+                    } @else if let Some(of) = run.request["of"].as_str().filter(|_| run.kind == SyncRunKind::Undo) {
+                        a href=(format!("/sync/runs/{of}")) { "the change it undid" }
+                    }
+                }
+            } } }
+        } }
+    }
 }
 
 /// An undo's result with what the undone run's result for the same Confluence task said

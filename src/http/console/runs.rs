@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::layout::{self, Section, csrf_field};
 use super::run_words::{
-    self, external_link, journal, kind_label, outcome, results, status_pill, subject, verdict, with_original,
+    self, external_link, journal, kind_label, outcome, results, status_pill, subject, undoable, verdict, with_original,
 };
 use super::session::Form;
 use super::sync::{requested_by, started_at};
@@ -43,12 +43,6 @@ pub async fn show(
 ) -> PageResult {
     let run = run_of(&s, &session, &id).await?;
     run_page(&s, &session, &run, query.undone.is_some(), None).await
-}
-
-/// Whether the run's page offers an undo: what the undo service takes.
-fn undoable(run: &SyncRun) -> bool {
-    run.status == SyncRunStatus::Done
-        && (run.kind.is_tracker_run() || matches!(run.kind, SyncRunKind::ConfluenceTasks | SyncRunKind::JiraProject))
 }
 
 fn title(run: &SyncRun) -> String {

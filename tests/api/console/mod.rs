@@ -9,6 +9,7 @@ mod requests;
 mod sessions;
 mod sync;
 mod tasks;
+mod tracker_state;
 mod triage;
 
 use reqwest::StatusCode;
