@@ -66,7 +66,13 @@ pub async fn retry_job(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Job>, ApiError> {
-    let job = s.store.retry_job(&caller.tenant_id, &id).await.or_not_found("job")?;
+    Ok(Json(retry(&s, &caller, &id).await?))
+}
+
+/// Queues a failed or dead job of the caller's again and wakes the workers: 404 for a job
+/// the caller cannot see, 409 for one in another state (the console's retry too).
+pub(in crate::http) async fn retry(s: &AppState, caller: &Caller, id: &str) -> Result<Job, ApiError> {
+    let job = s.store.retry_job(&caller.tenant_id, id).await.or_not_found("job")?;
     s.wake_workers.wake_all();
-    Ok(Json(job))
+    Ok(job)
 }

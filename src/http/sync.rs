@@ -50,9 +50,23 @@ pub struct RunAnswer {
     pub error: Option<String>,
 }
 
-/// Waits for the run, bounded, polling the store so that any instance's work is seen; a
-/// failed run is an error. Answers the run as it then stands (`running` when the wait ended).
-pub(in crate::http) async fn settle(s: &AppState, tenant_id: &TenantId, mut run: SyncRun) -> Result<SyncRun, ApiError> {
+/// Waits for the run, bounded; a failed run is an error. Answers the run as it then stands
+/// (`running` when the wait ended).
+pub(in crate::http) async fn settle(s: &AppState, tenant_id: &TenantId, run: SyncRun) -> Result<SyncRun, ApiError> {
+    let run = wait(s, tenant_id, run).await?;
+    match run.status {
+        SyncRunStatus::Failed => Err(ApiError::BadGateway(format!(
+            "sync run {} failed: {}",
+            run.id,
+            run.error.as_deref().unwrap_or("no details")
+        ))),
+        _ => Ok(run),
+    }
+}
+
+/// Waits for the run, bounded, polling the store so that any instance's work is seen, and
+/// answers it as it then stands, whatever its status (the console shows a failed run).
+pub(in crate::http) async fn wait(s: &AppState, tenant_id: &TenantId, mut run: SyncRun) -> Result<SyncRun, ApiError> {
     let watch = s.store.watch(&run.id);
     s.wake_workers.wake(crate::jobs::Lane::Work);
     // Look at the status alone; the whole run (plan and results, megabytes for a large tree)
@@ -68,14 +82,7 @@ pub(in crate::http) async fn settle(s: &AppState, tenant_id: &TenantId, mut run:
     if status != run.status {
         run = s.store.sync_run(tenant_id, &run.id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
     }
-    match run.status {
-        SyncRunStatus::Failed => Err(ApiError::BadGateway(format!(
-            "sync run {} failed: {}",
-            run.id,
-            run.error.as_deref().unwrap_or("no details")
-        ))),
-        _ => Ok(run),
-    }
+    Ok(run)
 }
 
 /// The whole answer: 200 with the results, 202 while the run goes on.
@@ -117,10 +124,38 @@ pub(in crate::http) async fn sync_tasks(
     project_id: &ProjectId,
     request: &Request,
 ) -> Result<SyncRun, ApiError> {
+    let run = start_tasks(s, caller, project_id, request).await?;
+    settle(s, &caller.tenant_id, run).await
+}
+
+/// Starts a Confluence task sync of the caller's project (the console's too).
+pub(in crate::http) async fn start_tasks(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &ProjectId,
+    request: &Request,
+) -> Result<SyncRun, ApiError> {
     request.validate()?;
     s.store.get_project(&caller.tenant_id, project_id).await.or_not_found("project")?;
-    let run = crate::sync::start_task_sync(&s.store, &s.integrations, &caller.tenant_id, project_id, request).await?;
-    settle(s, &caller.tenant_id, run).await
+    Ok(crate::sync::start_task_sync(&s.store, &s.integrations, &caller.tenant_id, project_id, request).await?)
+}
+
+/// Starts mirroring a Jira project into the caller's project's Confluence (the console's too).
+pub(in crate::http) async fn start_project(
+    s: &AppState,
+    caller: &Caller,
+    project_id: &ProjectId,
+    request: &ProjectRequest,
+) -> Result<SyncRun, ApiError> {
+    request.validate()?;
+    s.store.get_project(&caller.tenant_id, project_id).await.or_not_found("project")?;
+    Ok(crate::sync::start_project_sync(&s.store, &s.integrations, &caller.tenant_id, project_id, request).await?)
+}
+
+/// Starts undoing the caller's run `run_id`: the API's undo and the console's.
+pub(in crate::http) async fn start_undo(s: &AppState, caller: &Caller, run_id: &str) -> Result<SyncRun, ApiError> {
+    let run = s.store.sync_run(&caller.tenant_id, run_id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
+    Ok(crate::sync::undo_run(&s.store, &s.integrations, &caller.tenant_id, &run).await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/projects/{id}/sync/confluence-tasks", tag = "sync", params(("id" = String, Path)),
@@ -154,10 +189,7 @@ pub(in crate::http) async fn sync_project(
     project_id: &ProjectId,
     request: &ProjectRequest,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    request.validate()?;
-    s.store.get_project(&caller.tenant_id, project_id).await.or_not_found("project")?;
-    let run =
-        crate::sync::start_project_sync(&s.store, &s.integrations, &caller.tenant_id, project_id, request).await?;
+    let run = start_project(s, caller, project_id, request).await?;
     settle(s, &caller.tenant_id, run).await.map(|run| answered(&run))
 }
 
@@ -192,8 +224,7 @@ pub async fn undo_run(
     caller: Caller,
     ApiPath(run_id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let run = s.store.sync_run(&caller.tenant_id, &run_id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
-    let undo = crate::sync::undo_run(&s.store, &s.integrations, &caller.tenant_id, &run).await?;
+    let undo = start_undo(&s, &caller, &run_id).await?;
     settle(&s, &caller.tenant_id, undo).await.map(|run| answered(&run))
 }
 

@@ -251,6 +251,25 @@ impl Store {
         }))
     }
 
+    /// The tenant's jobs not yet settled (queued, running, failed, dead), counted per kind
+    /// and status, kinds in name order. Succeeded jobs are history and grow without bound,
+    /// so they are not counted here (the tenant index reaches only the four statuses).
+    pub async fn unsettled_job_counts(&self, tenant_id: &TenantId) -> Result<Vec<(String, JobStatus, i64)>> {
+        let rows: Vec<(String, String, i64)> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT kind, status, COUNT(*) FROM jobs
+                 WHERE tenant_id = $1 AND status IN ('queued', 'running', 'failed', 'dead')
+                 GROUP BY kind, status ORDER BY kind, status",
+            )
+            .bind(tenant_id)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(kind, status, n)| Ok((kind, parse_enum("jobs.status", &status, JobStatus::parse)?, n)))
+            .collect()
+    }
+
     /// Jobs per status, for metrics.
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
         Ok(read!(self, |pool| {

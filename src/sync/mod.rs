@@ -10,6 +10,7 @@ pub mod jira_project;
 mod names;
 pub mod pace;
 pub mod poll;
+pub mod preview;
 mod steps;
 pub mod tracker_undo;
 pub mod undo;

@@ -13,6 +13,7 @@ pub enum Section {
     Projects,
     Tasks,
     Board,
+    Sync,
     Jobs,
     ApiKeys,
 }
@@ -23,6 +24,7 @@ const SECTIONS: &[(Section, &str, &str)] = &[
     (Section::Projects, "/projects", "Projects"),
     (Section::Tasks, "/tasks", "Tasks"),
     (Section::Board, "/board", "Board"),
+    (Section::Sync, "/sync", "Sync"),
     (Section::Jobs, "/jobs", "Jobs"),
     (Section::ApiKeys, "/api-keys", "API keys"),
 ];

@@ -13,7 +13,10 @@ mod layout;
 mod overview;
 mod projects;
 mod requests;
+mod run_words;
+mod runs;
 mod session;
+mod sync;
 mod tasks;
 mod triage;
 
@@ -76,7 +79,13 @@ pub fn router() -> Router<AppState> {
         .route("/comments/{id}", post(tasks::edit_comment))
         .route("/comments/{id}/delete", post(tasks::delete_comment))
         .route("/board", get(tasks::board))
+        .route("/sync", get(sync::list))
+        .route("/sync/confluence-tasks", post(sync::start_tasks))
+        .route("/sync/jira-project", post(sync::start_mirror))
+        .route("/sync/runs/{id}", get(runs::show))
+        .route("/sync/runs/{id}/undo", get(runs::confirm).post(runs::undo))
         .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/api-keys", get(keys::list).post(keys::create))
         .route("/api-keys/{id}/delete", post(keys::delete))
         .route("/projects/{id}/integrations", get(integrations::list).post(integrations::create))

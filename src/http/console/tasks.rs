@@ -52,6 +52,8 @@ const FIELDS: &[&str] = &[
 const BOARD_COLUMN: u32 = 100;
 /// How many requests the task page lists.
 const REQUESTS_SHOWN: u32 = 50;
+/// How many of the task's tracker runs its page lists (newest first; the rest on `/sync`).
+const RUNS_SHOWN: u32 = 20;
 
 fn status_label(status: TaskStatus) -> &'static str {
     match status {
@@ -468,13 +470,18 @@ async fn task_page(
     let tenant = &session.caller.tenant_id;
     let comments_page = crate::domain::list::PageParams { limit: Some(200), cursor: None }.validate()?;
     let labels_page = Page::first(LABELS_NAMED);
-    let (project, comments, links, requests, known_labels) = tokio::try_join!(
+    let runs_filter = crate::store::RunFilter { task_id: Some(task.id.clone()), ..Default::default() };
+    let runs_page = Page::first(RUNS_SHOWN);
+    let (project, comments, links, requests, known_labels, mut runs) = tokio::try_join!(
         s.store.get_project(tenant, &task.project_id),
         s.store.list_comments(tenant, Some(&task.id), &comments_page),
         s.store.task_links(tenant, &task.id),
         s.store.messages_for_task(tenant, &task.id, REQUESTS_SHOWN),
         s.store.list_labels(tenant, Some(task.project_id.as_str()), &labels_page),
+        s.store.list_sync_runs(tenant, &runs_filter, &runs_page),
     )?;
+    let more_runs = runs.len() > RUNS_SHOWN as usize;
+    runs.truncate(RUNS_SHOWN as usize);
     let mut known_labels: Vec<String> = known_labels.into_iter().take(LABELS_NAMED as usize).map(|l| l.name).collect();
     known_labels.sort();
     let body = html! {
@@ -507,6 +514,15 @@ async fn task_page(
                     td.optional { (l.created_at.format("%Y-%m-%d")) }
                 } } }
             } }
+        }
+
+        h2 id="tracker-changes" { "Changes in trackers" }
+        @if runs.is_empty() {
+            p.empty { "Nothing was written to a tracker for this task." }
+        } @else {
+            p.muted { "Each push, move, update and comment written to a tracker is a sync run; each can be undone." }
+            (super::run_words::task_runs(&runs))
+            @if more_runs { p { a href=(format!("/sync?project_id={}", project.id)) { "Older changes are on the sync page" } } }
         }
 
         h2 { "Requests" }

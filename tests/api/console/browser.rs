@@ -267,7 +267,18 @@ impl Driver {
             .await;
         let (scroll, client, inner) = (sizes[0].as_i64(), sizes[1].as_i64(), sizes[2].as_i64());
         assert!(inner.is_some_and(|w| w <= 400), "the window is a phone's width: {sizes}");
-        assert!(scroll <= client, "{} scrolls sideways at a phone's width: {sizes}", self.url().await);
+        if scroll > client {
+            // Name what sticks out, to say where to look.
+            let wide = self
+                .script(
+                    "var w = document.documentElement.clientWidth; return Array.prototype.slice.call(\
+                     document.querySelectorAll('body *')).filter(function (e) { return e.getBoundingClientRect().right > w ; }).sort(function (a, b) { return b.getBoundingClientRect().right - a.getBoundingClientRect().right; \
+                     }).slice(0, 8).map(function (e) { return e.tagName + '.' + e.className + ' ' + \
+                     Math.round(e.getBoundingClientRect().right); })",
+                )
+                .await;
+            panic!("{} scrolls sideways at a phone's width: {sizes}; sticking out: {wide}", self.url().await);
+        }
     }
 
     async fn quit(&self) {
@@ -683,6 +694,159 @@ async fn a_person_uses_the_console_in_chromium() {
     driver.wait_url("/sign-in").await;
     assert!(!driver.source().await.contains("Fix the login form"));
 
+    driver.quit().await;
+    assert!(app.terminate().success());
+}
+
+/// A webhook subscriber that refuses its first delivery for good (410) and takes the rest.
+async fn refuses_once() -> String {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hook = post(move || {
+        let first = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        async move { if first { axum::http::StatusCode::GONE } else { axum::http::StatusCode::OK } }
+    });
+    crate::helpers::serve(axum::Router::new().route("/hook", hook)).await
+}
+
+/// The sync and jobs pages in Chromium: a Confluence task sync against the fake Atlassian
+/// site started from the console and undone from its run page through the confirmation
+/// (the pages are as before in the fake), and a delivery that was given up retried from the
+/// jobs page until it is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_syncs_undoes_and_retries_in_chromium() {
+    use crate::fakes::atlassian::{fake_site, macro_for, task, tasks};
+    let Some(driver) = Driver::start().await else { return };
+    let (site_url, site) = fake_site(|site| {
+        site.add(
+            "100",
+            None,
+            "Release plan",
+            format!(
+                "<p>{}</p>\n{}",
+                macro_for("WP-1"),
+                tasks(&[
+                    task(1, "incomplete", "Write the release notes"),
+                    task(2, "incomplete", "Draft the API FAIL"),
+                    task(3, "incomplete", "   "),
+                ])
+            ),
+        );
+        site.add("101", Some("100"), "Checklist", tasks(&[task(1, "incomplete", "Book the room")]));
+        site.work_package("WP-1", None);
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("taskbridge-browser-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut app = crate::binary::start(
+        &dir,
+        &[("TASKBRIDGE_API_KEY", KEY), ("TASKBRIDGE_LOG", "warn"), ("TASKBRIDGE_ALLOW_PRIVATE_URLS", "true")],
+    );
+    app.wait_healthy().await;
+    let base = app.base.clone();
+    let api = reqwest::Client::new();
+    let project = create(&api, &format!("{base}/api/v1/projects"), json!({"name": "Release"})).await;
+    for (kind, settings) in [
+        ("jira", json!({"site_url": site_url, "email": "bot@acme.test", "project_key": "WP"})),
+        ("confluence", json!({"site_url": site_url, "email": "bot@acme.test"})),
+    ] {
+        let body = json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}});
+        create(&api, &format!("{base}/api/v1/projects/{project}/integrations"), body).await;
+    }
+
+    driver.goto(&format!("{base}/sign-in")).await;
+    driver.fill("#key", KEY).await;
+    driver.keys(ENTER).await;
+    driver.wait_url("/dashboard").await;
+
+    // A Confluence task sync, started from the sync page.
+    driver.goto(&format!("{base}/sync")).await;
+    driver.wait_text("Confluence tasks to Jira").await;
+    driver.click(&format!("#f-project_id option[value='{project}']")).await;
+    driver.fill("#f-confluence_page_urls", &format!("{site_url}/wiki/spaces/OPS/pages/100/Release+plan")).await;
+    driver.fill("#f-request_user", "ana").await;
+    driver.fill("#f-days_to_due_date", "7").await;
+    driver.click("form[action='/sync/confluence-tasks'] button[type=submit]").await;
+    driver.wait_url("/sync/runs/").await;
+    let source = driver.wait_text("<span class=\"pill done\">done</span>").await;
+    assert!(source.contains("Summary contains a forbidden word."), "the failure's error is shown");
+    assert!(source.contains("Skipped</span> Empty Task"), "a skipped task says why");
+    let run_url = driver.url().await;
+    driver.screenshot("sync-run").await;
+    {
+        let s = site.lock().expect("lock");
+        assert_eq!(s.creates, 2, "the notes and the room");
+        for page in ["100", "101"] {
+            assert_eq!(s.pages[page].versions.len(), 2, "page {page} rewritten");
+        }
+    }
+
+    // Undone from its page, through the confirmation.
+    driver.click("a.button[href$='/undo']").await;
+    driver.wait_text("The undo puts back what the run changed:").await;
+    let source = driver.source().await;
+    assert!(source.contains("<code>100</code>: back to version 1, as before the run"), "{source}");
+    driver.screenshot("sync-undo").await;
+    driver.click("form[action$='/undo'] button.danger").await;
+    driver.wait_url("undone=1").await;
+    driver.wait_text("Undone: page restored to version 1; issue moved to Backlog").await;
+    driver.screenshot("sync-undone").await;
+    {
+        let s = site.lock().expect("lock");
+        for page in ["100", "101"] {
+            let p = &s.pages[page];
+            assert_eq!(p.versions.last().map(|v| &v.body), p.versions.first().map(|v| &v.body), "page {page} restored");
+        }
+        assert_eq!(s.issues.iter().filter(|i| i["fields"]["status"]["name"] == "Backlog").count(), 2);
+    }
+    driver.goto(&run_url).await;
+    driver.wait_text("its undo run").await;
+    driver.goto(&format!("{base}/sync")).await;
+    driver.wait_text("2 success · 1 failed · 1 skipped").await;
+    driver.screenshot("sync").await;
+
+    // A webhook delivery given up, retried from the jobs page.
+    let subscriber = refuses_once().await;
+    // In a project of its own: the release project's tasks would also go to its Jira.
+    let news = create(&api, &format!("{base}/api/v1/projects"), json!({"name": "News"})).await;
+    create(
+        &api,
+        &format!("{base}/api/v1/projects/{news}/integrations"),
+        json!({"type": "webhook", "name": "audit", "settings": {"url": format!("{subscriber}/hook")},
+               "secrets": {"signing_secret": "whsec-browser"}}),
+    )
+    .await;
+    create(&api, &format!("{base}/api/v1/tasks"), json!({"project_id": news, "title": "Announce the release"})).await;
+    let dead = until(&api, &format!("{base}/api/v1/jobs?status=dead"), |l| {
+        l["items"].as_array().is_some_and(|items| !items.is_empty())
+    })
+    .await;
+    let job = dead["items"][0]["id"].as_str().expect("a dead job").to_string();
+    driver.goto(&format!("{base}/jobs?status=dead")).await;
+    driver.wait_text("the webhook receiver answered HTTP 410").await;
+    driver.no_alert().await;
+    driver.screenshot("jobs").await;
+    driver.click(&format!("form[action='/jobs/{job}/retry'] button")).await;
+    driver.wait_url("retried=").await;
+    driver.wait_text("Queued again").await;
+    let done = until(&api, &format!("{base}/api/v1/jobs?status=succeeded&limit=200"), |l| {
+        l["items"].as_array().is_some_and(|items| items.iter().any(|j| j["id"] == job.as_str()))
+    })
+    .await;
+    let retried = done["items"].as_array().and_then(|items| items.iter().find(|j| j["id"] == job.as_str()).cloned());
+    assert_eq!(retried.map(|j| j["attempts"].clone()), Some(json!(1)), "made on its fresh first attempt");
+
+    // Readable at a phone's width too.
+    driver.command(reqwest::Method::POST, "/window/rect", Some(json!({"width": 390, "height": 844}))).await;
+    for (url, text) in [
+        (format!("{base}/sync"), "Mirror a Jira project"),
+        (run_url.clone(), "Journal"),
+        (format!("{run_url}/undo"), "The undo puts back"),
+        (format!("{base}/jobs"), "Waiting, running and given up"),
+    ] {
+        driver.goto(&url).await;
+        driver.wait_text(text).await;
+        driver.fits_the_width().await;
+    }
     driver.quit().await;
     assert!(app.terminate().success());
 }

@@ -7,7 +7,9 @@ mod overview;
 mod projects;
 mod requests;
 mod sessions;
+mod sync;
 mod tasks;
+mod tracker_state;
 mod triage;
 
 use reqwest::StatusCode;

@@ -121,3 +121,20 @@ document.addEventListener("keydown", function (event) {
   form.scrollIntoView({ block: "start" });
   control.focus();
 });
+
+// <… data-reload-after="ms">: a page about work still going on (a sync run) reloads itself
+// until the work ends, unless a field holds the focus (someone is typing).
+(function () {
+  var marked = document.querySelector("[data-reload-after]");
+  if (!marked) return;
+  var after = parseInt(marked.getAttribute("data-reload-after"), 10) || 3000;
+  function again() {
+    var focused = document.activeElement;
+    if (focused && /^(INPUT|TEXTAREA|SELECT)$/.test(focused.tagName)) {
+      setTimeout(again, after);
+      return;
+    }
+    window.location.reload();
+  }
+  setTimeout(again, after);
+})();
