@@ -54,7 +54,7 @@ impl Store {
         outcome: &PollOutcome,
     ) -> Result<()> {
         let now = super::now();
-        let error = outcome.error.as_ref().map(|e| e.chars().take(2000).collect::<String>());
+        let error = super::clipped(outcome.error.as_deref());
         write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO tracker_polls (integration_id, tenant_id, cursor, polls, changed, imported, last_error,
