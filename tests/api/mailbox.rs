@@ -63,7 +63,9 @@ async fn inbox_until(
     messages
 }
 
-async fn mailbox_polling(backend: Backend) {
+/// The rules of taking mail, the same whoever reads: polls every second (IDLE off), or a
+/// watcher in IDLE (polls an hour apart).
+async fn mailbox_reading(backend: Backend, idle: bool) {
     let dovecot = Dovecot::start(USER, PASSWORD).await;
     // Read before taskbridge ever looked: not a request.
     dovecot.deliver("", "1.old", &mail("old-1", "Lunch on Friday?", "Who is in?"), true);
@@ -71,7 +73,8 @@ async fn mailbox_polling(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| {
         c.allow_private_urls = true;
         c.extra_ca_file = Some(crate::fakes::smtp::ca_file());
-        c.mailbox_poll_secs = 1;
+        c.mailbox_poll_secs = if idle { HOUR } else { 1 };
+        c.mailbox_idle_secs = if idle { 1740 } else { 0 };
     })
     .await
     else {
@@ -129,16 +132,29 @@ async fn mailbox_polling(backend: Backend) {
     let left = inbox_until(&dovecot, "", |m| m.len() == 4).await;
     assert_eq!(left.len(), 4, "moved out of the inbox");
     assert_eq!(titles(&app, 3).await.len(), 3);
+    // The mail delivered twice was stored once.
+    let state = state_until(&app, &format!("{path}/{integration}/mailbox"), |s| s["taken"] == 3).await;
+    assert_eq!(state["mode"], if idle { "idle" } else { "poll" }, "{state}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mailbox_polling_sqlite() {
-    mailbox_polling(Backend::Sqlite).await;
+    mailbox_reading(Backend::Sqlite, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mailbox_polling_postgres() {
-    mailbox_polling(Backend::Postgres).await;
+    mailbox_reading(Backend::Postgres, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_idling_sqlite() {
+    mailbox_reading(Backend::Sqlite, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_idling_postgres() {
+    mailbox_reading(Backend::Postgres, true).await;
 }
 
 /// Polls an hour apart: within a test only IDLE can take new mail.
