@@ -165,6 +165,19 @@ impl Store {
         rows.into_iter().map(IntegrationRecord::try_from).collect()
     }
 
+    /// Every active integration, across tenants: `(tenant_id, integration_id, type)`.
+    pub async fn active_integrations(&self) -> Result<Vec<(TenantId, IntegrationId, IntegrationType)>> {
+        let rows: Vec<(TenantId, IntegrationId, String)> = read!(self, |pool| {
+            sqlx::query_as("SELECT tenant_id, id, kind FROM integrations WHERE status = $1 ORDER BY tenant_id, id")
+                .bind(IntegrationStatus::Active.as_str())
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(tenant, id, kind)| Ok((tenant, id, parse_enum("integrations.kind", &kind, IntegrationType::parse)?)))
+            .collect()
+    }
+
     /// Every active integration of `kind`, across tenants (secrets sealed).
     pub async fn active_integrations_of(&self, kind: IntegrationType) -> Result<Vec<(TenantId, IntegrationRecord)>> {
         let sql = format!("SELECT tenant_id, {COLUMNS} FROM integrations WHERE kind = $1 AND status = $2 ORDER BY id");

@@ -80,12 +80,12 @@ pub async fn start(store: &Store, tenant_id: &TenantId, integration: &Integratio
     }
 }
 
-/// Schedules a poll of every active e-mail integration (at start-up; those without a
-/// mailbox end their chain at once).
+/// Schedules a poll of every mailbox (at start-up).
 pub async fn schedule_all(store: &Store, interval: Duration) -> Result<usize, StoreError> {
+    let mailboxes = store.active_integrations_of(IntegrationType::Email).await?;
     let mut scheduled = 0;
-    for (tenant, id, _) in store.active_integrations().await?.iter().filter(|(_, _, k)| *k == IntegrationType::Email) {
-        schedule(store, tenant, id, interval).await?;
+    for (tenant, record) in mailboxes.iter().filter(|(_, r)| polled(r.kind, &r.settings)) {
+        schedule(store, tenant, &record.id, interval).await?;
         scheduled += 1;
     }
     Ok(scheduled)
