@@ -38,6 +38,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     workers: Option<Workers>,
+    /// IDLE watchers of mailboxes, when this instance runs workers and IDLE is on.
+    watchers: Option<crate::intake::mailbox::idle::Watchers>,
     max_body_bytes: usize,
     limits: crate::serve::Limits,
     grace: Duration,
@@ -79,9 +81,12 @@ impl Application {
             .with_transcriber(config.transcriber());
         crate::channels::register(&mut registry, integrations.clone(), channel_clients.clone());
         crate::intake::deferred::register(&mut registry, integrations.clone(), channel_clients.clone());
+        let mut mailboxes = None;
         if let Some(interval) = config.mailbox_poll() {
-            crate::intake::mailbox::register(&mut registry, integrations.clone(), channel_clients.clone(), interval);
+            let shared: crate::intake::mailbox::Shared = Arc::new((integrations.clone(), channel_clients.clone()));
+            crate::intake::mailbox::register(&mut registry, shared.clone(), interval);
             crate::intake::mailbox::schedule_all(&store, interval).await?;
+            mailboxes = Some(shared);
         }
         let trackers = crate::trackers::Trackers::new(integrations.clone(), outbound.http.clone());
         crate::tasks::register(&mut registry, &trackers);
@@ -124,6 +129,13 @@ impl Application {
         };
         let workers = (config.workers > 0).then(|| Workers::start(store.clone(), registry, options));
         let wake_workers = workers.as_ref().map(Workers::waker).unwrap_or_default();
+        let watchers = match (&workers, mailboxes, config.mailbox_idle()) {
+            (Some(_), Some(shared), Some(options)) => {
+                Some(crate::intake::mailbox::idle::Watchers::start(store.clone(), shared, options))
+            }
+            _ => None,
+        };
+        let mailbox_watch = watchers.as_ref().map(|w| w.nudge()).unwrap_or_default();
         let state = AppState {
             coordinator,
             oauth,
@@ -136,6 +148,7 @@ impl Application {
             sync_wait: Duration::from_secs(config.sync_wait_secs),
             tracker_poll: config.tracker_poll(),
             mailbox_poll: config.mailbox_poll(),
+            mailbox_watch,
             transcriber: config.transcriber(),
             outbound,
             bot: channel_clients.bot,
@@ -148,6 +161,7 @@ impl Application {
             listener,
             state,
             workers,
+            watchers,
             max_body_bytes: config.max_body_bytes,
             limits: config.connection_limits(),
             grace: Duration::from_secs(config.shutdown_grace_secs),
@@ -195,6 +209,12 @@ impl Application {
                 Ok(())
             }
         };
+        if let Some(watchers) = self.watchers {
+            // Every IDLE ended and its mailbox let go, so another instance's watcher or the polls take over.
+            if tokio::time::timeout(grace, watchers.shutdown()).await.is_err() {
+                tracing::warn!("mailbox watchers did not finish within the grace period");
+            }
+        }
         if let Some(workers) = self.workers {
             // Jobs in hand are settled before the database goes; others wait for the next start.
             if tokio::time::timeout(grace, workers.shutdown()).await.is_err() {

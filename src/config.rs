@@ -87,6 +87,11 @@ pub struct Config {
     /// How often e-mail integrations with a mailbox (`imap_host`) are polled; 0 turns it off.
     #[arg(long, env = "TASKBRIDGE_MAILBOX_POLL_SECS", default_value_t = 60)]
     pub mailbox_poll_secs: u64,
+    /// Where a mailbox's server offers IDLE, a connection stays open and mail is taken as
+    /// it arrives; IDLE is entered again at least this often (RFC 2177: under 29 minutes).
+    /// 0 turns IDLE off (polling only).
+    #[arg(long, env = "TASKBRIDGE_MAILBOX_IDLE_SECS", default_value_t = 1740)]
+    pub mailbox_idle_secs: u64,
     /// How often the coordinator looks for overdue and stale tasks to follow up on (a
     /// reminder proposed, or sent where a project opted in); 0 turns it off.
     #[arg(long, env = "TASKBRIDGE_FOLLOW_UP_SECS", default_value_t = 3600)]
@@ -247,6 +252,14 @@ impl Config {
         (self.mailbox_poll_secs > 0).then(|| std::time::Duration::from_secs(self.mailbox_poll_secs))
     }
 
+    /// How IDLE watches mailboxes, when mailboxes are read and IDLE is on.
+    pub fn mailbox_idle(&self) -> Option<crate::intake::mailbox::idle::IdleOptions> {
+        (self.mailbox_poll_secs > 0 && self.mailbox_idle_secs > 0).then(|| crate::intake::mailbox::idle::IdleOptions {
+            renew: std::time::Duration::from_secs(self.mailbox_idle_secs),
+            lease: std::time::Duration::from_secs(self.job_lease_secs.max(3)),
+        })
+    }
+
     /// The tracker polling interval, when polling is on.
     pub fn tracker_poll(&self) -> Option<std::time::Duration> {
         (self.tracker_poll_secs > 0).then(|| std::time::Duration::from_secs(self.tracker_poll_secs))
@@ -348,6 +361,7 @@ impl Config {
             sync_wait_secs: 300,
             tracker_poll_secs: 0,
             mailbox_poll_secs: 0,
+            mailbox_idle_secs: 1740,
             follow_up_secs: 0,
             outbound_timeout_secs: 20,
             dedup_threshold: crate::dedup::DEFAULT_MERGE_AT,

@@ -12,7 +12,7 @@ use crate::domain::id::{IntegrationId, ProjectId};
 use crate::domain::integration::{Integration, IntegrationPatchInput, NewIntegrationInput};
 use crate::domain::tenant::Caller;
 use crate::integrations::IntegrationError;
-use crate::store::StoreError;
+use crate::store::{MailboxState, StoreError};
 
 /// 404s name what was missing.
 fn not_found(what: &'static str) -> impl Fn(IntegrationError) -> ApiError {
@@ -49,6 +49,7 @@ pub(in crate::http) async fn create(
     tracing::info!(integration_id = %created.id, kind = created.kind.as_str(), "integration created");
     crate::sync::poll::start(&s.store, &caller.tenant_id, &created, s.tracker_poll).await;
     crate::intake::mailbox::start(&s.store, &caller.tenant_id, &created, s.mailbox_poll).await;
+    s.mailbox_watch.nudge();
     Ok(created)
 }
 
@@ -99,6 +100,7 @@ pub(in crate::http) async fn update(
     // A polling chain that ended (its job died) starts again when the integration is fixed.
     crate::sync::poll::start(&s.store, &caller.tenant_id, &updated, s.tracker_poll).await;
     crate::intake::mailbox::start(&s.store, &caller.tenant_id, &updated, s.mailbox_poll).await;
+    s.mailbox_watch.nudge();
     Ok(updated)
 }
 
@@ -152,4 +154,23 @@ pub(in crate::http) async fn disconnect(
     id: &IntegrationId,
 ) -> Result<Integration, ApiError> {
     s.oauth.disconnect(&caller.tenant_id, project_id, id).await.map_err(not_found("integration"))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{id}/integrations/{integration_id}/mailbox", tag = "integrations",
+    params(("id" = String, Path), ("integration_id" = String, Path)),
+    responses((status = 200, description = "Where reading an e-mail integration's mailbox stands: `idle` (a connection \
+                                            waiting in IMAP IDLE) or `poll`, the folder's UIDVALIDITY and last UID taken, \
+                                            reads and messages taken so far, the last success, and the last error \
+                                            (never a password)",
+               body = MailboxState),
+              (status = 404, description = "No such integration, or its mailbox not read yet", body = ErrorBody)))]
+pub async fn mailbox_state(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((project_id, id)): ApiPath<(ProjectId, IntegrationId)>,
+) -> Result<Json<MailboxState>, ApiError> {
+    let integration =
+        s.integrations.get(&caller.tenant_id, &project_id, &id).await.map_err(not_found("integration"))?;
+    let state = s.store.mailbox_state(&caller.tenant_id, &integration.id).await?;
+    Ok(Json(state.ok_or_else(|| ApiError::not_found("mailbox"))?))
 }

@@ -68,6 +68,8 @@ pub struct AppState {
     pub tracker_poll: Option<Duration>,
     /// How often mailboxes are polled, when they are.
     pub mailbox_poll: Option<Duration>,
+    /// Tells this instance's mailbox IDLE watchers about a new or changed mailbox.
+    pub mailbox_watch: crate::intake::mailbox::idle::Nudge,
     /// Speech to text, when a server is configured.
     pub transcriber: Option<crate::voice::Transcriber>,
     /// Outbound connections.
@@ -121,6 +123,7 @@ impl AppState {
             sync_wait: Duration::from_secs(300),
             tracker_poll: None,
             mailbox_poll: None,
+            mailbox_watch: Default::default(),
             transcriber: None,
             outbound,
             bot,
@@ -151,6 +154,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(links::task_links))
         .routes(routes!(imports::start_import, imports::import_progress))
         .routes(routes!(imports::poll_state))
+        .routes(routes!(integrations::mailbox_state))
         .routes(routes!(legacy::zendesk::list_tickets))
         .routes(routes!(sync::sync_confluence_tasks))
         .routes(routes!(legacy::sync::legacy_sync_task))

@@ -165,6 +165,28 @@ impl Store {
         rows.into_iter().map(IntegrationRecord::try_from).collect()
     }
 
+    /// Every active integration, across tenants: `(tenant_id, integration_id, type)`.
+    pub async fn active_integrations(&self) -> Result<Vec<(TenantId, IntegrationId, IntegrationType)>> {
+        let rows: Vec<(TenantId, IntegrationId, String)> = read!(self, |pool| {
+            sqlx::query_as("SELECT tenant_id, id, kind FROM integrations WHERE status = $1 ORDER BY tenant_id, id")
+                .bind(IntegrationStatus::Active.as_str())
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(tenant, id, kind)| Ok((tenant, id, parse_enum("integrations.kind", &kind, IntegrationType::parse)?)))
+            .collect()
+    }
+
+    /// Every active integration of `kind`, across tenants (secrets sealed).
+    pub async fn active_integrations_of(&self, kind: IntegrationType) -> Result<Vec<(TenantId, IntegrationRecord)>> {
+        let sql = format!("SELECT tenant_id, {COLUMNS} FROM integrations WHERE kind = $1 AND status = $2 ORDER BY id");
+        let rows: Vec<WebhookRow> = read!(self, |pool| {
+            sqlx::query_as(&sql).bind(kind.as_str()).bind(IntegrationStatus::Active.as_str()).fetch_all(pool).await?
+        });
+        rows.into_iter().map(|r| Ok((r.tenant_id, r.row.try_into()?))).collect()
+    }
+
     /// Writes back the name, settings, sealed secrets, status and last error of an integration.
     pub async fn save_integration(&self, tenant_id: &TenantId, record: &IntegrationRecord) -> Result<()> {
         if self.write_integration(tenant_id, record, None).await? { Ok(()) } else { Err(StoreError::NotFound) }

@@ -50,6 +50,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(26, "0026_thread_replies"),
     migration!(27, "0027_mailbox_polls"),
     migration!(29, "0029_job_lanes"),
+    migration!(32, "0032_mailbox_idle"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -42,7 +42,7 @@ pub use decisions::{MergeComment, OwnTask};
 pub use deliveries::OUTCOME as OUTCOME_ANSWER;
 pub use imports::ImportProgress;
 pub use links::TaskLink;
-pub use mailboxes::MailboxState;
+pub use mailboxes::{MailboxMode, MailboxRead, MailboxState};
 pub use messages::{Created, IntakeTurn, Outcome, ProjectIntake};
 pub use outcomes::Watch;
 pub use polls::{PollOutcome, PollState};
@@ -300,6 +300,11 @@ fn owner_only(path: &std::path::Path) -> Result<()> {
 /// Turns a stored enum text back into its type, or reports the row as corrupt.
 pub(crate) fn parse_enum<T>(column: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
     parse(value).ok_or_else(|| StoreError::Corrupt(format!("{column} = {value:?}")))
+}
+
+/// An error as stored with a poll's outcome: at most 2,000 characters.
+pub(crate) fn clipped(error: Option<&str>) -> Option<String> {
+    error.map(|e| e.chars().take(2000).collect())
 }
 
 /// The current time at the precision both backends store (microseconds), so what a write

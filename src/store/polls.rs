@@ -4,9 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Result, Store, parse_enum, read, write};
+use super::{Result, Store, read, write};
 use crate::domain::id::{IntegrationId, TenantId};
-use crate::domain::integration::{IntegrationStatus, IntegrationType};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct PollState {
@@ -54,7 +53,7 @@ impl Store {
         outcome: &PollOutcome,
     ) -> Result<()> {
         let now = super::now();
-        let error = outcome.error.as_ref().map(|e| e.chars().take(2000).collect::<String>());
+        let error = super::clipped(outcome.error.as_deref());
         write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO tracker_polls (integration_id, tenant_id, cursor, polls, changed, imported, last_error,
@@ -75,18 +74,5 @@ impl Store {
             .await?;
         });
         Ok(())
-    }
-
-    /// Every active integration, across tenants: `(tenant_id, integration_id, type)`.
-    pub async fn active_integrations(&self) -> Result<Vec<(TenantId, IntegrationId, IntegrationType)>> {
-        let rows: Vec<(TenantId, IntegrationId, String)> = read!(self, |pool| {
-            sqlx::query_as("SELECT tenant_id, id, kind FROM integrations WHERE status = $1 ORDER BY tenant_id, id")
-                .bind(IntegrationStatus::Active.as_str())
-                .fetch_all(pool)
-                .await?
-        });
-        rows.into_iter()
-            .map(|(tenant, id, kind)| Ok((tenant, id, parse_enum("integrations.kind", &kind, IntegrationType::parse)?)))
-            .collect()
     }
 }

@@ -1,7 +1,8 @@
 //! A small IMAP client (RFC 3501 IMAP4rev1; STARTTLS per RFC 2595, SASL-IR per RFC 4959,
-//! MOVE per RFC 6851, UID EXPUNGE per RFC 4315) with the few commands polling one folder
-//! needs: log in, select, search by UID, fetch a message without marking it, then mark it
-//! seen or move it. Responses are read with their literals (`{n}` and `n` bytes), bounded.
+//! MOVE per RFC 6851, UID EXPUNGE per RFC 4315, IDLE per RFC 2177) with the few commands
+//! reading one folder needs: log in, select, search by UID, fetch a message without marking
+//! it, then mark it seen or move it; and wait in IDLE for the server to announce new mail.
+//! Responses are read with their literals (`{n}` and `n` bytes), bounded.
 
 use std::sync::Arc;
 
@@ -65,6 +66,23 @@ pub struct Session {
     capabilities: Vec<String>,
     /// The largest literal accepted (a message's size, with some room).
     literal_max: usize,
+    /// The server announced new mail (`EXISTS`/`RECENT`) since [`Session::take_news`].
+    news: bool,
+}
+
+/// A session in IDLE: its command's tag, for ending it.
+#[must_use = "an IDLE is ended with Session::done"]
+pub struct Idling {
+    tag: String,
+}
+
+/// Whether an untagged response announces mail (`* 12 EXISTS`, `* 1 RECENT`).
+fn announces_mail(text: &str) -> bool {
+    let mut words = text.split_ascii_whitespace();
+    words.next() == Some("*")
+        && words.next().is_some_and(|n| n.parse::<u32>().is_ok())
+        && words.next().is_some_and(|w| w.eq_ignore_ascii_case("EXISTS") || w.eq_ignore_ascii_case("RECENT"))
+        && words.next().is_none()
 }
 
 fn io_error(what: &str, e: std::io::Error) -> ImapError {
@@ -109,7 +127,8 @@ impl Session {
         if server.tls == Tls::Implicit {
             stream = super::net::handshake(stream, server.host, tls, "IMAP").await?;
         }
-        let mut session = Session { io: BufReader::new(stream), tag: 0, capabilities: Vec::new(), literal_max };
+        let mut session =
+            Session { io: BufReader::new(stream), tag: 0, capabilities: Vec::new(), literal_max, news: false };
         let greeting = session.read().await?;
         if greeting.text.starts_with("* BYE") {
             return Err(ImapError::Transient(format!("IMAP server refused the connection: {}", greeting.text)));
@@ -144,6 +163,68 @@ impl Session {
 
     fn offers(&self, capability: &str) -> bool {
         self.capabilities.iter().any(|c| c == capability)
+    }
+
+    /// Whether the server offers IDLE (RFC 2177) once logged in.
+    pub fn offers_idle(&self) -> bool {
+        self.offers("IDLE")
+    }
+
+    /// Whether the server announced new mail since the last call (in any response, even
+    /// one to another command: mail that came during a pass must not wait for the next).
+    pub fn take_news(&mut self) -> bool {
+        std::mem::take(&mut self.news)
+    }
+
+    /// Enters IDLE; the server then announces changes of the selected folder as they happen.
+    pub async fn idle(&mut self) -> Result<Idling, ImapError> {
+        let tag = self.next_tag();
+        self.write_line(&format!("{tag} IDLE")).await?;
+        loop {
+            let response = self.read().await?;
+            if response.text.starts_with('+') {
+                return Ok(Idling { tag });
+            }
+            if let Some(rest) = response.text.strip_prefix(&format!("{tag} ")) {
+                return Err(ImapError::Transient(format!("IMAP IDLE: {rest}")));
+            }
+            self.untagged(&response)?;
+        }
+    }
+
+    /// Waits until the server says something (cancel-safe: nothing is consumed, so a
+    /// caller may give up waiting and end the IDLE).
+    pub async fn readable(&mut self) -> Result<(), ImapError> {
+        let buffered = self.io.fill_buf().await.map_err(|e| io_error("read", e))?;
+        if buffered.is_empty() {
+            return Err(ImapError::Transient("IMAP server closed the connection".into()));
+        }
+        Ok(())
+    }
+
+    /// Reads what the server said while idling (after [`Session::readable`]).
+    pub async fn idle_response(&mut self, idling: &Idling) -> Result<(), ImapError> {
+        let response = self.read().await?;
+        if let Some(rest) = response.text.strip_prefix(&format!("{} ", idling.tag)) {
+            return Err(ImapError::Transient(format!("IMAP server ended IDLE: {rest}")));
+        }
+        self.untagged(&response)
+    }
+
+    /// Ends IDLE (`DONE`), reading what the server still had to say.
+    pub async fn done(&mut self, idling: Idling) -> Result<(), ImapError> {
+        self.write_line("DONE").await?;
+        let done = self.until_tagged(&idling.tag).await?;
+        if done.ok { Ok(()) } else { Err(ImapError::Transient(format!("IMAP IDLE: {}", done.text))) }
+    }
+
+    /// Notes an untagged response: new mail, or the server closing the session.
+    fn untagged(&mut self, response: &Response) -> Result<(), ImapError> {
+        if response.text.starts_with("* BYE") {
+            return Err(ImapError::Transient(format!("IMAP server closed the session: {}", response.text)));
+        }
+        self.news |= announces_mail(&response.text);
+        Ok(())
     }
 
     async fn refresh_capabilities(&mut self) -> Result<(), ImapError> {
@@ -309,9 +390,7 @@ impl Session {
                 let ok = rest.get(..2).is_some_and(|status| status.eq_ignore_ascii_case("OK"));
                 return Ok(Done { ok, text: rest.to_string(), untagged });
             }
-            if response.text.starts_with("* BYE") {
-                return Err(ImapError::Transient(format!("IMAP server closed the session: {}", response.text)));
-            }
+            self.untagged(&response)?;
             if untagged.len() > 100_000 {
                 return Err(ImapError::Transient("IMAP server sent too many responses".into()));
             }
@@ -383,6 +462,16 @@ mod tests {
     }
 
     #[test]
+    fn new_mail_is_recognised() {
+        assert!(announces_mail("* 12 EXISTS"));
+        assert!(announces_mail("* 1 recent"));
+        assert!(!announces_mail("* 3 EXPUNGE"));
+        assert!(!announces_mail("* OK Still here"));
+        assert!(!announces_mail("* 4 FETCH (FLAGS (\\Seen))"));
+        assert!(!announces_mail("t3 OK EXISTS"));
+    }
+
+    #[test]
     fn fetch_responses_are_found_by_uid() {
         let r = |text: &str| Response { text: text.into(), literals: vec![b"x".to_vec()] };
         let list = [r("* 3 FETCH (FLAGS (\\Seen))"), r("* 4 FETCH (UID 12 BODY[] {1})"), r("* 5 FETCH (UID 123)")];
@@ -397,6 +486,7 @@ mod tests {
             let _ = literal_len(&line);
             let _ = capability_code(&line);
             let _ = fetched(&[Response { text: line.clone(), literals: Vec::new() }], 7);
+            let _ = announces_mail(&line);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `/projects/{id}/integrations`: a project's integrations, OAuth installs, forms for the
 //! token-based types generated from the shapes the API validates, disconnect and delete,
-//! and trackers' import and polling state. Secrets are write-only: the page names the
-//! ones set, never their values.
+//! trackers' import and polling state, and how mailboxes are read. Secrets are write-only:
+//! the page names the ones set, never their values.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -14,12 +14,13 @@ use super::overview::provider_name;
 use super::session::Form;
 use super::{PageResult, Session};
 use crate::domain::id::{IntegrationId, ProjectId};
-use crate::domain::integration::{Integration, IntegrationPatchInput, IntegrationType, NewIntegrationInput};
+use crate::domain::integration::{Integration, IntegrationPatchInput, IntegrationType, NewIntegrationInput, setting};
 use crate::domain::project::Project;
 use crate::http::AppState;
 use crate::http::error::{ApiError, NotFoundExt};
 use crate::http::oauth::InstallParams;
 use crate::oauth::Provider;
+use crate::store::{MailboxMode, MailboxState};
 
 /// The types a form can create, in the order shown.
 const TYPES: &[IntegrationType] = &[
@@ -151,6 +152,12 @@ async fn page(
         let import = s.store.import_progress(tenant, &i.id).await?;
         trackers.push((i.id.clone(), poll, import));
     }
+    let mut mailboxes = Vec::new();
+    for i in
+        integrations.iter().filter(|i| i.kind == IntegrationType::Email && setting(&i.settings, "imap_host").is_some())
+    {
+        mailboxes.push((i.id.clone(), s.store.mailbox_state(tenant, &i.id).await?));
+    }
     let admin = session.caller.is_admin();
     let configured = s.oauth.configured();
     let failed_for = |form: &str| failed.as_ref().filter(|f| f.form == form).map(|f| f.message.clone());
@@ -161,7 +168,8 @@ async fn page(
             p.empty { "No integrations yet — connect Slack or Jira below, and requests from the chat become tasks in the tracker." }
         }
         @for i in &integrations {
-            (integration_card(session, &project, i, trackers.iter().find(|(id, ..)| *id == i.id), admin, failed_for(&i.id)))
+            @let mailbox = mailboxes.iter().find(|(id, _)| *id == i.id).map(|(_, state)| state);
+            (integration_card(session, &project, i, trackers.iter().find(|(id, ..)| *id == i.id), mailbox, admin, failed_for(&i.id)))
         }
         h2 { "Connect with one click" }
         @if !admin {
@@ -234,6 +242,7 @@ fn integration_card(
     project: &Project,
     i: &Integration,
     tracker: Option<&(IntegrationId, Option<crate::store::PollState>, Option<crate::store::ImportProgress>)>,
+    mailbox: Option<&Option<MailboxState>>,
     admin: bool,
     failed: Option<String>,
 ) -> Markup {
@@ -259,6 +268,10 @@ fn integration_card(
                         }
                         p.hint { (webhook_hint(i.kind)) }
                     }
+                }
+                @if let Some(state) = mailbox {
+                    dt { "Mailbox" }
+                    dd { (mailbox_facts(state.as_ref())) }
                 }
                 @if let Some((_, poll, import)) = tracker {
                     dt { "Polling" }
@@ -301,6 +314,28 @@ fn integration_card(
                     form.inline method="post" action=(format!("{base}/delete")) data-confirm=(format!("Delete {}? This cannot be undone.", i.name)) {
                         (csrf_field(session))
                         button.small.danger type="submit" { "Delete" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How reading a mailbox stands: how it is read, when it last went well and badly, what it took.
+fn mailbox_facts(state: Option<&MailboxState>) -> Markup {
+    let at = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    html! {
+        @match state {
+            None => "not read yet",
+            Some(m) => {
+                @if m.mode == MailboxMode::Idle { "Waiting for mail (IMAP IDLE)" } @else { "Polled" }
+                "; last read " (at(&m.last_polled_at)) ", last success "
+                @match &m.last_success_at { Some(t) => (at(t)), None => "never" }
+                "; " (m.taken) " messages taken in " (m.polls) " reads; UIDVALIDITY " (m.uid_validity) ", last UID " (m.last_uid) "."
+                @if let (Some(error), Some(when)) = (&m.last_error, &m.last_error_at) {
+                    @let current = m.last_success_at.is_none_or(|ok| ok < *when);
+                    p class=(if current { "error-message" } else { "muted" }) {
+                        "Last error (" (at(when)) @if !current { ", since recovered" } "): " (error)
                     }
                 }
             }

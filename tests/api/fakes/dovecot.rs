@@ -2,6 +2,8 @@
 //! in its own process with its own configuration in a fresh folder, listening on loopback
 //! with TLS only (the tests' certificate for `localhost`), one user whose mail is a Maildir
 //! the tests deliver into directly, as a mail delivery agent would. Killed when dropped.
+//! It may be told to hide IDLE (as a server without RFC 2177 would), to drop every
+//! connection (`doveadm kick`), and its log says how many message bodies each session fetched.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -14,6 +16,9 @@ pub struct Dovecot {
     pub port: u16,
     /// The user's Maildir.
     pub maildir: PathBuf,
+    /// Its configuration, log and state.
+    dir: PathBuf,
+    user: String,
     _child: tokio::process::Child,
 }
 
@@ -28,6 +33,11 @@ fn fixture(path: &str) -> String {
 impl Dovecot {
     /// Starts Dovecot for `user` with `password`, once it accepts connections.
     pub async fn start(user: &str, password: &str) -> Dovecot {
+        Dovecot::start_with(user, password, true).await
+    }
+
+    /// Starts Dovecot offering IDLE or not (its other capabilities as usual, MOVE and UIDPLUS included).
+    pub async fn start_with(user: &str, password: &str, idle: bool) -> Dovecot {
         let binary = ["/usr/sbin/dovecot", "/usr/bin/dovecot"].into_iter().find(|p| Path::new(p).exists());
         let binary = binary.expect("Dovecot is not installed: apt-get install dovecot-imapd (as .ci/run does)");
         let dir = std::env::temp_dir().join(format!("taskbridge-dovecot-{}", uuid::Uuid::new_v4().simple()));
@@ -49,11 +59,12 @@ impl Dovecot {
              auth_mechanisms = plain login\nfirst_valid_uid = 1\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/passwd\n}}\n\
              userdb {{\n  driver = static\n  args = uid={MAIL_UID} gid={MAIL_UID} home={home}\n}}\n\
-             mail_location = maildir:~/Maildir\n\
+             mail_location = maildir:~/Maildir\n{capability}\
              service imap-login {{\n  inet_listener imap {{\n    port = 0\n  }}\n  inet_listener imaps {{\n    port = {port}\n    ssl = yes\n  }}\n}}\n",
             cert = fixture("fixtures/tls/server.pem"),
             key = fixture("fixtures/tls/server-key.pem"),
             home = home.display(),
+            capability = if idle { String::new() } else { format!("imap_capability = {NO_IDLE}\n") },
         );
         std::fs::write(dir.join("dovecot.conf"), config).expect("config");
         let child = tokio::process::Command::new(binary)
@@ -67,7 +78,7 @@ impl Dovecot {
             .expect("start Dovecot");
         for _ in 0..200 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Dovecot { port, maildir, _child: child };
+                return Dovecot { port, maildir, dir, user: user.to_string(), _child: child };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -79,8 +90,12 @@ impl Dovecot {
     pub fn deliver(&self, folder: &str, name: &str, raw: &str, seen: bool) {
         let dir = if folder.is_empty() { self.maildir.clone() } else { self.maildir.join(format!(".{folder}")) };
         let path = if seen { dir.join("cur").join(format!("{name}:2,S")) } else { dir.join("new").join(name) };
-        std::fs::write(&path, raw.replace('\n', "\r\n")).expect("deliver");
-        chown_all(&path);
+        // Written in tmp/ and moved into place, as Maildir asks: the server may move a
+        // message on (new/ to cur/) the moment it appears.
+        let staging = dir.join("tmp").join(name);
+        std::fs::write(&staging, raw.replace('\n', "\r\n")).expect("deliver");
+        chown_all(&staging);
+        std::fs::rename(&staging, &path).expect("deliver into place");
     }
 
     /// The messages in `folder` (`""` for the inbox): (file name, seen).
@@ -97,6 +112,35 @@ impl Dovecot {
         found
     }
 }
+
+impl Dovecot {
+    /// Drops every connection of the user, as a server restart or a network failure would.
+    pub fn kick(&self) {
+        let status = std::process::Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dir.join("dovecot.conf"))
+            .args(["kick", &self.user])
+            .stdout(Stdio::null())
+            .status()
+            .expect("doveadm");
+        assert!(status.success(), "doveadm kick");
+    }
+
+    /// The message bodies fetched by the sessions that have ended, in all (from each
+    /// session's logout line in the log).
+    pub fn bodies_fetched(&self) -> u64 {
+        let log = std::fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|line| line.split("body_count=").nth(1))
+            .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
+/// Dovecot 2.3's capabilities once logged in, without IDLE.
+const NO_IDLE: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT THREAD=REFERENCES MULTIAPPEND UNSELECT \
+                       CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE ESEARCH SEARCHRES WITHIN \
+                       LIST-STATUS BINARY MOVE LITERAL+ SPECIAL-USE";
 
 /// Hands `path` (and everything under it) to the mail uid.
 fn chown_all(path: &Path) {
