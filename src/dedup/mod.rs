@@ -11,6 +11,7 @@
 pub mod details;
 pub mod eval;
 mod index;
+pub mod judge;
 pub mod text;
 
 use std::collections::HashMap;
@@ -97,6 +98,15 @@ impl Decision {
     pub fn is_duplicate(&self) -> bool {
         self.verdict == Verdict::Duplicate
     }
+
+    /// The candidates kept with the request's outcome, in the decision's order.
+    pub fn reported(&self) -> Vec<Candidate> {
+        self.candidates
+            .iter()
+            .take(REPORTED)
+            .map(|c| Candidate { task_id: c.id.as_str().into(), title: c.title.clone(), score: round(c.similarity) })
+            .collect()
+    }
 }
 
 impl Settings {
@@ -179,13 +189,7 @@ impl Finder {
             }
             decision = bands.decide(&guard.index, text);
         }
-        let candidates = decision
-            .candidates
-            .iter()
-            .take(REPORTED)
-            .map(|c| Candidate { task_id: c.id.as_str().into(), title: c.title.clone(), score: round(c.similarity) })
-            .collect();
-        Ok((candidates, decision))
+        Ok((decision.reported(), decision))
     }
 
     /// Reads the tasks changed since the last look into the index. The last

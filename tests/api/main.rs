@@ -32,6 +32,7 @@ mod jira;
 mod jira_project;
 mod jobs;
 mod json_fuzz;
+mod judge;
 mod labels;
 mod legacy;
 mod limits;

@@ -39,3 +39,30 @@ where
         axum::Router::new().route("/v1/chat/completions", route(Api::OpenAi)).route("/api/chat", route(Api::Ollama));
     (crate::helpers::serve(app).await, seen)
 }
+
+/// Whether a request asks for a duplicate judgement (its answer schema has `verdicts`)
+/// rather than a task draft.
+pub fn asks_for_a_judgement(body: &Value) -> bool {
+    let schema = match body["format"].is_object() {
+        true => &body["format"],
+        false => &body["response_format"]["json_schema"]["schema"],
+    };
+    schema["properties"]["verdicts"].is_object()
+}
+
+/// A successful answer of `api` whose message says `content`.
+pub fn says(api: Api, content: &str) -> Response {
+    use axum::response::IntoResponse;
+    match api {
+        Api::Ollama => Json(serde_json::json!({
+            "model": "llama3.2", "message": {"role": "assistant", "content": content}, "done": true
+        }))
+        .into_response(),
+        Api::OpenAi => Json(serde_json::json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content, "refusal": null}}]
+        }))
+        .into_response(),
+    }
+}
