@@ -155,3 +155,77 @@ async fn requests_are_merged_suggested_or_created(app: TestApp) {
     assert_eq!(send("Translate the pricing page into German").await["status"], "duplicate");
 }
 crate::helpers::both_backends!(requests_are_merged_suggested_or_created);
+
+/// With a model configured, `eval-dedup` has it judge the likely duplicates as live intake
+/// does (here a fake that calls any Japanese request other work and the rest the same);
+/// `--offline` keeps to the offline decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_dedup_asks_a_configured_model_to_judge() {
+    use crate::fakes::llm::{asks_for_a_judgement, fake_llm, says};
+    let (base, seen) = fake_llm(|api, body: Value| async move {
+        let user: Value =
+            serde_json::from_str(body["messages"][1]["content"].as_str().unwrap_or("{}")).unwrap_or_default();
+        let verdict =
+            if user["request"].as_str().unwrap_or_default().contains("Japanese") { "different" } else { "same" };
+        let verdicts: Vec<Value> = (1..=user["tasks"].as_array().map_or(0, Vec::len))
+            .map(|n| json!({"number": n, "verdict": verdict}))
+            .collect();
+        says(api, &json!({ "verdicts": verdicts }).to_string())
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("taskbridge-eval-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (corpus, queries) = (dir.join("corpus.jsonl"), dir.join("queries.jsonl"));
+    let lines = |items: &[Value]| items.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+    std::fs::write(
+        &corpus,
+        lines(&[
+            json!({"id": "de", "title": "Translate the pricing page into German"}),
+            json!({"id": "pg", "title": "Upgrade PostgreSQL to 16 on the reporting server", "body": "Version 16 only."}),
+        ]),
+    )
+    .expect("corpus");
+    std::fs::write(
+        &queries,
+        lines(&[
+            json!({"text": "Translate the pricing page into Japanese"}),
+            json!({"text": "reporting server: move postgres to version 16"}),
+            json!({"text": "Order new office chairs"}),
+        ]),
+    )
+    .expect("queries");
+    let run = |offline: bool| {
+        let (corpus, queries, base) = (corpus.clone(), queries.clone(), base.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_taskbridge"));
+            command.arg("eval-dedup").arg("--corpus").arg(&corpus).arg("--queries").arg(&queries);
+            if offline {
+                command.arg("--offline");
+            }
+            let out = command
+                .env("TASKBRIDGE_LLM", "openai")
+                .env("TASKBRIDGE_LLM_BASE_URL", &base)
+                .env("TASKBRIDGE_LLM_MODEL", "judge-model")
+                .output()
+                .expect("runs");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect()
+        })
+    };
+
+    let offline: Vec<Value> = run(true).await.expect("offline run");
+    let decisions = |lines: &[Value]| lines.iter().map(|l| l["decision"].clone()).collect::<Vec<_>>();
+    assert_eq!(decisions(&offline), [json!("possible_duplicate"), json!("possible_duplicate"), json!("new")]);
+    assert!(offline.iter().all(|l| l["judged"].is_null()));
+    assert!(seen.lock().expect("lock").is_empty(), "--offline asks no model");
+
+    let judged: Vec<Value> = run(false).await.expect("judged run");
+    assert_eq!(decisions(&judged), [json!("new"), json!("duplicate"), json!("new")]);
+    assert_eq!((judged[0]["judged"][0].as_str(), judged[1]["judged"][0].as_str()), (Some("different"), Some("same")));
+    assert_eq!(judged[1]["predicted_id"], "pg");
+    assert!(judged[2]["judged"].is_null(), "a new request is not judged");
+    let asked = seen.lock().expect("lock").clone();
+    assert_eq!(asked.len(), 2);
+    assert!(asked.iter().all(|(_, body)| asks_for_a_judgement(body)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
