@@ -165,9 +165,22 @@ impl Intake {
             Err(e) => return Err(retry(e)),
         };
         let (turn, bands) = (project.turn, project.bands.map_or(self.dedup.settings(), Into::into));
-        let query = format!("{}\n{}", draft.title, message.text);
+        let query = query_text(draft, message);
         let (mut candidates, mut decision) =
-            self.dedup.decide(tenant_id, &message.project_id, &query, bands).await.map_err(retry)?;
+            self.dedup.decide(tenant_id, &message.project_id, &query, bands, None).await.map_err(retry)?;
+        if only == Decide::Any && !decision.is_duplicate() && self.dedup.finds_by_meaning() {
+            // The request's vector is asked once a run, and not for a plain duplicate.
+            if judgements.vector.is_none() {
+                judgements.vector = Some(self.dedup.embed_query(&query).await);
+            }
+            if let Some(Some(vector)) = &judgements.vector {
+                (candidates, decision) = self
+                    .dedup
+                    .decide(tenant_id, &message.project_id, &query, bands, Some(vector))
+                    .await
+                    .map_err(retry)?;
+            }
+        }
         if only == Decide::Any && project.mode == IntakeMode::Auto {
             let judged = self.judge(tenant_id, message, &query, bands, &mut decision, judgements).await?;
             if judged != judge::Change::None {
@@ -331,12 +344,14 @@ enum Step {
     Undecided,
 }
 
-/// What the model said of candidates during one run, by task id.
+/// What the models said during one run: the judge's verdicts by task id, and the request's
+/// embedding vector (`Some(None)` when the embeddings server failed).
 #[derive(Default)]
 struct Judgements {
     verdicts: HashMap<String, Sameness>,
     /// The model failed once: the offline decision stands for the rest of the run.
     failed: bool,
+    vector: Option<Option<Vec<f32>>>,
 }
 
 /// What a message's outcome is written with, whichever it turns out to be.
@@ -354,6 +369,11 @@ const MAX_DECISIONS: usize = 50;
 
 fn retry(e: StoreError) -> JobError {
     JobError::Retry(e.to_string())
+}
+
+/// What a request is compared with the project's tasks by: its draft's title and its words.
+fn query_text(draft: &TaskDraft, message: &Message) -> String {
+    format!("{}\n{}", draft.title, message.text)
 }
 
 /// The comment a duplicate request leaves on the task it duplicates.

@@ -4,6 +4,7 @@
 //! builtin draft: a message is never lost or stuck because of a model.
 
 pub mod builtin;
+pub mod embed;
 mod http;
 pub mod judge;
 mod ollama;

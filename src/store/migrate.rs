@@ -50,6 +50,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(26, "0026_thread_replies"),
     migration!(27, "0027_mailbox_polls"),
     migration!(29, "0029_job_lanes"),
+    migration!(30, "0030_task_vectors"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

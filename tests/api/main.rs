@@ -21,6 +21,7 @@ mod dedup;
 mod discord;
 mod doctor;
 mod email;
+mod embeddings;
 mod errors;
 mod health;
 mod history;

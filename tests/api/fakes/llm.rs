@@ -66,3 +66,48 @@ pub fn says(api: Api, content: &str) -> Response {
         .into_response(),
     }
 }
+
+/// An embeddings server (Ollama's `POST /api/embed` and an OpenAI-compatible
+/// `POST /v1/embeddings`, both `{model, input: [texts]}`) whose vectors count the words of
+/// each concept in `concepts` (a text's vector has one dimension per concept, plus one for
+/// any other word). Texts with none of a concept's words share nothing in that dimension;
+/// a paraphrase naming the same concepts in other words is close. The texts it was asked
+/// to embed, in order.
+pub async fn fake_embeddings(concepts: &'static [&'static [&'static str]]) -> (String, Arc<Mutex<Vec<String>>>) {
+    let inputs: Arc<Mutex<Vec<String>>> = Arc::default();
+    let vector = move |text: &str| -> Vec<f64> {
+        let mut v = vec![0.0; concepts.len() + 1];
+        for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            let word = word.to_lowercase();
+            match concepts.iter().position(|c| c.iter().any(|stem| word.starts_with(stem))) {
+                Some(i) => v[i] += 1.0,
+                None => v[concepts.len()] += 0.05,
+            }
+        }
+        v
+    };
+    let route = |ollama: bool| {
+        let inputs = inputs.clone();
+        axum::routing::post(move |Json(body): Json<Value>| async move {
+            let texts: Vec<String> = match &body["input"] {
+                Value::String(s) => vec![s.clone()],
+                other => {
+                    other.as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect()
+                }
+            };
+            inputs.lock().expect("lock").extend(texts.iter().cloned());
+            let vectors: Vec<Vec<f64>> = texts.iter().map(|t| vector(t)).collect();
+            match ollama {
+                true => Json(serde_json::json!({"model": body["model"], "embeddings": vectors})),
+                false => Json(serde_json::json!({
+                    "object": "list", "model": body["model"],
+                    "data": vectors.iter().enumerate()
+                        .map(|(i, v)| serde_json::json!({"object": "embedding", "index": i, "embedding": v}))
+                        .collect::<Vec<_>>(),
+                })),
+            }
+        })
+    };
+    let app = axum::Router::new().route("/api/embed", route(true)).route("/v1/embeddings", route(false));
+    (crate::helpers::serve(app).await, inputs)
+}
