@@ -66,8 +66,9 @@ enum Command {
         /// The suggestion band's lower bound (default: the service's own).
         #[arg(long)]
         suggest_at: Option<f64>,
-        /// Decide offline only, even with a model configured (TASKBRIDGE_LLM), which
-        /// otherwise judges the likely duplicates as in live intake.
+        /// Decide offline only, even with a model (TASKBRIDGE_LLM) or embeddings
+        /// (TASKBRIDGE_EMBEDDINGS) configured, which otherwise judge the likely duplicates and
+        /// find candidates by meaning as in live intake.
         #[arg(long)]
         offline: bool,
     },
@@ -146,13 +147,20 @@ async fn run(cli: Cli) -> Result<(), String> {
             settings.suggest_at = *t;
         }
         let model = taskbridge::llm::WithFallback::new(config.llm_provider().build());
-        let judge = (!offline && model.asks_a_model()).then_some(&model);
-        if judge.is_some() {
+        let semantic = if *offline { None } else { config.semantic() };
+        let models = taskbridge::dedup::eval::Models {
+            judge: (!offline && model.asks_a_model()).then_some(&model),
+            semantic: semantic.as_ref(),
+        };
+        if models.judge.is_some() {
             eprintln!("taskbridge: the {} model judges likely duplicates", model.provider());
+        }
+        if let Some(s) = &semantic {
+            eprintln!("taskbridge: embeddings by {:?} find candidates by meaning", s.embedder.model());
         }
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        taskbridge::dedup::eval::run(corpus, queries, settings, judge, &mut out).await.map_err(|e| e.to_string())?;
+        taskbridge::dedup::eval::run(corpus, queries, settings, models, &mut out).await.map_err(|e| e.to_string())?;
         return std::io::Write::flush(&mut out).map_err(|e| e.to_string());
     }
     if let Some(Command::Doctor { project }) = &cli.command {

@@ -229,3 +229,43 @@ async fn eval_dedup_asks_a_configured_model_to_judge() {
     assert!(asked.iter().all(|(_, body)| asks_for_a_judgement(body)));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With embeddings configured, `eval-dedup` suggests a task near a query in meaning, as live
+/// intake does; `--offline` does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_dedup_finds_by_meaning_with_embeddings() {
+    let (base, inputs) = crate::fakes::llm::fake_embeddings(crate::embeddings::CONCEPTS).await;
+    let dir = std::env::temp_dir().join(format!("taskbridge-eval-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (corpus, queries) = (dir.join("corpus.jsonl"), dir.join("queries.jsonl"));
+    std::fs::write(&corpus, json!({"id": "laptops", "title": "Order new laptops for the sales team"}).to_string())
+        .expect("corpus");
+    std::fs::write(&queries, json!({"text": "buy notebook computers, sellers"}).to_string()).expect("queries");
+    let run = |offline: bool| {
+        let (corpus, queries, base) = (corpus.clone(), queries.clone(), base.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_taskbridge"));
+            command.arg("eval-dedup").arg("--corpus").arg(&corpus).arg("--queries").arg(&queries);
+            if offline {
+                command.arg("--offline");
+            }
+            let out = command
+                .env("TASKBRIDGE_EMBEDDINGS", "ollama")
+                .env("TASKBRIDGE_EMBEDDINGS_BASE_URL", &base)
+                .output()
+                .expect("runs");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_str::<Value>(String::from_utf8_lossy(&out.stdout).trim()).expect("one JSON line")
+        })
+    };
+    let offline = run(true).await.expect("offline run");
+    assert_eq!(offline["decision"], "new", "{offline}");
+    assert!(inputs.lock().expect("lock").is_empty());
+    let semantic = run(false).await.expect("run with embeddings");
+    assert_eq!(
+        (semantic["decision"].as_str(), &semantic["candidates"]),
+        (Some("possible_duplicate"), &json!(["laptops"]))
+    );
+    assert_eq!(inputs.lock().expect("lock").len(), 2, "the corpus item and the query");
+    let _ = std::fs::remove_dir_all(&dir);
+}

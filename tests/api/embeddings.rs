@@ -10,7 +10,7 @@ use crate::fakes::llm::fake_embeddings;
 use crate::helpers::{Backend, TestApp, each_backend, spawn_app_with, spawn_configured};
 
 /// Words that mean the same to the fake server.
-const CONCEPTS: &[&[&str]] = &[
+pub(crate) const CONCEPTS: &[&[&str]] = &[
     &["laptop", "notebook", "computer"],
     &["sales", "seller"],
     &["order", "buy", "purchas"],
