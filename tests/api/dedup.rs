@@ -33,7 +33,8 @@ async fn another_instance_sees_new_tasks(app: TestApp) {
 
     // A task deleted through one instance is no longer a candidate on the other.
     let task = created.body["task_id"].as_str().expect("task");
-    assert_eq!(app.delete(&format!("/api/v1/tasks/{task}")).await.status, reqwest::StatusCode::NO_CONTENT);
+    let deleted = app.delete(&format!("/api/v1/tasks/{task}")).await;
+    assert_eq!(deleted.status, reqwest::StatusCode::NO_CONTENT, "{}", deleted.body);
     let res = other
         .post("/api/v1/messages?wait=true", json!({"project_id": project, "text": "Migrate the wiki to Confluence"}))
         .await;
