@@ -65,6 +65,11 @@ impl Embedder {
         &self.model
     }
 
+    /// Where the server is, said without credentials.
+    pub fn place(&self) -> String {
+        crate::outbound::shown_url(&self.base_url)
+    }
+
     /// One vector per text, in order.
     pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
         if texts.is_empty() {
