@@ -89,6 +89,14 @@ async fn model(delay: Duration, calls: Arc<AtomicU64>) -> String {
             let text = user["text"].as_str().unwrap_or("request").to_string();
             let draft = json!({"title": text.chars().take(80).collect::<String>(), "description": "From the bench.",
                                "priority": "medium", "due_date": null, "labels": [], "assigned_to": null});
+            // A judgement of likely duplicates (counted as a model call too): other work.
+            let draft = match fakes::llm::asks_for_a_judgement(&body) {
+                true => {
+                    let tasks = user["tasks"].as_array().map_or(0, Vec::len);
+                    json!({"verdicts": (1..=tasks).map(|n| json!({"number": n, "verdict": "different"})).collect::<Vec<_>>()})
+                }
+                false => draft,
+            };
             Json(json!({
                 "id": "chatcmpl-1", "object": "chat.completion", "model": "bench-model",
                 "choices": [{"index": 0, "finish_reason": "stop",

@@ -56,7 +56,7 @@ impl Application {
             TcpListener::bind(config.addr).await.map_err(|source| StartupError::Bind { addr: config.addr, source })?;
         let metrics = Metrics::new();
         let llm = Arc::new(WithFallback::new(config.llm_provider().build()).counting_in(metrics.llm_fallbacks()));
-        let dedup = Finder::new(store.clone(), config.duplicate_bands()?);
+        let dedup = Finder::with_semantic(store.clone(), config.duplicate_bands()?, config.semantic());
         let coordinator = crate::coordinator::Coordinator::new(store.clone(), llm.clone());
         let intake = Intake::new(store.clone(), llm, dedup);
         let mut registry = Registry::default();

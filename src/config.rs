@@ -211,6 +211,23 @@ pub struct Config {
     /// likely duplicates for a person to merge.
     #[arg(long, env = "TASKBRIDGE_DEDUP_SUGGEST_AT", default_value_t = crate::dedup::DEFAULT_SUGGEST_AT)]
     pub dedup_suggest_at: f64,
+    /// Embeddings server that finds likely duplicates by meaning too: `none`, `ollama`
+    /// (`/api/embed`) or `openai` (any OpenAI-compatible `/v1/embeddings`).
+    #[arg(long, env = "TASKBRIDGE_EMBEDDINGS", value_enum, default_value_t = crate::llm::embed::EmbeddingsProvider::None)]
+    pub embeddings: crate::llm::embed::EmbeddingsProvider,
+    /// Base URL of the embeddings server (default: the provider's usual address).
+    #[arg(long, env = "TASKBRIDGE_EMBEDDINGS_BASE_URL")]
+    pub embeddings_base_url: Option<String>,
+    /// Embeddings model (default: all-minilm for Ollama, text-embedding-3-small for OpenAI).
+    #[arg(long, env = "TASKBRIDGE_EMBEDDINGS_MODEL")]
+    pub embeddings_model: Option<String>,
+    /// API key of an OpenAI-compatible embeddings server.
+    #[arg(long, env = "TASKBRIDGE_EMBEDDINGS_API_KEY", hide_env_values = true, value_parser = parse_any_secret)]
+    pub embeddings_api_key: Option<Secret>,
+    /// Cosine (0–1) from which a task near a request in meaning is suggested as its likely
+    /// duplicate (never merged on that alone).
+    #[arg(long, env = "TASKBRIDGE_EMBEDDINGS_SUGGEST_AT", default_value_t = crate::dedup::semantic::DEFAULT_SUGGEST_AT)]
+    pub embeddings_suggest_at: f64,
 }
 
 fn parse_any_secret(raw: &str) -> Result<Secret, String> {
@@ -327,6 +344,19 @@ impl Config {
         }
     }
 
+    /// The semantic candidate source, when an embeddings server is configured (its calls
+    /// take the language model's timeout).
+    pub fn semantic(&self) -> Option<crate::dedup::Semantic> {
+        let embedder = crate::llm::embed::Embedder::new(
+            self.embeddings,
+            self.embeddings_base_url.as_deref(),
+            self.embeddings_model.as_deref(),
+            self.embeddings_api_key.clone(),
+            std::time::Duration::from_secs(self.llm_timeout_secs.max(1)),
+        )?;
+        Some(crate::dedup::Semantic { embedder, suggest_at: self.embeddings_suggest_at })
+    }
+
     pub fn llm_provider(&self) -> crate::llm::ProviderConfig {
         crate::llm::ProviderConfig {
             provider: self.llm,
@@ -366,6 +396,11 @@ impl Config {
             outbound_timeout_secs: 20,
             dedup_threshold: crate::dedup::DEFAULT_MERGE_AT,
             dedup_suggest_at: crate::dedup::DEFAULT_SUGGEST_AT,
+            embeddings: crate::llm::embed::EmbeddingsProvider::None,
+            embeddings_base_url: None,
+            embeddings_model: None,
+            embeddings_api_key: None,
+            embeddings_suggest_at: crate::dedup::semantic::DEFAULT_SUGGEST_AT,
             llm: crate::llm::Provider::Builtin,
             llm_base_url: None,
             llm_model: None,

@@ -66,6 +66,11 @@ enum Command {
         /// The suggestion band's lower bound (default: the service's own).
         #[arg(long)]
         suggest_at: Option<f64>,
+        /// Decide offline only, even with a model (TASKBRIDGE_LLM) or embeddings
+        /// (TASKBRIDGE_EMBEDDINGS) configured, which otherwise judge the likely duplicates and
+        /// find candidates by meaning as in live intake.
+        #[arg(long)]
+        offline: bool,
     },
 }
 
@@ -133,7 +138,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let config = cli.config.with_oauth_from_env();
-    if let Some(Command::EvalDedup { corpus, queries, threshold, suggest_at }) = &cli.command {
+    if let Some(Command::EvalDedup { corpus, queries, threshold, suggest_at, offline }) = &cli.command {
         let mut settings = taskbridge::dedup::Settings::default();
         if let Some(t) = threshold {
             settings.merge_at = *t;
@@ -141,9 +146,21 @@ async fn run(cli: Cli) -> Result<(), String> {
         if let Some(t) = suggest_at {
             settings.suggest_at = *t;
         }
+        let model = taskbridge::llm::WithFallback::new(config.llm_provider().build());
+        let semantic = if *offline { None } else { config.semantic() };
+        let models = taskbridge::dedup::eval::Models {
+            judge: (!offline && model.asks_a_model()).then_some(&model),
+            semantic: semantic.as_ref(),
+        };
+        if models.judge.is_some() {
+            eprintln!("taskbridge: the {} model judges likely duplicates", model.provider());
+        }
+        if let Some(s) = &semantic {
+            eprintln!("taskbridge: embeddings by {:?} find candidates by meaning", s.embedder.model());
+        }
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        taskbridge::dedup::eval::run(corpus, queries, settings, &mut out).map_err(|e| e.to_string())?;
+        taskbridge::dedup::eval::run(corpus, queries, settings, models, &mut out).await.map_err(|e| e.to_string())?;
         return std::io::Write::flush(&mut out).map_err(|e| e.to_string());
     }
     if let Some(Command::Doctor { project }) = &cli.command {

@@ -106,6 +106,12 @@ impl Index {
         self.alive == 0
     }
 
+    /// The title of document `id`, while it is indexed.
+    pub fn title(&self, id: &str) -> Option<&str> {
+        let doc = &self.docs[*self.by_id.get(id)? as usize];
+        doc.alive.then_some(doc.title.as_str())
+    }
+
     fn term_id(&mut self, term: String) -> TermId {
         if let Some(&id) = self.term_ids.get(&term) {
             return id;

@@ -186,6 +186,36 @@ pub async fn language_model(config: &Config, report: &mut Report) {
     }
 }
 
+/// The embeddings server, when one is configured: it embeds a probe text.
+pub async fn embeddings(config: &Config, report: &mut Report) {
+    let Some(embedder) = crate::llm::embed::Embedder::new(
+        config.embeddings,
+        config.embeddings_base_url.as_deref(),
+        config.embeddings_model.as_deref(),
+        config.embeddings_api_key.clone(),
+        TIMEOUT,
+    ) else {
+        return;
+    };
+    match embedder.embed(&["taskbridge doctor".to_string()]).await {
+        Ok(vectors) => report.add(
+            Level::Ok,
+            "embeddings",
+            format!(
+                "the server at {} embeds with {:?} ({} dimensions)",
+                embedder.place(),
+                embedder.model(),
+                vectors.first().map_or(0, Vec::len)
+            ),
+        ),
+        Err(e) => report.add(
+            Level::Problem,
+            "embeddings",
+            format!("{e} (duplicates are found by their words alone while it fails)"),
+        ),
+    }
+}
+
 pub async fn transcription(config: &Config, report: &mut Report) {
     let Some(base) = config.transcribe_base_url.as_deref().filter(|u| !u.trim().is_empty()) else { return };
     let place = crate::outbound::shown_url(base);

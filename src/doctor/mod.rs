@@ -1,8 +1,9 @@
 //! `taskbridge doctor`: checks the configuration and whether everything configured can be
-//! reached — the database, Redis, the language model, the speech-to-text server, and with a
-//! project each of its integrations' platforms — and says what is wrong in plain words. It
-//! changes nothing (no migration, no key file, no database file is created) and never
-//! prints a secret: URLs are shown without their user, password and query.
+//! reached — the database, Redis, the language model, the embeddings server, the
+//! speech-to-text server, and with a project each of its integrations' platforms — and
+//! says what is wrong in plain words. It changes nothing (no migration, no key file, no
+//! database file is created) and never prints a secret: URLs are shown without their user,
+//! password and query.
 
 mod checks;
 
@@ -67,6 +68,7 @@ pub async fn examine(config: &Config, project: Option<&str>) -> Report {
     let database_current = checks::database(config, &mut report).await;
     checks::redis(config, &mut report).await;
     checks::language_model(config, &mut report).await;
+    checks::embeddings(config, &mut report).await;
     checks::transcription(config, &mut report).await;
     if let Some(project) = project {
         if database_current {

@@ -7,15 +7,16 @@ pub mod deferred;
 pub mod mailbox;
 pub mod triage;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::dedup::Finder;
+use crate::dedup::{Decision, Finder, Settings, judge};
 use crate::domain::id::TenantId;
 use crate::domain::message::{Message, NewMessage, TaskDraft};
 use crate::domain::project::IntakeMode;
 use crate::domain::task::{NewTask, TaskStatus};
 use crate::jobs::{JobContext, JobError, JobKind, NewJob, Registry};
-use crate::llm::{DraftRequest, WithFallback};
+use crate::llm::{DraftRequest, JudgeRequest, JudgedTask, Sameness, WithFallback};
 use crate::store::{Created, Outcome, Store, StoreError};
 
 /// The `intake.process` job: message `message_id` to its outcome.
@@ -121,7 +122,9 @@ impl Intake {
                 None => crate::llm::builtin::draft(&request),
             };
             let prepared = Prepared { message: &message, draft: &quick, reply: reply.as_ref(), pushes: &pushes };
-            if self.decide_and_finish(tenant_id, &prepared, Decide::OnlyDuplicate).await? == Step::Finished {
+            let mut unused = Judgements::default();
+            if self.decide_and_finish(tenant_id, &prepared, Decide::OnlyDuplicate, &mut unused).await? == Step::Finished
+            {
                 return Ok(());
             }
         }
@@ -129,8 +132,10 @@ impl Intake {
         // project are drafted in parallel; only deciding and writing take turns.
         let draft = self.llm.draft(&request).await;
         let prepared = Prepared { message: &message, draft: &draft, reply: reply.as_ref(), pushes: &pushes };
+        // The model's verdicts outlive a stale round: the same candidates are not asked about twice.
+        let mut judgements = Judgements::default();
         for _ in 0..MAX_DECISIONS {
-            if self.decide_and_finish(tenant_id, &prepared, Decide::Any).await? == Step::Finished {
+            if self.decide_and_finish(tenant_id, &prepared, Decide::Any, &mut judgements).await? == Step::Finished {
                 return Ok(());
             }
         }
@@ -140,8 +145,16 @@ impl Intake {
     /// Decides between duplicate and new against the project's tasks as they are now, and
     /// writes the outcome. `Stale` when another request of the project became a task after
     /// the decision was made: the decision must be made again. With `OnlyDuplicate`, only a
-    /// merge is written (`Undecided` otherwise).
-    async fn decide_and_finish(&self, tenant_id: &TenantId, p: &Prepared<'_>, only: Decide) -> Result<Step, JobError> {
+    /// merge is written (`Undecided` otherwise), and the model is not asked to judge: a clear
+    /// duplicate costs no model call. With `Any`, a configured model judges the likely
+    /// duplicates of a request in an `auto` project ([`crate::dedup::judge`]).
+    async fn decide_and_finish(
+        &self,
+        tenant_id: &TenantId,
+        p: &Prepared<'_>,
+        only: Decide,
+        judgements: &mut Judgements,
+    ) -> Result<Step, JobError> {
         let (message, draft) = (p.message, p.draft);
         let message_id = message.id.as_str();
         // Read before the search: a create that commits after this moves the turn on.
@@ -152,9 +165,28 @@ impl Intake {
             Err(e) => return Err(retry(e)),
         };
         let (turn, bands) = (project.turn, project.bands.map_or(self.dedup.settings(), Into::into));
-        let query = format!("{}\n{}", draft.title, message.text);
-        let (candidates, decision) =
-            self.dedup.decide(tenant_id, &message.project_id, &query, bands).await.map_err(retry)?;
+        let query = query_text(draft, message);
+        let (mut candidates, mut decision) =
+            self.dedup.decide(tenant_id, &message.project_id, &query, bands, None).await.map_err(retry)?;
+        if only == Decide::Any && !decision.is_duplicate() && self.dedup.finds_by_meaning() {
+            // The request's vector is asked once a run, and not for a plain duplicate.
+            if judgements.vector.is_none() {
+                judgements.vector = Some(self.dedup.embed_query(&query).await);
+            }
+            if let Some(Some(vector)) = &judgements.vector {
+                (candidates, decision) = self
+                    .dedup
+                    .decide(tenant_id, &message.project_id, &query, bands, Some(vector))
+                    .await
+                    .map_err(retry)?;
+            }
+        }
+        if only == Decide::Any && project.mode == IntakeMode::Auto {
+            let judged = self.judge(tenant_id, message, &query, bands, &mut decision, judgements).await?;
+            if judged != judge::Change::None {
+                candidates = decision.reported();
+            }
+        }
         let score = (!candidates.is_empty()).then(|| crate::dedup::round(decision.score));
         let duplicate_of = candidates.first().filter(|_| decision.is_duplicate());
         // A duplicate becomes a comment on its task, written to the task's trackers too.
@@ -230,6 +262,55 @@ impl Intake {
         }
     }
 
+    /// The model's verdicts on the request's likely duplicates, applied to `decision`.
+    /// Candidates judged earlier in this run are not asked about again, and after a failure
+    /// (logged and counted by the model's wrapper) the offline decision stands for the run.
+    async fn judge(
+        &self,
+        tenant_id: &TenantId,
+        message: &Message,
+        query: &str,
+        bands: Settings,
+        decision: &mut Decision,
+        judgements: &mut Judgements,
+    ) -> Result<judge::Change, JobError> {
+        let n = judge::to_judge(decision, bands);
+        if n == 0 || judgements.failed || !self.llm.asks_a_model() {
+            return Ok(judge::Change::None);
+        }
+        let ids: Vec<String> = decision.candidates.iter().take(n).map(|c| c.id.clone()).collect();
+        if ids.iter().any(|id| !judgements.verdicts.contains_key(id)) {
+            let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let found = self.store.tasks_by_ids(tenant_id, &wanted).await.map_err(retry)?;
+            let tasks = decision.candidates.iter().take(n).map(|c| JudgedTask {
+                title: c.title.clone(),
+                // A task deleted meanwhile is judged by its title alone.
+                description: found
+                    .iter()
+                    .find(|t| t.id.as_str() == c.id)
+                    .map(|t| t.description.clone())
+                    .unwrap_or_default(),
+            });
+            let request = JudgeRequest { request: message.text.clone(), tasks: tasks.collect() };
+            let Some(verdicts) = self.llm.judge(&request).await else {
+                judgements.failed = true;
+                return Ok(judge::Change::None);
+            };
+            judgements.verdicts.extend(ids.iter().cloned().zip(verdicts));
+        }
+        let verdicts: Vec<Sameness> = ids.iter().filter_map(|id| judgements.verdicts.get(id).copied()).collect();
+        let before = decision.verdict;
+        let change = judge::apply(decision, bands, query, &verdicts);
+        tracing::info!(
+            message_id = %message.id,
+            verdicts = ?verdicts.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+            before = before.as_str(),
+            after = decision.verdict.as_str(),
+            "the model judged the likely duplicates"
+        );
+        Ok(change)
+    }
+
     async fn project_gone(&self, tenant_id: &TenantId, message_id: &str) -> Result<Step, JobError> {
         self.store.fail_message(tenant_id, message_id, "the project no longer exists").await.map_err(retry)?;
         Ok(Step::Finished)
@@ -263,6 +344,16 @@ enum Step {
     Undecided,
 }
 
+/// What the models said during one run: the judge's verdicts by task id, and the request's
+/// embedding vector (`Some(None)` when the embeddings server failed).
+#[derive(Default)]
+struct Judgements {
+    verdicts: HashMap<String, Sameness>,
+    /// The model failed once: the offline decision stands for the rest of the run.
+    failed: bool,
+    vector: Option<Option<Vec<f32>>>,
+}
+
 /// What a message's outcome is written with, whichever it turns out to be.
 struct Prepared<'a> {
     message: &'a Message,
@@ -278,6 +369,11 @@ const MAX_DECISIONS: usize = 50;
 
 fn retry(e: StoreError) -> JobError {
     JobError::Retry(e.to_string())
+}
+
+/// What a request is compared with the project's tasks by: its draft's title and its words.
+fn query_text(draft: &TaskDraft, message: &Message) -> String {
+    format!("{}\n{}", draft.title, message.text)
 }
 
 /// The comment a duplicate request leaves on the task it duplicates.

@@ -4,7 +4,9 @@
 //! builtin draft: a message is never lost or stuck because of a model.
 
 pub mod builtin;
+pub mod embed;
 mod http;
+pub mod judge;
 mod ollama;
 mod openai;
 mod prompt;
@@ -18,6 +20,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::message::TaskDraft;
 
 pub use builtin::Builtin;
+pub use judge::{JudgeRequest, JudgedTask, Sameness};
 pub use ollama::Ollama;
 pub use openai::OpenAi;
 
@@ -41,7 +44,7 @@ pub enum LlmError {
     Http { status: u16, message: String },
     #[error("cannot reach the model server: {0}")]
     Unreachable(String),
-    #[error("the model's answer is not a task draft: {0}")]
+    #[error("the model's answer does not fit its schema: {0}")]
     InvalidAnswer(String),
     #[error("the {0} model does not hold conversations")]
     Unsupported(&'static str),
@@ -53,6 +56,13 @@ pub trait LanguageModel: Send + Sync {
     fn name(&self) -> &'static str;
 
     fn draft<'a>(&'a self, request: &'a DraftRequest) -> LlmFuture<'a, TaskDraft>;
+
+    /// For each of `request.tasks`, whether the request asks for the same work ("same work
+    /// or different?"). Providers without a model to ask answer `Unsupported`.
+    fn judge<'a>(&'a self, request: &'a JudgeRequest) -> LlmFuture<'a, Vec<Sameness>> {
+        let _ = request;
+        Box::pin(async move { Err(LlmError::Unsupported(self.name())) })
+    }
 
     /// The model's next turn after `turns`; it may call `tools` instead of (or besides)
     /// answering. Providers without a chat API answer `Unsupported`.
@@ -231,25 +241,41 @@ impl WithFallback {
             Ok(reply) => Some(reply),
             Err(LlmError::Unsupported(_)) => None,
             Err(err) => {
-                self.fell_back(&err);
+                self.fell_back(&err, "the builtin rules");
+                None
+            }
+        }
+    }
+
+    /// The model's verdict on each of `request.tasks`, or `None` when there is no model to
+    /// ask or it failed (logged and counted as a fallback): the offline decision stands.
+    pub async fn judge(&self, request: &JudgeRequest) -> Option<Vec<Sameness>> {
+        if request.tasks.is_empty() {
+            return None;
+        }
+        match self.primary.judge(request).await {
+            Ok(verdicts) => Some(verdicts),
+            Err(LlmError::Unsupported(_)) => None,
+            Err(err) => {
+                self.fell_back(&err, "the offline duplicate decision");
                 None
             }
         }
     }
 
     /// Counts and logs a failure the builtin rules stand in for.
-    fn fell_back(&self, err: &LlmError) {
+    fn fell_back(&self, err: &LlmError, instead: &str) {
         if let Some(counter) = &self.fallback_counter {
             counter.inc();
         }
-        tracing::warn!(provider = self.primary.name(), error = %err, "language model failed; using the builtin rules");
+        tracing::warn!(provider = self.primary.name(), error = %err, "language model failed; using {instead}");
     }
 
     pub async fn draft(&self, request: &DraftRequest) -> TaskDraft {
         match self.primary.draft(request).await {
             Ok(draft) => draft,
             Err(err) => {
-                self.fell_back(&err);
+                self.fell_back(&err, "the builtin rules");
                 builtin::draft(request)
             }
         }

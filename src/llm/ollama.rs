@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::judge::{self, JudgeRequest, Sameness};
 use super::{DraftRequest, LanguageModel, LlmError, LlmFuture, Reply, Tool, Turn, http, prompt};
 use crate::domain::message::TaskDraft;
 
@@ -17,6 +18,29 @@ pub struct Ollama {
 impl Ollama {
     pub fn new(client: reqwest::Client, base_url: &str, model: &str, timeout: Duration) -> Self {
         Ollama { client, base_url: base_url.trim_end_matches('/').to_string(), model: model.to_string(), timeout }
+    }
+}
+
+impl Ollama {
+    /// One chat turn answered in the shape of `schema` (a JSON-schema `format`): the
+    /// answer's text, unchecked.
+    async fn structured(&self, system: &str, user: &str, schema: serde_json::Value) -> Result<String, LlmError> {
+        let body = json!({
+            "model": self.model,
+            "stream": false,
+            "format": schema,
+            "options": {"temperature": 0},
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
+        });
+        let url = format!("{}/api/chat", self.base_url);
+        let answer = http::post_json(&self.client, &url, None, &body, self.timeout).await?;
+        answer["message"]["content"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| LlmError::InvalidAnswer("no message.content in the response".into()))
     }
 }
 
@@ -47,22 +71,15 @@ impl LanguageModel for Ollama {
 
     fn draft<'a>(&'a self, request: &'a DraftRequest) -> LlmFuture<'a, TaskDraft> {
         Box::pin(async move {
-            let body = json!({
-                "model": self.model,
-                "stream": false,
-                "format": prompt::schema(),
-                "options": {"temperature": 0},
-                "messages": [
-                    {"role": "system", "content": prompt::SYSTEM},
-                    {"role": "user", "content": prompt::user_turn(request)},
-                ],
-            });
-            let url = format!("{}/api/chat", self.base_url);
-            let answer = http::post_json(&self.client, &url, None, &body, self.timeout).await?;
-            let content = answer["message"]["content"]
-                .as_str()
-                .ok_or_else(|| LlmError::InvalidAnswer("no message.content in the response".into()))?;
-            prompt::parse_answer(content, request)
+            let content = self.structured(prompt::SYSTEM, &prompt::user_turn(request), prompt::schema()).await?;
+            prompt::parse_answer(&content, request)
+        })
+    }
+
+    fn judge<'a>(&'a self, request: &'a JudgeRequest) -> LlmFuture<'a, Vec<Sameness>> {
+        Box::pin(async move {
+            let content = self.structured(judge::SYSTEM, &judge::user_turn(request), judge::schema()).await?;
+            judge::parse_answer(&content, request.tasks.len())
         })
     }
 

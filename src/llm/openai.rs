@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::judge::{self, JudgeRequest, Sameness};
 use super::{DraftRequest, LanguageModel, LlmError, LlmFuture, Reply, Tool, Turn, http, prompt};
 use crate::domain::message::TaskDraft;
 use crate::domain::secret::Secret;
@@ -32,6 +33,42 @@ impl OpenAi {
             api_key,
             timeout,
         }
+    }
+}
+
+impl OpenAi {
+    /// One chat turn answered in the shape of `schema` (a strict `json_schema` response
+    /// format named `name`): the answer's text, unchecked.
+    async fn structured(
+        &self,
+        system: &str,
+        user: &str,
+        name: &str,
+        schema: serde_json::Value,
+    ) -> Result<String, LlmError> {
+        let body = json!({
+            "model": self.model,
+            "temperature": 0,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+            ],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": name, "strict": true, "schema": schema},
+            },
+        });
+        let url = format!("{}/v1/chat/completions", self.base_url);
+        let key = self.api_key.as_ref().map(Secret::expose);
+        let answer = http::post_json(&self.client, &url, key, &body, self.timeout).await?;
+        let message = &answer["choices"][0]["message"];
+        if let Some(refusal) = message["refusal"].as_str() {
+            return Err(LlmError::InvalidAnswer(format!("the model refused: {refusal}")));
+        }
+        message["content"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| LlmError::InvalidAnswer("no choices[0].message.content in the response".into()))
     }
 }
 
@@ -75,29 +112,17 @@ impl LanguageModel for OpenAi {
 
     fn draft<'a>(&'a self, request: &'a DraftRequest) -> LlmFuture<'a, TaskDraft> {
         Box::pin(async move {
-            let body = json!({
-                "model": self.model,
-                "temperature": 0,
-                "messages": [
-                    {"role": "system", "content": prompt::SYSTEM},
-                    {"role": "user", "content": prompt::user_turn(request)},
-                ],
-                "response_format": {
-                    "type": "json_schema",
-                    "json_schema": {"name": "task_draft", "strict": true, "schema": prompt::schema()},
-                },
-            });
-            let url = format!("{}/v1/chat/completions", self.base_url);
-            let key = self.api_key.as_ref().map(Secret::expose);
-            let answer = http::post_json(&self.client, &url, key, &body, self.timeout).await?;
-            let message = &answer["choices"][0]["message"];
-            if let Some(refusal) = message["refusal"].as_str() {
-                return Err(LlmError::InvalidAnswer(format!("the model refused: {refusal}")));
-            }
-            let content = message["content"]
-                .as_str()
-                .ok_or_else(|| LlmError::InvalidAnswer("no choices[0].message.content in the response".into()))?;
-            prompt::parse_answer(content, request)
+            let user = prompt::user_turn(request);
+            let content = self.structured(prompt::SYSTEM, &user, "task_draft", prompt::schema()).await?;
+            prompt::parse_answer(&content, request)
+        })
+    }
+
+    fn judge<'a>(&'a self, request: &'a JudgeRequest) -> LlmFuture<'a, Vec<Sameness>> {
+        Box::pin(async move {
+            let user = judge::user_turn(request);
+            let content = self.structured(judge::SYSTEM, &user, "duplicate_judgement", judge::schema()).await?;
+            judge::parse_answer(&content, request.tasks.len())
         })
     }
 

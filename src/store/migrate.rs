@@ -50,6 +50,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(26, "0026_thread_replies"),
     migration!(27, "0027_mailbox_polls"),
     migration!(29, "0029_job_lanes"),
+    migration!(30, "0030_task_vectors"),
     migration!(32, "0032_mailbox_idle"),
 ];
 

@@ -27,6 +27,7 @@ pub mod sync_runs;
 mod tasks;
 mod teams;
 mod tenants;
+mod vectors;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -49,6 +50,7 @@ pub use polls::{PollOutcome, PollState};
 pub use sync_runs::{FinishedRun, NewChange, NewRun, RunFilter, SyncChange, SyncRun};
 pub use tasks::Updated;
 pub use tenants::Bootstrap;
+pub use vectors::StoredVector;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -33,7 +33,8 @@ async fn another_instance_sees_new_tasks(app: TestApp) {
 
     // A task deleted through one instance is no longer a candidate on the other.
     let task = created.body["task_id"].as_str().expect("task");
-    assert_eq!(app.delete(&format!("/api/v1/tasks/{task}")).await.status, reqwest::StatusCode::NO_CONTENT);
+    let deleted = app.delete(&format!("/api/v1/tasks/{task}")).await;
+    assert_eq!(deleted.status, reqwest::StatusCode::NO_CONTENT, "{}", deleted.body);
     let res = other
         .post("/api/v1/messages?wait=true", json!({"project_id": project, "text": "Migrate the wiki to Confluence"}))
         .await;
@@ -155,3 +156,117 @@ async fn requests_are_merged_suggested_or_created(app: TestApp) {
     assert_eq!(send("Translate the pricing page into German").await["status"], "duplicate");
 }
 crate::helpers::both_backends!(requests_are_merged_suggested_or_created);
+
+/// With a model configured, `eval-dedup` has it judge the likely duplicates as live intake
+/// does (here a fake that calls any Japanese request other work and the rest the same);
+/// `--offline` keeps to the offline decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_dedup_asks_a_configured_model_to_judge() {
+    use crate::fakes::llm::{asks_for_a_judgement, fake_llm, says};
+    let (base, seen) = fake_llm(|api, body: Value| async move {
+        let user: Value =
+            serde_json::from_str(body["messages"][1]["content"].as_str().unwrap_or("{}")).unwrap_or_default();
+        let verdict =
+            if user["request"].as_str().unwrap_or_default().contains("Japanese") { "different" } else { "same" };
+        let verdicts: Vec<Value> = (1..=user["tasks"].as_array().map_or(0, Vec::len))
+            .map(|n| json!({"number": n, "verdict": verdict}))
+            .collect();
+        says(api, &json!({ "verdicts": verdicts }).to_string())
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("taskbridge-eval-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (corpus, queries) = (dir.join("corpus.jsonl"), dir.join("queries.jsonl"));
+    let lines = |items: &[Value]| items.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+    std::fs::write(
+        &corpus,
+        lines(&[
+            json!({"id": "de", "title": "Translate the pricing page into German"}),
+            json!({"id": "pg", "title": "Upgrade PostgreSQL to 16 on the reporting server", "body": "Version 16 only."}),
+        ]),
+    )
+    .expect("corpus");
+    std::fs::write(
+        &queries,
+        lines(&[
+            json!({"text": "Translate the pricing page into Japanese"}),
+            json!({"text": "reporting server: move postgres to version 16"}),
+            json!({"text": "Order new office chairs"}),
+        ]),
+    )
+    .expect("queries");
+    let run = |offline: bool| {
+        let (corpus, queries, base) = (corpus.clone(), queries.clone(), base.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_taskbridge"));
+            command.arg("eval-dedup").arg("--corpus").arg(&corpus).arg("--queries").arg(&queries);
+            if offline {
+                command.arg("--offline");
+            }
+            let out = command
+                .env("TASKBRIDGE_LLM", "openai")
+                .env("TASKBRIDGE_LLM_BASE_URL", &base)
+                .env("TASKBRIDGE_LLM_MODEL", "judge-model")
+                .output()
+                .expect("runs");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect()
+        })
+    };
+
+    let offline: Vec<Value> = run(true).await.expect("offline run");
+    let decisions = |lines: &[Value]| lines.iter().map(|l| l["decision"].clone()).collect::<Vec<_>>();
+    assert_eq!(decisions(&offline), [json!("possible_duplicate"), json!("possible_duplicate"), json!("new")]);
+    assert!(offline.iter().all(|l| l["judged"].is_null()));
+    assert!(seen.lock().expect("lock").is_empty(), "--offline asks no model");
+
+    let judged: Vec<Value> = run(false).await.expect("judged run");
+    assert_eq!(decisions(&judged), [json!("new"), json!("duplicate"), json!("new")]);
+    assert_eq!((judged[0]["judged"][0].as_str(), judged[1]["judged"][0].as_str()), (Some("different"), Some("same")));
+    assert_eq!(judged[1]["predicted_id"], "pg");
+    assert!(judged[2]["judged"].is_null(), "a new request is not judged");
+    let asked = seen.lock().expect("lock").clone();
+    assert_eq!(asked.len(), 2);
+    assert!(asked.iter().all(|(_, body)| asks_for_a_judgement(body)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With embeddings configured, `eval-dedup` suggests a task near a query in meaning, as live
+/// intake does; `--offline` does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_dedup_finds_by_meaning_with_embeddings() {
+    let (base, inputs) = crate::fakes::llm::fake_embeddings(crate::embeddings::CONCEPTS).await;
+    let dir = std::env::temp_dir().join(format!("taskbridge-eval-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (corpus, queries) = (dir.join("corpus.jsonl"), dir.join("queries.jsonl"));
+    std::fs::write(&corpus, json!({"id": "laptops", "title": "Order new laptops for the sales team"}).to_string())
+        .expect("corpus");
+    std::fs::write(&queries, json!({"text": "buy notebook computers, sellers"}).to_string()).expect("queries");
+    let run = |offline: bool| {
+        let (corpus, queries, base) = (corpus.clone(), queries.clone(), base.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_taskbridge"));
+            command.arg("eval-dedup").arg("--corpus").arg(&corpus).arg("--queries").arg(&queries);
+            if offline {
+                command.arg("--offline");
+            }
+            let out = command
+                .env("TASKBRIDGE_EMBEDDINGS", "ollama")
+                .env("TASKBRIDGE_EMBEDDINGS_BASE_URL", &base)
+                .output()
+                .expect("runs");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_str::<Value>(String::from_utf8_lossy(&out.stdout).trim()).expect("one JSON line")
+        })
+    };
+    let offline = run(true).await.expect("offline run");
+    assert_eq!(offline["decision"], "new", "{offline}");
+    assert!(inputs.lock().expect("lock").is_empty());
+    let semantic = run(false).await.expect("run with embeddings");
+    assert_eq!(
+        (semantic["decision"].as_str(), &semantic["candidates"]),
+        (Some("possible_duplicate"), &json!(["laptops"]))
+    );
+    assert_eq!(inputs.lock().expect("lock").len(), 2, "the corpus item and the query");
+    let _ = std::fs::remove_dir_all(&dir);
+}

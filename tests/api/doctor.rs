@@ -168,3 +168,28 @@ async fn a_projects_integrations_are_reached() {
     assert!(!success);
     assert!(line(&text, "PROBLEM project \"no such project\"").contains("no project"), "{text}");
 }
+
+/// An embeddings server that embeds is said ok with its vectors' size; one that cannot be
+/// reached is a problem.
+#[tokio::test]
+async fn the_embeddings_server_is_checked() {
+    let Some(app) = spawn_app_with(Backend::Sqlite, |_| {}).await else { return };
+    let (base, _) = crate::fakes::llm::fake_embeddings(crate::embeddings::CONCEPTS).await;
+    let env = |provider: &str, url: String| {
+        vec![
+            ("TASKBRIDGE_DATABASE_URL", app.database_url.clone()),
+            ("TASKBRIDGE_PUBLIC_URL", "https://taskbridge.example".to_string()),
+            ("TASKBRIDGE_EMBEDDINGS", provider.to_string()),
+            ("TASKBRIDGE_EMBEDDINGS_BASE_URL", url),
+        ]
+    };
+    for provider in ["ollama", "openai"] {
+        let (success, text) = doctor(&[], &env(provider, base.clone())).await;
+        assert!(success, "{text}");
+        let ok = line(&text, "ok      embeddings:");
+        assert!(ok.contains("(5 dimensions)"), "{text}");
+    }
+    let (success, text) = doctor(&[], &env("openai", format!("http://127.0.0.1:{}", closed_port()))).await;
+    assert!(!success, "{text}");
+    assert!(line(&text, "PROBLEM embeddings:").contains("cannot reach"), "{text}");
+}
