@@ -9,7 +9,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::jobs::enqueue_job;
 use super::{Db, Result, StoreError, write};
 use crate::domain::id::TenantId;
 use crate::domain::job::NewJob;
@@ -112,52 +111,78 @@ async fn commit_in_turn(writer: Writer, receiver: Arc<Mutex<mpsc::Receiver<(Pend
 }
 
 impl Writer {
-    /// Writes the messages and their jobs in one transaction: each message's outcome, or the
-    /// transaction's failure (then nothing was written).
+    /// Writes the messages and their jobs in one transaction of two statements (all the
+    /// messages, then the jobs of those written): each message's outcome, or the
+    /// transaction's failure (then nothing was written). A message not written is a
+    /// platform's redelivery of an event already received, or one for no such project.
     async fn write_batch(&self, batch: &[Pending]) -> Result<Vec<Result<()>>> {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let mut outcomes = Vec::with_capacity(batch.len());
-            for p in batch {
+            // VALUES names its columns column1, column2, … on both backends.
+            let mut messages = sqlx::QueryBuilder::new(
+                "INSERT INTO messages (id, tenant_id, project_id, text, author, source, channel, thread_ref,
+                                       received_at, status, created_at, updated_at, integration_id, external_id,
+                                       reply_to, text_key)
+                 SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9, 'queued',
+                        column10, column10, column11, column12, column13, column14
+                 FROM (",
+            );
+            messages.push_values(batch, |mut row, p| {
                 let (new, origin) = (&p.new, p.new.origin.as_ref());
-                let inserted = sqlx::query(
-                    "INSERT INTO messages (id, tenant_id, project_id, text, author, source, channel, thread_ref,
-                                           received_at, status, created_at, updated_at, integration_id, external_id,
-                                           reply_to, text_key)
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10, $11, $12, $13, $14
-                     WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)
-                     ON CONFLICT (integration_id, external_id) DO NOTHING",
-                )
-                .bind(&p.id)
-                .bind(&p.tenant_id)
-                .bind(&new.project_id)
-                .bind(&new.text)
-                .bind(&new.author)
-                .bind(&new.source)
-                .bind(&new.channel)
-                .bind(&new.thread_ref)
-                .bind(p.received_at)
-                .bind(p.now)
-                .bind(origin.map(|o| o.integration_id.as_str()))
-                .bind(origin.map(|o| o.external_id.as_str()))
-                .bind(origin.map(|o| o.reply_to.to_string()))
-                .bind(crate::domain::message::text_key(&new.text))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
-                    // A platform's redelivery of an event already received, or no such project.
-                    outcomes.push(Err(match origin {
-                        Some(_) => StoreError::Conflict("this event was already received".into()),
-                        None => StoreError::NotFound,
-                    }));
-                    continue;
-                }
-                let _ = enqueue_job!(&mut *tx, &p.tenant_id, &p.job, p.now);
-                outcomes.push(Ok(()));
+                row.push_bind(p.id.as_str())
+                    .push_bind(&p.tenant_id)
+                    .push_bind(&new.project_id)
+                    .push_bind(new.text.as_str())
+                    .push_bind(new.author.as_deref())
+                    .push_bind(new.source.as_str())
+                    .push_bind(new.channel.as_deref())
+                    .push_bind(new.thread_ref.as_deref())
+                    .push_bind(p.received_at)
+                    .push_bind(p.now)
+                    .push_bind(origin.map(|o| o.integration_id.clone()))
+                    .push_bind(origin.map(|o| o.external_id.clone()))
+                    .push_bind(origin.map(|o| o.reply_to.to_string()))
+                    .push_bind(crate::domain::message::text_key(&new.text));
+            });
+            messages.push(
+                ") AS v WHERE EXISTS (SELECT 1 FROM projects p WHERE p.id = v.column3 AND p.tenant_id = v.column2)
+                 ON CONFLICT (integration_id, external_id) DO NOTHING RETURNING id",
+            );
+            let written: std::collections::HashSet<String> =
+                messages.build_query_scalar::<String>().fetch_all(&mut *tx).await?.into_iter().collect();
+            let kept: Vec<&Pending> = batch.iter().filter(|p| written.contains(&p.id)).collect();
+            if !kept.is_empty() {
+                let mut jobs = sqlx::QueryBuilder::new(
+                    "INSERT INTO jobs (id, tenant_id, kind, payload, idempotency_key, status, attempts, max_attempts,
+                                       run_at, created_at, updated_at, lane) ",
+                );
+                jobs.push_values(&kept, |mut row, p| {
+                    let job = &p.job;
+                    row.push_bind(crate::domain::new_id())
+                        .push_bind(&p.tenant_id)
+                        .push_bind(job.kind)
+                        .push_bind(job.payload.to_string())
+                        .push_bind(job.idempotency_key.as_str())
+                        .push("'queued'")
+                        .push("0")
+                        .push_bind(job.max_attempts)
+                        .push_bind(job.run_at.unwrap_or(p.now))
+                        .push_bind(p.now)
+                        .push_bind(p.now)
+                        .push_bind(crate::domain::job::Lane::of(job.kind).as_str());
+                });
+                jobs.push(" ON CONFLICT (idempotency_key) DO NOTHING");
+                jobs.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok(outcomes)
+            Ok(batch
+                .iter()
+                .map(|p| match (written.contains(&p.id), &p.new.origin) {
+                    (true, _) => Ok(()),
+                    (false, Some(_)) => Err(StoreError::Conflict("this event was already received".into())),
+                    (false, None) => Err(StoreError::NotFound),
+                })
+                .collect())
         })
     }
 }
