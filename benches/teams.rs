@@ -89,11 +89,23 @@ async fn model(delay: Duration, calls: Arc<AtomicU64>) -> String {
             let text = user["text"].as_str().unwrap_or("request").to_string();
             let draft = json!({"title": text.chars().take(80).collect::<String>(), "description": "From the bench.",
                                "priority": "medium", "due_date": null, "labels": [], "assigned_to": null});
-            // A judgement of likely duplicates (counted as a model call too): other work.
+            // A judgement of likely duplicates (counted as a model call too), as a model would
+            // judge these: the same work when the task is the request's own words, else other work.
             let draft = match fakes::llm::asks_for_a_judgement(&body) {
                 true => {
-                    let tasks = user["tasks"].as_array().map_or(0, Vec::len);
-                    json!({"verdicts": (1..=tasks).map(|n| json!({"number": n, "verdict": "different"})).collect::<Vec<_>>()})
+                    let request = user["request"].as_str().unwrap_or_default();
+                    let verdicts: Vec<Value> = user["tasks"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                        .map(|(i, task)| {
+                            let title = task["title"].as_str().unwrap_or_default().trim();
+                            let same = !title.is_empty() && request.contains(title);
+                            json!({"number": i + 1, "verdict": if same { "same" } else { "different" }})
+                        })
+                        .collect();
+                    json!({"verdicts": verdicts})
                 }
                 false => draft,
             };
