@@ -22,6 +22,10 @@ as sentence-transformers makes them (384 dimensions, inputs cut at 256 tokens). 
 is logged on stderr with its number of texts and the time spent embedding them, for cost
 figures. `python3 scripts/minilm_server.py --check` prints the cosines of the
 sentence-transformers quick-start sentences (0.666, 0.105, 0.141 there) and exits.
+
+MINILM_CACHE=1 keeps every text's vector in memory and answers it again without the model:
+for sweeping settings over the same corpus, never for cost figures (the log says how many
+texts of a request were cached).
 """
 import json
 import os
@@ -102,20 +106,25 @@ class MiniLM:
         pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
-    def embed(self, texts):
+    def embed(self, texts, cache=None):
         """Normalised vectors in input order; texts of similar length are batched together."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = [None] * len(texts)
+        if cache is not None:
+            out = [cache.get(t) for t in texts]
+        order = sorted((i for i in range(len(texts)) if out[i] is None), key=lambda i: len(texts[i]))
         for start in range(0, len(order), BATCH):
             chunk = order[start:start + BATCH]
             for i, v in zip(chunk, self._forward([texts[i] for i in chunk])):
                 out[i] = v
+                if cache is not None:
+                    cache[texts[i]] = v
         return out
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real server
     model = None
+    cache = {} if os.environ.get("MINILM_CACHE") == "1" else None
 
     def _answer(self, status, body):
         raw = json.dumps(body).encode()
@@ -134,10 +143,12 @@ class Handler(BaseHTTPRequestHandler):
                 raise ValueError("input must be a string or a list of strings")
         except (ValueError, KeyError, TypeError) as e:
             return self._answer(400, {"error": str(e)})
+        cached = sum(1 for t in texts if t in self.cache) if self.cache is not None else 0
         started = time.perf_counter()
-        vectors = self.model.embed(texts) if texts else []
+        vectors = self.model.embed(texts, self.cache) if texts else []
         ms = (time.perf_counter() - started) * 1000
-        print(json.dumps({"path": self.path, "texts": len(texts), "ms": round(ms, 2)}), file=sys.stderr, flush=True)
+        print(json.dumps({"path": self.path, "texts": len(texts), "cached": cached, "ms": round(ms, 2)}),
+              file=sys.stderr, flush=True)
         name = request.get("model", "all-minilm-l6-v2")
         rows = [[round(float(x), 7) for x in v] for v in vectors]
         if self.path == "/v1/embeddings":
