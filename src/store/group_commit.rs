@@ -71,10 +71,7 @@ impl Accepts {
                 Err(_) => Err(StoreError::Conflict("the write was interrupted; send the message again".into())),
             },
             // No committer on this runtime (it ended): write this one alone.
-            Err(mpsc::error::SendError((pending, _))) => {
-                let mut outcomes = self.writer.write_batch(std::slice::from_ref(&pending)).await?;
-                outcomes.pop().unwrap_or(Ok(()))
-            }
+            Err(mpsc::error::SendError((pending, _))) => self.writer.write_one(&pending).await,
         }
     }
 }
@@ -101,9 +98,7 @@ async fn commit_in_turn(writer: Writer, receiver: Arc<Mutex<mpsc::Receiver<(Pend
             Err(e) => {
                 tracing::warn!(error = %e, messages = pending.len(), "a group commit failed: writing each alone");
                 for (one, answer) in pending.iter().zip(answers) {
-                    let outcome =
-                        writer.write_batch(std::slice::from_ref(one)).await.and_then(|mut o| o.pop().unwrap_or(Ok(())));
-                    let _ = answer.send(outcome);
+                    let _ = answer.send(writer.write_one(one).await);
                 }
             }
         }
@@ -111,6 +106,11 @@ async fn commit_in_turn(writer: Writer, receiver: Arc<Mutex<mpsc::Receiver<(Pend
 }
 
 impl Writer {
+    /// Writes one message and its job in a transaction of its own.
+    async fn write_one(&self, pending: &Pending) -> Result<()> {
+        self.write_batch(std::slice::from_ref(pending)).await?.pop().unwrap_or(Ok(()))
+    }
+
     /// Writes the messages and their jobs in one transaction of two statements (all the
     /// messages, then the jobs of those written): each message's outcome, or the
     /// transaction's failure (then nothing was written). A message not written is a

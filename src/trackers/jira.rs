@@ -140,6 +140,17 @@ impl Jira {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> TrackerResult<Value> {
+        self.call_keeping(method, path, body, |_, _| false).await
+    }
+
+    /// [`Jira::call`], reading an answer that `keep` accepts whatever its status.
+    async fn call_keeping(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        keep: impl Fn(reqwest::StatusCode, &Value) -> bool,
+    ) -> TrackerResult<Value> {
         let mut request = self
             .access
             .authorize(self.http.request(method, format!("{}/rest/api/3{path}", self.access.api)))
@@ -147,7 +158,7 @@ impl Jira {
         if let Some(body) = body {
             request = request.json(body);
         }
-        super::send_json(request, "Jira", path, readable).await
+        super::send_json_keeping(request, "Jira", path, readable, keep).await
     }
 
     fn external(&self, issue: &Value) -> TrackerResult<External> {
@@ -329,15 +340,10 @@ impl Jira {
     /// their position (`failedElementNumber`); 400 when it refused every one.
     async fn bulk_create(&self, updates: &[Value]) -> TrackerResult<Vec<Result<String, String>>> {
         let body = json!({"issueUpdates": updates});
-        let request = self
-            .access
-            .authorize(self.http.request(Method::POST, format!("{}/rest/api/3/issue/bulk", self.access.api)))
-            .header(reqwest::header::ACCEPT, "application/json")
-            .json(&body);
-        let bulk = |status: reqwest::StatusCode, answer: &Value| {
+        let refused_each = |status: reqwest::StatusCode, answer: &Value| {
             status == reqwest::StatusCode::BAD_REQUEST && answer["errors"].is_array()
         };
-        let answer = super::send_json_keeping(request, "Jira", "/issue/bulk", readable, bulk).await?;
+        let answer = self.call_keeping(Method::POST, "/issue/bulk", Some(&body), refused_each).await?;
         let mut refused: HashMap<u64, String> = HashMap::new();
         for error in answer["errors"].as_array().into_iter().flatten() {
             let Some(n) = error["failedElementNumber"].as_u64() else { continue };

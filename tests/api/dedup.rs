@@ -198,19 +198,13 @@ async fn eval_dedup_asks_a_configured_model_to_judge() {
     let run = |offline: bool| {
         let (corpus, queries, base) = (corpus.clone(), queries.clone(), base.clone());
         tokio::task::spawn_blocking(move || {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_taskbridge"));
-            command.arg("eval-dedup").arg("--corpus").arg(&corpus).arg("--queries").arg(&queries);
-            if offline {
-                command.arg("--offline");
-            }
-            let out = command
-                .env("TASKBRIDGE_LLM", "openai")
-                .env("TASKBRIDGE_LLM_BASE_URL", &base)
-                .env("TASKBRIDGE_LLM_MODEL", "judge-model")
-                .output()
-                .expect("runs");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect()
+            let env = [
+                ("TASKBRIDGE_LLM", "openai"),
+                ("TASKBRIDGE_LLM_BASE_URL", &base),
+                ("TASKBRIDGE_LLM_MODEL", "judge-model"),
+            ];
+            let out = eval_dedup(&corpus, &queries, offline, &env);
+            out.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect()
         })
     };
 
@@ -245,18 +239,9 @@ async fn eval_dedup_finds_by_meaning_with_embeddings() {
     let run = |offline: bool| {
         let (corpus, queries, base) = (corpus.clone(), queries.clone(), base.clone());
         tokio::task::spawn_blocking(move || {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_taskbridge"));
-            command.arg("eval-dedup").arg("--corpus").arg(&corpus).arg("--queries").arg(&queries);
-            if offline {
-                command.arg("--offline");
-            }
-            let out = command
-                .env("TASKBRIDGE_EMBEDDINGS", "ollama")
-                .env("TASKBRIDGE_EMBEDDINGS_BASE_URL", &base)
-                .output()
-                .expect("runs");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            serde_json::from_str::<Value>(String::from_utf8_lossy(&out.stdout).trim()).expect("one JSON line")
+            let env = [("TASKBRIDGE_EMBEDDINGS", "ollama"), ("TASKBRIDGE_EMBEDDINGS_BASE_URL", &base)];
+            let out = eval_dedup(&corpus, &queries, offline, &env);
+            serde_json::from_str::<Value>(out.trim()).expect("one JSON line")
         })
     };
     let offline = run(true).await.expect("offline run");
@@ -269,4 +254,17 @@ async fn eval_dedup_finds_by_meaning_with_embeddings() {
     );
     assert_eq!(inputs.lock().expect("lock").len(), 2, "the corpus item and the query");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `taskbridge eval-dedup` on the files with `env` (and `--offline` when asked); its
+/// standard output, once it exited successfully.
+fn eval_dedup(corpus: &std::path::Path, queries: &std::path::Path, offline: bool, env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_taskbridge"));
+    command.arg("eval-dedup").arg("--corpus").arg(corpus).arg("--queries").arg(queries);
+    if offline {
+        command.arg("--offline");
+    }
+    let out = command.envs(env.iter().copied()).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
