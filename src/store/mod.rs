@@ -13,11 +13,13 @@ mod imports;
 pub mod inspect;
 pub mod integrations;
 mod jobs;
+mod key_cache;
 mod labels;
 mod links;
 mod mailboxes;
 mod messages;
 mod migrate;
+mod notices;
 pub mod oauth_states;
 mod outcomes;
 mod polls;
@@ -113,6 +115,8 @@ pub struct Store {
     outcomes: std::sync::Arc<outcomes::Outcomes>,
     /// The group commit of accepted messages, started on first use.
     accepts: std::sync::Arc<std::sync::OnceLock<group_commit::Accepts>>,
+    /// Callers of recently presented API keys.
+    keys: std::sync::Arc<key_cache::KeyCache>,
 }
 
 /// Runs `$body` with `$pool` bound to the pool for reads, compiled once per backend.
@@ -168,7 +172,12 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(opts)
                 .await?;
-            Store { db: Db::Postgres(pool), outcomes: Default::default(), accepts: Default::default() }
+            Store {
+                db: Db::Postgres(pool),
+                outcomes: Default::default(),
+                accepts: Default::default(),
+                keys: std::sync::Arc::new(key_cache::KeyCache::shared()),
+            }
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
@@ -194,7 +203,12 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(base.read_only(true))
             .await?;
-        Ok(Store { db: Db::Sqlite { read, write }, outcomes: Default::default(), accepts: Default::default() })
+        Ok(Store {
+            db: Db::Sqlite { read, write },
+            outcomes: Default::default(),
+            accepts: Default::default(),
+            keys: std::sync::Arc::new(key_cache::KeyCache::local()),
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -10,10 +10,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 
 /// The PostgreSQL channel the word travels on; the payload is the record's id.
@@ -61,48 +59,22 @@ impl Outcomes {
         }
         let (stop, stopped) = tokio::sync::oneshot::channel();
         *listening = Some(stop);
-        tokio::spawn(relay(Arc::downgrade(self), pool.clone(), stopped));
+        tokio::spawn(super::notices::relay(pool.clone(), CHANNEL, Waiters(Arc::downgrade(self)), stopped));
     }
 }
 
-/// Passes each `NOTIFY` on to this process's waiters until the store goes away. On a lost
-/// connection it starts again after a pause; what was said meanwhile is found by polling.
-async fn relay(outcomes: Weak<Outcomes>, pool: PgPool, mut stopped: tokio::sync::oneshot::Receiver<()>) {
-    loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "outcome listener cannot connect; waiting requests poll");
-                tokio::select! {
-                    _ = &mut stopped => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                }
+/// Passes each `NOTIFY` on to this process's waiters; what was said while the
+/// connection was down is found by polling.
+struct Waiters(Weak<Outcomes>);
+
+impl super::notices::Hearer for Waiters {
+    fn word(&mut self, payload: &str) -> bool {
+        match self.0.upgrade() {
+            Some(o) => {
+                o.announce(payload);
+                true
             }
-        };
-        if let Err(e) = listener.listen(CHANNEL).await {
-            tracing::warn!(error = %e, "outcome listener cannot LISTEN; waiting requests poll");
-            tokio::select! {
-                _ = &mut stopped => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-            }
-        }
-        loop {
-            let received = tokio::select! {
-                _ = &mut stopped => return,
-                r = listener.try_recv() => r,
-            };
-            match received {
-                Ok(Some(n)) => match outcomes.upgrade() {
-                    Some(o) => o.announce(n.payload()),
-                    None => return,
-                },
-                // The connection was lost; `try_recv` reconnects on the next call.
-                Ok(None) => tracing::debug!("outcome listener reconnecting"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "outcome listener failed; reconnecting");
-                    break;
-                }
-            }
+            None => false,
         }
     }
 }
@@ -137,6 +109,7 @@ impl Drop for Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn word_wakes_every_waiter_of_the_record_and_no_other() {

@@ -94,10 +94,18 @@ impl Store {
         })
     }
 
-    /// Resolves a presented key to its caller, or `None` when no key matches.
+    /// Resolves a presented key to its caller, or `None` when no key matches. Callers of
+    /// keys seen lately come from the key cache (see `key_cache` for why that is safe).
     pub async fn authenticate(&self, presented: &str) -> Result<Option<Caller>> {
         use subtle::ConstantTimeEq;
         let hash = hash_key(presented);
+        if let Some(caller) = self.keys.get(&hash) {
+            return Ok(Some(caller));
+        }
+        if let super::Db::Postgres(pool) = &self.db {
+            self.keys.listen(pool);
+        }
+        let generation = self.keys.generation();
         let row: Option<KeyRow> = read!(self, |pool| {
             sqlx::query_as("SELECT * FROM api_keys WHERE key_hash = $1").bind(&hash).fetch_optional(pool).await?
         });
@@ -106,11 +114,13 @@ impl Store {
         if !bool::from(row.key_hash.as_bytes().ct_eq(hash.as_bytes())) {
             return Ok(None);
         }
-        Ok(Some(Caller {
+        let caller = Caller {
             role: parse_enum("api_keys.role", &row.role, Role::parse)?,
             tenant_id: row.tenant_id,
             key_id: row.id,
-        }))
+        };
+        self.keys.put(hash, caller.clone(), generation);
+        Ok(Some(caller))
     }
 
     /// The caller's tenant and key as listed (never the key's secret).
@@ -208,8 +218,17 @@ impl Store {
                 .bind(tenant_id)
                 .execute(&mut *tx)
                 .await?;
+            if self.backend() == super::Backend::Postgres {
+                // Sent on commit, to every instance's key cache.
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(super::key_cache::CHANNEL)
+                    .bind(key_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
         });
+        self.keys.forget(key_id);
         Ok(())
     }
 }

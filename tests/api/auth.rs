@@ -1,7 +1,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{TestApp, both_backends};
+use taskbridge::config::Config;
+
+use crate::helpers::{ADMIN_KEY, Backend, TestApp, TestDb, both_backends, each_backend, spawn_configured};
 
 async fn a_key_is_required_and_checked(app: TestApp) {
     let res = app.request(Method::GET, "/api/v1/projects", None, None).await;
@@ -141,3 +143,36 @@ async fn a_key_knows_its_tenant_and_default_project(app: TestApp) {
     assert_eq!(app.request(Method::GET, "/api/v1/me", None, None).await.status, StatusCode::UNAUTHORIZED);
 }
 both_backends!(a_key_knows_its_tenant_and_default_project);
+
+/// Two instances on one database: a key revoked through one stops working on the other,
+/// although the other has just accepted it (and may keep recent callers in memory).
+async fn a_revoked_key_stops_working_on_every_instance(backend: Backend) {
+    let Some((db, url)) = TestDb::create(backend).await else { return };
+    let first = spawn_configured(db, Config::for_tests(&url, ADMIN_KEY), backend).await;
+    let second = spawn_configured(TestDb::Borrowed, Config::for_tests(&url, ADMIN_KEY), backend).await;
+    let created = first.post("/api/v1/api-keys", json!({"name": "ci", "role": "member"})).await;
+    let key = created.body["api_key"].as_str().expect("key shown").to_string();
+    for _ in 0..20 {
+        let res = second.with_key(&key).send(Method::GET, "/api/v1/projects", None).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    }
+
+    let res = first.delete(&format!("/api/v1/api-keys/{}", created.id())).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    assert_eq!(first.with_key(&key).send(Method::GET, "/api/v1/projects", None).await.status, StatusCode::UNAUTHORIZED);
+    // The other instance hears of it within moments: well before any cached caller
+    // would expire on PostgreSQL (30 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = second.with_key(&key).send(Method::GET, "/api/v1/projects", None).await.status;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(std::time::Instant::now() < deadline, "the revoked key still works on the second instance");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    drop(second);
+    first.stop().await;
+}
+each_backend!(a_revoked_key_stops_working_on_every_instance);
