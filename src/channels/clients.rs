@@ -18,13 +18,15 @@ pub struct ChannelClients {
     pub slack_response_hosts: Arc<[String]>,
     /// Speech-to-text for voice notes (`TASKBRIDGE_TRANSCRIBE_BASE_URL`).
     pub transcriber: Option<crate::voice::Transcriber>,
+    /// Each integration's turns to post into its platform (`max_in_flight`).
+    pub in_flight: Arc<crate::integrations::in_flight::InFlight>,
 }
 
 impl ChannelClients {
     pub fn new(out: Outbound) -> Self {
         let bot = Arc::new(BotFramework::new(BotUrls::default(), out.operator.clone()));
         let slack_response_hosts = SLACK_RESPONSE_HOSTS.iter().map(|h| h.to_string()).collect();
-        ChannelClients { out, bot, slack_response_hosts, transcriber: None }
+        ChannelClients { out, bot, slack_response_hosts, transcriber: None, in_flight: Arc::default() }
     }
 
     pub fn with_transcriber(mut self, transcriber: Option<crate::voice::Transcriber>) -> Self {

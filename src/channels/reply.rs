@@ -181,6 +181,7 @@ pub(super) async fn deliver(
         }
         return Ok(());
     }
+    let turn = out.in_flight.slot(record).await;
     let result = channel
         .reply(Reply {
             client: &out.out.http,
@@ -194,6 +195,7 @@ pub(super) async fn deliver(
             text: &delivery.text,
         })
         .await;
+    drop(turn);
     let recorded = match &result {
         Ok(()) => ctx.store.finish_delivery(tenant, &delivery.id, DeliveryStatus::Sent, None).await,
         Err(e) => {

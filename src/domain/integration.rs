@@ -247,7 +247,7 @@ pub fn non_blank<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     Ok(value.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string))
 }
 
-/// The range of a tracker integration's `max_in_flight`.
+/// The range of an integration's `max_in_flight`: how many calls to its platform run at once.
 pub const IN_FLIGHT: std::ops::RangeInclusive<u64> = 1..=64;
 
 /// `max_in_flight` when an integration sets none: enough to hide a slow platform's latency,
@@ -260,7 +260,7 @@ fn in_flight<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D:
     Ok(value.as_u64().filter(|n| IN_FLIGHT.contains(n)).and_then(|n| usize::try_from(n).ok()))
 }
 
-/// A tracker integration's `max_in_flight`, or the default.
+/// An integration's `max_in_flight`, or the default.
 pub fn max_in_flight(settings: &Map<String, Value>) -> usize {
     #[derive(Default, Deserialize)]
     #[serde(default)]
@@ -352,26 +352,14 @@ pub fn check_settings(
                 }
                 _ => return Err(DomainError::invalid("settings", format!("{key} must be a name"))),
             },
-            "max_in_flight"
-                if matches!(
-                    kind,
-                    IntegrationType::Jira
-                        | IntegrationType::Confluence
-                        | IntegrationType::Taiga
-                        | IntegrationType::Zendesk
-                ) =>
-            {
-                match value {
-                    Value::Null => {}
-                    Value::Number(n) if n.as_u64().is_some_and(|n| IN_FLIGHT.contains(&n)) => {}
-                    _ => {
-                        return Err(DomainError::invalid(
-                            "settings",
-                            "max_in_flight must be a whole number from 1 to 64",
-                        ));
-                    }
+            // Trackers' writes and chat deliveries wait for a turn (`in_flight`).
+            "max_in_flight" if kind != IntegrationType::Webhook => match value {
+                Value::Null => {}
+                Value::Number(n) if n.as_u64().is_some_and(|n| IN_FLIGHT.contains(&n)) => {}
+                _ => {
+                    return Err(DomainError::invalid("settings", "max_in_flight must be a whole number from 1 to 64"));
                 }
-            }
+            },
             "tls" if kind == IntegrationType::Email => match value {
                 Value::Null | Value::Bool(_) => {}
                 Value::String(mode) if SmtpTls::parse(mode).is_some() => {}

@@ -3,6 +3,7 @@
 
 pub mod crypto;
 pub mod import_env;
+pub mod in_flight;
 pub mod rotate;
 pub mod ssrf;
 

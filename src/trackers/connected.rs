@@ -2,10 +2,9 @@
 //! built. Shared by the task service (changes written to trackers) and sync (polls,
 //! imports, undo); the adapters themselves only talk to their tracker.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 use serde_json::json;
 
@@ -14,7 +13,8 @@ use super::taiga::{Sessions, Taiga};
 use super::zendesk::Zendesk;
 use super::{External, Tracker};
 use crate::domain::id::{IntegrationId, TenantId};
-use crate::domain::integration::{IntegrationType, max_in_flight};
+use crate::domain::integration::IntegrationType;
+use crate::integrations::in_flight::InFlight;
 use crate::integrations::{IntegrationError, Integrations};
 use crate::jobs::JobError;
 use crate::store::StoreError;
@@ -30,30 +30,17 @@ pub struct Trackers {
     pub integrations: Integrations,
     pub http: reqwest::Client,
     sessions: Arc<Sessions>,
-    slots: Mutex<HashMap<IntegrationId, (usize, Arc<Semaphore>)>>,
+    in_flight: InFlight,
 }
 
 impl Trackers {
     pub fn new(integrations: Integrations, http: reqwest::Client) -> Arc<Self> {
-        Arc::new(Trackers { integrations, http, sessions: Arc::default(), slots: Mutex::default() })
+        Arc::new(Trackers { integrations, http, sessions: Arc::default(), in_flight: InFlight::default() })
     }
 
-    /// A turn to write to the tracker of `record`: at most its `max_in_flight` writes run at
-    /// once in this instance, however many workers have one queued, so that many workers
-    /// hide a slow tracker's latency without flooding it.
+    /// A turn to write to the tracker of `record` (its `max_in_flight` at once).
     pub async fn slot(&self, record: &IntegrationRecord) -> Option<OwnedSemaphorePermit> {
-        let size = max_in_flight(&record.settings);
-        let semaphore = {
-            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = slots.entry(record.id.clone()).or_insert_with(|| (size, Arc::new(Semaphore::new(size))));
-            // A changed limit takes effect for new writes; those in flight finish on the old one.
-            if entry.0 != size {
-                *entry = (size, Arc::new(Semaphore::new(size)));
-            }
-            entry.1.clone()
-        };
-        // Never closed, so this only waits (`None` would mean no limit).
-        semaphore.acquire_owned().await.ok()
+        self.in_flight.slot(record).await
     }
 }
 

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::fakes::speech::fake_whisper;
-use crate::fakes::telegram::{SECRET, Seen, deliver, fake_telegram, update, voice_update};
+use crate::fakes::telegram::{SECRET, Seen, deliver, fake_telegram, slow_telegram, update, voice_update};
 use crate::helpers::{Backend, TestApp, each_backend, spawn_app_with};
 
 /// An instance with a Telegram integration speaking to a fake Bot API, whose sent messages
@@ -197,3 +197,36 @@ async fn telegram_webhooks_sqlite() {
 async fn telegram_webhooks_postgres() {
     telegram(Backend::Postgres).await;
 }
+
+/// A slow Bot API gets the answers of many requests at once, but never more than the
+/// integration's `max_in_flight`, however many workers have one to send.
+async fn answers_are_sent_a_few_at_a_time(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let (fake, seen, slow) = slow_telegram(Duration::from_millis(200)).await;
+    let project = app.project("telegram").await;
+    let settings = |limit: serde_json::Value| {
+        json!({"type": "telegram", "settings": {"api_base_url": fake, "max_in_flight": limit},
+               "secrets": {"secret_token": SECRET, "bot_token": "123:ABC"}})
+    };
+    let path = format!("/api/v1/projects/{project}/integrations");
+    for refused in [json!(0), json!(65), json!("2")] {
+        let res = app.post(&path, settings(refused)).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    }
+    let integration = app.post(&path, settings(json!(2))).await.id();
+
+    let words = ["invoices", "exports", "backups", "alerts", "reports", "uploads", "logins", "receipts"];
+    for (n, word) in words.iter().enumerate() {
+        let request = update(727100000 + n as i64, &format!("/task Check the nightly {word} job"));
+        assert_eq!(deliver(&app, &integration, &request, Some(SECRET)).await.0, StatusCode::OK);
+    }
+    for _ in 0..400 {
+        if seen.lock().expect("lock").len() >= words.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(seen.lock().expect("lock").len(), words.len(), "one answer per request");
+    assert_eq!(slow.at_once.lock().expect("lock").1, 2, "two at a time: in parallel, and never more");
+}
+each_backend!(answers_are_sent_a_few_at_a_time);

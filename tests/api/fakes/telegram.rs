@@ -19,28 +19,52 @@ pub type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
 /// A Bot API that answers every chat.
 pub async fn fake_telegram() -> (String, Seen) {
-    serve(None).await
+    serve(None, Slow::default()).await
+}
+
+/// How many `sendMessage` calls a slow Bot API was answering at once: now, and at most.
+#[derive(Clone, Default)]
+pub struct Slow {
+    pub delay: std::time::Duration,
+    pub at_once: Arc<Mutex<(usize, usize)>>,
+}
+
+/// A Bot API that answers every chat after `delay`, counting the calls in flight.
+pub async fn slow_telegram(delay: std::time::Duration) -> (String, Seen, Slow) {
+    let slow = Slow { delay, at_once: Arc::default() };
+    let (url, seen) = serve(None, slow.clone()).await;
+    (url, seen, slow)
 }
 
 /// A Bot API that knows only `chats`: a message to any other gets Telegram's "chat not
 /// found" (400). Every message is recorded, answered or not.
 pub async fn fake_telegram_knowing(chats: &[i64]) -> (String, Seen) {
-    serve(Some(chats.to_vec())).await
+    serve(Some(chats.to_vec()), Slow::default()).await
 }
 
 #[derive(Clone)]
 struct Fake {
     known: Option<Arc<Vec<i64>>>,
     seen: Seen,
+    slow: Slow,
 }
 
-async fn serve(known: Option<Vec<i64>>) -> (String, Seen) {
-    let fake = Fake { known: known.map(Arc::new), seen: Seen::default() };
+async fn serve(known: Option<Vec<i64>>, slow: Slow) -> (String, Seen) {
+    let fake = Fake { known: known.map(Arc::new), seen: Seen::default(), slow };
     async fn send(
         State(fake): State<Fake>,
         Path(bot): Path<String>,
         Json(body): Json<Value>,
     ) -> (AxumStatus, Json<Value>) {
+        if !fake.slow.delay.is_zero() {
+            {
+                let mut at_once = fake.slow.at_once.lock().expect("lock");
+                at_once.0 += 1;
+                at_once.1 = at_once.1.max(at_once.0);
+            }
+            tokio::time::sleep(fake.slow.delay).await;
+            fake.slow.at_once.lock().expect("lock").0 -= 1;
+        }
         let known = fake.known.as_ref().is_none_or(|chats| chats.iter().any(|c| body["chat_id"] == json!(c)));
         fake.seen.lock().expect("lock").push((bot, body));
         if known {
