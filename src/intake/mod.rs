@@ -6,6 +6,7 @@ pub mod answer;
 pub mod deferred;
 pub mod mailbox;
 pub mod triage;
+mod turns;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub struct Intake {
     store: Store,
     llm: Arc<WithFallback>,
     dedup: Arc<Finder>,
+    turns: turns::Turns,
 }
 
 /// The job that processes message `message_id`, to be written with the message.
@@ -48,7 +50,7 @@ pub fn process_job(message_id: &str) -> NewJob {
 
 impl Intake {
     pub fn new(store: Store, llm: Arc<WithFallback>, dedup: Arc<Finder>) -> Arc<Self> {
-        Arc::new(Intake { store, llm, dedup })
+        Arc::new(Intake { store, llm, dedup, turns: turns::Turns::default() })
     }
 
     /// Registers the processing job with the workers.
@@ -112,6 +114,8 @@ impl Intake {
             .iter()
             .map(|integration| crate::tasks::push_job(message_id, integration))
             .collect();
+        // The model's verdicts outlive a round: the same candidates are not asked about twice.
+        let mut judgements = Judgements::default();
         if self.llm.asks_a_model() {
             // A request plainly the same as a task of the project is merged before the model
             // is asked: a duplicate costs no model call. Anything less clear waits for it.
@@ -122,21 +126,35 @@ impl Intake {
                 None => crate::llm::builtin::draft(&request),
             };
             let prepared = Prepared { message: &message, draft: &quick, reply: reply.as_ref(), pushes: &pushes };
-            let mut unused = Judgements::default();
-            if self.decide_and_finish(tenant_id, &prepared, Decide::OnlyDuplicate, &mut unused).await? == Step::Finished
+            if let Step::Finished =
+                self.decide_and_finish(tenant_id, &prepared, Decide::OnlyDuplicate, &mut judgements).await?
             {
                 return Ok(());
             }
         }
         // The model is asked outside the project's critical section, so requests of one
         // project are drafted in parallel; only deciding and writing take turns.
-        let draft = self.llm.draft(&request).await;
+        let draft = match judgements.early.take() {
+            // A likely duplicate is judged while the draft is written, so the answer waits
+            // for one model call, not two in a row.
+            Some((ids, ask)) => {
+                let (draft, verdicts) = tokio::join!(self.llm.draft(&request), self.llm.judge(&ask));
+                judgements.heard(ids, verdicts);
+                draft
+            }
+            None => self.llm.draft(&request).await,
+        };
         let prepared = Prepared { message: &message, draft: &draft, reply: reply.as_ref(), pushes: &pushes };
-        // The model's verdicts outlive a stale round: the same candidates are not asked about twice.
-        let mut judgements = Judgements::default();
         for _ in 0..MAX_DECISIONS {
-            if self.decide_and_finish(tenant_id, &prepared, Decide::Any, &mut judgements).await? == Step::Finished {
-                return Ok(());
+            match self.decide_and_finish(tenant_id, &prepared, Decide::Any, &mut judgements).await? {
+                Step::Finished => return Ok(()),
+                // Models are asked outside the project's turn, then the decision is made again.
+                Step::Needs(Need::Vector(query)) => judgements.vector = Some(self.dedup.embed_query(&query).await),
+                Step::Needs(Need::Judgement(ids, ask)) => {
+                    let verdicts = self.llm.judge(&ask).await;
+                    judgements.heard(ids, verdicts);
+                }
+                Step::Stale | Step::Undecided => {}
             }
         }
         Err(JobError::Retry("the project's tasks kept changing while deciding; will decide again".into()))
@@ -157,6 +175,8 @@ impl Intake {
     ) -> Result<Step, JobError> {
         let (message, draft) = (p.message, p.draft);
         let message_id = message.id.as_str();
+        // Held until the outcome is written; no model is asked while it is held.
+        let _turn = self.turns.take(&message.project_id).await;
         // Read before the search: a create that commits after this moves the turn on.
         // The project's own duplicate bands come with it (the service's when it sets none).
         let project = match self.store.intake_turn(tenant_id, &message.project_id).await {
@@ -170,20 +190,23 @@ impl Intake {
             self.dedup.decide(tenant_id, &message.project_id, &query, bands, None).await.map_err(retry)?;
         if only == Decide::Any && !decision.is_duplicate() && self.dedup.finds_by_meaning() {
             // The request's vector is asked once a run, and not for a plain duplicate.
-            if judgements.vector.is_none() {
-                judgements.vector = Some(self.dedup.embed_query(&query).await);
-            }
-            if let Some(Some(vector)) = &judgements.vector {
-                (candidates, decision) = self
-                    .dedup
-                    .decide(tenant_id, &message.project_id, &query, bands, Some(vector))
-                    .await
-                    .map_err(retry)?;
+            match &judgements.vector {
+                None => return Ok(Step::Needs(Need::Vector(query))),
+                Some(Some(vector)) => {
+                    (candidates, decision) = self
+                        .dedup
+                        .decide(tenant_id, &message.project_id, &query, bands, Some(vector))
+                        .await
+                        .map_err(retry)?;
+                }
+                Some(None) => {}
             }
         }
         if only == Decide::Any && project.mode == IntakeMode::Auto {
-            let judged = self.judge(tenant_id, message, &query, bands, &mut decision, judgements).await?;
-            if judged != judge::Change::None {
+            if let Some((ids, ask)) = self.to_ask(tenant_id, message, bands, &decision, judgements).await? {
+                return Ok(Step::Needs(Need::Judgement(ids, ask)));
+            }
+            if self.judged(message, &query, bands, &mut decision, judgements) != judge::Change::None {
                 candidates = decision.reported();
             }
         }
@@ -202,6 +225,9 @@ impl Intake {
         };
 
         if only == Decide::OnlyDuplicate && (project.mode == IntakeMode::Triage || duplicate_of.is_none()) {
+            if project.mode == IntakeMode::Auto {
+                judgements.early = self.to_ask(tenant_id, message, bands, &decision, judgements).await?;
+            }
             return Ok(Step::Undecided);
         }
         if project.mode == IntakeMode::Triage {
@@ -262,43 +288,23 @@ impl Intake {
         }
     }
 
-    /// The model's verdicts on the request's likely duplicates, applied to `decision`.
-    /// Candidates judged earlier in this run are not asked about again, and after a failure
-    /// (logged and counted by the model's wrapper) the offline decision stands for the run.
-    async fn judge(
+    /// The model's verdicts on the request's likely duplicates (asked already), applied to
+    /// `decision`. After a failure (logged and counted by the model's wrapper) the offline
+    /// decision stands for the run.
+    fn judged(
         &self,
-        tenant_id: &TenantId,
         message: &Message,
         query: &str,
         bands: Settings,
         decision: &mut Decision,
-        judgements: &mut Judgements,
-    ) -> Result<judge::Change, JobError> {
+        judgements: &Judgements,
+    ) -> judge::Change {
         let n = judge::to_judge(decision, bands);
         if n == 0 || judgements.failed || !self.llm.asks_a_model() {
-            return Ok(judge::Change::None);
+            return judge::Change::None;
         }
-        let ids: Vec<String> = decision.candidates.iter().take(n).map(|c| c.id.clone()).collect();
-        if ids.iter().any(|id| !judgements.verdicts.contains_key(id)) {
-            let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
-            let found = self.store.tasks_by_ids(tenant_id, &wanted).await.map_err(retry)?;
-            let tasks = decision.candidates.iter().take(n).map(|c| JudgedTask {
-                title: c.title.clone(),
-                // A task deleted meanwhile is judged by its title alone.
-                description: found
-                    .iter()
-                    .find(|t| t.id.as_str() == c.id)
-                    .map(|t| t.description.clone())
-                    .unwrap_or_default(),
-            });
-            let request = JudgeRequest { request: message.text.clone(), tasks: tasks.collect() };
-            let Some(verdicts) = self.llm.judge(&request).await else {
-                judgements.failed = true;
-                return Ok(judge::Change::None);
-            };
-            judgements.verdicts.extend(ids.iter().cloned().zip(verdicts));
-        }
-        let verdicts: Vec<Sameness> = ids.iter().filter_map(|id| judgements.verdicts.get(id).copied()).collect();
+        let ids = decision.candidates.iter().take(n).map(|c| c.id.as_str());
+        let verdicts: Vec<Sameness> = ids.filter_map(|id| judgements.verdicts.get(id).copied()).collect();
         let before = decision.verdict;
         let change = judge::apply(decision, bands, query, &verdicts);
         tracing::info!(
@@ -308,7 +314,40 @@ impl Intake {
             after = decision.verdict.as_str(),
             "the model judged the likely duplicates"
         );
-        Ok(change)
+        change
+    }
+
+    /// What the model would be asked about `decision`'s likely duplicates: `None` when
+    /// there is nothing to judge, no model, a failure earlier in the run, or every such
+    /// candidate was judged already.
+    async fn to_ask(
+        &self,
+        tenant_id: &TenantId,
+        message: &Message,
+        bands: Settings,
+        decision: &Decision,
+        judgements: &Judgements,
+    ) -> Result<Option<(Vec<String>, JudgeRequest)>, JobError> {
+        let n = judge::to_judge(decision, bands);
+        if n == 0 || judgements.failed || !self.llm.asks_a_model() {
+            return Ok(None);
+        }
+        let ids: Vec<String> = decision.candidates.iter().take(n).map(|c| c.id.clone()).collect();
+        if ids.iter().all(|id| judgements.verdicts.contains_key(id)) {
+            return Ok(None);
+        }
+        let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let found = self.store.tasks_by_ids(tenant_id, &wanted).await.map_err(retry)?;
+        let tasks = decision.candidates.iter().take(n).map(|c| JudgedTask {
+            title: c.title.clone(),
+            // A task deleted meanwhile is judged by its title alone.
+            description: found
+                .iter()
+                .find(|t| t.id.as_str() == c.id)
+                .map(|t| t.description.clone())
+                .unwrap_or_default(),
+        });
+        Ok(Some((ids, JudgeRequest { request: message.text.clone(), tasks: tasks.collect() })))
     }
 
     async fn project_gone(&self, tenant_id: &TenantId, message_id: &str) -> Result<Step, JobError> {
@@ -334,7 +373,6 @@ enum Decide {
 }
 
 /// Where one decision left the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     /// Its outcome is written (by this decision or an earlier one).
     Finished,
@@ -342,6 +380,16 @@ enum Step {
     Stale,
     /// Not a clear duplicate; nothing written.
     Undecided,
+    /// A model must be asked first (outside the project's turn); then decide again.
+    Needs(Need),
+}
+
+/// What a decision needs a model for.
+enum Need {
+    /// The embedding of this query text.
+    Vector(String),
+    /// The judge's verdicts on these tasks.
+    Judgement(Vec<String>, JudgeRequest),
 }
 
 /// What the models said during one run: the judge's verdicts by task id, and the request's
@@ -352,6 +400,18 @@ struct Judgements {
     /// The model failed once: the offline decision stands for the rest of the run.
     failed: bool,
     vector: Option<Option<Vec<f32>>>,
+    /// Asked of the model beside the draft: the likely duplicates the quick look found.
+    early: Option<(Vec<String>, JudgeRequest)>,
+}
+
+impl Judgements {
+    /// Keeps the model's verdicts on the tasks `ids`, or that it failed.
+    fn heard(&mut self, ids: Vec<String>, verdicts: Option<Vec<Sameness>>) {
+        match verdicts {
+            Some(verdicts) => self.verdicts.extend(ids.into_iter().zip(verdicts)),
+            None => self.failed = true,
+        }
+    }
 }
 
 /// What a message's outcome is written with, whichever it turns out to be.
@@ -362,9 +422,10 @@ struct Prepared<'a> {
     pushes: &'a [NewJob],
 }
 
-/// How often one run decides again because others of the project became tasks meanwhile,
-/// before it lets the queue retry later. Each round at least one request of the project
-/// finishes, so this is only reached under a sustained storm of creates.
+/// How often one run decides again (because others of the project became tasks meanwhile on
+/// other instances, or a model had to be asked), before it lets the queue retry later. Each
+/// stale round at least one request of the project finishes, so this is only reached under a
+/// sustained storm of creates.
 const MAX_DECISIONS: usize = 50;
 
 fn retry(e: StoreError) -> JobError {

@@ -256,3 +256,50 @@ async fn a_request_cannot_instruct_the_judge(backend: Backend) {
     assert_ne!(m["task_id"], german["id"]);
 }
 each_backend!(a_request_cannot_instruct_the_judge);
+
+/// A likely duplicate is judged while its draft is written: the two model calls are in
+/// flight together, so the answer waits for one model call's time, not two in a row.
+async fn the_judgement_is_asked_beside_the_draft(backend: Backend) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, m) = (now.clone(), most.clone());
+    let (base, seen) = fake_llm(move |api, body: Value| {
+        let (now, most) = (n.clone(), m.clone());
+        async move {
+            most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            let data = user_turn(&body);
+            if asks_for_a_judgement(&body) {
+                return judgement(Judge::All("different"), api, data["tasks"].as_array().map_or(0, Vec::len));
+            }
+            let title = data["text"].as_str().unwrap_or_default().to_string();
+            let draft = json!({"title": title, "description": "", "priority": "medium",
+                               "due_date": null, "labels": [], "assigned_to": null});
+            says(api, &draft.to_string())
+        }
+    })
+    .await;
+    let Some(app) = crate::helpers::spawn_app_with(backend, |c| {
+        c.llm = Provider::Openai;
+        c.llm_base_url = Some(base.clone());
+        c.llm_model = Some("test-model".into());
+        c.llm_api_key = Some(taskbridge::config::Secret::new("sk-test-secret"));
+        c.llm_timeout_secs = 5;
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("web").await;
+    let german = app.task(&project, json!({"title": "Translate the pricing page into German"})).await;
+
+    let japanese = send(&app, &project, "Translate the pricing page into Japanese").await;
+    assert_eq!(japanese["status"], "created", "the model's verdict was applied: {japanese}");
+    let judged = seen.lock().expect("lock").iter().filter(|(_, b)| asks_for_a_judgement(b)).count();
+    assert_eq!(judged, 1, "judged once");
+    assert_eq!(most.load(Ordering::SeqCst), 2, "the draft and the judgement were asked together");
+    assert_ne!(japanese["task_id"], german["id"]);
+    assert_eq!(fallbacks(&app).await, 0);
+}
+each_backend!(the_judgement_is_asked_beside_the_draft);
