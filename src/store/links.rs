@@ -5,6 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::id::{IntegrationId, TaskId, TenantId};
+use crate::domain::job::NewJob;
+use crate::domain::task::Task;
 
 use super::sync_runs::{FinishedRun, insert_change, insert_run};
 use super::{Result, Store, read, write};
@@ -76,10 +78,29 @@ impl Store {
     /// Records a pushed item's link and the finished run journaling the push (`run`: its
     /// id, request, results and change), in one transaction; an existing link of the task
     /// to that integration is kept, and then nothing is journaled.
-    pub async fn link_pushed(&self, tenant_id: &TenantId, link: &TaskLink, run: &FinishedRun<'_>) -> Result<bool> {
+    /// Records the item a push made for the task, with the push's journal. `made_from` is
+    /// the `updated_at` of the task the item was made from (`None` when unknown: an earlier
+    /// attempt may have made it). When the task changed since (an edit while the item was
+    /// being made found no link to queue its change for), the jobs `catch_up` makes from the
+    /// task as it is now are queued in the same transaction. The task's row is locked first,
+    /// so an edit either commits before (and is caught up here) or finds the link and queues
+    /// its own change.
+    pub async fn link_pushed(
+        &self,
+        tenant_id: &TenantId,
+        link: &TaskLink,
+        run: &FinishedRun<'_>,
+        made_from: Option<DateTime<Utc>>,
+        catch_up: impl FnOnce(&Task) -> Vec<NewJob>,
+    ) -> Result<bool> {
         let now = super::now();
+        let lock = match self.backend() {
+            super::Backend::Postgres => " FOR UPDATE",
+            super::Backend::Sqlite => "",
+        };
         let linked = write!(self, |pool| {
             let mut tx = pool.begin().await?;
+            let current = super::tasks::task_in_tx!(tx, tenant_id, &link.task_id, lock);
             let inserted = insert_link!(&mut *tx, tenant_id, &link.task_id, link);
             if inserted == 1
                 && let Some(run_id) = &link.sync_run_id
@@ -94,6 +115,13 @@ impl Store {
                     now
                 );
                 insert_change!(&mut *tx, run_id, &run.change, now);
+            }
+            if inserted == 1
+                && let Some(current) = current.filter(|c| made_from != Some(c.updated_at))
+            {
+                for job in catch_up(&current) {
+                    let _ = super::jobs::enqueue_job!(&mut *tx, tenant_id, &job, now);
+                }
             }
             tx.commit().await?;
             inserted == 1

@@ -20,7 +20,7 @@ pub struct IndexedTask {
 }
 
 #[derive(sqlx::FromRow)]
-struct TaskRow {
+pub(super) struct TaskRow {
     id: TaskId,
     project_id: ProjectId,
     title: String,
@@ -36,7 +36,7 @@ struct TaskRow {
 }
 
 impl TaskRow {
-    fn into_task(self, labels: Vec<String>) -> Result<Task> {
+    pub(super) fn into_task(self, labels: Vec<String>) -> Result<Task> {
         Ok(Task {
             status: parse_enum("tasks.status", &self.status, TaskStatus::parse)?,
             priority: parse_enum("tasks.priority", &self.priority, Priority::parse)?,
@@ -55,7 +55,7 @@ impl TaskRow {
     }
 }
 
-const COLUMNS: &str = "t.id, t.project_id, t.title, t.description, t.status, t.priority, t.assigned_to, \
+pub(super) const COLUMNS: &str = "t.id, t.project_id, t.title, t.description, t.status, t.priority, t.assigned_to, \
                        t.time_estimate, t.time_spent, t.due_date, t.created_at, t.updated_at";
 
 const PRIORITY_RANK: &str = "CASE t.priority WHEN 'low' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END";
@@ -101,8 +101,13 @@ macro_rules! task_in_tx {
     };
     // `$lock`: a suffix locking the row till the transaction ends (PostgreSQL's `FOR UPDATE`).
     ($tx:expr, $tenant_id:expr, $id:expr, $lock:expr) => {{
-        let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2{}", $lock);
-        let row: Option<TaskRow> = sqlx::query_as(&sql).bind($id).bind($tenant_id).fetch_optional(&mut *$tx).await?;
+        let sql = format!(
+            "SELECT {} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2{}",
+            crate::store::tasks::COLUMNS,
+            $lock
+        );
+        let row: Option<crate::store::tasks::TaskRow> =
+            sqlx::query_as(&sql).bind($id).bind($tenant_id).fetch_optional(&mut *$tx).await?;
         match row {
             None => None,
             Some(row) => {
@@ -118,6 +123,7 @@ macro_rules! task_in_tx {
         }
     }};
 }
+pub(crate) use task_in_tx;
 
 macro_rules! insert_task {
     ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $now:expr) => {{

@@ -161,7 +161,21 @@ async fn push(shared: &Trackers, ctx: JobContext, job: PushTask) -> Result<(), J
             after: Some(pushed.clone()),
         },
     };
-    ctx.store.link_pushed(tenant, &link, &run).await.map_err(store_failure)?;
+    let item =
+        LinkedItem { task_id: task.id.clone(), integration_id: record.id.clone(), external_id: created.id.clone() };
+    // An edit made while the item was being made is written to it now. On a later attempt
+    // the item may be an earlier attempt's, made from the task before an edit: unless the
+    // task was never edited, it is written over.
+    let known = ctx.job.attempts <= 1 || task.updated_at == task.created_at;
+    let made_from = known.then_some(task.updated_at);
+    let catch_up = |current: &crate::domain::task::Task| {
+        let mut jobs = vec![UpdateItem { item: item.clone() }.job()];
+        if current.status != task.status || !known {
+            jobs.push(TransitionItem { item: item.clone(), status: current.status }.job());
+        }
+        jobs
+    };
+    ctx.store.link_pushed(tenant, &link, &run, made_from, catch_up).await.map_err(store_failure)?;
     tracing::info!(task_id = %task.id, integration_id = %record.id, "task pushed to the tracker");
     Ok(())
 }

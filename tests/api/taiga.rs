@@ -523,3 +523,53 @@ async fn taiga_writes_in_flight_sqlite() {
 async fn taiga_writes_in_flight_postgres() {
     taiga_writes_in_flight(Backend::Postgres).await;
 }
+
+/// A task edited while its Taiga item is being made: the edit found no item to update, so
+/// the push writes it once the item exists. Taiga ends with the task as it is here. (The
+/// fake loses its first create's answer: the item the retry finds was made before the edit.)
+async fn an_edit_during_the_push_reaches_taiga(backend: Backend) {
+    let (fake, shared, _) = fake_taiga(&[]).await;
+    shared.lock().expect("lock").create_delay = Duration::from_millis(400);
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    app.integration(&project, taiga_integration(&fake)).await;
+    let task = app.task(&project, json!({"title": "Rotate the TLS certificate"})).await;
+    let task_id = task["id"].as_str().expect("task").to_string();
+    for _ in 0..400 {
+        if shared.lock().expect("lock").creating == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(shared.lock().expect("lock").creating, 1, "the item is being made");
+    let res = app
+        .patch(
+            &format!("/api/v1/tasks/{task_id}"),
+            json!({"title": "Rotate the TLS certificate of the API", "status": "in_progress"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(links_of(&app, &task_id).await.as_array().map(Vec::len), Some(1));
+    let mut item = Value::Null;
+    for _ in 0..400 {
+        item = shared.lock().expect("lock").tasks.first().cloned().unwrap_or_default();
+        if item["subject"] == "Rotate the TLS certificate of the API" && shared.lock().expect("lock").patches >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(item["subject"], "Rotate the TLS certificate of the API", "{item}");
+    let fake = shared.lock().expect("lock");
+    assert_eq!(fake.tasks.len(), 1, "one item");
+    assert!(fake.patches >= 2, "the fields and the status were written: {} patches", fake.patches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_during_the_push_reaches_taiga_sqlite() {
+    an_edit_during_the_push_reaches_taiga(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_during_the_push_reaches_taiga_postgres() {
+    an_edit_during_the_push_reaches_taiga(Backend::Postgres).await;
+}
