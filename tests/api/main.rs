@@ -26,6 +26,7 @@ mod errors;
 mod health;
 mod history;
 mod import_env;
+mod instances;
 mod intake;
 mod integrations;
 mod isolation;
