@@ -23,6 +23,9 @@ is logged on stderr with its number of texts and the time spent embedding them, 
 figures. `python3 scripts/minilm_server.py --check` prints the cosines of the
 sentence-transformers quick-start sentences (0.666, 0.105, 0.141 there) and exits.
 
+MINILM_FIRST_LINE=1 embeds only the first line of each text: a task's text is its title, a
+line break and its description, so this measures embedding titles alone without another build.
+
 MINILM_CACHE=1 keeps every text's vector in memory and answers it again without the model:
 for sweeping settings over the same corpus, never for cost figures (the log says how many
 texts of a request were cached).
@@ -143,6 +146,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise ValueError("input must be a string or a list of strings")
         except (ValueError, KeyError, TypeError) as e:
             return self._answer(400, {"error": str(e)})
+        if os.environ.get("MINILM_FIRST_LINE") == "1":
+            texts = [t.split("\n", 1)[0] for t in texts]
         cached = sum(1 for t in texts if t in self.cache) if self.cache is not None else 0
         started = time.perf_counter()
         vectors = self.model.embed(texts, self.cache) if texts else []

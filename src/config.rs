@@ -228,6 +228,10 @@ pub struct Config {
     /// duplicate (never merged on that alone).
     #[arg(long, env = "TASKBRIDGE_EMBEDDINGS_SUGGEST_AT", default_value_t = crate::dedup::semantic::DEFAULT_SUGGEST_AT)]
     pub embeddings_suggest_at: f64,
+    /// Seconds an embeddings call may take before the words alone decide (a request waits
+    /// on it, so it is short: an embeddings model answers in milliseconds).
+    #[arg(long, env = "TASKBRIDGE_EMBEDDINGS_TIMEOUT_SECS", default_value_t = 10)]
+    pub embeddings_timeout_secs: u64,
 }
 
 fn parse_any_secret(raw: &str) -> Result<Secret, String> {
@@ -345,14 +349,14 @@ impl Config {
     }
 
     /// The semantic candidate source, when an embeddings server is configured (its calls
-    /// take the language model's timeout).
+    /// take `TASKBRIDGE_EMBEDDINGS_TIMEOUT_SECS`).
     pub fn semantic(&self) -> Option<crate::dedup::Semantic> {
         let embedder = crate::llm::embed::Embedder::new(
             self.embeddings,
             self.embeddings_base_url.as_deref(),
             self.embeddings_model.as_deref(),
             self.embeddings_api_key.clone(),
-            std::time::Duration::from_secs(self.llm_timeout_secs.max(1)),
+            std::time::Duration::from_secs(self.embeddings_timeout_secs.max(1)),
         )?;
         Some(crate::dedup::Semantic { embedder, suggest_at: self.embeddings_suggest_at })
     }
@@ -401,6 +405,7 @@ impl Config {
             embeddings_model: None,
             embeddings_api_key: None,
             embeddings_suggest_at: crate::dedup::semantic::DEFAULT_SUGGEST_AT,
+            embeddings_timeout_secs: 5,
             llm: crate::llm::Provider::Builtin,
             llm_base_url: None,
             llm_model: None,

@@ -1,11 +1,13 @@
 //! Discord: interactions in (Ed25519 over timestamp + body, PING → PONG, the `/task`
-//! application command deferred), the original response edited with the outcome out.
+//! application command deferred, a press of the *same* button under a question), the
+//! original response edited with the outcome out.
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::{Map, Value, json};
 
 use super::{Answer, Channel, Inbound, InboundRequest, Reply, ReplyFuture, WebhookError, WebhookRequest};
 use super::{Check, CheckFuture, check_call, check_secret};
+use crate::domain::message::{Conversation, ThreadReply};
 use crate::jobs::JobError;
 use crate::outbound::http_failure;
 
@@ -78,8 +80,7 @@ impl Channel for Discord {
                     return Ok(ephemeral("Usage: /task <what needs doing>"));
                 }
                 let id = v["id"].as_str().ok_or_else(|| WebhookError::Malformed("interaction without id".into()))?;
-                let user = if v["member"].is_object() { &v["member"]["user"] } else { &v["user"] };
-                let author = user["username"].as_str().map(str::to_string);
+                let author = author_of(&v);
                 Ok(Inbound::Request(InboundRequest {
                     text,
                     author,
@@ -94,6 +95,7 @@ impl Channel for Discord {
                     answer_inline: false,
                 }))
             }
+            Some(3) => component(&v),
             Some(_) => Ok(ephemeral("Only the /task command is supported.")),
             None => Err(WebhookError::Malformed("interaction without type".into())),
         }
@@ -120,7 +122,13 @@ impl Channel for Discord {
             let typed = super::ChannelSettings::read(reply.settings);
             let base = typed.api(DEFAULT_API);
             let base = base.trim_end_matches('/');
-            let content = json!({"content": reply.text, "allowed_mentions": {"parse": []}});
+            let mut content = json!({"content": reply.text, "allowed_mentions": {"parse": []}});
+            // A question offers its answer as a button (a press comes back as an interaction).
+            if let Some(request) = reply.reply_to[super::OFFER_SAME].as_str() {
+                let button = json!({"type": 2, "style": 1, "label": "Same — add my request there",
+                                    "custom_id": format!("{SAME_BUTTON}{request}")});
+                content["components"] = json!([{"type": 1, "components": [button]}]);
+            }
             let request = match (reply.reply_to["application_id"].as_str(), reply.reply_to["token"].as_str()) {
                 (Some(app), Some(token)) => {
                     reply.client.patch(format!("{base}/webhooks/{app}/{token}/messages/@original")).json(&content)
@@ -159,11 +167,50 @@ impl Channel for Discord {
         })
     }
 
+    /// Plain channel messages never reach the interactions endpoint; button presses do.
+    fn hears_only_buttons(&self, _reply_to: &Value) -> bool {
+        true
+    }
+
     /// An interaction's token answers for 15 minutes and editing the first answer would
     /// replace it: later news goes to the channel, as the bot.
     fn later(&self, reply_to: &Value) -> Option<Value> {
         reply_to["channel_id"].as_str().map(|channel| json!({"channel_id": channel}))
     }
+}
+
+/// The `custom_id` of the button that answers *same*: this prefix, then the request's id.
+const SAME_BUTTON: &str = "same:";
+
+/// Who used an interaction: `member.user` in a server, `user` in a DM, named as requests
+/// name their author.
+fn author_of(v: &Value) -> Option<String> {
+    let user = if v["member"].is_object() { &v["member"]["user"] } else { &v["user"] };
+    user["username"].as_str().map(str::to_string)
+}
+
+/// A MESSAGE_COMPONENT interaction. A press of the *same* button under a question is the
+/// answer *same* from whoever pressed it, about the request the button names; answered by
+/// taking the button off the question (UPDATE_MESSAGE), or, for anyone but the requester,
+/// with a refusal only they see. Any other component is acknowledged and changes nothing.
+fn component(v: &Value) -> Result<Inbound, WebhookError> {
+    let id = v["id"].as_str().ok_or_else(|| WebhookError::Malformed("interaction without id".into()))?;
+    let request = v["data"]["custom_id"].as_str().and_then(|c| c.strip_prefix(SAME_BUTTON)).filter(|r| !r.is_empty());
+    let Some(request) = request.filter(|_| v["data"]["component_type"] == 2) else {
+        // DEFERRED_UPDATE_MESSAGE: acknowledged, the message stays as it is.
+        return Ok(Inbound::Respond { status: axum::http::StatusCode::OK, body: json!({"type": 6}).into() });
+    };
+    let reply = ThreadReply {
+        external_id: format!("button:{id}"),
+        text: "same".into(),
+        author: author_of(v),
+        conversation: Conversation::Request(request.to_string()),
+    };
+    Ok(Inbound::Reply {
+        reply,
+        ack: Some(json!({"type": 7, "data": {"components": []}}).into()),
+        otherwise: Box::new(ephemeral("Only the person who asked can answer this.")),
+    })
 }
 
 #[cfg(test)]

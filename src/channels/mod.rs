@@ -30,7 +30,7 @@ use crate::jobs::JobError;
 pub use clients::{ChannelClients, SLACK_RESPONSE_HOSTS};
 pub use notify::news_text;
 pub use reply::{
-    AnswerMessage, SendDelivery, decision_job, decision_text, outcome_job, reply_text, send_job, store_failure,
+    AnswerMessage, Ask, SendDelivery, decision_job, decision_text, outcome_job, reply_text, send_job, store_failure,
     with_secrets,
 };
 pub use settings::ChannelSettings;
@@ -240,6 +240,13 @@ pub trait Channel: Send + Sync {
     /// Whether a reply written where `reply_to` points comes back through the webhook as
     /// [`Inbound::Reply`], so a question asked there can be answered.
     fn hears_replies(&self, _reply_to: &Value) -> bool {
+        false
+    }
+
+    /// Whether an answer sent to `reply_to` can carry the *same* button, and a press of it
+    /// comes back through the webhook as [`Inbound::Reply`], where plain replies never do
+    /// (Discord: interactions reach the webhook, channel messages do not).
+    fn hears_only_buttons(&self, _reply_to: &Value) -> bool {
         false
     }
 

@@ -98,22 +98,33 @@ async fn answer(
     let (record, secrets) = with_secrets(integrations, tenant, &integration_id).await?;
     let channel = adapter(record.kind)
         .ok_or_else(|| JobError::Permanent(format!("no channel adapter for {}", record.kind.as_str())))?;
+    // A person's decision comes later than the first answer: it goes where news goes, not
+    // to an answer channel that expires (a Discord interaction token, a Slack response_url).
+    let reply_to = match job.decision_id {
+        Some(_) => match channel.later(&reply_to) {
+            Some(later) => later,
+            None => return Ok(()),
+        },
+        None => reply_to,
+    };
     if !channel.sends_reply(&reply_to) {
         return Ok(());
     }
     // A possible duplicate asks whether it is the same work, where the answer can be heard.
-    let asks = job.decision_id.is_none()
-        && message.status == MessageStatus::PossibleDuplicate
-        && channel.hears_replies(&reply_to);
+    let ask = match (&job.decision_id, message.status) {
+        (None, MessageStatus::PossibleDuplicate) if channel.hears_replies(&reply_to) => Ask::ByReply,
+        (None, MessageStatus::PossibleDuplicate) if channel.hears_only_buttons(&reply_to) => Ask::ByButton,
+        _ => Ask::No,
+    };
     let text = match &job.decision_id {
         Some(id) => {
             let decision = ctx.store.decision(tenant, id).await.map_err(store_failure)?;
             decision_text(&ctx.store, tenant, &decision, integrations.public_url()).await
         }
-        None => reply_text(&ctx.store, tenant, &message, integrations.public_url(), asks).await,
+        None => reply_text(&ctx.store, tenant, &message, integrations.public_url(), ask).await,
     };
     let mut reply_to = reply_to;
-    if let (true, Some(target)) = (asks, reply_to.as_object_mut()) {
+    if let (true, Some(target)) = (ask != Ask::No, reply_to.as_object_mut()) {
         target.insert(super::OFFER_SAME.into(), Value::String(message.id.clone()));
     }
     let new = NewDelivery::to_requester(&message, integration_id, record.kind, text, reply_to);
@@ -211,14 +222,26 @@ pub(super) async fn deliver(
     result
 }
 
-/// What the conversation is told about a message's outcome. `asks`: a possible duplicate
-/// asks whether it is the same work as its likely task (the requester may answer *same*).
+/// Whether, and how, a possible duplicate's answer asks the requester if it is the same
+/// work as its likely task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// It names the likely task only: no answer could be heard.
+    No,
+    /// A reply of *same* in the conversation (and the platform's button, where it has one).
+    ByReply,
+    /// The button alone: the platform sends button presses, not replies (Discord).
+    ByButton,
+}
+
+/// What the conversation is told about a message's outcome, asking about a possible
+/// duplicate as `ask` says.
 pub async fn reply_text(
     store: &crate::store::Store,
     tenant_id: &TenantId,
     message: &Message,
     public_url: &str,
-    asks: bool,
+    ask: Ask,
 ) -> String {
     let title = match &message.task_id {
         Some(id) => store.get_task(tenant_id, id).await.map(|t| t.title).unwrap_or_default(),
@@ -230,14 +253,15 @@ pub async fn reply_text(
             let created = format!("Created task “{title}”: {}", link(id));
             // A possible duplicate names the task it may repeat.
             match message.candidates.first().filter(|_| message.status == MessageStatus::PossibleDuplicate) {
-                Some(similar) if asks => {
+                Some(similar) if ask != Ask::No => {
                     // Named as people know it: its tracker reference (ENG-12), if it has one.
                     let known_as = match store.task_links(tenant_id, &similar.task_id).await {
                         Ok(links) => links.into_iter().find_map(|l| l.external_ref).map(|r| format!("{r} ")),
                         Err(_) => None,
                     };
+                    let how = if ask == Ask::ByButton { "press *Same*" } else { "reply *same*" };
                     format!(
-                        "{created}. Looks like {}“{}” ({}) — reply *same* to add your request there instead.",
+                        "{created}. Looks like {}“{}” ({}) — {how} to add your request there instead.",
                         known_as.unwrap_or_default(),
                         similar.title,
                         link(&similar.task_id)

@@ -44,10 +44,16 @@ struct Posting {
 struct Doc {
     id: String,
     title: String,
-    len_title: u32,
-    len_body: u32,
     /// Terms of title ∪ body, to undo the document's statistics on removal.
     terms: Vec<TermId>,
+}
+
+/// What retrieval reads of each document, for every posting it walks: kept apart from
+/// [`Doc`] and small, so that the walk reads little memory.
+#[derive(Debug, Clone, Copy)]
+struct DocStats {
+    len_title: u32,
+    len_body: u32,
     alive: bool,
 }
 
@@ -72,6 +78,8 @@ pub struct Scored {
 #[derive(Debug, Default)]
 pub struct Index {
     docs: Vec<Doc>,
+    /// Per document, in the same order as `docs`.
+    stats: Vec<DocStats>,
     by_id: HashMap<String, u32>,
     term_ids: HashMap<String, TermId>,
     postings: Vec<Vec<Posting>>,
@@ -84,6 +92,38 @@ pub struct Index {
     sum_len_title: u64,
     sum_len_body: u64,
     dead_postings: usize,
+}
+
+/// The character grams of `text` ([`char_grams`]) as (key, count), sorted by key; made
+/// without a string per gram. `keys` is scratch space, reused between calls.
+fn gram_counts(text: &str, keys: &mut Vec<u64>) -> Vec<(u64, u32)> {
+    keys.clear();
+    let mut padded = String::new();
+    let mut at: Vec<usize> = Vec::new();
+    for run in super::text::runs(text) {
+        padded.clear();
+        padded.push(' ');
+        padded.push_str(&run.to_lowercase());
+        padded.push(' ');
+        at.clear();
+        at.extend(padded.char_indices().map(|(i, _)| i));
+        at.push(padded.len());
+        let chars = at.len() - 1;
+        for n in super::text::CHAR_N.0..=super::text::CHAR_N.1 {
+            for start in 0..(chars + 1).saturating_sub(n) {
+                keys.push(gram_key(&padded[at[start]..at[start + n]]));
+            }
+        }
+    }
+    keys.sort_unstable();
+    let mut out: Vec<(u64, u32)> = Vec::with_capacity(keys.len());
+    for &k in keys.iter() {
+        match out.last_mut() {
+            Some((last, n)) if *last == k => *n += 1,
+            _ => out.push((k, 1)),
+        }
+    }
+    out
 }
 
 fn truncate_chars(s: &str, max: usize) -> &str {
@@ -108,8 +148,8 @@ impl Index {
 
     /// The title of document `id`, while it is indexed.
     pub fn title(&self, id: &str) -> Option<&str> {
-        let doc = &self.docs[*self.by_id.get(id)? as usize];
-        doc.alive.then_some(doc.title.as_str())
+        let doc = *self.by_id.get(id)? as usize;
+        self.stats[doc].alive.then_some(self.docs[doc].title.as_str())
     }
 
     fn term_id(&mut self, term: String) -> TermId {
@@ -158,7 +198,8 @@ impl Index {
         self.sum_len_body += u64::from(len_body);
         self.alive += 1;
         self.by_id.insert(id.to_string(), doc);
-        self.docs.push(Doc { id: id.to_string(), title: title.to_string(), len_title, len_body, terms, alive: true });
+        self.docs.push(Doc { id: id.to_string(), title: title.to_string(), terms });
+        self.stats.push(DocStats { len_title, len_body, alive: true });
     }
 
     /// Takes a document out; its postings are skipped and compacted later.
@@ -166,11 +207,13 @@ impl Index {
         let Some(doc) = self.by_id.remove(id) else {
             return;
         };
-        let d = &mut self.docs[doc as usize];
-        if !d.alive {
+        let stats = &mut self.stats[doc as usize];
+        if !stats.alive {
             return;
         }
-        d.alive = false;
+        stats.alive = false;
+        let stats = *stats;
+        let d = &self.docs[doc as usize];
         for &t in &d.terms {
             self.df_any[t as usize] -= 1;
         }
@@ -188,8 +231,8 @@ impl Index {
                 }
             }
         }
-        self.sum_len_title -= u64::from(d.len_title);
-        self.sum_len_body -= u64::from(d.len_body);
+        self.sum_len_title -= u64::from(stats.len_title);
+        self.sum_len_body -= u64::from(stats.len_body);
         self.dead_postings += d.terms.len();
         self.alive -= 1;
         if self.dead_postings > 100_000 && self.dead_postings > self.postings.len() {
@@ -198,9 +241,9 @@ impl Index {
     }
 
     fn compact(&mut self) {
-        let docs = &self.docs;
+        let stats = &self.stats;
         for list in &mut self.postings {
-            list.retain(|p| docs[p.doc as usize].alive);
+            list.retain(|p| stats[p.doc as usize].alive);
         }
         self.dead_postings = 0;
     }
@@ -243,7 +286,7 @@ impl Index {
             }
             let idf = (1.0 + (self.n() - f64::from(df) + 0.5) / (f64::from(df) + 0.5)).ln();
             for p in &self.postings[t as usize] {
-                let d = &self.docs[p.doc as usize];
+                let d = &self.stats[p.doc as usize];
                 if !d.alive {
                     continue;
                 }
@@ -279,8 +322,13 @@ impl Index {
 
         // 2. Rescoring.
         let q_norm_title = self.norm(q_terms.iter().map(|(t, tf)| (*tf, self.title_df(t))));
-        let q_grams = counts(char_grams(query));
-        let q_norm_grams = self.norm(q_grams.iter().map(|(g, tf)| (*tf, self.gram_df(g))));
+        // Grams by key, with each key's idf looked up once per search: the candidates share
+        // most of their grams with the query and with each other.
+        let mut gram_idf: HashMap<u64, f64> = HashMap::new();
+        let mut gram_keys = Vec::new();
+        let q_grams = gram_counts(query, &mut gram_keys);
+        let q_weights: Vec<f64> = q_grams.iter().map(|&(g, tf)| self.gram_weight(&mut gram_idf, g, tf)).collect();
+        let q_norm_grams = q_weights.iter().map(|w| w.powi(2)).sum::<f64>().sqrt();
         let coverage_weights: Vec<f64> = unique
             .iter()
             .map(|t| {
@@ -306,8 +354,8 @@ impl Index {
                     .map(|(_, w)| w)
                     .sum();
                 let coverage = if coverage_total > 0.0 { covered / coverage_total } else { 0.0 };
-                let d_grams = counts(char_grams(&d.title));
-                let cos_chars = self.cosine(&q_grams, q_norm_grams, &d_grams, |g| self.gram_df(g));
+                let d_grams = gram_counts(&d.title, &mut gram_keys);
+                let cos_chars = self.gram_cosine(&q_grams, &q_weights, q_norm_grams, &d_grams, &mut gram_idf);
                 let shared: Vec<TermId> = unique
                     .iter()
                     .zip(&unique_ids)
@@ -348,7 +396,7 @@ impl Index {
         let Some((shortest, rest)) = lists.split_first() else { return 0 };
         let mut from = vec![0usize; rest.len()];
         let mut n = 0;
-        'docs: for p in shortest.iter().filter(|p| p.tf_title > 0 && self.docs[p.doc as usize].alive) {
+        'docs: for p in shortest.iter().filter(|p| p.tf_title > 0 && self.stats[p.doc as usize].alive) {
             for (list, at) in rest.iter().zip(from.iter_mut()) {
                 *at += list[*at..].partition_point(|q| q.doc < p.doc);
                 if !list.get(*at).is_some_and(|q| q.doc == p.doc && q.tf_title > 0) {
@@ -367,8 +415,38 @@ impl Index {
         self.term_ids.get(term).map(|&t| self.df_title[t as usize]).unwrap_or(0)
     }
 
-    fn gram_df(&self, gram: &str) -> u32 {
-        self.df_grams.get(&gram_key(gram)).copied().unwrap_or(0)
+    /// The tf-idf weight of gram `key` seen `tf` times, its idf kept in `idf` for the search.
+    fn gram_weight(&self, idf: &mut HashMap<u64, f64>, key: u64, tf: u32) -> f64 {
+        let idf = *idf.entry(key).or_insert_with(|| self.idf(self.df_grams.get(&key).copied().unwrap_or(0)));
+        (1.0 + f64::from(tf).ln()) * idf
+    }
+
+    /// TF-IDF cosine of the query's grams (`query`, with their `weights` and norm) against
+    /// one document's, both sorted by key.
+    fn gram_cosine(
+        &self,
+        query: &[(u64, u32)],
+        weights: &[f64],
+        q_norm: f64,
+        doc: &[(u64, u32)],
+        idf: &mut HashMap<u64, f64>,
+    ) -> f64 {
+        let mut d_norm = 0.0;
+        let mut dot = 0.0;
+        let mut q = 0;
+        for &(key, tf) in doc {
+            let w = self.gram_weight(idf, key, tf);
+            d_norm += w.powi(2);
+            q += query[q..].partition_point(|&(k, _)| k < key);
+            if query.get(q).is_some_and(|&(k, _)| k == key) {
+                dot += weights[q] * w;
+            }
+        }
+        let d_norm = d_norm.sqrt();
+        if q_norm == 0.0 || d_norm == 0.0 {
+            return 0.0;
+        }
+        dot / (q_norm * d_norm)
     }
 
     fn norm(&self, items: impl Iterator<Item = (u32, u32)>) -> f64 {
@@ -446,6 +524,17 @@ mod tests {
         i.remove("t0");
         i.remove("t1");
         assert_eq!(i.titles_with_all(&[timed, intermittent]), 7);
+    }
+
+    proptest::proptest! {
+        /// The grams counted by key are the grams [`char_grams`] makes, counted.
+        #[test]
+        fn gram_counts_are_the_grams_counted(text in "[ a-zA-Zé0-9_.|ÄßİΣ-]{0,40}") {
+            let mut expected: Vec<(u64, u32)> =
+                counts(char_grams(&text)).into_iter().map(|(g, n)| (gram_key(&g), n)).collect();
+            expected.sort_unstable();
+            proptest::prop_assert_eq!(gram_counts(&text, &mut Vec::new()), expected);
+        }
     }
 
     #[test]

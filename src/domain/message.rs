@@ -457,6 +457,8 @@ pub enum Conversation {
     /// Anywhere in a chat whose requests' `thread_ref`s read `{chat}/…` (Telegram): the
     /// latest request there is the one answered.
     Chat(String),
+    /// The request itself, by its id: a button under its question names it (Discord).
+    Request(String),
 }
 
 /// A plain reply someone wrote in a conversation a request came from: perhaps the answer to

@@ -148,9 +148,14 @@ pub async fn receive(
                 // The platform reads only this answer: wait for the outcome within its deadline.
                 let message = super::messages::wait_at_most(&s, &tenant_id, message, INLINE_WAIT).await?;
                 if message.status.is_final() {
-                    let text =
-                        crate::channels::reply_text(&s.store, &tenant_id, &message, s.integrations.public_url(), false)
-                            .await;
+                    let text = crate::channels::reply_text(
+                        &s.store,
+                        &tenant_id,
+                        &message,
+                        s.integrations.public_url(),
+                        crate::channels::Ask::No,
+                    )
+                    .await;
                     return Ok((StatusCode::OK, Json(channel.inline_answer(&text))).into_response());
                 }
             }

@@ -540,6 +540,10 @@ impl Store {
                 sql.push_str(&format!("{thread} >= $4 AND {thread} < $5"));
                 vec![format!("{chat}/"), format!("{chat}0")]
             }
+            Conversation::Request(id) => {
+                sql.push_str("m.id = $4");
+                vec![id.clone()]
+            }
         };
         sql.push_str(" ORDER BY m.received_at DESC, m.id DESC LIMIT 1");
         let row: Option<MessageRow> = read!(self, |pool| {

@@ -10,11 +10,12 @@ use serde_json::{Value, json};
 use crate::fakes::discord::fake_discord;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn deliver(
+/// Sends `body` signed with `key` as Discord signs it (`tamper`: changed after signing).
+pub async fn deliver(
     app: &TestApp,
     integration: &str,
     key: &SigningKey,

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use taskbridge::llm::embed::EmbeddingsProvider;
 
-use crate::fakes::llm::fake_embeddings;
+use crate::fakes::llm::{fake_embeddings, fake_embeddings_after};
 use crate::helpers::{Backend, TestApp, each_backend, spawn_app_with, spawn_configured};
 
 /// Words that mean the same to the fake server.
@@ -112,3 +112,29 @@ async fn a_failing_embeddings_server_changes_nothing(backend: Backend) {
     assert_eq!(again["status"], "duplicate", "{again}");
 }
 each_backend!(a_failing_embeddings_server_changes_nothing);
+
+/// A slow embeddings server is given `TASKBRIDGE_EMBEDDINGS_TIMEOUT_SECS`, not the language
+/// model's far longer timeout: the words alone decide, in time for the answer (with the
+/// model's timeout the request would still be waiting when `wait=true` gives up).
+async fn a_slow_embeddings_server_times_out_on_its_own(backend: Backend) {
+    let (base, inputs) = fake_embeddings_after(CONCEPTS, std::time::Duration::from_secs(120)).await;
+    let Some(app) = spawn_app_with(backend, move |c| {
+        c.embeddings = EmbeddingsProvider::Openai;
+        c.embeddings_base_url = Some(base);
+        c.embeddings_timeout_secs = 1;
+        c.llm_timeout_secs = 300;
+    })
+    .await
+    else {
+        return;
+    };
+    let project = app.project("office").await;
+    app.task(&project, json!({"title": "Order new laptops for the sales team"})).await;
+    let m = send(&app, &project, "buy notebook computers, sellers").await;
+    assert_eq!(m["status"], "created", "the words alone decided: {m}");
+    let asked = inputs.lock().expect("lock").clone();
+    assert!(asked.iter().any(|t| t.contains("buy notebook computers")), "the server was asked: {asked:?}");
+    let again = send(&app, &project, "Order new laptops for the sales team").await;
+    assert_eq!(again["status"], "duplicate", "{again}");
+}
+each_backend!(a_slow_embeddings_server_times_out_on_its_own);

@@ -367,3 +367,143 @@ async fn answers_stay_with_their_integration(backend: Backend) {
     assert_eq!(app.get(&format!("/api/v1/messages/{id}")).await.body["status"], "possible_duplicate");
 }
 each_backend!(answers_stay_with_their_integration);
+
+mod discord {
+    use super::*;
+
+    pub const CHANNEL: &str = "1200000000000000002";
+    pub const ANA: (&str, &str) = ("1000000000000000006", "ana");
+
+    /// The `/task` command `id` by Ana, answered through its token `token`.
+    pub fn command(id: &str, token: &str, text: &str) -> Value {
+        json!({"id": id, "application_id": "1234567890123456789", "type": 2, "token": token, "version": 1,
+               "guild_id": "1100000000000000004", "channel_id": CHANNEL,
+               "data": {"id": "1250000000000000003", "name": "task", "type": 1,
+                        "options": [{"name": "title", "type": 3, "value": text}]},
+               "member": {"user": {"id": ANA.0, "username": ANA.1}}})
+    }
+
+    /// A click (interaction `id`) by `user` on the button `custom_id` under the bot's answer.
+    pub fn click(id: &str, user: (&str, &str), custom_id: &str) -> Value {
+        json!({"id": id, "application_id": "1234567890123456789", "type": 3, "token": format!("tok-{id}"),
+               "version": 1, "guild_id": "1100000000000000004", "channel_id": CHANNEL,
+               "message": {"id": "1400000000000000001", "channel_id": CHANNEL, "content": "Created task …",
+                           "author": {"id": "1234567890123456789", "username": "taskbridge", "bot": true},
+                           "components": [{"type": 1, "components": [{"type": 2, "style": 1, "custom_id": custom_id,
+                                                                    "label": "Same — add my request there"}]}]},
+               "data": {"custom_id": custom_id, "component_type": 2},
+               "member": {"user": {"id": user.0, "username": user.1}}})
+    }
+}
+
+/// Discord: the question is the deferred command's answer with a *same* button naming the
+/// request; another person's click is refused to them alone and changes nothing; the
+/// requester's click (delivered twice) takes the button off and merges once, answered
+/// "Added to …" in the channel; a click after a decision, the requester's or a person's,
+/// changes nothing.
+async fn the_discord_button_merges_once(backend: Backend) {
+    use crate::discord::deliver;
+    use crate::fakes::discord::fake_discord;
+    use discord::*;
+    use ed25519_dalek::SigningKey;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let (fake, seen) = fake_discord().await;
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let project = app.project("discord").await;
+    let integration = app
+        .integration(
+            &project,
+            json!({"type": "discord", "settings": {"api_base_url": fake},
+                   "secrets": {"public_key": crate::discord::hex(key.verifying_key().as_bytes()), "bot_token": "Bot-x"}}),
+        )
+        .await;
+    let german = app.task(&project, json!({"title": GERMAN})).await["id"].as_str().expect("id").to_string();
+    let asked = command("1300000000000000005", "tok-15-min", "Translate the pricing page into Japanese");
+    let (status, ack) = deliver(&app, &integration, &key, &asked, false).await;
+    assert_eq!((status, &ack), (StatusCode::OK, &json!({"type": 5})));
+
+    // The question edits the deferred answer and carries the button.
+    let (app_id, token, question) = wait_for(&seen, 1).await[0].clone();
+    assert_eq!((app_id.as_str(), token.as_str()), ("1234567890123456789", "tok-15-min"));
+    let request = the_request(&app, &project).await;
+    assert_eq!(request["status"], "possible_duplicate", "{request}");
+    let id = request["id"].as_str().expect("id").to_string();
+    let text = question["content"].as_str().unwrap_or_default();
+    assert!(text.contains(&format!("Looks like “{GERMAN}”")) && text.contains(&german), "{text}");
+    assert!(text.contains("press *Same* to add your request there"), "{text}");
+    let row = &question["components"][0];
+    assert_eq!(row["type"], 1, "an action row: {question}");
+    let button = &row["components"][0];
+    assert_eq!((&button["type"], &button["style"]), (&json!(2), &json!(1)), "{button}");
+    let custom_id = format!("same:{id}");
+    assert_eq!(button["custom_id"], custom_id.as_str(), "{button}");
+
+    // Someone else's click: refused to them alone; nothing changes.
+    let (status, refused) = deliver(
+        &app,
+        &integration,
+        &key,
+        &click("1300000000000000010", ("1000000000000000099", "bob"), &custom_id),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((&refused["type"], &refused["data"]["flags"]), (&json!(4), &json!(64)), "{refused}");
+    assert!(refused["data"]["content"].as_str().is_some_and(|t| t.contains("Only the person who asked")));
+    settle(&app).await;
+    assert_eq!(app.get(&format!("/api/v1/messages/{id}")).await.body["status"], "possible_duplicate");
+    assert!(comments_of(&app, &german).await.is_empty());
+    assert_eq!(seen.lock().expect("lock").len(), 1, "nothing said in the channel");
+
+    // The requester's click, delivered twice: the button goes, the request is merged once.
+    let mine = click("1300000000000000011", ANA, &custom_id);
+    for _ in 0..2 {
+        let (status, updated) = deliver(&app, &integration, &key, &mine, false).await;
+        assert_eq!((status, updated), (StatusCode::OK, json!({"type": 7, "data": {"components": []}})));
+    }
+    let merged = message_with(&app, &id, "duplicate").await;
+    assert_eq!((&merged["status"], &merged["task_id"]), (&json!("duplicate"), &json!(german)), "{merged}");
+    assert_eq!(merged["decision"]["decided_by_key_id"], "requester", "{merged}");
+    settle(&app).await;
+    let added = comments_of(&app, &german).await;
+    assert_eq!(added.len(), 1, "merged once: {added:?}");
+    let sent = seen.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!((sent[1].0.as_str(), sent[1].1.as_str()), (format!("channels/{CHANNEL}").as_str(), "Bot Bot-x"));
+    assert!(sent[1].2["content"].as_str().is_some_and(|t| t.starts_with(&format!("Added to “{GERMAN}”"))), "{sent:?}");
+    assert!(sent[1].2.get("components").is_none(), "no question this time: {sent:?}");
+
+    // Clicked again after the decision: the button goes, nothing else happens.
+    let (status, late) = deliver(&app, &integration, &key, &click("1300000000000000012", ANA, &custom_id), false).await;
+    assert_eq!((status, &late["type"]), (StatusCode::OK, &json!(7)), "{late}");
+    settle(&app).await;
+    assert_eq!(comments_of(&app, &german).await.len(), 1);
+    assert_eq!(seen.lock().expect("lock").len(), 2);
+    let journal = app.get(&format!("/api/v1/messages/{id}/decisions")).await;
+    assert_eq!(journal.body["items"].as_array().map(Vec::len), Some(1), "one decision: {}", journal.body);
+
+    // Another possible duplicate, merged by a person into a task of their choice: the
+    // requester's click afterwards leaves it there.
+    let upgrade = app.task(&project, json!({"title": "Upgrade the billing database to PostgreSQL 16"})).await;
+    let chosen = app.task(&project, json!({"title": "Plan the quarterly maintenance window"})).await;
+    let newer = command("1300000000000000020", "tok-2", "Upgrade the billing database to PostgreSQL 17");
+    deliver(&app, &integration, &key, &newer, false).await;
+    wait_for(&seen, 3).await;
+    let asked = the_request(&app, &project).await;
+    assert_eq!(asked["status"], "possible_duplicate", "{asked}");
+    assert_eq!(asked["candidates"][0]["task_id"], upgrade["id"], "{asked}");
+    let second = asked["id"].as_str().expect("id").to_string();
+    let decided = app.post(&format!("/api/v1/messages/{second}/merge"), json!({"task_id": chosen["id"]})).await;
+    assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
+    let (status, late) =
+        deliver(&app, &integration, &key, &click("1300000000000000021", ANA, &format!("same:{second}")), false).await;
+    assert_eq!((status, &late["type"]), (StatusCode::OK, &json!(7)), "{late}");
+    settle(&app).await;
+    let after = app.get(&format!("/api/v1/messages/{second}")).await.body;
+    assert_eq!((&after["status"], &after["task_id"]), (&json!("duplicate"), &chosen["id"]), "{after}");
+    let upgrade_id = upgrade["id"].as_str().expect("id");
+    assert!(comments_of(&app, upgrade_id).await.is_empty(), "not merged into the candidate");
+    let journal = app.get(&format!("/api/v1/messages/{second}/decisions")).await;
+    assert_eq!(journal.body["items"].as_array().map(Vec::len), Some(1), "the person's only: {}", journal.body);
+}
+each_backend!(the_discord_button_merges_once);

@@ -74,6 +74,15 @@ pub fn says(api: Api, content: &str) -> Response {
 /// a paraphrase naming the same concepts in other words is close. The texts it was asked
 /// to embed, in order.
 pub async fn fake_embeddings(concepts: &'static [&'static [&'static str]]) -> (String, Arc<Mutex<Vec<String>>>) {
+    fake_embeddings_after(concepts, std::time::Duration::ZERO).await
+}
+
+/// [`fake_embeddings`], answering each call only after `delay` (the texts are recorded when
+/// the call arrives).
+pub async fn fake_embeddings_after(
+    concepts: &'static [&'static [&'static str]],
+    delay: std::time::Duration,
+) -> (String, Arc<Mutex<Vec<String>>>) {
     let inputs: Arc<Mutex<Vec<String>>> = Arc::default();
     let vector = move |text: &str| -> Vec<f64> {
         let mut v = vec![0.0; concepts.len() + 1];
@@ -96,6 +105,7 @@ pub async fn fake_embeddings(concepts: &'static [&'static [&'static str]]) -> (S
                 }
             };
             inputs.lock().expect("lock").extend(texts.iter().cloned());
+            tokio::time::sleep(delay).await;
             let vectors: Vec<Vec<f64>> = texts.iter().map(|t| vector(t)).collect();
             match ollama {
                 true => Json(serde_json::json!({"model": body["model"], "embeddings": vectors})),
