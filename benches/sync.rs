@@ -5,7 +5,9 @@
 //! `TEST_DATABASE_URL` is set. Knobs: `BENCH_BACKENDS`, `BENCH_SECTIONS` (default 10),
 //! `BENCH_PAGES_PER_SECTION` (default 99), `BENCH_TASKS_PER_PAGE` (default 10), `BENCH_DELAY_MS`
 //! (every answer of the site takes this long, default 0), `BENCH_IN_FLIGHT` (the integrations'
-//! `max_in_flight`, the service's default when unset), `BENCH_UNDO=1` (then undo the run, timed).
+//! `max_in_flight`, the service's default when unset), `BENCH_UNDO=1` (then undo the run, timed),
+//! `BENCH_PAGES=1` (then the console's pages of the run and the list of runs, each asked for
+//! 200 times in sequence by a signed-in browser: p50 and p99 of the whole answer).
 
 use std::time::{Duration, Instant};
 
@@ -107,6 +109,10 @@ async fn bench(label: &str, url: &str) {
         delay.as_millis(),
         task_count as f64 / elapsed
     );
+    if std::env::var("BENCH_PAGES").is_ok_and(|v| v == "1") {
+        let run_id = answer["run_id"].as_str().expect("run id");
+        console_pages(label, &base, run_id, task_count).await;
+    }
     if std::env::var("BENCH_UNDO").is_ok_and(|v| v == "1") {
         let run_id = answer["run_id"].as_str().expect("run id");
         let started = Instant::now();
@@ -128,6 +134,46 @@ async fn bench(label: &str, url: &str) {
         );
     }
     server.stop().await;
+}
+
+/// The console's pages of one large run, each asked for 200 times in sequence.
+async fn console_pages(label: &str, base: &str, run_id: &str, results: usize) {
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let signed_in = browser
+        .post(format!("{base}/sign-in"))
+        .form(&[("key", KEY), ("next", "/dashboard")])
+        .send()
+        .await
+        .expect("sign in");
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let last = results.saturating_sub(100);
+    for (name, path) in [
+        ("the list of runs /sync", "/sync".to_string()),
+        ("the run's page (first 100 results and changes)", format!("/sync/runs/{run_id}")),
+        ("the run's page, its last results", format!("/sync/runs/{run_id}?results_from={last}")),
+        ("the run's page, its journal from change 10,000", format!("/sync/runs/{run_id}?journal_from=10000")),
+    ] {
+        let mut samples = Vec::with_capacity(200);
+        for _ in 0..200 {
+            let started = Instant::now();
+            let res = browser.get(format!("{base}{path}")).header("cookie", &cookie).send().await.expect("page");
+            assert_eq!(res.status().as_u16(), 200, "{path}");
+            res.bytes().await.expect("body");
+            samples.push(started.elapsed());
+        }
+        let (p50, p99) = (support::pct(&mut samples, 0.50), support::pct(&mut samples, 0.99));
+        println!(
+            "| {label} | console: {name} ({results} results) | – | {} | {} | 200 requests |",
+            support::ms(p50),
+            support::ms(p99)
+        );
+    }
 }
 
 fn main() {

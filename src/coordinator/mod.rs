@@ -113,16 +113,29 @@ impl Coordinator {
             store.get_project(tenant_id, project).await?;
         }
         let latest = match store.latest_analysis(tenant_id, project_id).await? {
-            Some(kept) => serde_json::from_value::<Analysis>(kept.result.clone())
-                .map(|mut a| {
-                    a.id = kept.id;
-                    a
-                })
-                .map_err(|e| StoreError::Corrupt(format!("ai_analyses.result: {e}")))?,
+            Some(kept) => kept_analysis(kept)?,
             None => self.analyze(tenant_id, project_id).await?,
         };
         Ok(suggest(latest))
     }
+
+    /// A kept analysis of the tenant, as it was made, and the project it was of (none for
+    /// the whole workspace); `NotFound` for another tenant's.
+    pub async fn analysis(&self, tenant_id: &TenantId, id: &str) -> Result<(Analysis, Option<ProjectId>), StoreError> {
+        let kept = self.store.get_analysis(tenant_id, id).await?;
+        let project_id = kept.project_id.clone();
+        Ok((kept_analysis(kept)?, project_id))
+    }
+}
+
+/// An analysis read back from what was kept of it.
+fn kept_analysis(kept: crate::store::coordinator::StoredAnalysis) -> Result<Analysis, StoreError> {
+    serde_json::from_value::<Analysis>(kept.result)
+        .map(|mut a| {
+            a.id = kept.id;
+            a
+        })
+        .map_err(|e| StoreError::Corrupt(format!("ai_analyses.result: {e}")))
 }
 
 /// A follow-up the latest analysis proposes; nothing is sent or changed by listing it.

@@ -12,6 +12,7 @@ pub mod list;
 pub mod message;
 pub mod notify;
 pub mod project;
+pub mod run_outcome;
 pub mod secret;
 pub mod sync_run;
 pub mod task;

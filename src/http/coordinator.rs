@@ -130,19 +130,26 @@ pub async fn approve_action(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Action>), ApiError> {
-    let watch = s.store.watch(&id);
-    let action = s.coordinator.decide(&caller, &id, true).await?;
+    let action = approve(&s, &caller, &id).await?;
+    let code = if action.status == ActionStatus::Approved { StatusCode::ACCEPTED } else { StatusCode::OK };
+    Ok((code, Json(action)))
+}
+
+/// Approves action `id` as `caller` and waits (bounded) until it has been carried out:
+/// `executed` or `failed`, or still `approved` when the wait ended. The API and the console
+/// approve through here.
+pub async fn approve(s: &AppState, caller: &Caller, id: &str) -> Result<Action, ApiError> {
+    let watch = s.store.watch(id);
+    let action = s.coordinator.decide(caller, id, true).await?;
     s.wake_workers.wake(crate::jobs::Lane::Work);
-    let action = super::settle::until(
+    super::settle::until(
         &watch,
         s.message_wait,
         action,
         |a| a.status != ActionStatus::Approved,
-        || async { s.store.get_action(&caller.tenant_id, &id).await.or_not_found("action") },
+        || async { s.store.get_action(&caller.tenant_id, id).await.or_not_found("action") },
     )
-    .await?;
-    let code = if action.status == ActionStatus::Approved { StatusCode::ACCEPTED } else { StatusCode::OK };
-    Ok((code, Json(action)))
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/ai/actions/{id}/reject", params(("id" = String, Path)), tag = "ai",

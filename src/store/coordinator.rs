@@ -71,6 +71,71 @@ impl Store {
     }
 }
 
+/// An analysis as listed: when, and of what.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AnalysisHead {
+    pub id: String,
+    pub project_id: Option<ProjectId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A conversation as listed: its first question and when it last went on.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConversationHead {
+    pub id: String,
+    pub first_question: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// One of the tenant's analyses; `NotFound` for another tenant's.
+    pub async fn get_analysis(&self, tenant_id: &TenantId, id: &str) -> Result<StoredAnalysis> {
+        let row: Option<(String, Option<String>, String, DateTime<Utc>)> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, project_id, result, created_at FROM ai_analyses WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        let (id, project_id, result, created_at) = row.ok_or(StoreError::NotFound)?;
+        let result =
+            serde_json::from_str(&result).map_err(|e| StoreError::Corrupt(format!("ai_analyses.result: {e}")))?;
+        Ok(StoredAnalysis { id, project_id: project_id.map(Into::into), result, created_at })
+    }
+
+    /// The tenant's latest analyses (of any scope), newest first, without their findings.
+    pub async fn recent_analyses(&self, tenant_id: &TenantId, limit: i64) -> Result<Vec<AnalysisHead>> {
+        Ok(read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, project_id, created_at FROM ai_analyses WHERE tenant_id = $1
+                 ORDER BY created_at DESC, id DESC LIMIT $2",
+            )
+            .bind(tenant_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The tenant's conversations that went on last, newest first, each with its first question.
+    pub async fn recent_conversations(&self, tenant_id: &TenantId, limit: i64) -> Result<Vec<ConversationHead>> {
+        Ok(read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT c.id, c.updated_at,
+                        (SELECT t.content FROM ai_turns t WHERE t.conversation_id = c.id AND t.role = 'user'
+                         ORDER BY t.created_at, t.id LIMIT 1) AS first_question
+                 FROM ai_conversations c WHERE c.tenant_id = $1 ORDER BY c.updated_at DESC, c.id DESC LIMIT $2",
+            )
+            .bind(tenant_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+}
+
 /// An exchange of a chat: the question, the answer and the actions it proposes, kept
 /// together or not at all.
 #[derive(Debug)]

@@ -52,6 +52,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(29, "0029_job_lanes"),
     migration!(30, "0030_task_vectors"),
     migration!(32, "0032_mailbox_idle"),
+    migration!(34, "0034_sync_run_counts"),
 ];
 
 /// Any fixed number: it names the lock that keeps instances from migrating at once.

@@ -9,6 +9,7 @@ use super::{Result, Store, StoreError, read, write};
 use crate::domain::id::{ProjectId, TaskId, TenantId};
 use crate::domain::job::NewJob;
 use crate::domain::list::Page;
+use crate::domain::run_outcome::Counts;
 pub use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 
 /// Inserts a run (`status` `running`, or `done` with its results when it ended at once),
@@ -19,10 +20,11 @@ macro_rules! insert_run {
         let status: crate::domain::sync_run::SyncRunStatus = $status;
         let finished: Option<chrono::DateTime<chrono::Utc>> =
             (status != crate::domain::sync_run::SyncRunStatus::Running).then_some($now);
+        let results: Option<&serde_json::Value> = $results;
         sqlx::query(
             "INSERT INTO sync_runs (id, tenant_id, project_id, task_id, kind, status, request, results, created_at,
-                                    updated_at, finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+                                    updated_at, finished_at, result_counts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)
              ON CONFLICT (id) DO NOTHING",
         )
         .bind($id)
@@ -32,9 +34,10 @@ macro_rules! insert_run {
         .bind(run.kind.as_str())
         .bind(status.as_str())
         .bind(run.request.to_string())
-        .bind($results.map(|r: &serde_json::Value| r.to_string()))
+        .bind(results.map(serde_json::Value::to_string))
         .bind($now)
         .bind(finished)
+        .bind(results.map(crate::store::sync_runs::counts_text))
         .execute($executor)
         .await?
     }};
@@ -66,6 +69,11 @@ macro_rules! insert_change {
 }
 pub(crate) use insert_change;
 
+/// A finished run's results counted by verdict, as kept beside them.
+pub(crate) fn counts_text(results: &Value) -> String {
+    serde_json::to_string(&Counts::of(results)).unwrap_or_default()
+}
+
 #[derive(Debug, Clone)]
 pub struct SyncRun {
     pub id: String,
@@ -76,7 +84,11 @@ pub struct SyncRun {
     pub status: SyncRunStatus,
     pub request: Value,
     pub plan: Option<Value>,
+    /// Every result; `None` while it runs, when it failed as a whole, and in a run read
+    /// without them ([`Store::sync_run_head`], [`Store::list_sync_run_heads`]).
     pub results: Option<Value>,
+    /// Its results counted by verdict (runs finished before migration 0034 have none).
+    pub counts: Option<Counts>,
     pub error: Option<String>,
     pub undone_by: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -93,6 +105,7 @@ struct RunRow {
     request: String,
     plan: Option<String>,
     results: Option<String>,
+    result_counts: Option<String>,
     error: Option<String>,
     undone_by: Option<String>,
     created_at: DateTime<Utc>,
@@ -116,6 +129,7 @@ impl TryFrom<RunRow> for SyncRun {
             request: json(&r.request),
             plan: r.plan.as_deref().map(json),
             results: r.results.as_deref().map(json),
+            counts: r.result_counts.as_deref().and_then(|c| serde_json::from_str(c).ok()),
             error: r.error,
             undone_by: r.undone_by,
             created_at: r.created_at,
@@ -203,8 +217,13 @@ pub struct NewChange<'a> {
     pub after: Option<Value>,
 }
 
-const RUN_COLUMNS: &str =
-    "id, project_id, task_id, kind, status, request, plan, results, error, undone_by, created_at, finished_at";
+const RUN_COLUMNS: &str = "id, project_id, task_id, kind, status, request, plan, results, result_counts, error, \
+                           undone_by, created_at, finished_at";
+/// A run without its plan, and without its results once they are counted: what a list of
+/// runs or a run's page reads, however large the run.
+const HEAD_COLUMNS: &str = "id, project_id, task_id, kind, status, request, NULL AS plan, \
+                            CASE WHEN result_counts IS NULL THEN results END AS results, result_counts, error, \
+                            undone_by, created_at, finished_at";
 const CHANGE_COLUMNS: &str = "step, seq, target, reference, action, before, after, created_at";
 
 impl Store {
@@ -238,8 +257,28 @@ impl Store {
 
     /// Runs matching the filter, newest first, a page (and one more) at a time.
     pub async fn list_sync_runs(&self, tenant_id: &TenantId, filter: &RunFilter, page: &Page) -> Result<Vec<SyncRun>> {
+        self.runs_with(RUN_COLUMNS, tenant_id, filter, page).await
+    }
+
+    /// As [`Store::list_sync_runs`], each run without its plan and results (see `counts`).
+    pub async fn list_sync_run_heads(
+        &self,
+        tenant_id: &TenantId,
+        filter: &RunFilter,
+        page: &Page,
+    ) -> Result<Vec<SyncRun>> {
+        self.runs_with(HEAD_COLUMNS, tenant_id, filter, page).await
+    }
+
+    async fn runs_with(
+        &self,
+        columns: &str,
+        tenant_id: &TenantId,
+        filter: &RunFilter,
+        page: &Page,
+    ) -> Result<Vec<SyncRun>> {
         let rows: Vec<RunRow> = read!(self, |pool| {
-            let mut q = sqlx::QueryBuilder::new(format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE tenant_id = "));
+            let mut q = sqlx::QueryBuilder::new(format!("SELECT {columns} FROM sync_runs WHERE tenant_id = "));
             q.push_bind(tenant_id);
             for (column, value) in [
                 (" AND project_id = ", filter.project_id.as_deref()),
@@ -261,6 +300,74 @@ impl Store {
             q.build_query_as().fetch_all(pool).await?
         });
         rows.into_iter().map(SyncRun::try_from).collect()
+    }
+
+    /// The run without its plan and (once counted) its results; see [`Store::sync_run_results`].
+    pub async fn sync_run_head(&self, tenant_id: &TenantId, id: &str) -> Result<Option<SyncRun>> {
+        let sql = format!("SELECT {HEAD_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND id = $2");
+        let row: Option<RunRow> =
+            read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
+        row.map(SyncRun::try_from).transpose()
+    }
+
+    /// `limit` of the run's results from the `offset`th on, in their order, read out of the
+    /// stored list by the database (the rest never reaches the service).
+    pub async fn sync_run_results(
+        &self,
+        tenant_id: &TenantId,
+        id: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<Value>> {
+        let sql = match self.backend() {
+            super::Backend::Sqlite => {
+                "SELECT j.value FROM sync_runs r, json_each(r.results) j WHERE r.tenant_id = $1 AND r.id = $2
+                 AND json_valid(r.results) ORDER BY j.key LIMIT $3 OFFSET $4"
+            }
+            super::Backend::Postgres => {
+                "SELECT j.value::text FROM sync_runs r, json_array_elements(r.results::json) WITH ORDINALITY j(value, n)
+                 WHERE r.tenant_id = $1 AND r.id = $2 ORDER BY j.n LIMIT $3 OFFSET $4"
+            }
+        };
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows: Vec<String> = read!(self, |pool| {
+            sqlx::query_scalar(sql).bind(tenant_id).bind(id).bind(i64::from(limit)).bind(offset).fetch_all(pool).await?
+        });
+        Ok(rows.iter().map(|r| json(r)).collect())
+    }
+
+    /// The run's results about any of the Confluence tasks `task_ids` (an undo's page reads
+    /// what the run it undid said of the tasks on show).
+    pub async fn sync_run_results_of_tasks(
+        &self,
+        tenant_id: &TenantId,
+        id: &str,
+        task_ids: &[&str],
+    ) -> Result<Vec<Value>> {
+        if task_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (from, task_id) = match self.backend() {
+            super::Backend::Sqlite => (
+                "SELECT j.value FROM sync_runs r, json_each(r.results) j WHERE json_valid(r.results) AND r.tenant_id = ",
+                "json_extract(j.value, '$.confluence_task_id')",
+            ),
+            super::Backend::Postgres => (
+                "SELECT j.value::text FROM sync_runs r, json_array_elements(r.results::json) j WHERE r.tenant_id = ",
+                "j.value ->> 'confluence_task_id'",
+            ),
+        };
+        let rows: Vec<String> = read!(self, |pool| {
+            let mut q = sqlx::QueryBuilder::new(from);
+            q.push_bind(tenant_id).push(" AND r.id = ").push_bind(id).push(format!(" AND {task_id} IN ("));
+            let mut list = q.separated(", ");
+            for t in task_ids {
+                list.push_bind(*t);
+            }
+            q.push(")");
+            q.build_query_scalar().fetch_all(pool).await?
+        });
+        Ok(rows.iter().map(|r| json(r)).collect())
     }
 
     pub async fn sync_run(&self, tenant_id: &TenantId, id: &str) -> Result<Option<SyncRun>> {
@@ -309,13 +416,14 @@ impl Store {
         outcome: std::result::Result<&Value, &str>,
     ) -> Result<()> {
         let now = super::now();
-        let (status, results, error) = match outcome {
-            Ok(results) => (SyncRunStatus::Done.as_str(), Some(results.to_string()), None),
-            Err(e) => (SyncRunStatus::Failed.as_str(), None, Some(e.chars().take(2000).collect::<String>())),
+        let (status, results, counts, error) = match outcome {
+            Ok(results) => (SyncRunStatus::Done.as_str(), Some(results.to_string()), Some(counts_text(results)), None),
+            Err(e) => (SyncRunStatus::Failed.as_str(), None, None, Some(e.chars().take(2000).collect::<String>())),
         };
         write!(self, |pool| {
             sqlx::query(
-                "UPDATE sync_runs SET status = $1, results = $2, error = $3, updated_at = $4, finished_at = $4
+                "UPDATE sync_runs SET status = $1, results = $2, error = $3, updated_at = $4, finished_at = $4,
+                                      result_counts = $7
                  WHERE tenant_id = $5 AND id = $6 AND status = 'running'",
             )
             .bind(status)
@@ -324,6 +432,7 @@ impl Store {
             .bind(now)
             .bind(tenant_id)
             .bind(id)
+            .bind(&counts)
             .execute(pool)
             .await?;
         });
@@ -397,6 +506,19 @@ impl Store {
         let row: Option<ChangeRow> =
             read!(self, |pool| sqlx::query_as(&sql).bind(run_id).bind(step).fetch_optional(pool).await?);
         Ok(row.map(SyncChange::from))
+    }
+
+    /// `limit` changes of the run's journal from the `offset`th on, in the order they were
+    /// written (changes journaled at once share a `seq`; their steps order them).
+    pub async fn sync_changes_page(&self, run_id: &str, offset: u64, limit: u32) -> Result<Vec<SyncChange>> {
+        let sql = format!(
+            "SELECT {CHANGE_COLUMNS} FROM sync_changes WHERE run_id = $1 ORDER BY seq, step LIMIT $2 OFFSET $3"
+        );
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows: Vec<ChangeRow> = read!(self, |pool| {
+            sqlx::query_as(&sql).bind(run_id).bind(i64::from(limit)).bind(offset).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(SyncChange::from).collect())
     }
 
     /// The run's journal in the order it was written.

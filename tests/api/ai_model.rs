@@ -18,13 +18,14 @@ use crate::helpers::{Backend, TestApp, each_backend, fallbacks};
 use crate::llm::with_provider;
 
 /// A scripted model: each request takes the next reply (a 500 once the script is out).
-struct Script {
+/// The console's coordinator tests drive it too.
+pub(crate) struct Script {
     replies: Arc<Mutex<VecDeque<Value>>>,
     seen: Seen,
 }
 
 impl Script {
-    fn then(&self, reply: Value) {
+    pub(crate) fn then(&self, reply: Value) {
         self.replies.lock().expect("lock").push_back(reply);
     }
 
@@ -33,7 +34,7 @@ impl Script {
     }
 }
 
-async fn fake_model() -> (String, Script) {
+pub(crate) async fn fake_model() -> (String, Script) {
     let replies: Arc<Mutex<VecDeque<Value>>> = Arc::default();
     let script = replies.clone();
     let (base, seen) = fake_llm(move |_, _| {
@@ -51,7 +52,7 @@ async fn fake_model() -> (String, Script) {
 }
 
 /// An OpenAI chat completion: `content` and calls as (name, arguments).
-fn openai_reply(content: Option<&str>, calls: &[(&str, Value)]) -> Value {
+pub(crate) fn openai_reply(content: Option<&str>, calls: &[(&str, Value)]) -> Value {
     let tool_calls: Vec<Value> = calls
         .iter()
         .enumerate()

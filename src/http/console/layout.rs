@@ -15,6 +15,7 @@ pub enum Section {
     Board,
     Sync,
     Jobs,
+    Coordinator,
     ApiKeys,
 }
 
@@ -26,6 +27,7 @@ const SECTIONS: &[(Section, &str, &str)] = &[
     (Section::Board, "/board", "Board"),
     (Section::Sync, "/sync", "Sync"),
     (Section::Jobs, "/jobs", "Jobs"),
+    (Section::Coordinator, "/coordinator", "Coordinator"),
     (Section::ApiKeys, "/api-keys", "API keys"),
 ];
 

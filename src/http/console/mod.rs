@@ -4,7 +4,10 @@
 //! given); assets are embedded; a session cookie stands for the API key that signed in,
 //! and every form that changes something carries the session's CSRF token.
 
+mod actions;
 mod assets;
+mod chat;
+mod coordinator;
 mod forms;
 mod integrations;
 mod jobs;
@@ -84,6 +87,14 @@ pub fn router() -> Router<AppState> {
         .route("/sync/jira-project", post(sync::start_mirror))
         .route("/sync/runs/{id}", get(runs::show))
         .route("/sync/runs/{id}/undo", get(runs::confirm).post(runs::undo))
+        .route("/coordinator", get(coordinator::show))
+        .route("/coordinator/analyze", post(coordinator::analyze))
+        .route("/coordinator/analyses/{id}", get(coordinator::analysis))
+        .route("/coordinator/chat", post(chat::send))
+        .route("/coordinator/conversations/{id}", get(chat::show))
+        .route("/coordinator/actions/{id}", get(actions::show))
+        .route("/coordinator/actions/{id}/approve", post(actions::approve))
+        .route("/coordinator/actions/{id}/reject", post(actions::reject))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/api-keys", get(keys::list).post(keys::create))

@@ -5,6 +5,8 @@
 use maud::{Markup, html};
 use serde_json::Value;
 
+use crate::domain::run_outcome::Counts;
+pub use crate::domain::run_outcome::{Outcome, Verdict, outcome};
 use crate::domain::sync_run::{SyncRunKind, SyncRunStatus};
 use crate::store::{SyncChange, SyncRun};
 
@@ -38,89 +40,24 @@ pub fn status_pill(status: SyncRunStatus) -> Markup {
     html! { span class=(format!("pill {}", status.as_str())) { (status.as_str()) } }
 }
 
-/// The automator's three verdicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Success,
-    Failed,
-    Skipped,
-}
-
-impl Verdict {
-    fn label(self) -> &'static str {
-        match self {
-            Verdict::Success => "Success",
-            Verdict::Failed => "Failed",
-            Verdict::Skipped => "Skipped",
-        }
-    }
-
-    fn class(self) -> &'static str {
-        match self {
-            Verdict::Success => "pill done",
-            Verdict::Failed => "pill failed",
-            Verdict::Skipped => "pill",
-        }
-    }
-}
-
-/// One result: its verdict, the rest of its status in the run's words (the kind of failure,
-/// why it was skipped, what an undo did), and the error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub verdict: Verdict,
-    pub words: Option<String>,
-    pub error: Option<String>,
-}
-
 fn text<'a>(r: &'a Value, key: &str) -> Option<&'a str> {
     r[key].as_str().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// A result's outcome: task syncs and their undo say it in `status_text` ("Success",
-/// "Failed - Jira task creation", "Skipped - Empty Task", "Undone"); project mirrors in
-/// `action`; tracker runs in `status`.
-pub fn outcome(r: &Value) -> Outcome {
-    let error = text(r, "error").map(str::to_string);
-    if let Some(status) = text(r, "status_text") {
-        // A task sync's undo says what it did to the page and the issue (a mirror's undo
-        // names the issue by its key instead: see `subject`).
-        let done: Vec<String> = if r.get("confluence_task_id").is_some() {
-            [("page", "page"), ("issue", "issue")]
-                .iter()
-                .filter_map(|(key, name)| text(r, key).map(|v| format!("{name} {v}")))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let rest = |prefix: &str| status.strip_prefix(prefix).map(|w| w.trim_start_matches([' ', '-']).to_string());
-        if let Some(why) = rest("Skipped") {
-            return Outcome { verdict: Verdict::Skipped, words: Some(why).filter(|w| !w.is_empty()), error };
-        }
-        if let Some(what) = rest("Failed") {
-            let error = error.or_else(|| (!done.is_empty()).then(|| done.join("; ")));
-            return Outcome { verdict: Verdict::Failed, words: Some(what).filter(|w| !w.is_empty()), error };
-        }
-        let words = match (status, done.is_empty()) {
-            ("Success", _) => None,
-            (other, true) => Some(other.to_string()),
-            (other, false) => Some(format!("{other}: {}", done.join("; "))),
-        };
-        // The issue was made but its page could not be rewritten.
-        let error = error.or_else(|| text(r, "page_error").map(|e| format!("the page was not rewritten: {e}")));
-        return Outcome { verdict: Verdict::Success, words, error };
+/// The verdict as the replaced automator said it.
+fn verdict_label(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Success => "Success",
+        Verdict::Failed => "Failed",
+        Verdict::Skipped => "Skipped",
     }
-    match text(r, "action").or_else(|| text(r, "status")) {
-        Some("failed") => Outcome { verdict: Verdict::Failed, words: None, error },
-        Some("unchanged") => {
-            Outcome { verdict: Verdict::Skipped, words: Some("already as in Jira".into()), error: None }
-        }
-        // A tracker run: what was done, and the item's status after it.
-        Some(done) if text(&r["item"], "status").is_some() => {
-            let now = text(&r["item"], "status").unwrap_or_default();
-            Outcome { verdict: Verdict::Success, words: Some(format!("{done} (now {now})")), error }
-        }
-        other => Outcome { verdict: Verdict::Success, words: other.map(str::to_string), error },
+}
+
+fn verdict_class(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Success => "pill done",
+        Verdict::Failed => "pill failed",
+        Verdict::Skipped => "pill",
     }
 }
 
@@ -129,16 +66,11 @@ pub fn results(run: &SyncRun) -> &[Value] {
     run.results.as_ref().and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
-/// How many results of each verdict.
-pub fn counts(run: &SyncRun) -> [(Verdict, usize); 3] {
-    let mut counts = [(Verdict::Success, 0), (Verdict::Failed, 0), (Verdict::Skipped, 0)];
-    for r in results(run) {
-        let verdict = outcome(r).verdict;
-        if let Some(slot) = counts.iter_mut().find(|(v, _)| *v == verdict) {
-            slot.1 += 1;
-        }
-    }
-    counts
+/// How many results of each verdict: as kept with the run, or counted from its results
+/// (a run finished before the counts were kept).
+pub fn counts(run: &SyncRun) -> [(Verdict, u64); 3] {
+    let c = run.counts.unwrap_or_else(|| Counts::of(run.results.as_ref().unwrap_or(&Value::Null)));
+    [(Verdict::Success, c.success), (Verdict::Failed, c.failed), (Verdict::Skipped, c.skipped)]
 }
 
 pub fn counts_text(run: &SyncRun) -> Markup {
@@ -149,7 +81,7 @@ pub fn counts_text(run: &SyncRun) -> Markup {
         } @else {
             @for (i, (verdict, n)) in counts.iter().filter(|(_, n)| *n > 0).enumerate() {
                 @if i > 0 { " · " }
-                (n) " " (verdict.label().to_lowercase())
+                (n) " " (verdict_label(*verdict).to_lowercase())
             }
         }
     }
@@ -157,7 +89,7 @@ pub fn counts_text(run: &SyncRun) -> Markup {
 
 pub fn verdict(o: &Outcome) -> Markup {
     html! {
-        span class=(o.verdict.class()) { (o.verdict.label()) }
+        span class=(verdict_class(o.verdict)) { (verdict_label(o.verdict)) }
         @if let Some(words) = &o.words { " " (words) }
         @if let Some(error) = &o.error { br; span.error-message { (error) } }
     }
@@ -328,37 +260,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[test]
-    fn results_read_as_the_automator_reported_them() {
-        let success = outcome(&json!({"status_text": "Success", "new_jira_task_key": "WP-3"}));
-        assert_eq!((success.verdict, success.words, success.error), (Verdict::Success, None, None));
-        let failed = outcome(&json!({"status_text": "Failed - Jira task creation", "error": "forbidden word"}));
-        assert_eq!(failed.verdict, Verdict::Failed);
-        assert_eq!(
-            (failed.words.as_deref(), failed.error.as_deref()),
-            (Some("Jira task creation"), Some("forbidden word"))
-        );
-        let skipped = outcome(&json!({"status_text": "Skipped - No Work Package found"}));
-        assert_eq!((skipped.verdict, skipped.words.as_deref()), (Verdict::Skipped, Some("No Work Package found")));
-        let undone = outcome(&json!({"status_text": "Undone", "confluence_task_id": "1",
-                                     "page": "restored to version 1", "issue": "moved to Backlog"}));
-        assert_eq!(
-            (undone.verdict, undone.words.as_deref()),
-            (Verdict::Success, Some("Undone: page restored to version 1; issue moved to Backlog"))
-        );
-        let half = outcome(&json!({"status_text": "Success", "page_error": "409 twice"}));
-        assert_eq!(half.error.as_deref(), Some("the page was not rewritten: 409 twice"));
-    }
-
-    #[test]
-    fn mirrors_and_tracker_runs_say_it_in_their_action() {
-        assert_eq!(outcome(&json!({"action": "created"})).words.as_deref(), Some("created"));
-        let failed = outcome(&json!({"action": "failed", "error": "no space"}));
-        assert_eq!((failed.verdict, failed.error.as_deref()), (Verdict::Failed, Some("no space")));
-        assert_eq!(outcome(&json!({"action": "unchanged"})).verdict, Verdict::Skipped);
-        assert_eq!(outcome(&json!({"status": "transitioned"})).verdict, Verdict::Success);
-    }
 
     #[test]
     fn an_undo_names_its_tasks_as_the_undone_run_did() {

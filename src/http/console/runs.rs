@@ -25,10 +25,17 @@ use crate::http::error::ApiError;
 use crate::store::SyncRun;
 use crate::sync::preview::{Restoration, undo_preview};
 
+/// How many results, and how many changes of the journal, one page of a run shows.
+const SHOWN: u32 = 100;
+
 #[derive(Debug, Default, Deserialize)]
 pub struct ShowQuery {
     /// Set by the redirect after an undo: this run is the undo just asked for.
     undone: Option<String>,
+    /// The results from this one on (0 is the first).
+    results_from: Option<u64>,
+    /// The journal from this change on (0 is the first).
+    journal_from: Option<u64>,
 }
 
 async fn run_of(s: &AppState, session: &Session, id: &str) -> Result<SyncRun, ApiError> {
@@ -41,24 +48,57 @@ pub async fn show(
     Path(id): Path<String>,
     Query(query): Query<ShowQuery>,
 ) -> PageResult {
-    let run = run_of(&s, &session, &id).await?;
-    run_page(&s, &session, &run, query.undone.is_some(), None).await
+    let run =
+        s.store.sync_run_head(&session.caller.tenant_id, &id).await?.ok_or_else(|| ApiError::not_found("sync run"))?;
+    run_page(&s, &session, &run, &query, None).await
 }
 
 fn title(run: &SyncRun) -> String {
     format!("{} of {}", kind_label(run.kind), run.created_at.format("%Y-%m-%d %H:%M UTC"))
 }
 
-async fn run_page(s: &AppState, session: &Session, run: &SyncRun, undone: bool, refused: Option<&str>) -> PageResult {
+async fn run_page(
+    s: &AppState,
+    session: &Session,
+    run: &SyncRun,
+    query: &ShowQuery,
+    refused: Option<&str>,
+) -> PageResult {
     let tenant = &session.caller.tenant_id;
-    let (project, changes) =
-        tokio::try_join!(s.store.get_project(tenant, &run.project_id), s.store.sync_changes(&run.id))?;
+    let undone = query.undone.is_some();
+    let from = query.results_from.unwrap_or(0);
+    let after = query.journal_from.unwrap_or(0);
+    let (project, changes, (shown, total)) = tokio::try_join!(
+        async { Ok::<_, ApiError>(s.store.get_project(tenant, &run.project_id).await?) },
+        async { Ok(s.store.sync_changes_page(&run.id, after, SHOWN + 1).await?) },
+        results_page(s, session, run, from),
+    )?;
+    let (changes, more_changes) = one_more(changes);
     let of = run.request["of"].as_str();
-    // An undo's results name tasks by their ids; the run it undid says what they are.
-    let undid = match of {
-        Some(of) if run.kind == SyncRunKind::Undo => s.store.sync_run(tenant, of).await?,
-        _ => None,
+    // An undo's results name tasks by their ids; what the run it undid said of the same
+    // tasks names them.
+    let original = match of {
+        Some(of) if run.kind == SyncRunKind::Undo => {
+            let mut ids: Vec<&str> = shown.iter().filter_map(|r| r["confluence_task_id"].as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            s.store.sync_run_results_of_tasks(tenant, of, &ids).await?
+        }
+        _ => Vec::new(),
     };
+    let link = |results_from: u64, journal_from: u64, anchor: &str| {
+        let mut pairs = Vec::new();
+        if results_from > 0 {
+            pairs.push(("results_from", results_from.to_string()));
+        }
+        if journal_from > 0 {
+            pairs.push(("journal_from", journal_from.to_string()));
+        }
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+        format!("/sync/runs/{}{query}#{anchor}", run.id)
+    };
+    let last_shown = from + shown.len() as u64;
     let title = title(run);
     let body = html! {
         p { a href="/sync" { "← Sync runs" } }
@@ -102,14 +142,36 @@ async fn run_page(s: &AppState, session: &Session, run: &SyncRun, undone: bool, 
             }
         }
         h2 id="results-h" { "Results" }
-        @if results(run).is_empty() {
+        @if total == 0 {
             p.empty { @if run.status == SyncRunStatus::Running { "None yet." } @else { "This run has no results." } }
         } @else {
-            (results_table(run, undid.as_ref()))
+            @if total > u64::from(SHOWN) {
+                p.muted { "Results " (from + 1) "–" (last_shown) " of " (total) "." }
+            }
+            (results_table(&shown, &original))
+            @if total > u64::from(SHOWN) {
+                p.actions {
+                    @if from > 0 { a href=(link(from.saturating_sub(u64::from(SHOWN)), after, "results-h")) { "Previous results" } }
+                    @if last_shown < total { a href=(link(last_shown, after, "results-h")) { "Next results" } }
+                }
+            }
         }
         h2 id="journal-h" { "Journal" }
         p.muted { "Every change the run made in another system, in order, with what was there before and after." }
-        @if changes.is_empty() { p.empty { "Nothing was changed." } } @else { (journal(&changes)) }
+        @if changes.is_empty() {
+            p.empty { @if after > 0 { "No more changes." } @else { "Nothing was changed." } }
+        } @else {
+            @if more_changes || after > 0 {
+                p.muted { "Changes " (after + 1) "–" (after + changes.len() as u64) "." }
+            }
+            (journal(&changes))
+            @if more_changes || after > 0 {
+                p.actions {
+                    @if after > 0 { a href=(link(from, after.saturating_sub(u64::from(SHOWN)), "journal-h")) { "Previous changes" } }
+                    @if more_changes { a href=(link(from, after + u64::from(SHOWN), "journal-h")) { "Next changes" } }
+                }
+            }
+        }
     };
     let status = if refused.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
     Ok((status, layout::page(session, Section::Sync, &title, body)).into_response())
@@ -130,8 +192,32 @@ fn asked(run: &SyncRun) -> Markup {
     }
 }
 
-fn results_table(run: &SyncRun, undid: Option<&SyncRun>) -> Markup {
-    let original = undid.map_or(&[][..], results);
+/// The page's results, and how many the run has: read a page at a time from the store, or
+/// cut from the results of a run finished before its results were counted.
+async fn results_page(
+    s: &AppState,
+    session: &Session,
+    run: &SyncRun,
+    from: u64,
+) -> Result<(Vec<Value>, u64), ApiError> {
+    if let Some(counts) = run.counts {
+        let page = s.store.sync_run_results(&session.caller.tenant_id, &run.id, from, SHOWN).await?;
+        return Ok((page, counts.total()));
+    }
+    let all = results(run);
+    let start = usize::try_from(from).unwrap_or(usize::MAX).min(all.len());
+    let end = start.saturating_add(SHOWN as usize).min(all.len());
+    Ok((all[start..end].to_vec(), all.len() as u64))
+}
+
+/// The first `SHOWN` of `items`, and whether there were more.
+fn one_more<T>(mut items: Vec<T>) -> (Vec<T>, bool) {
+    let more = items.len() > SHOWN as usize;
+    items.truncate(SHOWN as usize);
+    (items, more)
+}
+
+fn results_table(shown: &[Value], original: &[Value]) -> Markup {
     html! {
         div.table-wrap { table {
             caption.visually-hidden { "Results of the run" }
@@ -139,7 +225,7 @@ fn results_table(run: &SyncRun, undid: Option<&SyncRun>) -> Markup {
                 th scope="col" { "Task or page" } th scope="col" { "Where" } th scope="col" { "Result" }
                 th scope="col" { "Jira" }
             } }
-            tbody { @for r in results(run) {
+            tbody { @for r in shown {
                 @let (what, place, keys) = subject(&with_original(r, original));
                 tr {
                     td { (what) }
@@ -220,9 +306,9 @@ pub async fn undo(State(s): State<AppState>, Path(id): Path<String>, form: Form)
 /// The run's page saying why it was not undone (409 for a run that cannot be).
 async fn refused(s: &AppState, session: &Session, run: &SyncRun, err: ApiError) -> PageResult {
     match err {
-        ApiError::Conflict(why) => run_page(s, session, run, false, Some(&why)).await,
+        ApiError::Conflict(why) => run_page(s, session, run, &ShowQuery::default(), Some(&why)).await,
         ApiError::BadRequest { message, .. } => {
-            let mut page = run_page(s, session, run, false, Some(&message)).await?;
+            let mut page = run_page(s, session, run, &ShowQuery::default(), Some(&message)).await?;
             *page.status_mut() = StatusCode::BAD_REQUEST;
             Ok(page)
         }

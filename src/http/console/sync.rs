@@ -185,7 +185,7 @@ async fn runs_page(
         });
     }
     let page = PageParams { limit: Some(25), cursor }.validate().map_err(ApiError::invalid_query)?;
-    let runs = s.store.list_sync_runs(&session.caller.tenant_id, filter, &page).await?;
+    let runs = s.store.list_sync_run_heads(&session.caller.tenant_id, filter, &page).await?;
     Ok(paginate(runs, page.limit, |r| id_cursor(&r.id)))
 }
 

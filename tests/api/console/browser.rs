@@ -850,3 +850,128 @@ async fn a_person_syncs_undoes_and_retries_in_chromium() {
     driver.quit().await;
     assert!(app.terminate().success());
 }
+
+/// The AI coordinator in Chromium (builtin model): an analysis of a project read with its
+/// findings; a chat that proposes a change, approved from the conversation, the result
+/// shown and made in the task. Then a task's tracker state on its page (its push to the
+/// fake Taiga) undone from there. The pages at a phone's width.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_asks_the_coordinator_and_approves_in_chromium() {
+    let Some(driver) = Driver::start().await else { return };
+    let dir = std::env::temp_dir().join(format!("taskbridge-browser-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut app = crate::binary::start(
+        &dir,
+        &[("TASKBRIDGE_API_KEY", KEY), ("TASKBRIDGE_LOG", "warn"), ("TASKBRIDGE_ALLOW_PRIVATE_URLS", "true")],
+    );
+    app.wait_healthy().await;
+    let base = app.base.clone();
+    let api = reqwest::Client::new();
+    let project = create(&api, &format!("{base}/api/v1/projects"), json!({"name": "Website relaunch"})).await;
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(2)).to_string();
+    let tasks = format!("{base}/api/v1/tasks");
+    let login =
+        create(&api, &tasks, json!({"project_id": project, "title": "Fix the login form", "priority": "high"})).await;
+    create(
+        &api,
+        &tasks,
+        json!({"project_id": project, "title": "Renew the TLS certificate", "assigned_to": "ana", "due_date": yesterday}),
+    )
+    .await;
+    create(&api, &tasks, json!({"project_id": project, "title": "Write the launch post", "assigned_to": "cy"})).await;
+
+    driver.goto(&format!("{base}/sign-in")).await;
+    driver.fill("#key", KEY).await;
+    driver.keys(ENTER).await;
+    driver.wait_url("/dashboard").await;
+
+    // An analysis of the project, read with its evidence and recommendations.
+    driver.goto(&format!("{base}/coordinator")).await;
+    driver.wait_text("Ask the coordinator").await;
+    driver.click(&format!("#f-analyze-project option[value='{project}']")).await;
+    driver.click("form[action='/coordinator/analyze'] button[type=submit]").await;
+    driver.wait_url("/coordinator/analyses/").await;
+    driver.wait_text("Analysis of Website relaunch").await;
+    let source = driver.wait_text("past its due date").await;
+    assert!(source.contains("High priority, nobody has it"), "{source}");
+    driver.screenshot("coordinator-analysis").await;
+
+    // A chat: a question answered from the tasks, then a change asked for and proposed.
+    driver.goto(&format!("{base}/coordinator")).await;
+    driver.fill("#f-message", "What is overdue?").await;
+    driver.click(&format!("#f-chat-project option[value='{project}']")).await;
+    driver.click("form.chat button[type=submit]").await;
+    driver.wait_url("/coordinator/conversations/").await;
+    driver.wait_text("Renew the TLS certificate</a>").await;
+    driver
+        .fill("#f-message", "assign Fix the login form to ana; set the priority of Write the launch post to high")
+        .await;
+    driver.click("form.chat button[type=submit]").await;
+    driver.wait_text("→ <strong>ana</strong>").await;
+    let conversation = driver.url().await;
+    driver.no_alert().await;
+    driver.screenshot("coordinator-chat").await;
+    let pending = until(&api, &format!("{base}/api/v1/ai/actions?status=pending"), |l| {
+        l["items"].as_array().is_some_and(|items| items.len() == 2)
+    })
+    .await;
+    let assign = pending["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|a| a["kind"] == "assign"))
+        .and_then(|a| a["id"].as_str())
+        .expect("the assignment waits")
+        .to_string();
+    let task = until(&api, &format!("{base}/api/v1/tasks/{login}"), |_| true).await;
+    assert_eq!(task["assigned_to"], Value::Null, "nothing changes before a person approves");
+
+    // Approved from the conversation: carried out, the result shown.
+    driver.click(&format!("form[action='/coordinator/actions/{assign}/approve'] button")).await;
+    driver.wait_url("decided=1").await;
+    driver.wait_text("Approved and carried out.").await;
+    driver.wait_text("Approved by the API key").await;
+    driver.screenshot("coordinator-action").await;
+    until(&api, &format!("{base}/api/v1/tasks/{login}"), |t| t["assigned_to"] == "ana").await;
+    driver.goto(&conversation).await;
+    driver.wait_text("carried out").await;
+    driver.goto(&format!("{base}/coordinator")).await;
+    driver.wait_text("Decided lately").await;
+    driver.screenshot("coordinator").await;
+
+    // A task's changes in its tracker, on its page: pushed to the fake Taiga, then undone
+    // from there through the run's confirmation.
+    let (taiga, shared, _) = crate::fakes::taiga::fake_taiga(&[]).await;
+    let ops = create(&api, &format!("{base}/api/v1/projects"), json!({"name": "Operations"})).await;
+    create(&api, &format!("{base}/api/v1/projects/{ops}/integrations"), crate::fakes::taiga::taiga_integration(&taiga))
+        .await;
+    let task = create(&api, &tasks, json!({"project_id": ops, "title": "Brief the support team"})).await;
+    let runs = format!("{base}/api/v1/sync-runs?task_id={task}&kind=tracker-push");
+    let pushed = until(&api, &runs, |l| l["items"][0]["status"].as_str().is_some_and(|s| s != "running")).await;
+    let push = pushed["items"][0]["id"].as_str().expect("the push").to_string();
+    assert_eq!(shared.lock().expect("lock").tasks.len(), 1, "pushed to the fake Taiga");
+    let task_url = format!("{base}/tasks/{task}");
+    driver.goto(&task_url).await;
+    driver.wait_text("Changes in trackers").await;
+    driver.wait_text("Pushed to a tracker").await;
+    driver.script("var h = document.getElementById('tracker-changes'); if (h) { h.scrollIntoView(); }").await;
+    driver.screenshot("task-tracker-state").await;
+    driver.click(&format!("a[href='/sync/runs/{push}/undo']")).await;
+    driver.wait_text("The undo puts back what the run changed:").await;
+    driver.click("form[action$='/undo'] button.danger").await;
+    driver.wait_url("undone=1").await;
+    driver.goto(&task_url).await;
+    driver.wait_text(">undone</a>").await;
+
+    driver.command(reqwest::Method::POST, "/window/rect", Some(json!({"width": 390, "height": 844}))).await;
+    for (url, text) in [
+        (task_url.clone(), "Changes in trackers"),
+        (format!("{base}/coordinator"), "Waiting for a decision"),
+        (conversation.clone(), "Go on"),
+        (format!("{base}/coordinator/actions/{assign}"), "Approved by"),
+    ] {
+        driver.goto(&url).await;
+        driver.wait_text(text).await;
+        driver.fits_the_width().await;
+    }
+    driver.quit().await;
+    assert!(app.terminate().success());
+}

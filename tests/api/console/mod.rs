@@ -1,6 +1,7 @@
 //! The web console, page by page: sessions, CSRF, escaping, tenant isolation, secrets.
 
 mod browser;
+mod coordinator;
 mod integrations;
 mod jobs;
 mod overview;

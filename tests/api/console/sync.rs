@@ -277,3 +277,69 @@ async fn a_mirror_is_undone_once(backend: Backend) {
     assert_eq!(site.lock().expect("lock").pages.len(), 1);
 }
 each_backend!(a_mirror_is_undone_once);
+
+/// A run with more results and journal entries than a page shows is read a page at a time:
+/// the first hundred of each, then the next ones by their links, the counts kept with the
+/// run in the list; another tenant finds no page of it.
+async fn a_large_run_is_read_a_page_at_a_time(backend: Backend) {
+    let items: Vec<String> = (1..=130).map(|t| task(t, "incomplete", &format!("Step {t:03} of the rollout"))).collect();
+    let (site_url, _site) = fake_site(|site| {
+        site.add("100", None, "Rollout", format!("<p>{}</p>\n{}", macro_for("WP-1"), tasks(&items)));
+        site.work_package("WP-1", None);
+    })
+    .await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("alpha").await;
+    connect(&app, &project, &site_url).await;
+    let url = format!("{site_url}/wiki/spaces/OPS/pages/100/Rollout");
+    let mut browser = Browser::signed_in(&app, ADMIN_KEY).await;
+    let started = browser
+        .submit(
+            "/sync",
+            "/sync/confluence-tasks",
+            &[("project_id", &project), ("confluence_page_urls", &url), ("days_to_due_date", "7")],
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.html);
+    let run_path = started.location().to_string();
+    let step = |n: u32| format!("<td>Step {n:03} of the rollout</td>");
+
+    let first = browser.get(&run_path).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.html);
+    let html = &first.html;
+    assert!(html.contains("Results 1–100 of 130."), "{html}");
+    assert!(html.contains(&step(1)) && html.contains(&step(100)) && !html.contains(&step(101)), "{html}");
+    assert!(html.contains(&format!("<a href=\"{run_path}?results_from=100#results-h\">Next results</a>")), "{html}");
+    assert!(!html.contains("Previous results"), "{html}");
+    assert_eq!(html.matches("<td class=\"journal-value\">").count(), 200, "a hundred journal entries: {html}");
+    assert!(html.contains(&format!("<a href=\"{run_path}?journal_from=100#journal-h\">Next changes</a>")), "{html}");
+
+    let rest = browser.get(&format!("{run_path}?results_from=100")).await;
+    let html = &rest.html;
+    assert!(html.contains("Results 101–130 of 130."), "{html}");
+    assert!(html.contains(&step(101)) && html.contains(&step(130)) && !html.contains(&step(100)), "{html}");
+    assert!(html.contains(&format!("<a href=\"{run_path}#results-h\">Previous results</a>")), "{html}");
+    assert!(!html.contains("Next results"), "{html}");
+
+    // The rest of the journal, as the API has it in full.
+    let run_id = run_path.rsplit('/').next().expect("run id");
+    let changes = app.get(&format!("/api/v1/sync-runs/{run_id}")).await.body["changes"].as_array().map(Vec::len);
+    let changes = changes.expect("the journal");
+    assert!((101..=200).contains(&changes), "{changes} changes");
+    let journal = browser.get(&format!("{run_path}?journal_from=100")).await;
+    let html = &journal.html;
+    assert!(html.contains(&format!("Changes 101–{changes}.")), "{html}");
+    assert_eq!(html.matches("<td class=\"journal-value\">").count(), 2 * (changes - 100), "{html}");
+    assert!(html.contains(&format!("<a href=\"{run_path}#journal-h\">Previous changes</a>")), "{html}");
+    assert!(!html.contains("Next changes"), "{html}");
+
+    // The list counts the run's results without reading them.
+    let list = browser.get("/sync").await;
+    assert!(list.html.contains("<td>130 success</td>"), "{}", list.html);
+
+    let key = other_tenant(&app).await;
+    let mut stranger = Browser::signed_in(&app, &key).await;
+    assert_eq!(stranger.get(&format!("{run_path}?results_from=100")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(stranger.get(&format!("{run_path}?journal_from=100")).await.status, StatusCode::NOT_FOUND);
+}
+each_backend!(a_large_run_is_read_a_page_at_a_time);
