@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 pub use crate::domain::secret::Secret;
 
+pub mod reference;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum LogFormat {
     #[default]
@@ -18,16 +20,17 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "TASKBRIDGE_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// `sqlite://path` (embedded) or `postgres://user@host/db`.
+    /// `sqlite://path` (embedded) or `postgres://user:pass@host/db` (`?sslmode=require` for TLS).
     #[arg(long, env = "TASKBRIDGE_DATABASE_URL", default_value = "sqlite://taskbridge.db")]
     pub database_url: String,
-    /// Seeds the default tenant's admin key on first start; generated and printed once if unset.
+    /// Seeds the default tenant's admin key on first start (16 characters or more);
+    /// generated and printed once if unset.
     #[arg(long, env = "TASKBRIDGE_API_KEY", hide_env_values = true, value_parser = parse_secret)]
     pub api_key: Option<Secret>,
-    /// Connections in the database pool.
+    /// Connections in the database pool (SQLite: readers; writes use one connection).
     #[arg(long, env = "TASKBRIDGE_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes; larger ones are answered 413.
     #[arg(long, env = "TASKBRIDGE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Log filter, as in `RUST_LOG` (`info`, `taskbridge=debug,sqlx=warn`, …).
@@ -36,7 +39,7 @@ pub struct Config {
     /// `text` or `json` (one JSON object per line).
     #[arg(long, env = "TASKBRIDGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Also append logs to this file.
+    /// Also append logs to this file (unset: standard error only).
     #[arg(long, env = "TASKBRIDGE_LOG_FILE")]
     pub log_file: Option<PathBuf>,
     /// Seconds in-flight requests get to finish after a shutdown signal.
@@ -57,13 +60,14 @@ pub struct Config {
     /// the most a connection's read buffer grows to (at least 8192).
     #[arg(long, env = "TASKBRIDGE_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
     pub max_header_bytes: usize,
-    /// Job workers in this instance for tracker pushes, syncs, deliveries and the rest;
-    /// 0 runs the HTTP API only (no workers of either pool).
+    /// Job workers in this instance for tracker pushes, syncs, deliveries and the rest (the
+    /// work lane); 0 runs the HTTP API only (no workers of either lane).
     #[arg(long, env = "TASKBRIDGE_WORKERS", default_value_t = 16)]
     pub workers: usize,
     /// Job workers in this instance that turn requests into outcomes and answer them, apart
     /// from the others so that a slow tracker never delays a request. Each mostly waits
-    /// on the language model, so many are cheap.
+    /// on the language model, so many are cheap. One idle worker per lane polls; the others
+    /// wait to be woken.
     #[arg(long, env = "TASKBRIDGE_INTAKE_WORKERS", default_value_t = 16)]
     pub intake_workers: usize,
     /// Seconds a worker's claim on a job lasts unless renewed (every third of it, while the
@@ -114,7 +118,8 @@ pub struct Config {
     /// API key of an OpenAI-compatible server.
     #[arg(long, env = "TASKBRIDGE_LLM_API_KEY", hide_env_values = true, value_parser = parse_any_secret)]
     pub llm_api_key: Option<Secret>,
-    /// Seconds a model call may take before the builtin draft is used instead.
+    /// Seconds a model call may take before the builtin draft is used instead (a slower
+    /// duplicate judgement or embedding leaves the offline decision).
     #[arg(long, env = "TASKBRIDGE_LLM_TIMEOUT_SECS", default_value_t = 30)]
     pub llm_timeout_secs: u64,
     /// 32-byte key (64 hex digits or base64) that seals integration secrets at rest.
@@ -125,7 +130,7 @@ pub struct Config {
     #[arg(long, env = "TASKBRIDGE_ENCRYPTION_KEY_PREVIOUS", hide_env_values = true, value_parser = parse_any_secret)]
     pub encryption_key_previous: Option<Secret>,
     /// Where the key is kept when `TASKBRIDGE_ENCRYPTION_KEY` is unset; generated (mode 0600)
-    /// on first start.
+    /// on first start. Back it up with the database: without it the secrets cannot be opened.
     #[arg(long, env = "TASKBRIDGE_ENCRYPTION_KEY_FILE", default_value = "taskbridge.key")]
     pub encryption_key_file: PathBuf,
     /// The service's external base URL (webhook URLs, OAuth redirects); default
@@ -180,21 +185,28 @@ pub struct Config {
     /// (an internal mail relay, a tracker behind a company CA).
     #[arg(long, env = "TASKBRIDGE_EXTRA_CA_FILE")]
     pub extra_ca_file: Option<PathBuf>,
-    /// Bot Framework OpenID metadata, whose keys sign the activities sent to Teams bots.
+    /// Bot Framework OpenID metadata, whose keys sign the activities sent to Teams bots
+    /// (default: https://login.botframework.com/v1/.well-known/openidconfiguration).
     #[arg(long, env = "TASKBRIDGE_BOTFRAMEWORK_OPENID_URL")]
     pub botframework_openid_url: Option<String>,
-    /// Where Teams bots get their tokens (client credentials).
+    /// Where Teams bots get their tokens (client credentials; default:
+    /// https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token; a single-tenant
+    /// bot: https://login.microsoftonline.com/{its tenant}/oauth2/v2.0/token).
     #[arg(long, env = "TASKBRIDGE_BOTFRAMEWORK_TOKEN_URL")]
     pub botframework_token_url: Option<String>,
-    /// The Bot Connector proactive Teams messages go to (`…/send` to a conversation).
+    /// The Bot Connector proactive Teams messages go to (`…/send` to a conversation; default:
+    /// https://smba.trafficmanager.net/teams/). Answers to a request use the `serviceUrl` its
+    /// activity came with.
     #[arg(long, env = "TASKBRIDGE_BOTFRAMEWORK_SERVICE_URL")]
     pub botframework_service_url: Option<String>,
     /// Speech to text: base URL (without `/v1`) of an OpenAI-compatible server with
     /// `/v1/audio/transcriptions`; voice uploads answer 503 while unset.
     #[arg(long, env = "TASKBRIDGE_TRANSCRIBE_BASE_URL")]
     pub transcribe_base_url: Option<String>,
+    /// Speech to text: the model asked for.
     #[arg(long, env = "TASKBRIDGE_TRANSCRIBE_MODEL", default_value = "whisper-1")]
     pub transcribe_model: String,
+    /// Speech to text: the server's API key (sent as a bearer token).
     #[arg(long, env = "TASKBRIDGE_TRANSCRIBE_API_KEY", hide_env_values = true, value_parser = parse_any_secret)]
     pub transcribe_api_key: Option<Secret>,
     /// Seconds a transcription may take.

@@ -23,6 +23,9 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Print the configuration reference (docs/configuration.md) and exit.
+    #[command(hide = true)]
+    ConfigReference,
     /// Import a replaced-services `.env`: its TAIGA_*, JIRA_*, CONFLUENCE_*, TWILIO_*,
     /// TELEGRAM_*, ZENDESK_* and EMAIL_* variables become integrations of a project (secrets
     /// sealed), OLLAMA_* and OPENAI_* become provider settings written to --env-out. Says
@@ -171,6 +174,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             n => Err(format!("doctor found {n} problem{}", if n == 1 { "" } else { "s" })),
         };
     }
+    if let Some(Command::ConfigReference) = cli.command {
+        print!("{}", taskbridge::config::reference::markdown());
+        return Ok(());
+    }
     if let Some(Command::Openapi) = cli.command {
         let doc = taskbridge::http::openapi_document();
         println!("{}", doc.to_pretty_json().map_err(|e| e.to_string())?);
@@ -188,7 +195,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => serve(config).await,
         Command::Admin { command } => admin(&config, command).await,
         Command::ImportEnv { file, project, env_out } => import_env(&config, &file, project, &env_out).await,
-        Command::Openapi | Command::EvalDedup { .. } | Command::Doctor { .. } => Ok(()),
+        Command::Openapi | Command::ConfigReference | Command::EvalDedup { .. } | Command::Doctor { .. } => Ok(()),
     }
 }
 

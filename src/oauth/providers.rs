@@ -40,6 +40,26 @@ impl Provider {
         }
     }
 
+    /// The provider's name for people.
+    fn display_name(self) -> &'static str {
+        match self {
+            Provider::Slack => "Slack",
+            Provider::Discord => "Discord",
+            Provider::Teams => "Microsoft (Teams)",
+            Provider::Atlassian => "Atlassian (Jira and Confluence Cloud)",
+            Provider::Zendesk => "Zendesk",
+        }
+    }
+
+    /// What the placeholders of the provider's URLs stand for.
+    fn placeholder_note(self) -> &'static str {
+        match self {
+            Provider::Teams => " `{tenant}` is the Microsoft tenant.",
+            Provider::Zendesk => " `{subdomain}` is the Zendesk account's.",
+            _ => "",
+        }
+    }
+
     /// The provider's part of its `TASKBRIDGE_OAUTH_*` variables.
     pub fn env_name(self) -> &'static str {
         match self {
@@ -182,23 +202,22 @@ impl OAuthSettings {
     /// Reads the settings through `var` (the environment, or a map in tests). A provider
     /// is configured when both its client id and secret are set.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |name: String| var(&name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |name: &str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let mut settings = OAuthSettings {
-            teams_tenant: get("TASKBRIDGE_OAUTH_TEAMS_TENANT".into()).unwrap_or_else(|| "common".into()),
-            teams_bot_app_id: get("TASKBRIDGE_OAUTH_TEAMS_BOT_APP_ID".into()),
-            discord_permissions: get("TASKBRIDGE_OAUTH_DISCORD_PERMISSIONS".into())
-                .unwrap_or_else(|| DISCORD_PERMISSIONS.into()),
-            atlassian_resources_url: get("TASKBRIDGE_OAUTH_ATLASSIAN_RESOURCES_URL".into())
-                .unwrap_or_else(|| "https://api.atlassian.com/oauth/token/accessible-resources".into()),
+            teams_tenant: get(TEAMS_TENANT).unwrap_or_else(|| DEFAULT_TEAMS_TENANT.into()),
+            teams_bot_app_id: get(TEAMS_BOT_APP_ID),
+            discord_permissions: get(DISCORD_PERMISSIONS_VAR).unwrap_or_else(|| DISCORD_PERMISSIONS.into()),
+            atlassian_resources_url: get(ATLASSIAN_RESOURCES_URL)
+                .unwrap_or_else(|| DEFAULT_ATLASSIAN_RESOURCES_URL.into()),
             ..OAuthSettings::default()
         };
         for provider in ALL {
-            let name = |what: &str| format!("TASKBRIDGE_OAUTH_{}_{what}", provider.env_name());
-            let (Some(client_id), Some(secret)) = (get(name("CLIENT_ID")), get(name("CLIENT_SECRET"))) else {
+            let name = |what: &str| variable(provider, what);
+            let (Some(client_id), Some(secret)) = (get(&name("CLIENT_ID")), get(&name("CLIENT_SECRET"))) else {
                 continue;
             };
             let (authorize, token) = provider.default_urls();
-            let scopes = match get(name("SCOPES")) {
+            let scopes = match get(&name("SCOPES")) {
                 Some(list) => list.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect(),
                 None => provider.default_scopes().iter().map(|s| s.to_string()).collect(),
             };
@@ -207,25 +226,167 @@ impl OAuthSettings {
                 ProviderSettings {
                     client_id,
                     client_secret: Secret::new(secret),
-                    authorize_url: get(name("AUTHORIZE_URL")).unwrap_or_else(|| authorize.into()),
-                    token_url: get(name("TOKEN_URL")).unwrap_or_else(|| token.into()),
-                    revoke_url: get(name("REVOKE_URL")).or_else(|| provider.default_revoke_url().map(str::to_string)),
+                    authorize_url: get(&name("AUTHORIZE_URL")).unwrap_or_else(|| authorize.into()),
+                    token_url: get(&name("TOKEN_URL")).unwrap_or_else(|| token.into()),
+                    revoke_url: get(&name("REVOKE_URL")).or_else(|| provider.default_revoke_url().map(str::to_string)),
                     scopes,
                 },
             );
         }
-        for (provider, env, secret) in [
-            (Provider::Slack, "TASKBRIDGE_OAUTH_SLACK_SIGNING_SECRET", "signing_secret"),
-            (Provider::Discord, "TASKBRIDGE_OAUTH_DISCORD_BOT_TOKEN", "bot_token"),
-            (Provider::Discord, "TASKBRIDGE_OAUTH_DISCORD_PUBLIC_KEY", "public_key"),
-            (Provider::Teams, "TASKBRIDGE_OAUTH_TEAMS_BOT_APP_PASSWORD", "app_password"),
-        ] {
-            if let Some(value) = get(env.into()) {
-                settings.app_secrets.entry(provider).or_default().push((secret, Secret::new(value)));
+        for app_secret in APP_SECRETS {
+            if let Some(value) = get(app_secret.env) {
+                settings
+                    .app_secrets
+                    .entry(app_secret.provider)
+                    .or_default()
+                    .push((app_secret.secret, Secret::new(value)));
             }
         }
         settings
     }
+}
+
+/// `TASKBRIDGE_OAUTH_{PROVIDER}_{what}`.
+fn variable(provider: Provider, what: &str) -> String {
+    format!("TASKBRIDGE_OAUTH_{}_{what}", provider.env_name())
+}
+
+const TEAMS_TENANT: &str = "TASKBRIDGE_OAUTH_TEAMS_TENANT";
+const DEFAULT_TEAMS_TENANT: &str = "common";
+const TEAMS_BOT_APP_ID: &str = "TASKBRIDGE_OAUTH_TEAMS_BOT_APP_ID";
+const DISCORD_PERMISSIONS_VAR: &str = "TASKBRIDGE_OAUTH_DISCORD_PERMISSIONS";
+const ATLASSIAN_RESOURCES_URL: &str = "TASKBRIDGE_OAUTH_ATLASSIAN_RESOURCES_URL";
+const DEFAULT_ATLASSIAN_RESOURCES_URL: &str = "https://api.atlassian.com/oauth/token/accessible-resources";
+
+/// A secret of the app itself (not of one install), written into every install it makes.
+struct AppSecret {
+    provider: Provider,
+    env: &'static str,
+    /// The name of the integration's secret it becomes.
+    secret: &'static str,
+    help: &'static str,
+}
+
+const APP_SECRETS: [AppSecret; 4] = [
+    AppSecret {
+        provider: Provider::Slack,
+        env: "TASKBRIDGE_OAUTH_SLACK_SIGNING_SECRET",
+        secret: "signing_secret",
+        help: "The Slack app's signing secret, written into each install (`secrets.signing_secret`) so its events verify.",
+    },
+    AppSecret {
+        provider: Provider::Discord,
+        env: "TASKBRIDGE_OAUTH_DISCORD_BOT_TOKEN",
+        secret: "bot_token",
+        help: "The Discord application's bot token, written into each install (`secrets.bot_token`) so the bot can post.",
+    },
+    AppSecret {
+        provider: Provider::Discord,
+        env: "TASKBRIDGE_OAUTH_DISCORD_PUBLIC_KEY",
+        secret: "public_key",
+        help: "The Discord application's public key, written into each install (`secrets.public_key`) so its interactions verify.",
+    },
+    AppSecret {
+        provider: Provider::Teams,
+        env: "TASKBRIDGE_OAUTH_TEAMS_BOT_APP_PASSWORD",
+        secret: "app_password",
+        help: "The Teams bot's client secret when the bot is registered apart from the OAuth app (with \
+               `TASKBRIDGE_OAUTH_TEAMS_BOT_APP_ID`), written into each install as `secrets.app_password`; by default \
+               the OAuth app's client secret.",
+    },
+];
+
+/// One `TASKBRIDGE_OAUTH_*` variable, as [`OAuthSettings::from_env`] reads it: for the
+/// configuration reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variable {
+    pub name: String,
+    /// What applies while it is unset; `None` when nothing does.
+    pub default: Option<String>,
+    /// Its value is a secret, never shown.
+    pub secret: bool,
+    pub help: String,
+}
+
+/// Every variable [`OAuthSettings::from_env`] reads, with its default.
+pub fn variables() -> Vec<Variable> {
+    let plain = |name: String, default: Option<&str>, help: String| Variable {
+        name,
+        default: default.map(str::to_string),
+        secret: false,
+        help,
+    };
+    let mut out = Vec::new();
+    for provider in ALL {
+        let who = provider.display_name();
+        let (authorize, token) = provider.default_urls();
+        out.push(plain(
+            variable(provider, "CLIENT_ID"),
+            None,
+            format!("The client id of the app registered with {who}. The provider can be installed only when both it and `{}` are set.", variable(provider, "CLIENT_SECRET")),
+        ));
+        out.push(Variable {
+            secret: true,
+            ..plain(
+                variable(provider, "CLIENT_SECRET"),
+                None,
+                format!("The client secret of the app registered with {who}."),
+            )
+        });
+        out.push(plain(
+            variable(provider, "AUTHORIZE_URL"),
+            Some(authorize),
+            format!("{who}'s authorization endpoint.{}", provider.placeholder_note()),
+        ));
+        out.push(plain(
+            variable(provider, "TOKEN_URL"),
+            Some(token),
+            format!("{who}'s token endpoint.{}", provider.placeholder_note()),
+        ));
+        out.push(plain(
+            variable(provider, "REVOKE_URL"),
+            provider.default_revoke_url(),
+            match provider.default_revoke_url() {
+                Some(_) => format!("Where a token is revoked when an integration is disconnected or deleted.{}", provider.placeholder_note()),
+                None => format!("Where a token is revoked when an integration is disconnected or deleted; by default none: {who}'s tokens are revoked by the admin in {who}'s own settings."),
+            },
+        ));
+        out.push(plain(
+            variable(provider, "SCOPES"),
+            Some(provider.default_scopes().join(" ").as_str()),
+            "The scopes asked for, separated by commas or spaces.".to_string(),
+        ));
+    }
+    out.push(plain(
+        TEAMS_TENANT.into(),
+        Some(DEFAULT_TEAMS_TENANT),
+        "The Microsoft tenant Teams sign-ins go to (`common`, `organizations` or a tenant id), filled into `{tenant}` \
+         unless the install names one (`?ms_tenant=`)."
+            .into(),
+    ));
+    out.push(plain(
+        TEAMS_BOT_APP_ID.into(),
+        None,
+        "The Teams bot's Microsoft App ID when the bot is registered apart from the OAuth app, written into each \
+         install as `settings.app_id`; by default the OAuth app is the bot, and its client id is used."
+            .into(),
+    ));
+    out.push(plain(
+        DISCORD_PERMISSIONS_VAR.into(),
+        Some(DISCORD_PERMISSIONS),
+        "The bot permissions a Discord install asks for (default: view channels, send messages, send messages in \
+         threads, read message history)."
+            .into(),
+    ));
+    out.push(plain(
+        ATLASSIAN_RESOURCES_URL.into(),
+        Some(DEFAULT_ATLASSIAN_RESOURCES_URL),
+        "Where Atlassian lists the sites a token reaches (their cloud ids and URLs).".into(),
+    ));
+    for app_secret in APP_SECRETS {
+        out.push(Variable { name: app_secret.env.into(), default: None, secret: true, help: app_secret.help.into() });
+    }
+    out
 }
 
 #[cfg(test)]

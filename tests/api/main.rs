@@ -8,6 +8,7 @@ mod ai;
 mod ai_chat;
 mod ai_follow_ups;
 mod ai_model;
+mod api_docs;
 mod auth;
 mod binary;
 mod chat_send;

@@ -5,6 +5,7 @@
 //! and every form that changes something carries the session's CSRF token.
 
 mod actions;
+mod api_docs;
 mod assets;
 mod chat;
 mod coordinator;
@@ -58,7 +59,8 @@ impl Default for Settings {
     }
 }
 
-/// The console's routes; none of them is part of the API's OpenAPI document.
+/// The console's routes, and the API reference as a page (`/docs/api`); none of them is
+/// part of the API's OpenAPI document.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
@@ -105,6 +107,7 @@ pub fn router() -> Router<AppState> {
         .route("/projects/{id}/integrations/{integration_id}/disconnect", post(integrations::disconnect))
         .route("/projects/{id}/integrations/{integration_id}/delete", post(integrations::delete))
         .route("/projects/{id}/integrations/{integration_id}/import", post(integrations::import))
+        .route("/docs/api", get(api_docs::page))
         .layer(middleware::from_fn(security_headers))
         .route("/assets/{version}/{file}", get(assets::serve))
 }
