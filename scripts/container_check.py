@@ -39,6 +39,11 @@ OAUTH = re.compile(
 )
 
 
+def some(paths: list[str]) -> str:
+    paths = sorted(paths)
+    return ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+
+
 def fail(message: str) -> None:
     sys.exit(f"container_check: FAILED: {message}")
 
@@ -140,7 +145,7 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def cargo_build_command(text: str, where: str) -> str:
-    found = re.findall(r"cargo build(?:\s+--?[\w-]+(?:[ =][\w.-]+)?)*", text)
+    found = re.findall(r"cargo build(?:\s+--?[\w-]+(?:[ =][\w.][\w.-]*)?)*", text)
     commands = {" ".join(c.split()) for c in found}
     if len(commands) != 1:
         fail(f"expected one cargo build command in {where}, found {sorted(commands) or 'none'}")
@@ -219,11 +224,11 @@ def check_context(copied: list[str]) -> None:
         fail(f"{depinfo} names no file of {ROOT}: run scripts/build_deb.sh here first")
     missing = [p for p in ours if not any(p == c or p.startswith(c + "/") for c in copied)]
     if missing:
-        fail(f"the Dockerfile does not copy {', '.join(sorted(missing))}, which the binary is built from")
+        fail(f"the Dockerfile does not copy {some(missing)}, which the binary is built from")
     ignored = (ROOT / ".dockerignore").read_text().split()
     hidden = [p for p in ours if any(fnmatch.fnmatch(p, i) or p.startswith(i.rstrip("/") + "/") for i in ignored)]
     if hidden:
-        fail(f".dockerignore leaves out {', '.join(sorted(hidden))}, which the binary is built from")
+        fail(f".dockerignore leaves out {some(hidden)}, which the binary is built from")
     print(f"container_check: the build stage copies all {len(ours)} repository files the binary is built from")
 
 
