@@ -92,6 +92,11 @@ def check_compose(variables: set[str]) -> str:
     unknown = sorted(k for k in env if k not in variables and not OAUTH.match(k))
     if unknown:
         fail(f"compose.yaml sets variables taskbridge does not read: {', '.join(unknown)}")
+    # An unset variable with an empty default is still set, to "": the service reads it, and
+    # refuses an empty admin key.
+    empty = sorted(k for k, v in env.items() if re.fullmatch(r"\$\{\w+:?-\}", str(v)) or v in ("", None))
+    if empty:
+        fail(f"compose.yaml sets {', '.join(empty)} to an empty value when unset; leave it out or require it (:?)")
     if not str(env.get("TASKBRIDGE_DATABASE_URL", "")).startswith("postgres://"):
         fail("taskbridge in compose.yaml does not use the PostgreSQL service")
     if "redis://redis:" not in str(env.get("TASKBRIDGE_REDIS_URL", "")):
@@ -113,7 +118,7 @@ def validate_with_compose() -> None:
     else:
         print("container_check: no docker compose client here; compose.yaml checked by PyYAML only")
         return
-    env = dict(os.environ, TASKBRIDGE_API_KEY="container-check-0123456789")
+    env = dict(os.environ, TASKBRIDGE_API_KEY="container-check-0123456789", POSTGRES_PASSWORD="container-check")
     run = subprocess.run(
         [*command, "-f", str(ROOT / "compose.yaml"), "--profile", "ollama", "config", "-q"],
         capture_output=True,
