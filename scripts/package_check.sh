@@ -18,7 +18,7 @@ log="$(mktemp)"
 server_pid=""
 cleanup() {
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" || true; fi
-    if dpkg-query -W -f '${Status}' taskbridge 2>/dev/null | grep -q installed; then dpkg -P taskbridge >/dev/null || true; fi
+    if dpkg-query -W -f '${Status}' taskbridge 2>/dev/null | grep -qv not-installed; then dpkg -P taskbridge >/dev/null || true; fi
     rm -f "$log"
 }
 trap cleanup EXIT
