@@ -138,7 +138,7 @@ fn the_package_configuration_parses_and_keeps_data_where_the_unit_lets_it_write(
         let long = known[&line.name].get_long().expect("every setting has a long option");
         argv.push(format!("--{long}={}", line.value));
     }
-    let matches = Config::augment_args(Command::new("taskbridge")).try_get_matches_from(&argv).expect("values parse");
+    let matches = Config::augment_args(Command::new("taskbridge")).try_get_matches_from(argv).expect("values parse");
     let config = Config::from_arg_matches(&matches).expect("a configuration");
 
     let unit = read(UNIT);
