@@ -50,6 +50,14 @@ enum Command {
         #[arg(long)]
         project: Option<String>,
     },
+    /// Ask the service listening on TASKBRIDGE_ADDR (on loopback when it listens on every
+    /// address) whether it is alive (`GET /health`) or, with --ready, ready (`GET /ready`);
+    /// exits non-zero unless it answers 200 within five seconds. For container health checks,
+    /// where the image has no other tool.
+    Health {
+        #[arg(long)]
+        ready: bool,
+    },
     /// Administration tools.
     Admin {
         #[command(subcommand)]
@@ -178,6 +186,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         print!("{}", taskbridge::config::reference::markdown());
         return Ok(());
     }
+    if let Some(Command::Health { ready }) = &cli.command {
+        return health(config.addr, *ready).await;
+    }
     if let Some(Command::Openapi) = cli.command {
         let doc = taskbridge::http::openapi_document();
         println!("{}", doc.to_pretty_json().map_err(|e| e.to_string())?);
@@ -195,8 +206,34 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => serve(config).await,
         Command::Admin { command } => admin(&config, command).await,
         Command::ImportEnv { file, project, env_out } => import_env(&config, &file, project, &env_out).await,
-        Command::Openapi | Command::ConfigReference | Command::EvalDedup { .. } | Command::Doctor { .. } => Ok(()),
+        Command::Openapi
+        | Command::ConfigReference
+        | Command::EvalDedup { .. }
+        | Command::Doctor { .. }
+        | Command::Health { .. } => Ok(()),
     }
+}
+
+async fn health(mut addr: std::net::SocketAddr, ready: bool) -> Result<(), String> {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let url = format!("http://{addr}/{}", if ready { "ready" } else { "health" });
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let status = client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?.status();
+    if !status.is_success() {
+        return Err(format!("{url} answered {status}"));
+    }
+    println!("{url}: {status}");
+    Ok(())
 }
 
 async fn import_env(

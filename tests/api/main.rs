@@ -46,6 +46,7 @@ mod notify_requester;
 mod oauth;
 mod openapi;
 mod outgoing_webhooks;
+mod packaging;
 mod projects;
 mod restart;
 mod same_reply;
