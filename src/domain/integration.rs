@@ -641,10 +641,16 @@ mod tests {
     }
 
     #[test]
-    fn trackers_take_a_bounded_in_flight_limit() {
-        for kind in
-            [IntegrationType::Jira, IntegrationType::Confluence, IntegrationType::Taiga, IntegrationType::Zendesk]
-        {
+    fn trackers_and_chat_platforms_take_a_bounded_in_flight_limit() {
+        for kind in [
+            IntegrationType::Jira,
+            IntegrationType::Confluence,
+            IntegrationType::Taiga,
+            IntegrationType::Zendesk,
+            IntegrationType::Slack,
+            IntegrationType::Telegram,
+            IntegrationType::Email,
+        ] {
             let check = |s: Value| check_settings(kind, s.as_object().expect("map"), &ok);
             assert!(check(json!({"max_in_flight": 1})).is_ok());
             assert!(check(json!({"max_in_flight": 64})).is_ok());
@@ -653,8 +659,8 @@ mod tests {
                 assert!(check(json!({"max_in_flight": bad})).is_err(), "{bad} refused");
             }
         }
-        let slack = check_settings(IntegrationType::Slack, json!({"max_in_flight": 4}).as_object().expect("map"), &ok);
-        assert!(slack.is_err(), "not a chat platform's setting");
+        let hook = check_settings(IntegrationType::Webhook, json!({"max_in_flight": 4}).as_object().expect("map"), &ok);
+        assert!(hook.is_err(), "not an outgoing webhook's setting");
         let read = |s: Value| max_in_flight(s.as_object().expect("map"));
         assert_eq!(read(json!({"max_in_flight": 3})), 3);
         assert_eq!(read(json!({})), DEFAULT_IN_FLIGHT);
