@@ -38,7 +38,7 @@ pub(super) struct KeyCache {
     ttl: Duration,
     /// Whether deletions on other instances are heard (always, without PostgreSQL).
     trusted: AtomicBool,
-    listening: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    listening: super::notices::Listening,
 }
 
 impl KeyCache {
@@ -58,7 +58,7 @@ impl KeyCache {
             generation: AtomicU64::new(0),
             ttl,
             trusted: AtomicBool::new(trusted),
-            listening: Mutex::default(),
+            listening: Default::default(),
         }
     }
 
@@ -109,13 +109,7 @@ impl KeyCache {
 
     /// Starts hearing other instances' deletions, once; it ends when the cache is dropped.
     pub(super) fn listen(self: &Arc<Self>, pool: &PgPool) {
-        let mut listening = self.listening.lock().unwrap_or_else(|e| e.into_inner());
-        if listening.is_some() {
-            return;
-        }
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        *listening = Some(stop);
-        tokio::spawn(super::notices::relay(pool.clone(), CHANNEL, Deletions(Arc::downgrade(self)), stopped));
+        self.listening.start(pool, CHANNEL, || Deletions(Arc::downgrade(self)));
     }
 }
 

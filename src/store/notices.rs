@@ -2,6 +2,7 @@
 //! its owner goes away. Word can be lost while the connection is down; the owner hears of
 //! every gap (`on_gap`) and of every fresh start (`on_listening`) to make up for it.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -18,14 +19,26 @@ pub(super) trait Hearer: Send + 'static {
     fn gap(&mut self) {}
 }
 
+/// A relay started at most once for its owner; dropping the owner stops it.
+#[derive(Default)]
+pub(super) struct Listening(Mutex<Option<oneshot::Sender<()>>>);
+
+impl Listening {
+    /// Starts the relay on `channel` unless it runs already; `hearer` is built only then.
+    pub(super) fn start<H: Hearer>(&self, pool: &PgPool, channel: &'static str, hearer: impl FnOnce() -> H) {
+        let mut listening = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if listening.is_some() {
+            return;
+        }
+        let (stop, stopped) = oneshot::channel();
+        *listening = Some(stop);
+        tokio::spawn(relay(pool.clone(), channel, hearer(), stopped));
+    }
+}
+
 /// Listens on `channel` until `stopped` fires or the hearer says its owner is gone. On a
 /// lost connection it starts again after a pause.
-pub(super) async fn relay(
-    pool: PgPool,
-    channel: &'static str,
-    mut hearer: impl Hearer,
-    mut stopped: oneshot::Receiver<()>,
-) {
+async fn relay(pool: PgPool, channel: &'static str, mut hearer: impl Hearer, mut stopped: oneshot::Receiver<()>) {
     loop {
         let listener = match PgListener::connect_with(&pool).await {
             Ok(mut l) => match l.listen(channel).await {

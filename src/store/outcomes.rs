@@ -21,8 +21,8 @@ pub(super) const CHANNEL: &str = "taskbridge_outcome";
 #[derive(Default)]
 pub(super) struct Outcomes {
     waiting: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
-    /// Set once a listener runs for this store (PostgreSQL only); dropping it stops it.
-    listening: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    /// The PostgreSQL listener, once one runs for this store; dropping it stops it.
+    listening: super::notices::Listening,
 }
 
 impl Outcomes {
@@ -53,13 +53,7 @@ impl Outcomes {
 
     /// Starts this store's PostgreSQL listener, once; it ends when the store is dropped.
     pub(super) fn listen(self: &Arc<Self>, pool: &PgPool) {
-        let mut listening = self.listening.lock().unwrap_or_else(|e| e.into_inner());
-        if listening.is_some() {
-            return;
-        }
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        *listening = Some(stop);
-        tokio::spawn(super::notices::relay(pool.clone(), CHANNEL, Waiters(Arc::downgrade(self)), stopped));
+        self.listening.start(pool, CHANNEL, || Waiters(Arc::downgrade(self)));
     }
 }
 
