@@ -2,7 +2,9 @@
 //! the builtin pipeline, and duplicate-search latency and memory at 10k, 100k and 1M tasks.
 //! `cargo bench --bench intake`; PostgreSQL too when `BENCH_DATABASE_URL` or
 //! `TEST_DATABASE_URL` is set. Knobs: `BENCH_BACKENDS` (`webhooks,sqlite,postgres,dedup`),
-//! `BENCH_DEDUP_SIZES` (e.g. `10000,100000`).
+//! `BENCH_DEDUP_SIZES` (e.g. `10000,100000`), `BENCH_PROJECTS` (messages spread over this many
+//! projects, default 1), `BENCH_WORKERS` and `BENCH_INTAKE_WORKERS`
+//! (the two lanes end to end, default 4 and 16).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,7 +108,13 @@ async fn bench_http(label: &str, url: &str) {
     config.db_max_connections = 10;
     config.workers = 0;
     let server = Server::start(&config).await;
-    let project_id = support::create_project(&server.client, &server.base, KEY, "bench").await;
+    // Messages go round-robin to this many projects: decisions take turns per project only.
+    let projects: usize = env_or("BENCH_PROJECTS", 1).max(1);
+    let mut project_ids = Vec::new();
+    for p in 0..projects {
+        project_ids.push(support::create_project(&server.client, &server.base, KEY, &format!("bench {p}")).await);
+    }
+    let project_ids = Arc::new(project_ids);
     let secs: u64 = env_or("BENCH_CREATE_SECS", 10);
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 32);
     let vocab = Arc::new(vocabulary());
@@ -116,6 +124,7 @@ async fn bench_http(label: &str, url: &str) {
             // Varied requests, so that intake creates tasks as well as finding duplicates.
             let mut rng = XorShift(0x9e37_79b9_7f4a_7c15 ^ ((w as u64 + 1) << 32 | i));
             let text = format!("please {} before friday", sentence(&mut rng, &vocab, 8));
+            let project_id = &project_ids[(w + i as usize) % project_ids.len()];
             let body = json!({"project_id": project_id, "text": text,
                               "author": "bench", "source": "slack", "channel": "#bench"});
             support::expect_status(
@@ -138,6 +147,8 @@ async fn bench_http(label: &str, url: &str) {
     let accepted = samples.len();
     let mut config = Config::for_tests(url, KEY);
     config.workers = env_or("BENCH_WORKERS", 4);
+    // Intake has its own lane of workers; the service's default is 16.
+    config.intake_workers = env_or("BENCH_INTAKE_WORKERS", 16);
     config.db_max_connections = 10;
     let started = Instant::now();
     let server = Server::start(&config).await;
@@ -153,8 +164,8 @@ async fn bench_http(label: &str, url: &str) {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "| {label} | end to end through the builtin pipeline ({} workers) | {:.0} msg/s | | | {accepted} messages in {secs:.1} s |",
-        config.workers,
+        "| {label} | end to end through the builtin pipeline ({} intake workers, {projects} projects) | {:.0} msg/s | | | {accepted} messages in {secs:.1} s |",
+        config.intake_workers,
         accepted as f64 / secs
     );
     server.stop().await;

@@ -3,7 +3,9 @@
 # against the release binary with its workers off: persist-and-enqueue alone.
 #   scripts/accept_load.sh [connections...]    (default: 8 32 64)
 # Env: DATABASE (default: a fresh SQLite file; a postgres:// URL of an empty database works
-# too), DURATION (default 10s), BIN (default target/release/taskbridge), PORT (default 18080).
+# too), DURATION (default 10s), BIN (default target/release/taskbridge), PORT (default 18080),
+# RATE_LIMIT and RATE_BURST (the API-key limit, default off; a limit high enough never to refuse
+# measures the limiter's cost), REDIS_URL (the limiter shared through Redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
@@ -15,8 +17,9 @@ work="$(mktemp -d)"
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 DATABASE="${DATABASE:-sqlite://$work/load.db}"
 
-TASKBRIDGE_ADDR="127.0.0.1:$PORT" TASKBRIDGE_DATABASE_URL="$DATABASE" TASKBRIDGE_API_KEY="$KEY" \
-  TASKBRIDGE_WORKERS=0 TASKBRIDGE_RATE_LIMIT=off TASKBRIDGE_LOG=warn "$BIN" > "$work/server.log" 2>&1 &
+env TASKBRIDGE_ADDR="127.0.0.1:$PORT" TASKBRIDGE_DATABASE_URL="$DATABASE" TASKBRIDGE_API_KEY="$KEY" \
+  TASKBRIDGE_WORKERS=0 TASKBRIDGE_RATE_LIMIT="${RATE_LIMIT:-off}" TASKBRIDGE_RATE_BURST="${RATE_BURST:-100000}" \
+  ${REDIS_URL:+TASKBRIDGE_REDIS_URL="$REDIS_URL"} TASKBRIDGE_LOG=warn "$BIN" > "$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 project=$(curl -fsS -X POST "http://127.0.0.1:$PORT/api/v1/projects" -H "Authorization: Bearer $KEY" \
@@ -49,3 +52,5 @@ for c in "${@:-8 32 64}"; do
 done
 kept=$(curl -fsS "http://127.0.0.1:$PORT/api/v1/messages?project_id=$project&limit=1" -H "Authorization: Bearer $KEY" >/dev/null && echo ok)
 echo "server answered after the load: ${kept:-no}"
+# The server's memory after the load: resident now and at its peak.
+echo "server memory: $(grep -E '^Vm(RSS|HWM)' "/proc/$pid/status" | tr -s ' \t' ' ' | paste -sd, -)"

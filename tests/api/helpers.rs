@@ -379,10 +379,16 @@ pub async fn serve_troubled(app: axum::Router, troubles: &[crate::fakes::Trouble
 
 /// The dead jobs, once there is one (or after five seconds).
 pub async fn dead_jobs(app: &TestApp) -> Value {
+    dead_jobs_at_least(app, 1).await
+}
+
+/// The dead jobs, once there are `n` (or after ten seconds). A job is marked dead after
+/// its failure is recorded elsewhere (an answer's history row), so callers wait for it.
+pub async fn dead_jobs_at_least(app: &TestApp, n: usize) -> Value {
     let mut dead = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..400 {
         dead = app.get("/api/v1/jobs?status=dead").await.body;
-        if dead["items"].as_array().is_some_and(|a| !a.is_empty()) {
+        if dead["items"].as_array().is_some_and(|a| a.len() >= n) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;

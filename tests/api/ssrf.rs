@@ -109,7 +109,7 @@ async fn response_url_to_loopback_is_refused(backend: Backend) {
         let error = answer["error"].as_str().unwrap_or_default();
         assert!(error.contains("refused") && error.contains("loopback address"), "{answer}");
     }
-    let jobs = app.get("/api/v1/jobs?status=dead").await.body;
+    let jobs = crate::helpers::dead_jobs_at_least(&app, 2).await;
     let replies: Vec<&Value> =
         jobs["items"].as_array().into_iter().flatten().filter(|j| j["kind"] == "channel.reply").collect();
     assert_eq!(replies.len(), 2, "refused for good, not retried: {jobs}");
@@ -183,14 +183,7 @@ async fn stored_urls_are_checked_when_used(backend: Backend) {
         .await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
 
-    let mut dead = Value::Null;
-    for _ in 0..400 {
-        dead = app.get("/api/v1/jobs?status=dead").await.body;
-        if dead["items"].as_array().is_some_and(|a| a.len() >= 3) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let dead = crate::helpers::dead_jobs_at_least(&app, 3).await;
     let errors: Vec<&str> =
         dead["items"].as_array().into_iter().flatten().filter_map(|j| j["last_error"].as_str()).collect();
     assert_eq!(errors.len(), 3, "{dead}");
