@@ -155,9 +155,11 @@ async fn jira_project_postgres() {
 }
 
 /// A mirror of twelve epics with two stories each, against a site that takes 30 ms per
-/// answer and refuses the first two page creations with 429: the pages of a level are made
-/// several at once but never more than the Confluence integration's `max_in_flight` (3), the
-/// refusals slow the run down without doubling a page, and the undo deletes them the same way.
+/// answer, refuses the first two page creations with 429 and fails a story's with 500: the
+/// pages of a level are made several at once but never more than the Confluence
+/// integration's `max_in_flight` (3), the refusals slow the run down, the failure ends the
+/// attempt and the next finishes the run from its journal, without doubling a page; the
+/// undo deletes them the same way.
 async fn pages_are_mirrored_and_undone_several_at_once(backend: Backend) {
     let (site_url, site) = fake_site(|s| {
         s.add("700", None, "Programme", "<p>The programme.</p>".into());
@@ -170,6 +172,7 @@ async fn pages_are_mirrored_and_undone_several_at_once(backend: Backend) {
         }
         s.delay = Duration::from_millis(30);
         s.throttle_page_creates = 2;
+        s.fail_page_create = Some(20);
     })
     .await;
     let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
@@ -197,6 +200,7 @@ async fn pages_are_mirrored_and_undone_several_at_once(backend: Backend) {
         let mut s = site.lock().expect("lock");
         assert_eq!(s.throttle_page_creates, 0, "both refusals met");
         assert_eq!(s.page_creates, 36, "each page made once");
+        assert!(s.page_create_requests > 38, "the failed creation was tried again: {}", s.page_create_requests);
         let story = results.iter().find(|r| r["new_jira_keys"][0] == "PG-121").expect("PG-121");
         let epic = results.iter().find(|r| r["new_jira_keys"][0] == "PG-2").expect("PG-2");
         assert_eq!(s.pages[story["page_id"].as_str().expect("id")].parent.as_deref(), epic["page_id"].as_str());
@@ -207,6 +211,9 @@ async fn pages_are_mirrored_and_undone_several_at_once(backend: Backend) {
     }
 
     let run_id = res.body["run_id"].as_str().expect("run id");
+    let detail = app.get(&format!("/api/v1/sync-runs/{run_id}")).await.body;
+    let changes = detail["changes"].as_array().expect("changes");
+    assert_eq!(changes.iter().filter(|c| c["action"] == "create").count(), 36, "each page journaled once");
     let undo = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
     assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
     let undone = undo.body["results"].as_array().expect("results");
