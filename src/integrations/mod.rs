@@ -202,10 +202,13 @@ impl Integrations {
         tenant_id: &TenantId,
         id: &IntegrationId,
     ) -> Result<(IntegrationRecord, Map<String, Value>), IntegrationError> {
-        let (owner, record, secrets) = self.for_webhook(id).await?;
+        // Not from the webhooks' cache: what is read here may be written back (a refreshed
+        // token), so it must be what the database holds now.
+        let (owner, record) = self.store.integration_by_id(id).await?;
         if owner != *tenant_id {
             return Err(IntegrationError::Store(StoreError::NotFound));
         }
+        let secrets = self.open(&record)?;
         Ok((record, secrets))
     }
 

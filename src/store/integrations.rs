@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::heard_cache::tell;
+use super::integration_cache::CHANNEL as CHANGED;
 use super::{Result, Store, StoreError, parse_enum, read, write};
 use crate::domain::id::{IntegrationId, ProjectId, TenantId};
 use crate::domain::integration::{IntegrationStatus, IntegrationType};
@@ -146,8 +148,23 @@ impl Store {
     }
 
     /// The integration a webhook names, with its tenant: webhooks carry no API key, the
-    /// integration's secrets authenticate them.
+    /// integration's secrets authenticate them. Integrations named lately come from the
+    /// cache (see `integration_cache` for why that is safe); every change forgets them.
     pub async fn integration_for_webhook(&self, id: &IntegrationId) -> Result<(TenantId, IntegrationRecord)> {
+        if let Some(found) = self.webhook_integrations.get(id.as_str()) {
+            return Ok(found);
+        }
+        if let super::Db::Postgres(pool) = &self.db {
+            self.webhook_integrations.listen(pool, super::integration_cache::CHANNEL);
+        }
+        let generation = self.webhook_integrations.generation();
+        let found = self.integration_by_id(id).await?;
+        self.webhook_integrations.put(id.as_str().to_string(), found.clone(), generation);
+        Ok(found)
+    }
+
+    /// An integration of any tenant, with its tenant, as the database holds it now.
+    pub async fn integration_by_id(&self, id: &IntegrationId) -> Result<(TenantId, IntegrationRecord)> {
         let sql = format!("SELECT tenant_id, {COLUMNS} FROM integrations WHERE id = $1");
         let row: Option<WebhookRow> = read!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
         let row = row.ok_or(StoreError::NotFound)?;
@@ -211,7 +228,8 @@ impl Store {
     ) -> Result<bool> {
         let (settings, names) = (json(&record.settings)?, json(&record.secret_names)?);
         let updated = write!(self, |pool| {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(
                 "UPDATE integrations SET name = $1, settings = $2, secrets = $3, secret_names = $4, updated_at = $5,
                                          status = $9, last_error = $10
                  WHERE id = $6 AND project_id = $7 AND tenant_id = $8 AND ($11 IS NULL OR updated_at = $11)",
@@ -227,10 +245,16 @@ impl Store {
             .bind(record.status.as_str())
             .bind(&record.last_error)
             .bind(seen)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            if updated == 1 {
+                tell!(self, &mut *tx, CHANGED, record.id.as_str());
+            }
+            tx.commit().await?;
+            updated
         });
+        self.webhook_integrations.forget(record.id.as_str());
         Ok(updated == 1)
     }
 
@@ -241,14 +265,21 @@ impl Store {
         id: &IntegrationId,
     ) -> Result<()> {
         let deleted = write!(self, |pool| {
-            sqlx::query("DELETE FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3")
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query("DELETE FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3")
                 .bind(id)
                 .bind(project_id)
                 .bind(tenant_id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            if deleted == 1 {
+                tell!(self, &mut *tx, CHANGED, id.as_str());
+            }
+            tx.commit().await?;
+            deleted
         });
+        self.webhook_integrations.forget(id.as_str());
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
@@ -282,9 +313,13 @@ impl Store {
                 if updated == 0 {
                     return Err(StoreError::Conflict(format!("integration {id} changed during the rotation")));
                 }
+                tell!(self, &mut *tx, CHANGED, id);
             }
             tx.commit().await?;
         });
+        for (id, _, _) in changes {
+            self.webhook_integrations.forget(id);
+        }
         Ok(())
     }
 }

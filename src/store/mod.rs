@@ -9,8 +9,10 @@ pub mod coordinator;
 mod decisions;
 mod deliveries;
 mod group_commit;
+mod heard_cache;
 mod imports;
 pub mod inspect;
+mod integration_cache;
 pub mod integrations;
 mod jobs;
 mod key_cache;
@@ -117,6 +119,8 @@ pub struct Store {
     accepts: std::sync::Arc<std::sync::OnceLock<group_commit::Accepts>>,
     /// Callers of recently presented API keys.
     keys: std::sync::Arc<key_cache::KeyCache>,
+    /// Integrations that webhooks named lately.
+    webhook_integrations: std::sync::Arc<integration_cache::IntegrationCache>,
 }
 
 /// Runs `$body` with `$pool` bound to the pool for reads, compiled once per backend.
@@ -176,7 +180,8 @@ impl Store {
                 db: Db::Postgres(pool),
                 outcomes: Default::default(),
                 accepts: Default::default(),
-                keys: std::sync::Arc::new(key_cache::KeyCache::shared()),
+                keys: std::sync::Arc::new(key_cache::shared()),
+                webhook_integrations: std::sync::Arc::new(integration_cache::shared()),
             }
         } else {
             return Err(StoreError::UnsupportedUrl);
@@ -207,7 +212,8 @@ impl Store {
             db: Db::Sqlite { read, write },
             outcomes: Default::default(),
             accepts: Default::default(),
-            keys: std::sync::Arc::new(key_cache::KeyCache::local()),
+            keys: std::sync::Arc::new(key_cache::local()),
+            webhook_integrations: std::sync::Arc::new(integration_cache::local()),
         })
     }
 

@@ -159,8 +159,24 @@ impl Store {
         self.get_project(tenant_id, id).await
     }
 
-    /// Deletes the project with its tasks, labels and comments.
+    /// Deletes the project with its tasks, labels, comments and integrations (whose webhooks
+    /// every instance stops accepting at once).
     pub async fn delete_project(&self, tenant_id: &TenantId, id: &ProjectId) -> Result<()> {
-        self.delete_owned("projects", tenant_id, id).await
+        let deleted = write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query("DELETE FROM projects WHERE id = $1 AND tenant_id = $2")
+                .bind(id)
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 1 {
+                super::heard_cache::tell!(self, &mut *tx, super::integration_cache::CHANNEL, id.as_str());
+            }
+            tx.commit().await?;
+            deleted
+        });
+        self.webhook_integrations.forget(id.as_str());
+        if deleted == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

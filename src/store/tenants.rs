@@ -103,7 +103,7 @@ impl Store {
             return Ok(Some(caller));
         }
         if let super::Db::Postgres(pool) = &self.db {
-            self.keys.listen(pool);
+            self.keys.listen(pool, super::key_cache::CHANNEL);
         }
         let generation = self.keys.generation();
         let row: Option<KeyRow> = read!(self, |pool| {
@@ -218,14 +218,8 @@ impl Store {
                 .bind(tenant_id)
                 .execute(&mut *tx)
                 .await?;
-            if self.backend() == super::Backend::Postgres {
-                // Sent on commit, to every instance's key cache.
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(super::key_cache::CHANNEL)
-                    .bind(key_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            // Sent on commit, to every instance's key cache.
+            super::heard_cache::tell!(self, &mut *tx, super::key_cache::CHANNEL, key_id);
             tx.commit().await?;
         });
         self.keys.forget(key_id);

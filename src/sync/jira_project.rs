@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::{Context, Shared, SyncError};
+use super::pace::Pace;
+use super::{Context, Shared, SyncError, steps};
 use crate::jobs::{JobContext, JobError};
 use crate::store::NewChange;
 use crate::trackers::confluence::storage::{Storage, escape};
@@ -119,10 +120,13 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
     let Some(c) = super::context(shared, &ctx, run_id).await? else { return Ok(()) };
     let request: ProjectRequest = serde_json::from_value(c.run.request.clone())
         .map_err(|e| JobError::Permanent(format!("the run's request is unreadable: {e}")))?;
-    let (root, issues, existing) = match read(&c, &request).await {
+    // One pace per product for the whole run: a 429 anywhere slows every call to it.
+    let confluence = Pace::new(c.confluence_in_flight);
+    let (root, issues, existing) = match read(&c, &confluence, &request).await {
         Ok(read) => read,
         Err(e) => return super::fail(&c, e).await,
     };
+    let journaled = c.journaled().await?;
 
     // Children by parent, in key order; the tree's top is the project's issues without a
     // parent, or the named issue's children.
@@ -131,18 +135,27 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
         below.entry(issue.parent.as_deref()).or_default().push(issue);
     }
     let top: Option<&str> = (!is_project_key(&request.project_key)).then_some(request.project_key.as_str());
-    let mut pages: HashMap<String, String> = HashMap::new(); // issue key → page id
+    let tree = Tree { root: &root, existing: &existing, journaled: &journaled, pace: &confluence };
     let mut results = Vec::new();
+    // A level at a time (a page's parent exists before it is made), the pages of a level
+    // several at once, each journaled on its own.
     let mut level: Vec<(&Issue, String)> =
         below.get(&top).into_iter().flatten().filter(|i| !i.subtask).map(|i| (*i, root.id.clone())).collect();
     while !level.is_empty() {
+        let mut done = steps::run(c.confluence_in_flight, level.iter().enumerate(), |(i, (issue, parent_page))| {
+            let (c, tree, subtasks) = (&c, &tree, subtasks_of(&below, &issue.key));
+            async move { Ok((i, mirror(c, tree, issue, &subtasks, parent_page).await?)) }
+        })
+        .await?;
+        done.sort_by_key(|(i, _)| *i);
         let mut next = Vec::new();
-        for (issue, parent_page) in level {
-            let subtasks: Vec<&Issue> =
-                below.get(&Some(issue.key.as_str())).into_iter().flatten().filter(|i| i.subtask).copied().collect();
-            let result = match mirror(&c, &root, issue, &subtasks, &parent_page, &existing).await? {
+        for ((issue, _), (_, outcome)) in level.iter().zip(done) {
+            let subtasks = subtasks_of(&below, &issue.key);
+            results.push(match outcome {
                 Ok((page_id, action)) => {
-                    pages.insert(issue.key.clone(), page_id.clone());
+                    for child in below.get(&Some(issue.key.as_str())).into_iter().flatten().filter(|i| !i.subtask) {
+                        next.push((*child, page_id.clone()));
+                    }
                     json!({"page_id": page_id, "page_title": title(issue), "action": action,
                            "new_jira_keys": std::iter::once(&issue.key).chain(subtasks.iter().map(|s| &s.key)).collect::<Vec<_>>(),
                            "project_linked": request.project_key})
@@ -151,13 +164,7 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
                     json!({"page_id": null, "page_title": title(issue), "action": "failed", "error": message,
                                        "new_jira_keys": [issue.key], "project_linked": request.project_key})
                 }
-            };
-            results.push(result);
-            if let Some(page) = pages.get(&issue.key) {
-                for child in below.get(&Some(issue.key.as_str())).into_iter().flatten().filter(|i| !i.subtask) {
-                    next.push((*child, page.clone()));
-                }
-            }
+            });
         }
         level = next;
     }
@@ -166,65 +173,113 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
     Ok(())
 }
 
+/// The sub-tasks of issue `key`, listed on its page.
+fn subtasks_of<'a>(below: &HashMap<Option<&str>, Vec<&'a Issue>>, key: &str) -> Vec<&'a Issue> {
+    below.get(&Some(key)).into_iter().flatten().filter(|i| i.subtask).copied().collect()
+}
+
+/// What every page of a run is mirrored against.
+struct Tree<'a> {
+    root: &'a Page,
+    /// Pages mirrored before, found under the root: issue key → page id.
+    existing: &'a HashMap<String, String>,
+    /// The steps this run finished before this attempt.
+    journaled: &'a HashMap<String, crate::store::SyncChange>,
+    pace: &'a Pace,
+}
+
 type Read = (Page, Vec<Issue>, HashMap<String, String>);
 
 /// The root page, the project's issues, and the pages already mirrored under the root
-/// (issue key → page id).
-async fn read(c: &Context<'_>, request: &ProjectRequest) -> Result<Read, JobError> {
-    let root_id = c
-        .confluence
-        .resolve(&request.project_page_url)
-        .await?
-        .ok_or_else(|| JobError::Permanent(format!("{} names no Confluence page", request.project_page_url)))?;
-    let root = c.confluence.page(&root_id, None).await?;
+/// (issue key → page id). Jira's search runs beside the walk of the page tree, which reads
+/// a level at a time, the pages of a level several at once.
+async fn read(c: &Context<'_>, pace: &Pace, request: &ProjectRequest) -> Result<Read, JobError> {
     let project = issue_project(&request.project_key).unwrap_or(&request.project_key);
     let jql = format!("project = \"{project}\" ORDER BY key ASC");
-    let found = c.jira.search_all(&jql, &["summary", "issuetype", "parent"]).await?;
-    let mut issues: Vec<Issue> = found.iter().filter_map(issue).collect();
+    let jira = Pace::new(c.jira_in_flight);
+    let search = jira.run(|_| c.jira.search_all(&jql, &["summary", "issuetype", "parent"]));
+    let walk = async {
+        let root_id = pace
+            .run(|_| c.confluence.resolve(&request.project_page_url))
+            .await?
+            .ok_or_else(|| JobError::Permanent(format!("{} names no Confluence page", request.project_page_url)))?;
+        let root = pace.run(|_| c.confluence.page(&root_id, None)).await?;
+        let mut existing = HashMap::new();
+        let mut level = vec![root.id.clone()];
+        while !level.is_empty() {
+            let mut read = steps::run(c.confluence_in_flight, level.iter().enumerate(), |(i, id)| async move {
+                Ok((i, pace.run(|_| c.confluence.children(id)).await?))
+            })
+            .await?;
+            read.sort_by_key(|(i, _)| *i);
+            level = Vec::new();
+            for (child, title) in read.into_iter().flat_map(|(_, children)| children) {
+                if let Some(key) = title_key(&title) {
+                    existing.entry(key.to_string()).or_insert_with(|| child.clone());
+                }
+                level.push(child);
+            }
+        }
+        Ok::<_, JobError>((root, existing))
+    };
+    let (found, walked) = tokio::join!(search, walk);
+    let (root, existing) = walked?;
+    let mut issues: Vec<Issue> = found?.iter().filter_map(issue).collect();
     // Jira orders `OPS-10` before `OPS-9` as text: order by number.
     issues.sort_by_key(|i| i.key.rsplit_once('-').and_then(|(_, n)| n.parse::<u64>().ok()).unwrap_or(0));
-    let mut existing = HashMap::new();
-    let mut todo = vec![root.id.clone()];
-    while let Some(id) = todo.pop() {
-        for (child, title) in c.confluence.children(&id).await? {
-            if let Some(key) = title_key(&title) {
-                existing.entry(key.to_string()).or_insert_with(|| child.clone());
-            }
-            todo.push(child);
-        }
-    }
     Ok((root, issues, existing))
+}
+
+/// How a page came to be as it should.
+enum Made {
+    Created(String),
+    Updated(String, Option<(i64, i64)>),
 }
 
 /// Creates or updates the issue's page; answers its id and what was done. A failure that
 /// retrying cannot fix is reported for this page (`Ok(Err)`) while the others go on.
 async fn mirror(
     c: &Context<'_>,
-    root: &Page,
+    tree: &Tree<'_>,
     issue: &Issue,
     subtasks: &[&Issue],
     parent_page: &str,
-    existing: &HashMap<String, String>,
 ) -> Result<Result<(String, &'static str), String>, JobError> {
     let step = format!("page:{}", issue.key);
-    if let Some(done) = c.done(&step).await? {
+    if let Some(done) = tree.journaled.get(&step) {
         return Ok(match done.action.as_str() {
-            "failed" => Err(done.after.and_then(|a| a["error"].as_str().map(str::to_string)).unwrap_or_default()),
-            "create" => Ok((done.reference, "created")),
-            _ => Ok((done.reference, "updated")),
+            "failed" => {
+                Err(done.after.as_ref().and_then(|a| a["error"].as_str().map(str::to_string)).unwrap_or_default())
+            }
+            "create" => Ok((done.reference.clone(), "created")),
+            _ => Ok((done.reference.clone(), "updated")),
         });
     }
     let title = title(issue);
     let body = page_body(issue, subtasks);
-    let outcome = match existing.get(&issue.key) {
-        Some(page_id) => update(c, page_id, &title, &body).await.map(|v| (page_id.clone(), v)),
-        None => match &root.space_id {
-            Some(space) => c.confluence.create_page(space, parent_page, &title, &body).await.map(|p| (p.id, None)),
+    let outcome = match tree.existing.get(&issue.key) {
+        Some(page_id) => {
+            // An update compares before it writes, so a try after a pause repeats nothing.
+            tree.pace.run(|_| update(c, page_id, &title, &body)).await.map(|v| Made::Updated(page_id.clone(), v))
+        }
+        None => match &tree.root.space_id {
+            Some(space) => {
+                let (title, body) = (&title, &body);
+                tree.pace
+                    .run(|again| async move {
+                        // A try after a pause finds the page an earlier try may have made.
+                        if again && let Some(made) = made_under(c, parent_page, &issue.key).await? {
+                            return Ok(Made::Created(made));
+                        }
+                        c.confluence.create_page(space, parent_page, title, body).await.map(|p| Made::Created(p.id))
+                    })
+                    .await
+            }
             None => Err(JobError::Permanent("the project page has no space".into())),
         },
     };
     let change = match &outcome {
-        Ok((page_id, None)) if !existing.contains_key(&issue.key) => Some(NewChange {
+        Ok(Made::Created(page_id)) => Some(NewChange {
             step: &step,
             target: "confluence-page",
             reference: page_id,
@@ -232,14 +287,14 @@ async fn mirror(
             before: None,
             after: Some(json!({"title": title, "parent": parent_page, "issue": issue.key})),
         }),
-        Ok((_, None)) => None, // already as it should be
-        Ok((page_id, Some((before, after)))) => Some(NewChange {
+        Ok(Made::Updated(_, None)) => None, // already as it should be
+        Ok(Made::Updated(page_id, Some((before, after)))) => Some(NewChange {
             step: &step,
             target: "confluence-page",
             reference: page_id,
             action: "update",
             before: Some(json!({"version": before})),
-            after: Some(json!({"version": after, "title": title, "issue": issue.key})),
+            after: Some(json!({"version": after, "title": title, "parent": parent_page, "issue": issue.key})),
         }),
         Err(_) => None,
     };
@@ -247,9 +302,9 @@ async fn mirror(
         c.journal(change).await?;
     }
     Ok(match outcome {
-        Ok((page_id, None)) if !existing.contains_key(&issue.key) => Ok((page_id, "created")),
-        Ok((page_id, None)) => Ok((page_id, "unchanged")),
-        Ok((page_id, Some(_))) => Ok((page_id, "updated")),
+        Ok(Made::Created(page_id)) => Ok((page_id, "created")),
+        Ok(Made::Updated(page_id, None)) => Ok((page_id, "unchanged")),
+        Ok(Made::Updated(page_id, Some(_))) => Ok((page_id, "updated")),
         Err(e) => {
             let message = c.settle(e)?;
             c.journal(NewChange {
@@ -264,6 +319,12 @@ async fn mirror(
             Err(message)
         }
     })
+}
+
+/// The page of issue `key` under `parent`, if there is one.
+async fn made_under(c: &Context<'_>, parent: &str, key: &str) -> Result<Option<String>, JobError> {
+    let children = c.confluence.children(parent).await?;
+    Ok(children.into_iter().find(|(_, title)| title_key(title) == Some(key)).map(|(id, _)| id))
 }
 
 /// Writes the page when its title or its Jira issues differ from the mirror's; answers

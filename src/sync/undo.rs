@@ -309,46 +309,50 @@ async fn move_issues<'k>(
     .collect())
 }
 
-/// Undo of a project mirror: its journal, newest change first, inverted — a page it made is
-/// deleted (children before their parents), a page it updated goes back to its version
-/// before. Each page's undo is journaled once, so a retry or a second run writes nothing.
+/// Undo of a project mirror: its journal inverted — a page it made is deleted, a page it
+/// updated goes back to its version before. Pages go a level at a time, the deepest first
+/// (a page made below another is deleted before it), the pages of a level several at once.
+/// Each page's undo is journaled once, so a retry or a second run writes nothing.
 async fn undo_mirror(c: &Context<'_>) -> Result<(), JobError> {
     let of = c.run.request["of"].as_str().unwrap_or_default().to_string();
     let mut changes = c.store().sync_changes(&of).await.map_err(super::retry)?;
     changes.retain(|change| change.action == "create" || change.action == "update");
-    changes.sort_by_key(|change| std::cmp::Reverse(change.seq));
+    let depth = mirror_depths(&changes);
+    // Listed as the mirror's results reversed: the deepest level first, within a level the
+    // highest issue number first.
+    changes.sort_by_key(|change| {
+        let number = change.after.as_ref().and_then(|a| a["issue"].as_str()?.rsplit_once('-')?.1.parse::<u64>().ok());
+        std::cmp::Reverse((depth[change.reference.as_str()], number, change.seq))
+    });
+    let journaled = c.journaled().await?;
+    let pace = Pace::new(c.confluence_in_flight);
+    let mut undone: HashMap<&str, (String, Value)> = HashMap::new();
+    let mut levels: Vec<usize> = depth.values().copied().collect();
+    levels.sort_unstable_by(|a, b| b.cmp(a));
+    levels.dedup();
+    for level in levels {
+        // Each page once, though the journal could name it twice.
+        let mut pages: Vec<&crate::store::SyncChange> = Vec::new();
+        for change in changes.iter().filter(|change| depth[change.reference.as_str()] == level) {
+            if !pages.iter().any(|p| p.reference == change.reference) {
+                pages.push(change);
+            }
+        }
+        let (pace, journaled) = (&pace, &journaled);
+        let done = steps::run(c.confluence_in_flight, pages, |change| async move {
+            Ok((change.reference.as_str(), undo_page(c, pace, journaled, change).await?))
+        })
+        .await?;
+        undone.extend(done);
+    }
     let mut results = Vec::new();
     let mut complete = true;
     for change in &changes {
         let page = change.reference.as_str();
         let issue = change.after.as_ref().map(|a| a["issue"].clone()).unwrap_or_default();
-        let step = format!("undo:{page}");
-        if c.done(&step).await?.is_none() {
-            let version = change.before.as_ref().and_then(|b| b["version"].as_i64());
-            let outcome = match version {
-                None => c.confluence.delete_page(page).await.map(|()| ("deleted", json!({"issue": issue}))),
-                Some(version) => restore(c, page, version).await.map(|(before, after)| {
-                    ("restore", json!({"version": after, "restored": version, "changed": after != before}))
-                }),
-            };
-            let (action, after) = match outcome {
-                Ok(done) => done,
-                Err(e) => ("failed", json!({"error": c.settle(e)?})),
-            };
-            let before = change.after.clone();
-            c.journal(NewChange {
-                step: &step,
-                target: "confluence-page",
-                reference: page,
-                action,
-                before,
-                after: Some(after),
-            })
-            .await?;
-        }
-        let done = c.done(&step).await?.ok_or_else(|| JobError::Retry("the journal lost a step".into()))?;
-        let after = done.after.unwrap_or_default();
-        let status_text = match done.action.as_str() {
+        let (action, after) =
+            undone.get(page).cloned().ok_or_else(|| JobError::Retry("the journal lost a step".into()))?;
+        let status_text = match action.as_str() {
             "deleted" => "Deleted".to_string(),
             "restore" => format!("Restored to version {}", after["restored"]),
             _ => {
@@ -365,4 +369,65 @@ async fn undo_mirror(c: &Context<'_>) -> Result<(), JobError> {
     super::finish(c, &Value::Array(results)).await?;
     tracing::info!(run_id = %c.run.id, pages = changes.len(), "project mirror undone");
     Ok(())
+}
+
+/// How deep each page of a mirror's journal lies below the others it made or updated (0: its
+/// parent is none of them). Pages updated by a mirror from before parents were journaled
+/// for updates count as top pages; only the pages it made must be ordered, and those know.
+fn mirror_depths(changes: &[crate::store::SyncChange]) -> HashMap<String, usize> {
+    let parent: HashMap<&str, &str> = changes
+        .iter()
+        .filter_map(|change| Some((change.reference.as_str(), change.after.as_ref()?["parent"].as_str()?)))
+        .collect();
+    changes
+        .iter()
+        .map(|change| {
+            let mut page = change.reference.as_str();
+            let mut depth = 0;
+            // Bounded by the number of pages: a journal naming a cycle cannot loop forever.
+            while let Some(up) = parent.get(page).filter(|up| parent.contains_key(**up) && depth < changes.len()) {
+                depth += 1;
+                page = *up;
+            }
+            (change.reference.clone(), depth)
+        })
+        .collect()
+}
+
+/// Undoes one page of a mirror once per run; answers the journaled action and its details.
+async fn undo_page(
+    c: &Context<'_>,
+    pace: &Pace,
+    journaled: &HashMap<String, crate::store::SyncChange>,
+    change: &crate::store::SyncChange,
+) -> Result<(String, Value), JobError> {
+    let page = change.reference.as_str();
+    let step = format!("undo:{page}");
+    if let Some(done) = journaled.get(&step) {
+        return Ok((done.action.clone(), done.after.clone().unwrap_or_default()));
+    }
+    let issue = change.after.as_ref().map(|a| a["issue"].clone()).unwrap_or_default();
+    let version = change.before.as_ref().and_then(|b| b["version"].as_i64());
+    // A deletion of a page already gone, and a restore (it compares before it writes), can
+    // be tried again after a pause without doing anything twice.
+    let outcome = match version {
+        None => pace.run(|_| c.confluence.delete_page(page)).await.map(|()| ("deleted", json!({"issue": issue}))),
+        Some(version) => pace.run(|_| restore(c, page, version)).await.map(|(before, after)| {
+            ("restore", json!({"version": after, "restored": version, "changed": after != before}))
+        }),
+    };
+    let (action, after) = match outcome {
+        Ok(done) => done,
+        Err(e) => ("failed", json!({"error": c.settle(e)?})),
+    };
+    c.journal(NewChange {
+        step: &step,
+        target: "confluence-page",
+        reference: page,
+        action,
+        before: change.after.clone(),
+        after: Some(after.clone()),
+    })
+    .await?;
+    Ok((action.to_string(), after))
 }

@@ -153,3 +153,78 @@ async fn jira_project_sqlite() {
 async fn jira_project_postgres() {
     jira_project(Backend::Postgres).await;
 }
+
+/// A mirror of twelve epics with two stories each, against a site that takes 30 ms per
+/// answer, refuses the first two page creations with 429 and fails a story's with 500: the
+/// pages of a level are made several at once but never more than the Confluence
+/// integration's `max_in_flight` (3), the refusals slow the run down, the failure ends the
+/// attempt and the next finishes the run from its journal, without doubling a page; the
+/// undo deletes them the same way.
+async fn pages_are_mirrored_and_undone_several_at_once(backend: Backend) {
+    let (site_url, site) = fake_site(|s| {
+        s.add("700", None, "Programme", "<p>The programme.</p>".into());
+        for e in 1..=12 {
+            let epic = format!("PG-{e}");
+            s.issue(&epic, &format!("Epic {e}"), "Epic", false, None);
+            for t in 1..=2 {
+                s.issue(&format!("PG-{}", 100 + e * 10 + t), &format!("Story {t} of {e}"), "Story", false, Some(&epic));
+            }
+        }
+        s.delay = Duration::from_millis(30);
+        s.throttle_page_creates = 2;
+        s.fail_page_create = Some(20);
+    })
+    .await;
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("programme").await;
+    for (kind, limit) in [("jira", 2), ("confluence", 3)] {
+        let mut settings = json!({"site_url": site_url, "email": "bot@acme.test", "max_in_flight": limit});
+        if kind == "jira" {
+            settings["project_key"] = json!("PG");
+        }
+        let body = json!({"type": kind, "settings": settings, "secrets": {"api_token": "atl-token-1"}});
+        let res = app.post(&format!("/api/v1/projects/{project}/integrations"), body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+
+    let request = json!({"project_page_url": format!("{site_url}/wiki/spaces/OPS/pages/700"), "project_key": "PG"});
+    let res = app.post(&format!("/api/v1/projects/{project}/sync/jira-project"), request).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let results = res.body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 36, "{results:?}");
+    assert!(results.iter().all(|r| r["action"] == "created"), "{results:?}");
+    let order: Vec<&str> = results.iter().filter_map(|r| r["new_jira_keys"][0].as_str()).collect();
+    assert_eq!(order[..3], ["PG-1", "PG-2", "PG-3"], "epics first, by number: {order:?}");
+    assert_eq!(order[12..15], ["PG-111", "PG-112", "PG-121"], "then the stories, by number: {order:?}");
+    {
+        let mut s = site.lock().expect("lock");
+        assert_eq!(s.throttle_page_creates, 0, "both refusals met");
+        assert_eq!(s.page_creates, 36, "each page made once");
+        assert!(s.page_create_requests > 38, "the failed creation was tried again: {}", s.page_create_requests);
+        let story = results.iter().find(|r| r["new_jira_keys"][0] == "PG-121").expect("PG-121");
+        let epic = results.iter().find(|r| r["new_jira_keys"][0] == "PG-2").expect("PG-2");
+        assert_eq!(s.pages[story["page_id"].as_str().expect("id")].parent.as_deref(), epic["page_id"].as_str());
+        let flight = s.in_flight;
+        assert!((2..=3).contains(&flight.most_confluence), "Confluence calls in flight: {flight:?}");
+        assert!(flight.most_jira <= 2, "Jira calls in flight: {flight:?}");
+        s.in_flight = Default::default();
+    }
+
+    let run_id = res.body["run_id"].as_str().expect("run id");
+    let detail = app.get(&format!("/api/v1/sync-runs/{run_id}")).await.body;
+    let changes = detail["changes"].as_array().expect("changes");
+    assert_eq!(changes.iter().filter(|c| c["action"] == "create").count(), 36, "each page journaled once");
+    let undo = app.post(&format!("/api/v1/sync-runs/{run_id}/undo"), json!({})).await;
+    assert_eq!(undo.status, StatusCode::OK, "{}", undo.body);
+    let undone = undo.body["results"].as_array().expect("results");
+    assert_eq!(undone.len(), 36);
+    assert!(undone.iter().all(|r| r["status_text"] == "Deleted"), "{undone:?}");
+    let issues: Vec<&str> = undone.iter().filter_map(|r| r["issue"].as_str()).collect();
+    assert_eq!((issues[0], issues[35]), ("PG-222", "PG-1"), "the stories first, the first epic last: {issues:?}");
+    let s = site.lock().expect("lock");
+    assert_eq!(s.pages.keys().collect::<Vec<_>>(), ["700"], "only the programme page remains");
+    assert_eq!(s.page_deletes, 36);
+    let flight = s.in_flight;
+    assert!((2..=3).contains(&flight.most_confluence), "Confluence calls in flight: {flight:?}");
+}
+crate::helpers::each_backend!(pages_are_mirrored_and_undone_several_at_once);

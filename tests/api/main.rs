@@ -62,5 +62,6 @@ mod teams_bot;
 mod telegram;
 mod triage;
 mod voice;
+mod webhook_instances;
 mod whatsapp;
 mod zendesk;

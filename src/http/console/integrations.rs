@@ -56,30 +56,48 @@ fn type_name(kind: IntegrationType) -> &'static str {
     }
 }
 
-/// Where to paste an integration's webhook URL on its platform, in one line.
-fn webhook_hint(kind: IntegrationType) -> &'static str {
+/// What an integration's card says about its webhook URL, in one line.
+enum WebhookUse {
+    /// Where to paste it on the platform.
+    Paste(&'static str),
+    /// Why there is nothing to paste (the route answers 404 for this kind).
+    Unused(&'static str),
+}
+
+fn webhook_use(kind: IntegrationType) -> WebhookUse {
+    use WebhookUse::{Paste, Unused};
     match kind {
         IntegrationType::Slack => {
-            "In your Slack app: Event Subscriptions → Request URL (and Slash Commands → Request URL)."
+            Paste("In your Slack app: Event Subscriptions → Request URL (and Slash Commands → Request URL).")
         }
-        IntegrationType::Discord => "In the Discord developer portal: your application → Interactions Endpoint URL.",
+        IntegrationType::Discord => {
+            Paste("In the Discord developer portal: your application → Interactions Endpoint URL.")
+        }
         IntegrationType::MsTeams => {
-            "In the Azure bot: Configuration → Messaging endpoint (or a Teams outgoing webhook's callback URL)."
+            Paste("In the Azure bot: Configuration → Messaging endpoint (or a Teams outgoing webhook's callback URL).")
         }
         IntegrationType::Telegram => {
-            "Register it with the Bot API's setWebhook, passing the secret token as secret_token."
+            Paste("Register it with the Bot API's setWebhook, passing the secret token as secret_token.")
         }
-        IntegrationType::Whatsapp => "In the Twilio console: your WhatsApp sender → \"A message comes in\" webhook.",
+        IntegrationType::Whatsapp => {
+            Paste("In the Twilio console: your WhatsApp sender → \"A message comes in\" webhook.")
+        }
         IntegrationType::Email => {
-            "In your inbound mail service: the route or parse webhook that receives your address's mail."
+            Paste("In your inbound mail service: the route or parse webhook that receives your address's mail.")
         }
-        IntegrationType::Zendesk => "In Zendesk Admin Center: Apps and integrations → Webhooks → Endpoint URL.",
+        IntegrationType::Zendesk => Unused(
+            "None to paste: Zendesk sends taskbridge nothing. Changes made in Zendesk come back by polling \
+             (every TASKBRIDGE_TRACKER_POLL_SECS seconds).",
+        ),
         IntegrationType::Taiga => {
-            "In Taiga: project Admin → Integrations → Webhooks, with the webhook key as its secret key."
+            Paste("In Taiga: project Admin → Integrations → Webhooks, with the webhook key as its secret key.")
         }
-        IntegrationType::Jira => "In Jira: Settings → System → WebHooks → URL.",
-        IntegrationType::Confluence => "In Confluence: Settings → Webhooks → URL.",
-        IntegrationType::Webhook => "Not needed: taskbridge sends task events to the URL you configure.",
+        IntegrationType::Jira => Paste("In Jira: Settings → System → WebHooks → URL."),
+        IntegrationType::Confluence => Unused(
+            "None to paste: Confluence sends taskbridge nothing. Its pages are read and written by the \
+             sync runs started on this project's Sync page.",
+        ),
+        IntegrationType::Webhook => Unused("None: taskbridge sends task events to the URL you configure."),
     }
 }
 
@@ -260,13 +278,21 @@ fn integration_card(
                     dd.error-message { (why) }
                 }
                 @if i.kind != IntegrationType::Webhook {
-                    dt { label for=(url_id) { "Webhook URL" } }
-                    dd {
-                        div.actions {
-                            input id=(url_id) type="text" readonly value=(i.webhook_url);
-                            button.small.secondary type="button" data-copy=(format!("#{url_id}")) { "Copy" }
+                    @match webhook_use(i.kind) {
+                        WebhookUse::Paste(hint) => {
+                            dt { label for=(url_id) { "Webhook URL" } }
+                            dd {
+                                div.actions {
+                                    input id=(url_id) type="text" readonly value=(i.webhook_url);
+                                    button.small.secondary type="button" data-copy=(format!("#{url_id}")) { "Copy" }
+                                }
+                                p.hint { (hint) }
+                            }
                         }
-                        p.hint { (webhook_hint(i.kind)) }
+                        WebhookUse::Unused(why) => {
+                            dt { "Webhook URL" }
+                            dd { p.hint { (why) } }
+                        }
                     }
                 }
                 @if let Some(state) = mailbox {

@@ -234,3 +234,50 @@ async fn api_keys_are_shown_once_and_only_to_admins() {
     assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/api-keys"));
     assert_eq!(member.get("/dashboard").await.status, StatusCode::UNAUTHORIZED, "its sessions end with it");
 }
+
+/// Zendesk and Confluence are polled and synced, never called back: their cards offer no
+/// webhook URL to paste (its route answers 404 for them) and say how changes arrive instead;
+/// a tracker that does call back (Jira) still offers its URL and where to paste it.
+async fn only_integrations_that_call_back_offer_a_webhook_url(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.allow_private_urls = true).await else { return };
+    let project = app.project("ops").await;
+    let api = format!("/api/v1/projects/{project}/integrations");
+    let mut made = std::collections::HashMap::new();
+    for (kind, settings) in [
+        (
+            "zendesk",
+            serde_json::json!({"api_base_url": "http://127.0.0.1:9/api/v2", "subdomain": "acme",
+                                        "email": "bot@acme.test"}),
+        ),
+        ("confluence", serde_json::json!({"site_url": "http://127.0.0.1:9", "email": "bot@acme.test"})),
+        ("jira", serde_json::json!({"site_url": "http://127.0.0.1:9", "email": "bot@acme.test", "project_key": "OPS"})),
+    ] {
+        let body = serde_json::json!({"type": kind, "settings": settings, "secrets": {"api_token": "token-1"}});
+        let res = app.post(&api, body).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let url = res.body["webhook_url"].as_str().expect("webhook_url").to_string();
+        made.insert(kind, (res.id(), url));
+    }
+    let mut browser = Browser::signed_in(&app, ADMIN_KEY).await;
+    let page = browser.get(&format!("/projects/{project}/integrations")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for kind in ["zendesk", "confluence"] {
+        let (id, url) = &made[kind];
+        assert!(!page.html.contains(&format!("data-copy=\"#webhook-{id}\"")), "{kind}: no URL to copy");
+        assert!(!page.html.contains(&format!("value=\"{url}\"")), "{kind}: no URL shown");
+        let path = url.split_once("/webhooks/").map(|(_, p)| format!("/webhooks/{p}")).expect("path");
+        let called = app.raw().post(format!("{}{path}", app.base)).body("{}").send().await.expect("sent");
+        assert_eq!(called.status(), StatusCode::NOT_FOUND, "{kind}: the URL leads nowhere");
+    }
+    assert!(page.html.contains("Zendesk sends taskbridge nothing. Changes made in Zendesk come back by polling"));
+    assert!(page.html.contains("Confluence sends taskbridge nothing. Its pages are read and written by the sync runs"));
+    assert!(!page.html.contains("Apps and integrations → Webhooks"), "no Zendesk webhook to set up");
+    assert!(!page.html.contains("In Confluence: Settings → Webhooks"), "no Confluence webhook to set up");
+    let (jira, url) = &made["jira"];
+    assert!(page.html.contains(&format!("data-copy=\"#webhook-{jira}\"")), "Jira's URL can be copied");
+    assert!(
+        page.html.contains(&format!("value=\"{url}\""))
+            && page.html.contains("In Jira: Settings → System → WebHooks → URL.")
+    );
+}
+crate::helpers::each_backend!(only_integrations_that_call_back_offer_a_webhook_url);

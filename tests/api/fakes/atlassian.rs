@@ -42,6 +42,12 @@ pub struct Site {
     pub children: HashMap<String, Vec<String>>,
     /// Answer the next children listing of this page with 429.
     pub throttle_children: Option<String>,
+    /// Answer the next this many page creations with 429 and `Retry-After: 1` (nothing made).
+    pub throttle_page_creates: usize,
+    /// Page creation requests so far, refused or not.
+    pub page_create_requests: usize,
+    /// The page creation request of this number (from 1) fails with 500 (nothing made).
+    pub fail_page_create: Option<usize>,
     /// Jira's issues, in the order made. Add them with [`Site::push_issue`] (or the helpers
     /// beside it) so that the key and label indexes follow; they are rebuilt when the list
     /// changes size behind their back.
@@ -260,6 +266,16 @@ async fn put_page(State(s): State<Shared>, Path(id): Path<String>, Json(b): Json
 
 async fn create_page(State(s): State<Shared>, Json(b): Json<Value>) -> Response {
     let mut site = s.lock().expect("lock");
+    site.page_create_requests += 1;
+    if site.fail_page_create == Some(site.page_create_requests) {
+        return v2_error(AxumStatus::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    }
+    if site.throttle_page_creates > 0 {
+        site.throttle_page_creates -= 1;
+        let mut res = v2_error(AxumStatus::TOO_MANY_REQUESTS, "Too Many Requests");
+        res.headers_mut().insert("retry-after", "1".parse().expect("header"));
+        return res;
+    }
     let title = b["title"].as_str().unwrap_or_default().to_string();
     if site.pages.values().any(|p| p.versions.last().is_some_and(|v| v.title == title)) {
         return v2_error(AxumStatus::BAD_REQUEST, "A page with this title already exists");
