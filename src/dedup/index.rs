@@ -659,7 +659,8 @@ mod tests {
             ((n as f64).powf(r) as usize).min(n - 1)
         };
         let words: Vec<String> = (0..400).map(|w| format!("w{w}")).collect();
-        let mut sentence = |len: usize| (0..len).map(|_| words[next(words.len())].as_str()).collect::<Vec<_>>().join(" ");
+        let mut sentence =
+            |len: usize| (0..len).map(|_| words[next(words.len())].as_str()).collect::<Vec<_>>().join(" ");
         let mut i = Index::new();
         for d in 0..3_000 {
             let (title, body) = (sentence(3 + d % 7), sentence(20));

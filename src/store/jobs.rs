@@ -104,14 +104,21 @@ impl Store {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        // The first runnable job of each kind is found on its own through the (lane, status,
+        // run_at) index, then the earliest of the three is taken: one condition with an OR
+        // made SQLite read every job the lane ever had, and the claim slowed as history grew.
         let sql = format!(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1, locked_until = $2,
+            "WITH queued AS (SELECT id, run_at FROM jobs WHERE lane = $4 AND status = 'queued' AND run_at <= $3
+                             ORDER BY run_at LIMIT 1 {lock}),
+                  failed AS (SELECT id, run_at FROM jobs WHERE lane = $4 AND status = 'failed' AND run_at <= $3
+                             ORDER BY run_at LIMIT 1 {lock}),
+                  expired AS (SELECT id, run_at FROM jobs WHERE lane = $4 AND status = 'running' AND locked_until < $3
+                              ORDER BY run_at LIMIT 1 {lock})
+             UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1, locked_until = $2,
                              updated_at = $3
-             WHERE id = (SELECT id FROM jobs
-                         WHERE lane = $4
-                           AND ((status IN ('queued', 'failed') AND run_at <= $3)
-                                OR (status = 'running' AND locked_until < $3))
-                         ORDER BY run_at LIMIT 1 {lock})
+             WHERE id = (SELECT id FROM (SELECT id, run_at FROM queued UNION ALL SELECT id, run_at FROM failed
+                                         UNION ALL SELECT id, run_at FROM expired) AS runnable
+                         ORDER BY run_at LIMIT 1)
              RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
         );
         let row: Option<ClaimRow> = write!(self, |pool| {
