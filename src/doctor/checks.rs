@@ -128,7 +128,11 @@ pub async fn database(config: &Config, report: &mut Report) -> bool {
             false
         }
         Ok((backend, Schema::Present { applied, pending, unknown })) => {
-            let name = if backend == Backend::Postgres { "PostgreSQL" } else { "SQLite" };
+            let name = match backend {
+                Backend::Postgres => "PostgreSQL",
+                Backend::Sqlite => "SQLite",
+                Backend::Mysql => "MySQL/MariaDB",
+            };
             if unknown > 0 {
                 report.add(
                     Level::Problem,

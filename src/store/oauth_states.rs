@@ -25,8 +25,8 @@ impl Store {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
-            sqlx::query(
+            crate::store::query("DELETE FROM oauth_states WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
+            crate::store::query(
                 "INSERT INTO oauth_states (state_hash, tenant_id, project_id, key_id, provider, verifier, extra,
                                            expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -49,7 +49,7 @@ impl Store {
     /// Takes the state: answered once, then gone (expired or not; the caller checks).
     pub async fn take_oauth_state(&self, state_hash: &str) -> Result<Option<StoredState>> {
         let taken: Option<StoredState> = write!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "DELETE FROM oauth_states WHERE state_hash = $1
                  RETURNING tenant_id, project_id, key_id, provider, verifier, extra, expires_at",
             )

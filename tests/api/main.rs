@@ -40,6 +40,7 @@ mod labels;
 mod legacy;
 mod limits;
 mod llm;
+mod mariadb;
 mod mailbox;
 mod msteams;
 mod notify_requester;

@@ -1,0 +1,299 @@
+//! MariaDB/MySQL as a store (`TEST_MYSQL_URL`): the parts that work there so far, tested
+//! through the store itself, since the server does not start on it yet (docs/mariadb.md).
+//! Each test gets a fresh database; with `TEST_MYSQL_URL` unset they pass without running,
+//! and with it set but unreachable they fail.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::Connection;
+use taskbridge::domain::id::TenantId;
+use taskbridge::domain::list::Page;
+use taskbridge::domain::message::NewMessageInput;
+use taskbridge::domain::project::{NewProjectInput, ProjectPatchInput};
+use taskbridge::domain::task::NewTaskInput;
+use taskbridge::domain::tenant::{DEFAULT_TENANT_ID, NewApiKey, Role};
+use taskbridge::jobs::{JobStatus, Lane, NewJob};
+use taskbridge::store::{Bootstrap, Store, StoreError, StoreOptions};
+
+use crate::helpers::{Backend, TestDb};
+
+/// A fresh MariaDB database and the store over it, or `None` without `TEST_MYSQL_URL`.
+async fn store(max_connections: u32) -> Option<(TestDb, String, Store)> {
+    let (db, url) = TestDb::create(Backend::Mysql).await?;
+    let options = StoreOptions { max_connections, unfinished_mysql: true, ..StoreOptions::default() };
+    let store = Store::connect(&url, &options).await.expect("store connects and migrates");
+    Some((db, url, store))
+}
+
+async fn project(store: &Store, tenant: &TenantId, name: &str) -> taskbridge::domain::project::Project {
+    let new: NewProjectInput = serde_json::from_value(json!({"name": name})).expect("project input");
+    store.create_project(tenant, &new.validate().expect("valid project")).await.expect("project created")
+}
+
+fn job(key: &str) -> NewJob {
+    NewJob::new("test.job", key, json!({"key": key}))
+}
+
+#[tokio::test]
+async fn mysql_urls_are_refused_while_the_backend_is_unfinished() {
+    // Refused before any connection is tried: no database is needed.
+    let err = Store::connect("mysql://root@127.0.0.1:1/none", &StoreOptions::default())
+        .await
+        .err()
+        .expect("mysql:// is refused");
+    assert!(matches!(err, StoreError::MysqlIncomplete(_)), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("not supported yet") && message.contains("messages"), "{message}");
+    let err = Store::connect("mariadb://root@127.0.0.1:1/none", &StoreOptions::default()).await.err();
+    assert!(matches!(err, Some(StoreError::MysqlIncomplete(_))));
+}
+
+#[tokio::test]
+async fn the_baseline_is_applied_once_and_recorded_as_every_migration_it_holds() {
+    let Some((_db, url, store)) = store(2).await else { return };
+    store.close().await;
+    // A second start finds everything applied and changes nothing.
+    let options = StoreOptions { unfinished_mysql: true, ..StoreOptions::default() };
+    let again = Store::connect(&url, &options).await.expect("second start");
+    again.close().await;
+    let mut conn = sqlx::MySqlConnection::connect(&url).await.expect("connect");
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+        .fetch_all(&mut conn)
+        .await
+        .expect("versions");
+    assert_eq!(versions.first(), Some(&1));
+    assert_eq!(versions.last(), Some(&34));
+    let distinct: HashSet<i64> = versions.iter().copied().collect();
+    assert_eq!(distinct.len(), versions.len(), "each version recorded once: {versions:?}");
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name <> 'schema_migrations'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("tables");
+    assert_eq!(tables, 29, "every table PostgreSQL has after migration 34");
+}
+
+#[tokio::test]
+async fn tenants_keys_and_projects() {
+    let Some((_db, _url, store)) = store(4).await else { return };
+    assert!(matches!(store.bootstrap(Some("mariadb-admin-key-0123456789")).await.expect("bootstrap"), Bootstrap::Seeded));
+    assert!(matches!(store.bootstrap(Some("another-key-0123456789abc")).await.expect("again"), Bootstrap::Existing));
+    let caller = store.authenticate("mariadb-admin-key-0123456789").await.expect("auth").expect("known key");
+    assert_eq!(caller.tenant_id.as_str(), DEFAULT_TENANT_ID);
+    assert_eq!(caller.role, Role::Admin);
+    assert!(store.authenticate("another-key-0123456789abc").await.expect("auth").is_none());
+    let (tenant, details_key) = store.caller_details(&caller).await.expect("details");
+    assert_eq!(tenant.name, "default");
+    assert_eq!(details_key.id, caller.key_id);
+
+    // Keys: the last admin key stays.
+    let default: TenantId = DEFAULT_TENANT_ID.to_string().into();
+    let (member, member_secret) = store
+        .create_api_key(&default, &NewApiKey { name: "bot".into(), role: Role::Member })
+        .await
+        .expect("member key");
+    assert!(store.authenticate(&member_secret).await.expect("auth").is_some());
+    let keys = store.list_api_keys(&default, &Page::first(10)).await.expect("keys");
+    assert_eq!(keys.len(), 2);
+    assert!(matches!(store.delete_api_key(&default, &caller.key_id).await, Err(StoreError::Conflict(_))));
+    store.delete_api_key(&default, &member.id).await.expect("member key deleted");
+    assert!(store.authenticate(&member_secret).await.expect("auth").is_none(), "a deleted key stops at once");
+
+    // Projects, each tenant seeing only its own.
+    let (other, _) = store.create_tenant("other").await.expect("tenant");
+    let mine = project(&store, &default, "Website").await;
+    assert_eq!(store.get_project(&default, &mine.id).await.expect("read back").name, "Website");
+    assert!(matches!(store.get_project(&other.id, &mine.id).await, Err(StoreError::NotFound)));
+    let patch: ProjectPatchInput =
+        serde_json::from_value(json!({"name": "Web site", "deadline": "2027-01-31", "auto_follow_ups": true}))
+            .expect("patch input");
+    let updated = store.update_project(&default, &mine.id, &patch.validate().expect("patch")).await.expect("update");
+    assert_eq!(updated.name, "Web site");
+    assert_eq!(updated.deadline.map(|d| d.to_string()).as_deref(), Some("2027-01-31"));
+    assert!(updated.auto_follow_ups);
+    assert_eq!(updated.created_at, mine.created_at, "timestamps keep their microseconds");
+    let second = project(&store, &default, "Mobile").await;
+    let first_page = store.list_projects(&default, &Page::first(1)).await.expect("list");
+    assert_eq!(first_page.len(), 2, "one more than asked for: the caller knows more follow");
+    assert_eq!(store.find_project(&default, "Mobile").await.expect("by name").id, second.id);
+    assert!(store.list_projects(&other.id, &Page::first(10)).await.expect("list").is_empty());
+    store.delete_project(&default, &second.id).await.expect("delete");
+    assert!(matches!(store.delete_project(&default, &second.id).await, Err(StoreError::NotFound)));
+    let ids = store.tenant_ids("", 10).await.expect("tenant ids");
+    assert_eq!(ids.len(), 2);
+}
+
+#[tokio::test]
+async fn a_job_is_enqueued_once_claimed_leased_settled_and_retried() {
+    let Some((_db, _url, store)) = store(4).await else { return };
+    let (tenant, _) = store.create_tenant("jobs").await.expect("tenant");
+    assert!(store.enqueue(&tenant.id, &job("once")).await.expect("enqueue"));
+    assert!(!store.enqueue(&tenant.id, &job("once")).await.expect("again"), "one job per idempotency key");
+    assert!(store.enqueue(&tenant.id, &job("ONCE")).await.expect("other case"), "keys compare byte-wise");
+
+    let lease = Duration::from_secs(30);
+    let first = store.claim_job(Lane::Work, lease).await.expect("claim").expect("a job");
+    assert_eq!(first.attempts, 1);
+    assert_eq!(first.tenant_id, tenant.id);
+    assert!(store.claim_job(Lane::Intake, lease).await.expect("claim").is_none(), "lanes are apart");
+    let second = store.claim_job(Lane::Work, lease).await.expect("claim").expect("the other job");
+    assert_ne!(first.id, second.id);
+    assert!(store.claim_job(Lane::Work, lease).await.expect("claim").is_none(), "both are leased");
+    assert!(store.extend_lease(&first, lease).await.expect("extend"));
+
+    assert!(store.complete_job(&first).await.expect("complete"));
+    assert!(!store.complete_job(&first).await.expect("twice"), "settled once");
+    let retry_at = chrono::Utc::now() - chrono::Duration::seconds(1);
+    assert!(store.fail_job(&second, "tracker said 503", Some(retry_at)).await.expect("fail"));
+    let again = store.claim_job(Lane::Work, lease).await.expect("claim").expect("due again");
+    assert_eq!((again.id.as_str(), again.attempts), (second.id.as_str(), 2));
+    assert!(store.fail_job(&again, "gave up", None).await.expect("dead"));
+
+    let dead = store.get_job(&tenant.id, &second.id).await.expect("get");
+    assert_eq!(dead.status, JobStatus::Dead);
+    assert_eq!(dead.last_error.as_deref(), Some("gave up"));
+    let counts = store.unsettled_job_counts(&tenant.id).await.expect("counts");
+    assert_eq!(counts, vec![("test.job".to_string(), JobStatus::Dead, 1)]);
+    let retried = store.retry_job(&tenant.id, &second.id).await.expect("retry");
+    assert_eq!((retried.status, retried.attempts), (JobStatus::Queued, 0));
+    assert!(matches!(store.retry_job(&tenant.id, &second.id).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.retry_job(&tenant.id, "no-such-job").await, Err(StoreError::NotFound)));
+
+    let all = store.list_jobs(&tenant.id, None, &Page::first(10)).await.expect("list");
+    assert_eq!(all.len(), 2);
+    let succeeded = store.list_jobs(&tenant.id, Some(JobStatus::Succeeded), &Page::first(10)).await.expect("list");
+    assert_eq!(succeeded.len(), 1);
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    assert_eq!(store.forget_succeeded_jobs("ONCE", later).await.expect("forget"), 0, "prefixes match byte-wise");
+    assert_eq!(store.forget_succeeded_jobs("on", later).await.expect("forget"), 1);
+    let totals: i64 = store.job_counts().await.expect("counts").iter().map(|(_, n)| n).sum();
+    assert_eq!(totals, 1);
+}
+
+#[tokio::test]
+async fn an_expired_lease_lets_another_worker_take_the_job() {
+    let Some((_db, _url, store)) = store(2).await else { return };
+    let (tenant, _) = store.create_tenant("leases").await.expect("tenant");
+    store.enqueue(&tenant.id, &job("crash")).await.expect("enqueue");
+    let crashed = store.claim_job(Lane::Work, Duration::from_millis(1)).await.expect("claim").expect("job");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let taken = store.claim_job(Lane::Work, Duration::from_secs(30)).await.expect("claim").expect("taken over");
+    assert_eq!((taken.id.as_str(), taken.attempts), (crashed.id.as_str(), 2));
+    assert!(!store.complete_job(&crashed).await.expect("late settle"), "the old lease settles nothing");
+    assert!(store.complete_job(&taken).await.expect("settle"));
+}
+
+/// Many workers claiming at once (`FOR UPDATE SKIP LOCKED`): every job is handed out, and
+/// none to two workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_hand_each_job_to_one_worker() {
+    const JOBS: usize = 300;
+    const WORKERS: usize = 12;
+    let Some((_db, _url, store)) = store(WORKERS as u32).await else { return };
+    let (tenant, _) = store.create_tenant("queue").await.expect("tenant");
+    for i in 0..JOBS {
+        store.enqueue(&tenant.id, &job(&format!("job-{i}"))).await.expect("enqueue");
+    }
+    let store = Arc::new(store);
+    let mut workers = Vec::new();
+    for _ in 0..WORKERS {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            while let Some(job) = store.claim_job(Lane::Work, Duration::from_secs(60)).await.expect("claim") {
+                claimed.push(job.id.clone());
+                assert!(store.complete_job(&job).await.expect("complete"), "the lease is this worker's");
+            }
+            claimed
+        }));
+    }
+    let mut all = Vec::new();
+    let mut busy = 0;
+    for worker in workers {
+        let claimed = worker.await.expect("worker");
+        busy += usize::from(!claimed.is_empty());
+        all.extend(claimed);
+    }
+    let distinct: HashSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), JOBS, "every job claimed exactly once");
+    assert_eq!(distinct.len(), JOBS, "no job claimed twice");
+    assert!(busy > 1, "claims ran side by side ({busy} workers got jobs)");
+    let counts = store.job_counts().await.expect("counts");
+    assert_eq!(counts, vec![("succeeded".to_string(), JOBS as i64)]);
+}
+
+/// `POST /api/v1/messages`'s write: the message and its processing job in one commit; a
+/// platform's redelivery (same integration and event id) is written once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_messages_are_written_with_their_jobs() {
+    let Some((_db, _url, store)) = store(4).await else { return };
+    let (tenant, _) = store.create_tenant("intake").await.expect("tenant");
+    let project = project(&store, &tenant.id, "Support").await;
+    let input: NewMessageInput = serde_json::from_value(json!({
+        "text": "The invoice PDF is blank since Monday",
+        "project_id": project.id.as_str(),
+        "author": "ana",
+        "thread_ref": "C1/1700000000.1"
+    }))
+    .expect("message input");
+    let new = input.validate().expect("valid message");
+    let id = taskbridge::domain::new_id();
+    let process = NewJob::new("intake.process", format!("intake:{id}"), json!({"message_id": id}));
+    let created = store.create_message(&tenant.id, &id, &new, &process).await.expect("accepted");
+    let read = store.get_message(&tenant.id, &id).await.expect("read back");
+    assert_eq!(read.text, new.text);
+    assert_eq!(read.received_at, created.received_at);
+    assert_eq!(read.thread_ref.as_deref(), Some("C1/1700000000.1"));
+    let job = store.claim_job(Lane::Intake, Duration::from_secs(30)).await.expect("claim").expect("its job");
+    assert_eq!(job.payload["message_id"], json!(id));
+
+    // A message for a project that is not the tenant's is not written.
+    let (stranger, _) = store.create_tenant("stranger").await.expect("tenant");
+    let other_id = taskbridge::domain::new_id();
+    let other_job = NewJob::new("intake.process", format!("intake:{other_id}"), json!({}));
+    let refused = store.create_message(&stranger.id, &other_id, &new, &other_job).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert!(matches!(store.get_message(&tenant.id, &other_id).await, Err(StoreError::NotFound)));
+}
+
+#[tokio::test]
+async fn tasks_are_created_with_labels_and_counted_by_status() {
+    let Some((_db, url, store)) = store(4).await else { return };
+    let (tenant, _) = store.create_tenant("tasks").await.expect("tenant");
+    let project = project(&store, &tenant.id, "Ops").await;
+    let input: NewTaskInput = serde_json::from_value(json!({
+        "project_id": project.id.as_str(),
+        "title": "Rotate the TLS certificate",
+        "priority": "high",
+        "due_date": "2027-02-01",
+        "labels": ["infra", "security"]
+    }))
+    .expect("task input");
+    let created = store.create_task(&tenant.id, &input.validate().expect("valid task")).await.expect("created");
+    let read = store.get_task(&tenant.id, &created.id).await.expect("read back");
+    assert_eq!(read.title, "Rotate the TLS certificate");
+    assert_eq!(read.labels, vec!["infra".to_string(), "security".to_string()]);
+    assert_eq!(read.due_date.map(|d| d.to_string()).as_deref(), Some("2027-02-01"));
+    assert_eq!(read.updated_at, created.updated_at);
+    let (other, _) = store.create_tenant("other").await.expect("tenant");
+    assert!(matches!(store.get_task(&other.id, &created.id).await, Err(StoreError::NotFound)));
+    let foreign: NewTaskInput =
+        serde_json::from_value(json!({"project_id": project.id.as_str(), "title": "Not yours"})).expect("input");
+    let refused = store.create_task(&other.id, &foreign.validate().expect("valid")).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "a task only in the tenant's own projects");
+
+    // The triggers keep the per-status counts.
+    let mut conn = sqlx::MySqlConnection::connect(&url).await.expect("connect");
+    let counted: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, CAST(SUM(tasks) AS SIGNED) FROM task_status_counts WHERE project_id = ? GROUP BY status",
+    )
+    .bind(project.id.as_str())
+    .fetch_all(&mut conn)
+    .await
+    .expect("counts");
+    assert_eq!(counted, vec![(read.status.as_str().to_string(), 1)]);
+}
