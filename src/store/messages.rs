@@ -305,13 +305,33 @@ impl Store {
             let mut tx = pool.begin().await?;
             // The row lock taken here orders concurrent creates of the project; a loser sees
             // the counter moved past its turn once the winner commits.
-            let advanced: Option<i64> = crate::store::query_scalar(
-                "UPDATE projects SET intake_seq = intake_seq + 1 WHERE id = $1 AND tenant_id = $2 RETURNING intake_seq",
-            )
-            .bind(&task.project_id)
-            .bind(tenant_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let advanced: Option<i64> = if self.mysql().is_some() {
+                // No `UPDATE … RETURNING`: the counter is read back under the update's lock.
+                let updated =
+                    crate::store::query("UPDATE projects SET intake_seq = intake_seq + 1 WHERE id = $1 AND tenant_id = $2")
+                        .bind(&task.project_id)
+                        .bind(tenant_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                match updated {
+                    0 => None,
+                    _ => Some(
+                        crate::store::query_scalar("SELECT intake_seq FROM projects WHERE id = $1")
+                            .bind(&task.project_id)
+                            .fetch_one(&mut *tx)
+                            .await?,
+                    ),
+                }
+            } else {
+                crate::store::query_scalar(
+                    "UPDATE projects SET intake_seq = intake_seq + 1 WHERE id = $1 AND tenant_id = $2 RETURNING intake_seq",
+                )
+                .bind(&task.project_id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *tx)
+                .await?
+            };
             match advanced {
                 None => return Err(StoreError::NotFound),
                 Some(seq) if seq != turn.0 + 1 => return Ok(Created::Stale),

@@ -266,10 +266,12 @@ impl Store {
         idle_since: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Task>> {
+        // Tasks without a due date last: MySQL sorts NULL first unless told.
+        let due = if self.mysql().is_some() { "t.due_date IS NULL, t.due_date" } else { "t.due_date" };
         let sql = format!(
             "SELECT {COLUMNS} FROM tasks t WHERE t.tenant_id = $1 AND t.status <> 'done'
              AND ((t.due_date IS NOT NULL AND t.due_date < $2) OR (t.status = 'in_progress' AND t.updated_at < $3))
-             ORDER BY t.due_date, t.id LIMIT $4"
+             ORDER BY {due}, t.id LIMIT $4"
         );
         let rows: Vec<TaskRow> = read!(self, |pool| {
             crate::store::query_as(&sql).bind(tenant_id).bind(today).bind(idle_since).bind(limit).fetch_all(pool).await?
@@ -410,8 +412,15 @@ impl Store {
                 q.push(", due_date = ").push_bind(v);
             }
             q.push(" WHERE id = ").push_bind(id).push(" AND tenant_id = ").push_bind(tenant_id);
-            q.push(" RETURNING project_id");
-            let project_id: Option<String> = q.build_query_scalar().fetch_optional(&mut *tx).await?;
+            let project_id: Option<String> = if self.mysql().is_some() {
+                // No `UPDATE … RETURNING`; the row is locked since `before` was read, and a
+                // change never moves a task to another project.
+                let updated = q.build().execute(&mut *tx).await?.rows_affected();
+                (updated == 1).then(|| before.project_id.as_str().to_string())
+            } else {
+                q.push(" RETURNING project_id");
+                q.build_query_scalar().fetch_optional(&mut *tx).await?
+            };
             let project_id = project_id.ok_or(StoreError::NotFound)?;
             if let Some(names) = &patch.labels {
                 crate::store::query("DELETE FROM task_labels WHERE task_id = $1").bind(id).execute(&mut *tx).await?;

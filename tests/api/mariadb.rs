@@ -297,3 +297,139 @@ async fn tasks_are_created_with_labels_and_counted_by_status() {
     .expect("counts");
     assert_eq!(counted, vec![(read.status.as_str().to_string(), 1)]);
 }
+
+/// What intake writes after its decision: a new task with the request's outcome (only at
+/// the project's current intake turn), or the request as a comment on the task it repeats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_becomes_a_task_or_a_comment_on_the_one_it_repeats() {
+    use taskbridge::domain::message::{MessageStatus, TaskDraft};
+    use taskbridge::domain::task::Priority;
+    use taskbridge::store::{Created, Outcome};
+
+    let Some((_db, _url, store)) = store(4).await else { return };
+    let (tenant, _) = store.create_tenant("intake").await.expect("tenant");
+    let project = project(&store, &tenant.id, "Support").await;
+    let mut accepted = Vec::new();
+    for text in ["The export button does nothing", "the EXPORT  button does nothing"] {
+        let input: NewMessageInput =
+            serde_json::from_value(json!({"text": text, "project_id": project.id.as_str()})).expect("input");
+        let id = taskbridge::domain::new_id();
+        let job = NewJob::new("intake.process", format!("intake:{id}"), json!({"message_id": id}));
+        store.create_message(&tenant.id, &id, &input.validate().expect("valid"), &job).await.expect("accepted");
+        accepted.push(id);
+    }
+    let (first, second) = (&accepted[0], &accepted[1]);
+    store.mark_processing(&tenant.id, first).await.expect("processing");
+    assert_eq!(store.get_message(&tenant.id, first).await.expect("read").status, MessageStatus::Processing);
+
+    let draft = TaskDraft {
+        title: "Export button does nothing".into(),
+        description: "Reported twice".into(),
+        priority: Priority::High,
+        due_date: None,
+        labels: vec!["export".into()],
+        assigned_to: None,
+    };
+    let outcome =
+        Outcome { draft: &draft, candidates: &[], score: None, follow_up: None, on_created: &[], on_commented: None };
+    let new_task: NewTaskInput = serde_json::from_value(json!({
+        "project_id": project.id.as_str(), "title": draft.title, "priority": "high", "labels": ["export"]
+    }))
+    .expect("task input");
+    let new_task = new_task.validate().expect("valid task");
+    let turn = store.intake_turn(&tenant.id, &project.id).await.expect("turn");
+    let Created::Task(task_id) =
+        store.finish_created(&tenant.id, first, &new_task, &outcome, turn.turn, false).await.expect("created")
+    else {
+        panic!("the turn was current")
+    };
+    let done = store.get_message(&tenant.id, first).await.expect("read");
+    assert_eq!((done.status, done.task_id.as_ref()), (MessageStatus::Created, Some(&task_id)));
+    assert_eq!(store.get_task(&tenant.id, &task_id).await.expect("task").labels, vec!["export".to_string()]);
+    // The same turn again is stale: another create committed since.
+    let again = store.finish_created(&tenant.id, second, &new_task, &outcome, turn.turn, false).await;
+    assert!(matches!(again, Ok(Created::Stale)), "{again:?}");
+    assert!(
+        matches!(
+            store.finish_created(&tenant.id, first, &new_task, &outcome, store.intake_turn(&tenant.id, &project.id).await.expect("turn").turn, false).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "no second task for one request"
+    );
+
+    let comment = store
+        .finish_duplicate(&tenant.id, second, &task_id, "the EXPORT  button does nothing", Some("bo"), &outcome)
+        .await
+        .expect("merged");
+    let merged = store.get_message(&tenant.id, second).await.expect("read");
+    assert_eq!((merged.status, merged.task_id.as_ref()), (MessageStatus::Duplicate, Some(&task_id)));
+    assert_eq!(merged.comment_id.as_deref(), Some(comment.as_str()));
+    let requests = store.messages_for_task(tenant.id.as_str(), task_id.as_str(), 10).await.expect("requests");
+    assert_eq!(requests.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), vec![first.as_str(), second.as_str()]);
+    let repeated = store.repeated_draft(&tenant.id, &merged).await.expect("draft");
+    assert_eq!(repeated.map(|d| d.title), Some(draft.title.clone()), "the same words' draft");
+}
+
+#[tokio::test]
+async fn tasks_are_updated_listed_by_filter_and_sort_and_deleted() {
+    use taskbridge::domain::list::TaskListParams;
+    use taskbridge::domain::task::{TaskPatch, TaskStatus};
+    use taskbridge::store::Updated;
+
+    let Some((_db, url, store)) = store(4).await else { return };
+    let (tenant, _) = store.create_tenant("lists").await.expect("tenant");
+    let project = project(&store, &tenant.id, "Ops").await;
+    let mut ids = Vec::new();
+    for (title, priority, due) in [("beta", "low", Some("2027-03-01")), ("Alpha", "high", None), ("gamma", "medium", Some("2027-01-01"))] {
+        let input: NewTaskInput = serde_json::from_value(json!({
+            "project_id": project.id.as_str(), "title": title, "priority": priority, "due_date": due
+        }))
+        .expect("input");
+        ids.push(store.create_task(&tenant.id, &input.validate().expect("valid")).await.expect("task").id);
+    }
+    let list = |params: serde_json::Value| {
+        let store = &store;
+        let tenant = &tenant.id;
+        async move {
+            let params: TaskListParams = serde_json::from_value(params).expect("params");
+            let query = params.validate().expect("valid query");
+            store.list_tasks(tenant, &query).await.expect("list").into_iter().map(|t| t.title).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list(json!({"sort": "due_date"})).await, vec!["gamma", "beta", "Alpha"], "no due date last");
+    assert_eq!(list(json!({"sort": "-priority"})).await, vec!["Alpha", "gamma", "beta"]);
+    assert_eq!(list(json!({"q": "ALP"})).await, vec!["Alpha"]);
+    assert_eq!(list(json!({"priority": "low,medium", "limit": 1})).await.len(), 2, "one more than the page");
+
+    let patch = TaskPatch { labels: Some(vec!["infra".into()]), ..TaskPatch::status(TaskStatus::Done) };
+    let Updated::Task(done) =
+        store.update_task_syncing(&tenant.id, &ids[0], &patch, &[], &[]).await.expect("updated")
+    else {
+        panic!("no links to change")
+    };
+    assert_eq!((done.status, done.labels.clone()), (TaskStatus::Done, vec!["infra".to_string()]));
+    assert_eq!(list(json!({"status": "done"})).await, vec!["beta"]);
+    let (other, _) = store.create_tenant("other").await.expect("tenant");
+    assert!(matches!(
+        store.update_task_syncing(&other.id, &ids[0], &patch, &[], &[]).await,
+        Err(StoreError::NotFound)
+    ));
+    let overdue = store
+        .tasks_to_follow_up(&tenant.id, chrono::NaiveDate::from_ymd_opt(2027, 6, 1).expect("date"), chrono::Utc::now(), 10)
+        .await
+        .expect("follow-ups");
+    assert_eq!(overdue.iter().map(|t| t.title.as_str()).collect::<Vec<_>>(), vec!["gamma"]);
+
+    store.delete_task(&tenant.id, &ids[1]).await.expect("deleted");
+    assert!(matches!(store.get_task(&tenant.id, &ids[1]).await, Err(StoreError::NotFound)));
+    let mut conn = sqlx::MySqlConnection::connect(&url).await.expect("connect");
+    let counted: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, CAST(SUM(tasks) AS SIGNED) FROM task_status_counts WHERE project_id = ?
+         GROUP BY status ORDER BY status",
+    )
+    .bind(project.id.as_str())
+    .fetch_all(&mut conn)
+    .await
+    .expect("counts");
+    assert_eq!(counted, vec![("done".to_string(), 1), ("todo".to_string(), 1)], "moves and deletions counted");
+}
