@@ -54,7 +54,10 @@ impl Store {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            crate::store::query("DELETE FROM console_sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
+            crate::store::query("DELETE FROM console_sessions WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             crate::store::query(
                 "INSERT INTO console_sessions (token_hash, tenant_id, key_id, csrf_token, created_at, last_seen_at,
                                                expires_at)
@@ -98,13 +101,15 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         if touch && now - row.last_seen_at >= TOUCH_EVERY {
             write!(self, |pool| {
-                crate::store::query("UPDATE console_sessions SET last_seen_at = $2, expires_at = $3 WHERE token_hash = $1")
-                    .bind(token_hash)
-                    .bind(now)
-                    .bind(now + idle)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
+                crate::store::query(
+                    "UPDATE console_sessions SET last_seen_at = $2, expires_at = $3 WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .bind(now + idle)
+                .execute(pool)
+                .await?
+                .rows_affected()
             });
         }
         Ok(Some(ConsoleSession {

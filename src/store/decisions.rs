@@ -305,8 +305,9 @@ impl Store {
         let sql = format!(
             "SELECT {DECISION_COLUMNS} FROM message_decisions WHERE message_id = $1 AND tenant_id = $2 ORDER BY id"
         );
-        let rows: Vec<DecisionRow> =
-            read!(self, |pool| { crate::store::query_as(&sql).bind(message_id).bind(tenant_id).fetch_all(pool).await? });
+        let rows: Vec<DecisionRow> = read!(self, |pool| {
+            crate::store::query_as(&sql).bind(message_id).bind(tenant_id).fetch_all(pool).await?
+        });
         rows.into_iter().filter_map(|r| r.into_decision().transpose()).collect()
     }
 

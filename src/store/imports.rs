@@ -62,7 +62,11 @@ impl Store {
         integration_id: &IntegrationId,
     ) -> Result<Option<ImportProgress>> {
         let sql = format!("SELECT {COLUMNS} FROM tracker_imports WHERE tenant_id = $1 AND integration_id = $2");
-        Ok(read!(self, |pool| crate::store::query_as(&sql).bind(tenant_id).bind(integration_id).fetch_optional(pool).await?))
+        Ok(read!(self, |pool| crate::store::query_as(&sql)
+            .bind(tenant_id)
+            .bind(integration_id)
+            .fetch_optional(pool)
+            .await?))
     }
 
     /// Adds a page's counts; `finished` with or without an error ends the run.
@@ -107,12 +111,13 @@ impl Store {
         let id = new_id();
         let created = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let linked: Option<String> =
-                crate::store::query_scalar("SELECT task_id FROM task_links WHERE integration_id = $1 AND external_id = $2")
-                    .bind(&link.integration_id)
-                    .bind(&link.external_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let linked: Option<String> = crate::store::query_scalar(
+                "SELECT task_id FROM task_links WHERE integration_id = $1 AND external_id = $2",
+            )
+            .bind(&link.integration_id)
+            .bind(&link.external_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             if linked.is_some() {
                 false
             } else {

@@ -149,7 +149,8 @@ impl Store {
     /// integration's secrets authenticate them.
     pub async fn integration_for_webhook(&self, id: &IntegrationId) -> Result<(TenantId, IntegrationRecord)> {
         let sql = format!("SELECT tenant_id, {COLUMNS} FROM integrations WHERE id = $1");
-        let row: Option<WebhookRow> = read!(self, |pool| crate::store::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        let row: Option<WebhookRow> =
+            read!(self, |pool| crate::store::query_as(&sql).bind(id).fetch_optional(pool).await?);
         let row = row.ok_or(StoreError::NotFound)?;
         Ok((row.tenant_id, row.row.try_into()?))
     }
@@ -168,10 +169,12 @@ impl Store {
     /// Every active integration, across tenants: `(tenant_id, integration_id, type)`.
     pub async fn active_integrations(&self) -> Result<Vec<(TenantId, IntegrationId, IntegrationType)>> {
         let rows: Vec<(TenantId, IntegrationId, String)> = read!(self, |pool| {
-            crate::store::query_as("SELECT tenant_id, id, kind FROM integrations WHERE status = $1 ORDER BY tenant_id, id")
-                .bind(IntegrationStatus::Active.as_str())
-                .fetch_all(pool)
-                .await?
+            crate::store::query_as(
+                "SELECT tenant_id, id, kind FROM integrations WHERE status = $1 ORDER BY tenant_id, id",
+            )
+            .bind(IntegrationStatus::Active.as_str())
+            .fetch_all(pool)
+            .await?
         });
         rows.into_iter()
             .map(|(tenant, id, kind)| Ok((tenant, id, parse_enum("integrations.kind", &kind, IntegrationType::parse)?)))
@@ -182,7 +185,11 @@ impl Store {
     pub async fn active_integrations_of(&self, kind: IntegrationType) -> Result<Vec<(TenantId, IntegrationRecord)>> {
         let sql = format!("SELECT tenant_id, {COLUMNS} FROM integrations WHERE kind = $1 AND status = $2 ORDER BY id");
         let rows: Vec<WebhookRow> = read!(self, |pool| {
-            crate::store::query_as(&sql).bind(kind.as_str()).bind(IntegrationStatus::Active.as_str()).fetch_all(pool).await?
+            crate::store::query_as(&sql)
+                .bind(kind.as_str())
+                .bind(IntegrationStatus::Active.as_str())
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(|r| Ok((r.tenant_id, r.row.try_into()?))).collect()
     }
@@ -272,13 +279,14 @@ impl Store {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             for (id, old, new) in changes {
-                let updated = crate::store::query("UPDATE integrations SET secrets = $1 WHERE id = $2 AND secrets = $3")
-                    .bind(new)
-                    .bind(id)
-                    .bind(old)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let updated =
+                    crate::store::query("UPDATE integrations SET secrets = $1 WHERE id = $2 AND secrets = $3")
+                        .bind(new)
+                        .bind(id)
+                        .bind(old)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                 if updated == 0 {
                     return Err(StoreError::Conflict(format!("integration {id} changed during the rotation")));
                 }

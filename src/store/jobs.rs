@@ -180,7 +180,13 @@ impl Store {
              RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
         );
         let row: Option<ClaimRow> = write!(self, |pool| {
-            crate::store::query_as(&sql).bind(&token).bind(until).bind(now).bind(lane.as_str()).fetch_optional(pool).await?
+            crate::store::query_as(&sql)
+                .bind(&token)
+                .bind(until)
+                .bind(now)
+                .bind(lane.as_str())
+                .fetch_optional(pool)
+                .await?
         });
         row.map(|row| row.claimed(token)).transpose()
     }
@@ -235,13 +241,15 @@ impl Store {
     pub async fn extend_lease(&self, job: &ClaimedJob, lease: Duration) -> Result<bool> {
         let until = super::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
         let n = write!(self, |pool| {
-            crate::store::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND lease_token = $3 AND status = 'running'")
-                .bind(until)
-                .bind(&job.id)
-                .bind(&job.lease_token)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            crate::store::query(
+                "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND lease_token = $3 AND status = 'running'",
+            )
+            .bind(until)
+            .bind(&job.id)
+            .bind(&job.lease_token)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         Ok(n == 1)
     }
@@ -322,12 +330,7 @@ impl Store {
         let key = if self.mysql().is_some() { "idempotency_key_bytes" } else { "idempotency_key" };
         let sql = format!("DELETE FROM jobs WHERE status = 'succeeded' AND run_at < $1 AND {key} LIKE $2 ESCAPE '\\'");
         Ok(write!(self, |pool| {
-            crate::store::query(&sql)
-            .bind(before)
-            .bind(&pattern)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            crate::store::query(&sql).bind(before).bind(&pattern).execute(pool).await?.rows_affected()
         }))
     }
 

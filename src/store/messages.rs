@@ -307,13 +307,14 @@ impl Store {
             // the counter moved past its turn once the winner commits.
             let advanced: Option<i64> = if self.mysql().is_some() {
                 // No `UPDATE … RETURNING`: the counter is read back under the update's lock.
-                let updated =
-                    crate::store::query("UPDATE projects SET intake_seq = intake_seq + 1 WHERE id = $1 AND tenant_id = $2")
-                        .bind(&task.project_id)
-                        .bind(tenant_id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                let updated = crate::store::query(
+                    "UPDATE projects SET intake_seq = intake_seq + 1 WHERE id = $1 AND tenant_id = $2",
+                )
+                .bind(&task.project_id)
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
                 match updated {
                     0 => None,
                     _ => Some(

@@ -39,9 +39,9 @@ use std::time::Duration;
 
 use crate::domain::id::TenantId;
 
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{MySqlPool, PgPool, SqlitePool};
 
 pub(crate) use dialect::{query, query_as, query_scalar};
@@ -304,7 +304,8 @@ impl Store {
     async fn announce(&self, id: &str) {
         self.outcomes.announce(id);
         if let Db::Postgres(pool) = &self.db
-            && let Err(e) = crate::store::query("SELECT pg_notify($1, $2)").bind(outcomes::CHANNEL).bind(id).execute(pool).await
+            && let Err(e) =
+                crate::store::query("SELECT pg_notify($1, $2)").bind(outcomes::CHANNEL).bind(id).execute(pool).await
         {
             tracing::warn!(error = %e, "could not announce an outcome; waiters will poll");
         }
@@ -329,8 +330,12 @@ impl Store {
     /// `NotFound` when the tenant has no such row.
     async fn delete_owned(&self, table: &'static str, tenant_id: &TenantId, id: &str) -> Result<()> {
         let sql = format!("DELETE FROM {table} WHERE id = $1 AND tenant_id = $2");
-        let affected =
-            write!(self, |pool| crate::store::query(&sql).bind(id).bind(tenant_id).execute(pool).await?.rows_affected());
+        let affected = write!(self, |pool| crate::store::query(&sql)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(pool)
+            .await?
+            .rows_affected());
         if affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 

@@ -115,7 +115,12 @@ impl Store {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let sql = format!("SELECT {COLUMNS} FROM projects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
         let rows: Vec<ProjectRow> = read!(self, |pool| {
-            crate::store::query_as(&sql).bind(tenant_id).bind(after).bind(i64::from(page.limit) + 1).fetch_all(pool).await?
+            crate::store::query_as(&sql)
+                .bind(tenant_id)
+                .bind(after)
+                .bind(i64::from(page.limit) + 1)
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(Project::try_from).collect()
     }

@@ -336,7 +336,13 @@ impl Store {
         };
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows: Vec<String> = read!(self, |pool| {
-            crate::store::query_scalar(sql).bind(tenant_id).bind(id).bind(i64::from(limit)).bind(offset).fetch_all(pool).await?
+            crate::store::query_scalar(sql)
+                .bind(tenant_id)
+                .bind(id)
+                .bind(i64::from(limit))
+                .bind(offset)
+                .fetch_all(pool)
+                .await?
         });
         Ok(rows.iter().map(|r| json(r)).collect())
     }
@@ -534,7 +540,8 @@ impl Store {
     /// The run's journal in the order it was written.
     pub async fn sync_changes(&self, run_id: &str) -> Result<Vec<SyncChange>> {
         let sql = format!("SELECT {CHANGE_COLUMNS} FROM sync_changes WHERE run_id = $1 ORDER BY seq");
-        let rows: Vec<ChangeRow> = read!(self, |pool| crate::store::query_as(&sql).bind(run_id).fetch_all(pool).await?);
+        let rows: Vec<ChangeRow> =
+            read!(self, |pool| crate::store::query_as(&sql).bind(run_id).fetch_all(pool).await?);
         Ok(rows.into_iter().map(SyncChange::from).collect())
     }
 }

@@ -274,7 +274,13 @@ impl Store {
              ORDER BY {due}, t.id LIMIT $4"
         );
         let rows: Vec<TaskRow> = read!(self, |pool| {
-            crate::store::query_as(&sql).bind(tenant_id).bind(today).bind(idle_since).bind(limit).fetch_all(pool).await?
+            crate::store::query_as(&sql)
+                .bind(tenant_id)
+                .bind(today)
+                .bind(idle_since)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
         });
         self.with_labels(rows).await
     }

@@ -61,12 +61,14 @@ impl Store {
         };
         let project = self.create_project(tenant_id, &inbox).await?;
         let claimed = write!(self, |pool| {
-            crate::store::query("UPDATE tenants SET default_project_id = $1 WHERE id = $2 AND default_project_id IS NULL")
-                .bind(&project.id)
-                .bind(tenant_id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            crate::store::query(
+                "UPDATE tenants SET default_project_id = $1 WHERE id = $2 AND default_project_id IS NULL",
+            )
+            .bind(&project.id)
+            .bind(tenant_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         if claimed == 1 {
             return Ok(project.id);

@@ -107,7 +107,10 @@ impl Store {
         }
         let generation = self.keys.generation();
         let row: Option<KeyRow> = read!(self, |pool| {
-            crate::store::query_as("SELECT * FROM api_keys WHERE key_hash = $1").bind(&hash).fetch_optional(pool).await?
+            crate::store::query_as("SELECT * FROM api_keys WHERE key_hash = $1")
+                .bind(&hash)
+                .fetch_optional(pool)
+                .await?
         });
         let Some(row) = row else { return Ok(None) };
         // The lookup went through an index; the final comparison does not leak timing.
@@ -196,11 +199,12 @@ impl Store {
     pub async fn delete_api_key(&self, tenant_id: &TenantId, key_id: &str) -> Result<()> {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let role: Option<String> = crate::store::query_scalar("SELECT role FROM api_keys WHERE id = $1 AND tenant_id = $2")
-                .bind(key_id)
-                .bind(tenant_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let role: Option<String> =
+                crate::store::query_scalar("SELECT role FROM api_keys WHERE id = $1 AND tenant_id = $2")
+                    .bind(key_id)
+                    .bind(tenant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let role = role.ok_or(StoreError::NotFound)?;
             if role == Role::Admin.as_str() {
                 let admins: i64 =

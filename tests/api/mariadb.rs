@@ -80,7 +80,10 @@ async fn the_baseline_is_applied_once_and_recorded_as_every_migration_it_holds()
 #[tokio::test]
 async fn tenants_keys_and_projects() {
     let Some((_db, _url, store)) = store(4).await else { return };
-    assert!(matches!(store.bootstrap(Some("mariadb-admin-key-0123456789")).await.expect("bootstrap"), Bootstrap::Seeded));
+    assert!(matches!(
+        store.bootstrap(Some("mariadb-admin-key-0123456789")).await.expect("bootstrap"),
+        Bootstrap::Seeded
+    ));
     assert!(matches!(store.bootstrap(Some("another-key-0123456789abc")).await.expect("again"), Bootstrap::Existing));
     let caller = store.authenticate("mariadb-admin-key-0123456789").await.expect("auth").expect("known key");
     assert_eq!(caller.tenant_id.as_str(), DEFAULT_TENANT_ID);
@@ -351,7 +354,16 @@ async fn a_request_becomes_a_task_or_a_comment_on_the_one_it_repeats() {
     assert!(matches!(again, Ok(Created::Stale)), "{again:?}");
     assert!(
         matches!(
-            store.finish_created(&tenant.id, first, &new_task, &outcome, store.intake_turn(&tenant.id, &project.id).await.expect("turn").turn, false).await,
+            store
+                .finish_created(
+                    &tenant.id,
+                    first,
+                    &new_task,
+                    &outcome,
+                    store.intake_turn(&tenant.id, &project.id).await.expect("turn").turn,
+                    false
+                )
+                .await,
             Err(StoreError::Conflict(_))
         ),
         "no second task for one request"
@@ -380,7 +392,9 @@ async fn tasks_are_updated_listed_by_filter_and_sort_and_deleted() {
     let (tenant, _) = store.create_tenant("lists").await.expect("tenant");
     let project = project(&store, &tenant.id, "Ops").await;
     let mut ids = Vec::new();
-    for (title, priority, due) in [("beta", "low", Some("2027-03-01")), ("Alpha", "high", None), ("gamma", "medium", Some("2027-01-01"))] {
+    for (title, priority, due) in
+        [("beta", "low", Some("2027-03-01")), ("Alpha", "high", None), ("gamma", "medium", Some("2027-01-01"))]
+    {
         let input: NewTaskInput = serde_json::from_value(json!({
             "project_id": project.id.as_str(), "title": title, "priority": priority, "due_date": due
         }))
@@ -402,20 +416,21 @@ async fn tasks_are_updated_listed_by_filter_and_sort_and_deleted() {
     assert_eq!(list(json!({"priority": "low,medium", "limit": 1})).await.len(), 2, "one more than the page");
 
     let patch = TaskPatch { labels: Some(vec!["infra".into()]), ..TaskPatch::status(TaskStatus::Done) };
-    let Updated::Task(done) =
-        store.update_task_syncing(&tenant.id, &ids[0], &patch, &[], &[]).await.expect("updated")
+    let Updated::Task(done) = store.update_task_syncing(&tenant.id, &ids[0], &patch, &[], &[]).await.expect("updated")
     else {
         panic!("no links to change")
     };
     assert_eq!((done.status, done.labels.clone()), (TaskStatus::Done, vec!["infra".to_string()]));
     assert_eq!(list(json!({"status": "done"})).await, vec!["beta"]);
     let (other, _) = store.create_tenant("other").await.expect("tenant");
-    assert!(matches!(
-        store.update_task_syncing(&other.id, &ids[0], &patch, &[], &[]).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.update_task_syncing(&other.id, &ids[0], &patch, &[], &[]).await, Err(StoreError::NotFound)));
     let overdue = store
-        .tasks_to_follow_up(&tenant.id, chrono::NaiveDate::from_ymd_opt(2027, 6, 1).expect("date"), chrono::Utc::now(), 10)
+        .tasks_to_follow_up(
+            &tenant.id,
+            chrono::NaiveDate::from_ymd_opt(2027, 6, 1).expect("date"),
+            chrono::Utc::now(),
+            10,
+        )
         .await
         .expect("follow-ups");
     assert_eq!(overdue.iter().map(|t| t.title.as_str()).collect::<Vec<_>>(), vec!["gamma"]);
