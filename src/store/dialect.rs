@@ -242,13 +242,16 @@ mod tests {
     }
 
     /// The modules that run on MySQL, whose query texts must bind by position.
-    const PORTED: [(&str, &str); 6] = [
+    const PORTED: [(&str, &str); 9] = [
         ("jobs.rs", include_str!("jobs.rs")),
         ("tenants.rs", include_str!("tenants.rs")),
         ("projects.rs", include_str!("projects.rs")),
         ("group_commit.rs", include_str!("group_commit.rs")),
         ("tasks.rs", include_str!("tasks.rs")),
         ("messages.rs", include_str!("messages.rs")),
+        ("labels.rs", include_str!("labels.rs")),
+        ("comments.rs", include_str!("comments.rs")),
+        ("links.rs", include_str!("links.rs")),
     ];
 
     /// Texts that never reach MySQL (its own statement path runs instead).

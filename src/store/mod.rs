@@ -69,8 +69,9 @@ pub enum StoreError {
     #[error("unsupported database url (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
     #[error(
-        "mysql:// (MySQL/MariaDB) is not supported yet: the schema and the queue, tenants, projects and jobs \
-         work on it, but {0} do not; use sqlite:// or postgres:// (see docs/mariadb.md)"
+        "mysql:// (MySQL/MariaDB) is not supported yet: tenants, projects, jobs, accepting and deciding \
+         requests, tasks, labels and comments work on it, but {0} do not; use sqlite:// or postgres:// (see \
+         docs/mariadb.md)"
     )]
     MysqlIncomplete(&'static str),
     #[error("migration {version} failed: {source}")]
@@ -173,8 +174,9 @@ impl Default for StoreOptions {
 }
 
 /// What does not work on MySQL/MariaDB yet, as the refusal names it.
-const MYSQL_MISSING: &str = "messages, tasks, comments, labels, integrations, deliveries, sync runs, polls, \
-                             mailboxes, teams, the console and the coordinator";
+const MYSQL_MISSING: &str = "integrations, deliveries, triage decisions, tracker links and sync runs, \
+                             imports, polls, mailboxes, teams, task vectors, OAuth states, the console and the \
+                             coordinator";
 
 impl Store {
     /// The group commit of accepted messages, its committers started on this runtime.

@@ -46,7 +46,7 @@ async fn mysql_urls_are_refused_while_the_backend_is_unfinished() {
         .expect("mysql:// is refused");
     assert!(matches!(err, StoreError::MysqlIncomplete(_)), "{err}");
     let message = err.to_string();
-    assert!(message.contains("not supported yet") && message.contains("messages"), "{message}");
+    assert!(message.contains("not supported yet") && message.contains("sync runs"), "names what is missing: {message}");
     let err = Store::connect("mariadb://root@127.0.0.1:1/none", &StoreOptions::default()).await.err();
     assert!(matches!(err, Some(StoreError::MysqlIncomplete(_))));
 }
@@ -447,4 +447,48 @@ async fn tasks_are_updated_listed_by_filter_and_sort_and_deleted() {
     .await
     .expect("counts");
     assert_eq!(counted, vec![("done".to_string(), 1), ("todo".to_string(), 1)], "moves and deletions counted");
+}
+
+#[tokio::test]
+async fn labels_and_comments() {
+    use taskbridge::domain::comment::NewComment;
+    use taskbridge::domain::label::{LabelPatch, NewLabel};
+
+    let Some((_db, _url, store)) = store(4).await else { return };
+    let (tenant, _) = store.create_tenant("labels").await.expect("tenant");
+    let project = project(&store, &tenant.id, "Ops").await;
+    let new = |name: &str| NewLabel { project_id: project.id.clone(), name: name.into(), color: "#336699".into() };
+    let bug = store.create_label(&tenant.id, &new("bug")).await.expect("label");
+    assert!(matches!(store.create_label(&tenant.id, &new("bug")).await, Err(StoreError::Conflict(_))));
+    store.create_label(&tenant.id, &new("Bug")).await.expect("names compare byte-wise, as on the other backends");
+    let (other, _) = store.create_tenant("other").await.expect("tenant");
+    assert!(matches!(store.create_label(&other.id, &new("mine")).await, Err(StoreError::NotFound)));
+    let patch = LabelPatch { name: Some("defect".into()), color: None };
+    assert_eq!(store.update_label(&tenant.id, &bug.id, &patch).await.expect("renamed").name, "defect");
+    assert_eq!(
+        store.list_labels(&tenant.id, Some(project.id.as_str()), &Page::first(10)).await.expect("list").len(),
+        2
+    );
+    store.delete_label(&tenant.id, &bug.id).await.expect("deleted");
+
+    let input: NewTaskInput =
+        serde_json::from_value(json!({"project_id": project.id.as_str(), "title": "Renew the domain"})).expect("input");
+    let task = store.create_task(&tenant.id, &input.validate().expect("valid")).await.expect("task");
+    let said = NewComment {
+        task_id: task.id.clone(),
+        content: "Registrar invoice is 100% paid".into(),
+        author: Some("ana".into()),
+        notify_requester: false,
+    };
+    let sync = NewJob::new("tracker.comment", format!("comment:{}", task.id.as_str()), json!({}));
+    let comment = store.create_comment(&tenant.id, &taskbridge::domain::new_id(), &said, &sync).await.expect("comment");
+    assert_eq!(store.get_comment(&tenant.id, &comment.id).await.expect("read").content, said.content);
+    let edited = store.update_comment(&tenant.id, &comment.id, Some("Paid in full")).await.expect("edited");
+    assert_eq!(edited.content, "Paid in full");
+    let about = store.comments_about(&tenant.id, &[], &["full".to_string()], 5).await.expect("search");
+    assert_eq!(about.len(), 1);
+    assert_eq!(store.list_comments(&tenant.id, Some(task.id.as_str()), &Page::first(10)).await.expect("list").len(), 1);
+    assert!(matches!(store.get_comment(&other.id, &comment.id).await, Err(StoreError::NotFound)));
+    store.delete_comment(&tenant.id, &comment.id).await.expect("deleted");
+    assert!(store.list_comments(&tenant.id, None, &Page::first(10)).await.expect("list").is_empty());
 }
