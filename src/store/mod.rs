@@ -69,8 +69,8 @@ pub enum StoreError {
     #[error("unsupported database url (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
     #[error(
-        "mysql:// (MySQL/MariaDB) is not supported yet: tenants, projects, jobs, accepting and deciding \
-         requests, tasks, labels and comments work on it, but {0} do not; use sqlite:// or postgres:// (see \
+        "mysql:// (MySQL/MariaDB) is not supported yet: tenants, projects, jobs, requests and their outcomes, \
+         tasks, labels and comments work on it, but {0} do not; use sqlite:// or postgres:// (see \
          docs/mariadb.md)"
     )]
     MysqlIncomplete(&'static str),
