@@ -73,17 +73,17 @@ impl DecisionRow {
 macro_rules! claim {
     ($tx:expr, $tenant:expr, $id:expr, $from:expr, $to:expr, $task_id:expr, $comment_id:expr, $decision_id:expr, $now:expr) => {{
         let claimed = crate::store::query(
-            "UPDATE messages SET status = $1, task_id = $2, decision_id = $3, updated_at = $4, comment_id = $8
-             WHERE id = $5 AND tenant_id = $6 AND status = $7",
+            "UPDATE messages SET status = $1, task_id = $2, decision_id = $3, updated_at = $4, comment_id = $5
+             WHERE id = $6 AND tenant_id = $7 AND status = $8",
         )
         .bind($to.as_str())
         .bind($task_id)
         .bind($decision_id)
         .bind($now)
+        .bind($comment_id)
         .bind($id)
         .bind($tenant)
         .bind($from.as_str())
-        .bind($comment_id)
         .execute(&mut *$tx)
         .await?
         .rows_affected();

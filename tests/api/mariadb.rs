@@ -492,3 +492,74 @@ async fn labels_and_comments() {
     store.delete_comment(&tenant.id, &comment.id).await.expect("deleted");
     assert!(store.list_comments(&tenant.id, None, &Page::first(10)).await.expect("list").is_empty());
 }
+
+/// A project that triages: the request waits with its draft, then a person accepts one (a
+/// task) and declines another; each decision is journaled and happens once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triaged_requests_are_accepted_or_declined_once() {
+    use taskbridge::domain::message::{Decision, DecisionAction, MessageFilter, MessageStatus, TaskDraft};
+    use taskbridge::domain::task::Priority;
+    use taskbridge::store::Outcome;
+
+    let Some((_db, _url, store)) = store(4).await else { return };
+    let (tenant, _) = store.create_tenant("triage").await.expect("tenant");
+    let project = project(&store, &tenant.id, "Desk").await;
+    let draft = TaskDraft {
+        title: "Printer on floor 2 is jammed".into(),
+        description: String::new(),
+        priority: Priority::Medium,
+        due_date: None,
+        labels: vec![],
+        assigned_to: None,
+    };
+    let outcome =
+        Outcome { draft: &draft, candidates: &[], score: None, follow_up: None, on_created: &[], on_commented: None };
+    let mut waiting = Vec::new();
+    for text in ["Printer on floor 2 is jammed", "Can I get a new chair"] {
+        let input: NewMessageInput =
+            serde_json::from_value(json!({"text": text, "project_id": project.id.as_str()})).expect("input");
+        let id = taskbridge::domain::new_id();
+        let job = NewJob::new("intake.process", format!("intake:{id}"), json!({}));
+        store.create_message(&tenant.id, &id, &input.validate().expect("valid"), &job).await.expect("accepted");
+        store.finish_needs_triage(&tenant.id, &id, &outcome).await.expect("waits");
+        waiting.push(id);
+    }
+    let filter = MessageFilter { status: Some(MessageStatus::NeedsTriage), ..MessageFilter::default() };
+    assert_eq!(store.list_messages(&tenant.id, &filter, &Page::first(10)).await.expect("inbox").len(), 2);
+
+    let decision = |action: DecisionAction, task_id: Option<taskbridge::domain::id::TaskId>| Decision {
+        id: taskbridge::domain::new_id(),
+        action,
+        task_id,
+        closed_task_id: None,
+        comment_id: None,
+        reason: None,
+        decided_by_key_id: "key".into(),
+        decided_by: "ana".into(),
+        decided_at: taskbridge::store::now(),
+    };
+    let accept = decision(DecisionAction::Accept, Some(taskbridge::domain::id::TaskId::generate()));
+    let task: NewTaskInput =
+        serde_json::from_value(json!({"project_id": project.id.as_str(), "title": draft.title})).expect("input");
+    let task = task.validate().expect("valid");
+    store.decide_accept(&tenant.id, &waiting[0], &accept, &task, &[], None).await.expect("accepted");
+    let again = store
+        .decide_accept(
+            &tenant.id,
+            &waiting[0],
+            &decision(DecisionAction::Accept, accept.task_id.clone()),
+            &task,
+            &[],
+            None,
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "decided once: {again:?}");
+    let accepted = store.get_message(&tenant.id, &waiting[0]).await.expect("read");
+    assert_eq!((accepted.status, accepted.task_id.clone()), (MessageStatus::Created, accept.task_id.clone()));
+    assert_eq!(store.decisions_of(&tenant.id, &waiting[0]).await.expect("journal").len(), 1);
+    let decline = decision(DecisionAction::Decline, None);
+    store.decide_decline(&tenant.id, &waiting[1], &decline, None).await.expect("declined");
+    assert_eq!(store.get_message(&tenant.id, &waiting[1]).await.expect("read").status, MessageStatus::Declined);
+    assert_eq!(store.decision(&tenant.id, &decline.id).await.expect("journaled").action, DecisionAction::Decline);
+    assert!(store.list_messages(&tenant.id, &filter, &Page::first(10)).await.expect("inbox").is_empty());
+}
