@@ -83,7 +83,7 @@ macro_rules! insert_delivery {
         crate::store::query(
             "INSERT INTO deliveries (id, tenant_id, project_id, integration_id, platform, message_id, recipient,
                                      subject, text, target, status, created_at, updated_at, answer)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11, $12)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13)
              ON CONFLICT (message_id, answer) DO NOTHING",
         )
         .bind($id)
@@ -96,6 +96,7 @@ macro_rules! insert_delivery {
         .bind(&new.subject)
         .bind(&new.text)
         .bind(new.target.to_string())
+        .bind($now)
         .bind($now)
         .bind($answer)
         .execute($executor)

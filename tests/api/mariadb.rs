@@ -563,3 +563,50 @@ async fn triaged_requests_are_accepted_or_declined_once() {
     assert_eq!(store.decision(&tenant.id, &decline.id).await.expect("journaled").action, DecisionAction::Decline);
     assert!(store.list_messages(&tenant.id, &filter, &Page::first(10)).await.expect("inbox").is_empty());
 }
+
+/// An answer in the requester's conversation: recorded once however often its job runs,
+/// claimed for sending once, settled, and shown in the history beside the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_recorded_once_sent_once_and_shown_in_the_history() {
+    use taskbridge::domain::delivery::{DeliveryStatus, NewDelivery};
+    use taskbridge::domain::integration::IntegrationType;
+    use taskbridge::store::OUTCOME_ANSWER;
+
+    let Some((_db, _url, store)) = store(4).await else { return };
+    let (tenant, _) = store.create_tenant("answers").await.expect("tenant");
+    let project = project(&store, &tenant.id, "Support").await;
+    let input: NewMessageInput =
+        serde_json::from_value(json!({"text": "VPN drops every hour", "project_id": project.id.as_str()}))
+            .expect("input");
+    let message_id = taskbridge::domain::new_id();
+    let job = NewJob::new("intake.process", format!("intake:{message_id}"), json!({}));
+    store.create_message(&tenant.id, &message_id, &input.validate().expect("valid"), &job).await.expect("accepted");
+    let answer = NewDelivery {
+        project_id: project.id.clone(),
+        integration_id: taskbridge::domain::new_id().into(),
+        platform: IntegrationType::Slack,
+        message_id: Some(message_id.clone()),
+        recipient: "U123".into(),
+        subject: None,
+        text: "Tracked as a task".into(),
+        target: json!({"channel": "C1", "thread_ts": "1700000000.1"}),
+    };
+    let first = store.delivery_for_answer(&tenant.id, &answer, OUTCOME_ANSWER).await.expect("recorded");
+    let again = store.delivery_for_answer(&tenant.id, &answer, OUTCOME_ANSWER).await.expect("recorded again");
+    assert_eq!(first.id, again.id, "one answer per request and kind");
+    let (_, target) = store.delivery(&tenant.id, &first.id).await.expect("read");
+    assert_eq!(target["thread_ts"], json!("1700000000.1"));
+    assert!(store.claim_delivery(&tenant.id, &first.id).await.expect("claim"));
+    assert!(!store.claim_delivery(&tenant.id, &first.id).await.expect("claim again"), "sent once");
+    store.finish_delivery(&tenant.id, &first.id, DeliveryStatus::Sent, None).await.expect("settled");
+    assert_eq!(store.delivery(&tenant.id, &first.id).await.expect("read").0.status, DeliveryStatus::Sent);
+
+    let send = NewJob::new("channel.send", format!("send:{}", first.id), json!({}));
+    let other = NewDelivery { message_id: None, text: "Standalone".into(), ..answer.clone() };
+    let sent = store.create_delivery(&tenant.id, &taskbridge::domain::new_id(), &other, &send).await.expect("created");
+    assert_eq!(sent.status, DeliveryStatus::Queued);
+    let history = store.history(&tenant.id, None, &Page::first(10)).await.expect("history");
+    let directions: Vec<&str> = history.iter().map(|h| h.direction.as_str()).collect();
+    assert_eq!(directions, vec!["out", "out", "in"], "newest first");
+    assert_eq!(store.history(&tenant.id, Some("slack"), &Page::first(10)).await.expect("history").len(), 2);
+}
