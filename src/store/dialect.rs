@@ -242,7 +242,7 @@ mod tests {
     }
 
     /// The modules that run on MySQL, whose query texts must bind by position.
-    const PORTED: [(&str, &str); 11] = [
+    const PORTED: [(&str, &str); 12] = [
         ("jobs.rs", include_str!("jobs.rs")),
         ("tenants.rs", include_str!("tenants.rs")),
         ("projects.rs", include_str!("projects.rs")),
@@ -254,6 +254,7 @@ mod tests {
         ("links.rs", include_str!("links.rs")),
         ("decisions.rs", include_str!("decisions.rs")),
         ("deliveries.rs", include_str!("deliveries.rs")),
+        ("integrations.rs", include_str!("integrations.rs")),
     ];
 
     /// Texts that never reach MySQL (its own statement path runs instead).

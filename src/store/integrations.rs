@@ -108,8 +108,8 @@ impl Store {
             crate::store::query(
                 "INSERT INTO integrations (id, tenant_id, project_id, kind, name, settings, secrets, secret_names,
                                            status, last_error, created_at, updated_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $10
-                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)",
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11
+                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $12 AND tenant_id = $13)",
             )
             .bind(&record.id)
             .bind(tenant_id)
@@ -121,6 +121,9 @@ impl Store {
             .bind(&names)
             .bind(record.status.as_str())
             .bind(record.created_at)
+            .bind(record.created_at)
+            .bind(&record.project_id)
+            .bind(tenant_id)
             .execute(pool)
             .await
             .map_err(|e| StoreError::on_write(e, &format!("a {} integration of this project", record.kind.as_str())))?
@@ -220,19 +223,20 @@ impl Store {
         let updated = write!(self, |pool| {
             crate::store::query(
                 "UPDATE integrations SET name = $1, settings = $2, secrets = $3, secret_names = $4, updated_at = $5,
-                                         status = $9, last_error = $10
-                 WHERE id = $6 AND project_id = $7 AND tenant_id = $8 AND ($11 IS NULL OR updated_at = $11)",
+                                         status = $6, last_error = $7
+                 WHERE id = $8 AND project_id = $9 AND tenant_id = $10 AND ($11 IS NULL OR updated_at = $12)",
             )
             .bind(&record.name)
             .bind(&settings)
             .bind(&record.sealed_secrets)
             .bind(&names)
             .bind(record.updated_at)
+            .bind(record.status.as_str())
+            .bind(&record.last_error)
             .bind(&record.id)
             .bind(&record.project_id)
             .bind(tenant_id)
-            .bind(record.status.as_str())
-            .bind(&record.last_error)
+            .bind(seen)
             .bind(seen)
             .execute(pool)
             .await?

@@ -70,7 +70,7 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error(
         "mysql:// (MySQL/MariaDB) is not supported yet: tenants, projects, jobs, requests and their outcomes \
-         (triage too), their answers, tasks, labels and comments work on it, but {0} do not; use sqlite:// or postgres:// (see \
+         (triage too), their answers, tasks, labels, comments and integrations work on it, but {0} do not; use sqlite:// or postgres:// (see \
          docs/mariadb.md)"
     )]
     MysqlIncomplete(&'static str),
@@ -174,7 +174,7 @@ impl Default for StoreOptions {
 }
 
 /// What does not work on MySQL/MariaDB yet, as the refusal names it.
-const MYSQL_MISSING: &str = "integrations, tracker links and sync runs, \
+const MYSQL_MISSING: &str = "tracker links and sync runs, \
                              imports, polls, mailboxes, teams, task vectors, OAuth states, the console and the \
                              coordinator";
 

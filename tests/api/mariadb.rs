@@ -610,3 +610,42 @@ async fn answers_are_recorded_once_sent_once_and_shown_in_the_history() {
     assert_eq!(directions, vec!["out", "out", "in"], "newest first");
     assert_eq!(store.history(&tenant.id, Some("slack"), &Page::first(10)).await.expect("history").len(), 2);
 }
+
+/// Integrations: one per platform in a project, webhooks as many as wanted (PostgreSQL's
+/// partial unique index, a stored column here); written back only if unchanged since read.
+#[tokio::test]
+async fn integrations_one_per_platform_and_written_back_only_if_unchanged() {
+    use taskbridge::domain::integration::IntegrationType;
+    use taskbridge::store::integrations::new_record;
+
+    let Some((_db, _url, store)) = store(4).await else { return };
+    let (tenant, _) = store.create_tenant("integrations").await.expect("tenant");
+    let project = project(&store, &tenant.id, "Chat").await;
+    let slack = new_record(&project.id, IntegrationType::Slack, "Slack".into(), Default::default());
+    store.create_integration(&tenant.id, &slack).await.expect("created");
+    let second = new_record(&project.id, IntegrationType::Slack, "Slack again".into(), Default::default());
+    assert!(matches!(store.create_integration(&tenant.id, &second).await, Err(StoreError::Conflict(_))));
+    for name in ["hook one", "hook two"] {
+        let hook = new_record(&project.id, IntegrationType::Webhook, name.into(), Default::default());
+        store.create_integration(&tenant.id, &hook).await.expect("webhooks repeat");
+    }
+    let (other, _) = store.create_tenant("other").await.expect("tenant");
+    let foreign = new_record(&project.id, IntegrationType::Discord, "Discord".into(), Default::default());
+    assert!(matches!(store.create_integration(&other.id, &foreign).await, Err(StoreError::NotFound)));
+    assert_eq!(store.list_integrations(&tenant.id, &project.id).await.expect("list").len(), 3);
+    let (owner, found) = store.integration_for_webhook(&slack.id).await.expect("by id");
+    assert_eq!((owner, found.name.as_str()), (tenant.id.clone(), "Slack"));
+    assert_eq!(store.active_integrations().await.expect("active").len(), 3);
+
+    let read = store.get_integration(&tenant.id, &project.id, &slack.id).await.expect("read");
+    let mut renamed = read.clone();
+    renamed.name = "Slack (ops)".into();
+    renamed.updated_at = taskbridge::store::now();
+    assert!(store.save_integration_if_unchanged(&tenant.id, &renamed, read.updated_at).await.expect("saved"));
+    let mut stale = renamed.clone();
+    stale.name = "lost update".into();
+    assert!(!store.save_integration_if_unchanged(&tenant.id, &stale, read.updated_at).await.expect("refused"));
+    assert_eq!(store.get_integration(&tenant.id, &project.id, &slack.id).await.expect("read").name, "Slack (ops)");
+    store.delete_integration(&tenant.id, &project.id, &slack.id).await.expect("deleted");
+    assert!(matches!(store.integration_for_webhook(&slack.id).await, Err(StoreError::NotFound)));
+}
