@@ -242,7 +242,7 @@ mod tests {
     }
 
     /// The modules that run on MySQL, whose query texts must bind by position.
-    const PORTED: [(&str, &str); 12] = [
+    const PORTED: [(&str, &str); 14] = [
         ("jobs.rs", include_str!("jobs.rs")),
         ("tenants.rs", include_str!("tenants.rs")),
         ("projects.rs", include_str!("projects.rs")),
@@ -255,6 +255,8 @@ mod tests {
         ("decisions.rs", include_str!("decisions.rs")),
         ("deliveries.rs", include_str!("deliveries.rs")),
         ("integrations.rs", include_str!("integrations.rs")),
+        ("vectors.rs", include_str!("vectors.rs")),
+        ("oauth_states.rs", include_str!("oauth_states.rs")),
     ];
 
     /// Texts that never reach MySQL (its own statement path runs instead).

@@ -70,7 +70,7 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error(
         "mysql:// (MySQL/MariaDB) is not supported yet: tenants, projects, jobs, requests and their outcomes \
-         (triage too), their answers, tasks, labels, comments and integrations work on it, but {0} do not; use sqlite:// or postgres:// (see \
+         (triage too), their answers, tasks, labels, comments, integrations, OAuth states and task vectors work on it, but {0} do not; use sqlite:// or postgres:// (see \
          docs/mariadb.md)"
     )]
     MysqlIncomplete(&'static str),
@@ -174,9 +174,8 @@ impl Default for StoreOptions {
 }
 
 /// What does not work on MySQL/MariaDB yet, as the refusal names it.
-const MYSQL_MISSING: &str = "tracker links and sync runs, \
-                             imports, polls, mailboxes, teams, task vectors, OAuth states, the console and the \
-                             coordinator";
+const MYSQL_MISSING: &str = "tracker links and sync runs, imports, polls, mailboxes, teams, the console \
+                             and the coordinator";
 
 impl Store {
     /// The group commit of accepted messages, its committers started on this runtime.

@@ -649,3 +649,45 @@ async fn integrations_one_per_platform_and_written_back_only_if_unchanged() {
     store.delete_integration(&tenant.id, &project.id, &slack.id).await.expect("deleted");
     assert!(matches!(store.integration_for_webhook(&slack.id).await, Err(StoreError::NotFound)));
 }
+
+/// OAuth states are taken once; a task's vector is kept, replaced, and refused for a task
+/// that is gone.
+#[tokio::test]
+async fn oauth_states_are_taken_once_and_task_vectors_replaced() {
+    use taskbridge::store::StoredVector;
+    use taskbridge::store::oauth_states::StoredState;
+
+    let Some((_db, _url, store)) = store(4).await else { return };
+    let (tenant, _) = store.create_tenant("oauth").await.expect("tenant");
+    let project = project(&store, &tenant.id, "Apps").await;
+    let state = StoredState {
+        tenant_id: tenant.id.clone(),
+        project_id: project.id.clone(),
+        key_id: "key".into(),
+        provider: "slack".into(),
+        verifier: Some("pkce-verifier".into()),
+        extra: "{}".into(),
+        expires_at: taskbridge::store::now() + chrono::Duration::minutes(10),
+    };
+    store.put_oauth_state("hash-of-state", &state).await.expect("kept");
+    assert_eq!(store.take_oauth_state("hash-of-state").await.expect("taken"), Some(state));
+    assert_eq!(store.take_oauth_state("hash-of-state").await.expect("taken again"), None, "once");
+
+    let input: NewTaskInput =
+        serde_json::from_value(json!({"project_id": project.id.as_str(), "title": "Embed me"})).expect("input");
+    let task = store.create_task(&tenant.id, &input.validate().expect("valid")).await.expect("task");
+    let vector = |model: &str, bytes: Vec<u8>| StoredVector {
+        task_id: task.id.as_str().to_string(),
+        model: model.into(),
+        text_key: "k".into(),
+        vector: bytes,
+    };
+    store.save_task_vector(&tenant.id, &vector("m1", vec![1, 2, 3, 4])).await.expect("kept");
+    store.save_task_vector(&tenant.id, &vector("m2", vec![0, 0, 128, 63])).await.expect("replaced");
+    let stored = store.task_vectors(&tenant.id, &[task.id.as_str()]).await.expect("read");
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].model.as_str(), stored[0].vector.clone()), ("m2", vec![0, 0, 128, 63]));
+    store.delete_task(&tenant.id, &task.id).await.expect("deleted");
+    let gone = store.save_task_vector(&tenant.id, &vector("m3", vec![1])).await;
+    assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
+}
