@@ -115,6 +115,11 @@ pub async fn database(config: &Config, report: &mut Report) -> bool {
     let url = &config.database_url;
     let place = if url.starts_with("sqlite:") { url.clone() } else { crate::outbound::shown_url(url) };
     match inspect(url, TIMEOUT).await {
+        // Not a matter of reaching it: this version does not run on it.
+        Err(e @ crate::store::StoreError::MysqlIncomplete(_)) => {
+            report.add(Level::Problem, "database", format!("{place}: {e}"));
+            false
+        }
         Err(e) => {
             report.add(Level::Problem, "database", format!("{place} cannot be reached: {e}"));
             false
@@ -128,7 +133,11 @@ pub async fn database(config: &Config, report: &mut Report) -> bool {
             false
         }
         Ok((backend, Schema::Present { applied, pending, unknown })) => {
-            let name = if backend == Backend::Postgres { "PostgreSQL" } else { "SQLite" };
+            let name = match backend {
+                Backend::Postgres => "PostgreSQL",
+                Backend::Sqlite => "SQLite",
+                Backend::Mysql => "MySQL/MariaDB",
+            };
             if unknown > 0 {
                 report.add(
                     Level::Problem,

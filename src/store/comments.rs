@@ -41,13 +41,13 @@ macro_rules! insert_comment {
     ($tx:expr, $tenant_id:expr, $comment:expr) => {{
         let c: &crate::domain::comment::Comment = $comment;
         let project_id: Option<crate::domain::id::ProjectId> =
-            sqlx::query_scalar("SELECT project_id FROM tasks WHERE id = $1 AND tenant_id = $2")
+            crate::store::query_scalar("SELECT project_id FROM tasks WHERE id = $1 AND tenant_id = $2")
                 .bind(&c.task_id)
                 .bind($tenant_id)
                 .fetch_optional(&mut *$tx)
                 .await?;
         let project_id = project_id.ok_or(crate::store::StoreError::NotFound)?;
-        sqlx::query(
+        crate::store::query(
             "INSERT INTO comments (id, tenant_id, task_id, content, author, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -93,7 +93,7 @@ impl Store {
             let announcements = crate::domain::event::comment_created(&project_id, &comment);
             super::integrations::enqueue_if_subscribed!(tx, tenant_id, &project_id, &announcements, now);
             if new.notify_requester {
-                let title: String = sqlx::query_scalar("SELECT title FROM tasks WHERE id = $1")
+                let title: String = crate::store::query_scalar("SELECT title FROM tasks WHERE id = $1")
                     .bind(&comment.task_id)
                     .fetch_one(&mut *tx)
                     .await?;
@@ -108,7 +108,7 @@ impl Store {
     pub async fn get_comment(&self, tenant_id: &TenantId, id: &str) -> Result<Comment> {
         let sql = format!("SELECT {COLUMNS} FROM comments WHERE id = $1 AND tenant_id = $2");
         let row: Option<CommentRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.map(Comment::from).ok_or(StoreError::NotFound)
     }
 

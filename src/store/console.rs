@@ -54,8 +54,11 @@ impl Store {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM console_sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
-            sqlx::query(
+            crate::store::query("DELETE FROM console_sessions WHERE expires_at < $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            crate::store::query(
                 "INSERT INTO console_sessions (token_hash, tenant_id, key_id, csrf_token, created_at, last_seen_at,
                                                expires_at)
                  VALUES ($1, $2, $3, $4, $5, $5, $6)",
@@ -84,7 +87,7 @@ impl Store {
     ) -> Result<Option<ConsoleSession>> {
         let now = super::now();
         let row: Option<SessionRow> = read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT s.tenant_id, s.key_id, k.role, t.name AS tenant_name, s.csrf_token, s.last_seen_at
                  FROM console_sessions s JOIN api_keys k ON k.id = s.key_id AND k.tenant_id = s.tenant_id
                  JOIN tenants t ON t.id = s.tenant_id
@@ -98,13 +101,15 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         if touch && now - row.last_seen_at >= TOUCH_EVERY {
             write!(self, |pool| {
-                sqlx::query("UPDATE console_sessions SET last_seen_at = $2, expires_at = $3 WHERE token_hash = $1")
-                    .bind(token_hash)
-                    .bind(now)
-                    .bind(now + idle)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
+                crate::store::query(
+                    "UPDATE console_sessions SET last_seen_at = $2, expires_at = $3 WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .bind(now + idle)
+                .execute(pool)
+                .await?
+                .rows_affected()
             });
         }
         Ok(Some(ConsoleSession {
@@ -121,7 +126,7 @@ impl Store {
     /// Ends a session; ending one that is already gone is not an error.
     pub async fn delete_console_session(&self, token_hash: &str) -> Result<()> {
         write!(self, |pool| {
-            sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
+            crate::store::query("DELETE FROM console_sessions WHERE token_hash = $1")
                 .bind(token_hash)
                 .execute(pool)
                 .await?
@@ -134,7 +139,7 @@ impl Store {
     /// `tasks` keep (migration 0021): a few rows per project, however many tasks there are.
     pub async fn task_counts(&self, tenant_id: &str) -> Result<Counts> {
         Ok(read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT status, CAST(SUM(tasks) AS BIGINT) FROM task_status_counts WHERE tenant_id = $1
                  GROUP BY status",
             )
@@ -147,7 +152,7 @@ impl Store {
     /// The tenant's requests received since `since`, counted by what intake made of them.
     pub async fn message_counts_since(&self, tenant_id: &str, since: DateTime<Utc>) -> Result<Counts> {
         Ok(read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT status, COUNT(*) FROM messages WHERE tenant_id = $1 AND received_at >= $2 GROUP BY status",
             )
             .bind(tenant_id)
@@ -160,7 +165,7 @@ impl Store {
     /// The tenant's integrations in `error` or `revoked` state.
     pub async fn integration_problems(&self, tenant_id: &str) -> Result<Vec<IntegrationProblem>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT id, project_id, kind, name, status, last_error FROM integrations
                  WHERE tenant_id = $1 AND status IN ('error', 'revoked') ORDER BY id",
             )
@@ -173,7 +178,7 @@ impl Store {
     /// How many of the tenant's jobs have been given up (dead letters).
     pub async fn dead_job_count(&self, tenant_id: &str) -> Result<i64> {
         let (count,): (i64,) = read!(self, |pool| {
-            sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND status = 'dead'")
+            crate::store::query_as("SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND status = 'dead'")
                 .bind(tenant_id)
                 .fetch_one(pool)
                 .await?

@@ -30,7 +30,7 @@ impl Store {
         let id = crate::domain::new_id();
         let now = super::now();
         write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO ai_analyses (id, tenant_id, project_id, result, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&id)
@@ -91,7 +91,7 @@ impl Store {
     /// One of the tenant's analyses; `NotFound` for another tenant's.
     pub async fn get_analysis(&self, tenant_id: &TenantId, id: &str) -> Result<StoredAnalysis> {
         let row: Option<(String, Option<String>, String, DateTime<Utc>)> = read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT id, project_id, result, created_at FROM ai_analyses WHERE id = $1 AND tenant_id = $2",
             )
             .bind(id)
@@ -108,7 +108,7 @@ impl Store {
     /// The tenant's latest analyses (of any scope), newest first, without their findings.
     pub async fn recent_analyses(&self, tenant_id: &TenantId, limit: i64) -> Result<Vec<AnalysisHead>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT id, project_id, created_at FROM ai_analyses WHERE tenant_id = $1
                  ORDER BY created_at DESC, id DESC LIMIT $2",
             )
@@ -122,7 +122,7 @@ impl Store {
     /// The tenant's conversations that went on last, newest first, each with its first question.
     pub async fn recent_conversations(&self, tenant_id: &TenantId, limit: i64) -> Result<Vec<ConversationHead>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT c.id, c.updated_at,
                         (SELECT t.content FROM ai_turns t WHERE t.conversation_id = c.id AND t.role = 'user'
                          ORDER BY t.created_at, t.id LIMIT 1) AS first_question
@@ -242,7 +242,7 @@ fn new_action(
 macro_rules! insert_action {
     ($tx:expr, $tenant_id:expr, $action:expr, $dedupe_key:expr) => {{
         let a: &Action = $action;
-        sqlx::query(
+        crate::store::query(
             "INSERT INTO ai_actions (id, tenant_id, conversation_id, kind, params, status, proposed_by, decided_by,
                                      decided_at, dedupe_key, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
@@ -268,7 +268,7 @@ macro_rules! insert_action {
 /// Inserts one turn of a conversation, inside the caller's transaction.
 macro_rules! insert_turn {
     ($tx:expr, $conversation:expr, $role:expr, $content:expr, $cited:expr, $actions:expr, $now:expr) => {
-        sqlx::query(
+        crate::store::query(
             "INSERT INTO ai_turns (id, conversation_id, role, content, cited_task_ids, action_ids, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -299,7 +299,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             if ex.conversation_id.is_some() {
                 let touched =
-                    sqlx::query("UPDATE ai_conversations SET updated_at = $1 WHERE id = $2 AND tenant_id = $3")
+                    crate::store::query("UPDATE ai_conversations SET updated_at = $1 WHERE id = $2 AND tenant_id = $3")
                         .bind(now)
                         .bind(&conversation_id)
                         .bind(tenant_id)
@@ -310,7 +310,7 @@ impl Store {
                     return Err(StoreError::NotFound);
                 }
             } else {
-                sqlx::query(
+                crate::store::query(
                     "INSERT INTO ai_conversations (id, tenant_id, started_by, created_at, updated_at)
                      VALUES ($1, $2, $3, $4, $4)",
                 )
@@ -335,7 +335,7 @@ impl Store {
 
     pub async fn get_conversation(&self, tenant_id: &TenantId, id: &str) -> Result<Conversation> {
         let head: Option<(String, DateTime<Utc>, DateTime<Utc>)> = read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT started_by, created_at, updated_at FROM ai_conversations WHERE id = $1 AND tenant_id = $2",
             )
             .bind(id)
@@ -345,7 +345,7 @@ impl Store {
         });
         let (started_by, created_at, updated_at) = head.ok_or(StoreError::NotFound)?;
         let rows: Vec<TurnRow> = read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT role, content, cited_task_ids, action_ids, created_at FROM ai_turns
                  WHERE conversation_id = $1 ORDER BY created_at, id",
             )
@@ -369,7 +369,7 @@ impl Store {
     pub async fn get_action(&self, tenant_id: &TenantId, id: &str) -> Result<Action> {
         let sql = format!("SELECT {ACTION_COLUMNS} FROM ai_actions WHERE id = $1 AND tenant_id = $2");
         let row: Option<ActionRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
@@ -410,7 +410,7 @@ impl Store {
         let status = if approve { ActionStatus::Approved } else { ActionStatus::Rejected };
         let decided = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let changed = sqlx::query(
+            let changed = crate::store::query(
                 "UPDATE ai_actions SET status = $1, decided_by = $2, decided_at = $3, updated_at = $3
                  WHERE id = $4 AND tenant_id = $5 AND status = 'pending'",
             )
@@ -449,7 +449,7 @@ impl Store {
             Err(error) => (ActionStatus::Failed, None, Some(error)),
         };
         let changed = write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "UPDATE ai_actions SET status = $1, result = $2, error = $3, updated_at = $4
                  WHERE id = $5 AND tenant_id = $6 AND status = 'approved'",
             )
@@ -501,7 +501,7 @@ impl Store {
         let day_start = new.day.and_time(chrono::NaiveTime::MIN).and_utc();
         let made = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let earlier: Option<(String,)> = sqlx::query_as(
+            let earlier: Option<(String,)> = crate::store::query_as(
                 "SELECT id FROM ai_actions WHERE tenant_id = $1 AND substr(dedupe_key, 1, $2) = $3
                  AND (status IN ('pending', 'approved') OR created_at >= $4 OR decided_at >= $4) LIMIT 1",
             )
@@ -528,7 +528,7 @@ impl Store {
     /// message that created it or was linked to it, if that came through a platform.
     pub async fn task_origin(&self, tenant_id: &TenantId, task_id: &TaskId) -> Result<Option<(IntegrationId, Value)>> {
         let row: Option<(IntegrationId, String)> = read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT integration_id, reply_to FROM messages
                  WHERE tenant_id = $1 AND task_id = $2 AND integration_id IS NOT NULL AND reply_to IS NOT NULL
                  ORDER BY created_at DESC, id DESC LIMIT 1",

@@ -72,18 +72,18 @@ impl DecisionRow {
 /// in that state) and the transaction is rolled back.
 macro_rules! claim {
     ($tx:expr, $tenant:expr, $id:expr, $from:expr, $to:expr, $task_id:expr, $comment_id:expr, $decision_id:expr, $now:expr) => {{
-        let claimed = sqlx::query(
-            "UPDATE messages SET status = $1, task_id = $2, decision_id = $3, updated_at = $4, comment_id = $8
-             WHERE id = $5 AND tenant_id = $6 AND status = $7",
+        let claimed = crate::store::query(
+            "UPDATE messages SET status = $1, task_id = $2, decision_id = $3, updated_at = $4, comment_id = $5
+             WHERE id = $6 AND tenant_id = $7 AND status = $8",
         )
         .bind($to.as_str())
         .bind($task_id)
         .bind($decision_id)
         .bind($now)
+        .bind($comment_id)
         .bind($id)
         .bind($tenant)
         .bind($from.as_str())
-        .bind($comment_id)
         .execute(&mut *$tx)
         .await?
         .rows_affected();
@@ -97,7 +97,7 @@ macro_rules! claim {
 macro_rules! journal {
     ($tx:expr, $tenant:expr, $message_id:expr, $d:expr) => {{
         let d: &Decision = $d;
-        sqlx::query(
+        crate::store::query(
             "INSERT INTO message_decisions (id, tenant_id, message_id, action, task_id, closed_task_id, comment_id,
                                             reason, decided_by_key_id, decided_by, decided_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -268,7 +268,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             // Only the very merge the caller saw: its comment is the message's still.
             let still: Option<Option<String>> =
-                sqlx::query_scalar("SELECT comment_id FROM messages WHERE id = $1 AND tenant_id = $2")
+                crate::store::query_scalar("SELECT comment_id FROM messages WHERE id = $1 AND tenant_id = $2")
                     .bind(&message.id)
                     .bind(tenant_id)
                     .fetch_optional(&mut *tx)
@@ -278,7 +278,7 @@ impl Store {
             }
             claim!(tx, tenant_id, &message.id, MessageStatus::Duplicate, to, task_id, NO_COMMENT, &decision.id, now);
             journal!(tx, tenant_id, &message.id, decision);
-            sqlx::query("DELETE FROM comments WHERE id = $1 AND tenant_id = $2")
+            crate::store::query("DELETE FROM comments WHERE id = $1 AND tenant_id = $2")
                 .bind(comment_id)
                 .bind(tenant_id)
                 .execute(&mut *tx)
@@ -305,8 +305,9 @@ impl Store {
         let sql = format!(
             "SELECT {DECISION_COLUMNS} FROM message_decisions WHERE message_id = $1 AND tenant_id = $2 ORDER BY id"
         );
-        let rows: Vec<DecisionRow> =
-            read!(self, |pool| { sqlx::query_as(&sql).bind(message_id).bind(tenant_id).fetch_all(pool).await? });
+        let rows: Vec<DecisionRow> = read!(self, |pool| {
+            crate::store::query_as(&sql).bind(message_id).bind(tenant_id).fetch_all(pool).await?
+        });
         rows.into_iter().filter_map(|r| r.into_decision().transpose()).collect()
     }
 
@@ -314,7 +315,7 @@ impl Store {
     pub async fn decision(&self, tenant_id: &TenantId, id: &str) -> Result<Decision> {
         let sql = format!("SELECT {DECISION_COLUMNS} FROM message_decisions WHERE id = $1 AND tenant_id = $2");
         let row: Option<DecisionRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.into_decision()?.ok_or(StoreError::NotFound)
     }
 

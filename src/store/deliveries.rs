@@ -80,10 +80,10 @@ pub const OUTCOME: &str = "outcome";
 macro_rules! insert_delivery {
     ($executor:expr, $id:expr, $tenant_id:expr, $new:expr, $answer:expr, $now:expr) => {{
         let new: &NewDelivery = $new;
-        sqlx::query(
+        crate::store::query(
             "INSERT INTO deliveries (id, tenant_id, project_id, integration_id, platform, message_id, recipient,
                                      subject, text, target, status, created_at, updated_at, answer)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11, $12)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13)
              ON CONFLICT (message_id, answer) DO NOTHING",
         )
         .bind($id)
@@ -96,6 +96,7 @@ macro_rules! insert_delivery {
         .bind(&new.subject)
         .bind(&new.text)
         .bind(new.target.to_string())
+        .bind($now)
         .bind($now)
         .bind($answer)
         .execute($executor)
@@ -135,7 +136,7 @@ impl Store {
         let message_id = new.message_id.as_deref().unwrap_or_default();
         let sql = format!("SELECT {COLUMNS} FROM deliveries WHERE tenant_id = $1 AND message_id = $2 AND answer = $3");
         let row: Option<DeliveryRow> = read!(self, |pool| {
-            sqlx::query_as(&sql).bind(tenant_id).bind(message_id).bind(answer).fetch_optional(pool).await?
+            crate::store::query_as(&sql).bind(tenant_id).bind(message_id).bind(answer).fetch_optional(pool).await?
         });
         Ok(row.ok_or(StoreError::NotFound)?.into_parts()?.0)
     }
@@ -144,7 +145,7 @@ impl Store {
     pub async fn delivery(&self, tenant_id: &TenantId, id: &str) -> Result<(Delivery, Value)> {
         let sql = format!("SELECT {COLUMNS} FROM deliveries WHERE tenant_id = $1 AND id = $2");
         let row: Option<DeliveryRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.into_parts()
     }
 
@@ -153,7 +154,7 @@ impl Store {
     pub async fn claim_delivery(&self, tenant_id: &TenantId, id: &str) -> Result<bool> {
         let now = super::now();
         let claimed = write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "UPDATE deliveries SET status = 'sending', updated_at = $1
                  WHERE tenant_id = $2 AND id = $3 AND status = 'queued'",
             )
@@ -177,7 +178,7 @@ impl Store {
         let now = super::now();
         let error: Option<String> = error.map(|e| e.chars().take(2000).collect());
         write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "UPDATE deliveries SET status = $1, error = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
             )
             .bind(status.as_str())

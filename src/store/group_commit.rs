@@ -49,7 +49,7 @@ impl Accepts {
     pub fn start(db: Db) -> Self {
         let committers = match db {
             Db::Sqlite { .. } => 1,
-            Db::Postgres(_) => 4,
+            Db::Postgres(_) | Db::Mysql(_) => 4,
         };
         let (queue, receiver) = mpsc::channel(QUEUE);
         let receiver = Arc::new(Mutex::new(receiver));
@@ -116,6 +116,9 @@ impl Writer {
     /// transaction's failure (then nothing was written). A message not written is a
     /// platform's redelivery of an event already received, or one for no such project.
     async fn write_batch(&self, batch: &[Pending]) -> Result<Vec<Result<()>>> {
+        if let Db::Mysql(pool) = &self.db {
+            return write_batch_mysql(pool, batch).await;
+        }
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             // VALUES names its columns column1, column2, … on both backends.
@@ -185,4 +188,53 @@ impl Writer {
                 .collect())
         })
     }
+}
+
+/// [`Writer::write_batch`] on MySQL, which has neither `INSERT … RETURNING` nor a `VALUES`
+/// list that a `SELECT` can name columns of: each message is one statement whose affected
+/// rows say whether it was written, all in the batch's one transaction.
+async fn write_batch_mysql(pool: &sqlx::MySqlPool, batch: &[Pending]) -> Result<Vec<Result<()>>> {
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for p in batch {
+        let (new, origin) = (&p.new, p.new.origin.as_ref());
+        let written = crate::store::query(
+            "INSERT IGNORE INTO messages (id, tenant_id, project_id, text, author, source, channel, thread_ref,
+                                          received_at, status, created_at, updated_at, integration_id, external_id,
+                                          reply_to, text_key)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, $12, $13, $14, $15
+             FROM projects p WHERE p.id = $16 AND p.tenant_id = $17",
+        )
+        .bind(p.id.as_str())
+        .bind(&p.tenant_id)
+        .bind(&new.project_id)
+        .bind(new.text.as_str())
+        .bind(new.author.as_deref())
+        .bind(new.source.as_str())
+        .bind(new.channel.as_deref())
+        .bind(new.thread_ref.as_deref())
+        .bind(p.received_at)
+        .bind(p.now)
+        .bind(p.now)
+        .bind(origin.map(|o| o.integration_id.clone()))
+        .bind(origin.map(|o| o.external_id.clone()))
+        .bind(origin.map(|o| o.reply_to.to_string()))
+        .bind(crate::domain::message::text_key(&new.text))
+        .bind(&new.project_id)
+        .bind(&p.tenant_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        outcomes.push(match (written, origin) {
+            (true, _) => {
+                let _ = super::jobs::enqueue_job!(&mut *tx, &p.tenant_id, &p.job, p.now);
+                Ok(())
+            }
+            (false, Some(_)) => Err(StoreError::Conflict("this event was already received".into())),
+            (false, None) => Err(StoreError::NotFound),
+        });
+    }
+    tx.commit().await?;
+    Ok(outcomes)
 }

@@ -130,7 +130,7 @@ impl<K: Eq + Hash + Send + 'static, V: Clone + Send + 'static> HeardCache<K, V> 
 macro_rules! tell {
     ($store:expr, $tx:expr, $channel:expr, $word:expr) => {
         if $store.backend() == crate::store::Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)").bind($channel).bind($word).execute($tx).await?;
+            crate::store::query("SELECT pg_notify($1, $2)").bind($channel).bind($word).execute($tx).await?;
         }
     };
 }

@@ -36,7 +36,7 @@ impl Store {
     pub async fn start_import(&self, tenant_id: &TenantId, integration_id: &IntegrationId) -> Result<ImportProgress> {
         let now = super::now();
         let started = write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO tracker_imports (integration_id, tenant_id, status, imported, skipped, pages, started_at, updated_at)
                  VALUES ($1, $2, 'running', 0, 0, 0, $3, $3)
                  ON CONFLICT (integration_id) DO UPDATE SET status = 'running', imported = 0, skipped = 0, pages = 0,
@@ -62,7 +62,11 @@ impl Store {
         integration_id: &IntegrationId,
     ) -> Result<Option<ImportProgress>> {
         let sql = format!("SELECT {COLUMNS} FROM tracker_imports WHERE tenant_id = $1 AND integration_id = $2");
-        Ok(read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(integration_id).fetch_optional(pool).await?))
+        Ok(read!(self, |pool| crate::store::query_as(&sql)
+            .bind(tenant_id)
+            .bind(integration_id)
+            .fetch_optional(pool)
+            .await?))
     }
 
     /// Adds a page's counts; `finished` with or without an error ends the run.
@@ -81,7 +85,7 @@ impl Store {
             Some(Some(e)) => ("failed", Some(e.chars().take(2000).collect::<String>()), Some(now)),
         };
         write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "UPDATE tracker_imports SET imported = imported + $1, skipped = skipped + $2, pages = pages + 1,
                      status = $3, error = $4, updated_at = $5, finished_at = $6
                  WHERE tenant_id = $7 AND integration_id = $8",
@@ -107,12 +111,13 @@ impl Store {
         let id = new_id();
         let created = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let linked: Option<String> =
-                sqlx::query_scalar("SELECT task_id FROM task_links WHERE integration_id = $1 AND external_id = $2")
-                    .bind(&link.integration_id)
-                    .bind(&link.external_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let linked: Option<String> = crate::store::query_scalar(
+                "SELECT task_id FROM task_links WHERE integration_id = $1 AND external_id = $2",
+            )
+            .bind(&link.integration_id)
+            .bind(&link.external_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             if linked.is_some() {
                 false
             } else {

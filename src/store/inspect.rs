@@ -56,6 +56,8 @@ pub async fn inspect(url: &str, timeout: Duration) -> Result<(Backend, Schema)> 
             }
             conn.close().await?;
             Ok((Backend::Postgres, schema(&applied)))
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            Err(StoreError::MysqlIncomplete(super::MYSQL_MISSING))
         } else {
             Err(StoreError::UnsupportedUrl)
         }

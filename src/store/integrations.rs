@@ -83,7 +83,7 @@ macro_rules! enqueue_if_subscribed {
     ($tx:expr, $tenant_id:expr, $project_id:expr, $jobs:expr, $now:expr) => {{
         let jobs: &[crate::domain::job::NewJob] = $jobs;
         if !jobs.is_empty() {
-            let subscribed: Option<i32> = sqlx::query_scalar(
+            let subscribed: Option<i32> = crate::store::query_scalar(
                 "SELECT 1 FROM integrations WHERE tenant_id = $1 AND project_id = $2 AND kind = 'webhook'
                  AND status = 'active' LIMIT 1",
             )
@@ -107,11 +107,11 @@ impl Store {
     pub async fn create_integration(&self, tenant_id: &TenantId, record: &IntegrationRecord) -> Result<()> {
         let (settings, names) = (json(&record.settings)?, json(&record.secret_names)?);
         let inserted = write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO integrations (id, tenant_id, project_id, kind, name, settings, secrets, secret_names,
                                            status, last_error, created_at, updated_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $10
-                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)",
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11
+                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $12 AND tenant_id = $13)",
             )
             .bind(&record.id)
             .bind(tenant_id)
@@ -123,6 +123,9 @@ impl Store {
             .bind(&names)
             .bind(record.status.as_str())
             .bind(record.created_at)
+            .bind(record.created_at)
+            .bind(&record.project_id)
+            .bind(tenant_id)
             .execute(pool)
             .await
             .map_err(|e| StoreError::on_write(e, &format!("a {} integration of this project", record.kind.as_str())))?
@@ -142,7 +145,7 @@ impl Store {
     ) -> Result<IntegrationRecord> {
         let sql = format!("SELECT {COLUMNS} FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3");
         let row: Option<Row> = read!(self, |pool| {
-            sqlx::query_as(&sql).bind(id).bind(project_id).bind(tenant_id).fetch_optional(pool).await?
+            crate::store::query_as(&sql).bind(id).bind(project_id).bind(tenant_id).fetch_optional(pool).await?
         });
         row.ok_or(StoreError::NotFound)?.try_into()
     }
@@ -166,7 +169,8 @@ impl Store {
     /// An integration of any tenant, with its tenant, as the database holds it now.
     pub async fn integration_by_id(&self, id: &IntegrationId) -> Result<(TenantId, IntegrationRecord)> {
         let sql = format!("SELECT tenant_id, {COLUMNS} FROM integrations WHERE id = $1");
-        let row: Option<WebhookRow> = read!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        let row: Option<WebhookRow> =
+            read!(self, |pool| crate::store::query_as(&sql).bind(id).fetch_optional(pool).await?);
         let row = row.ok_or(StoreError::NotFound)?;
         Ok((row.tenant_id, row.row.try_into()?))
     }
@@ -178,17 +182,19 @@ impl Store {
     ) -> Result<Vec<IntegrationRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM integrations WHERE project_id = $1 AND tenant_id = $2 ORDER BY id");
         let rows: Vec<Row> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(project_id).bind(tenant_id).fetch_all(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(project_id).bind(tenant_id).fetch_all(pool).await?);
         rows.into_iter().map(IntegrationRecord::try_from).collect()
     }
 
     /// Every active integration, across tenants: `(tenant_id, integration_id, type)`.
     pub async fn active_integrations(&self) -> Result<Vec<(TenantId, IntegrationId, IntegrationType)>> {
         let rows: Vec<(TenantId, IntegrationId, String)> = read!(self, |pool| {
-            sqlx::query_as("SELECT tenant_id, id, kind FROM integrations WHERE status = $1 ORDER BY tenant_id, id")
-                .bind(IntegrationStatus::Active.as_str())
-                .fetch_all(pool)
-                .await?
+            crate::store::query_as(
+                "SELECT tenant_id, id, kind FROM integrations WHERE status = $1 ORDER BY tenant_id, id",
+            )
+            .bind(IntegrationStatus::Active.as_str())
+            .fetch_all(pool)
+            .await?
         });
         rows.into_iter()
             .map(|(tenant, id, kind)| Ok((tenant, id, parse_enum("integrations.kind", &kind, IntegrationType::parse)?)))
@@ -199,7 +205,11 @@ impl Store {
     pub async fn active_integrations_of(&self, kind: IntegrationType) -> Result<Vec<(TenantId, IntegrationRecord)>> {
         let sql = format!("SELECT tenant_id, {COLUMNS} FROM integrations WHERE kind = $1 AND status = $2 ORDER BY id");
         let rows: Vec<WebhookRow> = read!(self, |pool| {
-            sqlx::query_as(&sql).bind(kind.as_str()).bind(IntegrationStatus::Active.as_str()).fetch_all(pool).await?
+            crate::store::query_as(&sql)
+                .bind(kind.as_str())
+                .bind(IntegrationStatus::Active.as_str())
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(|r| Ok((r.tenant_id, r.row.try_into()?))).collect()
     }
@@ -229,21 +239,22 @@ impl Store {
         let (settings, names) = (json(&record.settings)?, json(&record.secret_names)?);
         let updated = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let updated = sqlx::query(
+            let updated = crate::store::query(
                 "UPDATE integrations SET name = $1, settings = $2, secrets = $3, secret_names = $4, updated_at = $5,
-                                         status = $9, last_error = $10
-                 WHERE id = $6 AND project_id = $7 AND tenant_id = $8 AND ($11 IS NULL OR updated_at = $11)",
+                                         status = $6, last_error = $7
+                 WHERE id = $8 AND project_id = $9 AND tenant_id = $10 AND ($11 IS NULL OR updated_at = $12)",
             )
             .bind(&record.name)
             .bind(&settings)
             .bind(&record.sealed_secrets)
             .bind(&names)
             .bind(record.updated_at)
+            .bind(record.status.as_str())
+            .bind(&record.last_error)
             .bind(&record.id)
             .bind(&record.project_id)
             .bind(tenant_id)
-            .bind(record.status.as_str())
-            .bind(&record.last_error)
+            .bind(seen)
             .bind(seen)
             .execute(&mut *tx)
             .await?
@@ -266,7 +277,7 @@ impl Store {
     ) -> Result<()> {
         let deleted = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let deleted = sqlx::query("DELETE FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3")
+            let deleted = crate::store::query("DELETE FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3")
                 .bind(id)
                 .bind(project_id)
                 .bind(tenant_id)
@@ -291,7 +302,7 @@ impl Store {
     /// Every integration's sealed secrets, of every tenant: what a key rotation re-seals.
     pub async fn sealed_secrets(&self) -> Result<Vec<(String, String)>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as("SELECT id, secrets FROM integrations WHERE secrets IS NOT NULL ORDER BY id")
+            crate::store::query_as("SELECT id, secrets FROM integrations WHERE secrets IS NOT NULL ORDER BY id")
                 .fetch_all(pool)
                 .await?
         }))
@@ -303,13 +314,14 @@ impl Store {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             for (id, old, new) in changes {
-                let updated = sqlx::query("UPDATE integrations SET secrets = $1 WHERE id = $2 AND secrets = $3")
-                    .bind(new)
-                    .bind(id)
-                    .bind(old)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                let updated =
+                    crate::store::query("UPDATE integrations SET secrets = $1 WHERE id = $2 AND secrets = $3")
+                        .bind(new)
+                        .bind(id)
+                        .bind(old)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                 if updated == 0 {
                     return Err(StoreError::Conflict(format!("integration {id} changed during the rotation")));
                 }

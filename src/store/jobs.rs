@@ -53,10 +53,10 @@ const COLUMNS: &str =
 macro_rules! enqueue_job {
     ($executor:expr, $tenant_id:expr, $job:expr, $now:expr) => {{
         let job: &crate::domain::job::NewJob = $job;
-        sqlx::query(
+        crate::store::query(
             "INSERT INTO jobs (id, tenant_id, kind, payload, idempotency_key, status, attempts, max_attempts,
                                run_at, created_at, updated_at, lane)
-             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $8, $7, $7, $9)
+             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $9, $10)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(crate::domain::new_id())
@@ -65,8 +65,9 @@ macro_rules! enqueue_job {
         .bind(job.payload.to_string())
         .bind(&job.idempotency_key)
         .bind(job.max_attempts)
-        .bind($now)
         .bind(job.run_at.unwrap_or($now))
+        .bind($now)
+        .bind($now)
         .bind(crate::domain::job::Lane::of(job.kind).as_str())
         .execute($executor)
         .await?
@@ -86,6 +87,67 @@ struct ClaimRow {
     max_attempts: i32,
 }
 
+impl ClaimRow {
+    fn claimed(self, lease_token: String) -> Result<ClaimedJob> {
+        Ok(ClaimedJob {
+            payload: serde_json::from_str(&self.payload)
+                .map_err(|e| StoreError::Corrupt(format!("jobs.payload: {e}")))?,
+            id: self.id,
+            tenant_id: self.tenant_id,
+            kind: self.kind,
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            lease_token,
+        })
+    }
+}
+
+/// [`Store::claim_job`] on MySQL, which cannot `UPDATE … RETURNING` nor update the table
+/// its subquery reads: the row is picked and locked first (`SKIP LOCKED` passes over rows
+/// another claim holds), then leased and read back, all in one transaction. The pick goes
+/// through `claim_at` (see the MySQL schema), whose index yields rows in order, so only the
+/// row taken is locked.
+async fn claim_job_mysql(
+    pool: &sqlx::MySqlPool,
+    lane: Lane,
+    token: &str,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<ClaimedJob>> {
+    let mut tx = pool.begin().await?;
+    let id: Option<String> = crate::store::query_scalar(
+        "SELECT id FROM jobs
+         WHERE lane = $1 AND claim_at <= $2
+           AND ((status IN ('queued', 'failed') AND run_at <= $3) OR (status = 'running' AND locked_until < $4))
+         ORDER BY claim_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(lane.as_str())
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(id) = id else { return Ok(None) };
+    crate::store::query(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1, locked_until = $2,
+                         updated_at = $3
+         WHERE id = $4",
+    )
+    .bind(token)
+    .bind(until)
+    .bind(now)
+    .bind(&id)
+    .execute(&mut *tx)
+    .await?;
+    let row: ClaimRow =
+        crate::store::query_as("SELECT id, tenant_id, kind, payload, attempts, max_attempts FROM jobs WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    row.claimed(token.to_string()).map(Some)
+}
+
 impl Store {
     /// Enqueues `job`; false when a job with its idempotency key already exists.
     pub async fn enqueue(&self, tenant_id: &TenantId, job: &NewJob) -> Result<bool> {
@@ -94,14 +156,17 @@ impl Store {
     }
 
     /// Claims the next runnable job of `lane` (due, or running under an expired lease) for `lease`.
-    /// On PostgreSQL, `SKIP LOCKED` lets many instances claim at once without ever handing
-    /// the same job to two; SQLite's single writer gives the same guarantee.
+    /// On PostgreSQL and MySQL, `SKIP LOCKED` lets many instances claim at once without ever
+    /// handing the same job to two; SQLite's single writer gives the same guarantee.
     pub async fn claim_job(&self, lane: Lane, lease: Duration) -> Result<Option<ClaimedJob>> {
         let now = super::now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
         let token = new_id();
+        if let Some(pool) = self.mysql() {
+            return claim_job_mysql(pool, lane, &token, until, now).await;
+        }
         let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Postgres | Backend::Mysql => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
         // The first runnable job of each kind is found on its own through the (lane, status,
@@ -122,26 +187,22 @@ impl Store {
              RETURNING id, tenant_id, kind, payload, attempts, max_attempts"
         );
         let row: Option<ClaimRow> = write!(self, |pool| {
-            sqlx::query_as(&sql).bind(&token).bind(until).bind(now).bind(lane.as_str()).fetch_optional(pool).await?
+            crate::store::query_as(&sql)
+                .bind(&token)
+                .bind(until)
+                .bind(now)
+                .bind(lane.as_str())
+                .fetch_optional(pool)
+                .await?
         });
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(ClaimedJob {
-            payload: serde_json::from_str(&row.payload)
-                .map_err(|e| StoreError::Corrupt(format!("jobs.payload: {e}")))?,
-            id: row.id,
-            tenant_id: row.tenant_id,
-            kind: row.kind,
-            attempts: row.attempts,
-            max_attempts: row.max_attempts,
-            lease_token: token,
-        }))
+        row.map(|row| row.claimed(token)).transpose()
     }
 
     /// Marks a claimed job done. False when the lease was lost (another worker took over).
     pub async fn complete_job(&self, job: &ClaimedJob) -> Result<bool> {
         let now = super::now();
         let n = write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "UPDATE jobs SET status = 'succeeded', lease_token = NULL, locked_until = NULL, last_error = NULL,
                                  updated_at = $1
                  WHERE id = $2 AND lease_token = $3 AND status = 'running'",
@@ -165,7 +226,7 @@ impl Store {
         };
         let error: String = error.chars().take(2000).collect();
         let n = write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "UPDATE jobs SET status = $1, run_at = $2, last_error = $3, lease_token = NULL, locked_until = NULL,
                                  updated_at = $4
                  WHERE id = $5 AND lease_token = $6 AND status = 'running'",
@@ -187,13 +248,15 @@ impl Store {
     pub async fn extend_lease(&self, job: &ClaimedJob, lease: Duration) -> Result<bool> {
         let until = super::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
         let n = write!(self, |pool| {
-            sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND lease_token = $3 AND status = 'running'")
-                .bind(until)
-                .bind(&job.id)
-                .bind(&job.lease_token)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            crate::store::query(
+                "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND lease_token = $3 AND status = 'running'",
+            )
+            .bind(until)
+            .bind(&job.id)
+            .bind(&job.lease_token)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         Ok(n == 1)
     }
@@ -201,7 +264,7 @@ impl Store {
     pub async fn get_job(&self, tenant_id: &TenantId, id: &str) -> Result<Job> {
         let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1 AND tenant_id = $2");
         let row: Option<JobRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
@@ -225,13 +288,37 @@ impl Store {
     pub async fn retry_job(&self, tenant_id: &TenantId, id: &str) -> Result<Job> {
         let now = super::now();
         // The answer is the job as this update left it: a worker may claim it a moment later.
-        let sql = format!(
-            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $1
-             WHERE id = $2 AND tenant_id = $3 AND status IN ('failed', 'dead')
-             RETURNING {COLUMNS}"
-        );
-        let row: Option<JobRow> =
-            write!(self, |pool| sqlx::query_as(&sql).bind(now).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+        let row: Option<JobRow> = if let Some(pool) = self.mysql() {
+            // No `UPDATE … RETURNING`: the row, still locked by the update, is read back.
+            let mut tx = pool.begin().await?;
+            let updated = crate::store::query(
+                "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $2
+                 WHERE id = $3 AND tenant_id = $4 AND status IN ('failed', 'dead')",
+            )
+            .bind(now)
+            .bind(now)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
+            let row = match updated {
+                0 => None,
+                _ => Some(crate::store::query_as(&sql).bind(id).fetch_one(&mut *tx).await?),
+            };
+            tx.commit().await?;
+            row
+        } else {
+            let sql = format!(
+                "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $2
+                 WHERE id = $3 AND tenant_id = $4 AND status IN ('failed', 'dead')
+                 RETURNING {COLUMNS}"
+            );
+            write!(self, |pool| {
+                crate::store::query_as(&sql).bind(now).bind(now).bind(id).bind(tenant_id).fetch_optional(pool).await?
+            })
+        };
         match row {
             Some(row) => row.try_into(),
             None => {
@@ -246,15 +333,11 @@ impl Store {
     pub async fn forget_succeeded_jobs(&self, key_prefix: &str, before: DateTime<Utc>) -> Result<u64> {
         // The prefix is matched literally: `%`, `_` and the escape itself are escaped.
         let pattern = format!("{}%", key_prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        // MySQL's text columns compare without regard to case; the key's byte copy does not.
+        let key = if self.mysql().is_some() { "idempotency_key_bytes" } else { "idempotency_key" };
+        let sql = format!("DELETE FROM jobs WHERE status = 'succeeded' AND run_at < $1 AND {key} LIKE $2 ESCAPE '\\'");
         Ok(write!(self, |pool| {
-            sqlx::query(
-                "DELETE FROM jobs WHERE status = 'succeeded' AND run_at < $1 AND idempotency_key LIKE $2 ESCAPE '\\'",
-            )
-            .bind(before)
-            .bind(&pattern)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            crate::store::query(&sql).bind(before).bind(&pattern).execute(pool).await?.rows_affected()
         }))
     }
 
@@ -263,7 +346,7 @@ impl Store {
     /// so they are not counted here (the tenant index reaches only the four statuses).
     pub async fn unsettled_job_counts(&self, tenant_id: &TenantId) -> Result<Vec<(String, JobStatus, i64)>> {
         let rows: Vec<(String, String, i64)> = read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT kind, status, COUNT(*) FROM jobs
                  WHERE tenant_id = $1 AND status IN ('queued', 'running', 'failed', 'dead')
                  GROUP BY kind, status ORDER BY kind, status",
@@ -280,7 +363,7 @@ impl Store {
     /// Jobs per status, for metrics.
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetch_all(pool).await?
+            crate::store::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetch_all(pool).await?
         }))
     }
 }

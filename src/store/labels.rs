@@ -36,10 +36,10 @@ impl Store {
             created_at: super::now(),
         };
         let inserted = write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO labels (id, tenant_id, project_id, name, color, created_at)
                  SELECT $1, $2, $3, $4, $5, $6
-                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)",
+                 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $7 AND tenant_id = $8)",
             )
             .bind(&label.id)
             .bind(tenant_id)
@@ -47,6 +47,8 @@ impl Store {
             .bind(&label.name)
             .bind(&label.color)
             .bind(label.created_at)
+            .bind(&label.project_id)
+            .bind(tenant_id)
             .execute(pool)
             .await
             .map_err(|e| StoreError::on_write(e, "a label with this name in the project"))?
@@ -61,7 +63,7 @@ impl Store {
     pub async fn get_label(&self, tenant_id: &TenantId, id: &str) -> Result<Label> {
         let sql = format!("SELECT {COLUMNS} FROM labels WHERE id = $1 AND tenant_id = $2");
         let row: Option<LabelRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.map(Label::from).ok_or(StoreError::NotFound)
     }
 

@@ -16,7 +16,7 @@ use super::{Result, Store, read, write};
 macro_rules! insert_link {
     ($executor:expr, $tenant_id:expr, $task_id:expr, $link:expr) => {{
         let link: &crate::store::TaskLink = $link;
-        sqlx::query(
+        crate::store::query(
             "INSERT INTO task_links (tenant_id, task_id, integration_id, tracker, external_id, external_ref, url,
                                      sync_run_id, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -42,7 +42,7 @@ pub(crate) use insert_link;
 macro_rules! enqueue_if_linked {
     ($tx:expr, $tenant_id:expr, $task_id:expr, $job:expr, $now:expr) => {{
         let linked: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM task_links WHERE tenant_id = $1 AND task_id = $2 LIMIT 1")
+            crate::store::query_scalar("SELECT 1 FROM task_links WHERE tenant_id = $1 AND task_id = $2 LIMIT 1")
                 .bind($tenant_id)
                 .bind($task_id)
                 .fetch_optional(&mut *$tx)
@@ -95,7 +95,7 @@ impl Store {
     ) -> Result<bool> {
         let now = super::now();
         let lock = match self.backend() {
-            super::Backend::Postgres => " FOR UPDATE",
+            super::Backend::Postgres | super::Backend::Mysql => " FOR UPDATE",
             super::Backend::Sqlite => "",
         };
         let linked = write!(self, |pool| {
@@ -137,7 +137,7 @@ impl Store {
         integration_id: &IntegrationId,
     ) -> Result<()> {
         write!(self, |pool| {
-            sqlx::query("DELETE FROM task_links WHERE tenant_id = $1 AND task_id = $2 AND integration_id = $3")
+            crate::store::query("DELETE FROM task_links WHERE tenant_id = $1 AND task_id = $2 AND integration_id = $3")
                 .bind(tenant_id)
                 .bind(task_id)
                 .bind(integration_id)
@@ -155,7 +155,7 @@ impl Store {
         external_id: &str,
     ) -> Result<Option<TaskId>> {
         Ok(read!(self, |pool| {
-            sqlx::query_scalar(
+            crate::store::query_scalar(
                 "SELECT task_id FROM task_links WHERE tenant_id = $1 AND integration_id = $2 AND external_id = $3",
             )
             .bind(tenant_id)
@@ -168,7 +168,7 @@ impl Store {
 
     pub async fn task_links(&self, tenant_id: &TenantId, task_id: &TaskId) -> Result<Vec<TaskLink>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT task_id, integration_id, tracker, external_id, external_ref, url, sync_run_id, created_at
                  FROM task_links WHERE tenant_id = $1 AND task_id = $2 ORDER BY created_at, integration_id",
             )

@@ -87,7 +87,7 @@ impl Store {
         integration_id: &IntegrationId,
     ) -> Result<Option<MailboxState>> {
         let row: Option<Row> = read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT integration_id, mode, uid_validity, last_uid, polls, taken, last_error, last_error_at,
                         last_success_at, last_polled_at
                  FROM mailbox_polls WHERE tenant_id = $1 AND integration_id = $2",
@@ -114,7 +114,7 @@ impl Store {
         let error = super::clipped(outcome.error);
         let (error_at, success_at) = if error.is_some() { (Some(now), None) } else { (None, Some(now)) };
         write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO mailbox_polls (integration_id, tenant_id, uid_validity, last_uid, polls, taken, last_error,
                                             last_polled_at, mode, last_error_at, last_success_at)
                  VALUES ($1, $2, COALESCE($3, 0), COALESCE($4, 0), 1, $5, $6, $7, $8, $9, $10)
@@ -153,7 +153,7 @@ impl Store {
         let now = super::now();
         let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(1));
         let done = write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO mailbox_leases (integration_id, tenant_id, holder, held_until) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (integration_id) DO UPDATE SET holder = $3, held_until = $4
                  WHERE mailbox_leases.holder = $3 OR mailbox_leases.held_until < $5",
@@ -173,7 +173,7 @@ impl Store {
     /// Lets go of the mailbox if `holder` still holds it.
     pub async fn release_mailbox(&self, integration_id: &IntegrationId, holder: &str) -> Result<()> {
         write!(self, |pool| {
-            sqlx::query("DELETE FROM mailbox_leases WHERE integration_id = $1 AND holder = $2")
+            crate::store::query("DELETE FROM mailbox_leases WHERE integration_id = $1 AND holder = $2")
                 .bind(integration_id)
                 .bind(holder)
                 .execute(pool)

@@ -124,7 +124,7 @@ pub enum Created {
 /// enclosing function returns `Conflict` and the transaction is rolled back.
 macro_rules! record_outcome {
     ($tx:expr, $status:expr, $task_id:expr, $score:expr, $draft:expr, $candidates:expr, $now:expr, $id:expr, $tenant:expr) => {{
-        let claimed = sqlx::query(
+        let claimed = crate::store::query(
             "UPDATE messages SET status = $1, task_id = $2, score = $3, draft = $4, candidates = $5,
                                  error = NULL, updated_at = $6
              WHERE id = $7 AND tenant_id = $8 AND status IN ('queued', 'processing')",
@@ -196,7 +196,7 @@ impl Store {
     pub async fn get_message(&self, tenant_id: &TenantId, id: &str) -> Result<Message> {
         let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE m.id = $1 AND m.tenant_id = $2");
         let row: Option<MessageRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
@@ -206,7 +206,7 @@ impl Store {
             "SELECT {COLUMNS} FROM {FROM} WHERE m.tenant_id = $1 AND m.task_id = $2 ORDER BY m.received_at, m.id LIMIT $3"
         );
         let rows: Vec<MessageRow> = read!(self, |pool| {
-            sqlx::query_as(&sql).bind(tenant_id).bind(task_id).bind(i64::from(limit)).fetch_all(pool).await?
+            crate::store::query_as(&sql).bind(tenant_id).bind(task_id).bind(i64::from(limit)).fetch_all(pool).await?
         });
         rows.into_iter().map(Message::try_from).collect()
     }
@@ -215,7 +215,7 @@ impl Store {
     pub async fn mark_processing(&self, tenant_id: &TenantId, id: &str) -> Result<()> {
         let now = super::now();
         write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "UPDATE messages SET status = 'processing', updated_at = $1
                  WHERE id = $2 AND tenant_id = $3 AND status IN ('queued', 'processing')",
             )
@@ -234,7 +234,7 @@ impl Store {
     /// from the same row.
     pub async fn intake_turn(&self, tenant_id: &TenantId, project_id: &ProjectId) -> Result<ProjectIntake> {
         let row: Option<(i64, Option<f64>, Option<f64>, String)> = read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT intake_seq, duplicate_merge_at, duplicate_suggest_at, intake_mode FROM projects
                  WHERE id = $1 AND tenant_id = $2",
             )
@@ -305,13 +305,34 @@ impl Store {
             let mut tx = pool.begin().await?;
             // The row lock taken here orders concurrent creates of the project; a loser sees
             // the counter moved past its turn once the winner commits.
-            let advanced: Option<i64> = sqlx::query_scalar(
-                "UPDATE projects SET intake_seq = intake_seq + 1 WHERE id = $1 AND tenant_id = $2 RETURNING intake_seq",
-            )
-            .bind(&task.project_id)
-            .bind(tenant_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let advanced: Option<i64> = if self.mysql().is_some() {
+                // No `UPDATE … RETURNING`: the counter is read back under the update's lock.
+                let updated = crate::store::query(
+                    "UPDATE projects SET intake_seq = intake_seq + 1 WHERE id = $1 AND tenant_id = $2",
+                )
+                .bind(&task.project_id)
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                match updated {
+                    0 => None,
+                    _ => Some(
+                        crate::store::query_scalar("SELECT intake_seq FROM projects WHERE id = $1")
+                            .bind(&task.project_id)
+                            .fetch_one(&mut *tx)
+                            .await?,
+                    ),
+                }
+            } else {
+                crate::store::query_scalar(
+                    "UPDATE projects SET intake_seq = intake_seq + 1 WHERE id = $1 AND tenant_id = $2 RETURNING intake_seq",
+                )
+                .bind(&task.project_id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *tx)
+                .await?
+            };
             match advanced {
                 None => return Err(StoreError::NotFound),
                 Some(seq) if seq != turn.0 + 1 => return Ok(Created::Stale),
@@ -383,7 +404,7 @@ impl Store {
             // The task went away since it was found: `NotFound` lets the caller decide again.
             let project_id = super::comments::insert_comment!(tx, tenant_id, &made);
             // Kept so the merge can be undone.
-            sqlx::query("UPDATE messages SET comment_id = $1 WHERE id = $2 AND tenant_id = $3")
+            crate::store::query("UPDATE messages SET comment_id = $1 WHERE id = $2 AND tenant_id = $3")
                 .bind(&made.id)
                 .bind(message_id)
                 .bind(tenant_id)
@@ -410,7 +431,7 @@ impl Store {
         id: &str,
     ) -> Result<Option<(IntegrationId, serde_json::Value)>> {
         let row: Option<(Option<IntegrationId>, Option<String>)> = read!(self, |pool| {
-            sqlx::query_as("SELECT integration_id, reply_to FROM messages WHERE id = $1 AND tenant_id = $2")
+            crate::store::query_as("SELECT integration_id, reply_to FROM messages WHERE id = $1 AND tenant_id = $2")
                 .bind(id)
                 .bind(tenant_id)
                 .fetch_optional(pool)
@@ -436,7 +457,7 @@ impl Store {
         // `Some(status)` when the message was not failed (`None` inside: no such message).
         let refused: Option<Option<String>> = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let claimed = sqlx::query(
+            let claimed = crate::store::query(
                 "UPDATE messages SET status = 'queued', error = NULL, updated_at = $1
                  WHERE id = $2 AND tenant_id = $3 AND status = 'failed'",
             )
@@ -448,7 +469,7 @@ impl Store {
             .rows_affected();
             if claimed == 0 {
                 let status: Option<String> =
-                    sqlx::query_scalar("SELECT status FROM messages WHERE id = $1 AND tenant_id = $2")
+                    crate::store::query_scalar("SELECT status FROM messages WHERE id = $1 AND tenant_id = $2")
                         .bind(id)
                         .bind(tenant_id)
                         .fetch_optional(&mut *tx)
@@ -458,12 +479,13 @@ impl Store {
                 // A job still marked running (its last attempt is being recorded) is taken
                 // from its worker: that worker's settle finds it no longer running and writes
                 // nothing.
-                let rearmed = sqlx::query(
-                    "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $1,
+                let rearmed = crate::store::query(
+                    "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, updated_at = $2,
                                      lease_token = NULL, locked_until = NULL
-                     WHERE tenant_id = $2 AND idempotency_key = $3
+                     WHERE tenant_id = $3 AND idempotency_key = $4
                        AND status IN ('failed', 'dead', 'succeeded', 'running')",
                 )
+                .bind(now)
                 .bind(now)
                 .bind(tenant_id)
                 .bind(&job.idempotency_key)
@@ -490,7 +512,7 @@ impl Store {
     /// if one was drafted.
     pub async fn repeated_draft(&self, tenant_id: &TenantId, message: &Message) -> Result<Option<TaskDraft>> {
         let draft: Option<String> = read!(self, |pool| {
-            sqlx::query_scalar(
+            crate::store::query_scalar(
                 "SELECT draft FROM messages
                  WHERE project_id = $1 AND text_key = $2 AND tenant_id = $3 AND id <> $4 AND draft IS NOT NULL
                  ORDER BY created_at DESC LIMIT 1",
@@ -523,7 +545,8 @@ impl Store {
         // PostgreSQL compares byte-wise only under "C", as its index does.
         let thread = match self.backend() {
             super::Backend::Postgres => "m.thread_ref COLLATE \"C\"",
-            super::Backend::Sqlite => "m.thread_ref",
+            // MySQL's columns compare bytes already (`utf8mb4_bin`).
+            super::Backend::Sqlite | super::Backend::Mysql => "m.thread_ref",
         };
         let refs: Vec<String> = match conversation {
             Conversation::Threads(refs) => {
@@ -547,7 +570,7 @@ impl Store {
         };
         sql.push_str(" ORDER BY m.received_at DESC, m.id DESC LIMIT 1");
         let row: Option<MessageRow> = read!(self, |pool| {
-            let mut query = sqlx::query_as(&sql).bind(tenant_id).bind(integration_id).bind(author);
+            let mut query = crate::store::query_as(&sql).bind(tenant_id).bind(integration_id).bind(author);
             for r in &refs {
                 query = query.bind(r);
             }
@@ -560,7 +583,7 @@ impl Store {
     pub async fn fail_message(&self, tenant_id: &TenantId, id: &str, error: &str) -> Result<()> {
         let now = super::now();
         write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "UPDATE messages SET status = 'failed', error = $1, updated_at = $2
                  WHERE id = $3 AND tenant_id = $4 AND status IN ('queued', 'processing')",
             )

@@ -1,4 +1,8 @@
 //! Versioned migrations, one tree per backend, applied at start.
+//!
+//! MySQL/MariaDB came later: its tree starts with one baseline file equal to the
+//! PostgreSQL schema after [`MYSQL_BASELINE`], recorded as all the migrations up to it,
+//! and has a file of its own for each migration after it.
 
 use super::{Db, Result, Store, StoreError};
 
@@ -7,6 +11,8 @@ struct Migration {
     name: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
+    /// `None` for the migrations the MySQL baseline holds.
+    mysql: Option<&'static str>,
 }
 
 /// One migration: its number and the file name shared by both backends' trees.
@@ -17,9 +23,34 @@ macro_rules! migration {
             name: $file,
             sqlite: include_str!(concat!("../../migrations/sqlite/", $file, ".sql")),
             postgres: include_str!(concat!("../../migrations/postgres/", $file, ".sql")),
+            mysql: None,
+        }
+    };
+    // A migration after the MySQL baseline: MySQL's tree has the same file.
+    ($version:literal, $file:literal, mysql) => {
+        Migration {
+            mysql: Some(include_str!(concat!("../../migrations/mysql/", $file, ".sql"))),
+            ..migration!($version, $file)
         }
     };
 }
+
+/// The last migration the MySQL baseline holds.
+const MYSQL_BASELINE: i64 = 34;
+const MYSQL_BASELINE_SQL: &str = include_str!("../../migrations/mysql/0034_baseline.sql");
+
+/// Every migration after the baseline has a MySQL file (checked when compiling).
+const fn mysql_tree_complete() -> bool {
+    let mut i = 0;
+    while i < MIGRATIONS.len() {
+        if MIGRATIONS[i].version > MYSQL_BASELINE && MIGRATIONS[i].mysql.is_none() {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+const _: () = assert!(mysql_tree_complete(), "a migration after the MySQL baseline needs migrations/mysql/…");
 
 const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_init"),
@@ -60,6 +91,9 @@ const PG_MIGRATION_LOCK: i64 = 0x7461_736b_6272;
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+/// The name of MySQL's lock that keeps instances from migrating at once.
+const MYSQL_MIGRATION_LOCK: &str = "taskbridge_migrations";
 
 /// Applies the migrations `$conn` has not seen yet, each in its own transaction.
 macro_rules! apply {
@@ -106,8 +140,61 @@ impl Store {
                 sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_MIGRATION_LOCK).execute(&mut *conn).await?;
                 outcome
             }
+            Db::Mysql(pool) => {
+                let mut conn = pool.acquire().await?;
+                let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 600)")
+                    .bind(MYSQL_MIGRATION_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if locked != Some(1) {
+                    return Err(StoreError::Conflict("another instance held the migration lock for 10 minutes".into()));
+                }
+                let outcome = apply_mysql(&mut conn).await;
+                sqlx::query("SELECT RELEASE_LOCK(?)").bind(MYSQL_MIGRATION_LOCK).execute(&mut *conn).await?;
+                outcome
+            }
         }
     }
+}
+
+/// MySQL's migrations. Its DDL commits as it goes (no transaction can hold it), so each
+/// file is written to be run again after a failure part-way: `CREATE TABLE IF NOT EXISTS`,
+/// indexes inside their tables. The baseline is recorded as every migration it holds.
+async fn apply_mysql(conn: &mut sqlx::MySqlConnection) -> Result<()> {
+    use sqlx::Row;
+    sqlx::raw_sql(CREATE_TABLE).execute(&mut *conn).await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<std::result::Result<_, _>>()?;
+    let record = |m: &'static Migration| {
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(chrono::Utc::now().to_rfc3339())
+    };
+    if !applied.iter().any(|v| *v <= MYSQL_BASELINE) {
+        let fail = |source| StoreError::Migration { version: MYSQL_BASELINE, source };
+        sqlx::raw_sql(MYSQL_BASELINE_SQL).execute(&mut *conn).await.map_err(fail)?;
+        // Recorded all at once: a start that finds some of them finds the baseline whole.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(fail)?;
+        for m in MIGRATIONS.iter().filter(|m| m.version <= MYSQL_BASELINE) {
+            record(m).execute(&mut *tx).await.map_err(fail)?;
+        }
+        tx.commit().await.map_err(fail)?;
+        tracing::info!(version = MYSQL_BASELINE, "applied the MySQL baseline");
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > MYSQL_BASELINE && !applied.contains(&m.version)) {
+        let fail = |source| StoreError::Migration { version: m.version, source };
+        if let Some(sql) = m.mysql {
+            sqlx::raw_sql(sql).execute(&mut *conn).await.map_err(fail)?;
+        }
+        record(m).execute(&mut *conn).await.map_err(fail)?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+    }
+    Ok(())
 }
 
 /// The migrations this binary knows.

@@ -1,13 +1,16 @@
-//! Persistence behind one interface, over SQLite (embedded default) or PostgreSQL.
+//! Persistence behind one interface, over SQLite (embedded default), PostgreSQL or
+//! (partly, see `docs/mariadb.md`) MySQL/MariaDB.
 //!
-//! Each query is written once and compiled for both backends by the `read!`/`write!`
-//! macros, which keeps native column types on each side (an `AnyPool` would not).
+//! Each query is written once and compiled for every backend by the `read!`/`write!`
+//! macros, which keeps native column types on each side (an `AnyPool` would not); the
+//! `query` functions put its text in the backend's dialect (`dialect`).
 
 mod comments;
 mod console;
 pub mod coordinator;
 mod decisions;
 mod deliveries;
+mod dialect;
 mod group_commit;
 mod heard_cache;
 mod imports;
@@ -38,9 +41,12 @@ use std::time::Duration;
 
 use crate::domain::id::TenantId;
 
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{MySqlPool, PgPool, SqlitePool};
+
+pub(crate) use dialect::{query, query_as, query_scalar};
 
 pub use console::{ConsoleSession, Counts, IntegrationProblem};
 pub use decisions::{MergeComment, OwnTask};
@@ -64,6 +70,12 @@ pub enum StoreError {
     Conflict(String),
     #[error("unsupported database url (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
+    #[error(
+        "mysql:// (MySQL/MariaDB) is not supported yet: tenants, projects, jobs, requests and their outcomes \
+         (triage too), their answers, tasks, labels, comments, integrations, OAuth states and task vectors work on it, but {0} do not; use sqlite:// or postgres:// (see \
+         docs/mariadb.md)"
+    )]
+    MysqlIncomplete(&'static str),
     #[error("migration {version} failed: {source}")]
     Migration { version: i64, source: sqlx::Error },
     #[error("stored value is not valid: {0}")]
@@ -92,6 +104,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub enum Backend {
     Sqlite,
     Postgres,
+    Mysql,
 }
 
 #[derive(Clone)]
@@ -103,6 +116,8 @@ enum Db {
         write: SqlitePool,
     },
     Postgres(PgPool),
+    /// MySQL 8 or MariaDB 10.6+ (the session settings they run with: `connect_mysql`).
+    Mysql(MySqlPool),
 }
 
 /// Pool figures for `/metrics`.
@@ -129,6 +144,7 @@ macro_rules! read {
         match &$store.db {
             crate::store::Db::Sqlite { read: $pool, .. } => $body,
             crate::store::Db::Postgres($pool) => $body,
+            crate::store::Db::Mysql($pool) => $body,
         }
     };
 }
@@ -139,6 +155,7 @@ macro_rules! write {
         match &$store.db {
             crate::store::Db::Sqlite { write: $pool, .. } => $body,
             crate::store::Db::Postgres($pool) => $body,
+            crate::store::Db::Mysql($pool) => $body,
         }
     };
 }
@@ -149,13 +166,20 @@ pub(crate) use {read, write};
 pub struct StoreOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// Connects to `mysql://` although not every store operation works there yet: for the
+    /// tests of the parts that do. Never set from the configuration.
+    pub unfinished_mysql: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+        StoreOptions { max_connections: 10, acquire_timeout: Duration::from_secs(5), unfinished_mysql: false }
     }
 }
+
+/// What does not work on MySQL/MariaDB yet, as the refusal names it.
+const MYSQL_MISSING: &str = "tracker links and sync runs, imports, polls, mailboxes, teams, the console \
+                             and the coordinator";
 
 impl Store {
     /// The group commit of accepted messages, its committers started on this runtime.
@@ -183,6 +207,11 @@ impl Store {
                 keys: std::sync::Arc::new(key_cache::shared()),
                 webhook_integrations: std::sync::Arc::new(integration_cache::shared()),
             }
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            if !options.unfinished_mysql {
+                return Err(StoreError::MysqlIncomplete(MYSQL_MISSING));
+            }
+            Self::connect_mysql(url, options).await?
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
@@ -217,10 +246,54 @@ impl Store {
         })
     }
 
+    /// MySQL or MariaDB, each connection set to behave as the shared query texts expect:
+    /// standard string literals and quoted identifiers (`NO_BACKSLASH_ESCAPES`,
+    /// `ANSI_QUOTES`; sqlx adds `PIPES_AS_CONCAT`), errors rather than silently clipped
+    /// values (`STRICT_ALL_TABLES`), and PostgreSQL's isolation level, under which the
+    /// queue's and the counters' statements were written (`READ COMMITTED`).
+    async fn connect_mysql(url: &str, options: &StoreOptions) -> Result<Self> {
+        let url = url.strip_prefix("mariadb:").map(|rest| format!("mysql:{rest}")).unwrap_or_else(|| url.to_string());
+        let opts = MySqlConnectOptions::from_str(&url)?.charset("utf8mb4").collation("utf8mb4_unicode_ci");
+        let pool = MySqlPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute(
+                        "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES')",
+                    )
+                    .await?;
+                    // The statement both MariaDB and MySQL 8 know (their variables differ).
+                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").await?;
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        Ok(Store {
+            db: Db::Mysql(pool),
+            outcomes: Default::default(),
+            accepts: Default::default(),
+            // No way to hear of another instance's deletions: entries live one second, as on
+            // an SQLite file that another process may share.
+            keys: std::sync::Arc::new(key_cache::KeyCache::local()),
+        })
+    }
+
     pub fn backend(&self) -> Backend {
         match self.db {
             Db::Sqlite { .. } => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
+            Db::Mysql(_) => Backend::Mysql,
+        }
+    }
+
+    /// The pool when the backend is MySQL/MariaDB: for the statements written apart for it.
+    fn mysql(&self) -> Option<&MySqlPool> {
+        match &self.db {
+            Db::Mysql(pool) => Some(pool),
+            _ => None,
         }
     }
 
@@ -238,7 +311,8 @@ impl Store {
     async fn announce(&self, id: &str) {
         self.outcomes.announce(id);
         if let Db::Postgres(pool) = &self.db
-            && let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(outcomes::CHANNEL).bind(id).execute(pool).await
+            && let Err(e) =
+                crate::store::query("SELECT pg_notify($1, $2)").bind(outcomes::CHANNEL).bind(id).execute(pool).await
         {
             tracing::warn!(error = %e, "could not announce an outcome; waiters will poll");
         }
@@ -246,7 +320,7 @@ impl Store {
 
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        read!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
+        read!(self, |pool| crate::store::query("SELECT 1").execute(pool).await.is_ok())
     }
 
     pub fn pool_stats(&self) -> PoolStats {
@@ -255,6 +329,7 @@ impl Store {
                 PoolStats { size: read.size() + write.size(), idle: (read.num_idle() + write.num_idle()) as u32 }
             }
             Db::Postgres(pool) => PoolStats { size: pool.size(), idle: pool.num_idle() as u32 },
+            Db::Mysql(pool) => PoolStats { size: pool.size(), idle: pool.num_idle() as u32 },
         }
     }
 
@@ -262,8 +337,12 @@ impl Store {
     /// `NotFound` when the tenant has no such row.
     async fn delete_owned(&self, table: &'static str, tenant_id: &TenantId, id: &str) -> Result<()> {
         let sql = format!("DELETE FROM {table} WHERE id = $1 AND tenant_id = $2");
-        let affected =
-            write!(self, |pool| sqlx::query(&sql).bind(id).bind(tenant_id).execute(pool).await?.rows_affected());
+        let affected = write!(self, |pool| crate::store::query(&sql)
+            .bind(id)
+            .bind(tenant_id)
+            .execute(pool)
+            .await?
+            .rows_affected());
         if affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
@@ -273,9 +352,11 @@ impl Store {
         let sql = match self.backend() {
             Backend::Postgres => "ANALYZE",
             Backend::Sqlite => "PRAGMA optimize",
+            // MySQL names its tables: the ones bulk loads fill.
+            Backend::Mysql => "ANALYZE TABLE tasks, messages, jobs, task_links, comments, labels, task_labels",
         };
         write!(self, |pool| {
-            sqlx::query(sql).execute(pool).await?;
+            crate::store::query(sql).execute(pool).await?;
         });
         Ok(())
     }
@@ -287,6 +368,7 @@ impl Store {
                 write.close().await;
             }
             Db::Postgres(pool) => pool.close().await,
+            Db::Mysql(pool) => pool.close().await,
         }
     }
 }

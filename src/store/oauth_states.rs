@@ -25,8 +25,8 @@ impl Store {
         let now = super::now();
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
-            sqlx::query(
+            crate::store::query("DELETE FROM oauth_states WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
+            crate::store::query(
                 "INSERT INTO oauth_states (state_hash, tenant_id, project_id, key_id, provider, verifier, extra,
                                            expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -48,8 +48,25 @@ impl Store {
 
     /// Takes the state: answered once, then gone (expired or not; the caller checks).
     pub async fn take_oauth_state(&self, state_hash: &str) -> Result<Option<StoredState>> {
+        if let Some(pool) = self.mysql() {
+            // No `DELETE … RETURNING`: read under a lock, then delete, in one transaction.
+            let mut tx = pool.begin().await?;
+            let taken: Option<StoredState> = crate::store::query_as(
+                "SELECT tenant_id, project_id, key_id, provider, verifier, extra, expires_at FROM oauth_states
+                 WHERE state_hash = $1 FOR UPDATE",
+            )
+            .bind(state_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            crate::store::query("DELETE FROM oauth_states WHERE state_hash = $1")
+                .bind(state_hash)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(taken);
+        }
         let taken: Option<StoredState> = write!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "DELETE FROM oauth_states WHERE state_hash = $1
                  RETURNING tenant_id, project_id, key_id, provider, verifier, extra, expires_at",
             )

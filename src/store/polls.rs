@@ -35,7 +35,7 @@ pub struct PollOutcome {
 impl Store {
     pub async fn poll_state(&self, tenant_id: &TenantId, integration_id: &IntegrationId) -> Result<Option<PollState>> {
         Ok(read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 "SELECT integration_id, cursor, polls, changed, imported, last_error, last_polled_at
                  FROM tracker_polls WHERE tenant_id = $1 AND integration_id = $2",
             )
@@ -55,7 +55,7 @@ impl Store {
         let now = super::now();
         let error = super::clipped(outcome.error.as_deref());
         write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO tracker_polls (integration_id, tenant_id, cursor, polls, changed, imported, last_error,
                                             last_polled_at)
                  VALUES ($1, $2, $3, 1, $4, $5, $6, $7)

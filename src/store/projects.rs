@@ -69,7 +69,7 @@ impl Store {
             updated_at: now,
         };
         write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO projects (id, tenant_id, name, description, status, deadline, auto_follow_ups,
                                        duplicate_merge_at, duplicate_suggest_at, intake_mode, notify_requester_on,
                                        created_at, updated_at)
@@ -97,7 +97,7 @@ impl Store {
     pub async fn get_project(&self, tenant_id: &TenantId, id: &ProjectId) -> Result<Project> {
         let sql = format!("SELECT {COLUMNS} FROM projects WHERE id = $1 AND tenant_id = $2");
         let row: Option<ProjectRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)?.try_into()
     }
 
@@ -115,7 +115,12 @@ impl Store {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let sql = format!("SELECT {COLUMNS} FROM projects WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
         let rows: Vec<ProjectRow> = read!(self, |pool| {
-            sqlx::query_as(&sql).bind(tenant_id).bind(after).bind(i64::from(page.limit) + 1).fetch_all(pool).await?
+            crate::store::query_as(&sql)
+                .bind(tenant_id)
+                .bind(after)
+                .bind(i64::from(page.limit) + 1)
+                .fetch_all(pool)
+                .await?
         });
         rows.into_iter().map(Project::try_from).collect()
     }
@@ -164,7 +169,7 @@ impl Store {
     pub async fn delete_project(&self, tenant_id: &TenantId, id: &ProjectId) -> Result<()> {
         let deleted = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let deleted = sqlx::query("DELETE FROM projects WHERE id = $1 AND tenant_id = $2")
+            let deleted = crate::store::query("DELETE FROM projects WHERE id = $1 AND tenant_id = $2")
                 .bind(id)
                 .bind(tenant_id)
                 .execute(&mut *tx)

@@ -10,14 +10,14 @@ macro_rules! tell_requesters {
         let news: Option<crate::domain::notify::RequesterNews> = $news;
         if let Some(news) = news {
             let setting: Option<String> =
-                sqlx::query_scalar("SELECT notify_requester_on FROM projects WHERE id = $1 AND tenant_id = $2")
+                crate::store::query_scalar("SELECT notify_requester_on FROM projects WHERE id = $1 AND tenant_id = $2")
                     .bind($project_id)
                     .bind($tenant_id)
                     .fetch_optional(&mut *$tx)
                     .await?;
             let wanted = crate::domain::notify::decode(setting.as_deref().unwrap_or_default());
             if let Some(news) = news.told(&wanted) {
-                let messages: Vec<String> = sqlx::query_scalar(
+                let messages: Vec<String> = crate::store::query_scalar(
                     "SELECT id FROM messages WHERE tenant_id = $1 AND task_id = $2
                      AND status IN ('created', 'duplicate', 'possible_duplicate')
                      AND integration_id IS NOT NULL AND reply_to IS NOT NULL

@@ -21,7 +21,7 @@ macro_rules! insert_run {
         let finished: Option<chrono::DateTime<chrono::Utc>> =
             (status != crate::domain::sync_run::SyncRunStatus::Running).then_some($now);
         let results: Option<&serde_json::Value> = $results;
-        sqlx::query(
+        crate::store::query(
             "INSERT INTO sync_runs (id, tenant_id, project_id, task_id, kind, status, request, results, created_at,
                                     updated_at, finished_at, result_counts)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)
@@ -48,7 +48,7 @@ pub(crate) use insert_run;
 macro_rules! insert_change {
     ($executor:expr, $run_id:expr, $change:expr, $now:expr) => {{
         let change: &crate::store::NewChange<'_> = $change;
-        sqlx::query(
+        crate::store::query(
             "INSERT INTO sync_changes (run_id, step, seq, target, reference, action, before, after, created_at)
              VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sync_changes WHERE run_id = $1), $3, $4, $5, $6,
                      $7, $8)
@@ -306,7 +306,7 @@ impl Store {
     pub async fn sync_run_head(&self, tenant_id: &TenantId, id: &str) -> Result<Option<SyncRun>> {
         let sql = format!("SELECT {HEAD_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND id = $2");
         let row: Option<RunRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
         row.map(SyncRun::try_from).transpose()
     }
 
@@ -328,10 +328,21 @@ impl Store {
                 "SELECT j.value::text FROM sync_runs r, json_array_elements(r.results::json) WITH ORDINALITY j(value, n)
                  WHERE r.tenant_id = $1 AND r.id = $2 ORDER BY j.n LIMIT $3 OFFSET $4"
             }
+            super::Backend::Mysql => {
+                "SELECT j.value FROM sync_runs r,
+                        JSON_TABLE(r.results, '$[*]' COLUMNS (n FOR ORDINALITY, value JSON PATH '$')) j
+                 WHERE r.tenant_id = $1 AND r.id = $2 AND JSON_VALID(r.results) ORDER BY j.n LIMIT $3 OFFSET $4"
+            }
         };
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows: Vec<String> = read!(self, |pool| {
-            sqlx::query_scalar(sql).bind(tenant_id).bind(id).bind(i64::from(limit)).bind(offset).fetch_all(pool).await?
+            crate::store::query_scalar(sql)
+                .bind(tenant_id)
+                .bind(id)
+                .bind(i64::from(limit))
+                .bind(offset)
+                .fetch_all(pool)
+                .await?
         });
         Ok(rows.iter().map(|r| json(r)).collect())
     }
@@ -356,6 +367,11 @@ impl Store {
                 "SELECT j.value::text FROM sync_runs r, json_array_elements(r.results::json) j WHERE r.tenant_id = ",
                 "j.value ->> 'confluence_task_id'",
             ),
+            super::Backend::Mysql => (
+                "SELECT j.value FROM sync_runs r, JSON_TABLE(r.results, '$[*]' COLUMNS (value JSON PATH '$')) j
+                 WHERE JSON_VALID(r.results) AND r.tenant_id = ",
+                "JSON_UNQUOTE(JSON_EXTRACT(j.value, '$.confluence_task_id'))",
+            ),
         };
         let rows: Vec<String> = read!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(from);
@@ -373,7 +389,7 @@ impl Store {
     pub async fn sync_run(&self, tenant_id: &TenantId, id: &str) -> Result<Option<SyncRun>> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND id = $2");
         let row: Option<RunRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(tenant_id).bind(id).fetch_optional(pool).await?);
         row.map(SyncRun::try_from).transpose()
     }
 
@@ -381,7 +397,7 @@ impl Store {
     /// plan and results, which grow with the run.
     pub async fn sync_run_status(&self, tenant_id: &TenantId, id: &str) -> Result<Option<SyncRunStatus>> {
         let status: Option<String> = read!(self, |pool| {
-            sqlx::query_scalar("SELECT status FROM sync_runs WHERE tenant_id = $1 AND id = $2")
+            crate::store::query_scalar("SELECT status FROM sync_runs WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant_id)
                 .bind(id)
                 .fetch_optional(pool)
@@ -394,7 +410,7 @@ impl Store {
     pub async fn set_sync_plan(&self, tenant_id: &TenantId, id: &str, plan: &Value) -> Result<Value> {
         let now = super::now();
         write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "UPDATE sync_runs SET plan = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4 AND plan IS NULL",
             )
             .bind(plan.to_string())
@@ -421,7 +437,7 @@ impl Store {
             Err(e) => (SyncRunStatus::Failed.as_str(), None, None, Some(e.chars().take(2000).collect::<String>())),
         };
         write!(self, |pool| {
-            sqlx::query(
+            crate::store::query(
                 "UPDATE sync_runs SET status = $1, results = $2, error = $3, updated_at = $4, finished_at = $4,
                                       result_counts = $7
                  WHERE tenant_id = $5 AND id = $6 AND status = 'running'",
@@ -484,7 +500,7 @@ impl Store {
     /// Notes that run `id` was undone by run `by`.
     pub async fn mark_sync_undone(&self, tenant_id: &TenantId, id: &str, by: &str) -> Result<()> {
         write!(self, |pool| {
-            sqlx::query("UPDATE sync_runs SET undone_by = $1 WHERE tenant_id = $2 AND id = $3")
+            crate::store::query("UPDATE sync_runs SET undone_by = $1 WHERE tenant_id = $2 AND id = $3")
                 .bind(by)
                 .bind(tenant_id)
                 .bind(id)
@@ -504,7 +520,7 @@ impl Store {
     pub async fn sync_change(&self, run_id: &str, step: &str) -> Result<Option<SyncChange>> {
         let sql = format!("SELECT {CHANGE_COLUMNS} FROM sync_changes WHERE run_id = $1 AND step = $2");
         let row: Option<ChangeRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(run_id).bind(step).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(run_id).bind(step).fetch_optional(pool).await?);
         Ok(row.map(SyncChange::from))
     }
 
@@ -516,7 +532,7 @@ impl Store {
         );
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows: Vec<ChangeRow> = read!(self, |pool| {
-            sqlx::query_as(&sql).bind(run_id).bind(i64::from(limit)).bind(offset).fetch_all(pool).await?
+            crate::store::query_as(&sql).bind(run_id).bind(i64::from(limit)).bind(offset).fetch_all(pool).await?
         });
         Ok(rows.into_iter().map(SyncChange::from).collect())
     }
@@ -524,7 +540,8 @@ impl Store {
     /// The run's journal in the order it was written.
     pub async fn sync_changes(&self, run_id: &str) -> Result<Vec<SyncChange>> {
         let sql = format!("SELECT {CHANGE_COLUMNS} FROM sync_changes WHERE run_id = $1 ORDER BY seq");
-        let rows: Vec<ChangeRow> = read!(self, |pool| sqlx::query_as(&sql).bind(run_id).fetch_all(pool).await?);
+        let rows: Vec<ChangeRow> =
+            read!(self, |pool| crate::store::query_as(&sql).bind(run_id).fetch_all(pool).await?);
         Ok(rows.into_iter().map(SyncChange::from).collect())
     }
 }

@@ -66,7 +66,7 @@ const DUE_DATE_KEY: &str = "COALESCE(t.due_date, '9999-12-31')";
 macro_rules! add_labels {
     ($tx:expr, $tenant_id:expr, $project_id:expr, $task_id:expr, $names:expr, $now:expr) => {{
         for name in $names {
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO labels (id, tenant_id, project_id, name, color, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project_id, name) DO NOTHING",
             )
@@ -78,7 +78,7 @@ macro_rules! add_labels {
             .bind($now)
             .execute(&mut *$tx)
             .await?;
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO task_labels (task_id, label_id)
                  SELECT $1, id FROM labels WHERE project_id = $2 AND name = $3",
             )
@@ -107,11 +107,11 @@ macro_rules! task_in_tx {
             $lock
         );
         let row: Option<crate::store::tasks::TaskRow> =
-            sqlx::query_as(&sql).bind($id).bind($tenant_id).fetch_optional(&mut *$tx).await?;
+            crate::store::query_as(&sql).bind($id).bind($tenant_id).fetch_optional(&mut *$tx).await?;
         match row {
             None => None,
             Some(row) => {
-                let names: Vec<String> = sqlx::query_scalar(
+                let names: Vec<String> = crate::store::query_scalar(
                     "SELECT l.name FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = $1
                      ORDER BY l.name",
                 )
@@ -128,11 +128,11 @@ pub(crate) use task_in_tx;
 macro_rules! insert_task {
     ($tx:expr, $tenant_id:expr, $id:expr, $new:expr, $now:expr) => {{
         let new: &crate::domain::task::NewTask = $new;
-        let inserted = sqlx::query(
+        let inserted = crate::store::query(
             "INSERT INTO tasks (id, tenant_id, project_id, title, description, status, priority,
                                 assigned_to, time_estimate, time_spent, due_date, created_at, updated_at)
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
-             WHERE EXISTS (SELECT 1 FROM projects WHERE id = $3 AND tenant_id = $2)",
+             WHERE EXISTS (SELECT 1 FROM projects WHERE id = $14 AND tenant_id = $15)",
         )
         .bind($id)
         .bind($tenant_id)
@@ -147,6 +147,8 @@ macro_rules! insert_task {
         .bind(new.due_date)
         .bind($now)
         .bind($now)
+        .bind(&new.project_id)
+        .bind($tenant_id)
         .execute(&mut *$tx)
         .await?
         .rows_affected();
@@ -219,7 +221,7 @@ impl Store {
     pub async fn get_task(&self, tenant_id: &TenantId, id: &TaskId) -> Result<Task> {
         let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1 AND t.tenant_id = $2");
         let row: Option<TaskRow> =
-            read!(self, |pool| sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
+            read!(self, |pool| crate::store::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await?);
         let row = row.ok_or(StoreError::NotFound)?;
         let mut labels = self.labels_of(&[row.id.as_str()]).await?;
         let names = labels.remove(row.id.as_str()).unwrap_or_default();
@@ -251,7 +253,7 @@ impl Store {
     pub async fn assignees(&self, tenant_id: &TenantId, limit: i64) -> Result<Vec<String>> {
         let sql = "SELECT DISTINCT assigned_to FROM tasks WHERE tenant_id = $1 AND assigned_to IS NOT NULL \
                    ORDER BY assigned_to LIMIT $2";
-        Ok(read!(self, |pool| sqlx::query_scalar(sql).bind(tenant_id).bind(limit).fetch_all(pool).await?))
+        Ok(read!(self, |pool| crate::store::query_scalar(sql).bind(tenant_id).bind(limit).fetch_all(pool).await?))
     }
 
     /// The tenant's open tasks past their due date before `today`, or in progress and
@@ -264,13 +266,21 @@ impl Store {
         idle_since: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Task>> {
+        // Tasks without a due date last: MySQL sorts NULL first unless told.
+        let due = if self.mysql().is_some() { "t.due_date IS NULL, t.due_date" } else { "t.due_date" };
         let sql = format!(
             "SELECT {COLUMNS} FROM tasks t WHERE t.tenant_id = $1 AND t.status <> 'done'
              AND ((t.due_date IS NOT NULL AND t.due_date < $2) OR (t.status = 'in_progress' AND t.updated_at < $3))
-             ORDER BY t.due_date, t.id LIMIT $4"
+             ORDER BY {due}, t.id LIMIT $4"
         );
         let rows: Vec<TaskRow> = read!(self, |pool| {
-            sqlx::query_as(&sql).bind(tenant_id).bind(today).bind(idle_since).bind(limit).fetch_all(pool).await?
+            crate::store::query_as(&sql)
+                .bind(tenant_id)
+                .bind(today)
+                .bind(idle_since)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
         });
         self.with_labels(rows).await
     }
@@ -375,7 +385,7 @@ impl Store {
         // Concurrent changes of one task are told one after the other, each from what the
         // one before left (SQLite's writer is alone already).
         let lock = match self.backend() {
-            super::Backend::Postgres => " FOR UPDATE",
+            super::Backend::Postgres | super::Backend::Mysql => " FOR UPDATE",
             super::Backend::Sqlite => "",
         };
         write!(self, |pool| {
@@ -408,14 +418,21 @@ impl Store {
                 q.push(", due_date = ").push_bind(v);
             }
             q.push(" WHERE id = ").push_bind(id).push(" AND tenant_id = ").push_bind(tenant_id);
-            q.push(" RETURNING project_id");
-            let project_id: Option<String> = q.build_query_scalar().fetch_optional(&mut *tx).await?;
+            let project_id: Option<String> = if self.mysql().is_some() {
+                // No `UPDATE … RETURNING`; the row is locked since `before` was read, and a
+                // change never moves a task to another project.
+                let updated = q.build().execute(&mut *tx).await?.rows_affected();
+                (updated == 1).then(|| before.project_id.as_str().to_string())
+            } else {
+                q.push(" RETURNING project_id");
+                q.build_query_scalar().fetch_optional(&mut *tx).await?
+            };
             let project_id = project_id.ok_or(StoreError::NotFound)?;
             if let Some(names) = &patch.labels {
-                sqlx::query("DELETE FROM task_labels WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
+                crate::store::query("DELETE FROM task_labels WHERE task_id = $1").bind(id).execute(&mut *tx).await?;
                 add_labels!(tx, tenant_id, &project_id, id, names, now);
             }
-            let mut now_linked: Vec<(IntegrationId, String)> = sqlx::query_as(
+            let mut now_linked: Vec<(IntegrationId, String)> = crate::store::query_as(
                 "SELECT integration_id, external_id FROM task_links WHERE tenant_id = $1 AND task_id = $2",
             )
             .bind(tenant_id)
@@ -449,7 +466,7 @@ impl Store {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             let task = task_in_tx!(tx, tenant_id, id).ok_or(StoreError::NotFound)?;
-            sqlx::query("DELETE FROM tasks WHERE id = $1 AND tenant_id = $2")
+            crate::store::query("DELETE FROM tasks WHERE id = $1 AND tenant_id = $2")
                 .bind(id)
                 .bind(tenant_id)
                 .execute(&mut *tx)

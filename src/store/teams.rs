@@ -39,7 +39,7 @@ impl Store {
     /// agree on one project.
     pub async fn default_project(&self, tenant_id: &TenantId) -> Result<ProjectId> {
         let current: Option<Option<ProjectId>> = read!(self, |pool| {
-            sqlx::query_scalar("SELECT default_project_id FROM tenants WHERE id = $1")
+            crate::store::query_scalar("SELECT default_project_id FROM tenants WHERE id = $1")
                 .bind(tenant_id)
                 .fetch_optional(pool)
                 .await?
@@ -61,12 +61,14 @@ impl Store {
         };
         let project = self.create_project(tenant_id, &inbox).await?;
         let claimed = write!(self, |pool| {
-            sqlx::query("UPDATE tenants SET default_project_id = $1 WHERE id = $2 AND default_project_id IS NULL")
-                .bind(&project.id)
-                .bind(tenant_id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            crate::store::query(
+                "UPDATE tenants SET default_project_id = $1 WHERE id = $2 AND default_project_id IS NULL",
+            )
+            .bind(&project.id)
+            .bind(tenant_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         if claimed == 1 {
             return Ok(project.id);
@@ -74,7 +76,7 @@ impl Store {
         // Another request was first: use its project and drop ours.
         self.delete_project(tenant_id, &project.id).await?;
         let id: Option<ProjectId> = read!(self, |pool| {
-            sqlx::query_scalar("SELECT default_project_id FROM tenants WHERE id = $1")
+            crate::store::query_scalar("SELECT default_project_id FROM tenants WHERE id = $1")
                 .bind(tenant_id)
                 .fetch_one(pool)
                 .await?
@@ -108,7 +110,7 @@ impl Store {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
             insert_task!(tx, tenant_id, task_id, task, now);
-            sqlx::query(
+            crate::store::query(
                 "INSERT INTO teams (id, tenant_id, name, description, channels, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&team.id)
@@ -119,7 +121,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("INSERT INTO task_teams (task_id, team_id) VALUES ($1, $2)")
+            crate::store::query("INSERT INTO task_teams (task_id, team_id) VALUES ($1, $2)")
                 .bind(task_id)
                 .bind(&team.id)
                 .execute(&mut *tx)
@@ -137,7 +139,7 @@ impl Store {
     /// of it.
     pub async fn team_by_task(&self, tenant_id: &TenantId, task_id: &TaskId) -> Result<Team> {
         let row: Option<TeamRow> = read!(self, |pool| {
-            sqlx::query_as(
+            crate::store::query_as(
                 // `$1` is the task's id or, as the replaced service knew it, its tracker
                 // id (Taiga's); the task's own id wins when both match.
                 "SELECT t.id, t.name, t.description, t.channels, t.created_at

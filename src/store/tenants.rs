@@ -13,7 +13,7 @@ use crate::domain::tenant::{ApiKey, Caller, DEFAULT_TENANT_ID, NewApiKey, Role, 
 macro_rules! insert_key {
     ($executor:expr, $tenant_id:expr, $name:expr, $role:expr, $key:expr, $now:expr) => {{
         let id = new_id();
-        sqlx::query(
+        crate::store::query(
             "INSERT INTO api_keys (id, tenant_id, name, role, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id)
@@ -72,7 +72,7 @@ impl Store {
         let now = super::now();
         let created = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
+            let inserted = crate::store::query(
                 "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
             )
             .bind(DEFAULT_TENANT_ID)
@@ -107,7 +107,10 @@ impl Store {
         }
         let generation = self.keys.generation();
         let row: Option<KeyRow> = read!(self, |pool| {
-            sqlx::query_as("SELECT * FROM api_keys WHERE key_hash = $1").bind(&hash).fetch_optional(pool).await?
+            crate::store::query_as("SELECT * FROM api_keys WHERE key_hash = $1")
+                .bind(&hash)
+                .fetch_optional(pool)
+                .await?
         });
         let Some(row) = row else { return Ok(None) };
         // The lookup went through an index; the final comparison does not leak timing.
@@ -126,14 +129,14 @@ impl Store {
     /// The caller's tenant and key as listed (never the key's secret).
     pub async fn caller_details(&self, caller: &Caller) -> Result<(Tenant, ApiKey)> {
         let tenant: Option<(String, String, DateTime<Utc>)> = read!(self, |pool| {
-            sqlx::query_as("SELECT id, name, created_at FROM tenants WHERE id = $1")
+            crate::store::query_as("SELECT id, name, created_at FROM tenants WHERE id = $1")
                 .bind(&caller.tenant_id)
                 .fetch_optional(pool)
                 .await?
         });
         let (id, name, created_at) = tenant.ok_or(StoreError::NotFound)?;
         let key: Option<KeyRow> = read!(self, |pool| {
-            sqlx::query_as("SELECT * FROM api_keys WHERE id = $1 AND tenant_id = $2")
+            crate::store::query_as("SELECT * FROM api_keys WHERE id = $1 AND tenant_id = $2")
                 .bind(&caller.key_id)
                 .bind(&caller.tenant_id)
                 .fetch_optional(pool)
@@ -148,7 +151,7 @@ impl Store {
         let tenant = Tenant { id: TenantId::generate(), name: name.to_string(), created_at: super::now() };
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+            crate::store::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
                 .bind(&tenant.id)
                 .bind(&tenant.name)
                 .bind(tenant.created_at)
@@ -163,7 +166,7 @@ impl Store {
     /// Tenant ids after `after`, in order, at most `limit`: for work done per tenant.
     pub async fn tenant_ids(&self, after: &str, limit: i64) -> Result<Vec<TenantId>> {
         Ok(read!(self, |pool| {
-            sqlx::query_scalar("SELECT id FROM tenants WHERE id > $1 ORDER BY id LIMIT $2")
+            crate::store::query_scalar("SELECT id FROM tenants WHERE id > $1 ORDER BY id LIMIT $2")
                 .bind(after)
                 .bind(limit)
                 .fetch_all(pool)
@@ -181,7 +184,7 @@ impl Store {
     pub async fn list_api_keys(&self, tenant_id: &TenantId, page: &Page) -> Result<Vec<ApiKey>> {
         let after = page.after.as_ref().map(|c| c.id.as_str()).unwrap_or("");
         let rows: Vec<KeyRow> = read!(self, |pool| {
-            sqlx::query_as("SELECT * FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+            crate::store::query_as("SELECT * FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3")
                 .bind(tenant_id)
                 .bind(after)
                 .bind(i64::from(page.limit) + 1)
@@ -196,15 +199,16 @@ impl Store {
     pub async fn delete_api_key(&self, tenant_id: &TenantId, key_id: &str) -> Result<()> {
         write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let role: Option<String> = sqlx::query_scalar("SELECT role FROM api_keys WHERE id = $1 AND tenant_id = $2")
-                .bind(key_id)
-                .bind(tenant_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let role: Option<String> =
+                crate::store::query_scalar("SELECT role FROM api_keys WHERE id = $1 AND tenant_id = $2")
+                    .bind(key_id)
+                    .bind(tenant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let role = role.ok_or(StoreError::NotFound)?;
             if role == Role::Admin.as_str() {
                 let admins: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1 AND role = $2")
+                    crate::store::query_scalar("SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1 AND role = $2")
                         .bind(tenant_id)
                         .bind(Role::Admin.as_str())
                         .fetch_one(&mut *tx)
@@ -213,7 +217,7 @@ impl Store {
                     return Err(StoreError::Conflict("the last admin key of a tenant cannot be deleted".into()));
                 }
             }
-            sqlx::query("DELETE FROM api_keys WHERE id = $1 AND tenant_id = $2")
+            crate::store::query("DELETE FROM api_keys WHERE id = $1 AND tenant_id = $2")
                 .bind(key_id)
                 .bind(tenant_id)
                 .execute(&mut *tx)

@@ -37,16 +37,23 @@ impl Store {
     /// Keeps `vector` as the task's, replacing an older one. A task deleted meanwhile keeps
     /// nothing (`NotFound`).
     pub async fn save_task_vector(&self, tenant_id: &TenantId, v: &StoredVector) -> Result<()> {
+        // MySQL's upsert names no conflict target and reads the new row through `VALUES()`.
+        let replace = match self.backend() {
+            super::Backend::Mysql => {
+                " ON DUPLICATE KEY UPDATE model = VALUES(model), text_key = VALUES(text_key), vector = VALUES(vector)"
+            }
+            super::Backend::Sqlite | super::Backend::Postgres => {
+                " ON CONFLICT (task_id) DO UPDATE SET model = excluded.model, text_key = excluded.text_key, \
+                 vector = excluded.vector"
+            }
+        };
         write!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO task_vectors (task_id, tenant_id, model, text_key, vector) SELECT id, tenant_id, ",
             );
             q.push_bind(&v.model).push(", ").push_bind(&v.text_key).push(", ").push_bind(&v.vector);
             q.push(" FROM tasks WHERE id = ").push_bind(&v.task_id).push(" AND tenant_id = ").push_bind(tenant_id);
-            q.push(
-                " ON CONFLICT (task_id) DO UPDATE SET model = excluded.model, text_key = excluded.text_key, \
-                 vector = excluded.vector",
-            );
+            q.push(replace);
             let done = q.build().execute(pool).await?;
             if done.rows_affected() == 0 {
                 return Err(super::StoreError::NotFound);

@@ -193,3 +193,15 @@ async fn the_embeddings_server_is_checked() {
     assert!(!success, "{text}");
     assert!(line(&text, "PROBLEM embeddings:").contains("cannot reach"), "{text}");
 }
+
+/// A `mysql://` URL is refused, naming what does not work there yet, whether or not a server
+/// answers there (the backend is unfinished: docs/mariadb.md).
+#[tokio::test]
+async fn a_mysql_url_is_refused_as_unfinished() {
+    let env = vec![("TASKBRIDGE_DATABASE_URL", format!("mysql://root@127.0.0.1:{}/test", closed_port()))];
+    let (success, text) = doctor(&[], &env).await;
+    assert!(!success, "{text}");
+    let database = line(&text, "PROBLEM database:");
+    assert!(database.contains("not supported yet") && database.contains("sync runs"), "{text}");
+    assert!(!database.contains("cannot be reached"), "{text}");
+}

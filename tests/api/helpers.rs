@@ -15,6 +15,9 @@ pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// MariaDB or MySQL through `TEST_MYSQL_URL`: store-level tests only until the server
+    /// runs there (see `mariadb.rs`).
+    Mysql,
 }
 
 /// Where a test's fresh database lives, removed when the test ends.
@@ -23,6 +26,10 @@ pub enum TestDb {
         dir: PathBuf,
     },
     Postgres {
+        admin_url: String,
+        name: String,
+    },
+    Mysql {
         admin_url: String,
         name: String,
     },
@@ -53,6 +60,19 @@ impl TestDb {
                 sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
                 let url = with_database(&admin_url, &name);
                 Some((TestDb::Postgres { admin_url, name }, url))
+            }
+            Backend::Mysql => {
+                let Ok(admin_url) = std::env::var("TEST_MYSQL_URL") else {
+                    eprintln!("TEST_MYSQL_URL is not set: MariaDB/MySQL variant not run");
+                    return None;
+                };
+                let mut conn = sqlx::MySqlConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("TEST_MYSQL_URL is set but unreachable: {e}"));
+                let name = format!("tbtest_{}", uuid::Uuid::new_v4().simple());
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+                let url = with_database(&admin_url, &name);
+                Some((TestDb::Mysql { admin_url, name }, url))
             }
         }
     }
@@ -93,6 +113,20 @@ impl Drop for TestDb {
                         if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
                             let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
                             let _ = sqlx::query(&sql).execute(&mut conn).await;
+                        }
+                    });
+                })
+                .join();
+            }
+            TestDb::Mysql { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                let _ = std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                        return;
+                    };
+                    rt.block_on(async {
+                        if let Ok(mut conn) = sqlx::MySqlConnection::connect(&admin_url).await {
+                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await;
                         }
                     });
                 })

@@ -41,6 +41,7 @@ mod legacy;
 mod limits;
 mod llm;
 mod mailbox;
+mod mariadb;
 mod msteams;
 mod notify_requester;
 mod oauth;
