@@ -275,9 +275,10 @@ impl Store {
             db: Db::Mysql(pool),
             outcomes: Default::default(),
             accepts: Default::default(),
-            // No way to hear of another instance's deletions: entries live one second, as on
+            // No way to hear of another instance's changes: entries live one second, as on
             // an SQLite file that another process may share.
-            keys: std::sync::Arc::new(key_cache::KeyCache::local()),
+            keys: std::sync::Arc::new(key_cache::local()),
+            webhook_integrations: std::sync::Arc::new(integration_cache::local()),
         })
     }
 
