@@ -277,13 +277,14 @@ impl Store {
     ) -> Result<()> {
         let deleted = write!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let deleted = crate::store::query("DELETE FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3")
-                .bind(id)
-                .bind(project_id)
-                .bind(tenant_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let deleted =
+                crate::store::query("DELETE FROM integrations WHERE id = $1 AND project_id = $2 AND tenant_id = $3")
+                    .bind(id)
+                    .bind(project_id)
+                    .bind(tenant_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             if deleted == 1 {
                 tell!(self, &mut *tx, CHANGED, id.as_str());
             }

@@ -173,14 +173,14 @@ impl Store {
         // run_at) index, then the earliest of the three is taken: one condition with an OR
         // made SQLite read every job the lane ever had, and the claim slowed as history grew.
         let sql = format!(
-            "WITH queued AS (SELECT id, run_at FROM jobs WHERE lane = $4 AND status = 'queued' AND run_at <= $3
+            "WITH queued AS (SELECT id, run_at FROM jobs WHERE lane = $1 AND status = 'queued' AND run_at <= $2
                              ORDER BY run_at LIMIT 1 {lock}),
-                  failed AS (SELECT id, run_at FROM jobs WHERE lane = $4 AND status = 'failed' AND run_at <= $3
+                  failed AS (SELECT id, run_at FROM jobs WHERE lane = $3 AND status = 'failed' AND run_at <= $4
                              ORDER BY run_at LIMIT 1 {lock}),
-                  expired AS (SELECT id, run_at FROM jobs WHERE lane = $4 AND status = 'running' AND locked_until < $3
+                  expired AS (SELECT id, run_at FROM jobs WHERE lane = $5 AND status = 'running' AND locked_until < $6
                               ORDER BY run_at LIMIT 1 {lock})
-             UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $1, locked_until = $2,
-                             updated_at = $3
+             UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_token = $7, locked_until = $8,
+                             updated_at = $9
              WHERE id = (SELECT id FROM (SELECT id, run_at FROM queued UNION ALL SELECT id, run_at FROM failed
                                          UNION ALL SELECT id, run_at FROM expired) AS runnable
                          ORDER BY run_at LIMIT 1)
@@ -188,10 +188,15 @@ impl Store {
         );
         let row: Option<ClaimRow> = write!(self, |pool| {
             crate::store::query_as(&sql)
+                .bind(lane.as_str())
+                .bind(now)
+                .bind(lane.as_str())
+                .bind(now)
+                .bind(lane.as_str())
+                .bind(now)
                 .bind(&token)
                 .bind(until)
                 .bind(now)
-                .bind(lane.as_str())
                 .fetch_optional(pool)
                 .await?
         });

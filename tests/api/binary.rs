@@ -166,12 +166,23 @@ fn an_unreachable_database_fails_start_up_with_a_clear_message() {
 
     let out = Command::new(env!("CARGO_BIN_EXE_taskbridge"))
         .current_dir(&dir)
-        .env("TASKBRIDGE_DATABASE_URL", "mysql://x")
+        .env("TASKBRIDGE_DATABASE_URL", "mongodb://x")
         .env("TASKBRIDGE_ADDR", "127.0.0.1:0")
         .output()
         .expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database url"));
+
+    // MariaDB/MySQL is refused, saying why, until its backend is whole (docs/mariadb.md).
+    let out = Command::new(env!("CARGO_BIN_EXE_taskbridge"))
+        .current_dir(&dir)
+        .env("TASKBRIDGE_DATABASE_URL", "mysql://x")
+        .env("TASKBRIDGE_ADDR", "127.0.0.1:0")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("MariaDB") && stderr.contains("docs/mariadb.md"), "{stderr}");
 }
 
 pub(crate) const REQUESTS: [&str; 30] = [
