@@ -298,7 +298,7 @@ impl Index {
             unique.iter().enumerate().filter_map(|(i, t)| self.term_ids.get(*t).map(|&id| (i, id))).collect();
 
         // 1. Retrieval: BM25F over title and body, binary query terms.
-        let ranked = self.retrieve(&known);
+        let (ranked, _) = self.retrieve(&known);
 
         // 2. Rescoring.
         let q_norm_title = self.norm(q_terms.iter().map(|(t, tf)| (*tf, self.title_df(t))));
@@ -414,12 +414,8 @@ impl Index {
     /// long posting lists are no longer walked: only the documents that can still make the
     /// cut look themselves up in them (max-score pruning). The result is exactly what
     /// walking every list gives, for a fraction of the work when a query holds common words.
-    fn retrieve(&self, known: &[(usize, TermId)]) -> Vec<(u32, f64, u64)> {
-        self.retrieve_pruning(known).0
-    }
-
-    /// [`Index::retrieve`], and whether it stopped walking lists early.
-    fn retrieve_pruning(&self, known: &[(usize, TermId)]) -> (Vec<(u32, f64, u64)>, bool) {
+    /// Also answers whether it stopped walking lists early.
+    fn retrieve(&self, known: &[(usize, TermId)]) -> (Vec<(u32, f64, u64)>, bool) {
         let terms = self.retrieval_terms(known);
         let avg = self.field_averages();
         let bound = |q: &QueryTerm| q.idf * (BM25_K1 + 1.0);
@@ -702,7 +698,7 @@ mod tests {
             unique.sort();
             let known: Vec<(usize, TermId)> =
                 unique.iter().enumerate().filter_map(|(qi, t)| i.term_ids.get(*t).map(|&id| (qi, id))).collect();
-            let (found, cut) = i.retrieve_pruning(&known);
+            let (found, cut) = i.retrieve(&known);
             assert_eq!(found, retrieve_walking_all(&i, &known), "{query}");
             pruned += usize::from(cut);
         }

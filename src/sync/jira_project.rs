@@ -142,14 +142,13 @@ pub(crate) async fn run(shared: &Shared, ctx: JobContext, run_id: &str) -> Resul
     let mut level: Vec<(&Issue, String)> =
         below.get(&top).into_iter().flatten().filter(|i| !i.subtask).map(|i| (*i, root.id.clone())).collect();
     while !level.is_empty() {
-        let mut done = steps::run(c.confluence_in_flight, level.iter().enumerate(), |(i, (issue, parent_page))| {
+        let done = steps::run_in_order(c.confluence_in_flight, level.iter(), |(issue, parent_page)| {
             let (c, tree, subtasks) = (&c, &tree, subtasks_of(&below, &issue.key));
-            async move { Ok((i, mirror(c, tree, issue, &subtasks, parent_page).await?)) }
+            async move { mirror(c, tree, issue, &subtasks, parent_page).await }
         })
         .await?;
-        done.sort_by_key(|(i, _)| *i);
         let mut next = Vec::new();
-        for ((issue, _), (_, outcome)) in level.iter().zip(done) {
+        for ((issue, _), outcome) in level.iter().zip(done) {
             let subtasks = subtasks_of(&below, &issue.key);
             results.push(match outcome {
                 Ok((page_id, action)) => {
@@ -207,13 +206,12 @@ async fn read(c: &Context<'_>, pace: &Pace, request: &ProjectRequest) -> Result<
         let mut existing = HashMap::new();
         let mut level = vec![root.id.clone()];
         while !level.is_empty() {
-            let mut read = steps::run(c.confluence_in_flight, level.iter().enumerate(), |(i, id)| async move {
-                Ok((i, pace.run(|_| c.confluence.children(id)).await?))
+            let read = steps::run_in_order(c.confluence_in_flight, level.iter(), |id| async move {
+                pace.run(|_| c.confluence.children(id)).await
             })
             .await?;
-            read.sort_by_key(|(i, _)| *i);
             level = Vec::new();
-            for (child, title) in read.into_iter().flat_map(|(_, children)| children) {
+            for (child, title) in read.into_iter().flatten() {
                 if let Some(key) = title_key(&title) {
                     existing.entry(key.to_string()).or_insert_with(|| child.clone());
                 }

@@ -50,6 +50,20 @@ where
     }
 }
 
+/// [`run`], with the outcomes in the order of the items rather than the order they ended.
+pub async fn run_in_order<I, T, F, Fut>(width: usize, items: I, step: F) -> Result<Vec<T>, JobError>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> Fut,
+    Fut: Future<Output = Result<T, JobError>>,
+{
+    let step = &step;
+    let mut done =
+        run(width, items.into_iter().enumerate(), |(i, item)| async move { Ok((i, step(item).await?)) }).await?;
+    done.sort_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, outcome)| outcome).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicUsize;

@@ -332,12 +332,11 @@ async fn undo_mirror(c: &Context<'_>) -> Result<(), JobError> {
     levels.dedup();
     for level in levels {
         // Each page once, though the journal could name it twice.
-        let mut pages: Vec<&crate::store::SyncChange> = Vec::new();
-        for change in changes.iter().filter(|change| depth[change.reference.as_str()] == level) {
-            if !pages.iter().any(|p| p.reference == change.reference) {
-                pages.push(change);
-            }
-        }
+        let mut seen = HashSet::new();
+        let pages: Vec<&crate::store::SyncChange> = changes
+            .iter()
+            .filter(|change| depth[change.reference.as_str()] == level && seen.insert(change.reference.as_str()))
+            .collect();
         let (pace, journaled) = (&pace, &journaled);
         let done = steps::run(c.confluence_in_flight, pages, |change| async move {
             Ok((change.reference.as_str(), undo_page(c, pace, journaled, change).await?))
